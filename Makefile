@@ -1,0 +1,130 @@
+# vigil top-level build. `make help` lists the targets.
+
+BUILD    ?= build
+CC       ?= gcc
+CLANG    ?= clang
+BPFTOOL  ?= bpftool
+V        ?= 0
+Q        := $(if $(filter 1,$(V)),,@)
+
+PKGS     := libbpf libelf zlib openssl jansson liburing tss2-esys tss2-tctildr tss2-mu libcurl libprotobuf-c
+PKG_CFLAGS := $(shell pkg-config --cflags $(PKGS) 2>/dev/null)
+PKG_LIBS   := $(shell pkg-config --libs $(PKGS) 2>/dev/null)
+
+WARN     := -Wall -Wextra -Werror -Wno-unused-parameter -Wshadow -Wformat=2 -Wstrict-prototypes
+CFLAGS   ?= -O2 -g
+CFLAGS   += -std=gnu11 $(WARN) -D_GNU_SOURCE -I. -I$(BUILD)/bpf $(PKG_CFLAGS)
+LDLIBS   += $(PKG_LIBS) -lpthread
+
+# The unit-test build: same sources, sanitizers on.
+SAN_FLAGS := -O1 -g -fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=all
+
+MODULES  := policies attest exporters agent
+lib_srcs  = $(filter-out %/main.c %/vigild.c,$(wildcard $(1)/*.c))
+LIB_SRCS := $(foreach m,$(MODULES),$(call lib_srcs,$(m)))
+TOOL_SRCS := $(wildcard tools/vigil*.c)
+
+OBJS      := $(LIB_SRCS:%.c=$(BUILD)/obj/%.o)
+SAN_OBJS  := $(LIB_SRCS:%.c=$(BUILD)/san/%.o)
+TOOL_OBJS := $(TOOL_SRCS:%.c=$(BUILD)/obj/%.o)
+
+BPF_OBJ  := $(BUILD)/bpf/vigil.bpf.o
+SKEL     := $(BUILD)/bpf/vigil.skel.h
+VMLINUX  := $(BUILD)/bpf/vmlinux.h
+ARCH     := $(shell uname -m | sed 's/x86_64/x86/;s/aarch64/arm64/')
+
+UNIT_SRCS  := $(wildcard tests/unit/test_*.c)
+UNIT_BINS  := $(UNIT_SRCS:tests/unit/%.c=$(BUILD)/tests/%)
+
+.PHONY: all deps check check-unit check-tpm check-vm bench demo clean format format-check help kernel
+all: $(BUILD)/vigild $(BUILD)/vigil
+
+help:
+	@echo "make            build vigild, vigil and the BPF object into $(BUILD)/"
+	@echo "make deps       install the Debian packages vigil needs (idempotent)"
+	@echo "make check      all tests: unit (ASan/UBSan), TPM (swtpm), VM (QEMU guest)"
+	@echo "make check-unit / check-tpm / check-vm   one suite"
+	@echo "make bench      benchmarks; figures go to docs/BENCHMARKS.md"
+	@echo "make demo       boot a guest with vigild enforcing policies/examples/demo.json"
+	@echo "make format     clang-format every C file"
+
+deps:
+	$(Q)scripts/deps.sh
+
+# --- BPF ----------------------------------------------------------------
+$(VMLINUX):
+	$(Q)mkdir -p $(@D)
+	$(Q)scripts/vmlinux-h.sh $@
+
+$(BPF_OBJ): bpf/vigil.bpf.c $(wildcard bpf/*.bpf.h) bpf/vigil_abi.h $(VMLINUX)
+	$(Q)mkdir -p $(@D)
+	@echo "  BPF     $@"
+	$(Q)$(CLANG) -g -O2 -target bpf -D__TARGET_ARCH_$(ARCH) -D__VIGIL_BPF__ \
+		-I$(BUILD)/bpf -Ibpf -Wall -Werror -c $< -o $@.tmp
+	$(Q)$(BPFTOOL) gen object $@ $@.tmp && rm -f $@.tmp
+
+$(SKEL): $(BPF_OBJ)
+	@echo "  SKEL    $@"
+	$(Q)$(BPFTOOL) gen skeleton $< name vigil_bpf > $@.tmp && mv $@.tmp $@
+
+# --- user space -----------------------------------------------------------
+$(BUILD)/obj/%.o: %.c | $(SKEL)
+	$(Q)mkdir -p $(@D)
+	@echo "  CC      $@"
+	$(Q)$(CC) $(CFLAGS) -MMD -MP -c $< -o $@
+
+$(BUILD)/san/%.o: %.c | $(SKEL)
+	$(Q)mkdir -p $(@D)
+	@echo "  CC san  $@"
+	$(Q)$(CC) $(CFLAGS) $(SAN_FLAGS) -MMD -MP -c $< -o $@
+
+$(BUILD)/libvigil.a: $(OBJS)
+	$(Q)rm -f $@ && ar rcs $@ $^
+
+$(BUILD)/libvigil-san.a: $(SAN_OBJS)
+	$(Q)rm -f $@ && ar rcs $@ $^
+
+$(BUILD)/vigild: $(BUILD)/obj/agent/vigild.o $(BUILD)/libvigil.a
+	@echo "  LD      $@"
+	$(Q)$(CC) $(CFLAGS) -o $@ $^ $(LDLIBS)
+
+$(BUILD)/vigil: $(TOOL_OBJS) $(BUILD)/libvigil.a
+	@echo "  LD      $@"
+	$(Q)$(CC) $(CFLAGS) -o $@ $^ $(LDLIBS)
+
+# --- tests ----------------------------------------------------------------
+$(BUILD)/tests/%: tests/unit/%.c $(BUILD)/libvigil-san.a tests/unit/testutil.h
+	$(Q)mkdir -p $(@D)
+	@echo "  TEST    $@"
+	$(Q)$(CC) $(CFLAGS) $(SAN_FLAGS) -Itests/unit -o $@ $< $(BUILD)/libvigil-san.a $(LDLIBS) -lcmocka
+
+check: check-unit check-tpm check-vm
+
+check-unit: all $(UNIT_BINS)
+	$(Q)tests/run-unit.sh $(BUILD) $(UNIT_BINS)
+
+check-tpm: all
+	$(Q)tests/run-tpm.sh $(BUILD)
+
+kernel:
+	$(Q)scripts/fetch-kernel.sh
+
+check-vm: all kernel
+	$(Q)tests/run-vm.sh $(BUILD)
+
+bench: all kernel
+	$(Q)bench/run.sh $(BUILD)
+
+demo: deps all kernel
+	$(Q)tools/demo.sh $(BUILD)
+
+format:
+	$(Q)clang-format -i $$(git ls-files '*.c' '*.h')
+
+format-check:
+	$(Q)clang-format --dry-run -Werror $$(git ls-files '*.c' '*.h')
+
+clean:
+	rm -rf $(BUILD)
+
+-include $(OBJS:.o=.d) $(SAN_OBJS:.o=.d) $(TOOL_OBJS:.o=.d) $(BUILD)/obj/agent/vigild.d

@@ -1,0 +1,81 @@
+/* Opens, loads and attaches the vigil BPF object and reads its counters. */
+#include "agent/agent.h"
+#include "agent/log.h"
+
+#include <bpf/libbpf.h>
+#include <bpf/bpf.h>
+#include <stdlib.h>
+#include <unistd.h>
+
+#include "vigil.skel.h"
+
+static int libbpf_print(enum libbpf_print_level level, const char *fmt, va_list ap)
+{
+	if (level == LIBBPF_DEBUG && !vigil_log_verbose)
+		return 0;
+	return vfprintf(stderr, fmt, ap);
+}
+
+int agent_bpf_open(struct agent *a)
+{
+	struct vigil_bpf *skel;
+	int r;
+
+	libbpf_set_print(libbpf_print);
+	skel = vigil_bpf__open();
+	if (!skel)
+		return log_error_errno(-errno, "opening the BPF object");
+	r = vigil_bpf__load(skel);
+	if (r < 0) {
+		log_error_errno(r, "loading the BPF programs (is the BPF LSM active? "
+				   "/sys/kernel/security/lsm must list bpf)");
+		goto err_destroy;
+	}
+	if (skel->data->abi_version != VIGIL_ABI_VERSION) {
+		r = log_error_errno(-EPROTO, "BPF object ABI %u, vigild ABI %u",
+				    skel->data->abi_version, VIGIL_ABI_VERSION);
+		goto err_destroy;
+	}
+	/* Exempt ourselves before any program runs. */
+	__atomic_store_n(&skel->bss->agent_tgid, (uint32_t)getpid(), __ATOMIC_RELEASE);
+	a->skel = skel;
+	return 0;
+
+err_destroy:
+	vigil_bpf__destroy(skel);
+	return r;
+}
+
+int agent_bpf_attach(struct agent *a)
+{
+	int r = vigil_bpf__attach(a->skel);
+
+	if (r < 0)
+		return log_error_errno(r, "attaching the BPF-LSM programs");
+	return 0;
+}
+
+void agent_bpf_close(struct agent *a)
+{
+	vigil_bpf__destroy(a->skel);
+	a->skel = NULL;
+}
+
+uint64_t agent_stat(struct agent *a, unsigned int idx)
+{
+	int ncpu = libbpf_num_possible_cpus();
+	uint64_t sum = 0;
+	uint64_t *vals;
+	int i;
+
+	if (ncpu <= 0)
+		return 0;
+	vals = calloc((size_t)ncpu, sizeof(*vals));
+	if (!vals)
+		return 0;
+	if (bpf_map_lookup_elem(bpf_map__fd(a->skel->maps.stats), &idx, vals) == 0)
+		for (i = 0; i < ncpu; i++)
+			sum += vals[i];
+	free(vals);
+	return sum;
+}

@@ -1,0 +1,148 @@
+/* Maps, counters and helpers shared by every vigil BPF-LSM program. */
+#ifndef VIGIL_COMMON_BPF_H
+#define VIGIL_COMMON_BPF_H
+
+#include "vmlinux.h"
+#include <bpf/bpf_helpers.h>
+#include <bpf/bpf_tracing.h>
+#include <bpf/bpf_core_read.h>
+#include "vigil_abi.h"
+
+#define EPERM  1
+#define EACCES 13
+
+#define READ_ONCE(x) (*(volatile typeof(x) *)&(x))
+
+#define PROT_EXEC  0x4
+#define FMODE_WRITE 0x2
+
+/* Published by vigild with one aligned store after a policy's maps are complete. */
+__u32 active_gen = 0;
+/* The running vigild; a restarted agent rewrites it. */
+__u32 agent_tgid = 0;
+__u32 abi_version = VIGIL_ABI_VERSION;
+
+struct {
+	__uint(type, BPF_MAP_TYPE_RINGBUF);
+	__uint(max_entries, 4 << 20);
+} events SEC(".maps");
+
+struct {
+	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
+	__uint(max_entries, VIGIL_STAT_MAX);
+	__type(key, __u32);
+	__type(value, __u64);
+} stats SEC(".maps");
+
+struct {
+	__uint(type, BPF_MAP_TYPE_HASH);
+	__uint(max_entries, 8);
+	__type(key, __u32);
+	__type(value, struct vigil_policy_cfg);
+} policy_cfg SEC(".maps");
+
+struct {
+	__uint(type, BPF_MAP_TYPE_HASH);
+	__uint(max_entries, 2 * VIGIL_MAX_SCOPE_CGROUPS);
+	__uint(map_flags, BPF_F_NO_PREALLOC);
+	__type(key, struct vigil_scope_key);
+	__type(value, __u8);
+} scope_cgroups SEC(".maps");
+
+static __always_inline void stat_inc(__u32 idx)
+{
+	__u64 *v = bpf_map_lookup_elem(&stats, &idx);
+
+	if (v)
+		*v += 1;
+}
+
+static __always_inline bool is_agent(void)
+{
+	__u32 tgid = bpf_get_current_pid_tgid() >> 32;
+
+	return tgid == READ_ONCE(agent_tgid);
+}
+
+/* The policy in force for this decision, or NULL when none is published. */
+static __always_inline struct vigil_policy_cfg *current_policy(__u32 *ret_gen)
+{
+	__u32 gen = READ_ONCE(active_gen);
+
+	*ret_gen = gen;
+	if (!gen)
+		return NULL;
+	return bpf_map_lookup_elem(&policy_cfg, &gen);
+}
+
+/* True when the current task's cgroup or one of its ancestors is in the scope. */
+static __always_inline bool in_scope(const struct vigil_policy_cfg *cfg, __u32 gen)
+{
+	struct vigil_scope_key key = {.gen = gen};
+	int level;
+
+	if (cfg->flags & VIGIL_CFG_SCOPE_GUEST)
+		return true;
+	for (level = 1; level <= VIGIL_MAX_CGROUP_DEPTH; level++) {
+		key.cgroup_id = bpf_get_current_ancestor_cgroup_id(level);
+		if (!key.cgroup_id)
+			return false;
+		if (bpf_map_lookup_elem(&scope_cgroups, &key))
+			return true;
+	}
+	/* Deeper than we walk: treat as in scope (fail closed). */
+	return true;
+}
+
+/* Reserves an event and fills the fields every hook shares; counts the drop on failure. */
+static __always_inline struct vigil_event *event_start(__u16 type, __u32 gen,
+						       const struct vigil_policy_cfg *cfg)
+{
+	struct vigil_event *e;
+	struct task_struct *task;
+	__u64 id;
+
+	e = bpf_ringbuf_reserve(&events, sizeof(*e), 0);
+	if (!e) {
+		stat_inc(VIGIL_STAT_RB_DROPS);
+		return NULL;
+	}
+	id = bpf_get_current_pid_tgid();
+	task = bpf_get_current_task_btf();
+	e->ts_boot_ns = bpf_ktime_get_boot_ns();
+	e->cgroup_id = bpf_get_current_cgroup_id();
+	e->policy_serial = cfg ? cfg->serial : 0;
+	e->abi_version = VIGIL_ABI_VERSION;
+	e->gen = gen;
+	e->pid = id >> 32;
+	e->tid = (__u32)id;
+	e->ppid = BPF_CORE_READ(task, real_parent, tgid);
+	id = bpf_get_current_uid_gid();
+	e->uid = (__u32)id;
+	e->gid = id >> 32;
+	e->type = type;
+	e->rule_id = 0;
+	e->err = 0;
+	e->dev = 0;
+	e->ino = 0;
+	e->path[0] = 0;
+	bpf_get_current_comm(e->comm, sizeof(e->comm));
+	return e;
+}
+
+/*
+ * bpf_d_path is only allowed in hooks of the kernel's sleepable set (bprm_check_security,
+ * mmap_file, file_open, ...); elsewhere with_path must be false and the event has dev/ino only.
+ */
+static __always_inline void event_set_file(struct vigil_event *e, struct file *file,
+					   bool with_path)
+{
+	struct inode *inode = BPF_CORE_READ(file, f_inode);
+
+	e->dev = BPF_CORE_READ(inode, i_sb, s_dev);
+	e->ino = BPF_CORE_READ(inode, i_ino);
+	if (with_path && bpf_d_path((struct path *)&file->f_path, e->path, sizeof(e->path)) < 0)
+		e->path[0] = 0;
+}
+
+#endif /* VIGIL_COMMON_BPF_H */

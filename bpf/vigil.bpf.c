@@ -1,0 +1,5 @@
+/* The vigil BPF object: one skeleton holding every LSM program and map. */
+#include "common.bpf.h"
+#include "exec.bpf.h"
+
+char LICENSE[] SEC("license") = "GPL";

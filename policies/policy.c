@@ -1,0 +1,366 @@
+/* Policy v1 parser and validator: strict JSON, unknown fields rejected, errors name their place. */
+#include "policies/policy.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <jansson.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+int policy_errorf(struct policy_error *err, int r, const char *fmt, ...)
+{
+	va_list ap;
+
+	if (err) {
+		va_start(ap, fmt);
+		vsnprintf(err->msg, sizeof(err->msg), fmt, ap);
+		va_end(ap);
+	}
+	return r;
+}
+
+/* Fails with -EINVAL when obj has a key outside allowed (NULL-terminated). */
+static int check_keys(json_t *obj, const char *const *allowed, const char *origin, const char *where,
+		      struct policy_error *err)
+{
+	const char *key;
+	json_t *v;
+
+	json_object_foreach(obj, key, v)
+	{
+		const char *const *a;
+
+		for (a = allowed; *a; a++)
+			if (strcmp(*a, key) == 0)
+				break;
+		if (!*a)
+			return policy_errorf(err, -EINVAL, "%s: %s%s%s: unknown field", origin, where,
+					     *where ? "." : "", key);
+	}
+	return 0;
+}
+
+static int get_string(json_t *obj, const char *key, bool required, const char *origin,
+		      const char *where, const char **ret, struct policy_error *err)
+{
+	json_t *v = json_object_get(obj, key);
+
+	*ret = NULL;
+	if (!v) {
+		if (required)
+			return policy_errorf(err, -EINVAL, "%s: %s%s%s: missing required field",
+					     origin, where, *where ? "." : "", key);
+		return 0;
+	}
+	if (!json_is_string(v))
+		return policy_errorf(err, -EINVAL, "%s: %s%s%s: expected a string", origin, where,
+				     *where ? "." : "", key);
+	if (json_string_length(v) == 0 || strlen(json_string_value(v)) != json_string_length(v))
+		return policy_errorf(err, -EINVAL, "%s: %s%s%s: empty or contains NUL", origin,
+				     where, *where ? "." : "", key);
+	*ret = json_string_value(v);
+	return 0;
+}
+
+static int parse_mode(json_t *obj, const char *origin, const char *where, bool *ret_audit,
+		      struct policy_error *err)
+{
+	const char *mode;
+	int r;
+
+	r = get_string(obj, "mode", false, origin, where, &mode, err);
+	if (r < 0)
+		return r;
+	if (!mode)
+		return 0;
+	if (strcmp(mode, "enforce") == 0)
+		*ret_audit = false;
+	else if (strcmp(mode, "audit") == 0)
+		*ret_audit = true;
+	else
+		return policy_errorf(err, -EINVAL,
+				     "%s: %s%smode: '%s' is not a mode (enforce | audit)", origin,
+				     where, *where ? "." : "", mode);
+	return 0;
+}
+
+static int parse_hex256(const char *s, uint8_t out[POLICY_SHA256_LEN])
+{
+	size_t i;
+
+	if (strlen(s) != 2 * POLICY_SHA256_LEN)
+		return -EINVAL;
+	for (i = 0; i < POLICY_SHA256_LEN; i++) {
+		unsigned int b;
+
+		if (sscanf(s + 2 * i, "%2x", &b) != 1)
+			return -EINVAL;
+		/* sscanf accepts "+f" or " f"; only hex digits are valid. */
+		if (!strchr("0123456789abcdefABCDEF", s[2 * i]) ||
+		    !strchr("0123456789abcdefABCDEF", s[2 * i + 1]))
+			return -EINVAL;
+		out[i] = (uint8_t)b;
+	}
+	return 0;
+}
+
+static int parse_scope(struct policy *p, json_t *root, struct policy_error *err)
+{
+	static const char *const keys[] = {"cgroups", NULL};
+	json_t *scope = json_object_get(root, "scope"), *list, *v;
+	size_t i;
+	int r;
+
+	if (!scope)
+		return policy_errorf(err, -EINVAL, "%s: scope: missing required field (\"guest\" or "
+						   "{\"cgroups\": [...]})",
+				     p->origin);
+	if (json_is_string(scope)) {
+		if (strcmp(json_string_value(scope), "guest") != 0)
+			return policy_errorf(err, -EINVAL,
+					     "%s: scope: '%s' is not a scope (\"guest\" or an object)",
+					     p->origin, json_string_value(scope));
+		p->scope_guest = true;
+		return 0;
+	}
+	if (!json_is_object(scope))
+		return policy_errorf(err, -EINVAL, "%s: scope: expected \"guest\" or an object",
+				     p->origin);
+	r = check_keys(scope, keys, p->origin, "scope", err);
+	if (r < 0)
+		return r;
+	list = json_object_get(scope, "cgroups");
+	if (!json_is_array(list) || json_array_size(list) == 0)
+		return policy_errorf(err, -EINVAL, "%s: scope.cgroups: expected a non-empty array",
+				     p->origin);
+	p->cgroups = calloc(json_array_size(list), sizeof(*p->cgroups));
+	if (!p->cgroups)
+		return -ENOMEM;
+	json_array_foreach(list, i, v)
+	{
+		const char *s = json_string_value(v);
+
+		if (!s || s[0] != '/' || strstr(s, "/..") || strcmp(s, "/") == 0)
+			return policy_errorf(err, -EINVAL,
+					     "%s: scope.cgroups[%zu]: expected an absolute cgroup path "
+					     "other than / (use \"scope\": \"guest\" for all)",
+					     p->origin, i);
+		p->cgroups[i] = strdup(s);
+		if (!p->cgroups[i])
+			return -ENOMEM;
+		p->n_cgroups++;
+	}
+	return 0;
+}
+
+static int parse_exec_rule(struct policy *p, json_t *v, size_t i, struct policy_error *err)
+{
+	static const char *const keys[] = {"name", "path", "sha256", "mode", NULL};
+	struct policy_exec_rule *rule = &p->exec[i];
+	const char *name, *path, *digest;
+	char where[64];
+	int r;
+
+	snprintf(where, sizeof(where), "exec.allow[%zu]", i);
+	if (!json_is_object(v))
+		return policy_errorf(err, -EINVAL, "%s: %s: expected an object", p->origin, where);
+	r = check_keys(v, keys, p->origin, where, err);
+	if (r < 0)
+		return r;
+	if ((r = get_string(v, "name", false, p->origin, where, &name, err)) < 0 ||
+	    (r = get_string(v, "path", true, p->origin, where, &path, err)) < 0 ||
+	    (r = get_string(v, "sha256", true, p->origin, where, &digest, err)) < 0)
+		return r;
+	if (path[0] != '/')
+		return policy_errorf(err, -EINVAL, "%s: %s.path: '%s' is not an absolute path",
+				     p->origin, where, path);
+	if (strlen(path) >= 4096)
+		return policy_errorf(err, -EINVAL, "%s: %s.path: longer than PATH_MAX", p->origin,
+				     where);
+	if (parse_hex256(digest, rule->sha256) < 0)
+		return policy_errorf(err, -EINVAL,
+				     "%s: %s.sha256: expected 64 hex digits (rule '%s')", p->origin,
+				     where, name ? name : path);
+	rule->audit = p->audit;
+	r = parse_mode(v, p->origin, where, &rule->audit, err);
+	if (r < 0)
+		return r;
+	rule->path = strdup(path);
+	rule->name = strdup(name ? name : path);
+	if (!rule->path || !rule->name)
+		return -ENOMEM;
+	return 0;
+}
+
+static int parse_exec(struct policy *p, json_t *root, struct policy_error *err)
+{
+	static const char *const keys[] = {"allow", "allow_fileless", NULL};
+	json_t *exec = json_object_get(root, "exec"), *allow, *v;
+	size_t i;
+	int r;
+
+	if (!exec)
+		return 0; /* no exec rules: every exec in scope is denied */
+	if (!json_is_object(exec))
+		return policy_errorf(err, -EINVAL, "%s: exec: expected an object", p->origin);
+	r = check_keys(exec, keys, p->origin, "exec", err);
+	if (r < 0)
+		return r;
+	v = json_object_get(exec, "allow_fileless");
+	if (v && !json_is_boolean(v))
+		return policy_errorf(err, -EINVAL, "%s: exec.allow_fileless: expected true or false",
+				     p->origin);
+	p->allow_fileless = json_is_true(v);
+	allow = json_object_get(exec, "allow");
+	if (!allow)
+		return 0;
+	if (!json_is_array(allow))
+		return policy_errorf(err, -EINVAL, "%s: exec.allow: expected an array", p->origin);
+	p->exec = calloc(json_array_size(allow) + 1, sizeof(*p->exec));
+	if (!p->exec)
+		return -ENOMEM;
+	json_array_foreach(allow, i, v)
+	{
+		r = parse_exec_rule(p, v, i, err);
+		p->n_exec = i + 1; /* so policy_free releases the partial rule too */
+		if (r < 0)
+			return r;
+	}
+	return 0;
+}
+
+static int parse_root(struct policy *p, json_t *root, struct policy_error *err)
+{
+	static const char *const keys[] = {"version", "name", "serial", "mode", "scope", "exec",
+					   NULL};
+	const char *name;
+	json_t *v;
+	int r;
+
+	if (!json_is_object(root))
+		return policy_errorf(err, -EINVAL, "%s: expected a JSON object at the top level",
+				     p->origin);
+	r = check_keys(root, keys, p->origin, "", err);
+	if (r < 0)
+		return r;
+	v = json_object_get(root, "version");
+	if (!json_is_integer(v) || json_integer_value(v) != POLICY_VERSION)
+		return policy_errorf(err, -EINVAL, "%s: version: expected %d", p->origin,
+				     POLICY_VERSION);
+	r = get_string(root, "name", true, p->origin, "", &name, err);
+	if (r < 0)
+		return r;
+	if (strlen(name) > POLICY_NAME_MAX || strspn(name, "abcdefghijklmnopqrstuvwxyz"
+							   "ABCDEFGHIJKLMNOPQRSTUVWXYZ"
+							   "0123456789._-") != strlen(name))
+		return policy_errorf(err, -EINVAL,
+				     "%s: name: use at most %d of [A-Za-z0-9._-]", p->origin,
+				     POLICY_NAME_MAX);
+	p->name = strdup(name);
+	if (!p->name)
+		return -ENOMEM;
+	v = json_object_get(root, "serial");
+	if (!json_is_integer(v) || json_integer_value(v) < 1)
+		return policy_errorf(err, -EINVAL, "%s: serial: expected an integer >= 1",
+				     p->origin);
+	p->serial = (uint64_t)json_integer_value(v);
+	r = parse_mode(root, p->origin, "", &p->audit, err);
+	if (r < 0)
+		return r;
+	if (!json_object_get(root, "mode"))
+		return policy_errorf(err, -EINVAL,
+				     "%s: mode: missing required field (enforce | audit)", p->origin);
+	r = parse_scope(p, root, err);
+	if (r < 0)
+		return r;
+	return parse_exec(p, root, err);
+}
+
+int policy_parse(const char *buf, size_t len, const char *origin, struct policy **ret,
+		 struct policy_error *err)
+{
+	json_error_t jerr;
+	struct policy *p;
+	json_t *root;
+	int r;
+
+	if (len > POLICY_MAX_BYTES)
+		return policy_errorf(err, -EFBIG, "%s: larger than %u bytes", origin,
+				     POLICY_MAX_BYTES);
+	root = json_loadb(buf, len, JSON_REJECT_DUPLICATES, &jerr);
+	if (!root)
+		return policy_errorf(err, -EINVAL, "%s:%d:%d: %s", origin, jerr.line, jerr.column,
+				     jerr.text);
+	p = calloc(1, sizeof(*p));
+	if (!p) {
+		json_decref(root);
+		return -ENOMEM;
+	}
+	p->origin = strdup(origin);
+	r = p->origin ? parse_root(p, root, err) : -ENOMEM;
+	json_decref(root);
+	if (r < 0) {
+		if (r == -ENOMEM)
+			policy_errorf(err, r, "%s: out of memory", origin);
+		policy_free(p);
+		return r;
+	}
+	*ret = p;
+	return 0;
+}
+
+int policy_load_file(const char *path, struct policy **ret, struct policy_error *err)
+{
+	struct stat st;
+	char *buf;
+	ssize_t n;
+	size_t off = 0;
+	int fd, r;
+
+	fd = open(path, O_RDONLY | O_CLOEXEC | O_NOCTTY);
+	if (fd < 0)
+		return policy_errorf(err, -errno, "%s: cannot open: %s", path, strerror(errno));
+	if (fstat(fd, &st) < 0 || !S_ISREG(st.st_mode)) {
+		close(fd);
+		return policy_errorf(err, -EINVAL, "%s: not a regular file", path);
+	}
+	if ((uint64_t)st.st_size > POLICY_MAX_BYTES) {
+		close(fd);
+		return policy_errorf(err, -EFBIG, "%s: larger than %u bytes", path,
+				     POLICY_MAX_BYTES);
+	}
+	buf = malloc((size_t)st.st_size + 1);
+	if (!buf) {
+		close(fd);
+		return -ENOMEM;
+	}
+	while (off < (size_t)st.st_size && (n = read(fd, buf + off, (size_t)st.st_size - off)) > 0)
+		off += (size_t)n;
+	close(fd);
+	r = policy_parse(buf, off, path, ret, err);
+	free(buf);
+	return r;
+}
+
+void policy_free(struct policy *p)
+{
+	size_t i;
+
+	if (!p)
+		return;
+	for (i = 0; i < p->n_cgroups; i++)
+		free(p->cgroups[i]);
+	free(p->cgroups);
+	for (i = 0; i < p->n_exec; i++) {
+		free(p->exec[i].name);
+		free(p->exec[i].path);
+	}
+	free(p->exec);
+	free(p->name);
+	free(p->origin);
+	free(p);
+}

@@ -1,0 +1,148 @@
+/* Resolves exec rules to kernel file identities and checks their content digests. */
+#include "policies/policy.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <openssl/evp.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <sys/sysmacros.h>
+#include <unistd.h>
+
+uint64_t policy_kdev(uint64_t st_dev)
+{
+	return ((uint64_t)major(st_dev) << 20) | minor(st_dev);
+}
+
+void policy_hex(const uint8_t *in, size_t len, char *out)
+{
+	static const char digits[] = "0123456789abcdef";
+	size_t i;
+
+	for (i = 0; i < len; i++) {
+		out[2 * i] = digits[in[i] >> 4];
+		out[2 * i + 1] = digits[in[i] & 15];
+	}
+	out[2 * len] = 0;
+}
+
+int policy_sha256_fd(int fd, uint8_t out[POLICY_SHA256_LEN])
+{
+	EVP_MD_CTX *ctx = EVP_MD_CTX_new();
+	uint8_t buf[65536];
+	unsigned int len;
+	ssize_t n;
+	int r = 0;
+
+	if (!ctx)
+		return -ENOMEM;
+	if (EVP_DigestInit_ex(ctx, EVP_sha256(), NULL) != 1) {
+		r = -EIO;
+		goto out;
+	}
+	while ((n = read(fd, buf, sizeof(buf))) != 0) {
+		if (n < 0) {
+			if (errno == EINTR)
+				continue;
+			r = -errno;
+			goto out;
+		}
+		EVP_DigestUpdate(ctx, buf, (size_t)n);
+	}
+	if (EVP_DigestFinal_ex(ctx, out, &len) != 1 || len != POLICY_SHA256_LEN)
+		r = -EIO;
+out:
+	EVP_MD_CTX_free(ctx);
+	return r;
+}
+
+static int open_rule(const struct policy *p, const char *root, size_t i, struct stat *st,
+		     struct policy_error *err)
+{
+	const struct policy_exec_rule *rule = &p->exec[i];
+	char full[4096 + 256];
+	int fd;
+
+	snprintf(full, sizeof(full), "%s%s", root ? root : "", rule->path);
+	fd = open(full, O_RDONLY | O_CLOEXEC | O_NOCTTY | O_NONBLOCK);
+	if (fd < 0)
+		return policy_errorf(err, -errno, "%s: exec.allow[%zu].path: rule '%s': %s: %s",
+				     p->origin, i, rule->name, full, strerror(errno));
+	if (fstat(fd, st) < 0 || !S_ISREG(st->st_mode)) {
+		close(fd);
+		return policy_errorf(err, -EINVAL,
+				     "%s: exec.allow[%zu].path: rule '%s': %s is not a regular file",
+				     p->origin, i, rule->name, full);
+	}
+	return fd;
+}
+
+int policy_resolve_exec(const struct policy *p, const char *root, struct policy_exec_entry **ret,
+			size_t *ret_n, struct policy_error *err)
+{
+	struct policy_exec_entry *e;
+	size_t i;
+
+	e = calloc(p->n_exec + 1, sizeof(*e));
+	if (!e)
+		return -ENOMEM;
+	for (i = 0; i < p->n_exec; i++) {
+		struct stat st;
+		int fd = open_rule(p, root, i, &st, err);
+
+		if (fd < 0) {
+			free(e);
+			return fd;
+		}
+		close(fd);
+		e[i].dev = policy_kdev(st.st_dev);
+		e[i].ino = st.st_ino;
+		e[i].rule_id = (uint32_t)i;
+	}
+	*ret = e;
+	*ret_n = p->n_exec;
+	return 0;
+}
+
+int policy_verify_exec(const struct policy *p, const char *root,
+		       const struct policy_exec_entry *entries, size_t n, struct policy_error *err)
+{
+	size_t i;
+
+	for (i = 0; i < n; i++) {
+		const struct policy_exec_rule *rule = &p->exec[entries[i].rule_id];
+		uint8_t digest[POLICY_SHA256_LEN];
+		char want[2 * POLICY_SHA256_LEN + 1], got[2 * POLICY_SHA256_LEN + 1];
+		struct stat st;
+		int fd, r;
+
+		fd = open_rule(p, root, entries[i].rule_id, &st, err);
+		if (fd < 0)
+			return fd;
+		if (policy_kdev(st.st_dev) != entries[i].dev || st.st_ino != entries[i].ino) {
+			close(fd);
+			return policy_errorf(err, -ESTALE,
+					     "%s: exec.allow[%u].path: rule '%s': %s was replaced "
+					     "while the policy loaded",
+					     p->origin, entries[i].rule_id, rule->name, rule->path);
+		}
+		r = policy_sha256_fd(fd, digest);
+		close(fd);
+		if (r < 0)
+			return policy_errorf(err, r, "%s: exec.allow[%u]: rule '%s': reading %s: %s",
+					     p->origin, entries[i].rule_id, rule->name, rule->path,
+					     strerror(-r));
+		if (memcmp(digest, rule->sha256, sizeof(digest)) != 0) {
+			policy_hex(rule->sha256, sizeof(digest), want);
+			policy_hex(digest, sizeof(digest), got);
+			return policy_errorf(err, -EBADMSG,
+					     "%s: exec.allow[%u].sha256: rule '%s': %s has sha256 %s, "
+					     "the policy says %s",
+					     p->origin, entries[i].rule_id, rule->name, rule->path, got,
+					     want);
+		}
+	}
+	return 0;
+}

@@ -1,0 +1,66 @@
+/* vigil: the command line for policy authors, operators and auditors. */
+#include "tools/vigil.h"
+
+#include <stdio.h>
+#include <string.h>
+
+static int do_version(int argc, char **argv)
+{
+	printf("vigil %s (ABI %d)\n", VIGIL_TOOL_VERSION, VIGIL_ABI_VERSION);
+	return VIGIL_EXIT_OK;
+}
+
+static int do_help(int argc, char **argv);
+
+static const struct vigil_cmd cmds[] = {
+	{"policy", do_policy, "check, show and pin policies"},
+	{"version", do_version, "print the version"},
+	{"help", do_help, "this list"},
+};
+
+static int do_help(int argc, char **argv)
+{
+	size_t i;
+
+	printf("usage: vigil COMMAND [ARGS...]\n\ncommands:\n");
+	for (i = 0; i < sizeof(cmds) / sizeof(cmds[0]); i++)
+		printf("  %-10s %s\n", cmds[i].name, cmds[i].help);
+	printf("\n'vigil COMMAND --help' describes one command. Exit status: 0 ok, 1 failure, "
+	       "2 usage, 3 invalid input.\n");
+	return VIGIL_EXIT_OK;
+}
+
+int vigil_dispatch(const struct vigil_cmd *table, size_t n, const char *what, int argc,
+		   char **argv)
+{
+	size_t i;
+
+	if (argc < 1) {
+		fprintf(stderr, "vigil: %s needs a subcommand (see 'vigil %s --help')\n", what,
+			what);
+		return VIGIL_EXIT_USAGE;
+	}
+	if (strcmp(argv[0], "--help") == 0 || strcmp(argv[0], "-h") == 0) {
+		printf("usage: vigil %s SUBCOMMAND\n\n", what);
+		for (i = 0; i < n; i++)
+			printf("  %-10s %s\n", table[i].name, table[i].help);
+		return VIGIL_EXIT_OK;
+	}
+	for (i = 0; i < n; i++)
+		if (strcmp(argv[0], table[i].name) == 0)
+			return table[i].fn(argc, argv);
+	fprintf(stderr, "vigil: unknown %s subcommand '%s' (see 'vigil %s --help')\n", what,
+		argv[0], what);
+	return VIGIL_EXIT_USAGE;
+}
+
+int main(int argc, char **argv)
+{
+	if (argc < 2) {
+		do_help(argc, argv);
+		return VIGIL_EXIT_USAGE;
+	}
+	if (strcmp(argv[1], "--help") == 0 || strcmp(argv[1], "-h") == 0)
+		return do_help(argc, argv);
+	return vigil_dispatch(cmds, sizeof(cmds) / sizeof(cmds[0]), "", argc - 1, argv + 1);
+}

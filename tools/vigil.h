@@ -1,0 +1,30 @@
+/* vigil command line: the command table and the helpers subcommands share. */
+#ifndef VIGIL_TOOLS_H
+#define VIGIL_TOOLS_H
+
+#include <stddef.h>
+
+#include "bpf/vigil_abi.h"
+
+#define VIGIL_TOOL_VERSION "0.1.0"
+
+/* Exit codes of every vigil subcommand (docs/CLI.md). */
+enum {
+	VIGIL_EXIT_OK = 0,
+	VIGIL_EXIT_FAIL = 1,	/* the check failed or the operation did not happen */
+	VIGIL_EXIT_USAGE = 2,	/* wrong arguments */
+	VIGIL_EXIT_INVALID = 3, /* the input (policy, bundle, log) is malformed */
+};
+
+struct vigil_cmd {
+	const char *name;
+	int (*fn)(int argc, char **argv); /* argv[0] is the subcommand's own name */
+	const char *help;
+};
+
+int vigil_dispatch(const struct vigil_cmd *table, size_t n, const char *what, int argc,
+		   char **argv);
+
+int do_policy(int argc, char **argv);
+
+#endif /* VIGIL_TOOLS_H */
