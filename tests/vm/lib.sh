@@ -1,0 +1,84 @@
+# Guest-side helpers for VM test suites (sourced by tests/vm/*.sh inside the guest).
+# Each assertion prints one TAP-style line; `finish` prints "N passed, N failed" and sets the status.
+EVENTS=${EVENTS:-/out/events.jsonl}
+T_PASS=0
+T_FAIL=0
+
+ok() {
+	T_PASS=$((T_PASS + 1))
+	echo "ok - $1"
+}
+
+not_ok() {
+	T_FAIL=$((T_FAIL + 1))
+	echo "not ok - $1"
+	shift
+	for l in "$@"; do echo "#   $l"; done
+}
+
+# expect_rc NAME WANT CMD...: CMD's exit status is WANT.
+expect_rc() {
+	name=$1 want=$2
+	shift 2
+	"$@" > /tmp/.out 2> /tmp/.err
+	rc=$?
+	if [ "$rc" = "$want" ]; then ok "$name"; else not_ok "$name" "exit $rc, want $want" "$(head -c 300 /tmp/.err)"; fi
+}
+
+# expect_eperm NAME CMD...: CMD fails and reports EPERM ("Operation not permitted").
+expect_eperm() {
+	name=$1
+	shift
+	"$@" > /tmp/.out 2> /tmp/.err
+	rc=$?
+	if [ "$rc" != 0 ] && grep -q "Operation not permitted" /tmp/.err; then
+		ok "$name"
+	else
+		not_ok "$name" "exit $rc, want EPERM" "stderr: $(head -c 300 /tmp/.err)"
+	fi
+}
+
+# expect_event NAME PATTERN...: within 3 s an event line contains every fixed-string PATTERN.
+expect_event() {
+	name=$1
+	shift
+	i=0
+	while [ $i -lt 30 ]; do
+		cp "$EVENTS" /tmp/.ev 2>/dev/null || : > /tmp/.ev
+		for p in "$@"; do
+			grep -F -- "$p" /tmp/.ev > /tmp/.ev2
+			mv /tmp/.ev2 /tmp/.ev
+		done
+		if [ -s /tmp/.ev ]; then
+			ok "$name"
+			return 0
+		fi
+		usleep 100000
+		i=$((i + 1))
+	done
+	not_ok "$name" "no event with: $*"
+	return 1
+}
+
+# expect_no_event NAME PATTERN...: after 1 s, no event line contains every PATTERN.
+expect_no_event() {
+	name=$1
+	shift
+	sleep 1
+	cp "$EVENTS" /tmp/.ev 2>/dev/null || : > /tmp/.ev
+	for p in "$@"; do
+		grep -F -- "$p" /tmp/.ev > /tmp/.ev2
+		mv /tmp/.ev2 /tmp/.ev
+	done
+	if [ -s /tmp/.ev ]; then not_ok "$name" "unexpected: $(head -c 400 /tmp/.ev)"; else ok "$name"; fi
+}
+
+# outside CMD...: runs CMD outside every scope cgroup (in the root cgroup).
+outside() {
+	sh -c 'echo $$ > /sys/fs/cgroup/cgroup.procs && exec "$@"' _ "$@"
+}
+
+finish() {
+	echo "$T_PASS passed, $T_FAIL failed"
+	[ "$T_FAIL" = 0 ]
+}
