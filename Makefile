@@ -34,6 +34,8 @@ VMLINUX  := $(BUILD)/bpf/vmlinux.h
 ARCH     := $(shell uname -m | sed 's/x86_64/x86/;s/aarch64/arm64/')
 
 UNIT_SRCS  := $(wildcard tests/unit/test_*.c)
+# Static helper programs copied into the guest by the VM suites (as /tests/bin/NAME).
+GUEST_PROGS := $(patsubst tests/vm/progs/%.c,$(BUILD)/guest-tests/%,$(wildcard tests/vm/progs/*.c))
 UNIT_BINS  := $(UNIT_SRCS:tests/unit/%.c=$(BUILD)/tests/%)
 
 .PHONY: all deps check check-unit check-tpm check-vm bench demo clean format format-check help kernel
@@ -109,13 +111,18 @@ check-tpm: all
 kernel:
 	$(Q)scripts/fetch-kernel.sh
 
-check-vm: all kernel
+$(BUILD)/guest-tests/%: tests/vm/progs/%.c
+	$(Q)mkdir -p $(@D)
+	@echo "  STATIC  $@"
+	$(Q)$(CC) -O2 -static -std=gnu11 -Wall -Wextra -Werror -o $@ $<
+
+check-vm: all kernel $(GUEST_PROGS)
 	$(Q)tests/run-vm.sh $(BUILD)
 
-bench: all kernel
+bench: all kernel $(GUEST_PROGS)
 	$(Q)bench/run.sh $(BUILD)
 
-demo: deps all kernel
+demo: deps all kernel $(GUEST_PROGS)
 	$(Q)tools/demo.sh $(BUILD)
 
 format:

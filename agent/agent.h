@@ -64,6 +64,8 @@ void agent_events_close(struct agent *a);
 int agent_event_format(const struct agent *a, const struct vigil_event *e, char *out, size_t size);
 
 const char *vigil_reason_name(unsigned int reason);
+/* True when an event's rule_id names the rule that matched (allowed, or listed but modified). */
+bool vigil_reason_has_rule(unsigned int reason);
 const char *vigil_verdict_name(unsigned int verdict);
 const char *vigil_event_type_name(unsigned int type);
 

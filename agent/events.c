@@ -24,6 +24,11 @@ const char *vigil_reason_name(unsigned int reason)
 									   : "unknown";
 }
 
+bool vigil_reason_has_rule(unsigned int reason)
+{
+	return reason == VIGIL_R_RULE || reason == VIGIL_R_MODIFIED || reason == VIGIL_R_OPEN_WRITE;
+}
+
 const char *vigil_verdict_name(unsigned int verdict)
 {
 	switch (verdict) {
@@ -125,7 +130,7 @@ int agent_event_format(const struct agent *a, const struct vigil_event *e, char 
 	put_str(&o, "path", e->path, sizeof(e->path));
 	put(&o, ",\"dev\":\"%llu:%llu\",\"ino\":%llu", (unsigned long long)(e->dev >> 20),
 	    (unsigned long long)(e->dev & 0xfffff), (unsigned long long)e->ino);
-	if (p && e->reason == VIGIL_R_RULE && e->rule_id < p->n_exec)
+	if (p && vigil_reason_has_rule(e->reason) && e->rule_id < p->n_exec)
 		put_str(&o, "rule", p->exec[e->rule_id].name, POLICY_NAME_MAX * 32);
 	else
 		put(&o, ",\"rule\":null");

@@ -114,7 +114,7 @@ struct vigil_event {
 	__u32 ppid;
 	__u32 uid;
 	__u32 gid;
-	__u32 rule_id; /* valid when reason == VIGIL_R_RULE */
+	__u32 rule_id; /* valid for reasons RULE, MODIFIED and OPEN_WRITE */
 	__s32 err;     /* value the hook returned: 0 or -errno */
 	__u16 type;    /* enum vigil_event_type */
 	__u8 verdict;  /* enum vigil_verdict */

@@ -3,6 +3,7 @@
 # (if present; @SHA256:/path@ is replaced by that host file's digest) enforcing.
 set -uo pipefail
 top=$(cd "$(dirname "$0")/.." && pwd)
+cd "$top"
 BUILD=${1:-build}
 out=$BUILD/vm
 mkdir -p "$out"
@@ -16,13 +17,13 @@ for s in $suites; do
 		"$top/tests/vm/render-policy.sh" "$pol" > "$gen" || exit 1
 		args+=(--policy "$gen")
 	fi
-	extra=$(sed -n 's/^# vigil-vm-args: //p' "$top/tests/vm/$s.sh")
+	extra=$(sed -n "s/^# vigil-vm-args: //p" "$top/tests/vm/$s.sh")
 	start=$SECONDS
 	echo "== vm suite $s"
 	rm -rf "${out:?}/$s"
 	# shellcheck disable=SC2086
 	VIGIL_BUILD=$BUILD "$top/tools/vigil-vm" run "${args[@]}" $extra --out "$out/$s" \
-		--copy "$top/tests/vm:/tests/vm" -- sh /tests/vm/$s.sh > "$out/$s.log" 2>&1
+		--copy "$top/tests/vm:/tests/vm" --copy "$BUILD/guest-tests:/tests/bin" -- sh /tests/vm/$s.sh > "$out/$s.log" 2>&1
 	rc=$?
 	cat "$out/$s.log"
 	p=$(sed -n 's/^\([0-9]*\) passed, \([0-9]*\) failed$/\1/p' "$out/$s.log" | tail -n 1)

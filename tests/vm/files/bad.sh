@@ -1,0 +1,2 @@
+#!/tmp/x/interp sh
+echo bad-script-ran
