@@ -38,14 +38,14 @@ UNIT_SRCS  := $(wildcard tests/unit/test_*.c)
 GUEST_PROGS := $(patsubst tests/vm/progs/%.c,$(BUILD)/guest-tests/%,$(wildcard tests/vm/progs/*.c))
 UNIT_BINS  := $(UNIT_SRCS:tests/unit/%.c=$(BUILD)/tests/%)
 
-.PHONY: all deps check check-unit check-tpm check-vm bench demo clean format format-check help kernel
+.PHONY: all deps check check-unit check-host check-tpm check-vm bench demo clean format format-check help kernel
 all: $(BUILD)/vigild $(BUILD)/vigil
 
 help:
 	@echo "make            build vigild, vigil and the BPF object into $(BUILD)/"
 	@echo "make deps       install the Debian packages vigil needs (idempotent)"
 	@echo "make check      all tests: unit (ASan/UBSan), TPM (swtpm), VM (QEMU guest)"
-	@echo "make check-unit / check-tpm / check-vm   one suite"
+	@echo "make check-unit / check-host / check-tpm / check-vm   one suite"
 	@echo "make bench      benchmarks; figures go to docs/BENCHMARKS.md"
 	@echo "make demo       boot a guest with vigild enforcing policies/examples/demo.json"
 	@echo "make format     clang-format every C file"
@@ -100,10 +100,13 @@ $(BUILD)/tests/%: tests/unit/%.c $(BUILD)/libvigil-san.a tests/unit/testutil.h
 	@echo "  TEST    $@"
 	$(Q)$(CC) $(CFLAGS) $(SAN_FLAGS) -Itests/unit -o $@ $< $(BUILD)/libvigil-san.a $(LDLIBS) -lcmocka
 
-check: check-unit check-tpm check-vm
+check: check-unit check-host check-tpm check-vm
 
 check-unit: all $(UNIT_BINS)
 	$(Q)tests/run-unit.sh $(BUILD) $(UNIT_BINS)
+
+check-host: all
+	$(Q)tests/run-host.sh $(BUILD)
 
 check-tpm: all
 	$(Q)tests/run-tpm.sh $(BUILD)

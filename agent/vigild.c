@@ -109,8 +109,8 @@ static int parse_args(int argc, char **argv, struct agent_options *opt, bool *ch
 	return 0;
 }
 
-/* --check: everything short of touching the kernel. */
-static int check_policy(struct agent *a, struct policy *p)
+/* Everything short of touching the kernel; run before the BPF object is even opened. */
+static int validate_policy(struct agent *a, struct policy *p)
 {
 	struct policy_exec_entry *entries = NULL;
 	struct policy_error err = {{0}};
@@ -125,8 +125,6 @@ static int check_policy(struct agent *a, struct policy *p)
 		fprintf(stderr, "vigild: policy rejected: %s\n", err.msg);
 		return EXIT_POLICY;
 	}
-	printf("%s: policy '%s' serial %llu is valid (%zu exec rules, digests match)\n",
-	       p->origin, p->name, (unsigned long long)p->serial, p->n_exec);
 	return EXIT_OK;
 }
 
@@ -217,8 +215,15 @@ int main(int argc, char **argv)
 		fprintf(stderr, "vigild: policy rejected: %s\n", err.msg);
 		return EXIT_POLICY;
 	}
-	if (check_only) {
-		r = check_policy(&a, p);
+	/*
+	 * The digests are checked again once the kernel watches for writes (agent_apply_policy);
+	 * this first pass only makes sure a bad policy never gets as far as loading programs.
+	 */
+	r = validate_policy(&a, p);
+	if (r != EXIT_OK || check_only) {
+		if (r == EXIT_OK)
+			printf("%s: policy '%s' serial %llu is valid (%zu exec rules, digests match)\n",
+			       p->origin, p->name, (unsigned long long)p->serial, p->n_exec);
 		policy_free(p);
 		return r;
 	}

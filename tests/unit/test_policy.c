@@ -1,0 +1,217 @@
+/* Unit tests for the policy v1 parser, resolver and digest checks. */
+#include "testutil.h"
+
+#include <errno.h>
+#include <sys/stat.h>
+#include <sys/sysmacros.h>
+
+#include "policies/policy.h"
+
+#define EMPTY_SHA256 "e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855"
+
+static char tmpdir[] = "/tmp/vigil-test-policy-XXXXXX";
+
+static int setup(void **state)
+{
+	return mkdtemp(tmpdir) ? 0 : -1;
+}
+
+static int teardown(void **state)
+{
+	char cmd[128];
+
+	snprintf(cmd, sizeof(cmd), "rm -rf %s", tmpdir);
+	return system(cmd);
+}
+
+/* Parses text; on failure returns the errno and leaves the message in err. */
+static int parse(const char *text, struct policy **ret, struct policy_error *err)
+{
+	return policy_parse(text, strlen(text), "p.json", ret, err);
+}
+
+static void expect_error(const char *text, int want, const char *msg)
+{
+	struct policy_error err = {{0}};
+	struct policy *p = NULL;
+
+	assert_int_equal(parse(text, &p, &err), want);
+	assert_null(p);
+	assert_contains(err.msg, msg);
+}
+
+static void test_policy_valid(void **state)
+{
+	struct policy_error err = {{0}};
+	struct policy *p = NULL;
+
+	assert_int_equal(parse("{\"version\":1,\"name\":\"web\",\"serial\":42,\"mode\":\"audit\","
+			       "\"scope\":{\"cgroups\":[\"/a\",\"/b/c\"]},"
+			       "\"exec\":{\"allow_fileless\":true,\"allow\":["
+			       "{\"path\":\"/bin/x\",\"sha256\":\"" EMPTY_SHA256 "\"},"
+			       "{\"name\":\"y\",\"path\":\"/bin/y\",\"mode\":\"enforce\","
+			       "\"sha256\":\"" EMPTY_SHA256 "\"}]}}",
+			       &p, &err),
+			 0);
+	assert_string_equal(p->name, "web");
+	assert_int_equal(p->serial, 42);
+	assert_true(p->audit);
+	assert_false(p->scope_guest);
+	assert_int_equal(p->n_cgroups, 2);
+	assert_string_equal(p->cgroups[1], "/b/c");
+	assert_true(p->allow_fileless);
+	assert_int_equal(p->n_exec, 2);
+	assert_string_equal(p->exec[0].name, "/bin/x"); /* name defaults to the path */
+	assert_true(p->exec[0].audit);			/* inherits the policy mode */
+	assert_false(p->exec[1].audit);			/* per-rule override */
+	assert_int_equal(p->exec[1].sha256[0], 0xe3);
+	assert_int_equal(p->exec[1].sha256[31], 0x55);
+	policy_free(p);
+}
+
+static void test_policy_syntax_error_has_line_and_column(void **state)
+{
+	expect_error("{\"version\":1,\n\"name\":\"x\",\n\"serial\": 1,,\n}", -EINVAL, "p.json:3:");
+	expect_error("{\"version\":1,\"version\":1}", -EINVAL, "p.json:1:");
+	expect_error("", -EINVAL, "p.json:");
+}
+
+static void test_policy_field_errors(void **state)
+{
+	const char *head = "{\"version\":1,\"name\":\"x\",\"serial\":1,\"mode\":\"enforce\","
+			   "\"scope\":\"guest\",";
+	char buf[1024];
+
+	expect_error("[]", -EINVAL, "expected a JSON object");
+	expect_error("{\"version\":2}", -EINVAL, "version: expected 1");
+	expect_error("{\"version\":1,\"name\":\"x\",\"serial\":\"1\"}", -EINVAL,
+		     "serial: expected an integer");
+	expect_error("{\"version\":1,\"name\":\"a b\",\"serial\":1}", -EINVAL, "name: use at most");
+	expect_error("{\"version\":1,\"name\":\"x\",\"serial\":1,\"mode\":\"strict\"}", -EINVAL,
+		     "mode: 'strict' is not a mode");
+	expect_error("{\"version\":1,\"name\":\"x\",\"serial\":1,\"mode\":\"audit\"}", -EINVAL,
+		     "scope: missing required field");
+	expect_error("{\"version\":1,\"name\":\"x\",\"serial\":1,\"mode\":\"audit\",\"colour\":1}",
+		     -EINVAL, "p.json: colour: unknown field");
+	snprintf(buf, sizeof(buf), "%s\"exec\":{\"allow\":[{\"path\":\"/x\",\"sha256\":\"%s\","
+				   "\"colour\":1}]}}",
+		 head, EMPTY_SHA256);
+	expect_error(buf, -EINVAL, "exec.allow[0].colour: unknown field");
+	snprintf(buf, sizeof(buf), "%s\"exec\":{\"allow\":[{\"path\":\"/x\"}]}}", head);
+	expect_error(buf, -EINVAL, "exec.allow[0].sha256: missing required field");
+	snprintf(buf, sizeof(buf),
+		 "%s\"exec\":{\"allow\":[{\"path\":\"/x\",\"sha256\":\"%s\"},"
+		 "{\"name\":\"tool\",\"path\":\"/y\",\"sha256\":\"%.63sg\"}]}}",
+		 head, EMPTY_SHA256, EMPTY_SHA256);
+	expect_error(buf, -EINVAL, "exec.allow[1].sha256: expected 64 hex digits (rule 'tool')");
+	snprintf(buf, sizeof(buf), "%s\"exec\":{\"allow\":[{\"path\":\"rel\",\"sha256\":\"%s\"}]}}",
+		 head, EMPTY_SHA256);
+	expect_error(buf, -EINVAL, "exec.allow[0].path: 'rel' is not an absolute path");
+	snprintf(buf, sizeof(buf), "%s\"exec\":{\"allow\":[{\"path\":7,\"sha256\":\"%s\"}]}}", head,
+		 EMPTY_SHA256);
+	expect_error(buf, -EINVAL, "exec.allow[0].path: expected a string");
+	snprintf(buf, sizeof(buf), "%s\"exec\":{\"allow_fileless\":\"yes\"}}", head);
+	expect_error(buf, -EINVAL, "exec.allow_fileless: expected true or false");
+	expect_error("{\"version\":1,\"name\":\"x\",\"serial\":1,\"mode\":\"audit\","
+		     "\"scope\":{\"cgroups\":[\"relative\"]}}",
+		     -EINVAL, "scope.cgroups[0]: expected an absolute cgroup path");
+	expect_error("{\"version\":1,\"name\":\"x\",\"serial\":1,\"mode\":\"audit\","
+		     "\"scope\":{\"cgroups\":[]}}",
+		     -EINVAL, "scope.cgroups: expected a non-empty array");
+}
+
+static void test_policy_resolve_and_verify(void **state)
+{
+	struct policy_exec_entry *e = NULL;
+	struct policy_error err = {{0}};
+	struct policy *p = NULL;
+	char text[1024], *file, *other;
+	struct stat st;
+	size_t n = 0;
+
+	file = write_temp(tmpdir, "empty", "", 0);
+	other = write_temp(tmpdir, "other", "x", 1);
+	assert_non_null(file);
+	assert_non_null(other);
+	snprintf(text, sizeof(text),
+		 "{\"version\":1,\"name\":\"x\",\"serial\":1,\"mode\":\"enforce\",\"scope\":"
+		 "\"guest\",\"exec\":{\"allow\":[{\"name\":\"e\",\"path\":\"%s\",\"sha256\":\"%s\"}]}}",
+		 file, EMPTY_SHA256);
+	assert_int_equal(parse(text, &p, &err), 0);
+	assert_int_equal(policy_resolve_exec(p, "", &e, &n, &err), 0);
+	assert_int_equal(n, 1);
+	assert_int_equal(stat(file, &st), 0);
+	assert_int_equal(e[0].ino, st.st_ino);
+	assert_int_equal(e[0].dev, ((uint64_t)major(st.st_dev) << 20) | minor(st.st_dev));
+	assert_int_equal(policy_verify_exec(p, "", e, n, &err), 0);
+
+	/* Content no longer matching the digest names the rule and both digests. */
+	assert_int_equal(truncate(file, 0), 0);
+	FILE *f = fopen(file, "a");
+	fputs("changed", f);
+	fclose(f);
+	assert_int_equal(policy_verify_exec(p, "", e, n, &err), -EBADMSG);
+	assert_contains(err.msg, "exec.allow[0].sha256: rule 'e'");
+	assert_contains(err.msg, "the policy says " EMPTY_SHA256);
+
+	/* A different file at the path (rename over it) is caught by identity. */
+	assert_int_equal(rename(other, file), 0);
+	assert_int_equal(policy_verify_exec(p, "", e, n, &err), -ESTALE);
+	assert_contains(err.msg, "was replaced while the policy loaded");
+	free(e);
+
+	/* A missing file names the rule, the path and the reason. */
+	assert_int_equal(unlink(file), 0);
+	assert_int_equal(policy_resolve_exec(p, "", &e, &n, &err), -ENOENT);
+	assert_contains(err.msg, "exec.allow[0].path: rule 'e'");
+	assert_contains(err.msg, "No such file or directory");
+	policy_free(p);
+	free(file);
+	free(other);
+}
+
+static void test_policy_resolve_under_root(void **state)
+{
+	struct policy_exec_entry *e = NULL;
+	struct policy_error err = {{0}};
+	struct policy *p = NULL;
+	char text[512], *file;
+	size_t n = 0;
+
+	file = write_temp(tmpdir, "rooted", "", 0);
+	assert_non_null(file);
+	snprintf(text, sizeof(text),
+		 "{\"version\":1,\"name\":\"x\",\"serial\":1,\"mode\":\"enforce\",\"scope\":"
+		 "\"guest\",\"exec\":{\"allow\":[{\"path\":\"/rooted\",\"sha256\":\"%s\"}]}}",
+		 EMPTY_SHA256);
+	assert_int_equal(parse(text, &p, &err), 0);
+	assert_int_equal(policy_resolve_exec(p, tmpdir, &e, &n, &err), 0);
+	assert_int_equal(policy_verify_exec(p, tmpdir, e, n, &err), 0);
+	free(e);
+	policy_free(p);
+	free(file);
+}
+
+static void test_policy_kdev_and_hex(void **state)
+{
+	char hex[9];
+
+	assert_int_equal(policy_kdev(makedev(8, 1)), (8ull << 20) | 1);
+	assert_int_equal(policy_kdev(makedev(259, 70000)), (259ull << 20) | 70000);
+	policy_hex((const uint8_t *)"\x00\xab\xff\x10", 4, hex);
+	assert_string_equal(hex, "00abff10");
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(test_policy_valid),
+		cmocka_unit_test(test_policy_syntax_error_has_line_and_column),
+		cmocka_unit_test(test_policy_field_errors),
+		cmocka_unit_test(test_policy_resolve_and_verify),
+		cmocka_unit_test(test_policy_resolve_under_root),
+		cmocka_unit_test(test_policy_kdev_and_hex),
+	};
+
+	return cmocka_run_group_tests_name("policy", tests, setup, teardown);
+}
