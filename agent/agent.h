@@ -26,8 +26,8 @@ struct agent_options {
 	const char *policy_path;
 	const char *event_log_path; /* "-" for stdout */
 	const char *ready_file;
-	const char *root;	    /* prefix for policy paths (tests); "" normally */
-	const char *cgroup_root;    /* cgroup2 mount, default /sys/fs/cgroup */
+	const char *root;        /* prefix for policy paths (tests); "" normally */
+	const char *cgroup_root; /* cgroup2 mount, default /sys/fs/cgroup */
 };
 
 struct agent {

@@ -1,4 +1,5 @@
-/* Applies a policy: fill a pending generation, verify it, publish it with one store, retire the old one. */
+/* Applies a policy: fill a pending generation, verify it, publish it with one store, retire the old
+ * one. */
 #include "agent/agent.h"
 #include "agent/log.h"
 
@@ -31,7 +32,7 @@ static int resolve_cgroups(struct agent *a, struct applied_policy *ap, struct po
 		return 0;
 	if (statfs(root, &sfs) < 0 || sfs.f_type != CGROUP2_SUPER_MAGIC)
 		return policy_errorf(err, -ENOTDIR, "%s: scope: %s is not a cgroup2 mount",
-				     p->origin, root);
+		                     p->origin, root);
 	ap->cgroup_ids = calloc(p->n_cgroups, sizeof(*ap->cgroup_ids));
 	if (!ap->cgroup_ids)
 		return -ENOMEM;
@@ -44,8 +45,8 @@ static int resolve_cgroups(struct agent *a, struct applied_policy *ap, struct po
 			log_info("created scope cgroup %s", p->cgroups[i]);
 		if (stat(path, &st) < 0 || !S_ISDIR(st.st_mode))
 			return policy_errorf(err, -errno ?: -ENOTDIR,
-					     "%s: scope.cgroups[%zu]: %s: cannot create or open",
-					     p->origin, i, path);
+			                     "%s: scope.cgroups[%zu]: %s: cannot create or open",
+			                     p->origin, i, path);
 		ap->cgroup_ids[i] = st.st_ino;
 		ap->n_cgroups++;
 	}
@@ -60,7 +61,7 @@ static int map_fd(struct bpf_map *m)
 static struct vigil_exec_key exec_key(const struct applied_policy *ap, size_t i)
 {
 	return (struct vigil_exec_key){
-		.dev = ap->exec[i].dev, .ino = ap->exec[i].ino, .gen = ap->gen};
+	    .dev = ap->exec[i].dev, .ino = ap->exec[i].ino, .gen = ap->gen};
 }
 
 static int insert_exec(struct agent *a, const struct applied_policy *ap, struct policy_error *err)
@@ -72,20 +73,21 @@ static int insert_exec(struct agent *a, const struct applied_policy *ap, struct 
 		const struct policy_exec_rule *rule = &ap->policy->exec[ap->exec[i].rule_id];
 		struct vigil_exec_key key = exec_key(ap, i);
 		struct vigil_exec_val val = {
-			.rule_id = ap->exec[i].rule_id,
-			.flags = rule->audit ? VIGIL_RULE_AUDIT : 0,
+		    .rule_id = ap->exec[i].rule_id,
+		    .flags = rule->audit ? VIGIL_RULE_AUDIT : 0,
 		};
 
 		if (bpf_map_update_elem(fd, &key, &val, BPF_ANY) < 0)
-			return policy_errorf(err, -errno, "%s: exec rules: map insert failed at %zu: %s",
-					     ap->policy->origin, i, strerror(errno));
+			return policy_errorf(err, -errno,
+			                     "%s: exec rules: map insert failed at %zu: %s",
+			                     ap->policy->origin, i, strerror(errno));
 	}
 	return 0;
 }
 
 /* After hashing: any file written since its entry went in has revoked set by the kernel. */
 static int check_unrevoked(struct agent *a, const struct applied_policy *ap,
-			   struct policy_error *err)
+                           struct policy_error *err)
 {
 	int fd = map_fd(a->skel->maps.exec_allow);
 	size_t i;
@@ -97,13 +99,13 @@ static int check_unrevoked(struct agent *a, const struct applied_policy *ap,
 
 		if (bpf_map_lookup_elem(fd, &key, &val) < 0)
 			return policy_errorf(err, -errno, "%s: exec rules: map lookup failed: %s",
-					     ap->policy->origin, strerror(errno));
+			                     ap->policy->origin, strerror(errno));
 		if (val.revoked)
 			return policy_errorf(err, -ESTALE,
-					     "%s: exec.allow[%u]: rule '%s': %s was written while "
-					     "the policy loaded",
-					     ap->policy->origin, ap->exec[i].rule_id, rule->name,
-					     rule->path);
+			                     "%s: exec.allow[%u]: rule '%s': %s was written while "
+			                     "the policy loaded",
+			                     ap->policy->origin, ap->exec[i].rule_id, rule->name,
+			                     rule->path);
 	}
 	return 0;
 }
@@ -112,11 +114,11 @@ static int insert_scope_and_cfg(struct agent *a, const struct applied_policy *ap
 {
 	const struct policy *p = ap->policy;
 	struct vigil_policy_cfg cfg = {
-		.serial = p->serial,
-		.rule_count = (uint32_t)p->n_exec,
-		.flags = (p->scope_guest ? VIGIL_CFG_SCOPE_GUEST : 0) |
-			 (p->audit ? VIGIL_CFG_AUDIT : 0) |
-			 (p->allow_fileless ? VIGIL_CFG_ALLOW_FILELESS : 0),
+	    .serial = p->serial,
+	    .rule_count = (uint32_t)p->n_exec,
+	    .flags = (p->scope_guest ? VIGIL_CFG_SCOPE_GUEST : 0) |
+	             (p->audit ? VIGIL_CFG_AUDIT : 0) |
+	             (p->allow_fileless ? VIGIL_CFG_ALLOW_FILELESS : 0),
 	};
 	uint8_t one = 1;
 	size_t i;
@@ -188,8 +190,8 @@ int agent_apply_policy(struct agent *a, struct policy *p, struct policy_error *e
 	a->prev = a->cur;
 	a->cur = next;
 	log_info("policy '%s' serial %llu enforcing (%s, %zu exec rules, generation %u)", p->name,
-		 (unsigned long long)p->serial, p->audit ? "audit" : "enforce", p->n_exec,
-		 next.gen);
+	         (unsigned long long)p->serial, p->audit ? "audit" : "enforce", p->n_exec,
+	         next.gen);
 	return 0;
 
 fail:

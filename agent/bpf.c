@@ -28,12 +28,12 @@ int agent_bpf_open(struct agent *a)
 	r = vigil_bpf__load(skel);
 	if (r < 0) {
 		log_error_errno(r, "loading the BPF programs (is the BPF LSM active? "
-				   "/sys/kernel/security/lsm must list bpf)");
+		                   "/sys/kernel/security/lsm must list bpf)");
 		goto err_destroy;
 	}
 	if (skel->data->abi_version != VIGIL_ABI_VERSION) {
 		r = log_error_errno(-EPROTO, "BPF object ABI %u, vigild ABI %u",
-				    skel->data->abi_version, VIGIL_ABI_VERSION);
+		                    skel->data->abi_version, VIGIL_ABI_VERSION);
 		goto err_destroy;
 	}
 	/* Exempt ourselves before any program runs. */

@@ -14,14 +14,18 @@
 const char *vigil_reason_name(unsigned int reason)
 {
 	static const char *const names[] = {
-		[VIGIL_R_RULE] = "rule",	     [VIGIL_R_NOT_LISTED] = "not_listed",
-		[VIGIL_R_FILELESS] = "fileless",     [VIGIL_R_MODIFIED] = "modified",
-		[VIGIL_R_OPEN_WRITE] = "open_write", [VIGIL_R_WRITE_OPEN] = "opened_for_write",
-		[VIGIL_R_TRUNCATE] = "truncated",    [VIGIL_R_NO_POLICY] = "no_policy",
+	    [VIGIL_R_RULE] = "rule",
+	    [VIGIL_R_NOT_LISTED] = "not_listed",
+	    [VIGIL_R_FILELESS] = "fileless",
+	    [VIGIL_R_MODIFIED] = "modified",
+	    [VIGIL_R_OPEN_WRITE] = "open_write",
+	    [VIGIL_R_WRITE_OPEN] = "opened_for_write",
+	    [VIGIL_R_TRUNCATE] = "truncated",
+	    [VIGIL_R_NO_POLICY] = "no_policy",
 	};
 
 	return reason < sizeof(names) / sizeof(names[0]) && names[reason] ? names[reason]
-									   : "unknown";
+	                                                                  : "unknown";
 }
 
 bool vigil_reason_has_rule(unsigned int reason)
@@ -152,7 +156,7 @@ static int handle_event(void *ctx, void *data, size_t size)
 
 	if (size < sizeof(*e) || e->abi_version != VIGIL_ABI_VERSION) {
 		log_error("ring buffer record of %zu bytes, ABI %u: skipped", size,
-			  size >= sizeof(*e) ? e->abi_version : 0);
+		          size >= sizeof(*e) ? e->abi_version : 0);
 		return 0;
 	}
 	n = agent_event_format(a, e, line, sizeof(line));
@@ -171,9 +175,9 @@ void agent_events_report_drops(struct agent *a)
 	if (drops == a->drops_reported)
 		return;
 	fprintf(a->event_log, "{\"type\":\"ringbuf_drops\",\"count\":%llu,\"total\":%llu}\n",
-		(unsigned long long)(drops - a->drops_reported), (unsigned long long)drops);
+	        (unsigned long long)(drops - a->drops_reported), (unsigned long long)drops);
 	log_info("ring buffer full: %llu events lost (%llu in total); decisions were still made",
-		 (unsigned long long)(drops - a->drops_reported), (unsigned long long)drops);
+	         (unsigned long long)(drops - a->drops_reported), (unsigned long long)drops);
 	a->drops_reported = drops;
 }
 
@@ -183,17 +187,17 @@ int agent_events_open(struct agent *a)
 
 	clock_gettime(CLOCK_REALTIME, &real);
 	clock_gettime(CLOCK_BOOTTIME, &boot);
-	a->boot_to_real_ns = (real.tv_sec - boot.tv_sec) * 1000000000LL +
-			     (real.tv_nsec - boot.tv_nsec);
+	a->boot_to_real_ns =
+	    (real.tv_sec - boot.tv_sec) * 1000000000LL + (real.tv_nsec - boot.tv_nsec);
 	if (strcmp(a->opt.event_log_path, "-") == 0) {
 		a->event_log = stdout;
 	} else {
 		int fd = open(a->opt.event_log_path,
-			      O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC | O_NOFOLLOW, 0600);
+		              O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC | O_NOFOLLOW, 0600);
 
 		if (fd < 0)
 			return log_error_errno(-errno, "opening event log %s",
-					       a->opt.event_log_path);
+			                       a->opt.event_log_path);
 		a->event_log = fdopen(fd, "a");
 		if (!a->event_log) {
 			close(fd);

@@ -30,37 +30,38 @@ static void on_stop(int sig)
 
 static void usage(FILE *f)
 {
-	fprintf(f, "usage: vigild --policy FILE [options]\n"
-		   "\n"
-		   "Loads vigil's BPF-LSM programs, enforces FILE and records every decision.\n"
-		   "\n"
-		   "  -p, --policy FILE      policy v1 JSON to enforce (required)\n"
-		   "  -e, --event-log FILE   decision log, one JSON line each (default "
-		   "/var/log/vigil/events.jsonl, - for stdout)\n"
-		   "  -r, --ready-file FILE  created once the policy is enforcing\n"
-		   "      --check            validate the policy and check every digest, then exit\n"
-		   "      --root DIR         resolve policy paths under DIR (image builds, tests)\n"
-		   "      --cgroup-root DIR  cgroup2 mount (default /sys/fs/cgroup)\n"
-		   "  -v, --verbose          debug output, including libbpf's\n"
-		   "  -h, --help, --version\n"
-		   "\n"
-		   "Exit status: 0 ok, 1 runtime error, 2 usage, 3 policy rejected, 4 kernel lacks BPF "
-		   "LSM.\n");
+	fprintf(
+	    f, "usage: vigild --policy FILE [options]\n"
+	       "\n"
+	       "Loads vigil's BPF-LSM programs, enforces FILE and records every decision.\n"
+	       "\n"
+	       "  -p, --policy FILE      policy v1 JSON to enforce (required)\n"
+	       "  -e, --event-log FILE   decision log, one JSON line each (default "
+	       "/var/log/vigil/events.jsonl, - for stdout)\n"
+	       "  -r, --ready-file FILE  created once the policy is enforcing\n"
+	       "      --check            validate the policy and check every digest, then exit\n"
+	       "      --root DIR         resolve policy paths under DIR (image builds, tests)\n"
+	       "      --cgroup-root DIR  cgroup2 mount (default /sys/fs/cgroup)\n"
+	       "  -v, --verbose          debug output, including libbpf's\n"
+	       "  -h, --help, --version\n"
+	       "\n"
+	       "Exit status: 0 ok, 1 runtime error, 2 usage, 3 policy rejected, 4 kernel lacks BPF "
+	       "LSM.\n");
 }
 
 static int parse_args(int argc, char **argv, struct agent_options *opt, bool *check_only)
 {
 	static const struct option longopts[] = {
-		{"policy", required_argument, NULL, 'p'},
-		{"event-log", required_argument, NULL, 'e'},
-		{"ready-file", required_argument, NULL, 'r'},
-		{"check", no_argument, NULL, 'c'},
-		{"root", required_argument, NULL, 'R'},
-		{"cgroup-root", required_argument, NULL, 'C'},
-		{"verbose", no_argument, NULL, 'v'},
-		{"help", no_argument, NULL, 'h'},
-		{"version", no_argument, NULL, 'V'},
-		{0},
+	    {"policy", required_argument, NULL, 'p'},
+	    {"event-log", required_argument, NULL, 'e'},
+	    {"ready-file", required_argument, NULL, 'r'},
+	    {"check", no_argument, NULL, 'c'},
+	    {"root", required_argument, NULL, 'R'},
+	    {"cgroup-root", required_argument, NULL, 'C'},
+	    {"verbose", no_argument, NULL, 'v'},
+	    {"help", no_argument, NULL, 'h'},
+	    {"version", no_argument, NULL, 'V'},
+	    {0},
 	};
 	int c;
 
@@ -185,8 +186,8 @@ static int run(struct agent *a, struct policy *p)
 		}
 	}
 	log_info("stopping on signal %d: %llu events written, %llu lost to a full ring buffer",
-		 (int)stop_requested, (unsigned long long)a->events_written,
-		 (unsigned long long)agent_stat(a, VIGIL_STAT_RB_DROPS));
+	         (int)stop_requested, (unsigned long long)a->events_written,
+	         (unsigned long long)agent_stat(a, VIGIL_STAT_RB_DROPS));
 	r = EXIT_OK;
 out_events:
 	agent_events_close(a);
@@ -200,8 +201,8 @@ out_bpf:
 int main(int argc, char **argv)
 {
 	struct agent a = {.opt = {.event_log_path = "/var/log/vigil/events.jsonl",
-				  .root = "",
-				  .cgroup_root = "/sys/fs/cgroup"}};
+	                          .root = "",
+	                          .cgroup_root = "/sys/fs/cgroup"}};
 	struct policy_error err = {{0}};
 	struct sigaction sa = {.sa_handler = on_stop};
 	bool check_only = false;
@@ -222,7 +223,8 @@ int main(int argc, char **argv)
 	r = validate_policy(&a, p);
 	if (r != EXIT_OK || check_only) {
 		if (r == EXIT_OK)
-			printf("%s: policy '%s' serial %llu is valid (%zu exec rules, digests match)\n",
+			printf("%s: policy '%s' serial %llu is valid (%zu exec rules, digests "
+			       "match)\n",
 			       p->origin, p->name, (unsigned long long)p->serial, p->n_exec);
 		policy_free(p);
 		return r;

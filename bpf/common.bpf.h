@@ -13,7 +13,7 @@
 
 #define READ_ONCE(x) (*(volatile typeof(x) *)&(x))
 
-#define PROT_EXEC  0x4
+#define PROT_EXEC   0x4
 #define FMODE_WRITE 0x2
 
 /* Published by vigild with one aligned store after a policy's maps are complete. */
@@ -96,7 +96,7 @@ static __always_inline bool in_scope(const struct vigil_policy_cfg *cfg, __u32 g
 
 /* Reserves an event and fills the fields every hook shares; counts the drop on failure. */
 static __always_inline struct vigil_event *event_start(__u16 type, __u32 gen,
-						       const struct vigil_policy_cfg *cfg)
+                                                       const struct vigil_policy_cfg *cfg)
 {
 	struct vigil_event *e;
 	struct task_struct *task;
@@ -134,8 +134,7 @@ static __always_inline struct vigil_event *event_start(__u16 type, __u32 gen,
  * bpf_d_path is only allowed in hooks of the kernel's sleepable set (bprm_check_security,
  * mmap_file, file_open, ...); elsewhere with_path must be false and the event has dev/ino only.
  */
-static __always_inline void event_set_file(struct vigil_event *e, struct file *file,
-					   bool with_path)
+static __always_inline void event_set_file(struct vigil_event *e, struct file *file, bool with_path)
 {
 	struct inode *inode = BPF_CORE_READ(file, f_inode);
 

@@ -19,7 +19,7 @@ struct exec_decision {
 };
 
 static __always_inline void exec_judge(struct file *file, const struct vigil_policy_cfg *cfg,
-				       __u32 gen, struct exec_decision *d)
+                                       __u32 gen, struct exec_decision *d)
 {
 	struct inode *inode = BPF_CORE_READ(file, f_inode);
 	struct vigil_exec_key key = {.gen = gen};
@@ -90,8 +90,8 @@ static __always_inline int exec_check(struct file *file, __u16 type, bool with_p
 	}
 	err = d.verdict == VIGIL_DENY ? -EPERM : 0;
 	stat_inc(d.verdict == VIGIL_ALLOW  ? VIGIL_STAT_EXEC_ALLOW
-		 : d.verdict == VIGIL_DENY ? VIGIL_STAT_EXEC_DENY
-					   : VIGIL_STAT_EXEC_AUDIT);
+	         : d.verdict == VIGIL_DENY ? VIGIL_STAT_EXEC_DENY
+	                                   : VIGIL_STAT_EXEC_AUDIT);
 	if (d.verdict == VIGIL_ALLOW && type != VIGIL_EV_EXEC)
 		return 0; /* library and loader mappings of allowed files are not news */
 
@@ -117,7 +117,7 @@ int BPF_PROG(vigil_bprm_check, struct linux_binprm *bprm, int ret)
 
 SEC("lsm/mmap_file")
 int BPF_PROG(vigil_mmap_file, struct file *file, unsigned long reqprot, unsigned long prot,
-	     unsigned long flags, int ret)
+             unsigned long flags, int ret)
 {
 	if (ret)
 		return ret;
@@ -128,7 +128,7 @@ int BPF_PROG(vigil_mmap_file, struct file *file, unsigned long reqprot, unsigned
 
 SEC("lsm/file_mprotect")
 int BPF_PROG(vigil_file_mprotect, struct vm_area_struct *vma, unsigned long reqprot,
-	     unsigned long prot, int ret)
+             unsigned long prot, int ret)
 {
 	struct file *file;
 

@@ -1,4 +1,5 @@
-/* vigil kernel/user ABI: map keys and values and the ring-buffer event, shared by BPF and user space. */
+/* vigil kernel/user ABI: map keys and values and the ring-buffer event, shared by BPF and user
+ * space. */
 #ifndef VIGIL_ABI_H
 #define VIGIL_ABI_H
 
@@ -12,19 +13,19 @@
 /* Bumped on any change to a struct below; vigild refuses objects of another version. */
 #define VIGIL_ABI_VERSION 1
 
-#define VIGIL_COMM_LEN        16
-#define VIGIL_PATH_LEN        256
+#define VIGIL_COMM_LEN         16
+#define VIGIL_PATH_LEN         256
 #define VIGIL_MAX_CGROUP_DEPTH 16
-#define VIGIL_KEY_DESC_LEN    64
+#define VIGIL_KEY_DESC_LEN     64
 
 /* Map capacities; generation-keyed maps hold two policies during a swap. */
-#define VIGIL_MAX_EXEC_RULES  131072
+#define VIGIL_MAX_EXEC_RULES    131072
 #define VIGIL_MAX_SCOPE_CGROUPS 1024
 
 /* Which hook produced an event. */
 enum vigil_event_type {
-	VIGIL_EV_EXEC = 1,	       /* bprm_check_security */
-	VIGIL_EV_MMAP_EXEC = 2,	       /* mmap_file with PROT_EXEC */
+	VIGIL_EV_EXEC = 1,             /* bprm_check_security */
+	VIGIL_EV_MMAP_EXEC = 2,        /* mmap_file with PROT_EXEC */
 	VIGIL_EV_MPROTECT_EXEC = 3,    /* file_mprotect adding PROT_EXEC */
 	VIGIL_EV_EXEC_INVALIDATED = 4, /* an allowlisted file was opened for write or truncated */
 };
@@ -36,19 +37,19 @@ enum vigil_verdict {
 };
 
 enum vigil_reason {
-	VIGIL_R_RULE = 0,	 /* matched an allow rule */
-	VIGIL_R_NOT_LISTED = 1,	 /* identity not in the allowlist */
-	VIGIL_R_FILELESS = 2,	 /* memfd or deleted file */
-	VIGIL_R_MODIFIED = 3,	 /* allowlisted, but written since its digest was checked */
-	VIGIL_R_OPEN_WRITE = 4,	 /* allowlisted, but currently open for writing */
-	VIGIL_R_WRITE_OPEN = 5,	 /* (invalidation event) opened for write */
-	VIGIL_R_TRUNCATE = 6,	 /* (invalidation event) truncated by path */
-	VIGIL_R_NO_POLICY = 7,	 /* generation published without its config: fail-closed */
+	VIGIL_R_RULE = 0,       /* matched an allow rule */
+	VIGIL_R_NOT_LISTED = 1, /* identity not in the allowlist */
+	VIGIL_R_FILELESS = 2,   /* memfd or deleted file */
+	VIGIL_R_MODIFIED = 3,   /* allowlisted, but written since its digest was checked */
+	VIGIL_R_OPEN_WRITE = 4, /* allowlisted, but currently open for writing */
+	VIGIL_R_WRITE_OPEN = 5, /* (invalidation event) opened for write */
+	VIGIL_R_TRUNCATE = 6,   /* (invalidation event) truncated by path */
+	VIGIL_R_NO_POLICY = 7,  /* generation published without its config: fail-closed */
 };
 
 /* Policy-wide flags in vigil_policy_cfg.flags. */
-#define VIGIL_CFG_SCOPE_GUEST	 (1u << 0) /* whole guest, no cgroup test */
-#define VIGIL_CFG_AUDIT		 (1u << 1) /* policy mode audit */
+#define VIGIL_CFG_SCOPE_GUEST    (1u << 0) /* whole guest, no cgroup test */
+#define VIGIL_CFG_AUDIT          (1u << 1) /* policy mode audit */
 #define VIGIL_CFG_ALLOW_FILELESS (1u << 2) /* memfd / deleted-file exec allowed */
 
 /* Per-rule flags in vigil_exec_val.flags. */

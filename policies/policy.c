@@ -24,8 +24,8 @@ int policy_errorf(struct policy_error *err, int r, const char *fmt, ...)
 }
 
 /* Fails with -EINVAL when obj has a key outside allowed (NULL-terminated). */
-static int check_keys(json_t *obj, const char *const *allowed, const char *origin, const char *where,
-		      struct policy_error *err)
+static int check_keys(json_t *obj, const char *const *allowed, const char *origin,
+                      const char *where, struct policy_error *err)
 {
 	const char *key;
 	json_t *v;
@@ -38,14 +38,14 @@ static int check_keys(json_t *obj, const char *const *allowed, const char *origi
 			if (strcmp(*a, key) == 0)
 				break;
 		if (!*a)
-			return policy_errorf(err, -EINVAL, "%s: %s%s%s: unknown field", origin, where,
-					     *where ? "." : "", key);
+			return policy_errorf(err, -EINVAL, "%s: %s%s%s: unknown field", origin,
+			                     where, *where ? "." : "", key);
 	}
 	return 0;
 }
 
 static int get_string(json_t *obj, const char *key, bool required, const char *origin,
-		      const char *where, const char **ret, struct policy_error *err)
+                      const char *where, const char **ret, struct policy_error *err)
 {
 	json_t *v = json_object_get(obj, key);
 
@@ -53,21 +53,21 @@ static int get_string(json_t *obj, const char *key, bool required, const char *o
 	if (!v) {
 		if (required)
 			return policy_errorf(err, -EINVAL, "%s: %s%s%s: missing required field",
-					     origin, where, *where ? "." : "", key);
+			                     origin, where, *where ? "." : "", key);
 		return 0;
 	}
 	if (!json_is_string(v))
 		return policy_errorf(err, -EINVAL, "%s: %s%s%s: expected a string", origin, where,
-				     *where ? "." : "", key);
+		                     *where ? "." : "", key);
 	if (json_string_length(v) == 0 || strlen(json_string_value(v)) != json_string_length(v))
 		return policy_errorf(err, -EINVAL, "%s: %s%s%s: empty or contains NUL", origin,
-				     where, *where ? "." : "", key);
+		                     where, *where ? "." : "", key);
 	*ret = json_string_value(v);
 	return 0;
 }
 
 static int parse_mode(json_t *obj, const char *origin, const char *where, bool *ret_audit,
-		      struct policy_error *err)
+                      struct policy_error *err)
 {
 	const char *mode;
 	int r;
@@ -83,8 +83,8 @@ static int parse_mode(json_t *obj, const char *origin, const char *where, bool *
 		*ret_audit = true;
 	else
 		return policy_errorf(err, -EINVAL,
-				     "%s: %s%smode: '%s' is not a mode (enforce | audit)", origin,
-				     where, *where ? "." : "", mode);
+		                     "%s: %s%smode: '%s' is not a mode (enforce | audit)", origin,
+		                     where, *where ? "." : "", mode);
 	return 0;
 }
 
@@ -116,27 +116,28 @@ static int parse_scope(struct policy *p, json_t *root, struct policy_error *err)
 	int r;
 
 	if (!scope)
-		return policy_errorf(err, -EINVAL, "%s: scope: missing required field (\"guest\" or "
-						   "{\"cgroups\": [...]})",
-				     p->origin);
+		return policy_errorf(err, -EINVAL,
+		                     "%s: scope: missing required field (\"guest\" or "
+		                     "{\"cgroups\": [...]})",
+		                     p->origin);
 	if (json_is_string(scope)) {
 		if (strcmp(json_string_value(scope), "guest") != 0)
-			return policy_errorf(err, -EINVAL,
-					     "%s: scope: '%s' is not a scope (\"guest\" or an object)",
-					     p->origin, json_string_value(scope));
+			return policy_errorf(
+			    err, -EINVAL, "%s: scope: '%s' is not a scope (\"guest\" or an object)",
+			    p->origin, json_string_value(scope));
 		p->scope_guest = true;
 		return 0;
 	}
 	if (!json_is_object(scope))
 		return policy_errorf(err, -EINVAL, "%s: scope: expected \"guest\" or an object",
-				     p->origin);
+		                     p->origin);
 	r = check_keys(scope, keys, p->origin, "scope", err);
 	if (r < 0)
 		return r;
 	list = json_object_get(scope, "cgroups");
 	if (!json_is_array(list) || json_array_size(list) == 0)
 		return policy_errorf(err, -EINVAL, "%s: scope.cgroups: expected a non-empty array",
-				     p->origin);
+		                     p->origin);
 	p->cgroups = calloc(json_array_size(list), sizeof(*p->cgroups));
 	if (!p->cgroups)
 		return -ENOMEM;
@@ -145,10 +146,11 @@ static int parse_scope(struct policy *p, json_t *root, struct policy_error *err)
 		const char *s = json_string_value(v);
 
 		if (!s || s[0] != '/' || strstr(s, "/..") || strcmp(s, "/") == 0)
-			return policy_errorf(err, -EINVAL,
-					     "%s: scope.cgroups[%zu]: expected an absolute cgroup path "
-					     "other than / (use \"scope\": \"guest\" for all)",
-					     p->origin, i);
+			return policy_errorf(
+			    err, -EINVAL,
+			    "%s: scope.cgroups[%zu]: expected an absolute cgroup path "
+			    "other than / (use \"scope\": \"guest\" for all)",
+			    p->origin, i);
 		p->cgroups[i] = strdup(s);
 		if (!p->cgroups[i])
 			return -ENOMEM;
@@ -177,14 +179,14 @@ static int parse_exec_rule(struct policy *p, json_t *v, size_t i, struct policy_
 		return r;
 	if (path[0] != '/')
 		return policy_errorf(err, -EINVAL, "%s: %s.path: '%s' is not an absolute path",
-				     p->origin, where, path);
+		                     p->origin, where, path);
 	if (strlen(path) >= 4096)
 		return policy_errorf(err, -EINVAL, "%s: %s.path: longer than PATH_MAX", p->origin,
-				     where);
+		                     where);
 	if (parse_hex256(digest, rule->sha256) < 0)
 		return policy_errorf(err, -EINVAL,
-				     "%s: %s.sha256: expected 64 hex digits (rule '%s')", p->origin,
-				     where, name ? name : path);
+		                     "%s: %s.sha256: expected 64 hex digits (rule '%s')", p->origin,
+		                     where, name ? name : path);
 	rule->audit = p->audit;
 	r = parse_mode(v, p->origin, where, &rule->audit, err);
 	if (r < 0)
@@ -212,8 +214,8 @@ static int parse_exec(struct policy *p, json_t *root, struct policy_error *err)
 		return r;
 	v = json_object_get(exec, "allow_fileless");
 	if (v && !json_is_boolean(v))
-		return policy_errorf(err, -EINVAL, "%s: exec.allow_fileless: expected true or false",
-				     p->origin);
+		return policy_errorf(err, -EINVAL,
+		                     "%s: exec.allow_fileless: expected true or false", p->origin);
 	p->allow_fileless = json_is_true(v);
 	allow = json_object_get(exec, "allow");
 	if (!allow)
@@ -235,45 +237,44 @@ static int parse_exec(struct policy *p, json_t *root, struct policy_error *err)
 
 static int parse_root(struct policy *p, json_t *root, struct policy_error *err)
 {
-	static const char *const keys[] = {"version", "name", "serial", "mode", "scope", "exec",
-					   NULL};
+	static const char *const keys[] = {"version", "name", "serial", "mode",
+	                                   "scope",   "exec", NULL};
 	const char *name;
 	json_t *v;
 	int r;
 
 	if (!json_is_object(root))
 		return policy_errorf(err, -EINVAL, "%s: expected a JSON object at the top level",
-				     p->origin);
+		                     p->origin);
 	r = check_keys(root, keys, p->origin, "", err);
 	if (r < 0)
 		return r;
 	v = json_object_get(root, "version");
 	if (!json_is_integer(v) || json_integer_value(v) != POLICY_VERSION)
 		return policy_errorf(err, -EINVAL, "%s: version: expected %d", p->origin,
-				     POLICY_VERSION);
+		                     POLICY_VERSION);
 	r = get_string(root, "name", true, p->origin, "", &name, err);
 	if (r < 0)
 		return r;
 	if (strlen(name) > POLICY_NAME_MAX || strspn(name, "abcdefghijklmnopqrstuvwxyz"
-							   "ABCDEFGHIJKLMNOPQRSTUVWXYZ"
-							   "0123456789._-") != strlen(name))
-		return policy_errorf(err, -EINVAL,
-				     "%s: name: use at most %d of [A-Za-z0-9._-]", p->origin,
-				     POLICY_NAME_MAX);
+	                                                   "ABCDEFGHIJKLMNOPQRSTUVWXYZ"
+	                                                   "0123456789._-") != strlen(name))
+		return policy_errorf(err, -EINVAL, "%s: name: use at most %d of [A-Za-z0-9._-]",
+		                     p->origin, POLICY_NAME_MAX);
 	p->name = strdup(name);
 	if (!p->name)
 		return -ENOMEM;
 	v = json_object_get(root, "serial");
 	if (!json_is_integer(v) || json_integer_value(v) < 1)
 		return policy_errorf(err, -EINVAL, "%s: serial: expected an integer >= 1",
-				     p->origin);
+		                     p->origin);
 	p->serial = (uint64_t)json_integer_value(v);
 	r = parse_mode(root, p->origin, "", &p->audit, err);
 	if (r < 0)
 		return r;
 	if (!json_object_get(root, "mode"))
-		return policy_errorf(err, -EINVAL,
-				     "%s: mode: missing required field (enforce | audit)", p->origin);
+		return policy_errorf(
+		    err, -EINVAL, "%s: mode: missing required field (enforce | audit)", p->origin);
 	r = parse_scope(p, root, err);
 	if (r < 0)
 		return r;
@@ -281,7 +282,7 @@ static int parse_root(struct policy *p, json_t *root, struct policy_error *err)
 }
 
 int policy_parse(const char *buf, size_t len, const char *origin, struct policy **ret,
-		 struct policy_error *err)
+                 struct policy_error *err)
 {
 	json_error_t jerr;
 	struct policy *p;
@@ -290,11 +291,11 @@ int policy_parse(const char *buf, size_t len, const char *origin, struct policy 
 
 	if (len > POLICY_MAX_BYTES)
 		return policy_errorf(err, -EFBIG, "%s: larger than %u bytes", origin,
-				     POLICY_MAX_BYTES);
+		                     POLICY_MAX_BYTES);
 	root = json_loadb(buf, len, JSON_REJECT_DUPLICATES, &jerr);
 	if (!root)
 		return policy_errorf(err, -EINVAL, "%s:%d:%d: %s", origin, jerr.line, jerr.column,
-				     jerr.text);
+		                     jerr.text);
 	p = calloc(1, sizeof(*p));
 	if (!p) {
 		json_decref(root);
@@ -331,7 +332,7 @@ int policy_load_file(const char *path, struct policy **ret, struct policy_error 
 	if ((uint64_t)st.st_size > POLICY_MAX_BYTES) {
 		close(fd);
 		return policy_errorf(err, -EFBIG, "%s: larger than %u bytes", path,
-				     POLICY_MAX_BYTES);
+		                     POLICY_MAX_BYTES);
 	}
 	buf = malloc((size_t)st.st_size + 1);
 	if (!buf) {

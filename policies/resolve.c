@@ -59,7 +59,7 @@ out:
 }
 
 static int open_rule(const struct policy *p, const char *root, size_t i, struct stat *st,
-		     struct policy_error *err)
+                     struct policy_error *err)
 {
 	const struct policy_exec_rule *rule = &p->exec[i];
 	char full[4096 + 256];
@@ -69,18 +69,18 @@ static int open_rule(const struct policy *p, const char *root, size_t i, struct 
 	fd = open(full, O_RDONLY | O_CLOEXEC | O_NOCTTY | O_NONBLOCK);
 	if (fd < 0)
 		return policy_errorf(err, -errno, "%s: exec.allow[%zu].path: rule '%s': %s: %s",
-				     p->origin, i, rule->name, full, strerror(errno));
+		                     p->origin, i, rule->name, full, strerror(errno));
 	if (fstat(fd, st) < 0 || !S_ISREG(st->st_mode)) {
 		close(fd);
-		return policy_errorf(err, -EINVAL,
-				     "%s: exec.allow[%zu].path: rule '%s': %s is not a regular file",
-				     p->origin, i, rule->name, full);
+		return policy_errorf(
+		    err, -EINVAL, "%s: exec.allow[%zu].path: rule '%s': %s is not a regular file",
+		    p->origin, i, rule->name, full);
 	}
 	return fd;
 }
 
 int policy_resolve_exec(const struct policy *p, const char *root, struct policy_exec_entry **ret,
-			size_t *ret_n, struct policy_error *err)
+                        size_t *ret_n, struct policy_error *err)
 {
 	struct policy_exec_entry *e;
 	size_t i;
@@ -107,7 +107,7 @@ int policy_resolve_exec(const struct policy *p, const char *root, struct policy_
 }
 
 int policy_verify_exec(const struct policy *p, const char *root,
-		       const struct policy_exec_entry *entries, size_t n, struct policy_error *err)
+                       const struct policy_exec_entry *entries, size_t n, struct policy_error *err)
 {
 	size_t i;
 
@@ -124,24 +124,24 @@ int policy_verify_exec(const struct policy *p, const char *root,
 		if (policy_kdev(st.st_dev) != entries[i].dev || st.st_ino != entries[i].ino) {
 			close(fd);
 			return policy_errorf(err, -ESTALE,
-					     "%s: exec.allow[%u].path: rule '%s': %s was replaced "
-					     "while the policy loaded",
-					     p->origin, entries[i].rule_id, rule->name, rule->path);
+			                     "%s: exec.allow[%u].path: rule '%s': %s was replaced "
+			                     "while the policy loaded",
+			                     p->origin, entries[i].rule_id, rule->name, rule->path);
 		}
 		r = policy_sha256_fd(fd, digest);
 		close(fd);
 		if (r < 0)
-			return policy_errorf(err, r, "%s: exec.allow[%u]: rule '%s': reading %s: %s",
-					     p->origin, entries[i].rule_id, rule->name, rule->path,
-					     strerror(-r));
+			return policy_errorf(
+			    err, r, "%s: exec.allow[%u]: rule '%s': reading %s: %s", p->origin,
+			    entries[i].rule_id, rule->name, rule->path, strerror(-r));
 		if (memcmp(digest, rule->sha256, sizeof(digest)) != 0) {
 			policy_hex(rule->sha256, sizeof(digest), want);
 			policy_hex(digest, sizeof(digest), got);
-			return policy_errorf(err, -EBADMSG,
-					     "%s: exec.allow[%u].sha256: rule '%s': %s has sha256 %s, "
-					     "the policy says %s",
-					     p->origin, entries[i].rule_id, rule->name, rule->path, got,
-					     want);
+			return policy_errorf(
+			    err, -EBADMSG,
+			    "%s: exec.allow[%u].sha256: rule '%s': %s has sha256 %s, "
+			    "the policy says %s",
+			    p->origin, entries[i].rule_id, rule->name, rule->path, got, want);
 		}
 	}
 	return 0;

@@ -21,11 +21,11 @@ struct policy_args {
 static int parse_policy_args(int argc, char **argv, struct policy_args *pa, const char *usage)
 {
 	static const struct option longopts[] = {
-		{"root", required_argument, NULL, 'R'},
-		{"output", required_argument, NULL, 'o'},
-		{"no-digests", no_argument, NULL, 'n'},
-		{"help", no_argument, NULL, 'h'},
-		{0},
+	    {"root", required_argument, NULL, 'R'},
+	    {"output", required_argument, NULL, 'o'},
+	    {"no-digests", no_argument, NULL, 'n'},
+	    {"help", no_argument, NULL, 'h'},
+	    {0},
 	};
 	int c;
 
@@ -137,7 +137,8 @@ static int do_pin(int argc, char **argv)
 		return VIGIL_EXIT_USAGE;
 	root = json_load_file(pa.file, JSON_REJECT_DUPLICATES, &jerr);
 	if (!root) {
-		fprintf(stderr, "vigil: %s:%d:%d: %s\n", pa.file, jerr.line, jerr.column, jerr.text);
+		fprintf(stderr, "vigil: %s:%d:%d: %s\n", pa.file, jerr.line, jerr.column,
+		        jerr.text);
 		return VIGIL_EXIT_INVALID;
 	}
 	allow = json_object_get(json_object_get(root, "exec"), "allow");
@@ -153,8 +154,8 @@ static int do_pin(int argc, char **argv)
 		snprintf(full, sizeof(full), "%s%s", pa.root, path);
 		fd = open(full, O_RDONLY | O_CLOEXEC);
 		if (fd < 0 || policy_sha256_fd(fd, digest) < 0) {
-			fprintf(stderr, "vigil: %s: exec.allow[%zu].path: %s: %s\n", pa.file, i, full,
-				strerror(errno));
+			fprintf(stderr, "vigil: %s: exec.allow[%zu].path: %s: %s\n", pa.file, i,
+			        full, strerror(errno));
 			if (fd >= 0)
 				close(fd);
 			json_decref(root);
@@ -192,9 +193,9 @@ static int do_pin(int argc, char **argv)
 int do_policy(int argc, char **argv)
 {
 	static const struct vigil_cmd sub[] = {
-		{"check", do_check, "validate a policy and check its digests"},
-		{"show", do_show, "print a policy's rules"},
-		{"pin", do_pin, "fill in each exec rule's sha256 from the file it names"},
+	    {"check", do_check, "validate a policy and check its digests"},
+	    {"show", do_show, "print a policy's rules"},
+	    {"pin", do_pin, "fill in each exec rule's sha256 from the file it names"},
 	};
 
 	return vigil_dispatch(sub, sizeof(sub) / sizeof(sub[0]), "policy", argc - 1, argv + 1);

@@ -13,9 +13,9 @@ static int do_version(int argc, char **argv)
 static int do_help(int argc, char **argv);
 
 static const struct vigil_cmd cmds[] = {
-	{"policy", do_policy, "check, show and pin policies"},
-	{"version", do_version, "print the version"},
-	{"help", do_help, "this list"},
+    {"policy", do_policy, "check, show and pin policies"},
+    {"version", do_version, "print the version"},
+    {"help", do_help, "this list"},
 };
 
 static int do_help(int argc, char **argv)
@@ -30,14 +30,13 @@ static int do_help(int argc, char **argv)
 	return VIGIL_EXIT_OK;
 }
 
-int vigil_dispatch(const struct vigil_cmd *table, size_t n, const char *what, int argc,
-		   char **argv)
+int vigil_dispatch(const struct vigil_cmd *table, size_t n, const char *what, int argc, char **argv)
 {
 	size_t i;
 
 	if (argc < 1) {
 		fprintf(stderr, "vigil: %s needs a subcommand (see 'vigil %s --help')\n", what,
-			what);
+		        what);
 		return VIGIL_EXIT_USAGE;
 	}
 	if (strcmp(argv[0], "--help") == 0 || strcmp(argv[0], "-h") == 0) {
@@ -50,7 +49,7 @@ int vigil_dispatch(const struct vigil_cmd *table, size_t n, const char *what, in
 		if (strcmp(argv[0], table[i].name) == 0)
 			return table[i].fn(argc, argv);
 	fprintf(stderr, "vigil: unknown %s subcommand '%s' (see 'vigil %s --help')\n", what,
-		argv[0], what);
+	        argv[0], what);
 	return VIGIL_EXIT_USAGE;
 }
 

@@ -11,8 +11,8 @@
 /* Exit codes of every vigil subcommand (docs/CLI.md). */
 enum {
 	VIGIL_EXIT_OK = 0,
-	VIGIL_EXIT_FAIL = 1,	/* the check failed or the operation did not happen */
-	VIGIL_EXIT_USAGE = 2,	/* wrong arguments */
+	VIGIL_EXIT_FAIL = 1,    /* the check failed or the operation did not happen */
+	VIGIL_EXIT_USAGE = 2,   /* wrong arguments */
 	VIGIL_EXIT_INVALID = 3, /* the input (policy, bundle, log) is malformed */
 };
 
@@ -23,7 +23,7 @@ struct vigil_cmd {
 };
 
 int vigil_dispatch(const struct vigil_cmd *table, size_t n, const char *what, int argc,
-		   char **argv);
+                   char **argv);
 
 int do_policy(int argc, char **argv);
 

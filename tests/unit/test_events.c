@@ -11,9 +11,9 @@ int vigil_log_verbose;
 static struct policy *one_rule_policy(void)
 {
 	static const char text[] =
-		"{\"version\":1,\"name\":\"pol\",\"serial\":9,\"mode\":\"enforce\",\"scope\":"
-		"\"guest\",\"exec\":{\"allow\":[{\"name\":\"r0\",\"path\":\"/x\",\"sha256\":"
-		"\"e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855\"}]}}";
+	    "{\"version\":1,\"name\":\"pol\",\"serial\":9,\"mode\":\"enforce\",\"scope\":"
+	    "\"guest\",\"exec\":{\"allow\":[{\"name\":\"r0\",\"path\":\"/x\",\"sha256\":"
+	    "\"e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855\"}]}}";
 	struct policy_error err;
 	struct policy *p = NULL;
 
@@ -40,22 +40,22 @@ static void test_event_deny_fields(void **state)
 {
 	struct agent a = {.cur = {.policy = one_rule_policy(), .gen = 4}};
 	struct vigil_event e = {
-		.ts_boot_ns = 1500000000ull,
-		.cgroup_id = 77,
-		.dev = (8ull << 20) | 3,
-		.ino = 1234,
-		.policy_serial = 9,
-		.abi_version = VIGIL_ABI_VERSION,
-		.gen = 4,
-		.pid = 100,
-		.tid = 101,
-		.ppid = 1,
-		.uid = 1000,
-		.gid = 1000,
-		.err = -1,
-		.type = VIGIL_EV_EXEC,
-		.verdict = VIGIL_DENY,
-		.reason = VIGIL_R_NOT_LISTED,
+	    .ts_boot_ns = 1500000000ull,
+	    .cgroup_id = 77,
+	    .dev = (8ull << 20) | 3,
+	    .ino = 1234,
+	    .policy_serial = 9,
+	    .abi_version = VIGIL_ABI_VERSION,
+	    .gen = 4,
+	    .pid = 100,
+	    .tid = 101,
+	    .ppid = 1,
+	    .uid = 1000,
+	    .gid = 1000,
+	    .err = -1,
+	    .type = VIGIL_EV_EXEC,
+	    .verdict = VIGIL_DENY,
+	    .reason = VIGIL_R_NOT_LISTED,
 	};
 	json_t *j;
 
@@ -76,13 +76,13 @@ static void test_event_deny_fields(void **state)
 	assert_string_equal(json_string_value(json_object_get(j, "dev")), "8:3");
 	/* Bytes outside ASCII become \u00XX: 0xff reads back as U+00FF (UTF-8 c3 bf). */
 	assert_string_equal(json_string_value(json_object_get(j, "comm")),
-			    "a\"b\\c\nd\x01\xc3\xbf-------");
+	                    "a\"b\\c\nd\x01\xc3\xbf-------");
 	assert_string_equal(json_string_value(json_object_get(j, "path")), "/tmp/\"quoted\"\t");
 	assert_true(json_is_null(json_object_get(j, "rule")));
 	assert_string_equal(json_string_value(json_object_get(j, "policy")), "pol");
 	assert_int_equal(json_integer_value(json_object_get(j, "policy_serial")), 9);
 	assert_string_equal(json_string_value(json_object_get(j, "time")),
-			    "2023-11-14T22:13:21.500000000Z");
+	                    "2023-11-14T22:13:21.500000000Z");
 	json_decref(j);
 
 	/* An allow by rule names the rule; an event of an unknown generation names no policy. */
@@ -122,9 +122,9 @@ static void test_names(void **state)
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test(test_event_deny_fields),
-		cmocka_unit_test(test_event_buffer_too_small),
-		cmocka_unit_test(test_names),
+	    cmocka_unit_test(test_event_deny_fields),
+	    cmocka_unit_test(test_event_buffer_too_small),
+	    cmocka_unit_test(test_names),
 	};
 
 	return cmocka_run_group_tests_name("events", tests, NULL, NULL);

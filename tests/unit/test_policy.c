@@ -46,13 +46,13 @@ static void test_policy_valid(void **state)
 	struct policy *p = NULL;
 
 	assert_int_equal(parse("{\"version\":1,\"name\":\"web\",\"serial\":42,\"mode\":\"audit\","
-			       "\"scope\":{\"cgroups\":[\"/a\",\"/b/c\"]},"
-			       "\"exec\":{\"allow_fileless\":true,\"allow\":["
-			       "{\"path\":\"/bin/x\",\"sha256\":\"" EMPTY_SHA256 "\"},"
-			       "{\"name\":\"y\",\"path\":\"/bin/y\",\"mode\":\"enforce\","
-			       "\"sha256\":\"" EMPTY_SHA256 "\"}]}}",
-			       &p, &err),
-			 0);
+	                       "\"scope\":{\"cgroups\":[\"/a\",\"/b/c\"]},"
+	                       "\"exec\":{\"allow_fileless\":true,\"allow\":["
+	                       "{\"path\":\"/bin/x\",\"sha256\":\"" EMPTY_SHA256 "\"},"
+	                       "{\"name\":\"y\",\"path\":\"/bin/y\",\"mode\":\"enforce\","
+	                       "\"sha256\":\"" EMPTY_SHA256 "\"}]}}",
+	                       &p, &err),
+	                 0);
 	assert_string_equal(p->name, "web");
 	assert_int_equal(p->serial, 42);
 	assert_true(p->audit);
@@ -62,8 +62,8 @@ static void test_policy_valid(void **state)
 	assert_true(p->allow_fileless);
 	assert_int_equal(p->n_exec, 2);
 	assert_string_equal(p->exec[0].name, "/bin/x"); /* name defaults to the path */
-	assert_true(p->exec[0].audit);			/* inherits the policy mode */
-	assert_false(p->exec[1].audit);			/* per-rule override */
+	assert_true(p->exec[0].audit);                  /* inherits the policy mode */
+	assert_false(p->exec[1].audit);                 /* per-rule override */
 	assert_int_equal(p->exec[1].sha256[0], 0xe3);
 	assert_int_equal(p->exec[1].sha256[31], 0x55);
 	policy_free(p);
@@ -79,45 +79,46 @@ static void test_policy_syntax_error_has_line_and_column(void **state)
 static void test_policy_field_errors(void **state)
 {
 	const char *head = "{\"version\":1,\"name\":\"x\",\"serial\":1,\"mode\":\"enforce\","
-			   "\"scope\":\"guest\",";
+	                   "\"scope\":\"guest\",";
 	char buf[1024];
 
 	expect_error("[]", -EINVAL, "expected a JSON object");
 	expect_error("{\"version\":2}", -EINVAL, "version: expected 1");
 	expect_error("{\"version\":1,\"name\":\"x\",\"serial\":\"1\"}", -EINVAL,
-		     "serial: expected an integer");
+	             "serial: expected an integer");
 	expect_error("{\"version\":1,\"name\":\"a b\",\"serial\":1}", -EINVAL, "name: use at most");
 	expect_error("{\"version\":1,\"name\":\"x\",\"serial\":1,\"mode\":\"strict\"}", -EINVAL,
-		     "mode: 'strict' is not a mode");
+	             "mode: 'strict' is not a mode");
 	expect_error("{\"version\":1,\"name\":\"x\",\"serial\":1,\"mode\":\"audit\"}", -EINVAL,
-		     "scope: missing required field");
+	             "scope: missing required field");
 	expect_error("{\"version\":1,\"name\":\"x\",\"serial\":1,\"mode\":\"audit\",\"colour\":1}",
-		     -EINVAL, "p.json: colour: unknown field");
-	snprintf(buf, sizeof(buf), "%s\"exec\":{\"allow\":[{\"path\":\"/x\",\"sha256\":\"%s\","
-				   "\"colour\":1}]}}",
-		 head, EMPTY_SHA256);
+	             -EINVAL, "p.json: colour: unknown field");
+	snprintf(buf, sizeof(buf),
+	         "%s\"exec\":{\"allow\":[{\"path\":\"/x\",\"sha256\":\"%s\","
+	         "\"colour\":1}]}}",
+	         head, EMPTY_SHA256);
 	expect_error(buf, -EINVAL, "exec.allow[0].colour: unknown field");
 	snprintf(buf, sizeof(buf), "%s\"exec\":{\"allow\":[{\"path\":\"/x\"}]}}", head);
 	expect_error(buf, -EINVAL, "exec.allow[0].sha256: missing required field");
 	snprintf(buf, sizeof(buf),
-		 "%s\"exec\":{\"allow\":[{\"path\":\"/x\",\"sha256\":\"%s\"},"
-		 "{\"name\":\"tool\",\"path\":\"/y\",\"sha256\":\"%.63sg\"}]}}",
-		 head, EMPTY_SHA256, EMPTY_SHA256);
+	         "%s\"exec\":{\"allow\":[{\"path\":\"/x\",\"sha256\":\"%s\"},"
+	         "{\"name\":\"tool\",\"path\":\"/y\",\"sha256\":\"%.63sg\"}]}}",
+	         head, EMPTY_SHA256, EMPTY_SHA256);
 	expect_error(buf, -EINVAL, "exec.allow[1].sha256: expected 64 hex digits (rule 'tool')");
 	snprintf(buf, sizeof(buf), "%s\"exec\":{\"allow\":[{\"path\":\"rel\",\"sha256\":\"%s\"}]}}",
-		 head, EMPTY_SHA256);
+	         head, EMPTY_SHA256);
 	expect_error(buf, -EINVAL, "exec.allow[0].path: 'rel' is not an absolute path");
 	snprintf(buf, sizeof(buf), "%s\"exec\":{\"allow\":[{\"path\":7,\"sha256\":\"%s\"}]}}", head,
-		 EMPTY_SHA256);
+	         EMPTY_SHA256);
 	expect_error(buf, -EINVAL, "exec.allow[0].path: expected a string");
 	snprintf(buf, sizeof(buf), "%s\"exec\":{\"allow_fileless\":\"yes\"}}", head);
 	expect_error(buf, -EINVAL, "exec.allow_fileless: expected true or false");
 	expect_error("{\"version\":1,\"name\":\"x\",\"serial\":1,\"mode\":\"audit\","
-		     "\"scope\":{\"cgroups\":[\"relative\"]}}",
-		     -EINVAL, "scope.cgroups[0]: expected an absolute cgroup path");
+	             "\"scope\":{\"cgroups\":[\"relative\"]}}",
+	             -EINVAL, "scope.cgroups[0]: expected an absolute cgroup path");
 	expect_error("{\"version\":1,\"name\":\"x\",\"serial\":1,\"mode\":\"audit\","
-		     "\"scope\":{\"cgroups\":[]}}",
-		     -EINVAL, "scope.cgroups: expected a non-empty array");
+	             "\"scope\":{\"cgroups\":[]}}",
+	             -EINVAL, "scope.cgroups: expected a non-empty array");
 }
 
 static void test_policy_resolve_and_verify(void **state)
@@ -133,10 +134,11 @@ static void test_policy_resolve_and_verify(void **state)
 	other = write_temp(tmpdir, "other", "x", 1);
 	assert_non_null(file);
 	assert_non_null(other);
-	snprintf(text, sizeof(text),
-		 "{\"version\":1,\"name\":\"x\",\"serial\":1,\"mode\":\"enforce\",\"scope\":"
-		 "\"guest\",\"exec\":{\"allow\":[{\"name\":\"e\",\"path\":\"%s\",\"sha256\":\"%s\"}]}}",
-		 file, EMPTY_SHA256);
+	snprintf(
+	    text, sizeof(text),
+	    "{\"version\":1,\"name\":\"x\",\"serial\":1,\"mode\":\"enforce\",\"scope\":"
+	    "\"guest\",\"exec\":{\"allow\":[{\"name\":\"e\",\"path\":\"%s\",\"sha256\":\"%s\"}]}}",
+	    file, EMPTY_SHA256);
 	assert_int_equal(parse(text, &p, &err), 0);
 	assert_int_equal(policy_resolve_exec(p, "", &e, &n, &err), 0);
 	assert_int_equal(n, 1);
@@ -181,9 +183,9 @@ static void test_policy_resolve_under_root(void **state)
 	file = write_temp(tmpdir, "rooted", "", 0);
 	assert_non_null(file);
 	snprintf(text, sizeof(text),
-		 "{\"version\":1,\"name\":\"x\",\"serial\":1,\"mode\":\"enforce\",\"scope\":"
-		 "\"guest\",\"exec\":{\"allow\":[{\"path\":\"/rooted\",\"sha256\":\"%s\"}]}}",
-		 EMPTY_SHA256);
+	         "{\"version\":1,\"name\":\"x\",\"serial\":1,\"mode\":\"enforce\",\"scope\":"
+	         "\"guest\",\"exec\":{\"allow\":[{\"path\":\"/rooted\",\"sha256\":\"%s\"}]}}",
+	         EMPTY_SHA256);
 	assert_int_equal(parse(text, &p, &err), 0);
 	assert_int_equal(policy_resolve_exec(p, tmpdir, &e, &n, &err), 0);
 	assert_int_equal(policy_verify_exec(p, tmpdir, e, n, &err), 0);
@@ -205,12 +207,12 @@ static void test_policy_kdev_and_hex(void **state)
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test(test_policy_valid),
-		cmocka_unit_test(test_policy_syntax_error_has_line_and_column),
-		cmocka_unit_test(test_policy_field_errors),
-		cmocka_unit_test(test_policy_resolve_and_verify),
-		cmocka_unit_test(test_policy_resolve_under_root),
-		cmocka_unit_test(test_policy_kdev_and_hex),
+	    cmocka_unit_test(test_policy_valid),
+	    cmocka_unit_test(test_policy_syntax_error_has_line_and_column),
+	    cmocka_unit_test(test_policy_field_errors),
+	    cmocka_unit_test(test_policy_resolve_and_verify),
+	    cmocka_unit_test(test_policy_resolve_under_root),
+	    cmocka_unit_test(test_policy_kdev_and_hex),
 	};
 
 	return cmocka_run_group_tests_name("policy", tests, setup, teardown);

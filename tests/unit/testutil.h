@@ -13,10 +13,10 @@
 #include <cmocka.h>
 
 /* Asserts that haystack contains needle, printing both when it does not. */
-#define assert_contains(haystack, needle) \
-	do { \
-		if (!strstr((haystack), (needle))) \
-			fail_msg("'%s' does not contain '%s'", (haystack), (needle)); \
+#define assert_contains(haystack, needle)                                                          \
+	do {                                                                                       \
+		if (!strstr((haystack), (needle)))                                                 \
+			fail_msg("'%s' does not contain '%s'", (haystack), (needle));              \
 	} while (0)
 
 /* Writes content to a fresh file under a private temporary directory; returns its path. */
