@@ -38,7 +38,7 @@ UNIT_SRCS  := $(wildcard tests/unit/test_*.c)
 GUEST_PROGS := $(patsubst tests/vm/progs/%.c,$(BUILD)/guest-tests/%,$(wildcard tests/vm/progs/*.c))
 UNIT_BINS  := $(UNIT_SRCS:tests/unit/%.c=$(BUILD)/tests/%)
 
-.PHONY: all deps check check-unit check-host check-tpm check-vm bench demo clean format format-check help kernel
+.PHONY: all deps demo-run check check-unit check-host check-tpm check-vm bench demo clean format format-check help kernel
 all: $(BUILD)/vigild $(BUILD)/vigil
 
 help:
@@ -100,7 +100,9 @@ $(BUILD)/tests/%: tests/unit/%.c $(BUILD)/libvigil-san.a tests/unit/testutil.h
 	@echo "  TEST    $@"
 	$(Q)$(CC) $(CFLAGS) $(SAN_FLAGS) -Itests/unit -o $@ $< $(BUILD)/libvigil-san.a $(LDLIBS) -lcmocka
 
-check: check-unit check-host check-tpm check-vm
+# deps first, then a fresh make that sees the installed packages; -k runs every suite.
+check: deps
+	$(Q)$(MAKE) --no-print-directory -k check-unit check-host check-tpm check-vm
 
 check-unit: all $(UNIT_BINS)
 	$(Q)tests/run-unit.sh $(BUILD) $(UNIT_BINS)
@@ -125,7 +127,10 @@ check-vm: all kernel $(GUEST_PROGS)
 bench: all kernel $(GUEST_PROGS)
 	$(Q)bench/run.sh $(BUILD)
 
-demo: deps all kernel $(GUEST_PROGS)
+demo: deps
+	$(Q)$(MAKE) --no-print-directory demo-run
+
+demo-run: all kernel
 	$(Q)tools/demo.sh $(BUILD)
 
 format:

@@ -11,10 +11,14 @@ work=$(mktemp -d)
 trap 'rm -rf "$work"' EXIT
 cd "$work"
 echo "kernel: resolving linux-image-amd64"
-apt-get download linux-image-amd64 >/dev/null 2>&1 || {
-	echo "kernel: 'apt-get download linux-image-amd64' failed; run 'apt-get update' (as root) and retry" >&2
-	exit 1
-}
+if ! apt-get download linux-image-amd64 >/dev/null 2>&1; then
+	# Stale or missing package lists on a fresh machine: refresh once, then retry.
+	[ "$(id -u)" = 0 ] && apt-get update -qq >/dev/null 2>&1
+	apt-get download linux-image-amd64 >/dev/null 2>&1 || {
+		echo "kernel: 'apt-get download linux-image-amd64' failed; run 'apt-get update' (as root) and retry" >&2
+		exit 1
+	}
+fi
 meta=$(ls linux-image-amd64_*.deb)
 pkg=$(dpkg-deb -f "$meta" Depends | sed -n 's/^\(linux-image-[0-9][^ ]*\) .*/\1/p')
 [ -n "$pkg" ] || { echo "kernel: cannot find the versioned package in $meta" >&2; exit 1; }
