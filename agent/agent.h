@@ -28,6 +28,7 @@ struct agent_options {
 	const char *ready_file;
 	const char *root;        /* prefix for policy paths (tests); "" normally */
 	const char *cgroup_root; /* cgroup2 mount, default /sys/fs/cgroup */
+	uint32_t ringbuf_size;   /* bytes, a power of two >= page size; 0 keeps the default */
 };
 
 struct agent {

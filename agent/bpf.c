@@ -25,6 +25,14 @@ int agent_bpf_open(struct agent *a)
 	skel = vigil_bpf__open();
 	if (!skel)
 		return log_error_errno(-errno, "opening the BPF object");
+	if (a->opt.ringbuf_size) {
+		r = bpf_map__set_max_entries(skel->maps.events, a->opt.ringbuf_size);
+		if (r < 0) {
+			log_error_errno(r, "setting the ring buffer size to %u",
+			                a->opt.ringbuf_size);
+			goto err_destroy;
+		}
+	}
 	r = vigil_bpf__load(skel);
 	if (r < 0) {
 		log_error_errno(r, "loading the BPF programs (is the BPF LSM active? "

@@ -31,22 +31,24 @@ static void on_stop(int sig)
 static void usage(FILE *f)
 {
 	fprintf(
-	    f, "usage: vigild --policy FILE [options]\n"
-	       "\n"
-	       "Loads vigil's BPF-LSM programs, enforces FILE and records every decision.\n"
-	       "\n"
-	       "  -p, --policy FILE      policy v1 JSON to enforce (required)\n"
-	       "  -e, --event-log FILE   decision log, one JSON line each (default "
-	       "/var/log/vigil/events.jsonl, - for stdout)\n"
-	       "  -r, --ready-file FILE  created once the policy is enforcing\n"
-	       "      --check            validate the policy and check every digest, then exit\n"
-	       "      --root DIR         resolve policy paths under DIR (image builds, tests)\n"
-	       "      --cgroup-root DIR  cgroup2 mount (default /sys/fs/cgroup)\n"
-	       "  -v, --verbose          debug output, including libbpf's\n"
-	       "  -h, --help, --version\n"
-	       "\n"
-	       "Exit status: 0 ok, 1 runtime error, 2 usage, 3 policy rejected, 4 kernel lacks BPF "
-	       "LSM.\n");
+	    f,
+	    "usage: vigild --policy FILE [options]\n"
+	    "\n"
+	    "Loads vigil's BPF-LSM programs, enforces FILE and records every decision.\n"
+	    "\n"
+	    "  -p, --policy FILE      policy v1 JSON to enforce (required)\n"
+	    "  -e, --event-log FILE   decision log, one JSON line each (default "
+	    "/var/log/vigil/events.jsonl, - for stdout)\n"
+	    "  -r, --ready-file FILE  created once the policy is enforcing\n"
+	    "      --check            validate the policy and check every digest, then exit\n"
+	    "      --root DIR         resolve policy paths under DIR (image builds, tests)\n"
+	    "      --cgroup-root DIR  cgroup2 mount (default /sys/fs/cgroup)\n"
+	    "      --ringbuf-size N   ring buffer bytes, a power of two >= 4096 (default 4 MiB)\n"
+	    "  -v, --verbose          debug output, including libbpf's\n"
+	    "  -h, --help, --version\n"
+	    "\n"
+	    "Exit status: 0 ok, 1 runtime error, 2 usage, 3 policy rejected, 4 kernel lacks BPF "
+	    "LSM.\n");
 }
 
 static int parse_args(int argc, char **argv, struct agent_options *opt, bool *check_only)
@@ -58,6 +60,7 @@ static int parse_args(int argc, char **argv, struct agent_options *opt, bool *ch
 	    {"check", no_argument, NULL, 'c'},
 	    {"root", required_argument, NULL, 'R'},
 	    {"cgroup-root", required_argument, NULL, 'C'},
+	    {"ringbuf-size", required_argument, NULL, 'B'},
 	    {"verbose", no_argument, NULL, 'v'},
 	    {"help", no_argument, NULL, 'h'},
 	    {"version", no_argument, NULL, 'V'},
@@ -85,6 +88,20 @@ static int parse_args(int argc, char **argv, struct agent_options *opt, bool *ch
 		case 'C':
 			opt->cgroup_root = optarg;
 			break;
+		case 'B': {
+			char *end;
+			unsigned long v = strtoul(optarg, &end, 0);
+
+			if (*end || v < 4096 || v > (1ul << 30) || (v & (v - 1))) {
+				fprintf(stderr,
+				        "vigild: --ringbuf-size: '%s' is not a power of two "
+				        "between 4096 and 1 GiB\n",
+				        optarg);
+				return -EINVAL;
+			}
+			opt->ringbuf_size = (uint32_t)v;
+			break;
+		}
 		case 'v':
 			vigil_log_verbose = 1;
 			break;
