@@ -34,18 +34,20 @@ VMLINUX  := $(BUILD)/bpf/vmlinux.h
 ARCH     := $(shell uname -m | sed 's/x86_64/x86/;s/aarch64/arm64/')
 
 UNIT_SRCS  := $(wildcard tests/unit/test_*.c)
+FUZZ_SRCS  := $(wildcard tests/fuzz/fuzz_*.c)
+FUZZ_BINS  := $(FUZZ_SRCS:tests/fuzz/%.c=$(BUILD)/fuzz/%)
 # Static helper programs copied into the guest by the VM suites (as /tests/bin/NAME).
 GUEST_PROGS := $(patsubst tests/vm/progs/%.c,$(BUILD)/guest-tests/%,$(wildcard tests/vm/progs/*.c))
 UNIT_BINS  := $(UNIT_SRCS:tests/unit/%.c=$(BUILD)/tests/%)
 
-.PHONY: all deps demo-run check check-unit check-host check-tpm check-vm bench demo clean format format-check help kernel
+.PHONY: all deps demo-run check-fuzz check check-unit check-host check-tpm check-vm bench demo clean format format-check help kernel
 all: $(BUILD)/vigild $(BUILD)/vigil
 
 help:
 	@echo "make            build vigild, vigil and the BPF object into $(BUILD)/"
 	@echo "make deps       install the Debian packages vigil needs (idempotent)"
 	@echo "make check      all tests: unit (ASan/UBSan), TPM (swtpm), VM (QEMU guest)"
-	@echo "make check-unit / check-host / check-tpm / check-vm   one suite"
+	@echo "make check-unit / check-fuzz / check-host / check-tpm / check-vm   one suite"
 	@echo "make bench      benchmarks; figures go to docs/BENCHMARKS.md"
 	@echo "make demo       boot a guest with vigild enforcing policies/examples/demo.json"
 	@echo "make format     clang-format every C file"
@@ -102,10 +104,20 @@ $(BUILD)/tests/%: tests/unit/%.c $(BUILD)/libvigil-san.a tests/unit/testutil.h
 
 # deps first, then a fresh make that sees the installed packages; -k runs every suite.
 check: deps
-	$(Q)$(MAKE) --no-print-directory -k check-unit check-host check-tpm check-vm
+	$(Q)$(MAKE) --no-print-directory -k check-unit check-fuzz check-host check-tpm check-vm
 
 check-unit: all $(UNIT_BINS)
 	$(Q)tests/run-unit.sh $(BUILD) $(UNIT_BINS)
+
+# libFuzzer targets: clang, ASan + UBSan, linked against the library sources directly.
+$(BUILD)/fuzz/fuzz_%: tests/fuzz/fuzz_%.c $(LIB_SRCS) | $(SKEL)
+	$(Q)mkdir -p $(@D)
+	@echo "  FUZZ    $@"
+	$(Q)$(CLANG) -g -O1 -std=gnu11 -D_GNU_SOURCE -I. -I$(BUILD)/bpf $(PKG_CFLAGS) \
+		-fsanitize=fuzzer,address,undefined -o $@ $< $(LIB_SRCS) $(LDLIBS)
+
+check-fuzz: $(FUZZ_BINS)
+	$(Q)tests/run-fuzz.sh $(BUILD) $(FUZZ_BINS)
 
 check-host: all
 	$(Q)tests/run-host.sh $(BUILD)

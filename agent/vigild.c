@@ -20,7 +20,6 @@ enum {
 	EXIT_KERNEL = 4,
 };
 
-int vigil_log_verbose;
 static volatile sig_atomic_t stop_requested;
 
 static void on_stop(int sig)

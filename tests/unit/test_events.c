@@ -6,7 +6,6 @@
 
 #include "agent/agent.h"
 
-int vigil_log_verbose;
 
 static struct policy *one_rule_policy(void)
 {
