@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Runs every VM suite: tests/vm/NAME.sh in one guest boot, with tests/vm/NAME.policy.json
+# Runs every VM suite (tests/vm/NAME.sh whose first line is "# vm suite: ...") in one guest boot, with tests/vm/NAME.policy.json
 # (if present; @SHA256:/path@ is replaced by that host file's digest) enforcing.
 set -uo pipefail
 top=$(cd "$(dirname "$0")/.." && pwd)
@@ -7,7 +7,7 @@ cd "$top"
 BUILD=${1:-build}
 out=$BUILD/vm
 mkdir -p "$out"
-suites=${VM_SUITES:-$(cd "$top/tests/vm" && ls *.sh | grep -v '^lib\.sh$' | sed 's/\.sh$//')}
+suites=${VM_SUITES:-$(cd "$top/tests/vm" && grep -l '^# vm suite:' *.sh | sed 's/\.sh$//')}
 total_pass=0 total_fail=0 failed_suites=
 for s in $suites; do
 	args=()
