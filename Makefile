@@ -36,7 +36,7 @@ ARCH     := $(shell uname -m | sed 's/x86_64/x86/;s/aarch64/arm64/')
 UNIT_SRCS  := $(wildcard tests/unit/test_*.c)
 UNIT_BINS  := $(UNIT_SRCS:tests/unit/%.c=$(BUILD)/tests/%)
 
-.PHONY: all deps check check-unit check-tpm check-vm bench demo clean format format-check help kernel
+.PHONY: all deps guest-tests check check-unit check-tpm check-vm bench demo clean format format-check help kernel
 all: $(BUILD)/vigild $(BUILD)/vigil
 
 help:
@@ -98,6 +98,15 @@ $(BUILD)/tests/%: tests/unit/%.c $(BUILD)/libvigil-san.a tests/unit/testutil.h
 	@echo "  TEST    $@"
 	$(Q)$(CC) $(CFLAGS) $(SAN_FLAGS) -Itests/unit -o $@ $< $(BUILD)/libvigil-san.a $(LDLIBS) -lcmocka
 
+# Static probes copied into the guest by VM suites (# vigil-vm-args: --copy build/guest-tests:/t).
+GUEST_TESTS := $(BUILD)/guest-tests/vtest
+$(BUILD)/guest-tests/%: tests/guest/%.c
+	$(Q)mkdir -p $(@D)
+	@echo "  STATIC  $@"
+	$(Q)$(CC) -static -O2 -std=gnu11 $(WARN) -D_GNU_SOURCE -o $@ $< -luring
+
+guest-tests: $(GUEST_TESTS)
+
 check: check-unit check-tpm check-vm
 
 check-unit: all $(UNIT_BINS)
@@ -109,7 +118,7 @@ check-tpm: all
 kernel:
 	$(Q)scripts/fetch-kernel.sh
 
-check-vm: all kernel
+check-vm: all kernel guest-tests
 	$(Q)tests/run-vm.sh $(BUILD)
 
 bench: all kernel

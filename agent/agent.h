@@ -19,6 +19,12 @@ struct applied_policy {
 	size_t n_exec;
 	uint64_t *cgroup_ids;
 	size_t n_cgroups;
+	struct policy_net_entry *net; /* LPM entries */
+	size_t n_net;
+	struct policy_file_entry *files; /* resolved file rule identities */
+	size_t n_files;
+	struct policy_key_entry *keys; /* per key description */
+	size_t n_keys;
 	uint32_t gen;
 };
 
@@ -54,6 +60,19 @@ uint64_t agent_stat(struct agent *a, unsigned int idx);
 int agent_apply_policy(struct agent *a, struct policy *p, struct policy_error *err);
 void applied_policy_clear(struct applied_policy *ap);
 
+/* File, network and key sections (apply_enforce.c): fill a pending generation's maps, remove a
+ * generation's entries, free what was resolved, and the policy_cfg flags they contribute. */
+int agent_apply_sections(struct agent *a, struct applied_policy *ap, struct policy_error *err);
+void agent_remove_sections(struct agent *a, const struct applied_policy *ap);
+void agent_sections_clear(struct applied_policy *ap);
+uint32_t agent_sections_cfg_flags(const struct policy *p);
+int agent_apply_net(struct agent *a, struct applied_policy *ap, struct policy_error *err);
+void agent_remove_net(struct agent *a, const struct applied_policy *ap);
+int agent_apply_files(struct agent *a, struct applied_policy *ap, struct policy_error *err);
+void agent_remove_files(struct agent *a, const struct applied_policy *ap);
+int agent_apply_keys(struct agent *a, struct applied_policy *ap, struct policy_error *err);
+void agent_remove_keys(struct agent *a, const struct applied_policy *ap);
+
 int agent_events_open(struct agent *a);
 /* Consumes ready events; returns the count or a negative errno. */
 int agent_events_poll(struct agent *a, int timeout_ms);
@@ -62,6 +81,11 @@ void agent_events_report_drops(struct agent *a);
 void agent_events_close(struct agent *a);
 /* Formats one event as a JSON line into out (NUL-terminated); returns its length. */
 int agent_event_format(const struct agent *a, const struct vigil_event *e, char *out, size_t size);
+
+/* Fields of file, network, key and self-protection events (",\"k\":v..." into out; *ret_len
+ * as snprintf's); and the name of the rule that decided e under p, or NULL. */
+void agent_event_format_kind(const struct vigil_event *e, char *out, size_t size, int *ret_len);
+const char *agent_event_rule_name(const struct policy *p, const struct vigil_event *e);
 
 const char *vigil_reason_name(unsigned int reason);
 const char *vigil_verdict_name(unsigned int verdict);

@@ -126,6 +126,8 @@ static __always_inline struct vigil_event *event_start(__u16 type, __u32 gen,
 	e->dev = 0;
 	e->ino = 0;
 	e->path[0] = 0;
+	/* The per-kind tail (network peer, key description, ...): zero unless a hook sets it. */
+	__builtin_memset(&e->access, 0, sizeof(*e) - __builtin_offsetof(struct vigil_event, access));
 	bpf_get_current_comm(e->comm, sizeof(e->comm));
 	return e;
 }

@@ -1,5 +1,6 @@
 /* The vigil BPF object: one skeleton holding every LSM program and map. */
 #include "common.bpf.h"
 #include "exec.bpf.h"
+#include "net.bpf.h"
 
 char LICENSE[] SEC("license") = "GPL";
