@@ -50,6 +50,8 @@ struct agent {
 
 /* Opens and loads the programs and maps; nothing is attached yet. */
 int agent_bpf_open(struct agent *a);
+/* Self-protection (self.c): vigild's binary identity, protected devices and files. */
+int agent_self_protect(struct agent *a);
 /* Attaches every program; called once a complete policy is published. */
 int agent_bpf_attach(struct agent *a);
 void agent_bpf_close(struct agent *a);

@@ -48,8 +48,12 @@ err_destroy:
 
 int agent_bpf_attach(struct agent *a)
 {
-	int r = vigil_bpf__attach(a->skel);
+	/* Last, so the event log and every file vigild created at start are covered. */
+	int r = agent_self_protect(a);
 
+	if (r < 0)
+		return r;
+	r = vigil_bpf__attach(a->skel);
 	if (r < 0)
 		return log_error_errno(r, "attaching the BPF-LSM programs");
 	return 0;

@@ -2,5 +2,6 @@
 #include "common.bpf.h"
 #include "exec.bpf.h"
 #include "net.bpf.h"
+#include "file.bpf.h"
 
 char LICENSE[] SEC("license") = "GPL";

@@ -102,16 +102,26 @@ struct policy_net_entry {
 	uint32_t rules[16]; /* indexes into policy.net, first match wins */
 };
 
-/* One file_rules entry: a file or directory's identity and, per access kind, the deciding rule
- * among those naming it (deny > audit > allow, then policy order). */
+/*
+ * One file_rules entry: a file or directory's identity and, per access kind, the deciding rule:
+ * the nearest (a rule on the file, then on its directory, ...), then deny > audit > allow, then
+ * policy order.
+ */
 struct policy_file_entry {
 	uint64_t dev; /* kernel dev_t */
 	uint64_t ino;
-	uint32_t rule_id[8]; /* per enum policy_file_access */
-	uint8_t action[8];   /* 0: no rule for that access here */
+	uint32_t rule_id[8];  /* per enum policy_file_access */
+	uint8_t action[8];    /* 0: no rule for that access here */
+	uint16_t distance[8]; /* levels between the file and the deciding rule's path */
 };
 
-/* Resolves file rules (under root) to identities, merging rules that name the same file. */
+#define POLICY_MAX_TREE_FILES 65536 /* files and directories under all directory rules */
+
+/*
+ * Resolves file rules (under root) to identities. A directory rule also names every file and
+ * directory beneath it at resolve time, so a hard link made before the policy, wherever it is,
+ * carries the tree's verdict; what is created later is found by the kernel's parent walk.
+ */
 int policy_resolve_files(const struct policy *p, const char *root,
 			 struct policy_file_entry **ret, size_t *ret_n, struct policy_error *err);
 
