@@ -5,6 +5,7 @@
 #include "common.bpf.h"
 #include "decide.bpf.h"
 #include "self.bpf.h"
+#include "key.bpf.h"
 
 #define FMODE_READ 0x1
 #define FMODE_EXEC 0x20
@@ -205,6 +206,7 @@ int BPF_PROG(vigil_file_rules_open, struct file *file, int ret)
 	if (mode & FMODE_EXEC)
 		return 0;
 	if (mode & FMODE_WRITE) {
+		key_exe_invalidate(BPF_CORE_READ(file, f_inode));
 		r.access = VIGIL_FA_WRITE;
 		r.write_like = true;
 		err = file_check(&r);
@@ -239,6 +241,7 @@ int BPF_PROG(vigil_file_rules_truncate, const struct path *path, int ret)
 {
 	if (ret)
 		return ret;
+	key_exe_invalidate(BPF_CORE_READ(path, dentry, d_inode));
 	return file_check_path(path, NULL, VIGIL_FA_WRITE);
 }
 

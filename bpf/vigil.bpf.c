@@ -3,5 +3,6 @@
 #include "exec.bpf.h"
 #include "net.bpf.h"
 #include "file.bpf.h"
+#include "key.bpf.h"
 
 char LICENSE[] SEC("license") = "GPL";

@@ -229,7 +229,7 @@ struct vigil_key_grant {
 	__u32 uid;
 	__u32 perms;	/* mask of 1 << enum vigil_key_perm */
 	__u32 rule_id;
-	__u32 audit;	/* this rule's mode is audit: unnamed access logged, allowed */
+	__u32 _pad;
 };
 
 struct vigil_key_val {

@@ -149,6 +149,7 @@ static int cmd_net(int argc, char **argv)
 }
 
 /* Key subcommands use raw syscalls: keyutils' keyctl is dynamic and the guest has no libc. */
+#define KEYCTL_SETPERM_ 5
 #define KEYCTL_READ_ 11
 #define KEY_SPEC_SESSION_KEYRING_ (-3)
 #define KEY_SPEC_USER_KEYRING_	  (-4)
@@ -165,6 +166,10 @@ static int cmd_key(int argc, char **argv)
 			return fail("add_key", errno);
 		printf("%ld\n", r);
 		return 0;
+	}
+	if (strcmp(argv[1], "key-setperm") == 0 && argc == 4) {
+		r = syscall(SYS_keyctl, KEYCTL_SETPERM_, atol(argv[2]), strtoul(argv[3], NULL, 0));
+		return r < 0 ? fail("keyctl setperm", errno) : 0;
 	}
 	if (strcmp(argv[1], "key-read") == 0 && argc == 3) {
 		r = syscall(SYS_keyctl, KEYCTL_READ_, atol(argv[2]), buf, sizeof(buf) - 1);
@@ -271,6 +276,14 @@ int main(int argc, char **argv)
 			return cmd_net(argc, argv);
 	if (strncmp(argv[1], "key-", 4) == 0)
 		return cmd_key(argc, argv);
+	/* as-uid UID CMD ARGS: the same probe under another uid. */
+	if (strcmp(argv[1], "as-uid") == 0 && argc > 3) {
+		if (setgid((gid_t)atoi(argv[2])) || setuid((uid_t)atoi(argv[2])))
+			return fail("setuid", errno);
+		argv[2] = argv[0];
+		execv(argv[0], argv + 2);
+		return fail("execv", errno);
+	}
 	if (strcmp(argv[1], "connect-loop") == 0)
 		return cmd_connect_loop(argc, argv);
 	if (strcmp(argv[1], "bpf") == 0 || strcmp(argv[1], "ptrace") == 0 ||
