@@ -124,9 +124,12 @@ int vigil_key_permission(unsigned long long *ctx)
 	cfg = current_policy(&gen);
 	if (!gen)
 		return 0;
+	bpf_get_func_arg(ctx, 2, &perm);
+	/* Not a permission: the caller looks the key up now and checks the real one after. */
+	if (perm == KEY_DEFER_PERM_CHECK)
+		return 0;
 	bpf_get_func_arg(ctx, 0, &ref);
 	bpf_get_func_arg(ctx, 1, &cred_arg);
-	bpf_get_func_arg(ctx, 2, &perm);
 	key = (struct key *)(ref & ~1ULL);
 	kk.gen = gen;
 	if (bpf_probe_read_kernel_str(kk.desc, sizeof(kk.desc), BPF_CORE_READ(key, description)) < 0)

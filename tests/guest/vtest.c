@@ -280,8 +280,7 @@ int main(int argc, char **argv)
 	if (strcmp(argv[1], "as-uid") == 0 && argc > 3) {
 		if (setgid((gid_t)atoi(argv[2])) || setuid((uid_t)atoi(argv[2])))
 			return fail("setuid", errno);
-		argv[2] = argv[0];
-		execv(argv[0], argv + 2);
+		execv(argv[3], argv + 3);
 		return fail("execv", errno);
 	}
 	if (strcmp(argv[1], "connect-loop") == 0)
