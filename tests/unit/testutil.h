@@ -1,0 +1,13 @@
+/* Shared includes and helpers for the cmocka unit tests. */
+#ifndef VIGIL_TESTUTIL_H
+#define VIGIL_TESTUTIL_H
+
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <string.h>
+
+#include <cmocka.h>
+
+#endif /* VIGIL_TESTUTIL_H */
