@@ -7,13 +7,14 @@ uint32_t agent_sections_cfg_flags(const struct policy *p)
 {
 	uint32_t flags = 0;
 
-	/* A section with only an allow default costs nothing in the kernel: its hooks return early. */
+	/* A section with only an allow default costs nothing in the kernel: its hooks return early.
+	 */
 	if (p->n_files || (p->file_default && p->file_default != POLICY_ACT_ALLOW))
 		flags |= VIGIL_CFG_FILE_RULES | (uint32_t)p->file_default
-							<< VIGIL_CFG_FILE_DEFAULT_SHIFT;
+		                                    << VIGIL_CFG_FILE_DEFAULT_SHIFT;
 	if (p->n_net || (p->net_default && p->net_default != POLICY_ACT_ALLOW))
 		flags |= VIGIL_CFG_NET_RULES | (uint32_t)p->net_default
-						       << VIGIL_CFG_NET_DEFAULT_SHIFT;
+		                                   << VIGIL_CFG_NET_DEFAULT_SHIFT;
 	return flags;
 }
 
@@ -41,7 +42,7 @@ void agent_sections_clear(struct applied_policy *ap)
 }
 
 _Static_assert((int)POLICY_ACT_DENY == VIGIL_ACT_DENY && (int)POLICY_ACT_AUDIT == VIGIL_ACT_AUDIT &&
-		       (int)POLICY_ACT_ALLOW == VIGIL_ACT_ALLOW,
-	       "policy and BPF actions");
+                   (int)POLICY_ACT_ALLOW == VIGIL_ACT_ALLOW,
+               "policy and BPF actions");
 _Static_assert((int)POLICY_FA_EXEC_MAP == VIGIL_FA_EXEC_MAP && (int)POLICY_FA_LINK == VIGIL_FA_LINK,
-	       "policy and BPF file access kinds");
+               "policy and BPF file access kinds");

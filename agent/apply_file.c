@@ -25,19 +25,19 @@ int agent_apply_files(struct agent *a, struct applied_policy *ap, struct policy_
 		return r;
 	if (ap->n_files > VIGIL_MAX_FILE_RULES)
 		return policy_errorf(err, -E2BIG, "%s: files.rules: %zu distinct files, at most %d",
-				     p->origin, ap->n_files, VIGIL_MAX_FILE_RULES);
+		                     p->origin, ap->n_files, VIGIL_MAX_FILE_RULES);
 	for (i = 0; i < ap->n_files; i++) {
 		struct vigil_file_key key = file_key(&ap->files[i], ap->gen);
 		struct vigil_file_val val;
 
 		_Static_assert(sizeof(val.rule_id) == sizeof(ap->files[i].rule_id) &&
-				       sizeof(val.action) == sizeof(ap->files[i].action),
-			       "file entry layout");
+		                   sizeof(val.action) == sizeof(ap->files[i].action),
+		               "file entry layout");
 		memcpy(val.rule_id, ap->files[i].rule_id, sizeof(val.rule_id));
 		memcpy(val.action, ap->files[i].action, sizeof(val.action));
 		if (bpf_map_update_elem(fd, &key, &val, BPF_ANY) < 0)
 			return policy_errorf(err, -errno, "%s: file rules: map insert failed: %s",
-					     p->origin, strerror(errno));
+			                     p->origin, strerror(errno));
 	}
 	return 0;
 }

@@ -12,7 +12,7 @@
 
 /* A key rule's cgroup: its id is the directory's inode; created when missing, like a scope's. */
 static int cgroup_id(struct agent *a, const struct policy *p, size_t i, uint64_t *ret,
-		     struct policy_error *err)
+                     struct policy_error *err)
 {
 	char path[4096];
 	struct stat st;
@@ -21,9 +21,10 @@ static int cgroup_id(struct agent *a, const struct policy *p, size_t i, uint64_t
 	if (mkdir(path, 0755) == 0)
 		log_info("created key rule cgroup %s", p->keys[i].cgroup);
 	if (stat(path, &st) < 0 || !S_ISDIR(st.st_mode))
-		return policy_errorf(err, -ENOENT, "%s: keys.rules[%zu].cgroup: rule '%s': %s: cannot "
-						   "create or open",
-				     p->origin, i, p->keys[i].name, path);
+		return policy_errorf(err, -ENOENT,
+		                     "%s: keys.rules[%zu].cgroup: rule '%s': %s: cannot "
+		                     "create or open",
+		                     p->origin, i, p->keys[i].name, path);
 	*ret = st.st_ino;
 	return 0;
 }
@@ -33,7 +34,7 @@ static int cgroup_id(struct agent *a, const struct policy *p, size_t i, uint64_t
  * marks it on any write, so a change during or after the check is never trusted.
  */
 static int key_exe(struct agent *a, const struct applied_policy *ap, size_t i,
-		   struct vigil_key_grant *g, struct policy_error *err)
+                   struct vigil_key_grant *g, struct policy_error *err)
 {
 	const struct policy *p = ap->policy;
 	int fd = bpf_map__fd(a->skel->maps.key_exes);
@@ -47,12 +48,12 @@ static int key_exe(struct agent *a, const struct applied_policy *ap, size_t i,
 	snprintf(full, sizeof(full), "%s%s", a->opt.root, p->keys[i].exe_path);
 	if (stat(full, &st) < 0)
 		return policy_errorf(err, -errno, "%s: keys.rules[%zu].exe.path: rule '%s': %s: %s",
-				     p->origin, i, p->keys[i].name, full, strerror(errno));
+		                     p->origin, i, p->keys[i].name, full, strerror(errno));
 	key.dev = policy_kdev(st.st_dev);
 	key.ino = st.st_ino;
 	if (bpf_map_update_elem(fd, &key, &revoked, BPF_ANY) < 0)
 		return policy_errorf(err, -errno, "%s: key rules: map insert failed: %s", p->origin,
-				     strerror(errno));
+		                     strerror(errno));
 	r = policy_resolve_key_exe(p, i, a->opt.root, &dev, &ino, err);
 	if (r < 0)
 		return r;
@@ -60,15 +61,16 @@ static int key_exe(struct agent *a, const struct applied_policy *ap, size_t i,
 	g->exe_ino = ino;
 	if (g->exe_dev != key.dev || g->exe_ino != key.ino ||
 	    bpf_map_lookup_elem(fd, &key, &revoked) < 0 || revoked)
-		return policy_errorf(err, -ESTALE,
-				     "%s: keys.rules[%zu].exe: rule '%s': %s changed while the policy "
-				     "loaded",
-				     p->origin, i, p->keys[i].name, full);
+		return policy_errorf(
+		    err, -ESTALE,
+		    "%s: keys.rules[%zu].exe: rule '%s': %s changed while the policy "
+		    "loaded",
+		    p->origin, i, p->keys[i].name, full);
 	return 0;
 }
 
 static int key_grant(struct agent *a, const struct applied_policy *ap, uint32_t rule_id,
-		     struct vigil_key_grant *g, struct policy_error *err)
+                     struct vigil_key_grant *g, struct policy_error *err)
 {
 	const struct policy_key_rule *rule = &ap->policy->keys[rule_id];
 	uint64_t cg = 0;
@@ -105,7 +107,7 @@ int agent_apply_keys(struct agent *a, struct applied_policy *ap, struct policy_e
 		return r;
 	if (ap->n_keys > VIGIL_MAX_KEY_NAMES)
 		return policy_errorf(err, -E2BIG, "%s: keys.rules: %zu keys named, at most %d",
-				     p->origin, ap->n_keys, VIGIL_MAX_KEY_NAMES);
+		                     p->origin, ap->n_keys, VIGIL_MAX_KEY_NAMES);
 	for (i = 0; i < ap->n_keys; i++) {
 		struct vigil_key_key key = key_key(&ap->keys[i], ap->gen);
 		struct vigil_key_val val;
@@ -119,7 +121,7 @@ int agent_apply_keys(struct agent *a, struct applied_policy *ap, struct policy_e
 		}
 		if (bpf_map_update_elem(fd, &key, &val, BPF_ANY) < 0)
 			return policy_errorf(err, -errno, "%s: key rules: map insert failed: %s",
-					     p->origin, strerror(errno));
+			                     p->origin, strerror(errno));
 	}
 	return 0;
 }
@@ -136,8 +138,8 @@ void agent_remove_keys(struct agent *a, const struct applied_policy *ap)
 		if (bpf_map_lookup_elem(bpf_map__fd(a->skel->maps.key_rules), &key, &val) == 0)
 			for (j = 0; j < val.count && j < VIGIL_KEY_GRANTS; j++) {
 				struct vigil_file_key ek = {.dev = val.grants[j].exe_dev,
-							    .ino = val.grants[j].exe_ino,
-							    .gen = ap->gen};
+				                            .ino = val.grants[j].exe_ino,
+				                            .gen = ap->gen};
 
 				if (val.grants[j].exe_ino)
 					bpf_map_delete_elem(exes, &ek);

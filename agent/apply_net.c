@@ -11,9 +11,9 @@
 static struct vigil_net_key net_key(const struct policy_net_entry *e, uint32_t gen)
 {
 	struct vigil_net_key key = {
-		.prefixlen = VIGIL_NET_KEY_HDR_BITS + e->prefix,
-		.gen = gen,
-		.family = e->family,
+	    .prefixlen = VIGIL_NET_KEY_HDR_BITS + e->prefix,
+	    .gen = gen,
+	    .family = e->family,
 	};
 
 	memcpy(key.addr, e->addr, sizeof(key.addr));
@@ -31,8 +31,9 @@ int agent_apply_net(struct agent *a, struct applied_policy *ap, struct policy_er
 	if (r < 0)
 		return r;
 	if (ap->n_net > VIGIL_MAX_NET_PREFIXES)
-		return policy_errorf(err, -E2BIG, "%s: network.rules: %zu distinct CIDRs, at most %d",
-				     p->origin, ap->n_net, VIGIL_MAX_NET_PREFIXES);
+		return policy_errorf(err, -E2BIG,
+		                     "%s: network.rules: %zu distinct CIDRs, at most %d", p->origin,
+		                     ap->n_net, VIGIL_MAX_NET_PREFIXES);
 	for (i = 0; i < ap->n_net; i++) {
 		const struct policy_net_entry *e = &ap->net[i];
 		struct vigil_net_key key = net_key(e, ap->gen);
@@ -42,17 +43,18 @@ int agent_apply_net(struct agent *a, struct applied_policy *ap, struct policy_er
 			const struct policy_net_rule *rule = &p->net[e->rules[j]];
 
 			val.rules[j] = (struct vigil_net_rule){
-				.rule_id = e->rules[j],
-				.port_lo = rule->port_lo,
-				.port_hi = rule->port_hi,
-				.proto = rule->proto,
-				.ops = rule->ops,
-				.action = rule->action,
+			    .rule_id = e->rules[j],
+			    .port_lo = rule->port_lo,
+			    .port_hi = rule->port_hi,
+			    .proto = rule->proto,
+			    .ops = rule->ops,
+			    .action = rule->action,
 			};
 		}
 		if (bpf_map_update_elem(fd, &key, &val, BPF_ANY) < 0)
-			return policy_errorf(err, -errno, "%s: network rules: map insert failed: %s",
-					     p->origin, strerror(errno));
+			return policy_errorf(err, -errno,
+			                     "%s: network rules: map insert failed: %s", p->origin,
+			                     strerror(errno));
 	}
 	return 0;
 }

@@ -6,23 +6,25 @@
 #include <string.h>
 
 static const char *const file_access[VIGIL_FA_MAX] = {
-	[VIGIL_FA_READ] = "read",     [VIGIL_FA_WRITE] = "write", [VIGIL_FA_CREATE] = "create",
-	[VIGIL_FA_UNLINK] = "unlink", [VIGIL_FA_RENAME] = "rename", [VIGIL_FA_LINK] = "link",
-	[VIGIL_FA_EXEC_MAP] = "exec_map",
+    [VIGIL_FA_READ] = "read",         [VIGIL_FA_WRITE] = "write",   [VIGIL_FA_CREATE] = "create",
+    [VIGIL_FA_UNLINK] = "unlink",     [VIGIL_FA_RENAME] = "rename", [VIGIL_FA_LINK] = "link",
+    [VIGIL_FA_EXEC_MAP] = "exec_map",
 };
 static const char *const net_op[] = {
-	[VIGIL_NET_CONNECT] = "connect", [VIGIL_NET_BIND] = "bind", [VIGIL_NET_LISTEN] = "listen",
-	[VIGIL_NET_SENDMSG] = "sendmsg",
+    [VIGIL_NET_CONNECT] = "connect",
+    [VIGIL_NET_BIND] = "bind",
+    [VIGIL_NET_LISTEN] = "listen",
+    [VIGIL_NET_SENDMSG] = "sendmsg",
 };
 static const char *const key_perm[] = {
-	[VIGIL_KEY_VIEW] = "view",	 [VIGIL_KEY_READ] = "read", [VIGIL_KEY_WRITE] = "write",
-	[VIGIL_KEY_SEARCH] = "search",	 [VIGIL_KEY_LINK] = "link", [VIGIL_KEY_SETATTR] = "setattr",
-	[VIGIL_KEY_UNLINK] = "unlink",
+    [VIGIL_KEY_VIEW] = "view",     [VIGIL_KEY_READ] = "read", [VIGIL_KEY_WRITE] = "write",
+    [VIGIL_KEY_SEARCH] = "search", [VIGIL_KEY_LINK] = "link", [VIGIL_KEY_SETATTR] = "setattr",
+    [VIGIL_KEY_UNLINK] = "unlink",
 };
 static const char *const self_kind[] = {
-	[VIGIL_SELF_DEVICE] = "device", [VIGIL_SELF_FILE] = "file",	[VIGIL_SELF_BPF] = "bpf",
-	[VIGIL_SELF_PTRACE] = "ptrace", [VIGIL_SELF_SIGNAL] = "signal", [VIGIL_SELF_EXEC] = "exec",
-	[VIGIL_SELF_TSM] = "configfs_tsm",
+    [VIGIL_SELF_DEVICE] = "device",    [VIGIL_SELF_FILE] = "file",     [VIGIL_SELF_BPF] = "bpf",
+    [VIGIL_SELF_PTRACE] = "ptrace",    [VIGIL_SELF_SIGNAL] = "signal", [VIGIL_SELF_EXEC] = "exec",
+    [VIGIL_SELF_TSM] = "configfs_tsm",
 };
 
 #define NAME_OF(table, i)                                                                          \
@@ -52,16 +54,17 @@ void agent_event_format_kind(const struct vigil_event *e, char *out, size_t size
 	*ret_len = 0;
 	switch (e->type) {
 	case VIGIL_EV_FILE:
-		*ret_len = snprintf(out, size, ",\"access\":\"%s\"", NAME_OF(file_access, e->access));
+		*ret_len =
+		    snprintf(out, size, ",\"access\":\"%s\"", NAME_OF(file_access, e->access));
 		break;
 	case VIGIL_EV_NET:
 		inet_ntop(e->family == 4 ? AF_INET : AF_INET6, e->addr, addr, sizeof(addr));
 		*ret_len = snprintf(out, size,
-				    ",\"op\":\"%s\",\"network.peer.address\":\"%s\","
-				    "\"network.peer.port\":%u,\"network.transport\":\"%s\","
-				    "\"network.type\":\"ipv%u\"",
-				    NAME_OF(net_op, e->access), addr, e->port, proto_name(e->proto),
-				    e->family);
+		                    ",\"op\":\"%s\",\"network.peer.address\":\"%s\","
+		                    "\"network.peer.port\":%u,\"network.transport\":\"%s\","
+		                    "\"network.type\":\"ipv%u\"",
+		                    NAME_OF(net_op, e->access), addr, e->port, proto_name(e->proto),
+		                    e->family);
 		break;
 	case VIGIL_EV_KEY:
 		/* Descriptions are user data: keep printable ASCII, escape the rest. */
@@ -77,11 +80,11 @@ void agent_event_format_kind(const struct vigil_event *e, char *out, size_t size
 		}
 		desc[j] = 0;
 		*ret_len = snprintf(out, size, ",\"key\":\"%s\",\"perm\":\"%s\"", desc,
-				    NAME_OF(key_perm, e->access));
+		                    NAME_OF(key_perm, e->access));
 		break;
 	case VIGIL_EV_SELF:
 		*ret_len = snprintf(out, size, ",\"protects\":\"%s\",\"target_pid\":%u",
-				    NAME_OF(self_kind, e->access), e->target_pid);
+		                    NAME_OF(self_kind, e->access), e->target_pid);
 		break;
 	}
 }

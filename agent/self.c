@@ -19,7 +19,7 @@
 static const char *const protected_devices[] = {"/dev/tdx_guest", "/dev/sev-guest", NULL};
 /* vigil's config, state and logs; binaries and the files named on the command line join them. */
 static const char *const protected_dirs[] = {"/etc/vigil", "/var/lib/vigil", "/var/log/vigil",
-					     NULL};
+                                             NULL};
 
 static int protect_device(struct agent *a, const char *path)
 {

@@ -12,19 +12,19 @@ struct decision {
 };
 
 static __always_inline void decision_from_action(struct decision *d, __u8 action, __u32 rule_id,
-						 __u8 reason)
+                                                 __u8 reason)
 {
 	d->rule_id = rule_id;
 	d->reason = reason;
-	d->verdict = action == VIGIL_ACT_DENY ? VIGIL_DENY
-		     : action == VIGIL_ACT_AUDIT ? VIGIL_AUDIT
-						   : VIGIL_ALLOW;
+	d->verdict = action == VIGIL_ACT_DENY    ? VIGIL_DENY
+	             : action == VIGIL_ACT_AUDIT ? VIGIL_AUDIT
+	                                         : VIGIL_ALLOW;
 	d->log = d->verdict != VIGIL_ALLOW;
 }
 
 /* A policy in audit mode logs what it would deny. */
 static __always_inline void decision_apply_mode(struct decision *d,
-						const struct vigil_policy_cfg *cfg)
+                                                const struct vigil_policy_cfg *cfg)
 {
 	if (d->verdict == VIGIL_DENY && (cfg->flags & VIGIL_CFG_AUDIT))
 		d->verdict = VIGIL_AUDIT;
@@ -41,7 +41,7 @@ static __always_inline __u8 cfg_default(const struct vigil_policy_cfg *cfg, int 
  * vigild bug; *ret_broken tells the caller to fail closed, as exec enforcement does.
  */
 static __always_inline struct vigil_policy_cfg *governing_policy(__u32 section, __u32 *ret_gen,
-								 bool *ret_broken)
+                                                                 bool *ret_broken)
 {
 	struct vigil_policy_cfg *cfg;
 
@@ -63,9 +63,9 @@ static __always_inline struct vigil_policy_cfg *governing_policy(__u32 section, 
 
 /* Reserves an event for a decision; the caller adds its own fields and submits. */
 static __always_inline struct vigil_event *decision_event(__u16 type, __u32 gen,
-							  const struct vigil_policy_cfg *cfg,
-							  const struct decision *d, int err,
-							  __u32 access)
+                                                          const struct vigil_policy_cfg *cfg,
+                                                          const struct decision *d, int err,
+                                                          __u32 access)
 {
 	struct vigil_event *e = event_start(type, gen, cfg);
 

@@ -1,4 +1,5 @@
-/* File enforcement by identity: rules on (dev, ino) of files and directory trees, and vigil's own files. */
+/* File enforcement by identity: rules on (dev, ino) of files and directory trees, and vigil's own
+ * files. */
 #ifndef VIGIL_FILE_BPF_H
 #define VIGIL_FILE_BPF_H
 
@@ -7,8 +8,8 @@
 #include "self.bpf.h"
 #include "key.bpf.h"
 
-#define FMODE_READ 0x1
-#define FMODE_EXEC 0x20
+#define FMODE_READ      0x1
+#define FMODE_EXEC      0x20
 #define RENAME_EXCHANGE (1 << 1)
 
 /*
@@ -38,7 +39,7 @@ struct walk_pos {
  * everything mounted beneath it. Past VIGIL_FILE_MAX_DEPTH steps, WALK_TOO_DEEP.
  */
 static __always_inline __u8 file_walk(__u32 gen, const struct walk_pos *start, __u8 access,
-				      __u32 *ret_rule)
+                                      __u32 *ret_rule)
 {
 	struct vigil_file_key key = {.gen = gen};
 	__u64 mnt_off = bpf_core_field_offset(struct mount, mnt);
@@ -86,8 +87,8 @@ struct file_req {
 };
 
 static __always_inline void file_event(const struct file_req *r, __u32 gen,
-				       const struct vigil_policy_cfg *cfg,
-				       const struct decision *d, int err)
+                                       const struct vigil_policy_cfg *cfg, const struct decision *d,
+                                       int err)
 {
 	struct dentry *dentry = r->pos.dentry;
 	struct inode *inode = BPF_CORE_READ(dentry, d_inode);
@@ -104,7 +105,8 @@ static __always_inline void file_event(const struct file_req *r, __u32 gen,
 		if (bpf_d_path((struct path *)&file->f_path, e->path, sizeof(e->path)) < 0)
 			e->path[0] = 0;
 	} else {
-		bpf_probe_read_kernel_str(e->path, sizeof(e->path), BPF_CORE_READ(dentry, d_name.name));
+		bpf_probe_read_kernel_str(e->path, sizeof(e->path),
+		                          BPF_CORE_READ(dentry, d_name.name));
 	}
 	bpf_ringbuf_submit(e, 0);
 }
@@ -130,7 +132,7 @@ static __always_inline int file_check_self(const struct file_req *r)
 		return 0;
 	inode = BPF_CORE_READ(dentry, d_inode);
 	return self_deny(VIGIL_SELF_FILE, 0, inode ? BPF_CORE_READ(inode, i_sb, s_dev) : 0,
-			 inode ? BPF_CORE_READ(inode, i_ino) : 0, dentry);
+	                 inode ? BPF_CORE_READ(inode, i_ino) : 0, dentry);
 }
 
 /* Decides one access: self-protection first, then the policy's file rules. */
@@ -159,7 +161,7 @@ static __always_inline int file_check(const struct file_req *r)
 			decision_from_action(&d, VIGIL_ACT_DENY, 0, VIGIL_R_TOO_DEEP);
 		} else if (act == VIGIL_ACT_NONE) {
 			decision_from_action(&d, cfg_default(cfg, VIGIL_CFG_FILE_DEFAULT_SHIFT), 0,
-					     VIGIL_R_DEFAULT);
+			                     VIGIL_R_DEFAULT);
 		} else {
 			decision_from_action(&d, act, rule, VIGIL_R_RULE);
 		}
@@ -175,12 +177,12 @@ static __always_inline int file_check(const struct file_req *r)
 }
 
 static __always_inline int file_check_path(const struct path *dir, struct dentry *dentry,
-					   __u8 access)
+                                           __u8 access)
 {
 	struct file_req r = {
-		.pos = {.dentry = dentry ?: BPF_CORE_READ(dir, dentry), .mnt = BPF_CORE_READ(dir, mnt)},
-		.access = access,
-		.write_like = true,
+	    .pos = {.dentry = dentry ?: BPF_CORE_READ(dir, dentry), .mnt = BPF_CORE_READ(dir, mnt)},
+	    .access = access,
+	    .write_like = true,
 	};
 
 	return file_check(&r);
@@ -190,9 +192,9 @@ SEC("lsm/file_open")
 int BPF_PROG(vigil_file_rules_open, struct file *file, int ret)
 {
 	struct file_req r = {
-		.pos = {.dentry = BPF_CORE_READ(file, f_path.dentry),
-			.mnt = BPF_CORE_READ(file, f_path.mnt)},
-		.file = file,
+	    .pos = {.dentry = BPF_CORE_READ(file, f_path.dentry),
+	            .mnt = BPF_CORE_READ(file, f_path.mnt)},
+	    .file = file,
 	};
 	unsigned int mode = BPF_CORE_READ(file, f_mode);
 	int err;
@@ -223,7 +225,7 @@ int BPF_PROG(vigil_file_rules_open, struct file *file, int ret)
 
 SEC("lsm/mmap_file")
 int BPF_PROG(vigil_file_rules_mmap, struct file *file, unsigned long reqprot, unsigned long prot,
-	     unsigned long flags, int ret)
+             unsigned long flags, int ret)
 {
 	struct file_req r = {.file = file, .access = VIGIL_FA_EXEC_MAP};
 
@@ -248,7 +250,7 @@ int BPF_PROG(vigil_file_rules_truncate, const struct path *path, int ret)
 /* New names are decided by the directory they appear in. */
 SEC("lsm/path_mknod")
 int BPF_PROG(vigil_file_rules_mknod, const struct path *dir, struct dentry *dentry, umode_t mode,
-	     unsigned int dev, int ret)
+             unsigned int dev, int ret)
 {
 	if (ret)
 		return ret;
@@ -257,7 +259,7 @@ int BPF_PROG(vigil_file_rules_mknod, const struct path *dir, struct dentry *dent
 
 SEC("lsm/path_mkdir")
 int BPF_PROG(vigil_file_rules_mkdir, const struct path *dir, struct dentry *dentry, umode_t mode,
-	     int ret)
+             int ret)
 {
 	if (ret)
 		return ret;
@@ -266,7 +268,7 @@ int BPF_PROG(vigil_file_rules_mkdir, const struct path *dir, struct dentry *dent
 
 SEC("lsm/path_symlink")
 int BPF_PROG(vigil_file_rules_symlink, const struct path *dir, struct dentry *dentry,
-	     const char *old_name, int ret)
+             const char *old_name, int ret)
 {
 	if (ret)
 		return ret;
@@ -292,7 +294,7 @@ int BPF_PROG(vigil_file_rules_rmdir, const struct path *dir, struct dentry *dent
 /* A hard link is a new name, which could sit outside the tree a rule covers. */
 SEC("lsm/path_link")
 int BPF_PROG(vigil_file_rules_link, struct dentry *old_dentry, const struct path *new_dir,
-	     struct dentry *new_dentry, int ret)
+             struct dentry *new_dentry, int ret)
 {
 	int err;
 
@@ -306,7 +308,7 @@ int BPF_PROG(vigil_file_rules_link, struct dentry *old_dentry, const struct path
 
 SEC("lsm/path_rename")
 int BPF_PROG(vigil_file_rules_rename, const struct path *old_dir, struct dentry *old_dentry,
-	     const struct path *new_dir, struct dentry *new_dentry, unsigned int flags, int ret)
+             const struct path *new_dir, struct dentry *new_dentry, unsigned int flags, int ret)
 {
 	int err;
 
@@ -322,7 +324,7 @@ int BPF_PROG(vigil_file_rules_rename, const struct path *old_dir, struct dentry 
 		return 0;
 	/* The file at the destination is replaced, or with RENAME_EXCHANGE moved away. */
 	return file_check_path(new_dir, new_dentry,
-			       (flags & RENAME_EXCHANGE) ? VIGIL_FA_RENAME : VIGIL_FA_UNLINK);
+	                       (flags & RENAME_EXCHANGE) ? VIGIL_FA_RENAME : VIGIL_FA_UNLINK);
 }
 
 #endif /* VIGIL_FILE_BPF_H */

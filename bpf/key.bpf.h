@@ -64,7 +64,7 @@ static __always_inline bool current_in_cgroup(__u64 id)
 
 /* The grant of a rule naming the current task, uid and executable, or NULL. */
 static __always_inline struct vigil_key_grant *key_grant(struct vigil_key_val *val, __u32 perm,
-							 __u32 uid, __u32 gen)
+                                                         __u32 uid, __u32 gen)
 {
 	struct task_struct *task = bpf_get_current_task_btf();
 	struct inode *exe = BPF_CORE_READ(task, mm, exe_file, f_inode);
@@ -132,7 +132,8 @@ int vigil_key_permission(unsigned long long *ctx)
 	bpf_get_func_arg(ctx, 1, &cred_arg);
 	key = (struct key *)(ref & ~1ULL);
 	kk.gen = gen;
-	if (bpf_probe_read_kernel_str(kk.desc, sizeof(kk.desc), BPF_CORE_READ(key, description)) < 0)
+	if (bpf_probe_read_kernel_str(kk.desc, sizeof(kk.desc), BPF_CORE_READ(key, description)) <
+	    0)
 		return 0;
 	val = bpf_map_lookup_elem(&key_rules, &kk);
 	if (!val && cfg)
@@ -143,7 +144,7 @@ int vigil_key_permission(unsigned long long *ctx)
 		stat_inc(VIGIL_STAT_NO_CFG);
 		decision_from_action(&d, VIGIL_ACT_DENY, 0, VIGIL_R_NO_POLICY);
 	} else if (perm >= VIGIL_KEY_VIEW && perm <= VIGIL_KEY_UNLINK &&
-		   key_grant(val, (__u32)perm, uid, gen)) {
+	           key_grant(val, (__u32)perm, uid, gen)) {
 		return 0;
 	} else {
 		/* Overrides (KEY_SYSADMIN_OVERRIDE, ...) are never granted on a managed key. */

@@ -6,7 +6,7 @@
 #include "decide.bpf.h"
 #include <bpf/bpf_endian.h>
 
-#define AF_INET	 2
+#define AF_INET  2
 #define AF_INET6 10
 
 struct {
@@ -90,7 +90,7 @@ static __always_inline bool net_req_from_local(struct net_req *r, struct sock *s
 
 /* First rule in the longest matching prefix's list that covers op, protocol and port. */
 static __always_inline void net_judge(const struct net_req *r, const struct vigil_policy_cfg *cfg,
-				      __u32 gen, struct decision *d)
+                                      __u32 gen, struct decision *d)
 {
 	struct vigil_net_key key = r->key;
 	struct vigil_net_val *val;
@@ -115,8 +115,7 @@ static __always_inline void net_judge(const struct net_req *r, const struct vigi
 			return;
 		}
 	}
-	decision_from_action(d, cfg_default(cfg, VIGIL_CFG_NET_DEFAULT_SHIFT), 0,
-			     VIGIL_R_DEFAULT);
+	decision_from_action(d, cfg_default(cfg, VIGIL_CFG_NET_DEFAULT_SHIFT), 0, VIGIL_R_DEFAULT);
 }
 
 static __always_inline int net_check(struct socket *sock, struct net_req *r)
@@ -155,7 +154,7 @@ static __always_inline int net_check(struct socket *sock, struct net_req *r)
 }
 
 static __always_inline int net_check_sockaddr(struct socket *sock, struct sockaddr *address,
-					      int addrlen, __u8 op)
+                                              int addrlen, __u8 op)
 {
 	struct net_req r = {.op = op};
 
@@ -166,7 +165,7 @@ static __always_inline int net_check_sockaddr(struct socket *sock, struct sockad
 
 SEC("lsm/socket_connect")
 int BPF_PROG(vigil_socket_connect, struct socket *sock, struct sockaddr *address, int addrlen,
-	     int ret)
+             int ret)
 {
 	if (ret)
 		return ret;
@@ -174,8 +173,7 @@ int BPF_PROG(vigil_socket_connect, struct socket *sock, struct sockaddr *address
 }
 
 SEC("lsm/socket_bind")
-int BPF_PROG(vigil_socket_bind, struct socket *sock, struct sockaddr *address, int addrlen,
-	     int ret)
+int BPF_PROG(vigil_socket_bind, struct socket *sock, struct sockaddr *address, int addrlen, int ret)
 {
 	if (ret)
 		return ret;
@@ -204,7 +202,7 @@ int BPF_PROG(vigil_socket_sendmsg, struct socket *sock, struct msghdr *msg, int 
 	if (ret)
 		return ret;
 	return net_check_sockaddr(sock, BPF_CORE_READ(msg, msg_name),
-				  BPF_CORE_READ(msg, msg_namelen), VIGIL_NET_SENDMSG);
+	                          BPF_CORE_READ(msg, msg_namelen), VIGIL_NET_SENDMSG);
 }
 
 #endif /* VIGIL_NET_BPF_H */

@@ -4,11 +4,11 @@
 
 #include "common.bpf.h"
 
-#define S_IFMT	0170000
+#define S_IFMT  0170000
 #define S_IFCHR 0020000
 
-#define BPF_FS_MAGIC	  0xcafe4a11
-#define CONFIGFS_MAGIC	  0x62656570
+#define BPF_FS_MAGIC   0xcafe4a11
+#define CONFIGFS_MAGIC 0x62656570
 
 /*
  * Identity (dev, ino) of the vigild binary, written by vigild at load. A process running it
@@ -47,7 +47,7 @@ static __always_inline bool current_is_vigild(void)
 
 /* Records a self-protection refusal; returns -EPERM. */
 static __always_inline int self_deny(__u32 kind, __u32 target_pid, __u64 dev, __u64 ino,
-				     struct dentry *name)
+                                     struct dentry *name)
 {
 	struct vigil_policy_cfg *cfg;
 	struct vigil_event *e;
@@ -66,7 +66,8 @@ static __always_inline int self_deny(__u32 kind, __u32 target_pid, __u64 dev, __
 	e->dev = dev;
 	e->ino = ino;
 	if (name)
-		bpf_probe_read_kernel_str(e->path, sizeof(e->path), BPF_CORE_READ(name, d_name.name));
+		bpf_probe_read_kernel_str(e->path, sizeof(e->path),
+		                          BPF_CORE_READ(name, d_name.name));
 	bpf_ringbuf_submit(e, 0);
 	return -EPERM;
 }
@@ -90,7 +91,7 @@ static __always_inline bool in_configfs_tsm(struct dentry *d)
 		if (BPF_CORE_READ(parent, d_parent) == parent) {
 			/* d is a top-level entry of the configfs mount. */
 			if (bpf_probe_read_kernel_str(name, sizeof(name),
-						      BPF_CORE_READ(d, d_name.name)) != 4)
+			                              BPF_CORE_READ(d, d_name.name)) != 4)
 				return false;
 			return name[0] == 't' && name[1] == 's' && name[2] == 'm';
 		}
@@ -110,15 +111,16 @@ static __always_inline int self_check_open(struct file *file)
 	if ((BPF_CORE_READ(inode, i_mode) & S_IFMT) == S_IFCHR) {
 		rdev = BPF_CORE_READ(inode, i_rdev);
 		if (bpf_map_lookup_elem(&protected_devs, &rdev) && !current_is_vigild())
-			return self_deny(VIGIL_SELF_DEVICE, 0, rdev, BPF_CORE_READ(inode, i_ino), d);
+			return self_deny(VIGIL_SELF_DEVICE, 0, rdev, BPF_CORE_READ(inode, i_ino),
+			                 d);
 		return 0;
 	}
 	if (magic == BPF_FS_MAGIC && !current_is_vigild())
 		return self_deny(VIGIL_SELF_BPF, 0, BPF_CORE_READ(inode, i_sb, s_dev),
-				 BPF_CORE_READ(inode, i_ino), d);
+		                 BPF_CORE_READ(inode, i_ino), d);
 	if (magic == CONFIGFS_MAGIC && in_configfs_tsm(d) && !current_is_vigild())
 		return self_deny(VIGIL_SELF_TSM, 0, BPF_CORE_READ(inode, i_sb, s_dev),
-				 BPF_CORE_READ(inode, i_ino), d);
+		                 BPF_CORE_READ(inode, i_ino), d);
 	return 0;
 }
 
@@ -151,7 +153,7 @@ int BPF_PROG(vigil_self_ptrace, struct task_struct *child, unsigned int mode, in
  */
 SEC("lsm/task_kill")
 int BPF_PROG(vigil_self_kill, struct task_struct *p, struct kernel_siginfo *info, int sig,
-	     const struct cred *cred, int ret)
+             const struct cred *cred, int ret)
 {
 	__u32 tgid = bpf_get_current_pid_tgid() >> 32;
 
@@ -177,7 +179,7 @@ int BPF_PROG(vigil_self_exec, struct linux_binprm *bprm, int ret)
 	if (BPF_CORE_READ(task, real_parent, tgid) == 1)
 		return 0;
 	return self_deny(VIGIL_SELF_EXEC, 0, BPF_CORE_READ(inode, i_sb, s_dev),
-			 BPF_CORE_READ(inode, i_ino), BPF_CORE_READ(bprm, file, f_path.dentry));
+	                 BPF_CORE_READ(inode, i_ino), BPF_CORE_READ(bprm, file, f_path.dentry));
 }
 
 #endif /* VIGIL_SELF_BPF_H */

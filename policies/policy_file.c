@@ -10,11 +10,11 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-static const char *const file_access[] = {"read",   "write", "create",	 "unlink",
-					  "rename", "link",  "exec_map", NULL};
+static const char *const file_access[] = {"read",   "write", "create",   "unlink",
+                                          "rename", "link",  "exec_map", NULL};
 /* Recursion bound of the resolve-time walk; deeper trees are rejected, not truncated. */
 #define VIGIL_POLICY_TREE_DEPTH 64
-#define FILE_ALL_ACCESS ((1u << POLICY_FA_COUNT) - 1)
+#define FILE_ALL_ACCESS         ((1u << POLICY_FA_COUNT) - 1)
 /* A file a rule denies anything on gets no new name: a link or a rename could leave the tree. */
 #define FILE_NAME_ACCESS ((1u << POLICY_FA_RENAME) | (1u << POLICY_FA_LINK))
 
@@ -34,12 +34,13 @@ static int parse_file_rule(struct policy *p, json_t *v, size_t i, struct policy_
 	    (r = policy_rule_name(v, path, p->origin, where, &rule->name, err)) < 0)
 		return r;
 	if (path[0] != '/' || strlen(path) >= 4096)
-		return policy_errorf(err, -EINVAL,
-				     "%s: %s.path: '%s' is not an absolute path shorter than PATH_MAX, "
-				     "rule '%s'",
-				     p->origin, where, path, rule->name);
+		return policy_errorf(
+		    err, -EINVAL,
+		    "%s: %s.path: '%s' is not an absolute path shorter than PATH_MAX, "
+		    "rule '%s'",
+		    p->origin, where, path, rule->name);
 	if ((r = policy_get_mask(v, "access", file_access, FILE_ALL_ACCESS, p->origin, where,
-				 &rule->access, err)) < 0 ||
+	                         &rule->access, err)) < 0 ||
 	    (r = policy_get_action(v, "action", true, p->origin, where, &rule->action, err)) < 0)
 		return r;
 	if (rule->action == POLICY_ACT_DENY)
@@ -118,9 +119,9 @@ static int collect_add(struct collect *c, const struct stat *st, uint32_t rule_i
 		c->cap = cap;
 	}
 	c->v[c->n++] = (struct found){.dev = policy_kdev(st->st_dev),
-				      .ino = st->st_ino,
-				      .rule_id = rule_id,
-				      .distance = (uint16_t)distance};
+	                              .ino = st->st_ino,
+	                              .rule_id = rule_id,
+	                              .distance = (uint16_t)distance};
 	return 0;
 }
 
@@ -147,7 +148,8 @@ static int collect_tree(struct collect *c, int dirfd, uint32_t rule_id, int dist
 		if (strcmp(de->d_name, ".") == 0 || strcmp(de->d_name, "..") == 0)
 			continue;
 		if (fstatat(dirfd, de->d_name, &st, AT_SYMLINK_NOFOLLOW) < 0)
-			continue; /* gone meanwhile: whatever replaces it is found by the kernel walk */
+			continue; /* gone meanwhile: whatever replaces it is found by the kernel
+			             walk */
 		r = collect_add(c, &st, rule_id, distance);
 		if (r < 0 || !S_ISDIR(st.st_mode))
 			continue;
@@ -179,7 +181,7 @@ static int action_rank(uint8_t action)
 }
 
 static void merge_rule(struct policy_file_entry *into, const struct policy *p,
-		       const struct found *f)
+                       const struct found *f)
 {
 	const struct policy_file_rule *rule = &p->files[f->rule_id];
 	unsigned int a;
@@ -199,7 +201,7 @@ static void merge_rule(struct policy_file_entry *into, const struct policy *p,
 }
 
 static int resolve_rule(const struct policy *p, const char *root, size_t i, struct collect *c,
-			struct policy_error *err)
+                        struct policy_error *err)
 {
 	char full[4096 + 256];
 	struct stat st;
@@ -209,7 +211,7 @@ static int resolve_rule(const struct policy *p, const char *root, size_t i, stru
 	snprintf(full, sizeof(full), "%s%s", root ? root : "", p->files[i].path);
 	if (stat(full, &st) < 0)
 		return policy_errorf(err, -errno, "%s: files.rules[%zu].path: rule '%s': %s: %s",
-				     p->origin, i, p->files[i].name, full, strerror(errno));
+		                     p->origin, i, p->files[i].name, full, strerror(errno));
 	r = collect_add(c, &st, (uint32_t)i, 0);
 	if (r == 0 && S_ISDIR(st.st_mode)) {
 		fd = open(full, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
@@ -217,17 +219,17 @@ static int resolve_rule(const struct policy *p, const char *root, size_t i, stru
 	}
 	if (r == -E2BIG)
 		return policy_errorf(err, r,
-				     "%s: files.rules[%zu].path: rule '%s': more than %d files "
-				     "under the policy's directory rules",
-				     p->origin, i, p->files[i].name, POLICY_MAX_TREE_FILES);
+		                     "%s: files.rules[%zu].path: rule '%s': more than %d files "
+		                     "under the policy's directory rules",
+		                     p->origin, i, p->files[i].name, POLICY_MAX_TREE_FILES);
 	if (r < 0)
 		return policy_errorf(err, r, "%s: files.rules[%zu].path: rule '%s': reading %s: %s",
-				     p->origin, i, p->files[i].name, full, strerror(-r));
+		                     p->origin, i, p->files[i].name, full, strerror(-r));
 	return 0;
 }
 
-int policy_resolve_files(const struct policy *p, const char *root,
-			 struct policy_file_entry **ret, size_t *ret_n, struct policy_error *err)
+int policy_resolve_files(const struct policy *p, const char *root, struct policy_file_entry **ret,
+                         size_t *ret_n, struct policy_error *err)
 {
 	struct collect c = {0};
 	struct policy_file_entry *e;

@@ -10,12 +10,12 @@
 #include <unistd.h>
 
 /* Index = the kernel's enum key_need_perm; 0 (unspecified) is not a permission. */
-static const char *const key_perms[] = {"",	"view", "read",	  "write",
-					"search", "link", "setattr", "unlink", NULL};
+static const char *const key_perms[] = {"",     "view",    "read",   "write", "search",
+                                        "link", "setattr", "unlink", NULL};
 #define KEY_DESC_MAX 63 /* VIGIL_KEY_DESC_LEN - 1: the kernel side compares 64 bytes */
 
 static int parse_key_exe(struct policy *p, json_t *v, const char *where,
-			 struct policy_key_rule *rule, struct policy_error *err)
+                         struct policy_key_rule *rule, struct policy_error *err)
 {
 	static const char *const keys[] = {"path", "sha256", NULL};
 	json_t *exe = json_object_get(v, "exe");
@@ -27,24 +27,27 @@ static int parse_key_exe(struct policy *p, json_t *v, const char *where,
 		return 0;
 	snprintf(w, sizeof(w), "%s.exe", where);
 	if (!json_is_object(exe))
-		return policy_errorf(err, -EINVAL, "%s: %s: expected {\"path\", \"sha256\"}, rule '%s'",
-				     p->origin, w, rule->name);
+		return policy_errorf(err, -EINVAL,
+		                     "%s: %s: expected {\"path\", \"sha256\"}, rule '%s'",
+		                     p->origin, w, rule->name);
 	if ((r = policy_check_keys(exe, keys, p->origin, w, err)) < 0 ||
 	    (r = policy_get_string(exe, "path", true, p->origin, w, &path, err)) < 0 ||
 	    (r = policy_get_string(exe, "sha256", true, p->origin, w, &digest, err)) < 0)
 		return r;
 	if (path[0] != '/' || strlen(path) >= 4096)
-		return policy_errorf(err, -EINVAL, "%s: %s.path: '%s' is not an absolute path, rule '%s'",
-				     p->origin, w, path, rule->name);
+		return policy_errorf(err, -EINVAL,
+		                     "%s: %s.path: '%s' is not an absolute path, rule '%s'",
+		                     p->origin, w, path, rule->name);
 	if (policy_parse_hex256(digest, rule->exe_sha256) < 0)
-		return policy_errorf(err, -EINVAL, "%s: %s.sha256: expected 64 hex digits, rule '%s'",
-				     p->origin, w, rule->name);
+		return policy_errorf(err, -EINVAL,
+		                     "%s: %s.sha256: expected 64 hex digits, rule '%s'", p->origin,
+		                     w, rule->name);
 	rule->exe_path = strdup(path);
 	return rule->exe_path ? 0 : -ENOMEM;
 }
 
 static int parse_key_who(struct policy *p, json_t *v, const char *where,
-			 struct policy_key_rule *rule, struct policy_error *err)
+                         struct policy_key_rule *rule, struct policy_error *err)
 {
 	json_t *uid = json_object_get(v, "uid");
 	const char *cgroup;
@@ -54,9 +57,10 @@ static int parse_key_who(struct policy *p, json_t *v, const char *where,
 	if (uid) {
 		if (!json_is_integer(uid) || json_integer_value(uid) < 0 ||
 		    json_integer_value(uid) >= UINT32_MAX)
-			return policy_errorf(err, -EINVAL,
-					     "%s: %s.uid: expected an integer 0..4294967294, rule '%s'",
-					     p->origin, where, rule->name);
+			return policy_errorf(
+			    err, -EINVAL,
+			    "%s: %s.uid: expected an integer 0..4294967294, rule '%s'", p->origin,
+			    where, rule->name);
 		rule->uid = (uint32_t)json_integer_value(uid);
 	}
 	r = policy_get_string(v, "cgroup", false, p->origin, where, &cgroup, err);
@@ -64,10 +68,11 @@ static int parse_key_who(struct policy *p, json_t *v, const char *where,
 		return r;
 	if (cgroup) {
 		if (cgroup[0] != '/' || strstr(cgroup, "/..") || strcmp(cgroup, "/") == 0)
-			return policy_errorf(err, -EINVAL,
-					     "%s: %s.cgroup: expected an absolute cgroup path other "
-					     "than /, rule '%s'",
-					     p->origin, where, rule->name);
+			return policy_errorf(
+			    err, -EINVAL,
+			    "%s: %s.cgroup: expected an absolute cgroup path other "
+			    "than /, rule '%s'",
+			    p->origin, where, rule->name);
 		rule->cgroup = strdup(cgroup);
 		if (!rule->cgroup)
 			return -ENOMEM;
@@ -94,15 +99,17 @@ static int parse_key_rule(struct policy *p, json_t *v, size_t i, struct policy_e
 		if ((unsigned char)*c < 0x20 || (unsigned char)*c >= 0x7f)
 			break;
 	if (*c || strlen(desc) > KEY_DESC_MAX)
-		return policy_errorf(err, -EINVAL,
-				     "%s: %s.key: expected a key description of 1-%d printable ASCII "
-				     "characters, rule '%s'",
-				     p->origin, where, KEY_DESC_MAX, rule->name);
+		return policy_errorf(
+		    err, -EINVAL,
+		    "%s: %s.key: expected a key description of 1-%d printable ASCII "
+		    "characters, rule '%s'",
+		    p->origin, where, KEY_DESC_MAX, rule->name);
 	if (!json_object_get(v, "perms"))
-		return policy_errorf(err, -EINVAL, "%s: %s.perms: missing required field, rule '%s'",
-				     p->origin, where, rule->name);
+		return policy_errorf(err, -EINVAL,
+		                     "%s: %s.perms: missing required field, rule '%s'", p->origin,
+		                     where, rule->name);
 	if ((r = policy_get_mask(v, "perms", key_perms, 0, p->origin, where, &rule->perms, err)) <
-		    0 ||
+	        0 ||
 	    (r = parse_key_who(p, v, where, rule, err)) < 0)
 		return r;
 	rule->key = strdup(desc);
@@ -149,7 +156,7 @@ void policy_free_keys(struct policy *p)
 }
 
 int policy_compile_keys(const struct policy *p, size_t max, struct policy_key_entry **ret,
-			size_t *ret_n, struct policy_error *err)
+                        size_t *ret_n, struct policy_error *err)
 {
 	struct policy_key_entry *e = calloc(p->n_keys + 1, sizeof(*e));
 	size_t n = 0, i, j;
@@ -167,10 +174,11 @@ int policy_compile_keys(const struct policy *p, size_t max, struct policy_key_en
 			e[n++].desc = p->keys[i].key;
 		if (e[j].n_rules >= max) {
 			free(e);
-			return policy_errorf(err, -E2BIG,
-					     "%s: keys.rules[%zu]: rule '%s': more than %zu rules name "
-					     "key '%s'",
-					     p->origin, i, p->keys[i].name, max, p->keys[i].key);
+			return policy_errorf(
+			    err, -E2BIG,
+			    "%s: keys.rules[%zu]: rule '%s': more than %zu rules name "
+			    "key '%s'",
+			    p->origin, i, p->keys[i].name, max, p->keys[i].key);
 		}
 		e[j].rules[e[j].n_rules++] = (uint32_t)i;
 	}
@@ -180,7 +188,7 @@ int policy_compile_keys(const struct policy *p, size_t max, struct policy_key_en
 }
 
 int policy_resolve_key_exe(const struct policy *p, size_t i, const char *root, uint64_t *ret_dev,
-			   uint64_t *ret_ino, struct policy_error *err)
+                           uint64_t *ret_ino, struct policy_error *err)
 {
 	const struct policy_key_rule *rule = &p->keys[i];
 	uint8_t digest[POLICY_SHA256_LEN];
@@ -192,23 +200,25 @@ int policy_resolve_key_exe(const struct policy *p, size_t i, const char *root, u
 	fd = open(full, O_RDONLY | O_CLOEXEC | O_NOCTTY | O_NONBLOCK);
 	if (fd < 0)
 		return policy_errorf(err, -errno, "%s: keys.rules[%zu].exe.path: rule '%s': %s: %s",
-				     p->origin, i, rule->name, full, strerror(errno));
+		                     p->origin, i, rule->name, full, strerror(errno));
 	if (fstat(fd, &st) < 0 || !S_ISREG(st.st_mode)) {
 		close(fd);
-		return policy_errorf(err, -EINVAL,
-				     "%s: keys.rules[%zu].exe.path: rule '%s': %s is not a regular file",
-				     p->origin, i, rule->name, full);
+		return policy_errorf(
+		    err, -EINVAL,
+		    "%s: keys.rules[%zu].exe.path: rule '%s': %s is not a regular file", p->origin,
+		    i, rule->name, full);
 	}
 	r = policy_sha256_fd(fd, digest);
 	close(fd);
 	if (r < 0)
 		return policy_errorf(err, r, "%s: keys.rules[%zu].exe: rule '%s': reading %s: %s",
-				     p->origin, i, rule->name, full, strerror(-r));
+		                     p->origin, i, rule->name, full, strerror(-r));
 	if (memcmp(digest, rule->exe_sha256, sizeof(digest)) != 0)
-		return policy_errorf(err, -EBADMSG,
-				     "%s: keys.rules[%zu].exe.sha256: rule '%s': %s does not have the "
-				     "SHA-256 the policy names",
-				     p->origin, i, rule->name, full);
+		return policy_errorf(
+		    err, -EBADMSG,
+		    "%s: keys.rules[%zu].exe.sha256: rule '%s': %s does not have the "
+		    "SHA-256 the policy names",
+		    p->origin, i, rule->name, full);
 	*ret_dev = policy_kdev(st.st_dev);
 	*ret_ino = st.st_ino;
 	return 0;

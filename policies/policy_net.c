@@ -84,7 +84,7 @@ static int parse_port(const char *s, uint16_t *ret)
 
 /* "ports": 443, "443" or "1024-65535"; absent is every port. */
 static int parse_ports(json_t *obj, const char *origin, const char *where,
-		       struct policy_net_rule *rule, struct policy_error *err)
+                       struct policy_net_rule *rule, struct policy_error *err)
 {
 	json_t *v = json_object_get(obj, "ports");
 	char buf[32], *dash;
@@ -111,19 +111,21 @@ static int parse_ports(json_t *obj, const char *origin, const char *where,
 	if (dash && parse_port(dash + 1, &rule->port_hi) < 0)
 		goto bad;
 	if (rule->port_lo > rule->port_hi)
-		return policy_errorf(err, -EINVAL, "%s: %s.ports: range '%s' is empty (low > high), rule '%s'",
-				     origin, where, json_string_value(v), rule->name);
+		return policy_errorf(err, -EINVAL,
+		                     "%s: %s.ports: range '%s' is empty (low > high), rule '%s'",
+		                     origin, where, json_string_value(v), rule->name);
 	return 0;
 bad:
-	return policy_errorf(err, -EINVAL,
-			     "%s: %s.ports: expected a port 0-65535 or a range \"LOW-HIGH\", rule '%s'",
-			     origin, where, rule->name);
+	return policy_errorf(
+	    err, -EINVAL,
+	    "%s: %s.ports: expected a port 0-65535 or a range \"LOW-HIGH\", rule '%s'", origin,
+	    where, rule->name);
 }
 
 static int parse_net_rule(struct policy *p, json_t *v, size_t i, struct policy_error *err)
 {
-	static const char *const keys[] = {"name", "cidr", "ports", "protocol", "ops", "action",
-					   NULL};
+	static const char *const keys[] = {"name", "cidr",   "ports", "protocol",
+	                                   "ops",  "action", NULL};
 	struct policy_net_rule *rule = &p->net[i];
 	const char *cidr, *proto;
 	uint32_t ops;
@@ -139,14 +141,15 @@ static int parse_net_rule(struct policy *p, json_t *v, size_t i, struct policy_e
 		return r;
 	r = parse_cidr(cidr, rule);
 	if (r < 0)
-		return policy_errorf(err, -EINVAL, "%s: %s.cidr: '%s' is not %s, rule '%s'", p->origin,
-				     where, cidr,
-				     r == -EDOM ? "a network address (bits set past the prefix)"
-						: "an IPv4 or IPv6 address with an optional /LEN",
-				     rule->name);
+		return policy_errorf(err, -EINVAL, "%s: %s.cidr: '%s' is not %s, rule '%s'",
+		                     p->origin, where, cidr,
+		                     r == -EDOM ? "a network address (bits set past the prefix)"
+		                                : "an IPv4 or IPv6 address with an optional /LEN",
+		                     rule->name);
 	if ((r = parse_ports(v, p->origin, where, rule, err)) < 0 ||
 	    (r = policy_get_string(v, "protocol", false, p->origin, where, &proto, err)) < 0 ||
-	    (r = policy_get_mask(v, "ops", net_ops, NET_ALL_OPS, p->origin, where, &ops, err)) < 0 ||
+	    (r = policy_get_mask(v, "ops", net_ops, NET_ALL_OPS, p->origin, where, &ops, err)) <
+	        0 ||
 	    (r = policy_get_action(v, "action", true, p->origin, where, &rule->action, err)) < 0)
 		return r;
 	rule->ops = (uint8_t)ops;
@@ -157,9 +160,10 @@ static int parse_net_rule(struct policy *p, json_t *v, size_t i, struct policy_e
 	else if (strcmp(proto, "udp") == 0)
 		rule->proto = IPPROTO_UDP;
 	else
-		return policy_errorf(err, -EINVAL,
-				     "%s: %s.protocol: '%s' is not a protocol (tcp | udp | any), rule '%s'",
-				     p->origin, where, proto, rule->name);
+		return policy_errorf(
+		    err, -EINVAL,
+		    "%s: %s.protocol: '%s' is not a protocol (tcp | udp | any), rule '%s'",
+		    p->origin, where, proto, rule->name);
 	return 0;
 }
 
@@ -181,7 +185,8 @@ int policy_parse_network(struct policy *p, json_t *root, struct policy_error *er
 	if (!rules)
 		return 0;
 	if (!json_is_array(rules))
-		return policy_errorf(err, -EINVAL, "%s: network.rules: expected an array", p->origin);
+		return policy_errorf(err, -EINVAL, "%s: network.rules: expected an array",
+		                     p->origin);
 	p->net = calloc(json_array_size(rules) + 1, sizeof(*p->net));
 	if (!p->net)
 		return -ENOMEM;
@@ -212,8 +217,8 @@ static int rule_cmp(const void *a, const void *b)
 {
 	const struct policy_net_rule *x = &sort_policy->net[*(const uint32_t *)a];
 	const struct policy_net_rule *y = &sort_policy->net[*(const uint32_t *)b];
-	static const int action_rank[] = {[POLICY_ACT_DENY] = 0, [POLICY_ACT_AUDIT] = 1,
-					  [POLICY_ACT_ALLOW] = 2};
+	static const int action_rank[] = {
+	    [POLICY_ACT_DENY] = 0, [POLICY_ACT_AUDIT] = 1, [POLICY_ACT_ALLOW] = 2};
 
 	if (x->prefix != y->prefix)
 		return x->prefix > y->prefix ? -1 : 1;
@@ -244,13 +249,13 @@ static void mask_addr(uint8_t *addr, unsigned int prefix)
 	unsigned int i;
 
 	for (i = prefix; i < 128; i++)
-		addr[i / 8] &= (uint8_t)~(0x80 >> (i % 8));
+		addr[i / 8] &= (uint8_t) ~(0x80 >> (i % 8));
 }
 
 /* Appends the rules whose CIDR is exactly *cidr (rules sorted by CIDR, n of them) to e. */
 static int add_rules_of(const struct policy *p, const struct policy_net_entry *sorted, size_t n,
-			const struct policy_net_entry *cidr, struct policy_net_entry *e, size_t max,
-			struct policy_error *err)
+                        const struct policy_net_entry *cidr, struct policy_net_entry *e, size_t max,
+                        struct policy_error *err)
 {
 	const struct policy_net_entry *hit = bsearch(cidr, sorted, n, sizeof(*sorted), entry_cmp);
 	size_t k;
@@ -263,17 +268,18 @@ static int add_rules_of(const struct policy *p, const struct policy_net_entry *s
 		uint32_t rule = sorted[k].rules[0];
 
 		if (e->n_rules >= max)
-			return policy_errorf(err, -E2BIG,
-					     "%s: network.rules[%u]: rule '%s': more than %zu rules "
-					     "apply to one CIDR (its own and the CIDRs containing it)",
-					     p->origin, rule, p->net[rule].name, max);
+			return policy_errorf(
+			    err, -E2BIG,
+			    "%s: network.rules[%u]: rule '%s': more than %zu rules "
+			    "apply to one CIDR (its own and the CIDRs containing it)",
+			    p->origin, rule, p->net[rule].name, max);
 		e->rules[e->n_rules++] = rule;
 	}
 	return 0;
 }
 
 int policy_compile_net(const struct policy *p, size_t max, struct policy_net_entry **ret,
-		       size_t *ret_n, struct policy_error *err)
+                       size_t *ret_n, struct policy_error *err)
 {
 	struct policy_net_entry *sorted, *e = NULL;
 	bool lens[2][129] = {{false}};

@@ -7,7 +7,7 @@
 #include <string.h>
 
 int policy_get_action(json_t *obj, const char *key, bool required, const char *origin,
-		      const char *where, uint8_t *ret, struct policy_error *err)
+                      const char *where, uint8_t *ret, struct policy_error *err)
 {
 	const char *s;
 	int r;
@@ -22,13 +22,14 @@ int policy_get_action(json_t *obj, const char *key, bool required, const char *o
 	else if (strcmp(s, "audit") == 0)
 		*ret = POLICY_ACT_AUDIT;
 	else
-		return policy_errorf(err, -EINVAL, "%s: %s.%s: '%s' is not an action (allow | deny | audit)",
-				     origin, where, key, s);
+		return policy_errorf(err, -EINVAL,
+		                     "%s: %s.%s: '%s' is not an action (allow | deny | audit)",
+		                     origin, where, key, s);
 	return 0;
 }
 
 int policy_get_mask(json_t *obj, const char *key, const char *const *table, uint32_t all_mask,
-		    const char *origin, const char *where, uint32_t *ret, struct policy_error *err)
+                    const char *origin, const char *where, uint32_t *ret, struct policy_error *err)
 {
 	json_t *list = json_object_get(obj, key), *v;
 	uint32_t mask = 0;
@@ -40,7 +41,7 @@ int policy_get_mask(json_t *obj, const char *key, const char *const *table, uint
 	}
 	if (!json_is_array(list) || json_array_size(list) == 0)
 		return policy_errorf(err, -EINVAL, "%s: %s.%s: expected a non-empty array of names",
-				     origin, where, key);
+		                     origin, where, key);
 	json_array_foreach(list, i, v)
 	{
 		const char *s = json_string_value(v);
@@ -54,10 +55,12 @@ int policy_get_mask(json_t *obj, const char *key, const char *const *table, uint
 
 			for (bit = 0; table[bit]; bit++)
 				if (*table[bit])
-					snprintf(names + strlen(names), sizeof(names) - strlen(names),
-						 "%s%s", *names ? " | " : "", table[bit]);
+					snprintf(names + strlen(names),
+					         sizeof(names) - strlen(names), "%s%s",
+					         *names ? " | " : "", table[bit]);
 			return policy_errorf(err, -EINVAL, "%s: %s.%s[%zu]: '%s' is not one of %s",
-					     origin, where, key, i, s ? s : "(not a string)", names);
+			                     origin, where, key, i, s ? s : "(not a string)",
+			                     names);
 		}
 		mask |= 1u << bit;
 	}
@@ -66,7 +69,7 @@ int policy_get_mask(json_t *obj, const char *key, const char *const *table, uint
 }
 
 int policy_rule_name(json_t *obj, const char *fallback, const char *origin, const char *where,
-		     char **ret, struct policy_error *err)
+                     char **ret, struct policy_error *err)
 {
 	const char *name;
 	int r;
@@ -76,13 +79,13 @@ int policy_rule_name(json_t *obj, const char *fallback, const char *origin, cons
 		return r;
 	if (name && strlen(name) > POLICY_NAME_MAX)
 		return policy_errorf(err, -EINVAL, "%s: %s.name: longer than %d bytes", origin,
-				     where, POLICY_NAME_MAX);
+		                     where, POLICY_NAME_MAX);
 	*ret = strdup(name ? name : fallback);
 	return *ret ? 0 : -ENOMEM;
 }
 
 int policy_section(json_t *root, const char *key, const char *const *allowed, const char *origin,
-		   json_t **ret, struct policy_error *err)
+                   json_t **ret, struct policy_error *err)
 {
 	json_t *v = json_object_get(root, key);
 

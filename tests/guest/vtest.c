@@ -1,8 +1,8 @@
 /* vtest: a static probe for the VM tests; each subcommand makes one syscall the policy decides.
  *
  * Exit status: 0 when the kernel let the operation through (for connect, a refused or pending
- * connection counts: the policy did not stop it), 1 when it failed; the error goes to stderr as strerror,
- * so "Operation not permitted" is EPERM.
+ * connection counts: the policy did not stop it), 1 when it failed; the error goes to stderr as
+ * strerror, so "Operation not permitted" is EPERM.
  */
 #include <arpa/inet.h>
 #include <errno.h>
@@ -68,7 +68,7 @@ static int reached(int r, int err, const char *what)
 }
 
 static int uring_one(struct io_uring_sqe *(*prep)(struct io_uring *, void *), void *arg,
-		     const char *what)
+                     const char *what)
 {
 	struct io_uring ring;
 	struct io_uring_cqe *cqe;
@@ -149,10 +149,10 @@ static int cmd_net(int argc, char **argv)
 }
 
 /* Key subcommands use raw syscalls: keyutils' keyctl is dynamic and the guest has no libc. */
-#define KEYCTL_SETPERM_ 5
-#define KEYCTL_READ_ 11
+#define KEYCTL_SETPERM_           5
+#define KEYCTL_READ_              11
 #define KEY_SPEC_SESSION_KEYRING_ (-3)
-#define KEY_SPEC_USER_KEYRING_	  (-4)
+#define KEY_SPEC_USER_KEYRING_    (-4)
 
 static int cmd_key(int argc, char **argv)
 {
@@ -161,7 +161,7 @@ static int cmd_key(int argc, char **argv)
 
 	if (strcmp(argv[1], "key-add") == 0 && argc == 4) {
 		r = syscall(SYS_add_key, "user", argv[2], argv[3], strlen(argv[3]),
-			    KEY_SPEC_USER_KEYRING_);
+		            KEY_SPEC_USER_KEYRING_);
 		if (r < 0)
 			return fail("add_key", errno);
 		printf("%ld\n", r);
@@ -189,9 +189,9 @@ static int cmd_file(int argc, char **argv)
 	if (strcmp(argv[1], "uring-open") == 0 && argc == 3)
 		return uring_one(prep_openat, argv[2], "io_uring openat");
 	if (strcmp(argv[1], "open") == 0 && argc == 4) {
-		int flags = strcmp(argv[3], "w") == 0	? O_WRONLY
-			    : strcmp(argv[3], "rw") == 0 ? O_RDWR
-							 : O_RDONLY;
+		int flags = strcmp(argv[3], "w") == 0    ? O_WRONLY
+		            : strcmp(argv[3], "rw") == 0 ? O_RDWR
+		                                         : O_RDONLY;
 
 		fd = open(argv[2], flags | O_CLOEXEC);
 		if (fd < 0)
@@ -234,7 +234,7 @@ static int cmd_self(int argc, char **argv)
 	}
 	if (strcmp(argv[1], "ptrace") == 0 && argc == 3)
 		return ptrace(PTRACE_ATTACH, atoi(argv[2]), NULL, NULL) < 0 ? fail("ptrace", errno)
-									     : 0;
+		                                                            : 0;
 	if (strcmp(argv[1], "kill") == 0 && argc == 4)
 		return kill(atoi(argv[2]), atoi(argv[3])) < 0 ? fail("kill", errno) : 0;
 	return 2;
@@ -263,8 +263,8 @@ static int cmd_connect_loop(int argc, char **argv)
 
 int main(int argc, char **argv)
 {
-	static const char *const net_cmds[] = {"connect", "bind", "listen", "sendto",
-					       "uring-connect", NULL};
+	static const char *const net_cmds[] = {"connect", "bind",          "listen",
+	                                       "sendto",  "uring-connect", NULL};
 	const char *const *c;
 
 	if (argc < 2) {

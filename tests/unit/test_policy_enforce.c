@@ -11,8 +11,7 @@
 
 #include "policies/policy.h"
 
-#define HEAD                                                                                       \
-	"{\"version\":1,\"name\":\"t\",\"serial\":1,\"mode\":\"enforce\",\"scope\":\"guest\","
+#define HEAD "{\"version\":1,\"name\":\"t\",\"serial\":1,\"mode\":\"enforce\",\"scope\":\"guest\","
 
 static int parse(const char *body, struct policy **ret, struct policy_error *err)
 {
@@ -50,46 +49,47 @@ static struct policy *expect_accept(const char *body)
 static void test_net_bad_input(void **state)
 {
 	expect_reject(NET("{\"name\":\"a\",\"cidr\":\"10.0.0.300/8\",\"action\":\"deny\"}"),
-		      "network.rules[0].cidr", "rule 'a'");
+	              "network.rules[0].cidr", "rule 'a'");
 	expect_reject(NET("{\"name\":\"h\",\"cidr\":\"10.0.0.1/8\",\"action\":\"deny\"}"),
-		      "network.rules[0].cidr", "bits set past the prefix");
-	expect_reject(NET("{\"cidr\":\"10.0.0.0/33\",\"action\":\"deny\"}"), "network.rules[0].cidr",
-		      NULL);
-	expect_reject(NET("{\"cidr\":\"::/129\",\"action\":\"deny\"}"), "network.rules[0].cidr", NULL);
-	expect_reject(NET("{\"cidr\":\"10.0.0.0/+8\",\"action\":\"deny\"}"), "network.rules[0].cidr",
-		      NULL);
+	              "network.rules[0].cidr", "bits set past the prefix");
+	expect_reject(NET("{\"cidr\":\"10.0.0.0/33\",\"action\":\"deny\"}"),
+	              "network.rules[0].cidr", NULL);
+	expect_reject(NET("{\"cidr\":\"::/129\",\"action\":\"deny\"}"), "network.rules[0].cidr",
+	              NULL);
+	expect_reject(NET("{\"cidr\":\"10.0.0.0/+8\",\"action\":\"deny\"}"),
+	              "network.rules[0].cidr", NULL);
 	expect_reject(NET("{\"cidr\":\"example.com\",\"action\":\"deny\"}"), ".cidr", NULL);
 	expect_reject(NET("{\"name\":\"p\",\"cidr\":\"10.0.0.0/8\",\"ports\":\"80-20\",\"action\":"
-			  "\"deny\"}"),
-		      "network.rules[0].ports", "rule 'p'");
+	                  "\"deny\"}"),
+	              "network.rules[0].ports", "rule 'p'");
 	expect_reject(NET("{\"cidr\":\"10.0.0.0/8\",\"ports\":70000,\"action\":\"deny\"}"),
-		      "network.rules[0].ports", NULL);
+	              "network.rules[0].ports", NULL);
 	expect_reject(NET("{\"cidr\":\"10.0.0.0/8\",\"ports\":\"1-2-3\",\"action\":\"deny\"}"),
-		      ".ports", NULL);
-	expect_reject(NET("{\"cidr\":\"10.0.0.0/8\",\"ports\":\"-1\",\"action\":\"deny\"}"), ".ports",
-		      NULL);
+	              ".ports", NULL);
+	expect_reject(NET("{\"cidr\":\"10.0.0.0/8\",\"ports\":\"-1\",\"action\":\"deny\"}"),
+	              ".ports", NULL);
 	expect_reject(NET("{\"cidr\":\"10.0.0.0/8\",\"protocol\":\"icmp\",\"action\":\"deny\"}"),
-		      "network.rules[0].protocol", NULL);
+	              "network.rules[0].protocol", NULL);
 	expect_reject(NET("{\"cidr\":\"10.0.0.0/8\",\"ops\":[\"connect\",\"accept\"],\"action\":"
-			  "\"deny\"}"),
-		      "network.rules[0].ops[1]", "'accept'");
+	                  "\"deny\"}"),
+	              "network.rules[0].ops[1]", "'accept'");
 	expect_reject(NET("{\"cidr\":\"10.0.0.0/8\",\"action\":\"block\"}"),
-		      "network.rules[0].action", "'block'");
+	              "network.rules[0].action", "'block'");
 	expect_reject(NET("{\"cidr\":\"10.0.0.0/8\"}"), "network.rules[0].action", "missing");
 	expect_reject(NET("{\"cidr\":\"10.0.0.0/8\",\"action\":\"deny\",\"port\":1}"),
-		      "network.rules[0].port", "unknown field");
+	              "network.rules[0].port", "unknown field");
 	expect_reject("\"network\":{\"default\":\"maybe\"}", "network.default", NULL);
 }
 
 static void test_net_precedence(void **state)
 {
 	struct policy *p = expect_accept(NET(
-		"{\"name\":\"r0\",\"cidr\":\"10.0.0.0/8\",\"action\":\"allow\"},"
-		"{\"name\":\"r1\",\"cidr\":\"10.1.0.0/16\",\"action\":\"deny\"},"
-		"{\"name\":\"r2\",\"cidr\":\"10.1.2.3\",\"ports\":80,\"action\":\"allow\"},"
-		"{\"name\":\"r3\",\"cidr\":\"10.1.0.0/16\",\"ports\":\"1-1024\",\"action\":\"allow\"},"
-		"{\"name\":\"r4\",\"cidr\":\"10.1.0.0/16\",\"ports\":\"1-1024\",\"action\":\"deny\"},"
-		"{\"name\":\"m\",\"cidr\":\"::ffff:192.168.0.0/112\",\"action\":\"deny\"}"));
+	    "{\"name\":\"r0\",\"cidr\":\"10.0.0.0/8\",\"action\":\"allow\"},"
+	    "{\"name\":\"r1\",\"cidr\":\"10.1.0.0/16\",\"action\":\"deny\"},"
+	    "{\"name\":\"r2\",\"cidr\":\"10.1.2.3\",\"ports\":80,\"action\":\"allow\"},"
+	    "{\"name\":\"r3\",\"cidr\":\"10.1.0.0/16\",\"ports\":\"1-1024\",\"action\":\"allow\"},"
+	    "{\"name\":\"r4\",\"cidr\":\"10.1.0.0/16\",\"ports\":\"1-1024\",\"action\":\"deny\"},"
+	    "{\"name\":\"m\",\"cidr\":\"::ffff:192.168.0.0/112\",\"action\":\"deny\"}"));
 	struct policy_error err = {{0}};
 	struct policy_net_entry *e = NULL;
 	size_t n = 0, i;
@@ -122,13 +122,13 @@ static void test_net_precedence(void **state)
 static void test_files_bad_input(void **state)
 {
 	expect_reject(FILES("{\"name\":\"f\",\"path\":\"/etc\",\"access\":[\"read\",\"exec\"],"
-			    "\"action\":\"deny\"}"),
-		      "files.rules[0].access[1]", "'exec'");
+	                    "\"action\":\"deny\"}"),
+	              "files.rules[0].access[1]", "'exec'");
 	expect_reject(FILES("{\"path\":\"etc\",\"action\":\"deny\"}"), "files.rules[0].path", NULL);
 	expect_reject(FILES("{\"path\":\"/etc\",\"access\":[],\"action\":\"deny\"}"),
-		      "files.rules[0].access", NULL);
+	              "files.rules[0].access", NULL);
 	expect_reject(FILES("{\"path\":\"/etc\",\"action\":\"audit\",\"recursive\":true}"),
-		      "files.rules[0].recursive", "unknown field");
+	              "files.rules[0].recursive", "unknown field");
 	expect_reject("\"files\":{\"default\":\"none\"}", "files.default", NULL);
 }
 
@@ -152,14 +152,15 @@ static void test_files_precedence(void **state)
 	{
 		char body[1024];
 
-		snprintf(body, sizeof(body),
-			 FILES("{\"name\":\"tree\",\"path\":\"%s\",\"access\":[\"read\"],\"action\":"
-			       "\"deny\"},"
-			       "{\"name\":\"sub\",\"path\":\"%s/sub\",\"access\":[\"read\"],"
-			       "\"action\":\"allow\"},"
-			       "{\"name\":\"same\",\"path\":\"%s/sub\",\"access\":[\"read\"],"
-			       "\"action\":\"audit\"}"),
-			 dir, dir, dir);
+		snprintf(
+		    body, sizeof(body),
+		    FILES("{\"name\":\"tree\",\"path\":\"%s\",\"access\":[\"read\"],\"action\":"
+		          "\"deny\"},"
+		          "{\"name\":\"sub\",\"path\":\"%s/sub\",\"access\":[\"read\"],"
+		          "\"action\":\"allow\"},"
+		          "{\"name\":\"same\",\"path\":\"%s/sub\",\"access\":[\"read\"],"
+		          "\"action\":\"audit\"}"),
+		    dir, dir, dir);
 		p = expect_accept(body);
 	}
 	assert_int_equal(policy_resolve_files(p, "", &e, &n, &err), 0);
@@ -188,29 +189,30 @@ static void test_files_precedence(void **state)
 static void test_keys_bad_input(void **state)
 {
 	expect_reject(KEYS("{\"name\":\"k\",\"key\":\"a\\u0001b\",\"perms\":[\"read\"]}"),
-		      "keys.rules[0].key", "rule 'k'");
-	expect_reject(KEYS("{\"key\":\"0123456789012345678901234567890123456789012345678901234567890"
-			   "123\",\"perms\":[\"read\"]}"),
-		      "keys.rules[0].key", NULL);
+	              "keys.rules[0].key", "rule 'k'");
+	expect_reject(
+	    KEYS("{\"key\":\"0123456789012345678901234567890123456789012345678901234567890"
+	         "123\",\"perms\":[\"read\"]}"),
+	    "keys.rules[0].key", NULL);
 	expect_reject(KEYS("{\"name\":\"k\",\"key\":\"x\",\"perms\":[\"read\",\"own\"]}"),
-		      "keys.rules[0].perms[1]", "'own'");
+	              "keys.rules[0].perms[1]", "'own'");
 	expect_reject(KEYS("{\"name\":\"k\",\"key\":\"x\"}"), "keys.rules[0].perms", "rule 'k'");
 	expect_reject(KEYS("{\"name\":\"k\",\"key\":\"x\",\"perms\":[\"read\"],\"uid\":-1}"),
-		      "keys.rules[0].uid", "rule 'k'");
+	              "keys.rules[0].uid", "rule 'k'");
 	expect_reject(KEYS("{\"name\":\"k\",\"key\":\"x\",\"perms\":[\"read\"],\"cgroup\":\"w\"}"),
-		      "keys.rules[0].cgroup", NULL);
+	              "keys.rules[0].cgroup", NULL);
 	expect_reject(KEYS("{\"name\":\"k\",\"key\":\"x\",\"perms\":[\"read\"],\"exe\":{\"path\":"
-			   "\"/bin/sh\",\"sha256\":\"00\"}}"),
-		      "keys.rules[0].exe.sha256", "rule 'k'");
+	                   "\"/bin/sh\",\"sha256\":\"00\"}}"),
+	              "keys.rules[0].exe.sha256", "rule 'k'");
 	expect_reject(KEYS("{\"key\":\"x\",\"perms\":[\"read\"],\"exe\":{\"path\":\"/bin/sh\"}}"),
-		      "keys.rules[0].exe.sha256", "missing");
+	              "keys.rules[0].exe.sha256", "missing");
 }
 
 static void test_keys_group(void **state)
 {
 	struct policy *p = expect_accept(
-		KEYS("{\"key\":\"a\",\"perms\":[\"read\"]},{\"key\":\"b\",\"perms\":[\"view\"]},"
-		     "{\"key\":\"a\",\"perms\":[\"search\"],\"uid\":7}"));
+	    KEYS("{\"key\":\"a\",\"perms\":[\"read\"]},{\"key\":\"b\",\"perms\":[\"view\"]},"
+	         "{\"key\":\"a\",\"perms\":[\"search\"],\"uid\":7}"));
 	struct policy_error err = {{0}};
 	struct policy_key_entry *e = NULL;
 	size_t n = 0;
@@ -231,9 +233,9 @@ static void test_keys_group(void **state)
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test(test_net_bad_input),	cmocka_unit_test(test_net_precedence),
-		cmocka_unit_test(test_files_bad_input), cmocka_unit_test(test_files_precedence),
-		cmocka_unit_test(test_keys_bad_input),	cmocka_unit_test(test_keys_group),
+	    cmocka_unit_test(test_net_bad_input),   cmocka_unit_test(test_net_precedence),
+	    cmocka_unit_test(test_files_bad_input), cmocka_unit_test(test_files_precedence),
+	    cmocka_unit_test(test_keys_bad_input),  cmocka_unit_test(test_keys_group),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
