@@ -34,6 +34,8 @@ struct agent_options {
 	const char *ready_file;
 	const char *root;	    /* prefix for policy paths (tests); "" normally */
 	const char *cgroup_root;    /* cgroup2 mount, default /sys/fs/cgroup */
+	const char *pin_dir;	    /* bpffs directory of pinned maps and links */
+	unsigned int reexec_after;  /* test hook: re-exec after this many seconds (0: never) */
 };
 
 struct agent {
@@ -46,10 +48,18 @@ struct agent {
 	int64_t boot_to_real_ns;
 	uint64_t events_written;
 	uint64_t drops_reported;
+	bool adopting; /* pinned maps of an earlier vigild were found */
 };
 
 /* Opens and loads the programs and maps; nothing is attached yet. */
 int agent_bpf_open(struct agent *a);
+/* Pinning (pin.c): pin paths before load, links after attach, adoption of an earlier vigild's. */
+int agent_pin_maps(struct agent *a, struct vigil_bpf *skel);
+int agent_pin_links(struct agent *a);
+void agent_sweep_generations(struct agent *a, uint32_t keep);
+int agent_unload(const char *pin_dir);
+void agent_reexec(struct agent *a, char **argv) __attribute__((noreturn));
+
 /* Self-protection (self.c): vigild's binary identity, protected devices and files. */
 int agent_self_protect(struct agent *a);
 /* Attaches every program; called once a complete policy is published. */

@@ -189,6 +189,11 @@ int agent_apply_policy(struct agent *a, struct policy *p, struct policy_error *e
 	__atomic_store_n(&a->skel->bss->active_gen, next.gen, __ATOMIC_RELEASE);
 
 	remove_generation(a, &a->cur);
+	if (a->adopting) {
+		/* An earlier vigild's generations: we know them only by their keys. */
+		agent_sweep_generations(a, next.gen);
+		a->adopting = false;
+	}
 	/* Only the policy is still needed, to name rules in events decided under it. */
 	applied_policy_clear(&a->prev);
 	a->prev = a->cur;

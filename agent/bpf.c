@@ -25,6 +25,9 @@ int agent_bpf_open(struct agent *a)
 	skel = vigil_bpf__open();
 	if (!skel)
 		return log_error_errno(-errno, "opening the BPF object");
+	r = agent_pin_maps(a, skel);
+	if (r < 0)
+		goto err_destroy;
 	r = vigil_bpf__load(skel);
 	if (r < 0) {
 		log_error_errno(r, "loading the BPF programs (is the BPF LSM active? "
@@ -56,11 +59,14 @@ int agent_bpf_attach(struct agent *a)
 	r = vigil_bpf__attach(a->skel);
 	if (r < 0)
 		return log_error_errno(r, "attaching the BPF-LSM programs");
-	return 0;
+	return agent_pin_links(a);
 }
 
 void agent_bpf_close(struct agent *a)
 {
+	/* The pinned programs outlive us; a later process with our pid must not be exempt. */
+	if (a->skel && a->skel->bss)
+		__atomic_store_n(&a->skel->bss->agent_tgid, 0, __ATOMIC_RELEASE);
 	vigil_bpf__destroy(a->skel);
 	a->skel = NULL;
 }

@@ -7,6 +7,7 @@
 #include <signal.h>
 #include <stdlib.h>
 #include <sys/stat.h>
+#include <time.h>
 #include <unistd.h>
 
 #define VIGIL_VERSION "0.1.0"
@@ -41,6 +42,10 @@ static void usage(FILE *f)
 		   "      --check            validate the policy and check every digest, then exit\n"
 		   "      --root DIR         resolve policy paths under DIR (image builds, tests)\n"
 		   "      --cgroup-root DIR  cgroup2 mount (default /sys/fs/cgroup)\n"
+		   "      --pin-dir DIR      bpffs directory of the pinned programs and maps (default "
+		   "/sys/fs/bpf/vigil)\n"
+		   "      --unload           remove the pinned programs and maps: enforcement ends\n"
+		   "      --test-reexec-after SEC  re-execute in place after SEC seconds (tests)\n"
 		   "  -v, --verbose          debug output, including libbpf's\n"
 		   "  -h, --help, --version\n"
 		   "\n"
@@ -57,6 +62,9 @@ static int parse_args(int argc, char **argv, struct agent_options *opt, bool *ch
 		{"check", no_argument, NULL, 'c'},
 		{"root", required_argument, NULL, 'R'},
 		{"cgroup-root", required_argument, NULL, 'C'},
+		{"pin-dir", required_argument, NULL, 'P'},
+		{"unload", no_argument, NULL, 'U'},
+		{"test-reexec-after", required_argument, NULL, 'X'},
 		{"verbose", no_argument, NULL, 'v'},
 		{"help", no_argument, NULL, 'h'},
 		{"version", no_argument, NULL, 'V'},
@@ -83,6 +91,14 @@ static int parse_args(int argc, char **argv, struct agent_options *opt, bool *ch
 			break;
 		case 'C':
 			opt->cgroup_root = optarg;
+			break;
+		case 'P':
+			opt->pin_dir = optarg;
+			break;
+		case 'U':
+			exit(agent_unload(opt->pin_dir) < 0 ? EXIT_RUNTIME : EXIT_OK);
+		case 'X':
+			opt->reexec_after = (unsigned int)atoi(optarg);
 			break;
 		case 'v':
 			vigil_log_verbose = 1;
@@ -149,8 +165,9 @@ static int write_ready_file(const char *path)
 	return 0;
 }
 
-static int run(struct agent *a, struct policy *p)
+static int run(struct agent *a, struct policy *p, char **argv)
 {
+	time_t started = time(NULL);
 	struct policy_error err = {{0}};
 	int r;
 
@@ -179,6 +196,9 @@ static int run(struct agent *a, struct policy *p)
 		goto out_events;
 	}
 	while (!stop_requested) {
+		if (a->opt.reexec_after && time(NULL) - started >= a->opt.reexec_after &&
+		    !getenv("VIGIL_REEXECED"))
+			agent_reexec(a, argv);
 		r = agent_events_poll(a, 500);
 		if (r < 0) {
 			log_error_errno(r, "reading the ring buffer");
@@ -203,7 +223,8 @@ int main(int argc, char **argv)
 {
 	struct agent a = {.opt = {.event_log_path = "/var/log/vigil/events.jsonl",
 				  .root = "",
-				  .cgroup_root = "/sys/fs/cgroup"}};
+				  .cgroup_root = "/sys/fs/cgroup",
+				  .pin_dir = "/sys/fs/bpf/vigil"}};
 	struct policy_error err = {{0}};
 	struct sigaction sa = {.sa_handler = on_stop};
 	bool check_only = false;
@@ -225,5 +246,5 @@ int main(int argc, char **argv)
 	sigaction(SIGTERM, &sa, NULL);
 	sigaction(SIGINT, &sa, NULL);
 	signal(SIGPIPE, SIG_IGN);
-	return run(&a, p);
+	return run(&a, p, argv);
 }

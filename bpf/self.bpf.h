@@ -11,14 +11,11 @@
 #define CONFIGFS_MAGIC 0x62656570
 
 /*
- * Identity (dev, ino) of the vigild binary, written by vigild at load. A process running it
- * is vigild even before it has written agent_tgid: that is how a restarted vigild gets past
- * the bpf() gate. Only PID 1 may start that binary (vigil_self_exec), so the identity cannot be
- * borrowed by the workload.
+ * A process running the vigild binary (agent_exe_dev/ino in common.bpf.h) is vigild even
+ * before it has written agent_tgid: that is how a restarted vigild gets past the bpf() gate.
+ * Only PID 1 (or vigild itself) may start that binary (vigil_self_exec), so the identity cannot
+ * be borrowed by the workload.
  */
-__u64 agent_exe_dev = 0;
-__u64 agent_exe_ino = 0;
-
 /* Character devices (kernel dev_t) only vigild may open: TPM, TDX and SNP guest devices. */
 struct {
 	__uint(type, BPF_MAP_TYPE_HASH);
@@ -29,15 +26,9 @@ struct {
 
 static __always_inline bool task_is_vigild(struct task_struct *task)
 {
-	struct inode *exe;
-
 	if (BPF_CORE_READ(task, tgid) == READ_ONCE(agent_tgid))
 		return true;
-	if (!READ_ONCE(agent_exe_ino))
-		return false;
-	exe = BPF_CORE_READ(task, mm, exe_file, f_inode);
-	return exe && BPF_CORE_READ(exe, i_ino) == READ_ONCE(agent_exe_ino) &&
-	       BPF_CORE_READ(exe, i_sb, s_dev) == READ_ONCE(agent_exe_dev);
+	return READ_ONCE(agent_exe_ino) && task_runs_vigild(task);
 }
 
 static __always_inline bool current_is_vigild(void)
@@ -164,7 +155,7 @@ int BPF_PROG(vigil_self_kill, struct task_struct *p, struct kernel_siginfo *info
 	return self_deny(VIGIL_SELF_SIGNAL, BPF_CORE_READ(p, tgid), 0, 0, NULL);
 }
 
-/* Only PID 1 starts vigild, so running its binary is a credential nobody else can earn. */
+/* Only PID 1 (or vigild) starts vigild, so running its binary is a credential nobody else can earn. */
 SEC("lsm/bprm_check_security")
 int BPF_PROG(vigil_self_exec, struct linux_binprm *bprm, int ret)
 {
@@ -176,8 +167,8 @@ int BPF_PROG(vigil_self_exec, struct linux_binprm *bprm, int ret)
 	if (BPF_CORE_READ(inode, i_ino) != READ_ONCE(agent_exe_ino) ||
 	    BPF_CORE_READ(inode, i_sb, s_dev) != READ_ONCE(agent_exe_dev))
 		return 0;
-	if (BPF_CORE_READ(task, real_parent, tgid) == 1)
-		return 0;
+	if (BPF_CORE_READ(task, real_parent, tgid) == 1 || current_is_vigild())
+		return 0; /* the service manager, or vigild re-executing itself */
 	return self_deny(VIGIL_SELF_EXEC, 0, BPF_CORE_READ(inode, i_sb, s_dev),
 	                 BPF_CORE_READ(inode, i_ino), BPF_CORE_READ(bprm, file, f_path.dentry));
 }
