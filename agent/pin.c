@@ -50,7 +50,13 @@ int agent_pin_maps(struct agent *a, struct vigil_bpf *skel)
 	a->adopting = stat(probe, &st) == 0;
 	bpf_object__for_each_map(map, skel->obj)
 	{
+		char *c;
+
 		snprintf(path, sizeof(path), "%s/%s", dir, bpf_map__name(map));
+		/* bpffs refuses names with a dot (vigil_bp.bss). */
+		for (c = path + strlen(dir) + 1; *c; c++)
+			if (*c == '.')
+				*c = '_';
 		r = bpf_map__set_pin_path(map, path);
 		if (r < 0)
 			return log_error_errno(r, "pin path for map %s", bpf_map__name(map));

@@ -11,7 +11,7 @@ while [ $i -lt 400 ]; do
 	tries=$((tries + 1))
 	$V connect 10.2.0.1 80 2> /tmp/.err && leaks=$((leaks + 1))
 	cat /etc/passwd > /dev/null 2>&1 && leaks=$((leaks + 1))
-	if grep -q "adopted:" /out/vigild.log; then
+	if grep -q "pinned links replaced" /out/vigild.log; then
 		adopted=$((adopted + 1))
 		[ $adopted -ge 10 ] && break
 	fi
