@@ -35,7 +35,6 @@ struct agent_options {
 	const char *root;	    /* prefix for policy paths (tests); "" normally */
 	const char *cgroup_root;    /* cgroup2 mount, default /sys/fs/cgroup */
 	const char *pin_dir;	    /* bpffs directory of pinned maps and links */
-	unsigned int reexec_after;  /* test hook: re-exec after this many seconds (0: never) */
 };
 
 struct agent {

@@ -206,12 +206,11 @@ int agent_unload(const char *pin_dir)
 	return 0;
 }
 
-/* Test and upgrade hook: re-executes vigild in place; the pins hold enforcement meanwhile. */
+/* SIGHUP (restart, upgrade): re-executes vigild in place; the pins hold enforcement meanwhile. */
 void agent_reexec(struct agent *a, char **argv)
 {
-	log_info("re-executing /proc/self/exe; the pinned programs keep enforcing");
+	log_info("SIGHUP: re-executing /proc/self/exe; the pinned programs keep enforcing");
 	agent_events_close(a);
-	setenv("VIGIL_REEXECED", "1", 1);
 	execv("/proc/self/exe", argv);
 	log_error_errno(-errno, "re-exec failed; exiting, enforcement stays pinned");
 	exit(1);

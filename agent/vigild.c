@@ -7,7 +7,6 @@
 #include <signal.h>
 #include <stdlib.h>
 #include <sys/stat.h>
-#include <time.h>
 #include <unistd.h>
 
 #define VIGIL_VERSION "0.1.0"
@@ -24,9 +23,16 @@ enum {
 int vigil_log_verbose;
 static volatile sig_atomic_t stop_requested;
 
+static volatile sig_atomic_t reexec_requested;
+
 static void on_stop(int sig)
 {
 	stop_requested = sig;
+}
+
+static void on_hup(int sig)
+{
+	reexec_requested = 1;
 }
 
 static void usage(FILE *f)
@@ -45,7 +51,7 @@ static void usage(FILE *f)
 		   "      --pin-dir DIR      bpffs directory of the pinned programs and maps (default "
 		   "/sys/fs/bpf/vigil)\n"
 		   "      --unload           remove the pinned programs and maps: enforcement ends\n"
-		   "      --test-reexec-after SEC  re-execute in place after SEC seconds (tests)\n"
+
 		   "  -v, --verbose          debug output, including libbpf's\n"
 		   "  -h, --help, --version\n"
 		   "\n"
@@ -64,7 +70,7 @@ static int parse_args(int argc, char **argv, struct agent_options *opt, bool *ch
 		{"cgroup-root", required_argument, NULL, 'C'},
 		{"pin-dir", required_argument, NULL, 'P'},
 		{"unload", no_argument, NULL, 'U'},
-		{"test-reexec-after", required_argument, NULL, 'X'},
+
 		{"verbose", no_argument, NULL, 'v'},
 		{"help", no_argument, NULL, 'h'},
 		{"version", no_argument, NULL, 'V'},
@@ -97,9 +103,7 @@ static int parse_args(int argc, char **argv, struct agent_options *opt, bool *ch
 			break;
 		case 'U':
 			exit(agent_unload(opt->pin_dir) < 0 ? EXIT_RUNTIME : EXIT_OK);
-		case 'X':
-			opt->reexec_after = (unsigned int)atoi(optarg);
-			break;
+
 		case 'v':
 			vigil_log_verbose = 1;
 			break;
@@ -167,7 +171,6 @@ static int write_ready_file(const char *path)
 
 static int run(struct agent *a, struct policy *p, char **argv)
 {
-	time_t started = time(NULL);
 	struct policy_error err = {{0}};
 	int r;
 
@@ -196,8 +199,7 @@ static int run(struct agent *a, struct policy *p, char **argv)
 		goto out_events;
 	}
 	while (!stop_requested) {
-		if (a->opt.reexec_after && time(NULL) - started >= a->opt.reexec_after &&
-		    !getenv("VIGIL_REEXECED"))
+		if (reexec_requested)
 			agent_reexec(a, argv);
 		r = agent_events_poll(a, 500);
 		if (r < 0) {
@@ -209,6 +211,8 @@ static int run(struct agent *a, struct policy *p, char **argv)
 	log_info("stopping on signal %d: %llu events written, %llu lost to a full ring buffer",
 		 (int)stop_requested, (unsigned long long)a->events_written,
 		 (unsigned long long)agent_stat(a, VIGIL_STAT_RB_DROPS));
+	/* A deliberate stop ends enforcement; a crash leaves it pinned for the next vigild. */
+	agent_unload(a->opt.pin_dir);
 	r = EXIT_OK;
 out_events:
 	agent_events_close(a);
@@ -245,6 +249,8 @@ int main(int argc, char **argv)
 	}
 	sigaction(SIGTERM, &sa, NULL);
 	sigaction(SIGINT, &sa, NULL);
+	sa.sa_handler = on_hup;
+	sigaction(SIGHUP, &sa, NULL);
 	signal(SIGPIPE, SIG_IGN);
 	return run(&a, p, argv);
 }

@@ -13,8 +13,8 @@
 /*
  * A process running the vigild binary (agent_exe_dev/ino in common.bpf.h) is vigild even
  * before it has written agent_tgid: that is how a restarted vigild gets past the bpf() gate.
- * Only PID 1 (or vigild itself) may start that binary (vigil_self_exec), so the identity cannot
- * be borrowed by the workload.
+ * Only the platform (or vigild itself) may start that binary (vigil_self_exec), so the identity
+ * cannot be borrowed by the workload.
  */
 /* Character devices (kernel dev_t) only vigild may open: TPM, TDX and SNP guest devices. */
 struct {
@@ -34,6 +34,21 @@ static __always_inline bool task_is_vigild(struct task_struct *task)
 static __always_inline bool current_is_vigild(void)
 {
 	return is_agent() || task_is_vigild(bpf_get_current_task_btf());
+}
+
+/*
+ * The platform side, which may stop and start vigild: PID 1 (the service manager) and, under a
+ * cgroup-scoped policy, every process outside the scope. The workload is the scope.
+ */
+static __always_inline bool current_is_platform(void)
+{
+	struct vigil_policy_cfg *cfg;
+	__u32 gen;
+
+	if ((bpf_get_current_pid_tgid() >> 32) == 1)
+		return true;
+	cfg = current_policy(&gen);
+	return cfg && !(cfg->flags & VIGIL_CFG_SCOPE_GUEST) && !in_scope(cfg, gen);
 }
 
 /* Records a self-protection refusal; returns -EPERM. */
@@ -138,24 +153,23 @@ int BPF_PROG(vigil_self_ptrace, struct task_struct *child, unsigned int mode, in
 }
 
 /*
- * Signals to vigild, stop and kill included. PID 1 may signal it: that is how an operator stops
- * vigil on purpose (systemctl stop vigild), a privileged act outside any workload. Signals the
- * kernel sends itself never reach this hook.
+ * Signals to vigild, stop and kill included, from the workload. The platform may signal it:
+ * that is how an operator stops (SIGTERM: enforcement ends) or restarts (SIGHUP) vigil on
+ * purpose. Signals the kernel sends itself never reach this hook.
  */
 SEC("lsm/task_kill")
 int BPF_PROG(vigil_self_kill, struct task_struct *p, struct kernel_siginfo *info, int sig,
              const struct cred *cred, int ret)
 {
-	__u32 tgid = bpf_get_current_pid_tgid() >> 32;
-
 	if (ret)
 		return ret;
-	if (sig == 0 || tgid == 1 || !task_is_vigild(p) || current_is_vigild())
+	if (sig == 0 || !task_is_vigild(p) || current_is_vigild() || current_is_platform())
 		return 0;
 	return self_deny(VIGIL_SELF_SIGNAL, BPF_CORE_READ(p, tgid), 0, 0, NULL);
 }
 
-/* Only PID 1 (or vigild) starts vigild, so running its binary is a credential nobody else can earn. */
+/* Only the platform (or vigild) starts vigild: running its binary is a credential the workload
+ * cannot earn. */
 SEC("lsm/bprm_check_security")
 int BPF_PROG(vigil_self_exec, struct linux_binprm *bprm, int ret)
 {
@@ -167,8 +181,9 @@ int BPF_PROG(vigil_self_exec, struct linux_binprm *bprm, int ret)
 	if (BPF_CORE_READ(inode, i_ino) != READ_ONCE(agent_exe_ino) ||
 	    BPF_CORE_READ(inode, i_sb, s_dev) != READ_ONCE(agent_exe_dev))
 		return 0;
-	if (BPF_CORE_READ(task, real_parent, tgid) == 1 || current_is_vigild())
-		return 0; /* the service manager, or vigild re-executing itself */
+	if (BPF_CORE_READ(task, real_parent, tgid) == 1 || current_is_vigild() ||
+	    current_is_platform())
+		return 0; /* the service manager, the platform, or vigild re-executing itself */
 	return self_deny(VIGIL_SELF_EXEC, 0, BPF_CORE_READ(inode, i_sb, s_dev),
 	                 BPF_CORE_READ(inode, i_ino), BPF_CORE_READ(bprm, file, f_path.dentry));
 }

@@ -1,3 +1,4 @@
+# vm suite: file enforcement by identity, and the bypasses: symlink, hardlinks, bind mount, rename, io_uring, depth.
 # File enforcement by identity: trees, exceptions, access kinds, audit, and the bypasses: symlink,
 # hardlink (new and pre-existing), bind mount, rename, io_uring, over-deep paths.
 # vigil-vm-args: --copy build/guest-tests:/t

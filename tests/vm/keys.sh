@@ -1,3 +1,4 @@
+# vm suite: kernel-key enforcement by executable identity, cgroup and uid.
 # Kernel-key enforcement: a key the policy names is usable only by the executables (path and
 # SHA-256), cgroups and uids its rules name, for the permissions they name.
 # vigil-vm-args: --copy build/guest-tests:/t --copy build/guest-tests/vtest:/t/keyreader

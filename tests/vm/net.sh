@@ -1,3 +1,4 @@
+# vm suite: network enforcement: connect, bind, listen, sendto, io_uring, IPv6 and IPv4-mapped IPv6.
 # Network enforcement: connect, bind, listen, unconnected UDP sendto, io_uring connect, IPv6 and
 # IPv4-mapped IPv6, CIDR longest-prefix match, ports, protocol, default, audit, scope.
 # vigil-vm-args: --copy build/guest-tests:/t
