@@ -7,6 +7,8 @@
 #include <arpa/inet.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <linux/audit.h>
+#include <linux/netlink.h>
 #include <liburing.h>
 #include <netinet/in.h>
 #include <signal.h>
@@ -18,7 +20,16 @@
 #include <sys/socket.h>
 #include <sys/syscall.h>
 #include <sys/wait.h>
+#include <time.h>
 #include <unistd.h>
+
+static uint64_t now_ns(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
+}
 
 static int fail(const char *what, int err)
 {
@@ -212,9 +223,24 @@ static int cmd_file(int argc, char **argv)
 	}
 	if (strcmp(argv[1], "open-loop") == 0 && argc == 4) {
 		long i, n = atol(argv[3]);
+		uint64_t t0 = now_ns();
 
 		for (i = 0; i < n; i++) {
 			fd = open(argv[2], O_RDONLY | O_CLOEXEC);
+			if (fd < 0)
+				return fail("open", errno);
+			close(fd);
+		}
+		printf("%.1f\n", (double)(now_ns() - t0) / (double)n);
+		return 0;
+	}
+	if (strcmp(argv[1], "mkfiles") == 0 && argc == 4) {
+		long i, n = atol(argv[3]);
+		char path[4200];
+
+		for (i = 0; i < n; i++) {
+			snprintf(path, sizeof(path), "%s/f%ld", argv[2], i);
+			fd = open(path, O_WRONLY | O_CREAT | O_CLOEXEC, 0644);
 			if (fd < 0)
 				return fail("open", errno);
 			close(fd);
@@ -249,14 +275,102 @@ static int cmd_connect_loop(int argc, char **argv)
 
 	if (argc != 5)
 		return 2;
+	uint64_t t0;
+
 	len = make_addr(argv[2], argv[3], &ss);
 	n = atol(argv[4]);
+	t0 = now_ns();
 	for (i = 0; i < n; i++) {
 		int fd = socket(ss.ss_family, SOCK_STREAM, 0);
 
 		if (connect(fd, (struct sockaddr *)&ss, len) < 0 && errno != ECONNREFUSED)
 			return fail("connect", errno);
 		close(fd);
+	}
+	printf("%.1f\n", (double)(now_ns() - t0) / (double)n);
+	return 0;
+}
+
+/* One request to the kernel audit subsystem; waits for its acknowledgement. */
+static int audit_request(int fd, int type, const void *data, size_t len)
+{
+	struct sockaddr_nl kernel = {.nl_family = AF_NETLINK};
+	static unsigned int seq;
+	char ack[512];
+	struct nlmsghdr *h = calloc(1, NLMSG_SPACE(len));
+	ssize_t n;
+	int r = 0;
+
+	if (!h)
+		return ENOMEM;
+	h->nlmsg_len = (uint32_t)NLMSG_LENGTH(len);
+	h->nlmsg_type = (uint16_t)type;
+	h->nlmsg_flags = NLM_F_REQUEST | NLM_F_ACK;
+	h->nlmsg_seq = ++seq;
+	memcpy(NLMSG_DATA(h), data, len);
+	if (sendto(fd, h, h->nlmsg_len, 0, (struct sockaddr *)&kernel, sizeof(kernel)) < 0)
+		r = errno;
+	free(h);
+	if (r)
+		return r;
+	n = recv(fd, ack, sizeof(ack), 0);
+	if (n < (ssize_t)NLMSG_LENGTH(sizeof(struct nlmsgerr)))
+		return EIO;
+	h = (struct nlmsghdr *)ack;
+	if (h->nlmsg_type == NLMSG_ERROR)
+		return -((struct nlmsgerr *)NLMSG_DATA(h))->error;
+	return 0;
+}
+
+/*
+ * audit-watch DIR N: what `auditctl -e 1; auditctl -w DIR/fI -p r` does for I < N (syscall
+ * exit filter, every syscall, a watch and a read-permission field); audit-off: auditctl -e 0.
+ */
+static int cmd_audit(int argc, char **argv)
+{
+	struct audit_status st = {.mask = AUDIT_STATUS_ENABLED, .enabled = 1};
+	int fd = socket(AF_NETLINK, SOCK_RAW | SOCK_CLOEXEC, NETLINK_AUDIT);
+	long i, n;
+	int r;
+
+	if (fd < 0)
+		return fail("socket(NETLINK_AUDIT)", errno);
+	if (strcmp(argv[1], "audit-off") == 0) {
+		st.enabled = 0;
+		r = audit_request(fd, AUDIT_SET, &st, sizeof(st));
+		return r ? fail("AUDIT_SET", r) : 0;
+	}
+	if (argc != 4)
+		return 2;
+	r = audit_request(fd, AUDIT_SET, &st, sizeof(st));
+	if (r)
+		return fail("AUDIT_SET", r);
+	n = atol(argv[3]);
+	for (i = 0; i < n; i++) {
+		char path[4200];
+		size_t len = (size_t)snprintf(path, sizeof(path), "%s/f%ld", argv[2], i);
+		struct audit_rule_data *rule = calloc(1, sizeof(*rule) + len);
+		unsigned int w;
+
+		if (!rule)
+			return fail("calloc", ENOMEM);
+		rule->flags = AUDIT_FILTER_EXIT;
+		rule->action = AUDIT_ALWAYS;
+		for (w = 0; w < AUDIT_BITMASK_SIZE; w++)
+			rule->mask[w] = ~0u;
+		rule->field_count = 2;
+		rule->fields[0] = AUDIT_WATCH;
+		rule->fieldflags[0] = AUDIT_EQUAL;
+		rule->values[0] = (uint32_t)len;
+		rule->fields[1] = AUDIT_PERM;
+		rule->fieldflags[1] = AUDIT_EQUAL;
+		rule->values[1] = AUDIT_PERM_READ;
+		rule->buflen = (uint32_t)len;
+		memcpy(rule->buf, path, len);
+		r = audit_request(fd, AUDIT_ADD_RULE, rule, sizeof(*rule) + len);
+		free(rule);
+		if (r)
+			return fail("AUDIT_ADD_RULE", r);
 	}
 	return 0;
 }
@@ -285,6 +399,8 @@ int main(int argc, char **argv)
 	}
 	if (strcmp(argv[1], "connect-loop") == 0)
 		return cmd_connect_loop(argc, argv);
+	if (strncmp(argv[1], "audit-", 6) == 0)
+		return cmd_audit(argc, argv);
 	if (strcmp(argv[1], "bpf") == 0 || strcmp(argv[1], "ptrace") == 0 ||
 	    strcmp(argv[1], "kill") == 0)
 		return cmd_self(argc, argv);
