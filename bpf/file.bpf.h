@@ -32,36 +32,42 @@ struct walk_pos {
 
 #define WALK_TOO_DEEP 0xff
 
+/* The rule for access at one identity, or VIGIL_ACT_NONE. */
+static __always_inline __u8 walk_lookup(struct vigil_file_key *key, __u8 access, __u32 *ret_rule)
+{
+	struct vigil_file_val *val = bpf_map_lookup_elem(&file_rules, key);
+	__u8 a = access & (VIGIL_FA_MAX - 1); /* VIGIL_FA_MAX is a power of two */
+
+	if (!val || !val->action[a])
+		return VIGIL_ACT_NONE;
+	*ret_rule = val->rule_id[a];
+	return val->action[a];
+}
+
 /*
- * The action of the nearest rule for access on pos or one of its ancestors, or VIGIL_ACT_NONE.
- * Ancestors are dentry parents within a filesystem, so a bind mount or a rename of a parent
- * does not change the answer, and mount points up to the root: a directory rule covers
- * everything mounted beneath it. Past VIGIL_FILE_MAX_DEPTH steps, WALK_TOO_DEEP.
+ * Above the first mount root: mount points up to the root of the mount tree, through
+ * bpf_probe_read (struct mount is reached by container_of, which direct loads cannot express).
+ * The mount root itself was looked up by file_walk.
  */
-static __always_inline __u8 file_walk(__u32 gen, const struct walk_pos *start, __u8 access,
-                                      __u32 *ret_rule)
+static __always_inline __u8 walk_above_mount(__u32 gen, const struct walk_pos *start,
+					     __u8 access, __u32 *ret_rule)
 {
 	struct vigil_file_key key = {.gen = gen};
 	__u64 mnt_off = bpf_core_field_offset(struct mount, mnt);
-	struct dentry *dentry = start->dentry;
-	struct vfsmount *mnt = start->mnt;
+	struct dentry *dentry = NULL;
+	struct vfsmount *mnt = NULL;
+	bool at_root = true;
 	int i;
 
-	for (i = 0; i < VIGIL_FILE_MAX_DEPTH; i++) {
-		struct inode *inode = BPF_CORE_READ(dentry, d_inode);
-		struct vigil_file_val *val;
-		struct dentry *parent;
+	/* As plain addresses: container_of arithmetic is not allowed on BTF pointers. */
+	bpf_probe_read_kernel(&mnt, sizeof(mnt), &start->mnt);
 
-		if (inode) {
-			key.dev = BPF_CORE_READ(inode, i_sb, s_dev);
-			key.ino = BPF_CORE_READ(inode, i_ino);
-			val = bpf_map_lookup_elem(&file_rules, &key);
-			if (val && access < VIGIL_FA_MAX && val->action[access]) {
-				*ret_rule = val->rule_id[access];
-				return val->action[access];
-			}
-		}
-		if (dentry == BPF_CORE_READ(mnt, mnt_root)) {
+	for (i = 0; i < VIGIL_FILE_MAX_DEPTH; i++) {
+		struct inode *inode;
+		struct dentry *parent;
+		__u8 act;
+
+		if (at_root) {
 			struct mount *m = (void *)mnt - mnt_off;
 			struct mount *up = BPF_CORE_READ(m, mnt_parent);
 
@@ -69,14 +75,67 @@ static __always_inline __u8 file_walk(__u32 gen, const struct walk_pos *start, _
 				return VIGIL_ACT_NONE; /* the root of the mount tree */
 			dentry = BPF_CORE_READ(m, mnt_mountpoint);
 			mnt = (void *)up + mnt_off;
-			continue;
 		}
+		inode = BPF_CORE_READ(dentry, d_inode);
+		if (inode) {
+			key.dev = BPF_CORE_READ(inode, i_sb, s_dev);
+			key.ino = BPF_CORE_READ(inode, i_ino);
+			act = walk_lookup(&key, access, ret_rule);
+			if (act)
+				return act;
+		}
+		at_root = dentry == BPF_CORE_READ(mnt, mnt_root);
+		if (at_root)
+			continue;
 		parent = BPF_CORE_READ(dentry, d_parent);
 		if (!parent || parent == dentry)
 			return VIGIL_ACT_NONE; /* a filesystem's root outside the mount tree */
 		dentry = parent;
 	}
 	return WALK_TOO_DEEP;
+}
+
+/*
+ * The action of the nearest rule for access on pos or one of its ancestors, or VIGIL_ACT_NONE.
+ * Ancestors are dentry parents within a filesystem, so a bind mount or a rename of a parent
+ * does not change the answer, and mount points up to the root: a directory rule covers
+ * everything mounted beneath it. Past VIGIL_FILE_MAX_DEPTH components inside the file's mount,
+ * or VIGIL_FILE_MAX_DEPTH steps above it, WALK_TOO_DEEP. Inside the first mount (nearly every
+ * step) the walk uses direct BTF loads, no helper calls.
+ */
+static __always_inline __u8 file_walk(__u32 gen, const struct walk_pos *start, __u8 access,
+				      __u32 *ret_rule)
+{
+	struct vigil_file_key key = {.gen = gen};
+	struct dentry *dentry = start->dentry;
+	struct vfsmount *mnt = start->mnt;
+	struct dentry *root = mnt->mnt_root;
+	int i;
+
+	/* Every dentry of one mount has the mount's superblock. */
+	key.dev = mnt->mnt_sb->s_dev;
+	for (i = 0; i < VIGIL_FILE_MAX_DEPTH; i++) {
+		struct inode *inode = dentry->d_inode;
+		struct dentry *parent;
+		__u8 act;
+
+		if (inode) {
+			key.ino = inode->i_ino;
+			act = walk_lookup(&key, access, ret_rule);
+			if (act)
+				return act;
+		}
+		if (dentry == root)
+			break;
+		parent = dentry->d_parent;
+		if (!parent || parent == dentry)
+			return VIGIL_ACT_NONE; /* a filesystem's root outside the mount tree */
+		dentry = parent;
+	}
+	if (dentry != root)
+		return WALK_TOO_DEEP;
+	/* One call site, no depth carried over: the verifier checks the second walk once. */
+	return walk_above_mount(gen, start, access, ret_rule);
 }
 
 struct file_req {
@@ -180,7 +239,7 @@ static __always_inline int file_check_path(const struct path *dir, struct dentry
                                            __u8 access)
 {
 	struct file_req r = {
-	    .pos = {.dentry = dentry ?: BPF_CORE_READ(dir, dentry), .mnt = BPF_CORE_READ(dir, mnt)},
+	    .pos = {.dentry = dentry ?: dir->dentry, .mnt = dir->mnt},
 	    .access = access,
 	    .write_like = true,
 	};
@@ -192,8 +251,8 @@ SEC("lsm/file_open")
 int BPF_PROG(vigil_file_rules_open, struct file *file, int ret)
 {
 	struct file_req r = {
-	    .pos = {.dentry = BPF_CORE_READ(file, f_path.dentry),
-	            .mnt = BPF_CORE_READ(file, f_path.mnt)},
+	    .pos = {.dentry = file->f_path.dentry,
+	            .mnt = file->f_path.mnt},
 	    .file = file,
 	};
 	unsigned int mode = BPF_CORE_READ(file, f_mode);
@@ -233,8 +292,8 @@ int BPF_PROG(vigil_file_rules_mmap, struct file *file, unsigned long reqprot, un
 		return ret;
 	if (!file || !(prot & PROT_EXEC))
 		return 0;
-	r.pos.dentry = BPF_CORE_READ(file, f_path.dentry);
-	r.pos.mnt = BPF_CORE_READ(file, f_path.mnt);
+	r.pos.dentry = file->f_path.dentry;
+	r.pos.mnt = file->f_path.mnt;
 	return file_check(&r);
 }
 
