@@ -40,7 +40,7 @@ FUZZ_BINS  := $(FUZZ_SRCS:tests/fuzz/%.c=$(BUILD)/fuzz/%)
 GUEST_PROGS := $(patsubst tests/vm/progs/%.c,$(BUILD)/guest-tests/%,$(wildcard tests/vm/progs/*.c))
 UNIT_BINS  := $(UNIT_SRCS:tests/unit/%.c=$(BUILD)/tests/%)
 
-.PHONY: all deps demo-run check-fuzz check check-unit check-host check-tpm check-vm bench demo clean format format-check help kernel
+.PHONY: all deps demo-run guest-tests check-fuzz check check-unit check-host check-tpm check-vm bench demo clean format format-check help kernel
 all: $(BUILD)/vigild $(BUILD)/vigil
 
 help:
@@ -131,7 +131,9 @@ kernel:
 $(BUILD)/guest-tests/%: tests/vm/progs/%.c
 	$(Q)mkdir -p $(@D)
 	@echo "  STATIC  $@"
-	$(Q)$(CC) -O2 -static -std=gnu11 -Wall -Wextra -Werror -o $@ $<
+	$(Q)$(CC) -O2 -static -std=gnu11 $(WARN) -D_GNU_SOURCE -o $@ $< -luring
+
+guest-tests: $(GUEST_PROGS)
 
 check-vm: all kernel $(GUEST_PROGS)
 	$(Q)tests/run-vm.sh $(BUILD)

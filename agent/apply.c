@@ -17,6 +17,7 @@ void applied_policy_clear(struct applied_policy *ap)
 	policy_free(ap->policy);
 	free(ap->exec);
 	free(ap->cgroup_ids);
+	agent_sections_clear(ap);
 	*ap = (struct applied_policy){0};
 }
 
@@ -116,9 +117,9 @@ static int insert_scope_and_cfg(struct agent *a, const struct applied_policy *ap
 	struct vigil_policy_cfg cfg = {
 	    .serial = p->serial,
 	    .rule_count = (uint32_t)p->n_exec,
-	    .flags = (p->scope_guest ? VIGIL_CFG_SCOPE_GUEST : 0) |
-	             (p->audit ? VIGIL_CFG_AUDIT : 0) |
-	             (p->allow_fileless ? VIGIL_CFG_ALLOW_FILELESS : 0),
+	    .flags =
+	        (p->scope_guest ? VIGIL_CFG_SCOPE_GUEST : 0) | (p->audit ? VIGIL_CFG_AUDIT : 0) |
+	        (p->allow_fileless ? VIGIL_CFG_ALLOW_FILELESS : 0) | agent_sections_cfg_flags(p),
 	};
 	uint8_t one = 1;
 	size_t i;
@@ -141,6 +142,7 @@ static void remove_generation(struct agent *a, const struct applied_policy *ap)
 
 	if (!ap->gen)
 		return;
+	agent_remove_sections(a, ap);
 	for (i = 0; i < ap->n_exec; i++) {
 		struct vigil_exec_key key = exec_key(ap, i);
 
@@ -176,6 +178,9 @@ int agent_apply_policy(struct agent *a, struct policy *p, struct policy_error *e
 	r = check_unrevoked(a, &next, err);
 	if (r < 0)
 		goto fail;
+	r = agent_apply_sections(a, &next, err);
+	if (r < 0)
+		goto fail;
 	r = insert_scope_and_cfg(a, &next);
 	if (r < 0) {
 		policy_errorf(err, r, "%s: filling the policy maps: %s", p->origin, strerror(-r));
@@ -185,6 +190,11 @@ int agent_apply_policy(struct agent *a, struct policy *p, struct policy_error *e
 	__atomic_store_n(&a->skel->bss->active_gen, next.gen, __ATOMIC_RELEASE);
 
 	remove_generation(a, &a->cur);
+	if (a->adopting) {
+		/* An earlier vigild's generations: we know them only by their keys. */
+		agent_sweep_generations(a, next.gen);
+		a->adopting = false;
+	}
 	/* Only the policy is still needed, to name rules in events decided under it. */
 	applied_policy_clear(&a->prev);
 	a->prev = a->cur;

@@ -33,6 +33,9 @@ int agent_bpf_open(struct agent *a)
 			goto err_destroy;
 		}
 	}
+	r = agent_pin_maps(a, skel);
+	if (r < 0)
+		goto err_destroy;
 	r = vigil_bpf__load(skel);
 	if (r < 0) {
 		log_error_errno(r, "loading the BPF programs (is the BPF LSM active? "
@@ -56,15 +59,22 @@ err_destroy:
 
 int agent_bpf_attach(struct agent *a)
 {
-	int r = vigil_bpf__attach(a->skel);
+	/* Last, so the event log and every file vigild created at start are covered. */
+	int r = agent_self_protect(a);
 
 	if (r < 0)
+		return r;
+	r = vigil_bpf__attach(a->skel);
+	if (r < 0)
 		return log_error_errno(r, "attaching the BPF-LSM programs");
-	return 0;
+	return agent_pin_links(a);
 }
 
 void agent_bpf_close(struct agent *a)
 {
+	/* The pinned programs outlive us; a later process with our pid must not be exempt. */
+	if (a->skel && a->skel->bss)
+		__atomic_store_n(&a->skel->bss->agent_tgid, 0, __ATOMIC_RELEASE);
 	vigil_bpf__destroy(a->skel);
 	a->skel = NULL;
 }

@@ -22,6 +22,10 @@ const char *vigil_reason_name(unsigned int reason)
 	    [VIGIL_R_WRITE_OPEN] = "opened_for_write",
 	    [VIGIL_R_TRUNCATE] = "truncated",
 	    [VIGIL_R_NO_POLICY] = "no_policy",
+	    [VIGIL_R_DEFAULT] = "default",
+	    [VIGIL_R_TOO_DEEP] = "too_deep",
+	    [VIGIL_R_SELF] = "self_protection",
+	    [VIGIL_R_NOT_NAMED] = "not_named",
 	};
 
 	return reason < sizeof(names) / sizeof(names[0]) && names[reason] ? names[reason]
@@ -57,6 +61,14 @@ const char *vigil_event_type_name(unsigned int type)
 		return "mprotect_exec";
 	case VIGIL_EV_EXEC_INVALIDATED:
 		return "exec_invalidated";
+	case VIGIL_EV_FILE:
+		return "file";
+	case VIGIL_EV_NET:
+		return "network";
+	case VIGIL_EV_KEY:
+		return "key";
+	case VIGIL_EV_SELF:
+		return "self";
 	}
 	return "unknown";
 }
@@ -119,8 +131,10 @@ int agent_event_format(const struct agent *a, const struct vigil_event *e, char 
 	int64_t real = (int64_t)e->ts_boot_ns + a->boot_to_real_ns;
 	struct out o = {buf, size, false};
 	time_t sec = (time_t)(real / 1000000000);
+	const char *rule;
 	struct tm tm;
 	char ts[32];
+	int n;
 
 	gmtime_r(&sec, &tm);
 	strftime(ts, sizeof(ts), "%Y-%m-%dT%H:%M:%S", &tm);
@@ -134,8 +148,17 @@ int agent_event_format(const struct agent *a, const struct vigil_event *e, char 
 	put_str(&o, "path", e->path, sizeof(e->path));
 	put(&o, ",\"dev\":\"%llu:%llu\",\"ino\":%llu", (unsigned long long)(e->dev >> 20),
 	    (unsigned long long)(e->dev & 0xfffff), (unsigned long long)e->ino);
-	if (p && vigil_reason_has_rule(e->reason) && e->rule_id < p->n_exec)
-		put_str(&o, "rule", p->exec[e->rule_id].name, POLICY_NAME_MAX * 32);
+	agent_event_format_kind(e, o.p, o.left, &n);
+	if (n < 0 || (size_t)n >= o.left) {
+		o.overflow = true;
+		o.left = 0;
+	} else {
+		o.p += n;
+		o.left -= (size_t)n;
+	}
+	rule = p && vigil_reason_has_rule(e->reason) ? agent_event_rule_name(p, e) : NULL;
+	if (rule)
+		put_str(&o, "rule", rule, POLICY_NAME_MAX * 32);
 	else
 		put(&o, ",\"rule\":null");
 	if (p)

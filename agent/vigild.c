@@ -22,9 +22,16 @@ enum {
 
 static volatile sig_atomic_t stop_requested;
 
+static volatile sig_atomic_t reexec_requested;
+
 static void on_stop(int sig)
 {
 	stop_requested = sig;
+}
+
+static void on_hup(int sig)
+{
+	reexec_requested = 1;
 }
 
 static void usage(FILE *f)
@@ -43,6 +50,9 @@ static void usage(FILE *f)
 	    "      --root DIR         resolve policy paths under DIR (image builds, tests)\n"
 	    "      --cgroup-root DIR  cgroup2 mount (default /sys/fs/cgroup)\n"
 	    "      --ringbuf-size N   ring buffer bytes, a power of two >= 4096 (default 4 MiB)\n"
+	    "      --pin-dir DIR      bpffs directory of the pinned programs and maps (default "
+	    "/sys/fs/bpf/vigil)\n"
+	    "      --unload           remove the pinned programs and maps: enforcement ends\n"
 	    "  -v, --verbose          debug output, including libbpf's\n"
 	    "  -h, --help, --version\n"
 	    "\n"
@@ -50,7 +60,8 @@ static void usage(FILE *f)
 	    "LSM.\n");
 }
 
-static int parse_args(int argc, char **argv, struct agent_options *opt, bool *check_only)
+static int parse_args(int argc, char **argv, struct agent_options *opt, bool *check_only,
+                      bool *unload)
 {
 	static const struct option longopts[] = {
 	    {"policy", required_argument, NULL, 'p'},
@@ -60,6 +71,8 @@ static int parse_args(int argc, char **argv, struct agent_options *opt, bool *ch
 	    {"root", required_argument, NULL, 'R'},
 	    {"cgroup-root", required_argument, NULL, 'C'},
 	    {"ringbuf-size", required_argument, NULL, 'B'},
+	    {"pin-dir", required_argument, NULL, 'P'},
+	    {"unload", no_argument, NULL, 'U'},
 	    {"verbose", no_argument, NULL, 'v'},
 	    {"help", no_argument, NULL, 'h'},
 	    {"version", no_argument, NULL, 'V'},
@@ -101,6 +114,12 @@ static int parse_args(int argc, char **argv, struct agent_options *opt, bool *ch
 			opt->ringbuf_size = (uint32_t)v;
 			break;
 		}
+		case 'P':
+			opt->pin_dir = optarg;
+			break;
+		case 'U':
+			*unload = true;
+			break;
 		case 'v':
 			vigil_log_verbose = 1;
 			break;
@@ -119,7 +138,7 @@ static int parse_args(int argc, char **argv, struct agent_options *opt, bool *ch
 		fprintf(stderr, "vigild: unexpected argument '%s'\n", argv[optind]);
 		return -EINVAL;
 	}
-	if (!opt->policy_path) {
+	if (!opt->policy_path && !*unload) {
 		fprintf(stderr, "vigild: --policy FILE is required (see --help)\n");
 		return -EINVAL;
 	}
@@ -164,7 +183,7 @@ static int write_ready_file(const char *path)
 	return 0;
 }
 
-static int run(struct agent *a, struct policy *p)
+static int run(struct agent *a, struct policy *p, char **argv)
 {
 	struct policy_error err = {{0}};
 	int r;
@@ -194,6 +213,8 @@ static int run(struct agent *a, struct policy *p)
 		goto out_events;
 	}
 	while (!stop_requested) {
+		if (reexec_requested)
+			agent_reexec(a, argv);
 		r = agent_events_poll(a, 500);
 		if (r < 0) {
 			log_error_errno(r, "reading the ring buffer");
@@ -204,6 +225,8 @@ static int run(struct agent *a, struct policy *p)
 	log_info("stopping on signal %d: %llu events written, %llu lost to a full ring buffer",
 	         (int)stop_requested, (unsigned long long)a->events_written,
 	         (unsigned long long)agent_stat(a, VIGIL_STAT_RB_DROPS));
+	/* A deliberate stop ends enforcement; a crash leaves it pinned for the next vigild. */
+	agent_unload(a->opt.pin_dir);
 	r = EXIT_OK;
 out_events:
 	agent_events_close(a);
@@ -218,15 +241,18 @@ int main(int argc, char **argv)
 {
 	struct agent a = {.opt = {.event_log_path = "/var/log/vigil/events.jsonl",
 	                          .root = "",
-	                          .cgroup_root = "/sys/fs/cgroup"}};
+	                          .cgroup_root = "/sys/fs/cgroup",
+	                          .pin_dir = "/sys/fs/bpf/vigil"}};
 	struct policy_error err = {{0}};
 	struct sigaction sa = {.sa_handler = on_stop};
-	bool check_only = false;
+	bool check_only = false, unload = false;
 	struct policy *p;
 	int r;
 
-	if (parse_args(argc, argv, &a.opt, &check_only) < 0)
+	if (parse_args(argc, argv, &a.opt, &check_only, &unload) < 0)
 		return EXIT_USAGE;
+	if (unload)
+		return agent_unload(a.opt.pin_dir) < 0 ? EXIT_RUNTIME : EXIT_OK;
 	r = policy_load_file(a.opt.policy_path, &p, &err);
 	if (r < 0) {
 		fprintf(stderr, "vigild: policy rejected: %s\n", err.msg);
@@ -247,6 +273,8 @@ int main(int argc, char **argv)
 	}
 	sigaction(SIGTERM, &sa, NULL);
 	sigaction(SIGINT, &sa, NULL);
+	sa.sa_handler = on_hup;
+	sigaction(SIGHUP, &sa, NULL);
 	signal(SIGPIPE, SIG_IGN);
-	return run(&a, p);
+	return run(&a, p, argv);
 }

@@ -57,11 +57,26 @@ static __always_inline void stat_inc(__u32 idx)
 		*v += 1;
 }
 
+/* Identity (dev, ino) of the vigild binary, written by vigild at load (see self.bpf.h). */
+__u64 agent_exe_dev = 0;
+__u64 agent_exe_ino = 0;
+
+static __always_inline bool task_runs_vigild(struct task_struct *task)
+{
+	struct inode *exe = BPF_CORE_READ(task, mm, exe_file, f_inode);
+
+	return exe && BPF_CORE_READ(exe, i_ino) == READ_ONCE(agent_exe_ino) &&
+	       BPF_CORE_READ(exe, i_sb, s_dev) == READ_ONCE(agent_exe_dev);
+}
+
 static __always_inline bool is_agent(void)
 {
 	__u32 tgid = bpf_get_current_pid_tgid() >> 32;
 
-	return tgid == READ_ONCE(agent_tgid);
+	if (tgid != READ_ONCE(agent_tgid))
+		return false;
+	/* After a crash the pinned agent_tgid names a dead process whose pid may be reused. */
+	return !READ_ONCE(agent_exe_ino) || task_runs_vigild(bpf_get_current_task_btf());
 }
 
 /* The policy in force for this decision, or NULL when none is published. */
@@ -126,6 +141,9 @@ static __always_inline struct vigil_event *event_start(__u16 type, __u32 gen,
 	e->dev = 0;
 	e->ino = 0;
 	e->path[0] = 0;
+	/* The per-kind tail (network peer, key description, ...): zero unless a hook sets it. */
+	__builtin_memset(&e->access, 0,
+	                 sizeof(*e) - __builtin_offsetof(struct vigil_event, access));
 	bpf_get_current_comm(e->comm, sizeof(e->comm));
 	return e;
 }

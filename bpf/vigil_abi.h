@@ -11,7 +11,7 @@
 #endif
 
 /* Bumped on any change to a struct below; vigild refuses objects of another version. */
-#define VIGIL_ABI_VERSION 1
+#define VIGIL_ABI_VERSION 2
 
 #define VIGIL_COMM_LEN         16
 #define VIGIL_PATH_LEN         256
@@ -21,6 +21,14 @@
 /* Map capacities; generation-keyed maps hold two policies during a swap. */
 #define VIGIL_MAX_EXEC_RULES    131072
 #define VIGIL_MAX_SCOPE_CGROUPS 1024
+#define VIGIL_MAX_NET_PREFIXES  65536 /* distinct CIDRs per policy */
+#define VIGIL_NET_RULES_PER_PREFIX                                                                 \
+	16                         /* rules reachable from one CIDR, its covering CIDRs included */
+#define VIGIL_MAX_FILE_RULES 65536 /* distinct files and directories per policy */
+#define VIGIL_FILE_MAX_DEPTH 32    /* path components walked; deeper paths fail closed */
+#define VIGIL_MAX_KEY_NAMES  1024
+#define VIGIL_KEY_GRANTS     8   /* rules per key description */
+#define VIGIL_MAX_PROTECTED  256 /* self-protection identities */
 
 /* Which hook produced an event. */
 enum vigil_event_type {
@@ -28,7 +36,68 @@ enum vigil_event_type {
 	VIGIL_EV_MMAP_EXEC = 2,        /* mmap_file with PROT_EXEC */
 	VIGIL_EV_MPROTECT_EXEC = 3,    /* file_mprotect adding PROT_EXEC */
 	VIGIL_EV_EXEC_INVALIDATED = 4, /* an allowlisted file was opened for write or truncated */
+	VIGIL_EV_FILE = 5, /* file_open, path_* and mmap_file: access in vigil_event.access */
+	VIGIL_EV_NET = 6,  /* socket_connect/bind/listen/sendmsg: op in access */
+	VIGIL_EV_KEY = 7,  /* key_permission: perm in access */
+	VIGIL_EV_SELF = 8, /* self-protection: what in access (enum vigil_self_kind) */
 };
+
+/* A rule's action; 0 in a per-access slot means "no rule for this access". */
+enum vigil_action {
+	VIGIL_ACT_NONE = 0,
+	VIGIL_ACT_ALLOW = 1,
+	VIGIL_ACT_DENY = 2,
+	VIGIL_ACT_AUDIT = 3, /* log, allow */
+};
+
+/* File access kinds: bit numbers of a rule's access mask and slots of vigil_file_val. */
+enum vigil_file_access {
+	VIGIL_FA_READ = 0,
+	VIGIL_FA_WRITE = 1, /* open for write, truncate */
+	VIGIL_FA_CREATE =
+	    2, /* a new name in a directory: create, mkdir, mknod, symlink, rename target */
+	VIGIL_FA_UNLINK = 3,   /* unlink, rmdir, replaced by a rename */
+	VIGIL_FA_RENAME = 4,   /* rename away */
+	VIGIL_FA_LINK = 5,     /* hard link to the file */
+	VIGIL_FA_EXEC_MAP = 6, /* mmap with PROT_EXEC */
+	VIGIL_FA_MAX = 8,
+};
+
+/* Network operations: bit numbers of a rule's op mask. */
+enum vigil_net_op {
+	VIGIL_NET_CONNECT = 0,
+	VIGIL_NET_BIND = 1,
+	VIGIL_NET_LISTEN = 2,
+	VIGIL_NET_SENDMSG = 3, /* sendto/sendmsg with an explicit destination */
+};
+
+/* Key permissions: bit numbers of a grant's perm mask; equal to the kernel's enum key_need_perm. */
+enum vigil_key_perm {
+	VIGIL_KEY_VIEW = 1,
+	VIGIL_KEY_READ = 2,
+	VIGIL_KEY_WRITE = 3,
+	VIGIL_KEY_SEARCH = 4,
+	VIGIL_KEY_LINK = 5,
+	VIGIL_KEY_SETATTR = 6,
+	VIGIL_KEY_UNLINK = 7,
+};
+
+/* What a self-protection event refused, in vigil_event.access. */
+enum vigil_self_kind {
+	VIGIL_SELF_DEVICE = 1, /* open of a TPM / TDX / SNP device */
+	VIGIL_SELF_FILE = 2,   /* write, create, unlink, rename or link in vigil's files */
+	VIGIL_SELF_BPF = 3,    /* bpf() syscall */
+	VIGIL_SELF_PTRACE = 4, /* ptrace or /proc/PID/mem of vigild */
+	VIGIL_SELF_SIGNAL = 5, /* a signal to vigild */
+	VIGIL_SELF_EXEC = 6,   /* start of the vigild binary by a process other than PID 1 */
+	VIGIL_SELF_TSM = 7,    /* any open under configfs-tsm */
+};
+
+/* Self-protection kinds of protected identities (vigil_protect_val.kind). */
+#define VIGIL_PROT_DEVICE 1 /* char device number: no open at all */
+#define VIGIL_PROT_TREE   2 /* file or directory tree: no write, create, unlink, rename, link */
+#define VIGIL_PROT_SECRET 3 /* file or directory tree: no open at all (configfs-tsm, bpffs pins)   \
+	                     */
 
 enum vigil_verdict {
 	VIGIL_ALLOW = 0,
@@ -45,12 +114,22 @@ enum vigil_reason {
 	VIGIL_R_WRITE_OPEN = 5, /* (invalidation event) opened for write */
 	VIGIL_R_TRUNCATE = 6,   /* (invalidation event) truncated by path */
 	VIGIL_R_NO_POLICY = 7,  /* generation published without its config: fail-closed */
+	VIGIL_R_DEFAULT = 8,    /* no rule matched: the section's default action */
+	VIGIL_R_TOO_DEEP = 9,   /* path deeper than VIGIL_FILE_MAX_DEPTH: fail-closed */
+	VIGIL_R_SELF = 10,      /* self-protection, no policy involved */
+	VIGIL_R_NOT_NAMED = 11, /* managed key; no rule names this workload */
 };
 
 /* Policy-wide flags in vigil_policy_cfg.flags. */
 #define VIGIL_CFG_SCOPE_GUEST    (1u << 0) /* whole guest, no cgroup test */
 #define VIGIL_CFG_AUDIT          (1u << 1) /* policy mode audit */
 #define VIGIL_CFG_ALLOW_FILELESS (1u << 2) /* memfd / deleted-file exec allowed */
+#define VIGIL_CFG_FILE_RULES     (1u << 3) /* the policy has file rules or a non-allow default */
+#define VIGIL_CFG_NET_RULES      (1u << 4) /* the policy has network rules or a non-allow default */
+/* Section defaults, enum vigil_action in two bits (0 reads as allow). */
+#define VIGIL_CFG_FILE_DEFAULT_SHIFT 8
+#define VIGIL_CFG_NET_DEFAULT_SHIFT  10
+#define VIGIL_CFG_DEFAULT_MASK       3u
 
 /* Per-rule flags in vigil_exec_val.flags. */
 #define VIGIL_RULE_AUDIT (1u << 0) /* this rule only logs */
@@ -90,6 +169,87 @@ struct vigil_exec_val {
 	__u32 _pad;
 };
 
+/*
+ * net_rules: an LPM trie. data is (gen, family, address); prefixlen counts bits of data, so
+ * prefixlen = 40 + the CIDR's length. IPv4 and IPv4-mapped IPv6 use family 4 and the first
+ * 4 address bytes; the rest are zero.
+ */
+struct vigil_net_key {
+	__u32 prefixlen;
+	__u32 gen;
+	__u8 family; /* 4 or 6 */
+	__u8 addr[16];
+	__u8 _pad[3];
+};
+
+#define VIGIL_NET_KEY_HDR_BITS 40 /* gen and family */
+
+#define VIGIL_PROTO_ANY 0 /* in vigil_net_rule.proto: TCP, UDP and every other protocol */
+
+struct vigil_net_rule {
+	__u32 rule_id;
+	__u16 port_lo; /* host order, inclusive */
+	__u16 port_hi;
+	__u8 proto;  /* IPPROTO_TCP, IPPROTO_UDP or VIGIL_PROTO_ANY */
+	__u8 ops;    /* mask of 1 << enum vigil_net_op */
+	__u8 action; /* enum vigil_action */
+	__u8 _pad;
+};
+
+/* Rules that can apply to addresses under this prefix, most specific first: first match wins. */
+struct vigil_net_val {
+	__u32 count;
+	__u32 _pad;
+	struct vigil_net_rule rules[VIGIL_NET_RULES_PER_PREFIX];
+};
+
+/* file_rules and protected: (generation, device, inode). gen is 0 in protected. */
+struct vigil_file_key {
+	__u64 dev;
+	__u64 ino;
+	__u32 gen;
+	__u32 _pad;
+};
+
+/* The rule for each access kind on this file or tree (merged: deny > audit > allow). */
+struct vigil_file_val {
+	__u32 rule_id[VIGIL_FA_MAX];
+	__u8 action[VIGIL_FA_MAX]; /* enum vigil_action; NONE: ask the parent directory */
+};
+
+/* key_rules: (generation, key description). */
+struct vigil_key_key {
+	__u32 gen;
+	char desc[VIGIL_KEY_DESC_LEN];
+};
+
+#define VIGIL_ANY_UID 0xffffffffu
+
+/* One rule's grant: every condition set must hold (0 / VIGIL_ANY_UID: any). */
+struct vigil_key_grant {
+	__u64 exe_dev;
+	__u64 exe_ino;
+	__u64 cgroup_id; /* the task's cgroup or an ancestor */
+	__u32 uid;
+	__u32 perms; /* mask of 1 << enum vigil_key_perm */
+	__u32 rule_id;
+	__u32 _pad;
+};
+
+struct vigil_key_val {
+	__u32 count;
+	__u32 _pad;
+	struct vigil_key_grant grants[VIGIL_KEY_GRANTS];
+};
+
+/* key_exes: (generation, dev, ino) of an executable named by a key rule -> revoked on write. */
+
+/* protected: self-protection identities, independent of any policy. */
+struct vigil_protect_val {
+	__u32 kind; /* VIGIL_PROT_* */
+	__u32 _pad;
+};
+
 /* Per-CPU counters, index into the stats array map. */
 enum vigil_stat {
 	VIGIL_STAT_RB_DROPS = 0, /* ring buffer full: event lost, decision still made */
@@ -98,6 +258,11 @@ enum vigil_stat {
 	VIGIL_STAT_EXEC_AUDIT,
 	VIGIL_STAT_INVALIDATIONS,
 	VIGIL_STAT_NO_CFG,
+	VIGIL_STAT_FILE_DENY,
+	VIGIL_STAT_NET_DENY,
+	VIGIL_STAT_KEY_DENY,
+	VIGIL_STAT_SELF_DENY,
+	VIGIL_STAT_TOO_DEEP,
 	VIGIL_STAT_MAX,
 };
 
@@ -121,7 +286,17 @@ struct vigil_event {
 	__u8 verdict;  /* enum vigil_verdict */
 	__u8 reason;   /* enum vigil_reason */
 	char comm[VIGIL_COMM_LEN];
-	char path[VIGIL_PATH_LEN]; /* bpf_d_path; empty when the hook cannot resolve it */
+	char path[VIGIL_PATH_LEN]; /* bpf_d_path; the last component where the hook cannot */
+	/* VIGIL_EV_FILE: enum vigil_file_access; NET: enum vigil_net_op; KEY: enum vigil_key_perm;
+	 * SELF: enum vigil_self_kind. */
+	__u32 access;
+	__u16 port; /* NET: peer port (connect, sendmsg) or local port (bind, listen), host order */
+	__u8 family;      /* NET: 4 or 6 (4 also for IPv4-mapped IPv6) */
+	__u8 proto;       /* NET: IPPROTO_* */
+	__u8 addr[16];    /* NET: address; IPv4 in the first 4 bytes */
+	__u32 target_pid; /* SELF: the process acted upon (signal, ptrace) */
+	__u32 _pad;
+	char key_desc[VIGIL_KEY_DESC_LEN]; /* KEY: the key's description */
 };
 
 #ifndef __VIGIL_BPF__
@@ -129,9 +304,19 @@ static_assert(sizeof(struct vigil_policy_cfg) == 16, "vigil_policy_cfg ABI");
 static_assert(sizeof(struct vigil_scope_key) == 16, "vigil_scope_key ABI");
 static_assert(sizeof(struct vigil_exec_key) == 24, "vigil_exec_key ABI");
 static_assert(sizeof(struct vigil_exec_val) == 16, "vigil_exec_val ABI");
-static_assert(sizeof(struct vigil_event) == 352, "vigil_event ABI");
+static_assert(sizeof(struct vigil_event) == 448, "vigil_event ABI");
+static_assert(sizeof(struct vigil_net_key) == 28, "vigil_net_key ABI");
+static_assert(sizeof(struct vigil_net_rule) == 12, "vigil_net_rule ABI");
+static_assert(sizeof(struct vigil_net_val) == 8 + 12 * VIGIL_NET_RULES_PER_PREFIX, "net_val ABI");
+static_assert(sizeof(struct vigil_file_key) == 24, "vigil_file_key ABI");
+static_assert(sizeof(struct vigil_file_val) == 40, "vigil_file_val ABI");
+static_assert(sizeof(struct vigil_key_key) == 68, "vigil_key_key ABI");
+static_assert(sizeof(struct vigil_key_grant) == 40, "vigil_key_grant ABI");
+static_assert(sizeof(struct vigil_protect_val) == 8, "vigil_protect_val ABI");
 #else
-_Static_assert(sizeof(struct vigil_event) == 352, "vigil_event ABI");
+_Static_assert(sizeof(struct vigil_event) == 448, "vigil_event ABI");
+_Static_assert(sizeof(struct vigil_net_key) == 28, "vigil_net_key ABI");
+_Static_assert(sizeof(struct vigil_file_val) == 40, "vigil_file_val ABI");
 _Static_assert(sizeof(struct vigil_exec_key) == 24, "vigil_exec_key ABI");
 #endif
 

@@ -1,5 +1,6 @@
 /* Policy v1 parser and validator: strict JSON, unknown fields rejected, errors name their place. */
 #include "policies/policy.h"
+#include "policies/policy_internal.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -24,7 +25,7 @@ int policy_errorf(struct policy_error *err, int r, const char *fmt, ...)
 }
 
 /* Fails with -EINVAL when obj has a key outside allowed (NULL-terminated). */
-static int check_keys(json_t *obj, const char *const *allowed, const char *origin,
+int policy_check_keys(json_t *obj, const char *const *allowed, const char *origin,
                       const char *where, struct policy_error *err)
 {
 	const char *key;
@@ -44,7 +45,7 @@ static int check_keys(json_t *obj, const char *const *allowed, const char *origi
 	return 0;
 }
 
-static int get_string(json_t *obj, const char *key, bool required, const char *origin,
+int policy_get_string(json_t *obj, const char *key, bool required, const char *origin,
                       const char *where, const char **ret, struct policy_error *err)
 {
 	json_t *v = json_object_get(obj, key);
@@ -72,7 +73,7 @@ static int parse_mode(json_t *obj, const char *origin, const char *where, bool *
 	const char *mode;
 	int r;
 
-	r = get_string(obj, "mode", false, origin, where, &mode, err);
+	r = policy_get_string(obj, "mode", false, origin, where, &mode, err);
 	if (r < 0)
 		return r;
 	if (!mode)
@@ -88,7 +89,7 @@ static int parse_mode(json_t *obj, const char *origin, const char *where, bool *
 	return 0;
 }
 
-static int parse_hex256(const char *s, uint8_t out[POLICY_SHA256_LEN])
+int policy_parse_hex256(const char *s, uint8_t out[POLICY_SHA256_LEN])
 {
 	size_t i;
 
@@ -131,7 +132,7 @@ static int parse_scope(struct policy *p, json_t *root, struct policy_error *err)
 	if (!json_is_object(scope))
 		return policy_errorf(err, -EINVAL, "%s: scope: expected \"guest\" or an object",
 		                     p->origin);
-	r = check_keys(scope, keys, p->origin, "scope", err);
+	r = policy_check_keys(scope, keys, p->origin, "scope", err);
 	if (r < 0)
 		return r;
 	list = json_object_get(scope, "cgroups");
@@ -170,12 +171,12 @@ static int parse_exec_rule(struct policy *p, json_t *v, size_t i, struct policy_
 	snprintf(where, sizeof(where), "exec.allow[%zu]", i);
 	if (!json_is_object(v))
 		return policy_errorf(err, -EINVAL, "%s: %s: expected an object", p->origin, where);
-	r = check_keys(v, keys, p->origin, where, err);
+	r = policy_check_keys(v, keys, p->origin, where, err);
 	if (r < 0)
 		return r;
-	if ((r = get_string(v, "name", false, p->origin, where, &name, err)) < 0 ||
-	    (r = get_string(v, "path", true, p->origin, where, &path, err)) < 0 ||
-	    (r = get_string(v, "sha256", true, p->origin, where, &digest, err)) < 0)
+	if ((r = policy_get_string(v, "name", false, p->origin, where, &name, err)) < 0 ||
+	    (r = policy_get_string(v, "path", true, p->origin, where, &path, err)) < 0 ||
+	    (r = policy_get_string(v, "sha256", true, p->origin, where, &digest, err)) < 0)
 		return r;
 	if (path[0] != '/')
 		return policy_errorf(err, -EINVAL, "%s: %s.path: '%s' is not an absolute path",
@@ -183,7 +184,7 @@ static int parse_exec_rule(struct policy *p, json_t *v, size_t i, struct policy_
 	if (strlen(path) >= 4096)
 		return policy_errorf(err, -EINVAL, "%s: %s.path: longer than PATH_MAX", p->origin,
 		                     where);
-	if (parse_hex256(digest, rule->sha256) < 0)
+	if (policy_parse_hex256(digest, rule->sha256) < 0)
 		return policy_errorf(err, -EINVAL,
 		                     "%s: %s.sha256: expected 64 hex digits (rule '%s')", p->origin,
 		                     where, name ? name : path);
@@ -209,7 +210,7 @@ static int parse_exec(struct policy *p, json_t *root, struct policy_error *err)
 		return 0; /* no exec rules: every exec in scope is denied */
 	if (!json_is_object(exec))
 		return policy_errorf(err, -EINVAL, "%s: exec: expected an object", p->origin);
-	r = check_keys(exec, keys, p->origin, "exec", err);
+	r = policy_check_keys(exec, keys, p->origin, "exec", err);
 	if (r < 0)
 		return r;
 	v = json_object_get(exec, "allow_fileless");
@@ -237,8 +238,8 @@ static int parse_exec(struct policy *p, json_t *root, struct policy_error *err)
 
 static int parse_root(struct policy *p, json_t *root, struct policy_error *err)
 {
-	static const char *const keys[] = {"version", "name", "serial", "mode",
-	                                   "scope",   "exec", NULL};
+	static const char *const keys[] = {"version", "name",  "serial",  "mode", "scope",
+	                                   "exec",    "files", "network", "keys", NULL};
 	const char *name;
 	json_t *v;
 	int r;
@@ -246,14 +247,14 @@ static int parse_root(struct policy *p, json_t *root, struct policy_error *err)
 	if (!json_is_object(root))
 		return policy_errorf(err, -EINVAL, "%s: expected a JSON object at the top level",
 		                     p->origin);
-	r = check_keys(root, keys, p->origin, "", err);
+	r = policy_check_keys(root, keys, p->origin, "", err);
 	if (r < 0)
 		return r;
 	v = json_object_get(root, "version");
 	if (!json_is_integer(v) || json_integer_value(v) != POLICY_VERSION)
 		return policy_errorf(err, -EINVAL, "%s: version: expected %d", p->origin,
 		                     POLICY_VERSION);
-	r = get_string(root, "name", true, p->origin, "", &name, err);
+	r = policy_get_string(root, "name", true, p->origin, "", &name, err);
 	if (r < 0)
 		return r;
 	if (strlen(name) > POLICY_NAME_MAX || strspn(name, "abcdefghijklmnopqrstuvwxyz"
@@ -278,7 +279,10 @@ static int parse_root(struct policy *p, json_t *root, struct policy_error *err)
 	r = parse_scope(p, root, err);
 	if (r < 0)
 		return r;
-	return parse_exec(p, root, err);
+	if ((r = parse_exec(p, root, err)) < 0 || (r = policy_parse_files(p, root, err)) < 0 ||
+	    (r = policy_parse_network(p, root, err)) < 0)
+		return r;
+	return policy_parse_keys(p, root, err);
 }
 
 int policy_parse(const char *buf, size_t len, const char *origin, struct policy **ret,
@@ -361,6 +365,9 @@ void policy_free(struct policy *p)
 		free(p->exec[i].path);
 	}
 	free(p->exec);
+	policy_free_files(p);
+	policy_free_network(p);
+	policy_free_keys(p);
 	free(p->name);
 	free(p->origin);
 	free(p);

@@ -24,6 +24,56 @@ struct policy_exec_rule {
 	bool audit; /* per-rule mode: log instead of deny */
 };
 
+/* Actions of file, network and key rules; the same values as the BPF ABI's enum vigil_action. */
+enum policy_action {
+	POLICY_ACT_ALLOW = 1,
+	POLICY_ACT_DENY = 2,
+	POLICY_ACT_AUDIT = 3,
+};
+
+#define POLICY_PROTO_ANY 0
+
+struct policy_net_rule {
+	char *name;
+	uint8_t addr[16]; /* IPv4 (and ::ffff:-mapped rules) in the first 4 bytes */
+	uint8_t family;   /* 4 or 6 */
+	uint8_t prefix;   /* CIDR length */
+	uint8_t proto;    /* IPPROTO_TCP, IPPROTO_UDP or POLICY_PROTO_ANY */
+	uint8_t ops;      /* mask of 1 << enum vigil_net_op */
+	uint16_t port_lo, port_hi;
+	uint8_t action; /* enum policy_action */
+};
+
+/* File access kinds, bit numbers; the same values as the BPF ABI's enum vigil_file_access. */
+enum policy_file_access {
+	POLICY_FA_READ = 0,
+	POLICY_FA_WRITE,
+	POLICY_FA_CREATE,
+	POLICY_FA_UNLINK,
+	POLICY_FA_RENAME,
+	POLICY_FA_LINK,
+	POLICY_FA_EXEC_MAP,
+	POLICY_FA_COUNT,
+};
+
+struct policy_file_rule {
+	char *name;
+	char *path;      /* a file, or a directory: the rule covers the tree beneath it */
+	uint32_t access; /* mask of 1 << enum policy_file_access */
+	uint8_t action;
+};
+
+struct policy_key_rule {
+	char *name;
+	char *key;      /* the key's description */
+	uint32_t perms; /* mask of 1 << enum vigil_key_perm */
+	char *exe_path; /* NULL: any executable */
+	uint8_t exe_sha256[POLICY_SHA256_LEN];
+	char *cgroup; /* NULL: any cgroup */
+	uint32_t uid; /* UINT32_MAX: any uid */
+	bool audit;
+};
+
 struct policy {
 	char *origin; /* file name used in messages */
 	char *name;
@@ -35,7 +85,65 @@ struct policy {
 	bool allow_fileless;
 	struct policy_exec_rule *exec;
 	size_t n_exec;
+	uint8_t net_default; /* 0: no network section, nothing is checked */
+	struct policy_net_rule *net;
+	size_t n_net;
+	uint8_t file_default; /* 0: no files section */
+	struct policy_file_rule *files;
+	size_t n_files;
+	struct policy_key_rule *keys;
+	size_t n_keys;
 };
+
+/* One LPM entry: a distinct CIDR and the rules that can decide addresses under it. */
+struct policy_net_entry {
+	uint8_t addr[16];
+	uint8_t family, prefix;
+	uint32_t n_rules;
+	uint32_t rules[16]; /* indexes into policy.net, first match wins */
+};
+
+/*
+ * One file_rules entry: a file or directory's identity and, per access kind, the deciding rule:
+ * the nearest (a rule on the file, then on its directory, ...), then deny > audit > allow, then
+ * policy order.
+ */
+struct policy_file_entry {
+	uint64_t dev; /* kernel dev_t */
+	uint64_t ino;
+	uint32_t rule_id[8];  /* per enum policy_file_access */
+	uint8_t action[8];    /* 0: no rule for that access here */
+	uint16_t distance[8]; /* levels between the file and the deciding rule's path */
+};
+
+#define POLICY_MAX_TREE_FILES 65536 /* files and directories under all directory rules */
+
+/*
+ * Resolves file rules (under root) to identities. A directory rule also names every file and
+ * directory beneath it at resolve time, so a hard link made before the policy, wherever it is,
+ * carries the tree's verdict; what is created later is found by the kernel's parent walk.
+ */
+int policy_resolve_files(const struct policy *p, const char *root, struct policy_file_entry **ret,
+                         size_t *ret_n, struct policy_error *err);
+
+/* One key_rules entry: a key description and the rules naming it (at most 8). */
+struct policy_key_entry {
+	const char *desc; /* points into the policy */
+	uint32_t n_rules;
+	uint32_t rules[8];
+};
+
+/* Groups key rules by description; fails when more than max rules name one key. */
+int policy_compile_keys(const struct policy *p, size_t max, struct policy_key_entry **ret,
+                        size_t *ret_n, struct policy_error *err);
+/* Resolves rule i's executable (under root) and checks its SHA-256; returns kernel dev/ino. */
+int policy_resolve_key_exe(const struct policy *p, size_t i, const char *root, uint64_t *ret_dev,
+                           uint64_t *ret_ino, struct policy_error *err);
+
+/* Compiles network rules to LPM entries, each listing its own and its covering CIDRs' rules in
+ * precedence order; fails when more than max rules can reach one CIDR. */
+int policy_compile_net(const struct policy *p, size_t max, struct policy_net_entry **ret,
+                       size_t *ret_n, struct policy_error *err);
 
 /* A resolved exec rule: the file's identity as the kernel sees it. */
 struct policy_exec_entry {

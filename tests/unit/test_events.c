@@ -6,7 +6,6 @@
 
 #include "agent/agent.h"
 
-
 static struct policy *one_rule_policy(void)
 {
 	static const char text[] =

@@ -1,0 +1,105 @@
+/* JSON fields of file, network, key and self-protection events. */
+#include "agent/agent.h"
+
+#include <arpa/inet.h>
+#include <netinet/in.h>
+#include <string.h>
+
+static const char *const file_access[VIGIL_FA_MAX] = {
+    [VIGIL_FA_READ] = "read",         [VIGIL_FA_WRITE] = "write",   [VIGIL_FA_CREATE] = "create",
+    [VIGIL_FA_UNLINK] = "unlink",     [VIGIL_FA_RENAME] = "rename", [VIGIL_FA_LINK] = "link",
+    [VIGIL_FA_EXEC_MAP] = "exec_map",
+};
+static const char *const net_op[] = {
+    [VIGIL_NET_CONNECT] = "connect",
+    [VIGIL_NET_BIND] = "bind",
+    [VIGIL_NET_LISTEN] = "listen",
+    [VIGIL_NET_SENDMSG] = "sendmsg",
+};
+static const char *const key_perm[] = {
+    [VIGIL_KEY_VIEW] = "view",     [VIGIL_KEY_READ] = "read", [VIGIL_KEY_WRITE] = "write",
+    [VIGIL_KEY_SEARCH] = "search", [VIGIL_KEY_LINK] = "link", [VIGIL_KEY_SETATTR] = "setattr",
+    [VIGIL_KEY_UNLINK] = "unlink",
+};
+static const char *const self_kind[] = {
+    [VIGIL_SELF_DEVICE] = "device",    [VIGIL_SELF_FILE] = "file",     [VIGIL_SELF_BPF] = "bpf",
+    [VIGIL_SELF_PTRACE] = "ptrace",    [VIGIL_SELF_SIGNAL] = "signal", [VIGIL_SELF_EXEC] = "exec",
+    [VIGIL_SELF_TSM] = "configfs_tsm",
+};
+
+#define NAME_OF(table, i)                                                                          \
+	((i) < sizeof(table) / sizeof(table[0]) && (table)[i] ? (table)[i] : "unknown")
+
+static const char *proto_name(unsigned int proto)
+{
+	switch (proto) {
+	case IPPROTO_TCP:
+		return "tcp";
+	case IPPROTO_UDP:
+		return "udp";
+	case IPPROTO_ICMP:
+		return "icmp";
+	case IPPROTO_ICMPV6:
+		return "icmpv6";
+	}
+	return "other";
+}
+
+void agent_event_format_kind(const struct vigil_event *e, char *out, size_t size, int *ret_len)
+{
+	char addr[INET6_ADDRSTRLEN] = "";
+	char desc[VIGIL_KEY_DESC_LEN * 6 + 1];
+	size_t i, j = 0;
+
+	*ret_len = 0;
+	switch (e->type) {
+	case VIGIL_EV_FILE:
+		*ret_len =
+		    snprintf(out, size, ",\"access\":\"%s\"", NAME_OF(file_access, e->access));
+		break;
+	case VIGIL_EV_NET:
+		inet_ntop(e->family == 4 ? AF_INET : AF_INET6, e->addr, addr, sizeof(addr));
+		*ret_len = snprintf(out, size,
+		                    ",\"op\":\"%s\",\"network.peer.address\":\"%s\","
+		                    "\"network.peer.port\":%u,\"network.transport\":\"%s\","
+		                    "\"network.type\":\"ipv%u\"",
+		                    NAME_OF(net_op, e->access), addr, e->port, proto_name(e->proto),
+		                    e->family);
+		break;
+	case VIGIL_EV_KEY:
+		/* Descriptions are user data: keep printable ASCII, escape the rest. */
+		for (i = 0; i < sizeof(e->key_desc) && e->key_desc[i]; i++) {
+			unsigned char c = (unsigned char)e->key_desc[i];
+
+			if (c == '"' || c == '\\')
+				j += (size_t)snprintf(desc + j, sizeof(desc) - j, "\\%c", c);
+			else if (c < 0x20 || c >= 0x7f)
+				j += (size_t)snprintf(desc + j, sizeof(desc) - j, "\\u%04x", c);
+			else
+				desc[j++] = (char)c;
+		}
+		desc[j] = 0;
+		*ret_len = snprintf(out, size, ",\"key\":\"%s\",\"perm\":\"%s\"", desc,
+		                    NAME_OF(key_perm, e->access));
+		break;
+	case VIGIL_EV_SELF:
+		*ret_len = snprintf(out, size, ",\"protects\":\"%s\",\"target_pid\":%u",
+		                    NAME_OF(self_kind, e->access), e->target_pid);
+		break;
+	}
+}
+
+const char *agent_event_rule_name(const struct policy *p, const struct vigil_event *e)
+{
+	switch (e->type) {
+	case VIGIL_EV_FILE:
+		return e->rule_id < p->n_files ? p->files[e->rule_id].name : NULL;
+	case VIGIL_EV_NET:
+		return e->rule_id < p->n_net ? p->net[e->rule_id].name : NULL;
+	case VIGIL_EV_KEY:
+		return e->rule_id < p->n_keys ? p->keys[e->rule_id].name : NULL;
+	case VIGIL_EV_SELF:
+		return NULL;
+	}
+	return e->rule_id < p->n_exec ? p->exec[e->rule_id].name : NULL;
+}

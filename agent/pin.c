@@ -1,0 +1,218 @@
+/* Pinning: maps and links live in bpffs, so enforcement outlasts vigild; a new vigild adopts them.
+ */
+#include "agent/agent.h"
+#include "agent/log.h"
+
+#include <bpf/bpf.h>
+#include <bpf/libbpf.h>
+#include <dirent.h>
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "vigil.skel.h"
+
+static int mkdir_p(const char *dir)
+{
+	char path[PATH_MAX], *s;
+
+	snprintf(path, sizeof(path), "%s", dir);
+	for (s = path + 1; *s; s++) {
+		if (*s != '/')
+			continue;
+		*s = 0;
+		if (mkdir(path, 0700) < 0 && errno != EEXIST)
+			return -errno;
+		*s = '/';
+	}
+	if (mkdir(path, 0700) < 0 && errno != EEXIST)
+		return -errno;
+	return 0;
+}
+
+/*
+ * Called between open and load: every map gets a pin path. libbpf reuses a compatible pinned
+ * map (its content, .bss with active_gen included, stays) or creates and pins a new one.
+ */
+int agent_pin_maps(struct agent *a, struct vigil_bpf *skel)
+{
+	char dir[PATH_MAX], path[PATH_MAX + 64], probe[PATH_MAX + 16];
+	struct bpf_map *map;
+	struct stat st;
+	int r;
+
+	snprintf(dir, sizeof(dir), "%s/maps", a->opt.pin_dir);
+	r = mkdir_p(dir);
+	if (r < 0)
+		return log_error_errno(r, "creating %s (is bpffs mounted on /sys/fs/bpf?)", dir);
+	snprintf(probe, sizeof(probe), "%s/events", dir);
+	a->adopting = stat(probe, &st) == 0;
+	bpf_object__for_each_map(map, skel->obj)
+	{
+		char *c;
+
+		snprintf(path, sizeof(path), "%s/%s", dir, bpf_map__name(map));
+		/* bpffs refuses names with a dot (vigil_bp.bss). */
+		for (c = path + strlen(dir) + 1; *c; c++)
+			if (*c == '.')
+				*c = '_';
+		r = bpf_map__set_pin_path(map, path);
+		if (r < 0)
+			return log_error_errno(r, "pin path for map %s", bpf_map__name(map));
+	}
+	if (a->adopting)
+		log_info("adopting the maps pinned in %s: enforcement continues meanwhile", dir);
+	return 0;
+}
+
+/*
+ * Pins each new link under its program's name. An old link pinned there is released only
+ * after the new one is attached, so both run for a moment and there is no gap.
+ */
+int agent_pin_links(struct agent *a)
+{
+	const struct bpf_object_skeleton *s = a->skel->skeleton;
+	char dir[PATH_MAX], path[PATH_MAX + 256];
+	struct dirent *de;
+	DIR *d;
+	int i, r, replaced = 0;
+
+	snprintf(dir, sizeof(dir), "%s/links", a->opt.pin_dir);
+	r = mkdir_p(dir);
+	if (r < 0)
+		return log_error_errno(r, "creating %s", dir);
+	for (i = 0; i < s->prog_cnt; i++) {
+		struct bpf_link *link = *s->progs[i].link, *old;
+
+		if (!link)
+			continue;
+		snprintf(path, sizeof(path), "%s/%s", dir, s->progs[i].name);
+		old = bpf_link__open(path);
+		if (old) {
+			unlink(path);
+			replaced++;
+		}
+		r = bpf_link__pin(link, path);
+		bpf_link__destroy(old); /* drops the last reference: the old program detaches */
+		if (r < 0)
+			return log_error_errno(r, "pinning link %s", path);
+	}
+	/* Links of programs this vigild no longer has (an upgrade removed them). */
+	d = opendir(dir);
+	while (d && (de = readdir(d))) {
+		bool known = false;
+
+		for (i = 0; i < s->prog_cnt && !known; i++)
+			known = strcmp(de->d_name, s->progs[i].name) == 0;
+		if (!known && de->d_name[0] != '.') {
+			snprintf(path, sizeof(path), "%s/%s", dir, de->d_name);
+			unlink(path);
+			log_info("removed the stale pinned link %s", de->d_name);
+		}
+	}
+	if (d)
+		closedir(d);
+	if (replaced)
+		log_info("adopted: %d pinned links replaced by this vigild's programs", replaced);
+	return 0;
+}
+
+/* Deletes entries of every generation but keep (and 0, self-protection) from one map. */
+static void sweep_map(struct bpf_map *map, size_t gen_off, uint32_t keep)
+{
+	int fd = bpf_map__fd(map);
+	size_t ksz = bpf_map__key_size(map);
+	unsigned char *key = calloc(2, ksz), *next = key + ksz;
+	bool first = true;
+	unsigned int deleted = 0;
+
+	if (!key)
+		return;
+	/* Restart after each delete: get_next_key after a deleted key may skip entries. */
+	while (bpf_map_get_next_key(fd, first ? NULL : key, next) == 0) {
+		uint32_t gen;
+
+		memcpy(&gen, next + gen_off, sizeof(gen));
+		memcpy(key, next, ksz);
+		first = false;
+		if (gen == keep || gen == 0)
+			continue;
+		if (bpf_map_delete_elem(fd, next) == 0) {
+			deleted++;
+			first = true;
+		}
+	}
+	if (deleted)
+		log_info("adopted: removed %u entries of older generations from %s", deleted,
+		         bpf_map__name(map));
+	free(key);
+}
+
+void agent_sweep_generations(struct agent *a, uint32_t keep)
+{
+	struct vigil_bpf_maps_sweep {
+		struct bpf_map *map;
+		size_t gen_off;
+	} maps[] = {
+	    {a->skel->maps.policy_cfg, 0},
+	    {a->skel->maps.scope_cgroups, offsetof(struct vigil_scope_key, gen)},
+	    {a->skel->maps.exec_allow, offsetof(struct vigil_exec_key, gen)},
+	    {a->skel->maps.net_rules, offsetof(struct vigil_net_key, gen)},
+	    {a->skel->maps.file_rules, offsetof(struct vigil_file_key, gen)},
+	    {a->skel->maps.key_rules, offsetof(struct vigil_key_key, gen)},
+	    {a->skel->maps.key_exes, offsetof(struct vigil_file_key, gen)},
+	};
+	size_t i;
+
+	for (i = 0; i < sizeof(maps) / sizeof(maps[0]); i++)
+		sweep_map(maps[i].map, maps[i].gen_off, keep);
+}
+
+static int remove_dir(const char *dir)
+{
+	char path[PATH_MAX + 256];
+	struct dirent *de;
+	DIR *d = opendir(dir);
+	int n = 0;
+
+	if (!d)
+		return 0;
+	while ((de = readdir(d))) {
+		if (de->d_name[0] == '.')
+			continue;
+		snprintf(path, sizeof(path), "%s/%s", dir, de->d_name);
+		if (unlink(path) == 0)
+			n++;
+	}
+	closedir(d);
+	rmdir(dir);
+	return n;
+}
+
+/* vigild --unload: the deliberate end of enforcement (links first, then maps). */
+int agent_unload(const char *pin_dir)
+{
+	char dir[PATH_MAX + 16];
+	int links, maps;
+
+	snprintf(dir, sizeof(dir), "%s/links", pin_dir);
+	links = remove_dir(dir);
+	snprintf(dir, sizeof(dir), "%s/maps", pin_dir);
+	maps = remove_dir(dir);
+	rmdir(pin_dir);
+	log_info("unloaded: %d pinned links and %d pinned maps removed; vigil no longer enforces",
+	         links, maps);
+	return 0;
+}
+
+/* SIGHUP (restart, upgrade): re-executes vigild in place; the pins hold enforcement meanwhile. */
+void agent_reexec(struct agent *a, char **argv)
+{
+	log_info("SIGHUP: re-executing /proc/self/exe; the pinned programs keep enforcing");
+	agent_events_close(a);
+	execv("/proc/self/exe", argv);
+	log_error_errno(-errno, "re-exec failed; exiting, enforcement stays pinned");
+	exit(1);
+}

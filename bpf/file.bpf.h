@@ -1,0 +1,388 @@
+/* File enforcement by identity: rules on (dev, ino) of files and directory trees, and vigil's own
+ * files. */
+#ifndef VIGIL_FILE_BPF_H
+#define VIGIL_FILE_BPF_H
+
+#include "common.bpf.h"
+#include "decide.bpf.h"
+#include "self.bpf.h"
+#include "key.bpf.h"
+
+#define FMODE_READ      0x1
+#define FMODE_EXEC      0x20
+#define RENAME_EXCHANGE (1 << 1)
+
+/*
+ * (gen, dev, ino) -> per-access rule. Generation 0 is self-protection: vigil's binaries,
+ * config, state and logs, denied to everyone but vigild; no policy uses generation 0.
+ */
+struct {
+	__uint(type, BPF_MAP_TYPE_HASH);
+	__uint(max_entries, 2 * VIGIL_MAX_FILE_RULES + VIGIL_MAX_PROTECTED);
+	__uint(map_flags, BPF_F_NO_PREALLOC);
+	__type(key, struct vigil_file_key);
+	__type(value, struct vigil_file_val);
+} file_rules SEC(".maps");
+
+/* A position in the mount tree: a dentry and the mount it is seen through. */
+struct walk_pos {
+	struct dentry *dentry;
+	struct vfsmount *mnt;
+};
+
+#define WALK_TOO_DEEP 0xff
+
+/* The rule for access at one identity, or VIGIL_ACT_NONE. */
+static __always_inline __u8 walk_lookup(struct vigil_file_key *key, __u8 access, __u32 *ret_rule)
+{
+	struct vigil_file_val *val = bpf_map_lookup_elem(&file_rules, key);
+	__u8 a = access & (VIGIL_FA_MAX - 1); /* VIGIL_FA_MAX is a power of two */
+
+	if (!val || !val->action[a])
+		return VIGIL_ACT_NONE;
+	*ret_rule = val->rule_id[a];
+	return val->action[a];
+}
+
+/*
+ * Above the first mount root: mount points up to the root of the mount tree, through
+ * bpf_probe_read (struct mount is reached by container_of, which direct loads cannot express).
+ * The mount root itself was looked up by file_walk.
+ */
+static __always_inline __u8 walk_above_mount(__u32 gen, const struct walk_pos *start, __u8 access,
+                                             __u32 *ret_rule)
+{
+	struct vigil_file_key key = {.gen = gen};
+	__u64 mnt_off = bpf_core_field_offset(struct mount, mnt);
+	struct dentry *dentry = NULL;
+	struct vfsmount *mnt = NULL;
+	bool at_root = true;
+	int i;
+
+	/* As plain addresses: container_of arithmetic is not allowed on BTF pointers. */
+	bpf_probe_read_kernel(&mnt, sizeof(mnt), &start->mnt);
+
+	for (i = 0; i < VIGIL_FILE_MAX_DEPTH; i++) {
+		struct inode *inode;
+		struct dentry *parent;
+		__u8 act;
+
+		if (at_root) {
+			struct mount *m = (void *)mnt - mnt_off;
+			struct mount *up = BPF_CORE_READ(m, mnt_parent);
+
+			if (!up || up == m)
+				return VIGIL_ACT_NONE; /* the root of the mount tree */
+			dentry = BPF_CORE_READ(m, mnt_mountpoint);
+			mnt = (void *)up + mnt_off;
+		}
+		inode = BPF_CORE_READ(dentry, d_inode);
+		if (inode) {
+			key.dev = BPF_CORE_READ(inode, i_sb, s_dev);
+			key.ino = BPF_CORE_READ(inode, i_ino);
+			act = walk_lookup(&key, access, ret_rule);
+			if (act)
+				return act;
+		}
+		at_root = dentry == BPF_CORE_READ(mnt, mnt_root);
+		if (at_root)
+			continue;
+		parent = BPF_CORE_READ(dentry, d_parent);
+		if (!parent || parent == dentry)
+			return VIGIL_ACT_NONE; /* a filesystem's root outside the mount tree */
+		dentry = parent;
+	}
+	return WALK_TOO_DEEP;
+}
+
+/*
+ * The action of the nearest rule for access on pos or one of its ancestors, or VIGIL_ACT_NONE.
+ * Ancestors are dentry parents within a filesystem, so a bind mount or a rename of a parent
+ * does not change the answer, and mount points up to the root: a directory rule covers
+ * everything mounted beneath it. Past VIGIL_FILE_MAX_DEPTH components inside the file's mount,
+ * or VIGIL_FILE_MAX_DEPTH steps above it, WALK_TOO_DEEP. Inside the first mount (nearly every
+ * step) the walk uses direct BTF loads, no helper calls.
+ */
+static __always_inline __u8 file_walk(__u32 gen, const struct walk_pos *start, __u8 access,
+                                      __u32 *ret_rule)
+{
+	struct vigil_file_key key = {.gen = gen};
+	struct dentry *dentry = start->dentry;
+	struct vfsmount *mnt = start->mnt;
+	struct dentry *root = mnt->mnt_root;
+	int i;
+
+	/* Every dentry of one mount has the mount's superblock. */
+	key.dev = mnt->mnt_sb->s_dev;
+	for (i = 0; i < VIGIL_FILE_MAX_DEPTH; i++) {
+		struct inode *inode = dentry->d_inode;
+		struct dentry *parent;
+		__u8 act;
+
+		if (inode) {
+			key.ino = inode->i_ino;
+			act = walk_lookup(&key, access, ret_rule);
+			if (act)
+				return act;
+		}
+		if (dentry == root)
+			break;
+		parent = dentry->d_parent;
+		if (!parent || parent == dentry)
+			return VIGIL_ACT_NONE; /* a filesystem's root outside the mount tree */
+		dentry = parent;
+	}
+	if (dentry != root)
+		return WALK_TOO_DEEP;
+	/* One call site, no depth carried over: the verifier checks the second walk once. */
+	return walk_above_mount(gen, start, access, ret_rule);
+}
+
+struct file_req {
+	struct walk_pos pos;
+	struct file *file; /* set where bpf_d_path may run: the event gets the full path */
+	__u8 access;
+	bool write_like; /* also checked against vigil's own files */
+};
+
+static __always_inline void file_event(const struct file_req *r, __u32 gen,
+                                       const struct vigil_policy_cfg *cfg, const struct decision *d,
+                                       int err)
+{
+	struct dentry *dentry = r->pos.dentry;
+	struct inode *inode = BPF_CORE_READ(dentry, d_inode);
+	struct file *file = r->file;
+	struct vigil_event *e = decision_event(VIGIL_EV_FILE, gen, cfg, d, err, r->access);
+
+	if (!e)
+		return;
+	if (inode) {
+		e->dev = BPF_CORE_READ(inode, i_sb, s_dev);
+		e->ino = BPF_CORE_READ(inode, i_ino);
+	}
+	if (file) {
+		if (bpf_d_path((struct path *)&file->f_path, e->path, sizeof(e->path)) < 0)
+			e->path[0] = 0;
+	} else {
+		bpf_probe_read_kernel_str(e->path, sizeof(e->path),
+		                          BPF_CORE_READ(dentry, d_name.name));
+	}
+	bpf_ringbuf_submit(e, 0);
+}
+
+/* vigil's binaries, config, state and logs: any change by another process is refused. */
+static __always_inline int file_check_self(const struct file_req *r)
+{
+	struct dentry *dentry = r->pos.dentry;
+	struct inode *inode;
+	__u32 rule;
+	__u8 act;
+
+	if (!r->write_like)
+		return 0;
+	if (sb_magic(dentry) == BPF_FS_MAGIC) {
+		if (current_is_vigild())
+			return 0;
+		return self_deny(VIGIL_SELF_BPF, 0, 0, 0, dentry);
+	}
+	act = file_walk(0, &r->pos, r->access, &rule);
+	/* Too deep cannot hide vigil's files: nobody else can create directories beneath them. */
+	if (act != VIGIL_ACT_DENY || current_is_vigild())
+		return 0;
+	inode = BPF_CORE_READ(dentry, d_inode);
+	return self_deny(VIGIL_SELF_FILE, 0, inode ? BPF_CORE_READ(inode, i_sb, s_dev) : 0,
+	                 inode ? BPF_CORE_READ(inode, i_ino) : 0, dentry);
+}
+
+/* Decides one access: self-protection first, then the policy's file rules. */
+static __always_inline int file_check(const struct file_req *r)
+{
+	struct vigil_policy_cfg *cfg;
+	struct decision d;
+	bool broken;
+	__u32 gen, rule = 0;
+	__u8 act;
+	int err;
+
+	err = file_check_self(r);
+	if (err)
+		return err;
+	cfg = governing_policy(VIGIL_CFG_FILE_RULES, &gen, &broken);
+	if (broken) {
+		decision_from_action(&d, VIGIL_ACT_DENY, 0, VIGIL_R_NO_POLICY);
+	} else if (!cfg) {
+		return 0;
+	} else {
+		act = file_walk(gen, &r->pos, r->access, &rule);
+		if (act == WALK_TOO_DEEP) {
+			/* A path we cannot walk to its root might be under a denied tree. */
+			stat_inc(VIGIL_STAT_TOO_DEEP);
+			decision_from_action(&d, VIGIL_ACT_DENY, 0, VIGIL_R_TOO_DEEP);
+		} else if (act == VIGIL_ACT_NONE) {
+			decision_from_action(&d, cfg_default(cfg, VIGIL_CFG_FILE_DEFAULT_SHIFT), 0,
+			                     VIGIL_R_DEFAULT);
+		} else {
+			decision_from_action(&d, act, rule, VIGIL_R_RULE);
+		}
+		decision_apply_mode(&d, cfg);
+	}
+	if (!d.log)
+		return 0;
+	err = d.verdict == VIGIL_DENY ? -EPERM : 0;
+	if (err)
+		stat_inc(VIGIL_STAT_FILE_DENY);
+	file_event(r, gen, cfg, &d, err);
+	return err;
+}
+
+static __always_inline int file_check_path(const struct path *dir, struct dentry *dentry,
+                                           __u8 access)
+{
+	struct file_req r = {
+	    .pos = {.dentry = dentry ?: dir->dentry, .mnt = dir->mnt},
+	    .access = access,
+	    .write_like = true,
+	};
+
+	return file_check(&r);
+}
+
+SEC("lsm/file_open")
+int BPF_PROG(vigil_file_rules_open, struct file *file, int ret)
+{
+	struct file_req r = {
+	    .pos = {.dentry = file->f_path.dentry, .mnt = file->f_path.mnt},
+	    .file = file,
+	};
+	unsigned int mode = BPF_CORE_READ(file, f_mode);
+	int err;
+
+	if (ret)
+		return ret;
+	err = self_check_open(file);
+	if (err)
+		return err;
+	/* The exec section decides executions; the open that loads the binary is part of it. */
+	if (mode & FMODE_EXEC)
+		return 0;
+	if (mode & FMODE_WRITE) {
+		key_exe_invalidate(BPF_CORE_READ(file, f_inode));
+		r.access = VIGIL_FA_WRITE;
+		r.write_like = true;
+		err = file_check(&r);
+		if (err)
+			return err;
+	}
+	if (mode & FMODE_READ) {
+		r.access = VIGIL_FA_READ;
+		r.write_like = false;
+		return file_check(&r);
+	}
+	return 0;
+}
+
+SEC("lsm/mmap_file")
+int BPF_PROG(vigil_file_rules_mmap, struct file *file, unsigned long reqprot, unsigned long prot,
+             unsigned long flags, int ret)
+{
+	struct file_req r = {.file = file, .access = VIGIL_FA_EXEC_MAP};
+
+	if (ret)
+		return ret;
+	if (!file || !(prot & PROT_EXEC))
+		return 0;
+	r.pos.dentry = file->f_path.dentry;
+	r.pos.mnt = file->f_path.mnt;
+	return file_check(&r);
+}
+
+SEC("lsm/path_truncate")
+int BPF_PROG(vigil_file_rules_truncate, const struct path *path, int ret)
+{
+	if (ret)
+		return ret;
+	key_exe_invalidate(BPF_CORE_READ(path, dentry, d_inode));
+	return file_check_path(path, NULL, VIGIL_FA_WRITE);
+}
+
+/* New names are decided by the directory they appear in. */
+SEC("lsm/path_mknod")
+int BPF_PROG(vigil_file_rules_mknod, const struct path *dir, struct dentry *dentry, umode_t mode,
+             unsigned int dev, int ret)
+{
+	if (ret)
+		return ret;
+	return file_check_path(dir, NULL, VIGIL_FA_CREATE);
+}
+
+SEC("lsm/path_mkdir")
+int BPF_PROG(vigil_file_rules_mkdir, const struct path *dir, struct dentry *dentry, umode_t mode,
+             int ret)
+{
+	if (ret)
+		return ret;
+	return file_check_path(dir, NULL, VIGIL_FA_CREATE);
+}
+
+SEC("lsm/path_symlink")
+int BPF_PROG(vigil_file_rules_symlink, const struct path *dir, struct dentry *dentry,
+             const char *old_name, int ret)
+{
+	if (ret)
+		return ret;
+	return file_check_path(dir, NULL, VIGIL_FA_CREATE);
+}
+
+SEC("lsm/path_unlink")
+int BPF_PROG(vigil_file_rules_unlink, const struct path *dir, struct dentry *dentry, int ret)
+{
+	if (ret)
+		return ret;
+	return file_check_path(dir, dentry, VIGIL_FA_UNLINK);
+}
+
+SEC("lsm/path_rmdir")
+int BPF_PROG(vigil_file_rules_rmdir, const struct path *dir, struct dentry *dentry, int ret)
+{
+	if (ret)
+		return ret;
+	return file_check_path(dir, dentry, VIGIL_FA_UNLINK);
+}
+
+/* A hard link is a new name, which could sit outside the tree a rule covers. */
+SEC("lsm/path_link")
+int BPF_PROG(vigil_file_rules_link, struct dentry *old_dentry, const struct path *new_dir,
+             struct dentry *new_dentry, int ret)
+{
+	int err;
+
+	if (ret)
+		return ret;
+	err = file_check_path(new_dir, old_dentry, VIGIL_FA_LINK);
+	if (err)
+		return err;
+	return file_check_path(new_dir, NULL, VIGIL_FA_CREATE);
+}
+
+SEC("lsm/path_rename")
+int BPF_PROG(vigil_file_rules_rename, const struct path *old_dir, struct dentry *old_dentry,
+             const struct path *new_dir, struct dentry *new_dentry, unsigned int flags, int ret)
+{
+	int err;
+
+	if (ret)
+		return ret;
+	err = file_check_path(old_dir, old_dentry, VIGIL_FA_RENAME);
+	if (err)
+		return err;
+	err = file_check_path(new_dir, NULL, VIGIL_FA_CREATE);
+	if (err)
+		return err;
+	if (!BPF_CORE_READ(new_dentry, d_inode))
+		return 0;
+	/* The file at the destination is replaced, or with RENAME_EXCHANGE moved away. */
+	return file_check_path(new_dir, new_dentry,
+	                       (flags & RENAME_EXCHANGE) ? VIGIL_FA_RENAME : VIGIL_FA_UNLINK);
+}
+
+#endif /* VIGIL_FILE_BPF_H */

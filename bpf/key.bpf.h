@@ -1,0 +1,165 @@
+/* Kernel-key enforcement: keys a policy names are usable only by the workloads its rules name. */
+#ifndef VIGIL_KEY_BPF_H
+#define VIGIL_KEY_BPF_H
+
+#include "common.bpf.h"
+#include "decide.bpf.h"
+#include "self.bpf.h"
+
+/* (gen, description) -> the grants of every rule naming that key. */
+struct {
+	__uint(type, BPF_MAP_TYPE_HASH);
+	__uint(max_entries, 2 * VIGIL_MAX_KEY_NAMES);
+	__uint(map_flags, BPF_F_NO_PREALLOC);
+	__type(key, struct vigil_key_key);
+	__type(value, struct vigil_key_val);
+} key_rules SEC(".maps");
+
+/*
+ * (gen, dev, ino) of executables key rules name -> nonzero once opened for write or truncated:
+ * the SHA-256 vigild checked no longer vouches for the content.
+ */
+struct {
+	__uint(type, BPF_MAP_TYPE_HASH);
+	__uint(max_entries, 2 * VIGIL_MAX_KEY_NAMES * VIGIL_KEY_GRANTS);
+	__uint(map_flags, BPF_F_NO_PREALLOC);
+	__type(key, struct vigil_file_key);
+	__type(value, __u32);
+} key_exes SEC(".maps");
+
+/* Called on writes: marks the active and the pending generation's entry, like exec's. */
+static __always_inline void key_exe_invalidate(struct inode *inode)
+{
+	struct vigil_file_key key = {};
+	__u32 gen = READ_ONCE(active_gen);
+	__u32 *revoked;
+	int i;
+
+	if (!inode)
+		return;
+	key.dev = BPF_CORE_READ(inode, i_sb, s_dev);
+	key.ino = BPF_CORE_READ(inode, i_ino);
+	for (i = 0; i < 2; i++) {
+		key.gen = gen + i;
+		revoked = bpf_map_lookup_elem(&key_exes, &key);
+		if (revoked)
+			*revoked = 1;
+	}
+}
+
+static __always_inline bool current_in_cgroup(__u64 id)
+{
+	int level;
+
+	for (level = 1; level <= VIGIL_MAX_CGROUP_DEPTH; level++) {
+		__u64 anc = bpf_get_current_ancestor_cgroup_id(level);
+
+		if (!anc)
+			return false;
+		if (anc == id)
+			return true;
+	}
+	return false;
+}
+
+/* The grant of a rule naming the current task, uid and executable, or NULL. */
+static __always_inline struct vigil_key_grant *key_grant(struct vigil_key_val *val, __u32 perm,
+                                                         __u32 uid, __u32 gen)
+{
+	struct task_struct *task = bpf_get_current_task_btf();
+	struct inode *exe = BPF_CORE_READ(task, mm, exe_file, f_inode);
+	struct vigil_file_key exe_key = {.gen = gen};
+	int i;
+
+	if (exe) {
+		exe_key.dev = BPF_CORE_READ(exe, i_sb, s_dev);
+		exe_key.ino = BPF_CORE_READ(exe, i_ino);
+	}
+	for (i = 0; i < VIGIL_KEY_GRANTS; i++) {
+		struct vigil_key_grant *g = &val->grants[i];
+		__u32 *revoked;
+
+		if (i >= val->count)
+			break;
+		if (!(g->perms & (1u << perm)))
+			continue;
+		if (g->uid != VIGIL_ANY_UID && g->uid != uid)
+			continue;
+		if (g->cgroup_id && !current_in_cgroup(g->cgroup_id))
+			continue;
+		if (g->exe_ino) {
+			if (g->exe_ino != exe_key.ino || g->exe_dev != exe_key.dev)
+				continue;
+			revoked = bpf_map_lookup_elem(&key_exes, &exe_key);
+			if (!revoked || *revoked)
+				continue;
+		}
+		return g;
+	}
+	return NULL;
+}
+
+/*
+ * key_permission(key_ref_t, const struct cred *, enum key_need_perm): BPF_PROG cannot read a
+ * key_ref_t (a pointer to a declared-only type), so the arguments come from bpf_get_func_arg.
+ * A refusal is -EPERM: for -EACCES the kernel would still let a possessor read the key.
+ */
+SEC("lsm/key_permission")
+int vigil_key_permission(unsigned long long *ctx)
+{
+	struct vigil_policy_cfg *cfg;
+	struct vigil_key_key kk = {};
+	struct vigil_key_val *val;
+	struct vigil_event *e;
+	struct decision d;
+	__u64 ref = 0, cred_arg = 0, perm = 0;
+	struct key *key;
+	__u32 gen, uid;
+	int err, ret = (int)ctx[3];
+
+	if (ret)
+		return ret;
+	if (current_is_vigild())
+		return 0;
+	cfg = current_policy(&gen);
+	if (!gen)
+		return 0;
+	bpf_get_func_arg(ctx, 2, &perm);
+	/* Not a permission: the caller looks the key up now and checks the real one after. */
+	if (perm == KEY_DEFER_PERM_CHECK)
+		return 0;
+	bpf_get_func_arg(ctx, 0, &ref);
+	bpf_get_func_arg(ctx, 1, &cred_arg);
+	key = (struct key *)(ref & ~1ULL);
+	kk.gen = gen;
+	if (bpf_probe_read_kernel_str(kk.desc, sizeof(kk.desc), BPF_CORE_READ(key, description)) <
+	    0)
+		return 0;
+	val = bpf_map_lookup_elem(&key_rules, &kk);
+	if (!val && cfg)
+		return 0; /* not a key this policy manages */
+	uid = BPF_CORE_READ((struct cred *)cred_arg, uid.val);
+	if (!cfg) {
+		/* A generation without config is a vigild bug; its keys stay shut. */
+		stat_inc(VIGIL_STAT_NO_CFG);
+		decision_from_action(&d, VIGIL_ACT_DENY, 0, VIGIL_R_NO_POLICY);
+	} else if (perm >= VIGIL_KEY_VIEW && perm <= VIGIL_KEY_UNLINK &&
+	           key_grant(val, (__u32)perm, uid, gen)) {
+		return 0;
+	} else {
+		/* Overrides (KEY_SYSADMIN_OVERRIDE, ...) are never granted on a managed key. */
+		decision_from_action(&d, VIGIL_ACT_DENY, 0, VIGIL_R_NOT_NAMED);
+		decision_apply_mode(&d, cfg);
+	}
+	err = d.verdict == VIGIL_DENY ? -EPERM : 0;
+	if (err)
+		stat_inc(VIGIL_STAT_KEY_DENY);
+	e = decision_event(VIGIL_EV_KEY, gen, cfg, &d, err, (__u32)perm);
+	if (!e)
+		return err;
+	__builtin_memcpy(e->key_desc, kk.desc, sizeof(e->key_desc));
+	bpf_ringbuf_submit(e, 0);
+	return err;
+}
+
+#endif /* VIGIL_KEY_BPF_H */
