@@ -6,6 +6,8 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "policies/bundle.h"
+
 #define ATTEST_DEFAULT_PCR	 23
 #define ATTEST_DEFAULT_LOG	 "/run/vigil/measurements.log"
 #define ATTEST_DEFAULT_TDX_RTMR	 "/sys/devices/virtual/misc/tdx_guest/measurements/rtmr3:sha384"
@@ -125,5 +127,29 @@ int hwm_get(struct hwm_store *h, const char *name, uint64_t *ret_serial, bool *f
 int hwm_set(struct hwm_store *h, const char *name, uint64_t serial);
 const char *hwm_backend(const struct hwm_store *h);
 void hwm_close(struct hwm_store *h);
+
+/* --- bundle acceptance: verify, check the serial, measure, then (caller) enforce, then commit --- */
+#define ATTEST_CT_BUNDLE "vigil/policy-bundle"
+#define ATTEST_CT_START	 "vigil/agent-start"
+
+struct bundle_admission {
+	struct bundle *bundle;
+	struct bundle_signers signers;
+	struct policy *policy; /* the caller may take it (set to NULL) */
+};
+
+/*
+ * Decodes, verifies (trust store and threshold), parses, and checks the serial against the
+ * high-water mark: -ESTALE when serial is not above the last accepted for the policy's name.
+ */
+int bundle_admit(const char *buf, size_t len, const char *origin, const struct trust_store *t,
+		 struct hwm_store *h, struct bundle_admission *ret, struct policy_error *err);
+/* The measurement content: policy name, serial, bundle and payload digests, signer keyids. */
+char *bundle_measurement(const struct bundle_admission *a);
+/* Appends the ATTEST_CT_BUNDLE record and extends the registers. */
+int bundle_measure(struct measure_log *m, const struct bundle_admission *a, uint64_t *ret_recnum);
+/* Raises the high-water mark once the policy is enforcing. */
+int bundle_commit(struct hwm_store *h, const struct bundle_admission *a);
+void bundle_admission_clear(struct bundle_admission *a);
 
 #endif /* VIGIL_ATTEST_H */
