@@ -131,6 +131,7 @@ void hwm_close(struct hwm_store *h);
 /* --- bundle acceptance: verify, check the serial, measure, then (caller) enforce, then commit --- */
 #define ATTEST_CT_BUNDLE "vigil/policy-bundle"
 #define ATTEST_CT_START	 "vigil/agent-start"
+#define ATTEST_CT_UNSIGNED "vigil/policy-unsigned" /* vigild --policy: development only */
 
 struct bundle_admission {
 	struct bundle *bundle;

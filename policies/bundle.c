@@ -756,10 +756,12 @@ int bundle_open(const char *buf, size_t len, const char *origin, const struct tr
 		policy_errorf(err, r, "%s: %s", origin, verr.msg);
 		goto fail;
 	}
-	/* Only signed bytes reach the policy parser. */
+	/* Only signed bytes reach the policy parser; its refusals are told apart from envelope ones. */
 	r = policy_parse((const char *)b->payload, b->payload_len, origin, ret_policy, err);
-	if (r < 0)
+	if (r < 0) {
+		r = r == -ENOMEM ? r : -EBADMSG;
 		goto fail;
+	}
 	*ret_bundle = b;
 	return 0;
 fail:

@@ -98,7 +98,10 @@ int bundle_verify(const struct bundle *b, const struct trust_store *t, struct bu
 int bundle_read_file(const char *path, size_t max, char **ret, size_t *ret_len,
 		     struct policy_error *err);
 
-/* Decode, verify, then parse the policy inside: the whole acceptance path but the serial check. */
+/*
+ * Decode, verify, then parse the policy inside: the whole acceptance path but the serial check.
+ * A signed policy that fails validation is -EBADMSG.
+ */
 int bundle_open(const char *buf, size_t len, const char *origin, const struct trust_store *t,
 		struct bundle **ret_bundle, struct bundle_signers *ret_signers,
 		struct policy **ret_policy, struct policy_error *err);
