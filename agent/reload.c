@@ -286,8 +286,8 @@ static int accept_bundle(struct agent *a, const char *buf, size_t len, const cha
 		report_reject(a, source, origin, r, true, err->msg);
 		goto out;
 	}
-	adm.policy = NULL; /* enforcing: the agent owns it */
 	r = bundle_commit(rl->hwm, &adm);
+	adm.policy = NULL; /* enforcing: the agent owns it */
 	if (r < 0)
 		/* Enforcing already; only a later rollback attempt could exploit the stale mark. */
 		log_error_errno(r, "raising the rollback mark of '%s'", a->cur.policy->name);
