@@ -226,6 +226,7 @@ static int do_measure(int argc, char **argv)
 		r = bundle_read_file(aa.file, BUNDLE_MAX_BYTES, &buf, &len, &err);
 	if (r < 0) {
 		fprintf(stderr, "vigil: %s\n", err.msg);
+		rc = r == -EFBIG ? VIGIL_EXIT_INVALID : VIGIL_EXIT_FAIL;
 		goto out;
 	}
 	r = measure_open(&cfg, &m);
