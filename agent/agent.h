@@ -16,6 +16,7 @@
 struct vigil_bpf;
 struct ring_buffer;
 struct agent_reload;
+struct measure_log;
 
 /* A policy as applied: what its generation's map entries are, for later removal. */
 struct applied_policy {
@@ -89,6 +90,8 @@ int agent_reload_open(struct agent *a);
 int agent_reload_initial(struct agent *a, struct policy_error *err);
 /* Waits up to timeout_ms for events; serves control requests and SIGHUP re-reads meanwhile. */
 int agent_reload_wait(struct agent *a, int timeout_ms);
+/* The measurement log every measured thing goes through (audit checkpoints too); NULL before open. */
+struct measure_log *agent_measure_log(struct agent *a);
 /* Async-signal-safe: asks for a re-read of the configured path. */
 void agent_reload_request(void);
 void agent_reload_close(struct agent *a);

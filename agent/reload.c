@@ -13,6 +13,7 @@
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/un.h>
+#include <time.h>
 #include <unistd.h>
 
 #include <bpf/libbpf.h>
@@ -37,6 +38,11 @@ static volatile sig_atomic_t reload_requested;
 void agent_reload_request(void)
 {
 	reload_requested = 1;
+}
+
+struct measure_log *agent_measure_log(struct agent *a)
+{
+	return a->reload ? a->reload->log : NULL;
 }
 
 static int sha256_hex_file(const char *path, char out[2 * POLICY_SHA256_LEN + 1])
@@ -241,15 +247,28 @@ static void report_reject(struct agent *a, const char *source, const char *origi
 				    cur ? (json_int_t)cur->serial : 0));
 }
 
+static double now_ms(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return ts.tv_sec * 1e3 + ts.tv_nsec / 1e6;
+}
+
+/* verify_ms: read to admitted (signatures, parse, rollback); apply_ms: resolve, hash, fill, measure, swap. */
 static void report_loaded(struct agent *a, const char *source, const char *type,
-			  const char *content)
+			  const char *content, double verify_ms, double apply_ms)
 {
 	const struct policy *p = a->cur.policy;
 
+	log_info("policy '%s' serial %llu loaded from %s: verify %.1f ms, apply %.1f ms", p->name,
+		 (unsigned long long)p->serial, source, verify_ms, apply_ms);
 	agent_event_write(a, "policy_loaded",
-			  json_pack("{s:s, s:s, s:I, s:i, s:s, s:o?}", "source", source, "policy",
-				    p->name, "policy_serial", (json_int_t)p->serial, "generation",
-				    (int)a->cur.gen, "measurement_type", type, "measurement",
+			  json_pack("{s:s, s:s, s:I, s:i, s:I, s:f, s:f, s:s, s:o?}", "source",
+				    source, "policy", p->name, "policy_serial",
+				    (json_int_t)p->serial, "generation", (int)a->cur.gen,
+				    "exec_rules", (json_int_t)p->n_exec, "verify_ms", verify_ms,
+				    "apply_ms", apply_ms, "measurement_type", type, "measurement",
 				    json_loads(content, 0, NULL)));
 }
 
@@ -273,9 +292,11 @@ static int accept_bundle(struct agent *a, const char *buf, size_t len, const cha
 	struct agent_reload *rl = a->reload;
 	struct bundle_admission adm = {0};
 	char *content = NULL;
+	double t0 = now_ms(), t1;
 	int r;
 
 	r = bundle_admit(buf, len, origin, rl->trust, rl->hwm, &adm, err);
+	t1 = now_ms();
 	if (r < 0) {
 		report_reject(a, source, origin, r, false, err->msg);
 		return r;
@@ -291,7 +312,7 @@ static int accept_bundle(struct agent *a, const char *buf, size_t len, const cha
 	if (r < 0)
 		/* Enforcing already; only a later rollback attempt could exploit the stale mark. */
 		log_error_errno(r, "raising the rollback mark of '%s'", a->cur.policy->name);
-	report_loaded(a, source, ATTEST_CT_BUNDLE, content);
+	report_loaded(a, source, ATTEST_CT_BUNDLE, content, t1 - t0, now_ms() - t1);
 	r = 0;
 out:
 	free(content);
@@ -306,10 +327,12 @@ static int accept_unsigned(struct agent *a, const char *buf, size_t len, const c
 	uint8_t d[POLICY_SHA256_LEN];
 	char hex[2 * POLICY_SHA256_LEN + 1], *content = NULL;
 	struct policy *p;
+	double t0 = now_ms(), t1;
 	json_t *obj;
 	int r;
 
 	r = policy_parse(buf, len, origin, &p, err);
+	t1 = now_ms();
 	if (r < 0) {
 		report_reject(a, source, origin, -EBADMSG, false, err->msg);
 		return r;
@@ -325,7 +348,7 @@ static int accept_unsigned(struct agent *a, const char *buf, size_t len, const c
 		policy_free(p);
 		report_reject(a, source, origin, r, true, err->msg);
 	} else {
-		report_loaded(a, source, ATTEST_CT_UNSIGNED, content);
+		report_loaded(a, source, ATTEST_CT_UNSIGNED, content, t1 - t0, now_ms() - t1);
 	}
 	free(content);
 	return r;
