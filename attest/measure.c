@@ -74,6 +74,34 @@ static int count_record(const struct measure_entry *e, void *ctx)
 	return 0;
 }
 
+/*
+ * A log continued across a TPM reset (a reboot with the log on persistent storage) would never
+ * replay again: refuse to extend it, and say how to start over.
+ */
+static int check_continuation(struct measure_log *m)
+{
+	struct measure_replay rp;
+	char err[512] = "";
+	size_t i;
+	int r;
+
+	r = measure_replay(m->cfg.log_path, &rp, err, sizeof(err));
+	for (i = 0; r == 0 && rp.pcr >= 0 && i < rp.pcr_banks.n; i++) {
+		struct attest_digest cur;
+
+		r = attest_tpm_read(m->tpm, (unsigned int)rp.pcr, rp.pcr_banks.v[i].alg, &cur);
+		if (r == 0 && (rp.pcr != (int)m->cfg.pcr || cur.len != rp.pcr_banks.v[i].len ||
+			       memcmp(cur.d, rp.pcr_banks.v[i].d, cur.len) != 0))
+			r = -ESTALE;
+	}
+	if (r < 0)
+		fprintf(stderr,
+			"vigil: measurement log %s does not replay to PCR %u (%s): move it away to "
+			"start a new chain\n",
+			m->cfg.log_path, m->cfg.pcr, *err ? err : strerror(-r));
+	return r;
+}
+
 static int open_log(struct measure_log *m)
 {
 	const char *path = m->cfg.log_path;
@@ -104,9 +132,11 @@ static int open_log(struct measure_log *m)
 	}
 	/* Continuing a log we cannot read would make every later record unverifiable. */
 	r = measure_log_read(path, count_record, &m->next, err, sizeof(err));
-	if (r < 0)
+	if (r < 0) {
 		fprintf(stderr, "vigil: measurement log %s: %s\n", path, err);
-	return r;
+		return r;
+	}
+	return m->tpm ? check_continuation(m) : 0;
 }
 
 int measure_open(const struct measure_config *cfg, struct measure_log **ret)

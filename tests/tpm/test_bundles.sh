@@ -164,6 +164,9 @@ tpm2_flushcontext -t > /dev/null 2>&1
 policy 4 > p4.json && "$V" policy sign --key keys/ed.key -o b4.json p4.json
 check "measure into a new log" "$V" attest measure --trust-dir trust --log ml2.log b4.json
 check "a new log resets PCR 23: its replay matches" "$V" attest replay --log ml2.log
+policy 5 > p5.json && "$V" policy sign --key keys/ed.key -o b5.json p5.json
+expect_rc "the old log no longer replays: continuing it is refused" 1 M b5.json
+grep -q "does not replay" err && ok "refusal says why" || not_ok "refusal says why" "$(cat err)"
 
 # --- the fake TDX tree: RTMR3 receives the record's sha384 digest ------------------------------
 mkdir -p fake/measurements && : > fake/measurements/rtmr3:sha384
