@@ -2,7 +2,7 @@
 # Guest half of bench/swap-host.sh: push each bundle, read vigild's own timings and its RSS.
 # Output: "swap RULES RUN PUSH_WALL_S VERIFY_MS APPLY_MS RSS_KB HWM_KB" per push.
 pid=$(cat /run/vigild.pid)
-kb() { sed -n "s/^$1: *\([0-9]*\) kB/\1/p" /proc/$pid/status; }
+kb() { awk -v k="$1:" '$1 == k { print $2 }' /proc/$pid/status; }
 outside() { sh -c 'echo $$ > /sys/fs/cgroup/cgroup.procs && exec "$@"' _ "$@"; }
 echo "baseline rss_kb=$(kb VmRSS) (vigild enforcing the 1-rule initial bundle)"
 for n in $1; do

@@ -63,9 +63,13 @@ char *bundle_b64_encode(const uint8_t *in, size_t len)
 
 static int b64_value(char c)
 {
-	const char *p = c ? strchr(b64_alphabet, c) : NULL;
-
-	return p ? (int)(p - b64_alphabet) : -1;
+	if (c >= 'A' && c <= 'Z')
+		return c - 'A';
+	if (c >= 'a' && c <= 'z')
+		return c - 'a' + 26;
+	if (c >= '0' && c <= '9')
+		return c - '0' + 52;
+	return c == '+' ? 62 : c == '/' ? 63 : -1;
 }
 
 /* Rejects rather than repairs: whitespace, missing padding and non-zero trailing bits all fail. */
