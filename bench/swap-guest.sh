@@ -16,3 +16,10 @@ for n in $1; do
 		echo "swap $n $run $(awk "BEGIN { print $t1 - $t0 }") ${verify%.*} ${apply%.*} $(kb VmRSS) $(kb VmHWM)"
 	done
 done
+# The user-space share of apply: resolve and hash every rule's file, no BPF maps (vigil policy check).
+for n in $1; do
+	t0=$(cut -d' ' -f1 /proc/uptime)
+	outside vigil policy check /gen/b/$n-1.json > /dev/null 2>&1
+	t1=$(cut -d' ' -f1 /proc/uptime)
+	echo "check $n $(awk "BEGIN { print $t1 - $t0 }")"
+done

@@ -71,4 +71,4 @@ while read -r _ n run wall verify apply rss hwm; do
 	printf '| %s | %s KiB | %s | %s | %s | %s | %s | %s | %s |\n' "$n" $((size / 1024)) "$verify" "$apply" \
 		"$wall" $((rss / 1024)) $((hwm / 1024)) "$1" "$2"
 done < <(grep '^swap ' "$work/guest.txt")
-grep '^baseline ' "$work/guest.txt" | sed 's/^/    /'
+grep -E '^(baseline|check) ' "$work/guest.txt" | sed 's/^/    /'
