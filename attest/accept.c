@@ -17,7 +17,7 @@ int bundle_admit(const char *buf, size_t len, const char *origin, const struct t
 		 struct hwm_store *h, struct bundle_admission *ret, struct policy_error *err)
 {
 	struct bundle_admission a = {0};
-	uint64_t last = 0;
+	struct hwm_mark last = {0};
 	bool found = false;
 	int r;
 
@@ -28,12 +28,16 @@ int bundle_admit(const char *buf, size_t len, const char *origin, const struct t
 	if (r < 0)
 		r = policy_errorf(err, r, "%s: cannot read the last accepted serial of '%s' (%s)",
 				  origin, a.policy->name, hwm_backend(h));
-	else if (found && a.policy->serial <= last)
+	else if (found && (a.policy->serial < last.serial ||
+			   (a.policy->serial == last.serial &&
+			    memcmp(a.bundle->payload_digest, last.payload_sha256,
+				   sizeof(last.payload_sha256)) != 0)))
 		r = policy_errorf(err, -ESTALE,
 				  "%s: serial %llu of policy '%s' is not above %llu, the last "
-				  "accepted (rollback refused)",
+				  "accepted%s (rollback refused)",
 				  origin, (unsigned long long)a.policy->serial, a.policy->name,
-				  (unsigned long long)last);
+				  (unsigned long long)last.serial,
+				  a.policy->serial == last.serial ? ", and its content differs" : "");
 	if (r < 0) {
 		bundle_admission_clear(&a);
 		return r;
@@ -77,5 +81,8 @@ int bundle_measure(struct measure_log *m, const struct bundle_admission *a, uint
 
 int bundle_commit(struct hwm_store *h, const struct bundle_admission *a)
 {
-	return hwm_set(h, a->policy->name, a->policy->serial);
+	struct hwm_mark mark = {.serial = a->policy->serial};
+
+	memcpy(mark.payload_sha256, a->bundle->payload_digest, sizeof(mark.payload_sha256));
+	return hwm_set(h, a->policy->name, &mark);
 }

@@ -120,11 +120,18 @@ int measure_replay(const char *path, struct measure_replay *ret, char *errbuf, s
 /* --- rollback protection: the highest serial accepted per policy name --- */
 struct hwm_store;
 
+/* The last accepted bundle of a name: its serial, and which payload, so that re-loading that very
+ * bundle (a restart, a reboot, a SIGHUP without a change) is not mistaken for a rollback. */
+struct hwm_mark {
+	uint64_t serial;
+	uint8_t payload_sha256[32];
+};
+
 /* With a TPM, marks live in NV indices (one per name); without, in the state file (weaker). */
 int hwm_open(struct attest_tpm *tpm, const char *state_path, struct hwm_store **ret);
 /* 0 with found=false when the name was never accepted. */
-int hwm_get(struct hwm_store *h, const char *name, uint64_t *ret_serial, bool *found);
-int hwm_set(struct hwm_store *h, const char *name, uint64_t serial);
+int hwm_get(struct hwm_store *h, const char *name, struct hwm_mark *ret, bool *found);
+int hwm_set(struct hwm_store *h, const char *name, const struct hwm_mark *mark);
 const char *hwm_backend(const struct hwm_store *h);
 void hwm_close(struct hwm_store *h);
 
@@ -141,7 +148,8 @@ struct bundle_admission {
 
 /*
  * Decodes, verifies (trust store and threshold), parses, and checks the serial against the
- * high-water mark: -ESTALE when serial is not above the last accepted for the policy's name.
+ * high-water mark: -ESTALE when serial is below the last accepted for the policy's name, or equal
+ * to it with a different payload (the same bundle again is accepted: a restart must not fail).
  */
 int bundle_admit(const char *buf, size_t len, const char *origin, const struct trust_store *t,
 		 struct hwm_store *h, struct bundle_admission *ret, struct policy_error *err);

@@ -12,12 +12,12 @@
 
 /*
  * One ordinary NV index per policy name, in a 4096-slot window of the owner range chosen from the
- * name's hash. The index holds SHA-256(name) || serial (big-endian), so a slot collision is
- * detected (and refused) rather than sharing a mark.
+ * name's hash. The index holds SHA-256(name) || serial (big-endian) || SHA-256(payload), so a
+ * slot collision is detected (and refused) rather than sharing a mark.
  */
 #define HWM_NV_BASE  0x01564000u
 #define HWM_NV_SLOTS 0x1000u
-#define HWM_NV_SIZE  40
+#define HWM_NV_SIZE  72
 
 struct hwm_store {
 	struct attest_tpm *tpm; /* not owned */
@@ -59,7 +59,7 @@ static uint32_t nv_slot(const char *name, uint8_t name_hash[32])
 	return HWM_NV_BASE + (((uint32_t)name_hash[0] << 8 | name_hash[1]) % HWM_NV_SLOTS);
 }
 
-static int nv_get(struct hwm_store *h, const char *name, uint64_t *ret, bool *found)
+static int nv_get(struct hwm_store *h, const char *name, struct hwm_mark *ret, bool *found)
 {
 	uint8_t want[32], buf[HWM_NV_SIZE];
 	uint32_t index = nv_slot(name, want);
@@ -75,25 +75,27 @@ static int nv_get(struct hwm_store *h, const char *name, uint64_t *ret, bool *fo
 		fprintf(stderr, "vigil: rollback: NV index 0x%x holds another policy name\n", index);
 		return -EEXIST;
 	}
-	*ret = 0;
+	ret->serial = 0;
 	for (i = 0; i < 8; i++)
-		*ret = *ret << 8 | buf[32 + i];
+		ret->serial = ret->serial << 8 | buf[32 + i];
+	memcpy(ret->payload_sha256, buf + 40, 32);
 	*found = true;
 	return 0;
 }
 
-static int nv_set(struct hwm_store *h, const char *name, uint64_t serial)
+static int nv_set(struct hwm_store *h, const char *name, const struct hwm_mark *mark)
 {
 	uint8_t buf[HWM_NV_SIZE];
 	uint32_t index = nv_slot(name, buf);
 	size_t i;
 
 	for (i = 0; i < 8; i++)
-		buf[32 + i] = (uint8_t)(serial >> (56 - 8 * i));
+		buf[32 + i] = (uint8_t)(mark->serial >> (56 - 8 * i));
+	memcpy(buf + 40, mark->payload_sha256, 32);
 	return attest_tpm_nv_write(h->tpm, index, buf, sizeof(buf));
 }
 
-/* The state file: {"policy name": serial, ...}; a missing file means nothing accepted yet. */
+/* The state file: {"name": {"serial": N, "payload_sha256": HEX}}; missing means nothing accepted. */
 static int file_load(struct hwm_store *h, json_t **ret)
 {
 	json_error_t jerr;
@@ -115,32 +117,61 @@ static int file_load(struct hwm_store *h, json_t **ret)
 	return 0;
 }
 
-static int file_get(struct hwm_store *h, const char *name, uint64_t *ret, bool *found)
+static int unhex32(const char *s, uint8_t out[32])
 {
-	json_t *root, *v;
+	size_t i;
+
+	if (!s || strlen(s) != 64)
+		return -EINVAL;
+	for (i = 0; i < 32; i++) {
+		unsigned int b;
+
+		if (!strchr("0123456789abcdef", s[2 * i]) || !strchr("0123456789abcdef", s[2 * i + 1]) ||
+		    sscanf(s + 2 * i, "%2x", &b) != 1)
+			return -EINVAL;
+		out[i] = (uint8_t)b;
+	}
+	return 0;
+}
+
+static int file_get(struct hwm_store *h, const char *name, struct hwm_mark *ret, bool *found)
+{
+	json_t *root, *v, *serial;
 	int r = file_load(h, &root);
 
 	if (r < 0)
 		return r;
 	v = json_object_get(root, name);
-	*found = json_is_integer(v) && json_integer_value(v) >= 0;
-	if (*found)
-		*ret = (uint64_t)json_integer_value(v);
-	else if (v)
+	serial = json_object_get(v, "serial");
+	*found = false;
+	if (v && (!json_is_integer(serial) || json_integer_value(serial) < 0 ||
+		  unhex32(json_string_value(json_object_get(v, "payload_sha256")),
+			  ret->payload_sha256) < 0)) {
+		fprintf(stderr, "vigil: rollback state %s: entry '%s' is malformed\n", h->state_path,
+			name);
 		r = -EBADMSG;
+	} else if (v) {
+		ret->serial = (uint64_t)json_integer_value(serial);
+		*found = true;
+	}
 	json_decref(root);
 	return r;
 }
 
-static int file_set(struct hwm_store *h, const char *name, uint64_t serial)
+static int file_set(struct hwm_store *h, const char *name, const struct hwm_mark *mark)
 {
-	char tmp[4096];
+	char tmp[4096], hex[65];
 	json_t *root;
 	int r = file_load(h, &root), fd;
+	size_t i;
 
 	if (r < 0)
 		return r;
-	json_object_set_new(root, name, json_integer((json_int_t)serial));
+	for (i = 0; i < 32; i++)
+		snprintf(hex + 2 * i, 3, "%02x", mark->payload_sha256[i]);
+	json_object_set_new(root, name,
+			    json_pack("{s:I, s:s}", "serial", (json_int_t)mark->serial,
+				      "payload_sha256", hex));
 	snprintf(tmp, sizeof(tmp), "%s.tmp", h->state_path);
 	fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC | O_NOFOLLOW, 0600);
 	if (fd < 0) {
@@ -159,14 +190,14 @@ static int file_set(struct hwm_store *h, const char *name, uint64_t serial)
 	return r;
 }
 
-int hwm_get(struct hwm_store *h, const char *name, uint64_t *ret_serial, bool *found)
+int hwm_get(struct hwm_store *h, const char *name, struct hwm_mark *ret, bool *found)
 {
-	return h->tpm ? nv_get(h, name, ret_serial, found) : file_get(h, name, ret_serial, found);
+	return h->tpm ? nv_get(h, name, ret, found) : file_get(h, name, ret, found);
 }
 
-int hwm_set(struct hwm_store *h, const char *name, uint64_t serial)
+int hwm_set(struct hwm_store *h, const char *name, const struct hwm_mark *mark)
 {
-	if (serial > INT64_MAX)
+	if (mark->serial > INT64_MAX)
 		return -ERANGE;
-	return h->tpm ? nv_set(h, name, serial) : file_set(h, name, serial);
+	return h->tpm ? nv_set(h, name, mark) : file_set(h, name, mark);
 }

@@ -102,12 +102,16 @@ check "measure serial 2" M b2.json
 cp out m2.out
 check "rollback marks live in TPM NV" grep -q "rollback marks: tpm-nv" m2.out
 check "two records" test "$(records)" = 2
-before=$(pcr23)
-expect_rc "serial 1 again is a rollback" 3 M b1.json
+expect_rc "serial 1 after serial 2 is a rollback" 3 M b1.json
 grep -q "rollback refused" err && ok "rollback named in the error" || not_ok "rollback named in the error" "$(cat err)"
-expect_rc "serial 2 again is a replay" 3 M b2.json
+jq -c '.mode = "audit"' p2.json > p2other.json
+"$V" policy sign --key keys/ed.key -o b2other.json p2other.json
+expect_rc "serial 2 with other content is refused" 3 M b2other.json
 rm -f serials.json
 expect_rc "the NV mark holds without the state file" 3 M b1.json
+check "the very same bundle again is accepted (a restart must not fail)" M b2.json
+check "three records" test "$(records)" = 3
+before=$(pcr23)
 
 # --- every rejection leaves log and PCR untouched ------------------------------------------
 "$V" policy sign --key keys/stranger.key -o unknown.json p3.json
@@ -132,7 +136,7 @@ expect_rc "sign refuses an invalid policy" 3 "$V" policy sign --key keys/ed.key 
 for c in unknown badsig badtype garbage truncated big; do
 	expect_rc "rejected: $c" 3 M $c.json
 done
-check "log untouched by rejections" test "$(records)" = 2
+check "log untouched by rejections" test "$(records)" = 3
 check "PCR untouched by rejections" test "$(pcr23)" = "$before"
 
 # --- replay, independently, and against a quote ------------------------------------------------

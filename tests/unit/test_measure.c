@@ -187,24 +187,25 @@ static void test_hwm_state_file(void **state)
 {
 	char *dir = tu_mkdtemp(), *path = NULL, *bad;
 	struct hwm_store *h;
-	uint64_t serial = 0;
+	struct hwm_mark m41 = {.serial = 41, .payload_sha256 = {1, 2, 3}}, m3 = {.serial = 3}, got;
 	bool found = true;
 
 	assert_true(asprintf(&path, "%s/serials.json", dir) > 0);
 	assert_int_equal(hwm_open(NULL, path, &h), 0);
 	assert_string_equal(hwm_backend(h), "state-file");
-	assert_int_equal(hwm_get(h, "a b", &serial, &found), 0);
+	assert_int_equal(hwm_get(h, "a b", &got, &found), 0);
 	assert_false(found);
-	assert_int_equal(hwm_set(h, "a b", 41), 0);
-	assert_int_equal(hwm_set(h, "other", 3), 0);
-	assert_int_equal(hwm_get(h, "a b", &serial, &found), 0);
+	assert_int_equal(hwm_set(h, "a b", &m41), 0);
+	assert_int_equal(hwm_set(h, "other", &m3), 0);
+	assert_int_equal(hwm_get(h, "a b", &got, &found), 0);
 	assert_true(found);
-	assert_int_equal(serial, 41);
+	assert_int_equal(got.serial, 41);
+	assert_memory_equal(got.payload_sha256, m41.payload_sha256, 32);
 	hwm_close(h);
 	/* A damaged state file fails closed. */
 	bad = tu_write(dir, "serials.json", "[1]", 3);
 	assert_int_equal(hwm_open(NULL, bad, &h), 0);
-	assert_int_equal(hwm_get(h, "a b", &serial, &found), -EBADMSG);
+	assert_int_equal(hwm_get(h, "a b", &got, &found), -EBADMSG);
 	hwm_close(h);
 	free(bad);
 	free(path);

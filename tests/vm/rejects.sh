@@ -45,6 +45,12 @@ outside kill -HUP "$(cat /run/vigild.pid)"
 expect_event "SIGHUP with a bad bundle: refused" '"type":"policy_rejected"' '"source":"sighup"' \
 	'"reason":"bad_signature"'
 expect_rc "serial 2 still enforcing after SIGHUP" 0 in_force 2
+# The bundle in force, re-read (as after a restart): the same payload is not a rollback.
+cp /gen/good2.json /vigil-vm/bundle.json
+outside kill -HUP "$(cat /run/vigild.pid)"
+expect_event "SIGHUP with the bundle in force: re-loaded, not a rollback" '"type":"policy_loaded"' \
+	'"source":"sighup"' '"policy_serial":2'
+expect_rc "serial 2 enforcing after the re-load" 0 in_force 2
 expect_rc "the control socket is root-only (mode 0600)" 0 sh -c \
 	'[ "$(stat -c %a /run/vigil/control.sock)" = 600 ]'
 outside vigil attest replay > /tmp/replay.txt 2>&1
