@@ -114,6 +114,7 @@ struct measure_replay {
 	bool rtmr;
 	struct attest_digest rtmr_value; /* sha384 */
 	uint64_t records;
+	char first_type[64]; /* record 0's content type: a vigild log starts with its own start */
 };
 int measure_replay(const char *path, struct measure_replay *ret, char *errbuf, size_t errlen);
 

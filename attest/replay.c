@@ -183,7 +183,8 @@ static int replay_one(const struct measure_entry *e, void *ctx)
 	size_t i;
 	int r;
 
-	rp->records++;
+	if (rp->records++ == 0)
+		snprintf(rp->first_type, sizeof(rp->first_type), "%s", e->content_type);
 	if (e->pcr >= 0) {
 		if (rp->pcr >= 0 && rp->pcr != e->pcr)
 			return -EXDEV; /* one log, one PCR */

@@ -173,6 +173,10 @@ static int do_replay(int argc, char **argv)
 		return VIGIL_EXIT_INVALID;
 	}
 	printf("%s: %llu records\n", aa.log, (unsigned long long)rp.records);
+	/* PCR 23 is resettable: only a chain that starts at vigild's start record is vigild's. */
+	if (rp.records && strcmp(rp.first_type, ATTEST_CT_START) != 0)
+		printf("note: record 0 is %s, not %s: this log was not started by vigild\n",
+		       rp.first_type, ATTEST_CT_START);
 	if (rp.pcr >= 0 && compare_pcr(&rp, aa.tcti, &same) < 0)
 		return VIGIL_EXIT_FAIL;
 	if (rp.rtmr && aa.rtmr_path) {
