@@ -5,6 +5,7 @@
 #include "attest/attest.h"
 
 #include <fcntl.h>
+#include <malloc.h>
 #include <openssl/evp.h>
 #include <poll.h>
 #include <signal.h>
@@ -362,6 +363,12 @@ static int accept_buffer(struct agent *a, const char *buf, size_t len, const cha
 	return accept_unsigned(a, buf, len, origin, source, err);
 }
 
+/* After a load: the bundle buffer and parse trees are gone; give their heap back, not keep the peak. */
+static void release_heap(void)
+{
+	malloc_trim(0);
+}
+
 static int accept_file(struct agent *a, const char *source, struct policy_error *err)
 {
 	const char *path = a->opt.bundle_path ?: a->opt.policy_path;
@@ -377,6 +384,7 @@ static int accept_file(struct agent *a, const char *source, struct policy_error 
 	}
 	r = accept_buffer(a, buf, len, path, source, err);
 	free(buf);
+	release_heap();
 	return r;
 }
 
@@ -478,6 +486,7 @@ static void control_serve(struct agent *a)
 out:
 	free(buf);
 	close(fd);
+	release_heap();
 }
 
 int agent_reload_wait(struct agent *a, int timeout_ms)
