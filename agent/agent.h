@@ -6,11 +6,17 @@
 #include <stdint.h>
 #include <stdio.h>
 
+#include <jansson.h>
+
 #include "bpf/vigil_abi.h"
 #include "policies/policy.h"
 
+#define VIGIL_AGENT_VERSION "0.1.0"
+
 struct vigil_bpf;
 struct ring_buffer;
+struct agent_reload;
+struct measure_log;
 
 /* A policy as applied: what its generation's map entries are, for later removal. */
 struct applied_policy {
@@ -36,6 +42,16 @@ struct agent_options {
 	const char *cgroup_root; /* cgroup2 mount, default /sys/fs/cgroup */
 	uint32_t ringbuf_size;   /* bytes, a power of two >= page size; 0 keeps the default */
 	const char *pin_dir;     /* bpffs directory of pinned maps and links */
+	/* Signed bundles and measurement (agent/reload.c). */
+	const char *bundle_path; /* signed bundle to enforce; policy_path is the unsigned mode */
+	const char *trust_dir;
+	const char *measure_log;
+	const char *tcti;       /* "auto", "none" or a tctildr string */
+	const char *platform;   /* auto, none, tdx, snp */
+	const char *tdx_rtmr;   /* RTMR3 sysfs file (tests point it at a fake tree) */
+	const char *state_path; /* rollback marks when there is no TPM */
+	const char *control_socket;
+	unsigned int pcr;
 };
 
 struct agent {
@@ -49,6 +65,9 @@ struct agent {
 	uint64_t events_written;
 	uint64_t drops_reported;
 	bool adopting; /* pinned maps of an earlier vigild were found */
+	struct agent_reload *reload;
+	/* Called after a policy is fully prepared, right before it is published: measures it. */
+	int (*before_publish)(struct agent *a, const struct policy *p);
 };
 
 /* Opens and loads the programs and maps; nothing is attached yet. */
@@ -91,6 +110,8 @@ int agent_events_poll(struct agent *a, int timeout_ms);
 /* Writes a ring-buffer drop record when the counter moved. */
 void agent_events_report_drops(struct agent *a);
 void agent_events_close(struct agent *a);
+/* Writes {"time", "type", fields...} as one line of the event log; takes fields' reference. */
+int agent_event_write(struct agent *a, const char *type, json_t *fields);
 /* Formats one event as a JSON line into out (NUL-terminated); returns its length. */
 int agent_event_format(const struct agent *a, const struct vigil_event *e, char *out, size_t size);
 
@@ -98,6 +119,18 @@ int agent_event_format(const struct agent *a, const struct vigil_event *e, char 
  * as snprintf's); and the name of the rule that decided e under p, or NULL. */
 void agent_event_format_kind(const struct vigil_event *e, char *out, size_t size, int *ret_len);
 const char *agent_event_rule_name(const struct policy *p, const struct vigil_event *e);
+/* Bundles, measurement, control socket and SIGHUP (agent/reload.c). */
+int agent_reload_open(struct agent *a);
+/* Verifies, measures and enforces the configured bundle (or unsigned policy). */
+int agent_reload_initial(struct agent *a, struct policy_error *err);
+/* Waits up to timeout_ms for events; serves control requests and SIGHUP re-reads meanwhile. */
+int agent_reload_wait(struct agent *a, int timeout_ms);
+/* The measurement log every measured thing goes through (audit checkpoints too); NULL before open.
+ */
+struct measure_log *agent_measure_log(struct agent *a);
+/* Async-signal-safe: asks for a re-read of the configured path. */
+void agent_reload_request(void);
+void agent_reload_close(struct agent *a);
 
 const char *vigil_reason_name(unsigned int reason);
 /* True when an event's rule_id names the rule that matched (allowed, or listed but modified). */

@@ -186,6 +186,15 @@ int agent_apply_policy(struct agent *a, struct policy *p, struct policy_error *e
 		policy_errorf(err, r, "%s: filling the policy maps: %s", p->origin, strerror(-r));
 		goto fail;
 	}
+	/* Measured before enforced: a relying party never sees a policy in force it cannot name. */
+	if (a->before_publish) {
+		r = a->before_publish(a, p);
+		if (r < 0) {
+			policy_errorf(err, r, "%s: measuring the policy failed: %s", p->origin,
+			              strerror(-r));
+			goto fail;
+		}
+	}
 	/* The switch: programs read active_gen once per decision, so each sees old or new. */
 	__atomic_store_n(&a->skel->bss->active_gen, next.gen, __ATOMIC_RELEASE);
 

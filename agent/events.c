@@ -191,6 +191,44 @@ static int handle_event(void *ctx, void *data, size_t size)
 	return 0;
 }
 
+static void format_time(int64_t real_ns, char *out, size_t size)
+{
+	time_t sec = (time_t)(real_ns / 1000000000);
+	struct tm tm;
+	char ts[32];
+
+	gmtime_r(&sec, &tm);
+	strftime(ts, sizeof(ts), "%Y-%m-%dT%H:%M:%S", &tm);
+	snprintf(out, size, "%s.%09lldZ", ts, (long long)(real_ns % 1000000000));
+}
+
+int agent_event_write(struct agent *a, const char *type, json_t *fields)
+{
+	json_t *obj = json_object();
+	struct timespec now;
+	char ts[48], *line;
+	int r = -ENOMEM;
+
+	clock_gettime(CLOCK_REALTIME, &now);
+	format_time(now.tv_sec * 1000000000LL + now.tv_nsec, ts, sizeof(ts));
+	if (obj && !json_object_set_new(obj, "time", json_string(ts)) &&
+	    !json_object_set_new(obj, "type", json_string(type)) &&
+	    (!fields || !json_object_update(obj, fields))) {
+		line = json_dumps(obj, JSON_COMPACT | JSON_PRESERVE_ORDER);
+		if (line && a->event_log) {
+			fprintf(a->event_log, "%s\n", line);
+			fflush(a->event_log);
+			r = 0;
+		} else if (line) {
+			r = -EBADF; /* before the event log is open (start-up): stderr has it */
+		}
+		free(line);
+	}
+	json_decref(fields);
+	json_decref(obj);
+	return r;
+}
+
 void agent_events_report_drops(struct agent *a)
 {
 	uint64_t drops = agent_stat(a, VIGIL_STAT_RB_DROPS);

@@ -207,10 +207,10 @@ int agent_unload(const char *pin_dir)
 	return 0;
 }
 
-/* SIGHUP (restart, upgrade): re-executes vigild in place; the pins hold enforcement meanwhile. */
+/* SIGUSR2 (restart, upgrade): re-executes vigild in place; the pins hold enforcement meanwhile. */
 void agent_reexec(struct agent *a, char **argv)
 {
-	log_info("SIGHUP: re-executing /proc/self/exe; the pinned programs keep enforcing");
+	log_info("SIGUSR2: re-executing /proc/self/exe; the pinned programs keep enforcing");
 	agent_events_close(a);
 	execv("/proc/self/exe", argv);
 	log_error_errno(-errno, "re-exec failed; exiting, enforcement stays pinned");

@@ -1,6 +1,9 @@
-/* vigild: loads the BPF-LSM programs, applies the policy, and records every decision. */
+/* vigild: loads the BPF-LSM programs, verifies, measures and enforces the policy, records every
+ * decision. */
 #include "agent/agent.h"
+#include "agent/control.h"
 #include "agent/log.h"
+#include "attest/attest.h"
 
 #include <fcntl.h>
 #include <getopt.h>
@@ -21,7 +24,6 @@ enum {
 };
 
 static volatile sig_atomic_t stop_requested;
-
 static volatile sig_atomic_t reexec_requested;
 
 static void on_stop(int sig)
@@ -29,7 +31,14 @@ static void on_stop(int sig)
 	stop_requested = sig;
 }
 
+/* SIGHUP re-reads the configured bundle or policy. */
 static void on_hup(int sig)
+{
+	agent_reload_request();
+}
+
+/* SIGUSR2 re-executes vigild (upgrade, restart); the pinned programs enforce meanwhile. */
+static void on_usr2(int sig)
 {
 	reexec_requested = 1;
 }
@@ -38,11 +47,27 @@ static void usage(FILE *f)
 {
 	fprintf(
 	    f,
-	    "usage: vigild --policy FILE [options]\n"
+	    "usage: vigild --bundle FILE [options]   (or --policy FILE for development)\n"
 	    "\n"
-	    "Loads vigil's BPF-LSM programs, enforces FILE and records every decision.\n"
+	    "Loads vigil's BPF-LSM programs, verifies and measures the signed policy bundle,\n"
+	    "enforces it and records every decision. SIGHUP re-reads FILE; 'vigil policy push'\n"
+	    "sends a new bundle through the control socket; SIGUSR2 re-executes vigild while\n"
+	    "the pinned programs keep enforcing.\n"
 	    "\n"
-	    "  -p, --policy FILE      policy v1 JSON to enforce (required)\n"
+	    "  -b, --bundle FILE      signed policy bundle (DSSE) to enforce\n"
+	    "      --trust-dir DIR    public keys allowed to sign "
+	    "(default " BUNDLE_DEFAULT_TRUST_DIR ")\n"
+	    "  -p, --policy FILE      unsigned policy v1 JSON: development only (measured as\n"
+	    "                         vigil/policy-unsigned, no signature or rollback check)\n"
+	    "      --measure-log FILE runtime measurement log (default " ATTEST_DEFAULT_LOG ")\n"
+	    "      --tcti TCTI        vTPM: auto (/dev/tpmrm0 if present), none, or a tctildr\n"
+	    "                         string such as swtpm:host=127.0.0.1,port=2321\n"
+	    "      --pcr N            PCR to extend (default 23)\n"
+	    "      --platform P       auto, none, tdx (also extend RTMR3) or snp (vTPM only)\n"
+	    "      --tdx-rtmr FILE    RTMR3 sysfs file (default " ATTEST_DEFAULT_TDX_RTMR ")\n"
+	    "      --state FILE       rollback marks without a TPM "
+	    "(default " ATTEST_DEFAULT_HWM_STATE ")\n"
+	    "      --control-socket P (default " VIGIL_CONTROL_SOCKET ")\n"
 	    "  -e, --event-log FILE   decision log, one JSON line each (default "
 	    "/var/log/vigil/events.jsonl, - for stdout)\n"
 	    "  -r, --ready-file FILE  created once the policy is enforcing\n"
@@ -58,6 +83,48 @@ static void usage(FILE *f)
 	    "\n"
 	    "Exit status: 0 ok, 1 runtime error, 2 usage, 3 policy rejected, 4 kernel lacks BPF "
 	    "LSM.\n");
+}
+
+/* The bundle and measurement options; 0 when c was one of them. */
+static int parse_bundle_arg(int c, struct agent_options *opt)
+{
+	char *end;
+
+	switch (c) {
+	case 'b':
+		opt->bundle_path = optarg;
+		return 0;
+	case 1000:
+		opt->trust_dir = optarg;
+		return 0;
+	case 1001:
+		opt->measure_log = optarg;
+		return 0;
+	case 1002:
+		opt->tcti = optarg;
+		return 0;
+	case 1003:
+		errno = 0;
+		opt->pcr = (unsigned int)strtoul(optarg, &end, 10);
+		if (*end || errno || opt->pcr > 23) {
+			fprintf(stderr, "vigild: --pcr: expected 0 to 23\n");
+			exit(EXIT_USAGE);
+		}
+		return 0;
+	case 1004:
+		opt->platform = optarg;
+		return 0;
+	case 1005:
+		opt->tdx_rtmr = optarg;
+		return 0;
+	case 1006:
+		opt->state_path = optarg;
+		return 0;
+	case 1007:
+		opt->control_socket = optarg;
+		return 0;
+	}
+	return -ENOENT;
 }
 
 static int parse_args(int argc, char **argv, struct agent_options *opt, bool *check_only,
@@ -76,11 +143,22 @@ static int parse_args(int argc, char **argv, struct agent_options *opt, bool *ch
 	    {"verbose", no_argument, NULL, 'v'},
 	    {"help", no_argument, NULL, 'h'},
 	    {"version", no_argument, NULL, 'V'},
+	    {"bundle", required_argument, NULL, 'b'},
+	    {"trust-dir", required_argument, NULL, 1000},
+	    {"measure-log", required_argument, NULL, 1001},
+	    {"tcti", required_argument, NULL, 1002},
+	    {"pcr", required_argument, NULL, 1003},
+	    {"platform", required_argument, NULL, 1004},
+	    {"tdx-rtmr", required_argument, NULL, 1005},
+	    {"state", required_argument, NULL, 1006},
+	    {"control-socket", required_argument, NULL, 1007},
 	    {0},
 	};
 	int c;
 
-	while ((c = getopt_long(argc, argv, "p:e:r:vh", longopts, NULL)) != -1) {
+	while ((c = getopt_long(argc, argv, "b:p:e:r:vh", longopts, NULL)) != -1) {
+		if (parse_bundle_arg(c, opt) == 0)
+			continue;
 		switch (c) {
 		case 'p':
 			opt->policy_path = optarg;
@@ -138,8 +216,9 @@ static int parse_args(int argc, char **argv, struct agent_options *opt, bool *ch
 		fprintf(stderr, "vigild: unexpected argument '%s'\n", argv[optind]);
 		return -EINVAL;
 	}
-	if (!opt->policy_path && !*unload) {
-		fprintf(stderr, "vigild: --policy FILE is required (see --help)\n");
+	if (!*unload && !opt->policy_path == !opt->bundle_path) {
+		fprintf(stderr,
+		        "vigild: give one of --bundle FILE or --policy FILE (see --help)\n");
 		return -EINVAL;
 	}
 	return 0;
@@ -183,7 +262,7 @@ static int write_ready_file(const char *path)
 	return 0;
 }
 
-static int run(struct agent *a, struct policy *p, char **argv)
+static int run(struct agent *a, char **argv)
 {
 	struct policy_error err = {{0}};
 	int r;
@@ -191,17 +270,22 @@ static int run(struct agent *a, struct policy *p, char **argv)
 	r = agent_bpf_open(a);
 	if (r < 0)
 		return EXIT_KERNEL;
-	r = agent_apply_policy(a, p, &err);
-	if (r < 0) {
-		policy_free(p);
-		log_error("policy rejected: %s", err.msg);
-		r = EXIT_POLICY;
-		goto out_bpf;
-	}
+	/* Open first so that the start-up acceptance or refusal is an event too. */
 	r = agent_events_open(a);
 	if (r < 0) {
 		r = EXIT_RUNTIME;
-		goto out_bpf;
+		goto out_events;
+	}
+	/* Measure self, then verify → measure → enforce the configured bundle. */
+	r = agent_reload_open(a);
+	if (r < 0) {
+		r = EXIT_RUNTIME;
+		goto out_events;
+	}
+	r = agent_reload_initial(a, &err);
+	if (r < 0) {
+		r = EXIT_POLICY;
+		goto out_events;
 	}
 	/* Attach last: the programs never run without a complete policy behind them. */
 	if (agent_bpf_attach(a) < 0) {
@@ -215,7 +299,9 @@ static int run(struct agent *a, struct policy *p, char **argv)
 	while (!stop_requested) {
 		if (reexec_requested)
 			agent_reexec(a, argv);
-		r = agent_events_poll(a, 500);
+		r = agent_reload_wait(a, 500);
+		if (r >= 0)
+			r = agent_events_poll(a, 0);
 		if (r < 0) {
 			log_error_errno(r, "reading the ring buffer");
 			r = EXIT_RUNTIME;
@@ -229,11 +315,38 @@ static int run(struct agent *a, struct policy *p, char **argv)
 	agent_unload(a->opt.pin_dir);
 	r = EXIT_OK;
 out_events:
+	agent_reload_close(a);
 	agent_events_close(a);
-out_bpf:
 	applied_policy_clear(&a->cur);
 	applied_policy_clear(&a->prev);
 	agent_bpf_close(a);
+	return r;
+}
+
+/* --check of a bundle: signatures and schema, then what --check does for a policy. */
+static int load_for_check(struct agent *a, struct policy **ret)
+{
+	struct policy_error err = {{0}};
+	struct bundle_signers signers;
+	struct trust_store *t = NULL;
+	struct bundle *b = NULL;
+	size_t len;
+	char *buf;
+	int r;
+
+	if (a->opt.policy_path)
+		r = policy_load_file(a->opt.policy_path, ret, &err);
+	else if ((r = trust_load_dir(a->opt.trust_dir ?: BUNDLE_DEFAULT_TRUST_DIR, &t, &err)) >=
+	             0 &&
+	         (r = bundle_read_file(a->opt.bundle_path, BUNDLE_MAX_BYTES, &buf, &len, &err)) >=
+	             0) {
+		r = bundle_open(buf, len, a->opt.bundle_path, t, &b, &signers, ret, &err);
+		free(buf);
+	}
+	bundle_free(b);
+	trust_free(t);
+	if (r < 0)
+		fprintf(stderr, "vigild: policy rejected: %s\n", err.msg);
 	return r;
 }
 
@@ -242,9 +355,11 @@ int main(int argc, char **argv)
 	struct agent a = {.opt = {.event_log_path = "/var/log/vigil/events.jsonl",
 	                          .root = "",
 	                          .cgroup_root = "/sys/fs/cgroup",
-	                          .pin_dir = "/sys/fs/bpf/vigil"}};
-	struct policy_error err = {{0}};
+	                          .pin_dir = "/sys/fs/bpf/vigil",
+	                          .control_socket = VIGIL_CONTROL_SOCKET}};
 	struct sigaction sa = {.sa_handler = on_stop};
+	/* No SA_RESTART: poll() returns at once and the main loop acts on the request. */
+	struct sigaction hup = {.sa_handler = on_hup}, usr2 = {.sa_handler = on_usr2};
 	bool check_only = false, unload = false;
 	struct policy *p;
 	int r;
@@ -253,28 +368,24 @@ int main(int argc, char **argv)
 		return EXIT_USAGE;
 	if (unload)
 		return agent_unload(a.opt.pin_dir) < 0 ? EXIT_RUNTIME : EXIT_OK;
-	r = policy_load_file(a.opt.policy_path, &p, &err);
-	if (r < 0) {
-		fprintf(stderr, "vigild: policy rejected: %s\n", err.msg);
-		return EXIT_POLICY;
-	}
 	/*
-	 * The digests are checked again once the kernel watches for writes (agent_apply_policy);
-	 * this first pass only makes sure a bad policy never gets as far as loading programs.
+	 * Signatures, schema and every digest are checked before the BPF object is even opened,
+	 * so a bad policy never reaches the kernel. Start-up applies it again from the file:
+	 * digests are re-checked once the kernel watches for writes (agent_apply_policy).
 	 */
+	if (load_for_check(&a, &p) < 0)
+		return EXIT_POLICY;
 	r = validate_policy(&a, p);
-	if (r != EXIT_OK || check_only) {
-		if (r == EXIT_OK)
-			printf("%s: policy '%s' serial %llu is valid (%zu exec rules, digests "
-			       "match)\n",
-			       p->origin, p->name, (unsigned long long)p->serial, p->n_exec);
-		policy_free(p);
+	if (r == EXIT_OK && check_only)
+		printf("%s: policy '%s' serial %llu is valid (%zu exec rules, digests match)\n",
+		       p->origin, p->name, (unsigned long long)p->serial, p->n_exec);
+	policy_free(p);
+	if (r != EXIT_OK || check_only)
 		return r;
-	}
 	sigaction(SIGTERM, &sa, NULL);
 	sigaction(SIGINT, &sa, NULL);
-	sa.sa_handler = on_hup;
-	sigaction(SIGHUP, &sa, NULL);
+	sigaction(SIGHUP, &hup, NULL);
+	sigaction(SIGUSR2, &usr2, NULL);
 	signal(SIGPIPE, SIG_IGN);
-	return run(&a, p, argv);
+	return run(&a, argv);
 }

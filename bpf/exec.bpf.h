@@ -12,6 +12,58 @@ struct {
 	__type(value, struct vigil_exec_val);
 } exec_allow SEC(".maps");
 
+/*
+ * The file each task's last exec was allowed for. The kernel maps that file (PROT_EXEC) after
+ * bprm_check, so a policy swap landing in between would judge one exec under two generations
+ * (seen: allowed by generation N, its mapping denied by N+1, the task killed by SIGSEGV). The
+ * exec's own mappings of that file follow the exec's decision instead: old or new, never both.
+ */
+struct exec_pin {
+	__u64 dev;
+	__u64 ino;
+};
+
+struct {
+	__uint(type, BPF_MAP_TYPE_TASK_STORAGE);
+	__uint(map_flags, BPF_F_NO_PREALLOC);
+	__type(key, int);
+	__type(value, struct exec_pin);
+} exec_pins SEC(".maps");
+
+static __always_inline struct exec_pin file_pin(struct file *file)
+{
+	struct inode *inode = BPF_CORE_READ(file, f_inode);
+
+	return (struct exec_pin){.dev = BPF_CORE_READ(inode, i_sb, s_dev),
+				 .ino = BPF_CORE_READ(inode, i_ino)};
+}
+
+/* Records (allowed) or forgets (denied) the file of the exec in progress. */
+static __always_inline void exec_pin_set(struct file *file, bool allowed)
+{
+	struct exec_pin *pin = bpf_task_storage_get(&exec_pins, bpf_get_current_task_btf(), 0,
+						    BPF_LOCAL_STORAGE_GET_F_CREATE);
+
+	if (pin)
+		*pin = allowed ? file_pin(file) : (struct exec_pin){0};
+}
+
+/* Only while that exec is still in progress: afterwards every mapping is judged afresh. */
+static __always_inline bool exec_pinned(struct file *file)
+{
+	struct task_struct *task = bpf_get_current_task_btf();
+	struct exec_pin *pin;
+	struct exec_pin f;
+
+	if (!BPF_CORE_READ_BITFIELD_PROBED(task, in_execve))
+		return false;
+	pin = bpf_task_storage_get(&exec_pins, task, 0, 0);
+	if (!pin || !pin->ino)
+		return false;
+	f = file_pin(file);
+	return pin->dev == f.dev && pin->ino == f.ino;
+}
+
 struct exec_decision {
 	__u32 rule_id;
 	__u8 verdict;
@@ -19,7 +71,7 @@ struct exec_decision {
 };
 
 static __always_inline void exec_judge(struct file *file, const struct vigil_policy_cfg *cfg,
-                                       __u32 gen, struct exec_decision *d)
+				       __u32 gen, struct exec_decision *d)
 {
 	struct inode *inode = BPF_CORE_READ(file, f_inode);
 	struct vigil_exec_key key = {.gen = gen};
@@ -90,8 +142,8 @@ static __always_inline int exec_check(struct file *file, __u16 type, bool with_p
 	}
 	err = d.verdict == VIGIL_DENY ? -EPERM : 0;
 	stat_inc(d.verdict == VIGIL_ALLOW  ? VIGIL_STAT_EXEC_ALLOW
-	         : d.verdict == VIGIL_DENY ? VIGIL_STAT_EXEC_DENY
-	                                   : VIGIL_STAT_EXEC_AUDIT);
+		 : d.verdict == VIGIL_DENY ? VIGIL_STAT_EXEC_DENY
+					   : VIGIL_STAT_EXEC_AUDIT);
 	if (d.verdict == VIGIL_ALLOW && type != VIGIL_EV_EXEC)
 		return 0; /* library and loader mappings of allowed files are not news */
 
@@ -110,25 +162,32 @@ static __always_inline int exec_check(struct file *file, __u16 type, bool with_p
 SEC("lsm/bprm_check_security")
 int BPF_PROG(vigil_bprm_check, struct linux_binprm *bprm, int ret)
 {
+	int r;
+
 	if (ret)
 		return ret;
-	return exec_check(bprm->file, VIGIL_EV_EXEC, true);
+	r = exec_check(bprm->file, VIGIL_EV_EXEC, true);
+	exec_pin_set(bprm->file, r == 0);
+	return r;
 }
 
 SEC("lsm/mmap_file")
 int BPF_PROG(vigil_mmap_file, struct file *file, unsigned long reqprot, unsigned long prot,
-             unsigned long flags, int ret)
+	     unsigned long flags, int ret)
 {
 	if (ret)
 		return ret;
 	if (!file || !(prot & PROT_EXEC))
+		return 0;
+	/* The binary this task was allowed to exec: that decision stands (see exec_pins). */
+	if (exec_pinned(file))
 		return 0;
 	return exec_check(file, VIGIL_EV_MMAP_EXEC, true);
 }
 
 SEC("lsm/file_mprotect")
 int BPF_PROG(vigil_file_mprotect, struct vm_area_struct *vma, unsigned long reqprot,
-             unsigned long prot, int ret)
+	     unsigned long prot, int ret)
 {
 	struct file *file;
 

@@ -154,7 +154,7 @@ int BPF_PROG(vigil_self_ptrace, struct task_struct *child, unsigned int mode, in
 
 /*
  * Signals to vigild, stop and kill included, from the workload. The platform may signal it:
- * that is how an operator stops (SIGTERM: enforcement ends) or restarts (SIGHUP) vigil on
+ * that is how an operator stops (SIGTERM: enforcement ends) or restarts (SIGUSR2) vigil on
  * purpose. Signals the kernel sends itself never reach this hook.
  */
 SEC("lsm/task_kill")

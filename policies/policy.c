@@ -89,6 +89,18 @@ static int parse_mode(json_t *obj, const char *origin, const char *where, bool *
 	return 0;
 }
 
+static int hex_nibble(char c)
+{
+	if (c >= '0' && c <= '9')
+		return c - '0';
+	if (c >= 'a' && c <= 'f')
+		return c - 'a' + 10;
+	if (c >= 'A' && c <= 'F')
+		return c - 'A' + 10;
+	return -1;
+}
+
+/* Hand-rolled: sscanf per byte was a third of the time to parse a 100,000-rule policy. */
 int policy_parse_hex256(const char *s, uint8_t out[POLICY_SHA256_LEN])
 {
 	size_t i;
@@ -96,15 +108,11 @@ int policy_parse_hex256(const char *s, uint8_t out[POLICY_SHA256_LEN])
 	if (strlen(s) != 2 * POLICY_SHA256_LEN)
 		return -EINVAL;
 	for (i = 0; i < POLICY_SHA256_LEN; i++) {
-		unsigned int b;
+		int hi = hex_nibble(s[2 * i]), lo = hex_nibble(s[2 * i + 1]);
 
-		if (sscanf(s + 2 * i, "%2x", &b) != 1)
+		if (hi < 0 || lo < 0)
 			return -EINVAL;
-		/* sscanf accepts "+f" or " f"; only hex digits are valid. */
-		if (!strchr("0123456789abcdefABCDEF", s[2 * i]) ||
-		    !strchr("0123456789abcdefABCDEF", s[2 * i + 1]))
-			return -EINVAL;
-		out[i] = (uint8_t)b;
+		out[i] = (uint8_t)(hi << 4 | lo);
 	}
 	return 0;
 }

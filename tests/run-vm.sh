@@ -1,10 +1,16 @@
 #!/usr/bin/env bash
 # Runs every VM suite (tests/vm/NAME.sh whose first line is "# vm suite: ...") in one guest boot, with tests/vm/NAME.policy.json
 # (if present; @SHA256:/path@ is replaced by that host file's digest) enforcing.
+# A suite with tests/vm/NAME.bundle.json (a policy template) runs vigild on a signed bundle of it
+# instead: the runner renders it to GEN/policy.json, makes a signing key (GEN/keys/signer.*, public
+# half in GEN/trust/), runs tests/vm/NAME.prep.sh GEN on the host if present (it may add keys,
+# bundles, a threshold, or write GEN/bundle.json itself), signs GEN/bundle.json if still missing,
+# and copies GEN to /gen in the guest.
 set -uo pipefail
 top=$(cd "$(dirname "$0")/.." && pwd)
 cd "$top"
 BUILD=${1:-build}
+case $BUILD in /*) ;; *) BUILD=$PWD/$BUILD ;; esac
 out=$BUILD/vm
 mkdir -p "$out"
 suites=${VM_SUITES:-$(cd "$top/tests/vm" && grep -l '^# vm suite:' *.sh | sed 's/\.sh$//')}
@@ -17,7 +23,23 @@ for s in $suites; do
 		"$top/tests/vm/render-policy.sh" "$pol" > "$gen" || exit 1
 		args+=(--policy "$gen")
 	fi
-	extra=$(sed -n "s/^# vigil-vm-args: //p" "$top/tests/vm/$s.sh")
+	if [ -f "$top/tests/vm/$s.bundle.json" ]; then
+		gen=$out/$s.gen
+		rm -rf "$gen" && mkdir -p "$gen/keys" "$gen/trust"
+		"$top/tests/vm/render-policy.sh" "$top/tests/vm/$s.bundle.json" > "$gen/policy.json" || exit 1
+		"$BUILD/vigil" policy keygen "$gen/keys/signer" > /dev/null || exit 1
+		cp "$gen/keys/signer.pem" "$gen/trust/"
+		if [ -f "$top/tests/vm/$s.prep.sh" ]; then
+			VIGIL=$BUILD/vigil bash "$top/tests/vm/$s.prep.sh" "$gen" || {
+				echo "vm suite $s: $s.prep.sh failed"
+				exit 1
+			}
+		fi
+		[ -f "$gen/bundle.json" ] || "$BUILD/vigil" policy sign --key "$gen/keys/signer.key" \
+			-o "$gen/bundle.json" "$gen/policy.json" || exit 1
+		args+=(--bundle "$gen/bundle.json" --trust-dir "$gen/trust" --copy "$gen:/gen")
+	fi
+	extra=$(sed -n 's/^# vigil-vm-args: //p' "$top/tests/vm/$s.sh")
 	start=$SECONDS
 	echo "== vm suite $s"
 	rm -rf "${out:?}/$s"

@@ -1,6 +1,8 @@
-/* vigil policy: check, show and pin policy files. */
+/* vigil policy: check, show and pin policy files; keygen, sign, verify and push bundles. */
 #include "tools/vigil.h"
+#include "policies/bundle.h"
 #include "policies/policy.h"
+#include "agent/control.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -9,6 +11,8 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/socket.h>
+#include <sys/un.h>
 #include <unistd.h>
 
 struct policy_args {
@@ -16,6 +20,11 @@ struct policy_args {
 	const char *root;
 	const char *output;
 	bool no_digests;
+	const char *keys[BUNDLE_MAX_SIGS]; /* sign: --key, repeatable */
+	size_t n_keys;
+	const char *type;      /* keygen: ed25519 or p256 */
+	const char *trust_dir; /* verify */
+	const char *socket;    /* push */
 };
 
 static int parse_policy_args(int argc, char **argv, struct policy_args *pa, const char *usage)
@@ -24,14 +33,34 @@ static int parse_policy_args(int argc, char **argv, struct policy_args *pa, cons
 	    {"root", required_argument, NULL, 'R'},
 	    {"output", required_argument, NULL, 'o'},
 	    {"no-digests", no_argument, NULL, 'n'},
+	    {"key", required_argument, NULL, 'k'},
+	    {"type", required_argument, NULL, 't'},
+	    {"trust-dir", required_argument, NULL, 'T'},
+	    {"socket", required_argument, NULL, 'S'},
 	    {"help", no_argument, NULL, 'h'},
 	    {0},
 	};
 	int c;
 
 	optind = 1;
-	while ((c = getopt_long(argc, argv, "o:h", longopts, NULL)) != -1) {
+	while ((c = getopt_long(argc, argv, "o:k:h", longopts, NULL)) != -1) {
 		switch (c) {
+		case 'k':
+			if (pa->n_keys == BUNDLE_MAX_SIGS) {
+				fprintf(stderr, "vigil: at most %u --key\n", BUNDLE_MAX_SIGS);
+				return -EINVAL;
+			}
+			pa->keys[pa->n_keys++] = optarg;
+			break;
+		case 't':
+			pa->type = optarg;
+			break;
+		case 'T':
+			pa->trust_dir = optarg;
+			break;
+		case 'S':
+			pa->socket = optarg;
+			break;
 		case 'R':
 			pa->root = optarg;
 			break;
@@ -59,6 +88,49 @@ static int parse_policy_args(int argc, char **argv, struct policy_args *pa, cons
 	return 0;
 }
 
+static void print_bundle_digests(const struct bundle *b)
+{
+	char hex[2 * POLICY_SHA256_LEN + 1];
+
+	policy_hex(b->digest, sizeof(b->digest), hex);
+	printf("bundle:  sha256:%s\n", hex);
+	policy_hex(b->payload_digest, sizeof(b->payload_digest), hex);
+	printf("payload: sha256:%s\n", hex);
+}
+
+/* A policy file or a bundle (whose signatures are not checked here: that is `verify`). */
+static int load_any(const char *path, struct policy **ret, struct bundle **ret_bundle,
+                    struct policy_error *err)
+{
+	struct bundle *b = NULL;
+	size_t len;
+	char *buf;
+	int r;
+
+	r = bundle_read_file(path, BUNDLE_MAX_BYTES, &buf, &len, err);
+	if (r < 0)
+		return r;
+	if (!bundle_is_envelope(buf, len)) {
+		r = policy_parse(buf, len, path, ret, err);
+		free(buf);
+		return r;
+	}
+	r = bundle_decode(buf, len, path, &b, err);
+	free(buf);
+	if (r < 0)
+		return r;
+	if (strcmp(b->payload_type, BUNDLE_PAYLOAD_TYPE) != 0)
+		r = policy_errorf(err, -EPROTO, "%s: payloadType '%s': expected '%s'", path,
+		                  b->payload_type, BUNDLE_PAYLOAD_TYPE);
+	else
+		r = policy_parse((const char *)b->payload, b->payload_len, path, ret, err);
+	if (r < 0 || !ret_bundle)
+		bundle_free(b);
+	else
+		*ret_bundle = b;
+	return r;
+}
+
 static int do_check(int argc, char **argv)
 {
 	struct policy_args pa = {0};
@@ -68,9 +140,9 @@ static int do_check(int argc, char **argv)
 	size_t n = 0;
 	int r;
 
-	if (parse_policy_args(argc, argv, &pa, "check [--root DIR] [--no-digests] FILE") < 0)
+	if (parse_policy_args(argc, argv, &pa, "check [--root DIR] [--no-digests] FILE|BUNDLE") < 0)
 		return VIGIL_EXIT_USAGE;
-	r = policy_load_file(pa.file, &p, &err);
+	r = load_any(pa.file, &p, NULL, &err);
 	if (r >= 0 && !pa.no_digests) {
 		r = policy_resolve_exec(p, pa.root, &entries, &n, &err);
 		if (r >= 0)
@@ -94,14 +166,22 @@ static int do_show(int argc, char **argv)
 {
 	struct policy_args pa = {0};
 	struct policy_error err = {{0}};
+	struct bundle *b = NULL;
 	struct policy *p;
 	size_t i;
 
-	if (parse_policy_args(argc, argv, &pa, "show FILE") < 0)
+	if (parse_policy_args(argc, argv, &pa, "show FILE|BUNDLE") < 0)
 		return VIGIL_EXIT_USAGE;
-	if (policy_load_file(pa.file, &p, &err) < 0) {
+	if (load_any(pa.file, &p, &b, &err) < 0) {
 		fprintf(stderr, "vigil: %s\n", err.msg);
 		return VIGIL_EXIT_INVALID;
+	}
+	if (b) {
+		print_bundle_digests(b);
+		for (i = 0; i < b->n_sigs; i++)
+			printf("signed:  %s (not verified; see 'vigil policy verify')\n",
+			       b->sigs[i].keyid);
+		bundle_free(b);
 	}
 	printf("name:    %s\nserial:  %llu\nmode:    %s\nscope:   ", p->name,
 	       (unsigned long long)p->serial, p->audit ? "audit" : "enforce");
@@ -190,11 +270,206 @@ static int do_pin(int argc, char **argv)
 	return VIGIL_EXIT_OK;
 }
 
+static int do_keygen(int argc, char **argv)
+{
+	struct policy_args pa = {0};
+	struct policy_error err = {{0}};
+	enum bundle_key_type type = BUNDLE_KEY_ED25519;
+	char priv[4096], pub[4096], keyid[BUNDLE_KEYID_HEX];
+	struct bundle_key *k;
+	int r;
+
+	if (parse_policy_args(argc, argv, &pa, "keygen [--type ed25519|p256] PREFIX") < 0)
+		return VIGIL_EXIT_USAGE;
+	if (pa.type && strcmp(pa.type, "p256") == 0)
+		type = BUNDLE_KEY_P256;
+	else if (pa.type && strcmp(pa.type, "ed25519") != 0) {
+		fprintf(stderr, "vigil: --type: expected ed25519 or p256\n");
+		return VIGIL_EXIT_USAGE;
+	}
+	snprintf(priv, sizeof(priv), "%s.key", pa.file);
+	snprintf(pub, sizeof(pub), "%s.pem", pa.file);
+	if (bundle_key_generate(type, &k) < 0) {
+		fprintf(stderr, "vigil: key generation failed\n");
+		return VIGIL_EXIT_FAIL;
+	}
+	r = bundle_key_save(k, priv, pub, &err);
+	bundle_key_keyid(k, keyid);
+	bundle_key_free(k);
+	if (r < 0) {
+		fprintf(stderr, "vigil: %s\n", err.msg);
+		return VIGIL_EXIT_FAIL;
+	}
+	printf("private key: %s (keep it off the image)\npublic key:  %s (copy into the trust "
+	       "directory)\nkeyid:       %s\n",
+	       priv, pub, keyid);
+	return VIGIL_EXIT_OK;
+}
+
+static int write_output(const char *path, const char *text, size_t len)
+{
+	FILE *out = path ? fopen(path, "we") : stdout;
+
+	if (!out) {
+		fprintf(stderr, "vigil: %s: %s\n", path, strerror(errno));
+		return VIGIL_EXIT_FAIL;
+	}
+	fwrite(text, 1, len, out);
+	fputc('\n', out);
+	if (out != stdout ? fclose(out) != 0 : fflush(out) != 0) {
+		fprintf(stderr, "vigil: %s: write failed\n", path ? path : "stdout");
+		return VIGIL_EXIT_FAIL;
+	}
+	return VIGIL_EXIT_OK;
+}
+
+/* Signs a policy into a new bundle, or adds signatures to an existing bundle (k-of-n signing). */
+static int do_sign(int argc, char **argv)
+{
+	struct policy_args pa = {0};
+	struct policy_error err = {{0}};
+	struct bundle *b = NULL;
+	struct policy *p = NULL;
+	char *buf, *text = NULL;
+	size_t len, i;
+	int r;
+
+	if (parse_policy_args(argc, argv, &pa,
+	                      "sign --key KEY [--key KEY]... [-o OUT] FILE|BUNDLE") < 0)
+		return VIGIL_EXIT_USAGE;
+	if (!pa.n_keys) {
+		fprintf(stderr,
+		        "vigil: sign needs --key (a PEM private key; see 'vigil policy keygen')\n");
+		return VIGIL_EXIT_USAGE;
+	}
+	r = bundle_read_file(pa.file, BUNDLE_MAX_BYTES, &buf, &len, &err);
+	if (r >= 0) {
+		r = bundle_is_envelope(buf, len) ? bundle_decode(buf, len, pa.file, &b, &err)
+		                                 : bundle_new(buf, len, &b);
+		free(buf);
+	}
+	/* Never sign something vigild would refuse to parse. */
+	if (r >= 0)
+		r = policy_parse((const char *)b->payload, b->payload_len, pa.file, &p, &err);
+	policy_free(p);
+	for (i = 0; r >= 0 && i < pa.n_keys; i++) {
+		struct bundle_key *k;
+
+		r = bundle_key_load(pa.keys[i], &k, &err);
+		if (r >= 0) {
+			r = bundle_sign(b, k, &err);
+			bundle_key_free(k);
+		}
+	}
+	if (r >= 0)
+		r = bundle_encode(b, &text, &len);
+	bundle_free(b);
+	if (r < 0) {
+		fprintf(stderr, "vigil: %s\n", err.msg[0] ? err.msg : strerror(-r));
+		return r == -ENOMEM || r == -EIO ? VIGIL_EXIT_FAIL : VIGIL_EXIT_INVALID;
+	}
+	r = write_output(pa.output, text, len);
+	free(text);
+	return r;
+}
+
+static int do_verify(int argc, char **argv)
+{
+	struct policy_args pa = {0};
+	struct policy_error err = {{0}};
+	struct bundle_signers signers;
+	struct trust_store *t = NULL;
+	struct bundle *b = NULL;
+	struct policy *p = NULL;
+	size_t len, i;
+	char *buf;
+	int r;
+
+	if (parse_policy_args(argc, argv, &pa, "verify [--trust-dir DIR] BUNDLE") < 0)
+		return VIGIL_EXIT_USAGE;
+	r = trust_load_dir(pa.trust_dir ? pa.trust_dir : BUNDLE_DEFAULT_TRUST_DIR, &t, &err);
+	if (r < 0) {
+		fprintf(stderr, "vigil: %s\n", err.msg);
+		return VIGIL_EXIT_FAIL;
+	}
+	r = bundle_read_file(pa.file, BUNDLE_MAX_BYTES, &buf, &len, &err);
+	if (r >= 0) {
+		r = bundle_open(buf, len, pa.file, t, &b, &signers, &p, &err);
+		free(buf);
+	}
+	if (r < 0) {
+		trust_free(t);
+		fprintf(stderr, "vigil: %s\n", err.msg);
+		return VIGIL_EXIT_INVALID;
+	}
+	printf("%s: verified, %zu of %u required signers\npolicy:  '%s' serial %llu\n", pa.file,
+	       signers.n, t->threshold, p->name, (unsigned long long)p->serial);
+	print_bundle_digests(b);
+	for (i = 0; i < signers.n; i++)
+		printf("signer:  %s\n", signers.keyid[i]);
+	policy_free(p);
+	bundle_free(b);
+	trust_free(t);
+	return VIGIL_EXIT_OK;
+}
+
+/* Sends a bundle to vigild's control socket; vigild verifies, measures and enforces it. */
+static int do_push(int argc, char **argv)
+{
+	struct policy_args pa = {0};
+	struct policy_error err = {{0}};
+	struct sockaddr_un addr = {.sun_family = AF_UNIX};
+	char reply[VIGIL_CONTROL_REPLY_MAX + 1];
+	size_t len, off = 0;
+	ssize_t n;
+	char *buf;
+	int fd;
+
+	if (parse_policy_args(argc, argv, &pa, "push [--socket PATH] BUNDLE") < 0)
+		return VIGIL_EXIT_USAGE;
+	snprintf(addr.sun_path, sizeof(addr.sun_path), "%s",
+	         pa.socket ? pa.socket : VIGIL_CONTROL_SOCKET);
+	if (bundle_read_file(pa.file, BUNDLE_MAX_BYTES + 1, &buf, &len, &err) < 0) {
+		fprintf(stderr, "vigil: %s\n", err.msg);
+		return VIGIL_EXIT_INVALID;
+	}
+	fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+	if (fd < 0 || connect(fd, (struct sockaddr *)&addr, sizeof(addr)) < 0) {
+		fprintf(stderr, "vigil: %s: %s (is vigild running? are you root?)\n", addr.sun_path,
+		        strerror(errno));
+		free(buf);
+		if (fd >= 0)
+			close(fd);
+		return VIGIL_EXIT_FAIL;
+	}
+	n = write(fd, VIGIL_CONTROL_PUSH, strlen(VIGIL_CONTROL_PUSH));
+	while (n >= 0 && off < len && (n = write(fd, buf + off, len - off)) > 0)
+		off += (size_t)n;
+	free(buf);
+	shutdown(fd, SHUT_WR);
+	off = 0;
+	while (off < VIGIL_CONTROL_REPLY_MAX &&
+	       (n = read(fd, reply + off, VIGIL_CONTROL_REPLY_MAX - off)) > 0)
+		off += (size_t)n;
+	close(fd);
+	reply[off] = 0;
+	if (strncmp(reply, "ok", 2) == 0) {
+		printf("%s", reply);
+		return VIGIL_EXIT_OK;
+	}
+	fprintf(stderr, "vigil: vigild: %s", off ? reply : "no reply\n");
+	return VIGIL_EXIT_FAIL;
+}
+
 int do_policy(int argc, char **argv)
 {
 	static const struct vigil_cmd sub[] = {
-	    {"check", do_check, "validate a policy and check its digests"},
-	    {"show", do_show, "print a policy's rules"},
+	    {"check", do_check, "validate a policy or bundle and check its digests"},
+	    {"show", do_show, "print a policy's or bundle's rules"},
+	    {"keygen", do_keygen, "create a signing key pair (Ed25519 or ECDSA P-256)"},
+	    {"sign", do_sign, "sign a policy into a bundle, or add a signature to a bundle"},
+	    {"verify", do_verify, "check a bundle's signatures against a trust directory"},
+	    {"push", do_push, "send a bundle to the running vigild"},
 	    {"pin", do_pin, "fill in each exec rule's sha256 from the file it names"},
 	};
 

@@ -1,4 +1,4 @@
-# vm suite: pinned enforcement survives vigild: a SIGHUP re-exec and a SIGKILL crash with restart
+# vm suite: pinned enforcement survives vigild: a SIGUSR2 re-exec and a SIGKILL crash with restart
 # leave no gap (every attempt denied and recorded); a SIGTERM from the platform ends enforcement.
 # vigil-vm-args: --copy build/guest-tests:/t
 . /tests/vm/lib.sh
@@ -24,9 +24,9 @@ hammer() {
 
 expect_eperm "denied before any restart" $V connect 10.2.0.1 80
 tries=1
-outside kill -HUP $pid
+outside kill -USR2 $pid
 hammer /out/vigild.log "pinned links replaced"
-expect_rc "SIGHUP: vigild re-executed and swapped the pinned links" 0 grep -q "adopted: .* pinned links replaced" /out/vigild.log
+expect_rc "SIGUSR2: vigild re-executed and swapped the pinned links" 0 grep -q "adopted: .* pinned links replaced" /out/vigild.log
 expect_rc "... adopting the pinned maps" 0 grep -q "adopting the maps pinned" /out/vigild.log
 expect_rc "... in the same process" 0 kill -0 $pid
 expect_event "a denial after the re-exec is decided by generation 2" '"type":"network"' \

@@ -1,6 +1,6 @@
 /* exec-probe: guest test helper for exec paths busybox cannot reach (memfd, deleted files,
  * mprotect). */
-#define _GNU_SOURCE
+
 #include <errno.h>
 #include <fcntl.h>
 #include <stdio.h>

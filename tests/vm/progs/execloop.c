@@ -1,5 +1,5 @@
 /* execloop: fork+execve+wait of one binary N times; prints the mean nanoseconds per iteration. */
-#define _GNU_SOURCE
+
 #include <stdio.h>
 #include <stdlib.h>
 #include <sys/wait.h>

@@ -1,0 +1,514 @@
+/* vigild's policy intake: verify → measure → enforce for start-up, SIGHUP and the control socket.
+ */
+#include "agent/agent.h"
+#include "agent/control.h"
+#include "agent/log.h"
+#include "attest/attest.h"
+
+#include <fcntl.h>
+#include <malloc.h>
+#include <openssl/evp.h>
+#include <poll.h>
+#include <signal.h>
+#include <stdarg.h>
+#include <stdlib.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/un.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <bpf/libbpf.h>
+
+#include "vigil.skel.h"
+
+/* A stuck client must not hold up reloads for long: vigild serves one request at a time. */
+#define CONTROL_TIMEOUT_S 5
+
+struct agent_reload {
+	struct trust_store *trust; /* NULL in the unsigned --policy mode */
+	struct measure_log *log;
+	struct hwm_store *hwm;
+	int control_fd;
+	/* What before_publish measures for the policy being applied. */
+	const char *pending_type;
+	const char *pending_content;
+};
+
+static volatile sig_atomic_t reload_requested;
+
+void agent_reload_request(void)
+{
+	reload_requested = 1;
+}
+
+struct measure_log *agent_measure_log(struct agent *a)
+{
+	return a->reload ? a->reload->log : NULL;
+}
+
+static int sha256_hex_file(const char *path, char out[2 * POLICY_SHA256_LEN + 1])
+{
+	uint8_t d[POLICY_SHA256_LEN];
+	int fd = open(path, O_RDONLY | O_CLOEXEC), r;
+
+	if (fd < 0)
+		return -errno;
+	r = policy_sha256_fd(fd, d);
+	close(fd);
+	if (r < 0)
+		return r;
+	policy_hex(d, sizeof(d), out);
+	return 0;
+}
+
+/* The log's first record after a fresh start: which agent and which BPF programs run. */
+static int measure_self(struct agent *a)
+{
+	char exe[2 * POLICY_SHA256_LEN + 1], bpf[2 * POLICY_SHA256_LEN + 1];
+	uint8_t d[POLICY_SHA256_LEN];
+	const void *elf;
+	size_t elf_len;
+	json_t *obj;
+	char *text;
+	int r;
+
+	r = sha256_hex_file("/proc/self/exe", exe);
+	if (r < 0)
+		return log_error_errno(r, "hashing /proc/self/exe");
+	elf = vigil_bpf__elf_bytes(&elf_len);
+	EVP_Digest(elf, elf_len, d, NULL, EVP_sha256(), NULL);
+	policy_hex(d, sizeof(d), bpf);
+	obj = json_pack("{s:s, s:s, s:i, s:s, s:s, s:i}", "agent", "vigild", "version",
+	                VIGIL_AGENT_VERSION, "abi", VIGIL_ABI_VERSION, "vigild_sha256", exe,
+	                "bpf_sha256", bpf, "pid", (int)getpid());
+	text = obj ? json_dumps(obj, JSON_COMPACT | JSON_PRESERVE_ORDER) : NULL;
+	json_decref(obj);
+	if (!text)
+		return -ENOMEM;
+	r = measure_record(a->reload->log, ATTEST_CT_START, text, strlen(text), NULL);
+	free(text);
+	return r < 0 ? log_error_errno(r, "measuring vigild itself") : 0;
+}
+
+static int before_publish(struct agent *a, const struct policy *p)
+{
+	struct agent_reload *rl = a->reload;
+	uint64_t recnum;
+	int r;
+
+	if (!rl->pending_type)
+		return -EINVAL; /* every policy reaches the kernel through this file */
+	r = measure_record(rl->log, rl->pending_type, rl->pending_content,
+	                   strlen(rl->pending_content), &recnum);
+	if (r == 0)
+		log_info("policy '%s' serial %llu measured as record %llu", p->name,
+		         (unsigned long long)p->serial, (unsigned long long)recnum);
+	return r;
+}
+
+static const char *resolve_tcti(const char *tcti)
+{
+	if (!tcti || strcmp(tcti, "auto") == 0)
+		return access("/dev/tpmrm0", F_OK) == 0 ? "device:/dev/tpmrm0" : NULL;
+	return strcmp(tcti, "none") == 0 ? NULL : tcti;
+}
+
+static int control_open(struct agent *a)
+{
+	struct sockaddr_un addr = {.sun_family = AF_UNIX};
+	const char *path = a->opt.control_socket;
+	char dir[sizeof(addr.sun_path)], *slash;
+	int fd;
+
+	if (strlen(path) >= sizeof(addr.sun_path))
+		return log_error_errno(-ENAMETOOLONG, "control socket %s", path);
+	snprintf(addr.sun_path, sizeof(addr.sun_path), "%s", path);
+	snprintf(dir, sizeof(dir), "%s", path);
+	slash = strrchr(dir, '/');
+	if (slash && slash != dir) {
+		*slash = 0;
+		mkdir(dir, 0700);
+	}
+	fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
+	if (fd < 0)
+		return log_error_errno(-errno, "control socket");
+	unlink(path);
+	/* Root only twice over: mode 0600 here, SO_PEERCRED on every connection. */
+	if (bind(fd, (struct sockaddr *)&addr, sizeof(addr)) < 0 || chmod(path, 0600) < 0 ||
+	    listen(fd, 4) < 0) {
+		int r = -errno;
+
+		close(fd);
+		return log_error_errno(r, "control socket %s", path);
+	}
+	a->reload->control_fd = fd;
+	return 0;
+}
+
+int agent_reload_open(struct agent *a)
+{
+	struct measure_config cfg = {
+	    .log_path = a->opt.measure_log,
+	    .tcti = resolve_tcti(a->opt.tcti),
+	    .pcr = a->opt.pcr,
+	    .tdx_rtmr_path = a->opt.tdx_rtmr,
+	};
+	struct policy_error err = {{0}};
+	struct agent_reload *rl = calloc(1, sizeof(*rl));
+	int r;
+
+	if (!rl)
+		return -ENOMEM;
+	rl->control_fd = -1;
+	a->reload = rl;
+	a->before_publish = before_publish;
+	r = measure_platform_parse(a->opt.platform ?: "auto", &cfg.platform);
+	if (r < 0)
+		return log_error_errno(r, "--platform %s: expected auto, none, tdx or snp",
+		                       a->opt.platform);
+	if (a->opt.bundle_path) {
+		r = trust_load_dir(a->opt.trust_dir ?: BUNDLE_DEFAULT_TRUST_DIR, &rl->trust, &err);
+		if (r < 0) {
+			log_error("%s", err.msg);
+			return r;
+		}
+	}
+	r = measure_open(&cfg, &rl->log);
+	if (r < 0)
+		return log_error_errno(r, "opening the measurement log");
+	log_info("measuring into %s: %s%s, platform %s", a->opt.measure_log ?: ATTEST_DEFAULT_LOG,
+	         cfg.tcti ? "vTPM via " : "no vTPM (log only)", cfg.tcti ?: "",
+	         measure_platform_name(cfg.platform));
+	r = hwm_open(measure_tpm(rl->log), a->opt.state_path, &rl->hwm);
+	if (r < 0)
+		return r;
+	if (!measure_tpm(rl->log))
+		log_info("rollback marks in %s: a state file is weaker than TPM NV (an image "
+		         "rewrite resets it)",
+		         a->opt.state_path ?: ATTEST_DEFAULT_HWM_STATE);
+	r = measure_self(a);
+	if (r < 0)
+		return r;
+	return control_open(a);
+}
+
+void agent_reload_close(struct agent *a)
+{
+	struct agent_reload *rl = a->reload;
+
+	if (!rl)
+		return;
+	if (rl->control_fd >= 0) {
+		close(rl->control_fd);
+		unlink(a->opt.control_socket);
+	}
+	hwm_close(rl->hwm);
+	measure_close(rl->log);
+	trust_free(rl->trust);
+	free(rl);
+	a->reload = NULL;
+	a->before_publish = NULL;
+}
+
+/* Classifies a refusal for the event log; the message says the rest. */
+static const char *reject_reason(int r, bool applying)
+{
+	if (applying)
+		return "not_applicable";
+	switch (r) {
+	case -EKEYREJECTED:
+		return "bad_signature";
+	case -ENOKEY:
+		return "unknown_signer";
+	case -EACCES:
+		return "below_threshold";
+	case -ESTALE:
+		return "rollback";
+	case -EPROTO:
+		return "payload_type";
+	case -EFBIG:
+		return "too_large";
+	case -EBADMSG:
+		return "invalid_policy";
+	}
+	return "malformed";
+}
+
+static void report_reject(struct agent *a, const char *source, const char *origin, int r,
+                          bool applying, const char *msg)
+{
+	const struct policy *cur = a->cur.policy;
+
+	log_error("%s rejected (%s): %s; '%s' serial %llu stays in force", origin, source, msg,
+	          cur ? cur->name : "(none)", cur ? (unsigned long long)cur->serial : 0ULL);
+	agent_event_write(a, "policy_rejected",
+	                  json_pack("{s:s, s:s, s:s, s:s, s:s?, s:I}", "source", source, "file",
+	                            origin, "reason", reject_reason(r, applying), "error", msg,
+	                            "policy", cur ? cur->name : NULL, "policy_serial",
+	                            cur ? (json_int_t)cur->serial : 0));
+}
+
+static double now_ms(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return ts.tv_sec * 1e3 + ts.tv_nsec / 1e6;
+}
+
+/* verify_ms: read to admitted (signatures, parse, rollback); apply_ms: resolve, hash, fill,
+ * measure, swap. */
+static void report_loaded(struct agent *a, const char *source, const char *type,
+                          const char *content, double verify_ms, double apply_ms)
+{
+	const struct policy *p = a->cur.policy;
+
+	log_info("policy '%s' serial %llu loaded from %s: verify %.1f ms, apply %.1f ms", p->name,
+	         (unsigned long long)p->serial, source, verify_ms, apply_ms);
+	agent_event_write(a, "policy_loaded",
+	                  json_pack("{s:s, s:s, s:I, s:i, s:I, s:f, s:f, s:s, s:o?}", "source",
+	                            source, "policy", p->name, "policy_serial",
+	                            (json_int_t)p->serial, "generation", (int)a->cur.gen,
+	                            "exec_rules", (json_int_t)p->n_exec, "verify_ms", verify_ms,
+	                            "apply_ms", apply_ms, "measurement_type", type, "measurement",
+	                            json_loads(content, 0, NULL)));
+}
+
+/* Applies p with content measured right before the switch; takes p on success. */
+static int apply_measured(struct agent *a, struct policy *p, const char *type, const char *content,
+                          struct policy_error *err)
+{
+	int r;
+
+	a->reload->pending_type = type;
+	a->reload->pending_content = content;
+	r = agent_apply_policy(a, p, err);
+	a->reload->pending_type = NULL;
+	a->reload->pending_content = NULL;
+	return r;
+}
+
+static int accept_bundle(struct agent *a, const char *buf, size_t len, const char *origin,
+                         const char *source, struct policy_error *err)
+{
+	struct agent_reload *rl = a->reload;
+	struct bundle_admission adm = {0};
+	char *content = NULL;
+	double t0 = now_ms(), t1;
+	int r;
+
+	r = bundle_admit(buf, len, origin, rl->trust, rl->hwm, &adm, err);
+	t1 = now_ms();
+	if (r < 0) {
+		report_reject(a, source, origin, r, false, err->msg);
+		return r;
+	}
+	content = bundle_measurement(&adm);
+	r = content ? apply_measured(a, adm.policy, ATTEST_CT_BUNDLE, content, err) : -ENOMEM;
+	if (r < 0) {
+		report_reject(a, source, origin, r, true, err->msg);
+		goto out;
+	}
+	r = bundle_commit(rl->hwm, &adm);
+	adm.policy = NULL; /* enforcing: the agent owns it */
+	if (r < 0)
+		/* Enforcing already; only a later rollback attempt could exploit the stale mark. */
+		log_error_errno(r, "raising the rollback mark of '%s'", a->cur.policy->name);
+	report_loaded(a, source, ATTEST_CT_BUNDLE, content, t1 - t0, now_ms() - t1);
+	r = 0;
+out:
+	free(content);
+	bundle_admission_clear(&adm);
+	return r;
+}
+
+/* Development mode: an unsigned policy is still measured, under its own content type. */
+static int accept_unsigned(struct agent *a, const char *buf, size_t len, const char *origin,
+                           const char *source, struct policy_error *err)
+{
+	uint8_t d[POLICY_SHA256_LEN];
+	char hex[2 * POLICY_SHA256_LEN + 1], *content = NULL;
+	struct policy *p;
+	double t0 = now_ms(), t1;
+	json_t *obj;
+	int r;
+
+	r = policy_parse(buf, len, origin, &p, err);
+	t1 = now_ms();
+	if (r < 0) {
+		report_reject(a, source, origin, -EBADMSG, false, err->msg);
+		return r;
+	}
+	EVP_Digest(buf, len, d, NULL, EVP_sha256(), NULL);
+	policy_hex(d, sizeof(d), hex);
+	obj = json_pack("{s:s, s:I, s:s, s:[]}", "policy", p->name, "serial", (json_int_t)p->serial,
+	                "payload_sha256", hex, "signers");
+	content = obj ? json_dumps(obj, JSON_COMPACT | JSON_PRESERVE_ORDER) : NULL;
+	json_decref(obj);
+	r = content ? apply_measured(a, p, ATTEST_CT_UNSIGNED, content, err) : -ENOMEM;
+	if (r < 0) {
+		policy_free(p);
+		report_reject(a, source, origin, r, true, err->msg);
+	} else {
+		report_loaded(a, source, ATTEST_CT_UNSIGNED, content, t1 - t0, now_ms() - t1);
+	}
+	free(content);
+	return r;
+}
+
+static int accept_buffer(struct agent *a, const char *buf, size_t len, const char *origin,
+                         const char *source, struct policy_error *err)
+{
+	if (a->reload->trust)
+		return accept_bundle(a, buf, len, origin, source, err);
+	return accept_unsigned(a, buf, len, origin, source, err);
+}
+
+/* After a load: the bundle buffer and parse trees are gone; give their heap back, not keep the
+ * peak. */
+static void release_heap(void)
+{
+	malloc_trim(0);
+}
+
+static int accept_file(struct agent *a, const char *source, struct policy_error *err)
+{
+	const char *path = a->opt.bundle_path ?: a->opt.policy_path;
+	size_t len;
+	char *buf;
+	int r;
+
+	r = bundle_read_file(path, a->reload->trust ? BUNDLE_MAX_BYTES : POLICY_MAX_BYTES, &buf,
+	                     &len, err);
+	if (r < 0) {
+		report_reject(a, source, path, r, false, err->msg);
+		return r;
+	}
+	r = accept_buffer(a, buf, len, path, source, err);
+	free(buf);
+	release_heap();
+	return r;
+}
+
+int agent_reload_initial(struct agent *a, struct policy_error *err)
+{
+	return accept_file(a, "start", err);
+}
+
+static void control_reply(int fd, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+static void control_reply(int fd, const char *fmt, ...)
+{
+	char line[VIGIL_CONTROL_REPLY_MAX];
+	va_list ap;
+	int n;
+
+	va_start(ap, fmt);
+	n = vsnprintf(line, sizeof(line) - 1, fmt, ap);
+	va_end(ap);
+	if (n < 0)
+		return;
+	if ((size_t)n > sizeof(line) - 2)
+		n = sizeof(line) - 2;
+	line[n++] = '\n';
+	if (write(fd, line, (size_t)n) < 0)
+		log_debug("control reply: %s", strerror(errno));
+}
+
+/* Reads the command line and the body; more than the bundle cap is refused unread. */
+static int control_read(int fd, char **ret, size_t *ret_len)
+{
+	size_t cap = 64 << 10, len = 0, max = strlen(VIGIL_CONTROL_PUSH) + BUNDLE_MAX_BYTES;
+	char *buf = malloc(cap), *tmp;
+	ssize_t n;
+
+	if (!buf)
+		return -ENOMEM;
+	while ((n = read(fd, buf + len, cap - len)) > 0) {
+		len += (size_t)n;
+		if (len > max) {
+			free(buf);
+			return -EFBIG;
+		}
+		if (len == cap) {
+			cap = cap * 2 > max + 1 ? max + 1 : cap * 2;
+			tmp = realloc(buf, cap);
+			if (!tmp) {
+				free(buf);
+				return -ENOMEM;
+			}
+			buf = tmp;
+		}
+	}
+	if (n < 0) {
+		free(buf);
+		return -errno;
+	}
+	*ret = buf;
+	*ret_len = len;
+	return 0;
+}
+
+static void control_serve(struct agent *a)
+{
+	struct timeval tv = {.tv_sec = CONTROL_TIMEOUT_S};
+	struct policy_error err = {{0}};
+	size_t plen = strlen(VIGIL_CONTROL_PUSH), len = 0;
+	struct ucred cred;
+	socklen_t cl = sizeof(cred);
+	char *buf = NULL;
+	int fd, r;
+
+	fd = accept4(a->reload->control_fd, NULL, NULL, SOCK_CLOEXEC);
+	if (fd < 0)
+		return;
+	if (getsockopt(fd, SOL_SOCKET, SO_PEERCRED, &cred, &cl) < 0 || cred.uid != 0) {
+		control_reply(fd, "error: the control socket is for root only");
+		goto out;
+	}
+	setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv));
+	setsockopt(fd, SOL_SOCKET, SO_SNDTIMEO, &tv, sizeof(tv));
+	r = control_read(fd, &buf, &len);
+	if (r == -EFBIG) {
+		policy_errorf(&err, r, "bundle larger than %u bytes", BUNDLE_MAX_BYTES);
+		report_reject(a, "push", "control socket", r, false, err.msg);
+		control_reply(fd, "error: %s", err.msg);
+		goto out;
+	}
+	if (r < 0 || len < plen || memcmp(buf, VIGIL_CONTROL_PUSH, plen) != 0) {
+		control_reply(fd, "error: expected \"push\" and a bundle");
+		goto out;
+	}
+	r = accept_buffer(a, buf + plen, len - plen, "pushed bundle", "push", &err);
+	if (r < 0)
+		control_reply(fd, "error: %s", err.msg);
+	else
+		control_reply(fd, "ok policy '%s' serial %llu enforcing (generation %u)",
+		              a->cur.policy->name, (unsigned long long)a->cur.policy->serial,
+		              a->cur.gen);
+out:
+	free(buf);
+	close(fd);
+	release_heap();
+}
+
+int agent_reload_wait(struct agent *a, int timeout_ms)
+{
+	struct pollfd fds[2] = {
+	    {.fd = ring_buffer__epoll_fd(a->rb), .events = POLLIN},
+	    {.fd = a->reload->control_fd, .events = POLLIN},
+	};
+	struct policy_error err = {{0}};
+	int n = poll(fds, 2, timeout_ms);
+
+	if (n < 0 && errno != EINTR)
+		return -errno;
+	if (reload_requested) {
+		reload_requested = 0;
+		log_info("SIGHUP: re-reading %s", a->opt.bundle_path ?: a->opt.policy_path);
+		accept_file(a, "sighup", &err);
+	}
+	if (n > 0 && (fds[1].revents & POLLIN))
+		control_serve(a);
+	return 0;
+}

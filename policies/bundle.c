@@ -1,0 +1,363 @@
+/* DSSE policy bundles: strict envelope decoding and encoding, canonical base64, PAE, file reading.
+ */
+#include "policies/bundle.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <jansson.h>
+#include <openssl/evp.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+/* --- base64 ------------------------------------------------------------------------------ */
+
+static const char b64_alphabet[] =
+    "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
+
+char *bundle_b64_encode(const uint8_t *in, size_t len)
+{
+	size_t i, o = 0;
+	char *out;
+
+	if (len > SIZE_MAX / 2)
+		return NULL;
+	out = malloc((len + 2) / 3 * 4 + 1);
+	if (!out)
+		return NULL;
+	for (i = 0; i + 2 < len; i += 3) {
+		uint32_t v = (uint32_t)in[i] << 16 | (uint32_t)in[i + 1] << 8 | in[i + 2];
+
+		out[o++] = b64_alphabet[v >> 18];
+		out[o++] = b64_alphabet[(v >> 12) & 63];
+		out[o++] = b64_alphabet[(v >> 6) & 63];
+		out[o++] = b64_alphabet[v & 63];
+	}
+	if (i < len) {
+		uint32_t v = (uint32_t)in[i] << 16 | (i + 1 < len ? (uint32_t)in[i + 1] << 8 : 0);
+
+		out[o++] = b64_alphabet[v >> 18];
+		out[o++] = b64_alphabet[(v >> 12) & 63];
+		out[o++] = i + 1 < len ? b64_alphabet[(v >> 6) & 63] : '=';
+		out[o++] = '=';
+	}
+	out[o] = 0;
+	return out;
+}
+
+static int b64_value(char c)
+{
+	if (c >= 'A' && c <= 'Z')
+		return c - 'A';
+	if (c >= 'a' && c <= 'z')
+		return c - 'a' + 26;
+	if (c >= '0' && c <= '9')
+		return c - '0' + 52;
+	return c == '+' ? 62 : c == '/' ? 63 : -1;
+}
+
+/* Rejects rather than repairs: whitespace, missing padding and non-zero trailing bits all fail. */
+int bundle_b64_decode(const char *in, size_t len, uint8_t **ret, size_t *ret_len)
+{
+	size_t i, o = 0, pad = 0;
+	uint8_t *out;
+
+	if (len % 4 != 0)
+		return -EINVAL;
+	if (len >= 1 && in[len - 1] == '=')
+		pad++;
+	if (len >= 2 && in[len - 2] == '=')
+		pad++;
+	out = malloc(len / 4 * 3 + 1);
+	if (!out)
+		return -ENOMEM;
+	for (i = 0; i < len; i += 4) {
+		bool last = i + 4 == len;
+		int v[4], k;
+
+		for (k = 0; k < 4; k++) {
+			bool is_pad = last && k >= 4 - (int)pad;
+
+			v[k] = is_pad ? 0 : b64_value(in[i + k]);
+			if (v[k] < 0)
+				goto bad;
+		}
+		uint32_t w = (uint32_t)v[0] << 18 | (uint32_t)v[1] << 12 | (uint32_t)v[2] << 6 |
+		             (uint32_t)v[3];
+		/* Canonical form only: the bits padding drops must be zero. */
+		if (last && ((pad == 1 && (w & 0xff)) || (pad == 2 && (w & 0xffff))))
+			goto bad;
+		out[o++] = w >> 16;
+		if (!last || pad < 2)
+			out[o++] = (w >> 8) & 0xff;
+		if (!last || pad < 1)
+			out[o++] = w & 0xff;
+	}
+	*ret = out;
+	*ret_len = o;
+	return 0;
+bad:
+	free(out);
+	return -EINVAL;
+}
+
+/* --- envelope ------------------------------------------------------------------------------ */
+
+static void sha256(const void *buf, size_t len, uint8_t out[POLICY_SHA256_LEN])
+{
+	EVP_Digest(buf, len, out, NULL, EVP_sha256(), NULL);
+}
+
+void bundle_free(struct bundle *b)
+{
+	size_t i;
+
+	if (!b)
+		return;
+	for (i = 0; i < b->n_sigs; i++)
+		free(b->sigs[i].sig);
+	free(b->payload_type);
+	free(b->payload);
+	free(b);
+}
+
+bool bundle_is_envelope(const char *buf, size_t len)
+{
+	json_t *root = json_loadb(buf, len, 0, NULL);
+	bool is = json_is_object(root) && json_object_get(root, "payloadType");
+
+	json_decref(root);
+	return is;
+}
+
+static bool is_keyid(const char *s)
+{
+	size_t i;
+
+	for (i = 0; i < BUNDLE_KEYID_HEX - 1; i++)
+		if (!((s[i] >= '0' && s[i] <= '9') || (s[i] >= 'a' && s[i] <= 'f')))
+			return false;
+	return s[i] == 0;
+}
+
+/* Every field is required and nothing else may appear: an envelope is never "repaired". */
+static int only_keys(json_t *obj, const char *a, const char *b, const char *c)
+{
+	const char *key;
+	json_t *v;
+
+	json_object_foreach(obj, key, v)
+	{
+		if (strcmp(key, a) && strcmp(key, b) && (!c || strcmp(key, c)))
+			return -EINVAL;
+	}
+	return 0;
+}
+
+static int decode_sig(json_t *s, size_t i, const char *origin, struct bundle_sig *out,
+                      struct policy_error *err)
+{
+	json_t *keyid = json_object_get(s, "keyid"), *sig = json_object_get(s, "sig");
+
+	if (!json_is_object(s) || only_keys(s, "keyid", "sig", NULL) < 0)
+		return policy_errorf(err, -EINVAL,
+		                     "%s: signatures[%zu]: expected an object with keyid and sig",
+		                     origin, i);
+	if (!json_is_string(keyid) || !is_keyid(json_string_value(keyid)))
+		return policy_errorf(err, -EINVAL,
+		                     "%s: signatures[%zu].keyid: expected 64 lower-case hex digits",
+		                     origin, i);
+	if (!json_is_string(sig) || json_string_length(sig) > BUNDLE_SIG_MAX ||
+	    bundle_b64_decode(json_string_value(sig), json_string_length(sig), &out->sig,
+	                      &out->sig_len) < 0 ||
+	    out->sig_len == 0)
+		return policy_errorf(
+		    err, -EINVAL,
+		    "%s: signatures[%zu].sig: expected canonical base64 of at most "
+		    "%u characters",
+		    origin, i, BUNDLE_SIG_MAX);
+	memcpy(out->keyid, json_string_value(keyid), BUNDLE_KEYID_HEX);
+	return 0;
+}
+
+static int decode_root(json_t *root, const char *origin, struct bundle *b, struct policy_error *err)
+{
+	json_t *type = json_object_get(root, "payloadType");
+	json_t *payload = json_object_get(root, "payload");
+	json_t *sigs = json_object_get(root, "signatures");
+	size_t i;
+	int r;
+
+	if (!json_is_object(root))
+		return policy_errorf(err, -EINVAL, "%s: a bundle is a JSON object", origin);
+	if (only_keys(root, "payloadType", "payload", "signatures") < 0)
+		return policy_errorf(err, -EINVAL,
+		                     "%s: unknown field (a bundle has payloadType, payload, "
+		                     "signatures)",
+		                     origin);
+	if (!json_is_string(type) || json_string_length(type) == 0 ||
+	    json_string_length(type) > 256 ||
+	    strlen(json_string_value(type)) != json_string_length(type))
+		return policy_errorf(err, -EINVAL, "%s: payloadType: expected a string", origin);
+	if (!json_is_string(payload) ||
+	    bundle_b64_decode(json_string_value(payload), json_string_length(payload), &b->payload,
+	                      &b->payload_len) < 0)
+		return policy_errorf(err, -EINVAL, "%s: payload: expected canonical base64",
+		                     origin);
+	if (!json_is_array(sigs) || json_array_size(sigs) == 0 ||
+	    json_array_size(sigs) > BUNDLE_MAX_SIGS)
+		return policy_errorf(err, -EINVAL, "%s: signatures: expected 1 to %u signatures",
+		                     origin, BUNDLE_MAX_SIGS);
+	b->payload_type = strdup(json_string_value(type));
+	if (!b->payload_type)
+		return -ENOMEM;
+	for (i = 0; i < json_array_size(sigs); i++) {
+		r = decode_sig(json_array_get(sigs, i), i, origin, &b->sigs[i], err);
+		if (r < 0)
+			return r;
+		b->n_sigs++;
+	}
+	sha256(b->payload, b->payload_len, b->payload_digest);
+	return 0;
+}
+
+int bundle_decode(const char *buf, size_t len, const char *origin, struct bundle **ret,
+                  struct policy_error *err)
+{
+	json_error_t jerr;
+	struct bundle *b;
+	json_t *root;
+	int r;
+
+	if (len > BUNDLE_MAX_BYTES)
+		return policy_errorf(err, -EFBIG, "%s: bundle larger than %u bytes", origin,
+		                     BUNDLE_MAX_BYTES);
+	root = json_loadb(buf, len, JSON_REJECT_DUPLICATES, &jerr);
+	if (!root)
+		return policy_errorf(err, -EINVAL, "%s:%d:%d: %s", origin, jerr.line, jerr.column,
+		                     jerr.text);
+	b = calloc(1, sizeof(*b));
+	if (!b) {
+		json_decref(root);
+		return -ENOMEM;
+	}
+	r = decode_root(root, origin, b, err);
+	json_decref(root);
+	if (r < 0) {
+		bundle_free(b);
+		return r;
+	}
+	sha256(buf, len, b->digest);
+	*ret = b;
+	return 0;
+}
+
+int bundle_new(const void *payload, size_t len, struct bundle **ret)
+{
+	struct bundle *b = calloc(1, sizeof(*b));
+
+	if (!b)
+		return -ENOMEM;
+	b->payload_type = strdup(BUNDLE_PAYLOAD_TYPE);
+	b->payload = malloc(len ? len : 1);
+	if (!b->payload_type || !b->payload) {
+		bundle_free(b);
+		return -ENOMEM;
+	}
+	memcpy(b->payload, payload, len);
+	b->payload_len = len;
+	sha256(b->payload, b->payload_len, b->payload_digest);
+	*ret = b;
+	return 0;
+}
+
+int bundle_encode(const struct bundle *b, char **ret, size_t *ret_len)
+{
+	json_t *root, *sigs = json_array();
+	char *payload = bundle_b64_encode(b->payload, b->payload_len);
+	size_t i;
+	int r = -ENOMEM;
+
+	root = payload && sigs ? json_pack("{s:s, s:s, s:o}", "payloadType", b->payload_type,
+	                                   "payload", payload, "signatures", sigs)
+	                       : NULL;
+	free(payload);
+	if (!root) {
+		json_decref(sigs);
+		return -ENOMEM;
+	}
+	for (i = 0; i < b->n_sigs; i++) {
+		char *sig = bundle_b64_encode(b->sigs[i].sig, b->sigs[i].sig_len);
+
+		if (!sig || json_array_append_new(sigs, json_pack("{s:s, s:s}", "keyid",
+		                                                  b->sigs[i].keyid, "sig", sig))) {
+			free(sig);
+			goto out;
+		}
+		free(sig);
+	}
+	*ret = json_dumps(root, JSON_COMPACT | JSON_PRESERVE_ORDER);
+	if (*ret) {
+		*ret_len = strlen(*ret);
+		r = 0;
+	}
+out:
+	json_decref(root);
+	return r;
+}
+
+int bundle_pae(const char *type, const uint8_t *body, size_t len, uint8_t **ret, size_t *ret_len)
+{
+	size_t tlen = strlen(type);
+	char head[64];
+	int h = snprintf(head, sizeof(head), "DSSEv1 %zu ", tlen);
+	char mid[32];
+	int m = snprintf(mid, sizeof(mid), " %zu ", len);
+	uint8_t *out = malloc((size_t)h + tlen + (size_t)m + len + 1);
+
+	if (!out)
+		return -ENOMEM;
+	memcpy(out, head, (size_t)h);
+	memcpy(out + h, type, tlen);
+	memcpy(out + h + tlen, mid, (size_t)m);
+	memcpy(out + h + tlen + m, body, len);
+	*ret = out;
+	*ret_len = (size_t)h + tlen + (size_t)m + len;
+	return 0;
+}
+
+int bundle_read_file(const char *path, size_t max, char **ret, size_t *ret_len,
+                     struct policy_error *err)
+{
+	struct stat st;
+	size_t off = 0;
+	char *buf;
+	ssize_t n;
+	int fd;
+
+	fd = open(path, O_RDONLY | O_CLOEXEC | O_NOCTTY);
+	if (fd < 0)
+		return policy_errorf(err, -errno, "%s: cannot open: %s", path, strerror(errno));
+	if (fstat(fd, &st) < 0 || !S_ISREG(st.st_mode)) {
+		close(fd);
+		return policy_errorf(err, -EINVAL, "%s: not a regular file", path);
+	}
+	if ((uint64_t)st.st_size > max) {
+		close(fd);
+		return policy_errorf(err, -EFBIG, "%s: larger than %zu bytes", path, max);
+	}
+	buf = malloc((size_t)st.st_size + 1);
+	if (!buf) {
+		close(fd);
+		return -ENOMEM;
+	}
+	while (off < (size_t)st.st_size && (n = read(fd, buf + off, (size_t)st.st_size - off)) > 0)
+		off += (size_t)n;
+	close(fd);
+	buf[off] = 0;
+	*ret = buf;
+	*ret_len = off;
+	return 0;
+}

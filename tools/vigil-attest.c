@@ -1,0 +1,279 @@
+/* vigil attest: print the runtime measurement log and replay it against the vTPM (and RTMR3). */
+#include "tools/vigil.h"
+#include "attest/attest.h"
+
+#include <errno.h>
+#include <getopt.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+struct attest_args {
+	const char *log;
+	const char *tcti;
+	const char *rtmr_path; /* replay: also compare RTMR3 read from here; measure: extend it */
+	const char *trust_dir;
+	const char *state;
+	const char *platform;
+	const char *file;
+	bool no_tpm;
+};
+
+static int parse_attest_args(int argc, char **argv, struct attest_args *aa, const char *usage)
+{
+	static const struct option longopts[] = {
+	    {"log", required_argument, NULL, 'l'},
+	    {"tcti", required_argument, NULL, 't'},
+	    {"rtmr", required_argument, NULL, 'r'},
+	    {"trust-dir", required_argument, NULL, 'T'},
+	    {"state", required_argument, NULL, 's'},
+	    {"platform", required_argument, NULL, 'p'},
+	    {"no-tpm", no_argument, NULL, 'n'},
+	    {"help", no_argument, NULL, 'h'},
+	    {0},
+	};
+	int c;
+
+	optind = 1;
+	while ((c = getopt_long(argc, argv, "l:t:h", longopts, NULL)) != -1) {
+		switch (c) {
+		case 'l':
+			aa->log = optarg;
+			break;
+		case 't':
+			aa->tcti = optarg;
+			break;
+		case 'r':
+			aa->rtmr_path = optarg;
+			break;
+		case 'T':
+			aa->trust_dir = optarg;
+			break;
+		case 's':
+			aa->state = optarg;
+			break;
+		case 'p':
+			aa->platform = optarg;
+			break;
+		case 'n':
+			aa->no_tpm = true;
+			break;
+		case 'h':
+			printf("usage: vigil attest %s\n", usage);
+			exit(VIGIL_EXIT_OK);
+		default:
+			fprintf(stderr, "usage: vigil attest %s\n", usage);
+			return -EINVAL;
+		}
+	}
+	/* Only `measure` takes an operand. */
+	if (optind < argc && strstr(usage, "BUNDLE"))
+		aa->file = argv[optind++];
+	if (optind != argc || (strstr(usage, "BUNDLE") && !aa->file)) {
+		fprintf(stderr, "usage: vigil attest %s\n", usage);
+		return -EINVAL;
+	}
+	if (!aa->log)
+		aa->log = ATTEST_DEFAULT_LOG;
+	if (!aa->tcti)
+		aa->tcti = getenv("VIGIL_TCTI") ?: "device:/dev/tpmrm0";
+	return 0;
+}
+
+static void print_digest(const char *label, const struct attest_digest *d)
+{
+	printf("%s%s:", label, attest_alg_name(d->alg));
+	for (size_t i = 0; i < d->len; i++)
+		printf("%02x", d->d[i]);
+	printf("\n");
+}
+
+static int print_entry(const struct measure_entry *e, void *ctx)
+{
+	size_t i;
+
+	printf("#%llu", (unsigned long long)e->recnum);
+	if (e->pcr >= 0)
+		printf(" pcr %d", e->pcr);
+	if (e->rtmr >= 0)
+		printf(" rtmr %d", e->rtmr);
+	printf(" %s\n", e->content_type);
+	for (i = 0; i < e->digests.n; i++)
+		print_digest("  ", &e->digests.v[i]);
+	printf("  %.*s\n", (int)e->content_len, e->content);
+	return 0;
+}
+
+static int do_log(int argc, char **argv)
+{
+	struct attest_args aa = {0};
+	char err[512] = "";
+
+	if (parse_attest_args(argc, argv, &aa, "log [--log FILE]") < 0)
+		return VIGIL_EXIT_USAGE;
+	if (measure_log_read(aa.log, print_entry, NULL, err, sizeof(err)) < 0) {
+		fprintf(stderr, "vigil: %s\n", err);
+		return VIGIL_EXIT_INVALID;
+	}
+	return VIGIL_EXIT_OK;
+}
+
+static bool compare(const char *what, const struct attest_digest *want,
+                    const struct attest_digest *got)
+{
+	bool same = want->len == got->len && memcmp(want->d, got->d, want->len) == 0;
+
+	printf("%s %s: %s\n", what, attest_alg_name(want->alg), same ? "match" : "MISMATCH");
+	print_digest("  replayed ", want);
+	print_digest("  current  ", got);
+	return same;
+}
+
+static int compare_pcr(const struct measure_replay *rp, const char *tcti, bool *all_same)
+{
+	struct attest_tpm *t;
+	char what[32];
+	size_t i;
+	int r;
+
+	r = attest_tpm_open(tcti, &t);
+	if (r < 0) {
+		fprintf(stderr, "vigil: cannot open the TPM through '%s' (set --tcti)\n", tcti);
+		return r;
+	}
+	snprintf(what, sizeof(what), "pcr %d", rp->pcr);
+	for (i = 0; i < rp->pcr_banks.n && r == 0; i++) {
+		struct attest_digest cur;
+
+		r = attest_tpm_read(t, (unsigned int)rp->pcr, rp->pcr_banks.v[i].alg, &cur);
+		if (r == 0)
+			*all_same &= compare(what, &rp->pcr_banks.v[i], &cur);
+		else
+			fprintf(stderr, "vigil: reading PCR %d %s failed\n", rp->pcr,
+			        attest_alg_name(rp->pcr_banks.v[i].alg));
+	}
+	attest_tpm_close(t);
+	return r;
+}
+
+/* Exit 0 only when every register the log names holds exactly what the log predicts. */
+static int do_replay(int argc, char **argv)
+{
+	struct attest_args aa = {0};
+	struct measure_replay rp;
+	char err[512] = "";
+	bool same = true;
+	int r;
+
+	if (parse_attest_args(argc, argv, &aa, "replay [--log FILE] [--tcti TCTI] [--rtmr FILE]") <
+	    0)
+		return VIGIL_EXIT_USAGE;
+	if (measure_replay(aa.log, &rp, err, sizeof(err)) < 0) {
+		fprintf(stderr, "vigil: %s\n", err);
+		return VIGIL_EXIT_INVALID;
+	}
+	printf("%s: %llu records\n", aa.log, (unsigned long long)rp.records);
+	/* PCR 23 is resettable: only a chain that starts at vigild's start record is vigild's. */
+	if (rp.records && strcmp(rp.first_type, ATTEST_CT_START) != 0)
+		printf("note: record 0 is %s, not %s: this log was not started by vigild\n",
+		       rp.first_type, ATTEST_CT_START);
+	if (rp.pcr >= 0 && compare_pcr(&rp, aa.tcti, &same) < 0)
+		return VIGIL_EXIT_FAIL;
+	if (rp.rtmr && aa.rtmr_path) {
+		struct attest_digest cur = {.alg = rp.rtmr_value.alg, .len = 48};
+		FILE *f = fopen(aa.rtmr_path, "re");
+
+		r = f && fread(cur.d, 1, 48, f) == 48 ? 0 : -EIO;
+		if (f)
+			fclose(f);
+		if (r < 0) {
+			fprintf(stderr, "vigil: %s: cannot read 48 bytes\n", aa.rtmr_path);
+			return VIGIL_EXIT_FAIL;
+		}
+		same &= compare("rtmr 3", &rp.rtmr_value, &cur);
+	} else if (rp.rtmr) {
+		print_digest("rtmr 3 replayed ", &rp.rtmr_value);
+	}
+	if (rp.pcr < 0 && !rp.rtmr)
+		printf("the log names no register: nothing to compare\n");
+	return same ? VIGIL_EXIT_OK : VIGIL_EXIT_FAIL;
+}
+
+/* vigild's acceptance path without the kernel: verify, check the serial, measure, commit. */
+static int do_measure(int argc, char **argv)
+{
+	struct attest_args aa = {0};
+	struct policy_error err = {{0}};
+	struct measure_config cfg = {0};
+	struct bundle_admission adm = {0};
+	struct measure_log *m = NULL;
+	struct trust_store *t = NULL;
+	struct hwm_store *h = NULL;
+	uint64_t recnum = 0;
+	int r, rc = VIGIL_EXIT_FAIL;
+	size_t len;
+	char *buf = NULL;
+
+	if (parse_attest_args(argc, argv, &aa,
+	                      "measure [--trust-dir DIR] [--log FILE] [--tcti TCTI | --no-tpm] "
+	                      "[--state FILE] [--platform none|tdx|snp] [--rtmr FILE] BUNDLE") < 0)
+		return VIGIL_EXIT_USAGE;
+	cfg.log_path = aa.log;
+	cfg.tcti = aa.no_tpm ? NULL : aa.tcti;
+	cfg.tdx_rtmr_path = aa.rtmr_path;
+	if (aa.platform && measure_platform_parse(aa.platform, &cfg.platform) < 0) {
+		fprintf(stderr, "vigil: --platform: expected none, tdx, snp or auto\n");
+		return VIGIL_EXIT_USAGE;
+	}
+	r = trust_load_dir(aa.trust_dir ? aa.trust_dir : BUNDLE_DEFAULT_TRUST_DIR, &t, &err);
+	if (r >= 0)
+		r = bundle_read_file(aa.file, BUNDLE_MAX_BYTES, &buf, &len, &err);
+	if (r < 0) {
+		fprintf(stderr, "vigil: %s\n", err.msg);
+		rc = r == -EFBIG ? VIGIL_EXIT_INVALID : VIGIL_EXIT_FAIL;
+		goto out;
+	}
+	r = measure_open(&cfg, &m);
+	if (r >= 0)
+		r = hwm_open(measure_tpm(m), aa.state, &h);
+	if (r < 0) {
+		fprintf(stderr, "vigil: cannot open the measurement log %s: %s\n", aa.log,
+		        strerror(-r));
+		goto out;
+	}
+	r = bundle_admit(buf, len, aa.file, t, h, &adm, &err);
+	if (r < 0) {
+		fprintf(stderr, "vigil: %s\n", err.msg);
+		rc = VIGIL_EXIT_INVALID;
+		goto out;
+	}
+	r = bundle_measure(m, &adm, &recnum);
+	if (r >= 0)
+		r = bundle_commit(h, &adm);
+	if (r < 0) {
+		fprintf(stderr, "vigil: measuring %s failed: %s\n", aa.file, strerror(-r));
+		goto out;
+	}
+	printf("%s: policy '%s' serial %llu measured as record %llu (rollback marks: %s)\n",
+	       aa.file, adm.policy->name, (unsigned long long)adm.policy->serial,
+	       (unsigned long long)recnum, hwm_backend(h));
+	rc = VIGIL_EXIT_OK;
+out:
+	bundle_admission_clear(&adm);
+	hwm_close(h);
+	measure_close(m);
+	trust_free(t);
+	free(buf);
+	return rc;
+}
+
+int do_attest(int argc, char **argv)
+{
+	static const struct vigil_cmd sub[] = {
+	    {"log", do_log, "print the runtime measurement log"},
+	    {"replay", do_replay, "recompute the registers from the log and compare"},
+	    {"measure", do_measure, "accept a bundle without vigild: verify, measure, commit"},
+	};
+
+	return vigil_dispatch(sub, sizeof(sub) / sizeof(sub[0]), "attest", argc - 1, argv + 1);
+}
