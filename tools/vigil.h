@@ -26,5 +26,6 @@ int vigil_dispatch(const struct vigil_cmd *table, size_t n, const char *what, in
 		   char **argv);
 
 int do_policy(int argc, char **argv);
+int do_log(int argc, char **argv);
 
 #endif /* VIGIL_TOOLS_H */
