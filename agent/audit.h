@@ -9,21 +9,21 @@
 #include <openssl/evp.h>
 
 /* The format is specified in docs/AUDIT-LOG.md; these constants are part of it. */
-#define AUDIT_HASH_LEN	  32
-#define AUDIT_HEX_LEN	  64
+#define AUDIT_HASH_LEN 32
+#define AUDIT_HEX_LEN  64
 /* Every line ends with `,"h":"<64 hex>"}` then '\n': the hashed bytes are what precedes it. */
 #define AUDIT_TRAILER_LEN 72
-#define AUDIT_KIND_MAX	  15
+#define AUDIT_KIND_MAX    15
 #define AUDIT_RECORD_MAX  16384
 #define AUDIT_ORIGIN_MAX  200
-#define AUDIT_NOTE_MAX	  1024
+#define AUDIT_NOTE_MAX    1024
 
 #define AUDIT_FILE_PREFIX "audit."
 #define AUDIT_FILE_SUFFIX ".jsonl"
 #define AUDIT_CHECKPOINTS "checkpoints.jsonl"
 #define AUDIT_CHECKPOINT  "checkpoint"
-#define AUDIT_KEY_FILE	  "audit-key.pem"
-#define AUDIT_VKEY_FILE	  "audit.vkey"
+#define AUDIT_KEY_FILE    "audit-key.pem"
+#define AUDIT_VKEY_FILE   "audit.vkey"
 
 /* Chain state after record n: h is h(n); h(0) is 32 zero bytes. */
 struct audit_chain {
@@ -42,7 +42,7 @@ void audit_chain_free(struct audit_chain *c);
  * Returns the line length, or -ENOBUFS when it does not fit (c is then unchanged).
  */
 int audit_record_encode(struct audit_chain *c, const char *kind, const char *members,
-			size_t members_len, char *out, size_t size);
+                        size_t members_len, char *out, size_t size);
 
 /* One record as the reader saw it. */
 struct audit_record_view {
@@ -59,7 +59,7 @@ struct audit_record_view {
  * (wrong record number) or -EILSEQ (hash mismatch); msg explains.
  */
 int audit_record_check(struct audit_chain *c, const char *line, size_t len,
-		       struct audit_record_view *ret, char *msg, size_t msg_size);
+                       struct audit_record_view *ret, char *msg, size_t msg_size);
 
 /* Returns the string value of member key in a record line, copied into out, or -ENOENT. */
 int audit_record_member(const char *line, size_t len, const char *key, char *out, size_t size);
@@ -94,29 +94,28 @@ struct audit_checkpoint {
 
 /* Writes a signed tlog-checkpoint note for (origin, n, root); returns its length. */
 int audit_checkpoint_sign(const struct audit_key *k, const struct audit_checkpoint *cp, char *out,
-			  size_t size);
+                          size_t size);
 /*
  * Parses note and checks the signature by k (matched by name and key id). Returns 0,
  * -EBADMSG (malformed), -ENOKEY (no signature line by k) or -EKEYREJECTED (bad signature).
  */
 int audit_checkpoint_open(const struct audit_key *k, const char *note, size_t len,
-			  struct audit_checkpoint *ret);
+                          struct audit_checkpoint *ret);
 
 /* --- writer ------------------------------------------------------------------------ */
 
 /* Measures data into the runtime measurement log and the PCR (wired to attest/ by vigild). */
-typedef int (*audit_anchor_fn)(void *ctx, const char *content_type, const void *data,
-			       size_t len);
+typedef int (*audit_anchor_fn)(void *ctx, const char *content_type, const void *data, size_t len);
 
-#define AUDIT_CT_START	    "vigil.audit.start"
-#define AUDIT_CT_KEY	    "vigil.audit.key"
+#define AUDIT_CT_START      "vigil.audit.start"
+#define AUDIT_CT_KEY        "vigil.audit.key"
 #define AUDIT_CT_CHECKPOINT "vigil.audit.checkpoint"
 
 struct audit_options {
-	const char *dir;       /* log directory */
-	const char *state_dir; /* holds the checkpoint key */
-	const char *origin;    /* checkpoint origin and key name, "vigil/<host id>" */
-	const char *ack_path;  /* optional: "N HEX\n" of the last durable record */
+	const char *dir;           /* log directory */
+	const char *state_dir;     /* holds the checkpoint key */
+	const char *origin;        /* checkpoint origin and key name, "vigil/<host id>" */
+	const char *ack_path;      /* optional: "N HEX\n" of the last durable record */
 	const char *start_members; /* extra members of the start record (measurement...) */
 	unsigned int fsync_records;
 	unsigned int fsync_ms;
@@ -153,7 +152,7 @@ int audit_writer_open(const struct audit_options *o, struct audit_writer **ret);
  */
 int audit_submit(struct audit_writer *w, const char *kind, const char *members, size_t len);
 int audit_submitf(struct audit_writer *w, const char *kind, const char *fmt, ...)
-	__attribute__((format(printf, 3, 4)));
+    __attribute__((format(printf, 3, 4)));
 /* Waits until everything queued before the call is durable or counted as lost. */
 int audit_writer_sync(struct audit_writer *w);
 void audit_writer_stats(struct audit_writer *w, struct audit_stats *ret);
@@ -166,10 +165,10 @@ enum audit_verify_status {
 	AUDIT_OK = 0,
 	AUDIT_BAD_RECORD,     /* malformed, renumbered or hash mismatch */
 	AUDIT_BAD_CHECKPOINT, /* signature invalid or not by the key */
-	AUDIT_MISMATCH,	      /* a valid checkpoint disagrees with the chain */
+	AUDIT_MISMATCH,       /* a valid checkpoint disagrees with the chain */
 	AUDIT_TRUNCATED,      /* a checkpoint names records past the end */
 	AUDIT_TORN_TAIL,      /* last line incomplete: vigild crashed and has not restarted */
-	AUDIT_NO_LOG,	      /* nothing to verify / unreadable */
+	AUDIT_NO_LOG,         /* nothing to verify / unreadable */
 };
 
 struct audit_verify_options {

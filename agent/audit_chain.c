@@ -69,7 +69,7 @@ void audit_chain_free(struct audit_chain *c)
 
 /* h(n) = SHA-256(h(n-1) || record bytes) */
 static int chain_hash(struct audit_chain *c, const uint8_t prev[AUDIT_HASH_LEN], const char *rec,
-		      size_t len, uint8_t out[AUDIT_HASH_LEN])
+                      size_t len, uint8_t out[AUDIT_HASH_LEN])
 {
 	if (!EVP_DigestInit_ex2(c->md, c->sha256, NULL) ||
 	    !EVP_DigestUpdate(c->md, prev, AUDIT_HASH_LEN) || !EVP_DigestUpdate(c->md, rec, len) ||
@@ -93,14 +93,15 @@ static char *put_u64(char *p, uint64_t v)
 }
 
 int audit_record_encode(struct audit_chain *c, const char *kind, const char *members,
-			size_t members_len, char *out, size_t size)
+                        size_t members_len, char *out, size_t size)
 {
 	size_t klen = strlen(kind);
 	uint8_t h[AUDIT_HASH_LEN];
 	char *p = out;
 
 	/* {"n": 20 digits ,"k":" kind " , members trailer \n */
-	if (klen > AUDIT_KIND_MAX || 5 + 20 + 6 + klen + 2 + members_len + AUDIT_TRAILER_LEN + 1 > size)
+	if (klen > AUDIT_KIND_MAX ||
+	    5 + 20 + 6 + klen + 2 + members_len + AUDIT_TRAILER_LEN + 1 > size)
 		return -ENOBUFS;
 	memcpy(p, "{\"n\":", 5);
 	p = put_u64(p + 5, c->n + 1);
@@ -180,7 +181,7 @@ static int parse_head(const char *line, size_t plen, uint64_t *n, char *kind)
 }
 
 int audit_record_check(struct audit_chain *c, const char *line, size_t len,
-		       struct audit_record_view *ret, char *msg, size_t msg_size)
+                       struct audit_record_view *ret, char *msg, size_t msg_size)
 {
 	uint8_t want[AUDIT_HASH_LEN], got[AUDIT_HASH_LEN], prev[AUDIT_HASH_LEN];
 	char prevhex[AUDIT_HEX_LEN + 1];
@@ -197,7 +198,7 @@ int audit_record_check(struct audit_chain *c, const char *line, size_t len,
 	for (i = 0; i < plen; i++)
 		if ((unsigned char)line[i] < 0x20)
 			return FAIL(-EBADMSG, "control byte 0x%02x at column %zu",
-				    (unsigned char)line[i], i);
+			            (unsigned char)line[i], i);
 	if (parse_head(line, plen, &n, ret->kind) < 0)
 		return FAIL(-EBADMSG, "malformed record head");
 	ret->n = n;
@@ -210,14 +211,14 @@ int audit_record_check(struct audit_chain *c, const char *line, size_t len,
 		if (n == 1) {
 			memset(prev, 0, sizeof(prev));
 		} else if (strcmp(ret->kind, "file") != 0 ||
-			   audit_record_member(line, plen, "prev", prevhex, sizeof(prevhex)) < 0 ||
-			   strlen(prevhex) != AUDIT_HEX_LEN ||
-			   audit_unhex(prevhex, AUDIT_HASH_LEN, prev) < 0) {
+		           audit_record_member(line, plen, "prev", prevhex, sizeof(prevhex)) < 0 ||
+		           strlen(prevhex) != AUDIT_HEX_LEN ||
+		           audit_unhex(prevhex, AUDIT_HASH_LEN, prev) < 0) {
 			return FAIL(-EBADMSG, "file does not start with record 1 or a file record");
 		}
 	} else if (n != c->n + 1) {
 		return FAIL(-ERANGE, "record number %llu where %llu was expected",
-			    (unsigned long long)n, (unsigned long long)(c->n + 1));
+		            (unsigned long long)n, (unsigned long long)(c->n + 1));
 	} else if (strcmp(ret->kind, "file") == 0) {
 		audit_hex(c->h, AUDIT_HASH_LEN, prevhex);
 		char got_prev[AUDIT_HEX_LEN + 1];
@@ -262,7 +263,7 @@ int audit_list_files(const char *dir, uint32_t **ret_seqs, size_t *ret_n)
 		int used = 0;
 
 		if (sscanf(de->d_name, AUDIT_FILE_PREFIX "%u" AUDIT_FILE_SUFFIX "%n", &seq,
-			   &used) != 1 ||
+		           &used) != 1 ||
 		    (size_t)used != strlen(de->d_name) || seq == 0)
 			continue;
 		audit_file_name(seq, name, sizeof(name));
@@ -281,7 +282,8 @@ int audit_list_files(const char *dir, uint32_t **ret_seqs, size_t *ret_n)
 		seqs[n++] = seq;
 	}
 	closedir(d);
-	qsort(seqs, n, sizeof(*seqs), cmp_u32);
+	if (n)
+		qsort(seqs, n, sizeof(*seqs), cmp_u32);
 	*ret_seqs = seqs;
 	*ret_n = n;
 	return 0;

@@ -11,7 +11,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-#define EM_DASH_SP "\xe2\x80\x94 "
+#define EM_DASH_SP  "\xe2\x80\x94 "
 #define SIG_ED25519 0x01
 
 static int b64_encode(const uint8_t *in, size_t n, char *out, size_t size)
@@ -43,9 +43,9 @@ static int key_id(const char *name, const uint8_t pub[32], uint8_t id[4])
 	uint8_t h[32], type = SIG_ED25519;
 	EVP_MD_CTX *md = EVP_MD_CTX_new();
 	int ok = md && EVP_DigestInit_ex(md, EVP_sha256(), NULL) &&
-		 EVP_DigestUpdate(md, name, strlen(name)) && EVP_DigestUpdate(md, "\n", 1) &&
-		 EVP_DigestUpdate(md, &type, 1) && EVP_DigestUpdate(md, pub, 32) &&
-		 EVP_DigestFinal_ex(md, h, NULL);
+	         EVP_DigestUpdate(md, name, strlen(name)) && EVP_DigestUpdate(md, "\n", 1) &&
+	         EVP_DigestUpdate(md, &type, 1) && EVP_DigestUpdate(md, pub, 32) &&
+	         EVP_DigestFinal_ex(md, h, NULL);
 
 	EVP_MD_CTX_free(md);
 	if (!ok)
@@ -208,7 +208,7 @@ int audit_key_read_public(const char *path, const char *name, struct audit_key *
 }
 
 int audit_checkpoint_sign(const struct audit_key *k, const struct audit_checkpoint *cp, char *out,
-			  size_t size)
+                          size_t size)
 {
 	uint8_t sig[4 + 64];
 	char root[64], sigb64[128];
@@ -264,7 +264,7 @@ static int parse_body(const char *body, size_t len, struct audit_checkpoint *cp)
 }
 
 int audit_checkpoint_open(const struct audit_key *k, const char *note, size_t len,
-			  struct audit_checkpoint *ret)
+                          struct audit_checkpoint *ret)
 {
 	const char *split = NULL, *p, *end = note + len;
 	size_t body_len, nlen = strlen(k->name);

@@ -25,27 +25,30 @@ struct verify {
 	struct ckpt *cps;
 	size_t n_cps, next_cp;
 	struct audit_chain chain;
+	/* The first bad checkpoint: reported only if the chain itself is sound, because a
+	 * broken chain names the exact record and explains the checkpoint failure. */
+	struct audit_verify_result cp_fail;
 };
 
 const char *audit_verify_status_name(enum audit_verify_status s)
 {
 	static const char *const names[] = {
-		[AUDIT_OK] = "ok",
-		[AUDIT_BAD_RECORD] = "bad record",
-		[AUDIT_BAD_CHECKPOINT] = "bad checkpoint",
-		[AUDIT_MISMATCH] = "checkpoint mismatch",
-		[AUDIT_TRUNCATED] = "truncated",
-		[AUDIT_TORN_TAIL] = "torn tail",
-		[AUDIT_NO_LOG] = "no log",
+	    [AUDIT_OK] = "ok",
+	    [AUDIT_BAD_RECORD] = "bad record",
+	    [AUDIT_BAD_CHECKPOINT] = "bad checkpoint",
+	    [AUDIT_MISMATCH] = "checkpoint mismatch",
+	    [AUDIT_TRUNCATED] = "truncated",
+	    [AUDIT_TORN_TAIL] = "torn tail",
+	    [AUDIT_NO_LOG] = "no log",
 	};
 
 	return (unsigned int)s < sizeof(names) / sizeof(names[0]) ? names[s] : "unknown";
 }
 
 static int fail(struct verify *v, enum audit_verify_status s, uint64_t rec, const char *file,
-		uint64_t off, const char *fmt, ...) __attribute__((format(printf, 6, 7)));
+                uint64_t off, const char *fmt, ...) __attribute__((format(printf, 6, 7)));
 static int fail(struct verify *v, enum audit_verify_status s, uint64_t rec, const char *file,
-		uint64_t off, const char *fmt, ...)
+                uint64_t off, const char *fmt, ...)
 {
 	va_list ap;
 
@@ -111,7 +114,7 @@ static int learn_key(struct verify *v, const char *path)
 			if (v->o->key) /* a PEM key carries no name: the log's origin names it */
 				memcpy(pub, v->o->key->pub, 32), r = 0;
 			else if (strlen(pub64) != 44 ||
-				 EVP_DecodeBlock(pub, (unsigned char *)pub64, 44) != 33)
+			         EVP_DecodeBlock(pub, (unsigned char *)pub64, 44) != 33)
 				r = -EBADMSG;
 			else
 				r = 0;
@@ -125,6 +128,8 @@ static int learn_key(struct verify *v, const char *path)
 	return r;
 }
 
+static int defer_checkpoint_failure(struct verify *v, const struct ckpt *c, int r);
+
 static int add_checkpoint(struct verify *v, const char *note, size_t len, const char *where)
 {
 	struct ckpt c;
@@ -133,25 +138,37 @@ static int add_checkpoint(struct verify *v, const char *note, size_t len, const 
 
 	memset(&c, 0, sizeof(c));
 	r = audit_checkpoint_open(&v->key, note, len, &c.cp);
-
 	snprintf(c.where, sizeof(c.where), "%s", where);
-	if (r < 0)
-		return fail(v, AUDIT_BAD_CHECKPOINT, c.cp.n, where, 0,
-			    "checkpoint (%s) for record %llu: %s", where,
-			    (unsigned long long)c.cp.n,
-			    r == -EKEYREJECTED ? "signature does not verify"
-			    : r == -ENOKEY	 ? "not signed by the log's key"
-						 : "malformed note");
-	if (strcmp(c.cp.origin, v->key.name) != 0)
-		return fail(v, AUDIT_BAD_CHECKPOINT, c.cp.n, where, 0,
-			    "checkpoint (%s): origin '%s' is not the key's '%s'", where,
-			    c.cp.origin, v->key.name);
+	if (r < 0 || strcmp(c.cp.origin, v->key.name) != 0)
+		return defer_checkpoint_failure(v, &c, r);
 	grown = realloc(v->cps, (v->n_cps + 1) * sizeof(*grown));
 	if (!grown)
 		return -ENOMEM;
 	v->cps = grown;
 	v->cps[v->n_cps++] = c;
 	v->r->checkpoints++;
+	return 0;
+}
+
+static int defer_checkpoint_failure(struct verify *v, const struct ckpt *c, int r)
+{
+	struct audit_verify_result *saved = v->r;
+	const char *where = c->where;
+
+	if (v->cp_fail.status != AUDIT_OK)
+		return 0;
+	v->r = &v->cp_fail;
+	if (r < 0)
+		fail(v, AUDIT_BAD_CHECKPOINT, c->cp.n, where, 0,
+		     "checkpoint (%s) for record %llu: %s", where, (unsigned long long)c->cp.n,
+		     r == -EKEYREJECTED ? "signature does not verify"
+		     : r == -ENOKEY     ? "not signed by the log's key"
+		                        : "malformed note");
+	else
+		fail(v, AUDIT_BAD_CHECKPOINT, c->cp.n, where, 0,
+		     "checkpoint (%s): origin '%s' is not the key's '%s'", where, c->cp.origin,
+		     v->key.name);
+	v->r = saved;
 	return 0;
 }
 
@@ -173,18 +190,19 @@ static int load_checkpoints(struct verify *v)
 		json_t *j = eol ? json_loadb(p, (size_t)(eol - p), 0, NULL) : NULL;
 		const char *note = json_string_value(json_object_get(j, "note"));
 
+		size_t before = v->n_cps;
+
 		line++;
 		snprintf(where, sizeof(where), AUDIT_CHECKPOINTS " line %zu", line);
 		if (!note || !json_is_integer(json_object_get(j, "n")))
-			r = fail(v, AUDIT_BAD_CHECKPOINT, 0, AUDIT_CHECKPOINTS,
-				 (uint64_t)(p - buf), "%s: not a checkpoint line", where);
+			r = fail(v, AUDIT_BAD_CHECKPOINT, 0, AUDIT_CHECKPOINTS, (uint64_t)(p - buf),
+			         "%s: not a checkpoint line", where);
 		else
 			r = add_checkpoint(v, note, strlen(note), where);
-		if (r >= 0 && (uint64_t)json_integer_value(json_object_get(j, "n")) !=
-				      v->cps[v->n_cps - 1].cp.n)
-			r = fail(v, AUDIT_BAD_CHECKPOINT, v->cps[v->n_cps - 1].cp.n,
-				 AUDIT_CHECKPOINTS, (uint64_t)(p - buf),
-				 "%s: \"n\" disagrees with the note", where);
+		if (r >= 0 && v->n_cps > before &&
+		    (uint64_t)json_integer_value(json_object_get(j, "n")) != v->cps[before].cp.n)
+			r = fail(v, AUDIT_BAD_CHECKPOINT, v->cps[before].cp.n, AUDIT_CHECKPOINTS,
+			         (uint64_t)(p - buf), "%s: \"n\" disagrees with the note", where);
 		json_decref(j);
 		p = eol + 1;
 	}
@@ -193,7 +211,7 @@ static int load_checkpoints(struct verify *v)
 		r = map_file(v->o->checkpoint_file, &buf, &size);
 		if (r < 0)
 			return fail(v, AUDIT_NO_LOG, 0, v->o->checkpoint_file, 0, "%s: %s",
-				    v->o->checkpoint_file, strerror(-r));
+			            v->o->checkpoint_file, strerror(-r));
 		r = add_checkpoint(v, buf, size, v->o->checkpoint_file);
 		unmap_file(buf, size);
 	}
@@ -209,7 +227,7 @@ static int cmp_ckpt(const void *a, const void *b)
 
 /* Checks the record just accepted against its kind's rules and the checkpoints at its number. */
 static int check_record(struct verify *v, const struct audit_record_view *rec, const char *file,
-			uint64_t off, bool first_in_file, bool first_file)
+                        uint64_t off, bool first_in_file, bool first_file)
 {
 	char pub64[64], want64[64];
 
@@ -220,16 +238,16 @@ static int check_record(struct verify *v, const struct audit_record_view *rec, c
 		    audit_record_member(rec->line, rec->len, "file", name, sizeof(name)) < 0 ||
 		    strcmp(name, file) != 0)
 			return fail(v, AUDIT_BAD_RECORD, rec->n, file, off,
-				    "file record out of place (it must open %s)", file);
+			            "file record out of place (it must open %s)", file);
 	} else if (first_in_file && !first_file) {
 		return fail(v, AUDIT_BAD_RECORD, rec->n, file, off,
-			    "%s does not start with a file record", file);
+		            "%s does not start with a file record", file);
 	} else if (strcmp(rec->kind, "start") == 0) {
 		EVP_EncodeBlock((unsigned char *)want64, v->key.pub, 32);
 		if (audit_record_member(rec->line, rec->len, "pubkey", pub64, sizeof(pub64)) < 0 ||
 		    strcmp(pub64, want64) != 0)
 			return fail(v, AUDIT_BAD_RECORD, rec->n, file, off,
-				    "start record names another checkpoint key (%s)", pub64);
+			            "start record names another checkpoint key (%s)", pub64);
 	} else if (strcmp(rec->kind, "gap") == 0) {
 		v->r->gaps++;
 	} else if (strcmp(rec->kind, "loss") == 0) {
@@ -240,9 +258,9 @@ static int check_record(struct verify *v, const struct audit_record_view *rec, c
 
 		if (c->cp.n == rec->n && memcmp(c->cp.root, v->chain.h, AUDIT_HASH_LEN) != 0)
 			return fail(v, AUDIT_MISMATCH, rec->n, file, off,
-				    "checkpoint (%s) for record %llu does not match the chain: "
-				    "records up to it were rewritten",
-				    c->where, (unsigned long long)rec->n);
+			            "checkpoint (%s) for record %llu does not match the chain: "
+			            "records up to it were rewritten",
+			            c->where, (unsigned long long)rec->n);
 	}
 	return 0;
 }
@@ -259,22 +277,20 @@ static int walk_file(struct verify *v, uint32_t seq, bool first_file, bool last_
 	snprintf(path, sizeof(path), "%s/%s", v->o->dir, name);
 	r = map_file(path, &buf, &size);
 	if (r < 0)
-		return fail(v, AUDIT_NO_LOG, v->chain.n + 1, name, 0, "%s: %s", path,
-			    strerror(-r));
+		return fail(v, AUDIT_NO_LOG, v->chain.n + 1, name, 0, "%s: %s", path, strerror(-r));
 	for (r = 0; r >= 0 && off < size;) {
 		const char *eol = memchr(buf + off, '\n', size - off);
 
 		if (!eol) {
-			r = fail(v, last_file ? AUDIT_TORN_TAIL : AUDIT_BAD_RECORD,
-				 v->chain.n + 1, name, off,
-				 "%zu bytes without a line end%s", size - off,
-				 last_file ? " (vigild stopped mid-write; its next start "
-					     "records a gap)"
-					   : "");
+			r = fail(v, last_file ? AUDIT_TORN_TAIL : AUDIT_BAD_RECORD, v->chain.n + 1,
+			         name, off, "%zu bytes without a line end%s", size - off,
+			         last_file ? " (vigild stopped mid-write; its next start "
+			                     "records a gap)"
+			                   : "");
 			break;
 		}
 		if (audit_record_check(&v->chain, buf + off, (size_t)(eol + 1 - buf - off), &rec,
-				       msg, sizeof(msg)) < 0) {
+		                       msg, sizeof(msg)) < 0) {
 			r = fail(v, AUDIT_BAD_RECORD, v->chain.n + 1, name, off, "%s", msg);
 			break;
 		}
@@ -298,7 +314,9 @@ int audit_verify(const struct audit_verify_options *o, struct audit_verify_resul
 	rc = audit_list_files(o->dir, &seqs, &n);
 	if (rc < 0 || n == 0) {
 		snprintf(r->msg, sizeof(r->msg), "%s: %s", o->dir,
-			 rc < 0 ? strerror(-rc) : "no audit." "NNNNNN.jsonl files");
+		         rc < 0 ? strerror(-rc)
+		                : "no audit."
+		                  "NNNNNN.jsonl files");
 		r->status = AUDIT_NO_LOG;
 		free(seqs);
 		return -1;
@@ -311,29 +329,34 @@ int audit_verify(const struct audit_verify_options *o, struct audit_verify_resul
 	rc = learn_key(&v, path);
 	if (rc < 0) {
 		rc = fail(&v, AUDIT_BAD_RECORD, 1, name, 0,
-			  "no start record with a usable checkpoint key in %s", name);
+		          "no start record with a usable checkpoint key in %s", name);
 		goto out;
 	}
 	rc = load_checkpoints(&v);
 	if (rc < 0)
 		goto out;
-	qsort(v.cps, v.n_cps, sizeof(*v.cps), cmp_ckpt);
+	if (v.n_cps)
+		qsort(v.cps, v.n_cps, sizeof(*v.cps), cmp_ckpt);
 	for (i = 0; i < n && rc >= 0; i++)
 		rc = walk_file(&v, seqs[i], i == 0, i == n - 1);
 	r->records = v.chain.n;
 	memcpy(r->last_hash, v.chain.h, AUDIT_HASH_LEN);
 	if (rc >= 0 && v.next_cp < v.n_cps)
 		rc = fail(&v, AUDIT_TRUNCATED, v.chain.n + 1, "", 0,
-			  "the log ends at record %llu but a checkpoint (%s) covers %llu records",
-			  (unsigned long long)v.chain.n, v.cps[v.n_cps - 1].where,
-			  (unsigned long long)v.cps[v.n_cps - 1].cp.n);
+		          "the log ends at record %llu but a checkpoint (%s) covers %llu records",
+		          (unsigned long long)v.chain.n, v.cps[v.n_cps - 1].where,
+		          (unsigned long long)v.cps[v.n_cps - 1].cp.n);
+	if (rc >= 0 && v.cp_fail.status != AUDIT_OK) {
+		*r = v.cp_fail;
+		rc = -1;
+	}
 out:
 	if (rc >= 0) {
 		r->status = AUDIT_OK;
 		snprintf(r->msg, sizeof(r->msg),
-			 "%llu records in %llu files, %llu checkpoints verified",
-			 (unsigned long long)r->records, (unsigned long long)r->files,
-			 (unsigned long long)r->checkpoints);
+		         "%llu records in %llu files, %llu checkpoints verified",
+		         (unsigned long long)r->records, (unsigned long long)r->files,
+		         (unsigned long long)r->checkpoints);
 	}
 	audit_key_free(&v.key);
 	audit_chain_free(&v.chain);

@@ -12,7 +12,7 @@
 #include <time.h>
 #include <unistd.h>
 
-#define OUT_CAP	     (1u << 20)
+#define OUT_CAP      (1u << 20)
 #define RETRY_NS     250000000ull /* disk full: how often a write is tried again */
 #define MEMBERS_MAX  (AUDIT_RECORD_MAX - 128)
 #define ACK_LINE_MAX 96
@@ -157,9 +157,9 @@ int audit_options_parse(struct audit_options *o, const char *spec, char *err, si
 	}
 	if (r < 0)
 		snprintf(err, err_size,
-			 "bad audit option '%s' (want fsync=N, fsync-ms=T, checkpoint=N, "
-			 "checkpoint-ms=T, rotate=SIZE, queue=SIZE)",
-			 tok ? tok : spec);
+		         "bad audit option '%s' (want fsync=N, fsync-ms=T, checkpoint=N, "
+		         "checkpoint-ms=T, rotate=SIZE, queue=SIZE)",
+		         tok ? tok : spec);
 	free(copy);
 	return r;
 }
@@ -214,7 +214,7 @@ int audit_submitf(struct audit_writer *w, const char *kind, const char *fmt, ...
 /* --- writer thread: I/O -------------------------------------------------------------- */
 
 static int write_fallback(struct audit_writer *w, const char *buf, size_t len, uint64_t off,
-			  bool sync, int *sync_err)
+                          bool sync, int *sync_err)
 {
 	while (len) {
 		ssize_t n = pwrite(w->fd, buf, len, (off_t)off);
@@ -231,8 +231,8 @@ static int write_fallback(struct audit_writer *w, const char *buf, size_t len, u
 }
 
 /* Writes buf at off and, when sync, links an fdatasync behind it: one submission per commit. */
-static int uring_write(struct audit_writer *w, const char *buf, size_t len, uint64_t off,
-		       bool sync, int *sync_err)
+static int uring_write(struct audit_writer *w, const char *buf, size_t len, uint64_t off, bool sync,
+                       int *sync_err)
 {
 	struct io_uring_sqe *sqe;
 	struct io_uring_cqe *cqe;
@@ -275,7 +275,7 @@ static int uring_write(struct audit_writer *w, const char *buf, size_t len, uint
 		return -ENOSPC;
 	if (len && (size_t)wres < len) /* short write: the linked sync was cancelled; go on */
 		return uring_write(w, buf + wres, len - (size_t)wres, off + (uint64_t)wres, sync,
-				   sync_err);
+		                   sync_err);
 	*sync_err = fres < 0 ? fres : 0;
 	return 0;
 }
@@ -314,11 +314,11 @@ static int flush_out(struct audit_writer *w, bool sync)
 		/* Nothing after the last good record may stay on disk, or the chain would fork. */
 		if (ftruncate(w->fd, (off_t)w->off) < 0)
 			log_error("audit: cutting a failed write back to offset %llu: %s",
-				  (unsigned long long)w->off, strerror(errno));
+			          (unsigned long long)w->off, strerror(errno));
 		if (!w->outage)
 			log_error("audit: write to %s/" AUDIT_FILE_PREFIX "%06u" AUDIT_FILE_SUFFIX
-				  " failed: %s; counting lost records until space returns",
-				  w->dir, w->seq, strerror(-r));
+			          " failed: %s; counting lost records until space returns",
+			          w->dir, w->seq, strerror(-r));
 		w->write_drops += w->out_records;
 		w->chain.n = w->written_n;
 		memcpy(w->chain.h, w->written_h, AUDIT_HASH_LEN);
@@ -380,7 +380,7 @@ static void maybe_rotate(struct audit_writer *w)
 	fd = open_log_file(w, w->seq + 1, O_CREAT | O_EXCL);
 	if (fd < 0) {
 		log_error("audit: cannot start file %u: %s; staying in file %u", w->seq + 1,
-			  strerror(-fd), w->seq);
+		          strerror(-fd), w->seq);
 		return;
 	}
 	close(w->fd);
@@ -391,7 +391,7 @@ static void maybe_rotate(struct audit_writer *w)
 	audit_hex(w->chain.h, AUDIT_HASH_LEN, hex);
 	emit(w, "file", members,
 	     (size_t)snprintf(members, sizeof(members), "\"file\":\"%s\",\"prev\":\"%s\"", name,
-			      hex));
+	                      hex));
 }
 
 static void emit(struct audit_writer *w, const char *kind, const char *members, size_t len)
@@ -409,7 +409,7 @@ static void emit(struct audit_writer *w, const char *kind, const char *members, 
 		return;
 	}
 	n = audit_record_encode(&w->chain, kind, members, len, w->out + w->out_len,
-				OUT_CAP - w->out_len);
+	                        OUT_CAP - w->out_len);
 	if (n < 0) {
 		w->write_drops++;
 		return;
@@ -420,7 +420,7 @@ static void emit(struct audit_writer *w, const char *kind, const char *members, 
 }
 
 static void emitf(struct audit_writer *w, const char *kind, const char *fmt, ...)
-	__attribute__((format(printf, 3, 4)));
+    __attribute__((format(printf, 3, 4)));
 static void emitf(struct audit_writer *w, const char *kind, const char *fmt, ...)
 {
 	char buf[MEMBERS_MAX], ts[40];
@@ -441,8 +441,7 @@ static void emitf(struct audit_writer *w, const char *kind, const char *fmt, ...
 
 /* --- checkpoints --------------------------------------------------------------------- */
 
-static int write_file_atomic(struct audit_writer *w, const char *name, const char *data,
-			     size_t len)
+static int write_file_atomic(struct audit_writer *w, const char *name, const char *data, size_t len)
 {
 	char tmp[128];
 	int fd, r = 0;
@@ -469,7 +468,7 @@ static int append_checkpoint(struct audit_writer *w, const char *note, size_t le
 	size_t i, n;
 
 	n = (size_t)snprintf(line, sizeof(line), "{\"n\":%llu,\"note\":\"",
-			     (unsigned long long)w->durable_n);
+	                     (unsigned long long)w->durable_n);
 	for (i = 0; i < len; i++) {
 		if (note[i] == '\n')
 			line[n++] = '\\', line[n++] = 'n';
@@ -506,7 +505,7 @@ static void checkpoint(struct audit_writer *w)
 	len = audit_checkpoint_sign(&w->key, &cp, note, sizeof(note));
 	if (len < 0) {
 		log_error_errno(len, "audit: signing checkpoint %llu",
-				(unsigned long long)w->durable_n);
+		                (unsigned long long)w->durable_n);
 		return;
 	}
 	r = append_checkpoint(w, note, (size_t)len);
@@ -514,13 +513,13 @@ static void checkpoint(struct audit_writer *w)
 		r = write_file_atomic(w, AUDIT_CHECKPOINT, note, (size_t)len);
 	if (r < 0) {
 		log_error_errno(r, "audit: writing checkpoint %llu (tried again later)",
-				(unsigned long long)w->durable_n);
+		                (unsigned long long)w->durable_n);
 		return;
 	}
-	if (w->o.anchor && (r = w->o.anchor(w->o.anchor_ctx, AUDIT_CT_CHECKPOINT, note,
-					     (size_t)len)) < 0)
+	if (w->o.anchor &&
+	    (r = w->o.anchor(w->o.anchor_ctx, AUDIT_CT_CHECKPOINT, note, (size_t)len)) < 0)
 		log_error_errno(r, "audit: anchoring checkpoint %llu",
-				(unsigned long long)w->durable_n);
+		                (unsigned long long)w->durable_n);
 	w->ckpt_n = w->durable_n;
 	w->st.checkpoints++;
 }
@@ -529,7 +528,7 @@ static bool checkpoint_due(struct audit_writer *w, uint64_t now)
 {
 	return w->chain.n > w->ckpt_n &&
 	       (w->chain.n - w->ckpt_n >= w->o.checkpoint_records ||
-		now - w->last_ckpt_ns >= (uint64_t)w->o.checkpoint_ms * 1000000ull);
+	        now - w->last_ckpt_ns >= (uint64_t)w->o.checkpoint_ms * 1000000ull);
 }
 
 /* Disk full: retries by writing the loss record itself; success ends the outage. */
@@ -547,7 +546,7 @@ static void try_recover(struct audit_writer *w)
 	}
 	w->outage = false;
 	log_info("audit: writing again; %llu records lost while the disk was full",
-		 (unsigned long long)lost);
+	         (unsigned long long)lost);
 	w->write_drops_recorded += lost;
 }
 
@@ -562,7 +561,7 @@ static void commit(struct audit_writer *w, bool force)
 	pending = w->unsynced + w->out_records;
 	ckpt = checkpoint_due(w, now);
 	sync = pending && (force || ckpt || pending >= w->o.fsync_records ||
-			   now - w->last_fsync_ns >= (uint64_t)w->o.fsync_ms * 1000000ull);
+	                   now - w->last_fsync_ns >= (uint64_t)w->o.fsync_ms * 1000000ull);
 	if (flush_out(w, sync) < 0 || !ckpt)
 		return;
 	checkpoint(w);
@@ -575,7 +574,8 @@ static uint64_t next_deadline(struct audit_writer *w)
 
 	if (w->unsynced)
 		d = w->last_fsync_ns + (uint64_t)w->o.fsync_ms * 1000000ull;
-	if (!w->disk_full && w->chain.n > w->ckpt_n && w->last_ckpt_ns + w->o.checkpoint_ms * 1000000ull < d)
+	if (!w->disk_full && w->chain.n > w->ckpt_n &&
+	    w->last_ckpt_ns + w->o.checkpoint_ms * 1000000ull < d)
 		d = w->last_ckpt_ns + (uint64_t)w->o.checkpoint_ms * 1000000ull;
 	if (w->disk_full && w->retry_ns < d)
 		d = w->retry_ns;
@@ -609,8 +609,8 @@ static void start_records(struct audit_writer *w)
 	if (w->gap_bytes) {
 		audit_hex(w->gap_sha, AUDIT_HASH_LEN, hex);
 		emitf(w, "gap", "\"file\":\"%s\",\"offset\":%llu,\"bytes\":%llu,\"sha256\":\"%s\"",
-		      w->gap_file, (unsigned long long)w->gap_off,
-		      (unsigned long long)w->gap_bytes, hex);
+		      w->gap_file, (unsigned long long)w->gap_off, (unsigned long long)w->gap_bytes,
+		      hex);
 	}
 	audit_key_vkey(&w->key, vkey, sizeof(vkey));
 	EVP_EncodeBlock((unsigned char *)b64, w->key.pub, 32);
@@ -621,7 +621,7 @@ static void start_records(struct audit_writer *w)
 		const char *last = memrchr(w->out, '\n', w->out_len - 1);
 
 		line = strndup(last ? last + 1 : w->out,
-			       w->out_len - (size_t)(last ? last + 1 - w->out : 0));
+		               w->out_len - (size_t)(last ? last + 1 - w->out : 0));
 	}
 	/* The start record is durable before enforcement begins: the genesis of this run. */
 	if (flush_out(w, true) == 0 && line && w->o.anchor) {
@@ -707,8 +707,8 @@ static void *writer_main(void *arg)
 /* --- open, recovery, close --------------------------------------------------------- */
 
 /* Reads file seq; returns the chain state after its last valid record and the valid length. */
-static int scan_file(struct audit_writer *w, uint32_t seq, struct audit_chain *c,
-		     uint64_t *valid, uint64_t *size)
+static int scan_file(struct audit_writer *w, uint32_t seq, struct audit_chain *c, uint64_t *valid,
+                     uint64_t *size)
 {
 	char name[64], msg[256];
 	struct audit_record_view v;
@@ -738,7 +738,7 @@ static int scan_file(struct audit_writer *w, uint32_t seq, struct audit_chain *c
 		const char *eol = memchr(buf + off, '\n', (size_t)stt.st_size - off);
 
 		if (!eol || audit_record_check(c, buf + off, (size_t)(eol + 1 - buf - off), &v, msg,
-					       sizeof(msg)) < 0)
+		                               sizeof(msg)) < 0)
 			break;
 		off = (size_t)(eol + 1 - buf);
 	}
@@ -804,8 +804,8 @@ static int recover(struct audit_writer *w)
 		if (r < 0)
 			return r;
 		log_info("audit: %s: %llu bytes after offset %llu are not a valid record; cut off "
-			 "and recorded as a gap",
-			 w->gap_file, (unsigned long long)w->gap_bytes, (unsigned long long)valid);
+		         "and recorded as a gap",
+		         w->gap_file, (unsigned long long)w->gap_bytes, (unsigned long long)valid);
 	}
 	w->off = valid;
 	w->written_n = w->durable_n = w->ckpt_n = w->chain.n;
@@ -822,7 +822,7 @@ static int open_checkpoints(struct audit_writer *w)
 	off_t end;
 
 	w->ckfd = openat(w->dirfd, AUDIT_CHECKPOINTS,
-			 O_RDWR | O_CREAT | O_APPEND | O_CLOEXEC | O_NOFOLLOW, 0640);
+	                 O_RDWR | O_CREAT | O_APPEND | O_CLOEXEC | O_NOFOLLOW, 0640);
 	if (w->ckfd < 0)
 		return -errno;
 	if (fstat(w->ckfd, &stt) < 0)
@@ -891,7 +891,7 @@ static int writer_setup(struct audit_writer *w)
 
 	if (strpbrk(w->origin, " +\"\\\n") || strlen(w->origin) > AUDIT_ORIGIN_MAX)
 		return log_error_errno(-EINVAL, "audit: origin '%s' has spaces, '+' or quotes",
-				       w->origin);
+		                       w->origin);
 	if (mkdir(w->dir, 0750) < 0 && errno != EEXIST)
 		return log_error_errno(-errno, "audit: creating %s", w->dir);
 	w->dirfd = open(w->dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
@@ -900,7 +900,7 @@ static int writer_setup(struct audit_writer *w)
 	r = audit_key_load_or_create(w->o.state_dir, w->origin, &w->key);
 	if (r < 0)
 		return log_error_errno(r, "audit: checkpoint key in %s/" AUDIT_KEY_FILE,
-				       w->o.state_dir);
+		                       w->o.state_dir);
 	r = recover(w);
 	if (r < 0)
 		return log_error_errno(r, "audit: recovering the log in %s", w->dir);
@@ -920,7 +920,7 @@ static int writer_setup(struct audit_writer *w)
 	w->have_uring = r == 0;
 	if (!w->have_uring)
 		log_info("audit: io_uring unavailable (%s); writing with pwrite and fdatasync",
-			 strerror(-r));
+		         strerror(-r));
 	return 0;
 }
 

@@ -17,11 +17,11 @@ enum {
 static int do_verify(int argc, char **argv)
 {
 	static const struct option longopts[] = {
-		{"checkpoint", required_argument, NULL, 'c'},
-		{"pubkey", required_argument, NULL, 'k'},
-		{"quiet", no_argument, NULL, 'q'},
-		{"help", no_argument, NULL, 'h'},
-		{0},
+	    {"checkpoint", required_argument, NULL, 'c'},
+	    {"pubkey", required_argument, NULL, 'k'},
+	    {"quiet", no_argument, NULL, 'q'},
+	    {"help", no_argument, NULL, 'h'},
+	    {0},
 	};
 	struct audit_verify_options o = {.dir = "/var/log/vigil"};
 	struct audit_verify_result res;
@@ -44,13 +44,15 @@ static int do_verify(int argc, char **argv)
 			quiet = true;
 			break;
 		case 'h':
-			printf("usage: vigil log " VERIFY_USAGE "\n\n"
-			       "Checks every record's hash chain in DIR (default /var/log/vigil),\n"
-			       "every checkpoint's signature and that each matches the chain.\n"
-			       "--pubkey pins the checkpoint key (a note vkey or PEM public key);\n"
-			       "without it the key in the log's start records is trusted.\n\n"
-			       "Exit status: 0 verified, 1 tampering or mismatch (first bad record\n"
-			       "reported), 2 usage, 3 unreadable log or key, 4 torn last line only.\n");
+			printf(
+			    "usage: vigil log " VERIFY_USAGE "\n\n"
+			    "Checks every record's hash chain in DIR (default /var/log/vigil),\n"
+			    "every checkpoint's signature and that each matches the chain.\n"
+			    "--pubkey pins the checkpoint key (a note vkey or PEM public key);\n"
+			    "without it the key in the log's start records is trusted.\n\n"
+			    "Exit status: 0 verified, 1 tampering or mismatch (first bad record\n"
+			    "reported), 2 usage, 3 unreadable log or key, 4 torn last line "
+			    "only.\n");
 			return VIGIL_EXIT_OK;
 		default:
 			fprintf(stderr, "usage: vigil log " VERIFY_USAGE "\n");
@@ -66,8 +68,9 @@ static int do_verify(int argc, char **argv)
 	if (pubkey) {
 		r = audit_key_read_public(pubkey, NULL, &key);
 		if (r < 0) {
-			fprintf(stderr, "vigil: log verify: %s: not an Ed25519 vkey or PEM key: %s\n",
-				pubkey, strerror(-r));
+			fprintf(stderr,
+			        "vigil: log verify: %s: not an Ed25519 vkey or PEM key: %s\n",
+			        pubkey, strerror(-r));
 			return VIGIL_EXIT_INVALID;
 		}
 		o.key = &key;
@@ -89,15 +92,15 @@ static int do_verify(int argc, char **argv)
 		return VIGIL_EXIT_INVALID;
 	}
 	fprintf(stderr, "vigil: log verify: %s: first bad record %llu (%s offset %llu): %s\n",
-		audit_verify_status_name(res.status), (unsigned long long)res.bad_record,
-		res.bad_file[0] ? res.bad_file : "-", (unsigned long long)res.bad_offset, res.msg);
+	        audit_verify_status_name(res.status), (unsigned long long)res.bad_record,
+	        res.bad_file[0] ? res.bad_file : "-", (unsigned long long)res.bad_offset, res.msg);
 	return res.status == AUDIT_TORN_TAIL ? LOG_EXIT_TORN : VIGIL_EXIT_FAIL;
 }
 
 int do_log(int argc, char **argv)
 {
 	static const struct vigil_cmd cmds[] = {
-		{"verify", do_verify, "check the chain and the signed checkpoints"},
+	    {"verify", do_verify, "check the chain and the signed checkpoints"},
 	};
 
 	return vigil_dispatch(cmds, sizeof(cmds) / sizeof(cmds[0]), "log", argc - 1, argv + 1);
