@@ -33,17 +33,19 @@ SKEL     := $(BUILD)/bpf/vigil.skel.h
 VMLINUX  := $(BUILD)/bpf/vmlinux.h
 ARCH     := $(shell uname -m | sed 's/x86_64/x86/;s/aarch64/arm64/')
 
+BENCH_BINS := $(patsubst bench/%.c,$(BUILD)/bench/%,$(wildcard bench/*.c))
+
 UNIT_SRCS  := $(wildcard tests/unit/test_*.c)
 UNIT_BINS  := $(UNIT_SRCS:tests/unit/%.c=$(BUILD)/tests/%)
 
-.PHONY: all deps check check-unit check-tpm check-vm bench demo clean format format-check help kernel
+.PHONY: all deps check check-unit check-host check-tpm check-vm bench demo clean format format-check help kernel
 all: $(BUILD)/vigild $(BUILD)/vigil
 
 help:
 	@echo "make            build vigild, vigil and the BPF object into $(BUILD)/"
 	@echo "make deps       install the Debian packages vigil needs (idempotent)"
 	@echo "make check      all tests: unit (ASan/UBSan), TPM (swtpm), VM (QEMU guest)"
-	@echo "make check-unit / check-tpm / check-vm   one suite"
+	@echo "make check-unit / check-host / check-tpm / check-vm   one suite"
 	@echo "make bench      benchmarks; figures go to docs/BENCHMARKS.md"
 	@echo "make demo       boot a guest with vigild enforcing policies/examples/demo.json"
 	@echo "make format     clang-format every C file"
@@ -98,10 +100,13 @@ $(BUILD)/tests/%: tests/unit/%.c $(BUILD)/libvigil-san.a tests/unit/testutil.h
 	@echo "  TEST    $@"
 	$(Q)$(CC) $(CFLAGS) $(SAN_FLAGS) -Itests/unit -o $@ $< $(BUILD)/libvigil-san.a $(LDLIBS) -lcmocka
 
-check: check-unit check-tpm check-vm
+check: check-unit check-host check-tpm check-vm
 
 check-unit: all $(UNIT_BINS)
 	$(Q)tests/run-unit.sh $(BUILD) $(UNIT_BINS)
+
+check-host: all $(BENCH_BINS)
+	$(Q)tests/host/run.sh $(BUILD)
 
 check-tpm: all
 	$(Q)tests/run-tpm.sh $(BUILD)
@@ -112,7 +117,12 @@ kernel:
 check-vm: all kernel
 	$(Q)tests/run-vm.sh $(BUILD)
 
-bench: all kernel
+$(BUILD)/bench/%: bench/%.c $(BUILD)/libvigil.a
+	$(Q)mkdir -p $(@D)
+	@echo "  BENCH   $@"
+	$(Q)$(CC) $(CFLAGS) -o $@ $< $(BUILD)/libvigil.a $(LDLIBS)
+
+bench: all kernel $(BENCH_BINS)
 	$(Q)bench/run.sh $(BUILD)
 
 demo: deps all kernel

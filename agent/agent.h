@@ -6,6 +6,7 @@
 #include <stdint.h>
 #include <stdio.h>
 
+#include "agent/audit.h"
 #include "bpf/vigil_abi.h"
 #include "policies/policy.h"
 
@@ -26,8 +27,11 @@ struct agent_options {
 	const char *policy_path;
 	const char *event_log_path; /* "-" for stdout */
 	const char *ready_file;
-	const char *root;	    /* prefix for policy paths (tests); "" normally */
-	const char *cgroup_root;    /* cgroup2 mount, default /sys/fs/cgroup */
+	const char *root;        /* prefix for policy paths (tests); "" normally */
+	const char *cgroup_root; /* cgroup2 mount, default /sys/fs/cgroup */
+	const char *audit_dir;   /* hash-chained audit log; "none" disables it */
+	const char *state_dir;   /* vigil's state: the checkpoint key */
+	const char *audit_spec;  /* audit tuning, see audit_options_parse() */
 };
 
 struct agent {
@@ -40,6 +44,11 @@ struct agent {
 	int64_t boot_to_real_ns;
 	uint64_t events_written;
 	uint64_t drops_reported;
+	struct audit_writer *audit; /* NULL when the audit log is off or unavailable */
+	/* Measures audit anchors (start record, checkpoint key, checkpoints); NULL until
+	 * attest/ provides the measurement log. Called from the audit writer thread. */
+	audit_anchor_fn audit_anchor;
+	void *audit_anchor_ctx;
 };
 
 /* Opens and loads the programs and maps; nothing is attached yet. */
@@ -62,6 +71,14 @@ void agent_events_report_drops(struct agent *a);
 void agent_events_close(struct agent *a);
 /* Formats one event as a JSON line into out (NUL-terminated); returns its length. */
 int agent_event_format(const struct agent *a, const struct vigil_event *e, char *out, size_t size);
+
+/* The audit log (agent/audit_agent.c): every agent event and decision becomes a record. */
+int agent_audit_open(struct agent *a);
+/* Queues one record with a "time" member; never waits for the disk. */
+void agent_audit_record(struct agent *a, const char *kind, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
+void agent_audit_policy(struct agent *a, const struct policy *p, const char *error);
+void agent_audit_close(struct agent *a, int sig);
 
 const char *vigil_reason_name(unsigned int reason);
 const char *vigil_verdict_name(unsigned int verdict);

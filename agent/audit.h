@@ -126,10 +126,11 @@ struct audit_options {
 	bool block_when_full; /* benchmarks only: wait for queue space instead of dropping */
 	audit_anchor_fn anchor;
 	void *anchor_ctx;
+	char ack_buf[256]; /* storage for ack=PATH from audit_options_parse */
 };
 
 void audit_options_defaults(struct audit_options *o);
-/* Parses "fsync=N,fsync-ms=T,checkpoint=N,checkpoint-ms=T,rotate=SIZE,queue=SIZE". */
+/* Parses "fsync=N,fsync-ms=T,checkpoint=N,checkpoint-ms=T,rotate=SIZE,queue=SIZE,ack=PATH". */
 int audit_options_parse(struct audit_options *o, const char *spec, char *err, size_t err_size);
 
 struct audit_stats {

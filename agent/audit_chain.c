@@ -1,4 +1,9 @@
 /* Audit record encoding and checking: one JSON line per record, chained with SHA-256. */
+/* SHA256_Init and friends skip EVP's per-call dispatch, a sixth of the chain's cost per
+ * record (docs/BENCHMARKS.md); OpenSSL 3 still ships them, marked deprecated. */
+#define OPENSSL_API_COMPAT 0x10100000L
+#include <openssl/sha.h>
+
 #include "agent/audit.h"
 
 #include <dirent.h>

@@ -135,6 +135,11 @@ int audit_options_parse(struct audit_options *o, const char *spec, char *err, si
 		char *eq = strchr(tok, '=');
 		uint64_t v = 0;
 
+		if (eq && strncmp(tok, "ack=", 4) == 0 && strlen(eq + 1) < sizeof(o->ack_buf)) {
+			snprintf(o->ack_buf, sizeof(o->ack_buf), "%s", eq + 1);
+			o->ack_path = o->ack_buf;
+			continue;
+		}
 		if (!eq || parse_size(eq + 1, &v) < 0) {
 			r = -EINVAL;
 			break;

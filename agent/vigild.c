@@ -30,37 +30,48 @@ static void on_stop(int sig)
 
 static void usage(FILE *f)
 {
-	fprintf(f, "usage: vigild --policy FILE [options]\n"
-		   "\n"
-		   "Loads vigil's BPF-LSM programs, enforces FILE and records every decision.\n"
-		   "\n"
-		   "  -p, --policy FILE      policy v1 JSON to enforce (required)\n"
-		   "  -e, --event-log FILE   decision log, one JSON line each (default "
-		   "/var/log/vigil/events.jsonl, - for stdout)\n"
-		   "  -r, --ready-file FILE  created once the policy is enforcing\n"
-		   "      --check            validate the policy and check every digest, then exit\n"
-		   "      --root DIR         resolve policy paths under DIR (image builds, tests)\n"
-		   "      --cgroup-root DIR  cgroup2 mount (default /sys/fs/cgroup)\n"
-		   "  -v, --verbose          debug output, including libbpf's\n"
-		   "  -h, --help, --version\n"
-		   "\n"
-		   "Exit status: 0 ok, 1 runtime error, 2 usage, 3 policy rejected, 4 kernel lacks BPF "
-		   "LSM.\n");
+	fprintf(
+	    f,
+	    "usage: vigild --policy FILE [options]\n"
+	    "\n"
+	    "Loads vigil's BPF-LSM programs, enforces FILE and records every decision.\n"
+	    "\n"
+	    "  -p, --policy FILE      policy v1 JSON to enforce (required)\n"
+	    "  -e, --event-log FILE   decision log, one JSON line each (default "
+	    "/var/log/vigil/events.jsonl, - for stdout)\n"
+	    "  -r, --ready-file FILE  created once the policy is enforcing\n"
+	    "      --check            validate the policy and check every digest, then exit\n"
+	    "      --root DIR         resolve policy paths under DIR (image builds, tests)\n"
+	    "      --cgroup-root DIR  cgroup2 mount (default /sys/fs/cgroup)\n"
+	    "      --audit-dir DIR    hash-chained audit log (default /var/log/vigil; none: off)\n"
+	    "      --state-dir DIR    vigil's state, e.g. the checkpoint key (default "
+	    "/var/lib/vigil)\n"
+	    "      --audit OPTS       "
+	    "fsync=N,fsync-ms=T,checkpoint=N,checkpoint-ms=T,rotate=SIZE,\n"
+	    "                         queue=SIZE,ack=FILE (docs/AUDIT-LOG.md)\n"
+	    "  -v, --verbose          debug output, including libbpf's\n"
+	    "  -h, --help, --version\n"
+	    "\n"
+	    "Exit status: 0 ok, 1 runtime error, 2 usage, 3 policy rejected, 4 kernel lacks BPF "
+	    "LSM.\n");
 }
 
 static int parse_args(int argc, char **argv, struct agent_options *opt, bool *check_only)
 {
 	static const struct option longopts[] = {
-		{"policy", required_argument, NULL, 'p'},
-		{"event-log", required_argument, NULL, 'e'},
-		{"ready-file", required_argument, NULL, 'r'},
-		{"check", no_argument, NULL, 'c'},
-		{"root", required_argument, NULL, 'R'},
-		{"cgroup-root", required_argument, NULL, 'C'},
-		{"verbose", no_argument, NULL, 'v'},
-		{"help", no_argument, NULL, 'h'},
-		{"version", no_argument, NULL, 'V'},
-		{0},
+	    {"policy", required_argument, NULL, 'p'},
+	    {"event-log", required_argument, NULL, 'e'},
+	    {"ready-file", required_argument, NULL, 'r'},
+	    {"check", no_argument, NULL, 'c'},
+	    {"root", required_argument, NULL, 'R'},
+	    {"cgroup-root", required_argument, NULL, 'C'},
+	    {"audit-dir", required_argument, NULL, 'A'},
+	    {"state-dir", required_argument, NULL, 'S'},
+	    {"audit", required_argument, NULL, 'O'},
+	    {"verbose", no_argument, NULL, 'v'},
+	    {"help", no_argument, NULL, 'h'},
+	    {"version", no_argument, NULL, 'V'},
+	    {0},
 	};
 	int c;
 
@@ -83,6 +94,15 @@ static int parse_args(int argc, char **argv, struct agent_options *opt, bool *ch
 			break;
 		case 'C':
 			opt->cgroup_root = optarg;
+			break;
+		case 'A':
+			opt->audit_dir = optarg;
+			break;
+		case 'S':
+			opt->state_dir = optarg;
+			break;
+		case 'O':
+			opt->audit_spec = optarg;
 			break;
 		case 'v':
 			vigil_log_verbose = 1;
@@ -125,8 +145,8 @@ static int check_policy(struct agent *a, struct policy *p)
 		fprintf(stderr, "vigild: policy rejected: %s\n", err.msg);
 		return EXIT_POLICY;
 	}
-	printf("%s: policy '%s' serial %llu is valid (%zu exec rules, digests match)\n",
-	       p->origin, p->name, (unsigned long long)p->serial, p->n_exec);
+	printf("%s: policy '%s' serial %llu is valid (%zu exec rules, digests match)\n", p->origin,
+	       p->name, (unsigned long long)p->serial, p->n_exec);
 	return EXIT_OK;
 }
 
@@ -157,7 +177,11 @@ static int run(struct agent *a, struct policy *p)
 	r = agent_bpf_open(a);
 	if (r < 0)
 		return EXIT_KERNEL;
+	/* Fail-open for the record, not for enforcement: without a log vigild still enforces. */
+	if (agent_audit_open(a) < 0)
+		log_error("audit log unavailable: enforcing without it");
 	r = agent_apply_policy(a, p, &err);
+	agent_audit_policy(a, p, r < 0 ? err.msg : NULL);
 	if (r < 0) {
 		policy_free(p);
 		log_error("policy rejected: %s", err.msg);
@@ -187,12 +211,13 @@ static int run(struct agent *a, struct policy *p)
 		}
 	}
 	log_info("stopping on signal %d: %llu events written, %llu lost to a full ring buffer",
-		 (int)stop_requested, (unsigned long long)a->events_written,
-		 (unsigned long long)agent_stat(a, VIGIL_STAT_RB_DROPS));
+	         (int)stop_requested, (unsigned long long)a->events_written,
+	         (unsigned long long)agent_stat(a, VIGIL_STAT_RB_DROPS));
 	r = EXIT_OK;
 out_events:
 	agent_events_close(a);
 out_bpf:
+	agent_audit_close(a, (int)stop_requested);
 	applied_policy_clear(&a->cur);
 	applied_policy_clear(&a->prev);
 	agent_bpf_close(a);
@@ -202,8 +227,10 @@ out_bpf:
 int main(int argc, char **argv)
 {
 	struct agent a = {.opt = {.event_log_path = "/var/log/vigil/events.jsonl",
-				  .root = "",
-				  .cgroup_root = "/sys/fs/cgroup"}};
+	                          .root = "",
+	                          .cgroup_root = "/sys/fs/cgroup",
+	                          .audit_dir = "/var/log/vigil",
+	                          .state_dir = "/var/lib/vigil"}};
 	struct policy_error err = {{0}};
 	struct sigaction sa = {.sa_handler = on_stop};
 	bool check_only = false;
