@@ -33,8 +33,6 @@ SKEL     := $(BUILD)/bpf/vigil.skel.h
 VMLINUX  := $(BUILD)/bpf/vmlinux.h
 ARCH     := $(shell uname -m | sed 's/x86_64/x86/;s/aarch64/arm64/')
 
-BENCH_BINS := $(patsubst bench/%.c,$(BUILD)/bench/%,$(wildcard bench/*.c))
-
 UNIT_SRCS  := $(wildcard tests/unit/test_*.c)
 UNIT_BINS  := $(UNIT_SRCS:tests/unit/%.c=$(BUILD)/tests/%)
 
@@ -45,7 +43,7 @@ help:
 	@echo "make            build vigild, vigil and the BPF object into $(BUILD)/"
 	@echo "make deps       install the Debian packages vigil needs (idempotent)"
 	@echo "make check      all tests: unit (ASan/UBSan), TPM (swtpm), VM (QEMU guest)"
-	@echo "make check-unit / check-host / check-tpm / check-vm   one suite"
+	@echo "make check-unit / check-tpm / check-vm   one suite"
 	@echo "make bench      benchmarks; figures go to docs/BENCHMARKS.md"
 	@echo "make demo       boot a guest with vigild enforcing policies/examples/demo.json"
 	@echo "make format     clang-format every C file"
@@ -100,13 +98,13 @@ $(BUILD)/tests/%: tests/unit/%.c $(BUILD)/libvigil-san.a tests/unit/testutil.h
 	@echo "  TEST    $@"
 	$(Q)$(CC) $(CFLAGS) $(SAN_FLAGS) -Itests/unit -o $@ $< $(BUILD)/libvigil-san.a $(LDLIBS) -lcmocka
 
-check: check-unit check-host check-tpm check-vm
+check: check-unit check-tpm check-vm
 
 check-unit: all $(UNIT_BINS)
 	$(Q)tests/run-unit.sh $(BUILD) $(UNIT_BINS)
 
-check-host: all $(BENCH_BINS)
-	$(Q)tests/host/run.sh $(BUILD)
+check-host: all
+	$(Q)tests/run-host.sh $(BUILD)
 
 check-tpm: all
 	$(Q)tests/run-tpm.sh $(BUILD)
@@ -114,15 +112,16 @@ check-tpm: all
 kernel:
 	$(Q)scripts/fetch-kernel.sh
 
-check-vm: all kernel
-	$(Q)tests/run-vm.sh $(BUILD)
-
+# Host benchmark programs (bench/*.c), run by their bench/*-bench.sh scripts.
 $(BUILD)/bench/%: bench/%.c $(BUILD)/libvigil.a
 	$(Q)mkdir -p $(@D)
 	@echo "  BENCH   $@"
 	$(Q)$(CC) $(CFLAGS) -o $@ $< $(BUILD)/libvigil.a $(LDLIBS)
 
-bench: all kernel $(BENCH_BINS)
+check-vm: all kernel
+	$(Q)tests/run-vm.sh $(BUILD)
+
+bench: all kernel
 	$(Q)bench/run.sh $(BUILD)
 
 demo: deps all kernel

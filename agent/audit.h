@@ -24,6 +24,7 @@
 #define AUDIT_CHECKPOINT  "checkpoint"
 #define AUDIT_KEY_FILE    "audit-key.pem"
 #define AUDIT_VKEY_FILE   "audit.vkey"
+#define AUDIT_LOCK_FILE   ".lock"
 
 /* Chain state after record n: h is h(n); h(0) is 32 zero bytes. */
 struct audit_chain {

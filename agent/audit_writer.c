@@ -7,6 +7,7 @@
 #include <pthread.h>
 #include <stdarg.h>
 #include <stdlib.h>
+#include <sys/file.h>
 #include <sys/mman.h>
 #include <sys/stat.h>
 #include <time.h>
@@ -43,7 +44,7 @@ struct audit_writer {
 	uint8_t written_h[AUDIT_HASH_LEN];
 	bool have_uring;
 	struct io_uring ring;
-	int dirfd, fd, ckfd, ackfd;
+	int dirfd, fd, ckfd, ackfd, lockfd;
 	uint32_t seq;
 	uint64_t off;
 	char *out;
@@ -874,6 +875,8 @@ static void writer_free(struct audit_writer *w)
 		close(w->ackfd);
 	if (w->dirfd >= 0)
 		close(w->dirfd);
+	if (w->lockfd >= 0)
+		close(w->lockfd);
 	audit_key_free(&w->key);
 	audit_chain_free(&w->chain);
 	pthread_mutex_destroy(&w->mu);
@@ -902,6 +905,14 @@ static int writer_setup(struct audit_writer *w)
 	w->dirfd = open(w->dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
 	if (w->dirfd < 0)
 		return log_error_errno(-errno, "audit: opening %s", w->dir);
+	/* Two writers would interleave records at the same offsets: one log, one writer. */
+	w->lockfd =
+	    openat(w->dirfd, AUDIT_LOCK_FILE, O_RDWR | O_CREAT | O_CLOEXEC | O_NOFOLLOW, 0640);
+	if (w->lockfd < 0)
+		return log_error_errno(-errno, "audit: %s/" AUDIT_LOCK_FILE, w->dir);
+	if (flock(w->lockfd, LOCK_EX | LOCK_NB) < 0)
+		return log_error_errno(errno == EWOULDBLOCK ? -EBUSY : -errno,
+		                       "audit: %s is in use by another writer", w->dir);
 	r = audit_key_load_or_create(w->o.state_dir, w->origin, &w->key);
 	if (r < 0)
 		return log_error_errno(r, "audit: checkpoint key in %s/" AUDIT_KEY_FILE,
@@ -937,7 +948,7 @@ int audit_writer_open(const struct audit_options *o, struct audit_writer **ret)
 	if (!w)
 		return -ENOMEM;
 	w->o = *o;
-	w->fd = w->ckfd = w->ackfd = w->dirfd = -1;
+	w->fd = w->ckfd = w->ackfd = w->dirfd = w->lockfd = -1;
 	pthread_mutex_init(&w->mu, NULL);
 	pthread_cond_init(&w->space, NULL);
 	{

@@ -371,6 +371,20 @@ static void test_roundtrip(void **state)
 	assert_int_equal(r.gaps, 0);
 }
 
+static void test_one_writer_per_dir(void **state)
+{
+	struct fx *f = *state;
+	struct audit_options o = fx_opts(f);
+	struct audit_writer *w, *w2;
+
+	assert_int_equal(audit_writer_open(&o, &w), 0);
+	assert_int_equal(audit_writer_open(&o, &w2), -EBUSY);
+	assert_int_equal(audit_writer_close(w), 0);
+	assert_int_equal(audit_writer_open(&o, &w2), 0);
+	assert_int_equal(audit_writer_close(w2), 0);
+	assert_int_equal(verify_pinned(f).status, AUDIT_OK);
+}
+
 static void test_tamper_flip_byte(void **state)
 {
 	struct fx *f = *state;
@@ -807,6 +821,7 @@ int main(void)
 	    cmocka_unit_test(test_options_parse),
 	    cmocka_unit_test_setup_teardown(test_checkpoint_note, fx_setup, fx_teardown),
 	    cmocka_unit_test_setup_teardown(test_roundtrip, fx_setup, fx_teardown),
+	    cmocka_unit_test_setup_teardown(test_one_writer_per_dir, fx_setup, fx_teardown),
 	    cmocka_unit_test_setup_teardown(test_tamper_flip_byte, fx_setup, fx_teardown),
 	    cmocka_unit_test_setup_teardown(test_tamper_delete, fx_setup, fx_teardown),
 	    cmocka_unit_test_setup_teardown(test_tamper_insert_copy, fx_setup, fx_teardown),

@@ -11,8 +11,10 @@ cp /bin/busybox /tmp/a/true # same content, unlisted path: denied in the scope
 # start_vigild [ARGS...]: starts vigild outside the scope; waits until it enforces.
 start_vigild() {
 	rm -f /run/vigil/ready
-	outside vigild --policy "$VM_POLICY" --event-log /out/events.jsonl \
-		--ready-file /run/vigil/ready $VM_VIGILD_ARGS "$@" >> /out/vigild.log 2>&1 &
+	# Not via outside(): $! must be vigild itself, which the sh becomes by exec.
+	sh -c 'echo $$ > /sys/fs/cgroup/cgroup.procs && exec "$@"' _ vigild --policy "$VM_POLICY" \
+		--event-log /out/events.jsonl --ready-file /run/vigil/ready $VM_VIGILD_ARGS "$@" \
+		>> /out/vigild.log 2>&1 &
 	echo $! > /run/vigild.pid
 	i=0
 	while [ ! -e /run/vigil/ready ] && [ $i -lt 300 ]; do usleep 100000; i=$((i + 1)); done
@@ -65,7 +67,11 @@ while [ $k -lt $KILLS ]; do
 	case $rc in
 	0) ;;
 	4) torn=$((torn + 1)) ;;
-	*) bad_verify=$((bad_verify + 1)); echo "# kill $k: verify exit $rc: $(cat /tmp/.v)" ;;
+	*)
+		bad_verify=$((bad_verify + 1))
+		echo "# kill $k: verify exit $rc: $(cat /tmp/.v)"
+		[ $bad_verify = 1 ] && tar -cf /out/audit-bad-kill$k.tar -C /var/log vigil
+		;;
 	esac
 	# The acknowledged record is there with the acknowledged hash: nothing durable was lost.
 	if ! grep -q "^{\"n\":$n,.*\"h\":\"$h\"}\$" $LOG/audit.*.jsonl; then
@@ -91,7 +97,7 @@ gaps=$(grep -h -c '"k":"gap"' $LOG/audit.*.jsonl | awk '{ s += $1 } END { print 
 [ "$gaps" = "$torn" ] && ok "each torn tail became one gap record ($gaps)" || not_ok "torn tails recorded" "$gaps gap records, $torn torn tails"
 keys=$(sed -n 's/.*"k":"start".*"pubkey":"\([^"]*\)".*/\1/p' $LOG/audit.*.jsonl | sort -u | wc -l)
 [ "$keys" = 1 ] && ok "one checkpoint key across restarts" || not_ok "one checkpoint key across restarts" "$keys keys"
-cp -a $LOG /out/audit-kill9
+tar -cf /out/audit-kill9.tar -C /var/log vigil
 
 # --- a full disk -------------------------------------------------------------------------
 SMALL=/mnt/small
@@ -118,7 +124,7 @@ expect_rc "chain with the outage verifies" 0 outside vigil log verify --pubkey /
 lost=$(sed -n 's/.*"k":"loss".*"source":"write","count":\([0-9]*\).*/\1/p' $SMALL/audit.*.jsonl | awk '{ s += $1 } END { print s + 0 }')
 [ "$lost" -gt 0 ] && ok "the loss is recorded once space returns ($lost records)" || not_ok "loss recorded" "$(grep loss $SMALL/audit.*.jsonl)"
 grep -q '"k":"event".*"path":"/tmp/a/true"' $SMALL/audit.*.jsonl && ok "records after the outage" || not_ok "records after the outage"
-cp -a $SMALL /out/audit-small
+tar -cf /out/audit-small.tar -C /mnt small
 umount $SMALL
 
 # --- end-to-end throughput (figures for docs/BENCHMARKS.md) ------------------------------
