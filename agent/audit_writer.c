@@ -372,11 +372,13 @@ static int open_log_file(struct audit_writer *w, uint32_t seq, int flags)
 }
 
 static void emit(struct audit_writer *w, const char *kind, const char *members, size_t len);
+static void emitf(struct audit_writer *w, const char *kind, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
 
 /* Starts the next file once this one is big enough; its first record names the previous hash. */
 static void maybe_rotate(struct audit_writer *w)
 {
-	char members[160], hex[AUDIT_HEX_LEN + 1], name[64];
+	char hex[AUDIT_HEX_LEN + 1], name[64];
 	int fd;
 
 	if (w->off + w->out_len < w->o.rotate_bytes || w->disk_full)
@@ -395,9 +397,7 @@ static void maybe_rotate(struct audit_writer *w)
 	w->off = 0;
 	audit_file_name(w->seq, name, sizeof(name));
 	audit_hex(w->chain.h, AUDIT_HASH_LEN, hex);
-	emit(w, "file", members,
-	     (size_t)snprintf(members, sizeof(members), "\"file\":\"%s\",\"prev\":\"%s\"", name,
-	                      hex));
+	emitf(w, "file", "\"file\":\"%s\",\"prev\":\"%s\"", name, hex);
 }
 
 static void emit(struct audit_writer *w, const char *kind, const char *members, size_t len)
