@@ -32,6 +32,7 @@ struct audit_writer {
 	pthread_cond_t wake, done, space;
 	pthread_t thread;
 	bool thread_started, stopping, sync_requested, thread_exited;
+	bool writer_sleeping, producer_waiting; /* signal only a waiter: no futex call per record */
 	char *q; /* producer buffer, swapped with work by the writer */
 	size_t q_len;
 	uint64_t q_count, submitted, handled, queue_drops;
@@ -191,6 +192,7 @@ int audit_submit(struct audit_writer *w, const char *kind, const char *members, 
 			pthread_mutex_unlock(&w->mu);
 			return -ENOBUFS;
 		}
+		w->producer_waiting = true;
 		pthread_cond_wait(&w->space, &w->mu);
 	}
 	memcpy(w->q + w->q_len, &h, sizeof(h));
@@ -198,7 +200,10 @@ int audit_submit(struct audit_writer *w, const char *kind, const char *members, 
 	w->q_len += need;
 	w->q_count++;
 	w->submitted++;
-	pthread_cond_signal(&w->wake);
+	if (w->writer_sleeping) {
+		w->writer_sleeping = false;
+		pthread_cond_signal(&w->wake);
+	}
 	pthread_mutex_unlock(&w->mu);
 	return 0;
 }
@@ -669,6 +674,7 @@ static void *writer_main(void *arg)
 			uint64_t d = next_deadline(w);
 			struct timespec ts;
 
+			w->writer_sleeping = true;
 			if (d == UINT64_MAX) {
 				pthread_cond_wait(&w->wake, &w->mu);
 				continue;
@@ -688,7 +694,11 @@ static void *writer_main(void *arg)
 		force = w->sync_requested || stop;
 		w->sync_requested = false;
 		qd = w->queue_drops;
-		pthread_cond_broadcast(&w->space);
+		w->writer_sleeping = false;
+		if (w->producer_waiting) {
+			w->producer_waiting = false;
+			pthread_cond_broadcast(&w->space);
+		}
 		pthread_mutex_unlock(&w->mu);
 
 		if (qd != w->queue_drops_recorded) {
