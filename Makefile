@@ -112,6 +112,9 @@ check-tpm: all
 kernel:
 	$(Q)scripts/fetch-kernel.sh
 
+# The audit guest suite runs bench/audit_storm (tests/vm/audit.sh).
+check-vm: $(BUILD)/bench/audit_storm
+
 # Host benchmark programs (bench/*.c), run by their bench/*-bench.sh scripts.
 $(BUILD)/bench/%: bench/%.c $(BUILD)/libvigil.a
 	$(Q)mkdir -p $(@D)

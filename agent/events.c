@@ -317,6 +317,8 @@ void agent_events_close(struct agent *a)
 {
 	if (a->rb) {
 		ring_buffer__consume(a->rb);
+		/* Drops since the last poll go into the log before it closes. */
+		agent_events_report_drops(a);
 		ring_buffer__free(a->rb);
 		a->rb = NULL;
 	}
