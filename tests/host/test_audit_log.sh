@@ -106,4 +106,18 @@ off=$(cut -d' ' -f3 <<< "$res")
 check "vigil log verify agrees: exit 1, record 123 at offset $off ($out)" \
 	"$([ $rc = 1 ] && grep -q "first bad record 123 ($(basename "$f") offset $off)" <<< "$out" && echo 0 || echo 1)"
 
+# The documented exit codes for an unreadable log (3) and a torn last line (4).
+set +e
+"$BUILD/vigil" log verify "$tmp/nonexistent" 2> /dev/null
+check "vigil log verify: exit 3 for a missing log" "$([ $? = 3 ] && echo 0 || echo 1)"
+cp -a "$log" "$tmp/torn"
+last=$(ls "$tmp/torn"/audit.*.jsonl | sort | tail -n 1)
+printf '{"n":9999,"k":"ev' >> "$last"
+"$BUILD/vigil" log verify --pubkey "$log/audit.vkey" "$tmp/torn" 2> "$tmp/torn.err"
+rc=$?
+check "vigil log verify: exit 4 for a torn last line ($(cat "$tmp/torn.err"))" "$([ $rc = 4 ] && echo 0 || echo 1)"
+"$BUILD/vigil" log verify --bogus 2> /dev/null
+check "vigil log verify: exit 2 for bad usage" "$([ $? = 2 ] && echo 0 || echo 1)"
+set -e
+
 [ "$fails" = 0 ]

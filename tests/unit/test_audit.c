@@ -4,6 +4,7 @@
 #include "agent/audit.h"
 
 #include <errno.h>
+#include <openssl/pem.h>
 #include <fcntl.h>
 #include <ftw.h>
 #include <signal.h>
@@ -243,6 +244,9 @@ static void test_options_parse(void **state)
 	assert_int_equal(o.checkpoint_ms, 500);
 	assert_int_equal(o.rotate_bytes, 1 << 20);
 	assert_int_equal(o.queue_bytes, 128 << 10);
+	assert_int_equal(audit_options_parse(&o, "ack=/run/x/ack,fsync=2", err, sizeof(err)), 0);
+	assert_string_equal(o.ack_path, "/run/x/ack");
+	assert_int_equal(o.fsync_records, 2);
 	assert_int_equal(audit_options_parse(&o, "fsync=0", err, sizeof(err)), -EINVAL);
 	assert_non_null(strstr(err, "fsync"));
 	assert_int_equal(audit_options_parse(&o, "rotate=12Q", err, sizeof(err)), -EINVAL);
@@ -363,6 +367,25 @@ static void test_roundtrip(void **state)
 	snprintf(ack, sizeof(ack), "101 %s\n", hex);
 	assert_string_equal(buf, ack);
 	free(buf);
+	/* A PEM public key (no name) verifies too: the log's origin names it. */
+	{
+		struct audit_key priv, pem;
+		char pempath[200];
+		FILE *fp;
+
+		assert_int_equal(audit_key_load_or_create(f->state, "vigil/test-host", &priv), 0);
+		snprintf(pempath, sizeof(pempath), "%s/pub.pem", f->root);
+		fp = fopen(pempath, "w");
+		assert_int_equal(PEM_write_PUBKEY(fp, priv.pkey), 1);
+		fclose(fp);
+		assert_int_equal(audit_key_read_public(pempath, NULL, &pem), 0);
+		assert_string_equal(pem.name, "");
+		r = verify_key(f, &pem);
+		assert_int_equal(r.status, AUDIT_OK);
+		assert_int_equal(r.checkpoints, (uint64_t)an.checkpoint);
+		audit_key_free(&pem);
+		audit_key_free(&priv);
+	}
 	/* A second run continues the chain with a new start record. */
 	write_events(f, 10);
 	r = verify_pinned(f);
