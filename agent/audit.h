@@ -197,6 +197,8 @@ const char *audit_verify_status_name(enum audit_verify_status s);
 
 /* Helpers shared by the writer, the verifier and tests. */
 void audit_hex(const uint8_t *in, size_t n, char *out);
+/* Writes v in decimal at p (no NUL, at most 20 bytes); returns the end. */
+char *audit_put_u64(char *p, uint64_t v);
 int audit_unhex(const char *in, size_t n, uint8_t *out);
 int audit_sha256_file(const char *path, uint8_t out[AUDIT_HASH_LEN]);
 

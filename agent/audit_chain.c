@@ -83,18 +83,31 @@ static int chain_hash(struct audit_chain *c, const uint8_t prev[AUDIT_HASH_LEN],
 	return 0;
 }
 
-static char *put_u64(char *p, uint64_t v)
+char *audit_put_u64(char *p, uint64_t v)
 {
+	static const char pairs[201] = "00010203040506070809101112131415161718192021222324"
+	                               "25262728293031323334353637383940414243444546474849"
+	                               "50515253545556575859606162636465666768697071727374"
+	                               "75767778798081828384858687888990919293949596979899";
 	char tmp[20];
-	int i = 0;
+	int i = 20;
 
-	do {
-		tmp[i++] = (char)('0' + v % 10);
-		v /= 10;
-	} while (v);
-	while (i)
-		*p++ = tmp[--i];
-	return p;
+	/* Two digits per division: this runs a dozen times per event on the hot path. */
+	while (v >= 100) {
+		unsigned int d = (unsigned int)(v % 100) * 2;
+
+		v /= 100;
+		tmp[--i] = pairs[d + 1];
+		tmp[--i] = pairs[d];
+	}
+	if (v >= 10) {
+		tmp[--i] = pairs[v * 2 + 1];
+		tmp[--i] = pairs[v * 2];
+	} else {
+		tmp[--i] = (char)('0' + v);
+	}
+	memcpy(p, tmp + i, (size_t)(20 - i));
+	return p + (20 - i);
 }
 
 int audit_record_encode(struct audit_chain *c, const char *kind, const char *members,
@@ -109,7 +122,7 @@ int audit_record_encode(struct audit_chain *c, const char *kind, const char *mem
 	    5 + 20 + 6 + klen + 2 + members_len + AUDIT_TRAILER_LEN + 1 > size)
 		return -ENOBUFS;
 	memcpy(p, "{\"n\":", 5);
-	p = put_u64(p + 5, c->n + 1);
+	p = audit_put_u64(p + 5, c->n + 1);
 	memcpy(p, ",\"k\":\"", 6);
 	memcpy(p + 6, kind, klen);
 	p += 6 + klen;

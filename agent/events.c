@@ -80,13 +80,8 @@ static void put_mem(struct out *o, const char *s, size_t n)
 static void put_u64(struct out *o, uint64_t v)
 {
 	char tmp[20];
-	int i = 20;
 
-	do {
-		tmp[--i] = (char)('0' + v % 10);
-		v /= 10;
-	} while (v);
-	put_mem(o, tmp + i, (size_t)(20 - i));
+	put_mem(o, tmp, (size_t)(audit_put_u64(tmp, v) - tmp));
 }
 
 static void put_i64(struct out *o, int64_t v)
