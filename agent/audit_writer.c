@@ -54,7 +54,7 @@ struct audit_writer {
 	uint64_t durable_n;
 	uint8_t durable_h[AUDIT_HASH_LEN];
 	uint64_t last_fsync_ns, last_ckpt_ns, ckpt_n;
-	uint64_t queue_drops_recorded, write_drops, write_drops_recorded;
+	uint64_t queue_drops_recorded, queue_drops_on_disk, write_drops, write_drops_recorded;
 	bool disk_full, outage, need_file_record;
 	int write_err;
 	uint64_t retry_ns;
@@ -331,6 +331,7 @@ static int flush_out(struct audit_writer *w, bool sync)
 			          " failed: %s; counting lost records until space returns",
 			          w->dir, w->seq, strerror(-r));
 		w->write_drops += w->out_records;
+		w->queue_drops_recorded = w->queue_drops_on_disk; /* say it again later */
 		w->chain.n = w->written_n;
 		memcpy(w->chain.h, w->written_h, AUDIT_HASH_LEN);
 		w->out_len = 0;
@@ -344,6 +345,7 @@ static int flush_out(struct audit_writer *w, bool sync)
 		return r;
 	}
 	w->off += w->out_len;
+	w->queue_drops_on_disk = w->queue_drops_recorded;
 	w->unsynced += w->out_records;
 	w->written_n = w->chain.n;
 	memcpy(w->written_h, w->chain.h, AUDIT_HASH_LEN);
@@ -701,7 +703,8 @@ static void *writer_main(void *arg)
 		}
 		pthread_mutex_unlock(&w->mu);
 
-		if (qd != w->queue_drops_recorded) {
+		/* During an outage the count waits: it must enter the chain, not the drop count. */
+		if (qd != w->queue_drops_recorded && !w->disk_full) {
 			emitf(w, "loss", "\"source\":\"queue\",\"count\":%llu,\"total\":%llu",
 			      (unsigned long long)(qd - w->queue_drops_recorded),
 			      (unsigned long long)qd);
