@@ -135,6 +135,15 @@ $(BUILD)/guest-tests/%: tests/vm/progs/%.c
 
 guest-tests: $(GUEST_PROGS)
 
+# The audit guest suite runs bench/audit_storm (tests/vm/audit.sh).
+check-vm: $(BUILD)/bench/audit_storm
+
+# Host benchmark programs (bench/*.c), run by their bench/*-bench.sh scripts.
+$(BUILD)/bench/%: bench/%.c $(BUILD)/libvigil.a
+	$(Q)mkdir -p $(@D)
+	@echo "  BENCH   $@"
+	$(Q)$(CC) $(CFLAGS) -o $@ $< $(BUILD)/libvigil.a $(LDLIBS)
+
 check-vm: all kernel $(GUEST_PROGS)
 	$(Q)tests/run-vm.sh $(BUILD)
 

@@ -8,6 +8,7 @@
 
 #include <jansson.h>
 
+#include "agent/audit.h"
 #include "bpf/vigil_abi.h"
 #include "policies/policy.h"
 
@@ -52,6 +53,9 @@ struct agent_options {
 	const char *state_path; /* rollback marks when there is no TPM */
 	const char *control_socket;
 	unsigned int pcr;
+	const char *audit_dir;  /* hash-chained audit log; "none" disables it */
+	const char *state_dir;  /* vigil's state: the checkpoint key */
+	const char *audit_spec; /* audit tuning, see audit_options_parse() */
 };
 
 struct agent {
@@ -68,6 +72,11 @@ struct agent {
 	struct agent_reload *reload;
 	/* Called after a policy is fully prepared, right before it is published: measures it. */
 	int (*before_publish)(struct agent *a, const struct policy *p);
+	struct audit_writer *audit; /* NULL when the audit log is off or unavailable */
+	/* Measures audit anchors (start record, checkpoint key, checkpoints); NULL until
+	 * attest/ provides the measurement log. Called from the audit writer thread. */
+	audit_anchor_fn audit_anchor;
+	void *audit_anchor_ctx;
 };
 
 /* Opens and loads the programs and maps; nothing is attached yet. */
@@ -131,6 +140,12 @@ struct measure_log *agent_measure_log(struct agent *a);
 /* Async-signal-safe: asks for a re-read of the configured path. */
 void agent_reload_request(void);
 void agent_reload_close(struct agent *a);
+/* The audit log (agent/audit_agent.c): every agent event and decision becomes a record. */
+int agent_audit_open(struct agent *a);
+/* Queues one record with a "time" member; never waits for the disk. */
+void agent_audit_record(struct agent *a, const char *kind, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
+void agent_audit_close(struct agent *a, int sig);
 
 const char *vigil_reason_name(unsigned int reason);
 /* True when an event's rule_id names the rule that matched (allowed, or listed but modified). */

@@ -4,7 +4,6 @@
 
 #include <bpf/libbpf.h>
 #include <fcntl.h>
-#include <stdarg.h>
 #include <stdlib.h>
 #include <time.h>
 #include <unistd.h>
@@ -73,47 +72,114 @@ const char *vigil_event_type_name(unsigned int type)
 	return "unknown";
 }
 
+/*
+ * The formatter is on the audit pipeline's hot path (docs/BENCHMARKS.md): plain appends, no
+ * printf, and the date part of the timestamp cached per second.
+ */
 struct out {
 	char *p;
-	size_t left;
+	char *end;
 	bool overflow;
 };
 
-static void put(struct out *o, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
-static void put(struct out *o, const char *fmt, ...)
+static void put_mem(struct out *o, const char *s, size_t n)
 {
-	va_list ap;
-	int n;
-
-	va_start(ap, fmt);
-	n = vsnprintf(o->p, o->left, fmt, ap);
-	va_end(ap);
-	if (n < 0 || (size_t)n >= o->left) {
+	if (o->overflow || (size_t)(o->end - o->p) <= n) {
 		o->overflow = true;
-		o->left = 0;
 		return;
 	}
+	memcpy(o->p, s, n);
 	o->p += n;
-	o->left -= (size_t)n;
+}
+
+#define put_lit(o, s) put_mem(o, s, sizeof(s) - 1)
+
+static void put_u64(struct out *o, uint64_t v)
+{
+	char tmp[20];
+
+	put_mem(o, tmp, (size_t)(audit_put_u64(tmp, v) - tmp));
+}
+
+static void put_i64(struct out *o, int64_t v)
+{
+	if (v < 0) {
+		put_lit(o, "-");
+		put_u64(o, (uint64_t)0 - (uint64_t)v);
+	} else {
+		put_u64(o, (uint64_t)v);
+	}
+}
+
+/* Bytes copied as they are into a JSON string: printable ASCII except '"' and '\\'. */
+static bool plain(unsigned char c)
+{
+	return c >= 0x20 && c < 0x7f && c != '"' && c != '\\';
 }
 
 /* A JSON string from at most max bytes of s; bytes outside printable ASCII are escaped. */
-static void put_str(struct out *o, const char *key, const char *s, size_t max)
+static void put_str(struct out *o, const char *key, size_t key_len, const char *s, size_t max)
 {
-	size_t i;
+	static const char hex[] = "0123456789abcdef";
+	size_t i = 0, run;
 
-	put(o, ",\"%s\":\"", key);
-	for (i = 0; i < max && s[i]; i++) {
+	put_lit(o, ",\"");
+	put_mem(o, key, key_len);
+	put_lit(o, "\":\"");
+	while (i < max && s[i] && !o->overflow) {
 		unsigned char c = (unsigned char)s[i];
 
-		if (c == '"' || c == '\\')
-			put(o, "\\%c", c);
-		else if (c < 0x20 || c >= 0x7f)
-			put(o, "\\u%04x", c);
-		else
-			put(o, "%c", c);
+		for (run = i; run < max && plain((unsigned char)s[run]); run++)
+			;
+		if (run > i) {
+			put_mem(o, s + i, run - i);
+			i = run;
+			continue;
+		}
+		if (c == '"' || c == '\\') {
+			char esc[2] = {'\\', (char)c};
+
+			put_mem(o, esc, 2);
+		} else {
+			char esc[6] = {'\\', 'u', '0', '0', hex[c >> 4], hex[c & 15]};
+
+			put_mem(o, esc, 6);
+		}
+		i++;
 	}
-	put(o, "\"");
+	put_lit(o, "\"");
+}
+
+#define PUT_STR(o, key, s, max) put_str(o, key, sizeof(key) - 1, s, max)
+
+/* "YYYY-MM-DDTHH:MM:SS.nnnnnnnnnZ"; gmtime and strftime run once per second. */
+static void put_time(struct out *o, int64_t real_ns)
+{
+	static __thread time_t cached_sec = -1;
+	static __thread char cached[24];
+	time_t sec = (time_t)(real_ns / 1000000000);
+	uint64_t ns = (uint64_t)(real_ns % 1000000000);
+	char frac[10];
+	int i;
+
+	if (sec != cached_sec) {
+		struct tm tm;
+
+		gmtime_r(&sec, &tm);
+		strftime(cached, sizeof(cached), "%Y-%m-%dT%H:%M:%S", &tm);
+		cached_sec = sec;
+	}
+	for (i = 8; i >= 0; i--, ns /= 10)
+		frac[i] = (char)('0' + ns % 10);
+	frac[9] = 'Z';
+	put_mem(o, cached, strlen(cached));
+	put_lit(o, ".");
+	put_mem(o, frac, sizeof(frac));
+}
+
+static void put_name(struct out *o, const char *s)
+{
+	put_mem(o, s, strlen(s));
 }
 
 static const struct policy *policy_of_gen(const struct agent *a, uint32_t gen)
@@ -128,45 +194,62 @@ static const struct policy *policy_of_gen(const struct agent *a, uint32_t gen)
 int agent_event_format(const struct agent *a, const struct vigil_event *e, char *buf, size_t size)
 {
 	const struct policy *p = policy_of_gen(a, e->gen);
-	int64_t real = (int64_t)e->ts_boot_ns + a->boot_to_real_ns;
-	struct out o = {buf, size, false};
-	time_t sec = (time_t)(real / 1000000000);
+	struct out o = {buf, buf + size, false};
 	const char *rule;
-	struct tm tm;
-	char ts[32];
 	int n;
 
-	gmtime_r(&sec, &tm);
-	strftime(ts, sizeof(ts), "%Y-%m-%dT%H:%M:%S", &tm);
-	put(&o, "{\"time\":\"%s.%09lldZ\",\"type\":\"%s\",\"verdict\":\"%s\",\"reason\":\"%s\"", ts,
-	    (long long)(real % 1000000000), vigil_event_type_name(e->type),
-	    vigil_verdict_name(e->verdict), vigil_reason_name(e->reason));
-	put(&o, ",\"errno\":%d,\"pid\":%u,\"tid\":%u,\"ppid\":%u,\"uid\":%u,\"gid\":%u", -e->err,
-	    e->pid, e->tid, e->ppid, e->uid, e->gid);
-	put(&o, ",\"cgroup_id\":%llu", (unsigned long long)e->cgroup_id);
-	put_str(&o, "comm", e->comm, sizeof(e->comm));
-	put_str(&o, "path", e->path, sizeof(e->path));
-	put(&o, ",\"dev\":\"%llu:%llu\",\"ino\":%llu", (unsigned long long)(e->dev >> 20),
-	    (unsigned long long)(e->dev & 0xfffff), (unsigned long long)e->ino);
-	agent_event_format_kind(e, o.p, o.left, &n);
-	if (n < 0 || (size_t)n >= o.left) {
-		o.overflow = true;
-		o.left = 0;
-	} else {
-		o.p += n;
-		o.left -= (size_t)n;
+	put_lit(&o, "{\"time\":\"");
+	put_time(&o, (int64_t)e->ts_boot_ns + a->boot_to_real_ns);
+	put_lit(&o, "\",\"type\":\"");
+	put_name(&o, vigil_event_type_name(e->type));
+	put_lit(&o, "\",\"verdict\":\"");
+	put_name(&o, vigil_verdict_name(e->verdict));
+	put_lit(&o, "\",\"reason\":\"");
+	put_name(&o, vigil_reason_name(e->reason));
+	put_lit(&o, "\",\"errno\":");
+	put_i64(&o, -(int64_t)e->err);
+	put_lit(&o, ",\"pid\":");
+	put_u64(&o, e->pid);
+	put_lit(&o, ",\"tid\":");
+	put_u64(&o, e->tid);
+	put_lit(&o, ",\"ppid\":");
+	put_u64(&o, e->ppid);
+	put_lit(&o, ",\"uid\":");
+	put_u64(&o, e->uid);
+	put_lit(&o, ",\"gid\":");
+	put_u64(&o, e->gid);
+	put_lit(&o, ",\"cgroup_id\":");
+	put_u64(&o, e->cgroup_id);
+	PUT_STR(&o, "comm", e->comm, sizeof(e->comm));
+	PUT_STR(&o, "path", e->path, sizeof(e->path));
+	put_lit(&o, ",\"dev\":\"");
+	put_u64(&o, e->dev >> 20);
+	put_lit(&o, ":");
+	put_u64(&o, e->dev & 0xfffff);
+	put_lit(&o, "\",\"ino\":");
+	put_u64(&o, e->ino);
+	if (!o.overflow) {
+		agent_event_format_kind(e, o.p, (size_t)(o.end - o.p), &n);
+		if (n < 0 || n >= o.end - o.p)
+			o.overflow = true;
+		else
+			o.p += n;
 	}
 	rule = p && vigil_reason_has_rule(e->reason) ? agent_event_rule_name(p, e) : NULL;
 	if (rule)
-		put_str(&o, "rule", rule, POLICY_NAME_MAX * 32);
+		PUT_STR(&o, "rule", rule, POLICY_NAME_MAX * 32);
 	else
-		put(&o, ",\"rule\":null");
+		put_lit(&o, ",\"rule\":null");
 	if (p)
-		put_str(&o, "policy", p->name, POLICY_NAME_MAX);
-	put(&o, ",\"policy_serial\":%llu,\"generation\":%u}\n",
-	    (unsigned long long)e->policy_serial, e->gen);
+		PUT_STR(&o, "policy", p->name, POLICY_NAME_MAX);
+	put_lit(&o, ",\"policy_serial\":");
+	put_u64(&o, e->policy_serial);
+	put_lit(&o, ",\"generation\":");
+	put_u64(&o, e->gen);
+	put_lit(&o, "}\n");
 	if (o.overflow)
 		return -ENOBUFS;
+	*o.p = 0;
 	return (int)(o.p - buf);
 }
 
@@ -174,7 +257,8 @@ static int handle_event(void *ctx, void *data, size_t size)
 {
 	struct agent *a = ctx;
 	const struct vigil_event *e = data;
-	char line[2048];
+	/* "e": then the event object: the audit record's members, without a copy. */
+	char buf[4 + 2048], *line = buf + 4;
 	int n;
 
 	if (size < sizeof(*e) || e->abi_version != VIGIL_ABI_VERSION) {
@@ -182,11 +266,15 @@ static int handle_event(void *ctx, void *data, size_t size)
 		          size >= sizeof(*e) ? e->abi_version : 0);
 		return 0;
 	}
-	n = agent_event_format(a, e, line, sizeof(line));
+	n = agent_event_format(a, e, line, sizeof(buf) - 4);
 	if (n < 0)
 		return 0;
 	if (fwrite(line, 1, (size_t)n, a->event_log) != (size_t)n)
 		log_error("event log write failed");
+	if (a->audit) {
+		memcpy(buf, "\"e\":", 4);
+		audit_submit(a->audit, "event", buf, (size_t)n + 4 - 1); /* without the '\n' */
+	}
 	a->events_written++;
 	return 0;
 }
@@ -214,7 +302,16 @@ int agent_event_write(struct agent *a, const char *type, json_t *fields)
 	if (obj && !json_object_set_new(obj, "time", json_string(ts)) &&
 	    !json_object_set_new(obj, "type", json_string(type)) &&
 	    (!fields || !json_object_update(obj, fields))) {
-		line = json_dumps(obj, JSON_COMPACT | JSON_PRESERVE_ORDER);
+		/* ASCII only: the audit log's records are plain bytes. */
+		line = json_dumps(obj, JSON_COMPACT | JSON_PRESERVE_ORDER | JSON_ENSURE_ASCII);
+		if (line && a->audit) {
+			char *members;
+
+			if (asprintf(&members, "\"e\":%s", line) >= 0) {
+				audit_submit(a->audit, "policy", members, strlen(members));
+				free(members);
+			}
+		}
 		if (line && a->event_log) {
 			fprintf(a->event_log, "%s\n", line);
 			fflush(a->event_log);
@@ -237,6 +334,9 @@ void agent_events_report_drops(struct agent *a)
 		return;
 	fprintf(a->event_log, "{\"type\":\"ringbuf_drops\",\"count\":%llu,\"total\":%llu}\n",
 	        (unsigned long long)(drops - a->drops_reported), (unsigned long long)drops);
+	agent_audit_record(a, "loss", "\"source\":\"ringbuf\",\"count\":%llu,\"total\":%llu",
+	                   (unsigned long long)(drops - a->drops_reported),
+	                   (unsigned long long)drops);
 	log_info("ring buffer full: %llu events lost (%llu in total); decisions were still made",
 	         (unsigned long long)(drops - a->drops_reported), (unsigned long long)drops);
 	a->drops_reported = drops;
@@ -286,6 +386,8 @@ void agent_events_close(struct agent *a)
 {
 	if (a->rb) {
 		ring_buffer__consume(a->rb);
+		/* Drops since the last poll go into the log before it closes. */
+		agent_events_report_drops(a);
 		ring_buffer__free(a->rb);
 		a->rb = NULL;
 	}

@@ -78,6 +78,12 @@ static void usage(FILE *f)
 	    "      --pin-dir DIR      bpffs directory of the pinned programs and maps (default "
 	    "/sys/fs/bpf/vigil)\n"
 	    "      --unload           remove the pinned programs and maps: enforcement ends\n"
+	    "      --audit-dir DIR    hash-chained audit log (default /var/log/vigil; none: off)\n"
+	    "      --state-dir DIR    vigil's state, e.g. the checkpoint key (default "
+	    "/var/lib/vigil)\n"
+	    "      --audit OPTS       "
+	    "fsync=N,fsync-ms=T,checkpoint=N,checkpoint-ms=T,rotate=SIZE,\n"
+	    "                         queue=SIZE,ack=FILE (docs/AUDIT-LOG.md)\n"
 	    "  -v, --verbose          debug output, including libbpf's\n"
 	    "  -h, --help, --version\n"
 	    "\n"
@@ -140,6 +146,9 @@ static int parse_args(int argc, char **argv, struct agent_options *opt, bool *ch
 	    {"ringbuf-size", required_argument, NULL, 'B'},
 	    {"pin-dir", required_argument, NULL, 'P'},
 	    {"unload", no_argument, NULL, 'U'},
+	    {"audit-dir", required_argument, NULL, 'A'},
+	    {"state-dir", required_argument, NULL, 'S'},
+	    {"audit", required_argument, NULL, 'O'},
 	    {"verbose", no_argument, NULL, 'v'},
 	    {"help", no_argument, NULL, 'h'},
 	    {"version", no_argument, NULL, 'V'},
@@ -197,6 +206,15 @@ static int parse_args(int argc, char **argv, struct agent_options *opt, bool *ch
 			break;
 		case 'U':
 			*unload = true;
+			break;
+		case 'A':
+			opt->audit_dir = optarg;
+			break;
+		case 'S':
+			opt->state_dir = optarg;
+			break;
+		case 'O':
+			opt->audit_spec = optarg;
 			break;
 		case 'v':
 			vigil_log_verbose = 1;
@@ -262,6 +280,14 @@ static int write_ready_file(const char *path)
 	return 0;
 }
 
+/* Audit anchors (start record, checkpoint key, checkpoints) go into the measurement log. */
+static int measure_audit_anchor(void *ctx, const char *content_type, const void *data, size_t len)
+{
+	struct measure_log *m = agent_measure_log(ctx);
+
+	return m ? measure_record(m, content_type, data, len, NULL) : -ENODEV;
+}
+
 static int run(struct agent *a, char **argv)
 {
 	struct policy_error err = {{0}};
@@ -270,18 +296,24 @@ static int run(struct agent *a, char **argv)
 	r = agent_bpf_open(a);
 	if (r < 0)
 		return EXIT_KERNEL;
-	/* Open first so that the start-up acceptance or refusal is an event too. */
-	r = agent_events_open(a);
-	if (r < 0) {
-		r = EXIT_RUNTIME;
-		goto out_events;
-	}
-	/* Measure self, then verify → measure → enforce the configured bundle. */
+	/* Measure self first: the audit log's start record and key are anchored in this log. */
 	r = agent_reload_open(a);
 	if (r < 0) {
 		r = EXIT_RUNTIME;
 		goto out_events;
 	}
+	a->audit_anchor = measure_audit_anchor;
+	a->audit_anchor_ctx = a;
+	/* Fail-open for the record, not for enforcement: without a log vigild still enforces. */
+	if (agent_audit_open(a) < 0)
+		log_error("audit log unavailable: enforcing without it");
+	/* Before the policy, so that the start-up acceptance or refusal is an event too. */
+	r = agent_events_open(a);
+	if (r < 0) {
+		r = EXIT_RUNTIME;
+		goto out_events;
+	}
+	/* Verify → measure → enforce the configured bundle. */
 	r = agent_reload_initial(a, &err);
 	if (r < 0) {
 		r = EXIT_POLICY;
@@ -315,8 +347,9 @@ static int run(struct agent *a, char **argv)
 	agent_unload(a->opt.pin_dir);
 	r = EXIT_OK;
 out_events:
-	agent_reload_close(a);
 	agent_events_close(a);
+	agent_audit_close(a, (int)stop_requested);
+	agent_reload_close(a);
 	applied_policy_clear(&a->cur);
 	applied_policy_clear(&a->prev);
 	agent_bpf_close(a);
@@ -356,7 +389,9 @@ int main(int argc, char **argv)
 	                          .root = "",
 	                          .cgroup_root = "/sys/fs/cgroup",
 	                          .pin_dir = "/sys/fs/bpf/vigil",
-	                          .control_socket = VIGIL_CONTROL_SOCKET}};
+	                          .control_socket = VIGIL_CONTROL_SOCKET,
+	                          .audit_dir = "/var/log/vigil",
+	                          .state_dir = "/var/lib/vigil"}};
 	struct sigaction sa = {.sa_handler = on_stop};
 	/* No SA_RESTART: poll() returns at once and the main loop acts on the request. */
 	struct sigaction hup = {.sa_handler = on_hup}, usr2 = {.sa_handler = on_usr2};

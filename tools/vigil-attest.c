@@ -104,7 +104,7 @@ static int print_entry(const struct measure_entry *e, void *ctx)
 	return 0;
 }
 
-static int do_log(int argc, char **argv)
+static int do_attest_log(int argc, char **argv)
 {
 	struct attest_args aa = {0};
 	char err[512] = "";
@@ -270,7 +270,7 @@ out:
 int do_attest(int argc, char **argv)
 {
 	static const struct vigil_cmd sub[] = {
-	    {"log", do_log, "print the runtime measurement log"},
+	    {"log", do_attest_log, "print the runtime measurement log"},
 	    {"replay", do_replay, "recompute the registers from the log and compare"},
 	    {"measure", do_measure, "accept a bundle without vigild: verify, measure, commit"},
 	};

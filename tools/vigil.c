@@ -15,6 +15,7 @@ static int do_help(int argc, char **argv);
 static const struct vigil_cmd cmds[] = {
     {"policy", do_policy, "check, show and pin policies; sign, verify and push bundles"},
     {"attest", do_attest, "print and replay the runtime measurement log"},
+    {"log", do_log, "verify the audit log and its checkpoints"},
     {"version", do_version, "print the version"},
     {"help", do_help, "this list"},
 };

@@ -27,5 +27,6 @@ int vigil_dispatch(const struct vigil_cmd *table, size_t n, const char *what, in
 
 int do_policy(int argc, char **argv);
 int do_attest(int argc, char **argv);
+int do_log(int argc, char **argv);
 
 #endif /* VIGIL_TOOLS_H */

@@ -374,7 +374,8 @@ static void test_rollback(void **state)
 	assert_int_equal(bundle_admit(text, len, "t", f->trust, h, &adm, &err), 0);
 	assert_int_equal(bundle_commit(h, &adm), 0);
 	bundle_admission_clear(&adm);
-	/* The very same bundle again (a restart) is accepted; other content at that serial is not. */
+	/* The very same bundle again (a restart) is accepted; other content at that serial is not.
+	 */
 	assert_int_equal(bundle_admit(text, len, "t", f->trust, h, &adm, &err), 0);
 	bundle_admission_clear(&adm);
 	free(text);
@@ -384,8 +385,8 @@ static void test_rollback(void **state)
 	free(text);
 	{
 		static const char other[] = "{\"version\":1,\"name\":\"unit\",\"serial\":5,"
-					    "\"mode\":\"audit\",\"scope\":\"guest\","
-					    "\"exec\":{\"allow\":[]}}";
+		                            "\"mode\":\"audit\",\"scope\":\"guest\","
+		                            "\"exec\":{\"allow\":[]}}";
 		struct bundle *b;
 
 		assert_int_equal(bundle_new(other, strlen(other), &b), 0);

@@ -1,4 +1,4 @@
-/* Shared helpers for the cmocka unit tests. */
+/* Shared helpers for the cmocka unit tests: assertions, temporary directories and files. */
 #ifndef VIGIL_TESTUTIL_H
 #define VIGIL_TESTUTIL_H
 
@@ -32,6 +32,40 @@ static inline char *write_temp(const char *dir, const char *name, const void *co
 		free(path);
 		return NULL;
 	}
+	return path;
+}
+
+/* A fresh directory under $TMPDIR; removed (recursively) by tu_rmdir. */
+static inline char *tu_mkdtemp(void)
+{
+	char *d = NULL;
+
+	assert_true(asprintf(&d, "%s/vigil-test.XXXXXX", getenv("TMPDIR") ?: "/tmp") > 0);
+	assert_non_null(mkdtemp(d));
+	return d;
+}
+
+static inline void tu_rmdir(char *d)
+{
+	char *cmd = NULL;
+
+	assert_true(asprintf(&cmd, "rm -rf '%s'", d) > 0);
+	assert_int_equal(system(cmd), 0);
+	free(cmd);
+	free(d);
+}
+
+/* Writes len bytes of data to dir/name; returns the path (caller frees). */
+static inline char *tu_write(const char *dir, const char *name, const void *data, size_t len)
+{
+	char *path = NULL;
+	FILE *f;
+
+	assert_true(asprintf(&path, "%s/%s", dir, name) > 0);
+	f = fopen(path, "w");
+	assert_non_null(f);
+	assert_int_equal(fwrite(data, 1, len, f), len);
+	assert_int_equal(fclose(f), 0);
 	return path;
 }
 

@@ -1,0 +1,205 @@
+/* Hash-chained audit log: record encoding, io_uring writer, signed checkpoints, verifier. */
+#ifndef VIGIL_AUDIT_H
+#define VIGIL_AUDIT_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include <openssl/evp.h>
+
+/* The format is specified in docs/AUDIT-LOG.md; these constants are part of it. */
+#define AUDIT_HASH_LEN 32
+#define AUDIT_HEX_LEN  64
+/* Every line ends with `,"h":"<64 hex>"}` then '\n': the hashed bytes are what precedes it. */
+#define AUDIT_TRAILER_LEN 72
+#define AUDIT_KIND_MAX    15
+#define AUDIT_RECORD_MAX  16384
+#define AUDIT_ORIGIN_MAX  200
+#define AUDIT_NOTE_MAX    1024
+
+#define AUDIT_FILE_PREFIX "audit."
+#define AUDIT_FILE_SUFFIX ".jsonl"
+#define AUDIT_CHECKPOINTS "checkpoints.jsonl"
+#define AUDIT_CHECKPOINT  "checkpoint"
+#define AUDIT_KEY_FILE    "audit-key.pem"
+#define AUDIT_VKEY_FILE   "audit.vkey"
+#define AUDIT_LOCK_FILE   ".lock"
+
+/* Chain state after record n: h is h(n); h(0) is 32 zero bytes. */
+struct audit_chain {
+	uint64_t n;
+	uint8_t h[AUDIT_HASH_LEN];
+	EVP_MD_CTX *md;
+	EVP_MD *sha256;
+};
+
+int audit_chain_init(struct audit_chain *c);
+void audit_chain_free(struct audit_chain *c);
+
+/*
+ * Encodes record c->n + 1 as one line `{"n":N,"k":"KIND",MEMBERS,"h":"HEX"}\n` into out and
+ * advances c. members is a comma-separated list of JSON object members (may be empty).
+ * Returns the line length, or -ENOBUFS when it does not fit (c is then unchanged).
+ */
+int audit_record_encode(struct audit_chain *c, const char *kind, const char *members,
+                        size_t members_len, char *out, size_t size);
+
+/* One record as the reader saw it. */
+struct audit_record_view {
+	uint64_t n;
+	const char *line; /* not NUL-terminated; len includes the '\n' */
+	size_t len;
+	char kind[AUDIT_KIND_MAX + 1];
+};
+
+/*
+ * Checks one line (with its '\n') against c and advances c. When c->n is UINT64_MAX the
+ * chain state is unknown and the line must be record 1 or a "file" record, whose prev
+ * member seeds it (recovery of one file). Returns 0, -EBADMSG (malformed), -ERANGE
+ * (wrong record number) or -EILSEQ (hash mismatch); msg explains.
+ */
+int audit_record_check(struct audit_chain *c, const char *line, size_t len,
+                       struct audit_record_view *ret, char *msg, size_t msg_size);
+
+/* Returns the string value of member key in a record line, copied into out, or -ENOENT. */
+int audit_record_member(const char *line, size_t len, const char *key, char *out, size_t size);
+
+/* Log files in dir, sorted by sequence number; *ret_seqs is malloc'ed. */
+int audit_list_files(const char *dir, uint32_t **ret_seqs, size_t *ret_n);
+void audit_file_name(uint32_t seq, char *out, size_t size);
+
+/* --- keys and C2SP signed-note checkpoints ----------------------------------------- */
+
+struct audit_key {
+	EVP_PKEY *pkey; /* private when loaded from the state directory */
+	uint8_t pub[32];
+	uint8_t id[4]; /* SHA-256(name || '\n' || 0x01 || pub)[:4] */
+	char name[AUDIT_ORIGIN_MAX + 1];
+};
+
+/* Loads state_dir/audit-key.pem, creating a new Ed25519 key (mode 0600) the first time. */
+int audit_key_load_or_create(const char *state_dir, const char *name, struct audit_key *k);
+/* A verifier key from a file: a note vkey line (name+hex id+base64) or a PEM public key. */
+int audit_key_read_public(const char *path, const char *name, struct audit_key *k);
+int audit_key_from_raw(const char *name, const uint8_t pub[32], struct audit_key *k);
+void audit_key_free(struct audit_key *k);
+/* The note verifier key `name+<hex id>+<base64(0x01 || pub)>`. */
+int audit_key_vkey(const struct audit_key *k, char *out, size_t size);
+
+struct audit_checkpoint {
+	char origin[AUDIT_ORIGIN_MAX + 1];
+	uint64_t n;
+	uint8_t root[AUDIT_HASH_LEN];
+};
+
+/* Writes a signed tlog-checkpoint note for (origin, n, root); returns its length. */
+int audit_checkpoint_sign(const struct audit_key *k, const struct audit_checkpoint *cp, char *out,
+                          size_t size);
+/*
+ * Parses note and checks the signature by k (matched by name and key id). Returns 0,
+ * -EBADMSG (malformed), -ENOKEY (no signature line by k) or -EKEYREJECTED (bad signature).
+ */
+int audit_checkpoint_open(const struct audit_key *k, const char *note, size_t len,
+                          struct audit_checkpoint *ret);
+
+/* --- writer ------------------------------------------------------------------------ */
+
+/* Measures data into the runtime measurement log and the PCR (wired to attest/ by vigild). */
+typedef int (*audit_anchor_fn)(void *ctx, const char *content_type, const void *data, size_t len);
+
+#define AUDIT_CT_START      "vigil.audit.start"
+#define AUDIT_CT_KEY        "vigil.audit.key"
+#define AUDIT_CT_CHECKPOINT "vigil.audit.checkpoint"
+
+struct audit_options {
+	const char *dir;           /* log directory */
+	const char *state_dir;     /* holds the checkpoint key */
+	const char *origin;        /* checkpoint origin and key name, "vigil/<host id>" */
+	const char *ack_path;      /* optional: "N HEX\n" of the last durable record */
+	const char *start_members; /* extra members of the start record (measurement...) */
+	unsigned int fsync_records;
+	unsigned int fsync_ms;
+	unsigned int checkpoint_records;
+	unsigned int checkpoint_ms;
+	uint64_t rotate_bytes;
+	size_t queue_bytes;
+	bool block_when_full; /* benchmarks only: wait for queue space instead of dropping */
+	audit_anchor_fn anchor;
+	void *anchor_ctx;
+	char ack_buf[256]; /* storage for ack=PATH from audit_options_parse */
+};
+
+void audit_options_defaults(struct audit_options *o);
+/* Parses "fsync=N,fsync-ms=T,checkpoint=N,checkpoint-ms=T,rotate=SIZE,queue=SIZE,ack=PATH". */
+int audit_options_parse(struct audit_options *o, const char *spec, char *err, size_t err_size);
+
+struct audit_stats {
+	uint64_t submitted;   /* accepted into the queue */
+	uint64_t queue_drops; /* queue full: not accepted */
+	uint64_t write_drops; /* accepted, never written (disk full, I/O error) */
+	uint64_t records;     /* records written (chain length) */
+	uint64_t durable;     /* last record known durable */
+	uint64_t checkpoints;
+	uint64_t gap_bytes; /* torn tail dropped at open */
+};
+
+struct audit_writer;
+
+/* Recovers the log in o->dir (torn tail -> gap record), loads the key, starts the writer. */
+int audit_writer_open(const struct audit_options *o, struct audit_writer **ret);
+/*
+ * Queues a record; never waits for I/O. Returns 0, or -ENOBUFS when the queue is full
+ * (the record is counted and a "loss" record says so later).
+ */
+int audit_submit(struct audit_writer *w, const char *kind, const char *members, size_t len);
+int audit_submitf(struct audit_writer *w, const char *kind, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
+/* Waits until everything queued before the call is durable or counted as lost. */
+int audit_writer_sync(struct audit_writer *w);
+void audit_writer_stats(struct audit_writer *w, struct audit_stats *ret);
+/* Drains the queue, writes, syncs, signs a final checkpoint and frees w. */
+int audit_writer_close(struct audit_writer *w);
+
+/* --- verifier ---------------------------------------------------------------------- */
+
+enum audit_verify_status {
+	AUDIT_OK = 0,
+	AUDIT_BAD_RECORD,     /* malformed, renumbered or hash mismatch */
+	AUDIT_BAD_CHECKPOINT, /* signature invalid or not by the key */
+	AUDIT_MISMATCH,       /* a valid checkpoint disagrees with the chain */
+	AUDIT_TRUNCATED,      /* a checkpoint names records past the end */
+	AUDIT_TORN_TAIL,      /* last line incomplete: vigild crashed and has not restarted */
+	AUDIT_NO_LOG,         /* nothing to verify / unreadable */
+};
+
+struct audit_verify_options {
+	const char *dir;
+	const struct audit_key *key; /* pinned key; NULL trusts the key in the start records */
+	const char *checkpoint_file; /* an extra checkpoint to check (e.g. from a quote) */
+};
+
+struct audit_verify_result {
+	enum audit_verify_status status;
+	uint64_t records;
+	uint64_t files;
+	uint64_t checkpoints; /* verified */
+	uint64_t gaps, losses;
+	uint64_t bad_record; /* first bad record number (0 when none) */
+	char bad_file[256];
+	uint64_t bad_offset;
+	uint8_t last_hash[AUDIT_HASH_LEN];
+	char msg[512];
+};
+
+int audit_verify(const struct audit_verify_options *o, struct audit_verify_result *r);
+const char *audit_verify_status_name(enum audit_verify_status s);
+
+/* Helpers shared by the writer, the verifier and tests. */
+void audit_hex(const uint8_t *in, size_t n, char *out);
+/* Writes v in decimal at p (no NUL, at most 20 bytes); returns the end. */
+char *audit_put_u64(char *p, uint64_t v);
+int audit_unhex(const char *in, size_t n, uint8_t *out);
+int audit_sha256_file(const char *path, uint8_t out[AUDIT_HASH_LEN]);
+
+#endif /* VIGIL_AUDIT_H */

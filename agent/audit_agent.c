@@ -1,0 +1,118 @@
+/* vigild's audit log: opens the writer, binds it to the start measurement, records agent events. */
+#include "agent/agent.h"
+#include "agent/log.h"
+
+#include <jansson.h>
+#include <stdarg.h>
+#include <stdlib.h>
+#include <sys/stat.h>
+#include <time.h>
+#include <unistd.h>
+
+#define VIGILD_VERSION "0.1.0"
+
+/* "vigil/<host id>": the machine id when there is one, else the host name. */
+static void host_origin(char *out, size_t size)
+{
+	char id[128] = "";
+	FILE *f = fopen("/etc/machine-id", "re");
+	size_t i;
+
+	if (f) {
+		if (!fgets(id, sizeof(id), f))
+			id[0] = 0;
+		fclose(f);
+	}
+	id[strcspn(id, "\r\n")] = 0;
+	if (!id[0] && (gethostname(id, sizeof(id) - 1) < 0 || strcmp(id, "(none)") == 0))
+		snprintf(id, sizeof(id), "localhost");
+	for (i = 0; id[i]; i++)
+		if (id[i] == ' ' || id[i] == '+' || id[i] == '"' || id[i] == '\\' ||
+		    (unsigned char)id[i] < 0x21)
+			id[i] = '_'; /* note key names allow neither spaces nor '+' */
+	snprintf(out, size, "vigil/%s", id[0] ? id : "localhost");
+}
+
+int agent_audit_open(struct agent *a)
+{
+	struct audit_options o;
+	char origin[AUDIT_ORIGIN_MAX], start[512], err[256], hex[AUDIT_HEX_LEN + 1];
+	uint8_t self[AUDIT_HASH_LEN];
+	int r;
+
+	if (!a->opt.audit_dir || strcmp(a->opt.audit_dir, "none") == 0)
+		return 0;
+	audit_options_defaults(&o);
+	o.dir = a->opt.audit_dir;
+	o.state_dir = a->opt.state_dir;
+	o.ack_path = "/run/vigil/audit.ack";
+	if (a->opt.audit_spec && audit_options_parse(&o, a->opt.audit_spec, err, sizeof(err)) < 0) {
+		log_error("%s", err);
+		return -EINVAL;
+	}
+	mkdir("/run/vigil", 0755);
+	host_origin(origin, sizeof(origin));
+	o.origin = origin;
+	/* The binary's digest: the start measurement attest/ extends, named in the chain. */
+	r = audit_sha256_file("/proc/self/exe", self);
+	if (r < 0)
+		return log_error_errno(r, "audit: measuring /proc/self/exe");
+	audit_hex(self, sizeof(self), hex);
+	snprintf(start, sizeof(start), "\"binary_sha256\":\"%s\",\"version\":\"%s\",\"pid\":%d",
+	         hex, VIGILD_VERSION, (int)getpid());
+	o.start_members = start;
+	o.anchor = a->audit_anchor;
+	o.anchor_ctx = a->audit_anchor_ctx;
+	r = audit_writer_open(&o, &a->audit);
+	if (r < 0)
+		return r;
+	log_info("audit log in %s (origin %s)", o.dir, origin);
+	return 0;
+}
+
+void agent_audit_record(struct agent *a, const char *kind, const char *fmt, ...)
+{
+	char buf[4096];
+	struct timespec ts;
+	struct tm tm;
+	va_list ap;
+	int n, m;
+
+	if (!a->audit)
+		return;
+	clock_gettime(CLOCK_REALTIME, &ts);
+	gmtime_r(&ts.tv_sec, &tm);
+	n = (int)strftime(buf, sizeof(buf), "\"time\":\"%Y-%m-%dT%H:%M:%S", &tm);
+	n += snprintf(buf + n, sizeof(buf) - (size_t)n, ".%09ldZ\",", ts.tv_nsec);
+	va_start(ap, fmt);
+	m = vsnprintf(buf + n, sizeof(buf) - (size_t)n, fmt, ap);
+	va_end(ap);
+	if (m < 0 || (size_t)m >= sizeof(buf) - (size_t)n) {
+		log_error("audit: %s record too long: dropped (counted)", kind);
+		audit_submit(a->audit, kind, NULL, SIZE_MAX); /* counts it as a queue drop */
+		return;
+	}
+	audit_submit(a->audit, kind, buf, (size_t)(n + m));
+}
+
+void agent_audit_close(struct agent *a, int sig)
+{
+	struct audit_stats st;
+	int r;
+
+	if (!a->audit)
+		return;
+	agent_audit_record(a, "stop", "\"signal\":%d,\"events\":%llu,\"ringbuf_drops\":%llu", sig,
+	                   (unsigned long long)a->events_written,
+	                   (unsigned long long)a->drops_reported);
+	audit_writer_sync(a->audit);
+	audit_writer_stats(a->audit, &st);
+	r = audit_writer_close(a->audit);
+	a->audit = NULL;
+	if (r < 0)
+		log_error_errno(r, "audit: closing the log");
+	log_info("audit: %llu records, %llu checkpoints, %llu lost to a full queue, %llu to "
+	         "write failures",
+	         (unsigned long long)st.records, (unsigned long long)st.checkpoints,
+	         (unsigned long long)st.queue_drops, (unsigned long long)st.write_drops);
+}

@@ -1,0 +1,338 @@
+/* Audit record encoding and checking: one JSON line per record, chained with SHA-256. */
+/* SHA256_Init and friends skip EVP's per-call dispatch, a sixth of the chain's cost per
+ * record (docs/BENCHMARKS.md); OpenSSL 3 still ships them, marked deprecated. */
+#define OPENSSL_API_COMPAT 0x10100000L
+#include <openssl/sha.h>
+
+#include "agent/audit.h"
+
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/mman.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+static const char hexdig[] = "0123456789abcdef";
+
+void audit_hex(const uint8_t *in, size_t n, char *out)
+{
+	size_t i;
+
+	for (i = 0; i < n; i++) {
+		out[2 * i] = hexdig[in[i] >> 4];
+		out[2 * i + 1] = hexdig[in[i] & 15];
+	}
+	out[2 * n] = 0;
+}
+
+static int hexval(char c)
+{
+	if (c >= '0' && c <= '9')
+		return c - '0';
+	if (c >= 'a' && c <= 'f')
+		return c - 'a' + 10;
+	return -1; /* upper case is rejected: one encoding per hash */
+}
+
+int audit_unhex(const char *in, size_t n, uint8_t *out)
+{
+	size_t i;
+
+	for (i = 0; i < n; i++) {
+		int hi = hexval(in[2 * i]), lo = hexval(in[2 * i + 1]);
+
+		if (hi < 0 || lo < 0)
+			return -EBADMSG;
+		out[i] = (uint8_t)(hi << 4 | lo);
+	}
+	return 0;
+}
+
+int audit_chain_init(struct audit_chain *c)
+{
+	memset(c, 0, sizeof(*c));
+	c->sha256 = EVP_MD_fetch(NULL, "SHA256", NULL);
+	c->md = EVP_MD_CTX_new();
+	if (!c->sha256 || !c->md) {
+		audit_chain_free(c);
+		return -ENOMEM;
+	}
+	return 0;
+}
+
+void audit_chain_free(struct audit_chain *c)
+{
+	EVP_MD_CTX_free(c->md);
+	EVP_MD_free(c->sha256);
+	c->md = NULL;
+	c->sha256 = NULL;
+}
+
+/* h(n) = SHA-256(h(n-1) || record bytes) */
+static int chain_hash(struct audit_chain *c, const uint8_t prev[AUDIT_HASH_LEN], const char *rec,
+                      size_t len, uint8_t out[AUDIT_HASH_LEN])
+{
+	if (!EVP_DigestInit_ex2(c->md, c->sha256, NULL) ||
+	    !EVP_DigestUpdate(c->md, prev, AUDIT_HASH_LEN) || !EVP_DigestUpdate(c->md, rec, len) ||
+	    !EVP_DigestFinal_ex(c->md, out, NULL))
+		return -EIO;
+	return 0;
+}
+
+char *audit_put_u64(char *p, uint64_t v)
+{
+	static const char pairs[201] = "00010203040506070809101112131415161718192021222324"
+	                               "25262728293031323334353637383940414243444546474849"
+	                               "50515253545556575859606162636465666768697071727374"
+	                               "75767778798081828384858687888990919293949596979899";
+	char tmp[20];
+	int i = 20;
+
+	/* Two digits per division: this runs a dozen times per event on the hot path. */
+	while (v >= 100) {
+		unsigned int d = (unsigned int)(v % 100) * 2;
+
+		v /= 100;
+		tmp[--i] = pairs[d + 1];
+		tmp[--i] = pairs[d];
+	}
+	if (v >= 10) {
+		tmp[--i] = pairs[v * 2 + 1];
+		tmp[--i] = pairs[v * 2];
+	} else {
+		tmp[--i] = (char)('0' + v);
+	}
+	memcpy(p, tmp + i, (size_t)(20 - i));
+	return p + (20 - i);
+}
+
+int audit_record_encode(struct audit_chain *c, const char *kind, const char *members,
+                        size_t members_len, char *out, size_t size)
+{
+	size_t klen = strlen(kind);
+	uint8_t h[AUDIT_HASH_LEN];
+	char *p = out;
+
+	/* {"n": 20 digits ,"k":" kind " , members trailer \n */
+	if (klen > AUDIT_KIND_MAX ||
+	    5 + 20 + 6 + klen + 2 + members_len + AUDIT_TRAILER_LEN + 1 > size)
+		return -ENOBUFS;
+	memcpy(p, "{\"n\":", 5);
+	p = audit_put_u64(p + 5, c->n + 1);
+	memcpy(p, ",\"k\":\"", 6);
+	memcpy(p + 6, kind, klen);
+	p += 6 + klen;
+	*p++ = '"';
+	if (members_len) {
+		*p++ = ',';
+		memcpy(p, members, members_len);
+		p += members_len;
+	}
+	if (chain_hash(c, c->h, out, (size_t)(p - out), h) < 0)
+		return -EIO;
+	memcpy(p, ",\"h\":\"", 6);
+	audit_hex(h, AUDIT_HASH_LEN, p + 6);
+	memcpy(p + 6 + AUDIT_HEX_LEN, "\"}\n", 3);
+	p += AUDIT_TRAILER_LEN + 1;
+	c->n++;
+	memcpy(c->h, h, AUDIT_HASH_LEN);
+	return (int)(p - out);
+}
+
+int audit_record_member(const char *line, size_t len, const char *key, char *out, size_t size)
+{
+	char pat[64];
+	const char *v, *end;
+	int plen = snprintf(pat, sizeof(pat), "\"%s\":\"", key);
+
+	if (plen < 0 || (size_t)plen >= sizeof(pat))
+		return -EINVAL;
+	v = memmem(line, len, pat, (size_t)plen);
+	if (!v)
+		return -ENOENT;
+	v += plen;
+	end = memchr(v, '"', len - (size_t)(v - line));
+	if (!end || (size_t)(end - v) >= size)
+		return -EBADMSG;
+	memcpy(out, v, (size_t)(end - v));
+	out[end - v] = 0;
+	return 0;
+}
+
+#define FAIL(r, ...) (snprintf(msg, msg_size, __VA_ARGS__), (r))
+
+/* Parses the fixed head `{"n":N,"k":"KIND"` and returns the offset after it, or -EBADMSG. */
+static int parse_head(const char *line, size_t plen, uint64_t *n, char *kind)
+{
+	size_t i = 5, k;
+	uint64_t v = 0;
+
+	if (plen < 5 || memcmp(line, "{\"n\":", 5) != 0)
+		return -EBADMSG;
+	if (i < plen && line[i] == '0')
+		return -EBADMSG; /* no leading zeros: one encoding per number */
+	for (k = 0; i < plen && line[i] >= '0' && line[i] <= '9'; i++, k++) {
+		if (k >= 19)
+			return -EBADMSG;
+		v = v * 10 + (uint64_t)(line[i] - '0');
+	}
+	if (k == 0 || plen - i < 7 || memcmp(line + i, ",\"k\":\"", 6) != 0)
+		return -EBADMSG;
+	i += 6;
+	for (k = 0; i < plen && line[i] != '"'; i++, k++) {
+		if (k >= AUDIT_KIND_MAX || !((line[i] >= 'a' && line[i] <= 'z') || line[i] == '_'))
+			return -EBADMSG;
+		kind[k] = line[i];
+	}
+	kind[k] = 0;
+	if (k == 0 || i >= plen)
+		return -EBADMSG;
+	i++;
+	if (i < plen && line[i] != ',')
+		return -EBADMSG;
+	*n = v;
+	return (int)i;
+}
+
+int audit_record_check(struct audit_chain *c, const char *line, size_t len,
+                       struct audit_record_view *ret, char *msg, size_t msg_size)
+{
+	uint8_t want[AUDIT_HASH_LEN], got[AUDIT_HASH_LEN], prev[AUDIT_HASH_LEN];
+	char prevhex[AUDIT_HEX_LEN + 1];
+	size_t plen, i;
+	uint64_t n;
+
+	if (len < AUDIT_TRAILER_LEN + 1 + 16 || line[len - 1] != '\n')
+		return FAIL(-EBADMSG, "line too short or not terminated");
+	plen = len - 1 - AUDIT_TRAILER_LEN;
+	if (memcmp(line + plen, ",\"h\":\"", 6) != 0 ||
+	    memcmp(line + plen + 6 + AUDIT_HEX_LEN, "\"}", 2) != 0 ||
+	    audit_unhex(line + plen + 6, AUDIT_HASH_LEN, want) < 0)
+		return FAIL(-EBADMSG, "no \"h\" member at the end of the line");
+	for (i = 0; i < plen; i++)
+		if ((unsigned char)line[i] < 0x20)
+			return FAIL(-EBADMSG, "control byte 0x%02x at column %zu",
+			            (unsigned char)line[i], i);
+	if (parse_head(line, plen, &n, ret->kind) < 0)
+		return FAIL(-EBADMSG, "malformed record head");
+	ret->n = n;
+	ret->line = line;
+	ret->len = len;
+
+	memcpy(prev, c->h, sizeof(prev));
+	if (c->n == UINT64_MAX) {
+		/* Seeding: only record 1 or the "file" record that opens a rotated file. */
+		if (n == 1) {
+			memset(prev, 0, sizeof(prev));
+		} else if (strcmp(ret->kind, "file") != 0 ||
+		           audit_record_member(line, plen, "prev", prevhex, sizeof(prevhex)) < 0 ||
+		           strlen(prevhex) != AUDIT_HEX_LEN ||
+		           audit_unhex(prevhex, AUDIT_HASH_LEN, prev) < 0) {
+			return FAIL(-EBADMSG, "file does not start with record 1 or a file record");
+		}
+	} else if (n != c->n + 1) {
+		return FAIL(-ERANGE, "record number %llu where %llu was expected",
+		            (unsigned long long)n, (unsigned long long)(c->n + 1));
+	} else if (strcmp(ret->kind, "file") == 0) {
+		audit_hex(c->h, AUDIT_HASH_LEN, prevhex);
+		char got_prev[AUDIT_HEX_LEN + 1];
+
+		if (audit_record_member(line, plen, "prev", got_prev, sizeof(got_prev)) < 0 ||
+		    strcmp(got_prev, prevhex) != 0)
+			return FAIL(-EILSEQ, "file record names another previous hash");
+	}
+	if (chain_hash(c, prev, line, plen, got) < 0)
+		return FAIL(-EIO, "hashing failed");
+	if (memcmp(got, want, sizeof(got)) != 0)
+		return FAIL(-EILSEQ, "hash mismatch: the record or one before it was altered");
+	c->n = n;
+	memcpy(c->h, got, sizeof(got));
+	return 0;
+}
+
+void audit_file_name(uint32_t seq, char *out, size_t size)
+{
+	snprintf(out, size, AUDIT_FILE_PREFIX "%06u" AUDIT_FILE_SUFFIX, seq);
+}
+
+static int cmp_u32(const void *a, const void *b)
+{
+	uint32_t x = *(const uint32_t *)a, y = *(const uint32_t *)b;
+
+	return x < y ? -1 : x > y;
+}
+
+int audit_list_files(const char *dir, uint32_t **ret_seqs, size_t *ret_n)
+{
+	size_t n = 0, cap = 0;
+	uint32_t *seqs = NULL;
+	struct dirent *de;
+	DIR *d = opendir(dir);
+
+	if (!d)
+		return -errno;
+	while ((de = readdir(d))) {
+		char name[64];
+		unsigned int seq;
+		int used = 0;
+
+		if (sscanf(de->d_name, AUDIT_FILE_PREFIX "%u" AUDIT_FILE_SUFFIX "%n", &seq,
+		           &used) != 1 ||
+		    (size_t)used != strlen(de->d_name) || seq == 0)
+			continue;
+		audit_file_name(seq, name, sizeof(name));
+		if (strcmp(name, de->d_name) != 0)
+			continue; /* only the canonical spelling */
+		if (n == cap) {
+			uint32_t *grown = realloc(seqs, (cap = cap ? 2 * cap : 16) * sizeof(*seqs));
+
+			if (!grown) {
+				free(seqs);
+				closedir(d);
+				return -ENOMEM;
+			}
+			seqs = grown;
+		}
+		seqs[n++] = seq;
+	}
+	closedir(d);
+	if (n)
+		qsort(seqs, n, sizeof(*seqs), cmp_u32);
+	*ret_seqs = seqs;
+	*ret_n = n;
+	return 0;
+}
+
+int audit_sha256_file(const char *path, uint8_t out[AUDIT_HASH_LEN])
+{
+	struct audit_chain c;
+	uint8_t buf[65536];
+	ssize_t got;
+	int fd, r;
+
+	r = audit_chain_init(&c);
+	if (r < 0)
+		return r;
+	fd = open(path, O_RDONLY | O_CLOEXEC);
+	if (fd < 0) {
+		r = -errno;
+		goto out;
+	}
+	r = EVP_DigestInit_ex2(c.md, c.sha256, NULL) ? 0 : -EIO;
+	while (r == 0 && (got = read(fd, buf, sizeof(buf))) != 0) {
+		if (got < 0)
+			r = -errno;
+		else if (!EVP_DigestUpdate(c.md, buf, (size_t)got))
+			r = -EIO;
+	}
+	if (r == 0 && !EVP_DigestFinal_ex(c.md, out, NULL))
+		r = -EIO;
+	close(fd);
+out:
+	audit_chain_free(&c);
+	return r;
+}

@@ -1,0 +1,90 @@
+/* Unit tests for agent_event_format: the exact JSON of one decision (the audit record's body). */
+#include "testutil.h"
+
+#include "agent/agent.h"
+
+#include <errno.h>
+#include <string.h>
+
+int vigil_log_verbose; /* agent/log.h: defined by the program */
+
+static void fill(struct vigil_event *e)
+{
+	memset(e, 0, sizeof(*e));
+	e->abi_version = VIGIL_ABI_VERSION;
+	e->ts_boot_ns = 1500000000ull;
+	e->type = VIGIL_EV_EXEC;
+	e->verdict = VIGIL_DENY;
+	e->reason = VIGIL_R_NOT_LISTED;
+	e->err = -1;
+	e->pid = 100;
+	e->tid = 101;
+	e->ppid = 1;
+	e->cgroup_id = 4242;
+	e->dev = (8ull << 20) | 1;
+	e->ino = 77;
+	e->policy_serial = 7;
+	e->gen = 1;
+	strcpy(e->comm, "sh");
+}
+
+static void test_format_escapes(void **state)
+{
+	struct agent a = {.boot_to_real_ns = 1700000000000000000ll};
+	struct vigil_event e;
+	char buf[2048];
+	const char *want =
+	    "{\"time\":\"2023-11-14T22:13:21.500000000Z\",\"type\":\"exec\",\"verdict\":\"deny\","
+	    "\"reason\":\"not_listed\",\"errno\":1,\"pid\":100,\"tid\":101,\"ppid\":1,\"uid\":0,"
+	    "\"gid\":0,\"cgroup_id\":4242,\"comm\":\"sh\",\"path\":\"/tmp/"
+	    "a\\\"b\\\\c\\u0001\\u00ff\","
+	    "\"dev\":\"8:1\",\"ino\":77,\"rule\":null,\"policy_serial\":7,\"generation\":1}\n";
+	int n;
+
+	fill(&e);
+	strcpy(e.path, "/tmp/a\"b\\c\x01\xff");
+	n = agent_event_format(&a, &e, buf, sizeof(buf));
+	assert_int_equal(n, (int)strlen(want));
+	assert_string_equal(buf, want);
+	/* One byte short of the line and its NUL: refused, not cut. */
+	assert_int_equal(agent_event_format(&a, &e, buf, strlen(want)), -ENOBUFS);
+	assert_int_equal(agent_event_format(&a, &e, buf, strlen(want) + 1), (int)strlen(want));
+}
+
+static void test_format_rule_and_policy(void **state)
+{
+	struct policy_exec_rule rules[2] = {{.name = "busybox"}, {.name = "tool"}};
+	struct policy pol = {.name = "prod", .exec = rules, .n_exec = 2};
+	struct agent a = {.boot_to_real_ns = 1700000000000000000ll};
+	struct vigil_event e;
+	char buf[2048];
+
+	a.cur.policy = &pol;
+	a.cur.gen = 1;
+	fill(&e);
+	e.verdict = VIGIL_ALLOW;
+	e.reason = VIGIL_R_RULE;
+	e.rule_id = 1;
+	e.err = 0;
+	/* A full-length path without a NUL is bounded by the field size. */
+	memset(e.path, 'p', sizeof(e.path));
+	assert_true(agent_event_format(&a, &e, buf, sizeof(buf)) > 0);
+	assert_non_null(strstr(buf, "\"errno\":0,"));
+	assert_non_null(strstr(buf, ",\"rule\":\"tool\",\"policy\":\"prod\",\"policy_serial\":7,"));
+	assert_int_equal(strlen(strstr(buf, "\"path\":\"") + 8) - strlen(strstr(buf, "\",\"dev\"")),
+	                 sizeof(e.path));
+	/* An event from an unknown generation names no rule or policy. */
+	e.gen = 9;
+	assert_true(agent_event_format(&a, &e, buf, sizeof(buf)) > 0);
+	assert_non_null(strstr(buf, ",\"rule\":null,\"policy_serial\":7,\"generation\":9}\n"));
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+	    cmocka_unit_test(test_format_escapes),
+	    cmocka_unit_test(test_format_rule_and_policy),
+	};
+
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}

@@ -1,0 +1,199 @@
+# vm suite: hash-chained audit log: kill -9 while events flow (20 times), then a full disk.
+# vigil-vm-args: --timeout 1200 --copy build/bench/audit_storm:/tests/bin/audit_storm --vigild-args --audit=fsync=16,fsync-ms=10,checkpoint=64,checkpoint-ms=300
+. /tests/vm/lib.sh
+. /vigil-vm/env
+LOG=/var/log/vigil
+ACK=/run/vigil/audit.ack
+KILLS=${AUDIT_KILLS:-20}
+mkdir -p /tmp/a
+cp /bin/busybox /tmp/a/true # same content, unlisted path: denied in the scope
+
+# start_vigild [ARGS...]: starts vigild outside the scope; waits until it enforces.
+start_vigild() {
+	rm -f /run/vigil/ready
+	# Not via outside(): $! must be vigild itself, which the sh becomes by exec.
+	sh -c 'echo $$ > /sys/fs/cgroup/cgroup.procs && exec "$@"' _ vigild --policy "$VM_POLICY" \
+		--event-log /out/events.jsonl --ready-file /run/vigil/ready $VM_VIGILD_ARGS "$@" \
+		>> /out/vigild.log 2>&1 &
+	echo $! > /run/vigild.pid
+	i=0
+	while [ ! -e /run/vigil/ready ] && [ $i -lt 300 ]; do usleep 100000; i=$((i + 1)); done
+	[ -e /run/vigil/ready ]
+}
+
+stop_vigild() { # stop_vigild SIGNAL
+	pid=$(cat /run/vigild.pid)
+	kill -"$1" "$pid" 2>/dev/null
+	i=0
+	while kill -0 "$pid" 2>/dev/null && [ $i -lt 100 ]; do usleep 50000; i=$((i + 1)); done
+	! kill -0 "$pid" 2>/dev/null
+}
+
+# verify DIR: runs vigil log verify with the key pinned at the first start.
+verify() {
+	outside vigil log verify --pubkey /tmp/pinned.vkey "$1" > /tmp/.v 2>&1
+}
+
+cp "$LOG/audit.vkey" /tmp/pinned.vkey
+expect_rc "log verifies after the first start" 0 outside vigil log verify --pubkey /tmp/pinned.vkey $LOG
+expect_eperm "unlisted binary denied while the audit log runs" /tmp/a/true
+i=0
+while [ $i -lt 30 ] && ! grep -q '"k":"event".*"path":"/tmp/a/true"' $LOG/audit.*.jsonl; do
+	usleep 100000
+	i=$((i + 1))
+done
+if grep -q '"k":"event","e":{.*"verdict":"deny".*"path":"/tmp/a/true"' $LOG/audit.*.jsonl; then
+	ok "the denial is an audit record"
+else
+	not_ok "the denial is an audit record" "$(tail -n 3 $LOG/audit.*.jsonl)"
+fi
+grep -q '"k":"policy","e":{.*"type":"policy_loaded".*"policy":"vm-audit-log","policy_serial":11' $LOG/audit.000001.jsonl &&
+	ok "policy acceptance recorded" || not_ok "policy acceptance recorded"
+
+# --- kill -9 while events flow ---------------------------------------------------------
+bad_verify=0 missing=0 torn=0 not_monotonic=0 prev_n=0 restart_fail=0
+k=0
+while [ $k -lt $KILLS ]; do
+	k=$((k + 1))
+	(while :; do /bin/true; /tmp/a/true 2>/dev/null; done) &
+	gen=$!
+	usleep $((200000 + (k % 5) * 70000))
+	stop_vigild 9 || { restart_fail=$((restart_fail + 1)); }
+	kill $gen 2>/dev/null
+	wait $gen 2>/dev/null
+	read -r n h < $ACK
+	verify $LOG
+	rc=$?
+	case $rc in
+	0) ;;
+	4) torn=$((torn + 1)) ;;
+	*)
+		bad_verify=$((bad_verify + 1))
+		echo "# kill $k: verify exit $rc: $(cat /tmp/.v)"
+		[ $bad_verify = 1 ] && tar -cf /out/audit-bad-kill$k.tar -C /var/log vigil
+		;;
+	esac
+	# The acknowledged record is there with the acknowledged hash: nothing durable was lost.
+	if ! grep -q "^{\"n\":$n,.*\"h\":\"$h\"}\$" $LOG/audit.*.jsonl; then
+		missing=$((missing + 1))
+		echo "# kill $k: acknowledged record $n ($h) missing"
+	fi
+	[ "$n" -ge "$prev_n" ] || not_monotonic=$((not_monotonic + 1))
+	prev_n=$n
+	start_vigild || { restart_fail=$((restart_fail + 1)); break; }
+done
+[ $restart_fail = 0 ] && ok "vigild killed and restarted $k times" || not_ok "vigild restarts" "$restart_fail failed"
+[ $bad_verify = 0 ] && ok "chain verified after every kill ($torn ended in a torn tail)" ||
+	not_ok "chain verified after every kill" "$bad_verify failures"
+[ $missing = 0 ] && ok "every acknowledged record present after every kill (last ack $prev_n)" ||
+	not_ok "acknowledged records present" "$missing missing"
+[ $not_monotonic = 0 ] && ok "acknowledgements never go back" || not_ok "acknowledgements never go back"
+
+stop_vigild TERM
+expect_rc "whole chain verifies after the kills and a clean stop" 0 outside vigil log verify --pubkey /tmp/pinned.vkey $LOG
+starts=$(grep -h -c '"k":"start"' $LOG/audit.*.jsonl | awk '{ s += $1 } END { print s }')
+gaps=$(grep -h -c '"k":"gap"' $LOG/audit.*.jsonl | awk '{ s += $1 } END { print s }')
+[ "$starts" = $((k + 1)) ] && ok "one start record per run ($starts)" || not_ok "one start record per run" "$starts, want $((k + 1))"
+[ "$gaps" = "$torn" ] && ok "each torn tail became one gap record ($gaps)" || not_ok "torn tails recorded" "$gaps gap records, $torn torn tails"
+keys=$(sed -n 's/.*"k":"start".*"pubkey":"\([^"]*\)".*/\1/p' $LOG/audit.*.jsonl | sort -u | wc -l)
+[ "$keys" = 1 ] && ok "one checkpoint key across restarts" || not_ok "one checkpoint key across restarts" "$keys keys"
+tar -cf /out/audit-kill9.tar -C /var/log vigil
+
+# --- a full disk -------------------------------------------------------------------------
+SMALL=/mnt/small
+mkdir -p $SMALL
+mount -t tmpfs -o size=256k tmpfs $SMALL
+start_vigild --audit-dir $SMALL || not_ok "vigild starts on the small tmpfs"
+dd if=/dev/zero of=$SMALL/fill bs=4k 2>/dev/null
+denied=0 j=0
+while [ $j -lt 40 ]; do
+	/tmp/a/true 2>/dev/null || denied=$((denied + 1))
+	/bin/true
+	j=$((j + 1))
+done
+[ $denied = 40 ] && ok "enforcement continues on a full disk (40 of 40 denied)" || not_ok "enforcement on a full disk" "$denied of 40 denied"
+i=0
+while [ $i -lt 30 ] && ! grep -q "counting lost records" /out/vigild.log; do usleep 100000; i=$((i + 1)); done
+grep -q "counting lost records" /out/vigild.log && ok "write failure reported once" || not_ok "write failure reported"
+rm -f $SMALL/fill
+usleep 600000
+/tmp/a/true 2>/dev/null
+expect_event "events flow again" '"path":"/tmp/a/true"'
+stop_vigild TERM
+expect_rc "chain with the outage verifies" 0 outside vigil log verify --pubkey /tmp/pinned.vkey $SMALL
+lost=$(sed -n 's/.*"k":"loss".*"source":"write","count":\([0-9]*\).*/\1/p' $SMALL/audit.*.jsonl | awk '{ s += $1 } END { print s + 0 }')
+[ "$lost" -gt 0 ] && ok "the loss is recorded once space returns ($lost records)" || not_ok "loss recorded" "$(grep loss $SMALL/audit.*.jsonl)"
+grep -q '"k":"event".*"path":"/tmp/a/true"' $SMALL/audit.*.jsonl && ok "records after the outage" || not_ok "records after the outage"
+tar -cf /out/audit-small.tar -C /mnt small
+umount $SMALL
+
+# --- end-to-end throughput (figures for docs/BENCHMARKS.md) ------------------------------
+# uptime_ms: milliseconds since boot, with shell builtins only: every exec in the scope is
+# itself an event, so helpers that poll must not fork programs.
+uptime_ms() {
+	read -r up _ < /proc/uptime
+	echo $((${up%.*} * 1000 + ${up#*.} * 10))
+}
+# phase_records: the records written after record $before, across files.
+phase_records() { cat $LOG/audit.*.jsonl | awk -F'[:,]' -v b="$before" '$2 > b'; }
+# sum_losses: the counts of the loss records on stdin.
+sum_losses() { sed -n 's/.*"k":"loss".*"count":\([0-9]*\).*/\1/p' | awk '{ s += $1 } END { print s + 0 }'; }
+
+start_vigild || not_ok "vigild restarts for the throughput runs"
+usleep 300000
+read -r before h < $ACK
+t0=$(uptime_ms)
+j=0
+while [ $j -lt 200 ]; do /bin/true; j=$((j + 1)); done
+t1=$(uptime_ms)
+usleep 500000
+phase_records > /tmp/phase
+events=$(grep -c '"k":"event".*"type":"exec","verdict":"allow".*"path":"/bin/busybox"' /tmp/phase)
+drops=$(sum_losses < /tmp/phase)
+echo "# exec throughput: 200 execs in $((t1 - t0)) ms; $events exec events recorded, $drops lost (accounted)"
+[ $((events + drops)) -ge 200 ] && ok "every exec recorded or counted ($events + $drops >= 200)" ||
+	not_ok "zero unaccounted losses (exec)" "$events recorded + $drops lost < 200"
+
+# Storms of denied exec mappings: as many decisions as the guest kernel can make. vigild's
+# event-log copy goes to tmpfs here, so the 9p share does not set the pace.
+stop_vigild TERM
+start_vigild --event-log /tmp/storm-events.jsonl || not_ok "vigild restarts for the storms"
+# settle_ms: waits until the ack file stops moving; prints when it last moved (uptime ms).
+settle_ms() {
+	# Outside the scope: its usleep and awk are not events, so the ack can settle.
+	outside sh -c '
+		read -r last < "$1"
+		moved=$(awk "{ printf \"%d\", \$1 * 1000 }" /proc/uptime) still=0
+		while [ $still -lt 10 ]; do
+			usleep 100000
+			read -r cur < "$1"
+			if [ "$cur" = "$last" ]; then
+				still=$((still + 1))
+			else
+				last=$cur still=0
+				moved=$(awk "{ printf \"%d\", \$1 * 1000 }" /proc/uptime)
+			fi
+		done
+		echo $moved' _ $ACK
+}
+# storm N: N denied mappings; checks that every decision is a record or counted as lost.
+storm() {
+	read -r before h < $ACK
+	t0=$(uptime_ms)
+	outside /tests/bin/audit_storm /sys/fs/cgroup/workload/cgroup.procs /tmp/a/true $1 > /tmp/storm 2>&1
+	t1=$(settle_ms)
+	phase_records > /tmp/phase
+	events=$(grep -c '"k":"event".*"type":"mmap_exec","verdict":"deny".*"path":"/tmp/a/true"' /tmp/phase)
+	drops=$(sum_losses < /tmp/phase)
+	echo "# storm $1: $(cat /tmp/storm)"
+	echo "# storm $1: $events denials recorded and durable in $((t1 - t0)) ms ($((events * 1000 / (t1 - t0 + 1))) records/s end to end), $drops lost and counted ($(grep -h '"k":"loss"' /tmp/phase | sed 's/.*"source":"\([a-z]*\)".*/\1/' | sort | uniq -c | tr '\n' ' '))"
+	grep -q "$1 denied" /tmp/storm && ok "storm $1: every mapping denied" || not_ok "storm $1 ran" "$(cat /tmp/storm)"
+	[ $((events + drops)) = $1 ] && ok "storm $1: zero unaccounted losses ($events recorded + $drops counted)" ||
+		not_ok "storm $1: zero unaccounted losses" "$events recorded + $drops counted != $1"
+}
+storm 8000
+storm 40000
+stop_vigild TERM
+outside vigil log verify --pubkey /tmp/pinned.vkey $LOG > /tmp/.v 2>&1 && ok "final chain verifies: $(cut -c1-90 /tmp/.v)" || not_ok "final verify" "$(cat /tmp/.v)"
+start_vigild
+finish
