@@ -55,12 +55,16 @@ bad_verify=0 missing=0 torn=0 not_monotonic=0 prev_n=0 restart_fail=0
 k=0
 while [ $k -lt $KILLS ]; do
 	k=$((k + 1))
+	# Two sources: execs, and a storm of denied mappings that keeps the writer busy.
 	(while :; do /bin/true; /tmp/a/true 2>/dev/null; done) &
 	gen=$!
+	sh -c 'echo $$ > /sys/fs/cgroup/cgroup.procs && exec "$@"' _ /tests/bin/audit_storm \
+		/sys/fs/cgroup/workload/cgroup.procs /tmp/a/true 100000000 > /dev/null 2>&1 &
+	storm_pid=$!
 	usleep $((200000 + (k % 5) * 70000))
 	stop_vigild 9 || { restart_fail=$((restart_fail + 1)); }
-	kill $gen 2>/dev/null
-	wait $gen 2>/dev/null
+	kill $gen $storm_pid 2>/dev/null
+	wait $gen $storm_pid 2>/dev/null
 	read -r n h < $ACK
 	verify $LOG
 	rc=$?
