@@ -5,7 +5,8 @@
 
 #include "agent/audit.h"
 
-int vigil_log_verbose; /* agent/log.h: defined by the program */
+/* Weak: agent/log.h's flag, defined by vigild or by the library where it has one. */
+__attribute__((weak)) int vigil_log_verbose;
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
