@@ -35,19 +35,24 @@ VIGIL_BUILD=$BUILD tools/vigil-vm run --timeout 1800 \
 	-- sh -c "N_RULES=$N_RULES sh /bench/enforce.sh" > "$out/enforce.raw"
 
 awk '
-	$1 == "result" { v[$2 "/" $3, ++n[$2 "/" $3]] = $4 }
-	function median(k,   i, j, t, a, c) {
+	$1 == "result" { k = $2 "/" $3; v[k, ++n[k]] = $4 }
+	function sorted(k, a,   i, j, t, c) {
 		c = n[k]
 		for (i = 1; i <= c; i++) a[i] = v[k, i]
 		for (i = 1; i <= c; i++) for (j = i + 1; j <= c; j++) if (a[j] < a[i]) { t = a[i]; a[i] = a[j]; a[j] = t }
-		return c % 2 ? a[(c + 1) / 2] : (a[c / 2] + a[c / 2 + 1]) / 2
+		return c
 	}
-	function rounds(k,   i, s) { for (i = 1; i <= n[k]; i++) s = s (i > 1 ? ", " : "") v[k, i]; return s }
+	function q(k, which,   a, c) { c = sorted(k, a); return which == "min" ? a[1] : (c % 2 ? a[(c + 1) / 2] : (a[c / 2] + a[c / 2 + 1]) / 2) }
+	function rounds(k,   i, s) { for (i = 1; i <= n[k]; i++) s = s (i > 1 ? ", " : "") int(v[k, i] + 0.5); return s }
+	function row(label, base, with) {
+		printf "| %s | %.0f / %.0f | %.0f / %.0f | %.3f | %+.1f %% | %+.1f %% |\n", label, q(base, "min"), q(base, "med"), q(with, "min"), q(with, "med"), q(with, "min") / q(base, "min"), (q(with, "min") / q(base, "min") - 1) * 100, (q(with, "med") / q(base, "med") - 1) * 100
+	}
 	END {
-		ob = median("baseline/open"); cb = median("baseline/connect")
-		printf "| loop | no agent (ns/op) | with agent (ns/op) | ratio | overhead |\n|---|---|---|---|---|\n"
-		printf "| open()+close(), vigil, 10,000 file rules | %.0f | %.0f | %.3f | %+.1f %% |\n", ob, median("vigil/open"), median("vigil/open") / ob, (median("vigil/open") / ob - 1) * 100
-		printf "| connect(), vigil, 10,000 CIDR rules | %.0f | %.0f | %.3f | %+.1f %% |\n", cb, median("vigil/connect"), median("vigil/connect") / cb, (median("vigil/connect") / cb - 1) * 100
-		printf "| open()+close(), kernel audit, 10,000 watches | %.0f | %.0f | %.3f | %+.1f %% |\n", ob, median("audit/open"), median("audit/open") / ob, (median("audit/open") / ob - 1) * 100
-		printf "\nRounds (ns/op): baseline open %s; vigil open %s; audit open %s; baseline connect %s; vigil connect %s; baseline after vigil: open %s, connect %s.\n", rounds("baseline/open"), rounds("vigil/open"), rounds("audit/open"), rounds("baseline/connect"), rounds("vigil/connect"), rounds("after/open"), rounds("after/connect")
+		printf "| loop | no agent, min / median (ns/op) | with agent, min / median (ns/op) | ratio (min) | overhead (min) | overhead (median) |\n|---|---|---|---|---|---|\n"
+		row("open()+close(), vigil, 10,000 file rules", "baseline/open", "vigil/open")
+		row("connect(), vigil, 10,000 CIDR rules", "baseline/connect", "vigil/connect")
+		row("open()+close(), kernel audit, 10,000 watches", "baseline/open", "audit/open")
+		row("(drift check) no agent after vigild, open", "baseline/open", "after/open")
+		row("(drift check) no agent after vigild, connect", "baseline/connect", "after/connect")
+		printf "\nRounds (ns/op): baseline open %s; vigil open %s; after open %s; audit open %s; baseline connect %s; vigil connect %s; after connect %s.\n", rounds("baseline/open"), rounds("vigil/open"), rounds("after/open"), rounds("audit/open"), rounds("baseline/connect"), rounds("vigil/connect"), rounds("after/connect")
 	}' "$out/enforce.raw" | tee "$out/enforce.md"
