@@ -36,23 +36,23 @@ VIGIL_BUILD=$BUILD tools/vigil-vm run --timeout 1800 \
 
 awk '
 	$1 == "result" { k = $2 "/" $3; v[k, ++n[k]] = $4 }
-	function sorted(k, a,   i, j, t, c) {
-		c = n[k]
-		for (i = 1; i <= c; i++) a[i] = v[k, i]
+	function med(a, c,   i, j, t) {
 		for (i = 1; i <= c; i++) for (j = i + 1; j <= c; j++) if (a[j] < a[i]) { t = a[i]; a[i] = a[j]; a[j] = t }
-		return c
+		return c % 2 ? a[(c + 1) / 2] : (a[c / 2] + a[c / 2 + 1]) / 2
 	}
-	function q(k, which,   a, c) { c = sorted(k, a); return which == "min" ? a[1] : (c % 2 ? a[(c + 1) / 2] : (a[c / 2] + a[c / 2 + 1]) / 2) }
+	function median_of(k,   a, i) { for (i = 1; i <= n[k]; i++) a[i] = v[k, i]; return med(a, n[k]) }
+	# The median over rounds of with / without, each pair measured back to back.
+	function pair_ratio(base, with,   a, i) { for (i = 1; i <= n[with]; i++) a[i] = v[with, i] / v[base, i]; return med(a, n[with]) }
+	function ratio_list(base, with,   i, s) { for (i = 1; i <= n[with]; i++) s = s (i > 1 ? ", " : "") sprintf("%.3f", v[with, i] / v[base, i]); return s }
 	function rounds(k,   i, s) { for (i = 1; i <= n[k]; i++) s = s (i > 1 ? ", " : "") int(v[k, i] + 0.5); return s }
-	function row(label, base, with) {
-		printf "| %s | %.0f / %.0f | %.0f / %.0f | %.3f | %+.1f %% | %+.1f %% |\n", label, q(base, "min"), q(base, "med"), q(with, "min"), q(with, "med"), q(with, "min") / q(base, "min"), (q(with, "min") / q(base, "min") - 1) * 100, (q(with, "med") / q(base, "med") - 1) * 100
-	}
 	END {
-		printf "| loop | no agent, min / median (ns/op) | with agent, min / median (ns/op) | ratio (min) | overhead (min) | overhead (median) |\n|---|---|---|---|---|---|\n"
-		row("open()+close(), vigil, 10,000 file rules", "baseline/open", "vigil/open")
-		row("connect(), vigil, 10,000 CIDR rules", "baseline/connect", "vigil/connect")
-		row("open()+close(), kernel audit, 10,000 watches", "baseline/open", "audit/open")
-		row("(drift check) no agent after vigild, open", "baseline/open", "after/open")
-		row("(drift check) no agent after vigild, connect", "baseline/connect", "after/connect")
-		printf "\nRounds (ns/op): baseline open %s; vigil open %s; after open %s; audit open %s; baseline connect %s; vigil connect %s; after connect %s.\n", rounds("baseline/open"), rounds("vigil/open"), rounds("after/open"), rounds("audit/open"), rounds("baseline/connect"), rounds("vigil/connect"), rounds("after/connect")
+		printf "| loop | rounds | no agent, median (ns/op) | with agent, median (ns/op) | ratio (median of pairs) | overhead |\n|---|---|---|---|---|---|\n"
+		r = pair_ratio("baseline/open", "vigil/open")
+		printf "| open()+close(), vigil, 10,000 file rules | %d | %.0f | %.0f | %.3f | %+.1f %% |\n", n["vigil/open"], median_of("baseline/open"), median_of("vigil/open"), r, (r - 1) * 100
+		r = pair_ratio("baseline/connect", "vigil/connect")
+		printf "| connect(), vigil, 10,000 CIDR rules | %d | %.0f | %.0f | %.3f | %+.1f %% |\n", n["vigil/connect"], median_of("baseline/connect"), median_of("vigil/connect"), r, (r - 1) * 100
+		r = median_of("audit/open") / median_of("baseline/open")
+		printf "| open()+close(), kernel audit, 10,000 watches | %d | %.0f | %.0f | %.3f (of medians) | %+.1f %% |\n", n["audit/open"], median_of("baseline/open"), median_of("audit/open"), r, (r - 1) * 100
+		printf "\nPer-pair ratios: open %s; connect %s.\n", ratio_list("baseline/open", "vigil/open"), ratio_list("baseline/connect", "vigil/connect")
+		printf "Rounds (ns/op): baseline open %s; vigil open %s; audit open %s; baseline connect %s; vigil connect %s.\n", rounds("baseline/open"), rounds("vigil/open"), rounds("audit/open"), rounds("baseline/connect"), rounds("vigil/connect")
 	}' "$out/enforce.raw" | tee "$out/enforce.md"
