@@ -193,6 +193,8 @@ struct audit_verify_result {
 };
 
 int audit_verify(const struct audit_verify_options *o, struct audit_verify_result *r);
+/* The running "total" of the last loss record of source in dir's log; 0 when there is none. */
+int audit_last_loss_total(const char *dir, const char *source, uint64_t *ret);
 const char *audit_verify_status_name(enum audit_verify_status s);
 
 /* Helpers shared by the writer, the verifier and tests. */

@@ -33,6 +33,19 @@ static void host_origin(char *out, size_t size)
 	snprintf(out, size, "vigil/%s", id[0] ? id : "localhost");
 }
 
+/*
+ * Ring-buffer drops already in the chain are not counted twice: when the per-CPU counter
+ * outlived the last vigild (pinned maps), counting resumes from the last recorded total; a
+ * counter below that total is a fresh map, counted from zero.
+ */
+static void resume_drop_count(struct agent *a, const char *dir)
+{
+	uint64_t total = 0, now = agent_stat(a, VIGIL_STAT_RB_DROPS);
+
+	if (audit_last_loss_total(dir, "ringbuf", &total) == 0 && total <= now)
+		a->drops_reported = total;
+}
+
 int agent_audit_open(struct agent *a)
 {
 	struct audit_options o;
@@ -63,6 +76,7 @@ int agent_audit_open(struct agent *a)
 	o.start_members = start;
 	o.anchor = a->audit_anchor;
 	o.anchor_ctx = a->audit_anchor_ctx;
+	resume_drop_count(a, o.dir);
 	r = audit_writer_open(&o, &a->audit);
 	if (r < 0)
 		return r;

@@ -130,6 +130,58 @@ static int learn_key(struct verify *v, const char *path)
 
 static int defer_checkpoint_failure(struct verify *v, const struct ckpt *c, int r);
 
+/* The "total" member of the last line of buf holding a loss record of source, or -ENOENT. */
+static int last_total_in(const char *buf, size_t size, const char *source, uint64_t *ret)
+{
+	char pat[64];
+	const char *end = buf + size;
+	int plen = snprintf(pat, sizeof(pat), ",\"source\":\"%s\",", source);
+
+	while (end > buf) {
+		const char *line = memrchr(buf, '\n', (size_t)(end - buf - 1));
+		const char *t;
+
+		line = line ? line + 1 : buf;
+		if ((size_t)(end - line) > 20 && memmem(line, 40, ",\"k\":\"loss\"", 11) &&
+		    memmem(line, (size_t)(end - line), pat, (size_t)plen) &&
+		    (t = memmem(line, (size_t)(end - line), ",\"total\":", 9))) {
+			*ret = strtoull(t + 9, NULL, 10);
+			return 0;
+		}
+		end = line;
+	}
+	return -ENOENT;
+}
+
+int audit_last_loss_total(const char *dir, const char *source, uint64_t *ret)
+{
+	uint32_t *seqs = NULL;
+	size_t n = 0;
+	int r = audit_list_files(dir, &seqs, &n);
+
+	*ret = 0;
+	if (r == -ENOENT)
+		return 0; /* no log yet: nothing was counted */
+	while (r >= 0 && n--) {
+		char path[4096], name[64];
+		const char *buf;
+		size_t size;
+
+		audit_file_name(seqs[n], name, sizeof(name));
+		snprintf(path, sizeof(path), "%s/%s", dir, name);
+		r = map_file(path, &buf, &size);
+		if (r < 0)
+			break;
+		r = last_total_in(buf, size, source, ret);
+		unmap_file(buf, size);
+		if (r == 0)
+			break;
+		r = 0;
+	}
+	free(seqs);
+	return r;
+}
+
 static int add_checkpoint(struct verify *v, const char *note, size_t len, const char *where)
 {
 	struct ckpt c;

@@ -55,7 +55,7 @@ struct audit_writer {
 	uint8_t durable_h[AUDIT_HASH_LEN];
 	uint64_t last_fsync_ns, last_ckpt_ns, ckpt_n;
 	uint64_t queue_drops_recorded, queue_drops_on_disk, write_drops, write_drops_recorded;
-	bool disk_full, outage, need_file_record;
+	bool disk_full, outage, need_file_record, ckpt_failing;
 	int write_err;
 	uint64_t retry_ns;
 	struct audit_key key;
@@ -525,10 +525,13 @@ static void checkpoint(struct audit_writer *w)
 	if (r >= 0)
 		r = write_file_atomic(w, AUDIT_CHECKPOINT, note, (size_t)len);
 	if (r < 0) {
-		log_error_errno(r, "audit: writing checkpoint %llu (tried again later)",
-		                (unsigned long long)w->durable_n);
+		if (!w->ckpt_failing) /* once per outage: it is retried every checkpoint interval */
+			log_error_errno(r, "audit: writing checkpoint %llu (tried again later)",
+			                (unsigned long long)w->durable_n);
+		w->ckpt_failing = true;
 		return;
 	}
+	w->ckpt_failing = false;
 	if (w->o.anchor &&
 	    (r = w->o.anchor(w->o.anchor_ctx, AUDIT_CT_CHECKPOINT, note, (size_t)len)) < 0)
 		log_error_errno(r, "audit: anchoring checkpoint %llu",

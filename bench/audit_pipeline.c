@@ -11,7 +11,8 @@
 #include <time.h>
 #include <unistd.h>
 
-int vigil_log_verbose; /* agent/log.h: defined by the program, as vigild does */
+/* Weak: agent/log.h's flag, defined by vigild or by the library where it has one. */
+__attribute__((weak)) int vigil_log_verbose;
 
 static double now_s(clockid_t clk)
 {

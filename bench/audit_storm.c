@@ -8,8 +8,6 @@
 #include <time.h>
 #include <unistd.h>
 
-int vigil_log_verbose; /* agent/log.h: bench programs link the agent library */
-
 int main(int argc, char **argv)
 {
 	unsigned long n, i, denied = 0, allowed = 0;

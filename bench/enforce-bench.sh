@@ -35,19 +35,24 @@ VIGIL_BUILD=$BUILD tools/vigil-vm run --timeout 1800 \
 	-- sh -c "N_RULES=$N_RULES sh /bench/enforce.sh" > "$out/enforce.raw"
 
 awk '
-	$1 == "result" { v[$2 "/" $3, ++n[$2 "/" $3]] = $4 }
-	function median(k,   i, j, t, a, c) {
-		c = n[k]
-		for (i = 1; i <= c; i++) a[i] = v[k, i]
+	$1 == "result" { k = $2 "/" $3; v[k, ++n[k]] = $4 }
+	function med(a, c,   i, j, t) {
 		for (i = 1; i <= c; i++) for (j = i + 1; j <= c; j++) if (a[j] < a[i]) { t = a[i]; a[i] = a[j]; a[j] = t }
 		return c % 2 ? a[(c + 1) / 2] : (a[c / 2] + a[c / 2 + 1]) / 2
 	}
-	function rounds(k,   i, s) { for (i = 1; i <= n[k]; i++) s = s (i > 1 ? ", " : "") v[k, i]; return s }
+	function median_of(k,   a, i) { for (i = 1; i <= n[k]; i++) a[i] = v[k, i]; return med(a, n[k]) }
+	# The median over rounds of with / without, each pair measured back to back.
+	function pair_ratio(base, with,   a, i) { for (i = 1; i <= n[with]; i++) a[i] = v[with, i] / v[base, i]; return med(a, n[with]) }
+	function ratio_list(base, with,   i, s) { for (i = 1; i <= n[with]; i++) s = s (i > 1 ? ", " : "") sprintf("%.3f", v[with, i] / v[base, i]); return s }
+	function rounds(k,   i, s) { for (i = 1; i <= n[k]; i++) s = s (i > 1 ? ", " : "") int(v[k, i] + 0.5); return s }
 	END {
-		ob = median("baseline/open"); cb = median("baseline/connect")
-		printf "| loop | no agent (ns/op) | with agent (ns/op) | ratio | overhead |\n|---|---|---|---|---|\n"
-		printf "| open()+close(), vigil, 10,000 file rules | %.0f | %.0f | %.3f | %+.1f %% |\n", ob, median("vigil/open"), median("vigil/open") / ob, (median("vigil/open") / ob - 1) * 100
-		printf "| connect(), vigil, 10,000 CIDR rules | %.0f | %.0f | %.3f | %+.1f %% |\n", cb, median("vigil/connect"), median("vigil/connect") / cb, (median("vigil/connect") / cb - 1) * 100
-		printf "| open()+close(), kernel audit, 10,000 watches | %.0f | %.0f | %.3f | %+.1f %% |\n", ob, median("audit/open"), median("audit/open") / ob, (median("audit/open") / ob - 1) * 100
-		printf "\nRounds (ns/op): baseline open %s; vigil open %s; audit open %s; baseline connect %s; vigil connect %s; baseline after vigil: open %s, connect %s.\n", rounds("baseline/open"), rounds("vigil/open"), rounds("audit/open"), rounds("baseline/connect"), rounds("vigil/connect"), rounds("after/open"), rounds("after/connect")
+		printf "| loop | rounds | no agent, median (ns/op) | with agent, median (ns/op) | ratio (median of pairs) | overhead |\n|---|---|---|---|---|---|\n"
+		r = pair_ratio("baseline/open", "vigil/open")
+		printf "| open()+close(), vigil, 10,000 file rules | %d | %.0f | %.0f | %.3f | %+.1f %% |\n", n["vigil/open"], median_of("baseline/open"), median_of("vigil/open"), r, (r - 1) * 100
+		r = pair_ratio("baseline/connect", "vigil/connect")
+		printf "| connect(), vigil, 10,000 CIDR rules | %d | %.0f | %.0f | %.3f | %+.1f %% |\n", n["vigil/connect"], median_of("baseline/connect"), median_of("vigil/connect"), r, (r - 1) * 100
+		r = median_of("audit/open") / median_of("baseline/open")
+		printf "| open()+close(), kernel audit, 10,000 watches | %d | %.0f | %.0f | %.3f (of medians) | %+.1f %% |\n", n["audit/open"], median_of("baseline/open"), median_of("audit/open"), r, (r - 1) * 100
+		printf "\nPer-pair ratios: open %s; connect %s.\n", ratio_list("baseline/open", "vigil/open"), ratio_list("baseline/connect", "vigil/connect")
+		printf "Rounds (ns/op): baseline open %s; vigil open %s; audit open %s; baseline connect %s; vigil connect %s.\n", rounds("baseline/open"), rounds("vigil/open"), rounds("audit/open"), rounds("baseline/connect"), rounds("vigil/connect")
 	}' "$out/enforce.raw" | tee "$out/enforce.md"

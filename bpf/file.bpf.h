@@ -254,7 +254,7 @@ int BPF_PROG(vigil_file_rules_open, struct file *file, int ret)
 	    .pos = {.dentry = file->f_path.dentry, .mnt = file->f_path.mnt},
 	    .file = file,
 	};
-	unsigned int mode = BPF_CORE_READ(file, f_mode);
+	unsigned int mode = file->f_mode;
 	int err;
 
 	if (ret)

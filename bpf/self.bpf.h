@@ -109,24 +109,22 @@ static __always_inline bool in_configfs_tsm(struct dentry *d)
 /* open(): the TPM and CVM guest devices, configfs-tsm and bpffs are vigild's alone. */
 static __always_inline int self_check_open(struct file *file)
 {
-	struct inode *inode = BPF_CORE_READ(file, f_inode);
-	struct dentry *d = BPF_CORE_READ(file, f_path.dentry);
-	__u64 magic = sb_magic(d);
+	/* Direct (BTF) loads: this runs on every open in the guest. */
+	struct inode *inode = file->f_inode;
+	struct dentry *d = file->f_path.dentry;
+	__u64 magic = d->d_sb->s_magic;
 	__u32 rdev;
 
-	if ((BPF_CORE_READ(inode, i_mode) & S_IFMT) == S_IFCHR) {
-		rdev = BPF_CORE_READ(inode, i_rdev);
+	if ((inode->i_mode & S_IFMT) == S_IFCHR) {
+		rdev = inode->i_rdev;
 		if (bpf_map_lookup_elem(&protected_devs, &rdev) && !current_is_vigild())
-			return self_deny(VIGIL_SELF_DEVICE, 0, rdev, BPF_CORE_READ(inode, i_ino),
-			                 d);
+			return self_deny(VIGIL_SELF_DEVICE, 0, rdev, inode->i_ino, d);
 		return 0;
 	}
 	if (magic == BPF_FS_MAGIC && !current_is_vigild())
-		return self_deny(VIGIL_SELF_BPF, 0, BPF_CORE_READ(inode, i_sb, s_dev),
-		                 BPF_CORE_READ(inode, i_ino), d);
+		return self_deny(VIGIL_SELF_BPF, 0, inode->i_sb->s_dev, inode->i_ino, d);
 	if (magic == CONFIGFS_MAGIC && in_configfs_tsm(d) && !current_is_vigild())
-		return self_deny(VIGIL_SELF_TSM, 0, BPF_CORE_READ(inode, i_sb, s_dev),
-		                 BPF_CORE_READ(inode, i_ino), d);
+		return self_deny(VIGIL_SELF_TSM, 0, inode->i_sb->s_dev, inode->i_ino, d);
 	return 0;
 }
 

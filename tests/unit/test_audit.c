@@ -745,6 +745,29 @@ static void test_garbage_line_recovery(void **state)
 	assert_int_equal(r.gaps, 1);
 }
 
+static void test_last_loss_total(void **state)
+{
+	struct fx *f = *state;
+	struct audit_options o = fx_opts(f);
+	struct audit_writer *w;
+	uint64_t total = 99;
+
+	assert_int_equal(audit_last_loss_total(f->log, "ringbuf", &total), 0);
+	assert_int_equal(total, 0); /* no log yet */
+	assert_int_equal(audit_writer_open(&o, &w), 0);
+	audit_submitf(w, "loss", "\"source\":\"ringbuf\",\"count\":5,\"total\":5");
+	audit_submitf(w, "loss", "\"source\":\"exporter\",\"count\":2,\"total\":7");
+	audit_submitf(w, "loss", "\"source\":\"ringbuf\",\"count\":3,\"total\":8");
+	audit_submitf(w, "event", "\"e\":{\"source\":\"ringbuf\",\"total\":1}");
+	assert_int_equal(audit_writer_close(w), 0);
+	assert_int_equal(audit_last_loss_total(f->log, "ringbuf", &total), 0);
+	assert_int_equal(total, 8);
+	assert_int_equal(audit_last_loss_total(f->log, "exporter", &total), 0);
+	assert_int_equal(total, 7);
+	assert_int_equal(audit_last_loss_total(f->log, "queue", &total), 0);
+	assert_int_equal(total, 0);
+}
+
 static uint64_t sum_loss(struct fx *f, const char *source)
 {
 	char *buf, *p, pat[64];
@@ -848,6 +871,7 @@ int main(void)
 	    cmocka_unit_test_setup_teardown(test_checkpoint_note, fx_setup, fx_teardown),
 	    cmocka_unit_test_setup_teardown(test_roundtrip, fx_setup, fx_teardown),
 	    cmocka_unit_test_setup_teardown(test_one_writer_per_dir, fx_setup, fx_teardown),
+	    cmocka_unit_test_setup_teardown(test_last_loss_total, fx_setup, fx_teardown),
 	    cmocka_unit_test_setup_teardown(test_tamper_flip_byte, fx_setup, fx_teardown),
 	    cmocka_unit_test_setup_teardown(test_tamper_delete, fx_setup, fx_teardown),
 	    cmocka_unit_test_setup_teardown(test_tamper_insert_copy, fx_setup, fx_teardown),

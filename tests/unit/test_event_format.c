@@ -6,7 +6,8 @@
 #include <errno.h>
 #include <string.h>
 
-int vigil_log_verbose; /* agent/log.h: defined by the program */
+/* Weak: agent/log.h's flag, defined by vigild or by the library where it has one. */
+__attribute__((weak)) int vigil_log_verbose;
 
 static void fill(struct vigil_event *e)
 {
