@@ -1,4 +1,4 @@
-#!/bin/sh
+# vm suite: every refused bundle leaves the old policy enforcing, unmeasured, with an event
 # vigil-vm-args: --copy /bin/busybox:/opt/true
 # Every refused bundle leaves the old policy enforcing, adds no measurement, and produces an event.
 . /tests/vm/lib.sh

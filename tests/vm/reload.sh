@@ -1,4 +1,4 @@
-#!/bin/sh
+# vm suite: 100 reloads under an exec/open loop: old-or-new verdicts only, measurement replay
 # vigil-vm-args: --copy /bin/busybox:/opt/true
 # 100 reloads (push, every 10th by SIGHUP) under a running exec/open loop: only old-or-new
 # verdicts, never a gap; then the measurement log replays to the guest's PCR 23.
