@@ -58,7 +58,7 @@ check "unknown field named" 3 "exec.deny: unknown field" "$BUILD/vigild" --polic
 printf '{"version": 1, "name": "x", "serial": "1"}' > "$t/p.json"
 check "wrong type named" 3 "serial: expected an integer" "$BUILD/vigild" --policy "$t/p.json"
 check "missing policy file" 3 "cannot open: No such file" "$BUILD/vigild" --policy "$t/none.json"
-check "no --policy is a usage error" 2 "--policy FILE is required" "$BUILD/vigild"
+check "no --policy or --bundle is a usage error" 2 "give one of --bundle FILE or --policy FILE" "$BUILD/vigild"
 check "unknown option is a usage error" 2 "usage:" "$BUILD/vigild" --bogus
 
 # pin fills digests and writes a policy vigild accepts.
