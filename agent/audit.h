@@ -108,9 +108,9 @@ int audit_checkpoint_open(const struct audit_key *k, const char *note, size_t le
 /* Measures data into the runtime measurement log and the PCR (wired to attest/ by vigild). */
 typedef int (*audit_anchor_fn)(void *ctx, const char *content_type, const void *data, size_t len);
 
-#define AUDIT_CT_START      "vigil.audit.start"
-#define AUDIT_CT_KEY        "vigil.audit.key"
-#define AUDIT_CT_CHECKPOINT "vigil.audit.checkpoint"
+#define AUDIT_CT_START      "vigil/audit-start"
+#define AUDIT_CT_KEY        "vigil/audit-key"
+#define AUDIT_CT_CHECKPOINT "vigil/audit-checkpoint"
 
 struct audit_options {
 	const char *dir;           /* log directory */

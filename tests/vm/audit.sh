@@ -196,4 +196,23 @@ storm 40000
 stop_vigild TERM
 vigil log verify --pubkey /tmp/pinned.vkey $LOG > /tmp/.v 2>&1 && ok "final chain verifies: $(cut -c1-90 /tmp/.v)" || not_ok "final verify" "$(cat /tmp/.v)"
 start_vigild
+
+# Anchoring: the checkpoint key, every start record and every checkpoint are measurement-log
+# records extended into PCR 23, so an attestation quote vouches for the log's state.
+ML=/run/vigil/measurements.log
+for ct in audit-key audit-start audit-checkpoint; do
+	n=$(grep -c "\"content_type\":\"vigil/$ct\"" $ML)
+	[ "$n" -ge 1 ] && ok "measurement log has vigil/$ct records ($n)" || not_ok "vigil/$ct measured" "none in $ML"
+done
+# The newest checkpoint on disk is measured: its root hash appears in a checkpoint record.
+root=$(sed -n 3p $LOG/checkpoint)
+grep "\"content_type\":\"vigil/audit-checkpoint\"" $ML | grep -qF "$root" &&
+	ok "latest checkpoint ($root) is in the measurement log" || not_ok "latest checkpoint measured" "$root"
+key=$(grep "\"content_type\":\"vigil/audit-key\"" $ML | tail -n 1)
+grep -qF "$(cut -d+ -f3 /tmp/pinned.vkey)" <<EOF2 && ok "the measured key is the checkpoint key" || not_ok "measured key" "$key"
+$key
+EOF2
+vigil attest replay > /tmp/replay.txt 2>&1
+grep -q "pcr 23 sha256: match" /tmp/replay.txt && ok "measurement log (with the audit anchors) replays to PCR 23" ||
+	not_ok "replay" "$(cat /tmp/replay.txt)"
 finish
