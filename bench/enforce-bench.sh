@@ -36,6 +36,7 @@ VIGIL_BUILD=$BUILD tools/vigil-vm run --timeout 1800 \
 
 awk '
 	$1 == "result" { k = $2 "/" $3; v[k, ++n[k]] = $4 }
+	$1 == "result-ab" { k = $2; ab[k, ++nab[k]] = $4 / $6 }
 	function med(a, c,   i, j, t) {
 		for (i = 1; i <= c; i++) for (j = i + 1; j <= c; j++) if (a[j] < a[i]) { t = a[i]; a[i] = a[j]; a[j] = t }
 		return c % 2 ? a[(c + 1) / 2] : (a[c / 2] + a[c / 2 + 1]) / 2
@@ -53,6 +54,10 @@ awk '
 		printf "| connect(), vigil, 10,000 CIDR rules | %d | %.0f | %.0f | %.3f | %+.1f %% |\n", n["vigil/connect"], median_of("baseline/connect"), median_of("vigil/connect"), r, (r - 1) * 100
 		r = median_of("audit/open") / median_of("baseline/open")
 		printf "| open()+close(), kernel audit, 10,000 watches | %d | %.0f | %.0f | %.3f (of medians) | %+.1f %% |\n", n["audit/open"], median_of("baseline/open"), median_of("audit/open"), r, (r - 1) * 100
+		for (k in nab) { for (i = 1; i <= nab[k]; i++) a[i] = ab[k, i]; abm[k] = med(a, nab[k]); for (i = 1; i <= nab[k]; i++) abl[k] = abl[k] (i > 1 ? ", " : "") sprintf("%.3f", ab[k, i]) }
+		printf "| open()+close() inside / outside the scope, vigild loaded (interleaved) | %d | | | %.3f | %+.1f %% |\n", nab["open"], abm["open"], (abm["open"] - 1) * 100
+		printf "| connect() inside / outside the scope, vigild loaded (interleaved) | %d | | | %.3f | %+.1f %% |\n", nab["connect"], abm["connect"], (abm["connect"] - 1) * 100
+		printf "\nInside/outside ratios: open %s; connect %s.\n", abl["open"], abl["connect"]
 		printf "\nPer-pair ratios: open %s; connect %s.\n", ratio_list("baseline/open", "vigil/open"), ratio_list("baseline/connect", "vigil/connect")
 		printf "Rounds (ns/op): baseline open %s; vigil open %s; audit open %s; baseline connect %s; vigil connect %s.\n", rounds("baseline/open"), rounds("vigil/open"), rounds("audit/open"), rounds("baseline/connect"), rounds("vigil/connect")
 	}' "$out/enforce.raw" | tee "$out/enforce.md"

@@ -5,7 +5,10 @@
 N_OPEN=${N_OPEN:-30000}
 N_CONN=${N_CONN:-5000}
 ROUNDS=${ROUNDS:-7}
+N_AB=${N_AB:-5000}
+N_AB_CONN=${N_AB_CONN:-1000}
 B=/t/vtest
+join_bench() { echo $$ > /sys/fs/cgroup/bench/cgroup.procs; }
 outside() { sh -c 'echo $$ > /sys/fs/cgroup/cgroup.procs && exec "$@"' _ "$@"; }
 
 mkdir -p /sys/fs/cgroup/bench /tmp/bench
@@ -47,6 +50,10 @@ while [ $r -lt "$ROUNDS" ]; do
 	loop baseline
 	start_vigild
 	loop vigil
+	# The marginal cost of the rules: the same loop inside and outside the scope, interleaved.
+	$B ab-open /tmp/bench/target "$N_AB" 4 /sys/fs/cgroup/bench /sys/fs/cgroup | sed 's/^/result-ab open /'
+	$B ab-connect 127.0.0.1 9 "$N_AB_CONN" 4 /sys/fs/cgroup/bench /sys/fs/cgroup | sed 's/^/result-ab connect /'
+	join_bench
 	stop_vigild
 	r=$((r + 1))
 done
