@@ -1,4 +1,5 @@
-/* Pinning: maps and links live in bpffs, so enforcement outlasts vigild; a new vigild adopts them. */
+/* Pinning: maps and links live in bpffs, so enforcement outlasts vigild; a new vigild adopts them.
+ */
 #include "agent/agent.h"
 #include "agent/log.h"
 
@@ -145,7 +146,7 @@ static void sweep_map(struct bpf_map *map, size_t gen_off, uint32_t keep)
 	}
 	if (deleted)
 		log_info("adopted: removed %u entries of older generations from %s", deleted,
-			 bpf_map__name(map));
+		         bpf_map__name(map));
 	free(key);
 }
 
@@ -155,13 +156,13 @@ void agent_sweep_generations(struct agent *a, uint32_t keep)
 		struct bpf_map *map;
 		size_t gen_off;
 	} maps[] = {
-		{a->skel->maps.policy_cfg, 0},
-		{a->skel->maps.scope_cgroups, offsetof(struct vigil_scope_key, gen)},
-		{a->skel->maps.exec_allow, offsetof(struct vigil_exec_key, gen)},
-		{a->skel->maps.net_rules, offsetof(struct vigil_net_key, gen)},
-		{a->skel->maps.file_rules, offsetof(struct vigil_file_key, gen)},
-		{a->skel->maps.key_rules, offsetof(struct vigil_key_key, gen)},
-		{a->skel->maps.key_exes, offsetof(struct vigil_file_key, gen)},
+	    {a->skel->maps.policy_cfg, 0},
+	    {a->skel->maps.scope_cgroups, offsetof(struct vigil_scope_key, gen)},
+	    {a->skel->maps.exec_allow, offsetof(struct vigil_exec_key, gen)},
+	    {a->skel->maps.net_rules, offsetof(struct vigil_net_key, gen)},
+	    {a->skel->maps.file_rules, offsetof(struct vigil_file_key, gen)},
+	    {a->skel->maps.key_rules, offsetof(struct vigil_key_key, gen)},
+	    {a->skel->maps.key_exes, offsetof(struct vigil_file_key, gen)},
 	};
 	size_t i;
 
@@ -202,7 +203,7 @@ int agent_unload(const char *pin_dir)
 	maps = remove_dir(dir);
 	rmdir(pin_dir);
 	log_info("unloaded: %d pinned links and %d pinned maps removed; vigil no longer enforces",
-		 links, maps);
+	         links, maps);
 	return 0;
 }
 
@@ -234,7 +235,7 @@ void agent_log_prog_stats(struct agent *a)
 		    !info.run_cnt)
 			continue;
 		log_info("program %s: %llu runs, %llu ns in all, %.1f ns per run", s->progs[i].name,
-			 (unsigned long long)info.run_cnt, (unsigned long long)info.run_time_ns,
-			 (double)info.run_time_ns / (double)info.run_cnt);
+		         (unsigned long long)info.run_cnt, (unsigned long long)info.run_time_ns,
+		         (double)info.run_time_ns / (double)info.run_cnt);
 	}
 }

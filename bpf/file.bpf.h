@@ -49,8 +49,8 @@ static __always_inline __u8 walk_lookup(struct vigil_file_key *key, __u8 access,
  * bpf_probe_read (struct mount is reached by container_of, which direct loads cannot express).
  * The mount root itself was looked up by file_walk.
  */
-static __always_inline __u8 walk_above_mount(__u32 gen, const struct walk_pos *start,
-					     __u8 access, __u32 *ret_rule)
+static __always_inline __u8 walk_above_mount(__u32 gen, const struct walk_pos *start, __u8 access,
+                                             __u32 *ret_rule)
 {
 	struct vigil_file_key key = {.gen = gen};
 	__u64 mnt_off = bpf_core_field_offset(struct mount, mnt);
@@ -104,7 +104,7 @@ static __always_inline __u8 walk_above_mount(__u32 gen, const struct walk_pos *s
  * step) the walk uses direct BTF loads, no helper calls.
  */
 static __always_inline __u8 file_walk(__u32 gen, const struct walk_pos *start, __u8 access,
-				      __u32 *ret_rule)
+                                      __u32 *ret_rule)
 {
 	struct vigil_file_key key = {.gen = gen};
 	struct dentry *dentry = start->dentry;
@@ -251,8 +251,7 @@ SEC("lsm/file_open")
 int BPF_PROG(vigil_file_rules_open, struct file *file, int ret)
 {
 	struct file_req r = {
-	    .pos = {.dentry = file->f_path.dentry,
-	            .mnt = file->f_path.mnt},
+	    .pos = {.dentry = file->f_path.dentry, .mnt = file->f_path.mnt},
 	    .file = file,
 	};
 	unsigned int mode = file->f_mode;
