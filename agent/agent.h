@@ -86,6 +86,7 @@ int agent_pin_maps(struct agent *a, struct vigil_bpf *skel);
 int agent_pin_links(struct agent *a);
 void agent_sweep_generations(struct agent *a, uint32_t keep);
 int agent_unload(const char *pin_dir);
+void agent_log_prog_stats(struct agent *a);
 void agent_reexec(struct agent *a, char **argv) __attribute__((noreturn));
 
 /* Self-protection (self.c): vigild's binary identity, protected devices and files. */

@@ -216,3 +216,26 @@ void agent_reexec(struct agent *a, char **argv)
 	log_error_errno(-errno, "re-exec failed; exiting, enforcement stays pinned");
 	exit(1);
 }
+
+/*
+ * With kernel.bpf_stats_enabled=1, the kernel times every program run: one log line per
+ * program that ran, so an operator (and bench/) sees what each hook costs per call.
+ */
+void agent_log_prog_stats(struct agent *a)
+{
+	const struct bpf_object_skeleton *s = a->skel->skeleton;
+	int i;
+
+	for (i = 0; i < s->prog_cnt; i++) {
+		struct bpf_prog_info info;
+		__u32 len = sizeof(info);
+
+		memset(&info, 0, sizeof(info));
+		if (bpf_obj_get_info_by_fd(bpf_program__fd(*s->progs[i].prog), &info, &len) < 0 ||
+		    !info.run_cnt)
+			continue;
+		log_info("program %s: %llu runs, %llu ns in all, %.1f ns per run", s->progs[i].name,
+		         (unsigned long long)info.run_cnt, (unsigned long long)info.run_time_ns,
+		         (double)info.run_time_ns / (double)info.run_cnt);
+	}
+}

@@ -343,6 +343,7 @@ static int run(struct agent *a, char **argv)
 	log_info("stopping on signal %d: %llu events written, %llu lost to a full ring buffer",
 	         (int)stop_requested, (unsigned long long)a->events_written,
 	         (unsigned long long)agent_stat(a, VIGIL_STAT_RB_DROPS));
+	agent_log_prog_stats(a);
 	/* A deliberate stop ends enforcement; a crash leaves it pinned for the next vigild. */
 	agent_unload(a->opt.pin_dir);
 	r = EXIT_OK;

@@ -36,6 +36,8 @@ VIGIL_BUILD=$BUILD tools/vigil-vm run --timeout 1800 \
 
 awk '
 	$1 == "result" { k = $2 "/" $3; v[k, ++n[k]] = $4 }
+	$1 == "result-ab" { k = $2; ab[k, ++nab[k]] = $4 / $6 }
+	$1 == "progstat" { runs[$2] += $3; ns[$2] += $4 }
 	function med(a, c,   i, j, t) {
 		for (i = 1; i <= c; i++) for (j = i + 1; j <= c; j++) if (a[j] < a[i]) { t = a[i]; a[i] = a[j]; a[j] = t }
 		return c % 2 ? a[(c + 1) / 2] : (a[c / 2] + a[c / 2 + 1]) / 2
@@ -53,6 +55,18 @@ awk '
 		printf "| connect(), vigil, 10,000 CIDR rules | %d | %.0f | %.0f | %.3f | %+.1f %% |\n", n["vigil/connect"], median_of("baseline/connect"), median_of("vigil/connect"), r, (r - 1) * 100
 		r = median_of("audit/open") / median_of("baseline/open")
 		printf "| open()+close(), kernel audit, 10,000 watches | %d | %.0f | %.0f | %.3f (of medians) | %+.1f %% |\n", n["audit/open"], median_of("baseline/open"), median_of("audit/open"), r, (r - 1) * 100
+		for (k in nab) { for (i = 1; i <= nab[k]; i++) a[i] = ab[k, i]; abm[k] = med(a, nab[k]); for (i = 1; i <= nab[k]; i++) abl[k] = abl[k] (i > 1 ? ", " : "") sprintf("%.3f", ab[k, i]) }
+		printf "| open()+close() inside / outside the scope, vigild loaded (interleaved) | %d | | | %.3f | %+.1f %% |\n", nab["open"], abm["open"], (abm["open"] - 1) * 100
+		printf "| connect() inside / outside the scope, vigild loaded (interleaved) | %d | | | %.3f | %+.1f %% |\n", nab["connect"], abm["connect"], (abm["connect"] - 1) * 100
+		printf "\nInside/outside ratios: open %s; connect %s.\n", abl["open"], abl["connect"]
+		# Kernel-timed cost per call of the programs each loop iteration runs once.
+		fo = 0; for (p in runs) if (p ~ /file_open$|file_rules_open$/) fo += ns[p] / runs[p]
+		sc = ns["vigil_socket_connect"] / (runs["vigil_socket_connect"] ? runs["vigil_socket_connect"] : 1)
+		printf "\nPrograms as timed by the kernel (kernel.bpf_stats_enabled), ns per run:"
+		for (p in runs) printf " %s %.0f;", p, ns[p] / runs[p]
+		printf "\n\n| loop | vigil programs per iteration (ns, kernel-timed) | no agent, median (ns/op) | estimated overhead |\n|---|---|---|---|\n"
+		printf "| open()+close(), 10,000 file rules | %.0f | %.0f | %+.1f %% |\n", fo, median_of("baseline/open"), fo / median_of("baseline/open") * 100
+		printf "| connect(), 10,000 CIDR rules | %.0f | %.0f | %+.1f %% |\n", sc, median_of("baseline/connect"), sc / median_of("baseline/connect") * 100
 		printf "\nPer-pair ratios: open %s; connect %s.\n", ratio_list("baseline/open", "vigil/open"), ratio_list("baseline/connect", "vigil/connect")
 		printf "Rounds (ns/op): baseline open %s; vigil open %s; audit open %s; baseline connect %s; vigil connect %s.\n", rounds("baseline/open"), rounds("vigil/open"), rounds("audit/open"), rounds("baseline/connect"), rounds("vigil/connect")
 	}' "$out/enforce.raw" | tee "$out/enforce.md"

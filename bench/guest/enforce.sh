@@ -5,12 +5,16 @@
 N_OPEN=${N_OPEN:-30000}
 N_CONN=${N_CONN:-5000}
 ROUNDS=${ROUNDS:-7}
+N_AB=${N_AB:-5000}
+N_AB_CONN=${N_AB_CONN:-1000}
 B=/t/vtest
+join_bench() { echo $$ > /sys/fs/cgroup/bench/cgroup.procs; }
 outside() { sh -c 'echo $$ > /sys/fs/cgroup/cgroup.procs && exec "$@"' _ "$@"; }
 
 mkdir -p /sys/fs/cgroup/bench /tmp/bench
 echo $$ > /sys/fs/cgroup/bench/cgroup.procs
 ip link set lo up
+echo 1 > /proc/sys/kernel/bpf_stats_enabled
 $B mkfiles /tmp/bench "$N_RULES" || exit 1
 echo x > /tmp/bench/target
 $B open-loop /tmp/bench/target "$N_OPEN" > /dev/null # warm-up
@@ -38,6 +42,8 @@ start_vigild() {
 stop_vigild() {
 	outside kill -TERM "$(cat /run/bench-vigild.pid)"
 	while kill -0 "$(cat /run/bench-vigild.pid)" 2> /dev/null; do usleep 100000; done
+	# The kernel's own timing of each program (kernel.bpf_stats_enabled), logged at stop.
+	sed -n 's/^vigild: program \([a-z_]*\): \([0-9]*\) runs, \([0-9]*\) ns in all.*/progstat \1 \2 \3/p' /tmp/vigild.log
 }
 
 # Pairs: a round without, then a round with vigild, close in time, so each pair sees the same
@@ -47,6 +53,10 @@ while [ $r -lt "$ROUNDS" ]; do
 	loop baseline
 	start_vigild
 	loop vigil
+	# The marginal cost of the rules: the same loop inside and outside the scope, interleaved.
+	$B ab-open /tmp/bench/target "$N_AB" 4 /sys/fs/cgroup/bench /sys/fs/cgroup | sed 's/^/result-ab open /'
+	$B ab-connect 127.0.0.1 9 "$N_AB_CONN" 4 /sys/fs/cgroup/bench /sys/fs/cgroup | sed 's/^/result-ab connect /'
+	join_bench
 	stop_vigild
 	r=$((r + 1))
 done

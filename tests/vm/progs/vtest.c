@@ -12,6 +12,7 @@
 #include <liburing.h>
 #include <netinet/in.h>
 #include <signal.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -291,6 +292,83 @@ static int cmd_connect_loop(int argc, char **argv)
 	return 0;
 }
 
+static void join_cgroup(const char *dir)
+{
+	char path[4200];
+	FILE *f;
+
+	snprintf(path, sizeof(path), "%s/cgroup.procs", dir);
+	f = fopen(path, "w");
+	if (!f || fprintf(f, "%d\n", getpid()) < 0 || fclose(f) != 0) {
+		perror(path);
+		exit(2);
+	}
+}
+
+static double time_opens(const char *path, long n)
+{
+	uint64_t t0 = now_ns();
+	long i;
+
+	for (i = 0; i < n; i++) {
+		int fd = open(path, O_RDONLY | O_CLOEXEC);
+
+		if (fd < 0)
+			exit(fail("open", errno));
+		close(fd);
+	}
+	return (double)(now_ns() - t0) / (double)n;
+}
+
+static double time_connects(const struct sockaddr_storage *ss, socklen_t len, long n)
+{
+	uint64_t t0 = now_ns();
+	long i;
+
+	for (i = 0; i < n; i++) {
+		int fd = socket(ss->ss_family, SOCK_STREAM, 0);
+
+		if (connect(fd, (const struct sockaddr *)ss, len) < 0 && errno != ECONNREFUSED)
+			exit(fail("connect", errno));
+		close(fd);
+	}
+	return (double)(now_ns() - t0) / (double)n;
+}
+
+/*
+ * ab-open PATH N ROUNDS IN OUT / ab-connect ADDR PORT N ROUNDS IN OUT: alternates chunks of N
+ * operations in cgroup IN (the policy's scope) and cgroup OUT (outside it), in the order
+ * in-out, out-in, ... so drift cancels; prints "in NS out NS" per round.
+ */
+static int cmd_ab(int argc, char **argv)
+{
+	bool conn = strcmp(argv[1], "ab-connect") == 0;
+	int base = conn ? 3 : 2;
+	struct sockaddr_storage ss;
+	socklen_t len = 0;
+	long n, rounds, r;
+
+	if (argc != base + 5)
+		return 2;
+	if (conn)
+		len = make_addr(argv[2], argv[3], &ss);
+	n = atol(argv[base + 1]);
+	rounds = atol(argv[base + 2]);
+	for (r = 0; r < rounds; r++) {
+		double t[2];
+		int k;
+
+		for (k = 0; k < 2; k++) {
+			int inside = (k + r) % 2 == 0;
+
+			join_cgroup(argv[inside ? base + 3 : base + 4]);
+			t[inside] = conn ? time_connects(&ss, len, n) : time_opens(argv[2], n);
+		}
+		printf("in %.1f out %.1f\n", t[1], t[0]);
+	}
+	return 0;
+}
+
 /* One request to the kernel audit subsystem; waits for its acknowledgement. */
 static int audit_request(int fd, int type, const void *data, size_t len)
 {
@@ -401,6 +479,8 @@ int main(int argc, char **argv)
 		return cmd_connect_loop(argc, argv);
 	if (strncmp(argv[1], "audit-", 6) == 0)
 		return cmd_audit(argc, argv);
+	if (strncmp(argv[1], "ab-", 3) == 0)
+		return cmd_ab(argc, argv);
 	if (strcmp(argv[1], "bpf") == 0 || strcmp(argv[1], "ptrace") == 0 ||
 	    strcmp(argv[1], "kill") == 0)
 		return cmd_self(argc, argv);
