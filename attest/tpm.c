@@ -2,6 +2,7 @@
 #include "attest/attest.h"
 
 #include <errno.h>
+#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -11,6 +12,8 @@
 struct attest_tpm {
 	TSS2_TCTI_CONTEXT *tcti;
 	ESYS_CONTEXT *esys;
+	/* An ESAPI context runs one command at a time; the audit writer thread extends too. */
+	pthread_mutex_t lock;
 };
 
 /* The one error mapping: a missing handle or NV index is -ENOENT (callers expect it), all else
@@ -38,6 +41,7 @@ int attest_tpm_open(const char *tcti, struct attest_tpm **ret)
 
 	if (!t)
 		return -ENOMEM;
+	pthread_mutex_init(&t->lock, NULL);
 	/* Errors are reported once, by tpm_rc; tss2's own log would repeat them (TSS2_LOG
 	 * overrides). */
 	setenv("TSS2_LOG", "all+none", 0);
@@ -60,6 +64,7 @@ void attest_tpm_close(struct attest_tpm *t)
 		Esys_Finalize(&t->esys);
 	if (t->tcti)
 		Tss2_TctiLdr_Finalize(&t->tcti);
+	pthread_mutex_destroy(&t->lock);
 	free(t);
 }
 
@@ -71,7 +76,7 @@ static void select_pcr(TPMS_PCR_SELECTION *s, uint16_t alg, unsigned int pcr)
 	s->pcrSelect[pcr / 8] = (uint8_t)(1u << (pcr % 8));
 }
 
-int attest_tpm_banks(struct attest_tpm *t, unsigned int pcr, uint16_t *algs, size_t *n)
+static int tpm_banks_unlocked(struct attest_tpm *t, unsigned int pcr, uint16_t *algs, size_t *n)
 {
 	TPMS_CAPABILITY_DATA *cap = NULL;
 	TPMI_YES_NO more;
@@ -104,7 +109,8 @@ int attest_tpm_banks(struct attest_tpm *t, unsigned int pcr, uint16_t *algs, siz
 	return k ? 0 : -ENOTSUP;
 }
 
-int attest_tpm_extend(struct attest_tpm *t, unsigned int pcr, const struct attest_digests *d)
+static int tpm_extend_unlocked(struct attest_tpm *t, unsigned int pcr,
+                               const struct attest_digests *d)
 {
 	TPML_DIGEST_VALUES v = {.count = (UINT32)d->n};
 	size_t i;
@@ -118,7 +124,8 @@ int attest_tpm_extend(struct attest_tpm *t, unsigned int pcr, const struct attes
 	              "PCR_Extend");
 }
 
-int attest_tpm_read(struct attest_tpm *t, unsigned int pcr, uint16_t alg, struct attest_digest *out)
+static int tpm_read_unlocked(struct attest_tpm *t, unsigned int pcr, uint16_t alg,
+                             struct attest_digest *out)
 {
 	TPML_PCR_SELECTION sel = {.count = 1};
 	TPML_PCR_SELECTION *sel_out = NULL;
@@ -142,7 +149,7 @@ int attest_tpm_read(struct attest_tpm *t, unsigned int pcr, uint16_t alg, struct
 	return r;
 }
 
-int attest_tpm_reset(struct attest_tpm *t, unsigned int pcr)
+static int tpm_reset_unlocked(struct attest_tpm *t, unsigned int pcr)
 {
 	return tpm_rc(Esys_PCR_Reset(t->esys, ESYS_TR_PCR0 + pcr, ESYS_TR_PASSWORD, ESYS_TR_NONE,
 	                             ESYS_TR_NONE),
@@ -157,7 +164,7 @@ static int nv_handle(struct attest_tpm *t, uint32_t index, ESYS_TR *ret)
 	    "TR_FromTPMPublic(NV)");
 }
 
-int attest_tpm_nv_read(struct attest_tpm *t, uint32_t index, void *buf, size_t len)
+static int tpm_nv_read_unlocked(struct attest_tpm *t, uint32_t index, void *buf, size_t len)
 {
 	TPM2B_MAX_NV_BUFFER *data = NULL;
 	ESYS_TR nv = ESYS_TR_NONE;
@@ -198,7 +205,7 @@ static int nv_define(struct attest_tpm *t, uint32_t index, size_t len, ESYS_TR *
 	              "NV_DefineSpace");
 }
 
-int attest_tpm_nv_write(struct attest_tpm *t, uint32_t index, const void *buf, size_t len)
+static int tpm_nv_write_unlocked(struct attest_tpm *t, uint32_t index, const void *buf, size_t len)
 {
 	TPM2B_MAX_NV_BUFFER data = {.size = (UINT16)len};
 	ESYS_TR nv = ESYS_TR_NONE;
@@ -216,5 +223,67 @@ int attest_tpm_nv_write(struct attest_tpm *t, uint32_t index, const void *buf, s
 	                         ESYS_TR_NONE, &data, 0),
 	           "NV_Write");
 	Esys_TR_Close(t->esys, &nv);
+	return r;
+}
+
+/* The public entry points: each holds the context lock for its whole ESAPI sequence. */
+
+int attest_tpm_banks(struct attest_tpm *t, unsigned int pcr, uint16_t *algs, size_t *n)
+{
+	int r;
+
+	pthread_mutex_lock(&t->lock);
+	r = tpm_banks_unlocked(t, pcr, algs, n);
+	pthread_mutex_unlock(&t->lock);
+	return r;
+}
+
+int attest_tpm_extend(struct attest_tpm *t, unsigned int pcr, const struct attest_digests *d)
+{
+	int r;
+
+	pthread_mutex_lock(&t->lock);
+	r = tpm_extend_unlocked(t, pcr, d);
+	pthread_mutex_unlock(&t->lock);
+	return r;
+}
+
+int attest_tpm_read(struct attest_tpm *t, unsigned int pcr, uint16_t alg, struct attest_digest *out)
+{
+	int r;
+
+	pthread_mutex_lock(&t->lock);
+	r = tpm_read_unlocked(t, pcr, alg, out);
+	pthread_mutex_unlock(&t->lock);
+	return r;
+}
+
+int attest_tpm_reset(struct attest_tpm *t, unsigned int pcr)
+{
+	int r;
+
+	pthread_mutex_lock(&t->lock);
+	r = tpm_reset_unlocked(t, pcr);
+	pthread_mutex_unlock(&t->lock);
+	return r;
+}
+
+int attest_tpm_nv_read(struct attest_tpm *t, uint32_t index, void *buf, size_t len)
+{
+	int r;
+
+	pthread_mutex_lock(&t->lock);
+	r = tpm_nv_read_unlocked(t, index, buf, len);
+	pthread_mutex_unlock(&t->lock);
+	return r;
+}
+
+int attest_tpm_nv_write(struct attest_tpm *t, uint32_t index, const void *buf, size_t len)
+{
+	int r;
+
+	pthread_mutex_lock(&t->lock);
+	r = tpm_nv_write_unlocked(t, index, buf, len);
+	pthread_mutex_unlock(&t->lock);
 	return r;
 }

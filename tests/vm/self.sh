@@ -17,6 +17,8 @@ rdev=$(stat -c '%t %T' /dev/tpmrm0)
 mknod /tmp/mytpm c $((0x${rdev% *})) $((0x${rdev#* }))
 expect_eperm "open a private device node of the TPM" cat /tmp/mytpm
 ev "event: device by number" '"protects":"device"' '"path":"mytpm"'
+# The platform (outside the scope) reads PCRs, e.g. to replay the measurement log.
+expect_rc "the platform may open /dev/tpmrm0" 0 outside sh -c 'exec 3< /dev/tpmrm0'
 
 expect_eperm "bpf() syscall" $V bpf
 ev "event: bpf" '"protects":"bpf"' '"comm":"vtest"'
