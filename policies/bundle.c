@@ -1,6 +1,7 @@
 /* DSSE policy bundles: strict envelope decoding and encoding, canonical base64, PAE, file reading.
  */
 #include "policies/bundle.h"
+#include "policies/policy_internal.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -226,18 +227,13 @@ static int decode_root(json_t *root, const char *origin, struct bundle *b, struc
 int bundle_decode(const char *buf, size_t len, const char *origin, struct bundle **ret,
                   struct policy_error *err)
 {
-	json_error_t jerr;
 	struct bundle *b;
 	json_t *root;
 	int r;
 
-	if (len > BUNDLE_MAX_BYTES)
-		return policy_errorf(err, -EFBIG, "%s: bundle larger than %u bytes", origin,
-		                     BUNDLE_MAX_BYTES);
-	root = json_loadb(buf, len, JSON_REJECT_DUPLICATES, &jerr);
-	if (!root)
-		return policy_errorf(err, -EINVAL, "%s:%d:%d: %s", origin, jerr.line, jerr.column,
-		                     jerr.text);
+	r = policy_json_load(buf, len, BUNDLE_MAX_BYTES, origin, "bundle", &root, err);
+	if (r < 0)
+		return r;
 	b = calloc(1, sizeof(*b));
 	if (!b) {
 		json_decref(root);

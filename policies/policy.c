@@ -296,18 +296,13 @@ static int parse_root(struct policy *p, json_t *root, struct policy_error *err)
 int policy_parse(const char *buf, size_t len, const char *origin, struct policy **ret,
                  struct policy_error *err)
 {
-	json_error_t jerr;
 	struct policy *p;
 	json_t *root;
 	int r;
 
-	if (len > POLICY_MAX_BYTES)
-		return policy_errorf(err, -EFBIG, "%s: larger than %u bytes", origin,
-		                     POLICY_MAX_BYTES);
-	root = json_loadb(buf, len, JSON_REJECT_DUPLICATES, &jerr);
-	if (!root)
-		return policy_errorf(err, -EINVAL, "%s:%d:%d: %s", origin, jerr.line, jerr.column,
-		                     jerr.text);
+	r = policy_json_load(buf, len, POLICY_MAX_BYTES, origin, "policy", &root, err);
+	if (r < 0)
+		return r;
 	p = calloc(1, sizeof(*p));
 	if (!p) {
 		json_decref(root);

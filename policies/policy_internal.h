@@ -7,6 +7,10 @@
 
 #include "policies/policy.h"
 
+/* Parses len bytes of JSON (at most max, duplicate keys refused) into *ret; errors name
+ * "ORIGIN:LINE:COL" (what: "policy", "bundle") and are -EFBIG or -EINVAL. */
+int policy_json_load(const char *buf, size_t len, size_t max, const char *origin, const char *what,
+                     json_t **ret, struct policy_error *err);
 /* Fails with -EINVAL when obj has a key outside allowed (NULL-terminated). */
 int policy_check_keys(json_t *obj, const char *const *allowed, const char *origin,
                       const char *where, struct policy_error *err);

@@ -97,3 +97,18 @@ int policy_section(json_t *root, const char *key, const char *const *allowed, co
 	*ret = v;
 	return policy_check_keys(v, allowed, origin, key, err);
 }
+
+int policy_json_load(const char *buf, size_t len, size_t max, const char *origin, const char *what,
+                     json_t **ret, struct policy_error *err)
+{
+	json_error_t jerr;
+
+	if (len > max)
+		return policy_errorf(err, -EFBIG, "%s: %s larger than %zu bytes", origin, what,
+		                     max);
+	*ret = json_loadb(buf, len, JSON_REJECT_DUPLICATES, &jerr);
+	if (!*ret)
+		return policy_errorf(err, -EINVAL, "%s:%d:%d: %s", origin, jerr.line, jerr.column,
+		                     jerr.text);
+	return 0;
+}
