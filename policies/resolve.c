@@ -100,6 +100,8 @@ int policy_resolve_exec(const struct policy *p, const char *root, struct policy_
 		e[i].dev = policy_kdev(st.st_dev);
 		e[i].ino = st.st_ino;
 		e[i].rule_id = (uint32_t)i;
+		e[i].ctime_ns = (int64_t)st.st_ctim.tv_sec * 1000000000 + st.st_ctim.tv_nsec;
+		e[i].size = (uint64_t)st.st_size;
 	}
 	*ret = e;
 	*ret_n = p->n_exec;
@@ -107,9 +109,10 @@ int policy_resolve_exec(const struct policy *p, const char *root, struct policy_
 }
 
 int policy_verify_exec(const struct policy *p, const char *root,
-                       const struct policy_exec_entry *entries, size_t n, struct policy_error *err)
+                       const struct policy_exec_entry *entries, size_t n, size_t *ret_hashed,
+                       struct policy_error *err)
 {
-	size_t i;
+	size_t i, hashed = 0;
 
 	for (i = 0; i < n; i++) {
 		const struct policy_exec_rule *rule = &p->exec[entries[i].rule_id];
@@ -118,6 +121,9 @@ int policy_verify_exec(const struct policy *p, const char *root,
 		struct stat st;
 		int fd, r;
 
+		if (entries[i].flags & POLICY_EXEC_UNCHANGED)
+			continue;
+		hashed++;
 		fd = open_rule(p, root, entries[i].rule_id, &st, err);
 		if (fd < 0)
 			return fd;
@@ -144,5 +150,49 @@ int policy_verify_exec(const struct policy *p, const char *root,
 			    p->origin, entries[i].rule_id, rule->name, rule->path, got, want);
 		}
 	}
+	if (ret_hashed)
+		*ret_hashed = hashed;
 	return 0;
+}
+
+static int cmp_identity(const void *a, const void *b)
+{
+	const struct policy_exec_entry *x = a, *y = b;
+
+	if (x->dev != y->dev)
+		return x->dev < y->dev ? -1 : 1;
+	if (x->ino != y->ino)
+		return x->ino < y->ino ? -1 : 1;
+	return 0;
+}
+
+ssize_t policy_exec_mark_unchanged(const struct policy *prev,
+                                   const struct policy_exec_entry *prev_entries, size_t prev_n,
+                                   const struct policy *p, struct policy_exec_entry *entries,
+                                   size_t n)
+{
+	struct policy_exec_entry *index;
+	size_t i, marked = 0;
+
+	if (!prev || !prev_n || !n)
+		return 0;
+	index = malloc(prev_n * sizeof(*index));
+	if (!index)
+		return -ENOMEM;
+	memcpy(index, prev_entries, prev_n * sizeof(*index));
+	qsort(index, prev_n, sizeof(*index), cmp_identity);
+	for (i = 0; i < n; i++) {
+		const struct policy_exec_entry *old =
+		    bsearch(&entries[i], index, prev_n, sizeof(*index), cmp_identity);
+
+		entries[i].flags &= ~POLICY_EXEC_UNCHANGED;
+		if (!old || old->ctime_ns != entries[i].ctime_ns || old->size != entries[i].size ||
+		    memcmp(prev->exec[old->rule_id].sha256, p->exec[entries[i].rule_id].sha256,
+		           POLICY_SHA256_LEN) != 0)
+			continue;
+		entries[i].flags |= POLICY_EXEC_UNCHANGED;
+		marked++;
+	}
+	free(index);
+	return (ssize_t)marked;
 }
