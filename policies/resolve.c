@@ -58,20 +58,27 @@ out:
 	return r;
 }
 
+/*
+ * Opens rule i's file, or with want_fd false only stats it: one syscall instead of three, and
+ * no file_open hooks, which is most of resolving 100,000 rules in a guest. Returns the fd (0
+ * without want_fd) or -errno with err naming the rule.
+ */
 static int open_rule(const struct policy *p, const char *root, size_t i, struct stat *st,
-                     struct policy_error *err)
+                     bool want_fd, struct policy_error *err)
 {
 	const struct policy_exec_rule *rule = &p->exec[i];
 	char full[4096 + 256];
-	int fd;
+	int fd = 0;
 
 	snprintf(full, sizeof(full), "%s%s", root ? root : "", rule->path);
-	fd = open(full, O_RDONLY | O_CLOEXEC | O_NOCTTY | O_NONBLOCK);
-	if (fd < 0)
+	if (want_fd)
+		fd = open(full, O_RDONLY | O_CLOEXEC | O_NOCTTY | O_NONBLOCK);
+	if (fd < 0 || (!want_fd && stat(full, st) < 0))
 		return policy_errorf(err, -errno, "%s: exec.allow[%zu].path: rule '%s': %s: %s",
 		                     p->origin, i, rule->name, full, strerror(errno));
-	if (fstat(fd, st) < 0 || !S_ISREG(st->st_mode)) {
-		close(fd);
+	if ((want_fd && fstat(fd, st) < 0) || !S_ISREG(st->st_mode)) {
+		if (want_fd)
+			close(fd);
 		return policy_errorf(
 		    err, -EINVAL, "%s: exec.allow[%zu].path: rule '%s': %s is not a regular file",
 		    p->origin, i, rule->name, full);
@@ -90,13 +97,12 @@ int policy_resolve_exec(const struct policy *p, const char *root, struct policy_
 		return -ENOMEM;
 	for (i = 0; i < p->n_exec; i++) {
 		struct stat st;
-		int fd = open_rule(p, root, i, &st, err);
+		int r = open_rule(p, root, i, &st, false, err);
 
-		if (fd < 0) {
+		if (r < 0) {
 			free(e);
-			return fd;
+			return r;
 		}
-		close(fd);
 		e[i].dev = policy_kdev(st.st_dev);
 		e[i].ino = st.st_ino;
 		e[i].rule_id = (uint32_t)i;
@@ -124,7 +130,7 @@ int policy_verify_exec(const struct policy *p, const char *root,
 		if (entries[i].flags & POLICY_EXEC_UNCHANGED)
 			continue;
 		hashed++;
-		fd = open_rule(p, root, entries[i].rule_id, &st, err);
+		fd = open_rule(p, root, entries[i].rule_id, &st, true, err);
 		if (fd < 0)
 			return fd;
 		if (policy_kdev(st.st_dev) != entries[i].dev || st.st_ino != entries[i].ino) {
