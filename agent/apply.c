@@ -124,9 +124,9 @@ static int reuse_verified(struct agent *a, struct applied_policy *next)
 	ssize_t n;
 	size_t i;
 
+	/* Nothing we verified is enforcing yet: a first load, or adopting an earlier vigild's. */
 	if (!cur->gen || !cur->policy)
-		return 0; /* nothing verified by us yet (first load, or adopting an earlier vigild)
-		           */
+		return 0;
 	n = policy_exec_mark_unchanged(cur->policy, cur->exec, cur->n_exec, next->policy,
 	                               next->exec, next->n_exec);
 	if (n <= 0 || clean)
