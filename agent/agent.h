@@ -15,6 +15,7 @@
 #define VIGIL_AGENT_VERSION "0.1.0"
 
 struct vigil_bpf;
+struct bpf_map;
 struct ring_buffer;
 struct agent_reload;
 struct measure_log;
@@ -33,6 +34,9 @@ struct applied_policy {
 	struct policy_key_entry *keys; /* per key description */
 	size_t n_keys;
 	uint32_t gen;
+	size_t n_hashed; /* exec files read; the others were unchanged since the last generation */
+	/* exec_revocations when no entry of this generation was revoked yet (see apply.c). */
+	uint64_t revocations;
 };
 
 struct agent_options {
@@ -96,6 +100,11 @@ int agent_bpf_attach(struct agent *a);
 void agent_bpf_close(struct agent *a);
 /* Reads the per-CPU counter idx summed over CPUs. */
 uint64_t agent_stat(struct agent *a, unsigned int idx);
+
+/* Batched map work (map_batch.c); per-element where the map type has no batch ops. Deleting
+ * ignores missing keys. */
+int agent_map_update_batch(const struct bpf_map *map, const void *keys, const void *vals, size_t n);
+void agent_map_delete_batch(const struct bpf_map *map, const void *keys, size_t n);
 
 /* Resolves, verifies and publishes p; on failure the enforcing policy is unchanged. */
 int agent_apply_policy(struct agent *a, struct policy *p, struct policy_error *err);

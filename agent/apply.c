@@ -67,46 +67,98 @@ static struct vigil_exec_key exec_key(const struct applied_policy *ap, size_t i)
 
 static int insert_exec(struct agent *a, const struct applied_policy *ap, struct policy_error *err)
 {
-	int fd = map_fd(a->skel->maps.exec_allow);
+	struct vigil_exec_key *keys = calloc(ap->n_exec + 1, sizeof(*keys));
+	struct vigil_exec_val *vals = calloc(ap->n_exec + 1, sizeof(*vals));
 	size_t i;
+	int r = -ENOMEM;
 
+	if (!keys || !vals)
+		goto out;
 	for (i = 0; i < ap->n_exec; i++) {
 		const struct policy_exec_rule *rule = &ap->policy->exec[ap->exec[i].rule_id];
-		struct vigil_exec_key key = exec_key(ap, i);
-		struct vigil_exec_val val = {
+
+		keys[i] = exec_key(ap, i);
+		vals[i] = (struct vigil_exec_val){
 		    .rule_id = ap->exec[i].rule_id,
 		    .flags = rule->audit ? VIGIL_RULE_AUDIT : 0,
 		};
-
-		if (bpf_map_update_elem(fd, &key, &val, BPF_ANY) < 0)
-			return policy_errorf(err, -errno,
-			                     "%s: exec rules: map insert failed at %zu: %s",
-			                     ap->policy->origin, i, strerror(errno));
 	}
+	r = agent_map_update_batch(a->skel->maps.exec_allow, keys, vals, ap->n_exec);
+	if (r < 0)
+		policy_errorf(err, r, "%s: exec rules: map insert failed: %s", ap->policy->origin,
+		              strerror(-r));
+out:
+	free(keys);
+	free(vals);
+	return r;
+}
+
+static uint64_t revocations(struct agent *a)
+{
+	return __atomic_load_n(&a->skel->bss->exec_revocations, __ATOMIC_ACQUIRE);
+}
+
+/* True when gen's entry for the file of ap's entry i is revoked; a missing entry counts as
+ * revoked (fail closed: nothing vouches for the file then). */
+static bool entry_revoked(struct agent *a, const struct applied_policy *ap, size_t i, uint32_t gen)
+{
+	struct vigil_exec_key key = exec_key(ap, i);
+	struct vigil_exec_val val;
+
+	key.gen = gen;
+	return bpf_map_lookup_elem(map_fd(a->skel->maps.exec_allow), &key, &val) < 0 || val.revoked;
+}
+
+/*
+ * Marks the files the active generation vouches for: same (dev, ino), digest, ctime and size,
+ * and its entry not revoked. Its entry went in before its digest check and every write-open or
+ * truncate since has revoked it, so unrevoked means the content is still the one checked.
+ * Called after the pending entries are in: a write from here on revokes both generations'
+ * entries, and check_unrevoked sees it.
+ */
+static int reuse_verified(struct agent *a, struct applied_policy *next)
+{
+	const struct applied_policy *cur = &a->cur;
+	/* Unmoved since cur was known clean: no entry of any generation was revoked. */
+	bool clean = cur->revocations == revocations(a);
+	ssize_t n;
+	size_t i;
+
+	/* Nothing we verified is enforcing yet: a first load, or adopting an earlier vigild's. */
+	if (!cur->gen || !cur->policy)
+		return 0;
+	n = policy_exec_mark_unchanged(cur->policy, cur->exec, cur->n_exec, next->policy,
+	                               next->exec, next->n_exec);
+	if (n <= 0 || clean)
+		return n < 0 ? (int)n : 0;
+	for (i = 0; i < next->n_exec; i++)
+		if ((next->exec[i].flags & POLICY_EXEC_UNCHANGED) &&
+		    entry_revoked(a, next, i, cur->gen))
+			next->exec[i].flags &= ~POLICY_EXEC_UNCHANGED;
 	return 0;
 }
 
-/* After hashing: any file written since its entry went in has revoked set by the kernel. */
+/*
+ * After hashing: any file written since its pending entry went in has revoked set by the kernel,
+ * and a file not re-read must also still be unrevoked in the generation that vouched for it.
+ */
 static int check_unrevoked(struct agent *a, const struct applied_policy *ap,
                            struct policy_error *err)
 {
-	int fd = map_fd(a->skel->maps.exec_allow);
 	size_t i;
 
 	for (i = 0; i < ap->n_exec; i++) {
-		struct vigil_exec_key key = exec_key(ap, i);
-		struct vigil_exec_val val;
 		const struct policy_exec_rule *rule = &ap->policy->exec[ap->exec[i].rule_id];
 
-		if (bpf_map_lookup_elem(fd, &key, &val) < 0)
-			return policy_errorf(err, -errno, "%s: exec rules: map lookup failed: %s",
-			                     ap->policy->origin, strerror(errno));
-		if (val.revoked)
-			return policy_errorf(err, -ESTALE,
-			                     "%s: exec.allow[%u]: rule '%s': %s was written while "
-			                     "the policy loaded",
-			                     ap->policy->origin, ap->exec[i].rule_id, rule->name,
-			                     rule->path);
+		if (!entry_revoked(a, ap, i, ap->gen) &&
+		    !((ap->exec[i].flags & POLICY_EXEC_UNCHANGED) &&
+		      entry_revoked(a, ap, i, a->cur.gen)))
+			continue;
+		return policy_errorf(err, -ESTALE,
+		                     "%s: exec.allow[%u]: rule '%s': %s was written while "
+		                     "the policy loaded",
+		                     ap->policy->origin, ap->exec[i].rule_id, rule->name,
+		                     rule->path);
 	}
 	return 0;
 }
@@ -138,16 +190,24 @@ static int insert_scope_and_cfg(struct agent *a, const struct applied_policy *ap
 /* Removes a generation's entries; missing entries are fine (a partial insert). */
 static void remove_generation(struct agent *a, const struct applied_policy *ap)
 {
+	struct vigil_exec_key *keys;
 	size_t i;
 
 	if (!ap->gen)
 		return;
 	agent_remove_sections(a, ap);
-	for (i = 0; i < ap->n_exec; i++) {
-		struct vigil_exec_key key = exec_key(ap, i);
+	keys = calloc(ap->n_exec + 1, sizeof(*keys));
+	for (i = 0; keys && i < ap->n_exec; i++)
+		keys[i] = exec_key(ap, i);
+	if (keys)
+		agent_map_delete_batch(a->skel->maps.exec_allow, keys, ap->n_exec);
+	else /* out of memory: still remove them, one syscall each */
+		for (i = 0; i < ap->n_exec; i++) {
+			struct vigil_exec_key key = exec_key(ap, i);
 
-		bpf_map_delete_elem(map_fd(a->skel->maps.exec_allow), &key);
-	}
+			bpf_map_delete_elem(map_fd(a->skel->maps.exec_allow), &key);
+		}
+	free(keys);
 	for (i = 0; i < ap->n_cgroups; i++) {
 		struct vigil_scope_key key = {.cgroup_id = ap->cgroup_ids[i], .gen = ap->gen};
 
@@ -160,6 +220,7 @@ int agent_apply_policy(struct agent *a, struct policy *p, struct policy_error *e
 {
 	uint32_t active = __atomic_load_n(&a->skel->bss->active_gen, __ATOMIC_ACQUIRE);
 	struct applied_policy next = {.policy = p, .gen = active + 1};
+	uint64_t seq;
 	int r;
 
 	r = policy_resolve_exec(p, a->opt.root, &next.exec, &next.n_exec, err);
@@ -169,15 +230,23 @@ int agent_apply_policy(struct agent *a, struct policy *p, struct policy_error *e
 	if (r < 0)
 		goto fail;
 	/* Entries first, hashing second: a write in between is caught by check_unrevoked. */
+	seq = revocations(a);
 	r = insert_exec(a, &next, err);
 	if (r < 0)
 		goto fail;
-	r = policy_verify_exec(p, a->opt.root, next.exec, next.n_exec, err);
+	r = reuse_verified(a, &next);
 	if (r < 0)
 		goto fail;
-	r = check_unrevoked(a, &next, err);
+	r = policy_verify_exec(p, a->opt.root, next.exec, next.n_exec, &next.n_hashed, err);
 	if (r < 0)
 		goto fail;
+	/* Unmoved: no entry was revoked since before ours went in, so none of ours is. */
+	next.revocations = revocations(a);
+	if (next.revocations != seq) {
+		r = check_unrevoked(a, &next, err);
+		if (r < 0)
+			goto fail;
+	}
 	r = agent_apply_sections(a, &next, err);
 	if (r < 0)
 		goto fail;
@@ -208,9 +277,10 @@ int agent_apply_policy(struct agent *a, struct policy *p, struct policy_error *e
 	applied_policy_clear(&a->prev);
 	a->prev = a->cur;
 	a->cur = next;
-	log_info("policy '%s' serial %llu enforcing (%s, %zu exec rules, generation %u)", p->name,
-	         (unsigned long long)p->serial, p->audit ? "audit" : "enforce", p->n_exec,
-	         next.gen);
+	log_info("policy '%s' serial %llu enforcing (%s, %zu exec rules, %zu files hashed, "
+	         "generation %u)",
+	         p->name, (unsigned long long)p->serial, p->audit ? "audit" : "enforce", p->n_exec,
+	         next.n_hashed, next.gen);
 	return 0;
 
 fail:

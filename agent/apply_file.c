@@ -4,6 +4,7 @@
 #include <bpf/bpf.h>
 #include <bpf/libbpf.h>
 #include <errno.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "vigil.skel.h"
@@ -16,7 +17,8 @@ static struct vigil_file_key file_key(const struct policy_file_entry *e, uint32_
 int agent_apply_files(struct agent *a, struct applied_policy *ap, struct policy_error *err)
 {
 	const struct policy *p = ap->policy;
-	int fd = bpf_map__fd(a->skel->maps.file_rules);
+	struct vigil_file_key *keys = NULL;
+	struct vigil_file_val *vals = NULL;
 	size_t i;
 	int r;
 
@@ -26,30 +28,43 @@ int agent_apply_files(struct agent *a, struct applied_policy *ap, struct policy_
 	if (ap->n_files > VIGIL_MAX_FILE_RULES)
 		return policy_errorf(err, -E2BIG, "%s: files.rules: %zu distinct files, at most %d",
 		                     p->origin, ap->n_files, VIGIL_MAX_FILE_RULES);
+	keys = calloc(ap->n_files + 1, sizeof(*keys));
+	vals = calloc(ap->n_files + 1, sizeof(*vals));
+	r = -ENOMEM;
+	if (!keys || !vals)
+		goto out;
 	for (i = 0; i < ap->n_files; i++) {
-		struct vigil_file_key key = file_key(&ap->files[i], ap->gen);
-		struct vigil_file_val val;
-
-		_Static_assert(sizeof(val.rule_id) == sizeof(ap->files[i].rule_id) &&
-		                   sizeof(val.action) == sizeof(ap->files[i].action),
+		_Static_assert(sizeof(vals[i].rule_id) == sizeof(ap->files[i].rule_id) &&
+		                   sizeof(vals[i].action) == sizeof(ap->files[i].action),
 		               "file entry layout");
-		memcpy(val.rule_id, ap->files[i].rule_id, sizeof(val.rule_id));
-		memcpy(val.action, ap->files[i].action, sizeof(val.action));
-		if (bpf_map_update_elem(fd, &key, &val, BPF_ANY) < 0)
-			return policy_errorf(err, -errno, "%s: file rules: map insert failed: %s",
-			                     p->origin, strerror(errno));
+		keys[i] = file_key(&ap->files[i], ap->gen);
+		memcpy(vals[i].rule_id, ap->files[i].rule_id, sizeof(vals[i].rule_id));
+		memcpy(vals[i].action, ap->files[i].action, sizeof(vals[i].action));
 	}
-	return 0;
+	r = agent_map_update_batch(a->skel->maps.file_rules, keys, vals, ap->n_files);
+	if (r < 0)
+		policy_errorf(err, r, "%s: file rules: map insert failed: %s", p->origin,
+		              strerror(-r));
+out:
+	free(keys);
+	free(vals);
+	return r;
 }
 
 void agent_remove_files(struct agent *a, const struct applied_policy *ap)
 {
-	int fd = bpf_map__fd(a->skel->maps.file_rules);
+	struct vigil_file_key *keys = calloc(ap->n_files + 1, sizeof(*keys));
 	size_t i;
 
 	for (i = 0; i < ap->n_files; i++) {
 		struct vigil_file_key key = file_key(&ap->files[i], ap->gen);
 
-		bpf_map_delete_elem(fd, &key);
+		if (keys)
+			keys[i] = key;
+		else /* out of memory: one syscall each */
+			bpf_map_delete_elem(bpf_map__fd(a->skel->maps.file_rules), &key);
 	}
+	if (keys)
+		agent_map_delete_batch(a->skel->maps.file_rules, keys, ap->n_files);
+	free(keys);
 }

@@ -4,6 +4,7 @@
 #include <bpf/bpf.h>
 #include <bpf/libbpf.h>
 #include <errno.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "vigil.skel.h"
@@ -23,7 +24,8 @@ static struct vigil_net_key net_key(const struct policy_net_entry *e, uint32_t g
 int agent_apply_net(struct agent *a, struct applied_policy *ap, struct policy_error *err)
 {
 	const struct policy *p = ap->policy;
-	int fd = bpf_map__fd(a->skel->maps.net_rules);
+	struct vigil_net_key *keys = NULL;
+	struct vigil_net_val *vals = NULL;
 	size_t i, j;
 	int r;
 
@@ -34,15 +36,20 @@ int agent_apply_net(struct agent *a, struct applied_policy *ap, struct policy_er
 		return policy_errorf(err, -E2BIG,
 		                     "%s: network.rules: %zu distinct CIDRs, at most %d", p->origin,
 		                     ap->n_net, VIGIL_MAX_NET_PREFIXES);
+	keys = calloc(ap->n_net + 1, sizeof(*keys));
+	vals = calloc(ap->n_net + 1, sizeof(*vals));
+	r = -ENOMEM;
+	if (!keys || !vals)
+		goto out;
 	for (i = 0; i < ap->n_net; i++) {
 		const struct policy_net_entry *e = &ap->net[i];
-		struct vigil_net_key key = net_key(e, ap->gen);
-		struct vigil_net_val val = {.count = e->n_rules};
 
+		keys[i] = net_key(e, ap->gen);
+		vals[i].count = e->n_rules;
 		for (j = 0; j < e->n_rules; j++) {
 			const struct policy_net_rule *rule = &p->net[e->rules[j]];
 
-			val.rules[j] = (struct vigil_net_rule){
+			vals[i].rules[j] = (struct vigil_net_rule){
 			    .rule_id = e->rules[j],
 			    .port_lo = rule->port_lo,
 			    .port_hi = rule->port_hi,
@@ -51,22 +58,31 @@ int agent_apply_net(struct agent *a, struct applied_policy *ap, struct policy_er
 			    .action = rule->action,
 			};
 		}
-		if (bpf_map_update_elem(fd, &key, &val, BPF_ANY) < 0)
-			return policy_errorf(err, -errno,
-			                     "%s: network rules: map insert failed: %s", p->origin,
-			                     strerror(errno));
 	}
-	return 0;
+	r = agent_map_update_batch(a->skel->maps.net_rules, keys, vals, ap->n_net);
+	if (r < 0)
+		policy_errorf(err, r, "%s: network rules: map insert failed: %s", p->origin,
+		              strerror(-r));
+out:
+	free(keys);
+	free(vals);
+	return r;
 }
 
 void agent_remove_net(struct agent *a, const struct applied_policy *ap)
 {
-	int fd = bpf_map__fd(a->skel->maps.net_rules);
+	struct vigil_net_key *keys = calloc(ap->n_net + 1, sizeof(*keys));
 	size_t i;
 
 	for (i = 0; i < ap->n_net; i++) {
 		struct vigil_net_key key = net_key(&ap->net[i], ap->gen);
 
-		bpf_map_delete_elem(fd, &key);
+		if (keys)
+			keys[i] = key;
+		else /* out of memory: one syscall each */
+			bpf_map_delete_elem(bpf_map__fd(a->skel->maps.net_rules), &key);
 	}
+	if (keys)
+		agent_map_delete_batch(a->skel->maps.net_rules, keys, ap->n_net);
+	free(keys);
 }

@@ -266,13 +266,13 @@ static void report_loaded(struct agent *a, const char *source, const char *type,
 
 	log_info("policy '%s' serial %llu loaded from %s: verify %.1f ms, apply %.1f ms", p->name,
 	         (unsigned long long)p->serial, source, verify_ms, apply_ms);
-	agent_event_write(a, "policy_loaded",
-	                  json_pack("{s:s, s:s, s:I, s:i, s:I, s:f, s:f, s:s, s:o?}", "source",
-	                            source, "policy", p->name, "policy_serial",
-	                            (json_int_t)p->serial, "generation", (int)a->cur.gen,
-	                            "exec_rules", (json_int_t)p->n_exec, "verify_ms", verify_ms,
-	                            "apply_ms", apply_ms, "measurement_type", type, "measurement",
-	                            json_loads(content, 0, NULL)));
+	agent_event_write(
+	    a, "policy_loaded",
+	    json_pack("{s:s, s:s, s:I, s:i, s:I, s:I, s:f, s:f, s:s, s:o?}", "source", source,
+	              "policy", p->name, "policy_serial", (json_int_t)p->serial, "generation",
+	              (int)a->cur.gen, "exec_rules", (json_int_t)p->n_exec, "exec_hashed",
+	              (json_int_t)a->cur.n_hashed, "verify_ms", verify_ms, "apply_ms", apply_ms,
+	              "measurement_type", type, "measurement", json_loads(content, 0, NULL)));
 }
 
 /* Applies p with content measured right before the switch; takes p on success. */

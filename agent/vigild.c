@@ -252,7 +252,7 @@ static int validate_policy(struct agent *a, struct policy *p)
 
 	r = policy_resolve_exec(p, a->opt.root, &entries, &n, &err);
 	if (r >= 0)
-		r = policy_verify_exec(p, a->opt.root, entries, n, &err);
+		r = policy_verify_exec(p, a->opt.root, entries, n, NULL, &err);
 	free(entries);
 	if (r < 0) {
 		fprintf(stderr, "vigild: policy rejected: %s\n", err.msg);

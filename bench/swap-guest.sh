@@ -1,6 +1,7 @@
 #!/bin/sh
 # Guest half of bench/swap-host.sh: push each bundle, read vigild's own timings and its RSS.
-# Output: "swap RULES RUN PUSH_WALL_S VERIFY_MS APPLY_MS RSS_KB HWM_KB" per push.
+# Output: "swap RULES RUN PUSH_WALL_S VERIFY_MS APPLY_MS RSS_KB HWM_KB HASHED" per push (HASHED:
+# files vigild read, "-" from a vigild that does not report it).
 pid=$(cat /run/vigild.pid)
 kb() { awk -v k="$1:" '$1 == k { print $2 }' /proc/$pid/status; }
 outside() { sh -c 'echo $$ > /sys/fs/cgroup/cgroup.procs && exec "$@"' _ "$@"; }
@@ -13,7 +14,8 @@ for n in $1; do
 		last=$(grep '"type":"policy_loaded"' /out/events.jsonl | tail -1)
 		verify=$(echo "$last" | sed 's/.*"verify_ms":\([0-9.]*\).*/\1/')
 		apply=$(echo "$last" | sed 's/.*"apply_ms":\([0-9.]*\).*/\1/')
-		echo "swap $n $run $(awk "BEGIN { print $t1 - $t0 }") ${verify%.*} ${apply%.*} $(kb VmRSS) $(kb VmHWM)"
+		hashed=$(echo "$last" | sed -n 's/.*"exec_hashed":\([0-9]*\).*/\1/p')
+		echo "swap $n $run $(awk "BEGIN { print $t1 - $t0 }") ${verify%.*} ${apply%.*} $(kb VmRSS) $(kb VmHWM) ${hashed:--}"
 	done
 done
 # The user-space share of apply: resolve and hash every rule's file, no BPF maps (vigil policy check).

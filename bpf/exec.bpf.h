@@ -35,14 +35,14 @@ static __always_inline struct exec_pin file_pin(struct file *file)
 	struct inode *inode = BPF_CORE_READ(file, f_inode);
 
 	return (struct exec_pin){.dev = BPF_CORE_READ(inode, i_sb, s_dev),
-				 .ino = BPF_CORE_READ(inode, i_ino)};
+	                         .ino = BPF_CORE_READ(inode, i_ino)};
 }
 
 /* Records (allowed) or forgets (denied) the file of the exec in progress. */
 static __always_inline void exec_pin_set(struct file *file, bool allowed)
 {
 	struct exec_pin *pin = bpf_task_storage_get(&exec_pins, bpf_get_current_task_btf(), 0,
-						    BPF_LOCAL_STORAGE_GET_F_CREATE);
+	                                            BPF_LOCAL_STORAGE_GET_F_CREATE);
 
 	if (pin)
 		*pin = allowed ? file_pin(file) : (struct exec_pin){0};
@@ -71,7 +71,7 @@ struct exec_decision {
 };
 
 static __always_inline void exec_judge(struct file *file, const struct vigil_policy_cfg *cfg,
-				       __u32 gen, struct exec_decision *d)
+                                       __u32 gen, struct exec_decision *d)
 {
 	struct inode *inode = BPF_CORE_READ(file, f_inode);
 	struct vigil_exec_key key = {.gen = gen};
@@ -142,8 +142,8 @@ static __always_inline int exec_check(struct file *file, __u16 type, bool with_p
 	}
 	err = d.verdict == VIGIL_DENY ? -EPERM : 0;
 	stat_inc(d.verdict == VIGIL_ALLOW  ? VIGIL_STAT_EXEC_ALLOW
-		 : d.verdict == VIGIL_DENY ? VIGIL_STAT_EXEC_DENY
-					   : VIGIL_STAT_EXEC_AUDIT);
+	         : d.verdict == VIGIL_DENY ? VIGIL_STAT_EXEC_DENY
+	                                   : VIGIL_STAT_EXEC_AUDIT);
 	if (d.verdict == VIGIL_ALLOW && type != VIGIL_EV_EXEC)
 		return 0; /* library and loader mappings of allowed files are not news */
 
@@ -173,7 +173,7 @@ int BPF_PROG(vigil_bprm_check, struct linux_binprm *bprm, int ret)
 
 SEC("lsm/mmap_file")
 int BPF_PROG(vigil_mmap_file, struct file *file, unsigned long reqprot, unsigned long prot,
-	     unsigned long flags, int ret)
+             unsigned long flags, int ret)
 {
 	if (ret)
 		return ret;
@@ -187,7 +187,7 @@ int BPF_PROG(vigil_mmap_file, struct file *file, unsigned long reqprot, unsigned
 
 SEC("lsm/file_mprotect")
 int BPF_PROG(vigil_file_mprotect, struct vm_area_struct *vma, unsigned long reqprot,
-	     unsigned long prot, int ret)
+             unsigned long prot, int ret)
 {
 	struct file *file;
 
@@ -201,6 +201,12 @@ int BPF_PROG(vigil_file_mprotect, struct vm_area_struct *vma, unsigned long reqp
 	return exec_check(file, VIGIL_EV_MPROTECT_EXEC, false);
 }
 
+/*
+ * Entries of any generation newly marked revoked, ever. vigild reads it around a load: while it
+ * has not moved, no entry was revoked, and the per-entry lookups (one syscall each) are skipped.
+ */
+__u64 exec_revocations = 0;
+
 /* Marks one generation's entry for inode as written; true if it was newly marked. */
 static __always_inline bool exec_revoke(struct vigil_exec_key *key, __u8 reason)
 {
@@ -209,6 +215,7 @@ static __always_inline bool exec_revoke(struct vigil_exec_key *key, __u8 reason)
 	if (!val || val->revoked)
 		return false;
 	val->revoked = reason;
+	__sync_fetch_and_add(&exec_revocations, 1);
 	return true;
 }
 

@@ -6,6 +6,7 @@
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <sys/types.h>
 
 #define POLICY_VERSION    1
 #define POLICY_MAX_BYTES  (64u << 20)
@@ -145,11 +146,20 @@ int policy_resolve_key_exe(const struct policy *p, size_t i, const char *root, u
 int policy_compile_net(const struct policy *p, size_t max, struct policy_net_entry **ret,
                        size_t *ret_n, struct policy_error *err);
 
+/* policy_exec_entry.flags: the file's content is vouched for without reading it again (the
+ * caller proved no write since an earlier check of the same digest); verify skips it. */
+#define POLICY_EXEC_UNCHANGED (1u << 0)
+
 /* A resolved exec rule: the file's identity as the kernel sees it. */
 struct policy_exec_entry {
 	uint64_t dev; /* kernel dev_t: MAJOR << 20 | MINOR */
 	uint64_t ino;
 	uint32_t rule_id; /* index into policy.exec */
+	uint32_t flags;   /* POLICY_EXEC_* */
+	/* fstat at resolve time: a different file system mounted on the same device number can
+	 * reuse (dev, ino) without any write the kernel would see; its ctime or size differ. */
+	int64_t ctime_ns;
+	uint64_t size;
 };
 
 int policy_parse(const char *buf, size_t len, const char *origin, struct policy **ret,
@@ -160,9 +170,22 @@ void policy_free(struct policy *p);
 /* Resolves every exec rule's path (under root, "" for /) to (dev, inode); no hashing. */
 int policy_resolve_exec(const struct policy *p, const char *root, struct policy_exec_entry **ret,
                         size_t *ret_n, struct policy_error *err);
-/* Checks that each resolved file still has its identity and the rule's SHA-256. */
+/* Checks that each resolved file still has its identity and the rule's SHA-256; entries with
+ * POLICY_EXEC_UNCHANGED are not read. *ret_hashed (may be NULL) counts the files read. */
 int policy_verify_exec(const struct policy *p, const char *root,
-                       const struct policy_exec_entry *entries, size_t n, struct policy_error *err);
+                       const struct policy_exec_entry *entries, size_t n, size_t *ret_hashed,
+                       struct policy_error *err);
+
+/*
+ * Marks POLICY_EXEC_UNCHANGED on each entry whose (dev, ino) is among prev_entries (resolved
+ * for prev, whose digests were verified) with the same digest, ctime and size. Only a caller
+ * that proved no write since that verification may skip them (agent_apply_policy). Returns
+ * the count marked or -ENOMEM.
+ */
+ssize_t policy_exec_mark_unchanged(const struct policy *prev,
+                                   const struct policy_exec_entry *prev_entries, size_t prev_n,
+                                   const struct policy *p, struct policy_exec_entry *entries,
+                                   size_t n);
 
 /* SHA-256 of an open file's content. */
 int policy_sha256_fd(int fd, uint8_t out[POLICY_SHA256_LEN]);

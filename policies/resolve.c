@@ -58,20 +58,27 @@ out:
 	return r;
 }
 
+/*
+ * Opens rule i's file, or with want_fd false only stats it: one syscall instead of three, and
+ * no file_open hooks, which is most of resolving 100,000 rules in a guest. Returns the fd (0
+ * without want_fd) or -errno with err naming the rule.
+ */
 static int open_rule(const struct policy *p, const char *root, size_t i, struct stat *st,
-                     struct policy_error *err)
+                     bool want_fd, struct policy_error *err)
 {
 	const struct policy_exec_rule *rule = &p->exec[i];
 	char full[4096 + 256];
-	int fd;
+	int fd = 0;
 
 	snprintf(full, sizeof(full), "%s%s", root ? root : "", rule->path);
-	fd = open(full, O_RDONLY | O_CLOEXEC | O_NOCTTY | O_NONBLOCK);
-	if (fd < 0)
+	if (want_fd)
+		fd = open(full, O_RDONLY | O_CLOEXEC | O_NOCTTY | O_NONBLOCK);
+	if (fd < 0 || (!want_fd && stat(full, st) < 0))
 		return policy_errorf(err, -errno, "%s: exec.allow[%zu].path: rule '%s': %s: %s",
 		                     p->origin, i, rule->name, full, strerror(errno));
-	if (fstat(fd, st) < 0 || !S_ISREG(st->st_mode)) {
-		close(fd);
+	if ((want_fd && fstat(fd, st) < 0) || !S_ISREG(st->st_mode)) {
+		if (want_fd)
+			close(fd);
 		return policy_errorf(
 		    err, -EINVAL, "%s: exec.allow[%zu].path: rule '%s': %s is not a regular file",
 		    p->origin, i, rule->name, full);
@@ -90,16 +97,17 @@ int policy_resolve_exec(const struct policy *p, const char *root, struct policy_
 		return -ENOMEM;
 	for (i = 0; i < p->n_exec; i++) {
 		struct stat st;
-		int fd = open_rule(p, root, i, &st, err);
+		int r = open_rule(p, root, i, &st, false, err);
 
-		if (fd < 0) {
+		if (r < 0) {
 			free(e);
-			return fd;
+			return r;
 		}
-		close(fd);
 		e[i].dev = policy_kdev(st.st_dev);
 		e[i].ino = st.st_ino;
 		e[i].rule_id = (uint32_t)i;
+		e[i].ctime_ns = (int64_t)st.st_ctim.tv_sec * 1000000000 + st.st_ctim.tv_nsec;
+		e[i].size = (uint64_t)st.st_size;
 	}
 	*ret = e;
 	*ret_n = p->n_exec;
@@ -107,9 +115,10 @@ int policy_resolve_exec(const struct policy *p, const char *root, struct policy_
 }
 
 int policy_verify_exec(const struct policy *p, const char *root,
-                       const struct policy_exec_entry *entries, size_t n, struct policy_error *err)
+                       const struct policy_exec_entry *entries, size_t n, size_t *ret_hashed,
+                       struct policy_error *err)
 {
-	size_t i;
+	size_t i, hashed = 0;
 
 	for (i = 0; i < n; i++) {
 		const struct policy_exec_rule *rule = &p->exec[entries[i].rule_id];
@@ -118,7 +127,10 @@ int policy_verify_exec(const struct policy *p, const char *root,
 		struct stat st;
 		int fd, r;
 
-		fd = open_rule(p, root, entries[i].rule_id, &st, err);
+		if (entries[i].flags & POLICY_EXEC_UNCHANGED)
+			continue;
+		hashed++;
+		fd = open_rule(p, root, entries[i].rule_id, &st, true, err);
 		if (fd < 0)
 			return fd;
 		if (policy_kdev(st.st_dev) != entries[i].dev || st.st_ino != entries[i].ino) {
@@ -144,5 +156,49 @@ int policy_verify_exec(const struct policy *p, const char *root,
 			    p->origin, entries[i].rule_id, rule->name, rule->path, got, want);
 		}
 	}
+	if (ret_hashed)
+		*ret_hashed = hashed;
 	return 0;
+}
+
+static int cmp_identity(const void *a, const void *b)
+{
+	const struct policy_exec_entry *x = a, *y = b;
+
+	if (x->dev != y->dev)
+		return x->dev < y->dev ? -1 : 1;
+	if (x->ino != y->ino)
+		return x->ino < y->ino ? -1 : 1;
+	return 0;
+}
+
+ssize_t policy_exec_mark_unchanged(const struct policy *prev,
+                                   const struct policy_exec_entry *prev_entries, size_t prev_n,
+                                   const struct policy *p, struct policy_exec_entry *entries,
+                                   size_t n)
+{
+	struct policy_exec_entry *index;
+	size_t i, marked = 0;
+
+	if (!prev || !prev_n || !n)
+		return 0;
+	index = malloc(prev_n * sizeof(*index));
+	if (!index)
+		return -ENOMEM;
+	memcpy(index, prev_entries, prev_n * sizeof(*index));
+	qsort(index, prev_n, sizeof(*index), cmp_identity);
+	for (i = 0; i < n; i++) {
+		const struct policy_exec_entry *old =
+		    bsearch(&entries[i], index, prev_n, sizeof(*index), cmp_identity);
+
+		entries[i].flags &= ~POLICY_EXEC_UNCHANGED;
+		if (!old || old->ctime_ns != entries[i].ctime_ns || old->size != entries[i].size ||
+		    memcmp(prev->exec[old->rule_id].sha256, p->exec[entries[i].rule_id].sha256,
+		           POLICY_SHA256_LEN) != 0)
+			continue;
+		entries[i].flags |= POLICY_EXEC_UNCHANGED;
+		marked++;
+	}
+	free(index);
+	return (ssize_t)marked;
 }

@@ -146,7 +146,7 @@ static int do_check(int argc, char **argv)
 	if (r >= 0 && !pa.no_digests) {
 		r = policy_resolve_exec(p, pa.root, &entries, &n, &err);
 		if (r >= 0)
-			r = policy_verify_exec(p, pa.root, entries, n, &err);
+			r = policy_verify_exec(p, pa.root, entries, n, NULL, &err);
 		free(entries);
 		if (r < 0)
 			policy_free(p);

@@ -145,20 +145,20 @@ static void test_policy_resolve_and_verify(void **state)
 	assert_int_equal(stat(file, &st), 0);
 	assert_int_equal(e[0].ino, st.st_ino);
 	assert_int_equal(e[0].dev, ((uint64_t)major(st.st_dev) << 20) | minor(st.st_dev));
-	assert_int_equal(policy_verify_exec(p, "", e, n, &err), 0);
+	assert_int_equal(policy_verify_exec(p, "", e, n, NULL, &err), 0);
 
 	/* Content no longer matching the digest names the rule and both digests. */
 	assert_int_equal(truncate(file, 0), 0);
 	FILE *f = fopen(file, "a");
 	fputs("changed", f);
 	fclose(f);
-	assert_int_equal(policy_verify_exec(p, "", e, n, &err), -EBADMSG);
+	assert_int_equal(policy_verify_exec(p, "", e, n, NULL, &err), -EBADMSG);
 	assert_contains(err.msg, "exec.allow[0].sha256: rule 'e'");
 	assert_contains(err.msg, "the policy says " EMPTY_SHA256);
 
 	/* A different file at the path (rename over it) is caught by identity. */
 	assert_int_equal(rename(other, file), 0);
-	assert_int_equal(policy_verify_exec(p, "", e, n, &err), -ESTALE);
+	assert_int_equal(policy_verify_exec(p, "", e, n, NULL, &err), -ESTALE);
 	assert_contains(err.msg, "was replaced while the policy loaded");
 	free(e);
 
@@ -188,10 +188,85 @@ static void test_policy_resolve_under_root(void **state)
 	         EMPTY_SHA256);
 	assert_int_equal(parse(text, &p, &err), 0);
 	assert_int_equal(policy_resolve_exec(p, tmpdir, &e, &n, &err), 0);
-	assert_int_equal(policy_verify_exec(p, tmpdir, e, n, &err), 0);
+	assert_int_equal(policy_verify_exec(p, tmpdir, e, n, NULL, &err), 0);
 	free(e);
 	policy_free(p);
 	free(file);
+}
+
+#define X_SHA256 "2d711642b726b04401627ca9fbac32f5c8530fb1903cc4db02258717921a4881"
+
+/* Two rules, /u and /v under tmpdir, with the given digests. */
+static struct policy *two_rules(const char *u_sha, const char *v_sha)
+{
+	struct policy_error err = {{0}};
+	struct policy *p = NULL;
+	char text[1024];
+
+	snprintf(text, sizeof(text),
+	         "{\"version\":1,\"name\":\"x\",\"serial\":1,\"mode\":\"enforce\",\"scope\":"
+	         "\"guest\",\"exec\":{\"allow\":[{\"path\":\"/u\",\"sha256\":\"%s\"},"
+	         "{\"path\":\"/v\",\"sha256\":\"%s\"}]}}",
+	         u_sha, v_sha);
+	assert_int_equal(parse(text, &p, &err), 0);
+	return p;
+}
+
+static void test_policy_mark_unchanged(void **state)
+{
+	struct policy *prev = two_rules(EMPTY_SHA256, X_SHA256), *p;
+	struct policy_exec_entry *pe = NULL, *e = NULL;
+	struct policy_error err = {{0}};
+	size_t pn = 0, n = 0, hashed = 99;
+	char *u = write_temp(tmpdir, "u", "", 0), *v = write_temp(tmpdir, "v", "x", 1);
+	FILE *f;
+
+	assert_non_null(u);
+	assert_non_null(v);
+	assert_int_equal(policy_resolve_exec(prev, tmpdir, &pe, &pn, &err), 0);
+	assert_int_equal(policy_verify_exec(prev, tmpdir, pe, pn, &hashed, &err), 0);
+	assert_int_equal(hashed, 2);
+
+	/* Same files, same digests: both vouched for, neither read. */
+	p = two_rules(EMPTY_SHA256, X_SHA256);
+	assert_int_equal(policy_resolve_exec(p, tmpdir, &e, &n, &err), 0);
+	assert_int_equal(policy_exec_mark_unchanged(prev, pe, pn, p, e, n), 2);
+	assert_int_equal(policy_verify_exec(p, tmpdir, e, n, &hashed, &err), 0);
+	assert_int_equal(hashed, 0);
+	free(e);
+	policy_free(p);
+
+	/* Another digest for /v: only /u is vouched for, /v is read and refused. */
+	p = two_rules(EMPTY_SHA256, EMPTY_SHA256);
+	assert_int_equal(policy_resolve_exec(p, tmpdir, &e, &n, &err), 0);
+	assert_int_equal(policy_exec_mark_unchanged(prev, pe, pn, p, e, n), 1);
+	assert_true(e[0].flags & POLICY_EXEC_UNCHANGED);
+	assert_false(e[1].flags & POLICY_EXEC_UNCHANGED);
+	assert_int_equal(policy_verify_exec(p, tmpdir, e, n, &hashed, &err), -EBADMSG);
+	assert_contains(err.msg, "exec.allow[1].sha256");
+	free(e);
+	policy_free(p);
+
+	/* Written (ctime and size moved): read again, and the change is found. */
+	f = fopen(u, "a");
+	assert_non_null(f);
+	fputs("changed", f);
+	fclose(f);
+	p = two_rules(EMPTY_SHA256, X_SHA256);
+	assert_int_equal(policy_resolve_exec(p, tmpdir, &e, &n, &err), 0);
+	assert_int_equal(policy_exec_mark_unchanged(prev, pe, pn, p, e, n), 1);
+	assert_false(e[0].flags & POLICY_EXEC_UNCHANGED);
+	assert_int_equal(policy_verify_exec(p, tmpdir, e, n, &hashed, &err), -EBADMSG);
+	assert_contains(err.msg, "exec.allow[0].sha256");
+
+	/* No earlier generation: nothing is vouched for. */
+	assert_int_equal(policy_exec_mark_unchanged(NULL, NULL, 0, p, e, n), 0);
+	free(e);
+	free(pe);
+	policy_free(p);
+	policy_free(prev);
+	free(u);
+	free(v);
 }
 
 static void test_policy_kdev_and_hex(void **state)
@@ -212,6 +287,7 @@ int main(void)
 	    cmocka_unit_test(test_policy_field_errors),
 	    cmocka_unit_test(test_policy_resolve_and_verify),
 	    cmocka_unit_test(test_policy_resolve_under_root),
+	    cmocka_unit_test(test_policy_mark_unchanged),
 	    cmocka_unit_test(test_policy_kdev_and_hex),
 	};
 

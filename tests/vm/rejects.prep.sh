@@ -11,9 +11,11 @@ echo 2 > trust/threshold
 mkdir -p bad
 both() { "$VIGIL" policy sign --key keys/signer.key --key keys/second.key -o "$2" "$1"; }
 serial() { jq -c ".serial = $1" policy.json > "p$1.json"; }
-serial 2; serial 3; serial 4
+serial 2; serial 3; serial 4; serial 5; serial 6; serial 7
 both policy.json bundle.json
 both p2.json good2.json
+# The same digests again: files unchanged since are not re-read, written ones are.
+for s in 5 6 7; do both p$s.json good$s.json; done
 both policy.json bad/rollback.json
 "$VIGIL" policy sign --key keys/signer.key -o bad/below.json p3.json
 "$VIGIL" policy sign --key keys/stranger.key -o bad/unknown.json p3.json

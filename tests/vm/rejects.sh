@@ -54,6 +54,41 @@ expect_event "SIGHUP with the bundle in force: re-loaded, not a rollback" '"type
 expect_rc "serial 2 enforcing after the re-load" 0 in_force 2
 expect_rc "the control socket is root-only (mode 0600)" 0 sh -c \
 	'[ "$(stat -c %a /run/vigil/control.sock)" = 600 ]'
+
+# Reloads do not re-read a file the enforcing generation vouches for (same inode, digest, not
+# revoked), so a file written in between must be read again: its active entry is revoked.
+rejected() { grep -c '"type":"policy_rejected"' "$EVENTS"; }
+hashed() { # hashed SERIAL: exec_hashed of that serial's policy_loaded event
+	grep '"type":"policy_loaded"' "$EVENTS" | grep "\"policy_serial\":$1," | tail -1 |
+		sed -n 's/.*"exec_hashed":\([0-9]*\).*/\1/p'
+}
+printf x >> /opt/true
+expect_rc "/opt/true written: denied under serial 2 (its entry is revoked)" 126 /opt/true
+expect_event "the denial says modified" '"path":"/opt/true"' '"reason":"modified"' \
+	'"policy_serial":2'
+before=$(rejected)
+expect_rc "same digest, file written since serial 2: push refused" 1 \
+	outside vigil policy push /gen/good5.json
+expect_rc "refused for /opt/true's content, read again (not vouched for by serial 2)" 0 sh -c \
+	"[ $(rejected) = $((before + 1)) ] && grep '\"type\":\"policy_rejected\"' $EVENTS | tail -1 |
+	grep -F '\"reason\":\"not_applicable\"' | grep -F 'exec.allow[1].sha256' |
+	grep -qF 'has sha256'"
+cat /bin/busybox > /opt/true
+expect_rc "content restored: serial 5 accepted" 0 outside vigil policy push /gen/good5.json
+expect_rc "serial 5 in force" 0 in_force 5
+expect_rc "serial 5 read /opt/true only (busybox unchanged since serial 2)" 0 \
+	test "$(hashed 5)" = 1
+: >> /opt/true
+expect_rc "/opt/true opened for write: denied under serial 5" 126 /opt/true
+expect_rc "same content, opened for write since: serial 6 accepted" 0 \
+	outside vigil policy push /gen/good6.json
+expect_rc "serial 6 read /opt/true again" 0 test "$(hashed 6)" = 1
+expect_rc "serial 6 in force, /opt/true runs (its new entry is not revoked)" 0 in_force 6
+expect_rc "nothing written since serial 6: serial 7 reads no file" 0 \
+	outside vigil policy push /gen/good7.json
+expect_rc "serial 7 hashed 0 files" 0 test "$(hashed 7)" = 0
+expect_rc "serial 7 in force" 0 in_force 7
+
 outside vigil attest replay > /tmp/replay.txt 2>&1
 expect_rc "replay still matches PCR 23" 0 grep -q "pcr 23 sha256: match" /tmp/replay.txt
 finish
