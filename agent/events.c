@@ -25,6 +25,7 @@ const char *vigil_reason_name(unsigned int reason)
 	    [VIGIL_R_TOO_DEEP] = "too_deep",
 	    [VIGIL_R_SELF] = "self_protection",
 	    [VIGIL_R_NOT_NAMED] = "not_named",
+	    [VIGIL_R_WRITE_RELEASE] = "released_after_write",
 	};
 
 	return reason < sizeof(names) / sizeof(names[0]) && names[reason] ? names[reason]

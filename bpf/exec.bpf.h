@@ -261,6 +261,20 @@ int BPF_PROG(vigil_file_open, struct file *file, int ret)
 	return 0;
 }
 
+/*
+ * A writer that opened the file before its entry existed (before the policy listed it) is not
+ * seen by file_open, and i_writecount only refuses the exec while it holds the file. Its last
+ * reference going away revokes the entry, so content written after the digest check never
+ * runs. (No bpf_d_path here: this hook is outside the kernel's allowed set.)
+ */
+SEC("lsm/file_free_security")
+int BPF_PROG(vigil_file_free, struct file *file)
+{
+	if (BPF_CORE_READ(file, f_mode) & FMODE_WRITE)
+		exec_invalidate(BPF_CORE_READ(file, f_inode), NULL, VIGIL_R_WRITE_RELEASE);
+	return 0;
+}
+
 SEC("lsm/path_truncate")
 int BPF_PROG(vigil_path_truncate, const struct path *path, int ret)
 {

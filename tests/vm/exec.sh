@@ -84,5 +84,32 @@ expect_no_event "no event for out-of-scope exec" '"path":"/tmp/x/outside/true"'
 mkdir -p /sys/fs/cgroup/workload/child
 expect_eperm "unlisted binary denied in a child cgroup" sh -c 'echo $$ > /sys/fs/cgroup/workload/child/cgroup.procs && exec /tmp/x/unlisted true'
 
+# A writer that opened a file before any policy listed it: no listed file existed at its
+# open, the new vigild's digest check sees the original content, and the write comes later.
+mkdir -p /opt/late
+cp /bin/busybox /opt/late/true
+pid=$(cat /run/vigild.pid)
+outside kill -TERM "$pid"
+while kill -0 "$pid" 2> /dev/null; do usleep 100000; done
+exec 3>> /opt/late/true
+sum=$(sha256sum /bin/busybox | cut -c1-64)
+# (Without the two rules whose files earlier cases modified: vigild would refuse them.)
+sed "s|\"allow\": \[|\"allow\": [{\"name\": \"late\", \"path\": \"/opt/late/true\", \"sha256\": \"$sum\"},|; s|\"serial\": 7,|\"serial\": 8,|" \
+	/vigil-vm/policy.json | grep -v '"name": "to-modify"\|"name": "audited"' > /tmp/p8.json
+rm -f /run/vigil/ready
+outside sh -c 'exec 3>&-; vigild --policy /tmp/p8.json --event-log /out/events.jsonl --ready-file /run/vigil/ready \
+	>> /out/vigild.log 2>&1 & echo $! > /run/vigild.pid'
+i=0
+while [ ! -e /run/vigil/ready ] && [ $i -lt 300 ]; do usleep 100000; i=$((i + 1)); done
+expect_rc "vigild restarted with serial 8, which lists the open file" 0 test -e /run/vigil/ready
+expect_rc "the kernel refuses exec while the writer holds it (ETXTBSY)" 126 /opt/late/true
+echo tampered >&3
+exec 3>&-
+expect_event "releasing the writable file revokes the entry" '"type":"exec_invalidated"' \
+	'"reason":"released_after_write"'
+expect_eperm "content written by that earlier writer never runs" /opt/late/true
+expect_event "modified deny event for the late writer" '"reason":"modified"' '"path":"/opt/late/true"' \
+	'"rule":"late"' '"policy_serial":8'
+
 expect_rc "vigild still running" 0 kill -0 "$(cat /run/vigild.pid)"
 finish
