@@ -89,7 +89,8 @@ int agent_pin_links(struct agent *a)
 		if (!link)
 			continue;
 		snprintf(path, sizeof(path), "%s/%s", dir, s->progs[i].name);
-		old = bpf_link__open(path);
+		/* Only an adopted pin is opened: libbpf warns about every missing one. */
+		old = access(path, F_OK) == 0 ? bpf_link__open(path) : NULL;
 		if (old) {
 			unlink(path);
 			replaced++;

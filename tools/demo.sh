@@ -29,3 +29,6 @@ jq -c 'select(.verdict == "deny")' "$out/events.jsonl" | head -n 1
 echo
 echo "== vigild's log:"
 sed 's/^/   /' "$out/vigild.log"
+echo
+echo "== the guest's hash-chained audit log, verified here on the host (chain + signed checkpoints):"
+"$BUILD/vigil" log verify "$out" 2>&1 | sed 's/^/   /'
