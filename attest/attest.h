@@ -113,6 +113,11 @@ int measure_log_read(const char *path, int (*cb)(const struct measure_entry *e, 
 struct measure_replay {
 	int pcr;
 	struct attest_digests pcr_banks;
+	/* The PCR before the last PCR record, and that record's digests: a crash between a
+	 * record's durable log line and its extend leaves the PCR here (measure_open completes it).
+	 */
+	struct attest_digests pcr_banks_before_last;
+	struct attest_digests last_digests;
 	bool rtmr;
 	struct attest_digest rtmr_value; /* sha384 */
 	uint64_t records;

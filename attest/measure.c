@@ -76,25 +76,51 @@ static int count_record(const struct measure_entry *e, void *ctx)
 	return 0;
 }
 
+static int extend_registers(struct measure_log *m, const struct attest_digests *d);
+
+/* 0 when the PCR holds want in every bank the log has, -ESTALE when not. */
+static int pcr_equals(struct measure_log *m, int pcr, const struct attest_digests *want)
+{
+	size_t i;
+	int r = 0;
+
+	for (i = 0; r == 0 && pcr >= 0 && i < want->n; i++) {
+		struct attest_digest cur;
+
+		r = attest_tpm_read(m->tpm, (unsigned int)pcr, want->v[i].alg, &cur);
+		if (r == 0 && (pcr != (int)m->cfg.pcr || cur.len != want->v[i].len ||
+		               memcmp(cur.d, want->v[i].d, cur.len) != 0))
+			r = -ESTALE;
+	}
+	return r;
+}
+
 /*
  * A log continued across a TPM reset (a reboot with the log on persistent storage) would never
- * replay again: refuse to extend it, and say how to start over.
+ * replay again: refuse to extend it, and say how to start over. One case is not a reset: a
+ * crash after the last record's log line was durable and before its extend. The log is the
+ * intent, so that extend is completed (roll forward) and the chain goes on.
  */
 static int check_continuation(struct measure_log *m)
 {
 	struct measure_replay rp;
 	char err[512] = "";
-	size_t i;
 	int r;
 
 	r = measure_replay(m->cfg.log_path, &rp, err, sizeof(err));
-	for (i = 0; r == 0 && rp.pcr >= 0 && i < rp.pcr_banks.n; i++) {
-		struct attest_digest cur;
-
-		r = attest_tpm_read(m->tpm, (unsigned int)rp.pcr, rp.pcr_banks.v[i].alg, &cur);
-		if (r == 0 && (rp.pcr != (int)m->cfg.pcr || cur.len != rp.pcr_banks.v[i].len ||
-		               memcmp(cur.d, rp.pcr_banks.v[i].d, cur.len) != 0))
-			r = -ESTALE;
+	if (r == 0)
+		r = pcr_equals(m, rp.pcr, &rp.pcr_banks);
+	if (r == -ESTALE && rp.records > 0 &&
+	    pcr_equals(m, rp.pcr, &rp.pcr_banks_before_last) == 0) {
+		r = extend_registers(m, &rp.last_digests);
+		if (r == 0) {
+			fprintf(
+			    stderr,
+			    "vigil: measurement log %s: record %llu was logged but not extended "
+			    "(a crash): extended now\n",
+			    m->cfg.log_path, (unsigned long long)rp.records - 1);
+			r = pcr_equals(m, rp.pcr, &rp.pcr_banks);
+		}
 	}
 	if (r < 0)
 		fprintf(stderr,

@@ -190,6 +190,8 @@ static int replay_one(const struct measure_entry *e, void *ctx)
 		if (rp->pcr >= 0 && rp->pcr != e->pcr)
 			return -EXDEV; /* one log, one PCR */
 		rp->pcr = e->pcr;
+		rp->pcr_banks_before_last = rp->pcr_banks;
+		rp->last_digests = e->digests;
 		for (i = 0; i < e->digests.n; i++) {
 			struct attest_digest *reg =
 			    bank(&rp->pcr_banks, e->digests.v[i].alg, e->digests.v[i].len);
