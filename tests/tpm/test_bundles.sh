@@ -139,6 +139,26 @@ done
 check "log untouched by rejections" test "$(records)" = 3
 check "PCR untouched by rejections" test "$(pcr23)" = "$before"
 
+# --- a crash between a record's durable log line and its extend is rolled forward -------------
+# The crash state, made exactly: PCR 23 holds every record but the last.
+n=$(records)
+tpm2_pcrreset 23 > /dev/null
+head -n $((n - 1)) ml.log | jq -r '.digests | map("\(.hashAlg)=\(.digest)") | join(",")' |
+	while read -r d; do tpm2_pcrextend "23:$d" > /dev/null; done
+expect_rc "crash state: the log is one record ahead of PCR 23" 1 "$V" attest replay --log ml.log
+check "the restarted measurement continues the log" M b2.json
+grep -q "was logged but not extended (a crash): extended now" "$tmp/err" &&
+	ok "the crashed record's extend was completed, and said so" ||
+	not_ok "the crashed record's extend was completed" "$(head -c 400 "$tmp/err")"
+check "one more record" test "$(records)" = $((n + 1))
+# Any other mismatch (here: a PCR reset under the log) is still refused.
+cp ml.log ml.keep
+tpm2_pcrreset 23 > /dev/null
+expect_rc "a log that does not replay otherwise is refused" 1 M b2.json
+tpm2_pcrreset 23 > /dev/null
+jq -r '.digests | map("\(.hashAlg)=\(.digest)") | join(",")' ml.keep |
+	while read -r d; do tpm2_pcrextend "23:$d" > /dev/null; done
+
 # --- replay, independently, and against a quote ------------------------------------------------
 check "vigil attest replay matches PCR 23" "$V" attest replay --log ml.log
 pcr=$(printf '%064d' 0)
