@@ -120,10 +120,10 @@ check-fuzz: $(FUZZ_BINS)
 	$(Q)tests/run-fuzz.sh $(BUILD) $(FUZZ_BINS)
 
 check-host: all
-	$(Q)tests/run-host.sh $(BUILD)
+	$(Q)tests/run-scripts.sh host $(BUILD)
 
 check-tpm: all
-	$(Q)tests/run-tpm.sh $(BUILD)
+	$(Q)tests/run-scripts.sh tpm $(BUILD)
 
 kernel:
 	$(Q)scripts/fetch-kernel.sh
