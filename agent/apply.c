@@ -6,9 +6,12 @@
 #include <bpf/bpf.h>
 #include <bpf/libbpf.h>
 #include <linux/magic.h>
+#include <linux/membarrier.h>
 #include <stdlib.h>
 #include <sys/stat.h>
 #include <sys/statfs.h>
+#include <sys/syscall.h>
+#include <unistd.h>
 
 #include "vigil.skel.h"
 
@@ -163,6 +166,43 @@ static int check_unrevoked(struct agent *a, const struct applied_policy *ap,
 	return 0;
 }
 
+/*
+ * Files a writer held open at their digest check (POLICY_EXEC_WRITER): the writer can change
+ * them unseen (file_open saw its open before any entry existed), so their pending entries are
+ * revoked before they take effect, as a write-open would; the exec is refused until a later
+ * load re-checks the file with no writer. Same record as the kernel's invalidations.
+ */
+static int revoke_written(struct agent *a, const struct applied_policy *ap)
+{
+	size_t i;
+
+	for (i = 0; i < ap->n_exec; i++) {
+		const struct policy_exec_rule *rule = &ap->policy->exec[ap->exec[i].rule_id];
+		struct vigil_exec_key key = exec_key(ap, i);
+		struct vigil_exec_val val = {
+		    .rule_id = ap->exec[i].rule_id,
+		    .flags = rule->audit ? VIGIL_RULE_AUDIT : 0,
+		    .revoked = VIGIL_R_WRITER_AT_LOAD,
+		};
+
+		if (!(ap->exec[i].flags & POLICY_EXEC_WRITER))
+			continue;
+		if (bpf_map_update_elem(map_fd(a->skel->maps.exec_allow), &key, &val, BPF_EXIST))
+			return -errno;
+		log_info("warning: exec.allow[%u]: rule '%s': %s is open for writing: it will not run until "
+		         "a reload finds no writer",
+		         ap->exec[i].rule_id, rule->name, rule->path);
+		agent_event_write(a, "exec_invalidated",
+		                  json_pack("{s:s, s:s, s:s, s:I, s:I, s:I}", "reason",
+		                            vigil_reason_name(VIGIL_R_WRITER_AT_LOAD), "rule",
+		                            rule->name, "path", rule->path, "dev",
+		                            (json_int_t)ap->exec[i].dev, "ino",
+		                            (json_int_t)ap->exec[i].ino, "policy_serial",
+		                            (json_int_t)ap->policy->serial));
+	}
+	return 0;
+}
+
 static int insert_scope_and_cfg(struct agent *a, const struct applied_policy *ap)
 {
 	const struct policy *p = ap->policy;
@@ -176,6 +216,12 @@ static int insert_scope_and_cfg(struct agent *a, const struct applied_policy *ap
 	uint8_t one = 1;
 	size_t i;
 
+	/* Without a directory among the entries the kernel looks up only the file itself. */
+	for (i = 0; i < ap->n_files; i++)
+		if (ap->files[i].dir) {
+			cfg.flags |= VIGIL_CFG_FILE_TREES;
+			break;
+		}
 	for (i = 0; i < ap->n_cgroups; i++) {
 		struct vigil_scope_key key = {.cgroup_id = ap->cgroup_ids[i], .gen = ap->gen};
 
@@ -216,6 +262,19 @@ static void remove_generation(struct agent *a, const struct applied_policy *ap)
 	bpf_map_delete_elem(map_fd(a->skel->maps.policy_cfg), &ap->gen);
 }
 
+/*
+ * A program that read the old active_gen just before the switch is still deciding with the old
+ * generation's entries; removing them under it would turn its verdict into "not listed". The
+ * programs run inside RCU read-side sections, so one grace period (MEMBARRIER_CMD_GLOBAL is
+ * synchronize_rcu) ends every such decision. Without membarrier, a pause far longer than any
+ * program run.
+ */
+static void wait_for_readers(void)
+{
+	if (syscall(__NR_membarrier, MEMBARRIER_CMD_GLOBAL, 0, 0) < 0)
+		usleep(20 * 1000);
+}
+
 int agent_apply_policy(struct agent *a, struct policy *p, struct policy_error *err)
 {
 	uint32_t active = __atomic_load_n(&a->skel->bss->active_gen, __ATOMIC_ACQUIRE);
@@ -247,6 +306,12 @@ int agent_apply_policy(struct agent *a, struct policy *p, struct policy_error *e
 		if (r < 0)
 			goto fail;
 	}
+	r = revoke_written(a, &next);
+	if (r < 0) {
+		policy_errorf(err, r, "%s: revoking files open for writing: %s", p->origin,
+		              strerror(-r));
+		goto fail;
+	}
 	r = agent_apply_sections(a, &next, err);
 	if (r < 0)
 		goto fail;
@@ -266,6 +331,7 @@ int agent_apply_policy(struct agent *a, struct policy *p, struct policy_error *e
 	}
 	/* The switch: programs read active_gen once per decision, so each sees old or new. */
 	__atomic_store_n(&a->skel->bss->active_gen, next.gen, __ATOMIC_RELEASE);
+	wait_for_readers();
 
 	remove_generation(a, &a->cur);
 	if (a->adopting) {

@@ -25,7 +25,7 @@ const char *vigil_reason_name(unsigned int reason)
 	    [VIGIL_R_TOO_DEEP] = "too_deep",
 	    [VIGIL_R_SELF] = "self_protection",
 	    [VIGIL_R_NOT_NAMED] = "not_named",
-	    [VIGIL_R_WRITE_RELEASE] = "released_after_write",
+	    [VIGIL_R_WRITER_AT_LOAD] = "writer_at_load",
 	};
 
 	return reason < sizeof(names) / sizeof(names[0]) && names[reason] ? names[reason]

@@ -15,6 +15,9 @@
 
 #define PROT_EXEC   0x4
 #define FMODE_WRITE 0x2
+#define S_IFMT      0170000
+#define S_IFREG     0100000
+#define S_IFCHR     0020000
 
 /* Published by vigild with one aligned store after a policy's maps are complete. */
 __u32 active_gen = 0;

@@ -1,4 +1,7 @@
-/* Exec enforcement: bprm_check_security, exec mappings, and invalidation of written binaries. */
+/*
+ * Exec enforcement: bprm_check_security, exec mappings, and invalidation of written binaries
+ * (called from the file section's file_open and path_truncate programs: one program per hook).
+ */
 #ifndef VIGIL_EXEC_BPF_H
 #define VIGIL_EXEC_BPF_H
 
@@ -229,8 +232,8 @@ static __always_inline void exec_invalidate(struct inode *inode, struct file *fi
 	bool hit;
 
 	cfg = current_policy(&gen);
-	key.dev = BPF_CORE_READ(inode, i_sb, s_dev);
-	key.ino = BPF_CORE_READ(inode, i_ino);
+	key.dev = inode->i_sb->s_dev;
+	key.ino = inode->i_ino;
 	key.gen = gen + 1;
 	hit = exec_revoke(&key, reason);
 	if (!gen)
@@ -249,39 +252,6 @@ static __always_inline void exec_invalidate(struct inode *inode, struct file *fi
 	e->verdict = VIGIL_ALLOW;
 	e->reason = reason;
 	bpf_ringbuf_submit(e, 0);
-}
-
-SEC("lsm/file_open")
-int BPF_PROG(vigil_file_open, struct file *file, int ret)
-{
-	if (ret)
-		return ret;
-	if (BPF_CORE_READ(file, f_mode) & FMODE_WRITE)
-		exec_invalidate(BPF_CORE_READ(file, f_inode), file, VIGIL_R_WRITE_OPEN);
-	return 0;
-}
-
-/*
- * A writer that opened the file before its entry existed (before the policy listed it) is not
- * seen by file_open, and i_writecount only refuses the exec while it holds the file. Its last
- * reference going away revokes the entry, so content written after the digest check never
- * runs. (No bpf_d_path here: this hook is outside the kernel's allowed set.)
- */
-SEC("lsm/file_free_security")
-int BPF_PROG(vigil_file_free, struct file *file)
-{
-	if (BPF_CORE_READ(file, f_mode) & FMODE_WRITE)
-		exec_invalidate(BPF_CORE_READ(file, f_inode), NULL, VIGIL_R_WRITE_RELEASE);
-	return 0;
-}
-
-SEC("lsm/path_truncate")
-int BPF_PROG(vigil_path_truncate, const struct path *path, int ret)
-{
-	if (ret)
-		return ret;
-	exec_invalidate(BPF_CORE_READ(path, dentry, d_inode), NULL, VIGIL_R_TRUNCATE);
-	return 0;
 }
 
 #endif /* VIGIL_EXEC_BPF_H */

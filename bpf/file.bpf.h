@@ -5,6 +5,7 @@
 
 #include "common.bpf.h"
 #include "decide.bpf.h"
+#include "exec.bpf.h"
 #include "self.bpf.h"
 #include "key.bpf.h"
 
@@ -103,22 +104,31 @@ static __always_inline __u8 walk_above_mount(__u32 gen, const struct walk_pos *s
  * or VIGIL_FILE_MAX_DEPTH steps above it, WALK_TOO_DEEP. Inside the first mount (nearly every
  * step) the walk uses direct BTF loads, no helper calls.
  */
-static __always_inline __u8 file_walk(__u32 gen, const struct walk_pos *start, __u8 access,
-                                      __u32 *ret_rule)
+static __always_inline __u8 file_walk(__u32 gen, bool trees, const struct walk_pos *start,
+                                      __u8 access, __u32 *ret_rule)
 {
 	struct vigil_file_key key = {.gen = gen};
 	struct dentry *dentry = start->dentry;
 	struct vfsmount *mnt = start->mnt;
 	struct dentry *root = mnt->mnt_root;
+	struct inode *inode;
 	int i;
 
 	/* Every dentry of one mount has the mount's superblock. */
 	key.dev = mnt->mnt_sb->s_dev;
+	if (!trees) {
+		/* No rule names a directory: only the file's own identity can carry a rule. */
+		inode = dentry->d_inode;
+		if (!inode)
+			return VIGIL_ACT_NONE;
+		key.ino = inode->i_ino;
+		return walk_lookup(&key, access, ret_rule);
+	}
 	for (i = 0; i < VIGIL_FILE_MAX_DEPTH; i++) {
-		struct inode *inode = dentry->d_inode;
 		struct dentry *parent;
 		__u8 act;
 
+		inode = dentry->d_inode;
 		if (inode) {
 			key.ino = inode->i_ino;
 			act = walk_lookup(&key, access, ret_rule);
@@ -185,7 +195,7 @@ static __always_inline int file_check_self(const struct file_req *r)
 			return 0;
 		return self_deny(VIGIL_SELF_BPF, 0, 0, 0, dentry);
 	}
-	act = file_walk(0, &r->pos, r->access, &rule);
+	act = file_walk(0, true, &r->pos, r->access, &rule);
 	/* Too deep cannot hide vigil's files: nobody else can create directories beneath them. */
 	if (act != VIGIL_ACT_DENY || current_is_vigild())
 		return 0;
@@ -213,7 +223,7 @@ static __always_inline int file_check(const struct file_req *r)
 	} else if (!cfg) {
 		return 0;
 	} else {
-		act = file_walk(gen, &r->pos, r->access, &rule);
+		act = file_walk(gen, cfg->flags & VIGIL_CFG_FILE_TREES, &r->pos, r->access, &rule);
 		if (act == WALK_TOO_DEEP) {
 			/* A path we cannot walk to its root might be under a denied tree. */
 			stat_inc(VIGIL_STAT_TOO_DEEP);
@@ -247,8 +257,13 @@ static __always_inline int file_check_path(const struct path *dir, struct dentry
 	return file_check(&r);
 }
 
+/*
+ * Every open in the guest runs this one program (a second program on the hook would cost a
+ * second trampoline per open): self-protection, the file rules, then, for a write open that is
+ * allowed, the exec allowlist's and the key rules' invalidation of the file.
+ */
 SEC("lsm/file_open")
-int BPF_PROG(vigil_file_rules_open, struct file *file, int ret)
+int BPF_PROG(vigil_file_open, struct file *file, int ret)
 {
 	struct file_req r = {
 	    .pos = {.dentry = file->f_path.dentry, .mnt = file->f_path.mnt},
@@ -266,12 +281,15 @@ int BPF_PROG(vigil_file_rules_open, struct file *file, int ret)
 	if (mode & FMODE_EXEC)
 		return 0;
 	if (mode & FMODE_WRITE) {
-		key_exe_invalidate(BPF_CORE_READ(file, f_inode));
 		r.access = VIGIL_FA_WRITE;
 		r.write_like = true;
 		err = file_check(&r);
 		if (err)
 			return err;
+		if (file->f_inode && (file->f_inode->i_mode & S_IFMT) == S_IFREG) {
+			exec_invalidate(file->f_inode, file, VIGIL_R_WRITE_OPEN);
+			key_exe_invalidate(file->f_inode);
+		}
 	}
 	if (mode & FMODE_READ) {
 		r.access = VIGIL_FA_READ;
@@ -297,12 +315,21 @@ int BPF_PROG(vigil_file_rules_mmap, struct file *file, unsigned long reqprot, un
 }
 
 SEC("lsm/path_truncate")
-int BPF_PROG(vigil_file_rules_truncate, const struct path *path, int ret)
+int BPF_PROG(vigil_path_truncate, const struct path *path, int ret)
 {
+	struct inode *inode = path->dentry->d_inode;
+	int err;
+
 	if (ret)
 		return ret;
-	key_exe_invalidate(BPF_CORE_READ(path, dentry, d_inode));
-	return file_check_path(path, NULL, VIGIL_FA_WRITE);
+	err = file_check_path(path, NULL, VIGIL_FA_WRITE);
+	if (err)
+		return err;
+	if (inode) {
+		exec_invalidate(inode, NULL, VIGIL_R_TRUNCATE);
+		key_exe_invalidate(inode);
+	}
+	return 0;
 }
 
 /* New names are decided by the directory they appear in. */

@@ -37,8 +37,8 @@ static __always_inline void key_exe_invalidate(struct inode *inode)
 
 	if (!inode)
 		return;
-	key.dev = BPF_CORE_READ(inode, i_sb, s_dev);
-	key.ino = BPF_CORE_READ(inode, i_ino);
+	key.dev = inode->i_sb->s_dev;
+	key.ino = inode->i_ino;
 	for (i = 0; i < 2; i++) {
 		key.gen = gen + i;
 		revoked = bpf_map_lookup_elem(&key_exes, &key);

@@ -25,7 +25,7 @@ struct net_req {
 	__u8 op;
 };
 
-/* Reads a user-supplied (already copied into the kernel) sockaddr; false if not inet. */
+/* Reads a sockaddr the kernel already copied in, through copies; false if not inet. */
 static __always_inline bool net_req_from_sockaddr(struct net_req *r, const void *sa, int len)
 {
 	struct sockaddr_in6 a6;
@@ -58,6 +58,34 @@ static __always_inline bool net_req_from_sockaddr(struct net_req *r, const void 
 	r->key.family = 6;
 	__builtin_memcpy(r->key.addr, &a6.sin6_addr, 16);
 	return true;
+}
+
+/*
+ * The same from the hook's own (typed) sockaddr argument: the family and an IPv4 address are
+ * direct loads (connect runs this per call); an IPv6 address, longer than struct sockaddr, is
+ * copied.
+ */
+static __always_inline bool net_req_from_sockaddr_btf(struct net_req *r, struct sockaddr *sa,
+                                                      int len)
+{
+	__u16 family;
+
+	if (!sa || len < (int)sizeof(family))
+		return false;
+	family = sa->sa_family;
+	if (family == AF_INET) {
+		/* sockaddr_in: sa_data holds the port (2 bytes) then the address (4 bytes). */
+		if (len < (int)sizeof(struct sockaddr_in))
+			return false;
+		r->key.family = 4;
+		r->key.addr[0] = sa->sa_data[2];
+		r->key.addr[1] = sa->sa_data[3];
+		r->key.addr[2] = sa->sa_data[4];
+		r->key.addr[3] = sa->sa_data[5];
+		r->port = (__u16)((__u8)sa->sa_data[0] << 8 | (__u8)sa->sa_data[1]);
+		return true;
+	}
+	return family == AF_INET6 && net_req_from_sockaddr(r, sa, len);
 }
 
 /* The socket's bound local address and port (for listen). */
@@ -128,7 +156,7 @@ static __always_inline int net_check(struct socket *sock, struct net_req *r)
 	int err;
 
 	cfg = governing_policy(VIGIL_CFG_NET_RULES, &gen, &broken);
-	r->proto = BPF_CORE_READ(sock, sk, sk_protocol);
+	r->proto = sock->sk ? sock->sk->sk_protocol : 0;
 	if (broken)
 		decision_from_action(&d, VIGIL_ACT_DENY, 0, VIGIL_R_NO_POLICY);
 	else if (!cfg)
@@ -158,7 +186,7 @@ static __always_inline int net_check_sockaddr(struct socket *sock, struct sockad
 {
 	struct net_req r = {.op = op};
 
-	if (!net_req_from_sockaddr(&r, address, addrlen))
+	if (!net_req_from_sockaddr_btf(&r, address, addrlen))
 		return 0; /* AF_UNIX, AF_UNSPEC (disconnect), AF_NETLINK...: not network access */
 	return net_check(sock, &r);
 }
@@ -199,10 +227,14 @@ int BPF_PROG(vigil_socket_listen, struct socket *sock, int backlog, int ret)
 SEC("lsm/socket_sendmsg")
 int BPF_PROG(vigil_socket_sendmsg, struct socket *sock, struct msghdr *msg, int size, int ret)
 {
+	struct net_req r = {.op = VIGIL_NET_SENDMSG};
+
 	if (ret)
 		return ret;
-	return net_check_sockaddr(sock, BPF_CORE_READ(msg, msg_name),
-	                          BPF_CORE_READ(msg, msg_namelen), VIGIL_NET_SENDMSG);
+	/* msg_name is a void pointer: no type to load through, so copies. */
+	if (!net_req_from_sockaddr(&r, BPF_CORE_READ(msg, msg_name), BPF_CORE_READ(msg, msg_namelen)))
+		return 0;
+	return net_check(sock, &r);
 }
 
 #endif /* VIGIL_NET_BPF_H */

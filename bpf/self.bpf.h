@@ -4,8 +4,6 @@
 
 #include "common.bpf.h"
 
-#define S_IFMT  0170000
-#define S_IFCHR 0020000
 
 #define BPF_FS_MAGIC   0xcafe4a11
 #define CONFIGFS_MAGIC 0x62656570

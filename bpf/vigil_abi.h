@@ -11,7 +11,7 @@
 #endif
 
 /* Bumped on any change to a struct below; vigild refuses objects of another version. */
-#define VIGIL_ABI_VERSION 2
+#define VIGIL_ABI_VERSION 3
 
 #define VIGIL_COMM_LEN         16
 #define VIGIL_PATH_LEN         256
@@ -119,7 +119,7 @@ enum vigil_reason {
 	VIGIL_R_TOO_DEEP = 9,       /* path deeper than VIGIL_FILE_MAX_DEPTH: fail-closed */
 	VIGIL_R_SELF = 10,          /* self-protection, no policy involved */
 	VIGIL_R_NOT_NAMED = 11,     /* managed key; no rule names this workload */
-	VIGIL_R_WRITE_RELEASE = 12, /* (invalidation event) a writable file on it was released */
+	VIGIL_R_WRITER_AT_LOAD = 12, /* (invalidation, from vigild) a writer held it at its check */
 };
 
 /* Policy-wide flags in vigil_policy_cfg.flags. */
@@ -128,6 +128,7 @@ enum vigil_reason {
 #define VIGIL_CFG_ALLOW_FILELESS (1u << 2) /* memfd / deleted-file exec allowed */
 #define VIGIL_CFG_FILE_RULES     (1u << 3) /* the policy has file rules or a non-allow default */
 #define VIGIL_CFG_NET_RULES      (1u << 4) /* the policy has network rules or a non-allow default */
+#define VIGIL_CFG_FILE_TREES     (1u << 5) /* a file rule names a directory: walk the parents */
 /* Section defaults, enum vigil_action in two bits (0 reads as allow). */
 #define VIGIL_CFG_FILE_DEFAULT_SHIFT 8
 #define VIGIL_CFG_NET_DEFAULT_SHIFT  10

@@ -115,6 +115,7 @@ struct policy_file_entry {
 	uint32_t rule_id[8];  /* per enum policy_file_access */
 	uint8_t action[8];    /* 0: no rule for that access here */
 	uint16_t distance[8]; /* levels between the file and the deciding rule's path */
+	bool dir;             /* a directory: only a directory rule names one */
 };
 
 #define POLICY_MAX_TREE_FILES 65536 /* files and directories under all directory rules */
@@ -149,6 +150,9 @@ int policy_compile_net(const struct policy *p, size_t max, struct policy_net_ent
 /* policy_exec_entry.flags: the file's content is vouched for without reading it again (the
  * caller proved no write since an earlier check of the same digest); verify skips it. */
 #define POLICY_EXEC_UNCHANGED (1u << 0)
+/* policy_exec_entry.flags, set by verify: a writer held the file open when it was checked, so
+ * its content may change after the check unseen; the caller must not let it run. */
+#define POLICY_EXEC_WRITER (1u << 1)
 
 /* A resolved exec rule: the file's identity as the kernel sees it. */
 struct policy_exec_entry {
@@ -171,10 +175,13 @@ void policy_free(struct policy *p);
 int policy_resolve_exec(const struct policy *p, const char *root, struct policy_exec_entry **ret,
                         size_t *ret_n, struct policy_error *err);
 /* Checks that each resolved file still has its identity and the rule's SHA-256; entries with
- * POLICY_EXEC_UNCHANGED are not read. *ret_hashed (may be NULL) counts the files read. */
-int policy_verify_exec(const struct policy *p, const char *root,
-                       const struct policy_exec_entry *entries, size_t n, size_t *ret_hashed,
-                       struct policy_error *err);
+ * POLICY_EXEC_UNCHANGED are not read, the others get POLICY_EXEC_WRITER when a writer holds
+ * the file. *ret_hashed (may be NULL) counts the files read. */
+int policy_verify_exec(const struct policy *p, const char *root, struct policy_exec_entry *entries,
+                       size_t n, size_t *ret_hashed, struct policy_error *err);
+/* True when some open file (or shared writable mapping) can write the file fd refers to, or when
+ * the file system cannot tell (no lease support). */
+bool policy_fd_has_writer(int fd);
 
 /*
  * Marks POLICY_EXEC_UNCHANGED on each entry whose (dev, ino) is among prev_entries (resolved

@@ -97,6 +97,7 @@ struct found {
 	uint64_t dev, ino;
 	uint32_t rule_id;
 	uint16_t distance;
+	bool dir;
 };
 
 struct collect {
@@ -121,7 +122,8 @@ static int collect_add(struct collect *c, const struct stat *st, uint32_t rule_i
 	c->v[c->n++] = (struct found){.dev = policy_kdev(st->st_dev),
 	                              .ino = st->st_ino,
 	                              .rule_id = rule_id,
-	                              .distance = (uint16_t)distance};
+	                              .distance = (uint16_t)distance,
+	                              .dir = S_ISDIR(st->st_mode)};
 	return 0;
 }
 
@@ -254,6 +256,7 @@ int policy_resolve_files(const struct policy *p, const char *root, struct policy
 		if (n == 0 || e[n - 1].dev != c.v[i].dev || e[n - 1].ino != c.v[i].ino) {
 			e[n].dev = c.v[i].dev;
 			e[n].ino = c.v[i].ino;
+			e[n].dir = c.v[i].dir;
 			n++;
 		}
 		merge_rule(&e[n - 1], p, &c.v[i]);

@@ -114,9 +114,22 @@ int policy_resolve_exec(const struct policy *p, const char *root, struct policy_
 	return 0;
 }
 
-int policy_verify_exec(const struct policy *p, const char *root,
-                       const struct policy_exec_entry *entries, size_t n, size_t *ret_hashed,
-                       struct policy_error *err)
+bool policy_fd_has_writer(int fd)
+{
+	/*
+	 * The kernel grants a read lease only while no open file has the inode open for writing
+	 * (i_writecount, which a shared writable mapping also holds): the one view of it user space
+	 * gets. Released at once: a writer opening meanwhile would wait for the lease to break.
+	 * Without lease support (EINVAL) nothing can be proved: count it as a writer.
+	 */
+	if (fcntl(fd, F_SETLEASE, F_RDLCK) < 0)
+		return true;
+	fcntl(fd, F_SETLEASE, F_UNLCK);
+	return false;
+}
+
+int policy_verify_exec(const struct policy *p, const char *root, struct policy_exec_entry *entries,
+                       size_t n, size_t *ret_hashed, struct policy_error *err)
 {
 	size_t i, hashed = 0;
 
@@ -140,6 +153,14 @@ int policy_verify_exec(const struct policy *p, const char *root,
 			                     "while the policy loaded",
 			                     p->origin, entries[i].rule_id, rule->name, rule->path);
 		}
+		/*
+		 * Before reading: a writer that opens from here on goes through file_open, which
+		 * revokes the entry the caller inserted first; one that already holds the file could
+		 * write after the read, unseen, so the caller must not vouch for it.
+		 */
+		entries[i].flags &= ~POLICY_EXEC_WRITER;
+		if (policy_fd_has_writer(fd))
+			entries[i].flags |= POLICY_EXEC_WRITER;
 		r = policy_sha256_fd(fd, digest);
 		close(fd);
 		if (r < 0)
@@ -191,8 +212,10 @@ ssize_t policy_exec_mark_unchanged(const struct policy *prev,
 		const struct policy_exec_entry *old =
 		    bsearch(&entries[i], index, prev_n, sizeof(*index), cmp_identity);
 
-		entries[i].flags &= ~POLICY_EXEC_UNCHANGED;
-		if (!old || old->ctime_ns != entries[i].ctime_ns || old->size != entries[i].size ||
+		entries[i].flags &= ~(POLICY_EXEC_UNCHANGED | POLICY_EXEC_WRITER);
+		/* A file a writer held at that check was never vouched for. */
+		if (!old || (old->flags & POLICY_EXEC_WRITER) || old->ctime_ns != entries[i].ctime_ns ||
+		    old->size != entries[i].size ||
 		    memcmp(prev->exec[old->rule_id].sha256, p->exec[entries[i].rule_id].sha256,
 		           POLICY_SHA256_LEN) != 0)
 			continue;

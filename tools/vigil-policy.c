@@ -147,6 +147,13 @@ static int do_check(int argc, char **argv)
 		r = policy_resolve_exec(p, pa.root, &entries, &n, &err);
 		if (r >= 0)
 			r = policy_verify_exec(p, pa.root, entries, n, NULL, &err);
+		for (size_t i = 0; r >= 0 && i < n; i++)
+			if (entries[i].flags & POLICY_EXEC_WRITER)
+				fprintf(stderr,
+				        "vigil: warning: exec.allow[%u]: rule '%s': %s is open for "
+				        "writing: vigild would not let it run\n",
+				        entries[i].rule_id, p->exec[entries[i].rule_id].name,
+				        p->exec[entries[i].rule_id].path);
 		free(entries);
 		if (r < 0)
 			policy_free(p);
