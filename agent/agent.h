@@ -89,6 +89,8 @@ int agent_bpf_open(struct agent *a);
 int agent_pin_maps(struct agent *a, struct vigil_bpf *skel);
 int agent_pin_links(struct agent *a);
 void agent_sweep_generations(struct agent *a, uint32_t keep);
+/* Empties generation gen's policy_cfg slot if it still holds gen. */
+void agent_cfg_clear(struct agent *a, uint32_t gen);
 int agent_unload(const char *pin_dir);
 void agent_log_prog_stats(struct agent *a);
 void agent_reexec(struct agent *a, char **argv) __attribute__((noreturn));

@@ -206,8 +206,10 @@ static int revoke_written(struct agent *a, const struct applied_policy *ap)
 static int insert_scope_and_cfg(struct agent *a, const struct applied_policy *ap)
 {
 	const struct policy *p = ap->policy;
+	uint32_t slot = ap->gen % VIGIL_CFG_SLOTS;
 	struct vigil_policy_cfg cfg = {
 	    .serial = p->serial,
+	    .gen = ap->gen,
 	    .rule_count = (uint32_t)p->n_exec,
 	    .flags =
 	        (p->scope_guest ? VIGIL_CFG_SCOPE_GUEST : 0) | (p->audit ? VIGIL_CFG_AUDIT : 0) |
@@ -222,13 +224,20 @@ static int insert_scope_and_cfg(struct agent *a, const struct applied_policy *ap
 			cfg.flags |= VIGIL_CFG_FILE_TREES;
 			break;
 		}
+	if (ap->n_cgroups <= VIGIL_CFG_SCOPE_MAX) {
+		cfg.flags |= VIGIL_CFG_SCOPE_INLINE;
+		cfg.n_scope = (uint32_t)ap->n_cgroups;
+		for (i = 0; i < ap->n_cgroups; i++)
+			cfg.scope_id[i] = ap->cgroup_ids[i];
+	}
 	for (i = 0; i < ap->n_cgroups; i++) {
 		struct vigil_scope_key key = {.cgroup_id = ap->cgroup_ids[i], .gen = ap->gen};
 
 		if (bpf_map_update_elem(map_fd(a->skel->maps.scope_cgroups), &key, &one, BPF_ANY))
 			return -errno;
 	}
-	if (bpf_map_update_elem(map_fd(a->skel->maps.policy_cfg), &ap->gen, &cfg, BPF_ANY))
+	/* The slot last held generation gen - SLOTS, long unpublished: no program reads it. */
+	if (bpf_map_update_elem(map_fd(a->skel->maps.policy_cfg), &slot, &cfg, BPF_ANY))
 		return -errno;
 	return 0;
 }
@@ -259,7 +268,7 @@ static void remove_generation(struct agent *a, const struct applied_policy *ap)
 
 		bpf_map_delete_elem(map_fd(a->skel->maps.scope_cgroups), &key);
 	}
-	bpf_map_delete_elem(map_fd(a->skel->maps.policy_cfg), &ap->gen);
+	agent_cfg_clear(a, ap->gen);
 }
 
 /*

@@ -151,13 +151,22 @@ static void sweep_map(struct bpf_map *map, size_t gen_off, uint32_t keep)
 	free(key);
 }
 
+void agent_cfg_clear(struct agent *a, uint32_t gen)
+{
+	int fd = bpf_map__fd(a->skel->maps.policy_cfg);
+	uint32_t slot = gen % VIGIL_CFG_SLOTS;
+	struct vigil_policy_cfg cfg, zero = {0};
+
+	if (bpf_map_lookup_elem(fd, &slot, &cfg) == 0 && cfg.gen == gen)
+		bpf_map_update_elem(fd, &slot, &zero, BPF_ANY);
+}
+
 void agent_sweep_generations(struct agent *a, uint32_t keep)
 {
 	struct vigil_bpf_maps_sweep {
 		struct bpf_map *map;
 		size_t gen_off;
 	} maps[] = {
-	    {a->skel->maps.policy_cfg, 0},
 	    {a->skel->maps.scope_cgroups, offsetof(struct vigil_scope_key, gen)},
 	    {a->skel->maps.exec_allow, offsetof(struct vigil_exec_key, gen)},
 	    {a->skel->maps.net_rules, offsetof(struct vigil_net_key, gen)},
@@ -165,10 +174,19 @@ void agent_sweep_generations(struct agent *a, uint32_t keep)
 	    {a->skel->maps.key_rules, offsetof(struct vigil_key_key, gen)},
 	    {a->skel->maps.key_exes, offsetof(struct vigil_file_key, gen)},
 	};
+	uint32_t slot;
 	size_t i;
 
 	for (i = 0; i < sizeof(maps) / sizeof(maps[0]); i++)
 		sweep_map(maps[i].map, maps[i].gen_off, keep);
+	/* policy_cfg is an array: clear the slots of other generations. */
+	for (slot = 0; slot < VIGIL_CFG_SLOTS; slot++) {
+		struct vigil_policy_cfg cfg;
+
+		if (bpf_map_lookup_elem(bpf_map__fd(a->skel->maps.policy_cfg), &slot, &cfg) == 0 &&
+		    cfg.gen && cfg.gen != keep)
+			agent_cfg_clear(a, cfg.gen);
+	}
 }
 
 static int remove_dir(const char *dir)

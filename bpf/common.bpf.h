@@ -38,8 +38,8 @@ struct {
 } stats SEC(".maps");
 
 struct {
-	__uint(type, BPF_MAP_TYPE_HASH);
-	__uint(max_entries, 8);
+	__uint(type, BPF_MAP_TYPE_ARRAY);
+	__uint(max_entries, VIGIL_CFG_SLOTS);
 	__type(key, __u32);
 	__type(value, struct vigil_policy_cfg);
 } policy_cfg SEC(".maps");
@@ -86,18 +86,22 @@ static __always_inline bool is_agent(void)
 static __always_inline struct vigil_policy_cfg *current_policy(__u32 *ret_gen)
 {
 	__u32 gen = READ_ONCE(active_gen);
+	__u32 slot = gen & (VIGIL_CFG_SLOTS - 1);
+	struct vigil_policy_cfg *cfg;
 
 	*ret_gen = gen;
 	if (!gen)
 		return NULL;
-	return bpf_map_lookup_elem(&policy_cfg, &gen);
+	cfg = bpf_map_lookup_elem(&policy_cfg, &slot);
+	return cfg && cfg->gen == gen ? cfg : NULL;
 }
 
 /* True when the current task's cgroup or one of its ancestors is in the scope. */
 static __always_inline bool in_scope(const struct vigil_policy_cfg *cfg, __u32 gen)
 {
 	struct vigil_scope_key key = {.gen = gen};
-	int level;
+	bool inline_ids = cfg->flags & VIGIL_CFG_SCOPE_INLINE;
+	int level, i;
 
 	if (cfg->flags & VIGIL_CFG_SCOPE_GUEST)
 		return true;
@@ -105,8 +109,17 @@ static __always_inline bool in_scope(const struct vigil_policy_cfg *cfg, __u32 g
 		key.cgroup_id = bpf_get_current_ancestor_cgroup_id(level);
 		if (!key.cgroup_id)
 			return false;
-		if (bpf_map_lookup_elem(&scope_cgroups, &key))
+		if (inline_ids) {
+			/* A few compares instead of a hash lookup per level. */
+			for (i = 0; i < VIGIL_CFG_SCOPE_MAX; i++) {
+				if (i >= cfg->n_scope)
+					break;
+				if (cfg->scope_id[i] == key.cgroup_id)
+					return true;
+			}
+		} else if (bpf_map_lookup_elem(&scope_cgroups, &key)) {
 			return true;
+		}
 	}
 	/* Deeper than we walk: treat as in scope (fail closed). */
 	return true;

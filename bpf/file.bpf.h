@@ -25,6 +25,25 @@ struct {
 	__type(value, struct vigil_file_val);
 } file_rules SEC(".maps");
 
+struct {
+	__uint(type, BPF_MAP_TYPE_ARRAY);
+	__uint(max_entries, 2);
+	__type(key, __u32);
+	__type(value, struct vigil_file_filter);
+} file_filter SEC(".maps");
+
+/* gen's filter, or NULL (self-protection, or a slot not yet holding gen): look everything up. */
+static __always_inline const struct vigil_file_filter *file_filter_of(__u32 gen)
+{
+	__u32 slot = gen & 1;
+	struct vigil_file_filter *f;
+
+	if (!gen)
+		return NULL;
+	f = bpf_map_lookup_elem(&file_filter, &slot);
+	return f && f->gen == gen ? f : NULL;
+}
+
 /* A position in the mount tree: a dentry and the mount it is seen through. */
 struct walk_pos {
 	struct dentry *dentry;
@@ -34,11 +53,19 @@ struct walk_pos {
 #define WALK_TOO_DEEP 0xff
 
 /* The rule for access at one identity, or VIGIL_ACT_NONE. */
-static __always_inline __u8 walk_lookup(struct vigil_file_key *key, __u8 access, __u32 *ret_rule)
+static __always_inline __u8 walk_lookup(const struct vigil_file_filter *f,
+                                        struct vigil_file_key *key, __u8 access, __u32 *ret_rule)
 {
-	struct vigil_file_val *val = bpf_map_lookup_elem(&file_rules, key);
 	__u8 a = access & (VIGIL_FA_MAX - 1); /* VIGIL_FA_MAX is a power of two */
+	struct vigil_file_val *val;
 
+	if (f) {
+		__u64 bit = vigil_file_filter_bit(key->dev, key->ino);
+
+		if (!(f->bits[bit >> 6] & (1ull << (bit & 63))))
+			return VIGIL_ACT_NONE;
+	}
+	val = bpf_map_lookup_elem(&file_rules, key);
 	if (!val || !val->action[a])
 		return VIGIL_ACT_NONE;
 	*ret_rule = val->rule_id[a];
@@ -50,7 +77,8 @@ static __always_inline __u8 walk_lookup(struct vigil_file_key *key, __u8 access,
  * bpf_probe_read (struct mount is reached by container_of, which direct loads cannot express).
  * The mount root itself was looked up by file_walk.
  */
-static __always_inline __u8 walk_above_mount(__u32 gen, const struct walk_pos *start, __u8 access,
+static __always_inline __u8 walk_above_mount(__u32 gen, const struct vigil_file_filter *f,
+                                             const struct walk_pos *start, __u8 access,
                                              __u32 *ret_rule)
 {
 	struct vigil_file_key key = {.gen = gen};
@@ -81,7 +109,7 @@ static __always_inline __u8 walk_above_mount(__u32 gen, const struct walk_pos *s
 		if (inode) {
 			key.dev = BPF_CORE_READ(inode, i_sb, s_dev);
 			key.ino = BPF_CORE_READ(inode, i_ino);
-			act = walk_lookup(&key, access, ret_rule);
+			act = walk_lookup(f, &key, access, ret_rule);
 			if (act)
 				return act;
 		}
@@ -107,6 +135,7 @@ static __always_inline __u8 walk_above_mount(__u32 gen, const struct walk_pos *s
 static __always_inline __u8 file_walk(__u32 gen, bool trees, const struct walk_pos *start,
                                       __u8 access, __u32 *ret_rule)
 {
+	const struct vigil_file_filter *f = file_filter_of(gen);
 	struct vigil_file_key key = {.gen = gen};
 	struct dentry *dentry = start->dentry;
 	struct vfsmount *mnt = start->mnt;
@@ -122,7 +151,7 @@ static __always_inline __u8 file_walk(__u32 gen, bool trees, const struct walk_p
 		if (!inode)
 			return VIGIL_ACT_NONE;
 		key.ino = inode->i_ino;
-		return walk_lookup(&key, access, ret_rule);
+		return walk_lookup(f, &key, access, ret_rule);
 	}
 	for (i = 0; i < VIGIL_FILE_MAX_DEPTH; i++) {
 		struct dentry *parent;
@@ -131,7 +160,7 @@ static __always_inline __u8 file_walk(__u32 gen, bool trees, const struct walk_p
 		inode = dentry->d_inode;
 		if (inode) {
 			key.ino = inode->i_ino;
-			act = walk_lookup(&key, access, ret_rule);
+			act = walk_lookup(f, &key, access, ret_rule);
 			if (act)
 				return act;
 		}
@@ -145,7 +174,7 @@ static __always_inline __u8 file_walk(__u32 gen, bool trees, const struct walk_p
 	if (dentry != root)
 		return WALK_TOO_DEEP;
 	/* One call site, no depth carried over: the verifier checks the second walk once. */
-	return walk_above_mount(gen, start, access, ret_rule);
+	return walk_above_mount(gen, f, start, access, ret_rule);
 }
 
 struct file_req {

@@ -129,6 +129,7 @@ enum vigil_reason {
 #define VIGIL_CFG_FILE_RULES     (1u << 3) /* the policy has file rules or a non-allow default */
 #define VIGIL_CFG_NET_RULES      (1u << 4) /* the policy has network rules or a non-allow default */
 #define VIGIL_CFG_FILE_TREES     (1u << 5) /* a file rule names a directory: walk the parents */
+#define VIGIL_CFG_SCOPE_INLINE   (1u << 6) /* scope cgroups in vigil_policy_cfg.scope_id */
 /* Section defaults, enum vigil_action in two bits (0 reads as allow). */
 #define VIGIL_CFG_FILE_DEFAULT_SHIFT 8
 #define VIGIL_CFG_NET_DEFAULT_SHIFT  10
@@ -137,11 +138,22 @@ enum vigil_reason {
 /* Per-rule flags in vigil_exec_val.flags. */
 #define VIGIL_RULE_AUDIT (1u << 0) /* this rule only logs */
 
-/* policy_cfg: generation -> config of that policy. */
+/*
+ * policy_cfg: an array of VIGIL_CFG_SLOTS configs; generation G lives in slot G % SLOTS and
+ * says so in .gen (a slot holding another generation reads as no config). An array lookup is
+ * a few inlined instructions on every hook; a slot is rewritten only SLOTS generations later.
+ */
+#define VIGIL_CFG_SLOTS     8 /* a power of two */
+#define VIGIL_CFG_SCOPE_MAX 4 /* scope cgroups carried in the config itself */
 struct vigil_policy_cfg {
 	__u64 serial;
 	__u32 flags;
 	__u32 rule_count;
+	__u32 gen;
+	/* With VIGIL_CFG_SCOPE_INLINE: the scope is these cgroup ids, compared in place; else
+	 * scope_cgroups holds it. */
+	__u32 n_scope;
+	__u64 scope_id[VIGIL_CFG_SCOPE_MAX];
 };
 
 /* scope_cgroups: (generation, cgroup v2 id) -> present. */
@@ -219,6 +231,26 @@ struct vigil_file_val {
 	__u32 rule_id[VIGIL_FA_MAX];
 	__u8 action[VIGIL_FA_MAX]; /* enum vigil_action; NONE: ask the parent directory */
 };
+
+/*
+ * file_filter: per generation (slot gen % 2), one bit per hash of (dev, ino) set for every
+ * file_rules entry of that generation. A clear bit proves the file has no entry, so most
+ * lookups (files no rule names) cost a multiply and an inlined array load instead of a hash
+ * lookup; a set bit only sends the walk to file_rules. A slot naming another gen is ignored.
+ */
+#define VIGIL_FILE_FILTER_LOG2  18 /* bits */
+#define VIGIL_FILE_FILTER_WORDS (1u << (VIGIL_FILE_FILTER_LOG2 - 6))
+struct vigil_file_filter {
+	__u32 gen;
+	__u32 _pad;
+	__u64 bits[VIGIL_FILE_FILTER_WORDS];
+};
+
+static inline __u64 vigil_file_filter_bit(__u64 dev, __u64 ino)
+{
+	return (ino * 0x9e3779b97f4a7c15ull + dev * 0xc2b2ae3d27d4eb4full) >>
+	       (64 - VIGIL_FILE_FILTER_LOG2);
+}
 
 /* key_rules: (generation, key description). */
 struct vigil_key_key {
@@ -303,7 +335,7 @@ struct vigil_event {
 };
 
 #ifndef __VIGIL_BPF__
-static_assert(sizeof(struct vigil_policy_cfg) == 16, "vigil_policy_cfg ABI");
+static_assert(sizeof(struct vigil_policy_cfg) == 56, "vigil_policy_cfg ABI");
 static_assert(sizeof(struct vigil_scope_key) == 16, "vigil_scope_key ABI");
 static_assert(sizeof(struct vigil_exec_key) == 24, "vigil_exec_key ABI");
 static_assert(sizeof(struct vigil_exec_val) == 16, "vigil_exec_val ABI");
@@ -313,6 +345,7 @@ static_assert(sizeof(struct vigil_net_rule) == 12, "vigil_net_rule ABI");
 static_assert(sizeof(struct vigil_net_val) == 8 + 12 * VIGIL_NET_RULES_PER_PREFIX, "net_val ABI");
 static_assert(sizeof(struct vigil_file_key) == 24, "vigil_file_key ABI");
 static_assert(sizeof(struct vigil_file_val) == 40, "vigil_file_val ABI");
+static_assert(sizeof(struct vigil_file_filter) == 8 + 8 * VIGIL_FILE_FILTER_WORDS, "filter ABI");
 static_assert(sizeof(struct vigil_key_key) == 68, "vigil_key_key ABI");
 static_assert(sizeof(struct vigil_key_grant) == 40, "vigil_key_grant ABI");
 static_assert(sizeof(struct vigil_protect_val) == 8, "vigil_protect_val ABI");

@@ -2,6 +2,7 @@
 #include "testutil.h"
 
 #include <errno.h>
+#include <fcntl.h>
 #include <sys/stat.h>
 #include <sys/sysmacros.h>
 
@@ -269,6 +270,59 @@ static void test_policy_mark_unchanged(void **state)
 	free(v);
 }
 
+/* A writer holding a listed file at its check: flagged, and never vouched for afterwards. */
+static void test_policy_writer_at_check(void **state)
+{
+	struct policy *prev = two_rules(EMPTY_SHA256, X_SHA256), *p;
+	struct policy_exec_entry *pe = NULL, *e = NULL;
+	struct policy_error err = {{0}};
+	size_t pn = 0, n = 0, hashed = 0;
+	char root[256], *u, *v;
+	int rd, wr;
+
+	(void)state;
+	snprintf(root, sizeof(root), "%s/w", tmpdir);
+	assert_int_equal(mkdir(root, 0700), 0);
+	u = write_temp(root, "u", "", 0);
+	v = write_temp(root, "v", "x", 1);
+	assert_non_null(u);
+	assert_non_null(v);
+
+	/* The probe itself: a read-only fd sees another fd's write access come and go. */
+	rd = open(u, O_RDONLY);
+	assert_true(rd >= 0);
+	assert_false(policy_fd_has_writer(rd));
+	wr = open(u, O_WRONLY | O_APPEND);
+	assert_true(wr >= 0);
+	assert_true(policy_fd_has_writer(rd));
+
+	/* Verified while the writer holds /u: the digests match, /u is flagged, /v is not. */
+	assert_int_equal(policy_resolve_exec(prev, root, &pe, &pn, &err), 0);
+	assert_int_equal(policy_verify_exec(prev, root, pe, pn, &hashed, &err), 0);
+	assert_int_equal(hashed, 2);
+	assert_true(pe[0].flags & POLICY_EXEC_WRITER);
+	assert_false(pe[1].flags & POLICY_EXEC_WRITER);
+
+	/* Writer gone, same rules: /u was never vouched for, so it is read again. */
+	close(wr);
+	assert_false(policy_fd_has_writer(rd));
+	close(rd);
+	p = two_rules(EMPTY_SHA256, X_SHA256);
+	assert_int_equal(policy_resolve_exec(p, root, &e, &n, &err), 0);
+	assert_int_equal(policy_exec_mark_unchanged(prev, pe, pn, p, e, n), 1);
+	assert_false(e[0].flags & POLICY_EXEC_UNCHANGED);
+	assert_true(e[1].flags & POLICY_EXEC_UNCHANGED);
+	assert_int_equal(policy_verify_exec(p, root, e, n, &hashed, &err), 0);
+	assert_int_equal(hashed, 1);
+	assert_false(e[0].flags & POLICY_EXEC_WRITER);
+	free(e);
+	free(pe);
+	policy_free(p);
+	policy_free(prev);
+	free(u);
+	free(v);
+}
+
 static void test_policy_kdev_and_hex(void **state)
 {
 	char hex[9];
@@ -288,6 +342,7 @@ int main(void)
 	    cmocka_unit_test(test_policy_resolve_and_verify),
 	    cmocka_unit_test(test_policy_resolve_under_root),
 	    cmocka_unit_test(test_policy_mark_unchanged),
+	    cmocka_unit_test(test_policy_writer_at_check),
 	    cmocka_unit_test(test_policy_kdev_and_hex),
 	};
 
