@@ -12,7 +12,7 @@
 struct vjson_block {
 	struct vjson_block *next;
 	size_t used, size;
-	_Alignas(16) unsigned char data[];
+	_Alignas(8) unsigned char data[];
 };
 
 #define BLOCK_MIN (64u << 10)
@@ -22,23 +22,30 @@ struct parser {
 	const char *start, *p, *end;
 	struct vjson_doc *doc;
 	size_t next_block; /* size of the next shared block: grows with the document */
-	/* Children of the containers being parsed; a closed container moves its own to the arena. */
+	/* Children of the containers being parsed; a closed container moves its own to the arena.
+	 */
 	vjson *items;
 	size_t n_items, cap_items;
 	struct vjson_member *members;
 	size_t n_members, cap_members;
+	/* Keys seen lately, reused instead of copied: 100,000 rules repeat the same few. */
+	struct {
+		const char *s;
+		uint32_t len;
+	} keys[64];
 	int depth;
 	const char *err_at;
 	char err[128];
 };
 
-static void *arena_alloc(struct parser *ps, size_t size)
+/* align: 8 for tree nodes, 1 for string bytes. */
+static void *arena_alloc(struct parser *ps, size_t size, size_t align)
 {
 	struct vjson_block *b = ps->doc->blocks;
+	size_t at = b ? (b->used + align - 1) & ~(align - 1) : 0;
 	void *out;
 
-	size = (size + 15) & ~(size_t)15;
-	if (!b || b->size - b->used < size) {
+	if (!b || at > b->size || b->size - at < size) {
 		/* Large values get a block of their own, behind the current one (which keeps its
 		 * free space); the shared blocks grow with the document. */
 		bool own = size > ps->next_block / 2;
@@ -58,9 +65,10 @@ static void *arena_alloc(struct parser *ps, size_t size)
 		}
 		if (!own && ps->next_block < BLOCK_MAX)
 			ps->next_block *= 2;
+		at = 0;
 	}
-	out = b->data + b->used;
-	b->used += size;
+	out = b->data + at;
+	b->used = at + size;
 	return out;
 }
 
@@ -233,8 +241,9 @@ static const unsigned char *skip_plain(const unsigned char *s, const unsigned ch
 
 /* A string at ps->p (past the opening quote) into the arena. Two passes: find the end and
  * check every byte, then copy (no escapes, the common case) or unescape. */
-static int parse_string(struct parser *ps, const char **ret, uint32_t *ret_len)
+static int parse_string(struct parser *ps, bool is_key, const char **ret, uint32_t *ret_len)
 {
+	size_t slot = SIZE_MAX;
 	const unsigned char *s = (const unsigned char *)ps->p, *e = (const unsigned char *)ps->end;
 	const char *open = ps->p - 1;
 	bool escaped = false;
@@ -264,7 +273,21 @@ static int parse_string(struct parser *ps, const char **ret, uint32_t *ret_len)
 	raw = (size_t)((const char *)s - ps->p);
 	if (raw > UINT32_MAX - 1)
 		return fail(ps, open, "string too long");
-	out = arena_alloc(ps, raw + 1);
+	if (is_key && !escaped && raw <= 32) {
+		unsigned int h = (unsigned int)raw * 31u, k;
+
+		for (k = 0; k < raw; k++)
+			h = h * 33u + (unsigned char)ps->p[k];
+		slot = h % (sizeof(ps->keys) / sizeof(ps->keys[0]));
+		if (ps->keys[slot].s && ps->keys[slot].len == raw &&
+		    memcmp(ps->keys[slot].s, ps->p, raw) == 0) {
+			*ret = ps->keys[slot].s;
+			*ret_len = (uint32_t)raw;
+			ps->p = (const char *)s + 1;
+			return 0;
+		}
+	}
+	out = arena_alloc(ps, raw + 1, 1);
 	if (!out)
 		return -ENOMEM;
 	if (!escaped) {
@@ -285,6 +308,10 @@ static int parse_string(struct parser *ps, const char **ret, uint32_t *ret_len)
 		}
 	}
 	*o = 0;
+	if (slot != SIZE_MAX) {
+		ps->keys[slot].s = out;
+		ps->keys[slot].len = (uint32_t)raw;
+	}
 	*ret = out;
 	*ret_len = (uint32_t)(o - out);
 	ps->p = (const char *)s + 1;
@@ -334,7 +361,8 @@ static int parse_number(struct parser *ps, vjson *v)
 	}
 	ps->p = q;
 	if (!real) {
-		unsigned long long mag = 0, limit = neg ? (unsigned long long)LLONG_MAX + 1 : LLONG_MAX;
+		unsigned long long mag = 0,
+		                   limit = neg ? (unsigned long long)LLONG_MAX + 1 : LLONG_MAX;
 
 		for (q = s + neg; q < ps->p; q++) {
 			unsigned int d = (unsigned int)(*q - '0');
@@ -344,8 +372,9 @@ static int parse_number(struct parser *ps, vjson *v)
 			mag = mag * 10 + d;
 		}
 		v->type = VJSON_INTEGER;
-		v->i = neg ? (mag == (unsigned long long)LLONG_MAX + 1 ? LLONG_MIN : -(long long)mag)
-		           : (long long)mag;
+		v->i =
+		    neg ? (mag == (unsigned long long)LLONG_MAX + 1 ? LLONG_MIN : -(long long)mag)
+		        : (long long)mag;
 		return 0;
 	}
 	len = (size_t)(ps->p - s);
@@ -421,7 +450,7 @@ static int parse_array(struct parser *ps, vjson *v)
 	}
 done:
 	n = ps->n_items - base;
-	dst = arena_alloc(ps, n * sizeof(vjson) + 1);
+	dst = arena_alloc(ps, n ? n * sizeof(vjson) : 1, 8);
 	if (!dst)
 		return -ENOMEM;
 	if (n)
@@ -490,7 +519,7 @@ static int parse_object(struct parser *ps, vjson *v)
 		if (ps->p == ps->end || *ps->p != '"')
 			return fail(ps, ps->p, "string or '}' expected");
 		ps->p++;
-		r = parse_string(ps, &m.key, &m.key_len);
+		r = parse_string(ps, true, &m.key, &m.key_len);
 		if (r < 0)
 			return r;
 		skip_ws(ps);
@@ -520,7 +549,7 @@ done:
 	r = n ? check_duplicates(ps, ps->members + base, n, ps->p - 1) : 0;
 	if (r < 0)
 		return r;
-	dst = arena_alloc(ps, n * sizeof(*dst) + 1);
+	dst = arena_alloc(ps, n ? n * sizeof(*dst) : 1, 8);
 	if (!dst)
 		return -ENOMEM;
 	if (n)
@@ -544,7 +573,7 @@ static int parse_token(struct parser *ps, vjson *v)
 	case '"':
 		ps->p++;
 		v->type = VJSON_STRING;
-		return parse_string(ps, &v->s, &v->n);
+		return parse_string(ps, false, &v->s, &v->n);
 	case 't':
 		return literal(ps, "true", VJSON_TRUE, v);
 	case 'f':
@@ -601,7 +630,7 @@ int vjson_parse(const char *buf, size_t len, struct vjson_doc **ret, char *msg, 
 
 	ps.doc = calloc(1, sizeof(*ps.doc));
 	if (ps.doc)
-		root = arena_alloc(&ps, sizeof(*root));
+		root = arena_alloc(&ps, sizeof(*root), 8);
 	if (!root)
 		goto out;
 	skip_ws(&ps);

@@ -101,7 +101,7 @@ const vjson *vjson_object_get(const vjson *obj, const char *key);
 #define vjson_array_foreach(arr, idx, val)                                                         \
 	for ((idx) = 0; (idx) < vjson_array_size(arr) && ((val) = &(arr)->items[idx], 1); (idx)++)
 #define vjson_object_foreach_key(obj, key)                                                         \
-	for (size_t vjson_i_ = 0; vjson_is_object(obj) && vjson_i_ < (obj)->n &&                  \
+	for (size_t vjson_i_ = 0; vjson_is_object(obj) && vjson_i_ < (obj)->n &&                   \
 	                          ((key) = (obj)->members[vjson_i_].key, 1);                       \
 	     vjson_i_++)
 

@@ -205,7 +205,8 @@ static int parse_exec_rule(struct policy *p, const vjson *v, size_t i, struct po
 	if (r < 0)
 		return r;
 	rule->path = strdup(path);
-	rule->name = strdup(name ? name : path);
+	/* An unnamed rule is named by its path: one string, not two (policy_free knows). */
+	rule->name = name ? strdup(name) : rule->path;
 	if (!rule->path || !rule->name)
 		return -ENOMEM;
 	return 0;
@@ -368,7 +369,8 @@ void policy_free(struct policy *p)
 		free(p->cgroups[i]);
 	free(p->cgroups);
 	for (i = 0; i < p->n_exec; i++) {
-		free(p->exec[i].name);
+		if (p->exec[i].name != p->exec[i].path)
+			free(p->exec[i].name);
 		free(p->exec[i].path);
 	}
 	free(p->exec);
