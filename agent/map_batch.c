@@ -96,14 +96,13 @@ void agent_map_delete_batch(const struct bpf_map *map, const void *keys, size_t 
 
 ssize_t agent_map_dump(const struct bpf_map *map, void *keys, void *vals, size_t cap)
 {
+	static bool refused; /* logged once; the callers fall back to lookups one by one */
 	LIBBPF_OPTS(bpf_map_batch_opts, opts);
 	size_t ksz = bpf_map__key_size(map), vsz = bpf_map__value_size(map), n = 0;
 	/* The batch token is the kernel's bucket index: a u32 for hash maps. */
 	uint64_t token[2][2] = {{0}};
 	int fd = bpf_map__fd(map), turn = 0;
 	void *in = NULL;
-
-	static bool refused;
 
 	if (refused)
 		return -EOPNOTSUPP;
