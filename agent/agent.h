@@ -107,6 +107,9 @@ uint64_t agent_stat(struct agent *a, unsigned int idx);
  * ignores missing keys. */
 int agent_map_update_batch(const struct bpf_map *map, const void *keys, const void *vals, size_t n);
 void agent_map_delete_batch(const struct bpf_map *map, const void *keys, size_t n);
+/* Reads up to cap entries of a hash map with BPF_MAP_LOOKUP_BATCH; returns the count,
+ * -EOPNOTSUPP when the kernel has no batch lookup for it, or -errno. */
+ssize_t agent_map_dump(const struct bpf_map *map, void *keys, void *vals, size_t cap);
 
 /* Resolves, verifies and publishes p; on failure the enforcing policy is unchanged. */
 int agent_apply_policy(struct agent *a, struct policy *p, struct policy_error *err);

@@ -11,6 +11,7 @@
 #include <sys/stat.h>
 #include <sys/statfs.h>
 #include <sys/syscall.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "vigil.skel.h"
@@ -101,14 +102,72 @@ static uint64_t revocations(struct agent *a)
 	return __atomic_load_n(&a->skel->bss->exec_revocations, __ATOMIC_ACQUIRE);
 }
 
+/* Every exec_allow entry, sorted by key: revocation checks of 100,000 entries in a few
+ * syscalls instead of one lookup each. Not taken: the checks look entries up one by one. */
+struct exec_snapshot {
+	struct snap_entry {
+		struct vigil_exec_key key;
+		struct vigil_exec_val val;
+	} * v;
+	size_t n;
+	bool taken;
+};
+
+static int key_cmp(const void *a, const void *b)
+{
+	const struct vigil_exec_key *x = a, *y = b;
+
+	if (x->dev != y->dev)
+		return x->dev < y->dev ? -1 : 1;
+	if (x->ino != y->ino)
+		return x->ino < y->ino ? -1 : 1;
+	return x->gen < y->gen ? -1 : x->gen > y->gen;
+}
+
+/* Best effort: without a snapshot (old kernel, no memory) the checks look entries up one by
+ * one, as correct and slower. */
+static void snapshot_take(struct agent *a, struct exec_snapshot *s)
+{
+	const struct bpf_map *map = a->skel->maps.exec_allow;
+	size_t cap = bpf_map__max_entries(map), i;
+	struct vigil_exec_key *keys = malloc(cap * sizeof(*keys));
+	struct vigil_exec_val *vals = malloc(cap * sizeof(*vals));
+	ssize_t n = keys && vals ? agent_map_dump(map, keys, vals, cap) : -ENOMEM;
+
+	*s = (struct exec_snapshot){0};
+	if (n >= 0)
+		s->v = malloc(((size_t)n + 1) * sizeof(*s->v));
+	if (s->v) {
+		for (i = 0; i < (size_t)n; i++)
+			s->v[i] = (struct snap_entry){.key = keys[i], .val = vals[i]};
+		qsort(s->v, (size_t)n, sizeof(*s->v), key_cmp);
+		s->n = (size_t)n;
+		s->taken = true;
+	}
+	free(keys);
+	free(vals);
+}
+
+static void snapshot_clear(struct exec_snapshot *s)
+{
+	free(s->v);
+	*s = (struct exec_snapshot){0};
+}
+
 /* True when gen's entry for the file of ap's entry i is revoked; a missing entry counts as
  * revoked (fail closed: nothing vouches for the file then). */
-static bool entry_revoked(struct agent *a, const struct applied_policy *ap, size_t i, uint32_t gen)
+static bool entry_revoked(struct agent *a, const struct exec_snapshot *s,
+                          const struct applied_policy *ap, size_t i, uint32_t gen)
 {
 	struct vigil_exec_key key = exec_key(ap, i);
+	const struct snap_entry *found;
 	struct vigil_exec_val val;
 
 	key.gen = gen;
+	if (s->taken) {
+		found = bsearch(&key, s->v, s->n, sizeof(*s->v), key_cmp);
+		return !found || found->val.revoked;
+	}
 	return bpf_map_lookup_elem(map_fd(a->skel->maps.exec_allow), &key, &val) < 0 || val.revoked;
 }
 
@@ -124,6 +183,7 @@ static int reuse_verified(struct agent *a, struct applied_policy *next)
 	const struct applied_policy *cur = &a->cur;
 	/* Unmoved since cur was known clean: no entry of any generation was revoked. */
 	bool clean = cur->revocations == revocations(a);
+	struct exec_snapshot snap;
 	ssize_t n;
 	size_t i;
 
@@ -134,36 +194,43 @@ static int reuse_verified(struct agent *a, struct applied_policy *next)
 	                               next->exec, next->n_exec);
 	if (n <= 0 || clean)
 		return n < 0 ? (int)n : 0;
+	snapshot_take(a, &snap);
 	for (i = 0; i < next->n_exec; i++)
 		if ((next->exec[i].flags & POLICY_EXEC_UNCHANGED) &&
-		    entry_revoked(a, next, i, cur->gen))
+		    entry_revoked(a, &snap, next, i, cur->gen))
 			next->exec[i].flags &= ~POLICY_EXEC_UNCHANGED;
+	snapshot_clear(&snap);
 	return 0;
 }
 
 /*
  * After hashing: any file written since its pending entry went in has revoked set by the kernel,
  * and a file not re-read must also still be unrevoked in the generation that vouched for it.
+ * The snapshot is read after hashing, as the lookups one by one were.
  */
 static int check_unrevoked(struct agent *a, const struct applied_policy *ap,
                            struct policy_error *err)
 {
+	struct exec_snapshot snap;
 	size_t i;
+	int r = 0;
 
+	snapshot_take(a, &snap);
 	for (i = 0; i < ap->n_exec; i++) {
 		const struct policy_exec_rule *rule = &ap->policy->exec[ap->exec[i].rule_id];
 
-		if (!entry_revoked(a, ap, i, ap->gen) &&
+		if (!entry_revoked(a, &snap, ap, i, ap->gen) &&
 		    !((ap->exec[i].flags & POLICY_EXEC_UNCHANGED) &&
-		      entry_revoked(a, ap, i, a->cur.gen)))
+		      entry_revoked(a, &snap, ap, i, a->cur.gen)))
 			continue;
-		return policy_errorf(err, -ESTALE,
-		                     "%s: exec.allow[%u]: rule '%s': %s was written while "
-		                     "the policy loaded",
-		                     ap->policy->origin, ap->exec[i].rule_id, rule->name,
-		                     rule->path);
+		r = policy_errorf(err, -ESTALE,
+		                  "%s: exec.allow[%u]: rule '%s': %s was written while "
+		                  "the policy loaded",
+		                  ap->policy->origin, ap->exec[i].rule_id, rule->name, rule->path);
+		break;
 	}
-	return 0;
+	snapshot_clear(&snap);
+	return r;
 }
 
 /*
@@ -284,10 +351,30 @@ static void wait_for_readers(void)
 		usleep(20 * 1000);
 }
 
+static double now_ms(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (double)ts.tv_sec * 1e3 + (double)ts.tv_nsec / 1e6;
+}
+
+/* Where apply spends its time, logged per swap (bench/swap-guest.sh reads it). */
+enum { PH_RESOLVE, PH_INSERT, PH_HASH, PH_REST, PH_REMOVE, PH_COUNT };
+
+static void phase_mark(double t[PH_COUNT], double *last, int phase)
+{
+	double now = now_ms();
+
+	t[phase] += now - *last;
+	*last = now;
+}
+
 int agent_apply_policy(struct agent *a, struct policy *p, struct policy_error *err)
 {
 	uint32_t active = __atomic_load_n(&a->skel->bss->active_gen, __ATOMIC_ACQUIRE);
 	struct applied_policy next = {.policy = p, .gen = active + 1};
+	double t[PH_COUNT] = {0}, last = now_ms();
 	uint64_t seq;
 	int r;
 
@@ -297,17 +384,20 @@ int agent_apply_policy(struct agent *a, struct policy *p, struct policy_error *e
 	r = resolve_cgroups(a, &next, err);
 	if (r < 0)
 		goto fail;
+	phase_mark(t, &last, PH_RESOLVE);
 	/* Entries first, hashing second: a write in between is caught by check_unrevoked. */
 	seq = revocations(a);
 	r = insert_exec(a, &next, err);
 	if (r < 0)
 		goto fail;
+	phase_mark(t, &last, PH_INSERT);
 	r = reuse_verified(a, &next);
 	if (r < 0)
 		goto fail;
 	r = policy_verify_exec(p, a->opt.root, next.exec, next.n_exec, &next.n_hashed, err);
 	if (r < 0)
 		goto fail;
+	phase_mark(t, &last, PH_HASH);
 	/* Unmoved: no entry was revoked since before ours went in, so none of ours is. */
 	next.revocations = revocations(a);
 	if (next.revocations != seq) {
@@ -340,6 +430,7 @@ int agent_apply_policy(struct agent *a, struct policy *p, struct policy_error *e
 	}
 	/* The switch: programs read active_gen once per decision, so each sees old or new. */
 	__atomic_store_n(&a->skel->bss->active_gen, next.gen, __ATOMIC_RELEASE);
+	phase_mark(t, &last, PH_REST);
 	wait_for_readers();
 
 	remove_generation(a, &a->cur);
@@ -348,6 +439,10 @@ int agent_apply_policy(struct agent *a, struct policy *p, struct policy_error *e
 		agent_sweep_generations(a, next.gen);
 		a->adopting = false;
 	}
+	phase_mark(t, &last, PH_REMOVE);
+	log_info("apply phases (ms): resolve %.1f, insert %.1f, reuse+hash %.1f, sections+measure "
+	         "%.1f, remove old %.1f",
+	         t[PH_RESOLVE], t[PH_INSERT], t[PH_HASH], t[PH_REST], t[PH_REMOVE]);
 	/* Only the policy is still needed, to name rules in events decided under it. */
 	applied_policy_clear(&a->prev);
 	a->prev = a->cur;

@@ -60,7 +60,8 @@ echo "sizes: $sizes; guest boot with $max files (this takes a few minutes under 
 VIGIL_BUILD=$BUILD "$top/tools/vigil-vm" run --mem 2048 --timeout 1200 --bundle "$work/gen/initial.json" \
 	${SWAP_VIGILD_ARGS:+--vigild-args "$SWAP_VIGILD_ARGS"} \
 	--trust-dir "$work/gen/trust" --copy "$work/root/bench:/bench" --copy "$work/gen:/gen" \
-	--copy "$top/bench/swap-guest.sh:/swap-guest.sh" --out "$work/out" -- \
+	--copy "$top/bench/swap-guest.sh:/swap-guest.sh" --copy "$BUILD/bench/swap_native:/swap_native" \
+	--out "$work/out" -- \
 	sh /swap-guest.sh "$sizes" > "$work/guest.txt"
 
 echo "Guest (TCG). Run 1 follows the previous size's bundle (its files are vouched for, the new"
@@ -75,6 +76,10 @@ while read -r _ n run wall verify apply rss hwm hashed; do
 done < <(grep '^swap ' "$work/guest.txt")
 grep -E '^(baseline|check) ' "$work/guest.txt" | sed 's/^/    /'
 echo
+echo "Apply phases vigild logged (ms):"
+echo
+grep '^phases ' "$work/guest.txt" | sed 's/^phases \([0-9]*\) \([0-9]\) /    \1 run \2: /'
+echo
 echo "Host native, user-space phases (ms; of 3 runs, the one with the median hash time):"
 echo
 echo "| rules | decode + verify | JSON parse | resolve | hash every file | reload: index + hash changed (files read) |"
@@ -85,4 +90,24 @@ for n in $sizes; do
 		printf '| %s | %s | %s | %s | %s | %s (%s) |\n' "$n" "$dv" "$parse" "$resolve" "$all" \
 			"$reuse" "$hashed"
 	}
+done
+
+# Calibration: the same user-space phases (decode + verify, parse, resolve; no hashing, no BPF) in
+# the guest of this run and natively here, median of 3 by their sum; factor = guest / native.
+median3() { sort -n -k1 | sed -n 2p; }
+echo
+echo "TCG calibration: the same code (build/bench/swap_native nohash) in this run's guest and natively (ms, median of 3):"
+echo
+echo "| rules | guest: decode + verify / parse / resolve | native: decode + verify / parse / resolve | factor (sum) | per phase |"
+echo "|---:|---|---|---:|---|"
+for n in $sizes; do
+	g=$(awk -v n="$n" '$1 == "calib" && $2 == n { print $3 + $4 + $5, $3, $4, $5 }' "$work/guest.txt" | median3)
+	h=$(for i in 1 2 3; do
+		"$BUILD/bench/swap_native" "$work/gen/trust" "$work/root" "$work/gen/b/$n-1.json" \
+			"$work/gen/b/$n-2.json" nohash | awk '{ print $3 + $4 + $5, $3, $4, $5 }'
+	done | median3)
+	[ -n "$g" ] && [ -n "$h" ] || continue
+	echo "$g $h" | awk -v n="$n" '{
+		printf "| %s | %s / %s / %s | %s / %s / %s | %.1f | %.1f / %.1f / %.1f |\n", n,
+			$2, $3, $4, $6, $7, $8, $1 / $5, $2 / $6, $3 / $7, $4 / $8 }'
 done

@@ -48,21 +48,29 @@ char *bundle_b64_encode(const uint8_t *in, size_t len)
 	return out;
 }
 
-static int b64_value(char c)
-{
-	if (c >= 'A' && c <= 'Z')
-		return c - 'A';
-	if (c >= 'a' && c <= 'z')
-		return c - 'a' + 26;
-	if (c >= '0' && c <= '9')
-		return c - '0' + 52;
-	return c == '+' ? 62 : c == '/' ? 63 : -1;
-}
+/* Sextet of each byte; X (0xff): not in the alphabet. */
+#define X 0xff
+static const uint8_t b64_rev[256] = {
+    X,  X,  X,  X,  X,  X,  X,  X,  X,  X,  X,  X,  X,  X,  X,  X,  X,  X,  X,  X,  X,  X,  X,  X,
+    X,  X,  X,  X,  X,  X,  X,  X,  X,  X,  X,  X,  X,  X,  X,  X,  X,  X,  X,  62, X,  X,  X,  63,
+    52, 53, 54, 55, 56, 57, 58, 59, 60, 61, X,  X,  X,  X,  X,  X,  X,  0,  1,  2,  3,  4,  5,  6,
+    7,  8,  9,  10, 11, 12, 13, 14, 15, 16, 17, 18, 19, 20, 21, 22, 23, 24, 25, X,  X,  X,  X,  X,
+    X,  26, 27, 28, 29, 30, 31, 32, 33, 34, 35, 36, 37, 38, 39, 40, 41, 42, 43, 44, 45, 46, 47, 48,
+    49, 50, 51, X,  X,  X,  X,  X,  X,  X,  X,  X,  X,  X,  X,  X,  X,  X,  X,  X,  X,  X,  X,  X,
+    X,  X,  X,  X,  X,  X,  X,  X,  X,  X,  X,  X,  X,  X,  X,  X,  X,  X,  X,  X,  X,  X,  X,  X,
+    X,  X,  X,  X,  X,  X,  X,  X,  X,  X,  X,  X,  X,  X,  X,  X,  X,  X,  X,  X,  X,  X,  X,  X,
+    X,  X,  X,  X,  X,  X,  X,  X,  X,  X,  X,  X,  X,  X,  X,  X,  X,  X,  X,  X,  X,  X,  X,  X,
+    X,  X,  X,  X,  X,  X,  X,  X,  X,  X,  X,  X,  X,  X,  X,  X,  X,  X,  X,  X,  X,  X,  X,  X,
+    X,  X,  X,  X,  X,  X,  X,  X,  X,  X,  X,  X,  X,  X,  X,  X,
+};
+#undef X
 
-/* Rejects rather than repairs: whitespace, missing padding and non-zero trailing bits all fail. */
+/* Rejects rather than repairs: whitespace, missing padding and non-zero trailing bits all fail.
+ * Table-driven, four characters to three bytes: a 13 MiB payload takes milliseconds. */
 int bundle_b64_decode(const char *in, size_t len, uint8_t **ret, size_t *ret_len)
 {
-	size_t i, o = 0, pad = 0;
+	const uint8_t *s = (const uint8_t *)in;
+	size_t i, o = 0, pad = 0, full;
 	uint8_t *out;
 
 	if (len % 4 != 0)
@@ -74,27 +82,39 @@ int bundle_b64_decode(const char *in, size_t len, uint8_t **ret, size_t *ret_len
 	out = malloc(len / 4 * 3 + 1);
 	if (!out)
 		return -ENOMEM;
-	for (i = 0; i < len; i += 4) {
-		bool last = i + 4 == len;
-		int v[4], k;
+	/* Every quad but the last has no padding. */
+	full = len ? len - 4 : 0;
+	for (i = 0; i < full; i += 4) {
+		uint32_t a = b64_rev[s[i]], b = b64_rev[s[i + 1]], c = b64_rev[s[i + 2]],
+		         d = b64_rev[s[i + 3]];
+
+		if ((a | b | c | d) & 0xc0)
+			goto bad;
+		uint32_t w = a << 18 | b << 12 | c << 6 | d;
+
+		out[o] = (uint8_t)(w >> 16);
+		out[o + 1] = (uint8_t)(w >> 8);
+		out[o + 2] = (uint8_t)w;
+		o += 3;
+	}
+	if (len) {
+		uint32_t v[4], w;
+		int k;
 
 		for (k = 0; k < 4; k++) {
-			bool is_pad = last && k >= 4 - (int)pad;
-
-			v[k] = is_pad ? 0 : b64_value(in[i + k]);
-			if (v[k] < 0)
+			v[k] = k >= 4 - (int)pad ? 0 : b64_rev[s[i + (size_t)k]];
+			if (v[k] & 0xc0)
 				goto bad;
 		}
-		uint32_t w = (uint32_t)v[0] << 18 | (uint32_t)v[1] << 12 | (uint32_t)v[2] << 6 |
-		             (uint32_t)v[3];
+		w = v[0] << 18 | v[1] << 12 | v[2] << 6 | v[3];
 		/* Canonical form only: the bits padding drops must be zero. */
-		if (last && ((pad == 1 && (w & 0xff)) || (pad == 2 && (w & 0xffff))))
+		if ((pad == 1 && (w & 0xff)) || (pad == 2 && (w & 0xffff)))
 			goto bad;
-		out[o++] = w >> 16;
-		if (!last || pad < 2)
-			out[o++] = (w >> 8) & 0xff;
-		if (!last || pad < 1)
-			out[o++] = w & 0xff;
+		out[o++] = (uint8_t)(w >> 16);
+		if (pad < 2)
+			out[o++] = (uint8_t)(w >> 8);
+		if (pad < 1)
+			out[o++] = (uint8_t)w;
 	}
 	*ret = out;
 	*ret_len = o;
@@ -126,10 +146,14 @@ void bundle_free(struct bundle *b)
 
 bool bundle_is_envelope(const char *buf, size_t len)
 {
-	json_t *root = json_loadb(buf, len, 0, NULL);
-	bool is = json_is_object(root) && json_object_get(root, "payloadType");
+	struct vjson_doc *doc;
+	char msg[192];
+	bool is;
 
-	json_decref(root);
+	if (vjson_parse(buf, len, &doc, msg, sizeof(msg)) < 0)
+		return false;
+	is = vjson_is_object(doc->root) && vjson_object_get(doc->root, "payloadType");
+	vjson_doc_free(doc);
 	return is;
 }
 
@@ -144,12 +168,11 @@ static bool is_keyid(const char *s)
 }
 
 /* Every field is required and nothing else may appear: an envelope is never "repaired". */
-static int only_keys(json_t *obj, const char *a, const char *b, const char *c)
+static int only_keys(const vjson *obj, const char *a, const char *b, const char *c)
 {
 	const char *key;
-	json_t *v;
 
-	json_object_foreach(obj, key, v)
+	vjson_object_foreach_key(obj, key)
 	{
 		if (strcmp(key, a) && strcmp(key, b) && (!c || strcmp(key, c)))
 			return -EINVAL;
@@ -157,21 +180,21 @@ static int only_keys(json_t *obj, const char *a, const char *b, const char *c)
 	return 0;
 }
 
-static int decode_sig(json_t *s, size_t i, const char *origin, struct bundle_sig *out,
+static int decode_sig(const vjson *s, size_t i, const char *origin, struct bundle_sig *out,
                       struct policy_error *err)
 {
-	json_t *keyid = json_object_get(s, "keyid"), *sig = json_object_get(s, "sig");
+	const vjson *keyid = vjson_object_get(s, "keyid"), *sig = vjson_object_get(s, "sig");
 
-	if (!json_is_object(s) || only_keys(s, "keyid", "sig", NULL) < 0)
+	if (!vjson_is_object(s) || only_keys(s, "keyid", "sig", NULL) < 0)
 		return policy_errorf(err, -EINVAL,
 		                     "%s: signatures[%zu]: expected an object with keyid and sig",
 		                     origin, i);
-	if (!json_is_string(keyid) || !is_keyid(json_string_value(keyid)))
+	if (!vjson_is_string(keyid) || !is_keyid(vjson_string_value(keyid)))
 		return policy_errorf(err, -EINVAL,
 		                     "%s: signatures[%zu].keyid: expected 64 lower-case hex digits",
 		                     origin, i);
-	if (!json_is_string(sig) || json_string_length(sig) > BUNDLE_SIG_MAX ||
-	    bundle_b64_decode(json_string_value(sig), json_string_length(sig), &out->sig,
+	if (!vjson_is_string(sig) || vjson_string_length(sig) > BUNDLE_SIG_MAX ||
+	    bundle_b64_decode(vjson_string_value(sig), vjson_string_length(sig), &out->sig,
 	                      &out->sig_len) < 0 ||
 	    out->sig_len == 0)
 		return policy_errorf(
@@ -179,43 +202,44 @@ static int decode_sig(json_t *s, size_t i, const char *origin, struct bundle_sig
 		    "%s: signatures[%zu].sig: expected canonical base64 of at most "
 		    "%u characters",
 		    origin, i, BUNDLE_SIG_MAX);
-	memcpy(out->keyid, json_string_value(keyid), BUNDLE_KEYID_HEX);
+	memcpy(out->keyid, vjson_string_value(keyid), BUNDLE_KEYID_HEX);
 	return 0;
 }
 
-static int decode_root(json_t *root, const char *origin, struct bundle *b, struct policy_error *err)
+static int decode_root(const vjson *root, const char *origin, struct bundle *b,
+                       struct policy_error *err)
 {
-	json_t *type = json_object_get(root, "payloadType");
-	json_t *payload = json_object_get(root, "payload");
-	json_t *sigs = json_object_get(root, "signatures");
+	const vjson *type = vjson_object_get(root, "payloadType");
+	const vjson *payload = vjson_object_get(root, "payload");
+	const vjson *sigs = vjson_object_get(root, "signatures");
 	size_t i;
 	int r;
 
-	if (!json_is_object(root))
+	if (!vjson_is_object(root))
 		return policy_errorf(err, -EINVAL, "%s: a bundle is a JSON object", origin);
 	if (only_keys(root, "payloadType", "payload", "signatures") < 0)
 		return policy_errorf(err, -EINVAL,
 		                     "%s: unknown field (a bundle has payloadType, payload, "
 		                     "signatures)",
 		                     origin);
-	if (!json_is_string(type) || json_string_length(type) == 0 ||
-	    json_string_length(type) > 256 ||
-	    strlen(json_string_value(type)) != json_string_length(type))
+	if (!vjson_is_string(type) || vjson_string_length(type) == 0 ||
+	    vjson_string_length(type) > 256 ||
+	    strlen(vjson_string_value(type)) != vjson_string_length(type))
 		return policy_errorf(err, -EINVAL, "%s: payloadType: expected a string", origin);
-	if (!json_is_string(payload) ||
-	    bundle_b64_decode(json_string_value(payload), json_string_length(payload), &b->payload,
-	                      &b->payload_len) < 0)
+	if (!vjson_is_string(payload) ||
+	    bundle_b64_decode(vjson_string_value(payload), vjson_string_length(payload),
+	                      &b->payload, &b->payload_len) < 0)
 		return policy_errorf(err, -EINVAL, "%s: payload: expected canonical base64",
 		                     origin);
-	if (!json_is_array(sigs) || json_array_size(sigs) == 0 ||
-	    json_array_size(sigs) > BUNDLE_MAX_SIGS)
+	if (!vjson_is_array(sigs) || vjson_array_size(sigs) == 0 ||
+	    vjson_array_size(sigs) > BUNDLE_MAX_SIGS)
 		return policy_errorf(err, -EINVAL, "%s: signatures: expected 1 to %u signatures",
 		                     origin, BUNDLE_MAX_SIGS);
-	b->payload_type = strdup(json_string_value(type));
+	b->payload_type = strdup(vjson_string_value(type));
 	if (!b->payload_type)
 		return -ENOMEM;
-	for (i = 0; i < json_array_size(sigs); i++) {
-		r = decode_sig(json_array_get(sigs, i), i, origin, &b->sigs[i], err);
+	for (i = 0; i < vjson_array_size(sigs); i++) {
+		r = decode_sig(vjson_array_get(sigs, i), i, origin, &b->sigs[i], err);
 		if (r < 0)
 			return r;
 		b->n_sigs++;
@@ -227,20 +251,20 @@ static int decode_root(json_t *root, const char *origin, struct bundle *b, struc
 int bundle_decode(const char *buf, size_t len, const char *origin, struct bundle **ret,
                   struct policy_error *err)
 {
+	struct vjson_doc *doc;
 	struct bundle *b;
-	json_t *root;
 	int r;
 
-	r = policy_json_load(buf, len, BUNDLE_MAX_BYTES, origin, "bundle", &root, err);
+	r = policy_json_load(buf, len, BUNDLE_MAX_BYTES, origin, "bundle", &doc, err);
 	if (r < 0)
 		return r;
 	b = calloc(1, sizeof(*b));
 	if (!b) {
-		json_decref(root);
+		vjson_doc_free(doc);
 		return -ENOMEM;
 	}
-	r = decode_root(root, origin, b, err);
-	json_decref(root);
+	r = decode_root(doc->root, origin, b, err);
+	vjson_doc_free(doc);
 	if (r < 0) {
 		bundle_free(b);
 		return r;

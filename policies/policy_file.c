@@ -18,7 +18,7 @@ static const char *const file_access[] = {"read",   "write", "create",   "unlink
 /* A file a rule denies anything on gets no new name: a link or a rename could leave the tree. */
 #define FILE_NAME_ACCESS ((1u << POLICY_FA_RENAME) | (1u << POLICY_FA_LINK))
 
-static int parse_file_rule(struct policy *p, json_t *v, size_t i, struct policy_error *err)
+static int parse_file_rule(struct policy *p, const vjson *v, size_t i, struct policy_error *err)
 {
 	static const char *const keys[] = {"name", "path", "access", "action", NULL};
 	struct policy_file_rule *rule = &p->files[i];
@@ -26,8 +26,8 @@ static int parse_file_rule(struct policy *p, json_t *v, size_t i, struct policy_
 	char where[64];
 	int r;
 
-	snprintf(where, sizeof(where), "files.rules[%zu]", i);
-	if (!json_is_object(v))
+	policy_where(where, sizeof(where), "files.rules", i);
+	if (!vjson_is_object(v))
 		return policy_errorf(err, -EINVAL, "%s: %s: expected an object", p->origin, where);
 	if ((r = policy_check_keys(v, keys, p->origin, where, err)) < 0 ||
 	    (r = policy_get_string(v, "path", true, p->origin, where, &path, err)) < 0 ||
@@ -49,10 +49,10 @@ static int parse_file_rule(struct policy *p, json_t *v, size_t i, struct policy_
 	return rule->path ? 0 : -ENOMEM;
 }
 
-int policy_parse_files(struct policy *p, json_t *root, struct policy_error *err)
+int policy_parse_files(struct policy *p, const vjson *root, struct policy_error *err)
 {
 	static const char *const keys[] = {"default", "rules", NULL};
-	json_t *files, *rules, *v;
+	const vjson *files, *rules, *v;
 	size_t i;
 	int r;
 
@@ -63,15 +63,15 @@ int policy_parse_files(struct policy *p, json_t *root, struct policy_error *err)
 	r = policy_get_action(files, "default", false, p->origin, "files", &p->file_default, err);
 	if (r < 0)
 		return r;
-	rules = json_object_get(files, "rules");
+	rules = vjson_object_get(files, "rules");
 	if (!rules)
 		return 0;
-	if (!json_is_array(rules))
+	if (!vjson_is_array(rules))
 		return policy_errorf(err, -EINVAL, "%s: files.rules: expected an array", p->origin);
-	p->files = calloc(json_array_size(rules) + 1, sizeof(*p->files));
+	p->files = calloc(vjson_array_size(rules) + 1, sizeof(*p->files));
 	if (!p->files)
 		return -ENOMEM;
-	json_array_foreach(rules, i, v)
+	vjson_array_foreach(rules, i, v)
 	{
 		r = parse_file_rule(p, v, i, err);
 		p->n_files = i + 1; /* so the partial rule is freed too */

@@ -14,11 +14,11 @@ static const char *const key_perms[] = {"",     "view",    "read",   "write", "s
                                         "link", "setattr", "unlink", NULL};
 #define KEY_DESC_MAX 63 /* VIGIL_KEY_DESC_LEN - 1: the kernel side compares 64 bytes */
 
-static int parse_key_exe(struct policy *p, json_t *v, const char *where,
+static int parse_key_exe(struct policy *p, const vjson *v, const char *where,
                          struct policy_key_rule *rule, struct policy_error *err)
 {
 	static const char *const keys[] = {"path", "sha256", NULL};
-	json_t *exe = json_object_get(v, "exe");
+	const vjson *exe = vjson_object_get(v, "exe");
 	const char *path, *digest;
 	char w[96];
 	int r;
@@ -26,7 +26,7 @@ static int parse_key_exe(struct policy *p, json_t *v, const char *where,
 	if (!exe)
 		return 0;
 	snprintf(w, sizeof(w), "%s.exe", where);
-	if (!json_is_object(exe))
+	if (!vjson_is_object(exe))
 		return policy_errorf(err, -EINVAL,
 		                     "%s: %s: expected {\"path\", \"sha256\"}, rule '%s'",
 		                     p->origin, w, rule->name);
@@ -46,22 +46,22 @@ static int parse_key_exe(struct policy *p, json_t *v, const char *where,
 	return rule->exe_path ? 0 : -ENOMEM;
 }
 
-static int parse_key_who(struct policy *p, json_t *v, const char *where,
+static int parse_key_who(struct policy *p, const vjson *v, const char *where,
                          struct policy_key_rule *rule, struct policy_error *err)
 {
-	json_t *uid = json_object_get(v, "uid");
+	const vjson *uid = vjson_object_get(v, "uid");
 	const char *cgroup;
 	int r;
 
 	rule->uid = UINT32_MAX;
 	if (uid) {
-		if (!json_is_integer(uid) || json_integer_value(uid) < 0 ||
-		    json_integer_value(uid) >= UINT32_MAX)
+		if (!vjson_is_integer(uid) || vjson_integer_value(uid) < 0 ||
+		    vjson_integer_value(uid) >= UINT32_MAX)
 			return policy_errorf(
 			    err, -EINVAL,
 			    "%s: %s.uid: expected an integer 0..4294967294, rule '%s'", p->origin,
 			    where, rule->name);
-		rule->uid = (uint32_t)json_integer_value(uid);
+		rule->uid = (uint32_t)vjson_integer_value(uid);
 	}
 	r = policy_get_string(v, "cgroup", false, p->origin, where, &cgroup, err);
 	if (r < 0)
@@ -80,7 +80,7 @@ static int parse_key_who(struct policy *p, json_t *v, const char *where,
 	return parse_key_exe(p, v, where, rule, err);
 }
 
-static int parse_key_rule(struct policy *p, json_t *v, size_t i, struct policy_error *err)
+static int parse_key_rule(struct policy *p, const vjson *v, size_t i, struct policy_error *err)
 {
 	static const char *const keys[] = {"name", "key", "perms", "exe", "cgroup", "uid", NULL};
 	struct policy_key_rule *rule = &p->keys[i];
@@ -88,8 +88,8 @@ static int parse_key_rule(struct policy *p, json_t *v, size_t i, struct policy_e
 	char where[64];
 	int r;
 
-	snprintf(where, sizeof(where), "keys.rules[%zu]", i);
-	if (!json_is_object(v))
+	policy_where(where, sizeof(where), "keys.rules", i);
+	if (!vjson_is_object(v))
 		return policy_errorf(err, -EINVAL, "%s: %s: expected an object", p->origin, where);
 	if ((r = policy_check_keys(v, keys, p->origin, where, err)) < 0 ||
 	    (r = policy_get_string(v, "key", true, p->origin, where, &desc, err)) < 0 ||
@@ -104,7 +104,7 @@ static int parse_key_rule(struct policy *p, json_t *v, size_t i, struct policy_e
 		    "%s: %s.key: expected a key description of 1-%d printable ASCII "
 		    "characters, rule '%s'",
 		    p->origin, where, KEY_DESC_MAX, rule->name);
-	if (!json_object_get(v, "perms"))
+	if (!vjson_object_get(v, "perms"))
 		return policy_errorf(err, -EINVAL,
 		                     "%s: %s.perms: missing required field, rule '%s'", p->origin,
 		                     where, rule->name);
@@ -116,23 +116,23 @@ static int parse_key_rule(struct policy *p, json_t *v, size_t i, struct policy_e
 	return rule->key ? 0 : -ENOMEM;
 }
 
-int policy_parse_keys(struct policy *p, json_t *root, struct policy_error *err)
+int policy_parse_keys(struct policy *p, const vjson *root, struct policy_error *err)
 {
 	static const char *const keys[] = {"rules", NULL};
-	json_t *sect, *rules, *v;
+	const vjson *sect, *rules, *v;
 	size_t i;
 	int r;
 
 	r = policy_section(root, "keys", keys, p->origin, &sect, err);
 	if (r < 0 || !sect)
 		return r;
-	rules = json_object_get(sect, "rules");
-	if (!json_is_array(rules))
+	rules = vjson_object_get(sect, "rules");
+	if (!vjson_is_array(rules))
 		return policy_errorf(err, -EINVAL, "%s: keys.rules: expected an array", p->origin);
-	p->keys = calloc(json_array_size(rules) + 1, sizeof(*p->keys));
+	p->keys = calloc(vjson_array_size(rules) + 1, sizeof(*p->keys));
 	if (!p->keys)
 		return -ENOMEM;
-	json_array_foreach(rules, i, v)
+	vjson_array_foreach(rules, i, v)
 	{
 		r = parse_key_rule(p, v, i, err);
 		p->n_keys = i + 1; /* so the partial rule is freed too */

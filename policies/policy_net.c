@@ -83,25 +83,25 @@ static int parse_port(const char *s, uint16_t *ret)
 }
 
 /* "ports": 443, "443" or "1024-65535"; absent is every port. */
-static int parse_ports(json_t *obj, const char *origin, const char *where,
+static int parse_ports(const vjson *obj, const char *origin, const char *where,
                        struct policy_net_rule *rule, struct policy_error *err)
 {
-	json_t *v = json_object_get(obj, "ports");
+	const vjson *v = vjson_object_get(obj, "ports");
 	char buf[32], *dash;
 
 	rule->port_lo = 0;
 	rule->port_hi = 65535;
 	if (!v)
 		return 0;
-	if (json_is_integer(v)) {
-		if (json_integer_value(v) < 0 || json_integer_value(v) > 65535)
+	if (vjson_is_integer(v)) {
+		if (vjson_integer_value(v) < 0 || vjson_integer_value(v) > 65535)
 			goto bad;
-		rule->port_lo = rule->port_hi = (uint16_t)json_integer_value(v);
+		rule->port_lo = rule->port_hi = (uint16_t)vjson_integer_value(v);
 		return 0;
 	}
-	if (!json_is_string(v) || json_string_length(v) >= sizeof(buf))
+	if (!vjson_is_string(v) || vjson_string_length(v) >= sizeof(buf))
 		goto bad;
-	strcpy(buf, json_string_value(v));
+	strcpy(buf, vjson_string_value(v));
 	dash = strchr(buf, '-');
 	if (dash)
 		*dash = 0;
@@ -113,7 +113,7 @@ static int parse_ports(json_t *obj, const char *origin, const char *where,
 	if (rule->port_lo > rule->port_hi)
 		return policy_errorf(err, -EINVAL,
 		                     "%s: %s.ports: range '%s' is empty (low > high), rule '%s'",
-		                     origin, where, json_string_value(v), rule->name);
+		                     origin, where, vjson_string_value(v), rule->name);
 	return 0;
 bad:
 	return policy_errorf(
@@ -122,7 +122,7 @@ bad:
 	    where, rule->name);
 }
 
-static int parse_net_rule(struct policy *p, json_t *v, size_t i, struct policy_error *err)
+static int parse_net_rule(struct policy *p, const vjson *v, size_t i, struct policy_error *err)
 {
 	static const char *const keys[] = {"name", "cidr",   "ports", "protocol",
 	                                   "ops",  "action", NULL};
@@ -132,8 +132,8 @@ static int parse_net_rule(struct policy *p, json_t *v, size_t i, struct policy_e
 	char where[64];
 	int r;
 
-	snprintf(where, sizeof(where), "network.rules[%zu]", i);
-	if (!json_is_object(v))
+	policy_where(where, sizeof(where), "network.rules", i);
+	if (!vjson_is_object(v))
 		return policy_errorf(err, -EINVAL, "%s: %s: expected an object", p->origin, where);
 	if ((r = policy_check_keys(v, keys, p->origin, where, err)) < 0 ||
 	    (r = policy_get_string(v, "cidr", true, p->origin, where, &cidr, err)) < 0 ||
@@ -167,10 +167,10 @@ static int parse_net_rule(struct policy *p, json_t *v, size_t i, struct policy_e
 	return 0;
 }
 
-int policy_parse_network(struct policy *p, json_t *root, struct policy_error *err)
+int policy_parse_network(struct policy *p, const vjson *root, struct policy_error *err)
 {
 	static const char *const keys[] = {"default", "rules", NULL};
-	json_t *net, *rules, *v;
+	const vjson *net, *rules, *v;
 	size_t i;
 	int r;
 
@@ -181,16 +181,16 @@ int policy_parse_network(struct policy *p, json_t *root, struct policy_error *er
 	r = policy_get_action(net, "default", false, p->origin, "network", &p->net_default, err);
 	if (r < 0)
 		return r;
-	rules = json_object_get(net, "rules");
+	rules = vjson_object_get(net, "rules");
 	if (!rules)
 		return 0;
-	if (!json_is_array(rules))
+	if (!vjson_is_array(rules))
 		return policy_errorf(err, -EINVAL, "%s: network.rules: expected an array",
 		                     p->origin);
-	p->net = calloc(json_array_size(rules) + 1, sizeof(*p->net));
+	p->net = calloc(vjson_array_size(rules) + 1, sizeof(*p->net));
 	if (!p->net)
 		return -ENOMEM;
-	json_array_foreach(rules, i, v)
+	vjson_array_foreach(rules, i, v)
 	{
 		r = parse_net_rule(p, v, i, err);
 		p->n_net = i + 1; /* so the partial rule is freed too */

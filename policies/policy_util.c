@@ -6,7 +6,27 @@
 #include <stdlib.h>
 #include <string.h>
 
-int policy_get_action(json_t *obj, const char *key, bool required, const char *origin,
+void policy_where(char *buf, size_t len, const char *section, size_t i)
+{
+	char digits[24];
+	size_t n = 0, s = strlen(section);
+
+	do
+		digits[n++] = (char)('0' + i % 10);
+	while ((i /= 10) && n < sizeof(digits));
+	if (s + n + 3 > len) {
+		snprintf(buf, len, "%s[?]", section);
+		return;
+	}
+	memcpy(buf, section, s);
+	buf[s++] = '[';
+	while (n)
+		buf[s++] = digits[--n];
+	buf[s++] = ']';
+	buf[s] = 0;
+}
+
+int policy_get_action(const vjson *obj, const char *key, bool required, const char *origin,
                       const char *where, uint8_t *ret, struct policy_error *err)
 {
 	const char *s;
@@ -28,10 +48,10 @@ int policy_get_action(json_t *obj, const char *key, bool required, const char *o
 	return 0;
 }
 
-int policy_get_mask(json_t *obj, const char *key, const char *const *table, uint32_t all_mask,
+int policy_get_mask(const vjson *obj, const char *key, const char *const *table, uint32_t all_mask,
                     const char *origin, const char *where, uint32_t *ret, struct policy_error *err)
 {
-	json_t *list = json_object_get(obj, key), *v;
+	const vjson *list = vjson_object_get(obj, key), *v;
 	uint32_t mask = 0;
 	size_t i;
 
@@ -39,12 +59,12 @@ int policy_get_mask(json_t *obj, const char *key, const char *const *table, uint
 		*ret = all_mask;
 		return 0;
 	}
-	if (!json_is_array(list) || json_array_size(list) == 0)
+	if (!vjson_is_array(list) || vjson_array_size(list) == 0)
 		return policy_errorf(err, -EINVAL, "%s: %s.%s: expected a non-empty array of names",
 		                     origin, where, key);
-	json_array_foreach(list, i, v)
+	vjson_array_foreach(list, i, v)
 	{
-		const char *s = json_string_value(v);
+		const char *s = vjson_string_value(v);
 		unsigned int bit;
 
 		for (bit = 0; s && table[bit]; bit++)
@@ -68,7 +88,7 @@ int policy_get_mask(json_t *obj, const char *key, const char *const *table, uint
 	return 0;
 }
 
-int policy_rule_name(json_t *obj, const char *fallback, const char *origin, const char *where,
+int policy_rule_name(const vjson *obj, const char *fallback, const char *origin, const char *where,
                      char **ret, struct policy_error *err)
 {
 	const char *name;
@@ -84,31 +104,31 @@ int policy_rule_name(json_t *obj, const char *fallback, const char *origin, cons
 	return *ret ? 0 : -ENOMEM;
 }
 
-int policy_section(json_t *root, const char *key, const char *const *allowed, const char *origin,
-                   json_t **ret, struct policy_error *err)
+int policy_section(const vjson *root, const char *key, const char *const *allowed,
+                   const char *origin, const vjson **ret, struct policy_error *err)
 {
-	json_t *v = json_object_get(root, key);
+	const vjson *v = vjson_object_get(root, key);
 
 	*ret = NULL;
 	if (!v)
 		return 0;
-	if (!json_is_object(v))
+	if (!vjson_is_object(v))
 		return policy_errorf(err, -EINVAL, "%s: %s: expected an object", origin, key);
 	*ret = v;
 	return policy_check_keys(v, allowed, origin, key, err);
 }
 
 int policy_json_load(const char *buf, size_t len, size_t max, const char *origin, const char *what,
-                     json_t **ret, struct policy_error *err)
+                     struct vjson_doc **ret, struct policy_error *err)
 {
-	json_error_t jerr;
+	char msg[192];
+	int r;
 
 	if (len > max)
 		return policy_errorf(err, -EFBIG, "%s: %s larger than %zu bytes", origin, what,
 		                     max);
-	*ret = json_loadb(buf, len, JSON_REJECT_DUPLICATES, &jerr);
-	if (!*ret)
-		return policy_errorf(err, -EINVAL, "%s:%d:%d: %s", origin, jerr.line, jerr.column,
-		                     jerr.text);
+	r = vjson_parse(buf, len, ret, msg, sizeof(msg));
+	if (r < 0)
+		return policy_errorf(err, r, "%s:%s", origin, msg);
 	return 0;
 }

@@ -77,6 +77,49 @@ static void test_policy_syntax_error_has_line_and_column(void **state)
 	expect_error("", -EINVAL, "p.json:");
 }
 
+/* The JSON reader (policies/json.c): jansson's grammar, strict, errors with line and column. */
+static void test_policy_json_strictness(void **state)
+{
+	const char *head = "{\"version\":1,\"serial\":1,\"mode\":\"enforce\",\"scope\":\"guest\",";
+	struct policy_error err = {{0}};
+	struct policy *p = NULL;
+	char buf[16384];
+	size_t i;
+
+	expect_error("{\"version\":1,\n  \"name\" \"x\"}", -EINVAL, "p.json:2:10: ':' expected");
+	expect_error("{\"version\":1,\n\"name\":\"x\",\n\"serial\": 1,,\n}", -EINVAL,
+	             "p.json:3:13: string or '}' expected");
+	expect_error("{\"a\":1,\"b\":2,\"a\":3}", -EINVAL, "duplicate object key");
+	expect_error("{\"a\":\"x\\u0000\"}", -EINVAL, "\\u0000 is not allowed");
+	expect_error("{\"a\":\"\\ud800\"}", -EINVAL, "invalid Unicode");
+	expect_error("{\"a\":\"\xc0\xaf\"}", -EINVAL, "invalid UTF-8");
+	expect_error("{\"a\":\"\xed\xa0\x80\"}", -EINVAL, "invalid UTF-8");
+	expect_error("{\"a\":\"tab\there\"}", -EINVAL, "control character");
+	expect_error("{\"a\":01}", -EINVAL, "invalid token");
+	expect_error("{\"a\":1.}", -EINVAL, "invalid token");
+	expect_error("{\"a\":9223372036854775808}", -EINVAL, "too big integer");
+	expect_error("{\"a\":1e999}", -EINVAL, "real number overflow");
+	expect_error("{\"a\":tru}", -EINVAL, "invalid token");
+	expect_error("{} x", -EINVAL, "end of file expected");
+	expect_error("\"top\"", -EINVAL, "'[' or '{' expected");
+	expect_error("{\"a\":[1,2}", -EINVAL, "',' or ']' expected");
+	expect_error("{\"a\":\"unterminated", -EINVAL, "premature end of input");
+	/* Nesting: jansson's limit (2048 values deep) is kept. */
+	for (i = 0; i < 2100; i++)
+		buf[i] = '[';
+	buf[i] = 0;
+	expect_error(buf, -EINVAL, "maximum parsing depth reached");
+	/* A real is not an integer; escapes are decoded before validation. */
+	snprintf(buf, sizeof(buf), "{\"version\":1,\"name\":\"x\",\"serial\":1.0}");
+	expect_error(buf, -EINVAL, "serial: expected an integer");
+	snprintf(buf, sizeof(buf), "%s\"name\":\"w\\u0065b\\/\"}", head);
+	expect_error(buf, -EINVAL, "name: use at most");
+	snprintf(buf, sizeof(buf), "%s\"name\":\"w\\u0065b\"}", head);
+	assert_int_equal(parse(buf, &p, &err), 0);
+	assert_string_equal(p->name, "web");
+	policy_free(p);
+}
+
 static void test_policy_field_errors(void **state)
 {
 	const char *head = "{\"version\":1,\"name\":\"x\",\"serial\":1,\"mode\":\"enforce\","
@@ -213,6 +256,79 @@ static struct policy *two_rules(const char *u_sha, const char *v_sha)
 	return p;
 }
 
+/* Resolve goes through the previous rule's directory: the answers must be stat()'s. */
+static void test_policy_resolve_paths(void **state)
+{
+	static const char *const paths[] = {"/d1/a",       "/d2/b",   "/d1/link", "/dl/a",
+	                                    "/d1/../d2/b", "/d1/./a", "/d1/a",    "//d2//b"};
+	struct policy_exec_entry *e = NULL;
+	struct policy_error err = {{0}};
+	struct policy *p = NULL;
+	char text[4096], dir[512], full[1024];
+	size_t i, n = 0, off;
+	struct stat st;
+
+	snprintf(dir, sizeof(dir), "%s/paths", tmpdir);
+	assert_int_equal(mkdir(dir, 0755), 0);
+	snprintf(full, sizeof(full), "%s/d1", dir);
+	assert_int_equal(mkdir(full, 0755), 0);
+	snprintf(full, sizeof(full), "%s/d2", dir);
+	assert_int_equal(mkdir(full, 0755), 0);
+	free(write_temp(dir, "d1/a", "a", 1));
+	free(write_temp(dir, "d2/b", "b", 1));
+	snprintf(full, sizeof(full), "%s/d1/link", dir);
+	assert_int_equal(symlink("../d2/b", full), 0); /* relative to the link's directory */
+	snprintf(full, sizeof(full), "%s/dl", dir);
+	assert_int_equal(symlink("d1", full), 0);
+	off = (size_t)snprintf(text, sizeof(text),
+	                       "{\"version\":1,\"name\":\"x\",\"serial\":1,\"mode\":\"enforce\","
+	                       "\"scope\":\"guest\",\"exec\":{\"allow\":[");
+	for (i = 0; i < sizeof(paths) / sizeof(paths[0]); i++)
+		off += (size_t)snprintf(text + off, sizeof(text) - off,
+		                        "%s{\"path\":\"%s\",\"sha256\":\"%s\"}", i ? "," : "",
+		                        paths[i], EMPTY_SHA256);
+	snprintf(text + off, sizeof(text) - off, "]}}");
+	assert_int_equal(parse(text, &p, &err), 0);
+	assert_int_equal(policy_resolve_exec(p, dir, &e, &n, &err), 0);
+	assert_int_equal(n, sizeof(paths) / sizeof(paths[0]));
+	for (i = 0; i < n; i++) {
+		snprintf(full, sizeof(full), "%s%s", dir, paths[i]);
+		assert_int_equal(stat(full, &st), 0);
+		assert_int_equal(e[i].ino, st.st_ino);
+		assert_int_equal(e[i].dev, policy_kdev(st.st_dev));
+		assert_int_equal(e[i].size, 1);
+	}
+	free(e);
+	policy_free(p);
+
+	/* Errors read as stat()'s: a missing file, a directory, a trailing slash. */
+	snprintf(text, sizeof(text),
+	         "{\"version\":1,\"name\":\"x\",\"serial\":1,\"mode\":\"enforce\",\"scope\":"
+	         "\"guest\",\"exec\":{\"allow\":[{\"path\":\"/d1/a\",\"sha256\":\"%s\"},"
+	         "{\"name\":\"gone\",\"path\":\"/d1/missing\",\"sha256\":\"%s\"}]}}",
+	         EMPTY_SHA256, EMPTY_SHA256);
+	assert_int_equal(parse(text, &p, &err), 0);
+	assert_int_equal(policy_resolve_exec(p, dir, &e, &n, &err), -ENOENT);
+	assert_contains(err.msg, "exec.allow[1].path: rule 'gone'");
+	assert_contains(err.msg, "/d1/missing: No such file or directory");
+	policy_free(p);
+	snprintf(text, sizeof(text),
+	         "{\"version\":1,\"name\":\"x\",\"serial\":1,\"mode\":\"enforce\",\"scope\":"
+	         "\"guest\",\"exec\":{\"allow\":[{\"path\":\"/d1\",\"sha256\":\"%s\"}]}}",
+	         EMPTY_SHA256);
+	assert_int_equal(parse(text, &p, &err), 0);
+	assert_int_equal(policy_resolve_exec(p, dir, &e, &n, &err), -EINVAL);
+	assert_contains(err.msg, "is not a regular file");
+	policy_free(p);
+	snprintf(text, sizeof(text),
+	         "{\"version\":1,\"name\":\"x\",\"serial\":1,\"mode\":\"enforce\",\"scope\":"
+	         "\"guest\",\"exec\":{\"allow\":[{\"path\":\"/d1/a/\",\"sha256\":\"%s\"}]}}",
+	         EMPTY_SHA256);
+	assert_int_equal(parse(text, &p, &err), 0);
+	assert_int_equal(policy_resolve_exec(p, dir, &e, &n, &err), -ENOTDIR);
+	policy_free(p);
+}
+
 static void test_policy_mark_unchanged(void **state)
 {
 	struct policy *prev = two_rules(EMPTY_SHA256, X_SHA256), *p;
@@ -338,9 +454,11 @@ int main(void)
 	const struct CMUnitTest tests[] = {
 	    cmocka_unit_test(test_policy_valid),
 	    cmocka_unit_test(test_policy_syntax_error_has_line_and_column),
+	    cmocka_unit_test(test_policy_json_strictness),
 	    cmocka_unit_test(test_policy_field_errors),
 	    cmocka_unit_test(test_policy_resolve_and_verify),
 	    cmocka_unit_test(test_policy_resolve_under_root),
+	    cmocka_unit_test(test_policy_resolve_paths),
 	    cmocka_unit_test(test_policy_mark_unchanged),
 	    cmocka_unit_test(test_policy_writer_at_check),
 	    cmocka_unit_test(test_policy_kdev_and_hex),
