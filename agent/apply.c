@@ -256,7 +256,8 @@ static int revoke_written(struct agent *a, const struct applied_policy *ap)
 			continue;
 		if (bpf_map_update_elem(map_fd(a->skel->maps.exec_allow), &key, &val, BPF_EXIST))
 			return -errno;
-		log_info("warning: exec.allow[%u]: rule '%s': %s is open for writing: it will not run until "
+		log_info("warning: exec.allow[%u]: rule '%s': %s is open for writing: it will not "
+		         "run until "
 		         "a reload finds no writer",
 		         ap->exec[i].rule_id, rule->name, rule->path);
 		agent_event_write(a, "exec_invalidated",

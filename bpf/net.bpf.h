@@ -232,7 +232,8 @@ int BPF_PROG(vigil_socket_sendmsg, struct socket *sock, struct msghdr *msg, int 
 	if (ret)
 		return ret;
 	/* msg_name is a void pointer: no type to load through, so copies. */
-	if (!net_req_from_sockaddr(&r, BPF_CORE_READ(msg, msg_name), BPF_CORE_READ(msg, msg_namelen)))
+	if (!net_req_from_sockaddr(&r, BPF_CORE_READ(msg, msg_name),
+	                           BPF_CORE_READ(msg, msg_namelen)))
 		return 0;
 	return net_check(sock, &r);
 }

@@ -4,7 +4,6 @@
 
 #include "common.bpf.h"
 
-
 #define BPF_FS_MAGIC   0xcafe4a11
 #define CONFIGFS_MAGIC 0x62656570
 

@@ -107,18 +107,18 @@ enum vigil_verdict {
 };
 
 enum vigil_reason {
-	VIGIL_R_RULE = 0,           /* matched an allow rule */
-	VIGIL_R_NOT_LISTED = 1,     /* identity not in the allowlist */
-	VIGIL_R_FILELESS = 2,       /* memfd or deleted file */
-	VIGIL_R_MODIFIED = 3,       /* allowlisted, but written since its digest was checked */
-	VIGIL_R_OPEN_WRITE = 4,     /* allowlisted, but currently open for writing */
-	VIGIL_R_WRITE_OPEN = 5,     /* (invalidation event) opened for write */
-	VIGIL_R_TRUNCATE = 6,       /* (invalidation event) truncated by path */
-	VIGIL_R_NO_POLICY = 7,      /* generation published without its config: fail-closed */
-	VIGIL_R_DEFAULT = 8,        /* no rule matched: the section's default action */
-	VIGIL_R_TOO_DEEP = 9,       /* path deeper than VIGIL_FILE_MAX_DEPTH: fail-closed */
-	VIGIL_R_SELF = 10,          /* self-protection, no policy involved */
-	VIGIL_R_NOT_NAMED = 11,     /* managed key; no rule names this workload */
+	VIGIL_R_RULE = 0,            /* matched an allow rule */
+	VIGIL_R_NOT_LISTED = 1,      /* identity not in the allowlist */
+	VIGIL_R_FILELESS = 2,        /* memfd or deleted file */
+	VIGIL_R_MODIFIED = 3,        /* allowlisted, but written since its digest was checked */
+	VIGIL_R_OPEN_WRITE = 4,      /* allowlisted, but currently open for writing */
+	VIGIL_R_WRITE_OPEN = 5,      /* (invalidation event) opened for write */
+	VIGIL_R_TRUNCATE = 6,        /* (invalidation event) truncated by path */
+	VIGIL_R_NO_POLICY = 7,       /* generation published without its config: fail-closed */
+	VIGIL_R_DEFAULT = 8,         /* no rule matched: the section's default action */
+	VIGIL_R_TOO_DEEP = 9,        /* path deeper than VIGIL_FILE_MAX_DEPTH: fail-closed */
+	VIGIL_R_SELF = 10,           /* self-protection, no policy involved */
+	VIGIL_R_NOT_NAMED = 11,      /* managed key; no rule names this workload */
 	VIGIL_R_WRITER_AT_LOAD = 12, /* (invalidation, from vigild) a writer held it at its check */
 };
 

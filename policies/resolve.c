@@ -4,6 +4,8 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <openssl/evp.h>
+#include <pthread.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -180,57 +182,131 @@ bool policy_fd_has_writer(int fd)
 	return false;
 }
 
+/* Checks one entry's identity and digest; sets POLICY_EXEC_WRITER. 0 or -errno with err. */
+static int verify_one(const struct policy *p, const char *root, struct policy_exec_entry *e,
+                      struct policy_error *err)
+{
+	const struct policy_exec_rule *rule = &p->exec[e->rule_id];
+	uint8_t digest[POLICY_SHA256_LEN];
+	char want[2 * POLICY_SHA256_LEN + 1], got[2 * POLICY_SHA256_LEN + 1];
+	struct stat st;
+	int fd, r;
+
+	fd = open_rule(p, root, e->rule_id, &st, err);
+	if (fd < 0)
+		return fd;
+	if (policy_kdev(st.st_dev) != e->dev || st.st_ino != e->ino) {
+		close(fd);
+		return policy_errorf(err, -ESTALE,
+		                     "%s: exec.allow[%u].path: rule '%s': %s was replaced "
+		                     "while the policy loaded",
+		                     p->origin, e->rule_id, rule->name, rule->path);
+	}
+	/*
+	 * Before reading: a writer that opens from here on goes through file_open, which revokes
+	 * the entry the caller inserted first; one that already holds the file could write after
+	 * the read, unseen, so the caller must not vouch for it.
+	 */
+	e->flags &= ~POLICY_EXEC_WRITER;
+	if (policy_fd_has_writer(fd))
+		e->flags |= POLICY_EXEC_WRITER;
+	r = policy_sha256_fd(fd, digest);
+	close(fd);
+	if (r < 0)
+		return policy_errorf(err, r, "%s: exec.allow[%u]: rule '%s': reading %s: %s",
+		                     p->origin, e->rule_id, rule->name, rule->path, strerror(-r));
+	if (memcmp(digest, rule->sha256, sizeof(digest)) != 0) {
+		policy_hex(rule->sha256, sizeof(digest), want);
+		policy_hex(digest, sizeof(digest), got);
+		return policy_errorf(err, -EBADMSG,
+		                     "%s: exec.allow[%u].sha256: rule '%s': %s has sha256 %s, "
+		                     "the policy says %s",
+		                     p->origin, e->rule_id, rule->name, rule->path, got, want);
+	}
+	return 0;
+}
+
+/*
+ * Reading and hashing are per file and independent: a first load of 100,000 files spreads them
+ * over the CPUs. The error reported is the lowest-numbered failing entry's, as one thread in
+ * order would report: chunks are handed out in order and a thread stops only past a failure.
+ */
+#define VERIFY_CHUNK        32
+#define VERIFY_MIN_PARALLEL 512
+#define VERIFY_MAX_THREADS  8
+
+struct verify_job {
+	const struct policy *p;
+	const char *root;
+	struct policy_exec_entry *entries;
+	size_t n, next, hashed, fail_at;
+	int fail_r;
+	struct policy_error fail_err;
+	pthread_mutex_t lock;
+};
+
+static void *verify_worker(void *arg)
+{
+	struct verify_job *j = arg;
+	struct policy_error err;
+	size_t i, end, hashed = 0;
+
+	for (;;) {
+		i = __atomic_fetch_add(&j->next, VERIFY_CHUNK, __ATOMIC_RELAXED);
+		if (i >= j->n)
+			break;
+		end = i + VERIFY_CHUNK < j->n ? i + VERIFY_CHUNK : j->n;
+		for (; i < end && i < __atomic_load_n(&j->fail_at, __ATOMIC_RELAXED); i++) {
+			int r;
+
+			if (j->entries[i].flags & POLICY_EXEC_UNCHANGED)
+				continue;
+			hashed++;
+			r = verify_one(j->p, j->root, &j->entries[i], &err);
+			if (r == 0)
+				continue;
+			pthread_mutex_lock(&j->lock);
+			if (i < j->fail_at) {
+				j->fail_r = r;
+				j->fail_err = err;
+				__atomic_store_n(&j->fail_at, i, __ATOMIC_RELAXED);
+			}
+			pthread_mutex_unlock(&j->lock);
+			break;
+		}
+	}
+	__atomic_fetch_add(&j->hashed, hashed, __ATOMIC_RELAXED);
+	return NULL;
+}
+
 int policy_verify_exec(const struct policy *p, const char *root, struct policy_exec_entry *entries,
                        size_t n, size_t *ret_hashed, struct policy_error *err)
 {
-	size_t i, hashed = 0;
+	struct verify_job j = {
+	    .p = p, .root = root, .entries = entries, .n = n, .fail_at = SIZE_MAX};
+	pthread_t tid[VERIFY_MAX_THREADS];
+	long cpus = sysconf(_SC_NPROCESSORS_ONLN);
+	size_t i, to_read = 0, threads = 1, started = 0;
 
-	for (i = 0; i < n; i++) {
-		const struct policy_exec_rule *rule = &p->exec[entries[i].rule_id];
-		uint8_t digest[POLICY_SHA256_LEN];
-		char want[2 * POLICY_SHA256_LEN + 1], got[2 * POLICY_SHA256_LEN + 1];
-		struct stat st;
-		int fd, r;
-
-		if (entries[i].flags & POLICY_EXEC_UNCHANGED)
-			continue;
-		hashed++;
-		fd = open_rule(p, root, entries[i].rule_id, &st, err);
-		if (fd < 0)
-			return fd;
-		if (policy_kdev(st.st_dev) != entries[i].dev || st.st_ino != entries[i].ino) {
-			close(fd);
-			return policy_errorf(err, -ESTALE,
-			                     "%s: exec.allow[%u].path: rule '%s': %s was replaced "
-			                     "while the policy loaded",
-			                     p->origin, entries[i].rule_id, rule->name, rule->path);
-		}
-		/*
-		 * Before reading: a writer that opens from here on goes through file_open, which
-		 * revokes the entry the caller inserted first; one that already holds the file could
-		 * write after the read, unseen, so the caller must not vouch for it.
-		 */
-		entries[i].flags &= ~POLICY_EXEC_WRITER;
-		if (policy_fd_has_writer(fd))
-			entries[i].flags |= POLICY_EXEC_WRITER;
-		r = policy_sha256_fd(fd, digest);
-		close(fd);
-		if (r < 0)
-			return policy_errorf(
-			    err, r, "%s: exec.allow[%u]: rule '%s': reading %s: %s", p->origin,
-			    entries[i].rule_id, rule->name, rule->path, strerror(-r));
-		if (memcmp(digest, rule->sha256, sizeof(digest)) != 0) {
-			policy_hex(rule->sha256, sizeof(digest), want);
-			policy_hex(digest, sizeof(digest), got);
-			return policy_errorf(
-			    err, -EBADMSG,
-			    "%s: exec.allow[%u].sha256: rule '%s': %s has sha256 %s, "
-			    "the policy says %s",
-			    p->origin, entries[i].rule_id, rule->name, rule->path, got, want);
-		}
+	for (i = 0; i < n; i++)
+		to_read += !(entries[i].flags & POLICY_EXEC_UNCHANGED);
+	if (to_read >= VERIFY_MIN_PARALLEL && cpus > 1)
+		threads = cpus < VERIFY_MAX_THREADS ? (size_t)cpus : VERIFY_MAX_THREADS;
+	pthread_mutex_init(&j.lock, NULL);
+	/* The calling thread is one of the workers; a thread that cannot start is not needed. */
+	for (i = 1; i < threads; i++)
+		if (pthread_create(&tid[started], NULL, verify_worker, &j) == 0)
+			started++;
+	verify_worker(&j);
+	for (i = 0; i < started; i++)
+		pthread_join(tid[i], NULL);
+	pthread_mutex_destroy(&j.lock);
+	if (j.fail_at != SIZE_MAX) {
+		*err = j.fail_err;
+		return j.fail_r;
 	}
 	if (ret_hashed)
-		*ret_hashed = hashed;
+		*ret_hashed = j.hashed;
 	return 0;
 }
 
@@ -266,8 +342,8 @@ ssize_t policy_exec_mark_unchanged(const struct policy *prev,
 
 		entries[i].flags &= ~(POLICY_EXEC_UNCHANGED | POLICY_EXEC_WRITER);
 		/* A file a writer held at that check was never vouched for. */
-		if (!old || (old->flags & POLICY_EXEC_WRITER) || old->ctime_ns != entries[i].ctime_ns ||
-		    old->size != entries[i].size ||
+		if (!old || (old->flags & POLICY_EXEC_WRITER) ||
+		    old->ctime_ns != entries[i].ctime_ns || old->size != entries[i].size ||
 		    memcmp(prev->exec[old->rule_id].sha256, p->exec[entries[i].rule_id].sha256,
 		           POLICY_SHA256_LEN) != 0)
 			continue;

@@ -439,6 +439,48 @@ static void test_policy_writer_at_check(void **state)
 	free(v);
 }
 
+/* Enough files to hash in parallel: the error is still the lowest-numbered bad entry's. */
+static void test_policy_verify_parallel(void **state)
+{
+	enum { N = 700 };
+	size_t cap = 200 + N * 110, len, i, n = 0, hashed = 0;
+	char *text = malloc(cap), root[256], name[32];
+	struct policy_exec_entry *e = NULL;
+	struct policy_error err = {{0}};
+	struct policy *p = NULL;
+
+	(void)state;
+	assert_non_null(text);
+	snprintf(root, sizeof(root), "%s/par", tmpdir);
+	assert_int_equal(mkdir(root, 0700), 0);
+	len = (size_t)snprintf(text, cap,
+	                       "{\"version\":1,\"name\":\"x\",\"serial\":1,"
+	                       "\"mode\":\"enforce\",\"scope\":\"guest\",\"exec\":{\"allow\":[");
+	for (i = 0; i < N; i++) {
+		snprintf(name, sizeof(name), "f%zu", i);
+		free(write_temp(root, name, "", 0));
+		len += (size_t)snprintf(text + len, cap - len,
+		                        "%s{\"path\":\"/%s\",\"sha256\":\"%s\"}", i ? "," : "",
+		                        name, EMPTY_SHA256);
+	}
+	snprintf(text + len, cap - len, "]}}");
+	assert_int_equal(parse(text, &p, &err), 0);
+	assert_int_equal(policy_resolve_exec(p, root, &e, &n, &err), 0);
+	assert_int_equal(policy_verify_exec(p, root, e, n, &hashed, &err), 0);
+	assert_int_equal(hashed, N);
+
+	/* Two files changed: the one a single thread would meet first is reported. */
+	free(write_temp(root, "f650", "x", 1));
+	free(write_temp(root, "f301", "x", 1));
+	free(e);
+	assert_int_equal(policy_resolve_exec(p, root, &e, &n, &err), 0);
+	assert_int_equal(policy_verify_exec(p, root, e, n, &hashed, &err), -EBADMSG);
+	assert_contains(err.msg, "exec.allow[301].sha256");
+	free(e);
+	policy_free(p);
+	free(text);
+}
+
 static void test_policy_kdev_and_hex(void **state)
 {
 	char hex[9];
@@ -461,6 +503,7 @@ int main(void)
 	    cmocka_unit_test(test_policy_resolve_paths),
 	    cmocka_unit_test(test_policy_mark_unchanged),
 	    cmocka_unit_test(test_policy_writer_at_check),
+	    cmocka_unit_test(test_policy_verify_parallel),
 	    cmocka_unit_test(test_policy_kdev_and_hex),
 	};
 

@@ -58,4 +58,25 @@ ev "event: exec of vigild" '"protects":"exec"'
 expect_rc "the event log is still readable" 0 grep -q '"type":"self"' /out/events.jsonl
 # The platform (outside the workload's cgroup scope) may signal vigild: how an operator stops it.
 expect_rc "a process outside the scope may signal vigild (SIGCONT)" 0 outside kill -CONT $pid
+
+# The CVM guest devices. This guest has neither TDX nor SNP: nodes with the devices' names are
+# made (misc major 10, minors no driver uses here), and vigild, restarted by the platform,
+# protects what it finds under those names, as it would the real ones.
+mknod /dev/tdx_guest c 10 240
+mknod /dev/sev-guest c 10 241
+outside kill -TERM "$pid"
+while kill -0 "$pid" 2> /dev/null; do usleep 100000; done
+rm -f /run/vigil/ready
+outside sh -c 'vigild --policy /vigil-vm/policy.json --event-log /out/events.jsonl \
+	--ready-file /run/vigil/ready >> /out/vigild.log 2>&1 & echo $! > /run/vigild.pid'
+i=0
+while [ ! -e /run/vigil/ready ] && [ $i -lt 300 ]; do usleep 100000; i=$((i + 1)); done
+expect_rc "vigild restarted by the platform" 0 test -e /run/vigil/ready
+expect_eperm "open /dev/tdx_guest" cat /dev/tdx_guest
+ev "event: tdx_guest" '"protects":"device"' '"path":"tdx_guest"' '"comm":"cat"'
+expect_eperm "open /dev/sev-guest" cat /dev/sev-guest
+ev "event: sev-guest" '"protects":"device"' '"path":"sev-guest"'
+mknod /tmp/mytdx c 10 240
+expect_eperm "open a private node of the TDX guest device" cat /tmp/mytdx
+ev "event: TDX device by number" '"protects":"device"' '"path":"mytdx"'
 finish
