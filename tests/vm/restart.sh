@@ -12,12 +12,12 @@ attempt() {
 	$V connect 10.2.0.1 80 2> /dev/null && leaks=$((leaks + 1))
 	cat /etc/passwd > /dev/null 2>&1 && leaks=$((leaks + 1))
 }
-# hammer UNTIL_FILE PATTERN: attempts until PATTERN is in UNTIL_FILE, then 5 more.
+# hammer UNTIL_FILE PATTERN: attempts until PATTERN is in UNTIL_FILE (at most 180 s: a restart
+# measures into the emulated TPM, slow on a busy host), then 5 more.
 hammer() {
-	i=0
-	while [ $i -lt 300 ] && ! grep -q "$2" "$1" 2> /dev/null; do
+	t0=$(date +%s)
+	while [ $(($(date +%s) - t0)) -lt 180 ] && ! grep -q "$2" "$1" 2> /dev/null; do
 		attempt
-		i=$((i + 1))
 	done
 	for _ in 1 2 3 4 5; do attempt; done
 }
