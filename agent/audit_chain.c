@@ -72,42 +72,19 @@ void audit_chain_free(struct audit_chain *c)
 	c->sha256 = NULL;
 }
 
-/* h(n) = SHA-256(h(n-1) || record bytes) */
-static int chain_hash(struct audit_chain *c, const uint8_t prev[AUDIT_HASH_LEN], const char *rec,
-                      size_t len, uint8_t out[AUDIT_HASH_LEN])
+/*
+ * h(n) = SHA-256(h(n-1) || record bytes). A stack SHA256_CTX: EVP_DigestInit_ex2 frees and
+ * allocates its context state on every call, a malloc, a free and a cleanse per record.
+ */
+static int chain_hash(const uint8_t prev[AUDIT_HASH_LEN], const char *rec, size_t len,
+                      uint8_t out[AUDIT_HASH_LEN])
 {
-	if (!EVP_DigestInit_ex2(c->md, c->sha256, NULL) ||
-	    !EVP_DigestUpdate(c->md, prev, AUDIT_HASH_LEN) || !EVP_DigestUpdate(c->md, rec, len) ||
-	    !EVP_DigestFinal_ex(c->md, out, NULL))
+	SHA256_CTX ctx;
+
+	if (!SHA256_Init(&ctx) || !SHA256_Update(&ctx, prev, AUDIT_HASH_LEN) ||
+	    !SHA256_Update(&ctx, rec, len) || !SHA256_Final(out, &ctx))
 		return -EIO;
 	return 0;
-}
-
-char *audit_put_u64(char *p, uint64_t v)
-{
-	static const char pairs[201] = "00010203040506070809101112131415161718192021222324"
-	                               "25262728293031323334353637383940414243444546474849"
-	                               "50515253545556575859606162636465666768697071727374"
-	                               "75767778798081828384858687888990919293949596979899";
-	char tmp[20];
-	int i = 20;
-
-	/* Two digits per division: this runs a dozen times per event on the hot path. */
-	while (v >= 100) {
-		unsigned int d = (unsigned int)(v % 100) * 2;
-
-		v /= 100;
-		tmp[--i] = pairs[d + 1];
-		tmp[--i] = pairs[d];
-	}
-	if (v >= 10) {
-		tmp[--i] = pairs[v * 2 + 1];
-		tmp[--i] = pairs[v * 2];
-	} else {
-		tmp[--i] = (char)('0' + v);
-	}
-	memcpy(p, tmp + i, (size_t)(20 - i));
-	return p + (20 - i);
 }
 
 int audit_record_encode(struct audit_chain *c, const char *kind, const char *members,
@@ -132,7 +109,7 @@ int audit_record_encode(struct audit_chain *c, const char *kind, const char *mem
 		memcpy(p, members, members_len);
 		p += members_len;
 	}
-	if (chain_hash(c, c->h, out, (size_t)(p - out), h) < 0)
+	if (chain_hash(c->h, out, (size_t)(p - out), h) < 0)
 		return -EIO;
 	memcpy(p, ",\"h\":\"", 6);
 	audit_hex(h, AUDIT_HASH_LEN, p + 6);
@@ -245,7 +222,7 @@ int audit_record_check(struct audit_chain *c, const char *line, size_t len,
 		    strcmp(got_prev, prevhex) != 0)
 			return FAIL(-EILSEQ, "file record names another previous hash");
 	}
-	if (chain_hash(c, prev, line, plen, got) < 0)
+	if (chain_hash(prev, line, plen, got) < 0)
 		return FAIL(-EIO, "hashing failed");
 	if (memcmp(got, want, sizeof(got)) != 0)
 		return FAIL(-EILSEQ, "hash mismatch: the record or one before it was altered");
