@@ -154,6 +154,14 @@ int audit_writer_open(const struct audit_options *o, struct audit_writer **ret);
  * (the record is counted and a "loss" record says so later).
  */
 int audit_submit(struct audit_writer *w, const char *kind, const char *members, size_t len);
+/*
+ * The same without a copy: *ret points into the queue, where the caller writes at most max
+ * bytes of members, then calls audit_submit_commit with their length (negative: nothing is
+ * queued). The queue stays locked in between: format there, do not wait. Returns 0, -EMSGSIZE
+ * or -ENOBUFS (then no commit; counted as with audit_submit).
+ */
+int audit_submit_reserve(struct audit_writer *w, const char *kind, size_t max, char **ret);
+void audit_submit_commit(struct audit_writer *w, int len);
 int audit_submitf(struct audit_writer *w, const char *kind, const char *fmt, ...)
     __attribute__((format(printf, 3, 4)));
 /* Waits until everything queued before the call is durable or counted as lost. */

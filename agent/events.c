@@ -308,8 +308,8 @@ static int handle_event(void *ctx, void *data, size_t size)
 {
 	struct agent *a = ctx;
 	const struct vigil_event *e = data;
-	/* "e": then the event object: the audit record's members, without a copy. */
-	char buf[4 + 2048], *line = buf + 4;
+	/* "e": then the event object: the audit record's members, formatted in the audit queue. */
+	char buf[4 + 2048], *slot = NULL, *line = buf + 4;
 	int n;
 
 	if (size < sizeof(*e) || e->abi_version != VIGIL_ABI_VERSION) {
@@ -317,16 +317,19 @@ static int handle_event(void *ctx, void *data, size_t size)
 		          size >= sizeof(*e) ? e->abi_version : 0);
 		return 0;
 	}
-	n = agent_event_format(a, e, line, sizeof(buf) - 4);
-	if (n < 0)
-		return 0;
-	if (fwrite(line, 1, (size_t)n, a->event_log) != (size_t)n)
-		log_error("event log write failed");
-	if (a->audit) {
-		memcpy(buf, "\"e\":", 4);
-		audit_submit(a->audit, "event", buf, (size_t)n + 4 - 1); /* without the '\n' */
+	/* A full queue has counted the drop; the event log still gets the line. */
+	if (a->audit && audit_submit_reserve(a->audit, "event", sizeof(buf), &slot) == 0) {
+		memcpy(slot, "\"e\":", 4);
+		line = slot + 4;
 	}
-	a->events_written++;
+	n = agent_event_format(a, e, line, sizeof(buf) - 4);
+	/* Written from the queue slot before the commit: one formatting serves both sinks. */
+	if (n >= 0 && fwrite(line, 1, (size_t)n, a->event_log) != (size_t)n)
+		log_error("event log write failed");
+	if (slot)
+		audit_submit_commit(a->audit, n < 0 ? -1 : n + 4 - 1); /* without the '\n' */
+	if (n >= 0)
+		a->events_written++;
 	return 0;
 }
 

@@ -143,15 +143,18 @@ static uint64_t stage_chain(const struct agent *a, struct stage *s, uint64_t n)
 static uint64_t stage_pipeline(const struct agent *a, struct stage *s, uint64_t n,
                                struct audit_writer *w)
 {
-	char buf[4 + 2048];
 	uint64_t i;
+	char *slot;
 	int len;
 
+	/* As agent/events.c handle_event: "e": and the event formatted in the queue slot. */
 	begin(s);
 	for (i = 0; i < n; i++) {
-		len = agent_event_format(a, next_event(i), buf + 4, sizeof(buf) - 4);
-		memcpy(buf, "\"e\":", 4);
-		audit_submit(w, "event", buf, (size_t)len + 3);
+		if (audit_submit_reserve(w, "event", 4 + 2048, &slot) < 0)
+			continue;
+		memcpy(slot, "\"e\":", 4);
+		len = agent_event_format(a, next_event(i), slot + 4, 2048);
+		audit_submit_commit(w, len < 0 ? -1 : len + 4 - 1);
 	}
 	audit_writer_sync(w);
 	end(s);
