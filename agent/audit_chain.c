@@ -98,14 +98,17 @@ static void chain_hash(const uint8_t prev[AUDIT_HASH_LEN], const char *rec, size
 int audit_record_encode(struct audit_chain *c, const char *kind, const char *members,
                         size_t members_len, char *out, size_t size)
 {
-	size_t klen = strlen(kind);
+	size_t klen = strlen(kind), len;
 	uint8_t h[AUDIT_HASH_LEN];
-	char *p = out;
+	SHA256_CTX ctx;
+	/* Built behind h(n-1) in the room the trailer needs later: one SHA256_Update over both. */
+	char *rec = out + AUDIT_HASH_LEN, *p = rec;
 
 	/* {"n": 20 digits ,"k":" kind " , members trailer \n */
 	if (klen > AUDIT_KIND_MAX ||
 	    5 + 20 + 6 + klen + 2 + members_len + AUDIT_TRAILER_LEN + 1 > size)
 		return -ENOBUFS;
+	memcpy(out, c->h, AUDIT_HASH_LEN);
 	memcpy(p, "{\"n\":", 5);
 	p = audit_put_u64(p + 5, c->n + 1);
 	memcpy(p, ",\"k\":\"", 6);
@@ -117,7 +120,12 @@ int audit_record_encode(struct audit_chain *c, const char *kind, const char *mem
 		memcpy(p, members, members_len);
 		p += members_len;
 	}
-	chain_hash(c->h, out, (size_t)(p - out), h);
+	len = (size_t)(p - rec);
+	SHA256_Init(&ctx);
+	SHA256_Update(&ctx, out, AUDIT_HASH_LEN + len);
+	SHA256_Final(h, &ctx);
+	memmove(out, rec, len);
+	p = out + len;
 	memcpy(p, ",\"h\":\"", 6);
 	audit_hex(h, AUDIT_HASH_LEN, p + 6);
 	memcpy(p + 6 + AUDIT_HEX_LEN, "\"}\n", 3);
