@@ -74,12 +74,12 @@ struct stage {
 
 static void report(const struct stage *s, uint64_t n)
 {
-	double us = 1e6 / (double)n;
+	double us = 1e6 / (double)n, others = s->cpu > s->self ? s->cpu - s->self : 0;
 
 	printf("%-34s %10.0f events/s wall  %10.0f events/s per core  (%.2f us CPU/event: "
 	       "%.2f this thread, %.2f others; %.2f system)\n",
 	       s->name, (double)n / s->wall, (double)n / s->cpu, s->cpu * us, s->self * us,
-	       (s->cpu - s->self) * us, s->sys * us);
+	       others * us, s->sys * us);
 }
 
 static void begin(struct stage *s)
