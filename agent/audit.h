@@ -222,6 +222,10 @@ static inline char *audit_put_u64(char *p, uint64_t v)
 	uint64_t t;
 	uint32_t s;
 
+	if (v < 10) { /* most ids, counts and flags */
+		*p = (char)('0' + v);
+		return p + 1;
+	}
 	for (t = v;; t /= 10000, end += 4)
 		if (t < 10000) {
 			end += 1 + (t >= 10) + (t >= 100) + (t >= 1000);

@@ -162,6 +162,17 @@ static bool put_str(struct out *o, const char *key, size_t key_len, const char *
 		memcpy(o->p, &x, 8);
 		o->p += 8;
 	}
+	/* Then the last (up to) eight at once too, overlapping what was copied already. */
+	if (i < len && i + 8 > len && len >= 8) {
+		uint64_t x;
+
+		memcpy(&x, s + len - 8, 8);
+		if (plain8(x)) {
+			memcpy(o->p - (i - (len - 8)), &x, 8);
+			o->p += len - i;
+			i = len;
+		}
+	}
 	for (; i < len; i++) {
 		unsigned char c = (unsigned char)s[i];
 

@@ -204,6 +204,19 @@ static void test_encode_lengths(void **state)
 	size_t len;
 	int n;
 
+	/* audit_hex against printf: byte values across the range, in and out of 16-byte steps */
+	for (len = 0; len < 256; len += 37) {
+		uint8_t bytes[37];
+		char hex[75], want_hex[75];
+		size_t i;
+
+		for (i = 0; i < sizeof(bytes); i++) {
+			bytes[i] = (uint8_t)(len + i * 7);
+			snprintf(want_hex + 2 * i, 3, "%02x", bytes[i]);
+		}
+		audit_hex(bytes, sizeof(bytes), hex);
+		assert_string_equal(hex, want_hex);
+	}
 	memset(members, 'x', sizeof(members));
 	memcpy(members, "\"p\":\"", 5);
 	assert_int_equal(audit_chain_init(&c), 0);
