@@ -10,6 +10,8 @@
 
 #include "vigil.skel.h"
 
+#define EVENT_LOG_BUF (1u << 20)
+
 const char *vigil_reason_name(unsigned int reason)
 {
 	static const char *const names[] = {
@@ -334,7 +336,8 @@ static int handle_event(void *ctx, void *data, size_t size)
 		line = slot + 4;
 	}
 	n = agent_event_format(a, e, line, sizeof(buf) - 4);
-	/* Written from the queue slot before the commit: one formatting serves both sinks. */
+	/* Written from the queue slot before the commit: one formatting serves both sinks (the
+	 * event log's 1 MiB buffer keeps write(2) under the lock rare). */
 	if (n >= 0 && fwrite(line, 1, (size_t)n, a->event_log) != (size_t)n)
 		log_error("event log write failed");
 	if (slot)
@@ -429,6 +432,9 @@ int agent_events_open(struct agent *a)
 			close(fd);
 			return -ENOMEM;
 		}
+		/* handle_event writes lines under the audit queue's lock and each poll flushes
+		 * (agent_events_poll): a large buffer leaves at most one write(2) per MiB there. */
+		setvbuf(a->event_log, NULL, _IOFBF, EVENT_LOG_BUF);
 	}
 	a->rb = ring_buffer__new(bpf_map__fd(a->skel->maps.events), handle_event, a, NULL);
 	if (!a->rb)
