@@ -6,6 +6,7 @@
 #include <liburing.h>
 #include <pthread.h>
 #include <stdarg.h>
+#include <stddef.h>
 #include <stdlib.h>
 #include <sys/file.h>
 #include <sys/mman.h>
@@ -36,6 +37,7 @@ struct audit_writer {
 	char *q; /* producer buffer, swapped with work by the writer */
 	size_t q_len;
 	uint64_t q_count, submitted, handled, queue_drops;
+	size_t reserved; /* bytes the producer holding the lock may write (audit_submit_reserve) */
 	struct audit_stats pub; /* the writer's counters as of its last commit */
 
 	/* Everything below belongs to the writer thread (or to open before it starts). */
@@ -173,18 +175,17 @@ int audit_options_parse(struct audit_options *o, const char *spec, char *err, si
 
 /* --- producer side ------------------------------------------------------------------ */
 
-int audit_submit(struct audit_writer *w, const char *kind, const char *members, size_t len)
+int audit_submit_reserve(struct audit_writer *w, const char *kind, size_t max, char **ret)
 {
-	struct qent h = {.len = (uint32_t)len};
-	size_t need = sizeof(h) + len;
+	size_t klen = strnlen(kind, AUDIT_KIND_MAX + 1), need = sizeof(struct qent) + max;
+	struct qent h = {0};
 
 	pthread_mutex_lock(&w->mu);
-	if (len > MEMBERS_MAX || strlen(kind) > AUDIT_KIND_MAX) {
+	if (max > MEMBERS_MAX || klen > AUDIT_KIND_MAX) {
 		w->queue_drops++;
 		pthread_mutex_unlock(&w->mu);
 		return -EMSGSIZE;
 	}
-	memcpy(h.kind, kind, strlen(kind) + 1);
 	while (w->q_len + need > w->o.queue_bytes) {
 		/* Fail-open for the log, never for enforcement: a full queue drops and counts. */
 		if (!w->o.block_when_full || w->thread_exited) {
@@ -195,16 +196,41 @@ int audit_submit(struct audit_writer *w, const char *kind, const char *members, 
 		w->producer_waiting = true;
 		pthread_cond_wait(&w->space, &w->mu);
 	}
+	memcpy(h.kind, kind, klen);
 	memcpy(w->q + w->q_len, &h, sizeof(h));
-	memcpy(w->q + w->q_len + sizeof(h), members, len);
-	w->q_len += need;
-	w->q_count++;
-	w->submitted++;
-	if (w->writer_sleeping) {
-		w->writer_sleeping = false;
-		pthread_cond_signal(&w->wake);
+	w->reserved = max;
+	*ret = w->q + w->q_len + sizeof(h);
+	return 0; /* locked until audit_submit_commit */
+}
+
+void audit_submit_commit(struct audit_writer *w, int len)
+{
+	if (len >= 0 && (size_t)len > w->reserved) {
+		w->queue_drops++; /* overran its reservation: the bytes cannot be trusted */
+	} else if (len >= 0) {
+		uint32_t n = (uint32_t)len;
+
+		memcpy(w->q + w->q_len + offsetof(struct qent, len), &n, sizeof(n));
+		w->q_len += sizeof(struct qent) + n;
+		w->q_count++;
+		w->submitted++;
+		if (w->writer_sleeping) {
+			w->writer_sleeping = false;
+			pthread_cond_signal(&w->wake);
+		}
 	}
 	pthread_mutex_unlock(&w->mu);
+}
+
+int audit_submit(struct audit_writer *w, const char *kind, const char *members, size_t len)
+{
+	char *slot;
+	int r = audit_submit_reserve(w, kind, len, &slot);
+
+	if (r < 0)
+		return r;
+	memcpy(slot, members, len);
+	audit_submit_commit(w, (int)len);
 	return 0;
 }
 
@@ -415,7 +441,7 @@ static void emit(struct audit_writer *w, const char *kind, const char *members, 
 		w->write_drops++;
 		return;
 	}
-	if (strcmp(kind, "file") != 0)
+	if (w->off + w->out_len >= w->o.rotate_bytes && strcmp(kind, "file") != 0)
 		maybe_rotate(w);
 	if (w->out_len + AUDIT_RECORD_MAX > OUT_CAP && flush_out(w, false) < 0) {
 		w->write_drops++;

@@ -10,6 +10,8 @@
 
 #include "vigil.skel.h"
 
+#define EVENT_LOG_BUF (1u << 20)
+
 const char *vigil_reason_name(unsigned int reason)
 {
 	static const char *const names[] = {
@@ -74,42 +76,51 @@ const char *vigil_event_type_name(unsigned int type)
 }
 
 /*
- * The formatter is on the audit pipeline's hot path (docs/BENCHMARKS.md): plain appends, no
- * printf, and the date part of the timestamp cached per second.
+ * The formatter is on the audit pipeline's hot path (docs/BENCHMARKS.md): no printf, the date
+ * part of the timestamp cached per second, and one room check per group of fields instead of
+ * one per append. The checks assume the worst case (every string byte escaped), so a buffer
+ * they refuse may still hold the line: agent_event_format then retries in a buffer sized for
+ * the worst case, and the result is exact either way.
  */
+#define ROOM_NUMBERS 512   /* literals, names and numbers between two strings, with margin */
+#define FORMAT_MAX   65536 /* > every field's worst case: rule names are the longest strings */
+
 struct out {
 	char *p;
 	char *end;
-	bool overflow;
 };
+
+static bool room(const struct out *o, size_t n)
+{
+	return (size_t)(o->end - o->p) > n;
+}
+
+#define put_lit(o, s) (memcpy((o)->p, s, sizeof(s) - 1), (o)->p += sizeof(s) - 1)
 
 static void put_mem(struct out *o, const char *s, size_t n)
 {
-	if (o->overflow || (size_t)(o->end - o->p) <= n) {
-		o->overflow = true;
-		return;
-	}
 	memcpy(o->p, s, n);
 	o->p += n;
 }
 
-#define put_lit(o, s) put_mem(o, s, sizeof(s) - 1)
-
 static void put_u64(struct out *o, uint64_t v)
 {
-	char tmp[20];
-
-	put_mem(o, tmp, (size_t)(audit_put_u64(tmp, v) - tmp));
+	o->p = audit_put_u64(o->p, v);
 }
 
 static void put_i64(struct out *o, int64_t v)
 {
 	if (v < 0) {
-		put_lit(o, "-");
+		*o->p++ = '-';
 		put_u64(o, (uint64_t)0 - (uint64_t)v);
 	} else {
 		put_u64(o, (uint64_t)v);
 	}
+}
+
+static void put_name(struct out *o, const char *s)
+{
+	put_mem(o, s, strlen(s));
 }
 
 /* Bytes copied as they are into a JSON string: printable ASCII except '"' and '\\'. */
@@ -118,37 +129,70 @@ static bool plain(unsigned char c)
 	return c >= 0x20 && c < 0x7f && c != '"' && c != '\\';
 }
 
-/* A JSON string from at most max bytes of s; bytes outside printable ASCII are escaped. */
-static void put_str(struct out *o, const char *key, size_t key_len, const char *s, size_t max)
+#define ONES  0x0101010101010101ull
+#define HIGHS 0x8080808080808080ull
+
+/* True when no byte of x needs escaping (a byte below 0x20 or above 0x7e, '"' or '\\'). */
+static bool plain8(uint64_t x)
+{
+	uint64_t q = x ^ (ONES * '"'), b = x ^ (ONES * '\\'), d = x ^ (ONES * 0x7f);
+
+	/* (v - ONES*n) & ~v & HIGHS: some byte of v is below n (for bytes below 0x80). */
+	return !((x | ((x - ONES * 0x20) & ~x) | ((q - ONES) & ~q) | ((b - ONES) & ~b) |
+	          ((d - ONES) & ~d)) &
+	         HIGHS);
+}
+
+/* A JSON string member from at most max bytes of s; bytes outside printable ASCII escaped. */
+static bool put_str(struct out *o, const char *key, size_t key_len, const char *s, size_t max)
 {
 	static const char hex[] = "0123456789abcdef";
-	size_t i = 0, run;
+	size_t len = strnlen(s, max), i = 0;
 
+	if (!room(o, key_len + 6 * len + 8))
+		return false;
 	put_lit(o, ",\"");
 	put_mem(o, key, key_len);
 	put_lit(o, "\":\"");
-	while (i < max && s[i] && !o->overflow) {
+	/* Paths and names rarely need escaping: eight bytes at a time while none does. */
+	for (; i + 8 <= len; i += 8) {
+		uint64_t x;
+
+		memcpy(&x, s + i, 8);
+		if (!plain8(x))
+			break;
+		memcpy(o->p, &x, 8);
+		o->p += 8;
+	}
+	/* Then the last (up to) eight at once too, overlapping what was copied already. */
+	if (i < len && i + 8 > len && len >= 8) {
+		uint64_t x;
+
+		memcpy(&x, s + len - 8, 8);
+		if (plain8(x)) {
+			memcpy(o->p - (i - (len - 8)), &x, 8);
+			o->p += len - i;
+			i = len;
+		}
+	}
+	for (; i < len; i++) {
 		unsigned char c = (unsigned char)s[i];
 
-		for (run = i; run < max && plain((unsigned char)s[run]); run++)
-			;
-		if (run > i) {
-			put_mem(o, s + i, run - i);
-			i = run;
-			continue;
-		}
-		if (c == '"' || c == '\\') {
-			char esc[2] = {'\\', (char)c};
-
-			put_mem(o, esc, 2);
+		if (plain(c)) {
+			*o->p++ = (char)c;
+		} else if (c == '"' || c == '\\') {
+			o->p[0] = '\\';
+			o->p[1] = (char)c;
+			o->p += 2;
 		} else {
-			char esc[6] = {'\\', 'u', '0', '0', hex[c >> 4], hex[c & 15]};
-
-			put_mem(o, esc, 6);
+			memcpy(o->p, "\\u00", 4);
+			o->p[4] = hex[c >> 4];
+			o->p[5] = hex[c & 15];
+			o->p += 6;
 		}
-		i++;
 	}
-	put_lit(o, "\"");
+	*o->p++ = '"';
+	return true;
 }
 
 #define PUT_STR(o, key, s, max) put_str(o, key, sizeof(key) - 1, s, max)
@@ -159,28 +203,26 @@ static void put_time(struct out *o, int64_t real_ns)
 	static __thread time_t cached_sec = -1;
 	static __thread char cached[24];
 	time_t sec = (time_t)(real_ns / 1000000000);
-	uint64_t ns = (uint64_t)(real_ns % 1000000000);
-	char frac[10];
-	int i;
+	uint64_t ns = (uint64_t)(real_ns % 1000000000) % 1000000000;
+	char frac[20], *end;
+	size_t digits;
 
 	if (sec != cached_sec) {
 		struct tm tm;
 
+		/* Always 19 characters: an int64_t of nanoseconds spans the years 1677-2262. */
 		gmtime_r(&sec, &tm);
 		strftime(cached, sizeof(cached), "%Y-%m-%dT%H:%M:%S", &tm);
 		cached_sec = sec;
 	}
-	for (i = 8; i >= 0; i--, ns /= 10)
-		frac[i] = (char)('0' + ns % 10);
-	frac[9] = 'Z';
-	put_mem(o, cached, strlen(cached));
-	put_lit(o, ".");
-	put_mem(o, frac, sizeof(frac));
-}
-
-static void put_name(struct out *o, const char *s)
-{
-	put_mem(o, s, strlen(s));
+	memcpy(o->p, cached, 19);
+	o->p[19] = '.';
+	/* Nine digits with leading zeros: the decimal digits of 1e9 + ns, without the 1. */
+	end = audit_put_u64(frac, 1000000000ull + ns);
+	digits = (size_t)(end - frac);
+	memcpy(o->p + 20, frac + digits - 9, 9);
+	o->p[29] = 'Z';
+	o->p += 30;
 }
 
 static const struct policy *policy_of_gen(const struct agent *a, uint32_t gen)
@@ -192,13 +234,16 @@ static const struct policy *policy_of_gen(const struct agent *a, uint32_t gen)
 	return NULL;
 }
 
-int agent_event_format(const struct agent *a, const struct vigil_event *e, char *buf, size_t size)
+/* Formats into [buf, buf + size); -ENOBUFS when a room check fails (conservatively). */
+static int format_event(const struct agent *a, const struct vigil_event *e, char *buf, size_t size)
 {
 	const struct policy *p = policy_of_gen(a, e->gen);
-	struct out o = {buf, buf + size, false};
+	struct out o = {buf, buf + size};
 	const char *rule;
 	int n;
 
+	if (!room(&o, ROOM_NUMBERS))
+		return -ENOBUFS;
 	put_lit(&o, "{\"time\":\"");
 	put_time(&o, (int64_t)e->ts_boot_ns + a->boot_to_real_ns);
 	put_lit(&o, "\",\"type\":\"");
@@ -221,45 +266,63 @@ int agent_event_format(const struct agent *a, const struct vigil_event *e, char 
 	put_u64(&o, e->gid);
 	put_lit(&o, ",\"cgroup_id\":");
 	put_u64(&o, e->cgroup_id);
-	PUT_STR(&o, "comm", e->comm, sizeof(e->comm));
-	PUT_STR(&o, "path", e->path, sizeof(e->path));
+	if (!PUT_STR(&o, "comm", e->comm, sizeof(e->comm)) ||
+	    !PUT_STR(&o, "path", e->path, sizeof(e->path)) || !room(&o, ROOM_NUMBERS))
+		return -ENOBUFS;
 	put_lit(&o, ",\"dev\":\"");
 	put_u64(&o, e->dev >> 20);
-	put_lit(&o, ":");
+	*o.p++ = ':';
 	put_u64(&o, e->dev & 0xfffff);
 	put_lit(&o, "\",\"ino\":");
 	put_u64(&o, e->ino);
-	if (!o.overflow) {
-		agent_event_format_kind(e, o.p, (size_t)(o.end - o.p), &n);
-		if (n < 0 || n >= o.end - o.p)
-			o.overflow = true;
-		else
-			o.p += n;
-	}
+	agent_event_format_kind(e, o.p, (size_t)(o.end - o.p), &n);
+	if (n < 0 || n >= o.end - o.p)
+		return -ENOBUFS;
+	o.p += n;
 	rule = p && vigil_reason_has_rule(e->reason) ? agent_event_rule_name(p, e) : NULL;
-	if (rule)
-		PUT_STR(&o, "rule", rule, POLICY_NAME_MAX * 32);
-	else
+	if (rule ? !PUT_STR(&o, "rule", rule, POLICY_NAME_MAX * 32) : !room(&o, ROOM_NUMBERS))
+		return -ENOBUFS;
+	if (!rule)
 		put_lit(&o, ",\"rule\":null");
-	if (p)
-		PUT_STR(&o, "policy", p->name, POLICY_NAME_MAX);
+	if (p && !PUT_STR(&o, "policy", p->name, POLICY_NAME_MAX))
+		return -ENOBUFS;
+	if (!room(&o, ROOM_NUMBERS))
+		return -ENOBUFS;
 	put_lit(&o, ",\"policy_serial\":");
 	put_u64(&o, e->policy_serial);
 	put_lit(&o, ",\"generation\":");
 	put_u64(&o, e->gen);
 	put_lit(&o, "}\n");
-	if (o.overflow)
-		return -ENOBUFS;
 	*o.p = 0;
 	return (int)(o.p - buf);
+}
+
+int agent_event_format(const struct agent *a, const struct vigil_event *e, char *buf, size_t size)
+{
+	char *tmp;
+	int n = format_event(a, e, buf, size);
+
+	if (n != -ENOBUFS)
+		return n;
+	/* Refused by a worst-case check: the line may still fit. */
+	tmp = malloc(FORMAT_MAX);
+	if (!tmp)
+		return -ENOMEM;
+	n = format_event(a, e, tmp, FORMAT_MAX);
+	if (n >= 0 && (size_t)n < size)
+		memcpy(buf, tmp, (size_t)n + 1);
+	else if (n >= 0)
+		n = -ENOBUFS;
+	free(tmp);
+	return n;
 }
 
 static int handle_event(void *ctx, void *data, size_t size)
 {
 	struct agent *a = ctx;
 	const struct vigil_event *e = data;
-	/* "e": then the event object: the audit record's members, without a copy. */
-	char buf[4 + 2048], *line = buf + 4;
+	/* "e": then the event object: the audit record's members, formatted in the audit queue. */
+	char buf[4 + 2048], *slot = NULL, *line = buf + 4;
 	int n;
 
 	if (size < sizeof(*e) || e->abi_version != VIGIL_ABI_VERSION) {
@@ -267,16 +330,20 @@ static int handle_event(void *ctx, void *data, size_t size)
 		          size >= sizeof(*e) ? e->abi_version : 0);
 		return 0;
 	}
-	n = agent_event_format(a, e, line, sizeof(buf) - 4);
-	if (n < 0)
-		return 0;
-	if (fwrite(line, 1, (size_t)n, a->event_log) != (size_t)n)
-		log_error("event log write failed");
-	if (a->audit) {
-		memcpy(buf, "\"e\":", 4);
-		audit_submit(a->audit, "event", buf, (size_t)n + 4 - 1); /* without the '\n' */
+	/* A full queue has counted the drop; the event log still gets the line. */
+	if (a->audit && audit_submit_reserve(a->audit, "event", sizeof(buf), &slot) == 0) {
+		memcpy(slot, "\"e\":", 4);
+		line = slot + 4;
 	}
-	a->events_written++;
+	n = agent_event_format(a, e, line, sizeof(buf) - 4);
+	/* Written from the queue slot before the commit: one formatting serves both sinks (the
+	 * event log's 1 MiB buffer keeps write(2) under the lock rare). */
+	if (n >= 0 && fwrite(line, 1, (size_t)n, a->event_log) != (size_t)n)
+		log_error("event log write failed");
+	if (slot)
+		audit_submit_commit(a->audit, n < 0 ? -1 : n + 4 - 1); /* without the '\n' */
+	if (n >= 0)
+		a->events_written++;
 	return 0;
 }
 
@@ -365,6 +432,9 @@ int agent_events_open(struct agent *a)
 			close(fd);
 			return -ENOMEM;
 		}
+		/* handle_event writes lines under the audit queue's lock and each poll flushes
+		 * (agent_events_poll): a large buffer leaves at most one write(2) per MiB there. */
+		setvbuf(a->event_log, NULL, _IOFBF, EVENT_LOG_BUF);
 	}
 	a->rb = ring_buffer__new(bpf_map__fd(a->skel->maps.events), handle_event, a, NULL);
 	if (!a->rb)

@@ -195,6 +195,51 @@ static void test_encode_vector(void **state)
 	audit_chain_free(&c);
 }
 
+/* The block-by-block chain hash equals SHA-256 for every length around the padding edges. */
+static void test_encode_lengths(void **state)
+{
+	char members[400], line[600];
+	uint8_t want[32];
+	struct audit_chain c;
+	size_t len;
+	int n;
+
+	/* audit_hex against printf: byte values across the range, in and out of 16-byte steps */
+	for (len = 0; len < 256; len += 37) {
+		uint8_t bytes[37];
+		char hex[75], want_hex[75];
+		size_t i;
+
+		for (i = 0; i < sizeof(bytes); i++) {
+			bytes[i] = (uint8_t)(len + i * 7);
+			snprintf(want_hex + 2 * i, 3, "%02x", bytes[i]);
+		}
+		audit_hex(bytes, sizeof(bytes), hex);
+		assert_string_equal(hex, want_hex);
+	}
+	memset(members, 'x', sizeof(members));
+	memcpy(members, "\"p\":\"", 5);
+	assert_int_equal(audit_chain_init(&c), 0);
+	for (len = 0; len < 300; len++) {
+		uint8_t prev[32];
+		EVP_MD_CTX *md = EVP_MD_CTX_new();
+
+		memcpy(prev, c.h, 32);
+		members[len ? len - 1 : 0] = len ? '"' : 'x';
+		n = audit_record_encode(&c, "event", members, len, line, sizeof(line));
+		members[len ? len - 1 : 0] = 'x';
+		assert_true(n > AUDIT_TRAILER_LEN);
+		EVP_DigestInit_ex(md, EVP_sha256(), NULL);
+		EVP_DigestUpdate(md, prev, 32);
+		EVP_DigestUpdate(md, line, (size_t)n - AUDIT_TRAILER_LEN - 1);
+		EVP_DigestFinal_ex(md, want, NULL);
+		EVP_MD_CTX_free(md);
+		assert_memory_equal(c.h, want, 32);
+	}
+	assert_int_equal(c.n, 300);
+	audit_chain_free(&c);
+}
+
 static void test_check_rejects(void **state)
 {
 	char line[256], msg[128], bad[256];
@@ -820,6 +865,42 @@ static void test_queue_drops_counted(void **state)
 	assert_int_equal(r.records, 1 + ok + r.losses);
 }
 
+/* Zero-copy submit: a committed slot is a record, a cancelled one nothing, an overrun a drop. */
+static void test_submit_reserve(void **state)
+{
+	struct fx *f = *state;
+	struct audit_options o = fx_opts(f);
+	struct audit_verify_result r;
+	struct audit_writer *w;
+	struct audit_stats st;
+	char *slot, *log;
+	size_t len;
+
+	assert_int_equal(audit_writer_open(&o, &w), 0);
+	assert_int_equal(audit_submit_reserve(w, "event", 64, &slot), 0);
+	memcpy(slot, "\"e\":{\"slot\":1}", 14);
+	audit_submit_commit(w, 14);
+	assert_int_equal(audit_submit_reserve(w, "event", 64, &slot), 0);
+	audit_submit_commit(w, -1); /* formatting failed: nothing queued, nothing counted */
+	assert_int_equal(audit_submit_reserve(w, "event", 8, &slot), 0);
+	audit_submit_commit(w, 9); /* past the reservation */
+	assert_int_equal(audit_submit_reserve(w, "event", 1 << 20, &slot), -EMSGSIZE);
+	assert_int_equal(audit_submit_reserve(w, "a_kind_too_long_", 8, &slot), -EMSGSIZE);
+	assert_int_equal(audit_submit(w, "event", "\"e\":{\"copy\":2}", 14), 0);
+	audit_writer_sync(w);
+	audit_writer_stats(w, &st);
+	assert_int_equal(audit_writer_close(w), 0);
+	assert_int_equal(st.submitted, 2);
+	assert_int_equal(st.queue_drops, 3);
+	r = verify_pinned(f);
+	assert_int_equal(r.status, AUDIT_OK);
+	assert_int_equal(sum_loss(f, "queue"), 3);
+	log = slurp(f->path, &len);
+	assert_non_null(strstr(log, ",\"k\":\"event\",\"e\":{\"slot\":1},\"h\":\""));
+	assert_non_null(strstr(log, ",\"k\":\"event\",\"e\":{\"copy\":2},\"h\":\""));
+	free(log);
+}
+
 /* Disk full, simulated with RLIMIT_FSIZE: writes fail, the loss is recorded once they work. */
 static void test_disk_full(void **state)
 {
@@ -866,6 +947,7 @@ int main(void)
 {
 	const struct CMUnitTest tests[] = {
 	    cmocka_unit_test(test_encode_vector),
+	    cmocka_unit_test(test_encode_lengths),
 	    cmocka_unit_test(test_check_rejects),
 	    cmocka_unit_test(test_options_parse),
 	    cmocka_unit_test_setup_teardown(test_checkpoint_note, fx_setup, fx_teardown),
@@ -884,6 +966,7 @@ int main(void)
 	    cmocka_unit_test_setup_teardown(test_torn_tail_recovery, fx_setup, fx_teardown),
 	    cmocka_unit_test_setup_teardown(test_garbage_line_recovery, fx_setup, fx_teardown),
 	    cmocka_unit_test_setup_teardown(test_queue_drops_counted, fx_setup, fx_teardown),
+	    cmocka_unit_test_setup_teardown(test_submit_reserve, fx_setup, fx_teardown),
 	    cmocka_unit_test_setup_teardown(test_disk_full, fx_setup, fx_teardown),
 	};
 

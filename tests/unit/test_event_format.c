@@ -4,6 +4,7 @@
 #include "agent/agent.h"
 
 #include <errno.h>
+#include <stdio.h>
 #include <string.h>
 
 /* Weak: agent/log.h's flag, defined by vigild or by the library where it has one. */
@@ -80,11 +81,67 @@ static void test_format_rule_and_policy(void **state)
 	assert_non_null(strstr(buf, ",\"rule\":null,\"policy_serial\":7,\"generation\":9}\n"));
 }
 
+/* The reference: JSON string escaping one byte at a time. */
+static void escape_ref(const char *s, char *out)
+{
+	for (; *s; s++) {
+		unsigned char c = (unsigned char)*s;
+
+		if (c == '"' || c == '\\')
+			out += sprintf(out, "\\%c", c);
+		else if (c < 0x20 || c >= 0x7f)
+			out += sprintf(out, "\\u%04x", c);
+		else
+			*out++ = (char)c;
+	}
+	*out = 0;
+}
+
+/* The eight-byte fast path: escapes before, inside and after whole chunks, every length. */
+static void test_format_string_chunks(void **state)
+{
+	static const char *const paths[] = {
+	    "/a\"bcdefghijklmnop",
+	    "/abcdefghijklmn\x01",
+	    "/abcdefg",
+	    "/abcdefgh",
+	    "\"abcdefgh",
+	    "/abcdefg\\",
+	    "/usr/lib/x86_64-linux-gnu/libc.so.6\x7f",
+	    "\x80\xff",
+	    "x",
+	    "/tmp/a\"b\\c\x01\xff/plain/after/the/escapes/",
+	};
+	struct agent a = {.boot_to_real_ns = 1700000000000000000ll};
+	struct vigil_event e;
+	char buf[2048], want[1600], member[1700], path[64];
+	size_t i, cut;
+
+	for (i = 0; i < sizeof(paths) / sizeof(paths[0]); i++) {
+		for (cut = 1; cut <= strlen(paths[i]); cut++) {
+			fill(&e);
+			snprintf(path, sizeof(path), "%.*s", (int)cut, paths[i]);
+			strcpy(e.path, path);
+			strcpy(e.comm, path + (cut > 15 ? cut - 15 : 0));
+			escape_ref(path, want);
+			snprintf(member, sizeof(member), ",\"path\":\"%s\",\"dev\"", want);
+			assert_true(agent_event_format(&a, &e, buf, sizeof(buf)) > 0);
+			if (!strstr(buf, member))
+				fail_msg("path %zu/%zu: %s lacks %s", i, cut, buf, member);
+			escape_ref(e.comm, want);
+			snprintf(member, sizeof(member), ",\"comm\":\"%s\",\"path\"", want);
+			if (!strstr(buf, member))
+				fail_msg("comm %zu/%zu: %s lacks %s", i, cut, buf, member);
+		}
+	}
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
 	    cmocka_unit_test(test_format_escapes),
 	    cmocka_unit_test(test_format_rule_and_policy),
+	    cmocka_unit_test(test_format_string_chunks),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
