@@ -17,14 +17,15 @@ inside() { sh -c 'echo $$ > '$SCOPE' && exec "$@"' _ "$@"; }
 # inside_bg CMD...: like inside, in the background, with $! the command's own pid.
 inside_bg() { sh -c 'echo $$ > '$SCOPE' && exec "$@"' _ "$@" & }
 
-# start_vigild [ARGS...]: starts vigild; waits until it enforces.
+# start_vigild [ARGS...]: starts vigild; waits until it enforces (up to 120 s: a start measures into
+# the emulated TPM, slow on a busy host).
 start_vigild() {
 	rm -f /run/vigil/ready
 	vigild --policy "$VM_POLICY" --event-log /out/events.jsonl --ready-file /run/vigil/ready \
 		$VM_VIGILD_ARGS "$@" >> /out/vigild.log 2>&1 &
 	echo $! > /run/vigild.pid
 	i=0
-	while [ ! -e /run/vigil/ready ] && [ $i -lt 300 ]; do usleep 100000; i=$((i + 1)); done
+	while [ ! -e /run/vigil/ready ] && [ $i -lt 1200 ]; do usleep 100000; i=$((i + 1)); done
 	[ -e /run/vigil/ready ]
 }
 
@@ -34,7 +35,7 @@ stop_vigild() { # stop_vigild SIGNAL
 	pid=$(cat /run/vigild.pid)
 	kill -"$1" "$pid" 2>/dev/null
 	i=0
-	while alive "$pid" && [ $i -lt 100 ]; do usleep 50000; i=$((i + 1)); done
+	while alive "$pid" && [ $i -lt 400 ]; do usleep 50000; i=$((i + 1)); done
 	wait "$pid" 2>/dev/null
 	! alive "$pid"
 }
