@@ -400,6 +400,12 @@ int main(int argc, char **argv)
 	struct policy *p;
 	int r;
 
+	/*
+	 * The digest check's lease probe (policy_fd_has_writer) makes vigild a lease holder for a
+	 * moment; a writer opening then breaks the lease, and the kernel signals the holder with
+	 * SIGIO, whose default action would end vigild. Ignored, the writer just waits the moment.
+	 */
+	signal(SIGIO, SIG_IGN);
 	if (parse_args(argc, argv, &a.opt, &check_only, &unload) < 0)
 		return EXIT_USAGE;
 	if (unload)

@@ -180,7 +180,8 @@ int policy_resolve_exec(const struct policy *p, const char *root, struct policy_
 int policy_verify_exec(const struct policy *p, const char *root, struct policy_exec_entry *entries,
                        size_t n, size_t *ret_hashed, struct policy_error *err);
 /* True when some open file (or shared writable mapping) can write the file fd refers to, or when
- * the file system cannot tell (no lease support). */
+ * the file system cannot tell (no lease support). Takes and drops a read lease: the process
+ * must ignore SIGIO, which a writer opening meanwhile makes the kernel send to the holder. */
 bool policy_fd_has_writer(int fd);
 
 /*
