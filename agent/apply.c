@@ -256,10 +256,13 @@ static int revoke_written(struct agent *a, const struct applied_policy *ap)
 			continue;
 		if (bpf_map_update_elem(map_fd(a->skel->maps.exec_allow), &key, &val, BPF_EXIST))
 			return -errno;
-		log_info("warning: exec.allow[%u]: rule '%s': %s is open for writing: it will not "
-		         "run until "
-		         "a reload finds no writer",
-		         ap->exec[i].rule_id, rule->name, rule->path);
+		log_info(
+		    "warning: exec.allow[%u]: rule '%s': %s %s: it will not run until a reload "
+		    "finds no writer",
+		    ap->exec[i].rule_id, rule->name, rule->path,
+		    (ap->exec[i].flags & POLICY_EXEC_UNPROVEN)
+		        ? "cannot be proved free of writers (no lease on this file system)"
+		        : "is open for writing");
 		agent_event_write(a, "exec_invalidated",
 		                  json_pack("{s:s, s:s, s:s, s:I, s:I, s:I}", "reason",
 		                            vigil_reason_name(VIGIL_R_WRITER_AT_LOAD), "rule",

@@ -401,7 +401,7 @@ int main(int argc, char **argv)
 	int r;
 
 	/*
-	 * The digest check's lease probe (policy_fd_has_writer) makes vigild a lease holder for a
+	 * The digest check's lease probe (policy_fd_writer) makes vigild a lease holder for a
 	 * moment; a writer opening then breaks the lease, and the kernel signals the holder with
 	 * SIGIO, whose default action would end vigild. Ignored, the writer just waits the moment.
 	 */

@@ -153,6 +153,9 @@ int policy_compile_net(const struct policy *p, size_t max, struct policy_net_ent
 /* policy_exec_entry.flags, set by verify: a writer held the file open when it was checked, so
  * its content may change after the check unseen; the caller must not let it run. */
 #define POLICY_EXEC_WRITER (1u << 1)
+/* With POLICY_EXEC_WRITER: not a writer seen, but no way to tell (no lease: the file system has
+ * no lease support, fs.leases-enable is 0, or the caller lacks CAP_LEASE on another's file). */
+#define POLICY_EXEC_UNPROVEN (1u << 2)
 
 /* A resolved exec rule: the file's identity as the kernel sees it. */
 struct policy_exec_entry {
@@ -179,10 +182,11 @@ int policy_resolve_exec(const struct policy *p, const char *root, struct policy_
  * the file. *ret_hashed (may be NULL) counts the files read. */
 int policy_verify_exec(const struct policy *p, const char *root, struct policy_exec_entry *entries,
                        size_t n, size_t *ret_hashed, struct policy_error *err);
-/* True when some open file (or shared writable mapping) can write the file fd refers to, or when
- * the file system cannot tell (no lease support). Takes and drops a read lease: the process
- * must ignore SIGIO, which a writer opening meanwhile makes the kernel send to the holder. */
-bool policy_fd_has_writer(int fd);
+/* 1 when some open file (or shared writable mapping) can write the file fd refers to, 0 when
+ * none can, -errno when the kernel would not say (see POLICY_EXEC_UNPROVEN). Takes and drops a
+ * read lease: the process must ignore SIGIO, which a writer opening meanwhile makes the kernel
+ * send to the holder. */
+int policy_fd_writer(int fd);
 
 /*
  * Marks POLICY_EXEC_UNCHANGED on each entry whose (dev, ino) is among prev_entries (resolved

@@ -168,18 +168,17 @@ int policy_resolve_exec(const struct policy *p, const char *root, struct policy_
 	return 0;
 }
 
-bool policy_fd_has_writer(int fd)
+int policy_fd_writer(int fd)
 {
 	/*
 	 * The kernel grants a read lease only while no open file has the inode open for writing
 	 * (i_writecount, which a shared writable mapping also holds): the one view of it user space
-	 * gets. Released at once: a writer opening meanwhile would wait for the lease to break.
-	 * Without lease support (EINVAL) nothing can be proved: count it as a writer.
+	 * gets. Released at once: a writer opening meanwhile waits for the lease to break.
 	 */
 	if (fcntl(fd, F_SETLEASE, F_RDLCK) < 0)
-		return true;
+		return errno == EAGAIN ? 1 : -errno;
 	fcntl(fd, F_SETLEASE, F_UNLCK);
-	return false;
+	return 0;
 }
 
 /* Checks one entry's identity and digest; sets POLICY_EXEC_WRITER. 0 or -errno with err. */
@@ -207,9 +206,10 @@ static int verify_one(const struct policy *p, const char *root, struct policy_ex
 	 * the entry the caller inserted first; one that already holds the file could write after
 	 * the read, unseen, so the caller must not vouch for it.
 	 */
-	e->flags &= ~POLICY_EXEC_WRITER;
-	if (policy_fd_has_writer(fd))
-		e->flags |= POLICY_EXEC_WRITER;
+	e->flags &= ~(POLICY_EXEC_WRITER | POLICY_EXEC_UNPROVEN);
+	r = policy_fd_writer(fd);
+	if (r != 0) /* a writer, or no way to tell: not vouched for either way */
+		e->flags |= POLICY_EXEC_WRITER | (r < 0 ? POLICY_EXEC_UNPROVEN : 0);
 	r = policy_sha256_fd(fd, digest);
 	close(fd);
 	if (r < 0)

@@ -147,13 +147,18 @@ static int do_check(int argc, char **argv)
 		r = policy_resolve_exec(p, pa.root, &entries, &n, &err);
 		if (r >= 0)
 			r = policy_verify_exec(p, pa.root, entries, n, NULL, &err);
-		for (size_t i = 0; r >= 0 && i < n; i++)
-			if (entries[i].flags & POLICY_EXEC_WRITER)
-				fprintf(stderr,
-				        "vigil: warning: exec.allow[%u]: rule '%s': %s is open for "
-				        "writing: vigild would not let it run\n",
-				        entries[i].rule_id, p->exec[entries[i].rule_id].name,
-				        p->exec[entries[i].rule_id].path);
+		for (size_t i = 0; r >= 0 && i < n; i++) {
+			const struct policy_exec_rule *rule = &p->exec[entries[i].rule_id];
+
+			if (!(entries[i].flags & POLICY_EXEC_WRITER))
+				continue;
+			fprintf(stderr, "vigil: warning: exec.allow[%u]: rule '%s': %s %s\n",
+			        entries[i].rule_id, rule->name, rule->path,
+			        (entries[i].flags & POLICY_EXEC_UNPROVEN)
+			            ? "cannot be proved free of writers here (no lease granted: "
+			              "not root, or no lease support): not checked"
+			            : "is open for writing: vigild would not let it run");
+		}
 		free(entries);
 		if (r < 0)
 			policy_free(p);

@@ -407,21 +407,22 @@ static void test_policy_writer_at_check(void **state)
 	/* The probe itself: a read-only fd sees another fd's write access come and go. */
 	rd = open(u, O_RDONLY);
 	assert_true(rd >= 0);
-	assert_false(policy_fd_has_writer(rd));
+	assert_int_equal(policy_fd_writer(rd), 0);
 	wr = open(u, O_WRONLY | O_APPEND);
 	assert_true(wr >= 0);
-	assert_true(policy_fd_has_writer(rd));
+	assert_int_equal(policy_fd_writer(rd), 1);
 
 	/* Verified while the writer holds /u: the digests match, /u is flagged, /v is not. */
 	assert_int_equal(policy_resolve_exec(prev, root, &pe, &pn, &err), 0);
 	assert_int_equal(policy_verify_exec(prev, root, pe, pn, &hashed, &err), 0);
 	assert_int_equal(hashed, 2);
 	assert_true(pe[0].flags & POLICY_EXEC_WRITER);
+	assert_false(pe[0].flags & POLICY_EXEC_UNPROVEN);
 	assert_false(pe[1].flags & POLICY_EXEC_WRITER);
 
 	/* Writer gone, same rules: /u was never vouched for, so it is read again. */
 	close(wr);
-	assert_false(policy_fd_has_writer(rd));
+	assert_int_equal(policy_fd_writer(rd), 0);
 	close(rd);
 	p = two_rules(EMPTY_SHA256, X_SHA256);
 	assert_int_equal(policy_resolve_exec(p, root, &e, &n, &err), 0);
