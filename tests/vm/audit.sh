@@ -29,7 +29,12 @@ start_vigild() {
 	[ -e /run/vigil/ready ]
 }
 
-alive() { [ -e /proc/$1/stat ] && ! grep -q '^[0-9]* ([^)]*) Z' /proc/$1/stat 2>/dev/null; }
+# alive PID: running (not a zombie). One read of stat: the process can be reaped between two.
+alive() {
+	st=$(cat /proc/$1/stat 2> /dev/null) || return 1
+	case $st in *") Z "*) return 1 ;; esac
+	return 0
+}
 
 stop_vigild() { # stop_vigild SIGNAL
 	pid=$(cat /run/vigild.pid)
@@ -37,7 +42,9 @@ stop_vigild() { # stop_vigild SIGNAL
 	i=0
 	while alive "$pid" && [ $i -lt 400 ]; do usleep 50000; i=$((i + 1)); done
 	wait "$pid" 2>/dev/null
-	! alive "$pid"
+	alive "$pid" || return 0
+	echo "# vigild $pid still alive 20 s after SIG$1: $(cat /proc/$pid/stat 2> /dev/null)"
+	return 1
 }
 
 # verify DIR: runs vigil log verify with the key pinned at the first start.
