@@ -24,7 +24,10 @@ static const char *const key_perm[] = {
 static const char *const self_kind[] = {
     [VIGIL_SELF_DEVICE] = "device",    [VIGIL_SELF_FILE] = "file",     [VIGIL_SELF_BPF] = "bpf",
     [VIGIL_SELF_PTRACE] = "ptrace",    [VIGIL_SELF_SIGNAL] = "signal", [VIGIL_SELF_EXEC] = "exec",
-    [VIGIL_SELF_TSM] = "configfs_tsm",
+    [VIGIL_SELF_TSM] = "configfs_tsm", [VIGIL_SELF_SCHED] = "scheduling",
+    [VIGIL_SELF_RLIMIT] = "rlimit",    [VIGIL_SELF_CGROUP] = "cgroup", [VIGIL_SELF_MOUNT] = "mount",
+    [VIGIL_SELF_SECRET] = "secret",    [VIGIL_SELF_SOCKET] = "control_socket",
+    [VIGIL_SELF_KERNEL] = "kernel",    [VIGIL_SELF_PROC] = "proc",     [VIGIL_SELF_ATTR] = "metadata",
 };
 
 #define NAME_OF(table, i)                                                                          \

@@ -11,7 +11,7 @@
 #endif
 
 /* Bumped on any change to a struct below; vigild refuses objects of another version. */
-#define VIGIL_ABI_VERSION 3
+#define VIGIL_ABI_VERSION 4
 
 #define VIGIL_COMM_LEN         16
 #define VIGIL_PATH_LEN         256
@@ -40,6 +40,7 @@ enum vigil_event_type {
 	VIGIL_EV_NET = 6,  /* socket_connect/bind/listen/sendmsg: op in access */
 	VIGIL_EV_KEY = 7,  /* key_permission: perm in access */
 	VIGIL_EV_SELF = 8, /* self-protection: what in access (enum vigil_self_kind) */
+	VIGIL_EV_CAP = 9,  /* capable: the capability number in access */
 };
 
 /* A rule's action; 0 in a per-access slot means "no rule for this access". */
@@ -91,6 +92,15 @@ enum vigil_self_kind {
 	VIGIL_SELF_SIGNAL = 5, /* a signal to vigild */
 	VIGIL_SELF_EXEC = 6,   /* start of the vigild binary by a process other than PID 1 */
 	VIGIL_SELF_TSM = 7,    /* any open under configfs-tsm */
+	VIGIL_SELF_SCHED = 8,  /* nice, scheduler policy, affinity or I/O priority of vigild */
+	VIGIL_SELF_RLIMIT = 9, /* a resource limit of vigild */
+	VIGIL_SELF_CGROUP = 10, /* a cgroup move out of, into or across the scope; cgroup control */
+	VIGIL_SELF_MOUNT = 11,  /* mount, unmount or move over vigil's paths or bpffs */
+	VIGIL_SELF_SECRET = 12, /* read of a secret (the checkpoint key) */
+	VIGIL_SELF_SOCKET = 13, /* connect to vigild's control socket from the scope */
+	VIGIL_SELF_KERNEL = 14, /* kernel code or another kernel: modules, kexec, lockdown */
+	VIGIL_SELF_PROC = 15,   /* /proc/PID writes (oom_score_adj, ...) of a task outside the scope */
+	VIGIL_SELF_ATTR = 16,   /* metadata change of the trusted base: mode, owner, times, flags, xattrs */
 };
 
 /* Self-protection kinds of protected identities (vigil_protect_val.kind). */
@@ -298,6 +308,7 @@ enum vigil_stat {
 	VIGIL_STAT_KEY_DENY,
 	VIGIL_STAT_SELF_DENY,
 	VIGIL_STAT_TOO_DEEP,
+	VIGIL_STAT_CAP_DENY,
 	VIGIL_STAT_MAX,
 };
 
