@@ -732,12 +732,28 @@ static void test_rotation(void **state)
 	                 0);
 	assert_string_equal(first, "audit.000003.jsonl");
 	free(buf);
-	/* Deleting a whole middle file breaks the chain at its first record. */
+	/* Deleting a whole middle file: the hole in the numbering names it. */
 	unlink(path);
+	r = verify_pinned(f);
+	assert_int_equal(r.status, AUDIT_NO_LOG);
+	assert_string_equal(r.bad_file, "audit.000003.jsonl");
+	assert_non_null(strstr(r.msg, "missing"));
+	/* Renumbering the later files to close the hole breaks the chain at its first record. */
+	{
+		char from[200], to[200];
+		unsigned int i;
+
+		for (i = 4;; i++) {
+			snprintf(from, sizeof(from), "%s/audit.%06u.jsonl", f->log, i);
+			snprintf(to, sizeof(to), "%s/audit.%06u.jsonl", f->log, i - 1);
+			if (rename(from, to) < 0)
+				break;
+		}
+	}
 	r = verify_pinned(f);
 	assert_int_equal(r.status, AUDIT_BAD_RECORD);
 	assert_int_equal(r.bad_record, n);
-	assert_string_equal(r.bad_file, "audit.000004.jsonl");
+	assert_string_equal(r.bad_file, "audit.000003.jsonl");
 	assert_int_equal(r.bad_offset, 0);
 }
 
