@@ -145,7 +145,7 @@ n=$(records)
 tpm2_pcrreset 23 > /dev/null
 head -n $((n - 1)) ml.log | jq -r '.digests | map("\(.hashAlg)=\(.digest)") | join(",")' |
 	while read -r d; do tpm2_pcrextend "23:$d" > /dev/null; done
-expect_rc "crash state: the log is one record ahead of PCR 23" 1 "$V" attest replay --log ml.log
+expect_rc "crash state: the log is one record ahead of PCR 23" 1 "$V" attest replay --no-start-record --log ml.log
 check "the restarted measurement continues the log" M b2.json
 grep -q "was logged but not extended (a crash): extended now" "$tmp/err" &&
 	ok "the crashed record's extend was completed, and said so" ||
@@ -160,7 +160,7 @@ jq -r '.digests | map("\(.hashAlg)=\(.digest)") | join(",")' ml.keep |
 	while read -r d; do tpm2_pcrextend "23:$d" > /dev/null; done
 
 # --- replay, independently, and against a quote ------------------------------------------------
-check "vigil attest replay matches PCR 23" "$V" attest replay --log ml.log
+check "vigil attest replay matches PCR 23" "$V" attest replay --no-start-record --log ml.log
 pcr=$(printf '%064d' 0)
 while IFS= read -r line; do
 	d=$(printf '%s' "$line" | jq -j .content | sha256sum | cut -c1-64)
@@ -187,7 +187,7 @@ tpm2_flushcontext -t > /dev/null 2>&1
 # --- a fresh log is a fresh chain: the PCR is reset first ------------------------------------
 policy 4 > p4.json && "$V" policy sign --key keys/ed.key -o b4.json p4.json
 check "measure into a new log" "$V" attest measure --trust-dir trust --log ml2.log b4.json
-check "a new log resets PCR 23: its replay matches" "$V" attest replay --log ml2.log
+check "a new log resets PCR 23: its replay matches" "$V" attest replay --no-start-record --log ml2.log
 policy 5 > p5.json && "$V" policy sign --key keys/ed.key -o b5.json p5.json
 expect_rc "the old log no longer replays: continuing it is refused" 1 M b5.json
 grep -q "does not replay" err && ok "refusal says why" || not_ok "refusal says why" "$(cat err)"
