@@ -54,7 +54,8 @@ int attest_tpm_open(const char *tcti, struct attest_tpm **ret)
 	/* Errors are reported once, by tpm_rc; tss2's own log would repeat them (TSS2_LOG
 	 * overrides). */
 	setenv("TSS2_LOG", "all+none", 0);
-	r = tpm_rc(Tss2_TctiLdr_Initialize(tcti, &t->tcti), tcti);
+	/* Unreachable is the caller's one line to report (it names the TCTI): no print here. */
+	r = Tss2_TctiLdr_Initialize(tcti, &t->tcti) == TSS2_RC_SUCCESS ? 0 : -ENODEV;
 	if (r == 0)
 		r = tpm_rc(Esys_Initialize(&t->esys, t->tcti, NULL), "Esys_Initialize");
 	if (r < 0) {
