@@ -72,20 +72,59 @@ void audit_file_name(uint32_t seq, char *out, size_t size);
 
 /* --- keys and C2SP signed-note checkpoints ----------------------------------------- */
 
+/*
+ * Signature types of the C2SP signed-note spec that vigil uses: 0x01 Ed25519 (the file key),
+ * 0x02 ECDSA P-256 with SHA-256 (the TPM-resident key; the TPM cannot do Ed25519).
+ */
+#define AUDIT_SIG_ED25519 0x01
+#define AUDIT_SIG_ECDSA   0x02
+#define AUDIT_PUB_MAX     91 /* a P-256 SubjectPublicKeyInfo in DER; Ed25519 uses 32 */
+#define AUDIT_SIG_MAX     72 /* a DER ECDSA-Sig-Value on P-256; Ed25519 uses 64 */
+#define AUDIT_KEY_TPM     "audit-key.tpm"
+
+/* Signs a SHA-256 digest with a key held elsewhere (the TPM); *sig_len is in/out. */
+typedef int (*audit_sign_fn)(void *ctx, const uint8_t digest[AUDIT_HASH_LEN], uint8_t *sig,
+                             size_t *sig_len);
+
 struct audit_key {
-	EVP_PKEY *pkey; /* private when loaded from the state directory */
-	uint8_t pub[32];
-	uint8_t id[4]; /* SHA-256(name || '\n' || 0x01 || pub)[:4] */
+	EVP_PKEY *pkey; /* public, or private for a file key loaded from the state directory */
+	uint8_t type;   /* AUDIT_SIG_* */
+	uint8_t pub[AUDIT_PUB_MAX]; /* Ed25519: 32 raw bytes; ECDSA: DER SubjectPublicKeyInfo */
+	size_t pub_len;
+	/* Ed25519: SHA-256(name || '\n' || 0x01 || pub)[:4]; ECDSA: SHA-256(SPKI)[:4] (C2SP). */
+	uint8_t id[4];
 	char name[AUDIT_ORIGIN_MAX + 1];
+	/* An external signer: the private key never enters this process (vigild's TPM key). */
+	audit_sign_fn sign;
+	void (*sign_free)(void *ctx);
+	void *sign_ctx;
 };
 
-/* Loads state_dir/audit-key.pem, creating a new Ed25519 key (mode 0600) the first time. */
+/*
+ * Loads state_dir/audit-key.pem, creating a new Ed25519 key the first time: mode 0600 whatever
+ * the umask, O_NOFOLLOW, in a 0700 directory; an existing key readable by others is refused.
+ */
 int audit_key_load_or_create(const char *state_dir, const char *name, struct audit_key *k);
 /* A verifier key from a file: a note vkey line (name+hex id+base64) or a PEM public key. */
 int audit_key_read_public(const char *path, const char *name, struct audit_key *k);
 int audit_key_from_raw(const char *name, const uint8_t pub[32], struct audit_key *k);
+/* A public key of either type: 32 raw bytes are Ed25519, else a DER P-256 SPKI. */
+int audit_key_from_public(const char *name, const uint8_t *pub, size_t len, struct audit_key *k);
+/* The same from the start record's "pubkey" member (base64 of pub). */
+int audit_key_from_base64(const char *name, const char *b64, struct audit_key *k);
+/* base64(pub): what the start record's "pubkey" member holds. */
+int audit_key_pubkey_base64(const struct audit_key *k, char *out, size_t size);
+/* A key whose signatures come from sign(ctx, ...): pub is its P-256 SPKI; sign_free(ctx) on free.
+ */
+int audit_key_external(const char *name, const uint8_t *spki, size_t len, audit_sign_fn sign,
+                       void (*sign_free)(void *ctx), void *ctx, struct audit_key *k);
 void audit_key_free(struct audit_key *k);
-/* The note verifier key `name+<hex id>+<base64(0x01 || pub)>`. */
+/*
+ * audit_options.key_open for a machine with a TPM (tpm: its struct attest_tpm): the ECDSA P-256
+ * key in state_dir/audit-key.tpm, created in the TPM on first use; removes a file key left over.
+ */
+int audit_tpm_key_open(void *tpm, const char *state_dir, const char *name, struct audit_key *ret);
+/* The note verifier key `name+<hex id>+<base64(type || pub)>`. */
 int audit_key_vkey(const struct audit_key *k, char *out, size_t size);
 
 struct audit_checkpoint {
@@ -128,6 +167,9 @@ struct audit_options {
 	bool block_when_full; /* benchmarks only: wait for queue space instead of dropping */
 	audit_anchor_fn anchor;
 	void *anchor_ctx;
+	/* Optional: provides the checkpoint key (vigild's TPM key); NULL loads the file key. */
+	int (*key_open)(void *ctx, const char *state_dir, const char *name, struct audit_key *ret);
+	void *key_ctx;
 	char ack_buf[256]; /* storage for ack=PATH from audit_options_parse */
 };
 
@@ -179,7 +221,9 @@ enum audit_verify_status {
 	AUDIT_MISMATCH,       /* a valid checkpoint disagrees with the chain */
 	AUDIT_TRUNCATED,      /* a checkpoint names records past the end */
 	AUDIT_TORN_TAIL,      /* last line incomplete: vigild crashed and has not restarted */
-	AUDIT_NO_LOG,         /* nothing to verify / unreadable */
+	AUDIT_NO_LOG,         /* an input is missing, empty, unreadable or not a regular file */
+	AUDIT_UNCOVERED,      /* the chain is sound but no verified checkpoint covers a record */
+	AUDIT_INCOMPLETE,     /* the check did not complete: where every result starts */
 };
 
 struct audit_verify_options {
@@ -193,6 +237,7 @@ struct audit_verify_result {
 	uint64_t records;
 	uint64_t files;
 	uint64_t checkpoints; /* verified */
+	uint64_t covered;     /* records 1..covered are under a verified checkpoint */
 	uint64_t gaps, losses;
 	uint64_t bad_record; /* first bad record number (0 when none) */
 	char bad_file[256];
@@ -201,6 +246,7 @@ struct audit_verify_result {
 	char msg[512];
 };
 
+/* r->status is AUDIT_OK only when every check completed and a checkpoint covers records. */
 int audit_verify(const struct audit_verify_options *o, struct audit_verify_result *r);
 /* The running "total" of the last loss record of source in dir's log; 0 when there is none. */
 int audit_last_loss_total(const char *dir, const char *source, uint64_t *ret);

@@ -1,6 +1,7 @@
 /* vigild's audit log: opens the writer, binds it to the start measurement, records agent events. */
 #include "agent/agent.h"
 #include "agent/log.h"
+#include "attest/attest.h"
 
 #include <jansson.h>
 #include <stdarg.h>
@@ -76,11 +77,20 @@ int agent_audit_open(struct agent *a)
 	o.start_members = start;
 	o.anchor = a->audit_anchor;
 	o.anchor_ctx = a->audit_anchor_ctx;
+	/*
+	 * With a TPM the checkpoint key lives in it. No fallback to a file key when the TPM
+	 * refuses: that downgrade would hand whoever can upset the TPM a key they can steal.
+	 */
+	if (agent_measure_log(a) && measure_tpm(agent_measure_log(a))) {
+		o.key_open = audit_tpm_key_open;
+		o.key_ctx = measure_tpm(agent_measure_log(a));
+	}
 	resume_drop_count(a, o.dir);
 	r = audit_writer_open(&o, &a->audit);
 	if (r < 0)
 		return r;
-	log_info("audit log in %s (origin %s)", o.dir, origin);
+	log_info("audit log in %s (origin %s, checkpoint key %s/%s)", o.dir, origin, o.state_dir,
+	         o.key_open ? AUDIT_KEY_TPM " in the TPM" : AUDIT_KEY_FILE);
 	return 0;
 }
 

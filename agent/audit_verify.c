@@ -12,6 +12,9 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+/* map_file's answer for a directory, FIFO or device where a log file should be. */
+#define EFTYPE_NOT_REGULAR EMEDIUMTYPE
+
 struct ckpt {
 	struct audit_checkpoint cp;
 	char where[96];
@@ -40,6 +43,8 @@ const char *audit_verify_status_name(enum audit_verify_status s)
 	    [AUDIT_TRUNCATED] = "truncated",
 	    [AUDIT_TORN_TAIL] = "torn tail",
 	    [AUDIT_NO_LOG] = "no log",
+	    [AUDIT_UNCOVERED] = "no signed checkpoint",
+	    [AUDIT_INCOMPLETE] = "not verified",
 	};
 
 	return (unsigned int)s < sizeof(names) / sizeof(names[0]) ? names[s] : "unknown";
@@ -62,22 +67,33 @@ static int fail(struct verify *v, enum audit_verify_status s, uint64_t rec, cons
 	return -1;
 }
 
-/* A whole file, mapped read-only; size 0 gives an empty buffer. */
+/*
+ * A whole file, mapped read-only; size 0 gives an empty buffer. O_NONBLOCK: a FIFO put in a
+ * file's place must not hang the verifier; it is refused with the other non-regular files.
+ */
 static int map_file(const char *path, const char **buf, size_t *size)
 {
 	struct stat st;
-	int fd = open(path, O_RDONLY | O_CLOEXEC);
+	int fd = open(path, O_RDONLY | O_CLOEXEC | O_NONBLOCK | O_NOCTTY);
 
 	if (fd < 0)
 		return -errno;
-	if (fstat(fd, &st) < 0) {
+	if (fstat(fd, &st) < 0 || !S_ISREG(st.st_mode)) {
+		int r = fstat(fd, &st) < 0 ? -errno : -EFTYPE_NOT_REGULAR;
+
 		close(fd);
-		return -errno;
+		return r;
 	}
 	*size = (size_t)st.st_size;
 	*buf = *size ? mmap(NULL, *size, PROT_READ, MAP_PRIVATE, fd, 0) : "";
 	close(fd);
 	return *buf == MAP_FAILED ? -ENOMEM : 0;
+}
+
+/* An input error in words: the reason line names the file and says this. */
+static const char *why(int r)
+{
+	return r == -EFTYPE_NOT_REGULAR ? "not a regular file" : strerror(-r);
 }
 
 static void unmap_file(const char *buf, size_t size)
@@ -89,17 +105,14 @@ static void unmap_file(const char *buf, size_t size)
 /* Without a pinned key, the first start record's key is the one the whole log must use. */
 static int learn_key(struct verify *v, const char *path)
 {
-	char pub64[64], origin[AUDIT_ORIGIN_MAX + 1];
-	uint8_t pub[48];
+	char pub64[2 * AUDIT_PUB_MAX], origin[AUDIT_ORIGIN_MAX + 1];
 	const char *buf, *p;
 	size_t size;
 	int r;
 
-	if (v->o->key && v->o->key->name[0]) {
-		v->key = *v->o->key;
-		v->key.pkey = NULL;
-		return audit_key_from_raw(v->o->key->name, v->o->key->pub, &v->key);
-	}
+	if (v->o->key && v->o->key->name[0])
+		return audit_key_from_public(v->o->key->name, v->o->key->pub, v->o->key->pub_len,
+		                             &v->key);
 	r = map_file(path, &buf, &size);
 	if (r < 0)
 		return r;
@@ -112,14 +125,10 @@ static int learn_key(struct verify *v, const char *path)
 		if (k && audit_record_member(p, len, "pubkey", pub64, sizeof(pub64)) == 0 &&
 		    audit_record_member(p, len, "origin", origin, sizeof(origin)) == 0) {
 			if (v->o->key) /* a PEM key carries no name: the log's origin names it */
-				memcpy(pub, v->o->key->pub, 32), r = 0;
-			else if (strlen(pub64) != 44 ||
-			         EVP_DecodeBlock(pub, (unsigned char *)pub64, 44) != 33)
-				r = -EBADMSG;
+				r = audit_key_from_public(origin, v->o->key->pub,
+				                          v->o->key->pub_len, &v->key);
 			else
-				r = 0;
-			if (r == 0)
-				r = audit_key_from_raw(origin, pub, &v->key);
+				r = audit_key_from_base64(origin, pub64, &v->key);
 			break;
 		}
 		p = eol ? eol + 1 : buf + size;
@@ -224,6 +233,10 @@ static int defer_checkpoint_failure(struct verify *v, const struct ckpt *c, int 
 	return 0;
 }
 
+/*
+ * checkpoints.jsonl is required: vigild creates it with the log, and without it nothing signed
+ * vouches for the chain. An empty one is read (no checkpoint yet); the result then says so.
+ */
 static int load_checkpoints(struct verify *v)
 {
 	char path[4096], where[96];
@@ -233,19 +246,24 @@ static int load_checkpoints(struct verify *v)
 
 	snprintf(path, sizeof(path), "%s/" AUDIT_CHECKPOINTS, v->o->dir);
 	r = map_file(path, &buf, &size);
-	if (r == -ENOENT)
-		size = 0, buf = "";
-	else if (r < 0)
-		return fail(v, AUDIT_NO_LOG, 0, AUDIT_CHECKPOINTS, 0, "%s: %s", path, strerror(-r));
+	if (r < 0)
+		return fail(v, AUDIT_NO_LOG, 0, AUDIT_CHECKPOINTS, 0, "%s: %s", path, why(r));
 	for (p = buf; r >= 0 && p < buf + size;) {
 		const char *eol = memchr(p, '\n', (size_t)(buf + size - p));
-		json_t *j = eol ? json_loadb(p, (size_t)(eol - p), 0, NULL) : NULL;
-		const char *note = json_string_value(json_object_get(j, "note"));
-
+		json_t *j;
+		const char *note;
 		size_t before = v->n_cps;
 
 		line++;
 		snprintf(where, sizeof(where), AUDIT_CHECKPOINTS " line %zu", line);
+		if (!eol) { /* vigild's next start cuts a torn line; until then it is not a check */
+			r = fail(v, AUDIT_TORN_TAIL, 0, AUDIT_CHECKPOINTS, (uint64_t)(p - buf),
+			         "%s: truncated (%zu bytes without a line end)", path,
+			         (size_t)(buf + size - p));
+			break;
+		}
+		j = json_loadb(p, (size_t)(eol - p), 0, NULL);
+		note = json_string_value(json_object_get(j, "note"));
 		if (!note || !json_is_integer(json_object_get(j, "n")))
 			r = fail(v, AUDIT_BAD_CHECKPOINT, 0, AUDIT_CHECKPOINTS, (uint64_t)(p - buf),
 			         "%s: not a checkpoint line", where);
@@ -261,9 +279,11 @@ static int load_checkpoints(struct verify *v)
 	unmap_file(buf, size);
 	if (r >= 0 && v->o->checkpoint_file) {
 		r = map_file(v->o->checkpoint_file, &buf, &size);
+		if (r == 0 && size == 0)
+			r = -ENODATA;
 		if (r < 0)
 			return fail(v, AUDIT_NO_LOG, 0, v->o->checkpoint_file, 0, "%s: %s",
-			            v->o->checkpoint_file, strerror(-r));
+			            v->o->checkpoint_file, r == -ENODATA ? "empty" : why(r));
 		r = add_checkpoint(v, buf, size, v->o->checkpoint_file);
 		unmap_file(buf, size);
 	}
@@ -281,7 +301,7 @@ static int cmp_ckpt(const void *a, const void *b)
 static int check_record(struct verify *v, const struct audit_record_view *rec, const char *file,
                         uint64_t off, bool first_in_file, bool first_file)
 {
-	char pub64[64], want64[64];
+	char pub64[2 * AUDIT_PUB_MAX], want64[2 * AUDIT_PUB_MAX];
 
 	if (strcmp(rec->kind, "file") == 0) {
 		char name[64];
@@ -295,7 +315,7 @@ static int check_record(struct verify *v, const struct audit_record_view *rec, c
 		return fail(v, AUDIT_BAD_RECORD, rec->n, file, off,
 		            "%s does not start with a file record", file);
 	} else if (strcmp(rec->kind, "start") == 0) {
-		EVP_EncodeBlock((unsigned char *)want64, v->key.pub, 32);
+		audit_key_pubkey_base64(&v->key, want64, sizeof(want64));
 		if (audit_record_member(rec->line, rec->len, "pubkey", pub64, sizeof(pub64)) < 0 ||
 		    strcmp(pub64, want64) != 0)
 			return fail(v, AUDIT_BAD_RECORD, rec->n, file, off,
@@ -313,6 +333,8 @@ static int check_record(struct verify *v, const struct audit_record_view *rec, c
 			            "checkpoint (%s) for record %llu does not match the chain: "
 			            "records up to it were rewritten",
 			            c->where, (unsigned long long)rec->n);
+		if (c->cp.n == rec->n)
+			v->r->covered = rec->n; /* a signature now vouches for records 1..n */
 	}
 	return 0;
 }
@@ -329,7 +351,10 @@ static int walk_file(struct verify *v, uint32_t seq, bool first_file, bool last_
 	snprintf(path, sizeof(path), "%s/%s", v->o->dir, name);
 	r = map_file(path, &buf, &size);
 	if (r < 0)
-		return fail(v, AUDIT_NO_LOG, v->chain.n + 1, name, 0, "%s: %s", path, strerror(-r));
+		return fail(v, AUDIT_NO_LOG, v->chain.n + 1, name, 0, "%s: %s", path, why(r));
+	/* vigild never leaves a log file empty: it opens with a file or start record. */
+	if (size == 0)
+		return fail(v, AUDIT_NO_LOG, v->chain.n + 1, name, 0, "%s: empty", path);
 	for (r = 0; r >= 0 && off < size;) {
 		const char *eol = memchr(buf + off, '\n', size - off);
 
@@ -354,6 +379,22 @@ static int walk_file(struct verify *v, uint32_t seq, bool first_file, bool last_
 	return r;
 }
 
+/* Log files are numbered from 1 without holes: rotation never skips one, nothing deletes one. */
+static int check_sequence(struct verify *v, const uint32_t *seqs, size_t n)
+{
+	char name[64], path[4096];
+	size_t i;
+
+	for (i = 0; i < n; i++)
+		if (seqs[i] != i + 1) {
+			audit_file_name((uint32_t)(i + 1), name, sizeof(name));
+			snprintf(path, sizeof(path), "%s/%s", v->o->dir, name);
+			return fail(v, AUDIT_NO_LOG, 0, name, 0,
+			            "%s: missing (the log has %zu later files)", path, n - i);
+		}
+	return 0;
+}
+
 int audit_verify(const struct audit_verify_options *o, struct audit_verify_result *r)
 {
 	struct verify v = {.o = o, .r = r};
@@ -363,16 +404,19 @@ int audit_verify(const struct audit_verify_options *o, struct audit_verify_resul
 	int rc;
 
 	memset(r, 0, sizeof(*r));
+	/* Fail closed by construction: only the end of a completed walk sets another status. */
+	r->status = AUDIT_INCOMPLETE;
+	snprintf(r->msg, sizeof(r->msg), "%s: the check did not complete", o->dir);
 	rc = audit_list_files(o->dir, &seqs, &n);
 	if (rc < 0 || n == 0) {
-		snprintf(r->msg, sizeof(r->msg), "%s: %s", o->dir,
-		         rc < 0 ? strerror(-rc)
-		                : "no audit."
-		                  "NNNNNN.jsonl files");
-		r->status = AUDIT_NO_LOG;
+		rc = fail(&v, AUDIT_NO_LOG, 0, "", 0, "%s: %s", o->dir,
+		          rc < 0 ? strerror(-rc) : "no audit.NNNNNN.jsonl files");
 		free(seqs);
-		return -1;
+		return rc;
 	}
+	rc = check_sequence(&v, seqs, n);
+	if (rc < 0)
+		goto out_seqs;
 	rc = audit_chain_init(&v.chain);
 	if (rc < 0)
 		goto out;
@@ -380,8 +424,20 @@ int audit_verify(const struct audit_verify_options *o, struct audit_verify_resul
 	snprintf(path, sizeof(path), "%s/%s", o->dir, name);
 	rc = learn_key(&v, path);
 	if (rc < 0) {
-		rc = fail(&v, AUDIT_BAD_RECORD, 1, name, 0,
-		          "no start record with a usable checkpoint key in %s", name);
+		int mr;
+		const char *buf;
+		size_t size = 0;
+
+		/* Say what is wrong with the file itself before blaming its contents. */
+		mr = map_file(path, &buf, &size);
+		if (mr == 0)
+			unmap_file(buf, size);
+		if (mr < 0 || size == 0)
+			rc = fail(&v, AUDIT_NO_LOG, 1, name, 0, "%s: %s", path,
+			          mr < 0 ? why(mr) : "empty");
+		else
+			rc = fail(&v, AUDIT_BAD_RECORD, 1, name, 0,
+			          "no start record with a usable checkpoint key in %s", name);
 		goto out;
 	}
 	rc = load_checkpoints(&v);
@@ -402,17 +458,26 @@ int audit_verify(const struct audit_verify_options *o, struct audit_verify_resul
 		*r = v.cp_fail;
 		rc = -1;
 	}
-out:
-	if (rc >= 0) {
-		r->status = AUDIT_OK;
-		snprintf(r->msg, sizeof(r->msg),
-		         "%llu records in %llu files, %llu checkpoints verified",
-		         (unsigned long long)r->records, (unsigned long long)r->files,
-		         (unsigned long long)r->checkpoints);
+	if (rc >= 0 && r->covered == 0) {
+		rc = fail(&v, AUDIT_UNCOVERED, 1, AUDIT_CHECKPOINTS, 0,
+		          "%llu records chained, but no verified signed checkpoint in %s/%s covers "
+		          "any of them",
+		          (unsigned long long)r->records, o->dir, AUDIT_CHECKPOINTS);
+	} else if (rc >= 0) {
+		r->status = AUDIT_OK; /* every check above completed */
+		snprintf(
+		    r->msg, sizeof(r->msg),
+		    "%llu records in %llu files, %llu checkpoints verified; records 1-%llu are "
+		    "covered by a signed checkpoint, %llu after it are chained only",
+		    (unsigned long long)r->records, (unsigned long long)r->files,
+		    (unsigned long long)r->checkpoints, (unsigned long long)r->covered,
+		    (unsigned long long)(r->records - r->covered));
 	}
+out:
 	audit_key_free(&v.key);
 	audit_chain_free(&v.chain);
 	free(v.cps);
+out_seqs:
 	free(seqs);
 	return r->status == AUDIT_OK ? 0 : -1;
 }

@@ -640,7 +640,7 @@ static void drain(struct audit_writer *w, size_t len)
 /* The first records of a run: the previous file's link, the torn tail, then start. */
 static void start_records(struct audit_writer *w)
 {
-	char hex[AUDIT_HEX_LEN + 1], vkey[512], b64[64], id[9], name[64];
+	char hex[AUDIT_HEX_LEN + 1], b64[2 * AUDIT_PUB_MAX], id[9], name[64];
 	char *line = NULL;
 
 	if (w->need_file_record) {
@@ -654,8 +654,7 @@ static void start_records(struct audit_writer *w)
 		      w->gap_file, (unsigned long long)w->gap_off, (unsigned long long)w->gap_bytes,
 		      hex);
 	}
-	audit_key_vkey(&w->key, vkey, sizeof(vkey));
-	EVP_EncodeBlock((unsigned char *)b64, w->key.pub, 32);
+	audit_key_pubkey_base64(&w->key, b64, sizeof(b64));
 	audit_hex(w->key.id, 4, id);
 	emitf(w, "start", "\"origin\":\"%s\",\"pubkey\":\"%s\",\"key_id\":\"%s\"%s%s", w->origin,
 	      b64, id, w->start_members ? "," : "", w->start_members ? w->start_members : "");
@@ -695,6 +694,8 @@ static void *writer_main(void *arg)
 	bool stop, force;
 
 	start_records(w);
+	/* The run's genesis is signed at once: a log verified right after a start is covered. */
+	checkpoint(w);
 	publish(w, 0);
 	do {
 		size_t len;
@@ -955,10 +956,13 @@ static int writer_setup(struct audit_writer *w)
 	if (flock(w->lockfd, LOCK_EX | LOCK_NB) < 0)
 		return log_error_errno(errno == EWOULDBLOCK ? -EBUSY : -errno,
 		                       "audit: %s is in use by another writer", w->dir);
-	r = audit_key_load_or_create(w->o.state_dir, w->origin, &w->key);
+	if (w->o.key_open)
+		r = w->o.key_open(w->o.key_ctx, w->o.state_dir, w->origin, &w->key);
+	else
+		r = audit_key_load_or_create(w->o.state_dir, w->origin, &w->key);
 	if (r < 0)
-		return log_error_errno(r, "audit: checkpoint key in %s/" AUDIT_KEY_FILE,
-		                       w->o.state_dir);
+		return log_error_errno(r, "audit: checkpoint key in %s/%s", w->o.state_dir,
+		                       w->o.key_open ? AUDIT_KEY_TPM : AUDIT_KEY_FILE);
 	r = recover(w);
 	if (r < 0)
 		return log_error_errno(r, "audit: recovering the log in %s", w->dir);

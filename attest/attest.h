@@ -55,6 +55,23 @@ int attest_tpm_nv_read(struct attest_tpm *t, uint32_t index, void *buf, size_t l
 /* Defines the index on first use. */
 int attest_tpm_nv_write(struct attest_tpm *t, uint32_t index, const void *buf, size_t len);
 
+/*
+ * The audit checkpoint key, held by the TPM: an ECDSA P-256 signing key created inside it
+ * (fixedTPM | fixedParent | sensitiveDataOrigin | sign) under the owner hierarchy's ECC storage
+ * root key. path holds its public area and TPM-wrapped private area (created on first use, mode
+ * 0600); only this TPM can load it, and the private key never leaves the TPM.
+ */
+struct attest_tpm_key;
+int attest_tpm_key_open(struct attest_tpm *t, const char *path, struct attest_tpm_key **ret);
+void attest_tpm_key_free(struct attest_tpm_key *k);
+/* The loaded key's TPMA_OBJECT attributes (tests check fixedTPM and fixedParent). */
+uint32_t attest_tpm_key_attributes(const struct attest_tpm_key *k);
+/* Its public key as a DER SubjectPublicKeyInfo; *len is in/out. */
+int attest_tpm_key_spki(const struct attest_tpm_key *k, uint8_t *der, size_t *len);
+/* TPM2_Sign over a SHA-256 digest; the signature as DER ECDSA-Sig-Value; *len is in/out. */
+int attest_tpm_key_sign(struct attest_tpm_key *k, const uint8_t digest[32], uint8_t *sig,
+                        size_t *len);
+
 /* --- measurement log and registers --- */
 enum attest_platform {
 	ATTEST_PLATFORM_NONE, /* no confidential-computing register */
@@ -124,6 +141,13 @@ struct measure_replay {
 	char first_type[64]; /* record 0's content type: a vigild log starts with its own start */
 };
 int measure_replay(const char *path, struct measure_replay *ret, char *errbuf, size_t errlen);
+/*
+ * The verifier's replay: as measure_replay, and also fails (errbuf says why, naming path) on an
+ * empty log, a log that names no register, and, with require_start, a log whose record 0 is
+ * not vigild's ATTEST_CT_START record.
+ */
+int measure_replay_strict(const char *path, bool require_start, struct measure_replay *ret,
+                          char *errbuf, size_t errlen);
 
 /* --- rollback protection: the highest serial accepted per policy name --- */
 struct hwm_store;

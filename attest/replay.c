@@ -2,11 +2,14 @@
 #include "attest/attest.h"
 
 #include <errno.h>
+#include <fcntl.h>
 #include <jansson.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
 
 static int fail(char *errbuf, size_t errlen, int r, const char *fmt, ...)
     __attribute__((format(printf, 4, 5)));
@@ -121,15 +124,27 @@ out:
 int measure_log_read(const char *path, int (*cb)(const struct measure_entry *e, void *ctx),
                      void *ctx, char *errbuf, size_t errlen)
 {
-	FILE *f = fopen(path, "re");
 	char *line = NULL;
 	size_t cap = 0;
 	uint64_t want = 0;
+	struct stat st;
 	ssize_t n;
-	int r = 0;
+	FILE *f;
+	int r = 0, fd;
 
-	if (!f)
+	/* O_NONBLOCK: a FIFO in the log's place is refused below, not waited on. */
+	fd = open(path, O_RDONLY | O_CLOEXEC | O_NONBLOCK | O_NOCTTY);
+	if (fd < 0)
 		return fail(errbuf, errlen, -errno, "%s: %s", path, strerror(errno));
+	if (fstat(fd, &st) < 0 || !S_ISREG(st.st_mode)) {
+		close(fd);
+		return fail(errbuf, errlen, -EINVAL, "%s: not a regular file", path);
+	}
+	f = fdopen(fd, "r");
+	if (!f) {
+		close(fd);
+		return fail(errbuf, errlen, -ENOMEM, "%s: %s", path, strerror(ENOMEM));
+	}
 	while (r == 0 && (n = getline(&line, &cap, f)) > 0) {
 		struct measure_entry e;
 		json_t *rec = NULL;
@@ -160,6 +175,9 @@ int measure_log_read(const char *path, int (*cb)(const struct measure_entry *e, 
 		json_decref(rec);
 		want++;
 	}
+	if (r == 0 && ferror(f))
+		r = fail(errbuf, errlen, -EIO, "%s: read error after record %llu", path,
+		         (unsigned long long)want);
 	free(line);
 	fclose(f);
 	return r;
@@ -228,6 +246,30 @@ int measure_replay(const char *path, struct measure_replay *ret, char *errbuf, s
 		            (unsigned long long)rp.records - 1);
 	if (r < 0)
 		return r;
+	*ret = rp;
+	return 0;
+}
+
+int measure_replay_strict(const char *path, bool require_start, struct measure_replay *ret,
+                          char *errbuf, size_t errlen)
+{
+	struct measure_replay rp;
+	int r = measure_replay(path, &rp, errbuf, errlen);
+
+	if (r < 0)
+		return r;
+	/* An empty log predicts the registers' reset value: that proves nothing, so it fails. */
+	if (rp.records == 0)
+		return fail(errbuf, errlen, -ENODATA, "%s: empty: no measurement to replay", path);
+	/* PCR 23 is resettable: only a chain that starts at vigild's start record is vigild's. */
+	if (require_start && strcmp(rp.first_type, ATTEST_CT_START) != 0)
+		return fail(errbuf, errlen, -ENOENT,
+		            "%s: no start record: record 0 is %s, not " ATTEST_CT_START
+		            " (a log not started by vigild, or its head was cut)",
+		            path, rp.first_type);
+	if (rp.pcr < 0 && !rp.rtmr)
+		return fail(errbuf, errlen, -ENOENT, "%s: the log names no register to compare",
+		            path);
 	*ret = rp;
 	return 0;
 }

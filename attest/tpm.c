@@ -2,12 +2,21 @@
 #include "attest/attest.h"
 
 #include <errno.h>
+#include <fcntl.h>
+#include <openssl/core_names.h>
+#include <openssl/ec.h>
+#include <openssl/evp.h>
+#include <openssl/param_build.h>
+#include <openssl/x509.h>
 #include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <tss2/tss2_esys.h>
+#include <tss2/tss2_mu.h>
 #include <tss2/tss2_tctildr.h>
+#include <unistd.h>
 
 struct attest_tpm {
 	TSS2_TCTI_CONTEXT *tcti;
@@ -45,7 +54,8 @@ int attest_tpm_open(const char *tcti, struct attest_tpm **ret)
 	/* Errors are reported once, by tpm_rc; tss2's own log would repeat them (TSS2_LOG
 	 * overrides). */
 	setenv("TSS2_LOG", "all+none", 0);
-	r = tpm_rc(Tss2_TctiLdr_Initialize(tcti, &t->tcti), tcti);
+	/* Unreachable is the caller's one line to report (it names the TCTI): no print here. */
+	r = Tss2_TctiLdr_Initialize(tcti, &t->tcti) == TSS2_RC_SUCCESS ? 0 : -ENODEV;
 	if (r == 0)
 		r = tpm_rc(Esys_Initialize(&t->esys, t->tcti, NULL), "Esys_Initialize");
 	if (r < 0) {
@@ -285,5 +295,300 @@ int attest_tpm_nv_write(struct attest_tpm *t, uint32_t index, const void *buf, s
 	pthread_mutex_lock(&t->lock);
 	r = tpm_nv_write_unlocked(t, index, buf, len);
 	pthread_mutex_unlock(&t->lock);
+	return r;
+}
+
+/* --- the audit checkpoint key: TPM-resident, non-exportable ECDSA P-256 ----------------- */
+
+struct attest_tpm_key {
+	struct attest_tpm *t;
+	ESYS_TR handle;
+	TPM2B_PUBLIC pub;
+};
+
+/*
+ * The key's parent: the TCG provisioning guidance's ECC storage root key, re-derived from the
+ * owner seed at every start (same template, same key), so nothing about it is ever stored.
+ */
+static const TPM2B_PUBLIC srk_template = {
+    .publicArea =
+        {
+            .type = TPM2_ALG_ECC,
+            .nameAlg = TPM2_ALG_SHA256,
+            .objectAttributes = TPMA_OBJECT_FIXEDTPM | TPMA_OBJECT_FIXEDPARENT |
+                                TPMA_OBJECT_SENSITIVEDATAORIGIN | TPMA_OBJECT_USERWITHAUTH |
+                                TPMA_OBJECT_NODA | TPMA_OBJECT_RESTRICTED | TPMA_OBJECT_DECRYPT,
+            .parameters.eccDetail =
+                {
+                    .symmetric = {.algorithm = TPM2_ALG_AES,
+                                  .keyBits.aes = 128,
+                                  .mode.aes = TPM2_ALG_CFB},
+                    .scheme = {.scheme = TPM2_ALG_NULL},
+                    .curveID = TPM2_ECC_NIST_P256,
+                    .kdf = {.scheme = TPM2_ALG_NULL},
+                },
+            .unique.ecc = {.x = {.size = 32}, .y = {.size = 32}},
+        },
+};
+
+/*
+ * The signing key: generated inside the TPM (sensitiveDataOrigin), bound to this TPM and this
+ * parent (fixedTPM, fixedParent: TPM2_Duplicate refuses it), sign only, ECDSA-SHA256 on P-256.
+ */
+#define AUDIT_KEY_ATTRS                                                                            \
+	(TPMA_OBJECT_FIXEDTPM | TPMA_OBJECT_FIXEDPARENT | TPMA_OBJECT_SENSITIVEDATAORIGIN |        \
+	 TPMA_OBJECT_USERWITHAUTH | TPMA_OBJECT_NODA | TPMA_OBJECT_SIGN_ENCRYPT)
+
+static const TPM2B_PUBLIC audit_key_template = {
+    .publicArea =
+        {
+            .type = TPM2_ALG_ECC,
+            .nameAlg = TPM2_ALG_SHA256,
+            .objectAttributes = AUDIT_KEY_ATTRS,
+            .parameters.eccDetail =
+                {
+                    .symmetric = {.algorithm = TPM2_ALG_NULL},
+                    .scheme = {.scheme = TPM2_ALG_ECDSA, .details.ecdsa.hashAlg = TPM2_ALG_SHA256},
+                    .curveID = TPM2_ECC_NIST_P256,
+                    .kdf = {.scheme = TPM2_ALG_NULL},
+                },
+        },
+};
+
+static int srk_create(struct attest_tpm *t, ESYS_TR *ret)
+{
+	TPM2B_SENSITIVE_CREATE sens = {0};
+	TPM2B_DATA outside = {0};
+	TPML_PCR_SELECTION pcrs = {0};
+
+	return tpm_rc(Esys_CreatePrimary(t->esys, ESYS_TR_RH_OWNER, ESYS_TR_PASSWORD, ESYS_TR_NONE,
+	                                 ESYS_TR_NONE, &sens, &srk_template, &outside, &pcrs, ret,
+	                                 NULL, NULL, NULL, NULL),
+	              "CreatePrimary(SRK)");
+}
+
+/* The blob: TPM2B_PUBLIC then TPM2B_PRIVATE, marshalled; the private part is the TPM's own
+ * encryption under the SRK, useless to anyone without this TPM. */
+static int blob_read(const char *path, TPM2B_PUBLIC *pub, TPM2B_PRIVATE *priv)
+{
+	uint8_t buf[2048];
+	size_t len, off = 0;
+	struct stat st;
+	ssize_t n;
+	int fd = open(path, O_RDONLY | O_NOFOLLOW | O_CLOEXEC | O_NONBLOCK);
+
+	if (fd < 0)
+		return -errno;
+	if (fstat(fd, &st) < 0 || !S_ISREG(st.st_mode) || st.st_size > (off_t)sizeof(buf)) {
+		close(fd);
+		return -EBADMSG;
+	}
+	n = read(fd, buf, sizeof(buf));
+	close(fd);
+	if (n <= 0)
+		return -EBADMSG;
+	len = (size_t)n;
+	memset(pub, 0, sizeof(*pub)); /* the unmarshallers refuse a destination with a size */
+	memset(priv, 0, sizeof(*priv));
+	if (Tss2_MU_TPM2B_PUBLIC_Unmarshal(buf, len, &off, pub) != TSS2_RC_SUCCESS ||
+	    Tss2_MU_TPM2B_PRIVATE_Unmarshal(buf, len, &off, priv) != TSS2_RC_SUCCESS || off != len)
+		return -EBADMSG;
+	return 0;
+}
+
+/* Written once, 0600 whatever the umask, then renamed into place: never half a blob. */
+static int blob_write(const char *path, const TPM2B_PUBLIC *pub, const TPM2B_PRIVATE *priv)
+{
+	uint8_t buf[2048];
+	char tmp[4096];
+	size_t off = 0;
+	int fd, r = 0;
+
+	if (Tss2_MU_TPM2B_PUBLIC_Marshal(pub, buf, sizeof(buf), &off) != TSS2_RC_SUCCESS ||
+	    Tss2_MU_TPM2B_PRIVATE_Marshal(priv, buf, sizeof(buf), &off) != TSS2_RC_SUCCESS)
+		return -ENOBUFS;
+	snprintf(tmp, sizeof(tmp), "%s.new", path);
+	unlink(tmp);
+	fd = open(tmp, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0600);
+	if (fd < 0)
+		return -errno;
+	if (fchmod(fd, 0600) < 0 || write(fd, buf, off) != (ssize_t)off || fsync(fd) < 0)
+		r = -errno ? -errno : -EIO;
+	close(fd);
+	if (r == 0 && rename(tmp, path) < 0)
+		r = -errno;
+	if (r < 0)
+		unlink(tmp);
+	return r;
+}
+
+static int key_create(struct attest_tpm *t, ESYS_TR srk, const char *path)
+{
+	TPM2B_SENSITIVE_CREATE sens = {0};
+	TPM2B_DATA outside = {0};
+	TPML_PCR_SELECTION pcrs = {0};
+	TPM2B_PRIVATE *priv = NULL;
+	TPM2B_PUBLIC *pub = NULL;
+	int r;
+
+	r = tpm_rc(Esys_Create(t->esys, srk, ESYS_TR_PASSWORD, ESYS_TR_NONE, ESYS_TR_NONE, &sens,
+	                       &audit_key_template, &outside, &pcrs, &priv, &pub, NULL, NULL, NULL),
+	           "Create(audit key)");
+	if (r == 0)
+		r = blob_write(path, pub, priv);
+	Esys_Free(priv);
+	Esys_Free(pub);
+	return r;
+}
+
+static int tpm_key_open_unlocked(struct attest_tpm *t, const char *path, struct attest_tpm_key *k)
+{
+	TPM2B_PUBLIC pub;
+	TPM2B_PRIVATE priv;
+	ESYS_TR srk = ESYS_TR_NONE;
+	int r;
+
+	r = srk_create(t, &srk);
+	if (r < 0)
+		return r;
+	r = blob_read(path, &pub, &priv);
+	if (r == -ENOENT) {
+		r = key_create(t, srk, path);
+		if (r == 0)
+			r = blob_read(path, &pub, &priv);
+	}
+	if (r == 0)
+		r = tpm_rc(Esys_Load(t->esys, srk, ESYS_TR_PASSWORD, ESYS_TR_NONE, ESYS_TR_NONE,
+		                     &priv, &pub, &k->handle),
+		           "Load(audit key)");
+	Esys_FlushContext(t->esys, srk);
+	if (r < 0)
+		return r;
+	/*
+	 * Fail closed on a blob that is not ours: the TPM's Load checks that public and private
+	 * belong together, and an imported key (whose private part someone knows) cannot carry
+	 * fixedTPM; so these attributes prove the key was born in this TPM and stays there.
+	 */
+	if ((pub.publicArea.objectAttributes & AUDIT_KEY_ATTRS) != AUDIT_KEY_ATTRS ||
+	    pub.publicArea.type != TPM2_ALG_ECC ||
+	    pub.publicArea.parameters.eccDetail.curveID != TPM2_ECC_NIST_P256 ||
+	    pub.publicArea.unique.ecc.x.size != 32 || pub.publicArea.unique.ecc.y.size != 32) {
+		Esys_FlushContext(t->esys, k->handle);
+		k->handle = ESYS_TR_NONE;
+		return -EKEYREJECTED;
+	}
+	k->pub = pub;
+	return 0;
+}
+
+int attest_tpm_key_open(struct attest_tpm *t, const char *path, struct attest_tpm_key **ret)
+{
+	struct attest_tpm_key *k = calloc(1, sizeof(*k));
+	int r;
+
+	if (!k)
+		return -ENOMEM;
+	k->t = t;
+	k->handle = ESYS_TR_NONE;
+	pthread_mutex_lock(&t->lock);
+	r = tpm_key_open_unlocked(t, path, k);
+	pthread_mutex_unlock(&t->lock);
+	if (r < 0) {
+		free(k);
+		return r;
+	}
+	*ret = k;
+	return 0;
+}
+
+void attest_tpm_key_free(struct attest_tpm_key *k)
+{
+	if (!k)
+		return;
+	pthread_mutex_lock(&k->t->lock);
+	if (k->handle != ESYS_TR_NONE)
+		Esys_FlushContext(k->t->esys, k->handle);
+	pthread_mutex_unlock(&k->t->lock);
+	free(k);
+}
+
+uint32_t attest_tpm_key_attributes(const struct attest_tpm_key *k)
+{
+	return k->pub.publicArea.objectAttributes;
+}
+
+int attest_tpm_key_spki(const struct attest_tpm_key *k, uint8_t *der, size_t *len)
+{
+	const TPMS_ECC_POINT *q = &k->pub.publicArea.unique.ecc;
+	uint8_t point[65];
+	OSSL_PARAM_BLD *bld = OSSL_PARAM_BLD_new();
+	OSSL_PARAM *params = NULL;
+	EVP_PKEY_CTX *ctx = EVP_PKEY_CTX_new_from_name(NULL, "EC", NULL);
+	EVP_PKEY *pkey = NULL;
+	unsigned char *out = NULL;
+	int n = -1;
+
+	point[0] = 0x04; /* uncompressed: x || y */
+	memcpy(point + 1, q->x.buffer, 32);
+	memcpy(point + 33, q->y.buffer, 32);
+	if (bld && ctx &&
+	    OSSL_PARAM_BLD_push_utf8_string(bld, OSSL_PKEY_PARAM_GROUP_NAME, "prime256v1", 0) &&
+	    OSSL_PARAM_BLD_push_octet_string(bld, OSSL_PKEY_PARAM_PUB_KEY, point, sizeof(point)) &&
+	    (params = OSSL_PARAM_BLD_to_param(bld)) && EVP_PKEY_fromdata_init(ctx) > 0 &&
+	    EVP_PKEY_fromdata(ctx, &pkey, EVP_PKEY_PUBLIC_KEY, params) > 0)
+		n = i2d_PUBKEY(pkey, &out);
+	if (n > 0 && (size_t)n <= *len) {
+		memcpy(der, out, (size_t)n);
+		*len = (size_t)n;
+	}
+	OPENSSL_free(out);
+	EVP_PKEY_free(pkey);
+	EVP_PKEY_CTX_free(ctx);
+	OSSL_PARAM_free(params);
+	OSSL_PARAM_BLD_free(bld);
+	return n > 0 && (size_t)n == *len ? 0 : -EKEYREJECTED;
+}
+
+/* TPM2_Sign of a SHA-256 digest; the (r, s) pair comes back as a DER ECDSA-Sig-Value. */
+int attest_tpm_key_sign(struct attest_tpm_key *k, const uint8_t digest[32], uint8_t *sig,
+                        size_t *len)
+{
+	TPM2B_DIGEST d = {.size = 32};
+	TPMT_SIG_SCHEME scheme = {.scheme = TPM2_ALG_ECDSA,
+	                          .details.ecdsa.hashAlg = TPM2_ALG_SHA256};
+	/* An unrestricted key signs any digest: the null ticket is what TPM2_Sign expects. */
+	TPMT_TK_HASHCHECK check = {.tag = TPM2_ST_HASHCHECK, .hierarchy = TPM2_RH_NULL};
+	TPMT_SIGNATURE *s = NULL;
+	ECDSA_SIG *es = NULL;
+	BIGNUM *br = NULL, *bs = NULL;
+	unsigned char *p = sig;
+	int r, n;
+
+	memcpy(d.buffer, digest, 32);
+	pthread_mutex_lock(&k->t->lock);
+	r = tpm_rc(Esys_Sign(k->t->esys, k->handle, ESYS_TR_PASSWORD, ESYS_TR_NONE, ESYS_TR_NONE,
+	                     &d, &scheme, &check, &s),
+	           "Sign(audit key)");
+	pthread_mutex_unlock(&k->t->lock);
+	if (r < 0)
+		return r;
+	r = -EIO;
+	es = ECDSA_SIG_new();
+	br = BN_bin2bn(s->signature.ecdsa.signatureR.buffer, s->signature.ecdsa.signatureR.size,
+	               NULL);
+	bs = BN_bin2bn(s->signature.ecdsa.signatureS.buffer, s->signature.ecdsa.signatureS.size,
+	               NULL);
+	if (es && br && bs && s->sigAlg == TPM2_ALG_ECDSA && ECDSA_SIG_set0(es, br, bs)) {
+		br = bs = NULL; /* owned by es now */
+		n = i2d_ECDSA_SIG(es, NULL);
+		if (n > 0 && (size_t)n <= *len && i2d_ECDSA_SIG(es, &p) == n) {
+			*len = (size_t)n;
+			r = 0;
+		}
+	}
+	BN_free(br);
+	BN_free(bs);
+	ECDSA_SIG_free(es);
+	Esys_Free(s);
 	return r;
 }

@@ -357,7 +357,8 @@ int bundle_read_file(const char *path, size_t max, char **ret, size_t *ret_len,
 	ssize_t n;
 	int fd;
 
-	fd = open(path, O_RDONLY | O_CLOEXEC | O_NOCTTY);
+	/* O_NONBLOCK: a FIFO in the file's place is refused as not regular, not waited on. */
+	fd = open(path, O_RDONLY | O_CLOEXEC | O_NOCTTY | O_NONBLOCK);
 	if (fd < 0)
 		return policy_errorf(err, -errno, "%s: cannot open: %s", path, strerror(errno));
 	if (fstat(fd, &st) < 0 || !S_ISREG(st.st_mode)) {
@@ -368,6 +369,11 @@ int bundle_read_file(const char *path, size_t max, char **ret, size_t *ret_len,
 		close(fd);
 		return policy_errorf(err, -EFBIG, "%s: larger than %zu bytes", path, max);
 	}
+	/* Fail closed: no bundle, key or threshold file is empty when it is whole. */
+	if (st.st_size == 0) {
+		close(fd);
+		return policy_errorf(err, -ENODATA, "%s: empty", path);
+	}
 	buf = malloc((size_t)st.st_size + 1);
 	if (!buf) {
 		close(fd);
@@ -376,6 +382,11 @@ int bundle_read_file(const char *path, size_t max, char **ret, size_t *ret_len,
 	while (off < (size_t)st.st_size && (n = read(fd, buf + off, (size_t)st.st_size - off)) > 0)
 		off += (size_t)n;
 	close(fd);
+	if (off != (size_t)st.st_size) { /* a read error, or the file shrank under us */
+		free(buf);
+		return policy_errorf(err, -EIO, "%s: read %zu of %llu bytes", path, off,
+		                     (unsigned long long)st.st_size);
+	}
 	buf[off] = 0;
 	*ret = buf;
 	*ret_len = off;

@@ -3,10 +3,12 @@
 #include "attest/attest.h"
 
 #include <errno.h>
+#include <fcntl.h>
 #include <getopt.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 struct attest_args {
 	const char *log;
@@ -17,20 +19,17 @@ struct attest_args {
 	const char *platform;
 	const char *file;
 	bool no_tpm;
+	bool no_start; /* replay: the log was written by `vigil attest measure`, not vigild */
 };
 
 static int parse_attest_args(int argc, char **argv, struct attest_args *aa, const char *usage)
 {
 	static const struct option longopts[] = {
-	    {"log", required_argument, NULL, 'l'},
-	    {"tcti", required_argument, NULL, 't'},
-	    {"rtmr", required_argument, NULL, 'r'},
-	    {"trust-dir", required_argument, NULL, 'T'},
-	    {"state", required_argument, NULL, 's'},
-	    {"platform", required_argument, NULL, 'p'},
-	    {"no-tpm", no_argument, NULL, 'n'},
-	    {"help", no_argument, NULL, 'h'},
-	    {0},
+	    {"log", required_argument, NULL, 'l'},   {"tcti", required_argument, NULL, 't'},
+	    {"rtmr", required_argument, NULL, 'r'},  {"trust-dir", required_argument, NULL, 'T'},
+	    {"state", required_argument, NULL, 's'}, {"platform", required_argument, NULL, 'p'},
+	    {"no-tpm", no_argument, NULL, 'n'},      {"no-start-record", no_argument, NULL, 'S'},
+	    {"help", no_argument, NULL, 'h'},        {0},
 	};
 	int c;
 
@@ -57,6 +56,9 @@ static int parse_attest_args(int argc, char **argv, struct attest_args *aa, cons
 			break;
 		case 'n':
 			aa->no_tpm = true;
+			break;
+		case 'S':
+			aa->no_start = true;
 			break;
 		case 'h':
 			printf("usage: vigil attest %s\n", usage);
@@ -126,9 +128,15 @@ static bool compare(const char *what, const struct attest_digest *want,
 	printf("%s %s: %s\n", what, attest_alg_name(want->alg), same ? "match" : "MISMATCH");
 	print_digest("  replayed ", want);
 	print_digest("  current  ", got);
+	if (!same)
+		fprintf(stderr,
+		        "vigil: attest replay: %s %s: the register does not hold what the "
+		        "log predicts (a record is missing, altered or extra)\n",
+		        what, attest_alg_name(want->alg));
 	return same;
 }
 
+/* Every bank is compared; *all_same is cleared by any mismatch. */
 static int compare_pcr(const struct measure_replay *rp, const char *tcti, bool *all_same)
 {
 	struct attest_tpm *t;
@@ -138,7 +146,9 @@ static int compare_pcr(const struct measure_replay *rp, const char *tcti, bool *
 
 	r = attest_tpm_open(tcti, &t);
 	if (r < 0) {
-		fprintf(stderr, "vigil: cannot open the TPM through '%s' (set --tcti)\n", tcti);
+		fprintf(stderr,
+		        "vigil: attest replay: cannot open the TPM through '%s' (set --tcti)\n",
+		        tcti);
 		return r;
 	}
 	snprintf(what, sizeof(what), "pcr %d", rp->pcr);
@@ -149,54 +159,79 @@ static int compare_pcr(const struct measure_replay *rp, const char *tcti, bool *
 		if (r == 0)
 			*all_same &= compare(what, &rp->pcr_banks.v[i], &cur);
 		else
-			fprintf(stderr, "vigil: reading PCR %d %s failed\n", rp->pcr,
+			fprintf(stderr, "vigil: attest replay: reading PCR %d %s failed\n", rp->pcr,
 			        attest_alg_name(rp->pcr_banks.v[i].alg));
 	}
 	attest_tpm_close(t);
 	return r;
 }
 
-/* Exit 0 only when every register the log names holds exactly what the log predicts. */
+/* RTMR3 as the kernel shows it: exactly 48 bytes. O_NONBLOCK: a FIFO must not hang us. */
+static int read_rtmr(const char *path, struct attest_digest *cur)
+{
+	uint8_t buf[49];
+	size_t off = 0;
+	ssize_t n;
+	int fd = open(path, O_RDONLY | O_CLOEXEC | O_NONBLOCK | O_NOCTTY);
+
+	if (fd < 0)
+		return -errno;
+	while (off < sizeof(buf) && (n = read(fd, buf + off, sizeof(buf) - off)) > 0)
+		off += (size_t)n;
+	close(fd);
+	if (off != 48)
+		return -EIO;
+	memcpy(cur->d, buf, 48);
+	return 0;
+}
+
+/*
+ * Exit 0 only when every register the log names and the caller can read holds exactly what
+ * the log predicts, and at least one was compared. The result starts as a failure.
+ */
 static int do_replay(int argc, char **argv)
 {
 	struct attest_args aa = {0};
 	struct measure_replay rp;
 	char err[512] = "";
 	bool same = true;
-	int r;
+	int compared = 0, rc = VIGIL_EXIT_FAIL;
 
-	if (parse_attest_args(argc, argv, &aa, "replay [--log FILE] [--tcti TCTI] [--rtmr FILE]") <
-	    0)
+	if (parse_attest_args(
+	        argc, argv, &aa,
+	        "replay [--log FILE] [--tcti TCTI] [--rtmr FILE] [--no-start-record]") < 0)
 		return VIGIL_EXIT_USAGE;
-	if (measure_replay(aa.log, &rp, err, sizeof(err)) < 0) {
-		fprintf(stderr, "vigil: %s\n", err);
+	if (measure_replay_strict(aa.log, !aa.no_start, &rp, err, sizeof(err)) < 0) {
+		fprintf(stderr, "vigil: attest replay: %s\n", err);
 		return VIGIL_EXIT_INVALID;
 	}
 	printf("%s: %llu records\n", aa.log, (unsigned long long)rp.records);
-	/* PCR 23 is resettable: only a chain that starts at vigild's start record is vigild's. */
-	if (rp.records && strcmp(rp.first_type, ATTEST_CT_START) != 0)
-		printf("note: record 0 is %s, not %s: this log was not started by vigild\n",
-		       rp.first_type, ATTEST_CT_START);
-	if (rp.pcr >= 0 && compare_pcr(&rp, aa.tcti, &same) < 0)
-		return VIGIL_EXIT_FAIL;
+	if (rp.pcr >= 0) {
+		if (compare_pcr(&rp, aa.tcti, &same) < 0)
+			return VIGIL_EXIT_FAIL;
+		compared++;
+	}
 	if (rp.rtmr && aa.rtmr_path) {
 		struct attest_digest cur = {.alg = rp.rtmr_value.alg, .len = 48};
-		FILE *f = fopen(aa.rtmr_path, "re");
 
-		r = f && fread(cur.d, 1, 48, f) == 48 ? 0 : -EIO;
-		if (f)
-			fclose(f);
-		if (r < 0) {
-			fprintf(stderr, "vigil: %s: cannot read 48 bytes\n", aa.rtmr_path);
+		if (read_rtmr(aa.rtmr_path, &cur) < 0) {
+			fprintf(stderr, "vigil: attest replay: %s: cannot read exactly 48 bytes\n",
+			        aa.rtmr_path);
 			return VIGIL_EXIT_FAIL;
 		}
 		same &= compare("rtmr 3", &rp.rtmr_value, &cur);
+		compared++;
 	} else if (rp.rtmr) {
-		print_digest("rtmr 3 replayed ", &rp.rtmr_value);
+		print_digest("rtmr 3 replayed (not compared: pass --rtmr) ", &rp.rtmr_value);
 	}
-	if (rp.pcr < 0 && !rp.rtmr)
-		printf("the log names no register: nothing to compare\n");
-	return same ? VIGIL_EXIT_OK : VIGIL_EXIT_FAIL;
+	if (compared == 0)
+		fprintf(stderr,
+		        "vigil: attest replay: %s: no register was compared (pass --rtmr)\n",
+		        aa.log);
+	else if (same)
+		rc =
+		    VIGIL_EXIT_OK; /* set only here: every comparison above completed and matched */
+	return rc;
 }
 
 /* vigild's acceptance path without the kernel: verify, check the serial, measure, commit. */

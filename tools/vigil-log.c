@@ -2,6 +2,7 @@
 #include "tools/vigil.h"
 #include "agent/audit.h"
 
+#include <errno.h>
 #include <getopt.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -9,7 +10,8 @@
 
 /* Exit codes of `vigil log verify` beyond the common ones (docs/AUDIT-LOG.md). */
 enum {
-	LOG_EXIT_TORN = 4, /* only the last line is incomplete: vigild crashed, not restarted */
+	LOG_EXIT_TORN = 4,     /* only the last line is incomplete: vigild crashed, not restarted */
+	LOG_EXIT_UNSIGNED = 5, /* the chain is intact but no signed checkpoint covers a record */
 };
 
 #define VERIFY_USAGE "verify [--checkpoint FILE] [--pubkey FILE] [DIR]"
@@ -44,15 +46,16 @@ static int do_verify(int argc, char **argv)
 			quiet = true;
 			break;
 		case 'h':
-			printf(
-			    "usage: vigil log " VERIFY_USAGE "\n\n"
-			    "Checks every record's hash chain in DIR (default /var/log/vigil),\n"
-			    "every checkpoint's signature and that each matches the chain.\n"
-			    "--pubkey pins the checkpoint key (a note vkey or PEM public key);\n"
-			    "without it the key in the log's start records is trusted.\n\n"
-			    "Exit status: 0 verified, 1 tampering or mismatch (first bad record\n"
-			    "reported), 2 usage, 3 unreadable log or key, 4 torn last line "
-			    "only.\n");
+			printf("usage: vigil log " VERIFY_USAGE "\n\n"
+			       "Checks every record's hash chain in DIR (default /var/log/vigil),\n"
+			       "every checkpoint's signature and that each matches the chain.\n"
+			       "--pubkey pins the checkpoint key (a note vkey or PEM public key);\n"
+			       "without it the key in the log's start records is trusted.\n\n"
+			       "Exit status: 0 verified (a signed checkpoint covers records), 1\n"
+			       "tampering or mismatch (first bad record reported), 2 usage, 3 a\n"
+			       "missing, empty or unreadable log file, checkpoints.jsonl or key,\n"
+			       "4 torn last line, 5 chain intact but no signed checkpoint covers "
+			       "it.\n");
 			return VIGIL_EXIT_OK;
 		default:
 			fprintf(stderr, "usage: vigil log " VERIFY_USAGE "\n");
@@ -68,16 +71,20 @@ static int do_verify(int argc, char **argv)
 	if (pubkey) {
 		r = audit_key_read_public(pubkey, NULL, &key);
 		if (r < 0) {
-			fprintf(stderr,
-			        "vigil: log verify: %s: not an Ed25519 vkey or PEM key: %s\n",
-			        pubkey, strerror(-r));
+			fprintf(stderr, "vigil: log verify: %s: %s\n", pubkey,
+			        r == -ENODATA       ? "empty"
+			        : r == -EMEDIUMTYPE ? "not a regular file"
+			        : r == -EBADMSG || r == -EKEYREJECTED
+			            ? "not an Ed25519 or ECDSA P-256 vkey or PEM public key"
+			            : strerror(-r));
 			return VIGIL_EXIT_INVALID;
 		}
 		o.key = &key;
 	}
-	audit_verify(&o, &res);
+	/* Fail closed: exit 0 only on AUDIT_OK, which only a completed check sets. */
+	r = audit_verify(&o, &res);
 	audit_key_free(&key);
-	if (res.status == AUDIT_OK) {
+	if (r == 0 && res.status == AUDIT_OK) {
 		audit_hex(res.last_hash, AUDIT_HASH_LEN, hex);
 		if (!quiet)
 			printf("verified: %s; %llu gap and %llu loss records; last record %llu "
@@ -87,9 +94,16 @@ static int do_verify(int argc, char **argv)
 			       pubkey ? "" : " (key not pinned: pass --pubkey)");
 		return VIGIL_EXIT_OK;
 	}
-	if (res.status == AUDIT_NO_LOG) {
+	switch (res.status) {
+	case AUDIT_NO_LOG:
+	case AUDIT_INCOMPLETE:
 		fprintf(stderr, "vigil: log verify: %s\n", res.msg);
 		return VIGIL_EXIT_INVALID;
+	case AUDIT_UNCOVERED:
+		fprintf(stderr, "vigil: log verify: not verified: %s\n", res.msg);
+		return LOG_EXIT_UNSIGNED;
+	default:
+		break;
 	}
 	fprintf(stderr, "vigil: log verify: %s: first bad record %llu (%s offset %llu): %s\n",
 	        audit_verify_status_name(res.status), (unsigned long long)res.bad_record,

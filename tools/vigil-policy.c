@@ -385,6 +385,7 @@ static int do_sign(int argc, char **argv)
 	return r;
 }
 
+/* Exit 0 only when the bundle's signatures met the trust store's threshold; starts failed. */
 static int do_verify(int argc, char **argv)
 {
 	struct policy_args pa = {0};
@@ -394,35 +395,36 @@ static int do_verify(int argc, char **argv)
 	struct bundle *b = NULL;
 	struct policy *p = NULL;
 	size_t len, i;
-	char *buf;
-	int r;
+	char *buf = NULL;
+	int r, rc = VIGIL_EXIT_FAIL;
 
 	if (parse_policy_args(argc, argv, &pa, "verify [--trust-dir DIR] BUNDLE") < 0)
 		return VIGIL_EXIT_USAGE;
 	r = trust_load_dir(pa.trust_dir ? pa.trust_dir : BUNDLE_DEFAULT_TRUST_DIR, &t, &err);
 	if (r < 0) {
-		fprintf(stderr, "vigil: %s\n", err.msg);
-		return VIGIL_EXIT_FAIL;
+		fprintf(stderr, "vigil: policy verify: %s\n", err.msg[0] ? err.msg : strerror(-r));
+		goto out;
 	}
 	r = bundle_read_file(pa.file, BUNDLE_MAX_BYTES, &buf, &len, &err);
-	if (r >= 0) {
+	if (r >= 0)
 		r = bundle_open(buf, len, pa.file, t, &b, &signers, &p, &err);
-		free(buf);
-	}
 	if (r < 0) {
-		trust_free(t);
-		fprintf(stderr, "vigil: %s\n", err.msg);
-		return VIGIL_EXIT_INVALID;
+		fprintf(stderr, "vigil: policy verify: %s\n", err.msg[0] ? err.msg : strerror(-r));
+		rc = VIGIL_EXIT_INVALID;
+		goto out;
 	}
 	printf("%s: verified, %zu of %u required signers\npolicy:  '%s' serial %llu\n", pa.file,
 	       signers.n, t->threshold, p->name, (unsigned long long)p->serial);
 	print_bundle_digests(b);
 	for (i = 0; i < signers.n; i++)
 		printf("signer:  %s\n", signers.keyid[i]);
+	rc = VIGIL_EXIT_OK; /* set only here: the whole check completed */
+out:
+	free(buf);
 	policy_free(p);
 	bundle_free(b);
 	trust_free(t);
-	return VIGIL_EXIT_OK;
+	return rc;
 }
 
 /* Sends a bundle to vigild's control socket; vigild verifies, measures and enforces it. */

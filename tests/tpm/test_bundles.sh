@@ -6,56 +6,15 @@ BUILD=${BUILD:-build}
 case $BUILD in /*) ;; *) BUILD=$top/$BUILD ;; esac
 V=$BUILD/vigil
 tmp=$(mktemp -d "${TMPDIR:-/tmp}/vigil-tpm.XXXXXX")
-swtpm_pid=
-pass=0 fail=0
+. "$top/tests/tpm/lib.sh"
 
 cleanup() {
-	[ -n "$swtpm_pid" ] && kill "$swtpm_pid" 2>/dev/null && wait "$swtpm_pid" 2>/dev/null
+	stop_swtpm
 	rm -rf "$tmp"
 }
 trap cleanup EXIT
 trap 'exit 130' INT TERM
 
-ok() { pass=$((pass + 1)); echo "ok - $1"; }
-not_ok() { fail=$((fail + 1)); echo "not ok - $1"; shift; for l in "$@"; do echo "#   $l"; done; }
-check() { # check NAME CMD...: CMD succeeds
-	local name=$1
-	shift
-	if "$@" > "$tmp/out" 2> "$tmp/err"; then ok "$name"; else not_ok "$name" "$(head -c 400 "$tmp/err")"; fi
-}
-expect_rc() { # expect_rc NAME WANT CMD...
-	local name=$1 want=$2 rc
-	shift 2
-	"$@" > "$tmp/out" 2> "$tmp/err"
-	rc=$?
-	if [ "$rc" = "$want" ]; then ok "$name"; else not_ok "$name" "exit $rc, want $want" "$(head -c 400 "$tmp/err")"; fi
-}
-
-# --- swtpm over TCP, on ports nobody else uses -----------------------------------------
-start_swtpm() {
-	local i
-	for _ in 1 2 3 4 5; do
-		port=$((20000 + RANDOM % 20000))
-		swtpm socket --tpm2 --tpmstate dir="$tmp/tpm" --server type=tcp,port=$port \
-			--ctrl type=tcp,port=$((port + 1)) --flags not-need-init,startup-clear \
-			> "$tmp/swtpm.log" 2>&1 &
-		swtpm_pid=$!
-		for i in $(seq 30); do
-			kill -0 "$swtpm_pid" 2>/dev/null || break
-			(exec 3<> "/dev/tcp/127.0.0.1/$port") 2>/dev/null && return 0
-			sleep 0.1
-		done
-		kill "$swtpm_pid" 2>/dev/null
-		wait "$swtpm_pid" 2>/dev/null
-		swtpm_pid=
-	done
-	echo "cannot start swtpm: $(cat "$tmp/swtpm.log")" >&2
-	exit 1
-}
-stop_swtpm() {
-	kill "$swtpm_pid" && wait "$swtpm_pid" 2>/dev/null
-	swtpm_pid=
-}
 mkdir -p "$tmp/tpm" "$tmp/trust" "$tmp/keys"
 start_swtpm
 export VIGIL_TCTI="swtpm:host=127.0.0.1,port=$port"
@@ -145,7 +104,7 @@ n=$(records)
 tpm2_pcrreset 23 > /dev/null
 head -n $((n - 1)) ml.log | jq -r '.digests | map("\(.hashAlg)=\(.digest)") | join(",")' |
 	while read -r d; do tpm2_pcrextend "23:$d" > /dev/null; done
-expect_rc "crash state: the log is one record ahead of PCR 23" 1 "$V" attest replay --log ml.log
+expect_rc "crash state: the log is one record ahead of PCR 23" 1 "$V" attest replay --no-start-record --log ml.log
 check "the restarted measurement continues the log" M b2.json
 grep -q "was logged but not extended (a crash): extended now" "$tmp/err" &&
 	ok "the crashed record's extend was completed, and said so" ||
@@ -160,7 +119,7 @@ jq -r '.digests | map("\(.hashAlg)=\(.digest)") | join(",")' ml.keep |
 	while read -r d; do tpm2_pcrextend "23:$d" > /dev/null; done
 
 # --- replay, independently, and against a quote ------------------------------------------------
-check "vigil attest replay matches PCR 23" "$V" attest replay --log ml.log
+check "vigil attest replay matches PCR 23" "$V" attest replay --no-start-record --log ml.log
 pcr=$(printf '%064d' 0)
 while IFS= read -r line; do
 	d=$(printf '%s' "$line" | jq -j .content | sha256sum | cut -c1-64)
@@ -187,7 +146,7 @@ tpm2_flushcontext -t > /dev/null 2>&1
 # --- a fresh log is a fresh chain: the PCR is reset first ------------------------------------
 policy 4 > p4.json && "$V" policy sign --key keys/ed.key -o b4.json p4.json
 check "measure into a new log" "$V" attest measure --trust-dir trust --log ml2.log b4.json
-check "a new log resets PCR 23: its replay matches" "$V" attest replay --log ml2.log
+check "a new log resets PCR 23: its replay matches" "$V" attest replay --no-start-record --log ml2.log
 policy 5 > p5.json && "$V" policy sign --key keys/ed.key -o b5.json p5.json
 expect_rc "the old log no longer replays: continuing it is refused" 1 M b5.json
 grep -q "does not replay" err && ok "refusal says why" || not_ok "refusal says why" "$(cat err)"

@@ -5,6 +5,7 @@
 
 #include <errno.h>
 #include <openssl/pem.h>
+#include <openssl/sha.h>
 #include <fcntl.h>
 #include <ftw.h>
 #include <signal.h>
@@ -351,6 +352,158 @@ static void test_checkpoint_note(void **state)
 	assert_int_equal(audit_key_load_or_create(f->state, "vigil/test-host", &k2), 0);
 	assert_memory_equal(k2.pub, k.pub, 32);
 	audit_key_free(&k2);
+	audit_key_free(&k);
+}
+
+/* --- ECDSA P-256 notes (the TPM key's type), signed through the external-signer hook --------- */
+
+/* Stands in for TPM2_Sign: ECDSA over a SHA-256 digest, DER signature, key outside audit_key. */
+static int p256_sign(void *ctx, const uint8_t digest[AUDIT_HASH_LEN], uint8_t *sig, size_t *len)
+{
+	EVP_PKEY_CTX *c = EVP_PKEY_CTX_new(ctx, NULL);
+	int ok = c && EVP_PKEY_sign_init(c) > 0 && EVP_PKEY_sign(c, sig, len, digest, 32) > 0;
+
+	EVP_PKEY_CTX_free(c);
+	return ok ? 0 : -EIO;
+}
+
+static void p256_free(void *ctx)
+{
+	EVP_PKEY_free(ctx);
+}
+
+/* A P-256 key as vigild's TPM key looks to the note code: public SPKI plus a signer. */
+static void p256_key(const char *name, struct audit_key *k)
+{
+	EVP_PKEY *priv = EVP_PKEY_Q_keygen(NULL, NULL, "EC", "P-256");
+	unsigned char *der = NULL;
+	int n;
+
+	assert_non_null(priv);
+	n = i2d_PUBKEY(priv, &der);
+	assert_true(n > 0);
+	assert_int_equal(audit_key_external(name, der, (size_t)n, p256_sign, p256_free, priv, k),
+	                 0);
+	OPENSSL_free(der);
+}
+
+static void test_checkpoint_note_ecdsa(void **state)
+{
+	struct fx *f = *state;
+	struct audit_checkpoint cp = {.origin = "vigil/test-host", .n = 7}, got;
+	struct audit_key k, other, pub;
+	uint8_t h[32];
+	char note[AUDIT_NOTE_MAX], path[200], vkey[512];
+	int n;
+
+	memset(cp.root, 0x5a, sizeof(cp.root));
+	p256_key("vigil/test-host", &k);
+	assert_int_equal(k.type, AUDIT_SIG_ECDSA);
+	/* C2SP type 0x02: the key id is SHA-256 of the DER SubjectPublicKeyInfo. */
+	SHA256(k.pub, k.pub_len, h);
+	assert_memory_equal(k.id, h, 4);
+	n = audit_checkpoint_sign(&k, &cp, note, sizeof(note));
+	assert_true(n > 0);
+	assert_int_equal(audit_checkpoint_open(&k, note, (size_t)n, &got), 0);
+	assert_int_equal(got.n, 7);
+
+	/* The vkey (type byte 0x02) and the start record's base64 both round-trip. */
+	assert_true(audit_key_vkey(&k, vkey, sizeof(vkey)) > 0);
+	snprintf(path, sizeof(path), "%s/ecdsa.vkey", f->root);
+	spit(path, vkey, strlen(vkey));
+	assert_int_equal(audit_key_read_public(path, NULL, &pub), 0);
+	assert_int_equal(pub.type, AUDIT_SIG_ECDSA);
+	assert_null(pub.sign);
+	assert_int_equal(audit_checkpoint_open(&pub, note, (size_t)n, &got), 0);
+	audit_key_free(&pub);
+	{
+		char b64[200];
+
+		assert_true(audit_key_pubkey_base64(&k, b64, sizeof(b64)) > 0);
+		assert_int_equal(audit_key_from_base64("vigil/test-host", b64, &pub), 0);
+		assert_memory_equal(pub.id, k.id, 4);
+		assert_int_equal(audit_checkpoint_open(&pub, note, (size_t)n, &got), 0);
+		audit_key_free(&pub);
+	}
+
+	/* Altered text: rejected. Another P-256 key with the same name: not its signature line. */
+	note[16] = '8';
+	assert_int_equal(audit_checkpoint_open(&k, note, (size_t)n, &got), -EKEYREJECTED);
+	note[16] = '7';
+	p256_key("vigil/test-host", &other);
+	assert_int_equal(audit_checkpoint_open(&other, note, (size_t)n, &got), -ENOKEY);
+	/* A forgery that carries the right key id but another key's signature: rejected. */
+	n = audit_checkpoint_sign(&other, &cp, note, sizeof(note));
+	assert_true(n > 0);
+	{
+		char *sig = strstr(note, "\xe2\x80\x94 vigil/test-host ") + 20;
+		size_t b64len = strcspn(sig, "\n");
+		size_t pad = (sig[b64len - 1] == '=') + (sig[b64len - 2] == '=');
+		uint8_t raw[4 + AUDIT_SIG_MAX + 3];
+		int len = EVP_DecodeBlock(raw, (unsigned char *)sig, (int)b64len);
+
+		assert_true(len > 4);
+		memcpy(raw, k.id, 4); /* claims to be k's line */
+		EVP_EncodeBlock((unsigned char *)sig, raw, len - (int)pad);
+		sig[b64len] = '\n'; /* EncodeBlock's NUL */
+		assert_int_equal(audit_checkpoint_open(&k, note, strlen(note), &got),
+		                 -EKEYREJECTED);
+	}
+	audit_key_free(&other);
+	audit_key_free(&k);
+}
+
+/* Fail closed: a missing or empty checkpoints.jsonl never gives AUDIT_OK. */
+static void test_verify_fails_closed(void **state)
+{
+	struct fx *f = *state;
+	struct audit_verify_result r;
+	char path[200];
+
+	write_events(f, 20);
+	r = verify_pinned(f);
+	assert_int_equal(r.status, AUDIT_OK);
+	assert_int_equal(r.covered, r.records);
+	snprintf(path, sizeof(path), "%s/" AUDIT_CHECKPOINTS, f->log);
+	spit(path, "", 0);
+	r = verify_pinned(f);
+	assert_int_equal(r.status, AUDIT_UNCOVERED);
+	assert_int_equal(r.covered, 0);
+	assert_int_equal(r.records, 21);
+	assert_non_null(strstr(r.msg, "no verified signed checkpoint"));
+	assert_int_equal(unlink(path), 0);
+	r = verify_pinned(f);
+	assert_int_equal(r.status, AUDIT_NO_LOG);
+	assert_string_equal(r.bad_file, AUDIT_CHECKPOINTS);
+	assert_int_equal(mkdir(path, 0700), 0);
+	r = verify_pinned(f);
+	assert_int_equal(r.status, AUDIT_NO_LOG);
+	assert_non_null(strstr(r.msg, "not a regular file"));
+	/* The name of a status nobody set is still a failure's. */
+	assert_string_equal(audit_verify_status_name(AUDIT_INCOMPLETE), "not verified");
+}
+
+/* The file key is vigild's alone: created 0600 whatever the umask; a readable one is refused. */
+static void test_file_key_private(void **state)
+{
+	struct fx *f = *state;
+	struct audit_key k;
+	char path[200];
+	struct stat st;
+	mode_t old = umask(0);
+
+	assert_int_equal(audit_key_load_or_create(f->state, "vigil/test-host", &k), 0);
+	umask(old);
+	audit_key_free(&k);
+	snprintf(path, sizeof(path), "%s/" AUDIT_KEY_FILE, f->state);
+	assert_int_equal(stat(path, &st), 0);
+	assert_int_equal(st.st_mode & 0777, 0600);
+	assert_int_equal(stat(f->state, &st), 0);
+	assert_int_equal(st.st_mode & 0777, 0700);
+	assert_int_equal(chmod(path, 0640), 0);
+	assert_int_equal(audit_key_load_or_create(f->state, "vigil/test-host", &k), -EPERM);
+	assert_int_equal(chmod(path, 0600), 0);
+	assert_int_equal(audit_key_load_or_create(f->state, "vigil/test-host", &k), 0);
 	audit_key_free(&k);
 }
 
@@ -732,12 +885,28 @@ static void test_rotation(void **state)
 	                 0);
 	assert_string_equal(first, "audit.000003.jsonl");
 	free(buf);
-	/* Deleting a whole middle file breaks the chain at its first record. */
+	/* Deleting a whole middle file: the hole in the numbering names it. */
 	unlink(path);
+	r = verify_pinned(f);
+	assert_int_equal(r.status, AUDIT_NO_LOG);
+	assert_string_equal(r.bad_file, "audit.000003.jsonl");
+	assert_non_null(strstr(r.msg, "missing"));
+	/* Renumbering the later files to close the hole breaks the chain at its first record. */
+	{
+		char from[200], to[200];
+		unsigned int i;
+
+		for (i = 4;; i++) {
+			snprintf(from, sizeof(from), "%s/audit.%06u.jsonl", f->log, i);
+			snprintf(to, sizeof(to), "%s/audit.%06u.jsonl", f->log, i - 1);
+			if (rename(from, to) < 0)
+				break;
+		}
+	}
 	r = verify_pinned(f);
 	assert_int_equal(r.status, AUDIT_BAD_RECORD);
 	assert_int_equal(r.bad_record, n);
-	assert_string_equal(r.bad_file, "audit.000004.jsonl");
+	assert_string_equal(r.bad_file, "audit.000003.jsonl");
 	assert_int_equal(r.bad_offset, 0);
 }
 
@@ -951,6 +1120,9 @@ int main(void)
 	    cmocka_unit_test(test_check_rejects),
 	    cmocka_unit_test(test_options_parse),
 	    cmocka_unit_test_setup_teardown(test_checkpoint_note, fx_setup, fx_teardown),
+	    cmocka_unit_test_setup_teardown(test_checkpoint_note_ecdsa, fx_setup, fx_teardown),
+	    cmocka_unit_test_setup_teardown(test_verify_fails_closed, fx_setup, fx_teardown),
+	    cmocka_unit_test_setup_teardown(test_file_key_private, fx_setup, fx_teardown),
 	    cmocka_unit_test_setup_teardown(test_roundtrip, fx_setup, fx_teardown),
 	    cmocka_unit_test_setup_teardown(test_one_writer_per_dir, fx_setup, fx_teardown),
 	    cmocka_unit_test_setup_teardown(test_last_loss_total, fx_setup, fx_teardown),

@@ -212,11 +212,47 @@ static void test_hwm_state_file(void **state)
 	tu_rmdir(dir);
 }
 
+/* The verifier's replay fails closed: empty, no register, no start record, a FIFO for the log. */
+static void test_replay_strict(void **state)
+{
+	char *dir = tu_mkdtemp(), *path = log_path(dir), *rtmr = tu_write(dir, "rtmr", "", 0),
+	     err[512];
+	struct measure_config cfg = {.log_path = path, .platform = ATTEST_PLATFORM_NONE};
+	struct measure_replay rp;
+	char *fifo = NULL;
+
+	assert_int_equal(close(open(path, O_WRONLY | O_CREAT, 0600)), 0);
+	assert_int_equal(measure_replay(path, &rp, err, sizeof(err)), 0); /* the writer's view */
+	assert_int_equal(measure_replay_strict(path, false, &rp, err, sizeof(err)), -ENODATA);
+	assert_non_null(strstr(err, "empty"));
+	unlink(path);
+	record_all(&cfg, 0, 2); /* no TPM, no TDX: the records name no register */
+	assert_int_equal(measure_replay_strict(path, false, &rp, err, sizeof(err)), -ENOENT);
+	assert_non_null(strstr(err, "names no register"));
+	unlink(path);
+	cfg.platform = ATTEST_PLATFORM_TDX;
+	cfg.tdx_rtmr_path = rtmr;
+	record_all(&cfg, 0, 2);
+	assert_int_equal(measure_replay_strict(path, false, &rp, err, sizeof(err)), 0);
+	assert_int_equal(measure_replay_strict(path, true, &rp, err, sizeof(err)), -ENOENT);
+	assert_non_null(strstr(err, "no start record"));
+	assert_non_null(strstr(err, path));
+	assert_true(asprintf(&fifo, "%s/fifo", dir) > 0);
+	assert_int_equal(mkfifo(fifo, 0600), 0);
+	assert_true(measure_replay_strict(fifo, false, &rp, err, sizeof(err)) < 0);
+	assert_non_null(strstr(err, "not a regular file"));
+	free(fifo);
+	free(rtmr);
+	free(path);
+	tu_rmdir(dir);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
 	    cmocka_unit_test(test_log_only_and_continuation),
 	    cmocka_unit_test(test_fake_tdx_rtmr),
+	    cmocka_unit_test(test_replay_strict),
 	    cmocka_unit_test(test_tdx_missing_sysfs_fails_closed),
 	    cmocka_unit_test(test_tampering_detected),
 	    cmocka_unit_test(test_record_rules),
