@@ -156,6 +156,9 @@ int policy_compile_net(const struct policy *p, size_t max, struct policy_net_ent
 /* With POLICY_EXEC_WRITER: not a writer seen, but no way to tell (no lease: the file system has
  * no lease support, fs.leases-enable is 0, or the caller lacks CAP_LEASE on another's file). */
 #define POLICY_EXEC_UNPROVEN (1u << 2)
+/* policy_exec_entry.flags, set by verify on the entry whose check failed (its error is the one
+ * returned); cleared when the entry checks out. Never vouched for by a later load. */
+#define POLICY_EXEC_BAD (1u << 3)
 
 /* A resolved exec rule: the file's identity as the kernel sees it. */
 struct policy_exec_entry {

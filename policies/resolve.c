@@ -262,9 +262,11 @@ static void *verify_worker(void *arg)
 			if (j->entries[i].flags & POLICY_EXEC_UNCHANGED)
 				continue;
 			hashed++;
+			j->entries[i].flags &= ~POLICY_EXEC_BAD;
 			r = verify_one(j->p, j->root, &j->entries[i], &err);
 			if (r == 0)
 				continue;
+			j->entries[i].flags |= POLICY_EXEC_BAD;
 			pthread_mutex_lock(&j->lock);
 			if (i < j->fail_at) {
 				j->fail_r = r;
@@ -341,8 +343,8 @@ ssize_t policy_exec_mark_unchanged(const struct policy *prev,
 		    bsearch(&entries[i], index, prev_n, sizeof(*index), cmp_identity);
 
 		entries[i].flags &= ~(POLICY_EXEC_UNCHANGED | POLICY_EXEC_WRITER);
-		/* A file a writer held at that check was never vouched for. */
-		if (!old || (old->flags & POLICY_EXEC_WRITER) ||
+		/* A file a writer held at that check, or that failed it, was never vouched for. */
+		if (!old || (old->flags & (POLICY_EXEC_WRITER | POLICY_EXEC_BAD)) ||
 		    old->ctime_ns != entries[i].ctime_ns || old->size != entries[i].size ||
 		    memcmp(prev->exec[old->rule_id].sha256, p->exec[entries[i].rule_id].sha256,
 		           POLICY_SHA256_LEN) != 0)
