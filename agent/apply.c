@@ -359,6 +359,40 @@ static int revoke_written(struct agent *a, const struct applied_policy *ap)
 	return 0;
 }
 
+/*
+ * Paths, rule by rule: a listed file the workload deleted or replaced by a non-file has no
+ * identity to allow; its rule installs no entry (whatever now sits at the path is not listed),
+ * is recorded like a failed digest, and the rest of the policy applies.
+ */
+static int resolve_exec(struct agent *a, struct applied_policy *ap, struct policy_error *err)
+{
+	const struct policy *p = ap->policy;
+	size_t i, n = 0;
+	int r;
+
+	r = policy_resolve_exec_lenient(p, a->opt.root, &ap->exec, &ap->n_exec, err);
+	if (r < 0)
+		return r;
+	for (i = 0; i < ap->n_exec; i++) {
+		const struct policy_exec_rule *rule = &p->exec[ap->exec[i].rule_id];
+
+		if (!(ap->exec[i].flags & POLICY_EXEC_BAD)) {
+			ap->exec[n++] = ap->exec[i];
+			continue;
+		}
+		log_info("warning: %s: exec.allow[%u]: rule '%s': %s is not a regular file (or is "
+		         "gone): nothing at that path runs; the rest of the policy applies",
+		         p->origin, ap->exec[i].rule_id, rule->name, rule->path);
+		agent_event_write(a, "exec_invalidated",
+		                  json_pack("{s:s, s:s, s:s, s:I, s:s}", "reason",
+		                            vigil_reason_name(VIGIL_R_NOT_LISTED), "rule", rule->name,
+		                            "path", rule->path, "policy_serial", (json_int_t)p->serial,
+		                            "check", "resolve_at_load"));
+	}
+	ap->n_exec = n;
+	return 0;
+}
+
 static int insert_scope_and_cfg(struct agent *a, const struct applied_policy *ap)
 {
 	const struct policy *p = ap->policy;
@@ -468,7 +502,7 @@ int agent_apply_policy(struct agent *a, struct policy *p, struct policy_error *e
 	uint64_t seq;
 	int r;
 
-	r = policy_resolve_exec(p, a->opt.root, &next.exec, &next.n_exec, err);
+	r = resolve_exec(a, &next, err);
 	if (r < 0)
 		goto fail;
 	r = resolve_cgroups(a, &next, err);
