@@ -385,9 +385,9 @@ static int resolve_exec(struct agent *a, struct applied_policy *ap, struct polic
 		         p->origin, ap->exec[i].rule_id, rule->name, rule->path);
 		agent_event_write(a, "exec_invalidated",
 		                  json_pack("{s:s, s:s, s:s, s:I, s:s}", "reason",
-		                            vigil_reason_name(VIGIL_R_NOT_LISTED), "rule", rule->name,
-		                            "path", rule->path, "policy_serial", (json_int_t)p->serial,
-		                            "check", "resolve_at_load"));
+		                            vigil_reason_name(VIGIL_R_NOT_LISTED), "rule",
+		                            rule->name, "path", rule->path, "policy_serial",
+		                            (json_int_t)p->serial, "check", "resolve_at_load"));
 	}
 	ap->n_exec = n;
 	return 0;

@@ -381,12 +381,20 @@ int main(int argc, char **argv)
 
 	/* First of all, before any thread: every stop, reload and re-exec signal is read with its
 	 * sender from a signalfd (agent/loop.c). */
-	if (agent_signals_block() < 0) {
-		fprintf(stderr, "vigild: cannot set up signal handling: %s\n", strerror(errno));
+	r = agent_signals_block();
+	if (r < 0) {
+		fprintf(stderr, "vigild: cannot set up signal handling: %s\n", strerror(-r));
 		return EXIT_RUNTIME;
 	}
 	if (parse_args(argc, argv, &a.opt, &check_only, &unload) < 0)
 		return EXIT_USAGE;
+	if (check_only || unload) {
+		sigset_t all;
+
+		/* One-shot commands an operator may interrupt from a terminal. */
+		sigfillset(&all);
+		sigprocmask(SIG_UNBLOCK, &all, NULL);
+	}
 	if (unload) {
 		r = agent_unload(a.opt.pin_dir, a.opt.cgroup_root);
 		return r == -EPERM ? EXIT_PERM : r < 0 ? EXIT_RUNTIME : EXIT_OK;
