@@ -1,7 +1,7 @@
 # vm suite: pinned enforcement survives vigild: a SIGUSR2 re-exec, a SIGKILL crash with restart
 # (after the workload wrote a listed binary) and a SIGTERM stop leave no gap; only an explicit
 # platform `vigild --unload` ends enforcement. Signals and pushes count only from the platform.
-# vigil-vm-args: --copy build/guest-tests:/t --copy /bin/busybox:/opt/true
+# vigil-vm-args: --copy build/guest-tests:/t --copy /bin/busybox:/opt/true --timeout 600
 . /tests/vm/lib.sh
 V=/t/vtest
 pid=$(cat /run/vigild.pid)
@@ -19,6 +19,7 @@ hammer() {
 	t0=$(date +%s)
 	while [ $(($(date +%s) - t0)) -lt 180 ] && ! grep -q "$2" "$1" 2> /dev/null; do
 		attempt
+		usleep 10000 # leave the guest's CPUs to the starting vigild and the TPM driver
 	done
 	for _ in 1 2 3 4 5; do attempt; done
 }
