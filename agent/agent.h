@@ -114,6 +114,9 @@ struct agent_scope {
 	const uint64_t *ids; /* scope cgroup ids (cgroup directory inode numbers) */
 	size_t n;
 };
+/* The same for a cgroup path as /proc/PID/cgroup gives it (relative to cgroup_root). */
+int agent_cgroup_is_platform(const char *cgroup_root, const struct agent_scope *scope,
+                             const char *path);
 /* 1 platform, 0 not (in the scope, or unknown: fail closed), -ESRCH when pid is gone. */
 int agent_pid_is_platform(const char *cgroup_root, const struct agent_scope *scope, int pid);
 /* The scope of the policy vigild enforces. */

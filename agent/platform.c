@@ -65,10 +65,43 @@ static bool scope_has(const struct agent_scope *s, uint64_t id)
 	return false;
 }
 
+int agent_cgroup_is_platform(const char *cgroup_root, const struct agent_scope *scope,
+                             const char *path)
+{
+	char cg[4096], dir[4096 + 256];
+	int depth = 0;
+
+	if (scope->guest)
+		return 0;
+	if (path[0] != '/' || strlen(path) >= sizeof(cg) || strstr(path, " (deleted)"))
+		return 0; /* not a cgroup path we can place: fail closed */
+	/* The root cgroup is never in a scope: the kernel compares ancestors from level 1. */
+	if (strcmp(path, "/") == 0)
+		return 1;
+	snprintf(cg, sizeof(cg), "%s", path);
+	/* The cgroup and every ancestor by id (inode), as the kernel compares: renames change
+	 * no id. */
+	for (;;) {
+		struct stat st;
+		char *slash;
+
+		if (++depth > SCOPE_MAX_DEPTH)
+			return 0; /* deeper than the kernel walks: in scope */
+		snprintf(dir, sizeof(dir), "%s%s", cgroup_root, cg);
+		if (stat(dir, &st) < 0)
+			return 0; /* cannot tell where it is: fail closed */
+		if (scope_has(scope, st.st_ino))
+			return 0;
+		slash = strrchr(cg, '/');
+		if (!slash || slash == cg)
+			return 1;
+		*slash = 0;
+	}
+}
+
 int agent_pid_is_platform(const char *cgroup_root, const struct agent_scope *scope, int pid)
 {
-	char path[64], buf[4096], dir[4096 + 256], *cg, *end;
-	int depth = 0;
+	char path[64], buf[4096], *cg, *end;
 	ssize_t n;
 
 	if (pid == 1)
@@ -88,25 +121,5 @@ int agent_pid_is_platform(const char *cgroup_root, const struct agent_scope *sco
 	end = strchr(cg, '\n');
 	if (end)
 		*end = 0;
-	if (strstr(cg, " (deleted)"))
-		return 0;
-	/* The cgroup and every ancestor by id (inode), as the kernel compares: renames change
-	 * no id. */
-	for (;;) {
-		struct stat st;
-		char *slash;
-
-		if (++depth > SCOPE_MAX_DEPTH + 1)
-			return 0;
-		snprintf(dir, sizeof(dir), "%s%s", cgroup_root, cg);
-		if (stat(dir, &st) < 0)
-			return 0; /* cannot tell where it is: fail closed */
-		if (scope_has(scope, st.st_ino))
-			return 0;
-		slash = strrchr(cg, '/');
-		if (!slash || slash == cg)
-			break;
-		*slash = 0;
-	}
-	return 1;
+	return agent_cgroup_is_platform(cgroup_root, scope, cg);
 }

@@ -9,36 +9,31 @@
 #include "agent/agent.h"
 
 static char root[] = "/tmp/vigil-test-platform-XXXXXX";
-static char self_cg[4096]; /* this process's cgroup path, from /proc/self/cgroup */
 
-/* Mirrors this process's cgroup path (and its ancestors) as directories under root. */
+/* root/workload/a/b, root/other, root/deep/1/2/.../17 */
 static int setup(void **state)
 {
-	char buf[4096], path[8192], *cg, *s;
-	FILE *f;
+	char path[4096];
+	int i;
 
 	if (!mkdtemp(root))
 		return -1;
-	f = fopen("/proc/self/cgroup", "re");
-	if (!f)
-		return -1;
-	self_cg[0] = 0;
-	while (fgets(buf, sizeof(buf), f))
-		if (strncmp(buf, "0::/", 4) == 0) {
-			buf[strcspn(buf, "\n")] = 0;
-			snprintf(self_cg, sizeof(self_cg), "%s", buf + 3);
-		}
-	fclose(f);
-	if (!self_cg[0])
-		snprintf(self_cg, sizeof(self_cg), "/");
-	snprintf(path, sizeof(path), "%s%s", root, self_cg);
-	for (cg = path + strlen(root) + 1; (s = strchr(cg, '/')); cg = s + 1) {
-		*s = 0;
-		mkdir(path, 0755);
-		*s = '/';
-	}
+	snprintf(path, sizeof(path), "%s/workload", root);
 	mkdir(path, 0755);
-	mkdir(strcat(strcpy(buf, root), "/elsewhere"), 0755);
+	snprintf(path, sizeof(path), "%s/workload/a", root);
+	mkdir(path, 0755);
+	snprintf(path, sizeof(path), "%s/workload/a/b", root);
+	mkdir(path, 0755);
+	snprintf(path, sizeof(path), "%s/other", root);
+	mkdir(path, 0755);
+	snprintf(path, sizeof(path), "%s/deep", root);
+	mkdir(path, 0755);
+	for (i = 1; i <= 17; i++) {
+		size_t len = strlen(path);
+
+		snprintf(path + len, sizeof(path) - len, "/%d", i);
+		mkdir(path, 0755);
+	}
 	return 0;
 }
 
@@ -52,7 +47,7 @@ static int teardown(void **state)
 
 static uint64_t ino_of(const char *rel)
 {
-	char path[8192];
+	char path[4096];
 	struct stat st;
 
 	snprintf(path, sizeof(path), "%s%s", root, rel);
@@ -72,40 +67,52 @@ static void test_platform_guest_scope_is_only_pid1(void **state)
 	struct agent_scope guest = {.guest = true};
 
 	assert_int_equal(agent_pid_is_platform(root, &guest, getpid()), 0);
+	assert_int_equal(agent_cgroup_is_platform(root, &guest, "/other"), 0);
 }
 
 static void test_platform_cgroup_scope(void **state)
 {
-	uint64_t own = ino_of(self_cg), other = ino_of("/elsewhere");
-	struct agent_scope in = {.ids = &own, .n = 1}, out = {.ids = &other, .n = 1};
+	uint64_t ids[2] = {ino_of("/workload"), ino_of("/deep/1/2")};
+	struct agent_scope s = {.ids = ids, .n = 2};
 
-	assert_int_equal(agent_pid_is_platform(root, &in, getpid()), 0);
-	assert_int_equal(agent_pid_is_platform(root, &out, getpid()), 1);
+	/* The scope cgroup itself and everything below it. */
+	assert_int_equal(agent_cgroup_is_platform(root, &s, "/workload"), 0);
+	assert_int_equal(agent_cgroup_is_platform(root, &s, "/workload/a/b"), 0);
+	assert_int_equal(agent_cgroup_is_platform(root, &s, "/deep/1/2/3"), 0);
+	/* Beside it, above it, and the root cgroup: the platform. */
+	assert_int_equal(agent_cgroup_is_platform(root, &s, "/other"), 1);
+	assert_int_equal(agent_cgroup_is_platform(root, &s, "/deep/1"), 1);
+	assert_int_equal(agent_cgroup_is_platform(root, &s, "/"), 1);
 }
 
-/* A scope cgroup that is an ancestor of the process's cgroup: in scope. */
-static void test_platform_ancestor_in_scope(void **state)
+/* Identity, not names: a scope cgroup renamed is still in scope. */
+static void test_platform_rename_keeps_scope(void **state)
 {
-	char parent[4096], *slash;
-	uint64_t id;
+	char from[4096], to[4096];
+	uint64_t id = ino_of("/workload/a");
 	struct agent_scope s = {.ids = &id, .n = 1};
 
-	snprintf(parent, sizeof(parent), "%s", self_cg);
-	slash = strrchr(parent, '/');
-	if (!slash || slash == parent)
-		skip(); /* this process sits at the top: no ancestor but the root */
-	*slash = 0;
-	id = ino_of(parent);
-	assert_int_equal(agent_pid_is_platform(root, &s, getpid()), 0);
+	snprintf(from, sizeof(from), "%s/workload/a", root);
+	snprintf(to, sizeof(to), "%s/workload/renamed", root);
+	assert_int_equal(rename(from, to), 0);
+	assert_int_equal(agent_cgroup_is_platform(root, &s, "/workload/renamed/b"), 0);
+	assert_int_equal(rename(to, from), 0);
 }
 
-/* Cannot tell where it is (no such cgroup directory): fail closed. */
-static void test_platform_unknown_cgroup_fails_closed(void **state)
+/* What cannot be placed is not the platform: gone, odd, or deeper than the kernel walks. */
+static void test_platform_fails_closed(void **state)
 {
-	uint64_t other = 1;
-	struct agent_scope s = {.ids = &other, .n = 1};
+	uint64_t id = ino_of("/other");
+	struct agent_scope s = {.ids = &id, .n = 1};
 
-	assert_int_equal(agent_pid_is_platform("/nonexistent-cgroup-root", &s, getpid()), 0);
+	assert_int_equal(agent_cgroup_is_platform(root, &s, "/no/such/cgroup"), 0);
+	assert_int_equal(agent_cgroup_is_platform(root, &s, "relative"), 0);
+	assert_int_equal(agent_cgroup_is_platform(root, &s, "/workload (deleted)"), 0);
+	assert_int_equal(
+	    agent_cgroup_is_platform(root, &s, "/deep/1/2/3/4/5/6/7/8/9/10/11/12/13/14/15/16/17"),
+	    0);
+	assert_int_equal(
+	    agent_cgroup_is_platform(root, &s, "/deep/1/2/3/4/5/6/7/8/9/10/11/12/13/14"), 1);
 }
 
 static void test_platform_gone_pid(void **state)
@@ -122,10 +129,10 @@ int main(void)
 	    cmocka_unit_test(test_platform_pid1_always),
 	    cmocka_unit_test(test_platform_guest_scope_is_only_pid1),
 	    cmocka_unit_test(test_platform_cgroup_scope),
-	    cmocka_unit_test(test_platform_ancestor_in_scope),
-	    cmocka_unit_test(test_platform_unknown_cgroup_fails_closed),
+	    cmocka_unit_test(test_platform_rename_keeps_scope),
+	    cmocka_unit_test(test_platform_fails_closed),
 	    cmocka_unit_test(test_platform_gone_pid),
 	};
 
-	return cmocka_run_group_tests(tests, setup, teardown);
+	return cmocka_run_group_tests_name("platform", tests, setup, teardown);
 }
