@@ -19,6 +19,9 @@
 /* Platform clients only, so a handful is plenty; more wait in the listen backlog. */
 #define CONTROL_MAX_CLIENTS 4
 #define CONTROL_CHUNK       (256u << 10)
+#define CONTROL_READ_BUDGET (1u << 20)
+/* However much a client sends, its request ends within this. */
+#define CONTROL_MAX_DEADLINE_MS 60000
 
 struct control_client {
 	int fd;
@@ -27,8 +30,8 @@ struct control_client {
 	char comm[32];
 	char *buf;
 	size_t len, cap;
-	bool overflow; /* sent more than a push may be: read and discarded until EOF */
-	int64_t deadline_ms;
+	bool overflow; /* sent more than a push may be: refused without reading the rest */
+	int64_t start_ms, deadline_ms;
 };
 
 struct agent_control {
@@ -214,7 +217,8 @@ static void accept_one(struct agent *a, int fd)
 		close(fd);
 		return;
 	}
-	tmp.deadline_ms = mono_ms() + VIGIL_CONTROL_DEADLINE_MS;
+	tmp.start_ms = mono_ms();
+	tmp.deadline_ms = tmp.start_ms + VIGIL_CONTROL_DEADLINE_MS;
 	*cl = tmp;
 }
 
@@ -230,42 +234,43 @@ static void serve(struct agent *a, struct control_client *cl)
 /* Reads what is there without waiting; serves the request at EOF. */
 static void client_read(struct agent *a, struct control_client *cl)
 {
-	size_t max = strlen(VIGIL_CONTROL_PUSH) + BUNDLE_MAX_BYTES;
-	char discard[4096];
+	size_t max = strlen(VIGIL_CONTROL_PUSH) + BUNDLE_MAX_BYTES, budget = CONTROL_READ_BUDGET;
 	ssize_t n;
 
-	for (;;) {
-		if (cl->overflow) {
-			n = recv(cl->fd, discard, sizeof(discard), MSG_DONTWAIT);
-		} else {
-			if (cl->len == cl->cap) {
-				size_t cap = cl->cap ? cl->cap * 2 : CONTROL_CHUNK;
-				char *tmp;
+	/* A budget per pass: the loop goes back to the ring buffer between chunks of a big push. */
+	while (budget) {
+		if (cl->len == cl->cap) {
+			size_t cap = cl->cap ? cl->cap * 2 : CONTROL_CHUNK;
+			char *tmp;
 
-				if (cap > max + 1)
-					cap = max + 1;
-				tmp = realloc(cl->buf, cap);
-				if (!tmp) {
-					reply_line(cl->fd, "error: vigild is out of memory");
-					client_close(cl);
-					return;
-				}
-				cl->buf = tmp;
-				cl->cap = cap;
+			if (cap > max + 1)
+				cap = max + 1;
+			tmp = realloc(cl->buf, cap);
+			if (!tmp) {
+				reply_line(cl->fd, "error: vigild is out of memory");
+				client_close(cl);
+				return;
 			}
-			n = recv(cl->fd, cl->buf + cl->len, cl->cap - cl->len, MSG_DONTWAIT);
+			cl->buf = tmp;
+			cl->cap = cap;
 		}
+		n = recv(cl->fd, cl->buf + cl->len,
+		         cl->cap - cl->len < budget ? cl->cap - cl->len : budget, MSG_DONTWAIT);
 		if (n > 0) {
-			if (!cl->overflow) {
-				cl->len += (size_t)n;
-				/* Bounded: past the cap nothing more is kept. */
-				if (cl->len > max) {
-					cl->overflow = true;
-					free(cl->buf);
-					cl->buf = NULL;
-					cl->cap = 0;
-				}
+			cl->len += (size_t)n;
+			budget -= (size_t)n;
+			/* Bounded: past the cap nothing more is read; refused at once. */
+			if (cl->len > max) {
+				cl->overflow = true;
+				serve(a, cl);
+				return;
 			}
+			/* A big bundle may take longer than a line: 1 s more per MiB, up to a cap.
+			 */
+			cl->deadline_ms = cl->start_ms + VIGIL_CONTROL_DEADLINE_MS +
+			                  (int64_t)(cl->len >> 20) * 1000;
+			if (cl->deadline_ms > cl->start_ms + CONTROL_MAX_DEADLINE_MS)
+				cl->deadline_ms = cl->start_ms + CONTROL_MAX_DEADLINE_MS;
 			continue;
 		}
 		if (n == 0) {

@@ -6,7 +6,8 @@
  * A client connects (root and the platform only: never a process in the policy's scope),
  * sends one command line and its body, shuts down its write side, and reads one reply line:
  * "ok ..." or "error: ...". The whole request must arrive within VIGIL_CONTROL_DEADLINE_MS of
- * the connect, or vigild drops the connection. Commands:
+ * the connect (1 s more per MiB received, at most 60 s), or vigild drops the connection.
+ * Commands:
  *   "push\n" BUNDLE-BYTES   verify, measure and enforce the bundle
  */
 #define VIGIL_CONTROL_SOCKET      "/run/vigil/control.sock"
