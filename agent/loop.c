@@ -29,9 +29,14 @@ static int sig_fd = -1;
  */
 static void handled_set(sigset_t *set)
 {
-	static const int sigs[] = {SIGTERM, SIGINT,    SIGHUP,  SIGUSR2,  SIGUSR1, SIGQUIT,
-	                           SIGALRM, SIGVTALRM, SIGPROF, SIGPWR,   SIGXCPU, SIGXFSZ,
-	                           SIGTSTP, SIGTTIN,   SIGTTOU, SIGSTKFLT};
+	/*
+	 * The fault signals too: sent (F_SETSIG can name any signal), they would end vigild;
+	 * a real fault still does, as the kernel unblocks a fault signal it forces.
+	 */
+	static const int sigs[] = {SIGTERM, SIGINT,    SIGHUP,  SIGUSR2,   SIGUSR1, SIGQUIT,
+	                           SIGALRM, SIGVTALRM, SIGPROF, SIGPWR,    SIGXCPU, SIGXFSZ,
+	                           SIGTSTP, SIGTTIN,   SIGTTOU, SIGSTKFLT, SIGSEGV, SIGBUS,
+	                           SIGILL,  SIGFPE,    SIGTRAP, SIGSYS,    SIGABRT};
 	size_t i;
 	int s;
 
