@@ -5,6 +5,7 @@
 #include <stdbool.h>
 #include <stdint.h>
 #include <stdio.h>
+#include <stddef.h>
 
 #include <jansson.h>
 
@@ -16,8 +17,10 @@
 
 struct vigil_bpf;
 struct bpf_map;
+struct pollfd;
 struct ring_buffer;
 struct agent_reload;
+struct agent_control;
 struct measure_log;
 
 /* A policy as applied: what its generation's map entries are, for later removal. */
@@ -60,6 +63,7 @@ struct agent_options {
 	const char *audit_dir;  /* hash-chained audit log; "none" disables it */
 	const char *state_dir;  /* vigil's state: the checkpoint key */
 	const char *audit_spec; /* audit tuning, see audit_options_parse() */
+	bool dev_unsigned;      /* --dev-unsigned: the control socket accepts unsigned policies */
 };
 
 struct agent {
@@ -74,6 +78,10 @@ struct agent {
 	uint64_t drops_reported;
 	bool adopting; /* pinned maps of an earlier vigild were found */
 	struct agent_reload *reload;
+	struct agent_control *control; /* the control socket and its clients (control.c) */
+	/* JSON members ("k":v,...) naming who asked vigild to stop, for the audit stop record. */
+	char stop_members[512];
+	int stop_signal;
 	/* Called after a policy is fully prepared, right before it is published: measures it. */
 	int (*before_publish)(struct agent *a, const struct policy *p);
 	struct audit_writer *audit; /* NULL when the audit log is off or unavailable */
@@ -91,9 +99,46 @@ int agent_pin_links(struct agent *a);
 void agent_sweep_generations(struct agent *a, uint32_t keep);
 /* Empties generation gen's policy_cfg slot if it still holds gen. */
 void agent_cfg_clear(struct agent *a, uint32_t gen);
-int agent_unload(const char *pin_dir);
+/* vigild --unload: refused (-EPERM) unless the caller is the platform for the pinned policy. */
+int agent_unload(const char *pin_dir, const char *cgroup_root);
 void agent_log_prog_stats(struct agent *a);
 void agent_reexec(struct agent *a, char **argv) __attribute__((noreturn));
+
+/*
+ * "The platform" (platform.c), as bpf/self.bpf.h's current_is_platform() decides it: PID 1, or,
+ * under a cgroup-scoped policy, a process whose cgroup is neither a scope cgroup nor below one.
+ * Under a whole-guest scope (or with no policy) only PID 1.
+ */
+struct agent_scope {
+	bool guest;
+	const uint64_t *ids; /* scope cgroup ids (cgroup directory inode numbers) */
+	size_t n;
+};
+/* The same for a cgroup path as /proc/PID/cgroup gives it (relative to cgroup_root). */
+int agent_cgroup_is_platform(const char *cgroup_root, const struct agent_scope *scope,
+                             const char *path);
+/* 1 platform, 0 not (in the scope, or unknown: fail closed), -ESRCH when pid is gone. */
+int agent_pid_is_platform(const char *cgroup_root, const struct agent_scope *scope, int pid);
+/* The scope of the policy vigild enforces. */
+void agent_scope_of(const struct agent *a, struct agent_scope *ret);
+/* The comm of pid ("?" when gone) into out. */
+void agent_pid_comm(int pid, char *out, size_t size);
+
+/* The control socket (control.c): non-blocking, platform peers only, per-client deadline. */
+int agent_control_open(struct agent *a);
+void agent_control_close(struct agent *a);
+/* Fills up to max pollfds (listening socket and clients); returns the count. */
+size_t agent_control_pollfds(struct agent *a, struct pollfd *fds, size_t max);
+/* Serves what fds (as filled by agent_control_pollfds) report; drops clients past deadline. */
+void agent_control_dispatch(struct agent *a, const struct pollfd *fds, size_t n);
+/* Milliseconds until the next client deadline, or -1 with no client. */
+int agent_control_timeout(struct agent *a);
+
+/* The main loop (loop.c): signals through a signalfd, events, control socket. */
+/* Blocks the signals vigild handles (before any thread starts) and ignores SIGPIPE, SIGIO. */
+int agent_signals_block(void);
+/* Runs until a platform stop signal; returns 0 or a negative errno. */
+int agent_loop(struct agent *a, char **argv);
 
 /* Self-protection (self.c): vigild's binary identity, protected devices and files. */
 int agent_self_protect(struct agent *a);
@@ -147,13 +192,13 @@ const char *agent_event_rule_name(const struct policy *p, const struct vigil_eve
 int agent_reload_open(struct agent *a);
 /* Verifies, measures and enforces the configured bundle (or unsigned policy). */
 int agent_reload_initial(struct agent *a, struct policy_error *err);
-/* Waits up to timeout_ms for events; serves control requests and SIGHUP re-reads meanwhile. */
-int agent_reload_wait(struct agent *a, int timeout_ms);
+/* Re-reads the configured bundle or policy (SIGHUP). */
+void agent_reload_file(struct agent *a, const char *source);
+/* A bundle pushed through the control socket: verifies, measures, enforces; one reply line. */
+int agent_reload_push(struct agent *a, const char *buf, size_t len, char *reply, size_t size);
 /* The measurement log every measured thing goes through (audit checkpoints too); NULL before open.
  */
 struct measure_log *agent_measure_log(struct agent *a);
-/* Async-signal-safe: asks for a re-read of the configured path. */
-void agent_reload_request(void);
 void agent_reload_close(struct agent *a);
 /* The audit log (agent/audit_agent.c): every agent event and decision becomes a record. */
 int agent_audit_open(struct agent *a);

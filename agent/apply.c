@@ -32,6 +32,7 @@ static int resolve_cgroups(struct agent *a, struct applied_policy *ap, struct po
 	const char *root = a->opt.cgroup_root;
 	struct statfs sfs;
 	size_t i;
+	int r;
 
 	if (p->scope_guest)
 		return 0;
@@ -48,8 +49,10 @@ static int resolve_cgroups(struct agent *a, struct applied_policy *ap, struct po
 		snprintf(path, sizeof(path), "%s%s", root, p->cgroups[i]);
 		if (mkdir(path, 0755) == 0)
 			log_info("created scope cgroup %s", p->cgroups[i]);
-		if (stat(path, &st) < 0 || !S_ISDIR(st.st_mode))
-			return policy_errorf(err, -errno ?: -ENOTDIR,
+		/* errno read right after this stat: mkdir's EEXIST must not become the reason. */
+		r = stat(path, &st) < 0 ? -errno : S_ISDIR(st.st_mode) ? 0 : -ENOTDIR;
+		if (r < 0)
+			return policy_errorf(err, r,
 			                     "%s: scope.cgroups[%zu]: %s: cannot create or open",
 			                     p->origin, i, path);
 		ap->cgroup_ids[i] = st.st_ino;
@@ -176,7 +179,7 @@ static bool entry_revoked(struct agent *a, const struct exec_snapshot *s,
  * and its entry not revoked. Its entry went in before its digest check and every write-open or
  * truncate since has revoked it, so unrevoked means the content is still the one checked.
  * Called after the pending entries are in: a write from here on revokes both generations'
- * entries, and check_unrevoked sees it.
+ * entries, and revoke_written_during_load sees it.
  */
 static int reuse_verified(struct agent *a, struct applied_policy *next)
 {
@@ -203,34 +206,113 @@ static int reuse_verified(struct agent *a, struct applied_policy *next)
 	return 0;
 }
 
+/* Entry i of the pending generation failed its digest check: installed revoked, recorded. */
+static int revoke_bad(struct agent *a, const struct applied_policy *ap, size_t i, const char *why)
+{
+	const struct policy_exec_rule *rule = &ap->policy->exec[ap->exec[i].rule_id];
+	struct vigil_exec_key key = exec_key(ap, i);
+	struct vigil_exec_val val = {
+	    .rule_id = ap->exec[i].rule_id,
+	    .flags = rule->audit ? VIGIL_RULE_AUDIT : 0,
+	    .revoked = VIGIL_R_MODIFIED,
+	};
+	int r;
+
+	r = bpf_map_update_elem(map_fd(a->skel->maps.exec_allow), &key, &val, BPF_EXIST);
+	if (r < 0)
+		return r;
+	log_info("warning: %s: rule '%s' stays denied; the rest of the policy applies", why,
+	         rule->name);
+	agent_event_write(a, "exec_invalidated",
+	                  json_pack("{s:s, s:s, s:s, s:I, s:I, s:I, s:s, s:s}", "reason",
+	                            vigil_reason_name(VIGIL_R_MODIFIED), "rule", rule->name, "path",
+	                            rule->path, "dev", (json_int_t)ap->exec[i].dev, "ino",
+	                            (json_int_t)ap->exec[i].ino, "policy_serial",
+	                            (json_int_t)ap->policy->serial, "check", "digest_at_load",
+	                            "error", why));
+	return 0;
+}
+
 /*
- * After hashing: any file written since its pending entry went in has revoked set by the kernel,
- * and a file not re-read must also still be unrevoked in the generation that vouched for it.
- * The snapshot is read after hashing, as the lookups one by one were.
+ * After hashing: any file written since its pending entry went in has revoked set by the kernel
+ * (which also emitted its exec_invalidated event), and a file not re-read must also still be
+ * unrevoked in the generation that vouched for it. Such a file stays denied until a later load
+ * reads it again; the rest of the policy applies. (Refusing the whole policy here let any
+ * writer of a listed file veto every update.) The snapshot is read after hashing.
  */
-static int check_unrevoked(struct agent *a, const struct applied_policy *ap,
-                           struct policy_error *err)
+static int revoke_written_during_load(struct agent *a, const struct applied_policy *ap)
 {
 	struct exec_snapshot snap;
 	size_t i;
 	int r = 0;
 
 	snapshot_take(a, &snap);
-	for (i = 0; i < ap->n_exec; i++) {
+	for (i = 0; i < ap->n_exec && r == 0; i++) {
 		const struct policy_exec_rule *rule = &ap->policy->exec[ap->exec[i].rule_id];
+		struct vigil_exec_key key = exec_key(ap, i);
+		struct vigil_exec_val val = {
+		    .rule_id = ap->exec[i].rule_id,
+		    .flags = rule->audit ? VIGIL_RULE_AUDIT : 0,
+		    .revoked = VIGIL_R_MODIFIED,
+		};
 
-		if (!entry_revoked(a, &snap, ap, i, ap->gen) &&
-		    !((ap->exec[i].flags & POLICY_EXEC_UNCHANGED) &&
+		if (entry_revoked(a, &snap, ap, i, ap->gen)) {
+			log_info(
+			    "warning: exec.allow[%u]: rule '%s': %s was written while the policy "
+			    "loaded: denied until a reload reads it again",
+			    ap->exec[i].rule_id, rule->name, rule->path);
+			continue;
+		}
+		if (!((ap->exec[i].flags & POLICY_EXEC_UNCHANGED) &&
 		      entry_revoked(a, &snap, ap, i, a->cur.gen)))
 			continue;
-		r = policy_errorf(err, -ESTALE,
-		                  "%s: exec.allow[%u]: rule '%s': %s was written while "
-		                  "the policy loaded",
-		                  ap->policy->origin, ap->exec[i].rule_id, rule->name, rule->path);
-		break;
+		/* Vouched for by an entry revoked since: the pending one must not allow it. */
+		r = bpf_map_update_elem(map_fd(a->skel->maps.exec_allow), &key, &val, BPF_EXIST);
+		log_info("warning: exec.allow[%u]: rule '%s': %s was written while the policy "
+		         "loaded: denied until a reload reads it again",
+		         ap->exec[i].rule_id, rule->name, rule->path);
 	}
 	snapshot_clear(&snap);
 	return r;
+}
+
+/*
+ * Digests, rule by rule. A listed file is the workload's to write, so a file that fails its
+ * check (content changed, replaced, unreadable) costs only its own rule: its pending entry is
+ * revoked (denied, reason modified), with an exec_invalidated event and audit record naming the
+ * rule, and the rest of the policy applies. Only what no workload controls (no memory) fails
+ * the load. policy_verify_exec stops at the first bad file (flagged POLICY_EXEC_BAD, every
+ * entry before it checked), so each bad file costs one more call from the entry after it.
+ */
+static int verify_exec(struct agent *a, struct applied_policy *ap, struct policy_error *err)
+{
+	size_t off = 0, i;
+	int r;
+
+	ap->n_hashed = 0;
+	for (;;) {
+		struct policy_error e = {{0}};
+		size_t hashed = 0;
+
+		r = policy_verify_exec(ap->policy, a->opt.root, ap->exec + off, ap->n_exec - off,
+		                       &hashed, &e);
+		if (r == 0) {
+			ap->n_hashed += hashed;
+			return 0;
+		}
+		for (i = off; i < ap->n_exec && !(ap->exec[i].flags & POLICY_EXEC_BAD); i++)
+			;
+		if (r == -ENOMEM || i == ap->n_exec) {
+			*err = e; /* not a file's fault, or no file to blame: fail the load */
+			return r;
+		}
+		ap->n_hashed += i + 1 - off;
+		r = revoke_bad(a, ap, i, e.msg);
+		if (r < 0)
+			return policy_errorf(err, r, "%s: revoking exec.allow[%u]: %s",
+			                     ap->policy->origin, ap->exec[i].rule_id, strerror(-r));
+		off = i + 1;
+	}
 }
 
 /*
@@ -254,8 +336,11 @@ static int revoke_written(struct agent *a, const struct applied_policy *ap)
 
 		if (!(ap->exec[i].flags & POLICY_EXEC_WRITER))
 			continue;
-		if (bpf_map_update_elem(map_fd(a->skel->maps.exec_allow), &key, &val, BPF_EXIST))
-			return -errno;
+		int r =
+		    bpf_map_update_elem(map_fd(a->skel->maps.exec_allow), &key, &val, BPF_EXIST);
+
+		if (r < 0)
+			return r; /* libbpf returns -errno */
 		log_info(
 		    "warning: exec.allow[%u]: rule '%s': %s %s: it will not run until a reload "
 		    "finds no writer",
@@ -271,6 +356,40 @@ static int revoke_written(struct agent *a, const struct applied_policy *ap)
 		                            (json_int_t)ap->exec[i].ino, "policy_serial",
 		                            (json_int_t)ap->policy->serial));
 	}
+	return 0;
+}
+
+/*
+ * Paths, rule by rule: a listed file the workload deleted or replaced by a non-file has no
+ * identity to allow; its rule installs no entry (whatever now sits at the path is not listed),
+ * is recorded like a failed digest, and the rest of the policy applies.
+ */
+static int resolve_exec(struct agent *a, struct applied_policy *ap, struct policy_error *err)
+{
+	const struct policy *p = ap->policy;
+	size_t i, n = 0;
+	int r;
+
+	r = policy_resolve_exec_lenient(p, a->opt.root, &ap->exec, &ap->n_exec, err);
+	if (r < 0)
+		return r;
+	for (i = 0; i < ap->n_exec; i++) {
+		const struct policy_exec_rule *rule = &p->exec[ap->exec[i].rule_id];
+
+		if (!(ap->exec[i].flags & POLICY_EXEC_BAD)) {
+			ap->exec[n++] = ap->exec[i];
+			continue;
+		}
+		log_info("warning: %s: exec.allow[%u]: rule '%s': %s is not a regular file (or is "
+		         "gone): nothing at that path runs; the rest of the policy applies",
+		         p->origin, ap->exec[i].rule_id, rule->name, rule->path);
+		agent_event_write(a, "exec_invalidated",
+		                  json_pack("{s:s, s:s, s:s, s:I, s:s}", "reason",
+		                            vigil_reason_name(VIGIL_R_NOT_LISTED), "rule",
+		                            rule->name, "path", rule->path, "policy_serial",
+		                            (json_int_t)p->serial, "check", "resolve_at_load"));
+	}
+	ap->n_exec = n;
 	return 0;
 }
 
@@ -304,13 +423,14 @@ static int insert_scope_and_cfg(struct agent *a, const struct applied_policy *ap
 	for (i = 0; i < ap->n_cgroups; i++) {
 		struct vigil_scope_key key = {.cgroup_id = ap->cgroup_ids[i], .gen = ap->gen};
 
-		if (bpf_map_update_elem(map_fd(a->skel->maps.scope_cgroups), &key, &one, BPF_ANY))
-			return -errno;
+		int r =
+		    bpf_map_update_elem(map_fd(a->skel->maps.scope_cgroups), &key, &one, BPF_ANY);
+
+		if (r < 0)
+			return r;
 	}
 	/* The slot last held generation gen - SLOTS, long unpublished: no program reads it. */
-	if (bpf_map_update_elem(map_fd(a->skel->maps.policy_cfg), &slot, &cfg, BPF_ANY))
-		return -errno;
-	return 0;
+	return bpf_map_update_elem(map_fd(a->skel->maps.policy_cfg), &slot, &cfg, BPF_ANY);
 }
 
 /* Removes a generation's entries; missing entries are fine (a partial insert). */
@@ -382,14 +502,14 @@ int agent_apply_policy(struct agent *a, struct policy *p, struct policy_error *e
 	uint64_t seq;
 	int r;
 
-	r = policy_resolve_exec(p, a->opt.root, &next.exec, &next.n_exec, err);
+	r = resolve_exec(a, &next, err);
 	if (r < 0)
 		goto fail;
 	r = resolve_cgroups(a, &next, err);
 	if (r < 0)
 		goto fail;
 	phase_mark(t, &last, PH_RESOLVE);
-	/* Entries first, hashing second: a write in between is caught by check_unrevoked. */
+	/* Entries first, hashing second: a write in between revokes the pending entry too. */
 	seq = revocations(a);
 	r = insert_exec(a, &next, err);
 	if (r < 0)
@@ -398,16 +518,19 @@ int agent_apply_policy(struct agent *a, struct policy *p, struct policy_error *e
 	r = reuse_verified(a, &next);
 	if (r < 0)
 		goto fail;
-	r = policy_verify_exec(p, a->opt.root, next.exec, next.n_exec, &next.n_hashed, err);
+	r = verify_exec(a, &next, err);
 	if (r < 0)
 		goto fail;
 	phase_mark(t, &last, PH_HASH);
 	/* Unmoved: no entry was revoked since before ours went in, so none of ours is. */
 	next.revocations = revocations(a);
 	if (next.revocations != seq) {
-		r = check_unrevoked(a, &next, err);
-		if (r < 0)
+		r = revoke_written_during_load(a, &next);
+		if (r < 0) {
+			policy_errorf(err, r, "%s: revoking files written during the load: %s",
+			              p->origin, strerror(-r));
 			goto fail;
+		}
 	}
 	r = revoke_written(a, &next);
 	if (r < 0) {

@@ -126,9 +126,11 @@ void agent_audit_close(struct agent *a, int sig)
 
 	if (!a->audit)
 		return;
-	agent_audit_record(a, "stop", "\"signal\":%d,\"events\":%llu,\"ringbuf_drops\":%llu", sig,
-	                   (unsigned long long)a->events_written,
-	                   (unsigned long long)a->drops_reported);
+	/* Who asked (agent/loop.c fills it from the signal's sender); a stop never unloads. */
+	agent_audit_record(a, "stop", "\"signal\":%d,\"events\":%llu,\"ringbuf_drops\":%llu%s%s",
+	                   sig, (unsigned long long)a->events_written,
+	                   (unsigned long long)a->drops_reported, a->stop_members[0] ? "," : "",
+	                   a->stop_members);
 	audit_writer_sync(a->audit);
 	audit_writer_stats(a->audit, &st);
 	r = audit_writer_close(a->audit);

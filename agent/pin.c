@@ -210,12 +210,106 @@ static int remove_dir(const char *dir)
 	return n;
 }
 
-/* vigild --unload: the deliberate end of enforcement (links first, then maps). */
-int agent_unload(const char *pin_dir)
+/* Opens a pinned map of pin_dir by its pin name; -errno. */
+static int pinned_map(const char *pin_dir, const char *name)
+{
+	char path[PATH_MAX + 64];
+	int fd;
+
+	snprintf(path, sizeof(path), "%s/maps/%s", pin_dir, name);
+	fd = bpf_obj_get(path);
+	return fd < 0 ? -errno : fd;
+}
+
+/*
+ * The scope of the generation the pins enforce, read from the pinned maps. Anything unreadable
+ * reads as a whole-guest scope, under which only the service manager is the platform (fail
+ * closed). Returns -ENOENT when nothing is pinned.
+ */
+static int pinned_scope(const char *pin_dir, struct agent_scope *s, uint64_t *ids, size_t cap)
+{
+	struct vigil_bpf__bss bss;
+	struct bpf_map_info info = {0};
+	__u32 len = sizeof(info), zero = 0, slot;
+	struct vigil_policy_cfg cfg;
+	struct vigil_scope_key key = {0}, next;
+	int bss_fd, cfg_fd = -1, scope_fd = -1;
+	unsigned char *val = NULL;
+	size_t n = 0;
+
+	*s = (struct agent_scope){.guest = true};
+	bss_fd = pinned_map(pin_dir, "vigil_bp_bss");
+	if (bss_fd == -ENOENT)
+		return -ENOENT;
+	if (bss_fd < 0 || bpf_obj_get_info_by_fd(bss_fd, &info, &len) < 0 ||
+	    info.value_size <
+	        offsetof(struct vigil_bpf__bss, active_gen) + sizeof(bss.active_gen) ||
+	    !(val = calloc(1, info.value_size)) || bpf_map_lookup_elem(bss_fd, &zero, val) < 0)
+		goto out;
+	memcpy(&bss.active_gen, val + offsetof(struct vigil_bpf__bss, active_gen),
+	       sizeof(bss.active_gen));
+	slot = bss.active_gen % VIGIL_CFG_SLOTS;
+	cfg_fd = pinned_map(pin_dir, "policy_cfg");
+	if (!bss.active_gen || cfg_fd < 0 || bpf_map_lookup_elem(cfg_fd, &slot, &cfg) < 0 ||
+	    cfg.gen != bss.active_gen || (cfg.flags & VIGIL_CFG_SCOPE_GUEST))
+		goto out;
+	if (cfg.flags & VIGIL_CFG_SCOPE_INLINE) {
+		for (n = 0; n < cfg.n_scope && n < VIGIL_CFG_SCOPE_MAX && n < cap; n++)
+			ids[n] = cfg.scope_id[n];
+	} else {
+		scope_fd = pinned_map(pin_dir, "scope_cgroups");
+		if (scope_fd < 0)
+			goto out;
+		bool first = true;
+
+		while (bpf_map_get_next_key(scope_fd, first ? NULL : &key, &next) == 0) {
+			first = false;
+			key = next;
+			if (next.gen != bss.active_gen)
+				continue;
+			if (n == cap)
+				goto out; /* more than we can hold: fail closed */
+			ids[n++] = next.cgroup_id;
+		}
+	}
+	*s = (struct agent_scope){.guest = false, .ids = ids, .n = n};
+out:
+	free(val);
+	if (scope_fd >= 0)
+		close(scope_fd);
+	if (cfg_fd >= 0)
+		close(cfg_fd);
+	if (bss_fd >= 0)
+		close(bss_fd);
+	return 0;
+}
+
+/*
+ * vigild --unload: the deliberate end of enforcement (links first, then maps), for the platform
+ * only. The kernel already lets only the platform start vigild's binary; this is the same test
+ * once more, against the policy the pins enforce: a caller inside its cgroup scope is refused;
+ * under a whole-guest scope only PID 1 and its direct children (the service manager's
+ * ExecStop=), as the kernel's vigil_self_exec decides.
+ */
+int agent_unload(const char *pin_dir, const char *cgroup_root)
 {
 	char dir[PATH_MAX + 16];
-	int links, maps;
+	uint64_t ids[4096];
+	struct agent_scope scope;
+	int links, maps, r;
 
+	r = pinned_scope(pin_dir, &scope, ids, sizeof(ids) / sizeof(ids[0]));
+	if (r == 0) {
+		bool platform = scope.guest
+		                    ? getppid() == 1 || getpid() == 1
+		                    : agent_pid_is_platform(cgroup_root, &scope, getpid()) > 0;
+
+		if (!platform) {
+			log_error("--unload: refused: the caller is not the platform (it is in the "
+			          "scope of the policy the pins enforce); enforcement continues");
+			return -EPERM;
+		}
+	}
 	snprintf(dir, sizeof(dir), "%s/links", pin_dir);
 	links = remove_dir(dir);
 	snprintf(dir, sizeof(dir), "%s/maps", pin_dir);

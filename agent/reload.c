@@ -8,13 +8,8 @@
 #include <fcntl.h>
 #include <malloc.h>
 #include <openssl/evp.h>
-#include <poll.h>
-#include <signal.h>
-#include <stdarg.h>
 #include <stdlib.h>
-#include <sys/socket.h>
 #include <sys/stat.h>
-#include <sys/un.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -22,25 +17,14 @@
 
 #include "vigil.skel.h"
 
-/* A stuck client must not hold up reloads for long: vigild serves one request at a time. */
-#define CONTROL_TIMEOUT_S 5
-
 struct agent_reload {
 	struct trust_store *trust; /* NULL in the unsigned --policy mode */
 	struct measure_log *log;
 	struct hwm_store *hwm;
-	int control_fd;
 	/* What before_publish measures for the policy being applied. */
 	const char *pending_type;
 	const char *pending_content;
 };
-
-static volatile sig_atomic_t reload_requested;
-
-void agent_reload_request(void)
-{
-	reload_requested = 1;
-}
 
 struct measure_log *agent_measure_log(struct agent *a)
 {
@@ -114,38 +98,6 @@ static const char *resolve_tcti(const char *tcti)
 	return strcmp(tcti, "none") == 0 ? NULL : tcti;
 }
 
-static int control_open(struct agent *a)
-{
-	struct sockaddr_un addr = {.sun_family = AF_UNIX};
-	const char *path = a->opt.control_socket;
-	char dir[sizeof(addr.sun_path)], *slash;
-	int fd;
-
-	if (strlen(path) >= sizeof(addr.sun_path))
-		return log_error_errno(-ENAMETOOLONG, "control socket %s", path);
-	snprintf(addr.sun_path, sizeof(addr.sun_path), "%s", path);
-	snprintf(dir, sizeof(dir), "%s", path);
-	slash = strrchr(dir, '/');
-	if (slash && slash != dir) {
-		*slash = 0;
-		mkdir(dir, 0700);
-	}
-	fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
-	if (fd < 0)
-		return log_error_errno(-errno, "control socket");
-	unlink(path);
-	/* Root only twice over: mode 0600 here, SO_PEERCRED on every connection. */
-	if (bind(fd, (struct sockaddr *)&addr, sizeof(addr)) < 0 || chmod(path, 0600) < 0 ||
-	    listen(fd, 4) < 0) {
-		int r = -errno;
-
-		close(fd);
-		return log_error_errno(r, "control socket %s", path);
-	}
-	a->reload->control_fd = fd;
-	return 0;
-}
-
 int agent_reload_open(struct agent *a)
 {
 	struct measure_config cfg = {
@@ -160,7 +112,6 @@ int agent_reload_open(struct agent *a)
 
 	if (!rl)
 		return -ENOMEM;
-	rl->control_fd = -1;
 	a->reload = rl;
 	a->before_publish = before_publish;
 	r = measure_platform_parse(a->opt.platform ?: "auto", &cfg.platform);
@@ -187,10 +138,7 @@ int agent_reload_open(struct agent *a)
 		log_info("rollback marks in %s: a state file is weaker than TPM NV (an image "
 		         "rewrite resets it)",
 		         a->opt.state_path ?: ATTEST_DEFAULT_HWM_STATE);
-	r = measure_self(a);
-	if (r < 0)
-		return r;
-	return control_open(a);
+	return measure_self(a);
 }
 
 void agent_reload_close(struct agent *a)
@@ -199,10 +147,6 @@ void agent_reload_close(struct agent *a)
 
 	if (!rl)
 		return;
-	if (rl->control_fd >= 0) {
-		close(rl->control_fd);
-		unlink(a->opt.control_socket);
-	}
 	hwm_close(rl->hwm);
 	measure_close(rl->log);
 	trust_free(rl->trust);
@@ -231,6 +175,8 @@ static const char *reject_reason(int r, bool applying)
 		return "too_large";
 	case -EBADMSG:
 		return "invalid_policy";
+	case -EPERM:
+		return "unsigned";
 	}
 	return "malformed";
 }
@@ -396,119 +342,47 @@ int agent_reload_initial(struct agent *a, struct policy_error *err)
 	return accept_file(a, "start", err);
 }
 
-static void control_reply(int fd, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
-static void control_reply(int fd, const char *fmt, ...)
+void agent_reload_file(struct agent *a, const char *source)
 {
-	char line[VIGIL_CONTROL_REPLY_MAX];
-	va_list ap;
-	int n;
-
-	va_start(ap, fmt);
-	n = vsnprintf(line, sizeof(line) - 1, fmt, ap);
-	va_end(ap);
-	if (n < 0)
-		return;
-	if ((size_t)n > sizeof(line) - 2)
-		n = sizeof(line) - 2;
-	line[n++] = '\n';
-	if (write(fd, line, (size_t)n) < 0)
-		log_debug("control reply: %s", strerror(errno));
-}
-
-/* Reads the command line and the body; more than the bundle cap is refused unread. */
-static int control_read(int fd, char **ret, size_t *ret_len)
-{
-	size_t cap = 64 << 10, len = 0, max = strlen(VIGIL_CONTROL_PUSH) + BUNDLE_MAX_BYTES;
-	char *buf = malloc(cap), *tmp;
-	ssize_t n;
-
-	if (!buf)
-		return -ENOMEM;
-	while ((n = read(fd, buf + len, cap - len)) > 0) {
-		len += (size_t)n;
-		if (len > max) {
-			free(buf);
-			return -EFBIG;
-		}
-		if (len == cap) {
-			cap = cap * 2 > max + 1 ? max + 1 : cap * 2;
-			tmp = realloc(buf, cap);
-			if (!tmp) {
-				free(buf);
-				return -ENOMEM;
-			}
-			buf = tmp;
-		}
-	}
-	if (n < 0) {
-		free(buf);
-		return -errno;
-	}
-	*ret = buf;
-	*ret_len = len;
-	return 0;
-}
-
-static void control_serve(struct agent *a)
-{
-	struct timeval tv = {.tv_sec = CONTROL_TIMEOUT_S};
 	struct policy_error err = {{0}};
-	size_t plen = strlen(VIGIL_CONTROL_PUSH), len = 0;
-	struct ucred cred;
-	socklen_t cl = sizeof(cred);
-	char *buf = NULL;
-	int fd, r;
 
-	fd = accept4(a->reload->control_fd, NULL, NULL, SOCK_CLOEXEC);
-	if (fd < 0)
-		return;
-	if (getsockopt(fd, SOL_SOCKET, SO_PEERCRED, &cred, &cl) < 0 || cred.uid != 0) {
-		control_reply(fd, "error: the control socket is for root only");
-		goto out;
-	}
-	setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv));
-	setsockopt(fd, SOL_SOCKET, SO_SNDTIMEO, &tv, sizeof(tv));
-	r = control_read(fd, &buf, &len);
-	if (r == -EFBIG) {
-		policy_errorf(&err, r, "bundle larger than %u bytes", BUNDLE_MAX_BYTES);
+	log_info("%s: re-reading %s", source, a->opt.bundle_path ?: a->opt.policy_path);
+	accept_file(a, source, &err);
+}
+
+int agent_reload_push(struct agent *a, const char *buf, size_t len, char *reply, size_t size)
+{
+	struct policy_error err = {{0}};
+	size_t plen = strlen(VIGIL_CONTROL_PUSH);
+	int r;
+
+	if (!buf) {
+		r = policy_errorf(&err, -EFBIG, "bundle larger than %u bytes", BUNDLE_MAX_BYTES);
 		report_reject(a, "push", "control socket", r, false, err.msg);
-		control_reply(fd, "error: %s", err.msg);
-		goto out;
+		snprintf(reply, size, "error: %s", err.msg);
+		return r;
 	}
-	if (r < 0 || len < plen || memcmp(buf, VIGIL_CONTROL_PUSH, plen) != 0) {
-		control_reply(fd, "error: expected \"push\" and a bundle");
-		goto out;
+	if (len < plen || memcmp(buf, VIGIL_CONTROL_PUSH, plen) != 0) {
+		snprintf(reply, size, "error: expected \"push\" and a bundle");
+		return -EINVAL;
+	}
+	/* Whoever may push could otherwise name any policy at all: only a signed one, unless the
+	 * platform started vigild in development mode. */
+	if (!a->reload->trust && !a->opt.dev_unsigned) {
+		r = policy_errorf(&err, -EPERM,
+		                  "vigild runs an unsigned --policy: pushes are refused (start "
+		                  "vigild with --bundle, or --dev-unsigned for development)");
+		report_reject(a, "push", "pushed policy", r, false, err.msg);
+		snprintf(reply, size, "error: %s", err.msg);
+		return r;
 	}
 	r = accept_buffer(a, buf + plen, len - plen, "pushed bundle", "push", &err);
 	if (r < 0)
-		control_reply(fd, "error: %s", err.msg);
+		snprintf(reply, size, "error: %s", err.msg);
 	else
-		control_reply(fd, "ok policy '%s' serial %llu enforcing (generation %u)",
-		              a->cur.policy->name, (unsigned long long)a->cur.policy->serial,
-		              a->cur.gen);
-out:
-	free(buf);
-	close(fd);
+		snprintf(reply, size, "ok policy '%s' serial %llu enforcing (generation %u)",
+		         a->cur.policy->name, (unsigned long long)a->cur.policy->serial,
+		         a->cur.gen);
 	release_heap();
-}
-
-int agent_reload_wait(struct agent *a, int timeout_ms)
-{
-	struct pollfd fds[2] = {
-	    {.fd = ring_buffer__epoll_fd(a->rb), .events = POLLIN},
-	    {.fd = a->reload->control_fd, .events = POLLIN},
-	};
-	struct policy_error err = {{0}};
-	int n = poll(fds, 2, timeout_ms);
-
-	if (n < 0 && errno != EINTR)
-		return -errno;
-	if (reload_requested) {
-		reload_requested = 0;
-		log_info("SIGHUP: re-reading %s", a->opt.bundle_path ?: a->opt.policy_path);
-		accept_file(a, "sighup", &err);
-	}
-	if (n > 0 && (fds[1].revents & POLLIN))
-		control_serve(a);
-	return 0;
+	return r;
 }

@@ -21,27 +21,8 @@ enum {
 	EXIT_USAGE = 2,
 	EXIT_POLICY = 3,
 	EXIT_KERNEL = 4,
+	EXIT_PERM = 5, /* --unload by a caller that is not the platform */
 };
-
-static volatile sig_atomic_t stop_requested;
-static volatile sig_atomic_t reexec_requested;
-
-static void on_stop(int sig)
-{
-	stop_requested = sig;
-}
-
-/* SIGHUP re-reads the configured bundle or policy. */
-static void on_hup(int sig)
-{
-	agent_reload_request();
-}
-
-/* SIGUSR2 re-executes vigild (upgrade, restart); the pinned programs enforce meanwhile. */
-static void on_usr2(int sig)
-{
-	reexec_requested = 1;
-}
 
 static void usage(FILE *f)
 {
@@ -51,14 +32,17 @@ static void usage(FILE *f)
 	    "\n"
 	    "Loads vigil's BPF-LSM programs, verifies and measures the signed policy bundle,\n"
 	    "enforces it and records every decision. SIGHUP re-reads FILE; 'vigil policy push'\n"
-	    "sends a new bundle through the control socket; SIGUSR2 re-executes vigild while\n"
-	    "the pinned programs keep enforcing.\n"
+	    "sends a new bundle through the control socket; SIGUSR2 re-executes vigild and\n"
+	    "SIGTERM stops it, while the pinned programs keep enforcing. Signals count only\n"
+	    "from the platform (PID 1, or outside the policy's cgroup scope).\n"
 	    "\n"
 	    "  -b, --bundle FILE      signed policy bundle (DSSE) to enforce\n"
 	    "      --trust-dir DIR    public keys allowed to sign "
 	    "(default " BUNDLE_DEFAULT_TRUST_DIR ")\n"
 	    "  -p, --policy FILE      unsigned policy v1 JSON: development only (measured as\n"
 	    "                         vigil/policy-unsigned, no signature or rollback check)\n"
+	    "      --dev-unsigned     development only: the control socket accepts unsigned\n"
+	    "                         policies (with --policy); never in production\n"
 	    "      --measure-log FILE runtime measurement log (default " ATTEST_DEFAULT_LOG ")\n"
 	    "      --tcti TCTI        vTPM: auto (/dev/tpmrm0 if present), none, or a tctildr\n"
 	    "                         string such as swtpm:host=127.0.0.1,port=2321\n"
@@ -78,6 +62,7 @@ static void usage(FILE *f)
 	    "      --pin-dir DIR      bpffs directory of the pinned programs and maps (default "
 	    "/sys/fs/bpf/vigil)\n"
 	    "      --unload           remove the pinned programs and maps: enforcement ends\n"
+	    "                         (the platform only; stopping vigild does not unload)\n"
 	    "      --audit-dir DIR    hash-chained audit log (default /var/log/vigil; none: off)\n"
 	    "      --state-dir DIR    vigil's state, e.g. the checkpoint key (default "
 	    "/var/lib/vigil)\n"
@@ -88,7 +73,7 @@ static void usage(FILE *f)
 	    "  -h, --help, --version\n"
 	    "\n"
 	    "Exit status: 0 ok, 1 runtime error, 2 usage, 3 policy rejected, 4 kernel lacks BPF "
-	    "LSM.\n");
+	    "LSM,\n5 --unload refused (not the platform).\n");
 }
 
 /* The bundle and measurement options; 0 when c was one of them. */
@@ -129,6 +114,9 @@ static int parse_bundle_arg(int c, struct agent_options *opt)
 	case 1007:
 		opt->control_socket = optarg;
 		return 0;
+	case 1008:
+		opt->dev_unsigned = true;
+		return 0;
 	}
 	return -ENOENT;
 }
@@ -161,6 +149,7 @@ static int parse_args(int argc, char **argv, struct agent_options *opt, bool *ch
 	    {"tdx-rtmr", required_argument, NULL, 1005},
 	    {"state", required_argument, NULL, 1006},
 	    {"control-socket", required_argument, NULL, 1007},
+	    {"dev-unsigned", no_argument, NULL, 1008},
 	    {0},
 	};
 	int c;
@@ -324,32 +313,25 @@ static int run(struct agent *a, char **argv)
 		r = EXIT_KERNEL;
 		goto out_events;
 	}
+	/* After the first policy: a client is always answered by a vigild that enforces. */
+	if (agent_control_open(a) < 0) {
+		r = EXIT_RUNTIME;
+		goto out_events;
+	}
 	if (a->opt.ready_file && write_ready_file(a->opt.ready_file) < 0) {
 		r = EXIT_RUNTIME;
 		goto out_events;
 	}
-	while (!stop_requested) {
-		if (reexec_requested)
-			agent_reexec(a, argv);
-		r = agent_reload_wait(a, 500);
-		if (r >= 0)
-			r = agent_events_poll(a, 0);
-		if (r < 0) {
-			log_error_errno(r, "reading the ring buffer");
-			r = EXIT_RUNTIME;
-			goto out_events;
-		}
-	}
-	log_info("stopping on signal %d: %llu events written, %llu lost to a full ring buffer",
-	         (int)stop_requested, (unsigned long long)a->events_written,
+	r = agent_loop(a, argv) < 0 ? EXIT_RUNTIME : EXIT_OK;
+	log_info("stopping: %llu events written, %llu lost to a full ring buffer; the pinned "
+	         "programs keep enforcing (vigild --unload ends enforcement)",
+	         (unsigned long long)a->events_written,
 	         (unsigned long long)agent_stat(a, VIGIL_STAT_RB_DROPS));
 	agent_log_prog_stats(a);
-	/* A deliberate stop ends enforcement; a crash leaves it pinned for the next vigild. */
-	agent_unload(a->opt.pin_dir);
-	r = EXIT_OK;
 out_events:
+	agent_control_close(a);
 	agent_events_close(a);
-	agent_audit_close(a, (int)stop_requested);
+	agent_audit_close(a, a->stop_signal);
 	agent_reload_close(a);
 	applied_policy_clear(&a->cur);
 	applied_policy_clear(&a->prev);
@@ -393,41 +375,48 @@ int main(int argc, char **argv)
 	                          .control_socket = VIGIL_CONTROL_SOCKET,
 	                          .audit_dir = "/var/log/vigil",
 	                          .state_dir = "/var/lib/vigil"}};
-	struct sigaction sa = {.sa_handler = on_stop};
-	/* No SA_RESTART: poll() returns at once and the main loop acts on the request. */
-	struct sigaction hup = {.sa_handler = on_hup}, usr2 = {.sa_handler = on_usr2};
 	bool check_only = false, unload = false;
 	struct policy *p;
 	int r;
 
-	/*
-	 * The digest check's lease probe (policy_fd_writer) makes vigild a lease holder for a
-	 * moment; a writer opening then breaks the lease, and the kernel signals the holder with
-	 * SIGIO, whose default action would end vigild. Ignored, the writer just waits the moment.
-	 */
-	signal(SIGIO, SIG_IGN);
+	/* First of all, before any thread: every stop, reload and re-exec signal is read with its
+	 * sender from a signalfd (agent/loop.c). */
+	r = agent_signals_block();
+	if (r < 0) {
+		fprintf(stderr, "vigild: cannot set up signal handling: %s\n", strerror(-r));
+		return EXIT_RUNTIME;
+	}
 	if (parse_args(argc, argv, &a.opt, &check_only, &unload) < 0)
 		return EXIT_USAGE;
-	if (unload)
-		return agent_unload(a.opt.pin_dir) < 0 ? EXIT_RUNTIME : EXIT_OK;
+	if (check_only || unload) {
+		sigset_t all;
+
+		/* One-shot commands an operator may interrupt from a terminal. */
+		sigfillset(&all);
+		sigprocmask(SIG_UNBLOCK, &all, NULL);
+	}
+	if (unload) {
+		r = agent_unload(a.opt.pin_dir, a.opt.cgroup_root);
+		return r == -EPERM ? EXIT_PERM : r < 0 ? EXIT_RUNTIME : EXIT_OK;
+	}
+	if (a.opt.dev_unsigned)
+		log_info("WARNING: --dev-unsigned: the control socket accepts unsigned policies; "
+		         "development only, never in production");
 	/*
-	 * Signatures, schema and every digest are checked before the BPF object is even opened,
-	 * so a bad policy never reaches the kernel. Start-up applies it again from the file:
-	 * digests are re-checked once the kernel watches for writes (agent_apply_policy).
+	 * Signatures and schema are checked before the BPF object is even opened, so a bad bundle
+	 * never reaches the kernel (fail closed: vigild does not start, pinned enforcement stays).
+	 * Digests are not: a listed file is the workload's to write, and its content decides only
+	 * that rule (agent_apply_policy revokes it), never whether vigild runs. --check, an image
+	 * build's tool, still fails on any digest.
 	 */
 	if (load_for_check(&a, &p) < 0)
 		return EXIT_POLICY;
-	r = validate_policy(&a, p);
+	r = check_only ? validate_policy(&a, p) : EXIT_OK;
 	if (r == EXIT_OK && check_only)
 		printf("%s: policy '%s' serial %llu is valid (%zu exec rules, digests match)\n",
 		       p->origin, p->name, (unsigned long long)p->serial, p->n_exec);
 	policy_free(p);
 	if (r != EXIT_OK || check_only)
 		return r;
-	sigaction(SIGTERM, &sa, NULL);
-	sigaction(SIGINT, &sa, NULL);
-	sigaction(SIGHUP, &hup, NULL);
-	sigaction(SIGUSR2, &usr2, NULL);
-	signal(SIGPIPE, SIG_IGN);
 	return run(&a, argv);
 }

@@ -156,6 +156,9 @@ int policy_compile_net(const struct policy *p, size_t max, struct policy_net_ent
 /* With POLICY_EXEC_WRITER: not a writer seen, but no way to tell (no lease: the file system has
  * no lease support, fs.leases-enable is 0, or the caller lacks CAP_LEASE on another's file). */
 #define POLICY_EXEC_UNPROVEN (1u << 2)
+/* policy_exec_entry.flags, set by verify on the entry whose check failed (its error is the one
+ * returned); cleared when the entry checks out. Never vouched for by a later load. */
+#define POLICY_EXEC_BAD (1u << 3)
 
 /* A resolved exec rule: the file's identity as the kernel sees it. */
 struct policy_exec_entry {
@@ -177,6 +180,11 @@ void policy_free(struct policy *p);
 /* Resolves every exec rule's path (under root, "" for /) to (dev, inode); no hashing. */
 int policy_resolve_exec(const struct policy *p, const char *root, struct policy_exec_entry **ret,
                         size_t *ret_n, struct policy_error *err);
+/* The same, but a rule whose path does not resolve to a regular file does not fail the call: its
+ * entry gets POLICY_EXEC_BAD and no identity (err holds the last such error). */
+int policy_resolve_exec_lenient(const struct policy *p, const char *root,
+                                struct policy_exec_entry **ret, size_t *ret_n,
+                                struct policy_error *err);
 /* Checks that each resolved file still has its identity and the rule's SHA-256; entries with
  * POLICY_EXEC_UNCHANGED are not read, the others get POLICY_EXEC_WRITER when a writer holds
  * the file. *ret_hashed (may be NULL) counts the files read. */

@@ -125,8 +125,8 @@ static int stat_rule(struct dir_cache *dc, const char *root, const char *path, s
 	return stat(full, st) < 0 ? -errno : 0;
 }
 
-int policy_resolve_exec(const struct policy *p, const char *root, struct policy_exec_entry **ret,
-                        size_t *ret_n, struct policy_error *err)
+static int resolve_exec(const struct policy *p, const char *root, bool lenient,
+                        struct policy_exec_entry **ret, size_t *ret_n, struct policy_error *err)
 {
 	struct dir_cache dc = {.fd = -1};
 	struct policy_exec_entry *e;
@@ -136,7 +136,7 @@ int policy_resolve_exec(const struct policy *p, const char *root, struct policy_
 	e = calloc(p->n_exec + 1, sizeof(*e));
 	if (!e)
 		return -ENOMEM;
-	for (i = 0; i < p->n_exec && r == 0; i++) {
+	for (i = 0; i < p->n_exec && (r == 0 || (lenient && r != -ENOMEM)); i++) {
 		const struct policy_exec_rule *rule = &p->exec[i];
 		struct stat st;
 
@@ -151,21 +151,39 @@ int policy_resolve_exec(const struct policy *p, const char *root, struct policy_
 			    "%s: exec.allow[%zu].path: rule '%s': %s%s is not a regular "
 			    "file",
 			    p->origin, i, rule->name, root ? root : "", rule->path);
+		e[i].rule_id = (uint32_t)i;
+		if (r < 0) {
+			/* Lenient: this rule has no file to allow; the caller reports it. */
+			e[i].flags = POLICY_EXEC_BAD;
+			continue;
+		}
 		e[i].dev = policy_kdev(st.st_dev);
 		e[i].ino = st.st_ino;
-		e[i].rule_id = (uint32_t)i;
 		e[i].ctime_ns = (int64_t)st.st_ctim.tv_sec * 1000000000 + st.st_ctim.tv_nsec;
 		e[i].size = (uint64_t)st.st_size;
 	}
 	if (dc.fd >= 0)
 		close(dc.fd);
-	if (r < 0) {
+	if (r < 0 && (!lenient || r == -ENOMEM)) {
 		free(e);
 		return r;
 	}
 	*ret = e;
 	*ret_n = p->n_exec;
 	return 0;
+}
+
+int policy_resolve_exec(const struct policy *p, const char *root, struct policy_exec_entry **ret,
+                        size_t *ret_n, struct policy_error *err)
+{
+	return resolve_exec(p, root, false, ret, ret_n, err);
+}
+
+int policy_resolve_exec_lenient(const struct policy *p, const char *root,
+                                struct policy_exec_entry **ret, size_t *ret_n,
+                                struct policy_error *err)
+{
+	return resolve_exec(p, root, true, ret, ret_n, err);
 }
 
 int policy_fd_writer(int fd)
@@ -262,9 +280,11 @@ static void *verify_worker(void *arg)
 			if (j->entries[i].flags & POLICY_EXEC_UNCHANGED)
 				continue;
 			hashed++;
+			j->entries[i].flags &= ~POLICY_EXEC_BAD;
 			r = verify_one(j->p, j->root, &j->entries[i], &err);
 			if (r == 0)
 				continue;
+			j->entries[i].flags |= POLICY_EXEC_BAD;
 			pthread_mutex_lock(&j->lock);
 			if (i < j->fail_at) {
 				j->fail_r = r;
@@ -341,8 +361,8 @@ ssize_t policy_exec_mark_unchanged(const struct policy *prev,
 		    bsearch(&entries[i], index, prev_n, sizeof(*index), cmp_identity);
 
 		entries[i].flags &= ~(POLICY_EXEC_UNCHANGED | POLICY_EXEC_WRITER);
-		/* A file a writer held at that check was never vouched for. */
-		if (!old || (old->flags & POLICY_EXEC_WRITER) ||
+		/* A file a writer held at that check, or that failed it, was never vouched for. */
+		if (!old || (old->flags & (POLICY_EXEC_WRITER | POLICY_EXEC_BAD)) ||
 		    old->ctime_ns != entries[i].ctime_ns || old->size != entries[i].size ||
 		    memcmp(prev->exec[old->rule_id].sha256, p->exec[entries[i].rule_id].sha256,
 		           POLICY_SHA256_LEN) != 0)

@@ -449,15 +449,21 @@ static int do_push(int argc, char **argv)
 	}
 	fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
 	if (fd < 0 || connect(fd, (struct sockaddr *)&addr, sizeof(addr)) < 0) {
-		fprintf(stderr, "vigil: %s: %s (is vigild running? are you root?)\n", addr.sun_path,
-		        strerror(errno));
+		int e = errno;
+
+		fprintf(stderr,
+		        "vigil: %s: %s (is vigild running? are you root, outside the policy's "
+		        "scope?)\n",
+		        addr.sun_path, strerror(e));
 		free(buf);
 		if (fd >= 0)
 			close(fd);
 		return VIGIL_EXIT_FAIL;
 	}
-	n = write(fd, VIGIL_CONTROL_PUSH, strlen(VIGIL_CONTROL_PUSH));
-	while (n >= 0 && off < len && (n = write(fd, buf + off, len - off)) > 0)
+	/* MSG_NOSIGNAL: vigild may refuse and close before reading it all (not the platform,
+	 * too large); its reply line is still there to read, so no SIGPIPE. */
+	n = send(fd, VIGIL_CONTROL_PUSH, strlen(VIGIL_CONTROL_PUSH), MSG_NOSIGNAL);
+	while (n >= 0 && off < len && (n = send(fd, buf + off, len - off, MSG_NOSIGNAL)) > 0)
 		off += (size_t)n;
 	free(buf);
 	shutdown(fd, SHUT_WR);

@@ -11,11 +11,11 @@ echo 2 > trust/threshold
 mkdir -p bad
 both() { "$VIGIL" policy sign --key keys/signer.key --key keys/second.key -o "$2" "$1"; }
 serial() { jq -c ".serial = $1" policy.json > "p$1.json"; }
-serial 2; serial 3; serial 4; serial 5; serial 6; serial 7
+serial 2; serial 3; serial 4; serial 5; serial 6; serial 7; serial 9
 both policy.json bundle.json
 both p2.json good2.json
 # The same digests again: files unchanged since are not re-read, written ones are.
-for s in 5 6 7; do both p$s.json good$s.json; done
+for s in 4 5 6 7 9; do both p$s.json good$s.json; done
 both policy.json bad/rollback.json
 "$VIGIL" policy sign --key keys/signer.key -o bad/below.json p3.json
 "$VIGIL" policy sign --key keys/stranger.key -o bad/unknown.json p3.json
@@ -43,7 +43,7 @@ jq -c '.serial = 3 | .bogus = true' policy.json > inv.json
 signed_raw inv.json bad/invalid.json
 echo '{"version":1,"name":"rejects","serial":3,' > cut.json
 signed_raw cut.json bad/signed-truncated.json
-# Well-formed, but its digest does not match the file: refused when vigild prepares it.
-jq -c '.serial = 3 | .exec.allow[1].sha256 = "'"$(printf '%064d' 0)"'"' policy.json > dig.json
-both dig.json bad/digest.json
+# Well-formed, but its digest does not match the file: that rule alone is denied.
+jq -c '.serial = 8 | .exec.allow[1].sha256 = "'"$(printf '%064d' 0)"'"' policy.json > dig.json
+both dig.json digest8.json
 rm -f inv.json cut.json dig.json p*.json

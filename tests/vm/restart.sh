@@ -1,6 +1,7 @@
-# vm suite: pinned enforcement survives vigild: a SIGUSR2 re-exec and a SIGKILL crash with restart
-# leave no gap (every attempt denied and recorded); a SIGTERM from the platform ends enforcement.
-# vigil-vm-args: --copy build/guest-tests:/t
+# vm suite: pinned enforcement survives vigild: a SIGUSR2 re-exec, a SIGKILL crash with restart
+# (after the workload wrote a listed binary) and a SIGTERM stop leave no gap; only an explicit
+# platform `vigild --unload` ends enforcement. Signals and pushes count only from the platform.
+# vigil-vm-args: --copy build/guest-tests:/t --copy /bin/busybox:/opt/true --timeout 600
 . /tests/vm/lib.sh
 V=/t/vtest
 pid=$(cat /run/vigild.pid)
@@ -18,6 +19,7 @@ hammer() {
 	t0=$(date +%s)
 	while [ $(($(date +%s) - t0)) -lt 180 ] && ! grep -q "$2" "$1" 2> /dev/null; do
 		attempt
+		usleep 10000 # leave the guest's CPUs to the starting vigild and the TPM driver
 	done
 	for _ in 1 2 3 4 5; do attempt; done
 }
@@ -32,6 +34,11 @@ expect_rc "... in the same process" 0 kill -0 $pid
 expect_event "a denial after the re-exec is decided by generation 2" '"type":"network"' \
 	'"network.peer.address":"10.2.0.1"' '"generation":2' '"verdict":"deny"'
 
+# The workload writes a listed binary, then vigild crashes: the restarted vigild must not reject its
+# own policy over it (nothing the workload writes decides whether vigild runs).
+expect_rc "/opt/true runs before it is written" 0 /opt/true
+printf x >> /opt/true
+expect_rc "/opt/true written by the workload: denied" 126 /opt/true
 outside kill -KILL $pid
 while kill -0 $pid 2> /dev/null; do usleep 50000; done
 for _ in 1 2 3 4 5 6 7 8 9 10; do attempt; done
@@ -48,11 +55,42 @@ expect_event "a denial after the restart is decided by generation 3" '"type":"ne
 sleep 1
 n=$(grep -c '"network.peer.address":"10.2.0.1"' /out/events.jsonl)
 expect_rc "every denial was recorded, the crash gap included ($n events for $tries tries)" 0 test "$n" = "$tries"
+expect_event "the written /opt/true did not stop the restart: its rule alone is revoked" \
+	'"type":"exec_invalidated"' '"path":"/opt/true"' '"check":"digest_at_load"' '"policy_serial":1'
+expect_rc "... /opt/true stays denied under generation 3" 126 /opt/true
+expect_event "... reason modified" '"type":"exec"' '"path":"/opt/true"' '"reason":"modified"' \
+	'"generation":3'
+expect_rc "... while busybox runs" 0 /bin/busybox true
 
+# --policy without --dev-unsigned: the control socket takes no unsigned policy, even from the platform.
+expect_rc "unsigned push refused (vigild runs without --dev-unsigned)" 1 \
+	outside vigil policy push /vigil-vm/policy.json
+expect_event "... policy_rejected, reason unsigned" '"type":"policy_rejected"' '"reason":"unsigned"'
+
+# Signals: acted on only from the platform, each recorded with its sender.
+outside kill -USR1 $pid2
+expect_event "SIGUSR1 from the platform: recorded with its sender and ignored" '"type":"signal"' \
+	'"name":"USR1"' '"action":"ignored"' '"sender_uid":0'
+expect_rc "... vigild still runs" 0 kill -0 $pid2
 expect_eperm "the workload cannot stop the new vigild" kill -TERM $pid2
-outside kill -TERM $pid2
+expect_rc "... vigild still runs" 0 kill -0 $pid2
+outside sh -c "kill -TERM $pid2; sleep 1"
 while kill -0 $pid2 2> /dev/null; do usleep 50000; done
-expect_rc "a SIGTERM from the platform unloads: enforcement ends" 0 grep -q "unloaded: .* pinned links" /out/vigild2.log
+expect_event "SIGTERM from the platform: recorded with its sender" '"type":"signal"' '"name":"TERM"' \
+	'"sender":"platform"' '"sender_comm":"sh"' '"action":"stop"'
+expect_rc "... the stop record names the sender and says enforcement continues" 0 sh -c \
+	"grep '\"k\":\"stop\"' /var/log/vigil/audit.*.jsonl | tail -1 |
+	grep '\"sender_pid\":[1-9]' | grep -q '\"enforcement\":\"continues\"'"
+expect_rc "... vigild stopped without unloading" 1 grep -q "unloaded:" /out/vigild2.log
+expect_eperm "... the pinned programs still deny the connect" $V connect 10.2.0.1 80
+expect_eperm "... and the open" cat /etc/passwd
+
+# Only the platform unloads.
+sh -c 'vigild --unload' > /tmp/unload.out 2>&1
+expect_rc "vigild --unload from the scope refused ($(head -c 200 /tmp/unload.out))" 0 \
+	grep -qE "Operation not permitted|Permission denied|refused" /tmp/unload.out
+expect_eperm "... enforcement continues" $V connect 10.2.0.1 80
+expect_rc "vigild --unload from the platform" 0 outside vigild --unload
 expect_rc "... the connect is no longer denied (it reaches routing: no route)" 0 \
 	sh -c "$V connect 10.2.0.1 80 2>&1 | grep -q 'Network is unreachable'"
 finish
