@@ -97,8 +97,9 @@ static int cmd_memory(const char *op, pid_t pid)
 		return process_vm_readv(pid, &local, 1, &remote, 1, 0) < 0
 		           ? fail("process_vm_readv", errno)
 		           : 0;
-	return process_vm_writev(pid, &local, 1, &remote, 1, 0) < 0 ? fail("process_vm_writev", errno)
-	                                                            : 0;
+	return process_vm_writev(pid, &local, 1, &remote, 1, 0) < 0
+	           ? fail("process_vm_writev", errno)
+	           : 0;
 }
 
 static int cmd_traced_exec(char **argv)
