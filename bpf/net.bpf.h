@@ -129,7 +129,8 @@ static __always_inline bool net_raw_allowed(const struct vigil_policy_cfg *cfg)
  * A socket operation with an address (connect, bind, sendmsg): the address is copied and read
  * by vsa_read() exactly as the protocol code will read it, for the socket's own family.
  */
-static __always_inline int net_check_sockaddr(struct socket *sock, const void *sa, int len, __u8 op)
+static __always_inline int net_check_sockaddr(struct socket *sock, const void *sa,
+                                              struct sockaddr *typed, int len, __u8 op)
 {
 	struct sock *sk = sock->sk;
 	struct vigil_policy_cfg *cfg;
@@ -160,8 +161,17 @@ static __always_inline int net_check_sockaddr(struct socket *sock, const void *s
 			return 0;
 		decision_from_action(&d, VIGIL_ACT_DENY, 0, VIGIL_R_RAW_SOCKET);
 	} else {
-		/* The kernel copied the address into a sockaddr_storage: 28 bytes are there. */
-		if (len > 0 && bpf_probe_read_kernel(b, sizeof(b), sa) < 0)
+		/* connect and bind on IPv4 (the hot case): struct sockaddr's 16 bytes are direct
+		 * loads; otherwise the kernel's sockaddr_storage copy holds 28 bytes to copy. */
+		if (typed && family == AF_INET) {
+			__u16 f = typed->sa_family;
+			int i;
+
+			__builtin_memcpy(b, &f, sizeof(f));
+			for (i = 0; i < 14; i++)
+				b[2 + i] = typed->sa_data[i];
+			res = vsa_read(b, len, family, sock->type, proto, op, &a);
+		} else if (len > 0 && bpf_probe_read_kernel(b, sizeof(b), sa) < 0)
 			res = VSA_UNKNOWN;
 		else
 			res = vsa_read(b, len, family, sock->type, proto, op, &a);
@@ -186,7 +196,7 @@ int BPF_PROG(vigil_socket_connect, struct socket *sock, struct sockaddr *address
 {
 	if (ret)
 		return ret;
-	return net_check_sockaddr(sock, address, addrlen, VIGIL_NET_CONNECT);
+	return net_check_sockaddr(sock, address, address, addrlen, VIGIL_NET_CONNECT);
 }
 
 SEC("lsm/socket_bind")
@@ -194,7 +204,7 @@ int BPF_PROG(vigil_socket_bind, struct socket *sock, struct sockaddr *address, i
 {
 	if (ret)
 		return ret;
-	return net_check_sockaddr(sock, address, addrlen, VIGIL_NET_BIND);
+	return net_check_sockaddr(sock, address, address, addrlen, VIGIL_NET_BIND);
 }
 
 SEC("lsm/socket_listen")
@@ -233,7 +243,7 @@ int BPF_PROG(vigil_socket_sendmsg, struct socket *sock, struct msghdr *msg, int 
 	if (ret)
 		return ret;
 	name = msg->msg_name;
-	return net_check_sockaddr(sock, name, name ? msg->msg_namelen : 0, VIGIL_NET_SENDMSG);
+	return net_check_sockaddr(sock, name, NULL, name ? msg->msg_namelen : 0, VIGIL_NET_SENDMSG);
 }
 
 enum net_kind {
