@@ -12,9 +12,12 @@ uint32_t agent_sections_cfg_flags(const struct policy *p)
 	if (p->n_files || (p->file_default && p->file_default != POLICY_ACT_ALLOW))
 		flags |= VIGIL_CFG_FILE_RULES | (uint32_t)p->file_default
 		                                    << VIGIL_CFG_FILE_DEFAULT_SHIFT;
-	if (p->n_net || (p->net_default && p->net_default != POLICY_ACT_ALLOW))
+	/* A network section refuses raw sockets unless it says "raw": "allow". */
+	if (p->n_net || (p->net_default && (p->net_default != POLICY_ACT_ALLOW || !p->net_raw)))
 		flags |= VIGIL_CFG_NET_RULES | (uint32_t)p->net_default
 		                                   << VIGIL_CFG_NET_DEFAULT_SHIFT;
+	if (p->net_raw)
+		flags |= VIGIL_CFG_NET_RAW;
 	return flags;
 }
 

@@ -28,6 +28,9 @@ const char *vigil_reason_name(unsigned int reason)
 	    [VIGIL_R_SELF] = "self_protection",
 	    [VIGIL_R_NOT_NAMED] = "not_named",
 	    [VIGIL_R_WRITER_AT_LOAD] = "writer_at_load",
+	    [VIGIL_R_BAD_ADDR] = "bad_address",
+	    [VIGIL_R_RAW_SOCKET] = "raw_socket",
+	    [VIGIL_R_SOCKET_KIND] = "socket_kind",
 	};
 
 	return reason < sizeof(names) / sizeof(names[0]) && names[reason] ? names[reason]

@@ -15,11 +15,13 @@ static const char *const net_op[] = {
     [VIGIL_NET_BIND] = "bind",
     [VIGIL_NET_LISTEN] = "listen",
     [VIGIL_NET_SENDMSG] = "sendmsg",
+    [VIGIL_NET_CREATE] = "create",
 };
 static const char *const key_perm[] = {
     [VIGIL_KEY_VIEW] = "view",     [VIGIL_KEY_READ] = "read", [VIGIL_KEY_WRITE] = "write",
     [VIGIL_KEY_SEARCH] = "search", [VIGIL_KEY_LINK] = "link", [VIGIL_KEY_SETATTR] = "setattr",
     [VIGIL_KEY_UNLINK] = "unlink",
+    [VIGIL_KEY_PTRACE] = "ptrace",
 };
 static const char *const self_kind[] = {
     [VIGIL_SELF_DEVICE] = "device",    [VIGIL_SELF_FILE] = "file",     [VIGIL_SELF_BPF] = "bpf",
@@ -44,6 +46,12 @@ static const char *proto_name(unsigned int proto)
 		return "icmp";
 	case IPPROTO_ICMPV6:
 		return "icmpv6";
+	case IPPROTO_UDPLITE:
+		return "udplite";
+	case IPPROTO_SCTP:
+		return "sctp";
+	case IPPROTO_RAW:
+		return "raw";
 	}
 	return "other";
 }
@@ -61,6 +69,16 @@ void agent_event_format_kind(const struct vigil_event *e, char *out, size_t size
 		    snprintf(out, size, ",\"access\":\"%s\"", NAME_OF(file_access, e->access));
 		break;
 	case VIGIL_EV_NET:
+		if (e->access == VIGIL_NET_CREATE) {
+			/* socket(): no peer yet; dev and ino carry the family, type and protocol. */
+			*ret_len = snprintf(out, size,
+			                    ",\"op\":\"create\",\"socket.domain\":%llu,"
+			                    "\"socket.type\":%u,\"socket.protocol\":%u,"
+			                    "\"network.transport\":\"%s\"",
+			                    (unsigned long long)e->dev, (unsigned int)(uint32_t)e->ino,
+			                    (unsigned int)(e->ino >> 32), proto_name(e->proto));
+			break;
+		}
 		inet_ntop(e->family == 4 ? AF_INET : AF_INET6, e->addr, addr, sizeof(addr));
 		*ret_len = snprintf(out, size,
 		                    ",\"op\":\"%s\",\"network.peer.address\":\"%s\","
@@ -84,6 +102,9 @@ void agent_event_format_kind(const struct vigil_event *e, char *out, size_t size
 		desc[j] = 0;
 		*ret_len = snprintf(out, size, ",\"key\":\"%s\",\"perm\":\"%s\"", desc,
 		                    NAME_OF(key_perm, e->access));
+		if (e->access == VIGIL_KEY_PTRACE && *ret_len >= 0 && (size_t)*ret_len < size)
+			*ret_len += snprintf(out + *ret_len, size - (size_t)*ret_len,
+			                     ",\"target_pid\":%u", e->target_pid);
 		break;
 	case VIGIL_EV_SELF:
 		*ret_len = snprintf(out, size, ",\"protects\":\"%s\",\"target_pid\":%u",

@@ -27,6 +27,26 @@ struct {
 	__type(value, __u32);
 } key_exes SEC(".maps");
 
+/*
+ * The executable a task started at its last exec, recorded only when a key rule of the active
+ * or pending generation named it: key grants by executable match this, never mm->exe_file,
+ * which prctl(PR_SET_MM_EXE_FILE) rewrites. Children and threads inherit it (task_alloc): they
+ * run the same code; a new exec replaces or clears it.
+ */
+struct key_exe_id {
+	__u64 dev;
+	__u64 ino;
+};
+
+struct {
+	__uint(type, BPF_MAP_TYPE_TASK_STORAGE);
+	__uint(map_flags, BPF_F_NO_PREALLOC);
+	__type(key, int);
+	__type(value, struct key_exe_id);
+} key_task_exe SEC(".maps");
+
+#define PTRACE_MODE_ATTACH 0x02
+
 /* Called on writes: marks the active and the pending generation's entry, like exec's. */
 static __always_inline void key_exe_invalidate(struct inode *inode)
 {
@@ -66,14 +86,14 @@ static __always_inline bool current_in_cgroup(__u64 id)
 static __always_inline struct vigil_key_grant *key_grant(struct vigil_key_val *val, __u32 perm,
                                                          __u32 uid, __u32 gen)
 {
-	struct task_struct *task = bpf_get_current_task_btf();
-	struct inode *exe = BPF_CORE_READ(task, mm, exe_file, f_inode);
+	struct key_exe_id *exe =
+	    bpf_task_storage_get(&key_task_exe, bpf_get_current_task_btf(), 0, 0);
 	struct vigil_file_key exe_key = {.gen = gen};
 	int i;
 
 	if (exe) {
-		exe_key.dev = BPF_CORE_READ(exe, i_sb, s_dev);
-		exe_key.ino = BPF_CORE_READ(exe, i_ino);
+		exe_key.dev = exe->dev;
+		exe_key.ino = exe->ino;
 	}
 	for (i = 0; i < VIGIL_KEY_GRANTS; i++) {
 		struct vigil_key_grant *g = &val->grants[i];
@@ -160,6 +180,133 @@ int vigil_key_permission(unsigned long long *ctx)
 	__builtin_memcpy(e->key_desc, kk.desc, sizeof(e->key_desc));
 	bpf_ringbuf_submit(e, 0);
 	return err;
+}
+
+/* Records what this exec started (see key_task_exe); nobody else hooks this void hook. */
+SEC("lsm/bprm_committed_creds")
+int BPF_PROG(vigil_bprm_committed_creds, struct linux_binprm *bprm)
+{
+	struct task_struct *task = bpf_get_current_task_btf();
+	struct inode *inode = bprm->file->f_inode;
+	struct vigil_file_key k = {};
+	__u32 gen = READ_ONCE(active_gen);
+	struct key_exe_id *id;
+	bool named = false;
+
+	k.dev = inode->i_sb->s_dev;
+	k.ino = inode->i_ino;
+	/* Active, then pending generation; two tests, not an OR of the two pointers (the verifier
+	 * refuses pointer arithmetic). */
+	if (gen) {
+		k.gen = gen;
+		named = bpf_map_lookup_elem(&key_exes, &k) != NULL;
+		if (!named) {
+			k.gen = gen + 1;
+			named = bpf_map_lookup_elem(&key_exes, &k) != NULL;
+		}
+	}
+	/* Traced across the exec: the tracer would drive the grant, so there is none. */
+	if (!named || task->ptrace) {
+		bpf_task_storage_delete(&key_task_exe, task);
+		return 0;
+	}
+	id = bpf_task_storage_get(&key_task_exe, task, 0, BPF_LOCAL_STORAGE_GET_F_CREATE);
+	if (id) { /* no memory: no record, so no grant (fail closed) */
+		id->dev = k.dev;
+		id->ino = k.ino;
+	}
+	return 0;
+}
+
+/* A fork or thread of a grant holder runs the same code: it inherits the record. */
+SEC("lsm/task_alloc")
+int BPF_PROG(vigil_task_alloc, struct task_struct *task, unsigned long clone_flags, int ret)
+{
+	struct key_exe_id *parent, *child;
+
+	if (ret)
+		return ret;
+	parent = bpf_task_storage_get(&key_task_exe, bpf_get_current_task_btf(), 0, 0);
+	if (!parent)
+		return 0;
+	child = bpf_task_storage_get(&key_task_exe, task, 0, BPF_LOCAL_STORAGE_GET_F_CREATE);
+	if (child) { /* no memory: the child has no grant (fail closed) */
+		child->dev = parent->dev;
+		child->ino = parent->ino;
+	}
+	return 0;
+}
+
+/*
+ * A holder of a key grant by executable can be read or driven by whoever traces it or writes
+ * its memory (ptrace, process_vm_readv/writev, /proc/PID/mem, pidfd_getfd: all ATTACH mode):
+ * the scope may not. Reads of its /proc status (READ mode: ps, top) stay allowed. To be called
+ * from the ptrace_access_check program.
+ */
+static __always_inline int key_check_ptrace(struct task_struct *child, unsigned int mode)
+{
+	struct vigil_policy_cfg *cfg;
+	struct vigil_event *e;
+	struct decision d;
+	__u32 gen;
+	int err;
+
+	if (!(mode & PTRACE_MODE_ATTACH))
+		return 0;
+	if (!bpf_task_storage_get(&key_task_exe, child, 0, 0) || current_is_vigild())
+		return 0;
+	cfg = current_policy(&gen);
+	if (!cfg) {
+		if (!gen)
+			return 0;
+		/* A generation without config is a vigild bug: keep the holder shut. */
+		decision_from_action(&d, VIGIL_ACT_DENY, 0, VIGIL_R_NO_POLICY);
+	} else {
+		if (!in_scope(cfg, gen))
+			return 0; /* the platform may debug */
+		decision_from_action(&d, VIGIL_ACT_DENY, 0, VIGIL_R_NOT_NAMED);
+		decision_apply_mode(&d, cfg);
+	}
+	err = d.verdict == VIGIL_DENY ? -EPERM : 0;
+	if (err)
+		stat_inc(VIGIL_STAT_KEY_DENY);
+	e = decision_event(VIGIL_EV_KEY, gen, cfg, &d, err, VIGIL_KEY_PTRACE);
+	if (!e)
+		return err;
+	e->target_pid = BPF_CORE_READ(child, tgid);
+	bpf_ringbuf_submit(e, 0);
+	return err;
+}
+
+/* Until the integrator merges key_check_ptrace into self's ptrace_access_check program. */
+SEC("lsm/ptrace_access_check")
+int BPF_PROG(vigil_key_ptrace_access_check, struct task_struct *child, unsigned int mode, int ret)
+{
+	if (ret)
+		return ret;
+	return key_check_ptrace(child, mode);
+}
+
+/* A grant holder asking to be traced hands its grant to its parent: refused, whoever asks. */
+SEC("lsm/ptrace_traceme")
+int BPF_PROG(vigil_ptrace_traceme, struct task_struct *parent, int ret)
+{
+	struct task_struct *task = bpf_get_current_task_btf();
+	struct vigil_event *e;
+	struct decision d;
+
+	if (ret)
+		return ret;
+	if (!bpf_task_storage_get(&key_task_exe, task, 0, 0) || current_is_vigild())
+		return 0;
+	decision_from_action(&d, VIGIL_ACT_DENY, 0, VIGIL_R_NOT_NAMED);
+	stat_inc(VIGIL_STAT_KEY_DENY);
+	e = decision_event(VIGIL_EV_KEY, READ_ONCE(active_gen), NULL, &d, -EPERM, VIGIL_KEY_PTRACE);
+	if (!e)
+		return -EPERM;
+	e->target_pid = BPF_CORE_READ(task, tgid);
+	bpf_ringbuf_submit(e, 0);
+	return -EPERM;
 }
 
 #endif /* VIGIL_KEY_BPF_H */

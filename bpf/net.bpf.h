@@ -4,10 +4,16 @@
 
 #include "common.bpf.h"
 #include "decide.bpf.h"
+#include "sockaddr.h"
 #include <bpf/bpf_endian.h>
 
-#define AF_INET  2
-#define AF_INET6 10
+#define AF_UNIX         1
+#define AF_INET         2
+#define AF_INET6        10
+#define AF_NETLINK      16
+#define AF_PACKET       17
+#define AF_ALG          38
+#define IPPROTO_ICMPV6_ 58 /* not in vmlinux.h's enum */
 
 struct {
 	__uint(type, BPF_MAP_TYPE_LPM_TRIE);
@@ -24,69 +30,6 @@ struct net_req {
 	__u8 proto;
 	__u8 op;
 };
-
-/* Reads a sockaddr the kernel already copied in, through copies; false if not inet. */
-static __always_inline bool net_req_from_sockaddr(struct net_req *r, const void *sa, int len)
-{
-	struct sockaddr_in6 a6;
-	struct sockaddr_in a4;
-	__u16 family;
-
-	if (!sa || len < (int)sizeof(family) ||
-	    bpf_probe_read_kernel(&family, sizeof(family), sa) < 0)
-		return false;
-	if (family == AF_INET) {
-		if (len < (int)sizeof(a4) || bpf_probe_read_kernel(&a4, sizeof(a4), sa) < 0)
-			return false;
-		r->key.family = 4;
-		__builtin_memcpy(r->key.addr, &a4.sin_addr.s_addr, 4);
-		r->port = bpf_ntohs(a4.sin_port);
-		return true;
-	}
-	if (family != AF_INET6)
-		return false;
-	if (len < (int)sizeof(a6) || bpf_probe_read_kernel(&a6, sizeof(a6), sa) < 0)
-		return false;
-	r->port = bpf_ntohs(a6.sin6_port);
-	/* ::ffff:a.b.c.d reaches an IPv4 host: the IPv4 rules decide. */
-	if (a6.sin6_addr.in6_u.u6_addr32[0] == 0 && a6.sin6_addr.in6_u.u6_addr32[1] == 0 &&
-	    a6.sin6_addr.in6_u.u6_addr32[2] == bpf_htonl(0xffff)) {
-		r->key.family = 4;
-		__builtin_memcpy(r->key.addr, &a6.sin6_addr.in6_u.u6_addr32[3], 4);
-		return true;
-	}
-	r->key.family = 6;
-	__builtin_memcpy(r->key.addr, &a6.sin6_addr, 16);
-	return true;
-}
-
-/*
- * The same from the hook's own (typed) sockaddr argument: the family and an IPv4 address are
- * direct loads (connect runs this per call); an IPv6 address, longer than struct sockaddr, is
- * copied.
- */
-static __always_inline bool net_req_from_sockaddr_btf(struct net_req *r, struct sockaddr *sa,
-                                                      int len)
-{
-	__u16 family;
-
-	if (!sa || len < (int)sizeof(family))
-		return false;
-	family = sa->sa_family;
-	if (family == AF_INET) {
-		/* sockaddr_in: sa_data holds the port (2 bytes) then the address (4 bytes). */
-		if (len < (int)sizeof(struct sockaddr_in))
-			return false;
-		r->key.family = 4;
-		r->key.addr[0] = sa->sa_data[2];
-		r->key.addr[1] = sa->sa_data[3];
-		r->key.addr[2] = sa->sa_data[4];
-		r->key.addr[3] = sa->sa_data[5];
-		r->port = (__u16)((__u8)sa->sa_data[0] << 8 | (__u8)sa->sa_data[1]);
-		return true;
-	}
-	return family == AF_INET6 && net_req_from_sockaddr(r, sa, len);
-}
 
 /* The socket's bound local address and port (for listen). */
 static __always_inline bool net_req_from_local(struct net_req *r, struct sock *sk)
@@ -146,49 +89,105 @@ static __always_inline void net_judge(const struct net_req *r, const struct vigi
 	decision_from_action(d, cfg_default(cfg, VIGIL_CFG_NET_DEFAULT_SHIFT), 0, VIGIL_R_DEFAULT);
 }
 
-static __always_inline int net_check(struct socket *sock, struct net_req *r)
+/* Logs (and for a deny, counts) a decision; dev and ino carry a socket()'s kind. */
+static __always_inline int net_finish(const struct vigil_policy_cfg *cfg, __u32 gen,
+                                      struct decision *d, const struct net_req *r, __u64 dev,
+                                      __u64 ino)
 {
-	struct vigil_policy_cfg *cfg;
 	struct vigil_event *e;
-	struct decision d;
-	bool broken;
-	__u32 gen;
 	int err;
 
-	cfg = governing_policy(VIGIL_CFG_NET_RULES, &gen, &broken);
-	r->proto = sock->sk ? sock->sk->sk_protocol : 0;
-	if (broken)
-		decision_from_action(&d, VIGIL_ACT_DENY, 0, VIGIL_R_NO_POLICY);
-	else if (!cfg)
-		return 0;
-	else
-		net_judge(r, cfg, gen, &d);
-	if (!d.log)
+	if (!d->log)
 		return 0;
 	if (cfg)
-		decision_apply_mode(&d, cfg);
-	err = d.verdict == VIGIL_DENY ? -EPERM : 0;
+		decision_apply_mode(d, cfg);
+	err = d->verdict == VIGIL_DENY ? -EPERM : 0;
 	if (err)
 		stat_inc(VIGIL_STAT_NET_DENY);
-	e = decision_event(VIGIL_EV_NET, gen, cfg, &d, err, r->op);
+	e = decision_event(VIGIL_EV_NET, gen, cfg, d, err, r->op);
 	if (!e)
 		return err;
 	e->port = r->port;
 	e->family = r->key.family;
 	e->proto = r->proto;
-	__builtin_memcpy(e->addr, r->key.addr, sizeof(e->addr));
+	e->dev = dev;
+	e->ino = ino;
+	/* socket() has no address; clang 14's BPF backend also drops the stores above when this
+	 * copies from a constant-initialized net_req. */
+	if (r->op != VIGIL_NET_CREATE)
+		__builtin_memcpy(e->addr, r->key.addr, sizeof(e->addr));
 	bpf_ringbuf_submit(e, 0);
 	return err;
 }
 
-static __always_inline int net_check_sockaddr(struct socket *sock, struct sockaddr *address,
-                                              int addrlen, __u8 op)
+static __always_inline bool net_raw_allowed(const struct vigil_policy_cfg *cfg)
 {
-	struct net_req r = {.op = op};
+	return cfg->flags & VIGIL_CFG_NET_RAW;
+}
 
-	if (!net_req_from_sockaddr_btf(&r, address, addrlen))
-		return 0; /* AF_UNIX, AF_UNSPEC (disconnect), AF_NETLINK...: not network access */
-	return net_check(sock, &r);
+/*
+ * A socket operation with an address (connect, bind, sendmsg): the address is copied and read
+ * by vsa_read() exactly as the protocol code will read it, for the socket's own family.
+ */
+static __always_inline int net_check_sockaddr(struct socket *sock, const void *sa,
+                                              struct sockaddr *typed, int len, __u8 op)
+{
+	struct sock *sk = sock->sk;
+	struct vigil_policy_cfg *cfg;
+	struct net_req r = {.op = op};
+	__u8 b[VSA_COPY_LEN] = {};
+	struct vsa_addr a = {};
+	struct decision d = {};
+	__u16 family, proto;
+	bool broken;
+	__u32 gen;
+	int res;
+
+	if (!sk)
+		return 0;
+	family = sk->__sk_common.skc_family;
+	if (family != AF_INET && family != AF_INET6 && family != AF_PACKET)
+		return 0; /* AF_UNIX, AF_NETLINK...: not network access */
+	cfg = governing_policy(VIGIL_CFG_NET_RULES, &gen, &broken);
+	if (!cfg && !broken)
+		return 0;
+	proto = sk->sk_protocol;
+	r.proto = proto > 255 ? 255 : (__u8)proto; /* MPTCP (262) must not read as TCP (6) */
+	if (broken) {
+		decision_from_action(&d, VIGIL_ACT_DENY, 0, VIGIL_R_NO_POLICY);
+	} else if (family == AF_PACKET || sock->type == SOCK_RAW) {
+		/* A raw socket made before the policy, or passed in: its header is its own. */
+		if (net_raw_allowed(cfg))
+			return 0;
+		decision_from_action(&d, VIGIL_ACT_DENY, 0, VIGIL_R_RAW_SOCKET);
+	} else {
+		/* connect and bind on IPv4 (the hot case): struct sockaddr's 16 bytes are direct
+		 * loads; otherwise the kernel's sockaddr_storage copy holds 28 bytes to copy. */
+		if (typed && family == AF_INET) {
+			__u16 f = typed->sa_family;
+			int i;
+
+			__builtin_memcpy(b, &f, sizeof(f));
+			for (i = 0; i < 14; i++)
+				b[2 + i] = typed->sa_data[i];
+			res = vsa_read(b, len, family, sock->type, proto, op, &a);
+		} else if (len > 0 && bpf_probe_read_kernel(b, sizeof(b), sa) < 0)
+			res = VSA_UNKNOWN;
+		else
+			res = vsa_read(b, len, family, sock->type, proto, op, &a);
+		if (res == VSA_NONE)
+			return 0; /* disconnect, or the connected peer, checked at connect */
+		if (res == VSA_ADDR) {
+			r.key.family = a.family;
+			__builtin_memcpy(r.key.addr, a.addr, sizeof(a.addr));
+			r.port = a.port;
+			net_judge(&r, cfg, gen, &d);
+		} else {
+			/* Refused by the kernel or unreadable: fail closed rather than guess. */
+			decision_from_action(&d, VIGIL_ACT_DENY, 0, VIGIL_R_BAD_ADDR);
+		}
+	}
+	return net_finish(cfg, gen, &d, &r, 0, 0);
 }
 
 SEC("lsm/socket_connect")
@@ -197,7 +196,7 @@ int BPF_PROG(vigil_socket_connect, struct socket *sock, struct sockaddr *address
 {
 	if (ret)
 		return ret;
-	return net_check_sockaddr(sock, address, addrlen, VIGIL_NET_CONNECT);
+	return net_check_sockaddr(sock, address, address, addrlen, VIGIL_NET_CONNECT);
 }
 
 SEC("lsm/socket_bind")
@@ -205,37 +204,114 @@ int BPF_PROG(vigil_socket_bind, struct socket *sock, struct sockaddr *address, i
 {
 	if (ret)
 		return ret;
-	return net_check_sockaddr(sock, address, addrlen, VIGIL_NET_BIND);
+	return net_check_sockaddr(sock, address, address, addrlen, VIGIL_NET_BIND);
 }
 
 SEC("lsm/socket_listen")
 int BPF_PROG(vigil_socket_listen, struct socket *sock, int backlog, int ret)
 {
 	struct net_req r = {.op = VIGIL_NET_LISTEN};
+	struct vigil_policy_cfg *cfg;
+	struct decision d = {};
+	bool broken;
+	__u32 gen;
 
 	if (ret)
 		return ret;
 	if (!net_req_from_local(&r, BPF_CORE_READ(sock, sk)))
 		return 0;
-	return net_check(sock, &r);
+	cfg = governing_policy(VIGIL_CFG_NET_RULES, &gen, &broken);
+	r.proto = sock->sk ? sock->sk->sk_protocol : 0;
+	if (broken)
+		decision_from_action(&d, VIGIL_ACT_DENY, 0, VIGIL_R_NO_POLICY);
+	else if (!cfg)
+		return 0;
+	else
+		net_judge(&r, cfg, gen, &d);
+	return net_finish(cfg, gen, &d, &r, 0, 0);
 }
 
 /*
- * An explicit destination (sendto, sendmsg with msg_name, TCP fast open) is checked like a
- * connect; without one the socket's connect was already checked.
+ * An explicit destination (sendto, sendmsg with msg_name, sendmmsg, io_uring, TCP fast open)
+ * is checked like a connect; without one the socket's connect was already checked.
  */
 SEC("lsm/socket_sendmsg")
 int BPF_PROG(vigil_socket_sendmsg, struct socket *sock, struct msghdr *msg, int size, int ret)
 {
-	struct net_req r = {.op = VIGIL_NET_SENDMSG};
+	void *name;
 
 	if (ret)
 		return ret;
-	/* msg_name is a void pointer: no type to load through, so copies. */
-	if (!net_req_from_sockaddr(&r, BPF_CORE_READ(msg, msg_name),
-	                           BPF_CORE_READ(msg, msg_namelen)))
+	name = msg->msg_name;
+	return net_check_sockaddr(sock, name, NULL, name ? msg->msg_namelen : 0, VIGIL_NET_SENDMSG);
+}
+
+enum net_kind {
+	NET_KIND_OK = 0,    /* TCP, UDP, UDP-Lite, and local families: the hooks above decide */
+	NET_KIND_RAW,       /* raw, packet and ping sockets: the policy's "raw" */
+	NET_KIND_TRANSPORT, /* SCTP, MPTCP, DCCP...: addresses outside connect/bind/sendmsg */
+	NET_KIND_FAMILY,    /* a family the rules cannot name: the section's default */
+};
+
+static __always_inline int net_socket_kind(int family, int type, int protocol)
+{
+	if (family == AF_PACKET)
+		return NET_KIND_RAW;
+	if (family != AF_INET && family != AF_INET6)
+		return family == AF_ALG ? NET_KIND_OK : NET_KIND_FAMILY; /* AF_ALG: local crypto */
+	if (type == SOCK_RAW)
+		return NET_KIND_RAW;
+	if (type == SOCK_DGRAM) {
+		if (protocol == IPPROTO_ICMP || protocol == IPPROTO_ICMPV6_)
+			return NET_KIND_RAW;
+		return protocol == 0 || protocol == IPPROTO_UDP || protocol == IPPROTO_UDPLITE
+		           ? NET_KIND_OK
+		           : NET_KIND_TRANSPORT;
+	}
+	/*
+	 * SCTP (connectx/bindx multihoming through setsockopt) and MPTCP (subflows the path
+	 * manager opens) reach addresses that never pass socket_connect/bind: refused.
+	 */
+	if (type == SOCK_STREAM && (protocol == 0 || protocol == IPPROTO_TCP))
+		return NET_KIND_OK;
+	return NET_KIND_TRANSPORT;
+}
+
+/* Which sockets the scope may make: raw per the policy, unmodelled transports never. */
+SEC("lsm/socket_create")
+int BPF_PROG(vigil_socket_create, int family, int type, int protocol, int kern, int ret)
+{
+	struct net_req r = {.op = VIGIL_NET_CREATE};
+	struct vigil_policy_cfg *cfg;
+	struct decision d = {};
+	bool broken;
+	__u32 gen = 0;
+	int kind;
+
+	if (ret)
+		return ret;
+	if (kern || family == AF_UNIX || family == AF_NETLINK)
+		return 0; /* the kernel's own sockets, and local IPC */
+	kind = net_socket_kind(family, type, protocol);
+	if (kind == NET_KIND_OK)
 		return 0;
-	return net_check(sock, &r);
+	cfg = governing_policy(VIGIL_CFG_NET_RULES, &gen, &broken);
+	if (broken)
+		decision_from_action(&d, VIGIL_ACT_DENY, 0, VIGIL_R_NO_POLICY);
+	else if (!cfg)
+		return 0;
+	else if (kind == NET_KIND_RAW)
+		decision_from_action(&d, net_raw_allowed(cfg) ? VIGIL_ACT_ALLOW : VIGIL_ACT_DENY, 0,
+		                     VIGIL_R_RAW_SOCKET);
+	else if (kind == NET_KIND_TRANSPORT)
+		decision_from_action(&d, VIGIL_ACT_DENY, 0, VIGIL_R_SOCKET_KIND);
+	else
+		decision_from_action(&d, cfg_default(cfg, VIGIL_CFG_NET_DEFAULT_SHIFT), 0,
+		                     VIGIL_R_SOCKET_KIND);
+	r.key.family = family == AF_INET ? 4 : family == AF_INET6 ? 6 : 0;
+	r.proto = protocol < 0 || protocol > 255 ? 255 : (__u8)protocol;
+	return net_finish(cfg, gen, &d, &r, (__u64)family,
+	                  (__u64)(__u32)type | (__u64)(__u32)protocol << 32);
 }
 
 #endif /* VIGIL_NET_BPF_H */

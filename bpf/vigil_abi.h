@@ -70,6 +70,7 @@ enum vigil_net_op {
 	VIGIL_NET_BIND = 1,
 	VIGIL_NET_LISTEN = 2,
 	VIGIL_NET_SENDMSG = 3, /* sendto/sendmsg with an explicit destination */
+	VIGIL_NET_CREATE = 4,  /* socket(): raw, packet, ping and unmodelled sockets; no rule op */
 };
 
 /* Key permissions: bit numbers of a grant's perm mask; equal to the kernel's enum key_need_perm. */
@@ -81,6 +82,7 @@ enum vigil_key_perm {
 	VIGIL_KEY_LINK = 5,
 	VIGIL_KEY_SETATTR = 6,
 	VIGIL_KEY_UNLINK = 7,
+	VIGIL_KEY_PTRACE = 16, /* (event only) ptrace or memory access to a key-grant holder */
 };
 
 /* What a self-protection event refused, in vigil_event.access. */
@@ -130,6 +132,9 @@ enum vigil_reason {
 	VIGIL_R_SELF = 10,           /* self-protection, no policy involved */
 	VIGIL_R_NOT_NAMED = 11,      /* managed key; no rule names this workload */
 	VIGIL_R_WRITER_AT_LOAD = 12, /* (invalidation, from vigild) a writer held it at its check */
+	VIGIL_R_BAD_ADDR = 13,       /* a socket address the kernel refuses or vigil cannot read */
+	VIGIL_R_RAW_SOCKET = 14,     /* raw, packet or ping socket under "raw": "deny" */
+	VIGIL_R_SOCKET_KIND = 15,    /* a socket family or transport the rules cannot express */
 };
 
 /* Policy-wide flags in vigil_policy_cfg.flags. */
@@ -140,6 +145,7 @@ enum vigil_reason {
 #define VIGIL_CFG_NET_RULES      (1u << 4) /* the policy has network rules or a non-allow default */
 #define VIGIL_CFG_FILE_TREES     (1u << 5) /* a file rule names a directory: walk the parents */
 #define VIGIL_CFG_SCOPE_INLINE   (1u << 6) /* scope cgroups in vigil_policy_cfg.scope_id */
+#define VIGIL_CFG_NET_RAW        (1u << 7) /* "raw": "allow": raw, packet, ping sockets */
 /* Section defaults, enum vigil_action in two bits (0 reads as allow). */
 #define VIGIL_CFG_FILE_DEFAULT_SHIFT 8
 #define VIGIL_CFG_NET_DEFAULT_SHIFT  10
@@ -340,6 +346,7 @@ struct vigil_event {
 	__u8 family;      /* NET: 4 or 6 (4 also for IPv4-mapped IPv6) */
 	__u8 proto;       /* NET: IPPROTO_* */
 	__u8 addr[16];    /* NET: address; IPv4 in the first 4 bytes */
+	/* NET op create: dev is the socket's family (AF_*), ino its type | protocol << 32. */
 	__u32 target_pid; /* SELF: the process acted upon (signal, ptrace) */
 	__u32 _pad;
 	char key_desc[VIGIL_KEY_DESC_LEN]; /* KEY: the key's description */

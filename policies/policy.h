@@ -87,6 +87,7 @@ struct policy {
 	struct policy_exec_rule *exec;
 	size_t n_exec;
 	uint8_t net_default; /* 0: no network section, nothing is checked */
+	bool net_raw;        /* "raw": "allow": raw, packet and ping sockets may be made */
 	struct policy_net_rule *net;
 	size_t n_net;
 	uint8_t file_default; /* 0: no files section */

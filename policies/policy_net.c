@@ -169,8 +169,9 @@ static int parse_net_rule(struct policy *p, const vjson *v, size_t i, struct pol
 
 int policy_parse_network(struct policy *p, const vjson *root, struct policy_error *err)
 {
-	static const char *const keys[] = {"default", "rules", NULL};
+	static const char *const keys[] = {"default", "raw", "rules", NULL};
 	const vjson *net, *rules, *v;
+	const char *raw;
 	size_t i;
 	int r;
 
@@ -179,8 +180,15 @@ int policy_parse_network(struct policy *p, const vjson *root, struct policy_erro
 		return r;
 	p->net_default = POLICY_ACT_ALLOW;
 	r = policy_get_action(net, "default", false, p->origin, "network", &p->net_default, err);
-	if (r < 0)
+	if (r < 0 ||
+	    (r = policy_get_string(net, "raw", false, p->origin, "network", &raw, err)) < 0)
 		return r;
+	/* Raw, packet and ping sockets write their own headers past every rule: off unless named.
+	 */
+	if (raw && strcmp(raw, "allow") != 0 && strcmp(raw, "deny") != 0)
+		return policy_errorf(err, -EINVAL, "%s: network.raw: '%s' is not allow or deny",
+		                     p->origin, raw);
+	p->net_raw = raw && strcmp(raw, "allow") == 0;
 	rules = vjson_object_get(net, "rules");
 	if (!rules)
 		return 0;

@@ -1,7 +1,9 @@
 # vm suite: kernel-key enforcement by executable identity, cgroup and uid.
 # Kernel-key enforcement: a key the policy names is usable only by the executables (path and
 # SHA-256), cgroups and uids its rules name, for the permissions they name.
-# vigil-vm-args: --copy build/guest-tests:/t --copy build/guest-tests/vtest:/t/keyreader
+# Grants by executable follow what was executed (recorded at exec), not /proc/self/exe, and their
+# holders cannot be traced or have their memory read or written from the scope.
+# vigil-vm-args: --copy build/guest-tests:/t --copy build/guest-tests/vtest:/t/keyreader --copy build/guest-tests/keyprobe:/t/keyhold
 . /tests/vm/lib.sh
 V=/t/vtest
 ev() {
@@ -28,4 +30,43 @@ ev "event: uid" '"perm":"read"' '"uid":1001'
 expect_eperm "keyctl read outside the scope by an unnamed binary" outside $V key-read $id
 other=$($V key-add other:key hello)
 expect_rc "a key no rule names is not managed" 0 $V key-read $other
+
+# Routes to the grant that do not run the granted binary.
+P=/t/keyprobe
+H=/t/keyhold
+outside sh -c 'echo 0 > /proc/sys/kernel/yama/ptrace_scope' 2>/dev/null
+expect_rc "the holder binary reads the key" 0 $H read $id
+expect_rc "a fork of the holder keeps its grant" 0 $H fork-read $id
+$P exe-file /t/keyreader $id > /tmp/.out 2>&1
+rc=$?
+case $rc in
+1) ok "PR_SET_MM_EXE_FILE to the granted binary: the key read is refused (EPERM)"
+   expect_event "event: read after PR_SET_MM_EXE_FILE" '"type":"key"' '"perm":"read"' \
+	'"comm":"keyprobe"' '"reason":"not_named"' '"errno":1' ;;
+101) ok "PR_SET_MM_EXE_FILE refused (EPERM: CAP_SYS_RESOURCE is not granted)" ;;
+*) not_ok "PR_SET_MM_EXE_FILE to the granted binary" "exit $rc, want 1 (key refused) or 101 (prctl refused)" ;;
+esac
+$H pause &
+hold=$!
+$P pause &
+plain=$!
+usleep 300000
+expect_eperm "ptrace attach to the grant holder from the scope" $P ptrace $hold
+expect_event "event: ptrace of the holder" '"type":"key"' '"perm":"ptrace"' "\"target_pid\":$hold" \
+	'"verdict":"deny"' '"errno":1' '"comm":"keyprobe"'
+expect_eperm "process_vm_writev into the grant holder" $P vmwrite $hold
+expect_eperm "process_vm_readv of the grant holder" $P vmread $hold
+# mem_open turns a refused ptrace_may_access into EACCES; the plain process below shows the
+# refusal is vigil's.
+expect_rc "/proc/PID/mem of the grant holder opened for writing: refused (EACCES)" 1 $P procmem $hold
+cp /tmp/.err /tmp/procmem.err
+expect_rc "... with the kernel's EACCES" 0 grep -q "Permission denied" /tmp/procmem.err
+expect_rc "ptrace attach to a process without a grant still works" 0 $P ptrace $plain
+expect_rc "process_vm_writev into a process without a grant still works" 0 $P vmwrite $plain
+expect_rc "/proc/PID/mem of a process without a grant still opens" 0 $P procmem $plain
+expect_rc "the platform may debug the holder" 0 outside $P ptrace $hold
+expect_eperm "PTRACE_TRACEME from a grant holder" $H traceme
+expect_eperm "the granted binary exec'd under ptrace gets no grant" $P traced-exec /t/keyreader key-read $id
+ev "event: traced exec" '"perm":"read"' '"comm":"keyreader"' '"reason":"not_named"'
+kill $hold $plain
 finish

@@ -1,4 +1,4 @@
-# vm suite: network enforcement: connect, bind, listen, sendto, io_uring, IPv6 and IPv4-mapped IPv6.
+# vm suite: network enforcement: connect, bind, listen, sendto, io_uring, IPv6 and IPv4-mapped IPv6, sockaddr lengths, AF_UNSPEC, raw sockets.
 # Network enforcement: connect, bind, listen, unconnected UDP sendto, io_uring connect, IPv6 and
 # IPv4-mapped IPv6, CIDR longest-prefix match, ports, protocol, default, audit, scope.
 # vigil-vm-args: --copy build/guest-tests:/t
@@ -58,5 +58,71 @@ expect_eperm "IPv6 connect to an address no rule covers" $V connect 2001:db8::1 
 expect_rc "audit rule: connect allowed" 0 $V connect 10.1.0.77 80
 ev "event: audit rule" '"verdict":"audit"' '"rule":"dummy-host-audited"' '"errno":0'
 expect_rc "outside the scope nothing is checked" 0 outside $V connect 10.2.0.77 80
-expect_no_event "no event for the out-of-scope connect" '"network.peer.address":"10.2.0.77"' 
+expect_no_event "no event for the out-of-scope connect" '"network.peer.address":"10.2.0.77"'
+
+# Addresses read as the kernel reads them (netprobe OP SOCK TYPE SAFAM ADDR PORT LEN).
+P=/t/netprobe
+expect_eperm "IPv6 connect, length 24, to a denied /128" $P connect 6 tcp inet6 fd00::66 8101 24
+ev "event: length-24 connect" '"rule":"v6-host-denied"' '"network.peer.address":"fd00::66"' \
+	'"network.peer.port":8101' '"op":"connect"' '"errno":1'
+expect_eperm "IPv6 connect, length 24, ::ffff:-mapped to a denied IPv4 host" $P connect 6 tcp inet6 ::ffff:10.1.0.66 8102 24
+ev "event: length-24 mapped connect" '"rule":"dummy-host-denied"' '"network.type":"ipv4"' \
+	'"network.peer.address":"10.1.0.66"' '"network.peer.port":8102'
+expect_eperm "IPv6 UDP connect, length 24, to an address no rule covers" $P connect 6 udp inet6 2001:db8::2 8103 24
+ev "event: length-24 UDP connect" '"reason":"default"' '"network.peer.address":"2001:db8::2"' '"network.transport":"udp"'
+expect_eperm "IPv6 bind, length 24, of [::]" $P bind 6 tcp inet6 :: 8104 24
+ev "event: length-24 bind" '"op":"bind"' '"network.peer.address":"::"' '"network.peer.port":8104' '"network.type":"ipv6"'
+expect_eperm "IPv6 UDP sendto, length 24, ::ffff:-mapped default-denied host" $P sendto 6 udp inet6 ::ffff:10.2.0.10 8105 24
+ev "event: length-24 mapped sendto" '"op":"sendmsg"' '"network.peer.address":"10.2.0.10"' '"network.peer.port":8105'
+expect_rc "IPv6 connect, length 24, to allowed ::1 still works" 0 $P connect 6 tcp inet6 ::1 8080 24
+expect_eperm "UDP sendto with sin_family AF_UNSPEC to a default-denied host" $P sendto 4 udp unspec 10.2.0.11 8106 16
+ev "event: AF_UNSPEC sendto" '"op":"sendmsg"' '"reason":"default"' '"network.peer.address":"10.2.0.11"' \
+	'"network.peer.port":8106' '"network.type":"ipv4"'
+expect_eperm "UDP bind with sin_family AF_UNSPEC of 0.0.0.0" $P bind 4 udp unspec 0.0.0.0 8107 16
+ev "event: AF_UNSPEC bind" '"op":"bind"' '"network.peer.address":"0.0.0.0"' '"network.peer.port":8107'
+expect_rc "AF_UNSPEC connect (a UDP disconnect) still works" 0 $P connect 4 udp unspec 0.0.0.0 0 16
+expect_eperm "IPv6 UDP socket, AF_INET address: an IPv4 connect, denied" $P connect 6 udp inet 10.2.0.12 8108 16
+ev "event: AF_INET on an IPv6 socket" '"network.peer.address":"10.2.0.12"' '"network.peer.port":8108' '"network.type":"ipv4"'
+expect_eperm "IPv6 UDP socket, AF_INET address: an IPv4 sendto, denied" $P sendto 6 udp inet 10.2.0.13 8109 16
+expect_eperm "connect to 0.0.0.0 reaches loopback: the loopback port rule denies" $P connect 4 tcp inet 0.0.0.0 7002 16
+ev "event: 0.0.0.0 read as 127.0.0.1" '"rule":"lo-blocked-port"' '"network.peer.address":"127.0.0.1"' '"network.peer.port":7002'
+expect_eperm "a sockaddr the kernel would refuse (IPv4, length 8) fails closed" $P connect 4 tcp inet 10.1.0.5 8110 8
+ev "event: bad address" '"reason":"bad_address"' '"op":"connect"' '"errno":1'
+expect_eperm "sendmsg to a default-denied host" $P sendmsg 4 udp inet 10.2.0.14 8111 16
+ev "event: sendmsg" '"op":"sendmsg"' '"network.peer.address":"10.2.0.14"' '"network.peer.port":8111'
+expect_eperm "sendmmsg to a ::ffff:-mapped denied host" $P sendmmsg 6 udp inet6 ::ffff:10.2.0.15 8112 24
+ev "event: sendmmsg" '"op":"sendmsg"' '"network.peer.address":"10.2.0.15"' '"network.peer.port":8112'
+expect_rc "sendmmsg: allowed first message sent, denied second refused" 0 $P sendmmsg2 4 udp inet 10.2.0.16 8113 16
+cp /tmp/.out /tmp/sendmmsg.out
+expect_rc "... exactly one message sent" 0 grep -qx "sent 1" /tmp/sendmmsg.out
+ev "event: sendmmsg second message" '"network.peer.address":"10.2.0.16"' '"network.peer.port":8113'
+expect_eperm "io_uring sendmsg to a default-denied host" $P uring-sendmsg 4 udp unspec 10.2.0.17 8114 16
+ev "event: io_uring sendmsg" '"op":"sendmsg"' '"network.peer.address":"10.2.0.17"' '"network.peer.port":8114'
+expect_eperm "io_uring connect, length 24, to a denied /128" $P uring-connect 6 tcp inet6 fd00::66 8115 24
+ev "event: io_uring length-24 connect" '"rule":"v6-host-denied"' '"network.peer.port":8115'
+expect_rc "allowed UDP send still works (udp/53 rule)" 0 $P sendto 4 udp inet 10.9.0.53 53 16
+expect_rc "allowed IPv6 UDP sendmsg to ::1 still works" 0 $P sendmsg 6 udp inet6 ::1 5353 28
+expect_rc "allowed bind still works" 0 $P bind 4 tcp inet 127.0.0.1 0 16
+
+# Raw, packet and ping sockets ("raw" absent: deny), and transports the rules cannot express.
+outside sh -c 'echo 0 2147483647 > /proc/sys/net/ipv4/ping_group_range'
+expect_eperm "AF_INET SOCK_RAW socket" $P socket inet raw 255
+ev "event: raw socket" '"op":"create"' '"reason":"raw_socket"' '"socket.domain":2' '"socket.type":3' '"errno":1'
+expect_eperm "IP_HDRINCL raw send (denied header destination, allowed msg_name)" $P hdrincl 127.0.0.1 10.2.0.18
+expect_eperm "AF_INET6 SOCK_RAW socket" $P socket inet6 raw 58
+expect_eperm "AF_PACKET socket sending frames" $P packet
+ev "event: packet socket" '"op":"create"' '"reason":"raw_socket"' '"socket.domain":17'
+expect_eperm "ICMP datagram (ping) socket" $P socket inet dgram icmp
+ev "event: ping socket" '"op":"create"' '"network.transport":"icmp"' '"socket.type":2'
+expect_eperm "ICMPv6 datagram (ping) socket" $P socket inet6 dgram icmpv6
+expect_rc "the platform makes a ping socket (the kernel would allow it)" 0 outside $P socket inet dgram icmp
+expect_rc "the platform sends a packet frame (the kernel would allow it)" 0 outside $P packet
+expect_eperm "MPTCP socket: refused like every transport the rules cannot express" $P socket inet stream mptcp
+ev "event: MPTCP" '"op":"create"' '"reason":"socket_kind"' '"socket.protocol":262'
+expect_rc "the platform makes an MPTCP socket (the kernel would allow it)" 0 outside $P socket inet stream mptcp
+expect_eperm "SCTP socket" $P socket inet6 seqpacket sctp
+ev "event: SCTP" '"reason":"socket_kind"' '"socket.protocol":132'
+expect_eperm "AF_VSOCK socket under a default-deny section" $P socket vsock stream 0
+ev "event: other family" '"reason":"socket_kind"' '"socket.domain":40'
+expect_rc "UDP-Lite stays a datagram socket the rules decide" 0 $P socket inet dgram udplite
 finish
