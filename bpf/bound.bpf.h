@@ -250,7 +250,7 @@ static __always_inline bool delegated_file(struct kernfs_node *kn)
 		return true;
 	if (len == 12 && n[7] == 'k' && n[8] == 'i' && n[9] == 'l' && n[10] == 'l')
 		return true;
-	return len == 14 && n[7] == 'f' && n[8] == 'r' && n[9] == 'e' && n[12] == 'z';
+	return len == 14 && n[7] == 'f' && n[8] == 'r' && n[9] == 'e' && n[11] == 'z';
 }
 
 /*

@@ -77,6 +77,7 @@ kern "event: clone3 into cgroup" '"protects":"cgroup"' '"path":"clone_into_cgrp"
 expect_eperm "create a cgroup outside the scope" mkdir $CG/escape
 expect_eperm "write the root's subtree_control" sh -c "echo +pids > $CG/cgroup.subtree_control"
 expect_eperm "write the scope's own cpu.max (a platform limit)" sh -c "echo 'max 100000' > $CG/workload/cpu.max"
+expect_rc "write the scope's own cgroup.freeze (delegated)" 0 sh -c "echo 0 > $CG/workload/cgroup.freeze"
 mkdir -p $CG/workload/sub
 expect_rc "move within the scope" 0 sh -c "echo \$\$ > $CG/workload/sub/cgroup.procs && grep -qx '0::/workload/sub' /proc/self/cgroup"
 # The platform manages cgroups: creates, enables controllers, moves tasks in and out.

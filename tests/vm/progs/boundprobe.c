@@ -22,6 +22,7 @@
 #include <sys/socket.h>
 #include <sys/syscall.h>
 #include <sys/wait.h>
+#include <time.h>
 #include <unistd.h>
 
 #ifndef FSCONFIG_SET_STRING
@@ -90,6 +91,23 @@ static int probe_init_module(const char *path)
 	return result("init_module", syscall(SYS_init_module, buf, (unsigned long)n, ""));
 }
 
+/* N pairs of chown to uid 1000 and back: two capable(CAP_CHOWN) checks each; prints the clock
+ * per pair (instructions under VIGIL_VM_ICOUNT). */
+static int chown_loop(const char *path, long n)
+{
+	struct timespec t0, t1;
+	long i;
+
+	clock_gettime(CLOCK_MONOTONIC, &t0);
+	for (i = 0; i < n; i++)
+		if (chown(path, 1000, (gid_t)-1) < 0 || chown(path, 0, (gid_t)-1) < 0)
+			return result("chown", -1);
+	clock_gettime(CLOCK_MONOTONIC, &t1);
+	printf("%.1f\n", ((double)(t1.tv_sec - t0.tv_sec) * 1e9 + (double)(t1.tv_nsec - t0.tv_nsec)) /
+	                     (double)n);
+	return 0;
+}
+
 int main(int argc, char **argv)
 {
 	const char *cmd = argc > 1 ? argv[1] : "";
@@ -150,6 +168,8 @@ int main(int argc, char **argv)
 		return result("open", open(argv[2], O_WRONLY | O_CLOEXEC));
 	if (strcmp(cmd, "open-read") == 0 && argc == 3)
 		return result("open", open(argv[2], O_RDONLY | O_CLOEXEC));
+	if (strcmp(cmd, "chown-loop") == 0 && argc == 4)
+		return chown_loop(argv[2], atol(argv[3]));
 	if (strcmp(cmd, "mount") == 0 && argc == 5)
 		return result("mount", mount(argv[2], argv[3], argv[4], 0, NULL));
 	if (strcmp(cmd, "mount-overlay") == 0 && argc == 4)
@@ -166,6 +186,7 @@ int main(int argc, char **argv)
 	                "reboot-kexec | reboot-cad-off | raw-socket | socket-family N | iopl | "
 	                "raise-nofile | immutable FILE | ptrace PID | perf | fsconfig | "
 	                "clone-into-cgroup DIR | open-write|open-read FILE | bind PORT | "
-	                "mount SRC DIR TYPE | mount-overlay OPTIONS DIR | mount-bind SRC DIR\n");
+	                "mount SRC DIR TYPE | mount-overlay OPTIONS DIR | mount-bind SRC DIR | "
+	                "chown-loop FILE N\n");
 	return 2;
 }
