@@ -103,8 +103,9 @@ static int chown_loop(const char *path, long n)
 		if (chown(path, 1000, (gid_t)-1) < 0 || chown(path, 0, (gid_t)-1) < 0)
 			return result("chown", -1);
 	clock_gettime(CLOCK_MONOTONIC, &t1);
-	printf("%.1f\n", ((double)(t1.tv_sec - t0.tv_sec) * 1e9 + (double)(t1.tv_nsec - t0.tv_nsec)) /
-	                     (double)n);
+	printf("%.1f\n",
+	       ((double)(t1.tv_sec - t0.tv_sec) * 1e9 + (double)(t1.tv_nsec - t0.tv_nsec)) /
+	           (double)n);
 	return 0;
 }
 
