@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Cost of the scope's bounds (bpf/bound.bpf.h) in guest instructions: chown() pairs (two granted
-# capable(CAP_CHOWN) checks each) and open()+close() of a 6-component path (inode_permission on
-# every component), inside a cgroup scope, with and without vigild; one guest boot under
+# capable(CAP_CHOWN) checks each) and open()+close() of a 6-component path (file_open with
+# bound_check_open), inside a cgroup scope, with and without vigild; one guest boot under
 # VIGIL_VM_ICOUNT=0. Writes BUILD/bench/bound.md.
 set -euo pipefail
 top=$(cd "$(dirname "$0")/.." && pwd)

@@ -1,5 +1,6 @@
 /* The bounds of the scope: capabilities it keeps, and what it may never do whatever it holds
- * (leave the scope, load kernel code, start another kernel, mount). */
+ * (leave the scope, load kernel code, start another kernel, mount). Write-opens are decided by
+ * bound_check_open, called from the file_open program of bpf/file.bpf.h. */
 #ifndef VIGIL_BOUND_BPF_H
 #define VIGIL_BOUND_BPF_H
 
@@ -7,11 +8,9 @@
 #include "decide.bpf.h"
 
 #define PF_KTHREAD          0x00200000
-#define MAY_WRITE           0x2
 #define CAP_OPT_NOAUDIT     0x2
 #define CAP_SYS_BOOT        22
 #define CLONE_INTO_CGROUP   0x200000000ull
-#define S_IFDIR             0040000
 #define S_IFBLK             0060000
 #define CGROUP2_SUPER_MAGIC 0x63677270
 #define CGROUP_SUPER_MAGIC  0x27e0eb
@@ -232,46 +231,55 @@ static __always_inline struct kernfs_node *kn_parent(struct kernfs_node *kn)
 	return BPF_CORE_READ(kn, __parent);
 }
 
-/* The files of its own root cgroup a delegated subtree may write (cgroup v2 delegation);
- * the root's limits are the platform's. */
-static __always_inline bool delegated_file(struct kernfs_node *kn)
+#define CG_OTHER     0
+#define CG_DELEGATED 1 /* the scope may write it in its own root cgroup (cgroup v2 delegation) */
+#define CG_MOVE      2 /* cgroup.procs, cgroup.threads */
+
+/* Which kind of cgroup control file kn is; the root cgroup's limits are the platform's. */
+static __always_inline int delegated_file(struct kernfs_node *kn)
 {
 	char n[24] = {};
 	int len = bpf_probe_read_kernel_str(n, sizeof(n), BPF_CORE_READ(kn, name));
 
 	if (len < 12 || n[0] != 'c' || n[6] != '.')
-		return false;
-	/* cgroup.procs, cgroup.threads, cgroup.subtree_control, cgroup.kill, cgroup.freeze */
+		return CG_OTHER;
+	/* cgroup.procs, cgroup.threads */
 	if (len == 13 && n[7] == 'p' && n[8] == 'r' && n[9] == 'o' && n[10] == 'c' && n[11] == 's')
-		return true;
+		return CG_MOVE;
 	if (len == 15 && n[7] == 't' && n[8] == 'h' && n[9] == 'r' && n[13] == 's')
-		return true;
+		return CG_MOVE;
+	/* cgroup.subtree_control, cgroup.kill, cgroup.freeze */
 	if (len == 23 && n[7] == 's' && n[8] == 'u' && n[9] == 'b' && n[14] == '_')
-		return true;
+		return CG_DELEGATED;
 	if (len == 12 && n[7] == 'k' && n[8] == 'i' && n[9] == 'l' && n[10] == 'l')
-		return true;
-	return len == 14 && n[7] == 'f' && n[8] == 'r' && n[9] == 'e' && n[11] == 'z';
+		return CG_DELEGATED;
+	if (len == 14 && n[7] == 'f' && n[8] == 'r' && n[9] == 'e' && n[11] == 'z')
+		return CG_DELEGATED;
+	return CG_OTHER;
 }
 
 /*
- * A write to cgroupfs from a cgroup scope: only inside the scope's subtree. This decides the
- * write-open of every control file and, because the kernel checks MAY_WRITE on the common
- * ancestor's cgroup.procs when a task is moved (cgroup_procs_write_permission), every move:
- * out of the scope, into it from outside, across it. mkdir and rmdir are writes to the parent.
+ * A write-open of a cgroupfs file from a cgroup scope. cgroup.procs and cgroup.threads are
+ * refused everywhere: a move is checked by the kernel at write time against the common
+ * ancestor of source and destination, which no LSM hook reports without a program on
+ * inode_permission (every path component of every lookup), so the scope moves no task at all —
+ * the platform places tasks. Other control files: only inside the scope's subtree, and of the
+ * scope's own root cgroup only the delegated ones (its limits are the platform's).
  */
 static __always_inline bool cgroupfs_write_ok(const struct vigil_policy_cfg *cfg, __u32 gen,
                                               struct inode *inode)
 {
 	struct kernfs_node *kn = (struct kernfs_node *)BPF_CORE_READ(inode, i_private);
-	bool dir = (BPF_CORE_READ(inode, i_mode) & S_IFMT) == S_IFDIR;
-	struct kernfs_node *cg = dir ? kn : kn_parent(kn);
-	int level;
+	struct kernfs_node *cg = kn_parent(kn);
+	int level, what = delegated_file(kn);
 
+	if (what == CG_MOVE)
+		return false;
 	for (level = 0; level <= VIGIL_MAX_CGROUP_DEPTH; level++) {
 		if (!cg)
 			return false;
 		if (scope_has(cfg, gen, BPF_CORE_READ(cg, id)))
-			return level > 0 || dir || delegated_file(kn);
+			return level > 0 || what == CG_DELEGATED;
 		cg = kn_parent(cg);
 	}
 	return false; /* deeper than we walk: fail closed */
@@ -290,21 +298,19 @@ static __always_inline bool proc_is_sysctl(struct inode *inode)
 }
 
 /*
- * Writes from the scope that reach past it: cgroupfs outside the scope's subtree, block devices
- * (raw writes under every file system's checks), debugfs and tracefs, sysfs, sysctls. Every
- * other MAY_WRITE returns after two loads: this hook runs on every path component.
+ * Write-opens from the scope that reach past it: cgroupfs (above), block devices (raw writes
+ * under every file system's checks), debugfs and tracefs, sysfs, sysctls. Called from the one
+ * file_open program (bpf/file.bpf.h); every other open returns after a mode test and two loads.
  */
-SEC("lsm/inode_permission")
-int BPF_PROG(vigil_bound_inode_perm, struct inode *inode, int mask, int ret)
+static __always_inline int bound_check_open(struct file *file)
 {
+	struct inode *inode = file->f_inode;
 	struct vigil_policy_cfg *cfg;
 	__u64 magic;
 	__u32 gen, kind;
 	bool blk;
 
-	if (ret)
-		return ret;
-	if (!(mask & MAY_WRITE))
+	if (!(file->f_mode & FMODE_WRITE))
 		return 0;
 	magic = inode->i_sb->s_magic;
 	blk = (inode->i_mode & S_IFMT) == S_IFBLK;
@@ -326,9 +332,7 @@ int BPF_PROG(vigil_bound_inode_perm, struct inode *inode, int mask, int ret)
 		return 0; /* /proc/PID files are decided elsewhere */
 	}
 	return bound_deny(kind, gen, cfg, inode->i_sb->s_dev, inode->i_ino,
-	                  magic == CGROUP2_SUPER_MAGIC
-	                      ? BPF_CORE_READ((struct kernfs_node *)inode->i_private, name)
-	                      : NULL);
+	                  (const char *)BPF_CORE_READ(file, f_path.dentry, d_name.name));
 }
 
 /* Kernel code from the scope: on-demand module loads it triggers (a socket family, a file

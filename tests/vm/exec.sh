@@ -83,7 +83,8 @@ expect_no_event "no event for out-of-scope exec" '"path":"/tmp/x/outside/true"'
 
 # A child cgroup of the scope is in scope.
 mkdir -p /sys/fs/cgroup/workload/child
-expect_eperm "unlisted binary denied in a child cgroup" sh -c 'echo $$ > /sys/fs/cgroup/workload/child/cgroup.procs && exec /tmp/x/unlisted true'
+# The platform places the task: the scope moves none (bound.sh).
+expect_eperm "unlisted binary denied in a child cgroup" outside sh -c 'echo $$ > /sys/fs/cgroup/workload/child/cgroup.procs && exec /tmp/x/unlisted true'
 
 # A writer that opened a file before any policy listed it: no listed file existed at its
 # open, the new vigild's digest check sees the original content, and the write comes later.
