@@ -118,7 +118,7 @@ rm -f /run/vigil/ready
 outside sh -c 'vigild --policy /tmp/grant.json --event-log /out/events.jsonl \
 	--ready-file /run/vigil/ready >> /out/vigild.log 2>&1 & echo $! > /run/vigild.pid'
 i=0
-while [ ! -e /run/vigil/ready ] && [ $i -lt 600 ]; do usleep 100000; i=$((i + 1)); done
+while [ ! -e /run/vigil/ready ] && [ $i -lt 1800 ]; do usleep 100000; i=$((i + 1)); done
 expect_rc "vigild restarted with the granting policy" 0 test -e /run/vigil/ready
 
 expect_rc "not granted: bind port 443 refused" 1 $P bind 443
