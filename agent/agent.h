@@ -166,6 +166,8 @@ int agent_apply_sections(struct agent *a, struct applied_policy *ap, struct poli
 void agent_remove_sections(struct agent *a, const struct applied_policy *ap);
 void agent_sections_clear(struct applied_policy *ap);
 uint32_t agent_sections_cfg_flags(const struct policy *p);
+/* vigil_policy_cfg.cap_allow of p. */
+uint64_t agent_cap_allow(const struct policy *p);
 int agent_apply_net(struct agent *a, struct applied_policy *ap, struct policy_error *err);
 void agent_remove_net(struct agent *a, const struct applied_policy *ap);
 int agent_apply_files(struct agent *a, struct applied_policy *ap, struct policy_error *err);

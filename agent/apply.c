@@ -404,6 +404,7 @@ static int insert_scope_and_cfg(struct agent *a, const struct applied_policy *ap
 	    .flags =
 	        (p->scope_guest ? VIGIL_CFG_SCOPE_GUEST : 0) | (p->audit ? VIGIL_CFG_AUDIT : 0) |
 	        (p->allow_fileless ? VIGIL_CFG_ALLOW_FILELESS : 0) | agent_sections_cfg_flags(p),
+	    .cap_allow = agent_cap_allow(p),
 	};
 	uint8_t one = 1;
 	size_t i;

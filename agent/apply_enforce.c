@@ -18,7 +18,17 @@ uint32_t agent_sections_cfg_flags(const struct policy *p)
 		                                   << VIGIL_CFG_NET_DEFAULT_SHIFT;
 	if (p->net_raw)
 		flags |= VIGIL_CFG_NET_RAW;
+	/* Capabilities are bounded in every policy: without the section, the ordinary set. */
+	if (p->cap_audit)
+		flags |= VIGIL_CFG_CAP_AUDIT;
+	if (p->userns)
+		flags |= VIGIL_CFG_USERNS;
 	return flags;
+}
+
+uint64_t agent_cap_allow(const struct policy *p)
+{
+	return policy_cap_allow(p);
 }
 
 int agent_apply_sections(struct agent *a, struct applied_policy *ap, struct policy_error *err)
@@ -47,5 +57,6 @@ void agent_sections_clear(struct applied_policy *ap)
 _Static_assert((int)POLICY_ACT_DENY == VIGIL_ACT_DENY && (int)POLICY_ACT_AUDIT == VIGIL_ACT_AUDIT &&
                    (int)POLICY_ACT_ALLOW == VIGIL_ACT_ALLOW,
                "policy and BPF actions");
+_Static_assert(POLICY_CAP_LAST < VIGIL_CAP_USERNS, "capability bits and the user-namespace value");
 _Static_assert((int)POLICY_FA_EXEC_MAP == VIGIL_FA_EXEC_MAP && (int)POLICY_FA_LINK == VIGIL_FA_LINK,
                "policy and BPF file access kinds");

@@ -74,6 +74,8 @@ const char *vigil_event_type_name(unsigned int type)
 		return "key";
 	case VIGIL_EV_SELF:
 		return "self";
+	case VIGIL_EV_CAP:
+		return "capability";
 	}
 	return "unknown";
 }

@@ -24,12 +24,22 @@ static const char *const key_perm[] = {
     [VIGIL_KEY_PTRACE] = "ptrace",
 };
 static const char *const self_kind[] = {
-    [VIGIL_SELF_DEVICE] = "device",    [VIGIL_SELF_FILE] = "file",     [VIGIL_SELF_BPF] = "bpf",
-    [VIGIL_SELF_PTRACE] = "ptrace",    [VIGIL_SELF_SIGNAL] = "signal", [VIGIL_SELF_EXEC] = "exec",
-    [VIGIL_SELF_TSM] = "configfs_tsm", [VIGIL_SELF_SCHED] = "scheduling",
-    [VIGIL_SELF_RLIMIT] = "rlimit",    [VIGIL_SELF_CGROUP] = "cgroup", [VIGIL_SELF_MOUNT] = "mount",
-    [VIGIL_SELF_SECRET] = "secret",    [VIGIL_SELF_SOCKET] = "control_socket",
-    [VIGIL_SELF_KERNEL] = "kernel",    [VIGIL_SELF_PROC] = "proc",     [VIGIL_SELF_ATTR] = "metadata",
+    [VIGIL_SELF_DEVICE] = "device",
+    [VIGIL_SELF_FILE] = "file",
+    [VIGIL_SELF_BPF] = "bpf",
+    [VIGIL_SELF_PTRACE] = "ptrace",
+    [VIGIL_SELF_SIGNAL] = "signal",
+    [VIGIL_SELF_EXEC] = "exec",
+    [VIGIL_SELF_TSM] = "configfs_tsm",
+    [VIGIL_SELF_SCHED] = "scheduling",
+    [VIGIL_SELF_RLIMIT] = "rlimit",
+    [VIGIL_SELF_CGROUP] = "cgroup",
+    [VIGIL_SELF_MOUNT] = "mount",
+    [VIGIL_SELF_SECRET] = "secret",
+    [VIGIL_SELF_SOCKET] = "control_socket",
+    [VIGIL_SELF_KERNEL] = "kernel",
+    [VIGIL_SELF_PROC] = "proc",
+    [VIGIL_SELF_ATTR] = "metadata",
 };
 
 #define NAME_OF(table, i)                                                                          \
@@ -110,6 +120,12 @@ void agent_event_format_kind(const struct vigil_event *e, char *out, size_t size
 		*ret_len = snprintf(out, size, ",\"protects\":\"%s\",\"target_pid\":%u",
 		                    NAME_OF(self_kind, e->access), e->target_pid);
 		break;
+	case VIGIL_EV_CAP:
+		*ret_len = snprintf(out, size, ",\"capability\":\"%s\"",
+		                    e->access == VIGIL_CAP_USERNS ? "user_namespace"
+		                    : policy_cap_name(e->access)  ? policy_cap_name(e->access)
+		                                                  : "unknown");
+		break;
 	}
 }
 
@@ -123,6 +139,7 @@ const char *agent_event_rule_name(const struct policy *p, const struct vigil_eve
 	case VIGIL_EV_KEY:
 		return e->rule_id < p->n_keys ? p->keys[e->rule_id].name : NULL;
 	case VIGIL_EV_SELF:
+	case VIGIL_EV_CAP:
 		return NULL;
 	}
 	return e->rule_id < p->n_exec ? p->exec[e->rule_id].name : NULL;

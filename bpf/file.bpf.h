@@ -8,6 +8,7 @@
 #include "exec.bpf.h"
 #include "self.bpf.h"
 #include "key.bpf.h"
+#include "bound.bpf.h"
 
 #define FMODE_READ      0x1
 #define FMODE_EXEC      0x20
@@ -303,7 +304,7 @@ int BPF_PROG(vigil_file_open, struct file *file, int ret)
 
 	if (ret)
 		return ret;
-	err = self_check_open(file);
+	err = self_check_open(file) ?: bound_check_open(file);
 	if (err)
 		return err;
 	/* The exec section decides executions; the open that loads the binary is part of it. */

@@ -4,5 +4,6 @@
 #include "net.bpf.h"
 #include "file.bpf.h"
 #include "key.bpf.h"
+#include "bound.bpf.h"
 
 char LICENSE[] SEC("license") = "GPL";

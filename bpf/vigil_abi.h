@@ -87,22 +87,24 @@ enum vigil_key_perm {
 
 /* What a self-protection event refused, in vigil_event.access. */
 enum vigil_self_kind {
-	VIGIL_SELF_DEVICE = 1, /* open of a TPM / TDX / SNP device */
-	VIGIL_SELF_FILE = 2,   /* write, create, unlink, rename or link in vigil's files */
-	VIGIL_SELF_BPF = 3,    /* bpf() syscall */
-	VIGIL_SELF_PTRACE = 4, /* ptrace or /proc/PID/mem of vigild */
-	VIGIL_SELF_SIGNAL = 5, /* a signal to vigild */
-	VIGIL_SELF_EXEC = 6,   /* start of the vigild binary by a process other than PID 1 */
-	VIGIL_SELF_TSM = 7,    /* any open under configfs-tsm */
-	VIGIL_SELF_SCHED = 8,  /* nice, scheduler policy, affinity or I/O priority of vigild */
-	VIGIL_SELF_RLIMIT = 9, /* a resource limit of vigild */
+	VIGIL_SELF_DEVICE = 1,  /* open of a TPM / TDX / SNP device */
+	VIGIL_SELF_FILE = 2,    /* write, create, unlink, rename or link in vigil's files */
+	VIGIL_SELF_BPF = 3,     /* bpf() syscall */
+	VIGIL_SELF_PTRACE = 4,  /* ptrace or /proc/PID/mem of vigild */
+	VIGIL_SELF_SIGNAL = 5,  /* a signal to vigild */
+	VIGIL_SELF_EXEC = 6,    /* start of the vigild binary by a process other than PID 1 */
+	VIGIL_SELF_TSM = 7,     /* any open under configfs-tsm */
+	VIGIL_SELF_SCHED = 8,   /* nice, scheduler policy, affinity or I/O priority of vigild */
+	VIGIL_SELF_RLIMIT = 9,  /* a resource limit of vigild */
 	VIGIL_SELF_CGROUP = 10, /* a cgroup move out of, into or across the scope; cgroup control */
 	VIGIL_SELF_MOUNT = 11,  /* mount, unmount or move over vigil's paths or bpffs */
 	VIGIL_SELF_SECRET = 12, /* read of a secret (the checkpoint key) */
 	VIGIL_SELF_SOCKET = 13, /* connect to vigild's control socket from the scope */
 	VIGIL_SELF_KERNEL = 14, /* kernel code or another kernel: modules, kexec, lockdown */
-	VIGIL_SELF_PROC = 15,   /* /proc/PID writes (oom_score_adj, ...) of a task outside the scope */
-	VIGIL_SELF_ATTR = 16,   /* metadata change of the trusted base: mode, owner, times, flags, xattrs */
+	VIGIL_SELF_PROC =
+	    15, /* /proc/PID writes (oom_score_adj, ...) of a task outside the scope */
+	VIGIL_SELF_ATTR =
+	    16, /* metadata change of the trusted base: mode, owner, times, flags, xattrs */
 };
 
 /* Self-protection kinds of protected identities (vigil_protect_val.kind). */
@@ -150,6 +152,9 @@ enum vigil_reason {
 #define VIGIL_CFG_FILE_DEFAULT_SHIFT 8
 #define VIGIL_CFG_NET_DEFAULT_SHIFT  10
 #define VIGIL_CFG_DEFAULT_MASK       3u
+/* Capabilities section (bpf/bound.bpf.h); bits 16+ so the other sections' bits stay free. */
+#define VIGIL_CFG_CAP_AUDIT (1u << 16) /* capabilities: refusals are logged and allowed */
+#define VIGIL_CFG_USERNS    (1u << 17) /* the scope may create user namespaces */
 
 /* Per-rule flags in vigil_exec_val.flags. */
 #define VIGIL_RULE_AUDIT (1u << 0) /* this rule only logs */
@@ -170,7 +175,13 @@ struct vigil_policy_cfg {
 	 * scope_cgroups holds it. */
 	__u32 n_scope;
 	__u64 scope_id[VIGIL_CFG_SCOPE_MAX];
+	/* Capabilities tasks in scope keep: bit N is capability N
+	 * (include/uapi/linux/capability.h). */
+	__u64 cap_allow;
 };
+
+/* VIGIL_EV_CAP: access is a capability number, or this for the creation of a user namespace. */
+#define VIGIL_CAP_USERNS 64
 
 /* scope_cgroups: (generation, cgroup v2 id) -> present. */
 struct vigil_scope_key {
@@ -353,7 +364,7 @@ struct vigil_event {
 };
 
 #ifndef __VIGIL_BPF__
-static_assert(sizeof(struct vigil_policy_cfg) == 56, "vigil_policy_cfg ABI");
+static_assert(sizeof(struct vigil_policy_cfg) == 64, "vigil_policy_cfg ABI");
 static_assert(sizeof(struct vigil_scope_key) == 16, "vigil_scope_key ABI");
 static_assert(sizeof(struct vigil_exec_key) == 24, "vigil_exec_key ABI");
 static_assert(sizeof(struct vigil_exec_val) == 16, "vigil_exec_val ABI");
@@ -369,6 +380,7 @@ static_assert(sizeof(struct vigil_key_grant) == 40, "vigil_key_grant ABI");
 static_assert(sizeof(struct vigil_protect_val) == 8, "vigil_protect_val ABI");
 #else
 _Static_assert(sizeof(struct vigil_event) == 448, "vigil_event ABI");
+_Static_assert(sizeof(struct vigil_policy_cfg) == 64, "vigil_policy_cfg ABI");
 _Static_assert(sizeof(struct vigil_net_key) == 28, "vigil_net_key ABI");
 _Static_assert(sizeof(struct vigil_file_val) == 40, "vigil_file_val ABI");
 _Static_assert(sizeof(struct vigil_exec_key) == 24, "vigil_exec_key ABI");

@@ -251,8 +251,9 @@ static int parse_exec(struct policy *p, const vjson *root, struct policy_error *
 
 static int parse_root(struct policy *p, const vjson *root, struct policy_error *err)
 {
-	static const char *const keys[] = {"version", "name",  "serial",  "mode", "scope",
-	                                   "exec",    "files", "network", "keys", NULL};
+	static const char *const keys[] = {"version", "name",         "serial", "mode",
+	                                   "scope",   "exec",         "files",  "network",
+	                                   "keys",    "capabilities", NULL};
 	const char *name;
 	const vjson *v;
 	int r;
@@ -295,7 +296,9 @@ static int parse_root(struct policy *p, const vjson *root, struct policy_error *
 	if ((r = parse_exec(p, root, err)) < 0 || (r = policy_parse_files(p, root, err)) < 0 ||
 	    (r = policy_parse_network(p, root, err)) < 0)
 		return r;
-	return policy_parse_keys(p, root, err);
+	if ((r = policy_parse_keys(p, root, err)) < 0)
+		return r;
+	return policy_parse_capabilities(p, root, err);
 }
 
 int policy_parse(const char *buf, size_t len, const char *origin, struct policy **ret,

@@ -87,7 +87,9 @@ struct policy {
 	struct policy_exec_rule *exec;
 	size_t n_exec;
 	uint8_t net_default; /* 0: no network section, nothing is checked */
-	bool net_raw;        /* "raw": "allow": raw, packet and ping sockets may be made */
+	/* "raw": "allow": raw, packet and ping sockets may be made; CAP_NET_RAW is then kept
+	 * unless the capabilities section refuses it. */
+	bool net_raw;
 	struct policy_net_rule *net;
 	size_t n_net;
 	uint8_t file_default; /* 0: no files section */
@@ -95,6 +97,12 @@ struct policy {
 	size_t n_files;
 	struct policy_key_rule *keys;
 	size_t n_keys;
+	/* capabilities section (policy_cap.c); absent: the ordinary set */
+	uint64_t cap_grant;    /* capabilities.allow */
+	uint64_t cap_deny;     /* capabilities.deny */
+	bool cap_default_deny; /* capabilities.default "deny": only cap_grant is kept */
+	bool cap_audit;        /* capabilities.mode "audit" */
+	bool userns;           /* capabilities.user_namespaces */
 };
 
 /* One LPM entry: a distinct CIDR and the rules that can decide addresses under it. */
@@ -147,6 +155,21 @@ int policy_resolve_key_exe(const struct policy *p, size_t i, const char *root, u
  * precedence order; fails when more than max rules can reach one CIDR. */
 int policy_compile_net(const struct policy *p, size_t max, struct policy_net_entry **ret,
                        size_t *ret_n, struct policy_error *err);
+
+#define POLICY_CAP_LAST 40 /* CAP_CHECKPOINT_RESTORE, the last capability of Linux 6.1 */
+#define POLICY_CAP_ALL  ((1ull << (POLICY_CAP_LAST + 1)) - 1)
+/* Refused unless granted: no ordinary workload needs them, and each breaks a guarantee. */
+#define POLICY_CAP_REFUSED                                                                         \
+	((1ull << 9) | (1ull << 13) | (1ull << 16) | (1ull << 17) | (1ull << 19) | (1ull << 21) |  \
+	 (1ull << 22) | (1ull << 24) | (1ull << 25) | (1ull << 32) | (1ull << 33) | (1ull << 34) | \
+	 (1ull << 38) | (1ull << 39))
+
+/* The capabilities tasks in scope keep: bit N is capability N. */
+uint64_t policy_cap_allow(const struct policy *p);
+/* "CAP_SYS_ADMIN" for 21; NULL past POLICY_CAP_LAST. */
+const char *policy_cap_name(unsigned int cap);
+/* What granting cap gives up (one line), or NULL for a capability of the ordinary set. */
+const char *policy_cap_risk(unsigned int cap);
 
 /* policy_exec_entry.flags: the file's content is vouched for without reading it again (the
  * caller proved no write since an earlier check of the same digest); verify skips it. */

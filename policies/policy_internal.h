@@ -36,6 +36,7 @@ int policy_section(const vjson *root, const char *key, const char *const *allowe
 int policy_parse_network(struct policy *p, const vjson *root, struct policy_error *err);
 int policy_parse_files(struct policy *p, const vjson *root, struct policy_error *err);
 int policy_parse_keys(struct policy *p, const vjson *root, struct policy_error *err);
+int policy_parse_capabilities(struct policy *p, const vjson *root, struct policy_error *err);
 void policy_free_network(struct policy *p);
 void policy_free_files(struct policy *p);
 void policy_free_keys(struct policy *p);

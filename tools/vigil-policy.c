@@ -131,6 +131,23 @@ static int load_any(const char *path, struct policy **ret, struct bundle **ret_b
 	return r;
 }
 
+/* One warning line per grant of a capability the default refuses: what the policy gives up. */
+static void print_cap_grants(const struct policy *p)
+{
+	uint64_t granted = policy_cap_allow(p) & POLICY_CAP_REFUSED;
+	unsigned int cap;
+
+	for (cap = 0; cap <= POLICY_CAP_LAST; cap++)
+		if (granted & (1ull << cap))
+			fprintf(stderr, "vigil: warning: capabilities: grant %s: %s\n",
+			        policy_cap_name(cap), policy_cap_risk(cap));
+	if (p->userns)
+		fprintf(stderr, "vigil: warning: capabilities: grant user_namespaces: the workload "
+		                "holds every capability inside namespaces it creates (vigil still "
+		                "bounds it there, but the kernel's unprivileged-namespace attack "
+		                "surface is open)\n");
+}
+
 static int do_check(int argc, char **argv)
 {
 	struct policy_args pa = {0};
@@ -167,6 +184,7 @@ static int do_check(int argc, char **argv)
 		fprintf(stderr, "vigil: %s\n", err.msg);
 		return VIGIL_EXIT_INVALID;
 	}
+	print_cap_grants(p);
 	printf("%s: policy '%s' serial %llu: valid, %zu exec rules%s\n", pa.file, p->name,
 	       (unsigned long long)p->serial, p->n_exec,
 	       pa.no_digests ? " (digests not checked)" : ", every digest matches");

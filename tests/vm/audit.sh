@@ -12,7 +12,11 @@ cp /bin/busybox /tmp/a/true # same content, unlisted path: denied in the scope
 # The test shell acts as the platform, outside the policy's scope: it reads vigil's logs,
 # starts and kills vigild, and its own commands are not events. Only what runs inside()
 # is the workload.
-echo $$ > /sys/fs/cgroup/cgroup.procs
+# The scope cannot move itself out (bound.sh): the platform runs this script again, outside it.
+if [ -z "${AUDIT_AS_PLATFORM:-}" ]; then
+	outside env AUDIT_AS_PLATFORM=1 sh /tests/vm/audit.sh
+	exit $?
+fi
 inside() { sh -c 'echo $$ > '$SCOPE' && exec "$@"' _ "$@"; }
 # inside_bg CMD...: like inside, in the background, with $! the command's own pid.
 inside_bg() { sh -c 'echo $$ > '$SCOPE' && exec "$@"' _ "$@" & }
