@@ -158,7 +158,7 @@ int vigil_key_permission(unsigned long long *ctx)
 	if (!e)
 		return err;
 	__builtin_memcpy(e->key_desc, kk.desc, sizeof(e->key_desc));
-	bpf_ringbuf_submit(e, 0);
+	event_submit(e);
 	return err;
 }
 

@@ -177,7 +177,7 @@ static __always_inline int net_check(struct socket *sock, struct net_req *r)
 	e->family = r->key.family;
 	e->proto = r->proto;
 	__builtin_memcpy(e->addr, r->key.addr, sizeof(e->addr));
-	bpf_ringbuf_submit(e, 0);
+	event_submit(e);
 	return err;
 }
 
