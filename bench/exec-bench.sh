@@ -11,7 +11,7 @@ tests/vm/render-policy.sh bench/exec.policy.json > "$out/exec.policy.json"
 # The guest clock counts instructions (1 ns each, see tools/vigil-vm): ratios are instruction
 # ratios, repeatable whatever the shared host is doing. EXEC_ICOUNT= (empty) measures TCG time.
 ICOUNT=${EXEC_ICOUNT-${VIGIL_VM_ICOUNT-0}}
-VIGIL_VM_ICOUNT=$ICOUNT VIGIL_BUILD=$BUILD tools/vigil-vm run --timeout 1800 --smp 1 \
+VIGIL_VM_ICOUNT=$ICOUNT VIGIL_BUILD=$BUILD tools/vigil-vm run --timeout 3600 --smp 1 \
 	--copy "$out/exec.policy.json:/bench/exec.policy.json" \
 	--copy bench/guest/exec.sh:/bench/exec.sh --copy "$BUILD/guest-tests/execloop:/bench/bin/execloop" \
 	--copy /bin/busybox:/opt/true -- sh -c "N=${N:-1000} ROUNDS=${ROUNDS:-3} sh /bench/exec.sh" > "$out/exec.raw"
