@@ -26,7 +26,10 @@ stop_vigild() {
 	wait $VPID
 	sed -n 's/^vigild: program \([a-z_]*\): \([0-9]*\) runs, \([0-9]*\) ns in all.*/progstat \1 \2 \3/p' /tmp/vigild.log
 }
-logged() { grep -c '"rule":"true-copy"' /var/log/vigil/bench-events.jsonl 2>/dev/null || echo 0; }
+logged() {
+	n=$(grep -c '"rule":"true-copy"' /var/log/vigil/bench-events.jsonl 2> /dev/null)
+	echo "${n:-0}"
+}
 run_loop > /dev/null # warm-up: page cache, first-exec costs
 r=1
 while [ $r -le $ROUNDS ]; do
