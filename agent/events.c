@@ -447,6 +447,12 @@ int agent_events_open(struct agent *a)
 	return 0;
 }
 
+/*
+ * Allowed decisions do not wake vigild (BPF_RB_NO_WAKEUP, bpf/common.bpf.h): every allowed exec
+ * is one, and a wakeup with a consumer pass per exec cost more than the decision itself. They
+ * are read here on the main loop's next turn (at most its 500 ms poll timeout), together with
+ * whatever woke it: a deny, audit or invalidation event, or a ring more than a quarter full.
+ */
 int agent_events_poll(struct agent *a, int timeout_ms)
 {
 	int n = ring_buffer__poll(a->rb, timeout_ms);

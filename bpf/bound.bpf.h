@@ -70,7 +70,7 @@ static __always_inline int bound_deny(__u32 kind, __u32 gen, const struct vigil_
 	e->ino = ino;
 	if (kname)
 		bpf_probe_read_kernel_str(e->path, sizeof(e->path), kname);
-	bpf_ringbuf_submit(e, 0);
+	event_submit(e);
 	return -EPERM;
 }
 
@@ -88,7 +88,7 @@ static __always_inline int bound_deny_name(__u32 kind, __u32 gen,
 	e->err = -EPERM;
 	e->access = kind;
 	__builtin_memcpy(e->path, name, 16);
-	bpf_ringbuf_submit(e, 0);
+	event_submit(e);
 	return -EPERM;
 }
 
@@ -125,7 +125,7 @@ static __always_inline int cap_refuse(const struct vigil_policy_cfg *cfg, __u32 
 		return err;
 	e = decision_event(VIGIL_EV_CAP, gen, cfg, &d, err, cap);
 	if (e)
-		bpf_ringbuf_submit(e, 0);
+		event_submit(e);
 	return err;
 }
 
@@ -424,7 +424,7 @@ int BPF_PROG(vigil_bound_lockdown, int what, int ret)
 	e->path[9] = '0' + ((__u32)what / 10) % 10;
 	e->path[10] = '0' + (__u32)what % 10;
 	e->path[11] = 0;
-	bpf_ringbuf_submit(e, 0);
+	event_submit(e);
 	return -EPERM;
 }
 

@@ -178,4 +178,25 @@ static __always_inline void event_set_file(struct vigil_event *e, struct file *f
 		e->path[0] = 0;
 }
 
+/*
+ * Publishes an event reserved by event_start. An allowed decision (every allowed exec is one)
+ * does not wake vigild: a wakeup and a consumer pass per exec were most of what vigild added
+ * to an exec (docs/BENCHMARKS.md). vigild still reads it within its drain interval (at most
+ * 500 ms: its main loop drains the ring on every turn), or at once when something else wakes
+ * it. Anything else (deny, audit, invalidation) wakes vigild, even with allow events queued
+ * in front of it (the kernel's default wakes only a consumer that has caught up), and so does
+ * a ring more than a quarter full, so a burst of allowed decisions is drained before the ring
+ * fills.
+ */
+static __always_inline void event_submit(struct vigil_event *e)
+{
+	__u64 flags = BPF_RB_FORCE_WAKEUP;
+
+	if (e->verdict == VIGIL_ALLOW && e->type != VIGIL_EV_EXEC_INVALIDATED &&
+	    bpf_ringbuf_query(&events, BPF_RB_AVAIL_DATA) <
+	        bpf_ringbuf_query(&events, BPF_RB_RING_SIZE) / 4)
+		flags = BPF_RB_NO_WAKEUP;
+	bpf_ringbuf_submit(e, flags);
+}
+
 #endif /* VIGIL_COMMON_BPF_H */

@@ -35,6 +35,9 @@ static __always_inline __u8 cfg_default(const struct vigil_policy_cfg *cfg, int 
 	return (cfg->flags >> shift) & VIGIL_CFG_DEFAULT_MASK;
 }
 
+/* For governing_policy: a section every policy has (exec: an empty allowlist denies all). */
+#define VIGIL_CFG_SECTION_ALWAYS 0
+
 /*
  * The policy that governs the current task for a section flag (VIGIL_CFG_*_RULES): NULL when
  * there is none, or the task is out of scope. A generation published without its config is a
@@ -56,7 +59,7 @@ static __always_inline struct vigil_policy_cfg *governing_policy(__u32 section, 
 		}
 		return NULL;
 	}
-	if (!(cfg->flags & section) || !in_scope(cfg, *ret_gen))
+	if ((section && !(cfg->flags & section)) || !in_scope(cfg, *ret_gen))
 		return NULL;
 	return cfg;
 }

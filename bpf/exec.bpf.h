@@ -1,11 +1,14 @@
 /*
  * Exec enforcement: bprm_check_security, exec mappings, and invalidation of written binaries
- * (called from the file section's file_open and path_truncate programs: one program per hook).
+ * (called from the file section's file_open, mmap_file and path_truncate programs: one program
+ * per hook, each extra program on a hook costs a trampoline call on every exec or open).
  */
 #ifndef VIGIL_EXEC_BPF_H
 #define VIGIL_EXEC_BPF_H
 
 #include "common.bpf.h"
+#include "decide.bpf.h"
+#include "self.bpf.h"
 
 struct {
 	__uint(type, BPF_MAP_TYPE_HASH);
@@ -16,152 +19,97 @@ struct {
 } exec_allow SEC(".maps");
 
 /*
- * The file each task's last exec was allowed for. The kernel maps that file (PROT_EXEC) after
- * bprm_check, so a policy swap landing in between would judge one exec under two generations
- * (seen: allowed by generation N, its mapping denied by N+1, the task killed by SIGSEGV). The
- * exec's own mappings of that file follow the exec's decision instead: old or new, never both.
+ * An exec's own PROT_EXEC mappings of its binary follow the exec's decision. The kernel maps
+ * the binary after bprm_check, so a policy swap landing in between would judge one exec under
+ * two generations (seen: allowed by generation N, its mapping denied by N+1, the task killed by
+ * SIGSEGV): old or new, never both. While a task is in execve past bprm_check, the file it maps
+ * that is its new mm's exe_file (set by begin_new_exec, before the ELF loader maps anything) is
+ * the binary bprm_check allowed: a denied exec never gets that far. A task-storage pin written
+ * by bprm_check did the same for the price of a storage allocation in every new process.
  */
-struct exec_pin {
-	__u64 dev;
-	__u64 ino;
-};
-
-struct {
-	__uint(type, BPF_MAP_TYPE_TASK_STORAGE);
-	__uint(map_flags, BPF_F_NO_PREALLOC);
-	__type(key, int);
-	__type(value, struct exec_pin);
-} exec_pins SEC(".maps");
-
-static __always_inline struct exec_pin file_pin(struct file *file)
-{
-	struct inode *inode = BPF_CORE_READ(file, f_inode);
-
-	return (struct exec_pin){.dev = BPF_CORE_READ(inode, i_sb, s_dev),
-	                         .ino = BPF_CORE_READ(inode, i_ino)};
-}
-
-/* Records (allowed) or forgets (denied) the file of the exec in progress. */
-static __always_inline void exec_pin_set(struct file *file, bool allowed)
-{
-	struct exec_pin *pin = bpf_task_storage_get(&exec_pins, bpf_get_current_task_btf(), 0,
-	                                            BPF_LOCAL_STORAGE_GET_F_CREATE);
-
-	if (pin)
-		*pin = allowed ? file_pin(file) : (struct exec_pin){0};
-}
-
-/* Only while that exec is still in progress: afterwards every mapping is judged afresh. */
 static __always_inline bool exec_pinned(struct file *file)
 {
 	struct task_struct *task = bpf_get_current_task_btf();
-	struct exec_pin *pin;
-	struct exec_pin f;
+	struct inode *exe;
 
 	if (!BPF_CORE_READ_BITFIELD_PROBED(task, in_execve))
 		return false;
-	pin = bpf_task_storage_get(&exec_pins, task, 0, 0);
-	if (!pin || !pin->ino)
-		return false;
-	f = file_pin(file);
-	return pin->dev == f.dev && pin->ino == f.ino;
+	exe = BPF_CORE_READ(task, mm, exe_file, f_inode);
+	return exe && exe == BPF_CORE_READ(file, f_inode);
 }
 
-struct exec_decision {
-	__u32 rule_id;
-	__u8 verdict;
-	__u8 reason;
-};
-
 static __always_inline void exec_judge(struct file *file, const struct vigil_policy_cfg *cfg,
-                                       __u32 gen, struct exec_decision *d)
+                                       __u32 gen, struct decision *d)
 {
 	struct inode *inode = BPF_CORE_READ(file, f_inode);
 	struct vigil_exec_key key = {.gen = gen};
 	struct vigil_exec_val *val;
-	bool audit = cfg->flags & VIGIL_CFG_AUDIT;
+	bool rule_audit = false;
 
 	key.dev = BPF_CORE_READ(inode, i_sb, s_dev);
 	key.ino = BPF_CORE_READ(inode, i_ino);
-	d->rule_id = 0;
 
 	/* memfd and unlinked files have no identity a policy could have checked. */
 	if (BPF_CORE_READ(inode, __i_nlink) == 0) {
-		d->reason = VIGIL_R_FILELESS;
-		d->verdict = (cfg->flags & VIGIL_CFG_ALLOW_FILELESS) ? VIGIL_ALLOW : VIGIL_DENY;
+		decision_from_action(
+		    d, (cfg->flags & VIGIL_CFG_ALLOW_FILELESS) ? VIGIL_ACT_ALLOW : VIGIL_ACT_DENY,
+		    0, VIGIL_R_FILELESS);
 		goto out;
 	}
 	val = bpf_map_lookup_elem(&exec_allow, &key);
 	if (!val) {
-		d->reason = VIGIL_R_NOT_LISTED;
-		d->verdict = VIGIL_DENY;
+		decision_from_action(d, VIGIL_ACT_DENY, 0, VIGIL_R_NOT_LISTED);
 		goto out;
 	}
-	d->rule_id = val->rule_id;
-	if (val->flags & VIGIL_RULE_AUDIT)
-		audit = true;
-	if (val->revoked) {
-		d->reason = VIGIL_R_MODIFIED;
-		d->verdict = VIGIL_DENY;
-		goto out;
-	}
+	rule_audit = val->flags & VIGIL_RULE_AUDIT;
+	if (val->revoked)
+		decision_from_action(d, VIGIL_ACT_DENY, val->rule_id, VIGIL_R_MODIFIED);
 	/* A writer holding the file open could change it after this check. */
-	if (BPF_CORE_READ(inode, i_writecount.counter) > 0) {
-		d->reason = VIGIL_R_OPEN_WRITE;
-		d->verdict = VIGIL_DENY;
-		goto out;
-	}
-	d->reason = VIGIL_R_RULE;
-	d->verdict = VIGIL_ALLOW;
+	else if (BPF_CORE_READ(inode, i_writecount.counter) > 0)
+		decision_from_action(d, VIGIL_ACT_DENY, val->rule_id, VIGIL_R_OPEN_WRITE);
+	else
+		decision_from_action(d, VIGIL_ACT_ALLOW, val->rule_id, VIGIL_R_RULE);
 out:
-	if (d->verdict == VIGIL_DENY && audit)
+	decision_apply_mode(d, cfg);
+	if (d->verdict == VIGIL_DENY && rule_audit)
 		d->verdict = VIGIL_AUDIT;
 }
 
-/* Decides an exec-like use of file; emits an event for every exec and for every non-allow. */
+/*
+ * Decides an exec-like use of file; emits an event for every exec (the audit log records every
+ * decision) and for every mapping that is not allowed.
+ */
 static __always_inline int exec_check(struct file *file, __u16 type, bool with_path)
 {
 	struct vigil_policy_cfg *cfg;
-	struct exec_decision d;
 	struct vigil_event *e;
+	struct decision d;
+	bool broken;
 	__u32 gen;
 	int err;
 
-	if (is_agent())
+	cfg = governing_policy(VIGIL_CFG_SECTION_ALWAYS, &gen, &broken);
+	if (broken)
+		decision_from_action(&d, VIGIL_ACT_DENY, 0, VIGIL_R_NO_POLICY); /* fail closed */
+	else if (!cfg)
 		return 0;
-	cfg = current_policy(&gen);
-	if (!gen)
-		return 0; /* no policy published yet: vigild has not finished starting */
-	if (!cfg) {
-		/* A generation without config is a vigild bug; fail closed, loudly. */
-		stat_inc(VIGIL_STAT_NO_CFG);
-		d.verdict = VIGIL_DENY;
-		d.reason = VIGIL_R_NO_POLICY;
-		d.rule_id = 0;
-	} else {
-		if (!in_scope(cfg, gen))
-			return 0;
+	else
 		exec_judge(file, cfg, gen, &d);
-	}
 	err = d.verdict == VIGIL_DENY ? -EPERM : 0;
 	stat_inc(d.verdict == VIGIL_ALLOW  ? VIGIL_STAT_EXEC_ALLOW
 	         : d.verdict == VIGIL_DENY ? VIGIL_STAT_EXEC_DENY
 	                                   : VIGIL_STAT_EXEC_AUDIT);
-	if (d.verdict == VIGIL_ALLOW && type != VIGIL_EV_EXEC)
+	if (!d.log && type != VIGIL_EV_EXEC)
 		return 0; /* library and loader mappings of allowed files are not news */
-
-	e = event_start(type, gen, cfg);
+	e = decision_event(type, gen, cfg, &d, err, 0);
 	if (!e)
 		return err;
 	event_set_file(e, file, with_path);
-	e->verdict = d.verdict;
-	e->reason = d.reason;
-	e->rule_id = d.rule_id;
-	e->err = err;
-	bpf_ringbuf_submit(e, 0);
+	event_submit(e);
 	return err;
 }
 
+/* One program on the hook: the exec allowlist, then the gate on vigild's own binary. */
 SEC("lsm/bprm_check_security")
 int BPF_PROG(vigil_bprm_check, struct linux_binprm *bprm, int ret)
 {
@@ -170,19 +118,15 @@ int BPF_PROG(vigil_bprm_check, struct linux_binprm *bprm, int ret)
 	if (ret)
 		return ret;
 	r = exec_check(bprm->file, VIGIL_EV_EXEC, true);
-	exec_pin_set(bprm->file, r == 0);
-	return r;
+	if (r)
+		return r;
+	return self_check_exec(bprm);
 }
 
-SEC("lsm/mmap_file")
-int BPF_PROG(vigil_mmap_file, struct file *file, unsigned long reqprot, unsigned long prot,
-             unsigned long flags, int ret)
+/* The exec part of mmap_file (the file section's program calls it before its file rules). */
+static __always_inline int exec_check_mmap(struct file *file)
 {
-	if (ret)
-		return ret;
-	if (!file || !(prot & PROT_EXEC))
-		return 0;
-	/* The binary this task was allowed to exec: that decision stands (see exec_pins). */
+	/* The binary this task was allowed to exec: that decision stands (see exec_pinned). */
 	if (exec_pinned(file))
 		return 0;
 	return exec_check(file, VIGIL_EV_MMAP_EXEC, true);
@@ -251,7 +195,7 @@ static __always_inline void exec_invalidate(struct inode *inode, struct file *fi
 		e->path[0] = 0;
 	e->verdict = VIGIL_ALLOW;
 	e->reason = reason;
-	bpf_ringbuf_submit(e, 0);
+	event_submit(e);
 }
 
 #endif /* VIGIL_EXEC_BPF_H */

@@ -207,7 +207,7 @@ static __always_inline void file_event(const struct file_req *r, __u32 gen,
 		bpf_probe_read_kernel_str(e->path, sizeof(e->path),
 		                          BPF_CORE_READ(dentry, d_name.name));
 	}
-	bpf_ringbuf_submit(e, 0);
+	event_submit(e);
 }
 
 /* vigil's binaries, config, state and logs: any change by another process is refused. */
@@ -329,16 +329,21 @@ int BPF_PROG(vigil_file_open, struct file *file, int ret)
 	return 0;
 }
 
+/* One program on the hook: the exec allowlist (bpf/exec.bpf.h), then the file rules. */
 SEC("lsm/mmap_file")
-int BPF_PROG(vigil_file_rules_mmap, struct file *file, unsigned long reqprot, unsigned long prot,
+int BPF_PROG(vigil_mmap_file, struct file *file, unsigned long reqprot, unsigned long prot,
              unsigned long flags, int ret)
 {
 	struct file_req r = {.file = file, .access = VIGIL_FA_EXEC_MAP};
+	int err;
 
 	if (ret)
 		return ret;
 	if (!file || !(prot & PROT_EXEC))
 		return 0;
+	err = exec_check_mmap(file);
+	if (err)
+		return err;
 	r.pos.dentry = file->f_path.dentry;
 	r.pos.mnt = file->f_path.mnt;
 	return file_check(&r);

@@ -178,7 +178,7 @@ int vigil_key_permission(unsigned long long *ctx)
 	if (!e)
 		return err;
 	__builtin_memcpy(e->key_desc, kk.desc, sizeof(e->key_desc));
-	bpf_ringbuf_submit(e, 0);
+	event_submit(e);
 	return err;
 }
 
@@ -274,7 +274,7 @@ static __always_inline int key_check_ptrace(struct task_struct *child, unsigned 
 	if (!e)
 		return err;
 	e->target_pid = BPF_CORE_READ(child, tgid);
-	bpf_ringbuf_submit(e, 0);
+	event_submit(e);
 	return err;
 }
 
@@ -305,7 +305,7 @@ int BPF_PROG(vigil_ptrace_traceme, struct task_struct *parent, int ret)
 	if (!e)
 		return -EPERM;
 	e->target_pid = BPF_CORE_READ(task, tgid);
-	bpf_ringbuf_submit(e, 0);
+	event_submit(e);
 	return -EPERM;
 }
 

@@ -116,7 +116,7 @@ static __always_inline int net_finish(const struct vigil_policy_cfg *cfg, __u32 
 	 * copies from a constant-initialized net_req. */
 	if (r->op != VIGIL_NET_CREATE)
 		__builtin_memcpy(e->addr, r->key.addr, sizeof(e->addr));
-	bpf_ringbuf_submit(e, 0);
+	event_submit(e);
 	return err;
 }
 

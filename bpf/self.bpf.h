@@ -71,7 +71,7 @@ static __always_inline int self_deny(__u32 kind, __u32 target_pid, __u64 dev, __
 	if (name)
 		bpf_probe_read_kernel_str(e->path, sizeof(e->path),
 		                          BPF_CORE_READ(name, d_name.name));
-	bpf_ringbuf_submit(e, 0);
+	event_submit(e);
 	return -EPERM;
 }
 
@@ -168,16 +168,16 @@ int BPF_PROG(vigil_self_kill, struct task_struct *p, struct kernel_siginfo *info
 	return self_deny(VIGIL_SELF_SIGNAL, BPF_CORE_READ(p, tgid), 0, 0, NULL);
 }
 
-/* Only the platform (or vigild) starts vigild: running its binary is a credential the workload
- * cannot earn. */
-SEC("lsm/bprm_check_security")
-int BPF_PROG(vigil_self_exec, struct linux_binprm *bprm, int ret)
+/*
+ * Only the platform (or vigild) starts vigild: running its binary is a credential the workload
+ * cannot earn. Called by the one bprm_check_security program (bpf/exec.bpf.h) after the exec
+ * allowlist: a second program on the hook would cost a trampoline call on every exec.
+ */
+static __always_inline int self_check_exec(struct linux_binprm *bprm)
 {
 	struct inode *inode = BPF_CORE_READ(bprm, file, f_inode);
 	struct task_struct *task = bpf_get_current_task_btf();
 
-	if (ret)
-		return ret;
 	if (BPF_CORE_READ(inode, i_ino) != READ_ONCE(agent_exe_ino) ||
 	    BPF_CORE_READ(inode, i_sb, s_dev) != READ_ONCE(agent_exe_dev))
 		return 0;
