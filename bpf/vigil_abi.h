@@ -61,6 +61,9 @@ enum vigil_file_access {
 	VIGIL_FA_RENAME = 4,   /* rename away */
 	VIGIL_FA_LINK = 5,     /* hard link to the file */
 	VIGIL_FA_EXEC_MAP = 6, /* mmap with PROT_EXEC */
+	/* Generation 0 only: marks an identity protected itself (unlink, rename, link, metadata)
+	 * but not what lies beneath it: the ancestors of vigil's paths. Policies never use it. */
+	VIGIL_FA_SELF_ONLY = 7,
 	VIGIL_FA_MAX = 8,
 };
 
