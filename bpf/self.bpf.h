@@ -139,7 +139,8 @@ static __always_inline bool dentry_name_is(struct dentry *d, const char *name, i
  * Global /proc files whose write stops vigild or runs code as the platform: sysrq-trigger
  * (SIGTERM/SIGKILL to every process, no task_kill hook on that path) and the kernel's user-mode
  * helpers in /proc/sys/kernel (core_pattern and modprobe start a program as root in the root
- * cgroup, outside any scope; poweroff_cmd likewise).
+ * cgroup, outside any scope; poweroff_cmd likewise), and kernel.sysrq, so that a platform which
+ * turned the SysRq keys off (a serial BREAK can send them too) keeps them off.
  */
 static __always_inline bool proc_global_guarded(struct dentry *d)
 {
@@ -154,7 +155,7 @@ static __always_inline bool proc_global_guarded(struct dentry *d)
 	    !dentry_name_is(p, "kernel", 6))
 		return false;
 	return dentry_name_is(d, "core_pattern", 12) || dentry_name_is(d, "modprobe", 8) ||
-	       dentry_name_is(d, "poweroff_cmd", 12);
+	       dentry_name_is(d, "poweroff_cmd", 12) || dentry_name_is(d, "sysrq", 5);
 }
 
 /*

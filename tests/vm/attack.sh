@@ -69,6 +69,7 @@ expect_rc "the workload may write its own oom_score_adj" 0 sh -c "echo 500 > /pr
 expect_eperm "write /proc/sysrq-trigger" sh -c "echo e > /proc/sysrq-trigger"
 expect_eperm "set core_pattern (runs a program as the platform)" sh -c "echo '|/tmp/x' > /proc/sys/kernel/core_pattern"
 expect_eperm "set modprobe" sh -c "echo /tmp/x > /proc/sys/kernel/modprobe"
+expect_eperm "enable the SysRq keys" sh -c "echo 1 > /proc/sys/kernel/sysrq"
 
 # Signals by every route.
 expect_eperm "pidfd_send_signal SIGTERM to vigild" $A pidfd-kill $pid

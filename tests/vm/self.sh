@@ -1,6 +1,6 @@
 # vm suite: self-protection, tried as root inside the workload scope of a policy in audit mode (which must
 # not weaken it): TPM devices, bpf(), bpffs, vigil's files, signals, ptrace, starting vigild.
-# vigil-vm-args: --copy build/guest-tests:/t
+# vigil-vm-args: --copy build/guest-tests:/t --timeout 900
 . /tests/vm/lib.sh
 V=/t/vtest
 pid=$(cat /run/vigild.pid)

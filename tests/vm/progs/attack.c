@@ -1,4 +1,5 @@
-/* attack: the self-protection probes of tests/vm/attack.sh; each subcommand is one attack on vigild.
+/* attack: the self-protection probes of tests/vm/attack.sh; each subcommand is one attack on
+ * vigild.
  *
  * Exit status: 0 when the kernel let the operation through, 1 when it failed (strerror on stderr,
  * so "Operation not permitted" is EPERM), 2 on bad usage, 3 when at-pid did not get its pid.
@@ -54,9 +55,9 @@ static int cmd_task(const char *op, pid_t pid)
 		return check(sched_setaffinity(pid, sizeof(set), &set), "sched_setaffinity");
 	}
 	if (strcmp(op, "ioprio") == 0)
-		return check((int)syscall(SYS_ioprio_set, IOPRIO_WHO_PROCESS, pid,
-		                          IOPRIO_CLASS_IDLE << 13),
-		             "ioprio_set");
+		return check(
+		    (int)syscall(SYS_ioprio_set, IOPRIO_WHO_PROCESS, pid, IOPRIO_CLASS_IDLE << 13),
+		    "ioprio_set");
 	if (strcmp(op, "rlimit") == 0) {
 		struct rlimit rl = {.rlim_cur = 1, .rlim_max = 1};
 
@@ -79,8 +80,8 @@ static int cmd_task(const char *op, pid_t pid)
 		/* The kernel signals the owner of an O_ASYNC pipe when data arrives. */
 		int p[2];
 
-		if (pipe(p) < 0 || fcntl(p[0], F_SETOWN, pid) < 0 || fcntl(p[0], F_SETSIG, SIGTERM) < 0 ||
-		    fcntl(p[0], F_SETFL, O_ASYNC) < 0)
+		if (pipe(p) < 0 || fcntl(p[0], F_SETOWN, pid) < 0 ||
+		    fcntl(p[0], F_SETSIG, SIGTERM) < 0 || fcntl(p[0], F_SETFL, O_ASYNC) < 0)
 			return fail("fcntl", errno);
 		return check((int)write(p[1], "x", 1), "write");
 	}
