@@ -142,6 +142,8 @@ int agent_loop(struct agent *a, char **argv);
 
 /* Self-protection (self.c): vigild's binary identity, protected devices and files. */
 int agent_self_protect(struct agent *a);
+/* Adds the files vigild and PID 1 map now (after a policy load: dlopen()ed modules). */
+int agent_self_protect_maps(struct agent *a);
 /* Attaches every program; called once a complete policy is published. */
 int agent_bpf_attach(struct agent *a);
 void agent_bpf_close(struct agent *a);

@@ -11,17 +11,13 @@ static const char *const file_access[VIGIL_FA_MAX] = {
     [VIGIL_FA_EXEC_MAP] = "exec_map",
 };
 static const char *const net_op[] = {
-    [VIGIL_NET_CONNECT] = "connect",
-    [VIGIL_NET_BIND] = "bind",
-    [VIGIL_NET_LISTEN] = "listen",
-    [VIGIL_NET_SENDMSG] = "sendmsg",
-    [VIGIL_NET_CREATE] = "create",
+    [VIGIL_NET_CONNECT] = "connect", [VIGIL_NET_BIND] = "bind",     [VIGIL_NET_LISTEN] = "listen",
+    [VIGIL_NET_SENDMSG] = "sendmsg", [VIGIL_NET_CREATE] = "create",
 };
 static const char *const key_perm[] = {
-    [VIGIL_KEY_VIEW] = "view",     [VIGIL_KEY_READ] = "read", [VIGIL_KEY_WRITE] = "write",
-    [VIGIL_KEY_SEARCH] = "search", [VIGIL_KEY_LINK] = "link", [VIGIL_KEY_SETATTR] = "setattr",
-    [VIGIL_KEY_UNLINK] = "unlink",
-    [VIGIL_KEY_PTRACE] = "ptrace",
+    [VIGIL_KEY_VIEW] = "view",     [VIGIL_KEY_READ] = "read",     [VIGIL_KEY_WRITE] = "write",
+    [VIGIL_KEY_SEARCH] = "search", [VIGIL_KEY_LINK] = "link",     [VIGIL_KEY_SETATTR] = "setattr",
+    [VIGIL_KEY_UNLINK] = "unlink", [VIGIL_KEY_PTRACE] = "ptrace",
 };
 static const char *const self_kind[] = {
     [VIGIL_SELF_DEVICE] = "device",
@@ -80,13 +76,15 @@ void agent_event_format_kind(const struct vigil_event *e, char *out, size_t size
 		break;
 	case VIGIL_EV_NET:
 		if (e->access == VIGIL_NET_CREATE) {
-			/* socket(): no peer yet; dev and ino carry the family, type and protocol. */
-			*ret_len = snprintf(out, size,
-			                    ",\"op\":\"create\",\"socket.domain\":%llu,"
-			                    "\"socket.type\":%u,\"socket.protocol\":%u,"
-			                    "\"network.transport\":\"%s\"",
-			                    (unsigned long long)e->dev, (unsigned int)(uint32_t)e->ino,
-			                    (unsigned int)(e->ino >> 32), proto_name(e->proto));
+			/* socket(): no peer yet; dev and ino carry the family, type and protocol.
+			 */
+			*ret_len =
+			    snprintf(out, size,
+			             ",\"op\":\"create\",\"socket.domain\":%llu,"
+			             "\"socket.type\":%u,\"socket.protocol\":%u,"
+			             "\"network.transport\":\"%s\"",
+			             (unsigned long long)e->dev, (unsigned int)(uint32_t)e->ino,
+			             (unsigned int)(e->ino >> 32), proto_name(e->proto));
 			break;
 		}
 		inet_ntop(e->family == 4 ? AF_INET : AF_INET6, e->addr, addr, sizeof(addr));

@@ -232,6 +232,9 @@ static int apply_measured(struct agent *a, struct policy *p, const char *type, c
 	r = agent_apply_policy(a, p, err);
 	a->reload->pending_type = NULL;
 	a->reload->pending_content = NULL;
+	/* Fail-open for the addition only: the trusted base protected so far stays protected. */
+	if (r == 0 && agent_self_protect_maps(a) < 0)
+		log_error("self-protection: the files mapped since start are not all protected");
 	return r;
 }
 

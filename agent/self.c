@@ -1,13 +1,16 @@
 /* Self-protection setup: which devices and files are vigild's alone, before any program runs. */
 #include "agent/agent.h"
+#include "agent/audit.h"
 #include "agent/log.h"
 
 #include <bpf/bpf.h>
 #include <bpf/libbpf.h>
 #include <dirent.h>
 #include <errno.h>
+#include <inttypes.h>
 #include <libgen.h>
 #include <limits.h>
+#include <stdio.h>
 #include <string.h>
 #include <sys/stat.h>
 #include <sys/sysmacros.h>
@@ -17,9 +20,17 @@
 
 /* Character devices that produce or extend measurements and quotes. */
 static const char *const protected_devices[] = {"/dev/tdx_guest", "/dev/sev-guest", NULL};
-/* vigil's config, state and logs; binaries and the files named on the command line join them. */
+/*
+ * vigil's config, state, runtime files and logs; binaries, the files named on the command line
+ * and every file vigild and PID 1 map join them.
+ */
 static const char *const protected_dirs[] = {"/etc/vigil", "/var/lib/vigil", "/var/log/vigil",
-                                             NULL};
+                                             "/run/vigil", NULL};
+
+enum protect_kind {
+	PROTECT_TREE,     /* the file, or the directory and everything beneath it */
+	PROTECT_ANCESTOR, /* the directory itself: no unlink, rename or metadata change */
+};
 
 static int protect_device(struct agent *a, const char *path)
 {
@@ -36,26 +47,152 @@ static int protect_device(struct agent *a, const char *path)
 	return 0;
 }
 
-/* No write, create, unlink, rename or link on the file or anything beneath the directory. */
-static int protect_tree(struct agent *a, const char *path)
+/* One generation-0 entry; kdev is the kernel's encoding (policy_kdev). */
+static int protect_identity(struct agent *a, uint64_t kdev, uint64_t ino, enum protect_kind kind,
+                            const char *what)
 {
 	struct vigil_file_val val;
 	struct vigil_file_key key;
-	struct stat st;
 	unsigned int acc;
+	int r;
+
+	memset(&val, 0, sizeof(val));
+	memset(&key, 0, sizeof(key));
+	key.dev = kdev;
+	key.ino = ino;
+	if (kind == PROTECT_ANCESTOR) {
+		val.action[VIGIL_FA_SELF_ONLY] = VIGIL_ACT_DENY;
+		/* Never downgrade a tree (a directory that is both protected and an ancestor). */
+		r = bpf_map_update_elem(bpf_map__fd(a->skel->maps.file_rules), &key, &val,
+		                        BPF_NOEXIST);
+		if (r < 0 && errno == EEXIST)
+			return 0;
+	} else {
+		for (acc = VIGIL_FA_WRITE; acc <= VIGIL_FA_LINK; acc++)
+			val.action[acc] = VIGIL_ACT_DENY;
+		r = bpf_map_update_elem(bpf_map__fd(a->skel->maps.file_rules), &key, &val, BPF_ANY);
+	}
+	if (r < 0)
+		return log_error_errno(-errno, "protecting %s", what);
+	log_debug("self-protection: %s %s", kind == PROTECT_TREE ? "tree" : "ancestor", what);
+	return 0;
+}
+
+/* Every directory above path, up to the root: replacing one would replace what lies below. */
+static int protect_ancestors(struct agent *a, const char *path)
+{
+	char buf[PATH_MAX], *slash;
+	struct stat st;
+	int r;
+
+	if (path[0] != '/' || strlen(path) >= sizeof(buf))
+		return 0;
+	strcpy(buf, path);
+	while ((slash = strrchr(buf, '/'))) {
+		slash[slash == buf] = 0; /* "/x" -> "/", "/a/b" -> "/a" */
+		if (stat(buf, &st) == 0 && S_ISDIR(st.st_mode) &&
+		    (r = protect_identity(a, policy_kdev(st.st_dev), st.st_ino, PROTECT_ANCESTOR,
+		                          buf)) < 0)
+			return r;
+		if (slash == buf)
+			break;
+	}
+	return 0;
+}
+
+/* No write, create, unlink, rename, link or metadata change on the file or beneath the directory,
+ * nor on the directories above it. */
+static int protect_tree(struct agent *a, const char *path)
+{
+	char real[PATH_MAX];
+	struct stat st;
+	int r;
 
 	if (!path || stat(path, &st) < 0)
 		return 0;
-	memset(&val, 0, sizeof(val));
-	memset(&key, 0, sizeof(key));
-	key.dev = policy_kdev(st.st_dev);
-	key.ino = st.st_ino;
-	for (acc = VIGIL_FA_WRITE; acc <= VIGIL_FA_LINK; acc++)
-		val.action[acc] = VIGIL_ACT_DENY;
-	if (bpf_map_update_elem(bpf_map__fd(a->skel->maps.file_rules), &key, &val, BPF_ANY))
-		return log_error_errno(-errno, "protecting %s", path);
-	log_debug("self-protection: %s", path);
-	return 0;
+	r = protect_identity(a, policy_kdev(st.st_dev), st.st_ino, PROTECT_TREE, path);
+	if (r < 0)
+		return r;
+	return realpath(path, real) ? protect_ancestors(a, real) : 0;
+}
+
+/* A secret: also no open for reading by anyone but vigild (see is_secret in self.bpf.h). */
+static int protect_secret(struct agent *a, const char *path)
+{
+	struct vigil_bpf__bss *bss = a->skel->bss;
+	const unsigned int n_slots = sizeof(bss->self_secret_ino) / sizeof(bss->self_secret_ino[0]);
+	struct stat st;
+	unsigned int i;
+	uint64_t kdev;
+
+	if (stat(path, &st) < 0 || !S_ISREG(st.st_mode))
+		return 0; /* not created (no audit log, or a TPM-held key): nothing to hide */
+	kdev = policy_kdev(st.st_dev);
+	for (i = 0; i < n_slots; i++) {
+		if (bss->self_secret_ino[i] == st.st_ino && bss->self_secret_dev[i] == kdev)
+			break;
+		if (bss->self_secret_ino[i] == 0) {
+			bss->self_secret_dev[i] = kdev;
+			__atomic_store_n(&bss->self_secret_ino[i], (uint64_t)st.st_ino,
+			                 __ATOMIC_RELEASE);
+			break;
+		}
+	}
+	if (i == n_slots)
+		return log_error_errno(-ENOSPC, "protecting the secret %s: no free slot", path);
+	log_debug("self-protection: secret %s", path);
+	return protect_tree(a, path);
+}
+
+/*
+ * Every file pid maps (its binary, the loader, the libraries, dlopen()ed modules): code that
+ * runs in the trusted base. /proc/PID/maps gives the kernel's (dev, ino) of each mapping, so a
+ * renamed or hidden path cannot mislead; the path is only used for its ancestors.
+ */
+static int protect_maps_of(struct agent *a, const char *pid)
+{
+	char path[64], line[PATH_MAX + 128], last[PATH_MAX] = "";
+	unsigned int maj, min;
+	unsigned long long ino;
+	FILE *f;
+	int n, r = 0, count = 0;
+
+	snprintf(path, sizeof(path), "/proc/%s/maps", pid);
+	f = fopen(path, "re");
+	if (!f)
+		return log_error_errno(-errno, "self-protection: reading %s", path);
+	while (r == 0 && fgets(line, sizeof(line), f)) {
+		char *file;
+
+		n = 0;
+		if (sscanf(line, "%*s %*s %*s %x:%x %llu %n", &maj, &min, &ino, &n) != 3 || !n ||
+		    ino == 0)
+			continue; /* anonymous memory */
+		file = line + n;
+		file[strcspn(file, "\n")] = 0;
+		/* Deleted files and memfds cannot be reached by name; special files are not code.
+		 */
+		if (file[0] != '/' || strstr(file, " (deleted)") ||
+		    strncmp(file, "/dev/", 5) == 0 || strcmp(file, last) == 0)
+			continue;
+		snprintf(last, sizeof(last), "%s", file);
+		r = protect_identity(a, ((uint64_t)maj << 20) | min, ino, PROTECT_TREE, file);
+		if (r == 0)
+			r = protect_ancestors(a, file);
+		count++;
+	}
+	fclose(f);
+	if (r == 0)
+		log_debug("self-protection: %d files mapped by %s", count, pid);
+	return r;
+}
+
+int agent_self_protect_maps(struct agent *a)
+{
+	int r = protect_maps_of(a, "self");
+
+	/* PID 1 is the platform: its code is part of the trusted base too. */
+	return r < 0 ? r : protect_maps_of(a, "1");
 }
 
 /* The TPM character devices (/dev/tpm0, /dev/tpmrm0, ...) present at start. */
@@ -79,9 +216,41 @@ static int protect_tpm_devices(struct agent *a)
 	return r;
 }
 
+static int protect_files(struct agent *a, const char *exe)
+{
+	char cli[PATH_MAX + 8], dir[PATH_MAX], key[PATH_MAX + 32];
+	const char *const *s;
+	int r;
+
+	snprintf(dir, sizeof(dir), "%s", exe);
+	snprintf(cli, sizeof(cli), "%s/vigil", dirname(dir));
+	if ((r = protect_tree(a, exe)) < 0 || (r = protect_tree(a, cli)) < 0)
+		return r;
+	for (s = protected_dirs; *s; s++)
+		if ((r = protect_tree(a, *s)) < 0)
+			return r;
+	if ((r = protect_tree(a, a->opt.state_dir)) < 0 ||
+	    (r = protect_tree(a, a->opt.trust_dir)) < 0 ||
+	    (r = protect_tree(a, a->opt.policy_path)) < 0 ||
+	    (r = protect_tree(a, a->opt.bundle_path)) < 0 ||
+	    (r = protect_tree(a, a->opt.measure_log)) < 0)
+		return r;
+	if (a->opt.audit_dir && strcmp(a->opt.audit_dir, "none") != 0 &&
+	    (r = protect_tree(a, a->opt.audit_dir)) < 0)
+		return r;
+	if (a->opt.state_dir) {
+		snprintf(key, sizeof(key), "%s/%s", a->opt.state_dir, AUDIT_KEY_FILE);
+		if ((r = protect_secret(a, key)) < 0)
+			return r;
+	}
+	if (a->opt.event_log_path && strcmp(a->opt.event_log_path, "-") != 0)
+		return protect_tree(a, a->opt.event_log_path);
+	return 0;
+}
+
 int agent_self_protect(struct agent *a)
 {
-	char exe[PATH_MAX], cli[PATH_MAX + 8];
+	char exe[PATH_MAX];
 	const char *const *s;
 	struct stat st;
 	ssize_t n;
@@ -92,20 +261,13 @@ int agent_self_protect(struct agent *a)
 		return log_error_errno(-errno, "self-protection: cannot identify vigild's binary");
 	exe[n] = 0;
 	a->skel->bss->agent_exe_dev = policy_kdev(st.st_dev);
-	a->skel->bss->agent_exe_ino = st.st_ino;
-	snprintf(cli, sizeof(cli), "%s/vigil", dirname(exe));
-	if ((r = protect_tree(a, "/proc/self/exe")) < 0 || (r = protect_tree(a, cli)) < 0 ||
-	    (r = protect_tpm_devices(a)) < 0)
+	__atomic_store_n(&a->skel->bss->agent_exe_ino, (uint64_t)st.st_ino, __ATOMIC_RELEASE);
+	if ((r = protect_tpm_devices(a)) < 0)
 		return r;
 	for (s = protected_devices; *s; s++)
 		if ((r = protect_device(a, *s)) < 0)
 			return r;
-	for (s = protected_dirs; *s; s++)
-		if ((r = protect_tree(a, *s)) < 0)
-			return r;
-	if ((r = protect_tree(a, a->opt.policy_path)) < 0)
+	if ((r = protect_files(a, exe)) < 0)
 		return r;
-	if (strcmp(a->opt.event_log_path, "-") != 0)
-		r = protect_tree(a, a->opt.event_log_path);
-	return r;
+	return agent_self_protect_maps(a);
 }

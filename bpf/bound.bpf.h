@@ -204,24 +204,6 @@ int BPF_PROG(vigil_bound_task_alloc, struct task_struct *task, unsigned long clo
 	return bound_deny_name(VIGIL_SELF_CGROUP, gen, cfg, "clone_into_cgrp\0");
 }
 
-/* True when id is one of the scope's cgroups. */
-static __always_inline bool scope_has(const struct vigil_policy_cfg *cfg, __u32 gen, __u64 id)
-{
-	struct vigil_scope_key key = {.cgroup_id = id, .gen = gen};
-	int i;
-
-	if (cfg->flags & VIGIL_CFG_SCOPE_INLINE) {
-		for (i = 0; i < VIGIL_CFG_SCOPE_MAX; i++) {
-			if (i >= cfg->n_scope)
-				break;
-			if (cfg->scope_id[i] == id)
-				return true;
-		}
-		return false;
-	}
-	return bpf_map_lookup_elem(&scope_cgroups, &key);
-}
-
 static __always_inline struct kernfs_node *kn_parent(struct kernfs_node *kn)
 {
 	struct kernfs_node___old *old = (void *)kn;
@@ -278,7 +260,9 @@ static __always_inline bool cgroupfs_write_ok(const struct vigil_policy_cfg *cfg
 	for (level = 0; level <= VIGIL_MAX_CGROUP_DEPTH; level++) {
 		if (!cg)
 			return false;
-		if (scope_has(cfg, gen, BPF_CORE_READ(cg, id)))
+		struct vigil_scope_key key = {.cgroup_id = BPF_CORE_READ(cg, id), .gen = gen};
+
+		if (scope_has(cfg, &key))
 			return level > 0 || what == CG_DELEGATED;
 		cg = kn_parent(cg);
 	}

@@ -60,28 +60,6 @@ static __always_inline void stat_inc(__u32 idx)
 		*v += 1;
 }
 
-/* Identity (dev, ino) of the vigild binary, written by vigild at load (see self.bpf.h). */
-__u64 agent_exe_dev = 0;
-__u64 agent_exe_ino = 0;
-
-static __always_inline bool task_runs_vigild(struct task_struct *task)
-{
-	struct inode *exe = BPF_CORE_READ(task, mm, exe_file, f_inode);
-
-	return exe && BPF_CORE_READ(exe, i_ino) == READ_ONCE(agent_exe_ino) &&
-	       BPF_CORE_READ(exe, i_sb, s_dev) == READ_ONCE(agent_exe_dev);
-}
-
-static __always_inline bool is_agent(void)
-{
-	__u32 tgid = bpf_get_current_pid_tgid() >> 32;
-
-	if (tgid != READ_ONCE(agent_tgid))
-		return false;
-	/* After a crash the pinned agent_tgid names a dead process whose pid may be reused. */
-	return !READ_ONCE(agent_exe_ino) || task_runs_vigild(bpf_get_current_task_btf());
-}
-
 /* The policy in force for this decision, or NULL when none is published. */
 static __always_inline struct vigil_policy_cfg *current_policy(__u32 *ret_gen)
 {
@@ -96,12 +74,30 @@ static __always_inline struct vigil_policy_cfg *current_policy(__u32 *ret_gen)
 	return cfg && cfg->gen == gen ? cfg : NULL;
 }
 
+/* True when cgroup id (at one level of a task's ancestry) is one of the scope's cgroups. */
+static __always_inline bool scope_has(const struct vigil_policy_cfg *cfg,
+                                      struct vigil_scope_key *key)
+{
+	int i;
+
+	if (cfg->flags & VIGIL_CFG_SCOPE_INLINE) {
+		/* A few compares instead of a hash lookup per level. */
+		for (i = 0; i < VIGIL_CFG_SCOPE_MAX; i++) {
+			if (i >= cfg->n_scope)
+				break;
+			if (cfg->scope_id[i] == key->cgroup_id)
+				return true;
+		}
+		return false;
+	}
+	return bpf_map_lookup_elem(&scope_cgroups, key) != NULL;
+}
+
 /* True when the current task's cgroup or one of its ancestors is in the scope. */
 static __always_inline bool in_scope(const struct vigil_policy_cfg *cfg, __u32 gen)
 {
 	struct vigil_scope_key key = {.gen = gen};
-	bool inline_ids = cfg->flags & VIGIL_CFG_SCOPE_INLINE;
-	int level, i;
+	int level;
 
 	if (cfg->flags & VIGIL_CFG_SCOPE_GUEST)
 		return true;
@@ -109,20 +105,138 @@ static __always_inline bool in_scope(const struct vigil_policy_cfg *cfg, __u32 g
 		key.cgroup_id = bpf_get_current_ancestor_cgroup_id(level);
 		if (!key.cgroup_id)
 			return false;
-		if (inline_ids) {
-			/* A few compares instead of a hash lookup per level. */
-			for (i = 0; i < VIGIL_CFG_SCOPE_MAX; i++) {
-				if (i >= cfg->n_scope)
-					break;
-				if (cfg->scope_id[i] == key.cgroup_id)
-					return true;
-			}
-		} else if (bpf_map_lookup_elem(&scope_cgroups, &key)) {
+		if (scope_has(cfg, &key))
 			return true;
-		}
 	}
 	/* Deeper than we walk: treat as in scope (fail closed). */
 	return true;
+}
+
+/* in_scope for any task (the target of a signal, a ptrace, a /proc write): its cgroup's ancestors.
+ */
+static __always_inline bool task_in_scope(const struct vigil_policy_cfg *cfg, __u32 gen,
+                                          struct task_struct *task)
+{
+	struct vigil_scope_key key = {.gen = gen};
+	struct cgroup *cg, *anc;
+	int level, depth;
+
+	if (cfg->flags & VIGIL_CFG_SCOPE_GUEST)
+		return true;
+	cg = BPF_CORE_READ(task, cgroups, dfl_cgrp);
+	if (!cg)
+		return true; /* cannot tell: fail closed */
+	depth = BPF_CORE_READ(cg, level);
+	for (level = 1; level <= VIGIL_MAX_CGROUP_DEPTH; level++) {
+		if (level > depth)
+			return false;
+		anc = NULL;
+		bpf_core_read(&anc, sizeof(anc), &cg->ancestors[level]);
+		key.cgroup_id = BPF_CORE_READ(anc, kn, id);
+		if (scope_has(cfg, &key))
+			return true;
+	}
+	return true; /* deeper than we walk: fail closed */
+}
+
+/*
+ * vigild's identity: one predicate, used by every self-protection decision and (through
+ * is_agent) by the policy's exemption of vigild.
+ *
+ * A task is vigild when it runs the vigild binary, (dev, ino) of mm->exe_file, AND either its
+ * tgid is the registered agent_tgid or it was started by the platform. The binary alone is not
+ * enough: a process whose exe_file was set by prctl(PR_SET_MM_EXE_FILE / PR_SET_MM_MAP) would
+ * pass (vigil_self_prctl refuses both outside the platform). The pid alone is not enough: after
+ * a crash the pinned agent_tgid names a dead process whose pid the workload may get.
+ *
+ * "Started by the platform" is how a restarted vigild passes the bpf() gate before it has
+ * written agent_tgid: self_check_exec (exec.bpf.h) lets only the platform (or vigild) exec the
+ * binary, and the task still sits where the platform put it: outside a cgroup scope, or, under a
+ * guest-wide scope, a child of PID 1 (the service manager). A workload process reparented to PID 1
+ * looks the same under a guest scope, which is why a cgroup scope does not accept that form.
+ */
+__u64 agent_exe_dev = 0;
+__u64 agent_exe_ino = 0;
+
+static __always_inline bool task_runs_vigild(struct task_struct *task)
+{
+	struct inode *exe = BPF_CORE_READ(task, mm, exe_file, f_inode);
+	__u64 ino = READ_ONCE(agent_exe_ino);
+
+	/* No identity published yet: nobody is vigild (no program runs before it is). */
+	return ino && exe && BPF_CORE_READ(exe, i_ino) == ino &&
+	       BPF_CORE_READ(exe, i_sb, s_dev) == READ_ONCE(agent_exe_dev);
+}
+
+/*
+ * The platform: PID 1 (the service manager) and, under a cgroup-scoped policy, every task
+ * outside the scope. The workload is the scope.
+ */
+static __always_inline bool task_is_platform(struct task_struct *task)
+{
+	struct vigil_policy_cfg *cfg;
+	__u32 gen;
+
+	if (BPF_CORE_READ(task, tgid) == 1)
+		return true;
+	cfg = current_policy(&gen);
+	return cfg && !(cfg->flags & VIGIL_CFG_SCOPE_GUEST) && !task_in_scope(cfg, gen, task);
+}
+
+/*
+ * Under a guest-wide scope every process but PID 1 is the workload, so "the service manager
+ * started it" is read from exec counters: a child of PID 1 that has run exactly execs_since
+ * execs since PID 1 forked it was forked by PID 1's own code (its parent_exec_id is PID 1's
+ * self_exec_id). An orphan the workload left to PID 1 fails: a workload process forked it (its
+ * count is above PID 1's, since the workload runs an exec'd program), or it has exec'd since.
+ * Residual: after PID 1 re-executes itself (daemon-reexec) its count can equal the count of an
+ * orphan's original parent (docs/THREAT-MODEL.md).
+ */
+static __always_inline bool task_forked_by_init(struct task_struct *task, __u64 execs_since)
+{
+	struct task_struct *parent = BPF_CORE_READ(task, real_parent);
+	__u64 pexec = BPF_CORE_READ(task, parent_exec_id);
+
+	return BPF_CORE_READ(parent, tgid) == 1 && pexec == BPF_CORE_READ(parent, self_exec_id) &&
+	       BPF_CORE_READ(task, self_exec_id) == pexec + execs_since;
+}
+
+static __always_inline bool task_is_vigild(struct task_struct *task)
+{
+	struct vigil_policy_cfg *cfg;
+	__u32 gen;
+
+	if (!task_runs_vigild(task))
+		return false;
+	if (BPF_CORE_READ(task, tgid) == READ_ONCE(agent_tgid))
+		return true;
+	if (task_is_platform(task))
+		return true;
+	cfg = current_policy(&gen);
+	/* vigild has run one exec (its own) since PID 1 forked it. */
+	return (!cfg || (cfg->flags & VIGIL_CFG_SCOPE_GUEST)) && task_forked_by_init(task, 1);
+}
+
+static __always_inline bool current_is_vigild(void)
+{
+	return task_is_vigild(bpf_get_current_task_btf());
+}
+
+static __always_inline bool current_is_platform(void)
+{
+	return task_is_platform(bpf_get_current_task_btf());
+}
+
+/*
+ * task_is_vigild for the hot paths (the policy's exemption of vigild): one compare rejects every
+ * process but the registered vigild, which then must also run the binary. A restarting vigild
+ * is subject to the policy until it has registered, as it was before.
+ */
+static __always_inline bool is_agent(void)
+{
+	if ((bpf_get_current_pid_tgid() >> 32) != READ_ONCE(agent_tgid))
+		return false;
+	return task_is_vigild(bpf_get_current_task_btf());
 }
 
 /* Reserves an event and fills the fields every hook shares; counts the drop on failure. */

@@ -210,11 +210,25 @@ static __always_inline void file_event(const struct file_req *r, __u32 gen,
 	event_submit(e);
 }
 
-/* vigil's binaries, config, state and logs: any change by another process is refused. */
+/* Generation 0's entry for one identity, or NULL. */
+static __always_inline struct vigil_file_val *self_entry(__u64 dev, __u64 ino)
+{
+	struct vigil_file_key key = {.dev = dev, .ino = ino};
+
+	return bpf_map_lookup_elem(&file_rules, &key);
+}
+
+/*
+ * The trusted base (vigil's binaries, config, state, runtime files and logs, every file vigild
+ * and PID 1 map, and the ancestors of their paths): any change from the scope is refused. The
+ * platform and vigild may change it (upgrades, vigild's own writes).
+ */
 static __always_inline int file_check_self(const struct file_req *r)
 {
 	struct dentry *dentry = r->pos.dentry;
+	struct vigil_file_val *val;
 	struct inode *inode;
+	__u64 dev = 0, ino = 0;
 	__u32 rule;
 	__u8 act;
 
@@ -225,13 +239,64 @@ static __always_inline int file_check_self(const struct file_req *r)
 			return 0;
 		return self_deny(VIGIL_SELF_BPF, 0, 0, 0, dentry);
 	}
+	inode = BPF_CORE_READ(dentry, d_inode);
+	if (inode) {
+		dev = BPF_CORE_READ(inode, i_sb, s_dev);
+		ino = BPF_CORE_READ(inode, i_ino);
+	}
 	act = file_walk(0, true, &r->pos, r->access, &rule);
 	/* Too deep cannot hide vigil's files: nobody else can create directories beneath them. */
-	if (act != VIGIL_ACT_DENY || current_is_vigild())
+	if (act != VIGIL_ACT_DENY) {
+		/* An ancestor of vigil's paths: the name itself cannot go (write and create in it
+		 * can). */
+		if (r->access != VIGIL_FA_UNLINK && r->access != VIGIL_FA_RENAME &&
+		    r->access != VIGIL_FA_LINK)
+			return 0;
+		val = inode ? self_entry(dev, ino) : NULL;
+		if (!val || !val->action[VIGIL_FA_SELF_ONLY])
+			return 0;
+	}
+	if (current_is_vigild() || current_is_platform())
 		return 0;
-	inode = BPF_CORE_READ(dentry, d_inode);
-	return self_deny(VIGIL_SELF_FILE, 0, inode ? BPF_CORE_READ(inode, i_sb, s_dev) : 0,
-	                 inode ? BPF_CORE_READ(inode, i_ino) : 0, dentry);
+	return self_deny(VIGIL_SELF_FILE, 0, dev, ino, dentry);
+}
+
+/*
+ * Metadata (mode, owner, times, size, xattrs, inode flags) of the trusted base: the identity
+ * itself or a directory above it within its filesystem carries a generation-0 entry. Ancestor
+ * entries (VIGIL_FA_SELF_ONLY) count for the identity itself only.
+ */
+static __always_inline int self_check_meta(struct dentry *d)
+{
+	struct vigil_file_key key = {};
+	struct vigil_file_val *val;
+	struct dentry *start = d;
+	int i;
+
+	key.dev = BPF_CORE_READ(d, d_sb, s_dev);
+	for (i = 0; i < VIGIL_FILE_MAX_DEPTH; i++) {
+		struct inode *inode = BPF_CORE_READ(d, d_inode);
+		struct dentry *parent;
+
+		if (inode) {
+			key.ino = BPF_CORE_READ(inode, i_ino);
+			val = bpf_map_lookup_elem(&file_rules, &key);
+			if (val && (val->action[VIGIL_FA_WRITE] ||
+			            (i == 0 && val->action[VIGIL_FA_SELF_ONLY])))
+				goto protected;
+		}
+		parent = BPF_CORE_READ(d, d_parent);
+		if (!parent || parent == d)
+			return 0;
+		d = parent;
+	}
+	/* Too deep cannot hide vigil's files (see file_check_self). */
+	return 0;
+
+      protected:
+	if (current_is_vigild() || current_is_platform())
+		return 0;
+	return self_deny(VIGIL_SELF_ATTR, 0, key.dev, BPF_CORE_READ(start, d_inode, i_ino), start);
 }
 
 /* Decides one access: self-protection first, then the policy's file rules. */
@@ -445,6 +510,50 @@ int BPF_PROG(vigil_file_rules_rename, const struct path *old_dir, struct dentry 
 	/* The file at the destination is replaced, or with RENAME_EXCHANGE moved away. */
 	return file_check_path(new_dir, new_dentry,
 	                       (flags & RENAME_EXCHANGE) ? VIGIL_FA_RENAME : VIGIL_FA_UNLINK);
+}
+
+/* chmod, chown, utimes, truncate: every metadata change goes through notify_change. */
+SEC("lsm/inode_setattr")
+int BPF_PROG(vigil_self_setattr, struct dentry *dentry, struct iattr *attr, int ret)
+{
+	if (ret)
+		return ret;
+	return self_check_meta(dentry);
+}
+
+/* The 6.1 hooks take the mount's user namespace first. */
+SEC("lsm/inode_setxattr")
+int BPF_PROG(vigil_self_setxattr, void *mnt_userns, struct dentry *dentry, const char *name,
+             const void *value, size_t size, int flags, int ret)
+{
+	if (ret)
+		return ret;
+	return self_check_meta(dentry);
+}
+
+SEC("lsm/inode_removexattr")
+int BPF_PROG(vigil_self_removexattr, void *mnt_userns, struct dentry *dentry, const char *name,
+             int ret)
+{
+	if (ret)
+		return ret;
+	return self_check_meta(dentry);
+}
+
+#define FS_IOC_SETFLAGS   0x40086602 /* chattr: immutable, append-only, ... */
+#define FS_IOC32_SETFLAGS 0x40046602
+#define FS_IOC_FSSETXATTR 0x401c5820
+#define FS_IOC_SETVERSION 0x40087602
+/* Inode flags: chattr +i on the audit log stops vigild's appends. Other ioctls: one compare. */
+SEC("lsm/file_ioctl")
+int BPF_PROG(vigil_self_ioctl, struct file *file, unsigned int cmd, unsigned long arg, int ret)
+{
+	if (ret)
+		return ret;
+	if (cmd != FS_IOC_SETFLAGS && cmd != FS_IOC32_SETFLAGS && cmd != FS_IOC_FSSETXATTR &&
+	    cmd != FS_IOC_SETVERSION)
+		return 0;
+	return self_check_meta(file->f_path.dentry);
 }
 
 #endif /* VIGIL_FILE_BPF_H */

@@ -278,15 +278,6 @@ static __always_inline int key_check_ptrace(struct task_struct *child, unsigned 
 	return err;
 }
 
-/* Until the integrator merges key_check_ptrace into self's ptrace_access_check program. */
-SEC("lsm/ptrace_access_check")
-int BPF_PROG(vigil_key_ptrace_access_check, struct task_struct *child, unsigned int mode, int ret)
-{
-	if (ret)
-		return ret;
-	return key_check_ptrace(child, mode);
-}
-
 /* A grant holder asking to be traced hands its grant to its parent: refused, whoever asks. */
 SEC("lsm/ptrace_traceme")
 int BPF_PROG(vigil_ptrace_traceme, struct task_struct *parent, int ret)

@@ -7,12 +7,6 @@
 #define BPF_FS_MAGIC   0xcafe4a11
 #define CONFIGFS_MAGIC 0x62656570
 
-/*
- * A process running the vigild binary (agent_exe_dev/ino in common.bpf.h) is vigild even
- * before it has written agent_tgid: that is how a restarted vigild gets past the bpf() gate.
- * Only the platform (or vigild itself) may start that binary (vigil_self_exec), so the identity
- * cannot be borrowed by the workload.
- */
 /* Character devices (kernel dev_t) only vigild may open: TPM, TDX and SNP guest devices. */
 struct {
 	__uint(type, BPF_MAP_TYPE_HASH);
@@ -20,33 +14,6 @@ struct {
 	__type(key, __u32);
 	__type(value, struct vigil_protect_val);
 } protected_devs SEC(".maps");
-
-static __always_inline bool task_is_vigild(struct task_struct *task)
-{
-	if (BPF_CORE_READ(task, tgid) == READ_ONCE(agent_tgid))
-		return true;
-	return READ_ONCE(agent_exe_ino) && task_runs_vigild(task);
-}
-
-static __always_inline bool current_is_vigild(void)
-{
-	return is_agent() || task_is_vigild(bpf_get_current_task_btf());
-}
-
-/*
- * The platform side, which may stop and start vigild: PID 1 (the service manager) and, under a
- * cgroup-scoped policy, every process outside the scope. The workload is the scope.
- */
-static __always_inline bool current_is_platform(void)
-{
-	struct vigil_policy_cfg *cfg;
-	__u32 gen;
-
-	if ((bpf_get_current_pid_tgid() >> 32) == 1)
-		return true;
-	cfg = current_policy(&gen);
-	return cfg && !(cfg->flags & VIGIL_CFG_SCOPE_GUEST) && !in_scope(cfg, gen);
-}
 
 /* Records a self-protection refusal; returns -EPERM. */
 static __always_inline int self_deny(__u32 kind, __u32 target_pid, __u64 dev, __u64 ino,
@@ -103,10 +70,129 @@ static __always_inline bool in_configfs_tsm(struct dentry *d)
 	return true; /* deeper than any configfs-tsm path: fail closed */
 }
 
+#define PROC_SUPER_MAGIC   0x9fa0
+#define PR_SET_MM          35
+#define PR_SET_MM_EXE_FILE 13
+#define PR_SET_MM_MAP      14
+
 /*
- * open(): bpffs and configfs-tsm are vigild's alone. The TPM and CVM guest devices are vigild's
- * and the platform's (PID 1, or outside a cgroup scope): the platform reads PCRs to replay the
- * measurement log, and it is trusted anyway (it starts and stops vigild); the workload never.
+ * Secrets (the checkpoint signing key): (dev, ino) of files no process but vigild may open, not
+ * even for reading. A few compares on every open of a regular file, no map lookup. Unused slots
+ * are 0. Written by vigild at start (agent/self.c).
+ */
+#define VIGIL_SELF_SECRETS 4
+__u64 self_secret_dev[VIGIL_SELF_SECRETS] = {};
+__u64 self_secret_ino[VIGIL_SELF_SECRETS] = {};
+
+static __always_inline bool is_secret(__u64 dev, __u64 ino)
+{
+	int i;
+
+	for (i = 0; i < VIGIL_SELF_SECRETS; i++) {
+		__u64 s = READ_ONCE(self_secret_ino[i]);
+
+		if (!s)
+			return false;
+		if (s == ino && READ_ONCE(self_secret_dev[i]) == dev)
+			return true;
+	}
+	return false;
+}
+
+/* The task a struct pid names (pid_task(pid, PIDTYPE_PID)), as a plain pointer, or NULL. */
+static __always_inline struct task_struct *task_of_pid(struct pid *pid)
+{
+	struct hlist_node *first = NULL;
+
+	if (!pid)
+		return NULL;
+	bpf_core_read(&first, sizeof(first), &pid->tasks[PIDTYPE_PID].first);
+	if (!first)
+		return NULL;
+	return (void *)first - bpf_core_field_offset(struct task_struct, pid_links);
+}
+
+/* A change to task p (scheduling, limits, signals): refused when p is vigild and the caller is
+ * neither vigild nor the platform. */
+static __always_inline int self_guard_task(struct task_struct *p, __u32 kind)
+{
+	if (!task_is_vigild(p) || current_is_vigild() || current_is_platform())
+		return 0;
+	return self_deny(kind, BPF_CORE_READ(p, tgid), 0, 0, NULL);
+}
+
+/* True when d's name (at most 15 bytes) is name. */
+static __always_inline bool dentry_name_is(struct dentry *d, const char *name, int len)
+{
+	char buf[16];
+	int i;
+
+	if (bpf_probe_read_kernel_str(buf, sizeof(buf), BPF_CORE_READ(d, d_name.name)) != len + 1)
+		return false;
+	for (i = 0; i < 15 && i < len; i++)
+		if (buf[i] != name[i])
+			return false;
+	return true;
+}
+
+/*
+ * Global /proc files whose write stops vigild or runs code as the platform: sysrq-trigger
+ * (SIGTERM/SIGKILL to every process, no task_kill hook on that path) and the kernel's user-mode
+ * helpers in /proc/sys/kernel (core_pattern and modprobe start a program as root in the root
+ * cgroup, outside any scope; poweroff_cmd likewise), and kernel.sysrq, so that a platform which
+ * turned the SysRq keys off (a serial BREAK can send them too) keeps them off.
+ */
+static __always_inline bool proc_global_guarded(struct dentry *d)
+{
+	struct dentry *p = BPF_CORE_READ(d, d_parent), *gp, *ggp;
+
+	if (BPF_CORE_READ(p, d_parent) == p) /* top level of /proc */
+		return dentry_name_is(d, "sysrq-trigger", 13);
+	gp = BPF_CORE_READ(p, d_parent);
+	ggp = BPF_CORE_READ(gp, d_parent);
+	/* /proc/sys/kernel/NAME: the grandparent is "sys", at the top level of /proc. */
+	if (BPF_CORE_READ(ggp, d_parent) != ggp || !dentry_name_is(gp, "sys", 3) ||
+	    !dentry_name_is(p, "kernel", 6))
+		return false;
+	return dentry_name_is(d, "core_pattern", 12) || dentry_name_is(d, "modprobe", 8) ||
+	       dentry_name_is(d, "poweroff_cmd", 12) || dentry_name_is(d, "sysrq", 5);
+}
+
+/*
+ * A write open on procfs from the scope: /proc/PID/... of vigild or of any task outside the
+ * scope (oom_score_adj, oom_adj, comm, attr, timerslack_ns, ...), and proc_global_guarded.
+ * Called only for procfs opened for writing.
+ */
+static __always_inline int self_check_proc_write(struct file *file)
+{
+	struct inode *inode = file->f_inode;
+	struct dentry *d = file->f_path.dentry;
+	__u64 off = bpf_core_field_offset(struct proc_inode, vfs_inode);
+	struct proc_inode *pi = (void *)inode - off;
+	struct vigil_policy_cfg *cfg;
+	struct task_struct *target;
+	struct pid *pid = NULL;
+	__u32 gen;
+
+	if (current_is_vigild() || current_is_platform())
+		return 0;
+	bpf_core_read(&pid, sizeof(pid), &pi->pid);
+	if (!pid)
+		return proc_global_guarded(d) ? self_deny(VIGIL_SELF_PROC, 0, 0, 0, d) : 0;
+	target = task_of_pid(pid);
+	if (!target)
+		return 0; /* the task is gone: its files answer ESRCH */
+	cfg = current_policy(&gen);
+	if (task_is_vigild(target) || (cfg && !task_in_scope(cfg, gen, target)))
+		return self_deny(VIGIL_SELF_PROC, BPF_CORE_READ(target, tgid), 0, 0, d);
+	return 0;
+}
+
+/*
+ * open(): bpffs and configfs-tsm are vigild's alone, and so are secrets. The TPM and CVM guest
+ * devices are vigild's and the platform's (PID 1, or outside a cgroup scope): the platform reads
+ * PCRs to replay the measurement log, and it is trusted anyway (it starts and stops vigild); the
+ * workload never. Writes on procfs: self_check_proc_write.
  */
 static __always_inline int self_check_open(struct file *file)
 {
@@ -114,9 +200,16 @@ static __always_inline int self_check_open(struct file *file)
 	struct inode *inode = file->f_inode;
 	struct dentry *d = file->f_path.dentry;
 	__u64 magic = d->d_sb->s_magic;
+	__u32 type = inode->i_mode & S_IFMT;
 	__u32 rdev;
 
-	if ((inode->i_mode & S_IFMT) == S_IFCHR) {
+	if (type == S_IFREG) {
+		if (is_secret(inode->i_sb->s_dev, inode->i_ino) && !current_is_vigild())
+			return self_deny(VIGIL_SELF_SECRET, 0, inode->i_sb->s_dev, inode->i_ino, d);
+		if (magic == PROC_SUPER_MAGIC && (file->f_mode & FMODE_WRITE))
+			return self_check_proc_write(file);
+	}
+	if (type == S_IFCHR) {
 		rdev = inode->i_rdev;
 		if (bpf_map_lookup_elem(&protected_devs, &rdev) && !current_is_vigild() &&
 		    !current_is_platform())
@@ -141,13 +234,16 @@ int BPF_PROG(vigil_self_bpf, int cmd, union bpf_attr *attr, unsigned int size, i
 	return self_deny(VIGIL_SELF_BPF, 0, 0, 0, NULL);
 }
 
-/* ptrace attach and /proc/PID/mem, environ, fd... of vigild. */
-SEC("lsm/ptrace_access_check")
-int BPF_PROG(vigil_self_ptrace, struct task_struct *child, unsigned int mode, int ret)
+#define PTRACE_MODE_ATTACH 0x02
+/*
+ * ptrace attach and /proc/PID/mem, environ, fd, maps... of vigild. The platform may read (maps,
+ * environ: what a service manager or an operator's ps looks at), never attach or write.
+ */
+static __always_inline int self_check_ptrace(struct task_struct *child, unsigned int mode)
 {
-	if (ret)
-		return ret;
 	if (!task_is_vigild(child) || current_is_vigild())
+		return 0;
+	if (!(mode & PTRACE_MODE_ATTACH) && current_is_platform())
 		return 0;
 	return self_deny(VIGIL_SELF_PTRACE, BPF_CORE_READ(child, tgid), 0, 0, NULL);
 }
@@ -168,6 +264,102 @@ int BPF_PROG(vigil_self_kill, struct task_struct *p, struct kernel_siginfo *info
 	return self_deny(VIGIL_SELF_SIGNAL, BPF_CORE_READ(p, tgid), 0, 0, NULL);
 }
 
+/* Scheduling of vigild: nice / setpriority, I/O priority, policy and affinity, memory policy. */
+SEC("lsm/task_setnice")
+int BPF_PROG(vigil_self_setnice, struct task_struct *p, int nice, int ret)
+{
+	if (ret)
+		return ret;
+	return self_guard_task(p, VIGIL_SELF_SCHED);
+}
+
+SEC("lsm/task_setioprio")
+int BPF_PROG(vigil_self_setioprio, struct task_struct *p, int ioprio, int ret)
+{
+	if (ret)
+		return ret;
+	return self_guard_task(p, VIGIL_SELF_SCHED);
+}
+
+/* sched_setscheduler, sched_setattr, sched_setaffinity. */
+SEC("lsm/task_setscheduler")
+int BPF_PROG(vigil_self_setscheduler, struct task_struct *p, int ret)
+{
+	if (ret)
+		return ret;
+	return self_guard_task(p, VIGIL_SELF_SCHED);
+}
+
+/* migrate_pages / move_pages of vigild's memory. */
+SEC("lsm/task_movememory")
+int BPF_PROG(vigil_self_movememory, struct task_struct *p, int ret)
+{
+	if (ret)
+		return ret;
+	return self_guard_task(p, VIGIL_SELF_SCHED);
+}
+
+/* prlimit on vigild: RLIMIT_CPU (SIGXCPU, then SIGKILL), RLIMIT_FSIZE (SIGXFSZ), NOFILE, AS... */
+SEC("lsm/task_setrlimit")
+int BPF_PROG(vigil_self_setrlimit, struct task_struct *p, unsigned int resource,
+             struct rlimit *new_rlim, int ret)
+{
+	if (ret)
+		return ret;
+	return self_guard_task(p, VIGIL_SELF_RLIMIT);
+}
+
+/*
+ * F_SETOWN + O_ASYNC (and F_SETSIG) make the kernel signal the owner on I/O, a signal task_kill
+ * never sees (SIGIO's default action kills). vigild sets no owner on its files, so every such
+ * signal to it comes from someone else's file: refused, SIGIO and SIGURG included. The hook may
+ * run in interrupt context, so the sender cannot be asked; the event's pid is whoever ran.
+ */
+SEC("lsm/file_send_sigiotask")
+int BPF_PROG(vigil_self_sigio, struct task_struct *tsk, struct fown_struct *fown, int sig, int ret)
+{
+	if (ret)
+		return ret;
+	if (!task_is_vigild(tsk))
+		return 0;
+	return self_deny(VIGIL_SELF_SIGNAL, BPF_CORE_READ(tsk, tgid), 0, 0, NULL);
+}
+
+/*
+ * prctl(PR_SET_MM, PR_SET_MM_EXE_FILE / PR_SET_MM_MAP) sets a process's exe_file, the binary
+ * half of vigild's identity (task_runs_vigild): only the platform may (checkpoint/restore).
+ */
+SEC("lsm/task_prctl")
+int BPF_PROG(vigil_self_prctl, int option, unsigned long arg2, unsigned long arg3,
+             unsigned long arg4, unsigned long arg5, int ret)
+{
+	if (ret)
+		return ret;
+	if (option != PR_SET_MM || (arg2 != PR_SET_MM_EXE_FILE && arg2 != PR_SET_MM_MAP))
+		return 0;
+	if (current_is_platform() || current_is_vigild())
+		return 0;
+	return self_deny(VIGIL_SELF_EXEC, 0, 0, 0, NULL);
+}
+
+/*
+ * The control socket serves the platform: a stream connect to a listening socket vigild made
+ * (listen() recorded vigild as its peer) from anyone else is refused.
+ */
+SEC("lsm/unix_stream_connect")
+int BPF_PROG(vigil_self_unix_connect, struct sock *sock, struct sock *other, struct sock *newsk,
+             int ret)
+{
+	struct task_struct *owner;
+
+	if (ret)
+		return ret;
+	owner = task_of_pid(BPF_CORE_READ(other, sk_peer_pid));
+	if (!owner || !task_is_vigild(owner) || current_is_vigild() || current_is_platform())
+		return 0;
+	return self_deny(VIGIL_SELF_SOCKET, BPF_CORE_READ(owner, tgid), 0, 0, NULL);
+}
+
 /*
  * Only the platform (or vigild) starts vigild: running its binary is a credential the workload
  * cannot earn. Called by the one bprm_check_security program (bpf/exec.bpf.h) after the exec
@@ -177,13 +369,19 @@ static __always_inline int self_check_exec(struct linux_binprm *bprm)
 {
 	struct inode *inode = BPF_CORE_READ(bprm, file, f_inode);
 	struct task_struct *task = bpf_get_current_task_btf();
+	struct vigil_policy_cfg *cfg;
+	__u32 gen;
 
 	if (BPF_CORE_READ(inode, i_ino) != READ_ONCE(agent_exe_ino) ||
 	    BPF_CORE_READ(inode, i_sb, s_dev) != READ_ONCE(agent_exe_dev))
 		return 0;
-	if (BPF_CORE_READ(task, real_parent, tgid) == 1 || current_is_vigild() ||
-	    current_is_platform())
-		return 0; /* the service manager, the platform, or vigild re-executing itself */
+	if (current_is_vigild() || current_is_platform())
+		return 0; /* the platform, or vigild re-executing itself */
+	/* Under a guest-wide scope, the service manager's own fork, not yet exec'd (an orphan
+	 * reparented to PID 1 is not: see task_forked_by_init). */
+	cfg = current_policy(&gen);
+	if ((!cfg || (cfg->flags & VIGIL_CFG_SCOPE_GUEST)) && task_forked_by_init(task, 0))
+		return 0;
 	return self_deny(VIGIL_SELF_EXEC, 0, BPF_CORE_READ(inode, i_sb, s_dev),
 	                 BPF_CORE_READ(inode, i_ino), BPF_CORE_READ(bprm, file, f_path.dentry));
 }

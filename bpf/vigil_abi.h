@@ -61,6 +61,9 @@ enum vigil_file_access {
 	VIGIL_FA_RENAME = 4,   /* rename away */
 	VIGIL_FA_LINK = 5,     /* hard link to the file */
 	VIGIL_FA_EXEC_MAP = 6, /* mmap with PROT_EXEC */
+	/* Generation 0 only: marks an identity protected itself (unlink, rename, link, metadata)
+	 * but not what lies beneath it: the ancestors of vigil's paths. Policies never use it. */
+	VIGIL_FA_SELF_ONLY = 7,
 	VIGIL_FA_MAX = 8,
 };
 
@@ -354,9 +357,9 @@ struct vigil_event {
 	 * SELF: enum vigil_self_kind. */
 	__u32 access;
 	__u16 port; /* NET: peer port (connect, sendmsg) or local port (bind, listen), host order */
-	__u8 family;      /* NET: 4 or 6 (4 also for IPv4-mapped IPv6) */
-	__u8 proto;       /* NET: IPPROTO_* */
-	__u8 addr[16];    /* NET: address; IPv4 in the first 4 bytes */
+	__u8 family;   /* NET: 4 or 6 (4 also for IPv4-mapped IPv6) */
+	__u8 proto;    /* NET: IPPROTO_* */
+	__u8 addr[16]; /* NET: address; IPv4 in the first 4 bytes */
 	/* NET op create: dev is the socket's family (AF_*), ino its type | protocol << 32. */
 	__u32 target_pid; /* SELF: the process acted upon (signal, ptrace) */
 	__u32 _pad;

@@ -98,7 +98,7 @@ sum=$(sha256sum /bin/busybox | cut -c1-64)
 # (Without the two rules whose files earlier cases modified: vigild would refuse them.)
 sed "s|\"allow\": \[|\"allow\": [{\"name\": \"late\", \"path\": \"/opt/late/true\", \"sha256\": \"$sum\"},|; s|\"serial\": 7,|\"serial\": 8,|" \
 	/vigil-vm/policy.json | grep -v '"name": "to-modify"\|"name": "audited"' > /tmp/p8.json
-rm -f /run/vigil/ready
+outside rm -f /run/vigil/ready
 outside sh -c 'exec 3>&-; vigild --policy /tmp/p8.json --event-log /out/events.jsonl --ready-file /run/vigil/ready \
 	>> /out/vigild.log 2>&1 & echo $! > /run/vigild.pid'
 i=0

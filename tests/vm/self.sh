@@ -1,6 +1,6 @@
 # vm suite: self-protection, tried as root inside the workload scope of a policy in audit mode (which must
 # not weaken it): TPM devices, bpf(), bpffs, vigil's files, signals, ptrace, starting vigild.
-# vigil-vm-args: --copy build/guest-tests:/t
+# vigil-vm-args: --copy build/guest-tests:/t --timeout 900
 . /tests/vm/lib.sh
 V=/t/vtest
 pid=$(cat /run/vigild.pid)
@@ -66,11 +66,11 @@ mknod /dev/tdx_guest c 10 240
 mknod /dev/sev-guest c 10 241
 outside kill -TERM "$pid"
 while kill -0 "$pid" 2> /dev/null; do usleep 100000; done
-rm -f /run/vigil/ready
+outside rm -f /run/vigil/ready
 outside sh -c 'vigild --policy /vigil-vm/policy.json --event-log /out/events.jsonl \
 	--ready-file /run/vigil/ready >> /out/vigild.log 2>&1 & echo $! > /run/vigild.pid'
 i=0
-while [ ! -e /run/vigil/ready ] && [ $i -lt 300 ]; do usleep 100000; i=$((i + 1)); done
+while [ ! -e /run/vigil/ready ] && [ $i -lt 1800 ]; do usleep 100000; i=$((i + 1)); done
 expect_rc "vigild restarted by the platform" 0 test -e /run/vigil/ready
 expect_eperm "open /dev/tdx_guest" cat /dev/tdx_guest
 ev "event: tdx_guest" '"protects":"device"' '"path":"tdx_guest"' '"comm":"cat"'

@@ -1,0 +1,120 @@
+# vm suite: attacks on vigil from inside an enforce-mode cgroup scope, as root (issue 9, kernel side): code
+# in vigild's or PID 1's process, vigil's files and their ancestors, secrets, metadata, scheduling, limits,
+# /proc writes, signals by every route, the control socket, a borrowed or reused identity; and what must
+# keep working: the platform signals vigild, reads the TPM, connects to the control socket, restarts vigild.
+# vigil-vm-args: --copy build/guest-tests:/t --timeout 900
+. /tests/vm/lib.sh
+A=/t/attack
+pid=$(cat /run/vigild.pid)
+ev() {
+	n=$1
+	shift
+	expect_event "$n" '"type":"self"' '"verdict":"deny"' '"reason":"self_protection"' '"errno":1' "$@"
+}
+
+# Code in vigild's process: every file vigild and PID 1 map (binary, loader, libraries).
+outside cat /proc/$pid/maps > /tmp/vmaps
+outside cat /proc/1/maps > /tmp/imaps
+libc=$(grep -o '/[^ ]*/libc\.so[^ ]*' /tmp/vmaps | head -n 1)
+expect_rc "vigild maps a libc" 0 test -n "$libc"
+expect_eperm "open vigild's libc for writing" sh -c ": >> $libc"
+ev "event: libc" '"protects":"file"' "\"path\":\"${libc##*/}\"" '"comm":"sh"'
+n=0 opened=
+for f in $(awk '$6 ~ /^\// && $6 !~ /^\/dev\// { print $6 }' /tmp/vmaps /tmp/imaps | sort -u); do
+	n=$((n + 1))
+	sh -c ": >> $f" 2> /dev/null && opened="$opened $f"
+done
+expect_rc "none of the $n files vigild and PID 1 map opens for writing${opened:+:$opened}" 0 test -z "$opened"
+expect_eperm "rename vigild's libc" mv "$libc" "$libc.old"
+expect_eperm "touch vigild's libc (utimes)" touch "$libc"
+ev "event: metadata" '"protects":"metadata"' "\"path\":\"${libc##*/}\"" '"comm":"touch"'
+expect_eperm "touch the vigild binary" touch /usr/sbin/vigild
+expect_eperm "setxattr on the vigild binary" $A setxattr /usr/sbin/vigild
+
+# vigil's state, runtime files and logs; the directories above them.
+for f in /run/vigil/*; do
+	[ -f "$f" ] && expect_eperm "open $f for writing" sh -c ": >> $f"
+done
+expect_eperm "rename /etc" mv /etc /etc.old
+ev "event: /etc" '"protects":"file"' '"path":"etc"' '"comm":"mv"'
+expect_eperm "rename /var/lib" mv /var/lib /var/lib.old
+expect_eperm "rename /run/vigil" mv /run/vigil /run/vigil.old
+expect_eperm "remove /var/log/vigil" rm -rf /var/log/vigil
+expect_rc "... still there" 0 test -d /var/log/vigil
+expect_eperm "chown /etc/vigil" chown 1000 /etc/vigil
+key=/var/lib/vigil/audit-key.pem
+expect_rc "the checkpoint key exists" 0 outside test -f $key
+expect_eperm "read the checkpoint key" cat $key
+ev "event: secret" '"protects":"secret"' '"path":"audit-key.pem"' '"comm":"cat"'
+expect_eperm "the platform cannot read the key either (vigild alone)" outside cat $key
+expect_eperm "chmod the checkpoint key" chmod 644 $key
+ev "event: chmod of the key" '"protects":"metadata"' '"path":"audit-key.pem"' '"comm":"chmod"'
+expect_eperm "hard link the checkpoint key" ln $key /var/tmp-key
+log=$(ls /var/log/vigil/audit.*.jsonl | head -n 1)
+expect_eperm "chattr +i on the audit log (FS_IOC_SETFLAGS)" $A setflags "$log"
+ev "event: inode flags" '"protects":"metadata"' '"comm":"attack"'
+
+# Slowing, freezing or limiting vigild.
+for op in nice idle affinity ioprio; do
+	expect_eperm "$op on vigild" $A $op $pid
+done
+ev "event: scheduling" '"protects":"scheduling"' "\"target_pid\":$pid"
+expect_eperm "prlimit RLIMIT_CPU on vigild" $A rlimit $pid
+ev "event: rlimit" '"protects":"rlimit"' "\"target_pid\":$pid"
+expect_eperm "raise vigild's oom_score_adj" sh -c "echo 1000 > /proc/$pid/oom_score_adj"
+ev "event: /proc write" '"protects":"proc"' "\"target_pid\":$pid" '"path":"oom_score_adj"'
+expect_eperm "raise vigild's oom_adj" sh -c "echo 15 > /proc/$pid/oom_adj"
+expect_eperm "write PID 1's oom_score_adj (a task outside the scope)" sh -c "echo 1000 > /proc/1/oom_score_adj"
+expect_rc "the workload may write its own oom_score_adj" 0 sh -c "echo 500 > /proc/self/oom_score_adj"
+expect_eperm "write /proc/sysrq-trigger" sh -c "echo e > /proc/sysrq-trigger"
+expect_eperm "set core_pattern (runs a program as the platform)" sh -c "echo '|/tmp/x' > /proc/sys/kernel/core_pattern"
+expect_eperm "set modprobe" sh -c "echo /tmp/x > /proc/sys/kernel/modprobe"
+expect_eperm "enable the SysRq keys" sh -c "echo 1 > /proc/sys/kernel/sysrq"
+
+# Signals by every route.
+expect_eperm "pidfd_send_signal SIGTERM to vigild" $A pidfd-kill $pid
+expect_eperm "sigqueue SIGTERM to vigild" $A sigqueue $pid
+expect_rc "F_SETOWN vigild + F_SETSIG SIGTERM on an O_ASYNC pipe, then write" 0 $A sigio $pid
+ev "event: fasync signal" '"protects":"signal"' "\"target_pid\":$pid" '"comm":"attack"'
+expect_rc "vigild survived every signal" 0 kill -0 $pid
+
+# Borrowing vigild's identity; its control socket.
+expect_eperm "prctl(PR_SET_MM_EXE_FILE, vigild)" $A prctl-exe /usr/sbin/vigild
+ev "event: exe_file" '"protects":"exec"' '"comm":"attack"'
+expect_rc "vigild has a control socket" 0 test -S /run/vigil/control.sock
+expect_eperm "connect to the control socket" $A unix-connect /run/vigil/control.sock
+ev "event: control socket" '"protects":"control_socket"' "\"target_pid\":$pid"
+
+# What the platform keeps.
+expect_rc "the platform may connect to the control socket" 0 outside $A unix-connect /run/vigil/control.sock
+expect_rc "the platform may open /dev/tpmrm0" 0 outside sh -c 'exec 3< /dev/tpmrm0'
+expect_rc "the platform may signal vigild (SIGCONT)" 0 outside kill -CONT $pid
+
+# A crash, then a workload process on the dead vigild's pid before the platform restarts it: the
+# pinned agent_tgid still names that pid, but the process does not run vigild's binary.
+outside kill -KILL $pid
+while kill -0 $pid 2> /dev/null; do usleep 50000; done
+tries=0 rc=3
+while [ $rc = 3 ] && [ $tries -lt 20 ]; do
+	tries=$((tries + 1))
+	outside sh -c "echo $((pid - 1)) > /proc/sys/kernel/ns_last_pid"
+	$A at-pid $pid > /tmp/.out 2> /tmp/.err
+	rc=$?
+done
+if [ $rc = 0 ]; then
+	ok "a workload process on vigild's old pid $pid gets neither bpf() nor the TPM ($tries tries)"
+else
+	not_ok "a workload process on vigild's old pid $pid gets neither bpf() nor the TPM" "exit $rc" "$(cat /tmp/.err)"
+fi
+outside rm -f /run/vigil/ready
+outside sh -c 'vigild --policy /vigil-vm/policy.json --event-log /out/events.jsonl \
+	--ready-file /run/vigil/ready >> /out/vigild.log 2>&1 & echo $! > /run/vigild.pid'
+i=0
+while [ ! -e /run/vigil/ready ] && [ $i -lt 1800 ]; do usleep 100000; i=$((i + 1)); done
+expect_rc "vigild restarted by the platform after the crash" 0 test -e /run/vigil/ready
+pid2=$(cat /run/vigild.pid)
+ev "event: bpf() on the reused pid" '"protects":"bpf"' "\"pid\":$pid" '"comm":"attack"'
+ev "event: TPM on the reused pid" '"protects":"device"' "\"pid\":$pid" '"comm":"attack"'
+expect_eperm "the restarted vigild is protected" kill -TERM $pid2
+expect_eperm "... and its libc" sh -c ": >> $libc"
+finish
