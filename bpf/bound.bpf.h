@@ -188,14 +188,11 @@ int BPF_PROG(vigil_userns_create, const struct cred *cred, int ret)
 
 /* clone3(CLONE_INTO_CGROUP) puts the child in any cgroup the caller names: refused from a cgroup
  * scope (which cgroup is not known here; the workload moves tasks through cgroup.procs). */
-SEC("lsm/task_alloc")
-int BPF_PROG(vigil_bound_task_alloc, struct task_struct *task, unsigned long clone_flags, int ret)
+static __always_inline int bound_check_clone(unsigned long clone_flags)
 {
 	struct vigil_policy_cfg *cfg;
 	__u32 gen;
 
-	if (ret)
-		return ret;
 	if (!(clone_flags & CLONE_INTO_CGROUP))
 		return 0;
 	cfg = bound_policy(&gen);

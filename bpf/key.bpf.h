@@ -218,23 +218,20 @@ int BPF_PROG(vigil_bprm_committed_creds, struct linux_binprm *bprm)
 	return 0;
 }
 
-/* A fork or thread of a grant holder runs the same code: it inherits the record. */
-SEC("lsm/task_alloc")
-int BPF_PROG(vigil_task_alloc, struct task_struct *task, unsigned long clone_flags, int ret)
+/* A fork or thread of a grant holder runs the same code: it inherits the record. Called from
+ * the one task_alloc program (vigil.bpf.c). */
+static __always_inline void key_inherit_exe(struct task_struct *task)
 {
 	struct key_exe_id *parent, *child;
 
-	if (ret)
-		return ret;
 	parent = bpf_task_storage_get(&key_task_exe, bpf_get_current_task_btf(), 0, 0);
 	if (!parent)
-		return 0;
+		return;
 	child = bpf_task_storage_get(&key_task_exe, task, 0, BPF_LOCAL_STORAGE_GET_F_CREATE);
 	if (child) { /* no memory: the child has no grant (fail closed) */
 		child->dev = parent->dev;
 		child->ino = parent->ino;
 	}
-	return 0;
 }
 
 /*

@@ -18,4 +18,16 @@ int BPF_PROG(vigil_ptrace_access_check, struct task_struct *child, unsigned int 
 	return self_check_ptrace(child, mode) ?: key_check_ptrace(child, mode);
 }
 
+/* Every fork and thread: clone3(CLONE_INTO_CGROUP) from the scope, then key grant inheritance. */
+SEC("lsm/task_alloc")
+int BPF_PROG(vigil_task_alloc, struct task_struct *task, unsigned long clone_flags, int ret)
+{
+	if (ret)
+		return ret;
+	ret = bound_check_clone(clone_flags);
+	if (!ret)
+		key_inherit_exe(task);
+	return ret;
+}
+
 char LICENSE[] SEC("license") = "GPL";
