@@ -366,6 +366,26 @@ static int load_for_check(struct agent *a, struct policy **ret)
 	return r;
 }
 
+/*
+ * Routes to stop vigild that no LSM hook sees: a controlling terminal delivers SIGHUP, SIGINT,
+ * SIGTSTP... from whoever writes to it (TIOCSTI, hangup), and the OOM killer picks by
+ * oom_score_adj. vigild leaves any terminal's session and asks never to be the OOM killer's
+ * choice. Both fail open with a log line: a service manager already starts vigild without a
+ * terminal, and the scope cannot change vigild's oom_score_adj (bpf/self.bpf.h).
+ */
+static void harden_process(void)
+{
+	int fd;
+
+	if (setsid() < 0 && getsid(0) != getpid())
+		log_info("setsid: %s; a controlling terminal could signal vigild", strerror(errno));
+	fd = open("/proc/self/oom_score_adj", O_WRONLY | O_CLOEXEC);
+	if (fd < 0 || write(fd, "-1000", 5) != 5)
+		log_info("cannot set oom_score_adj to -1000: %s", strerror(errno));
+	if (fd >= 0)
+		close(fd);
+}
+
 int main(int argc, char **argv)
 {
 	struct agent a = {.opt = {.event_log_path = "/var/log/vigil/events.jsonl",
@@ -399,6 +419,7 @@ int main(int argc, char **argv)
 		r = agent_unload(a.opt.pin_dir, a.opt.cgroup_root);
 		return r == -EPERM ? EXIT_PERM : r < 0 ? EXIT_RUNTIME : EXIT_OK;
 	}
+	harden_process();
 	if (a.opt.dev_unsigned)
 		log_info("WARNING: --dev-unsigned: the control socket accepts unsigned policies; "
 		         "development only, never in production");
