@@ -30,6 +30,8 @@ start_vigild() {
 stop_vigild() {
 	kill -TERM "$(cat /run/bench-vigild.pid)"
 	while kill -0 "$(cat /run/bench-vigild.pid)" 2> /dev/null; do usleep 100000; done
+	# Stopping vigild leaves its programs enforcing: the platform unloads them for the baseline.
+	vigild --unload > /tmp/unload.log 2>&1 || { echo "vigild --unload failed"; cat /tmp/unload.log; exit 1; }
 	sed -n 's/^vigild: program \([a-z_]*\): \([0-9]*\) runs, \([0-9]*\) ns in all.*/progstat \1 \2 \3/p' /tmp/vigild.log
 }
 loop warmup > /dev/null

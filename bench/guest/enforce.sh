@@ -10,25 +10,45 @@ ROUNDS=${ROUNDS:-3}
 N_AB=${N_AB:-5000}
 N_AB_CONN=${N_AB_CONN:-1000}
 B=/t/vtest
-join_bench() { echo $$ > /sys/fs/cgroup/bench/cgroup.procs; }
-outside() { sh -c 'echo $$ > /sys/fs/cgroup/cgroup.procs && exec "$@"' _ "$@"; }
+# This shell is the platform (root cgroup): the scope cannot leave itself (bpf/bound.bpf.h), so
+# the platform places each loop in the scope.
+inside() { sh -c 'echo $$ > /sys/fs/cgroup/bench/cgroup.procs && exec "$@"' _ "$@"; }
 
 mkdir -p /sys/fs/cgroup/bench /tmp/bench
-echo $$ > /sys/fs/cgroup/bench/cgroup.procs
 ip link set lo up
 $B mkfiles /tmp/bench "$N_RULES" || exit 1
 echo x > /tmp/bench/target
-$B open-loop /tmp/bench/target "$N_OPEN" > /dev/null # warm-up
-$B connect-loop 127.0.0.1 9 "$N_CONN" > /dev/null
+inside $B open-loop /tmp/bench/target "$N_OPEN" > /dev/null # warm-up
+inside $B connect-loop 127.0.0.1 9 "$N_CONN" > /dev/null
 
 loop() {
-	echo "result $1 open $($B open-loop /tmp/bench/target "$N_OPEN")"
-	[ "$2" = open-only ] || echo "result $1 connect $($B connect-loop 127.0.0.1 9 "$N_CONN")"
+	echo "result $1 open $(inside $B open-loop /tmp/bench/target "$N_OPEN")"
+	[ "$2" = open-only ] || echo "result $1 connect $(inside $B connect-loop 127.0.0.1 9 "$N_CONN")"
+}
+# ab KIND N: the marginal cost of the rules, the same loop in the scope and outside it, in the
+# order in-out, out-in, ... so drift cancels: "in NS out NS" per round.
+ab() {
+	case $1 in
+	open) set -- "open-loop /tmp/bench/target" "$2" ;;
+	connect) set -- "connect-loop 127.0.0.1 9" "$2" ;;
+	esac
+	k=0
+	while [ $k -lt 4 ]; do
+		if [ $((k % 2)) = 0 ]; then
+			t_in=$(inside $B $1 "$2")
+			t_out=$($B $1 "$2")
+		else
+			t_out=$($B $1 "$2")
+			t_in=$(inside $B $1 "$2")
+		fi
+		echo "in $t_in out $t_out"
+		k=$((k + 1))
+	done
 }
 start_vigild() {
 	rm -f /run/vigil/bench-ready
 	t0=$(date +%s)
-	outside sh -c 'vigild --policy /bench/enforce.policy.json --event-log /tmp/bench-events.jsonl \
+	sh -c 'vigild --policy /bench/enforce.policy.json --event-log /tmp/bench-events.jsonl \
 		--ready-file /run/vigil/bench-ready > /tmp/vigild.log 2>&1 & echo $! > /run/bench-vigild.pid'
 	i=0
 	while [ ! -e /run/vigil/bench-ready ]; do
@@ -41,8 +61,10 @@ start_vigild() {
 	$B connect 10.100.0.7 80 2> /dev/null && { echo "a CIDR rule did not deny"; exit 1; }
 }
 stop_vigild() {
-	outside kill -TERM "$(cat /run/bench-vigild.pid)"
+	kill -TERM "$(cat /run/bench-vigild.pid)"
 	while kill -0 "$(cat /run/bench-vigild.pid)" 2> /dev/null; do usleep 100000; done
+	# Stopping vigild leaves its programs enforcing: the platform unloads them for the baseline.
+	vigild --unload > /tmp/unload.log 2>&1 || { echo "vigild --unload failed"; cat /tmp/unload.log; exit 1; }
 	# The kernel's own timing of each program (kernel.bpf_stats_enabled), logged at stop.
 	sed -n 's/^vigild: program \([a-z_]*\): \([0-9]*\) runs, \([0-9]*\) ns in all.*/progstat \1 \2 \3/p' /tmp/vigild.log
 }
@@ -55,9 +77,8 @@ while [ $r -lt "$ROUNDS" ]; do
 	start_vigild
 	loop vigil
 	# The marginal cost of the rules: the same loop inside and outside the scope, interleaved.
-	$B ab-open /tmp/bench/target "$N_AB" 4 /sys/fs/cgroup/bench /sys/fs/cgroup | sed 's/^/result-ab open /'
-	$B ab-connect 127.0.0.1 9 "$N_AB_CONN" 4 /sys/fs/cgroup/bench /sys/fs/cgroup | sed 's/^/result-ab connect /'
-	join_bench
+	ab open "$N_AB" | sed 's/^/result-ab open /'
+	ab connect "$N_AB_CONN" | sed 's/^/result-ab connect /'
 	stop_vigild
 	r=$((r + 1))
 done

@@ -24,6 +24,8 @@ start_vigild() {
 stop_vigild() {
 	kill -TERM $VPID
 	wait $VPID
+	# Stopping vigild leaves its programs enforcing: the platform unloads them for the baseline.
+	vigild --unload > /tmp/unload.log 2>&1 || { echo "vigild --unload failed"; cat /tmp/unload.log; exit 1; }
 	sed -n 's/^vigild: program \([a-z_]*\): \([0-9]*\) runs, \([0-9]*\) ns in all.*/progstat \1 \2 \3/p' /tmp/vigild.log
 }
 logged() {
