@@ -36,9 +36,11 @@ check "vigild --check accepts it" 0 "is valid (1 exec rules, digests match)" \
 check "show lists the rule" 0 "tool" "$BUILD/vigil" policy show "$t/p.json"
 
 good "$(printf '0%.0s' {1..64})"
+# A running vigild revokes only the rule whose file does not match (tests/vm/rejects.sh); the
+# image build's checks refuse the policy.
 check "digest mismatch names rule and both digests" 3 \
 	"exec.allow[0].sha256: rule 'tool': $t/bin has sha256 $sum, the policy says 0000" \
-	"$BUILD/vigild" --policy "$t/p.json" --event-log "$t/ev"
+	"$BUILD/vigild" --check --policy "$t/p.json" --event-log "$t/ev"
 [ ! -e "$t/ev" ] && { pass=$((pass + 1)); echo "ok - rejected policy opened no event log"; } ||
 	{ fail=$((fail + 1)); echo "not ok - rejected policy opened no event log"; }
 check "vigil policy check reports the same" 3 "exec.allow[0].sha256: rule 'tool'" \
@@ -49,7 +51,7 @@ check "--no-digests skips content checks" 0 "digests not checked" \
 good "$sum"
 sed -i "s|$t/bin|$t/missing|" "$t/p.json"
 check "missing file names the rule and path" 3 "exec.allow[0].path: rule 'tool': $t/missing: No such file" \
-	"$BUILD/vigild" --policy "$t/p.json"
+	"$BUILD/vigild" --check --policy "$t/p.json"
 
 printf '{"version": 1,\n "name": "x",\n "serial": 1\n "mode": "audit"}\n' > "$t/p.json"
 check "syntax error names file, line and column" 3 "$t/p.json:4:" "$BUILD/vigild" --policy "$t/p.json"
