@@ -206,16 +206,24 @@ static int reuse_verified(struct agent *a, struct applied_policy *next)
 	return 0;
 }
 
+/* The value of entry i of the pending generation, revoked: its file is denied as modified. */
+static struct vigil_exec_val revoked_val(const struct applied_policy *ap, size_t i)
+{
+	const struct policy_exec_rule *rule = &ap->policy->exec[ap->exec[i].rule_id];
+
+	return (struct vigil_exec_val){
+	    .rule_id = ap->exec[i].rule_id,
+	    .flags = rule->audit ? VIGIL_RULE_AUDIT : 0,
+	    .revoked = VIGIL_R_MODIFIED,
+	};
+}
+
 /* Entry i of the pending generation failed its digest check: installed revoked, recorded. */
 static int revoke_bad(struct agent *a, const struct applied_policy *ap, size_t i, const char *why)
 {
 	const struct policy_exec_rule *rule = &ap->policy->exec[ap->exec[i].rule_id];
 	struct vigil_exec_key key = exec_key(ap, i);
-	struct vigil_exec_val val = {
-	    .rule_id = ap->exec[i].rule_id,
-	    .flags = rule->audit ? VIGIL_RULE_AUDIT : 0,
-	    .revoked = VIGIL_R_MODIFIED,
-	};
+	struct vigil_exec_val val = revoked_val(ap, i);
 	int r;
 
 	r = bpf_map_update_elem(map_fd(a->skel->maps.exec_allow), &key, &val, BPF_EXIST);
@@ -250,11 +258,7 @@ static int revoke_written_during_load(struct agent *a, const struct applied_poli
 	for (i = 0; i < ap->n_exec && r == 0; i++) {
 		const struct policy_exec_rule *rule = &ap->policy->exec[ap->exec[i].rule_id];
 		struct vigil_exec_key key = exec_key(ap, i);
-		struct vigil_exec_val val = {
-		    .rule_id = ap->exec[i].rule_id,
-		    .flags = rule->audit ? VIGIL_RULE_AUDIT : 0,
-		    .revoked = VIGIL_R_MODIFIED,
-		};
+		struct vigil_exec_val val = revoked_val(ap, i);
 
 		if (entry_revoked(a, &snap, ap, i, ap->gen)) {
 			log_info(

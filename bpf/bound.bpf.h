@@ -56,16 +56,10 @@ static __always_inline struct vigil_policy_cfg *bound_policy(__u32 *ret_gen)
 static __always_inline int bound_deny(__u32 kind, __u32 gen, const struct vigil_policy_cfg *cfg,
                                       __u64 dev, __u64 ino, const char *kname)
 {
-	struct vigil_event *e;
+	struct vigil_event *e = self_event_start(kind, gen, cfg);
 
-	stat_inc(VIGIL_STAT_SELF_DENY);
-	e = event_start(VIGIL_EV_SELF, gen, cfg);
 	if (!e)
 		return -EPERM;
-	e->verdict = VIGIL_DENY;
-	e->reason = VIGIL_R_SELF;
-	e->err = -EPERM;
-	e->access = kind;
 	e->dev = dev;
 	e->ino = ino;
 	if (kname)
@@ -77,16 +71,10 @@ static __always_inline int bound_deny(__u32 kind, __u32 gen, const struct vigil_
 static __always_inline int bound_deny_name(__u32 kind, __u32 gen,
                                            const struct vigil_policy_cfg *cfg, const char *name)
 {
-	struct vigil_event *e;
+	struct vigil_event *e = self_event_start(kind, gen, cfg);
 
-	stat_inc(VIGIL_STAT_SELF_DENY);
-	e = event_start(VIGIL_EV_SELF, gen, cfg);
 	if (!e)
 		return -EPERM;
-	e->verdict = VIGIL_DENY;
-	e->reason = VIGIL_R_SELF;
-	e->err = -EPERM;
-	e->access = kind;
 	__builtin_memcpy(e->path, name, 16);
 	event_submit(e);
 	return -EPERM;

@@ -278,6 +278,24 @@ static __always_inline struct vigil_event *event_start(__u16 type, __u32 gen,
 	return e;
 }
 
+/* Reserves the event of a refusal that no policy decides (self-protection, the scope's bounds:
+ * enum vigil_self_kind in kind) and counts it; NULL when the ring is full (counted too). */
+static __always_inline struct vigil_event *self_event_start(__u32 kind, __u32 gen,
+                                                            const struct vigil_policy_cfg *cfg)
+{
+	struct vigil_event *e;
+
+	stat_inc(VIGIL_STAT_SELF_DENY);
+	e = event_start(VIGIL_EV_SELF, gen, cfg);
+	if (!e)
+		return NULL;
+	e->verdict = VIGIL_DENY;
+	e->reason = VIGIL_R_SELF;
+	e->err = -EPERM;
+	e->access = kind;
+	return e;
+}
+
 /*
  * bpf_d_path is only allowed in hooks of the kernel's sleepable set (bprm_check_security,
  * mmap_file, file_open, ...); elsewhere with_path must be false and the event has dev/ino only.

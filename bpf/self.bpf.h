@@ -23,15 +23,10 @@ static __always_inline int self_deny(__u32 kind, __u32 target_pid, __u64 dev, __
 	struct vigil_event *e;
 	__u32 gen;
 
-	stat_inc(VIGIL_STAT_SELF_DENY);
 	cfg = current_policy(&gen);
-	e = event_start(VIGIL_EV_SELF, gen, cfg);
+	e = self_event_start(kind, gen, cfg);
 	if (!e)
 		return -EPERM;
-	e->verdict = VIGIL_DENY;
-	e->reason = VIGIL_R_SELF;
-	e->err = -EPERM;
-	e->access = kind;
 	e->target_pid = target_pid;
 	e->dev = dev;
 	e->ino = ino;

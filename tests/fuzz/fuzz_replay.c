@@ -1,4 +1,5 @@
-/* libFuzzer target: the measurement-log replay reads any file without crashing (attest/replay.c). */
+/* libFuzzer target: the measurement-log replay reads any file without crashing (attest/replay.c).
+ */
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
