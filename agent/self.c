@@ -239,7 +239,12 @@ static int protect_files(struct agent *a, const char *exe)
 	    (r = protect_tree(a, a->opt.audit_dir)) < 0)
 		return r;
 	if (a->opt.state_dir) {
+		/* The file key signs checkpoints; the TPM blob loads only in this TPM, which the
+		 * scope cannot open, but nothing in the scope needs to read it either. */
 		snprintf(key, sizeof(key), "%s/%s", a->opt.state_dir, AUDIT_KEY_FILE);
+		if ((r = protect_secret(a, key)) < 0)
+			return r;
+		snprintf(key, sizeof(key), "%s/%s", a->opt.state_dir, AUDIT_KEY_TPM);
 		if ((r = protect_secret(a, key)) < 0)
 			return r;
 	}

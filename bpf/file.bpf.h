@@ -114,22 +114,22 @@ static __always_inline __u8 walk_above_mount(__u32 gen, const struct vigil_file_
 			if (act)
 				return act;
 		}
-		at_root = dentry == BPF_CORE_READ(mnt, mnt_root);
-		if (at_root)
-			continue;
+		/* Real ancestors up to the filesystem's root, as in file_walk, then the next mount.
+		 */
 		parent = BPF_CORE_READ(dentry, d_parent);
-		if (!parent || parent == dentry)
-			return VIGIL_ACT_NONE; /* a filesystem's root outside the mount tree */
-		dentry = parent;
+		at_root = !parent || parent == dentry;
+		if (!at_root)
+			dentry = parent;
 	}
 	return WALK_TOO_DEEP;
 }
 
 /*
  * The action of the nearest rule for access on pos or one of its ancestors, or VIGIL_ACT_NONE.
- * Ancestors are dentry parents within a filesystem, so a bind mount or a rename of a parent
- * does not change the answer, and mount points up to the root: a directory rule covers
- * everything mounted beneath it. Past VIGIL_FILE_MAX_DEPTH components inside the file's mount,
+ * Ancestors are dentry parents up to the filesystem's root (past the mount's root: a bind mount
+ * of a subdirectory or a rename of a parent does not change the answer), then the mount points
+ * up to the root: a directory rule covers everything mounted beneath it. Past
+ * VIGIL_FILE_MAX_DEPTH components inside the file's filesystem,
  * or VIGIL_FILE_MAX_DEPTH steps above it, WALK_TOO_DEEP. Inside the first mount (nearly every
  * step) the walk uses direct BTF loads, no helper calls.
  */
@@ -140,7 +140,6 @@ static __always_inline __u8 file_walk(__u32 gen, bool trees, const struct walk_p
 	struct vigil_file_key key = {.gen = gen};
 	struct dentry *dentry = start->dentry;
 	struct vfsmount *mnt = start->mnt;
-	struct dentry *root = mnt->mnt_root;
 	struct inode *inode;
 	int i;
 
@@ -165,14 +164,17 @@ static __always_inline __u8 file_walk(__u32 gen, bool trees, const struct walk_p
 			if (act)
 				return act;
 		}
-		if (dentry == root)
-			break;
+		/*
+		 * Past the mount's root up to the filesystem's: a bind mount (or a detached clone)
+		 * of a subdirectory shows files whose real ancestors lie above its root, and a rule
+		 * on one of them must decide there as it does through the original path.
+		 */
 		parent = dentry->d_parent;
 		if (!parent || parent == dentry)
-			return VIGIL_ACT_NONE; /* a filesystem's root outside the mount tree */
+			break;
 		dentry = parent;
 	}
-	if (dentry != root)
+	if (i == VIGIL_FILE_MAX_DEPTH)
 		return WALK_TOO_DEEP;
 	/* One call site, no depth carried over: the verifier checks the second walk once. */
 	return walk_above_mount(gen, f, start, access, ret_rule);

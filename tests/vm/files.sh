@@ -43,6 +43,17 @@ expect_eperm "bind mount of a denied tree" cat /mnt/bind/a.txt
 ev "event: bind mount" '"rule":"secret-tree"' '"path":"/mnt/bind/a.txt"'
 expect_eperm "bind mount, deeper" cat /mnt/bind/inner/deep.txt
 outside umount /mnt/bind
+# A bind mount of a subdirectory: the rule sits on an ancestor above the mount's root, which
+# only the file's real ancestors reach (not the path it was mounted at).
+outside mkdir -p /mnt/bind2
+outside mount --bind $D/secret/inner /mnt/bind2
+expect_eperm "bind mount of a subdirectory of a denied tree" cat /mnt/bind2/deep.txt
+ev "event: bind mount of a subdirectory" '"rule":"secret-tree"' '"path":"/mnt/bind2/deep.txt"'
+# Created after the policy loaded: identities the load never saw, decided by their ancestors.
+outside sh -c "mkdir $D/secret/inner/late && echo late > $D/secret/inner/late/f"
+expect_eperm "a directory made in the tree after the load, read directly" cat $D/secret/inner/late/f
+expect_eperm "... and through the subdirectory's bind mount" cat /mnt/bind2/late/f
+outside umount /mnt/bind2
 
 expect_eperm "io_uring openat of a denied file" $V uring-open $D/secret/a.txt
 ev "event: io_uring" '"rule":"secret-tree"' '"comm":"vtest"' "\"path\":\"$D/secret/a.txt\""
