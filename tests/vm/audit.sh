@@ -1,10 +1,10 @@
-# vm suite: hash-chained audit log: kill -9 while events flow (20 times), a full disk, throughput.
-# vigil-vm-args: --timeout 1200 --copy build/bench/audit_storm:/tests/bin/audit_storm --vigild-args --audit=fsync=16,fsync-ms=10,checkpoint=64,checkpoint-ms=300
+# vm suite: hash-chained audit log: kill -9 while events flow (8 times), a full disk, throughput.
+# vigil-vm-args: --timeout 1500 --copy build/bench/audit_storm:/tests/bin/audit_storm --vigild-args --audit=fsync=16,fsync-ms=10,checkpoint=64,checkpoint-ms=300
 . /tests/vm/lib.sh
 . /vigil-vm/env
 LOG=/var/log/vigil
 ACK=/run/vigil/audit.ack
-KILLS=${AUDIT_KILLS:-20}
+KILLS=${AUDIT_KILLS:-8}
 SCOPE=/sys/fs/cgroup/workload/cgroup.procs
 mkdir -p /tmp/a
 cp /bin/busybox /tmp/a/true # same content, unlisted path: denied in the scope
