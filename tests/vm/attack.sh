@@ -122,6 +122,7 @@ expect_rc "vigild restarted by the platform after the crash" 0 test -e /run/vigi
 pid2=$(cat /run/vigild.pid)
 # bpf() meets the capability bound first (CAP_BPF is not granted: the kernel's own test of it
 # comes before the bpf hook), or the bpf hook itself: either refusal is recorded.
+sleep 2
 if grep -F "\"pid\":$pid," /out/events.jsonl | grep -F '"comm":"attack"' | grep -F '"verdict":"deny"' |
 	grep -qE '"protects":"bpf"|"capability":"CAP_BPF"'; then
 	ok "event: bpf() on the reused pid"
