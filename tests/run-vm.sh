@@ -40,6 +40,9 @@ for s in $suites; do
 		args+=(--bundle "$gen/bundle.json" --trust-dir "$gen/trust" --copy "$gen:/gen")
 	fi
 	extra=$(sed -n 's/^# vigil-vm-args: //p' "$top/tests/vm/$s.sh")
+	# A guest under TCG on a busy 2-core host can take minutes per vigild start (BPF
+	# verification, TPM): a generous bound unless the suite sets its own.
+	case " $extra " in *" --timeout "*) ;; *) extra="--timeout 900 $extra" ;; esac
 	start=$SECONDS
 	echo "== vm suite $s"
 	rm -rf "${out:?}/$s"
