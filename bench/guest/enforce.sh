@@ -57,8 +57,8 @@ start_vigild() {
 		usleep 100000
 	done
 	echo "vigild ready in $(($(date +%s) - t0)) s: $(grep enforcing /tmp/vigild.log)"
-	$B open-loop /tmp/bench/f0 1 > /dev/null 2>&1 && { echo "a file rule did not deny"; exit 1; }
-	$B connect 10.100.0.7 80 2> /dev/null && { echo "a CIDR rule did not deny"; exit 1; }
+	inside $B open-loop /tmp/bench/f0 1 > /dev/null 2>&1 && { echo "a file rule did not deny"; exit 1; }
+	inside $B connect 10.100.0.7 80 2> /dev/null && { echo "a CIDR rule did not deny"; exit 1; }
 }
 stop_vigild() {
 	kill -TERM "$(cat /run/bench-vigild.pid)"
