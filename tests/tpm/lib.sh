@@ -1,8 +1,20 @@
 #!/usr/bin/env bash
 # Shared by the tests/tpm scripts: TAP-style checks and an swtpm of their own on free ports.
-# The sourcing script sets tmp (a scratch directory) first; pass and fail count the checks.
+# The sourcing script sets top (the repository) and calls tpm_test_start; pass and fail count
+# the checks.
 swtpm_pid=
 pass=0 fail=0
+
+# tpm_test_start NAME: BUILD (absolute), V (the CLI), tmp (a scratch directory removed at exit,
+# with the swtpm this script started).
+tpm_test_start() {
+	BUILD=${BUILD:-build}
+	case $BUILD in /*) ;; *) BUILD=$top/$BUILD ;; esac
+	V=$BUILD/vigil
+	tmp=$(mktemp -d "${TMPDIR:-/tmp}/$1.XXXXXX")
+	trap 'stop_swtpm; rm -rf "$tmp"' EXIT
+	trap 'exit 130' INT TERM
+}
 
 ok() { pass=$((pass + 1)); echo "ok - $1"; }
 not_ok() { fail=$((fail + 1)); echo "not ok - $1"; shift; for l in "$@"; do echo "#   $l"; done; }

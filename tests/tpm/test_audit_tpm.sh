@@ -3,17 +3,8 @@
 # verify them; the key cannot leave the TPM; checkpoints signed by any other key are refused.
 set -uo pipefail
 top=$(cd "$(dirname "$0")/../.." && pwd)
-BUILD=${BUILD:-build}
-case $BUILD in /*) ;; *) BUILD=$top/$BUILD ;; esac
-V=$BUILD/vigil
-tmp=$(mktemp -d "${TMPDIR:-/tmp}/vigil-tpm-audit.XXXXXX")
 . "$top/tests/tpm/lib.sh"
-cleanup() {
-	stop_swtpm
-	rm -rf "$tmp"
-}
-trap cleanup EXIT
-trap 'exit 130' INT TERM
+tpm_test_start vigil-tpm-audit
 
 # The helper links the library as vigild does (Makefile's flags and packages).
 make -s -C "$top" BUILD="$BUILD" "$BUILD/libvigil.a" > /dev/null || exit 1

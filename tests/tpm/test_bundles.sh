@@ -2,18 +2,8 @@
 # swtpm-backed bundle tests: sign, verify (vigil and openssl), measure, rollback, rejections, replay, quote.
 set -uo pipefail
 top=$(cd "$(dirname "$0")/../.." && pwd)
-BUILD=${BUILD:-build}
-case $BUILD in /*) ;; *) BUILD=$top/$BUILD ;; esac
-V=$BUILD/vigil
-tmp=$(mktemp -d "${TMPDIR:-/tmp}/vigil-tpm.XXXXXX")
 . "$top/tests/tpm/lib.sh"
-
-cleanup() {
-	stop_swtpm
-	rm -rf "$tmp"
-}
-trap cleanup EXIT
-trap 'exit 130' INT TERM
+tpm_test_start vigil-tpm
 
 mkdir -p "$tmp/tpm" "$tmp/trust" "$tmp/keys"
 start_swtpm

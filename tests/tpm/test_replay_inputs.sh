@@ -4,17 +4,8 @@
 # one line on stderr saying why.
 set -uo pipefail
 top=$(cd "$(dirname "$0")/../.." && pwd)
-BUILD=${BUILD:-build}
-case $BUILD in /*) ;; *) BUILD=$top/$BUILD ;; esac
-V=$BUILD/vigil
-tmp=$(mktemp -d "${TMPDIR:-/tmp}/vigil-tpm-replay.XXXXXX")
 . "$top/tests/tpm/lib.sh"
-cleanup() {
-	stop_swtpm
-	rm -rf "$tmp"
-}
-trap cleanup EXIT
-trap 'exit 130' INT TERM
+tpm_test_start vigil-tpm-replay
 start_swtpm
 export VIGIL_TCTI="swtpm:host=127.0.0.1,port=$port"
 export TPM2TOOLS_TCTI=$VIGIL_TCTI
