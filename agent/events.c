@@ -455,10 +455,18 @@ int agent_events_open(struct agent *a)
  */
 int agent_events_poll(struct agent *a, int timeout_ms)
 {
-	int n = ring_buffer__poll(a->rb, timeout_ms);
+	int n = 0, m;
 
-	if (n == -EINTR)
-		n = 0;
+	if (timeout_ms) {
+		n = ring_buffer__poll(a->rb, timeout_ms);
+		if (n == -EINTR)
+			n = 0;
+	}
+	/* ring_buffer__poll reads only the rings epoll reported, and an allowed decision made no
+	 * wakeup: read whatever is there on every turn. */
+	m = ring_buffer__consume(a->rb);
+	if (n >= 0)
+		n = m < 0 ? m : n + m;
 	agent_events_report_drops(a);
 	fflush(a->event_log);
 	return n;
