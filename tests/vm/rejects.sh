@@ -42,13 +42,13 @@ rm -f /gen/bad/big.json /tmp/big.json
 expect_rc "no measurement for any refused bundle" 0 test "$(records)" = "$base"
 
 # SIGHUP re-reads the configured path; a bad file there is refused the same way.
-cp /gen/bad/badsig.json /vigil-vm/bundle.json
+outside cp /gen/bad/badsig.json /vigil-vm/bundle.json # vigil's bundle path is the platform's
 outside kill -HUP "$(cat /run/vigild.pid)"
 expect_event "SIGHUP with a bad bundle: refused" '"type":"policy_rejected"' '"source":"sighup"' \
 	'"reason":"bad_signature"'
 expect_rc "serial 2 still enforcing after SIGHUP" 0 in_force 2
 # The bundle in force, re-read (as after a restart): the same payload is not a rollback.
-cp /gen/good2.json /vigil-vm/bundle.json
+outside cp /gen/good2.json /vigil-vm/bundle.json
 outside kill -HUP "$(cat /run/vigild.pid)"
 expect_event "SIGHUP with the bundle in force: re-loaded, not a rollback" '"type":"policy_loaded"' \
 	'"source":"sighup"' '"policy_serial":2'
@@ -111,7 +111,7 @@ expect_rc "a client inside the scope (root) is refused at once ($(cat /tmp/insco
 	grep -qE "serves the platform only|Operation not permitted" /tmp/inscope.out
 expect_rc "... a refusal recorded (control_refused, or the kernel's control_socket denial)" 0 \
 	sh -c "grep -q '\"type\":\"control_refused\".*\"reason\":\"in_scope\"' $EVENTS ||
-	grep -q '\"kind\":\"control_socket\"' $EVENTS"
+	grep -q '\"protects\":\"control_socket\"' $EVENTS"
 
 # A platform client that sends a byte every 2 s never stalls decisions, and is dropped.
 outside /tests/bin/ctlclient /run/vigil/control.sock 20 > /tmp/slow.out 2>&1 &
