@@ -21,7 +21,7 @@ inside() { sh -c 'echo $$ > '$SCOPE' && exec "$@"' _ "$@"; }
 # inside_bg CMD...: like inside, in the background, with $! the command's own pid.
 inside_bg() { sh -c 'echo $$ > '$SCOPE' && exec "$@"' _ "$@" & }
 
-# start_vigild [ARGS...]: starts vigild; waits until it enforces (up to 120 s: a start measures into
+# start_vigild [ARGS...]: starts vigild; waits until it enforces (up to 300 s: a start measures into
 # the emulated TPM, slow on a busy host).
 start_vigild() {
 	rm -f /run/vigil/ready
@@ -29,7 +29,7 @@ start_vigild() {
 		$VM_VIGILD_ARGS "$@" >> /out/vigild.log 2>&1 &
 	echo $! > /run/vigild.pid
 	i=0
-	while [ ! -e /run/vigil/ready ] && [ $i -lt 1200 ]; do usleep 100000; i=$((i + 1)); done
+	while [ ! -e /run/vigil/ready ] && [ $i -lt 3000 ]; do usleep 100000; i=$((i + 1)); done
 	[ -e /run/vigil/ready ]
 }
 
