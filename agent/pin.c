@@ -33,6 +33,29 @@ static int mkdir_p(const char *dir)
 }
 
 /*
+ * The pinned ring buffer outlives vigild (events wait in it across a restart), so its size is
+ * the one it was created with: a different --ringbuf-size would make libbpf refuse the pin.
+ * Adopted as it is, said once; a new size takes `vigild --unload` first (fail open on a tuning
+ * option: keeping enforcement and the waiting events matters more).
+ */
+static void adopt_ringbuf_size(struct vigil_bpf *skel, const char *pin)
+{
+	struct bpf_map_info info = {};
+	uint32_t len = sizeof(info), want = bpf_map__max_entries(skel->maps.events);
+	int fd = bpf_obj_get(pin);
+
+	if (fd < 0)
+		return; /* libbpf's load reports it */
+	if (bpf_obj_get_info_by_fd(fd, &info, &len) == 0 && info.max_entries != want) {
+		log_info("the pinned ring buffer has %u bytes, not %u: keeping it (a new size "
+		         "needs 'vigild --unload' first)",
+		         info.max_entries, want);
+		bpf_map__set_max_entries(skel->maps.events, info.max_entries);
+	}
+	close(fd);
+}
+
+/*
  * Called between open and load: every map gets a pin path. libbpf reuses a compatible pinned
  * map (its content, .bss with active_gen included, stays) or creates and pins a new one.
  */
@@ -62,8 +85,10 @@ int agent_pin_maps(struct agent *a, struct vigil_bpf *skel)
 		if (r < 0)
 			return log_error_errno(r, "pin path for map %s", bpf_map__name(map));
 	}
-	if (a->adopting)
+	if (a->adopting) {
 		log_info("adopting the maps pinned in %s: enforcement continues meanwhile", dir);
+		adopt_ringbuf_size(skel, probe);
+	}
 	return 0;
 }
 

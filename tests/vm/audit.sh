@@ -190,6 +190,8 @@ echo "# exec throughput: 200 execs in $((t1 - t0)) ms; $events exec events recor
 # A 64 KiB ring buffer (about 140 events) makes the kernel drop events in every storm, so the
 # ring-buffer loss path is exercised without a storm big enough to slow the suite down.
 stop_vigild TERM
+# The pinned ring buffer keeps its size across restarts: a new size is the platform's unload.
+vigild --unload > /tmp/unload.log 2>&1 || not_ok "vigild --unload before the storms" "$(cat /tmp/unload.log)"
 start_vigild --event-log /tmp/storm-events.jsonl --ringbuf-size=65536 ||
 	not_ok "vigild restarts for the storms"
 # storm N: N denied mappings; checks that every decision is a record or counted as lost.
