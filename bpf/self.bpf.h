@@ -131,26 +131,15 @@ static __always_inline bool dentry_name_is(struct dentry *d, const char *name, i
 }
 
 /*
- * Global /proc files whose write stops vigild or runs code as the platform: sysrq-trigger
- * (SIGTERM/SIGKILL to every process, no task_kill hook on that path) and the kernel's user-mode
- * helpers in /proc/sys/kernel (core_pattern and modprobe start a program as root in the root
- * cgroup, outside any scope; poweroff_cmd likewise), and kernel.sysrq, so that a platform which
- * turned the SysRq keys off (a serial BREAK can send them too) keeps them off.
+ * /proc/sysrq-trigger: its write sends SIGTERM/SIGKILL to every process with no task_kill hook
+ * on that path. (Sysctls, /proc/sys: core_pattern, modprobe, kernel.sysrq..., are refused to
+ * the scope by bound_check_open, all of them.)
  */
 static __always_inline bool proc_global_guarded(struct dentry *d)
 {
-	struct dentry *p = BPF_CORE_READ(d, d_parent), *gp, *ggp;
+	struct dentry *p = BPF_CORE_READ(d, d_parent);
 
-	if (BPF_CORE_READ(p, d_parent) == p) /* top level of /proc */
-		return dentry_name_is(d, "sysrq-trigger", 13);
-	gp = BPF_CORE_READ(p, d_parent);
-	ggp = BPF_CORE_READ(gp, d_parent);
-	/* /proc/sys/kernel/NAME: the grandparent is "sys", at the top level of /proc. */
-	if (BPF_CORE_READ(ggp, d_parent) != ggp || !dentry_name_is(gp, "sys", 3) ||
-	    !dentry_name_is(p, "kernel", 6))
-		return false;
-	return dentry_name_is(d, "core_pattern", 12) || dentry_name_is(d, "modprobe", 8) ||
-	       dentry_name_is(d, "poweroff_cmd", 12) || dentry_name_is(d, "sysrq", 5);
+	return BPF_CORE_READ(p, d_parent) == p && dentry_name_is(d, "sysrq-trigger", 13);
 }
 
 /*
