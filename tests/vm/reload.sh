@@ -1,5 +1,5 @@
 # vm suite: 100 reloads under an exec/open loop: old-or-new verdicts only, measurement replay
-# vigil-vm-args: --copy /bin/busybox:/opt/true
+# vigil-vm-args: --timeout 1500 --copy /bin/busybox:/opt/true
 # 100 reloads (push, every 10th by SIGHUP) under a running exec/open loop: only old-or-new
 # verdicts, never a gap; then the measurement log replays to the guest's PCR 23.
 . /tests/vm/lib.sh
@@ -21,7 +21,7 @@ i=2
 while [ $i -le 101 ]; do
 	if [ $((i % 10)) = 0 ]; then
 		want=$(($(loaded) + 1))
-		cp /gen/b/$i.json /vigil-vm/bundle.json
+		outside cp /gen/b/$i.json /vigil-vm/bundle.json # the bundle path is the platform's
 		outside kill -HUP "$(cat /run/vigild.pid)"
 		n=0
 		while [ "$(loaded)" -lt $want ] && [ $n -lt 100 ]; do usleep 50000; n=$((n + 1)); done
