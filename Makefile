@@ -19,7 +19,7 @@ LDLIBS   += $(PKG_LIBS) -lpthread
 # The unit-test build: same sources, sanitizers on.
 SAN_FLAGS := -O1 -g -fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=all
 
-MODULES  := policies attest exporters agent
+MODULES  := policies attest audit exporters agent
 lib_srcs  = $(filter-out %/main.c %/vigild.c,$(wildcard $(1)/*.c))
 LIB_SRCS := $(foreach m,$(MODULES),$(call lib_srcs,$(m)))
 TOOL_SRCS := $(wildcard tools/vigil*.c)

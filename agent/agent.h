@@ -9,7 +9,7 @@
 
 #include <jansson.h>
 
-#include "agent/audit.h"
+#include "audit/audit.h"
 #include "bpf/vigil_abi.h"
 #include "policies/policy.h"
 
@@ -204,6 +204,12 @@ int agent_reload_push(struct agent *a, const char *buf, size_t len, char *reply,
  */
 struct measure_log *agent_measure_log(struct agent *a);
 void agent_reload_close(struct agent *a);
+/*
+ * audit_options.key_open for a machine with a TPM (agent/audit_tpm.c; tpm: its struct
+ * attest_tpm): the ECDSA P-256 key in state_dir/audit-key.tpm, created in the TPM on first use;
+ * removes a file key left over.
+ */
+int audit_tpm_key_open(void *tpm, const char *state_dir, const char *name, struct audit_key *ret);
 /* The audit log (agent/audit_agent.c): every agent event and decision becomes a record. */
 int agent_audit_open(struct agent *a);
 /* Queues one record with a "time" member; never waits for the disk. */

@@ -1,5 +1,5 @@
 /* The audit checkpoint key in the TPM: wires attest/'s TPM-resident key to the note signer. */
-#include "agent/audit.h"
+#include "agent/agent.h"
 #include "agent/log.h"
 #include "attest/attest.h"
 

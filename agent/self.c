@@ -1,6 +1,6 @@
 /* Self-protection setup: which devices and files are vigild's alone, before any program runs. */
 #include "agent/agent.h"
-#include "agent/audit.h"
+#include "audit/audit.h"
 #include "agent/log.h"
 
 #include <bpf/bpf.h>

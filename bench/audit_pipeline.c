@@ -1,6 +1,6 @@
 /* Host audit pipeline benchmark: synthetic ring-buffer events -> JSON -> chain -> durable file. */
 #include "agent/agent.h"
-#include "agent/audit.h"
+#include "audit/audit.h"
 
 #include <getopt.h>
 #include <stdio.h>

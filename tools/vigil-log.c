@@ -1,6 +1,6 @@
 /* vigil log: verify the hash-chained audit log and its signed checkpoints offline. */
 #include "tools/vigil.h"
-#include "agent/audit.h"
+#include "audit/audit.h"
 
 #include <errno.h>
 #include <getopt.h>

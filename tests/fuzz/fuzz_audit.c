@@ -3,7 +3,7 @@
 #include <stdint.h>
 #include <string.h>
 
-#include "agent/audit.h"
+#include "audit/audit.h"
 
 /* Weak: agent/log.h's flag, defined by vigild or by the library where it has one. */
 __attribute__((weak)) int vigil_log_verbose;

@@ -1,6 +1,6 @@
 /* swtpm test helper: an audit log signed by the TPM-resident checkpoint key, and the key's
  * non-exportability checked through a second, independent ESAPI connection. */
-#include "agent/audit.h"
+#include "agent/agent.h"
 #include "attest/attest.h"
 
 #include <errno.h>

@@ -1,7 +1,7 @@
 /* Unit tests for the audit log: encoding, writer, recovery, checkpoints and every tamper case. */
 #include "testutil.h"
 
-#include "agent/audit.h"
+#include "audit/audit.h"
 
 #include <errno.h>
 #include <openssl/pem.h>

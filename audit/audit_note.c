@@ -1,6 +1,6 @@
 /* Audit checkpoint keys (Ed25519 file key, ECDSA P-256 TPM key) and C2SP signed-note checkpoints.
  */
-#include "agent/audit.h"
+#include "audit/audit.h"
 
 #include <errno.h>
 #include <fcntl.h>

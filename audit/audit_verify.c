@@ -1,5 +1,5 @@
 /* Audit log verifier: the whole chain, every checkpoint signature, checkpoints against chain. */
-#include "agent/audit.h"
+#include "audit/audit.h"
 
 #include <errno.h>
 #include <fcntl.h>

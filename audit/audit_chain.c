@@ -4,7 +4,7 @@
 #define OPENSSL_API_COMPAT 0x10100000L
 #include <openssl/sha.h>
 
-#include "agent/audit.h"
+#include "audit/audit.h"
 
 #include <dirent.h>
 #include <errno.h>

@@ -1,5 +1,5 @@
 /* Audit writer: bounded queue, writer thread, io_uring group commit, rotation, checkpoints. */
-#include "agent/audit.h"
+#include "audit/audit.h"
 #include "agent/log.h"
 
 #include <fcntl.h>

@@ -119,11 +119,6 @@ int audit_key_pubkey_base64(const struct audit_key *k, char *out, size_t size);
 int audit_key_external(const char *name, const uint8_t *spki, size_t len, audit_sign_fn sign,
                        void (*sign_free)(void *ctx), void *ctx, struct audit_key *k);
 void audit_key_free(struct audit_key *k);
-/*
- * audit_options.key_open for a machine with a TPM (tpm: its struct attest_tpm): the ECDSA P-256
- * key in state_dir/audit-key.tpm, created in the TPM on first use; removes a file key left over.
- */
-int audit_tpm_key_open(void *tpm, const char *state_dir, const char *name, struct audit_key *ret);
 /* The note verifier key `name+<hex id>+<base64(type || pub)>`. */
 int audit_key_vkey(const struct audit_key *k, char *out, size_t size);
 
