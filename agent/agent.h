@@ -63,6 +63,7 @@ struct agent_options {
 	const char *audit_dir;  /* hash-chained audit log; "none" disables it */
 	const char *state_dir;  /* vigil's state: the checkpoint key */
 	const char *audit_spec; /* audit tuning, see audit_options_parse() */
+	const char *otlp_spec;  /* OTLP export (exporters/otlp.h); NULL: off */
 	bool dev_unsigned;      /* --dev-unsigned: the control socket accepts unsigned policies */
 };
 
@@ -89,6 +90,7 @@ struct agent {
 	 * attest/ provides the measurement log. Called from the audit writer thread. */
 	audit_anchor_fn audit_anchor;
 	void *audit_anchor_ctx;
+	struct agent_otlp *otlp; /* the OTLP exporter (agent/otlp_agent.c); NULL when off */
 };
 
 /* Opens and loads the programs and maps; nothing is attached yet. */
@@ -210,6 +212,10 @@ void agent_reload_close(struct agent *a);
  * removes a file key left over.
  */
 int audit_tpm_key_open(void *tpm, const char *state_dir, const char *name, struct audit_key *ret);
+/* OTLP export of the audit log (agent/otlp_agent.c): a thread following the durable chain. */
+int agent_otlp_check(const char *spec, char *err, size_t err_size);
+int agent_otlp_start(struct agent *a);
+void agent_otlp_stop(struct agent *a);
 /* The audit log (agent/audit_agent.c): every agent event and decision becomes a record. */
 int agent_audit_open(struct agent *a);
 /* Queues one record with a "time" member; never waits for the disk. */

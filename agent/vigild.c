@@ -69,6 +69,9 @@ static void usage(FILE *f)
 	    "      --audit OPTS       "
 	    "fsync=N,fsync-ms=T,checkpoint=N,checkpoint-ms=T,rotate=SIZE,\n"
 	    "                         queue=SIZE,ack=FILE (docs/AUDIT-LOG.md)\n"
+	    "      --otlp OPTS        export the audit log over OTLP/HTTP (off by default):\n"
+	    "                         endpoint=URL[,protocol=json][,ca=FILE,cert=FILE,key=FILE]\n"
+	    "                         [,header=Name:value]... (docs/OBSERVABILITY.md)\n"
 	    "  -v, --verbose          debug output, including libbpf's\n"
 	    "  -h, --help, --version\n"
 	    "\n"
@@ -117,6 +120,16 @@ static int parse_bundle_arg(int c, struct agent_options *opt)
 	case 1008:
 		opt->dev_unsigned = true;
 		return 0;
+	case 1009: {
+		char err[256];
+
+		if (agent_otlp_check(optarg, err, sizeof(err)) < 0) {
+			fprintf(stderr, "vigild: %s\n", err);
+			exit(EXIT_USAGE);
+		}
+		opt->otlp_spec = optarg;
+		return 0;
+	}
 	}
 	return -ENOENT;
 }
@@ -150,6 +163,7 @@ static int parse_args(int argc, char **argv, struct agent_options *opt, bool *ch
 	    {"state", required_argument, NULL, 1006},
 	    {"control-socket", required_argument, NULL, 1007},
 	    {"dev-unsigned", no_argument, NULL, 1008},
+	    {"otlp", required_argument, NULL, 1009},
 	    {0},
 	};
 	int c;
@@ -296,6 +310,8 @@ static int run(struct agent *a, char **argv)
 	/* Fail-open for the record, not for enforcement: without a log vigild still enforces. */
 	if (agent_audit_open(a) < 0)
 		log_error("audit log unavailable: enforcing without it");
+	if (agent_otlp_start(a) < 0)
+		log_error("otlp: export unavailable: enforcing and logging without it");
 	/* Before the policy, so that the start-up acceptance or refusal is an event too. */
 	r = agent_events_open(a);
 	if (r < 0) {
@@ -331,6 +347,7 @@ static int run(struct agent *a, char **argv)
 out_events:
 	agent_control_close(a);
 	agent_events_close(a);
+	agent_otlp_stop(a);
 	agent_audit_close(a, a->stop_signal);
 	agent_reload_close(a);
 	applied_policy_clear(&a->cur);

@@ -1,0 +1,833 @@
+/*
+ * Audit records -> OTLP log records, vigil's counters -> OTLP metrics; protobuf through the
+ * protoc-c code generated from proto/, JSON by walking the same messages' descriptors (the
+ * OTLP/HTTP JSON mapping: lowerCamelCase names, 64-bit integers as strings, enums as numbers).
+ */
+#include "exporters/otlp_int.h"
+
+#include "opentelemetry/proto/collector/logs/v1/logs_service.pb-c.h"
+#include "opentelemetry/proto/collector/metrics/v1/metrics_service.pb-c.h"
+
+#include <errno.h>
+#include <inttypes.h>
+#include <stddef.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+typedef Opentelemetry__Proto__Common__V1__AnyValue AnyValue;
+typedef Opentelemetry__Proto__Common__V1__KeyValue KeyValue;
+typedef Opentelemetry__Proto__Common__V1__InstrumentationScope Scope;
+typedef Opentelemetry__Proto__Resource__V1__Resource Resource;
+typedef Opentelemetry__Proto__Logs__V1__LogRecord LogRecord;
+typedef Opentelemetry__Proto__Logs__V1__ScopeLogs ScopeLogs;
+typedef Opentelemetry__Proto__Logs__V1__ResourceLogs ResourceLogs;
+typedef Opentelemetry__Proto__Collector__Logs__V1__ExportLogsServiceRequest LogsRequest;
+typedef Opentelemetry__Proto__Metrics__V1__Metric Metric;
+typedef Opentelemetry__Proto__Metrics__V1__Sum Sum;
+typedef Opentelemetry__Proto__Metrics__V1__Gauge Gauge;
+typedef Opentelemetry__Proto__Metrics__V1__NumberDataPoint DataPoint;
+typedef Opentelemetry__Proto__Metrics__V1__ScopeMetrics ScopeMetrics;
+typedef Opentelemetry__Proto__Metrics__V1__ResourceMetrics ResourceMetrics;
+typedef Opentelemetry__Proto__Collector__Metrics__V1__ExportMetricsServiceRequest MetricsRequest;
+
+#define SCOPE_NAME    "vigil.audit"
+#define SCOPE_VERSION "0.1.0"
+#define MAX_ATTRS     48
+#define POOL          2048
+
+const char *const otlp_access_kinds[16] = {
+    "exec",    "mmap_exec", "mprotect_exec", "exec_invalidated", "file",
+    "network", "key",       "self",          "capability",       "unknown",
+};
+const char *const otlp_verdicts[3] = {"allow", "deny", "audit"};
+
+int otlp_access_kind_index(const char *type)
+{
+	for (int i = 0; i < 16 && otlp_access_kinds[i]; i++)
+		if (strcmp(type, otlp_access_kinds[i]) == 0)
+			return i;
+	return 9; /* unknown */
+}
+
+int otlp_verdict_index(const char *verdict)
+{
+	for (int i = 0; i < 3; i++)
+		if (strcmp(verdict, otlp_verdicts[i]) == 0)
+			return i;
+	return -1;
+}
+
+/* --- records ----------------------------------------------------------------------- */
+
+int otlp_rec_parse(const struct audit_record_view *v, uint64_t observed_ns, struct otlp_rec *r)
+{
+	json_error_t err;
+	size_t len = v->len - 1;
+
+	memset(r, 0, sizeof(*r));
+	r->n = v->n;
+	r->observed_ns = observed_ns;
+	snprintf(r->kind, sizeof(r->kind), "%s", v->kind);
+	memcpy(r->hash, v->line + len - 2 - AUDIT_HEX_LEN, AUDIT_HEX_LEN);
+	r->hash[AUDIT_HEX_LEN] = 0;
+	r->line = malloc(len + 1);
+	if (!r->line)
+		return -ENOMEM;
+	memcpy(r->line, v->line, len);
+	r->line[len] = 0;
+	r->root = json_loadb(v->line, len, JSON_REJECT_DUPLICATES, &err);
+	if (!r->root || !json_is_object(r->root)) {
+		otlp_rec_free(r);
+		return -EBADMSG;
+	}
+	return 0;
+}
+
+void otlp_rec_free(struct otlp_rec *r)
+{
+	free(r->line);
+	json_decref(r->root);
+	r->line = NULL;
+	r->root = NULL;
+}
+
+static const char *str_member(json_t *o, const char *key)
+{
+	json_t *v = json_object_get(o, key);
+
+	return json_is_string(v) ? json_string_value(v) : NULL;
+}
+
+/* The event object of event and policy records (members "e"), else the record itself. */
+static json_t *members(const struct otlp_rec *r)
+{
+	json_t *e = json_object_get(r->root, "e");
+
+	return json_is_object(e) ? e : r->root;
+}
+
+void otlp_rec_event_name(const struct otlp_rec *r, char *out, size_t size)
+{
+	json_t *e = members(r);
+	const char *type = str_member(e, "type"), *verdict = str_member(e, "verdict");
+
+	if (strcmp(r->kind, "event") == 0 && type && verdict) {
+		int vi = otlp_verdict_index(verdict);
+		static const char *const past[3] = {"allowed", "denied", "audited"};
+
+		snprintf(out, size, "vigil.%s.%s", type, vi >= 0 ? past[vi] : verdict);
+	} else if (strcmp(r->kind, "policy") == 0 && type && strncmp(type, "policy_", 7) == 0) {
+		snprintf(out, size, "vigil.policy.%s", type + 7);
+	} else if (strcmp(r->kind, "loss") == 0 || strcmp(r->kind, "gap") == 0 ||
+	           strcmp(r->kind, "file") == 0) {
+		snprintf(out, size, "vigil.log.%s", r->kind);
+	} else if (strcmp(r->kind, "start") == 0 || strcmp(r->kind, "stop") == 0) {
+		snprintf(out, size, "vigil.agent.%s", r->kind);
+	} else {
+		snprintf(out, size, "vigil.%s", r->kind);
+	}
+}
+
+int otlp_rec_severity(const struct otlp_rec *r, const char **text)
+{
+	json_t *e = members(r);
+	const char *verdict = str_member(e, "verdict"), *type = str_member(e, "type");
+
+	if (strcmp(r->kind, "loss") == 0 || strcmp(r->kind, "gap") == 0) {
+		*text = "ERROR";
+		return 17;
+	}
+	if ((verdict && strcmp(verdict, "deny") == 0) ||
+	    (type && strcmp(type, "policy_rejected") == 0)) {
+		*text = "WARN";
+		return 13;
+	}
+	if (verdict && strcmp(verdict, "audit") == 0) {
+		*text = "INFO2";
+		return 10;
+	}
+	*text = "INFO";
+	return 9;
+}
+
+/* "YYYY-MM-DDTHH:MM:SS[.fraction]Z" -> ns since the epoch; 0 when unreadable. */
+static uint64_t parse_time(const char *s)
+{
+	struct tm tm = {0};
+	const char *p;
+	uint64_t ns = 0;
+	int digits = 0;
+	time_t t;
+
+	if (!s)
+		return 0;
+	p = strptime(s, "%Y-%m-%dT%H:%M:%S", &tm);
+	if (!p)
+		return 0;
+	if (*p == '.')
+		for (p++; *p >= '0' && *p <= '9'; p++)
+			if (digits < 9) {
+				ns = ns * 10 + (uint64_t)(*p - '0');
+				digits++;
+			}
+	for (; digits < 9; digits++)
+		ns *= 10;
+	t = timegm(&tm);
+	return t < 0 ? 0 : (uint64_t)t * 1000000000ull + ns;
+}
+
+/* One log record's storage: the message, its attributes, generated keys and strings. */
+struct lr_store {
+	LogRecord lr;
+	AnyValue body;
+	KeyValue kv[MAX_ATTRS];
+	KeyValue *kvp[MAX_ATTRS];
+	AnyValue av[MAX_ATTRS];
+	char pool[POOL];
+	size_t pool_used;
+	char event_name[64];
+};
+
+static char *pool_str(struct lr_store *s, const char *a, const char *b)
+{
+	size_t need = strlen(a) + strlen(b) + 1;
+	char *p;
+
+	if (s->pool_used + need > sizeof(s->pool))
+		return NULL;
+	p = s->pool + s->pool_used;
+	snprintf(p, need, "%s%s", a, b);
+	s->pool_used += need;
+	return p;
+}
+
+static AnyValue *add(struct lr_store *s, const char *key)
+{
+	size_t i = s->lr.n_attributes;
+
+	if (!key || i >= MAX_ATTRS) {
+		s->lr.dropped_attributes_count++;
+		return NULL;
+	}
+	opentelemetry__proto__common__v1__key_value__init(&s->kv[i]);
+	opentelemetry__proto__common__v1__any_value__init(&s->av[i]);
+	s->kv[i].key = (char *)key;
+	s->kv[i].value = &s->av[i];
+	s->kvp[i] = &s->kv[i];
+	s->lr.n_attributes++;
+	return &s->av[i];
+}
+
+static void add_str(struct lr_store *s, const char *key, const char *val)
+{
+	AnyValue *v;
+
+	if (!val || !(v = add(s, key)))
+		return;
+	v->value_case = OPENTELEMETRY__PROTO__COMMON__V1__ANY_VALUE__VALUE_STRING_VALUE;
+	v->string_value = (char *)val;
+}
+
+static void add_int(struct lr_store *s, const char *key, int64_t val)
+{
+	AnyValue *v = add(s, key);
+
+	if (!v)
+		return;
+	v->value_case = OPENTELEMETRY__PROTO__COMMON__V1__ANY_VALUE__VALUE_INT_VALUE;
+	v->int_value = val;
+}
+
+/* A JSON value as an attribute: strings, integers, reals, booleans; others as JSON text. */
+static void add_json(struct lr_store *s, const char *key, json_t *val)
+{
+	AnyValue *v;
+
+	if (json_is_null(val))
+		return;
+	if (!(v = add(s, key)))
+		return;
+	if (json_is_string(val)) {
+		v->value_case = OPENTELEMETRY__PROTO__COMMON__V1__ANY_VALUE__VALUE_STRING_VALUE;
+		v->string_value = (char *)json_string_value(val);
+	} else if (json_is_integer(val)) {
+		v->value_case = OPENTELEMETRY__PROTO__COMMON__V1__ANY_VALUE__VALUE_INT_VALUE;
+		v->int_value = json_integer_value(val);
+	} else if (json_is_real(val)) {
+		v->value_case = OPENTELEMETRY__PROTO__COMMON__V1__ANY_VALUE__VALUE_DOUBLE_VALUE;
+		v->double_value = json_real_value(val);
+	} else if (json_is_boolean(val)) {
+		v->value_case = OPENTELEMETRY__PROTO__COMMON__V1__ANY_VALUE__VALUE_BOOL_VALUE;
+		v->bool_value = json_is_true(val);
+	} else {
+		char *text = json_dumps(val, JSON_COMPACT | JSON_PRESERVE_ORDER);
+		char *copy = text ? pool_str(s, text, "") : NULL;
+
+		free(text);
+		v->value_case = OPENTELEMETRY__PROTO__COMMON__V1__ANY_VALUE__VALUE_STRING_VALUE;
+		v->string_value = copy ? copy : "";
+	}
+}
+
+static bool is_exec_type(const char *type)
+{
+	return type &&
+	       (strcmp(type, "exec") == 0 || strcmp(type, "mmap_exec") == 0 ||
+	        strcmp(type, "mprotect_exec") == 0 || strcmp(type, "exec_invalidated") == 0);
+}
+
+/* Event members with a semantic-conventions or fixed vigil name; the rest get "vigil.<key>". */
+static const struct {
+	const char *member, *attr;
+} event_names[] = {
+    {"pid", "process.pid"},
+    {"ppid", "process.parent_pid"},
+    {"tid", "thread.id"},
+    {"comm", "process.executable.name"},
+    {"gid", "vigil.group.id"},
+    {"verdict", "vigil.verdict"},
+    {"reason", "vigil.reason"},
+    {"rule", "vigil.rule.name"},
+    {"policy", "vigil.policy.name"},
+    {"policy_serial", "vigil.policy.serial"},
+    {"generation", "vigil.generation"},
+    {"type", "vigil.event.type"},
+    {"network.peer.address", "network.peer.address"},
+    {"network.peer.port", "network.peer.port"},
+    {"network.transport", "network.transport"},
+    {"network.type", "network.type"},
+};
+
+static void build_record(struct lr_store *s, const struct otlp_rec *r, const char *origin)
+{
+	json_t *e = members(r), *val;
+	const char *key, *sev_text, *type = str_member(e, "type"), *path = str_member(e, "path");
+	bool ev = e != r->root;
+
+	memset(s, 0, offsetof(struct lr_store, pool));
+	s->pool_used = 0;
+	opentelemetry__proto__logs__v1__log_record__init(&s->lr);
+	opentelemetry__proto__common__v1__any_value__init(&s->body);
+	s->lr.attributes = s->kvp;
+	s->lr.time_unix_nano = parse_time(str_member(e, "time"));
+	if (!s->lr.time_unix_nano)
+		s->lr.time_unix_nano = parse_time(str_member(r->root, "time"));
+	s->lr.observed_time_unix_nano = r->observed_ns;
+	s->lr.severity_number =
+	    (Opentelemetry__Proto__Logs__V1__SeverityNumber)otlp_rec_severity(r, &sev_text);
+	s->lr.severity_text = (char *)sev_text;
+	otlp_rec_event_name(r, s->event_name, sizeof(s->event_name));
+	s->lr.event_name = s->event_name;
+	s->body.value_case = OPENTELEMETRY__PROTO__COMMON__V1__ANY_VALUE__VALUE_STRING_VALUE;
+	s->body.string_value = r->line;
+	s->lr.body = &s->body;
+
+	add_int(s, "vigil.audit.seq", (int64_t)r->n);
+	add_str(s, "vigil.audit.hash", r->hash);
+	add_str(s, "vigil.audit.kind", r->kind);
+	if (origin)
+		add_str(s, "vigil.audit.origin", origin);
+	if (ev && strcmp(r->kind, "event") == 0) {
+		json_t *uid = json_object_get(e, "uid");
+
+		if (json_is_integer(uid)) {
+			char num[24];
+
+			snprintf(num, sizeof(num), "%" JSON_INTEGER_FORMAT,
+			         json_integer_value(uid));
+			add_str(s, "user.id", pool_str(s, num, ""));
+		}
+		if (path && *path)
+			add_str(s, is_exec_type(type) ? "process.executable.path" : "file.path",
+			        path);
+	}
+	json_object_foreach(ev ? e : r->root, key, val)
+	{
+		size_t i;
+
+		if (strcmp(key, "time") == 0 ||
+		    (!ev &&
+		     (strcmp(key, "n") == 0 || strcmp(key, "k") == 0 || strcmp(key, "h") == 0)))
+			continue;
+		if (ev && strcmp(r->kind, "event") == 0 &&
+		    (strcmp(key, "uid") == 0 || strcmp(key, "path") == 0))
+			continue;
+		for (i = 0; i < sizeof(event_names) / sizeof(event_names[0]); i++)
+			if (strcmp(key, event_names[i].member) == 0)
+				break;
+		if (ev && i < sizeof(event_names) / sizeof(event_names[0]))
+			add_json(s, event_names[i].attr, val);
+		else if (ev)
+			add_json(s, pool_str(s, "vigil.", key), val);
+		else { /* start, stop, loss, gap, file, ...: vigil.<kind>.<member> */
+			char pre[AUDIT_KIND_MAX + 8];
+
+			snprintf(pre, sizeof(pre), "vigil.%s.", r->kind);
+			add_json(s, pool_str(s, pre, key), val);
+		}
+	}
+}
+
+/* --- resource ---------------------------------------------------------------------- */
+
+struct res_store {
+	Resource res;
+	KeyValue kv[8];
+	KeyValue *kvp[8];
+	AnyValue av[8];
+	Scope scope;
+};
+
+static void res_add(struct res_store *s, const char *key, const char *val)
+{
+	size_t i = s->res.n_attributes;
+
+	if (!val || !*val || i >= 8)
+		return;
+	opentelemetry__proto__common__v1__key_value__init(&s->kv[i]);
+	opentelemetry__proto__common__v1__any_value__init(&s->av[i]);
+	s->av[i].value_case = OPENTELEMETRY__PROTO__COMMON__V1__ANY_VALUE__VALUE_STRING_VALUE;
+	s->av[i].string_value = (char *)val;
+	s->kv[i].key = (char *)key;
+	s->kv[i].value = &s->av[i];
+	s->kvp[i] = &s->kv[i];
+	s->res.n_attributes++;
+}
+
+static void build_resource(struct res_store *s, const struct otlp_resource *r)
+{
+	memset(s, 0, sizeof(*s));
+	opentelemetry__proto__resource__v1__resource__init(&s->res);
+	s->res.attributes = s->kvp;
+	res_add(s, "service.name", "vigil");
+	res_add(s, "service.version", r->service_version);
+	res_add(s, "host.id", r->host_id);
+	res_add(s, "host.name", r->host_name);
+	res_add(s, "vigil.tee.type", r->tee);
+	res_add(s, "vigil.audit.origin", r->origin);
+	opentelemetry__proto__common__v1__instrumentation_scope__init(&s->scope);
+	s->scope.name = SCOPE_NAME;
+	s->scope.version = SCOPE_VERSION;
+}
+
+/* --- JSON from any message, by its descriptor --------------------------------------- */
+
+static json_t *msg_to_json(const ProtobufCMessage *m);
+
+static void camel(const char *snake, char *out, size_t size)
+{
+	size_t j = 0;
+	bool up = false;
+
+	for (; *snake && j + 1 < size; snake++) {
+		if (*snake == '_') {
+			up = true;
+			continue;
+		}
+		out[j++] =
+		    up ? (char)(*snake >= 'a' && *snake <= 'z' ? *snake - 32 : *snake) : *snake;
+		up = false;
+	}
+	out[j] = 0;
+}
+
+static json_t *u64_json(uint64_t v)
+{
+	char num[24];
+
+	snprintf(num, sizeof(num), "%" PRIu64, v);
+	return json_string(num);
+}
+
+static json_t *i64_json(int64_t v)
+{
+	char num[24];
+
+	snprintf(num, sizeof(num), "%" PRId64, v);
+	return json_string(num);
+}
+
+static json_t *value_json(const ProtobufCFieldDescriptor *f, const void *p)
+{
+	switch (f->type) {
+	case PROTOBUF_C_TYPE_INT32:
+	case PROTOBUF_C_TYPE_SINT32:
+	case PROTOBUF_C_TYPE_SFIXED32:
+	case PROTOBUF_C_TYPE_ENUM:
+		return json_integer(*(const int32_t *)p);
+	case PROTOBUF_C_TYPE_UINT32:
+	case PROTOBUF_C_TYPE_FIXED32:
+		return json_integer(*(const uint32_t *)p);
+	case PROTOBUF_C_TYPE_INT64:
+	case PROTOBUF_C_TYPE_SINT64:
+	case PROTOBUF_C_TYPE_SFIXED64:
+		return i64_json(*(const int64_t *)p);
+	case PROTOBUF_C_TYPE_UINT64:
+	case PROTOBUF_C_TYPE_FIXED64:
+		return u64_json(*(const uint64_t *)p);
+	case PROTOBUF_C_TYPE_BOOL:
+		return json_boolean(*(const protobuf_c_boolean *)p);
+	case PROTOBUF_C_TYPE_FLOAT:
+		return json_real(*(const float *)p);
+	case PROTOBUF_C_TYPE_DOUBLE:
+		return json_real(*(const double *)p);
+	case PROTOBUF_C_TYPE_STRING:
+		return json_string(*(char *const *)p ? *(char *const *)p : "");
+	case PROTOBUF_C_TYPE_BYTES: {
+		/* OTLP JSON: trace and span ids are hex (vigil sends none; other bytes too). */
+		const ProtobufCBinaryData *b = p;
+		char *hex = malloc(b->len * 2 + 1);
+		json_t *j;
+
+		if (!hex)
+			return NULL;
+		audit_hex(b->data, b->len, hex);
+		hex[b->len * 2] = 0;
+		j = json_string(hex);
+		free(hex);
+		return j;
+	}
+	case PROTOBUF_C_TYPE_MESSAGE:
+		return msg_to_json(*(ProtobufCMessage *const *)p);
+	}
+	return NULL;
+}
+
+static bool is_default(const ProtobufCFieldDescriptor *f, const void *p)
+{
+	switch (f->type) {
+	case PROTOBUF_C_TYPE_INT64:
+	case PROTOBUF_C_TYPE_SINT64:
+	case PROTOBUF_C_TYPE_SFIXED64:
+	case PROTOBUF_C_TYPE_UINT64:
+	case PROTOBUF_C_TYPE_FIXED64:
+		return *(const uint64_t *)p == 0;
+	case PROTOBUF_C_TYPE_DOUBLE:
+		return *(const double *)p == 0;
+	case PROTOBUF_C_TYPE_FLOAT:
+		return *(const float *)p == 0;
+	case PROTOBUF_C_TYPE_BOOL:
+		return !*(const protobuf_c_boolean *)p;
+	case PROTOBUF_C_TYPE_STRING:
+		return !*(char *const *)p || !**(char *const *)p;
+	case PROTOBUF_C_TYPE_BYTES:
+		return ((const ProtobufCBinaryData *)p)->len == 0;
+	case PROTOBUF_C_TYPE_MESSAGE:
+		return !*(void *const *)p;
+	default:
+		return *(const uint32_t *)p == 0;
+	}
+}
+
+static size_t type_size(ProtobufCType t)
+{
+	switch (t) {
+	case PROTOBUF_C_TYPE_INT64:
+	case PROTOBUF_C_TYPE_SINT64:
+	case PROTOBUF_C_TYPE_SFIXED64:
+	case PROTOBUF_C_TYPE_UINT64:
+	case PROTOBUF_C_TYPE_FIXED64:
+	case PROTOBUF_C_TYPE_DOUBLE:
+		return 8;
+	case PROTOBUF_C_TYPE_BOOL:
+		return sizeof(protobuf_c_boolean);
+	case PROTOBUF_C_TYPE_STRING:
+	case PROTOBUF_C_TYPE_MESSAGE:
+		return sizeof(void *);
+	case PROTOBUF_C_TYPE_BYTES:
+		return sizeof(ProtobufCBinaryData);
+	default:
+		return 4;
+	}
+}
+
+static json_t *msg_to_json(const ProtobufCMessage *m)
+{
+	const ProtobufCMessageDescriptor *d = m->descriptor;
+	json_t *o = json_object();
+
+	for (unsigned i = 0; o && i < d->n_fields; i++) {
+		const ProtobufCFieldDescriptor *f = &d->fields[i];
+		const char *base = (const char *)m;
+		const void *p = base + f->offset;
+		char name[64];
+		json_t *v;
+
+		camel(f->name, name, sizeof(name));
+		if (f->label == PROTOBUF_C_LABEL_REPEATED) {
+			size_t n = *(const size_t *)(base + f->quantifier_offset), k;
+			const char *arr = *(char *const *)p;
+
+			if (!n)
+				continue;
+			v = json_array();
+			for (k = 0; v && k < n; k++)
+				json_array_append_new(v,
+				                      value_json(f, arr + k * type_size(f->type)));
+		} else {
+			if (f->flags & PROTOBUF_C_FIELD_FLAG_ONEOF) {
+				if (*(const uint32_t *)(base + f->quantifier_offset) != f->id)
+					continue;
+			} else if (is_default(f, p)) {
+				continue;
+			}
+			v = value_json(f, p);
+		}
+		if (!v || json_object_set_new(o, name, v) < 0) {
+			json_decref(o);
+			return NULL;
+		}
+	}
+	return o;
+}
+
+static int pack(const ProtobufCMessage *m, bool json, uint8_t **ret, size_t *ret_len)
+{
+	if (json) {
+		json_t *j = msg_to_json(m);
+		char *text = j ? json_dumps(j, JSON_COMPACT) : NULL;
+
+		json_decref(j);
+		if (!text)
+			return -ENOMEM;
+		*ret = (uint8_t *)text;
+		*ret_len = strlen(text);
+		return 0;
+	}
+	*ret_len = protobuf_c_message_get_packed_size(m);
+	*ret = malloc(*ret_len ? *ret_len : 1);
+	if (!*ret)
+		return -ENOMEM;
+	protobuf_c_message_pack(m, *ret);
+	return 0;
+}
+
+int otlp_encode_logs(const struct otlp_resource *res, const struct otlp_rec *recs, size_t n,
+                     bool json, uint8_t **ret, size_t *ret_len)
+{
+	struct lr_store *store = calloc(n ? n : 1, sizeof(*store));
+	LogRecord **lrp = calloc(n ? n : 1, sizeof(*lrp));
+	struct res_store rs;
+	ScopeLogs sl = OPENTELEMETRY__PROTO__LOGS__V1__SCOPE_LOGS__INIT, *slp = &sl;
+	ResourceLogs rl = OPENTELEMETRY__PROTO__LOGS__V1__RESOURCE_LOGS__INIT, *rlp = &rl;
+	LogsRequest req =
+	    OPENTELEMETRY__PROTO__COLLECTOR__LOGS__V1__EXPORT_LOGS_SERVICE_REQUEST__INIT;
+	int r = -ENOMEM;
+
+	if (store && lrp) {
+		build_resource(&rs, res);
+		for (size_t i = 0; i < n; i++) {
+			build_record(&store[i], &recs[i], res->origin);
+			lrp[i] = &store[i].lr;
+		}
+		sl.scope = &rs.scope;
+		sl.n_log_records = n;
+		sl.log_records = lrp;
+		rl.resource = &rs.res;
+		rl.n_scope_logs = 1;
+		rl.scope_logs = &slp;
+		req.n_resource_logs = 1;
+		req.resource_logs = &rlp;
+		r = pack(&req.base, json, ret, ret_len);
+	}
+	free(lrp);
+	free(store);
+	return r;
+}
+
+/* --- metrics ----------------------------------------------------------------------- */
+
+#define MAX_METRICS 16
+#define MAX_POINTS  64
+
+struct metrics_store {
+	Metric m[MAX_METRICS];
+	Metric *mp[MAX_METRICS];
+	Sum sum[MAX_METRICS];
+	Gauge gauge[MAX_METRICS];
+	DataPoint dp[MAX_POINTS];
+	DataPoint *dpp[MAX_POINTS];
+	KeyValue kv[MAX_POINTS][2];
+	KeyValue *kvp[MAX_POINTS][2];
+	AnyValue av[MAX_POINTS][2];
+	size_t n_m, n_dp;
+};
+
+static Metric *metric(struct metrics_store *s, const char *name, const char *desc, const char *unit,
+                      bool sum)
+{
+	Metric *m = &s->m[s->n_m];
+
+	opentelemetry__proto__metrics__v1__metric__init(m);
+	m->name = (char *)name;
+	m->description = (char *)desc;
+	m->unit = (char *)unit;
+	if (sum) {
+		opentelemetry__proto__metrics__v1__sum__init(&s->sum[s->n_m]);
+		s->sum[s->n_m].aggregation_temporality =
+		    OPENTELEMETRY__PROTO__METRICS__V1__AGGREGATION_TEMPORALITY__AGGREGATION_TEMPORALITY_CUMULATIVE;
+		s->sum[s->n_m].is_monotonic = 1;
+		m->data_case = OPENTELEMETRY__PROTO__METRICS__V1__METRIC__DATA_SUM;
+		m->sum = &s->sum[s->n_m];
+	} else {
+		opentelemetry__proto__metrics__v1__gauge__init(&s->gauge[s->n_m]);
+		m->data_case = OPENTELEMETRY__PROTO__METRICS__V1__METRIC__DATA_GAUGE;
+		m->gauge = &s->gauge[s->n_m];
+	}
+	s->mp[s->n_m] = m;
+	s->n_m++;
+	return m;
+}
+
+static void point(struct metrics_store *s, Metric *m, const struct otlp_metrics *mv, int64_t v,
+                  const char *k1, const char *v1, const char *k2, const char *v2)
+{
+	DataPoint *d = &s->dp[s->n_dp];
+	size_t i = s->n_dp++;
+	const char *keys[2] = {k1, k2}, *vals[2] = {v1, v2};
+
+	opentelemetry__proto__metrics__v1__number_data_point__init(d);
+	d->start_time_unix_nano = mv->start_ns;
+	d->time_unix_nano = mv->now_ns;
+	d->value_case = OPENTELEMETRY__PROTO__METRICS__V1__NUMBER_DATA_POINT__VALUE_AS_INT;
+	d->as_int = v;
+	d->attributes = s->kvp[i];
+	for (int k = 0; k < 2; k++) {
+		if (!keys[k])
+			continue;
+		opentelemetry__proto__common__v1__key_value__init(&s->kv[i][k]);
+		opentelemetry__proto__common__v1__any_value__init(&s->av[i][k]);
+		s->av[i][k].value_case =
+		    OPENTELEMETRY__PROTO__COMMON__V1__ANY_VALUE__VALUE_STRING_VALUE;
+		s->av[i][k].string_value = (char *)vals[k];
+		s->kv[i][k].key = (char *)keys[k];
+		s->kv[i][k].value = &s->av[i][k];
+		s->kvp[i][d->n_attributes++] = &s->kv[i][k];
+	}
+	if (m->data_case == OPENTELEMETRY__PROTO__METRICS__V1__METRIC__DATA_SUM) {
+		if (!m->sum->n_data_points)
+			m->sum->data_points = &s->dpp[i];
+		m->sum->n_data_points++;
+	} else {
+		if (!m->gauge->n_data_points)
+			m->gauge->data_points = &s->dpp[i];
+		m->gauge->n_data_points++;
+	}
+	s->dpp[i] = d;
+}
+
+int otlp_encode_metrics(const struct otlp_resource *res, const struct otlp_metrics *mv, bool json,
+                        uint8_t **ret, size_t *ret_len)
+{
+	struct metrics_store *s = calloc(1, sizeof(*s));
+	struct res_store rs;
+	ScopeMetrics sm = OPENTELEMETRY__PROTO__METRICS__V1__SCOPE_METRICS__INIT, *smp = &sm;
+	ResourceMetrics rm = OPENTELEMETRY__PROTO__METRICS__V1__RESOURCE_METRICS__INIT, *rmp = &rm;
+	MetricsRequest req =
+	    OPENTELEMETRY__PROTO__COLLECTOR__METRICS__V1__EXPORT_METRICS_SERVICE_REQUEST__INIT;
+	Metric *m;
+	int r;
+
+	if (!s)
+		return -ENOMEM;
+	build_resource(&rs, res);
+	m = metric(s, "vigil.decisions", "Access decisions in the audit chain", "{decision}", true);
+	for (int k = 0; k < 16; k++)
+		for (int v = 0; v < 3; v++)
+			if (mv->decisions[k][v] && otlp_access_kinds[k] &&
+			    s->n_dp < MAX_POINTS - 16)
+				point(s, m, mv, (int64_t)mv->decisions[k][v], "vigil.access.kind",
+				      otlp_access_kinds[k], "vigil.verdict", otlp_verdicts[v]);
+	if (!m->sum->n_data_points)
+		s->n_m--; /* none yet */
+	m = metric(s, "vigil.ringbuf.drops", "Events lost in a full BPF ring buffer", "{event}",
+	           true);
+	point(s, m, mv, (int64_t)mv->ringbuf_drops, NULL, NULL, NULL, NULL);
+	m = metric(s, "vigil.audit.queue.drops", "Records lost in a full audit queue", "{record}",
+	           true);
+	point(s, m, mv, (int64_t)mv->queue_drops, NULL, NULL, NULL, NULL);
+	m = metric(s, "vigil.audit.write.drops", "Records lost to audit write failures", "{record}",
+	           true);
+	point(s, m, mv, (int64_t)mv->write_drops, NULL, NULL, NULL, NULL);
+	m = metric(s, "vigil.export.records", "Audit records acknowledged by the receiver",
+	           "{record}", true);
+	point(s, m, mv, (int64_t)mv->exported, NULL, NULL, NULL, NULL);
+	m = metric(s, "vigil.export.failures", "Export failures by reason", "{failure}", true);
+	point(s, m, mv, (int64_t)mv->failures_transport, "reason", "transport", NULL, NULL);
+	point(s, m, mv, (int64_t)mv->failures_http, "reason", "http_status", NULL, NULL);
+	point(s, m, mv, (int64_t)mv->failures_rejected, "reason", "rejected", NULL, NULL);
+	m = metric(s, "vigil.export.lost", "Records rotated away before export", "{record}", true);
+	point(s, m, mv, (int64_t)mv->lost, NULL, NULL, NULL, NULL);
+	m = metric(s, "vigil.export.lag", "Durable records not yet acknowledged by the receiver",
+	           "{record}", false);
+	point(s, m, mv, (int64_t)mv->lag, NULL, NULL, NULL, NULL);
+	m = metric(s, "vigil.export.queue.depth", "Records read and waiting for acknowledgement",
+	           "{record}", false);
+	point(s, m, mv, (int64_t)mv->queue_depth, NULL, NULL, NULL, NULL);
+	sm.scope = &rs.scope;
+	sm.n_metrics = s->n_m;
+	sm.metrics = s->mp;
+	rm.resource = &rs.res;
+	rm.n_scope_metrics = 1;
+	rm.scope_metrics = &smp;
+	req.n_resource_metrics = 1;
+	req.resource_metrics = &rmp;
+	r = pack(&req.base, json, ret, ret_len);
+	free(s);
+	return r;
+}
+
+int otlp_decode_response(const uint8_t *body, size_t len, bool json, bool metrics,
+                         int64_t *rejected, char *msg, size_t msg_size)
+{
+	*rejected = 0;
+	msg[0] = 0;
+	if (!len)
+		return 0;
+	if (json) {
+		json_t *root = json_loadb((const char *)body, len, 0, NULL), *ps, *rj;
+		const char *em;
+
+		if (!root)
+			return -EBADMSG;
+		ps = json_object_get(root, "partialSuccess");
+		rj = json_object_get(ps, metrics ? "rejectedDataPoints" : "rejectedLogRecords");
+		if (json_is_integer(rj))
+			*rejected = json_integer_value(rj);
+		else if (json_is_string(rj))
+			*rejected = strtoll(json_string_value(rj), NULL, 10);
+		em = str_member(ps, "errorMessage");
+		snprintf(msg, msg_size, "%s", em ? em : "");
+		json_decref(root);
+		return 0;
+	}
+	if (metrics) {
+		Opentelemetry__Proto__Collector__Metrics__V1__ExportMetricsServiceResponse *r =
+		    opentelemetry__proto__collector__metrics__v1__export_metrics_service_response__unpack(
+		        NULL, len, body);
+
+		if (!r)
+			return -EBADMSG;
+		if (r->partial_success) {
+			*rejected = r->partial_success->rejected_data_points;
+			snprintf(msg, msg_size, "%s", r->partial_success->error_message);
+		}
+		opentelemetry__proto__collector__metrics__v1__export_metrics_service_response__free_unpacked(
+		    r, NULL);
+		return 0;
+	}
+	Opentelemetry__Proto__Collector__Logs__V1__ExportLogsServiceResponse *r =
+	    opentelemetry__proto__collector__logs__v1__export_logs_service_response__unpack(
+	        NULL, len, body);
+	if (!r)
+		return -EBADMSG;
+	if (r->partial_success) {
+		*rejected = r->partial_success->rejected_log_records;
+		snprintf(msg, msg_size, "%s", r->partial_success->error_message);
+	}
+	opentelemetry__proto__collector__logs__v1__export_logs_service_response__free_unpacked(
+	    r, NULL);
+	return 0;
+}

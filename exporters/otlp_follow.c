@@ -1,0 +1,272 @@
+/*
+ * The chain follower: reads the audit log's records in order from a cursor (n, h(n)), checking
+ * every record against the chain as `vigil log verify` does, across rotated files.
+ */
+#include "exporters/otlp_int.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <inttypes.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#define READ_CHUNK (256 * 1024)
+
+static int fail(struct otlp_follower *f, int r, const char *fmt, ...)
+{
+	va_list ap;
+
+	va_start(ap, fmt);
+	vsnprintf(f->msg, sizeof(f->msg), fmt, ap);
+	va_end(ap);
+	return r;
+}
+
+static int open_file(const struct otlp_follower *f, uint32_t seq)
+{
+	char name[64], path[4200];
+
+	audit_file_name(seq, name, sizeof(name));
+	snprintf(path, sizeof(path), "%s/%s", f->dir, name);
+	return open(path, O_RDONLY | O_CLOEXEC | O_NOFOLLOW);
+}
+
+/* The number of a line's record from its head `{"n":N,`; 0 when unreadable. */
+static uint64_t line_number(const char *p, size_t len)
+{
+	uint64_t n = 0;
+	size_t i;
+
+	if (len < 7 || memcmp(p, "{\"n\":", 5) != 0)
+		return 0;
+	for (i = 5; i < len && p[i] >= '0' && p[i] <= '9' && i < 25; i++)
+		n = n * 10 + (uint64_t)(p[i] - '0');
+	return i < len && p[i] == ',' ? n : 0;
+}
+
+/* The first record number of file seq; 0 when empty or unreadable. */
+static uint64_t first_number(const struct otlp_follower *f, uint32_t seq)
+{
+	char head[32];
+	int fd = open_file(f, seq);
+	ssize_t got;
+
+	if (fd < 0)
+		return 0;
+	got = pread(fd, head, sizeof(head), 0);
+	close(fd);
+	return got > 0 ? line_number(head, (size_t)got) : 0;
+}
+
+/* Reads more of the current file into buf; returns bytes added (0 at end of file). */
+static ssize_t fill(struct otlp_follower *f)
+{
+	ssize_t got;
+
+	if (f->pos > 0) { /* keep only the unconsumed part */
+		memmove(f->buf, f->buf + f->pos, f->len - f->pos);
+		f->off += f->pos;
+		f->len -= f->pos;
+		f->pos = 0;
+	}
+	if (f->cap - f->len < READ_CHUNK) {
+		size_t cap = f->cap ? f->cap * 2 : 2 * READ_CHUNK;
+		char *b = realloc(f->buf, cap);
+
+		if (!b)
+			return -ENOMEM;
+		f->buf = b;
+		f->cap = cap;
+	}
+	got = pread(f->fd, f->buf + f->len, f->cap - f->len, (off_t)(f->off + f->len));
+	if (got < 0)
+		return -errno;
+	f->len += (size_t)got;
+	return got;
+}
+
+static void switch_file(struct otlp_follower *f, uint32_t seq, int fd)
+{
+	if (f->fd >= 0)
+		close(f->fd);
+	f->fd = fd;
+	f->file_seq = seq;
+	f->off = 0;
+	f->len = f->pos = 0;
+}
+
+/* The next complete line in buf (without consuming it); NULL when none. */
+static const char *peek_line(struct otlp_follower *f, size_t *len)
+{
+	const char *p = f->buf + f->pos, *nl;
+
+	if (f->pos >= f->len)
+		return NULL;
+	nl = memchr(p, '\n', f->len - f->pos);
+	if (!nl)
+		return NULL;
+	*len = (size_t)(nl - p) + 1;
+	return p;
+}
+
+/* A complete line, reading more of the file (or the next file) as needed. */
+static int next_line(struct otlp_follower *f, const char **line, size_t *len)
+{
+	for (;;) {
+		ssize_t got;
+		int fd;
+
+		*line = peek_line(f, len);
+		if (*line)
+			return 1;
+		if (f->fd >= 0) {
+			got = fill(f);
+			if (got < 0)
+				return fail(f, (int)got, "reading file %u: %s", f->file_seq,
+				            strerror((int)-got));
+			if (got > 0)
+				continue;
+		}
+		/* End of this file: the next one exists only once this one is complete. */
+		fd = open_file(f, f->file_seq + 1);
+		if (fd < 0)
+			return 0;
+		if (f->fd >= 0) {
+			got = fill(f); /* a last line written just before the rotation */
+			if (got > 0) {
+				close(fd);
+				continue;
+			}
+			if (f->pos < f->len) {
+				close(fd);
+				return fail(f, -EBADMSG, "file %u ends inside a line", f->file_seq);
+			}
+		}
+		switch_file(f, f->file_seq + 1, fd);
+	}
+}
+
+int otlp_follow_open(struct otlp_follower *f, const char *dir, uint64_t n, const uint8_t h[32],
+                     uint64_t *lost)
+{
+	uint32_t *seqs = NULL, pick = 0;
+	size_t nseq = 0, i;
+	uint64_t first_of_pick = 0;
+	int r, fd;
+
+	memset(f, 0, sizeof(*f));
+	f->fd = -1;
+	*lost = 0;
+	snprintf(f->dir, sizeof(f->dir), "%s", dir);
+	r = audit_chain_init(&f->chain);
+	if (r < 0)
+		return r;
+	f->chain.n = n;
+	memcpy(f->chain.h, h, AUDIT_HASH_LEN);
+	r = audit_list_files(dir, &seqs, &nseq);
+	if (r < 0 || nseq == 0) {
+		free(seqs);
+		/* No log yet: wait for audit.000001.jsonl. */
+		f->file_seq = 0;
+		return n == 0 ? 0 : fail(f, -ENOENT, "no log files in %s", dir);
+	}
+	/* The last file that starts at or before record n + 1. */
+	for (i = 0; i < nseq; i++) {
+		uint64_t first = first_number(f, seqs[i]);
+
+		if (first && first <= n + 1) {
+			pick = seqs[i];
+			first_of_pick = first;
+		}
+	}
+	if (!pick) {
+		uint64_t first = first_number(f, seqs[0]);
+
+		pick = seqs[0];
+		if (first > n + 1) {
+			*lost = first - (n + 1);
+			f->lost = *lost;
+			f->chain.n = UINT64_MAX; /* seeded by the file record */
+		}
+		first_of_pick = first;
+	}
+	free(seqs);
+	fd = open_file(f, pick);
+	if (fd < 0)
+		return fail(f, -errno, "opening file %u: %s", pick, strerror(errno));
+	switch_file(f, pick, fd);
+	/* Skip the records up to n; record n must carry the cursor's hash. */
+	if (f->chain.n != UINT64_MAX && first_of_pick <= n) {
+		for (;;) {
+			const char *line;
+			size_t len;
+			uint64_t ln;
+
+			r = next_line(f, &line, &len);
+			if (r <= 0)
+				return r < 0 ? r
+				             : fail(f, -ERANGE,
+				                    "record %" PRIu64 " is not in the log", n);
+			ln = line_number(line, len);
+			if (ln == n) {
+				char hex[AUDIT_HEX_LEN + 1];
+
+				audit_hex(h, AUDIT_HASH_LEN, hex);
+				if (len < AUDIT_TRAILER_LEN + 1 ||
+				    memcmp(line + len - 1 - AUDIT_HEX_LEN - 2, hex,
+				           AUDIT_HEX_LEN) != 0)
+					return fail(f, -EILSEQ,
+					            "record %" PRIu64
+					            " does not have the cursor's hash",
+					            n);
+				f->pos += len;
+				break;
+			}
+			if (ln == 0 || ln > n)
+				return fail(f, -EBADMSG,
+				            "file %u: unreadable record before %" PRIu64, pick, n);
+			f->pos += len;
+		}
+	}
+	return 0;
+}
+
+int otlp_follow_next(struct otlp_follower *f, uint64_t limit, struct audit_record_view *v)
+{
+	const char *line;
+	size_t len;
+	uint64_t ln;
+	int r;
+
+	if (f->fd < 0) {
+		int fd = open_file(f, 1);
+
+		if (fd < 0)
+			return 0;
+		switch_file(f, 1, fd);
+	}
+	r = next_line(f, &line, &len);
+	if (r <= 0)
+		return r;
+	ln = line_number(line, len);
+	if (ln > limit)
+		return 0; /* written, not yet durable */
+	r = audit_record_check(&f->chain, line, len, v, f->msg, sizeof(f->msg));
+	if (r < 0)
+		return r;
+	f->pos += len;
+	return 1;
+}
+
+void otlp_follow_close(struct otlp_follower *f)
+{
+	if (f->fd >= 0)
+		close(f->fd);
+	f->fd = -1;
+	free(f->buf);
+	f->buf = NULL;
+	audit_chain_free(&f->chain);
+}

@@ -1,0 +1,110 @@
+/* Internals of the OTLP exporter: the chain follower, the encoders, the HTTP sender. */
+#ifndef VIGIL_EXPORTERS_OTLP_INT_H
+#define VIGIL_EXPORTERS_OTLP_INT_H
+
+#include "audit/audit.h"
+#include "exporters/otlp.h"
+
+#include <jansson.h>
+
+/* --- follower (otlp_follow.c) ------------------------------------------------------ */
+
+struct otlp_follower {
+	char dir[4096];
+	struct audit_chain chain; /* n and h(n) of the last record read */
+	uint32_t file_seq;        /* file being read (0: none yet) */
+	int fd;
+	uint64_t off; /* file offset of buf[0] */
+	char *buf;    /* bytes read from the file, [pos, len) not consumed yet */
+	size_t cap, len, pos;
+	uint64_t lost; /* records rotated away before they were read (total) */
+	char msg[256];
+};
+
+/*
+ * Positions f after record n whose hash is h (n = 0: at the start of the log). *lost gets the
+ * number of records after n no longer on disk (rotation), 0 normally.
+ */
+int otlp_follow_open(struct otlp_follower *f, const char *dir, uint64_t n, const uint8_t h[32],
+                     uint64_t *lost);
+/*
+ * The next record if its number is at most limit: 1 with *v (line valid until the next call),
+ * 0 when there is none yet, -EILSEQ/-EBADMSG/-ERANGE when the log does not chain (f->msg).
+ */
+int otlp_follow_next(struct otlp_follower *f, uint64_t limit, struct audit_record_view *v);
+void otlp_follow_close(struct otlp_follower *f);
+
+/* --- encoding (otlp_encode.c) ------------------------------------------------------ */
+
+struct otlp_resource {
+	const char *service_version, *host_id, *host_name, *tee, *origin;
+};
+
+/* One record, parsed: what a log record is built from. */
+struct otlp_rec {
+	uint64_t n;
+	char hash[AUDIT_HEX_LEN + 1];
+	char kind[AUDIT_KIND_MAX + 1];
+	char *line;   /* the record's line without '\n' (malloc'ed): the body */
+	json_t *root; /* the line parsed */
+	uint64_t observed_ns;
+};
+
+/* Parses v into r (r->line and r->root allocated); 0 or -ENOMEM/-EBADMSG. */
+int otlp_rec_parse(const struct audit_record_view *v, uint64_t observed_ns, struct otlp_rec *r);
+void otlp_rec_free(struct otlp_rec *r);
+/* The event name and severity of a record (docs/OBSERVABILITY.md). */
+void otlp_rec_event_name(const struct otlp_rec *r, char *out, size_t size);
+int otlp_rec_severity(const struct otlp_rec *r, const char **text);
+
+/* An ExportLogsServiceRequest for recs, protobuf or JSON; *ret malloc'ed. */
+int otlp_encode_logs(const struct otlp_resource *res, const struct otlp_rec *recs, size_t n,
+                     bool json, uint8_t **ret, size_t *ret_len);
+
+struct otlp_metrics {
+	uint64_t start_ns, now_ns;
+	/* decisions[type][verdict]: the event records seen, by access kind and verdict */
+	uint64_t decisions[16][3];
+	uint64_t ringbuf_drops, queue_drops, write_drops;
+	uint64_t exported, failures_http, failures_rejected, failures_transport, lost;
+	uint64_t lag, queue_depth;
+};
+extern const char *const otlp_access_kinds[16];
+extern const char *const otlp_verdicts[3];
+int otlp_access_kind_index(const char *type);
+int otlp_verdict_index(const char *verdict);
+
+int otlp_encode_metrics(const struct otlp_resource *res, const struct otlp_metrics *m, bool json,
+                        uint8_t **ret, size_t *ret_len);
+/* partial_success of a 2xx answer: rejected count and message ("" when none). */
+int otlp_decode_response(const uint8_t *body, size_t len, bool json, bool metrics,
+                         int64_t *rejected, char *msg, size_t msg_size);
+
+/* --- HTTP (otlp_http.c) ------------------------------------------------------------ */
+
+enum otlp_result {
+	OTLP_OK,    /* 2xx */
+	OTLP_RETRY, /* 429, 502, 503, 504, connection failures and timeouts */
+	OTLP_FAIL,  /* any other status: not retried */
+};
+
+struct otlp_http;
+struct otlp_response {
+	long status;         /* 0: no HTTP answer */
+	long retry_after_ms; /* -1: none */
+	bool json;           /* the answer's content type */
+	uint8_t *body;
+	size_t len;
+	char error[256]; /* transport error text */
+};
+
+int otlp_http_new(const struct otlp_options *o, volatile int *stop, struct otlp_http **ret);
+void otlp_http_free(struct otlp_http *h);
+/* POSTs payload to endpoint + path (gzip'ed when configured). */
+enum otlp_result otlp_http_post(struct otlp_http *h, const char *path, const uint8_t *payload,
+                                size_t len, struct otlp_response *resp, uint64_t *sent_bytes);
+void otlp_response_free(struct otlp_response *r);
+/* Retry-After as seconds or an HTTP date; -1 when absent or unreadable. */
+long otlp_parse_retry_after(const char *value, long now_s);
+
+#endif /* VIGIL_EXPORTERS_OTLP_INT_H */

@@ -1,0 +1,180 @@
+// Test-only OTLP/HTTP receiver on loopback. It decodes every request with the OpenTelemetry
+// project's own generated decoder (@opentelemetry/otlp-transformer's protobufjs root), shares no
+// code with vigil, and writes what it decoded as JSON lines for the checks.
+//
+//   node receiver.js --port-file F --out DIR [--faults SPEC]
+//
+// DIR/logs.jsonl: one line per decoded log record of an accepted request (every copy, with the
+// request number), DIR/metrics.jsonl: one line per metrics request, DIR/requests.jsonl: one
+// line per request (path, status served, records, first/last seq).
+// Faults (for /v1/logs, in order, one per request): "503+ra1" (503, Retry-After: 1), "429",
+// "400", "413", "500", "drop" (connection closed without an answer), "partial2" (200 with
+// partial_success rejecting 2), "ok". Comma-separated; a count prefix repeats: "3*drop".
+// POST /control with a fault list appends faults; GET /down?ms=T closes the listener for T ms.
+'use strict';
+
+const http = require('http');
+const fs = require('fs');
+const path = require('path');
+const zlib = require('zlib');
+
+const modDir = process.env.OTLP_NODE_MODULES;
+const root = require(path.join(modDir, '@opentelemetry/otlp-transformer/build/src/generated/root.js'));
+const P = root.opentelemetry.proto;
+const LogsReq = P.collector.logs.v1.ExportLogsServiceRequest;
+const LogsResp = P.collector.logs.v1.ExportLogsServiceResponse;
+const MetricsReq = P.collector.metrics.v1.ExportMetricsServiceRequest;
+const MetricsResp = P.collector.metrics.v1.ExportMetricsServiceResponse;
+
+const args = {};
+for (let i = 2; i < process.argv.length; i += 2) args[process.argv[i].replace(/^--/, '')] = process.argv[i + 1];
+const out = args.out;
+fs.mkdirSync(out, { recursive: true });
+const faults = [];
+function addFaults(spec) {
+  for (const f of (spec || '').split(',').filter(Boolean)) {
+    const m = f.match(/^(\d+)\*(.*)$/);
+    for (let i = 0; i < (m ? +m[1] : 1); i++) faults.push(m ? m[2] : f);
+  }
+}
+addFaults(args.faults);
+
+let nreq = 0;
+function append(file, obj) {
+  fs.appendFileSync(path.join(out, file), JSON.stringify(obj) + '\n');
+}
+
+function anyValue(v) {
+  if (!v) return null;
+  if (v.stringValue != null) return v.stringValue;
+  if (v.intValue != null) return typeof v.intValue === 'object' ? v.intValue.toString() : String(v.intValue);
+  if (v.boolValue != null) return v.boolValue;
+  if (v.doubleValue != null) return v.doubleValue;
+  return JSON.stringify(v);
+}
+function attrs(list) {
+  const o = {};
+  for (const kv of list || []) o[kv.key] = anyValue(kv.value);
+  return o;
+}
+function u64(v) {
+  if (v == null) return '0';
+  return typeof v === 'object' ? v.toString() : String(v);
+}
+
+function decode(req, body, json, Msg) {
+  if (json) return Msg.fromObject(JSON.parse(body.toString('utf8')));
+  return Msg.decode(body);
+}
+
+function handle(req, res, body) {
+  const n = ++nreq;
+  const json = (req.headers['content-type'] || '').includes('json');
+  if (req.headers['content-encoding'] === 'gzip') body = zlib.gunzipSync(body);
+  if (req.url === '/control') {
+    addFaults(body.toString());
+    res.end('ok\n');
+    return;
+  }
+  if (req.url === '/v1/metrics') {
+    const m = decode(req, body, json, MetricsReq);
+    const rm = m.resourceMetrics[0];
+    const metrics = {};
+    for (const met of rm.scopeMetrics[0].metrics) {
+      const d = met.sum || met.gauge;
+      metrics[met.name] = {
+        kind: met.sum ? 'sum' : 'gauge',
+        monotonic: met.sum ? !!met.sum.isMonotonic : false,
+        temporality: met.sum ? met.sum.aggregationTemporality : 0,
+        points: d.dataPoints.map((p) => ({ attrs: attrs(p.attributes), value: u64(p.asInt) })),
+      };
+    }
+    append('metrics.jsonl', { req: n, resource: attrs(rm.resource.attributes), metrics });
+    res.setHeader('Content-Type', json ? 'application/json' : 'application/x-protobuf');
+    res.end(json ? '{}' : Buffer.from(MetricsResp.encode(MetricsResp.create({})).finish()));
+    return;
+  }
+  if (req.url !== '/v1/logs') {
+    res.statusCode = 404;
+    res.end();
+    return;
+  }
+  const m = decode(req, body, json, LogsReq);
+  const recs = [];
+  for (const rl of m.resourceLogs) {
+    const resource = attrs(rl.resource.attributes);
+    for (const sl of rl.scopeLogs) {
+      for (const lr of sl.logRecords) {
+        recs.push({
+          req: n,
+          resource,
+          scope: { name: sl.scope.name, version: sl.scope.version },
+          time: u64(lr.timeUnixNano),
+          observed: u64(lr.observedTimeUnixNano),
+          severity_number: lr.severityNumber,
+          severity_text: lr.severityText,
+          event_name: lr.eventName,
+          body: anyValue(lr.body),
+          attributes: attrs(lr.attributes),
+        });
+      }
+    }
+  }
+  const seqs = recs.map((r) => +r.attributes['vigil.audit.seq']);
+  const fault = faults.shift() || 'ok';
+  const entry = { req: n, t: Date.now(), path: req.url, json, gzip: req.headers['content-encoding'] === 'gzip',
+    fault, records: recs.length, first: seqs[0], last: seqs[seqs.length - 1],
+    auth: req.headers['authorization'] || null };
+  append('requests.jsonl', entry);
+  if (fault === 'drop') {
+    req.socket.destroy();
+    return;
+  }
+  const m503 = fault.match(/^(\d{3})(\+ra(\d+))?$/);
+  if (m503 && fault !== '200') {
+    res.statusCode = +m503[1];
+    if (m503[3]) res.setHeader('Retry-After', m503[3]);
+    res.end();
+    return;
+  }
+  // Accepted: the records count as received.
+  for (const r of recs) append('logs.jsonl', r);
+  let partial = {};
+  const mp = fault.match(/^partial(\d+)$/);
+  if (mp) partial = { partialSuccess: { rejectedLogRecords: +mp[1], errorMessage: 'test rejects' } };
+  res.setHeader('Content-Type', json ? 'application/json' : 'application/x-protobuf');
+  if (json) res.end(JSON.stringify(partial));
+  else res.end(Buffer.from(LogsResp.encode(LogsResp.create(partial)).finish()));
+}
+
+let server;
+function listen(port, cb) {
+  server = http.createServer((req, res) => {
+    const chunks = [];
+    req.on('data', (c) => chunks.push(c));
+    req.on('end', () => {
+      if (req.url.startsWith('/down')) {
+        const ms = +new URL(req.url, 'http://x').searchParams.get('ms');
+        res.end('down\n');
+        const p = server.address().port;
+        server.close();
+        server.closeAllConnections && server.closeAllConnections();
+        setTimeout(() => listen(p, () => append('requests.jsonl', { up: Date.now() })), ms);
+        return;
+      }
+      try {
+        handle(req, res, Buffer.concat(chunks));
+      } catch (e) {
+        append('requests.jsonl', { error: String(e && e.stack || e) });
+        res.statusCode = 400;
+        res.end(String(e));
+      }
+    });
+  });
+  server.keepAliveTimeout = 60000;
+  server.listen(port, '127.0.0.1', cb);
+}
+
+listen(+(args.port || 0), () => {
+  fs.writeFileSync(args['port-file'], String(server.address().port));
+});

@@ -1,0 +1,241 @@
+/* Unit tests for the OTLP exporter's parts: options, Retry-After, cursor, the chain follower
+ * (rotation, resume, tampering, records rotated away), record mapping and encoding. */
+#include "testutil.h"
+
+#include <errno.h>
+#include <time.h>
+
+#include "exporters/otlp_int.h"
+#include "opentelemetry/proto/collector/logs/v1/logs_service.pb-c.h"
+
+int vigil_log_verbose;
+
+static void test_options(void **state)
+{
+	struct otlp_options o;
+	char err[256];
+
+	otlp_options_defaults(&o);
+	assert_int_equal(
+	    otlp_options_parse(&o,
+	                       "endpoint=https://c:4318,protocol=json,gzip=off,"
+	                       "ca=/ca.pem,cert=/c.pem,key=/k.pem,header=Authorization:"
+	                       "Bearer x,header=X-Tenant:7,batch=100,batch-ms=5",
+	                       err, sizeof(err)),
+	    0);
+	assert_string_equal(o.endpoint, "https://c:4318");
+	assert_true(o.json);
+	assert_false(o.gzip);
+	assert_string_equal(o.ca_file, "/ca.pem");
+	assert_int_equal(o.n_headers, 2);
+	assert_string_equal(o.headers[0], "Authorization:Bearer x");
+	assert_int_equal(o.batch_records, 100);
+	assert_int_equal(o.batch_ms, 5);
+	assert_int_equal(o.timeout_ms, 10000); /* default kept */
+	otlp_options_free(&o);
+
+	otlp_options_defaults(&o);
+	assert_int_equal(otlp_options_parse(&o, "endpoint=x://y", err, sizeof(err)), -EINVAL);
+	assert_string_equal(err, "--otlp: endpoint 'x://y': expected http:// or https://");
+	assert_int_equal(otlp_options_parse(&o, "batch=0", err, sizeof(err)), -EINVAL);
+	assert_string_equal(err, "--otlp: batch: bad value '0'");
+	assert_int_equal(otlp_options_parse(&o, "key=/k.pem", err, sizeof(err)), -EINVAL);
+	assert_string_equal(err, "--otlp: key= needs cert=");
+	assert_int_equal(otlp_options_parse(&o, "header=novalue", err, sizeof(err)), -EINVAL);
+	assert_int_equal(otlp_options_parse(&o, "bogus", err, sizeof(err)), -EINVAL);
+	assert_string_equal(err, "--otlp: 'bogus': expected NAME=VALUE");
+	otlp_options_free(&o);
+}
+
+static void test_retry_after(void **state)
+{
+	/* 1445412480 is Wed, 21 Oct 2015 07:28:00 GMT */
+	assert_int_equal(otlp_parse_retry_after(" 3", 0), 3000);
+	assert_int_equal(otlp_parse_retry_after("0", 0), 0);
+	assert_int_equal(otlp_parse_retry_after("Wed, 21 Oct 2015 07:28:00 GMT", 1445412470),
+	                 10000);
+	assert_int_equal(otlp_parse_retry_after("Wed, 21 Oct 2015 07:28:00 GMT", 1445412490), 0);
+	assert_int_equal(otlp_parse_retry_after("999999", 0), 3600000); /* capped at an hour */
+	assert_int_equal(otlp_parse_retry_after("", 0), -1);
+	assert_int_equal(otlp_parse_retry_after("soon", 0), -1);
+}
+
+static void test_cursor(void **state)
+{
+	char *d = tu_mkdtemp(), path[512];
+	uint8_t h[32], got[32];
+	uint64_t n = 0;
+
+	snprintf(path, sizeof(path), "%s/cursor", d);
+	assert_int_equal(otlp_cursor_read(path, &n, got), -ENOENT);
+	memset(h, 0xab, sizeof(h));
+	assert_int_equal(otlp_cursor_write(path, 77, h), 0);
+	assert_int_equal(otlp_cursor_read(path, &n, got), 0);
+	assert_int_equal(n, 77);
+	assert_memory_equal(h, got, 32);
+	free(tu_write(d, "cursor", "77 zz\n", 6));
+	assert_int_equal(otlp_cursor_read(path, &n, got), -EBADMSG);
+	tu_rmdir(d);
+}
+
+/* A log of n event records (plus the start record) in d/log, rotated every 64 KiB. */
+static void write_log(const char *d, unsigned int n)
+{
+	struct audit_options o;
+	struct audit_writer *w;
+	char dir[512], st[512], err[128];
+
+	snprintf(dir, sizeof(dir), "%s/log", d);
+	snprintf(st, sizeof(st), "%s/state", d);
+	audit_options_defaults(&o);
+	o.dir = dir;
+	o.state_dir = st;
+	o.origin = "vigil/unit";
+	o.block_when_full = true;
+	assert_int_equal(audit_options_parse(&o, "rotate=64K", err, sizeof(err)), 0);
+	assert_int_equal(audit_writer_open(&o, &w), 0);
+	for (unsigned int i = 0; i < n; i++)
+		assert_int_equal(audit_submitf(w, "event",
+		                               "\"e\":{\"time\":\"2026-01-02T03:04:05.000000123Z\","
+		                               "\"type\":\"exec\",\"verdict\":\"%s\",\"pid\":%u,"
+		                               "\"uid\":0,\"path\":\"/bin/x%0200u\",\"rule\":null}",
+		                               i % 2 ? "deny" : "allow", i, i),
+		                 0);
+	assert_int_equal(audit_writer_close(w), 0);
+}
+
+static void test_follow(void **state)
+{
+	char *d = tu_mkdtemp(), dir[512], path[600];
+	struct otlp_follower f;
+	struct audit_record_view v;
+	uint8_t zero[32] = {0}, h500[32];
+	uint64_t lost, n = 0;
+	int r;
+
+	write_log(d, 1000); /* start + 1000 events + checkpoints..., many files */
+	snprintf(dir, sizeof(dir), "%s/log", d);
+	assert_int_equal(otlp_follow_open(&f, dir, 0, zero, &lost), 0);
+	assert_int_equal(lost, 0);
+	while ((r = otlp_follow_next(&f, UINT64_MAX, &v)) == 1) {
+		assert_int_equal(v.n, ++n);
+		if (n == 500)
+			memcpy(h500, f.chain.h, 32);
+	}
+	assert_int_equal(r, 0);
+	assert_true(n >= 1001);
+	assert_true(f.file_seq > 3); /* crossed rotations */
+	otlp_follow_close(&f);
+
+	/* Resume after record 500; the durable limit holds records back. */
+	assert_int_equal(otlp_follow_open(&f, dir, 500, h500, &lost), 0);
+	assert_int_equal(otlp_follow_next(&f, 501, &v), 1);
+	assert_int_equal(v.n, 501);
+	assert_int_equal(otlp_follow_next(&f, 501, &v), 0);
+	otlp_follow_close(&f);
+
+	/* A cursor whose hash the log does not have. */
+	h500[0] ^= 1;
+	assert_int_equal(otlp_follow_open(&f, dir, 500, h500, &lost), -EILSEQ);
+	otlp_follow_close(&f);
+
+	/* The first two files rotated away: counted, then the chain seeds from the file record. */
+	snprintf(path, sizeof(path), "%s/audit.000001.jsonl", dir);
+	assert_int_equal(unlink(path), 0);
+	snprintf(path, sizeof(path), "%s/audit.000002.jsonl", dir);
+	assert_int_equal(unlink(path), 0);
+	assert_int_equal(otlp_follow_open(&f, dir, 0, zero, &lost), 0);
+	assert_true(lost > 100);
+	assert_int_equal(otlp_follow_next(&f, UINT64_MAX, &v), 1);
+	assert_int_equal(v.n, lost + 1);
+	assert_string_equal(v.kind, "file");
+	otlp_follow_close(&f);
+
+	/* A tampered record: the follower stops there with -EILSEQ. */
+	{
+		char cmd[700];
+
+		snprintf(cmd, sizeof(cmd),
+		         "sed -i '5s/\\/bin\\/x/\\/bin\\/y/' %s/audit.000003.jsonl", dir);
+		assert_int_equal(system(cmd), 0);
+	}
+	assert_int_equal(otlp_follow_open(&f, dir, 0, zero, &lost), 0);
+	while ((r = otlp_follow_next(&f, UINT64_MAX, &v)) == 1)
+		;
+	assert_int_equal(r, -EILSEQ);
+	assert_contains(f.msg, "hash mismatch");
+	otlp_follow_close(&f);
+	tu_rmdir(d);
+}
+
+static const char *attr(Opentelemetry__Proto__Logs__V1__LogRecord *lr, const char *key)
+{
+	for (size_t i = 0; i < lr->n_attributes; i++)
+		if (strcmp(lr->attributes[i]->key, key) == 0)
+			return lr->attributes[i]->value->value_case ==
+			               OPENTELEMETRY__PROTO__COMMON__V1__ANY_VALUE__VALUE_STRING_VALUE
+			           ? lr->attributes[i]->value->string_value
+			           : "(int)";
+	return NULL;
+}
+
+static void test_encode(void **state)
+{
+	static const char line[] =
+	    "{\"n\":7,\"k\":\"event\",\"e\":{\"time\":\"2026-01-02T03:04:05.5Z\",\"type\":\"file\","
+	    "\"verdict\":\"audit\",\"pid\":12,\"uid\":1000,\"path\":\"/etc/shadow\",\"rule\":null,"
+	    "\"socket.domain\":2},\"h\":\"00000000000000000000000000000000000000000000000000000000"
+	    "0000abcd\"}\n";
+	struct audit_record_view v = {.n = 7, .line = line, .len = sizeof(line) - 1};
+	struct otlp_resource res = {"0.1.0", "hid", "hn", "tdx", "vigil/u"};
+	struct otlp_rec r;
+	uint8_t *buf;
+	size_t len;
+	char name[64];
+	const char *text;
+	Opentelemetry__Proto__Collector__Logs__V1__ExportLogsServiceRequest *req;
+	Opentelemetry__Proto__Logs__V1__LogRecord *lr;
+
+	strcpy(v.kind, "event");
+	assert_int_equal(otlp_rec_parse(&v, 42, &r), 0);
+	otlp_rec_event_name(&r, name, sizeof(name));
+	assert_string_equal(name, "vigil.file.audited");
+	assert_int_equal(otlp_rec_severity(&r, &text), 10);
+	assert_string_equal(text, "INFO2");
+	assert_int_equal(otlp_encode_logs(&res, &r, 1, false, &buf, &len), 0);
+	req = opentelemetry__proto__collector__logs__v1__export_logs_service_request__unpack(
+	    NULL, len, buf);
+	assert_non_null(req);
+	lr = req->resource_logs[0]->scope_logs[0]->log_records[0];
+	assert_string_equal(lr->event_name, "vigil.file.audited");
+	assert_int_equal(lr->time_unix_nano, 1767323045500000000ull);
+	assert_int_equal(lr->observed_time_unix_nano, 42);
+	assert_string_equal(attr(lr, "file.path"), "/etc/shadow");
+	assert_string_equal(attr(lr, "user.id"), "1000");
+	assert_string_equal(attr(lr, "vigil.audit.hash"),
+	                    "000000000000000000000000000000000000000000000000000000000000abcd");
+	assert_string_equal(attr(lr, "vigil.socket.domain"), "(int)");
+	assert_null(attr(lr, "vigil.rule.name")); /* null: absent */
+	assert_null(attr(lr, "process.executable.path"));
+	opentelemetry__proto__collector__logs__v1__export_logs_service_request__free_unpacked(req,
+	                                                                                      NULL);
+	free(buf);
+	/* The JSON mapping: lowerCamelCase, 64-bit integers as strings. */
+	assert_int_equal(otlp_encode_logs(&res, &r, 1, true, &buf, &len), 0);
+	assert_contains((char *)buf, "\"timeUnixNano\":\"1767323045500000000\"");
+	assert_contains((char *)buf, "\"eventName\":\"vigil.file.audited\"");
+	assert_contains((char *)buf, "\"key\":\"vigil.audit.seq\",\"value\":{\"intValue\":\"7\"}");
+	free(buf);
+	otlp_rec_free(&r);
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+	    cmocka_unit_test(test_options), cmocka_unit_test(test_retry_after),
+	    cmocka_unit_test(test_cursor),  cmocka_unit_test(test_follow),
+	    cmocka_unit_test(test_encode),
+	};
+
+	return cmocka_run_group_tests_name("otlp", tests, NULL, NULL);
+}
