@@ -59,6 +59,18 @@ static void source_stats(void *ctx, struct otlp_source_stats *s)
 	s->write_drops = st.write_drops;
 }
 
+/* --progress: "progress SECONDS HEAD CURSOR" on stderr, twice a second. */
+static void report(struct otlp_exporter *x, double t0)
+{
+	struct otlp_stats st;
+	struct audit_stats as;
+
+	audit_writer_stats(writer, &as);
+	otlp_exporter_stats(x, &st);
+	fprintf(stderr, "progress %.3f %" PRIu64 " %" PRIu64 "\n", now_s() - t0, as.durable,
+	        st.cursor);
+}
+
 static void lost(void *ctx, uint64_t count, uint64_t total)
 {
 	audit_submitf(writer, "loss",
@@ -108,16 +120,15 @@ static int submit_event(uint64_t i)
 int main(int argc, char **argv)
 {
 	static const struct option longopts[] = {
-	    {"otlp", required_argument, NULL, 'o'},
-	    {"records", required_argument, NULL, 'n'},
-	    {"rate", required_argument, NULL, 'r'},
-	    {"audit", required_argument, NULL, 'a'},
-	    {"wait-ms", required_argument, NULL, 'w'},
-	    {"linger-ms", required_argument, NULL, 'l'},
-	    {0},
+	    {"otlp", required_argument, NULL, 'o'},    {"records", required_argument, NULL, 'n'},
+	    {"rate", required_argument, NULL, 'r'},    {"audit", required_argument, NULL, 'a'},
+	    {"wait-ms", required_argument, NULL, 'w'}, {"linger-ms", required_argument, NULL, 'l'},
+	    {"progress", no_argument, NULL, 'p'},      {0},
 	};
 	const char *otlp_spec = NULL, *audit_spec = NULL;
 	uint64_t records = 1000, rate = 0, wait_ms = 60000, linger_ms = 0, i;
+	bool progress = false;
+	double next_report = 0;
 	struct otlp_options oo;
 	struct audit_options ao;
 	struct otlp_exporter *x = NULL;
@@ -146,6 +157,9 @@ int main(int argc, char **argv)
 			break;
 		case 'l':
 			linger_ms = strtoull(optarg, NULL, 10);
+			break;
+		case 'p':
+			progress = true;
 			break;
 		default:
 			return 2;
@@ -196,17 +210,27 @@ int main(int argc, char **argv)
 			if (due > now)
 				usleep((useconds_t)((due - now) * 1e6));
 		}
+		if (progress && x && now_s() >= next_report) {
+			report(x, t0);
+			next_report = now_s() + 0.5;
+		}
 		if (submit_event(i) < 0)
 			fprintf(stderr, "record %" PRIu64 " dropped\n", i);
 	}
 	audit_writer_sync(writer);
 	t1 = now_s();
-	audit_writer_stats(writer, &as);
+	/* The start record is always there: wait for the writer's first figures. */
+	for (audit_writer_stats(writer, &as); !as.durable; audit_writer_stats(writer, &as))
+		usleep(1000);
 	if (x) {
 		for (;;) {
 			otlp_exporter_stats(x, &st);
 			if (st.cursor >= as.durable || (now_s() - t1) * 1000 > (double)wait_ms)
 				break;
+			if (progress && now_s() >= next_report) {
+				report(x, t0);
+				next_report = now_s() + 0.5;
+			}
 			usleep(2000);
 		}
 	}
@@ -221,10 +245,10 @@ int main(int argc, char **argv)
 	       ",\"exported\":%" PRIu64 ",\"requests\":%" PRIu64 ",\"retries\":%" PRIu64
 	       ",\"failed_batches\":%" PRIu64 ",\"dropped\":%" PRIu64 ",\"rejected\":%" PRIu64
 	       ",\"lost\":%" PRIu64 ",\"bytes\":%" PRIu64 ",\"metric_requests\":%" PRIu64
-	       ",\"write_s\":%.3f,\"catchup_s\":%.3f,\"cpu_s\":%.3f}\n",
+	       ",\"write_s\":%.3f,\"catchup_s\":%.3f,\"cpu_s\":%.3f,\"exporter_cpu_s\":%.3f}\n",
 	       records, as.durable, st.cursor, st.exported, st.requests, st.retries,
 	       st.failed_batches, st.dropped, st.rejected, st.lost, st.bytes, st.metric_requests,
-	       t1 - t0, t2 - t1, cpu_s() - c0);
+	       t1 - t0, t2 - t1, cpu_s() - c0, (double)st.cpu_ns / 1e9);
 	fflush(stdout);
 	audit_writer_close(writer);
 	if (otlp_spec)

@@ -70,6 +70,7 @@ struct otlp_stats {
 	uint64_t bytes;          /* request bytes sent (after gzip) */
 	uint64_t metric_requests, metric_failures;
 	uint64_t pending; /* records read, not yet acknowledged */
+	uint64_t cpu_ns;  /* CPU time of the exporter thread */
 };
 
 void otlp_options_defaults(struct otlp_options *o);

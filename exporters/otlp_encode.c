@@ -61,57 +61,9 @@ int otlp_verdict_index(const char *verdict)
 
 /* --- records ----------------------------------------------------------------------- */
 
-int otlp_rec_parse(const struct audit_record_view *v, uint64_t observed_ns, struct otlp_rec *r)
-{
-	json_error_t err;
-	size_t len = v->len - 1;
-
-	memset(r, 0, sizeof(*r));
-	r->n = v->n;
-	r->observed_ns = observed_ns;
-	snprintf(r->kind, sizeof(r->kind), "%s", v->kind);
-	memcpy(r->hash, v->line + len - 2 - AUDIT_HEX_LEN, AUDIT_HEX_LEN);
-	r->hash[AUDIT_HEX_LEN] = 0;
-	r->line = malloc(len + 1);
-	if (!r->line)
-		return -ENOMEM;
-	memcpy(r->line, v->line, len);
-	r->line[len] = 0;
-	r->root = json_loadb(v->line, len, JSON_REJECT_DUPLICATES, &err);
-	if (!r->root || !json_is_object(r->root)) {
-		otlp_rec_free(r);
-		return -EBADMSG;
-	}
-	return 0;
-}
-
-void otlp_rec_free(struct otlp_rec *r)
-{
-	free(r->line);
-	json_decref(r->root);
-	r->line = NULL;
-	r->root = NULL;
-}
-
-static const char *str_member(json_t *o, const char *key)
-{
-	json_t *v = json_object_get(o, key);
-
-	return json_is_string(v) ? json_string_value(v) : NULL;
-}
-
-/* The event object of event and policy records (members "e"), else the record itself. */
-static json_t *members(const struct otlp_rec *r)
-{
-	json_t *e = json_object_get(r->root, "e");
-
-	return json_is_object(e) ? e : r->root;
-}
-
 void otlp_rec_event_name(const struct otlp_rec *r, char *out, size_t size)
 {
-	json_t *e = members(r);
-	const char *type = str_member(e, "type"), *verdict = str_member(e, "verdict");
+	const char *type = otlp_rec_str(r, "type"), *verdict = otlp_rec_str(r, "verdict");
 
 	if (strcmp(r->kind, "event") == 0 && type && verdict) {
 		int vi = otlp_verdict_index(verdict);
@@ -132,8 +84,7 @@ void otlp_rec_event_name(const struct otlp_rec *r, char *out, size_t size)
 
 int otlp_rec_severity(const struct otlp_rec *r, const char **text)
 {
-	json_t *e = members(r);
-	const char *verdict = str_member(e, "verdict"), *type = str_member(e, "type");
+	const char *verdict = otlp_rec_str(r, "verdict"), *type = otlp_rec_str(r, "type");
 
 	if (strcmp(r->kind, "loss") == 0 || strcmp(r->kind, "gap") == 0) {
 		*text = "ERROR";
@@ -240,34 +191,30 @@ static void add_int(struct lr_store *s, const char *key, int64_t val)
 	v->int_value = val;
 }
 
-/* A JSON value as an attribute: strings, integers, reals, booleans; others as JSON text. */
-static void add_json(struct lr_store *s, const char *key, json_t *val)
+/* A member as an attribute: strings, integers, reals, booleans; others as JSON text. */
+static void add_member(struct lr_store *s, const char *key, const struct otlp_member *m)
 {
 	AnyValue *v;
 
-	if (json_is_null(val))
+	if (m->type == OTLP_V_NULL || !(v = add(s, key)))
 		return;
-	if (!(v = add(s, key)))
-		return;
-	if (json_is_string(val)) {
-		v->value_case = OPENTELEMETRY__PROTO__COMMON__V1__ANY_VALUE__VALUE_STRING_VALUE;
-		v->string_value = (char *)json_string_value(val);
-	} else if (json_is_integer(val)) {
+	switch (m->type) {
+	case OTLP_V_INT:
 		v->value_case = OPENTELEMETRY__PROTO__COMMON__V1__ANY_VALUE__VALUE_INT_VALUE;
-		v->int_value = json_integer_value(val);
-	} else if (json_is_real(val)) {
+		v->int_value = m->i;
+		break;
+	case OTLP_V_REAL:
 		v->value_case = OPENTELEMETRY__PROTO__COMMON__V1__ANY_VALUE__VALUE_DOUBLE_VALUE;
-		v->double_value = json_real_value(val);
-	} else if (json_is_boolean(val)) {
+		v->double_value = m->d;
+		break;
+	case OTLP_V_BOOL:
 		v->value_case = OPENTELEMETRY__PROTO__COMMON__V1__ANY_VALUE__VALUE_BOOL_VALUE;
-		v->bool_value = json_is_true(val);
-	} else {
-		char *text = json_dumps(val, JSON_COMPACT | JSON_PRESERVE_ORDER);
-		char *copy = text ? pool_str(s, text, "") : NULL;
-
-		free(text);
+		v->bool_value = m->i != 0;
+		break;
+	default: /* strings, and objects, arrays and big numbers as their JSON text */
 		v->value_case = OPENTELEMETRY__PROTO__COMMON__V1__ANY_VALUE__VALUE_STRING_VALUE;
-		v->string_value = copy ? copy : "";
+		v->string_value = (char *)m->s;
+		break;
 	}
 }
 
@@ -302,18 +249,16 @@ static const struct {
 
 static void build_record(struct lr_store *s, const struct otlp_rec *r, const char *origin)
 {
-	json_t *e = members(r), *val;
-	const char *key, *sev_text, *type = str_member(e, "type"), *path = str_member(e, "path");
-	bool ev = e != r->root;
+	const char *sev_text, *type = otlp_rec_str(r, "type"), *path = otlp_rec_str(r, "path");
+	bool ev = r->event_object, event = ev && strcmp(r->kind, "event") == 0;
+	const struct otlp_member *uid = otlp_rec_get(r, "uid");
 
 	memset(s, 0, offsetof(struct lr_store, pool));
 	s->pool_used = 0;
 	opentelemetry__proto__logs__v1__log_record__init(&s->lr);
 	opentelemetry__proto__common__v1__any_value__init(&s->body);
 	s->lr.attributes = s->kvp;
-	s->lr.time_unix_nano = parse_time(str_member(e, "time"));
-	if (!s->lr.time_unix_nano)
-		s->lr.time_unix_nano = parse_time(str_member(r->root, "time"));
+	s->lr.time_unix_nano = parse_time(r->time);
 	s->lr.observed_time_unix_nano = r->observed_ns;
 	s->lr.severity_number =
 	    (Opentelemetry__Proto__Logs__V1__SeverityNumber)otlp_rec_severity(r, &sev_text);
@@ -329,43 +274,36 @@ static void build_record(struct lr_store *s, const struct otlp_rec *r, const cha
 	add_str(s, "vigil.audit.kind", r->kind);
 	if (origin)
 		add_str(s, "vigil.audit.origin", origin);
-	if (ev && strcmp(r->kind, "event") == 0) {
-		json_t *uid = json_object_get(e, "uid");
-
-		if (json_is_integer(uid)) {
-			char num[24];
-
-			snprintf(num, sizeof(num), "%" JSON_INTEGER_FORMAT,
-			         json_integer_value(uid));
-			add_str(s, "user.id", pool_str(s, num, ""));
-		}
+	if (event) {
+		if (uid && uid->type == OTLP_V_INT)
+			add_str(s, "user.id", uid->s);
 		if (path && *path)
 			add_str(s, is_exec_type(type) ? "process.executable.path" : "file.path",
 			        path);
 	}
-	json_object_foreach(ev ? e : r->root, key, val)
-	{
+	for (size_t k = 0; k < r->n_m; k++) {
+		const struct otlp_member *m = &r->m[k];
+		const char *key = m->key;
 		size_t i;
 
 		if (strcmp(key, "time") == 0 ||
 		    (!ev &&
 		     (strcmp(key, "n") == 0 || strcmp(key, "k") == 0 || strcmp(key, "h") == 0)))
 			continue;
-		if (ev && strcmp(r->kind, "event") == 0 &&
-		    (strcmp(key, "uid") == 0 || strcmp(key, "path") == 0))
+		if (event && (strcmp(key, "uid") == 0 || strcmp(key, "path") == 0))
 			continue;
 		for (i = 0; i < sizeof(event_names) / sizeof(event_names[0]); i++)
 			if (strcmp(key, event_names[i].member) == 0)
 				break;
-		if (ev && i < sizeof(event_names) / sizeof(event_names[0]))
-			add_json(s, event_names[i].attr, val);
-		else if (ev)
-			add_json(s, pool_str(s, "vigil.", key), val);
-		else { /* start, stop, loss, gap, file, ...: vigil.<kind>.<member> */
+		if (ev && i < sizeof(event_names) / sizeof(event_names[0])) {
+			add_member(s, event_names[i].attr, m);
+		} else if (ev) {
+			add_member(s, pool_str(s, "vigil.", key), m);
+		} else { /* start, stop, loss, gap, file, ...: vigil.<kind>.<member> */
 			char pre[AUDIT_KIND_MAX + 8];
 
 			snprintf(pre, sizeof(pre), "vigil.%s.", r->kind);
-			add_json(s, pool_str(s, pre, key), val);
+			add_member(s, pool_str(s, pre, key), m);
 		}
 	}
 }
@@ -607,8 +545,10 @@ static int pack(const ProtobufCMessage *m, bool json, uint8_t **ret, size_t *ret
 int otlp_encode_logs(const struct otlp_resource *res, const struct otlp_rec *recs, size_t n,
                      bool json, uint8_t **ret, size_t *ret_len)
 {
-	struct lr_store *store = calloc(n ? n : 1, sizeof(*store));
-	LogRecord **lrp = calloc(n ? n : 1, sizeof(*lrp));
+	/* Kept between batches: a fresh multi-megabyte calloc per batch costs page faults. */
+	static __thread struct lr_store *store;
+	static __thread LogRecord **lrp;
+	static __thread size_t cap;
 	struct res_store rs;
 	ScopeLogs sl = OPENTELEMETRY__PROTO__LOGS__V1__SCOPE_LOGS__INIT, *slp = &sl;
 	ResourceLogs rl = OPENTELEMETRY__PROTO__LOGS__V1__RESOURCE_LOGS__INIT, *rlp = &rl;
@@ -616,7 +556,14 @@ int otlp_encode_logs(const struct otlp_resource *res, const struct otlp_rec *rec
 	    OPENTELEMETRY__PROTO__COLLECTOR__LOGS__V1__EXPORT_LOGS_SERVICE_REQUEST__INIT;
 	int r = -ENOMEM;
 
-	if (store && lrp) {
+	if (n > cap) {
+		free(store);
+		free(lrp);
+		store = malloc(n * sizeof(*store));
+		lrp = malloc(n * sizeof(*lrp));
+		cap = store && lrp ? n : 0;
+	}
+	if (cap >= n && n) {
 		build_resource(&rs, res);
 		for (size_t i = 0; i < n; i++) {
 			build_record(&store[i], &recs[i], res->origin);
@@ -632,8 +579,6 @@ int otlp_encode_logs(const struct otlp_resource *res, const struct otlp_rec *rec
 		req.resource_logs = &rlp;
 		r = pack(&req.base, json, ret, ret_len);
 	}
-	free(lrp);
-	free(store);
 	return r;
 }
 
@@ -798,7 +743,7 @@ int otlp_decode_response(const uint8_t *body, size_t len, bool json, bool metric
 			*rejected = json_integer_value(rj);
 		else if (json_is_string(rj))
 			*rejected = strtoll(json_string_value(rj), NULL, 10);
-		em = str_member(ps, "errorMessage");
+		em = json_string_value(json_object_get(ps, "errorMessage"));
 		snprintf(msg, msg_size, "%s", em ? em : "");
 		json_decref(root);
 		return 0;

@@ -259,19 +259,16 @@ static void source(struct otlp_exporter *x, struct otlp_source_stats *s)
 /* Counts what the chain says: decisions by kind and verdict, loss records' totals. */
 static void count_record(struct otlp_exporter *x, const struct otlp_rec *r)
 {
-	json_t *e = json_object_get(r->root, "e");
-
-	if (strcmp(r->kind, "event") == 0 && json_is_object(e)) {
-		const char *type = json_string_value(json_object_get(e, "type"));
-		const char *verdict = json_string_value(json_object_get(e, "verdict"));
+	if (strcmp(r->kind, "event") == 0 && r->event_object) {
+		const char *type = otlp_rec_str(r, "type"), *verdict = otlp_rec_str(r, "verdict");
 		int v = verdict ? otlp_verdict_index(verdict) : -1;
 
 		if (type && v >= 0)
 			x->m.decisions[otlp_access_kind_index(type)][v]++;
 	} else if (strcmp(r->kind, "loss") == 0) {
-		const char *src = json_string_value(json_object_get(r->root, "source"));
-		json_t *t = json_object_get(r->root, "total");
-		uint64_t total = json_is_integer(t) ? (uint64_t)json_integer_value(t) : 0;
+		const char *src = otlp_rec_str(r, "source");
+		const struct otlp_member *t = otlp_rec_get(r, "total");
+		uint64_t total = t && t->type == OTLP_V_INT && t->i > 0 ? (uint64_t)t->i : 0;
 
 		if (src && strcmp(src, "ringbuf") == 0 && total > x->m.ringbuf_drops)
 			x->m.ringbuf_drops = total;
@@ -514,6 +511,7 @@ static void *run(void *arg)
 
 	while (!x->stop) {
 		struct otlp_source_stats s;
+		struct timespec cpu;
 		uint64_t durable;
 		int added;
 
@@ -526,7 +524,9 @@ static void *run(void *arg)
 		source(x, &s);
 		durable = s.durable;
 		added = fill_batch(x, durable);
+		clock_gettime(CLOCK_THREAD_CPUTIME_ID, &cpu);
 		pthread_mutex_lock(&x->lock);
+		x->st.cpu_ns = (uint64_t)cpu.tv_sec * 1000000000ull + (uint64_t)cpu.tv_nsec;
 		if (x->n_batch && x->batch[x->n_batch - 1].n > x->st.head)
 			x->st.head = x->batch[x->n_batch - 1].n;
 		if (durable != UINT64_MAX && durable > x->st.head)

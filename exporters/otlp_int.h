@@ -6,6 +6,7 @@
 #include "exporters/otlp.h"
 
 #include <jansson.h>
+#include <stdbool.h>
 
 /* --- follower (otlp_follow.c) ------------------------------------------------------ */
 
@@ -40,19 +41,38 @@ struct otlp_resource {
 	const char *service_version, *host_id, *host_name, *tee, *origin;
 };
 
+/* A member of a record line: the key and the value, strings unescaped (otlp_record.c). */
+enum otlp_vtype { OTLP_V_STR, OTLP_V_INT, OTLP_V_REAL, OTLP_V_BOOL, OTLP_V_NULL, OTLP_V_RAW };
+struct otlp_member {
+	const char *key;
+	enum otlp_vtype type;
+	const char *s; /* STR: the string; RAW: the JSON text of an object, array or big number */
+	int64_t i;     /* INT, BOOL */
+	double d;      /* REAL */
+};
+
+#define OTLP_MEMBERS_MAX 64
+
 /* One record, parsed: what a log record is built from. */
 struct otlp_rec {
 	uint64_t n;
 	char hash[AUDIT_HEX_LEN + 1];
 	char kind[AUDIT_KIND_MAX + 1];
-	char *line;   /* the record's line without '\n' (malloc'ed): the body */
-	json_t *root; /* the line parsed */
+	char *line; /* the record's line without '\n' (in pool): the body */
+	/* The members of the event object ("e" of event and policy records), else of the record. */
+	struct otlp_member m[OTLP_MEMBERS_MAX];
+	size_t n_m;
+	bool event_object;
+	const char *time; /* "time" of the record or of its event object */
 	uint64_t observed_ns;
+	char *pool; /* line, keys and unescaped strings */
 };
 
-/* Parses v into r (r->line and r->root allocated); 0 or -ENOMEM/-EBADMSG. */
+/* Parses v into r; 0, -ENOMEM or -EBADMSG (not a flat JSON object vigil writes). */
 int otlp_rec_parse(const struct audit_record_view *v, uint64_t observed_ns, struct otlp_rec *r);
 void otlp_rec_free(struct otlp_rec *r);
+const struct otlp_member *otlp_rec_get(const struct otlp_rec *r, const char *key);
+const char *otlp_rec_str(const struct otlp_rec *r, const char *key);
 /* The event name and severity of a record (docs/OBSERVABILITY.md). */
 void otlp_rec_event_name(const struct otlp_rec *r, char *out, size_t size);
 int otlp_rec_severity(const struct otlp_rec *r, const char **text);

@@ -50,6 +50,11 @@ for s in $suites; do
 	VIGIL_BUILD=$BUILD "$top/tools/vigil-vm" run "${args[@]}" $extra --out "$out/$s" \
 		--copy "$top/tests/vm:/tests/vm" --copy "$BUILD/guest-tests:/tests/bin" -- sh /tests/vm/$s.sh > "$out/$s.log" 2>&1
 	rc=$?
+	# Host-side checks of what the guest left (tests/vm/NAME.post.sh OUT LOG): their lines and a
+	# combined "N passed, N failed" line go into the suite's log.
+	if [ -f "$top/tests/vm/$s.post.sh" ]; then
+		BUILD=$BUILD bash "$top/tests/vm/$s.post.sh" "$out/$s" "$out/$s.log" >> "$out/$s.log" 2>&1 || rc=1
+	fi
 	cat "$out/$s.log"
 	p=$(sed -n 's/^\([0-9]*\) passed, \([0-9]*\) failed$/\1/p' "$out/$s.log" | tail -n 1)
 	f=$(sed -n 's/^\([0-9]*\) passed, \([0-9]*\) failed$/\2/p' "$out/$s.log" | tail -n 1)

@@ -11,6 +11,7 @@
 // "400", "413", "500", "drop" (connection closed without an answer), "partial2" (200 with
 // partial_success rejecting 2), "ok". Comma-separated; a count prefix repeats: "3*drop".
 // POST /control with a fault list appends faults; GET /down?ms=T closes the listener for T ms.
+// --discard 1 (benchmarks): every /v1/ request answered 200 at once, nothing decoded or kept.
 'use strict';
 
 const http = require('http');
@@ -18,13 +19,8 @@ const fs = require('fs');
 const path = require('path');
 const zlib = require('zlib');
 
-const modDir = process.env.OTLP_NODE_MODULES;
-const root = require(path.join(modDir, '@opentelemetry/otlp-transformer/build/src/generated/root.js'));
-const P = root.opentelemetry.proto;
-const LogsReq = P.collector.logs.v1.ExportLogsServiceRequest;
-const LogsResp = P.collector.logs.v1.ExportLogsServiceResponse;
-const MetricsReq = P.collector.metrics.v1.ExportMetricsServiceRequest;
-const MetricsResp = P.collector.metrics.v1.ExportMetricsServiceResponse;
+const { types, decode, logRecords, metrics } = require('./otlp-decode.js');
+const { LogsReq, LogsResp, MetricsReq, MetricsResp } = types;
 
 const args = {};
 for (let i = 2; i < process.argv.length; i += 2) args[process.argv[i].replace(/^--/, '')] = process.argv[i + 1];
@@ -44,31 +40,13 @@ function append(file, obj) {
   fs.appendFileSync(path.join(out, file), JSON.stringify(obj) + '\n');
 }
 
-function anyValue(v) {
-  if (!v) return null;
-  if (v.stringValue != null) return v.stringValue;
-  if (v.intValue != null) return typeof v.intValue === 'object' ? v.intValue.toString() : String(v.intValue);
-  if (v.boolValue != null) return v.boolValue;
-  if (v.doubleValue != null) return v.doubleValue;
-  return JSON.stringify(v);
-}
-function attrs(list) {
-  const o = {};
-  for (const kv of list || []) o[kv.key] = anyValue(kv.value);
-  return o;
-}
-function u64(v) {
-  if (v == null) return '0';
-  return typeof v === 'object' ? v.toString() : String(v);
-}
-
-function decode(req, body, json, Msg) {
-  if (json) return Msg.fromObject(JSON.parse(body.toString('utf8')));
-  return Msg.decode(body);
-}
-
 function handle(req, res, body) {
   const n = ++nreq;
+  if (args.discard && req.url.startsWith('/v1/')) { // benchmarks: answer without decoding
+    res.setHeader('Content-Type', 'application/x-protobuf');
+    res.end();
+    return;
+  }
   const json = (req.headers['content-type'] || '').includes('json');
   if (req.headers['content-encoding'] === 'gzip') body = zlib.gunzipSync(body);
   if (req.url === '/control') {
@@ -77,19 +55,8 @@ function handle(req, res, body) {
     return;
   }
   if (req.url === '/v1/metrics') {
-    const m = decode(req, body, json, MetricsReq);
-    const rm = m.resourceMetrics[0];
-    const metrics = {};
-    for (const met of rm.scopeMetrics[0].metrics) {
-      const d = met.sum || met.gauge;
-      metrics[met.name] = {
-        kind: met.sum ? 'sum' : 'gauge',
-        monotonic: met.sum ? !!met.sum.isMonotonic : false,
-        temporality: met.sum ? met.sum.aggregationTemporality : 0,
-        points: d.dataPoints.map((p) => ({ attrs: attrs(p.attributes), value: u64(p.asInt) })),
-      };
-    }
-    append('metrics.jsonl', { req: n, resource: attrs(rm.resource.attributes), metrics });
+    const mt = metrics(decode(body, json, MetricsReq));
+    append('metrics.jsonl', { req: n, resource: mt.resource, metrics: mt.metrics });
     res.setHeader('Content-Type', json ? 'application/json' : 'application/x-protobuf');
     res.end(json ? '{}' : Buffer.from(MetricsResp.encode(MetricsResp.create({})).finish()));
     return;
@@ -99,27 +66,7 @@ function handle(req, res, body) {
     res.end();
     return;
   }
-  const m = decode(req, body, json, LogsReq);
-  const recs = [];
-  for (const rl of m.resourceLogs) {
-    const resource = attrs(rl.resource.attributes);
-    for (const sl of rl.scopeLogs) {
-      for (const lr of sl.logRecords) {
-        recs.push({
-          req: n,
-          resource,
-          scope: { name: sl.scope.name, version: sl.scope.version },
-          time: u64(lr.timeUnixNano),
-          observed: u64(lr.observedTimeUnixNano),
-          severity_number: lr.severityNumber,
-          severity_text: lr.severityText,
-          event_name: lr.eventName,
-          body: anyValue(lr.body),
-          attributes: attrs(lr.attributes),
-        });
-      }
-    }
-  }
+  const recs = logRecords(decode(body, json, LogsReq), n);
   const seqs = recs.map((r) => +r.attributes['vigil.audit.seq']);
   const fault = faults.shift() || 'ok';
   const entry = { req: n, t: Date.now(), path: req.url, json, gzip: req.headers['content-encoding'] === 'gzip',

@@ -1,0 +1,101 @@
+#!/usr/bin/env bash
+# OTLP export benchmark (host): the exporter of exporters/ against a loopback receiver
+# (tests/otlp/receiver.js: --discard answers at once; the decoding receiver runs the
+# OpenTelemetry JavaScript decoder on every request). Three figures:
+#  1. backlog: N records already in the log, the exporter drains them: records/s and the exporter
+#     thread's CPU per 1,000 records (CLOCK_THREAD_CPUTIME_ID of that thread alone);
+#  2. steady state: RATE records/s written for LIVE s while the exporter follows;
+#  3. outage: RATE records/s for 2 x OUTAGE s, the receiver down for the first OUTAGE s; how
+#     long after it is back the exporter is caught up (behind by < 0.1 s of records).
+# Results land in BUILD/bench/otlp.md (copy into docs/BENCHMARKS.md).
+set -euo pipefail
+top=$(cd "$(dirname "$0")/.." && pwd)
+BUILD=${1:-build}
+cd "$top"
+case $BUILD in /*) babs=$BUILD ;; *) babs=$top/$BUILD ;; esac
+N=${OTLP_BENCH_RECORDS:-200000}
+RATE=${OTLP_BENCH_RATE:-10000}
+LIVE=${OTLP_BENCH_LIVE_S:-20}
+OUTAGE=${OTLP_BENCH_OUTAGE_S:-60}
+make -s "$BUILD/bench/otlp_export"
+scripts/otlp-npm.sh "$babs/npm"
+export OTLP_NODE_MODULES=$babs/npm/node_modules
+X=$BUILD/bench/otlp_export
+out=$BUILD/bench/otlp.md
+work=$(mktemp -d "${TMPDIR:-/var/tmp}/vigil-otlp-bench.XXXXXX")
+rx_pid=
+trap '[ -n "$rx_pid" ] && kill "$rx_pid" 2>/dev/null; rm -rf "$work"' EXIT
+
+rx_start() { # rx_start [--discard 1]
+	rm -f "$work/port"
+	node tests/otlp/receiver.js --port-file "$work/port" --out "$work/rx.$RANDOM" "$@" > /dev/null 2>&1 &
+	rx_pid=$!
+	for _ in $(seq 100); do [ -s "$work/port" ] && break; sleep 0.1; done
+	port=$(cat "$work/port")
+}
+rx_stop() { kill "$rx_pid" 2>/dev/null; wait "$rx_pid" 2>/dev/null || true; rx_pid=; }
+
+# backlog NAME SPEC [receiver args]: one table row.
+backlog() {
+	local name=$1 spec=$2
+	shift 2
+	rm -rf "$work/b"
+	mkdir -p "$work/b"
+	"$X" --records "$N" "$work/b/log" "$work/b/state" > /dev/null
+	rx_start "$@"
+	"$X" --otlp "endpoint=http://127.0.0.1:$port,metrics-ms=0,$spec" --records 0 --wait-ms 600000 \
+		"$work/b/log" "$work/b/state" > "$work/b.out"
+	rx_stop
+	jq -r --arg name "$name" \
+		'"| \($name) | \(.exported) | \(.catchup_s) | \((.exported / .catchup_s) | floor) | \((.exporter_cpu_s * 1e6 / .exported * 100 | floor) / 100) | \((.bytes / .exported * 10 | floor) / 10) |"' \
+		"$work/b.out"
+}
+
+{
+	echo "OTLP export, $(nproc) CPUs ($(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | sed 's/^ //')), load $(cut -d' ' -f1-3 /proc/loadavg), $(date -u +%F)"
+	echo
+	echo "**Backlog** ($N event records in the log, then the exporter drains them; batches of 512)"
+	echo
+	echo "| configuration | records | seconds | records/s | exporter thread CPU per 1,000 records (ms) | bytes sent per record |"
+	echo "|---|---|---|---|---|---|"
+	backlog "protobuf + gzip, receiver answers at once" "" --discard 1
+	backlog "protobuf, no gzip, receiver answers at once" "gzip=off" --discard 1
+	backlog "JSON + gzip, receiver answers at once" "protocol=json" --discard 1
+	backlog "protobuf + gzip, receiver decodes (OpenTelemetry JS decoder)" ""
+} > "$out.tmp"
+
+# Steady state: RATE/s for LIVE s, the exporter following.
+rm -rf "$work/l"
+mkdir -p "$work/l"
+rx_start --discard 1
+"$X" --otlp "endpoint=http://127.0.0.1:$port,metrics-ms=10000" --records $((RATE * LIVE)) --rate "$RATE" \
+	"$work/l/log" "$work/l/state" > "$work/l.out"
+rx_stop
+{
+	echo
+	echo "**Steady state**: $RATE records/s for $LIVE s, exporter following:" \
+		"$(jq -r '"\(.exported) records exported, exporter thread \(.exporter_cpu_s) s CPU = \((.exporter_cpu_s * 1e6 / .exported * 1000 | floor) / 1000) ms per 1,000 records (\((.exporter_cpu_s / '"$LIVE"' * 1000 | floor) / 10) % of one core), caught up \(.catchup_s) s after the last write"' "$work/l.out")."
+} >> "$out.tmp"
+
+# Outage: the receiver down for OUTAGE s while RATE/s are written, then up for OUTAGE s more.
+rm -rf "$work/o"
+mkdir -p "$work/o"
+rx_start --discard 1
+"$X" --otlp "endpoint=http://127.0.0.1:$port,metrics-ms=0" --records $((RATE * OUTAGE * 2)) --rate "$RATE" \
+	--progress --wait-ms 600000 "$work/o/log" "$work/o/state" > "$work/o.out" 2> "$work/o.err" &
+xp=$!
+sleep 0.2
+curl -s "http://127.0.0.1:$port/down?ms=$((OUTAGE * 1000))" > /dev/null
+down_at=$(awk '/^progress/ { t = $2 } END { print t + 0 }' "$work/o.err")
+wait "$xp"
+rx_stop
+# Back up at down_at + OUTAGE; caught up: the first report after that less than 0.1 s of
+# records behind.
+awk -v down="$down_at" -v outage="$OUTAGE" -v rate="$RATE" 'BEGIN { up = down + outage }
+	/^progress/ { lag = $3 - $4; if (lag > peak) peak = lag
+		if ($2 > up && !done && lag < rate / 10) { done = $2 - up } }
+	END { printf "\n**Outage**: %d records/s, receiver down %s s: peak backlog %d records; caught up %.1f s after the receiver came back (behind by less than 0.1 s of records).\n", rate, "'"$OUTAGE"'", peak, done }' \
+	"$work/o.err" >> "$out.tmp"
+jq -r '"Outage run totals: \(.exported) records exported, \(.retries) retries during the outage, exporter thread \(.exporter_cpu_s) s CPU."' "$work/o.out" >> "$out.tmp"
+mv "$out.tmp" "$out"
+cat "$out"

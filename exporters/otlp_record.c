@@ -1,0 +1,364 @@
+/*
+ * Record lines -> members, without a general JSON library on the hot path: a record is one flat
+ * JSON object (event and policy records nest one object, "e"), written by vigil's own
+ * producers. Strings are unescaped into one pool per record; nested objects and arrays inside
+ * the event object (a policy record's measurement) are kept as JSON text. Anything else in
+ * the line is refused (-EBADMSG): the follower has already checked the line against the chain.
+ */
+#include "exporters/otlp_int.h"
+
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+
+struct scan {
+	const char *p, *end;
+	char *pool, *pool_end;
+};
+
+static void skip_ws(struct scan *s)
+{
+	while (s->p < s->end && (*s->p == ' ' || *s->p == '\t' || *s->p == '\r' || *s->p == '\n'))
+		s->p++;
+}
+
+static int hexval(char c)
+{
+	return c >= '0' && c <= '9'   ? c - '0'
+	       : c >= 'a' && c <= 'f' ? c - 'a' + 10
+	       : c >= 'A' && c <= 'F' ? c - 'A' + 10
+	                              : -1;
+}
+
+static bool put_utf8(struct scan *s, uint32_t c)
+{
+	if (s->pool_end - s->pool < 4)
+		return false;
+	if (c < 0x80) {
+		*s->pool++ = (char)c;
+	} else if (c < 0x800) {
+		*s->pool++ = (char)(0xc0 | c >> 6);
+		*s->pool++ = (char)(0x80 | (c & 0x3f));
+	} else if (c < 0x10000) {
+		*s->pool++ = (char)(0xe0 | c >> 12);
+		*s->pool++ = (char)(0x80 | (c >> 6 & 0x3f));
+		*s->pool++ = (char)(0x80 | (c & 0x3f));
+	} else {
+		*s->pool++ = (char)(0xf0 | c >> 18);
+		*s->pool++ = (char)(0x80 | (c >> 12 & 0x3f));
+		*s->pool++ = (char)(0x80 | (c >> 6 & 0x3f));
+		*s->pool++ = (char)(0x80 | (c & 0x3f));
+	}
+	return true;
+}
+
+static bool read_u4(struct scan *s, uint32_t *c)
+{
+	int a, b, d, e;
+
+	if (s->end - s->p < 4 || (a = hexval(s->p[0])) < 0 || (b = hexval(s->p[1])) < 0 ||
+	    (d = hexval(s->p[2])) < 0 || (e = hexval(s->p[3])) < 0)
+		return false;
+	*c = (uint32_t)(a << 12 | b << 8 | d << 4 | e);
+	s->p += 4;
+	return true;
+}
+
+/* A string at s->p (after its opening quote): unescaped into the pool, NUL-terminated. */
+static const char *read_string(struct scan *s)
+{
+	char *out = s->pool;
+
+	for (;;) {
+		const char *q = s->p;
+		size_t run;
+
+		while (q < s->end && *q != '"' && *q != '\\')
+			q++;
+		run = (size_t)(q - s->p);
+		if (q >= s->end || (size_t)(s->pool_end - s->pool) < run + 1)
+			return NULL;
+		memcpy(s->pool, s->p, run);
+		s->pool += run;
+		s->p = q + 1;
+		if (*q == '"')
+			break;
+		if (s->p >= s->end)
+			return NULL;
+		char c = *s->p++;
+		uint32_t u, lo;
+
+		switch (c) {
+		case '"':
+		case '\\':
+		case '/':
+			*s->pool++ = c;
+			break;
+		case 'b':
+			*s->pool++ = '\b';
+			break;
+		case 'f':
+			*s->pool++ = '\f';
+			break;
+		case 'n':
+			*s->pool++ = '\n';
+			break;
+		case 'r':
+			*s->pool++ = '\r';
+			break;
+		case 't':
+			*s->pool++ = '\t';
+			break;
+		case 'u':
+			if (!read_u4(s, &u))
+				return NULL;
+			if (u >= 0xd800 && u < 0xdc00 && s->end - s->p >= 6 && s->p[0] == '\\' &&
+			    s->p[1] == 'u') {
+				s->p += 2;
+				if (!read_u4(s, &lo) || lo < 0xdc00 || lo > 0xdfff)
+					return NULL;
+				u = 0x10000 + ((u - 0xd800) << 10) + (lo - 0xdc00);
+			}
+			if (!put_utf8(s, u))
+				return NULL;
+			break;
+		default:
+			return NULL;
+		}
+	}
+	if (s->pool >= s->pool_end)
+		return NULL;
+	*s->pool++ = 0;
+	return out;
+}
+
+/* Skips a value (for nested objects and arrays kept as text); false when malformed. */
+static bool skip_value(struct scan *s)
+{
+	int depth = 0;
+	bool in_str = false;
+
+	for (; s->p < s->end; s->p++) {
+		char c = *s->p;
+
+		if (in_str) {
+			if (c == '\\')
+				s->p++;
+			else if (c == '"')
+				in_str = false;
+		} else if (c == '"') {
+			in_str = true;
+		} else if (c == '{' || c == '[') {
+			depth++;
+		} else if (c == '}' || c == ']') {
+			if (--depth == 0) {
+				s->p++;
+				return true;
+			}
+			if (depth < 0)
+				return false;
+		}
+	}
+	return false;
+}
+
+static const char *copy_text(struct scan *s, const char *from, const char *to)
+{
+	size_t len = (size_t)(to - from);
+	char *out = s->pool;
+
+	if ((size_t)(s->pool_end - s->pool) < len + 1)
+		return NULL;
+	memcpy(out, from, len);
+	out[len] = 0;
+	s->pool += len + 1;
+	return out;
+}
+
+static int read_value(struct scan *s, struct otlp_member *m)
+{
+	const char *start = s->p;
+
+	if (s->p >= s->end)
+		return -EBADMSG;
+	switch (*s->p) {
+	case '"':
+		s->p++;
+		m->type = OTLP_V_STR;
+		m->s = read_string(s);
+		return m->s ? 0 : -EBADMSG;
+	case '{':
+	case '[':
+		if (!skip_value(s))
+			return -EBADMSG;
+		m->type = OTLP_V_RAW;
+		m->s = copy_text(s, start, s->p);
+		return m->s ? 0 : -EBADMSG;
+	case 't':
+		if (s->end - s->p < 4 || memcmp(s->p, "true", 4) != 0)
+			return -EBADMSG;
+		s->p += 4;
+		m->type = OTLP_V_BOOL;
+		m->i = 1;
+		return 0;
+	case 'f':
+		if (s->end - s->p < 5 || memcmp(s->p, "false", 5) != 0)
+			return -EBADMSG;
+		s->p += 5;
+		m->type = OTLP_V_BOOL;
+		m->i = 0;
+		return 0;
+	case 'n':
+		if (s->end - s->p < 4 || memcmp(s->p, "null", 4) != 0)
+			return -EBADMSG;
+		s->p += 4;
+		m->type = OTLP_V_NULL;
+		return 0;
+	}
+	/* A number: an integer that fits int64, else a real (or text when it does not parse). */
+	{
+		bool real = false;
+		const char *q = s->p;
+		char *end;
+
+		if (q < s->end && *q == '-')
+			q++;
+		for (; q < s->end && ((*q >= '0' && *q <= '9') || *q == '.' || *q == 'e' ||
+		                      *q == 'E' || *q == '+' || *q == '-');
+		     q++)
+			real |= *q == '.' || *q == 'e' || *q == 'E';
+		if (q == s->p)
+			return -EBADMSG;
+		m->s = copy_text(s, s->p, q);
+		if (!m->s)
+			return -EBADMSG;
+		s->p = q;
+		errno = 0;
+		if (!real) {
+			m->i = strtoll(m->s, &end, 10);
+			m->type = *end || errno ? OTLP_V_RAW : OTLP_V_INT;
+		} else {
+			m->d = strtod(m->s, &end);
+			m->type = *end ? OTLP_V_RAW : OTLP_V_REAL;
+		}
+		return 0;
+	}
+}
+
+/* The members of the object at s->p (after its '{') into r->m; "e" recursed into once. */
+static int read_object(struct scan *s, struct otlp_rec *r, bool top, const char **e_time)
+{
+	skip_ws(s);
+	if (s->p < s->end && *s->p == '}') {
+		s->p++;
+		return 0;
+	}
+	for (;;) {
+		struct otlp_member m = {0};
+		const char *key;
+		int rc;
+
+		skip_ws(s);
+		if (s->p >= s->end || *s->p != '"')
+			return -EBADMSG;
+		s->p++;
+		key = read_string(s);
+		skip_ws(s);
+		if (!key || s->p >= s->end || *s->p != ':')
+			return -EBADMSG;
+		s->p++;
+		skip_ws(s);
+		if (top && strcmp(key, "e") == 0 && s->p < s->end && *s->p == '{') {
+			/* The event object replaces the record's own members in r->m. */
+			s->p++;
+			r->n_m = 0;
+			r->event_object = true;
+			rc = read_object(s, r, false, e_time);
+			if (rc < 0)
+				return rc;
+		} else {
+			m.key = key;
+			rc = read_value(s, &m);
+			if (rc < 0)
+				return rc;
+			if (strcmp(key, "time") == 0 && m.type == OTLP_V_STR) {
+				if (top && !r->time)
+					r->time = m.s;
+				else if (!top)
+					*e_time = m.s;
+			}
+			if (!(top && r->event_object) && r->n_m < OTLP_MEMBERS_MAX)
+				r->m[r->n_m++] = m;
+		}
+		skip_ws(s);
+		if (s->p < s->end && *s->p == ',') {
+			s->p++;
+			continue;
+		}
+		if (s->p < s->end && *s->p == '}') {
+			s->p++;
+			return 0;
+		}
+		return -EBADMSG;
+	}
+}
+
+int otlp_rec_parse(const struct audit_record_view *v, uint64_t observed_ns, struct otlp_rec *r)
+{
+	size_t len = v->len - 1, cap = 2 * len + 64;
+	const char *e_time = NULL;
+	struct scan s;
+	int rc;
+
+	r->n = v->n;
+	r->observed_ns = observed_ns;
+	r->n_m = 0;
+	r->event_object = false;
+	r->time = NULL;
+	snprintf(r->kind, sizeof(r->kind), "%s", v->kind);
+	memcpy(r->hash, v->line + len - 2 - AUDIT_HEX_LEN, AUDIT_HEX_LEN);
+	r->hash[AUDIT_HEX_LEN] = 0;
+	r->pool = malloc(cap);
+	if (!r->pool)
+		return -ENOMEM;
+	memcpy(r->pool, v->line, len);
+	r->pool[len] = 0;
+	r->line = r->pool;
+	s = (struct scan){v->line, v->line + len, r->pool + len + 1, r->pool + cap};
+	skip_ws(&s);
+	if (s.p >= s.end || *s.p != '{') {
+		otlp_rec_free(r);
+		return -EBADMSG;
+	}
+	s.p++;
+	rc = read_object(&s, r, true, &e_time);
+	if (rc < 0) {
+		otlp_rec_free(r);
+		return rc;
+	}
+	if (e_time)
+		r->time = e_time;
+	return 0;
+}
+
+void otlp_rec_free(struct otlp_rec *r)
+{
+	free(r->pool);
+	r->pool = NULL;
+	r->line = NULL;
+}
+
+const struct otlp_member *otlp_rec_get(const struct otlp_rec *r, const char *key)
+{
+	for (size_t i = 0; i < r->n_m; i++)
+		if (strcmp(r->m[i].key, key) == 0)
+			return &r->m[i];
+	return NULL;
+}
+
+const char *otlp_rec_str(const struct otlp_rec *r, const char *key)
+{
+	const struct otlp_member *m = otlp_rec_get(r, key);
+
+	return m && m->type == OTLP_V_STR ? m->s : NULL;
+}
