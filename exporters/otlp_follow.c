@@ -122,21 +122,26 @@ static int next_line(struct otlp_follower *f, const char **line, size_t *len)
 		*line = peek_line(f, len);
 		if (*line)
 			return 1;
+		/* A partial line is past the durable point: read it again from the disk, which may
+		 * have cut it back (a failed write) and written other bytes since. */
+		f->len = f->pos;
 		if (f->fd >= 0) {
 			got = fill(f);
 			if (got < 0)
 				return fail(f, (int)got, "reading file %u: %s", f->file_seq,
 				            strerror((int)-got));
-			if (got > 0)
+			if (peek_line(f, len))
 				continue;
 		}
-		/* End of this file: the next one exists only once this one is complete. */
+		/* No complete line left here: the next file exists only once this one is complete.
+		 */
 		fd = open_file(f, f->file_seq + 1);
 		if (fd < 0)
 			return 0;
 		if (f->fd >= 0) {
+			f->len = f->pos;
 			got = fill(f); /* a last line written just before the rotation */
-			if (got > 0) {
+			if (got > 0 && peek_line(f, len)) {
 				close(fd);
 				continue;
 			}
@@ -252,8 +257,10 @@ int otlp_follow_next(struct otlp_follower *f, uint64_t limit, struct audit_recor
 	if (r <= 0)
 		return r;
 	ln = line_number(line, len);
-	if (ln > limit)
-		return 0; /* written, not yet durable */
+	if (ln > limit) {
+		f->len = f->pos; /* not yet durable: read again later, from the disk */
+		return 0;
+	}
 	r = audit_record_check(&f->chain, line, len, v, f->msg, sizeof(f->msg));
 	if (r < 0)
 		return r;

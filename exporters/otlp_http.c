@@ -212,8 +212,8 @@ enum otlp_result otlp_http_post(struct otlp_http *h, const char *path, const uin
 	curl_easy_setopt(h->curl, CURLOPT_WRITEDATA, resp);
 	curl_easy_setopt(h->curl, CURLOPT_HEADERDATA, resp);
 	c = curl_easy_perform(h->curl);
-	free(z);
 	*sent_bytes += z ? zlen : len;
+	free(z);
 	if (c != CURLE_OK) {
 		snprintf(resp->error, sizeof(resp->error), "%s", curl_easy_strerror(c));
 		return OTLP_RETRY;

@@ -168,6 +168,44 @@ static void test_follow(void **state)
 	tu_rmdir(d);
 }
 
+/* A record written in two pieces: the follower waits for the whole line, then checks it. */
+static void test_follow_partial(void **state)
+{
+	char *d = tu_mkdtemp(), dir[512], path[600], *text;
+	struct otlp_follower f;
+	struct audit_record_view v;
+	uint8_t zero[32] = {0};
+	uint64_t lost, n = 0, last = 0;
+	size_t len, cut;
+	FILE *fp;
+	int r;
+
+	write_log(d, 20); /* one file */
+	snprintf(dir, sizeof(dir), "%s/log", d);
+	snprintf(path, sizeof(path), "%s/audit.000001.jsonl", dir);
+	fp = fopen(path, "r");
+	assert_non_null(fp);
+	text = malloc(1 << 20);
+	len = fread(text, 1, 1 << 20, fp);
+	fclose(fp);
+	cut = (size_t)((char *)memrchr(text, '\n', len - 1) - text) + 1; /* the last line starts */
+	assert_int_equal(truncate(path, (off_t)(cut + 30)), 0);
+	assert_int_equal(otlp_follow_open(&f, dir, 0, zero, &lost), 0);
+	while ((r = otlp_follow_next(&f, UINT64_MAX, &v)) == 1)
+		last = v.n, n++;
+	assert_int_equal(r, 0); /* a partial line is not an error: not yet written */
+	fp = fopen(path, "a");
+	assert_non_null(fp);
+	assert_int_equal(fwrite(text + cut + 30, 1, len - cut - 30, fp), len - cut - 30);
+	fclose(fp);
+	assert_int_equal(otlp_follow_next(&f, UINT64_MAX, &v), 1);
+	assert_int_equal(v.n, last + 1);
+	assert_int_equal(otlp_follow_next(&f, UINT64_MAX, &v), 0);
+	otlp_follow_close(&f);
+	free(text);
+	tu_rmdir(d);
+}
+
 static const char *attr(Opentelemetry__Proto__Logs__V1__LogRecord *lr, const char *key)
 {
 	for (size_t i = 0; i < lr->n_attributes; i++)
@@ -232,9 +270,9 @@ static void test_encode(void **state)
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-	    cmocka_unit_test(test_options), cmocka_unit_test(test_retry_after),
-	    cmocka_unit_test(test_cursor),  cmocka_unit_test(test_follow),
-	    cmocka_unit_test(test_encode),
+	    cmocka_unit_test(test_options),        cmocka_unit_test(test_retry_after),
+	    cmocka_unit_test(test_cursor),         cmocka_unit_test(test_follow),
+	    cmocka_unit_test(test_follow_partial), cmocka_unit_test(test_encode),
 	};
 
 	return cmocka_run_group_tests_name("otlp", tests, NULL, NULL);
