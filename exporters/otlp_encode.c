@@ -143,13 +143,14 @@ struct lr_store {
 
 static char *pool_str(struct lr_store *s, const char *a, const char *b)
 {
-	size_t need = strlen(a) + strlen(b) + 1;
+	size_t la = strlen(a), lb = strlen(b), need = la + lb + 1;
 	char *p;
 
 	if (s->pool_used + need > sizeof(s->pool))
 		return NULL;
 	p = s->pool + s->pool_used;
-	snprintf(p, need, "%s%s", a, b);
+	memcpy(p, a, la);
+	memcpy(p + la, b, lb + 1);
 	s->pool_used += need;
 	return p;
 }
@@ -225,27 +226,36 @@ static bool is_exec_type(const char *type)
 	        strcmp(type, "mprotect_exec") == 0 || strcmp(type, "exec_invalidated") == 0);
 }
 
-/* Event members with a semantic-conventions or fixed vigil name; the rest get "vigil.<key>". */
-static const struct {
-	const char *member, *attr;
-} event_names[] = {
-    {"pid", "process.pid"},
-    {"ppid", "process.parent_pid"},
-    {"tid", "thread.id"},
-    {"comm", "process.executable.name"},
-    {"gid", "vigil.group.id"},
-    {"verdict", "vigil.verdict"},
-    {"reason", "vigil.reason"},
-    {"rule", "vigil.rule.name"},
-    {"policy", "vigil.policy.name"},
-    {"policy_serial", "vigil.policy.serial"},
-    {"generation", "vigil.generation"},
-    {"type", "vigil.event.type"},
-    {"network.peer.address", "network.peer.address"},
-    {"network.peer.port", "network.peer.port"},
-    {"network.transport", "network.transport"},
-    {"network.type", "network.type"},
-};
+/*
+ * Event members with a semantic-conventions or fixed vigil name; NULL: "vigil.<key>".
+ * A switch on the first byte: this runs for every member of every record.
+ */
+static const char *event_attr(const char *key)
+{
+#define IS(name) (strcmp(key, name) == 0)
+	switch (key[0]) {
+	case 'c':
+		return IS("comm") ? "process.executable.name" : NULL;
+	case 'g':
+		return IS("gid") ? "vigil.group.id" : IS("generation") ? "vigil.generation" : NULL;
+	case 'n': /* network.peer.address, network.peer.port, network.transport, network.type */
+		return strncmp(key, "network.", 8) == 0 ? key : NULL;
+	case 'p':
+		return IS("pid")             ? "process.pid"
+		       : IS("ppid")          ? "process.parent_pid"
+		       : IS("policy")        ? "vigil.policy.name"
+		       : IS("policy_serial") ? "vigil.policy.serial"
+		                             : NULL;
+	case 'r':
+		return IS("reason") ? "vigil.reason" : IS("rule") ? "vigil.rule.name" : NULL;
+	case 't':
+		return IS("tid") ? "thread.id" : IS("type") ? "vigil.event.type" : NULL;
+	case 'v':
+		return IS("verdict") ? "vigil.verdict" : NULL;
+	}
+	return NULL;
+#undef IS
+}
 
 static void build_record(struct lr_store *s, const struct otlp_rec *r, const char *origin)
 {
@@ -283,8 +293,7 @@ static void build_record(struct lr_store *s, const struct otlp_rec *r, const cha
 	}
 	for (size_t k = 0; k < r->n_m; k++) {
 		const struct otlp_member *m = &r->m[k];
-		const char *key = m->key;
-		size_t i;
+		const char *key = m->key, *attr;
 
 		if (strcmp(key, "time") == 0 ||
 		    (!ev &&
@@ -292,11 +301,8 @@ static void build_record(struct lr_store *s, const struct otlp_rec *r, const cha
 			continue;
 		if (event && (strcmp(key, "uid") == 0 || strcmp(key, "path") == 0))
 			continue;
-		for (i = 0; i < sizeof(event_names) / sizeof(event_names[0]); i++)
-			if (strcmp(key, event_names[i].member) == 0)
-				break;
-		if (ev && i < sizeof(event_names) / sizeof(event_names[0])) {
-			add_member(s, event_names[i].attr, m);
+		if (ev && (attr = event_attr(key))) {
+			add_member(s, attr, m);
 		} else if (ev) {
 			add_member(s, pool_str(s, "vigil.", key), m);
 		} else { /* start, stop, loss, gap, file, ...: vigil.<kind>.<member> */
