@@ -203,8 +203,10 @@ int otlp_follow_open(struct otlp_follower *f, const char *dir, uint64_t n, const
 	if (fd < 0)
 		return fail(f, -errno, "opening file %u: %s", pick, strerror(errno));
 	switch_file(f, pick, fd);
+	if (n > 0 && !first_of_pick) /* only an empty file, no record n: not this log */
+		return fail(f, -ERANGE, "record %" PRIu64 " is not in the log", n);
 	/* Skip the records up to n; record n must carry the cursor's hash. */
-	if (f->chain.n != UINT64_MAX && first_of_pick <= n) {
+	if (f->chain.n != UINT64_MAX && n > 0 && first_of_pick <= n) {
 		for (;;) {
 			const char *line;
 			size_t len;

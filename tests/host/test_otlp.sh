@@ -5,7 +5,8 @@
 # (tests/otlp/check.js re-hashes the chain itself). Faults: 503 + Retry-After, 429, dropped
 # connections (retried); 400, 413 (not retried, counted); partial_success (counted); receiver
 # down then up with a kill -9 of the exporting process in the middle (nothing lost, duplicates
-# only, identical); records rotated away before export (a loss record, source otlp, in the chain).
+# only, identical); records rotated away before export (a loss record, source otlp, in the chain);
+# TLS with a CA file and a client certificate.
 set -uo pipefail
 export LC_ALL=C
 top=$(cd "$(dirname "$0")/../.." && pwd)
@@ -159,7 +160,42 @@ node tests/otlp/check.js "$tmp/rot/log" "$tmp/rot/rx" > "$tmp/rot.check"
 check "rotation before export: everything still on disk was exported, from the file record on" $?
 rx_stop
 
-# 7. Bad options: one line naming the item.
+# 7. TLS: the receiver's certificate checked against ca=, a client certificate (cert=, key=)
+# required by the receiver; without either nothing is delivered (transport failures, retried).
+tls=$tmp/tls
+mkdir -p "$tls" "$tmp/tls1" "$tmp/tls2" "$tmp/tls3"
+(
+	cd "$tls"
+	openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -days 2 -subj /CN=test-ca \
+		-keyout ca.key -out ca.crt
+	openssl req -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -subj /CN=receiver -keyout server.key -out server.csr
+	openssl x509 -req -in server.csr -CA ca.crt -CAkey ca.key -CAcreateserial -days 2 \
+		-extfile <(printf 'subjectAltName=IP:127.0.0.1\n') -out server.crt
+	openssl req -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -subj /CN=cvm-7 -keyout client.key -out client.csr
+	openssl x509 -req -in client.csr -CA ca.crt -CAkey ca.key -CAcreateserial -days 2 -out client.crt
+) > "$tmp/tls.log" 2>&1
+rm -f "$tmp/port"
+node tests/otlp/receiver.js --port-file "$tmp/port" --out "$tmp/tls1/rx" --tls "$tls" > "$tmp/tls1.rx.log" 2>&1 &
+rx_pid=$!
+for _ in $(seq 100); do [ -s "$tmp/port" ] && break; sleep 0.1; done
+port=$(cat "$tmp/port")
+"$X" --otlp "endpoint=https://127.0.0.1:$port,ca=$tls/ca.crt,cert=$tls/client.crt,key=$tls/client.key,metrics-ms=0" \
+	--records 300 "$tmp/tls1/log" "$tmp/tls1/state" > "$tmp/tls1.out" 2> "$tmp/tls1.err"
+node tests/otlp/check.js "$tmp/tls1/log" "$tmp/tls1/rx" > "$tmp/tls1.check"
+st=$?
+check "TLS with ca=, cert=, key=: every record delivered, the receiver saw client cvm-7" \
+	"$([ "$st" = 0 ] && jq -s 'all(.[] | select(.path == "/v1/logs"); .client_cn == "cvm-7") and length > 0' "$tmp/tls1/rx/requests.jsonl" | grep -qx true && echo 0 || echo 1)"
+"$X" --otlp "endpoint=https://127.0.0.1:$port,cert=$tls/client.crt,key=$tls/client.key,backoff-ms=100,metrics-ms=0" \
+	--records 10 --wait-ms 1500 "$tmp/tls2/log" "$tmp/tls2/state" > "$tmp/tls2.out" 2> "$tmp/tls2.err"
+check "TLS without ca=: the receiver's certificate is refused, nothing sent, retried ($(fig tls2 retries))" \
+	"$([ "$(fig tls2 exported)" = 0 ] && [ "$(fig tls2 retries)" -gt 0 ] && grep -qi 'certificate' "$tmp/tls2.err" && echo 0 || echo 1)"
+"$X" --otlp "endpoint=https://127.0.0.1:$port,ca=$tls/ca.crt,backoff-ms=100,metrics-ms=0" \
+	--records 10 --wait-ms 1500 "$tmp/tls3/log" "$tmp/tls3/state" > "$tmp/tls3.out" 2> "$tmp/tls3.err"
+check "TLS without a client certificate: the receiver refuses, nothing delivered, retried ($(fig tls3 retries))" \
+	"$([ "$(fig tls3 exported)" = 0 ] && [ "$(fig tls3 retries)" -gt 0 ] && echo 0 || echo 1)"
+rx_stop
+
+# 8. Bad options: one line naming the item.
 out=$("$X" --otlp "endpoint=ftp://x" "$tmp/bad/log" "$tmp/bad/state" 2>&1)
 check "bad endpoint refused: $out" "$([ "$out" = "--otlp: endpoint 'ftp://x': expected http:// or https://" ] && echo 0 || echo 1)"
 out=$("$X" --otlp "endpoint=http://x,batch=0" "$tmp/bad/log" "$tmp/bad/state" 2>&1)

@@ -11,10 +11,11 @@
 // "400", "413", "500", "drop" (connection closed without an answer), "partial2" (200 with
 // partial_success rejecting 2), "ok". Comma-separated; a count prefix repeats: "3*drop".
 // POST /control with a fault list appends faults; GET /down?ms=T closes the listener for T ms.
-// --discard 1 (benchmarks): every /v1/ request answered 200 at once, nothing decoded or kept.
+// --tls DIR: HTTPS, client certificate required. --discard 1 (benchmarks): every /v1/ request answered 200 at once, nothing decoded or kept.
 'use strict';
 
 const http = require('http');
+const https = require('https');
 const fs = require('fs');
 const path = require('path');
 const zlib = require('zlib');
@@ -71,7 +72,8 @@ function handle(req, res, body) {
   const fault = faults.shift() || 'ok';
   const entry = { req: n, t: Date.now(), path: req.url, json, gzip: req.headers['content-encoding'] === 'gzip',
     fault, records: recs.length, first: seqs[0], last: seqs[seqs.length - 1],
-    auth: req.headers['authorization'] || null };
+    auth: req.headers['authorization'] || null,
+    client_cn: req.socket.getPeerCertificate ? (req.socket.getPeerCertificate().subject || {}).CN || null : null };
   append('requests.jsonl', entry);
   if (fault === 'drop') {
     req.socket.destroy();
@@ -96,7 +98,7 @@ function handle(req, res, body) {
 
 let server;
 function listen(port, cb) {
-  server = http.createServer((req, res) => {
+  const handler = (req, res) => {
     const chunks = [];
     req.on('data', (c) => chunks.push(c));
     req.on('end', () => {
@@ -117,7 +119,18 @@ function listen(port, cb) {
         res.end(String(e));
       }
     });
-  });
+  };
+  // --tls DIR: HTTPS with DIR/server.{crt,key}, client certificates required (DIR/ca.crt).
+  server = args.tls
+    ? https.createServer({
+        key: fs.readFileSync(path.join(args.tls, 'server.key')),
+        cert: fs.readFileSync(path.join(args.tls, 'server.crt')),
+        ca: fs.readFileSync(path.join(args.tls, 'ca.crt')),
+        requestCert: true,
+        rejectUnauthorized: true,
+      }, handler)
+    : http.createServer(handler);
+  server.on('tlsClientError', (e) => append('requests.jsonl', { tls_error: String(e.code || e) }));
   server.keepAliveTimeout = 60000;
   server.listen(port, '127.0.0.1', cb);
 }
