@@ -5,7 +5,8 @@
 # instead: the runner renders it to GEN/policy.json, makes a signing key (GEN/keys/signer.*, public
 # half in GEN/trust/), runs tests/vm/NAME.prep.sh GEN on the host if present (it may add keys,
 # bundles, a threshold, or write GEN/bundle.json itself), signs GEN/bundle.json if still missing,
-# and copies GEN to /gen in the guest.
+# and copies GEN to /gen in the guest. After the guest, tests/vm/NAME.post.sh OUT LOG (if present)
+# checks on the host what the guest left in OUT; its lines and counts join the suite's.
 set -uo pipefail
 top=$(cd "$(dirname "$0")/.." && pwd)
 cd "$top"

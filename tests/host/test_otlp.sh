@@ -76,13 +76,15 @@ check "metrics: vigil.decisions (cumulative, monotonic) per kind and verdict = t
 rx_stop
 
 # 2. OTLP/HTTP JSON, no gzip, an auth header.
-rx_start json
-run json "protocol=json,gzip=off,header=Authorization:Bearer t0k3n,metrics-ms=300" --records 700 --linger-ms 500
+rx_start json "ok,partial3"
+run json "protocol=json,gzip=off,header=Authorization:Bearer t0k3n,batch=200,metrics-ms=300" --records 700 --linger-ms 500
 verify json
 check "json: every record decoded (protobufjs fromObject) and matches the chain" $?
 check "json: requests were uncompressed JSON with the configured Authorization header" \
 	"$(jq -s 'all(.[] | select(.path == "/v1/logs"); .json and (.gzip | not) and .auth == "Bearer t0k3n")' "$tmp/json/rx/requests.jsonl" | grep -qx true; echo $?)"
 check "json: metrics decoded" "$([ -s "$tmp/json/rx/metrics.jsonl" ] && echo 0 || echo 1)"
+check "json: a partial_success in a JSON answer counted ($(fig json rejected) rejected)" \
+	"$([ "$(fig json rejected)" = 3 ] && echo 0 || echo 1)"
 rx_stop
 
 # 3. Retried faults: 503 with Retry-After: 2, 429, two dropped connections, 502, 504.
