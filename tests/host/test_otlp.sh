@@ -11,7 +11,7 @@ set -uo pipefail
 export LC_ALL=C
 top=$(cd "$(dirname "$0")/../.." && pwd)
 BUILD=${BUILD:-build}
-cd "$top"
+cd "$top" || exit 1
 make -s "$BUILD/bench/otlp_export" "$BUILD/vigil" >/dev/null || exit 1
 case $BUILD in /*) babs=$BUILD ;; *) babs=$top/$BUILD ;; esac
 scripts/otlp-npm.sh "$babs/npm" || { echo "not ok - npm install of the decoder"; exit 1; }
@@ -167,7 +167,7 @@ rx_stop
 tls=$tmp/tls
 mkdir -p "$tls" "$tmp/tls1" "$tmp/tls2" "$tmp/tls3"
 (
-	cd "$tls"
+	cd "$tls" || exit 1
 	openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -days 2 -subj /CN=test-ca \
 		-keyout ca.key -out ca.crt
 	openssl req -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -subj /CN=receiver -keyout server.key -out server.csr
