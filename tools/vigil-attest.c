@@ -308,6 +308,9 @@ int do_attest(int argc, char **argv)
 	    {"log", do_attest_log, "print the runtime measurement log"},
 	    {"replay", do_replay, "recompute the registers from the log and compare"},
 	    {"measure", do_measure, "accept a bundle without vigild: verify, measure, commit"},
+	    {"quote", do_attest_quote, "TPM2_Quote of PCRs 0-23 with vigil's AK, into files"},
+	    {"binding", do_attest_binding, "the JCS evidence binding and its SHA-384"},
+	    {"jwe-decrypt", do_attest_jwe, "decrypt a flattened JWE with a private key"},
 	};
 
 	return vigil_dispatch(sub, sizeof(sub) / sizeof(sub[0]), "attest", argc - 1, argv + 1);

@@ -28,5 +28,9 @@ int vigil_dispatch(const struct vigil_cmd *table, size_t n, const char *what, in
 int do_policy(int argc, char **argv);
 int do_attest(int argc, char **argv);
 int do_log(int argc, char **argv);
+int do_key(int argc, char **argv); /* tools/vigil-key.c */
+int do_attest_quote(int argc, char **argv);
+int do_attest_binding(int argc, char **argv);
+int do_attest_jwe(int argc, char **argv);
 
 #endif /* VIGIL_TOOLS_H */
