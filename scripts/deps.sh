@@ -7,7 +7,7 @@ pkgs=(
 	libssl-dev libjansson-dev liburing-dev libcmocka-dev libtss2-dev
 	libcurl4-openssl-dev libprotobuf-c-dev protobuf-c-compiler libmicrohttpd-dev
 	qemu-system-x86 swtpm swtpm-tools tpm2-tools busybox-static cpio xz-utils
-	keyutils jq openssl ca-certificates xxd
+	keyutils jq openssl ca-certificates xxd python3-cryptography
 )
 
 missing=()
