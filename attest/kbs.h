@@ -123,6 +123,8 @@ struct log_claims {
 		size_t n_signers;
 	} policy[KBS_MAX_POLICIES]; /* the last bundle record per policy name */
 	bool checkpoint_key;        /* the audit checkpoint key was measured */
+	char audit_vkey[512];       /* the last measured checkpoint key (note vkey) */
+	char checkpoint_note[2048]; /* the last measured audit checkpoint (signed note) */
 	uint64_t records;
 };
 /* Replays the log in buf against pcr23 (sha256) and extracts its claims; err says why not. */

@@ -207,6 +207,18 @@ static int claim_one(const struct measure_entry *e, void *arg)
 	c->records++;
 	if (strcmp(e->content_type, "vigil/audit-key") == 0) {
 		c->checkpoint_key = true;
+		snprintf(c->audit_vkey, sizeof(c->audit_vkey), "%.*s", (int)e->content_len,
+		         e->content);
+		return 0;
+	}
+	if (strcmp(e->content_type, "vigil/audit-checkpoint") == 0) {
+		if (e->content_len >= sizeof(c->checkpoint_note)) {
+			vfail(x->err, x->errlen, 0, "log record %llu: checkpoint note too long",
+			      (unsigned long long)e->recnum);
+			return -E2BIG;
+		}
+		memcpy(c->checkpoint_note, e->content, e->content_len);
+		c->checkpoint_note[e->content_len] = 0;
 		return 0;
 	}
 	if (strcmp(e->content_type, ATTEST_CT_START) != 0 &&

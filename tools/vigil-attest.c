@@ -311,6 +311,8 @@ int do_attest(int argc, char **argv)
 	    {"quote", do_attest_quote, "TPM2_Quote of PCRs 0-23 with vigil's AK, into files"},
 	    {"binding", do_attest_binding, "the JCS evidence binding and its SHA-384"},
 	    {"jwe-decrypt", do_attest_jwe, "decrypt a flattened JWE with a private key"},
+	    {"evidence", do_attest_evidence, "tpm evidence (quote, AK, measurement log) to a file"},
+	    {"verify", do_attest_verify, "offline: quote -> PCRs -> log -> policies -> audit log"},
 	};
 
 	return vigil_dispatch(sub, sizeof(sub) / sizeof(sub[0]), "attest", argc - 1, argv + 1);
