@@ -89,10 +89,14 @@ int attest_quote(struct attest_tpm *t, struct attest_ak *ak, const struct attest
 void attest_quote_clear(struct attest_quote *q);
 
 /* The Trustee `tpm` primary evidence: {"ak_public","tpm_quote":{message,signature,pcrs}} and,
- * when log_path is set, "vigil_measurement_log" (base64 of the log file). */
+ * when log_path is set, "vigil_measurement_log" (base64 of the log file). qd: the quote's
+ * qualifying data (at most 64 bytes), see kbs_report_data(). */
 int attest_tpm_evidence(struct attest_tpm *t, enum attest_ak_alg alg,
-                        const struct attest_pcr_sel *sel, const uint8_t binding[48],
+                        const struct attest_pcr_sel *sel, const uint8_t *qd, size_t qd_len,
                         const char *log_path, json_t **ret);
+/* The qualifying data a binding digest gives: its first 32 bytes (len 32, vigil's default and
+ * Trustee's older `tpm` verifier), or all 48 zero-padded to 64 (len 64, Trustee's newer one). */
+int kbs_report_data(const uint8_t binding[48], size_t len, uint8_t out[64]);
 
 /* --- verification (the broker, `vigil attest verify`) --- */
 struct quote_verified {
@@ -155,6 +159,7 @@ struct kbs_client_opts {
 	struct attest_pcr_sel sel; /* n == 0: the default */
 	enum kbs_fault fault;
 	int fault_arg;
+	size_t report_data_len; /* 32 (0: 32) or 64, see kbs_report_data() */
 };
 
 /* Timings of one fetch, for the benchmark (microseconds). */

@@ -228,7 +228,7 @@ int kbs_fetch(const struct kbs_client_opts *o, const char *resource, uint8_t **r
 	json_t *jwk = NULL, *ev = NULL, *att = NULL, *jwe = NULL, *tok = NULL;
 	struct attest_tpm *tpm = NULL;
 	struct attest_pcr_sel sel;
-	uint8_t binding[48];
+	uint8_t binding[48], qd[64];
 	char *nonce = NULL, *body = NULL, *resp = NULL, *token = NULL, path[1024];
 	int r;
 
@@ -263,7 +263,11 @@ int kbs_fetch(const struct kbs_client_opts *o, const char *resource, uint8_t **r
 		cfail(err, errlen, r, "kbs: no vTPM at %s: no attestation, no key", o->tcti);
 		goto out;
 	}
-	r = attest_tpm_evidence(tpm, o->ak_alg, &sel, binding, o->log_path, &ev);
+	r = kbs_report_data(binding, o->report_data_len ? o->report_data_len : 32, qd);
+	if (r == 0)
+		r = attest_tpm_evidence(tpm, o->ak_alg, &sel, qd,
+		                        o->report_data_len ? o->report_data_len : 32, o->log_path,
+		                        &ev);
 	attest_tpm_close(tpm);
 	tm.tpm_us = now_us() - t1;
 	if (r < 0) {

@@ -527,8 +527,17 @@ static json_t *jb64(const void *d, size_t n)
 	return v;
 }
 
+int kbs_report_data(const uint8_t binding[48], size_t len, uint8_t out[64])
+{
+	if (len != 32 && len != 64)
+		return -EINVAL;
+	memset(out, 0, 64);
+	memcpy(out, binding, len == 32 ? 32 : 48);
+	return 0;
+}
+
 int attest_tpm_evidence(struct attest_tpm *t, enum attest_ak_alg alg,
-                        const struct attest_pcr_sel *sel, const uint8_t binding[48],
+                        const struct attest_pcr_sel *sel, const uint8_t *qd, size_t qd_len,
                         const char *log_path, json_t **ret)
 {
 	struct attest_ak *ak = NULL;
@@ -543,7 +552,7 @@ int attest_tpm_evidence(struct attest_tpm *t, enum attest_ak_alg alg,
 		return r;
 	r = attest_ak_spki(ak, spki, &spki_len);
 	if (r == 0)
-		r = attest_quote(t, ak, sel, binding, 32, &q);
+		r = attest_quote(t, ak, sel, qd, qd_len, &q);
 	attest_ak_close(ak);
 	if (r < 0)
 		return r;

@@ -44,6 +44,7 @@ struct broker {
 	json_t *cfg;
 	const char *cfg_path;
 	long nonce_ttl, token_ttl;
+	size_t report_data_len; /* 32 or 64: kbs_report_data() */
 	FILE *dlog;
 	uint8_t *aks[MAX_AKS];
 	size_t ak_len[MAX_AKS], n_aks;
@@ -334,7 +335,7 @@ static int verify_attestation(struct broker *b, struct session *s, json_t *req, 
 	const char *m64 = json_string_value(json_object_get(q, "message"));
 	const char *s64 = json_string_value(json_object_get(q, "signature"));
 	const char *log64 = json_string_value(json_object_get(pe, "vigil_measurement_log"));
-	uint8_t binding[48], *ak = NULL, *msg = NULL, *sig = NULL, *log = NULL, fpr[32];
+	uint8_t binding[48], rd[64], *ak = NULL, *msg = NULL, *sig = NULL, *log = NULL, fpr[32];
 	size_t akl = 0, ml = 0, sl = 0, ll = 0;
 	struct quote_verified qv;
 	struct log_claims lc;
@@ -396,9 +397,10 @@ static int verify_attestation(struct broker *b, struct session *s, json_t *req, 
 		         fhex);
 		goto out;
 	}
-	/* 5. The quote: signature, qualifying data = binding[0..32), selection, PCR digest. */
-	r = quote_verify(ak, akl, msg, ml, sig, sl, json_object_get(q, "pcrs"), binding, 32, &qv,
-	                 why, whylen);
+	/* 5. The quote: signature, qualifying data = the binding, selection, PCR digest. */
+	kbs_report_data(binding, b->report_data_len, rd);
+	r = quote_verify(ak, akl, msg, ml, sig, sl, json_object_get(q, "pcrs"), rd,
+	                 b->report_data_len, &qv, why, whylen);
 	if (r < 0)
 		goto out;
 	/* 6. Firmware PCRs against reference values. */
@@ -757,6 +759,12 @@ static int load_config(struct broker *b, const char *path)
 	}
 	b->nonce_ttl = json_integer_value(json_object_get(b->cfg, "nonce_ttl_s")) ?: 60;
 	b->token_ttl = json_integer_value(json_object_get(b->cfg, "token_ttl_s")) ?: 300;
+	b->report_data_len =
+	    (size_t)(json_integer_value(json_object_get(b->cfg, "report_data_len")) ?: 32);
+	if (b->report_data_len != 32 && b->report_data_len != 64) {
+		fprintf(stderr, "vigil-kbs: %s: report_data_len: 32 or 64\n", path);
+		return -EINVAL;
+	}
 	aks = json_object_get(b->cfg, "trusted_aks");
 	if (!json_is_array(aks) || json_array_size(aks) == 0) {
 		fprintf(stderr, "vigil-kbs: %s: trusted_aks: a non-empty array of PEM files\n",

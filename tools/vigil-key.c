@@ -87,6 +87,7 @@ static int parse_key_args(int argc, char **argv, struct key_args *ka, const char
 	    {"key", required_argument, NULL, 'y'},
 	    {"additional", required_argument, NULL, 'A'},
 	    {"runs", required_argument, NULL, 'x'},
+	    {"report-data", required_argument, NULL, 'D'},
 	    {"help", no_argument, NULL, 'h'},
 	    {0},
 	};
@@ -166,6 +167,11 @@ static int parse_key_args(int argc, char **argv, struct key_args *ka, const char
 		case 'x':
 			ka->runs = atoi(optarg);
 			break;
+		case 'D':
+			ka->o.report_data_len = strtoul(optarg, NULL, 10);
+			if (ka->o.report_data_len != 32 && ka->o.report_data_len != 64)
+				goto usage;
+			break;
 		case 'h':
 			printf("usage: vigil %s\n", usage);
 			exit(VIGIL_EXIT_OK);
@@ -207,7 +213,8 @@ static int do_key_fetch(int argc, char **argv)
 	static const char usage[] =
 	    "key fetch --url URL --resource REPO/TYPE/TAG --description DESC [--keyring @s|@u|ID] "
 	    "[--tcti TCTI] [--log MEASUREMENT-LOG | --no-log] [--cafile CA] [--timeout S] "
-	    "[--retries N] [--ak rsa|ecc] [--key-alg ec|rsa] [--pcrs SPEC] [--fault NAME[:ARG]]";
+	    "[--retries N] [--ak rsa|ecc] [--key-alg ec|rsa] [--report-data 32|64] [--pcrs SPEC] "
+	    "[--fault NAME[:ARG]]";
 	struct key_args ka = {0};
 	struct kbs_timing tm;
 	uint8_t *key = NULL, d[32];

@@ -78,7 +78,7 @@ int do_attest_evidence(int argc, char **argv)
 		fprintf(stderr, "vigil: attest evidence: no TPM at %s\n", tcti);
 		return VIGIL_EXIT_FAIL;
 	}
-	r = attest_tpm_evidence(t, alg, &sel, binding, log, &ev);
+	r = attest_tpm_evidence(t, alg, &sel, binding, 32, log, &ev);
 	attest_tpm_close(t);
 	if (r == 0 && json_dump_file(ev, out, JSON_INDENT(1)) < 0)
 		r = -EIO;

@@ -131,6 +131,12 @@ config 30 "ffff" 5 > kbs-signer.json
 start_kbs kbs-signer.json
 refused "policy signed by a signer the release policy does not list" "no allowed signer"
 
+# Trustee's newer `tpm` verifier: the whole binding digest, zero-padded to 64 bytes.
+jq '.report_data_len = 64' kbs.json > kbs-64.json
+start_kbs kbs-64.json
+expect_rc "report data of 64 bytes (the binding, zero-padded) when the broker expects it" 0 F --report-data 64 --description vigil:disk64
+refused "32-byte report data to a broker that expects 64" "qualifying data is not the nonce binding"
+
 # After a refusal the operator (or vigild's trigger) revokes what was released.
 if [ -n "$keyring" ]; then
 	id=$(keyctl search "$keyring" user vigil:disk)
