@@ -64,6 +64,8 @@ struct agent_options {
 	const char *state_dir;  /* vigil's state: the checkpoint key */
 	const char *audit_spec; /* audit tuning, see audit_options_parse() */
 	bool dev_unsigned;      /* --dev-unsigned: the control socket accepts unsigned policies */
+	const char *kbs_url;    /* key broker for keys.release (agent/keyrelease.c) */
+	const char *kbs_cafile;
 };
 
 struct agent {
@@ -89,6 +91,7 @@ struct agent {
 	 * attest/ provides the measurement log. Called from the audit writer thread. */
 	audit_anchor_fn audit_anchor;
 	void *audit_anchor_ctx;
+	struct agent_keys *keys; /* released keys (agent/keyrelease.c); NULL without --kbs-url */
 };
 
 /* Opens and loads the programs and maps; nothing is attached yet. */

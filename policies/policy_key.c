@@ -116,9 +116,61 @@ static int parse_key_rule(struct policy *p, const vjson *v, size_t i, struct pol
 	return rule->key ? 0 : -ENOMEM;
 }
 
+/* keys.release[i]: {"resource": "repo/type/tag", "key": "description"}. */
+static int parse_key_release(struct policy *p, const vjson *sect, struct policy_error *err)
+{
+	static const char *const keys[] = {"resource", "key", NULL};
+	const vjson *rel = vjson_object_get(sect, "release"), *v;
+	const char *res, *desc;
+	char where[64];
+	size_t i;
+	int r;
+
+	if (!rel)
+		return 0;
+	if (!vjson_is_array(rel))
+		return policy_errorf(err, -EINVAL, "%s: keys.release: expected an array",
+		                     p->origin);
+	p->key_release = calloc(vjson_array_size(rel) + 1, sizeof(*p->key_release));
+	if (!p->key_release)
+		return -ENOMEM;
+	vjson_array_foreach(rel, i, v)
+	{
+		policy_where(where, sizeof(where), "keys.release", i);
+		if (!vjson_is_object(v))
+			return policy_errorf(err, -EINVAL, "%s: %s: expected an object", p->origin,
+			                     where);
+		if ((r = policy_check_keys(v, keys, p->origin, where, err)) < 0 ||
+		    (r = policy_get_string(v, "resource", true, p->origin, where, &res, err)) < 0 ||
+		    (r = policy_get_string(v, "key", true, p->origin, where, &desc, err)) < 0)
+			return r;
+		/* Exactly repository/type/tag, no empty part, no path tricks. */
+		if (strlen(res) > 255 || res[0] == '/' || strstr(res, "//") || strstr(res, "..") ||
+		    strspn(res,
+		           "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789-_./") !=
+		        strlen(res) ||
+		    !strchr(res, '/') || strchr(strchr(res, '/') + 1, '/') == NULL ||
+		    strchr(strchr(strchr(res, '/') + 1, '/') + 1, '/') ||
+		    res[strlen(res) - 1] == '/')
+			return policy_errorf(err, -EINVAL,
+			                     "%s: %s.resource: '%s' is not repository/type/tag",
+			                     p->origin, where, res);
+		if (desc[0] == 0 || strlen(desc) > KEY_DESC_MAX)
+			return policy_errorf(err, -EINVAL,
+			                     "%s: %s.key: expected 1 to %d characters", p->origin,
+			                     where, KEY_DESC_MAX);
+		p->key_release[i].resource = strdup(res);
+		p->key_release[i].key = strdup(desc);
+		p->n_key_release = i + 1;
+		if (!p->key_release[i].resource || !p->key_release[i].key)
+			return -ENOMEM;
+	}
+	return 0;
+}
+
 int policy_parse_keys(struct policy *p, const vjson *root, struct policy_error *err)
 {
-	static const char *const keys[] = {"rules", NULL};
+	static const char *const keys[] = {"rules", "release", NULL};
 	const vjson *sect, *rules, *v;
 	size_t i;
 	int r;
@@ -139,13 +191,18 @@ int policy_parse_keys(struct policy *p, const vjson *root, struct policy_error *
 		if (r < 0)
 			return r;
 	}
-	return 0;
+	return parse_key_release(p, sect, err);
 }
 
 void policy_free_keys(struct policy *p)
 {
 	size_t i;
 
+	for (i = 0; i < p->n_key_release; i++) {
+		free(p->key_release[i].resource);
+		free(p->key_release[i].key);
+	}
+	free(p->key_release);
 	for (i = 0; i < p->n_keys; i++) {
 		free(p->keys[i].name);
 		free(p->keys[i].key);
