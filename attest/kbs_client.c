@@ -271,8 +271,12 @@ int kbs_fetch(const struct kbs_client_opts *o, const char *resource, uint8_t **r
 	attest_tpm_close(tpm);
 	tm.tpm_us = now_us() - t1;
 	if (r < 0) {
-		cfail(err, errlen, r, "kbs: cannot produce the TPM evidence (quote): %s",
-		      strerror(-r));
+		if (r == -ENOENT)
+			cfail(err, errlen, r, "kbs: cannot read the measurement log %s",
+			      o->log_path);
+		else
+			cfail(err, errlen, r, "kbs: cannot produce the TPM evidence (quote): %s",
+			      strerror(-r));
 		goto out;
 	}
 	if (o->fault == KBS_FAULT_TAMPER_LOG && tamper_log(ev) < 0) {

@@ -383,7 +383,7 @@ static int read_sel(ESYS_CONTEXT *e, const struct attest_pcr_sel *s, struct atte
 			        "PCR_Read");
 			if (r == 0 && (values->count != 1 || values->digests[0].size > 64 ||
 			               q->npcrs == sizeof(q->pcrs) / sizeof(q->pcrs[0])))
-				r = -ENOENT;
+				r = -ENODATA; /* bank not allocated */
 			if (r == 0) {
 				struct attest_digest *d = &q->pcrs[q->npcrs++];
 
@@ -574,10 +574,8 @@ int attest_tpm_evidence(struct attest_tpm *t, enum attest_ak_alg alg,
 		uint8_t *log = slurp(log_path, &len);
 
 		if (!log) {
-			fprintf(stderr, "vigil: attest: cannot read the measurement log %s\n",
-			        log_path);
 			json_decref(ev);
-			return -EIO;
+			return -ENOENT; /* the caller names the log */
 		}
 		json_object_set_new(ev, "vigil_measurement_log", jb64(log, len));
 		free(log);

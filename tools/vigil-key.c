@@ -23,7 +23,6 @@ struct key_args {
 	const char *resource, *description, *keyring, *measure_log, *out, *nonce_hex, *jwk, *key,
 	    *additional;
 	bool no_log;
-	int runs;
 };
 
 static long keyring_id(const char *s)
@@ -86,7 +85,6 @@ static int parse_key_args(int argc, char **argv, struct key_args *ka, const char
 	    {"jwk", required_argument, NULL, 'j'},
 	    {"key", required_argument, NULL, 'y'},
 	    {"additional", required_argument, NULL, 'A'},
-	    {"runs", required_argument, NULL, 'x'},
 	    {"report-data", required_argument, NULL, 'D'},
 	    {"help", no_argument, NULL, 'h'},
 	    {0},
@@ -164,9 +162,6 @@ static int parse_key_args(int argc, char **argv, struct key_args *ka, const char
 		case 'A':
 			ka->additional = optarg;
 			break;
-		case 'x':
-			ka->runs = atoi(optarg);
-			break;
 		case 'D':
 			ka->o.report_data_len = strtoul(optarg, NULL, 10);
 			if (ka->o.report_data_len != 32 && ka->o.report_data_len != 64)
@@ -191,9 +186,16 @@ static int measure_key_event(const struct key_args *ka, const char *type, json_t
 {
 	struct measure_config mc = {.log_path = ka->measure_log, .tcti = ka->o.tcti, .pcr = 23};
 	struct measure_log *m = NULL;
-	char *text = json_dumps(content, JSON_COMPACT | JSON_PRESERVE_ORDER);
+	char *text;
 	int r;
 
+	/* Continue vigild's log, never start one: a new log would reset the PCR. */
+	if (access(ka->measure_log, F_OK) < 0) {
+		fprintf(stderr, "vigil: key: no measurement log at %s (--log FILE, or --no-log)\n",
+		        ka->measure_log);
+		return -ENOENT;
+	}
+	text = json_dumps(content, JSON_COMPACT | JSON_PRESERVE_ORDER);
 	if (!text)
 		return -ENOMEM;
 	r = measure_open(&mc, &m);

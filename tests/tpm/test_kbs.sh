@@ -110,6 +110,7 @@ refused "duplicated PCR selection (sha256 bank twice)" "names bank 0xb twice" --
 refused "reordered PCR selection (16-23 then 0-15)" "names bank 0xb twice" --pcrs sha256:16-23+sha256:0-15
 refused "tampered measurement log (recomputed record digest)" "replay does not reproduce the quoted PCR 23" --fault tamper-log
 refused "token of another session" "token of another session" --fault other-session
+expect_fail "no measurement log: no evidence, nothing fetched" 1 "cannot read the measurement log $tmp/none.log" F --log "$tmp/none.log"
 expect_fail "tampered JWE: the client refuses it" 1 "authentication failed" F --fault tamper-jwe
 [ -z "$keyring" ] || ! keyctl search "$keyring" user vigil:disk-x > /dev/null 2>&1 && ok "nothing placed on a refusal"
 
