@@ -98,6 +98,23 @@ int attest_tpm_evidence(struct attest_tpm *t, enum attest_ak_alg alg,
  * Trustee's older `tpm` verifier), or all 48 zero-padded to 64 (len 64, Trustee's newer one). */
 int kbs_report_data(const uint8_t binding[48], size_t len, uint8_t out[64]);
 
+/* --- TDX / SNP reports through configfs-tsm --- */
+#define ATTEST_TSM_ROOT "/sys/kernel/config/tsm/report"
+#define ATTEST_TSM_MAX  (256u << 10)
+struct tsm_result {
+	enum attest_platform platform; /* from the provider: tdx_guest or sev_guest */
+	uint8_t *report;               /* the TDX quote or SNP report (outblob) */
+	size_t len;
+};
+/*
+ * Writes the 64 bytes of report data (the binding digest zero-padded) to ROOT/vigil/inblob and
+ * reads the report, retrying while another writer moves the generation; fails unless the report
+ * carries exactly that report data (TDX quote v4 offset 568, SNP report offset 0x50).
+ */
+int tsm_report(const char *root, const uint8_t data[64], struct tsm_result *ret, char *err,
+               size_t errlen);
+void tsm_result_clear(struct tsm_result *r);
+
 /* --- verification (the broker, `vigil attest verify`) --- */
 struct quote_verified {
 	uint8_t pcr[KBS_NPCRS][32]; /* sha256 PCRs 0-23 */

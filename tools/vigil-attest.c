@@ -312,6 +312,8 @@ int do_attest(int argc, char **argv)
 	    {"binding", do_attest_binding, "the JCS evidence binding and its SHA-384"},
 	    {"jwe-decrypt", do_attest_jwe, "decrypt a flattened JWE with a private key"},
 	    {"evidence", do_attest_evidence, "tpm evidence (quote, AK, measurement log) to a file"},
+	    {"tsm-report", do_attest_tsm,
+	     "a TDX/SNP report through configfs-tsm, report data bound"},
 	    {"verify", do_attest_verify, "offline: quote -> PCRs -> log -> policies -> audit log"},
 	};
 
