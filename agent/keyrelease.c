@@ -29,11 +29,19 @@
 /* possessor: all; user (root, and the key rules on top): view, read, search. */
 #define KEY_PERMS 0x3f0b0000u
 
+/* policies/policy_key.c names the event types by number (policies/ does not see the ABI). */
+_Static_assert(VIGIL_EV_EXEC == 1 && VIGIL_EV_FILE == 5 && VIGIL_EV_NET == 6 && VIGIL_EV_KEY == 7 &&
+                   VIGIL_EV_SELF == 8 && VIGIL_EV_CAP == 9,
+               "keys.release revoke_after_denials kinds follow enum vigil_event_type");
+
 struct key_slot {
 	char *resource, *desc;
 	int32_t serial;  /* the kernel key, 0 when none is released */
 	bool pending;    /* to fetch (again) */
-	time_t next_try; /* CLOCK_MONOTONIC seconds */
+	bool revoke_due; /* a trigger fired in the event path: revoke on the next tick */
+	uint16_t revoke_type;
+	uint32_t revoke_denials, denials; /* the trigger's threshold; denials since release */
+	time_t next_try;                  /* CLOCK_MONOTONIC seconds */
 	unsigned int backoff_s;
 };
 
@@ -169,6 +177,8 @@ static void fetch_one(struct agent *a, struct key_slot *s)
 	syscall(SYS_keyctl, KEYCTL_SETPERM, id, KEY_PERMS);
 	s->serial = (int32_t)id;
 	s->pending = false;
+	s->denials = 0;
+	s->revoke_due = false;
 	s->backoff_s = 0;
 	log_info("key '%s' released from %s: key %ld, sha256 %s (%.1f ms, TPM %.1f ms)", s->desc,
 	         uri, id, hex, tm.total_us / 1000.0, tm.tpm_us / 1000.0);
@@ -223,6 +233,8 @@ void agent_keys_policy_loaded(struct agent *a)
 	for (j = 0; j < p->n_key_release; j++) {
 		ns[j].resource = strdup(p->key_release[j].resource);
 		ns[j].desc = strdup(p->key_release[j].key);
+		ns[j].revoke_type = p->key_release[j].revoke_type;
+		ns[j].revoke_denials = p->key_release[j].revoke_denials;
 		ns[j].pending = true;
 		ns[j].next_try = 0;
 	}
@@ -241,12 +253,32 @@ void agent_keys_revoke_all(struct agent *a, const char *reason)
 		slot_revoke(a, &k->slot[i], reason);
 }
 
+void agent_keys_on_deny(struct agent *a, unsigned int type)
+{
+	struct agent_keys *k = a->keys;
+	size_t i;
+
+	for (i = 0; k && i < k->n; i++) {
+		struct key_slot *s = &k->slot[i];
+
+		if (s->serial && s->revoke_denials &&
+		    (s->revoke_type == 0 || s->revoke_type == type) &&
+		    ++s->denials >= s->revoke_denials)
+			s->revoke_due = true;
+	}
+}
+
 void agent_keys_tick(struct agent *a)
 {
 	struct agent_keys *k = a->keys;
 	time_t now = mono_s();
 	size_t i;
 
+	for (i = 0; k && i < k->n; i++)
+		if (k->slot[i].revoke_due) {
+			k->slot[i].revoke_due = false;
+			slot_revoke(a, &k->slot[i], "denials");
+		}
 	for (i = 0; k && i < k->n; i++)
 		if (k->slot[i].pending && k->slot[i].resource && k->slot[i].desc &&
 		    now >= k->slot[i].next_try)

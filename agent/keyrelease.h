@@ -8,7 +8,9 @@ struct agent;
 void agent_keys_policy_loaded(struct agent *a);
 /* A revocation trigger (a rejected bundle...): every released key is revoked and recorded. */
 void agent_keys_revoke_all(struct agent *a, const char *reason);
-/* From the event loop: fetches whose backoff has passed. */
+/* A denial of event type (enum vigil_event_type) was read: counts toward revoke_after_denials. */
+void agent_keys_on_deny(struct agent *a, unsigned int type);
+/* From the event loop: triggered revocations, and fetches whose backoff has passed. */
 void agent_keys_tick(struct agent *a);
 void agent_keys_close(struct agent *a);
 

@@ -67,6 +67,10 @@ struct policy_file_rule {
 struct policy_key_release {
 	char *resource; /* "<repository>/<type>/<tag>" at the broker */
 	char *key;      /* the kernel key's description */
+	/* revoke_after_denials: revoke once this many denials of this event type (0: any type)
+	 * happened since the release; revoke_denials 0: never */
+	uint16_t revoke_type;
+	uint32_t revoke_denials;
 };
 
 struct policy_key_rule {

@@ -116,10 +116,56 @@ static int parse_key_rule(struct policy *p, const vjson *v, size_t i, struct pol
 	return rule->key ? 0 : -ENOMEM;
 }
 
-/* keys.release[i]: {"resource": "repo/type/tag", "key": "description"}. */
+/* keys.release[i].revoke_after_denials: {"kind": "exec|file|net|key|cap|self|any", "count": N}.
+ * The kinds are the event types' names (enum vigil_event_type). */
+static int parse_revoke_denials(struct policy *p, const vjson *v, const char *where,
+                                struct policy_key_release *rel, struct policy_error *err)
+{
+	static const char *const keys[] = {"kind", "count", NULL};
+	static const struct {
+		const char *name;
+		uint16_t type;
+	} kinds[] = {{"any", 0}, {"exec", 1}, {"file", 5}, {"net", 6},
+	             {"key", 7}, {"self", 8}, {"cap", 9}};
+	const vjson *r = vjson_object_get(v, "revoke_after_denials"), *count;
+	const char *kind;
+	char w[96];
+	size_t i;
+	int e;
+
+	if (!r)
+		return 0;
+	snprintf(w, sizeof(w), "%s.revoke_after_denials", where);
+	if (!vjson_is_object(r))
+		return policy_errorf(err, -EINVAL, "%s: %s: expected {\"kind\", \"count\"}",
+		                     p->origin, w);
+	if ((e = policy_check_keys(r, keys, p->origin, w, err)) < 0 ||
+	    (e = policy_get_string(r, "kind", true, p->origin, w, &kind, err)) < 0)
+		return e;
+	for (i = 0; i < sizeof(kinds) / sizeof(kinds[0]); i++)
+		if (strcmp(kinds[i].name, kind) == 0)
+			break;
+	if (i == sizeof(kinds) / sizeof(kinds[0]))
+		return policy_errorf(
+		    err, -EINVAL,
+		    "%s: %s.kind: '%s' is not one of any | exec | file | net | key "
+		    "| self | cap",
+		    p->origin, w, kind);
+	count = vjson_object_get(r, "count");
+	if (!count || !vjson_is_integer(count) || vjson_integer_value(count) < 1 ||
+	    vjson_integer_value(count) > 1000000)
+		return policy_errorf(err, -EINVAL, "%s: %s.count: expected 1 to 1000000", p->origin,
+		                     w);
+	rel->revoke_type = kinds[i].type;
+	rel->revoke_denials = (uint32_t)vjson_integer_value(count);
+	return 0;
+}
+
+/* keys.release[i]: {"resource": "repo/type/tag", "key": "description"[,
+ * "revoke_after_denials"]}. */
 static int parse_key_release(struct policy *p, const vjson *sect, struct policy_error *err)
 {
-	static const char *const keys[] = {"resource", "key", NULL};
+	static const char *const keys[] = {"resource", "key", "revoke_after_denials", NULL};
 	const vjson *rel = vjson_object_get(sect, "release"), *v;
 	const char *res, *desc;
 	char where[64];
@@ -164,6 +210,9 @@ static int parse_key_release(struct policy *p, const vjson *sect, struct policy_
 		p->n_key_release = i + 1;
 		if (!p->key_release[i].resource || !p->key_release[i].key)
 			return -ENOMEM;
+		r = parse_revoke_denials(p, v, where, &p->key_release[i], err);
+		if (r < 0)
+			return r;
 	}
 	return 0;
 }

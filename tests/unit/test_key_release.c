@@ -56,6 +56,28 @@ static void test_release_invalid(void **state)
 	expect_bad("[{\"resource\":\"a/b/c\",\"key\":\"\"}]", "keys.release[0].key");
 	expect_bad("[{\"resource\":\"a/b/c\"}]", "key");
 	expect_bad("[{\"resource\":\"a/b/c\",\"key\":\"k\",\"uri\":\"x\"}]", "uri");
+	expect_bad("[{\"resource\":\"a/b/c\",\"key\":\"k\",\"revoke_after_denials\":"
+	           "{\"kind\":\"mmap\",\"count\":1}}]",
+	           "revoke_after_denials.kind: 'mmap' is not one of");
+	expect_bad("[{\"resource\":\"a/b/c\",\"key\":\"k\",\"revoke_after_denials\":"
+	           "{\"kind\":\"exec\",\"count\":0}}]",
+	           "revoke_after_denials.count: expected 1 to 1000000");
+}
+
+static void test_release_trigger(void **state)
+{
+	struct policy_error err = {{0}};
+	struct policy *p = NULL;
+
+	assert_int_equal(parse("[{\"resource\":\"v/k/d\",\"key\":\"d\",\"revoke_after_denials\":"
+	                       "{\"kind\":\"exec\",\"count\":3}},{\"resource\":\"v/k/e\","
+	                       "\"key\":\"e\"}]",
+	                       &p, &err),
+	                 0);
+	assert_int_equal(p->key_release[0].revoke_type, 1); /* VIGIL_EV_EXEC */
+	assert_int_equal(p->key_release[0].revoke_denials, 3);
+	assert_int_equal(p->key_release[1].revoke_denials, 0);
+	policy_free(p);
 }
 
 static void test_jcs(void **state)
@@ -101,6 +123,7 @@ int main(void)
 	const struct CMUnitTest tests[] = {
 	    cmocka_unit_test(test_release_valid),
 	    cmocka_unit_test(test_release_invalid),
+	    cmocka_unit_test(test_release_trigger),
 	    cmocka_unit_test(test_jcs),
 	    cmocka_unit_test(test_b64),
 	};

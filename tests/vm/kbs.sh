@@ -2,8 +2,9 @@
 # vigild (--kbs-url) attests with the guest's vTPM to vigil-kbs on the guest's loopback (no NIC),
 # fetches the resource its policy's keys.release names into the kernel key vigil:disk, measured
 # and audited; the binary the key rules name reads it, another binary in the same cgroup gets
-# EPERM. A pushed bundle the broker's release policy refuses: the next fetch is refused and the
-# key revoked. `vigil attest verify` then checks quote -> log -> policies -> audit log offline.
+# EPERM. `vigil attest verify` checks quote -> log -> policies -> audit log offline. Three denied
+# execs revoke the key (revoke_after_denials); a reload releases it again. A pushed bundle the
+# broker's release policy refuses: the next fetch is refused and the key revoked.
 # vigil-vm-args: --copy build/guest-tests:/t --copy build/guest-tests/vtest:/t/keyreader --vigild-args --kbs-url=http://127.0.0.1:8380
 . /tests/vm/lib.sh
 V=/t/vtest
@@ -54,6 +55,23 @@ outside vigil attest evidence --tcti $T --nonce "$nonce" --out /tmp/ev.json > /d
 expect_rc "vigil attest verify: quote -> PCR 23 -> log -> vigild, kbs-test -> audit log" 0 \
 	outside vigil attest verify --evidence /tmp/ev.json --ak /tmp/akq/ak.pem --nonce "$nonce" --audit-dir /var/log/vigil --vigild-sha256 "$vd"
 grep -q "^policy: kbs-test serial 1" /tmp/.out && ok "it names the policy in force" || not_ok "verify names kbs-test" "$(cat /tmp/.out)"
+
+# A revocation trigger: 3 denied execs in the scope (revoke_after_denials), then a reload
+# fetches it again.
+cp /bin/busybox /tmp/evil
+for i in 1 2 3; do /tmp/evil true 2> /dev/null; done
+if wait_event 30 '"type":"key_revoked"' '"key":"vigil:disk"' '"reason":"denials"'; then
+	ok "3 denied execs revoke vigil:disk (revoke_after_denials)"
+else
+	not_ok "revoked after 3 denied execs" "$(grep -c '"type":"exec".*"verdict":"deny"' "$EVENTS") exec denials" "$(grep key_ "$EVENTS" | tail -n 2)"
+fi
+/t/keyreader key-read "$id" > /tmp/.out 2> /tmp/.err && not_ok "revoked by the trigger: unreadable" || ok "revoked by the trigger: unreadable, even by the named binary"
+outside kill -HUP "$(cat /run/vigild.pid)"
+n=0
+while [ "$(grep -c '"type":"key_released"' "$EVENTS")" -lt 2 ] && [ $n -lt 300 ]; do usleep 200000; n=$((n + 1)); done
+expect_rc "a reload re-attests and releases it again" 0 test "$(grep -c '"type":"key_released"' "$EVENTS")" -ge 2
+id=$(grep '"type":"key_released"' "$EVENTS" | tail -n 1 | sed 's/.*"serial":\([0-9]*\).*/\1/')
+expect_rc "the named binary reads the new key" 0 /t/keyreader key-read "$id"
 
 # A bundle the release policy refuses (trusted by vigild, signer not listed at the broker).
 outside vigil policy push /gen/b2.json > /tmp/push.out 2>&1
