@@ -357,8 +357,29 @@ static int write_file(const char *dir, const char *name, const void *d, size_t n
 	return fclose(f) == 0 && ok ? 0 : -EIO;
 }
 
+/* ek.der (the RSA EK's public key) and, when the TPM holds one, ek-cert.der. */
+static int write_ek(const char *tcti, const char *dir)
+{
+	struct attest_tpm *t = NULL;
+	uint8_t spki[1024], *cert = NULL;
+	size_t len = sizeof(spki), clen = 0;
+	int r = attest_tpm_open(tcti, &t);
+
+	if (r == 0)
+		r = attest_ek_spki(t, spki, &len);
+	if (r == 0)
+		r = write_file(dir, "ek.der", spki, len);
+	if (r == 0 && attest_ek_cert(t, &cert, &clen) == 0) {
+		r = write_file(dir, "ek-cert.der", cert, clen);
+		free(cert);
+	}
+	attest_tpm_close(t);
+	return r;
+}
+
 /* `vigil attest quote --nonce HEX --out DIR`: ak.der, ak.pem, message, signature, pcrs (hex
- * lines), for tpm2_checkquote and `vigil attest verify`. */
+ * lines), ek.der (and ek-cert.der when provisioned), for tpm2_checkquote and `vigil attest
+ * verify`. */
 int do_attest_quote(int argc, char **argv)
 {
 	static const char usage[] =
@@ -426,6 +447,8 @@ int do_attest_quote(int argc, char **argv)
 	}
 	EVP_PKEY_free(k);
 	attest_quote_clear(&q);
+	if (r == 0)
+		r = write_ek(ka.o.tcti, ka.out);
 	if (r < 0) {
 		fprintf(stderr, "vigil: attest quote: cannot write %s\n", ka.out);
 		return VIGIL_EXIT_FAIL;

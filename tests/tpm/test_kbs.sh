@@ -114,6 +114,11 @@ expect_fail "no measurement log: no evidence, nothing fetched" 1 "cannot read th
 expect_fail "tampered JWE: the client refuses it" 1 "authentication failed" F --fault tamper-jwe
 [ -z "$keyring" ] || ! keyctl search "$keyring" user vigil:disk-x > /dev/null 2>&1 && ok "nothing placed on a refusal"
 
+"$V" attest quote --ak ecc --nonce 00 --out akqe > /dev/null 2>&1
+config 30 "$SIGNER" 5 "$tmp/akqe/ak.pem" > kbs-ecc.json
+start_kbs kbs-ecc.json
+expect_rc "key fetch with an ECC P-256 AK (ECDSA quote) the broker trusts" 0 F --ak ecc --description vigil:disk-ecc
+refused "the RSA AK is unknown to a broker that trusts only the ECC one" "unknown AK"
 config 1 "$SIGNER" 5 > kbs-ttl.json
 start_kbs kbs-ttl.json
 refused "expired nonce (TTL 1 s, attest after 3 s)" "nonce expired" --fault stale:3
@@ -166,6 +171,19 @@ check "tpm2_checkquote verifies it (signature, nonce)" tpm2_checkquote -u q/ak.p
 check "an ECC AK quotes too" "$V" attest quote --nonce "$qd" --out qe --ak ecc
 check "tpm2_checkquote verifies the ECC quote" tpm2_checkquote -u qe/ak.pem -m qe/message -s qe/signature -q "$qd" -g sha256
 expect_rc "tpm2_checkquote refuses another nonce" 1 tpm2_checkquote -u q/ak.pem -m q/message -s q/signature -q "00$qd" -g sha256
+
+# The EK: vigil's re-derived RSA EK public key is the one tpm2-tools derives (TCG template L-1).
+check "tpm2_createek (RSA)" tpm2_createek -c ek.ctx -G rsa -u ek.pem -f pem
+tpm2_flushcontext -t > /dev/null 2>&1
+[ "$(openssl pkey -pubin -in ek.pem -outform DER | sha256sum)" = "$(sha256sum < q/ek.der)" ] &&
+	ok "vigil's EK public key equals tpm2_createek's" || not_ok "EK public key" "$(openssl pkey -pubin -inform DER -in q/ek.der -text -noout 2>&1 | head -3)"
+[ ! -e q/ek-cert.der ] && ok "no EK certificate exported where swtpm has none" || not_ok "ek-cert.der without a certificate"
+# A certificate in the TCG EK certificate index (a self-signed stand-in, 1.4 KB: read in chunks).
+openssl req -x509 -newkey rsa:2048 -nodes -keyout /dev/null -subj /CN=ek -days 1 -outform DER -out cert.der 2> /dev/null
+tpm2_nvdefine 0x1c00002 -C o -s "$(stat -c %s cert.der)" -a "ownerwrite|ownerread|authread|authwrite|no_da" > /dev/null &&
+	tpm2_nvwrite 0x1c00002 -C o -i cert.der > /dev/null
+check "vigil attest quote exports the EK certificate" "$V" attest quote --nonce "$qd" --out qc
+cmp -s cert.der qc/ek-cert.der && ok "... byte for byte" || not_ok "EK certificate" "$(ls -l qc)"
 
 echo "kbs: $pass passed, $fail failed"
 [ "$fail" = 0 ]
