@@ -46,7 +46,7 @@ GUEST_PROGS := $(patsubst tests/vm/progs/%.c,$(BUILD)/guest-tests/%,$(wildcard t
 UNIT_BINS  := $(UNIT_SRCS:tests/unit/%.c=$(BUILD)/tests/%)
 
 .PHONY: all deps demo-run guest-tests check-fuzz check check-unit check-host check-tpm check-vm bench demo clean format format-check help kernel
-all: $(BUILD)/vigild $(BUILD)/vigil
+all: $(BUILD)/vigild $(BUILD)/vigil $(BUILD)/vigil-kbs
 
 help:
 	@echo "make            build vigild, vigil and the BPF object into $(BUILD)/"
@@ -108,6 +108,11 @@ $(BUILD)/vigild: $(BUILD)/obj/agent/vigild.o $(BUILD)/libvigil.a
 $(BUILD)/vigil: $(TOOL_OBJS) $(BUILD)/libvigil.a
 	@echo "  LD      $@"
 	$(Q)$(CC) $(CFLAGS) -o $@ $^ $(LDLIBS)
+
+# The reference key broker (docs/ATTESTATION.md): its own binary, the one user of libmicrohttpd.
+$(BUILD)/vigil-kbs: $(BUILD)/obj/kbs/vigil-kbs.o $(BUILD)/libvigil.a
+	@echo "  LD      $@"
+	$(Q)$(CC) $(CFLAGS) -o $@ $^ $(LDLIBS) $(shell pkg-config --libs libmicrohttpd 2>/dev/null)
 
 # --- tests ----------------------------------------------------------------
 $(BUILD)/tests/%: tests/unit/%.c $(BUILD)/libvigil-san.a tests/unit/testutil.h
@@ -178,4 +183,4 @@ format-check:
 clean:
 	rm -rf $(BUILD)
 
--include $(OBJS:.o=.d) $(SAN_OBJS:.o=.d) $(TOOL_OBJS:.o=.d) $(BUILD)/obj/agent/vigild.d
+-include $(OBJS:.o=.d) $(SAN_OBJS:.o=.d) $(TOOL_OBJS:.o=.d) $(BUILD)/obj/agent/vigild.d $(BUILD)/obj/kbs/vigil-kbs.d

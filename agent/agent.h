@@ -65,6 +65,8 @@ struct agent_options {
 	const char *audit_spec; /* audit tuning, see audit_options_parse() */
 	const char *otlp_spec;  /* OTLP export (exporters/otlp.h); NULL: off */
 	bool dev_unsigned;      /* --dev-unsigned: the control socket accepts unsigned policies */
+	const char *kbs_url;    /* key broker for keys.release (agent/keyrelease.c) */
+	const char *kbs_cafile;
 };
 
 struct agent {
@@ -91,6 +93,7 @@ struct agent {
 	audit_anchor_fn audit_anchor;
 	void *audit_anchor_ctx;
 	struct agent_otlp *otlp; /* the OTLP exporter (agent/otlp_agent.c); NULL when off */
+	struct agent_keys *keys; /* released keys (agent/keyrelease.c); NULL without --kbs-url */
 };
 
 /* Opens and loads the programs and maps; nothing is attached yet. */

@@ -1,5 +1,6 @@
 /* Consumes decisions from the BPF ring buffer and writes one JSON line per event. */
 #include "agent/agent.h"
+#include "agent/keyrelease.h"
 #include "agent/log.h"
 
 #include <bpf/libbpf.h>
@@ -349,6 +350,8 @@ static int handle_event(void *ctx, void *data, size_t size)
 		audit_submit_commit(a->audit, n < 0 ? -1 : n + 4 - 1); /* without the '\n' */
 	if (n >= 0)
 		a->events_written++;
+	if (a->keys && e->verdict == VIGIL_DENY)
+		agent_keys_on_deny(a, e->type); /* a revocation trigger (agent/keyrelease.c) */
 	return 0;
 }
 

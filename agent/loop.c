@@ -1,6 +1,7 @@
 /* vigild's main loop: decisions from the ring buffer, the control socket, and signals read with
  * their sender (signalfd), acted on only when the platform sent them. */
 #include "agent/agent.h"
+#include "agent/keyrelease.h"
 #include "agent/log.h"
 
 #include <bpf/libbpf.h>
@@ -238,5 +239,6 @@ int agent_loop(struct agent *a, char **argv)
 		if ((fds[1].revents & POLLIN) && read_signals(a, argv))
 			return 0;
 		agent_control_dispatch(a, fds + 2, n - 2);
+		agent_keys_tick(a);
 	}
 }

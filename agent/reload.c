@@ -1,6 +1,7 @@
 /* vigild's policy intake: verify → measure → enforce for start-up, SIGHUP and the control socket.
  */
 #include "agent/agent.h"
+#include "agent/keyrelease.h"
 #include "agent/control.h"
 #include "agent/log.h"
 #include "attest/attest.h"
@@ -193,6 +194,8 @@ static void report_reject(struct agent *a, const char *source, const char *origi
 	                            origin, "reason", reject_reason(r, applying), "error", msg,
 	                            "policy", cur ? cur->name : NULL, "policy_serial",
 	                            cur ? (json_int_t)cur->serial : 0));
+	/* A revocation trigger: whoever tried to change the policy gets no key meanwhile. */
+	agent_keys_revoke_all(a, "policy_rejected");
 }
 
 static double now_ms(void)
@@ -219,6 +222,7 @@ static void report_loaded(struct agent *a, const char *source, const char *type,
 	              (int)a->cur.gen, "exec_rules", (json_int_t)p->n_exec, "exec_hashed",
 	              (json_int_t)a->cur.n_hashed, "verify_ms", verify_ms, "apply_ms", apply_ms,
 	              "measurement_type", type, "measurement", json_loads(content, 0, NULL)));
+	agent_keys_policy_loaded(a);
 }
 
 /* Applies p with content measured right before the switch; takes p on success. */

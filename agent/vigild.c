@@ -1,6 +1,7 @@
 /* vigild: loads the BPF-LSM programs, verifies, measures and enforces the policy, records every
  * decision. */
 #include "agent/agent.h"
+#include "agent/keyrelease.h"
 #include "agent/control.h"
 #include "agent/log.h"
 #include "attest/attest.h"
@@ -66,6 +67,9 @@ static void usage(FILE *f)
 	    "      --audit-dir DIR    hash-chained audit log (default /var/log/vigil; none: off)\n"
 	    "      --state-dir DIR    vigil's state, e.g. the checkpoint key (default "
 	    "/var/lib/vigil)\n"
+	    "      --kbs-url URL      key broker (KBS protocol 0.4.0) for the policy's "
+	    "keys.release\n"
+	    "      --kbs-cafile FILE  CA certificates for an https broker\n"
 	    "      --audit OPTS       "
 	    "fsync=N,fsync-ms=T,checkpoint=N,checkpoint-ms=T,rotate=SIZE,\n"
 	    "                         queue=SIZE,ack=FILE (docs/AUDIT-LOG.md)\n"
@@ -130,6 +134,12 @@ static int parse_bundle_arg(int c, struct agent_options *opt)
 		opt->otlp_spec = optarg;
 		return 0;
 	}
+	case 1010:
+		opt->kbs_url = optarg;
+		return 0;
+	case 1011:
+		opt->kbs_cafile = optarg;
+		return 0;
 	}
 	return -ENOENT;
 }
@@ -164,6 +174,8 @@ static int parse_args(int argc, char **argv, struct agent_options *opt, bool *ch
 	    {"control-socket", required_argument, NULL, 1007},
 	    {"dev-unsigned", no_argument, NULL, 1008},
 	    {"otlp", required_argument, NULL, 1009},
+	    {"kbs-url", required_argument, NULL, 1010},
+	    {"kbs-cafile", required_argument, NULL, 1011},
 	    {0},
 	};
 	int c;
@@ -349,6 +361,7 @@ out_events:
 	agent_events_close(a);
 	agent_otlp_stop(a);
 	agent_audit_close(a, a->stop_signal);
+	agent_keys_close(a);
 	agent_reload_close(a);
 	applied_policy_clear(&a->cur);
 	applied_policy_clear(&a->prev);

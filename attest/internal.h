@@ -9,4 +9,9 @@ int tdx_rtmr_extend(const char *path, const struct attest_digest *d);
 /* Reads the RTMR's current value (48 bytes). */
 int tdx_rtmr_read(const char *path, struct attest_digest *out);
 
+/* The ESAPI context of t, its lock held until attest_tpm_esys_unlock (attest/quote.c). */
+struct ESYS_CONTEXT;
+struct ESYS_CONTEXT *attest_tpm_esys_lock(struct attest_tpm *t);
+void attest_tpm_esys_unlock(struct attest_tpm *t);
+
 #endif /* VIGIL_ATTEST_INTERNAL_H */

@@ -592,3 +592,15 @@ int attest_tpm_key_sign(struct attest_tpm_key *k, const uint8_t digest[32], uint
 	Esys_Free(s);
 	return r;
 }
+
+/* For attest/quote.c: one ESAPI sequence under the context lock. */
+ESYS_CONTEXT *attest_tpm_esys_lock(struct attest_tpm *t)
+{
+	pthread_mutex_lock(&t->lock);
+	return t->esys;
+}
+
+void attest_tpm_esys_unlock(struct attest_tpm *t)
+{
+	pthread_mutex_unlock(&t->lock);
+}

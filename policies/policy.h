@@ -64,6 +64,15 @@ struct policy_file_rule {
 	uint8_t action;
 };
 
+struct policy_key_release {
+	char *resource; /* "<repository>/<type>/<tag>" at the broker */
+	char *key;      /* the kernel key's description */
+	/* revoke_after_denials: revoke once this many denials of this event type (0: any type)
+	 * happened since the release; revoke_denials 0: never */
+	uint16_t revoke_type;
+	uint32_t revoke_denials;
+};
+
 struct policy_key_rule {
 	char *name;
 	char *key;      /* the key's description */
@@ -97,6 +106,10 @@ struct policy {
 	size_t n_files;
 	struct policy_key_rule *keys;
 	size_t n_keys;
+	/* keys.release: resources vigild fetches from the key broker after attestation
+	 * (docs/ATTESTATION.md) into kernel keys named key */
+	struct policy_key_release *key_release;
+	size_t n_key_release;
 	/* capabilities section (policy_cap.c); absent: the ordinary set */
 	uint64_t cap_grant;    /* capabilities.allow */
 	uint64_t cap_deny;     /* capabilities.deny */

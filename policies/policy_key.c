@@ -116,9 +116,110 @@ static int parse_key_rule(struct policy *p, const vjson *v, size_t i, struct pol
 	return rule->key ? 0 : -ENOMEM;
 }
 
+/* keys.release[i].revoke_after_denials: {"kind": "exec|file|net|key|cap|self|any", "count": N}.
+ * The kinds are the event types' names (enum vigil_event_type). */
+static int parse_revoke_denials(struct policy *p, const vjson *v, const char *where,
+                                struct policy_key_release *rel, struct policy_error *err)
+{
+	static const char *const keys[] = {"kind", "count", NULL};
+	static const struct {
+		const char *name;
+		uint16_t type;
+	} kinds[] = {{"any", 0}, {"exec", 1}, {"file", 5}, {"net", 6},
+	             {"key", 7}, {"self", 8}, {"cap", 9}};
+	const vjson *r = vjson_object_get(v, "revoke_after_denials"), *count;
+	const char *kind;
+	char w[96];
+	size_t i;
+	int e;
+
+	if (!r)
+		return 0;
+	snprintf(w, sizeof(w), "%s.revoke_after_denials", where);
+	if (!vjson_is_object(r))
+		return policy_errorf(err, -EINVAL, "%s: %s: expected {\"kind\", \"count\"}",
+		                     p->origin, w);
+	if ((e = policy_check_keys(r, keys, p->origin, w, err)) < 0 ||
+	    (e = policy_get_string(r, "kind", true, p->origin, w, &kind, err)) < 0)
+		return e;
+	for (i = 0; i < sizeof(kinds) / sizeof(kinds[0]); i++)
+		if (strcmp(kinds[i].name, kind) == 0)
+			break;
+	if (i == sizeof(kinds) / sizeof(kinds[0]))
+		return policy_errorf(
+		    err, -EINVAL,
+		    "%s: %s.kind: '%s' is not one of any | exec | file | net | key "
+		    "| self | cap",
+		    p->origin, w, kind);
+	count = vjson_object_get(r, "count");
+	if (!count || !vjson_is_integer(count) || vjson_integer_value(count) < 1 ||
+	    vjson_integer_value(count) > 1000000)
+		return policy_errorf(err, -EINVAL, "%s: %s.count: expected 1 to 1000000", p->origin,
+		                     w);
+	rel->revoke_type = kinds[i].type;
+	rel->revoke_denials = (uint32_t)vjson_integer_value(count);
+	return 0;
+}
+
+/* keys.release[i]: {"resource": "repo/type/tag", "key": "description"[,
+ * "revoke_after_denials"]}. */
+static int parse_key_release(struct policy *p, const vjson *sect, struct policy_error *err)
+{
+	static const char *const keys[] = {"resource", "key", "revoke_after_denials", NULL};
+	const vjson *rel = vjson_object_get(sect, "release"), *v;
+	const char *res, *desc;
+	char where[64];
+	size_t i;
+	int r;
+
+	if (!rel)
+		return 0;
+	if (!vjson_is_array(rel))
+		return policy_errorf(err, -EINVAL, "%s: keys.release: expected an array",
+		                     p->origin);
+	p->key_release = calloc(vjson_array_size(rel) + 1, sizeof(*p->key_release));
+	if (!p->key_release)
+		return -ENOMEM;
+	vjson_array_foreach(rel, i, v)
+	{
+		policy_where(where, sizeof(where), "keys.release", i);
+		if (!vjson_is_object(v))
+			return policy_errorf(err, -EINVAL, "%s: %s: expected an object", p->origin,
+			                     where);
+		if ((r = policy_check_keys(v, keys, p->origin, where, err)) < 0 ||
+		    (r = policy_get_string(v, "resource", true, p->origin, where, &res, err)) < 0 ||
+		    (r = policy_get_string(v, "key", true, p->origin, where, &desc, err)) < 0)
+			return r;
+		/* Exactly repository/type/tag, no empty part, no path tricks. */
+		if (strlen(res) > 255 || res[0] == '/' || strstr(res, "//") || strstr(res, "..") ||
+		    strspn(res,
+		           "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789-_./") !=
+		        strlen(res) ||
+		    !strchr(res, '/') || strchr(strchr(res, '/') + 1, '/') == NULL ||
+		    strchr(strchr(strchr(res, '/') + 1, '/') + 1, '/') ||
+		    res[strlen(res) - 1] == '/')
+			return policy_errorf(err, -EINVAL,
+			                     "%s: %s.resource: '%s' is not repository/type/tag",
+			                     p->origin, where, res);
+		if (desc[0] == 0 || strlen(desc) > KEY_DESC_MAX)
+			return policy_errorf(err, -EINVAL,
+			                     "%s: %s.key: expected 1 to %d characters", p->origin,
+			                     where, KEY_DESC_MAX);
+		p->key_release[i].resource = strdup(res);
+		p->key_release[i].key = strdup(desc);
+		p->n_key_release = i + 1;
+		if (!p->key_release[i].resource || !p->key_release[i].key)
+			return -ENOMEM;
+		r = parse_revoke_denials(p, v, where, &p->key_release[i], err);
+		if (r < 0)
+			return r;
+	}
+	return 0;
+}
+
 int policy_parse_keys(struct policy *p, const vjson *root, struct policy_error *err)
 {
-	static const char *const keys[] = {"rules", NULL};
+	static const char *const keys[] = {"rules", "release", NULL};
 	const vjson *sect, *rules, *v;
 	size_t i;
 	int r;
@@ -139,13 +240,18 @@ int policy_parse_keys(struct policy *p, const vjson *root, struct policy_error *
 		if (r < 0)
 			return r;
 	}
-	return 0;
+	return parse_key_release(p, sect, err);
 }
 
 void policy_free_keys(struct policy *p)
 {
 	size_t i;
 
+	for (i = 0; i < p->n_key_release; i++) {
+		free(p->key_release[i].resource);
+		free(p->key_release[i].key);
+	}
+	free(p->key_release);
 	for (i = 0; i < p->n_keys; i++) {
 		free(p->keys[i].name);
 		free(p->keys[i].key);

@@ -7,7 +7,7 @@ pkgs=(
 	libssl-dev libjansson-dev liburing-dev libcmocka-dev libtss2-dev
 	libcurl4-openssl-dev libprotobuf-c-dev protobuf-c-compiler libmicrohttpd-dev
 	qemu-system-x86 swtpm swtpm-tools tpm2-tools busybox-static cpio xz-utils
-	keyutils jq openssl ca-certificates xxd curl nodejs
+	keyutils jq openssl ca-certificates xxd curl nodejs python3-cryptography
 )
 # npm for the OTLP tests' decoder (scripts/otlp-npm.sh); a nodejs from elsewhere that bundles
 # npm conflicts with Debian's npm package.

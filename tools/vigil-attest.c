@@ -308,6 +308,13 @@ int do_attest(int argc, char **argv)
 	    {"log", do_attest_log, "print the runtime measurement log"},
 	    {"replay", do_replay, "recompute the registers from the log and compare"},
 	    {"measure", do_measure, "accept a bundle without vigild: verify, measure, commit"},
+	    {"quote", do_attest_quote, "TPM2_Quote of PCRs 0-23 with vigil's AK, into files"},
+	    {"binding", do_attest_binding, "the JCS evidence binding and its SHA-384"},
+	    {"jwe-decrypt", do_attest_jwe, "decrypt a flattened JWE with a private key"},
+	    {"evidence", do_attest_evidence, "tpm evidence (quote, AK, measurement log) to a file"},
+	    {"tsm-report", do_attest_tsm,
+	     "a TDX/SNP report through configfs-tsm, report data bound"},
+	    {"verify", do_attest_verify, "offline: quote -> PCRs -> log -> policies -> audit log"},
 	};
 
 	return vigil_dispatch(sub, sizeof(sub) / sizeof(sub[0]), "attest", argc - 1, argv + 1);

@@ -17,6 +17,7 @@ static const struct vigil_cmd cmds[] = {
     {"policy", do_policy, "check, show and pin policies; sign, verify and push bundles"},
     {"attest", do_attest, "print and replay the runtime measurement log"},
     {"log", do_log, "verify the audit log and its checkpoints"},
+    {"key", do_key, "attestation-gated key release from a KBS into a keyring"},
     {"version", do_version, "print the version"},
     {"help", do_help, "this list"},
 };

@@ -28,5 +28,12 @@ int vigil_dispatch(const struct vigil_cmd *table, size_t n, const char *what, in
 int do_policy(int argc, char **argv);
 int do_attest(int argc, char **argv);
 int do_log(int argc, char **argv);
+int do_key(int argc, char **argv); /* tools/vigil-key.c */
+int do_attest_quote(int argc, char **argv);
+int do_attest_binding(int argc, char **argv);
+int do_attest_jwe(int argc, char **argv);
+int do_attest_evidence(int argc, char **argv); /* tools/vigil-verify.c */
+int do_attest_verify(int argc, char **argv);
+int do_attest_tsm(int argc, char **argv);
 
 #endif /* VIGIL_TOOLS_H */

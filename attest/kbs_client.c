@@ -1,0 +1,365 @@
+/* The Trustee KBS protocol "0.4.0" client: auth, attest (vTPM evidence), resource (JWE). libcurl,
+ * TLS with a CA file, timeouts, retries with backoff for transport errors and 5xx. */
+#include "attest/kbs.h"
+
+#include <curl/curl.h>
+#include <errno.h>
+#include <openssl/crypto.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+struct buf {
+	char *p;
+	size_t n;
+};
+
+static size_t on_data(char *ptr, size_t size, size_t nmemb, void *arg)
+{
+	struct buf *b = arg;
+	size_t n = size * nmemb;
+	char *p;
+
+	if (b->n + n > (8u << 20))
+		return 0; /* a resource or token is small: refuse a flood */
+	p = realloc(b->p, b->n + n + 1);
+	if (!p)
+		return 0;
+	memcpy(p + b->n, ptr, n);
+	b->p = p;
+	b->n += n;
+	b->p[b->n] = 0;
+	return n;
+}
+
+static int cfail(char *err, size_t errlen, int r, const char *fmt, ...)
+    __attribute__((format(printf, 4, 5)));
+static int cfail(char *err, size_t errlen, int r, const char *fmt, ...)
+{
+	va_list ap;
+
+	va_start(ap, fmt);
+	vsnprintf(err, errlen, fmt, ap);
+	va_end(ap);
+	return r;
+}
+
+static uint64_t now_us(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (uint64_t)ts.tv_sec * 1000000u + (uint64_t)ts.tv_nsec / 1000u;
+}
+
+static CURL *handle_new(const struct kbs_client_opts *o)
+{
+	CURL *c = curl_easy_init();
+
+	if (!c)
+		return NULL;
+	curl_easy_setopt(c, CURLOPT_COOKIEFILE, ""); /* the cookie engine: kbs-session-id */
+	curl_easy_setopt(c, CURLOPT_TIMEOUT, o->timeout_s > 0 ? o->timeout_s : 10L);
+	curl_easy_setopt(c, CURLOPT_CONNECTTIMEOUT, o->timeout_s > 0 ? o->timeout_s : 10L);
+	curl_easy_setopt(c, CURLOPT_NOSIGNAL, 1L);
+	curl_easy_setopt(c, CURLOPT_PROTOCOLS_STR, "http,https");
+	curl_easy_setopt(c, CURLOPT_FOLLOWLOCATION, 0L);
+	if (o->cafile)
+		curl_easy_setopt(c, CURLOPT_CAINFO, o->cafile);
+	curl_easy_setopt(c, CURLOPT_WRITEFUNCTION, on_data);
+	return c;
+}
+
+/* One request with retries; *ret the body (2xx), or err says why (the broker's error type). */
+static int request(CURL *c, const struct kbs_client_opts *o, const char *path, const char *body,
+                   const char *bearer, char **ret, uint64_t *http_us, char *err, size_t errlen)
+{
+	char url[2048], auth[4096];
+	int retries = o->retries > 0 ? o->retries : 3, attempt;
+	long status = 0;
+
+	snprintf(url, sizeof(url), "%s%s", o->url, path);
+	for (attempt = 0;; attempt++) {
+		struct curl_slist *h = NULL;
+		struct buf b = {0};
+		uint64_t t0 = now_us();
+		CURLcode cr;
+
+		curl_easy_setopt(c, CURLOPT_URL, url);
+		curl_easy_setopt(c, CURLOPT_WRITEDATA, &b);
+		if (body) {
+			h = curl_slist_append(h, "Content-Type: application/json");
+			curl_easy_setopt(c, CURLOPT_POSTFIELDS, body);
+		} else {
+			curl_easy_setopt(c, CURLOPT_HTTPGET, 1L);
+		}
+		if (bearer) {
+			snprintf(auth, sizeof(auth), "Authorization: Bearer %s", bearer);
+			h = curl_slist_append(h, auth);
+		}
+		curl_easy_setopt(c, CURLOPT_HTTPHEADER, h);
+		cr = curl_easy_perform(c);
+		curl_slist_free_all(h);
+		if (http_us)
+			*http_us += now_us() - t0;
+		status = 0;
+		curl_easy_getinfo(c, CURLINFO_RESPONSE_CODE, &status);
+		if (cr == CURLE_OK && status >= 200 && status < 300) {
+			*ret = b.p ? b.p : strdup("");
+			return 0;
+		}
+		if (cr == CURLE_OK && status < 500) {
+			/* A refusal: retrying the same message changes nothing. */
+			json_t *e = b.p ? json_loads(b.p, 0, NULL) : NULL;
+			const char *type = json_string_value(json_object_get(e, "type"));
+			const char *detail = json_string_value(json_object_get(e, "detail"));
+			const char *slash = type ? strrchr(type, '/') : NULL;
+
+			cfail(err, errlen, -EACCES, "kbs: %s: broker refused (HTTP %ld, %s): %s",
+			      path, status, slash ? slash + 1 : "no error type",
+			      detail ? detail : (b.p ? b.p : ""));
+			json_decref(e);
+			free(b.p);
+			return -EACCES;
+		}
+		free(b.p);
+		if (attempt >= retries) {
+			if (cr != CURLE_OK)
+				return cfail(err, errlen, -EHOSTUNREACH,
+				             "kbs: %s: %s (after %d tries)", url,
+				             curl_easy_strerror(cr), attempt + 1);
+			return cfail(err, errlen, -EIO, "kbs: %s: HTTP %ld (after %d tries)", url,
+			             status, attempt + 1);
+		}
+		usleep(
+		    (useconds_t)(100000u << (attempt < 5 ? attempt : 5))); /* 0.1 s, 0.2 s, ... */
+	}
+}
+
+static int do_auth(CURL *c, const struct kbs_client_opts *o, char **nonce, uint64_t *http_us,
+                   char *err, size_t errlen)
+{
+	char *resp = NULL;
+	json_t *j;
+	const char *n;
+	int r;
+
+	r = request(c, o, "/kbs/v0/auth",
+	            "{\"version\":\"" KBS_PROTOCOL_VERSION
+	            "\",\"tee\":\"tpm\",\"extra-params\":{}}",
+	            NULL, &resp, http_us, err, errlen);
+	if (r < 0)
+		return r;
+	j = json_loads(resp, 0, NULL);
+	n = json_string_value(json_object_get(j, "nonce"));
+	if (n)
+		*nonce = strdup(n);
+	else
+		r = cfail(err, errlen, -EPROTO, "kbs: /kbs/v0/auth: the challenge has no nonce");
+	json_decref(j);
+	free(resp);
+	return r;
+}
+
+/* The fault the log-tamper test injects: the last record's content changes and its digests are
+ * recomputed, so only the replay against PCR 23 can notice. */
+static int tamper_log(json_t *ev)
+{
+	const char *b64 = json_string_value(json_object_get(ev, "vigil_measurement_log"));
+	size_t len, start;
+	uint8_t *raw = b64 ? kbs_unb64(b64, &len) : NULL;
+	json_t *rec, *d;
+	char *line, *out, *text;
+	size_t i;
+
+	if (!raw || len < 2)
+		return -EINVAL;
+	for (start = len - 1; start > 0 && raw[start - 1] != '\n'; start--)
+		;
+	if (start == len - 1) /* the final newline: the last line starts before it */
+		for (start = len - 1; start > 0 && raw[start - 1] != '\n'; start--)
+			;
+	line = strndup((const char *)raw + start, len - start);
+	rec = json_loads(line, 0, NULL);
+	free(line);
+	if (!rec) {
+		free(raw);
+		return -EINVAL;
+	}
+	text = NULL;
+	if (asprintf(&text, "%s ", json_string_value(json_object_get(rec, "content"))) < 0)
+		text = NULL;
+	json_object_set_new(rec, "content", json_string(text));
+	json_array_foreach(json_object_get(rec, "digests"), i, d)
+	{
+		struct attest_digest dg;
+		char hex[129];
+
+		attest_hash(attest_alg_from_name(json_string_value(json_object_get(d, "hashAlg"))),
+		            text, strlen(text), &dg);
+		kbs_hex(dg.d, dg.len, hex);
+		json_object_set_new(d, "digest", json_string(hex));
+	}
+	free(text);
+	line = json_dumps(rec, JSON_COMPACT | JSON_PRESERVE_ORDER);
+	json_decref(rec);
+	out = malloc(start + strlen(line) + 2);
+	memcpy(out, raw, start);
+	sprintf(out + start, "%s\n", line);
+	free(line);
+	text = kbs_b64(out, strlen(out), false);
+	json_object_set_new(ev, "vigil_measurement_log", json_string(text));
+	free(text);
+	free(out);
+	free(raw);
+	return 0;
+}
+
+int kbs_fetch(const struct kbs_client_opts *o, const char *resource, uint8_t **ret, size_t *ret_len,
+              struct kbs_timing *timing, char *err, size_t errlen)
+{
+	struct kbs_timing tm = {0};
+	uint64_t t0 = now_us(), t1;
+	CURL *c = NULL, *c2 = NULL;
+	EVP_PKEY *eph = NULL;
+	json_t *jwk = NULL, *ev = NULL, *att = NULL, *jwe = NULL, *tok = NULL;
+	struct attest_tpm *tpm = NULL;
+	struct attest_pcr_sel sel;
+	uint8_t binding[48], qd[64];
+	char *nonce = NULL, *body = NULL, *resp = NULL, *token = NULL, path[1024];
+	int r;
+
+	*ret = NULL;
+	*ret_len = 0;
+	if (o->sel.n)
+		sel = o->sel;
+	else
+		attest_pcr_sel_default(&sel);
+	c = handle_new(o);
+	if (!c)
+		return cfail(err, errlen, -ENOMEM, "kbs: curl_easy_init failed");
+	r = do_auth(c, o, &nonce, &tm.http_us, err, errlen);
+	if (r < 0)
+		goto out;
+	r = kbs_ephemeral_new(o->key_alg, &eph, &jwk);
+	if (r < 0) {
+		cfail(err, errlen, r, "kbs: cannot generate the ephemeral key");
+		goto out;
+	}
+	if (o->fault == KBS_FAULT_WRONG_NONCE)
+		r = kbs_binding_digest("not-the-broker-nonce", jwk, "", binding);
+	else
+		r = kbs_binding_digest(nonce, jwk, "", binding);
+	if (r < 0) {
+		cfail(err, errlen, r, "kbs: cannot compute the evidence binding");
+		goto out;
+	}
+	t1 = now_us();
+	r = attest_tpm_open(o->tcti, &tpm);
+	if (r < 0) {
+		cfail(err, errlen, r, "kbs: no vTPM at %s: no attestation, no key", o->tcti);
+		goto out;
+	}
+	r = kbs_report_data(binding, o->report_data_len ? o->report_data_len : 32, qd);
+	if (r == 0)
+		r = attest_tpm_evidence(tpm, o->ak_alg, &sel, qd,
+		                        o->report_data_len ? o->report_data_len : 32, o->log_path,
+		                        &ev);
+	attest_tpm_close(tpm);
+	tm.tpm_us = now_us() - t1;
+	if (r < 0) {
+		if (r == -ENOENT)
+			cfail(err, errlen, r, "kbs: cannot read the measurement log %s",
+			      o->log_path);
+		else
+			cfail(err, errlen, r, "kbs: cannot produce the TPM evidence (quote): %s",
+			      strerror(-r));
+		goto out;
+	}
+	if (o->fault == KBS_FAULT_TAMPER_LOG && tamper_log(ev) < 0) {
+		r = cfail(err, errlen, -EINVAL, "kbs: fault injection: no log to tamper with");
+		goto out;
+	}
+	att = json_pack("{s:n, s:{s:s, s:O}, s:{s:O, s:s}}", "init-data", "runtime-data", "nonce",
+	                nonce, "tee-pubkey", jwk, "tee-evidence", "primary_evidence", ev,
+	                "additional_evidence", "");
+	body = att ? json_dumps(att, JSON_COMPACT) : NULL;
+	if (!body) {
+		r = cfail(err, errlen, -ENOMEM, "kbs: out of memory");
+		goto out;
+	}
+	if (o->fault == KBS_FAULT_STALE)
+		sleep((unsigned int)o->fault_arg);
+	r = request(c, o, "/kbs/v0/attest", body, NULL, &resp, &tm.http_us, err, errlen);
+	if (r == 0 && o->fault == KBS_FAULT_REPLAY) {
+		free(resp);
+		resp = NULL;
+		r = request(c, o, "/kbs/v0/attest", body, NULL, &resp, &tm.http_us, err, errlen);
+	}
+	if (r < 0)
+		goto out;
+	tok = json_loads(resp, 0, NULL);
+	if (!json_string_value(json_object_get(tok, "token"))) {
+		r = cfail(err, errlen, -EPROTO, "kbs: /kbs/v0/attest: no token in the response");
+		goto out;
+	}
+	token = strdup(json_string_value(json_object_get(tok, "token")));
+	free(resp);
+	resp = NULL;
+	snprintf(path, sizeof(path), "/kbs/v0/resource/%s", resource);
+	if (o->fault == KBS_FAULT_OTHER_SESSION) {
+		char *n2 = NULL;
+
+		c2 = handle_new(o);
+		r = c2 ? do_auth(c2, o, &n2, &tm.http_us, err, errlen) : -ENOMEM;
+		free(n2);
+		if (r == 0)
+			r = request(c2, o, path, NULL, token, &resp, &tm.http_us, err, errlen);
+	} else {
+		r = request(c, o, path, NULL, token, &resp, &tm.http_us, err, errlen);
+	}
+	if (r < 0)
+		goto out;
+	jwe = json_loads(resp, 0, NULL);
+	if (!json_is_object(jwe)) {
+		r = cfail(err, errlen, -EPROTO, "kbs: %s: the response is not a JWE object", path);
+		goto out;
+	}
+	if (o->fault == KBS_FAULT_TAMPER_JWE) {
+		char *ct = strdup(json_string_value(json_object_get(jwe, "ciphertext")) ?: "A");
+
+		ct[0] = ct[0] == 'A' ? 'B' : 'A';
+		json_object_set_new(jwe, "ciphertext", json_string(ct));
+		free(ct);
+	}
+	{
+		char jerr[256];
+
+		r = kbs_jwe_decrypt(eph, jwe, ret, ret_len, jerr, sizeof(jerr));
+		if (r < 0)
+			cfail(err, errlen, r, "kbs: %s: %s", path, jerr);
+	}
+out:
+	/* The ephemeral private key dies with this attestation (OpenSSL clears it on free). */
+	EVP_PKEY_free(eph);
+	if (resp)
+		OPENSSL_cleanse(resp, strlen(resp));
+	free(resp);
+	free(body);
+	free(nonce);
+	free(token);
+	json_decref(jwk);
+	json_decref(ev);
+	json_decref(att);
+	json_decref(jwe);
+	json_decref(tok);
+	curl_easy_cleanup(c);
+	curl_easy_cleanup(c2);
+	tm.total_us = now_us() - t0;
+	if (timing)
+		*timing = tm;
+	return r;
+}

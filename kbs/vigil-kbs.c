@@ -1,0 +1,894 @@
+/*
+ * vigil-kbs: the reference key broker. Serves the Trustee KBS protocol "0.4.0" for `tpm` evidence
+ * (libmicrohttpd, OpenSSL, jansson) on loopback by default, and checks more than Trustee's `tpm`
+ * verifier: trusted AK, fresh single-use nonce with a TTL bound into the quote, exact PCR
+ * selection, PCR digest, the runtime measurement log replayed against PCR 23, firmware PCRs
+ * against reference values, and each resource's release policy (vigild digests, policy names,
+ * minimum serials, signers). Every decision goes to the decision log. docs/ATTESTATION.md.
+ */
+#include "attest/kbs.h"
+
+#include <arpa/inet.h>
+#include <errno.h>
+#include <getopt.h>
+#include <microhttpd.h>
+#include <openssl/crypto.h>
+#include <openssl/hmac.h>
+#include <openssl/pem.h>
+#include <openssl/rand.h>
+#include <openssl/x509.h>
+#include <signal.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#define ERR_PREFIX   "https://github.com/confidential-containers/kbs/errors/"
+#define MAX_SESSIONS 4096
+#define MAX_AKS      64
+#define MAX_BODY     (16u << 20)
+
+struct session {
+	char id[33];
+	char nonce[64];
+	time_t created;
+	bool used;     /* the nonce was presented once: never again */
+	bool attested; /* a token was issued */
+	json_t *tee_pubkey;
+	json_t *claims;
+};
+
+struct broker {
+	json_t *cfg;
+	const char *cfg_path;
+	long nonce_ttl, token_ttl;
+	size_t report_data_len; /* 32 or 64: kbs_report_data() */
+	FILE *dlog;
+	uint8_t *aks[MAX_AKS];
+	size_t ak_len[MAX_AKS], n_aks;
+	uint8_t hmac_key[32];
+	struct session sess[MAX_SESSIONS];
+	size_t n_sess;
+	uint64_t attestations;
+};
+
+static volatile sig_atomic_t stop;
+
+static void on_signal(int sig)
+{
+	(void)sig;
+	stop = 1;
+}
+
+/* --- the decision log ------------------------------------------------------------------ */
+
+static void decide(struct broker *b, const char *peer, const char *sess, const char *op,
+                   const char *what, bool allowed, const char *reason, json_t *extra)
+{
+	json_t *o = json_object();
+	char ts[32], *line;
+	time_t now = time(NULL);
+
+	strftime(ts, sizeof(ts), "%Y-%m-%dT%H:%M:%SZ", gmtime(&now));
+	json_object_set_new(o, "time", json_string(ts));
+	json_object_set_new(o, "peer", json_string(peer ? peer : ""));
+	json_object_set_new(o, "session", json_string(sess ? sess : ""));
+	json_object_set_new(o, "op", json_string(op));
+	if (what)
+		json_object_set_new(o, "resource", json_string(what));
+	json_object_set_new(o, "allowed", json_boolean(allowed));
+	if (reason)
+		json_object_set_new(o, "reason", json_string(reason));
+	if (extra)
+		json_object_set(o, "evidence", extra);
+	line = json_dumps(o, JSON_COMPACT | JSON_PRESERVE_ORDER);
+	json_decref(o);
+	if (!line)
+		return;
+	if (b->dlog) {
+		fprintf(b->dlog, "%s\n", line);
+		fflush(b->dlog);
+	}
+	if (!allowed)
+		fprintf(stderr, "vigil-kbs: %s refused: %s\n", op, reason ? reason : "");
+	free(line);
+}
+
+/* --- sessions ---------------------------------------------------------------------------- */
+
+static void session_free(struct session *s)
+{
+	json_decref(s->tee_pubkey);
+	json_decref(s->claims);
+	memset(s, 0, sizeof(*s));
+}
+
+static void sessions_expire(struct broker *b)
+{
+	time_t now = time(NULL);
+	size_t i = 0;
+
+	while (i < b->n_sess) {
+		struct session *s = &b->sess[i];
+		long life = s->attested ? b->token_ttl : b->nonce_ttl;
+
+		/* Kept a minute past its TTL so that a late attest is told "nonce expired". */
+		if (now - s->created > life + 60) {
+			session_free(s);
+			b->sess[i] = b->sess[--b->n_sess];
+			memset(&b->sess[b->n_sess], 0, sizeof(b->sess[0]));
+		} else {
+			i++;
+		}
+	}
+}
+
+static struct session *session_find(struct broker *b, const char *id)
+{
+	size_t i;
+
+	if (!id)
+		return NULL;
+	for (i = 0; i < b->n_sess; i++)
+		if (strcmp(b->sess[i].id, id) == 0)
+			return &b->sess[i];
+	return NULL;
+}
+
+/* --- tokens: JWT, HS256 under a key that lives as long as the broker --------------------- */
+
+static char *token_issue(struct broker *b, const struct session *s)
+{
+	static const char hdr[] = "{\"alg\":\"HS256\",\"typ\":\"JWT\"}";
+	time_t now = time(NULL);
+	json_t *claims =
+	    json_pack("{s:s, s:s, s:I, s:I, s:O, s:O}", "iss", "vigil-kbs", "sub", s->id, "iat",
+	              (json_int_t)now, "exp", (json_int_t)(now + b->token_ttl), "tee-pubkey",
+	              s->tee_pubkey, "vigil", s->claims);
+	char *payload = claims ? json_dumps(claims, JSON_COMPACT) : NULL;
+	char *h64 = kbs_b64(hdr, strlen(hdr), true), *p64 = NULL, *sig64 = NULL, *tok = NULL;
+	uint8_t mac[32];
+	unsigned int ml = 32;
+	char *signing = NULL;
+
+	json_decref(claims);
+	if (payload && h64)
+		p64 = kbs_b64(payload, strlen(payload), true);
+	if (p64 && asprintf(&signing, "%s.%s", h64, p64) > 0 &&
+	    HMAC(EVP_sha256(), b->hmac_key, 32, (uint8_t *)signing, strlen(signing), mac, &ml) &&
+	    (sig64 = kbs_b64(mac, ml, true)) && asprintf(&tok, "%s.%s", signing, sig64) < 0)
+		tok = NULL;
+	free(payload);
+	free(h64);
+	free(p64);
+	free(sig64);
+	free(signing);
+	return tok;
+}
+
+/* The token's claims when its MAC verifies and it has not expired; why not in reason. */
+static json_t *token_check(struct broker *b, const char *tok, const char **reason)
+{
+	const char *dot2 = tok ? strrchr(tok, '.') : NULL;
+	uint8_t mac[32], *sig = NULL, *payload = NULL;
+	unsigned int ml = 32;
+	size_t sl = 0, pl;
+	const char *dot1 = tok ? strchr(tok, '.') : NULL;
+	json_t *claims = NULL;
+	char *p64;
+
+	*reason = "no token (Authorization: Bearer)";
+	if (!dot1 || !dot2 || dot1 == dot2)
+		return NULL;
+	*reason = "token signature does not verify";
+	HMAC(EVP_sha256(), b->hmac_key, 32, (const uint8_t *)tok, (size_t)(dot2 - tok), mac, &ml);
+	sig = kbs_unb64(dot2 + 1, &sl);
+	if (!sig || sl != 32 || CRYPTO_memcmp(sig, mac, 32) != 0) {
+		free(sig);
+		return NULL;
+	}
+	free(sig);
+	p64 = strndup(dot1 + 1, (size_t)(dot2 - dot1 - 1));
+	payload = p64 ? kbs_unb64(p64, &pl) : NULL;
+	free(p64);
+	if (payload)
+		claims = json_loadb((const char *)payload, pl, 0, NULL);
+	free(payload);
+	*reason = "token has expired";
+	if (!claims ||
+	    json_integer_value(json_object_get(claims, "exp")) < (json_int_t)time(NULL)) {
+		json_decref(claims);
+		return NULL;
+	}
+	*reason = NULL;
+	return claims;
+}
+
+/* --- responses --------------------------------------------------------------------------- */
+
+static enum MHD_Result reply(struct MHD_Connection *c, unsigned int status, const char *body,
+                             const char *cookie)
+{
+	struct MHD_Response *r =
+	    MHD_create_response_from_buffer(strlen(body), (void *)body, MHD_RESPMEM_MUST_COPY);
+	enum MHD_Result ret;
+
+	MHD_add_response_header(r, "Content-Type", "application/json");
+	if (cookie)
+		MHD_add_response_header(r, "Set-Cookie", cookie);
+	ret = MHD_queue_response(c, status, r);
+	MHD_destroy_response(r);
+	return ret;
+}
+
+static enum MHD_Result reply_json(struct MHD_Connection *c, unsigned int status, json_t *o,
+                                  const char *cookie)
+{
+	char *s = json_dumps(o, JSON_COMPACT);
+	enum MHD_Result r = reply(c, status, s ? s : "{}", cookie);
+
+	if (s)
+		OPENSSL_cleanse(s, strlen(s));
+	free(s);
+	json_decref(o);
+	return r;
+}
+
+/* Trustee's error body: {"type": ".../errors/<Kind>", "detail": "..."}. */
+static enum MHD_Result reply_err(struct MHD_Connection *c, unsigned int status, const char *kind,
+                                 const char *detail)
+{
+	char type[256];
+
+	snprintf(type, sizeof(type), ERR_PREFIX "%s", kind);
+	return reply_json(c, status, json_pack("{s:s, s:s}", "type", type, "detail", detail), NULL);
+}
+
+/* --- /kbs/v0/auth ------------------------------------------------------------------------ */
+
+static enum MHD_Result h_auth(struct broker *b, struct MHD_Connection *c, const char *peer,
+                              const char *body, size_t len)
+{
+	json_t *req = json_loadb(body, len, JSON_REJECT_DUPLICATES, NULL);
+	const char *ver = json_string_value(json_object_get(req, "version"));
+	const char *tee = json_string_value(json_object_get(req, "tee"));
+	struct session *s;
+	uint8_t rnd[32];
+	char *n64, cookie[128];
+
+	if (!ver || strcmp(ver, KBS_PROTOCOL_VERSION) != 0) {
+		json_decref(req);
+		decide(b, peer, NULL, "auth", NULL, false, "protocol version is not 0.4.0", NULL);
+		return reply_err(c, 400, "ProtocolVersion",
+		                 "expected version \"" KBS_PROTOCOL_VERSION "\"");
+	}
+	if (!tee || strcmp(tee, "tpm") != 0) {
+		json_decref(req);
+		decide(b, peer, NULL, "auth", NULL, false, "tee is not \"tpm\"", NULL);
+		return reply_err(c, 400, "UnsupportedTee", "this broker verifies \"tpm\" evidence");
+	}
+	json_decref(req);
+	sessions_expire(b);
+	if (b->n_sess == MAX_SESSIONS)
+		return reply_err(c, 503, "TooManySessions", "try again later");
+	s = &b->sess[b->n_sess++];
+	memset(s, 0, sizeof(*s));
+	RAND_bytes(rnd, 16);
+	kbs_hex(rnd, 16, s->id);
+	RAND_bytes(rnd, 32);
+	n64 = kbs_b64(rnd, 32, false);
+	snprintf(s->nonce, sizeof(s->nonce), "%s", n64);
+	free(n64);
+	s->created = time(NULL);
+	snprintf(cookie, sizeof(cookie), "kbs-session-id=%s; Path=/kbs; HttpOnly", s->id);
+	decide(b, peer, s->id, "auth", NULL, true, NULL, NULL);
+	return reply_json(c, 200, json_pack("{s:s, s:{}}", "nonce", s->nonce, "extra-params"),
+	                  cookie);
+}
+
+/* --- /kbs/v0/attest ---------------------------------------------------------------------- */
+
+static bool ak_trusted(struct broker *b, const uint8_t *der, size_t len)
+{
+	size_t i;
+
+	for (i = 0; i < b->n_aks; i++)
+		if (b->ak_len[i] == len && memcmp(b->aks[i], der, len) == 0)
+			return true;
+	return false;
+}
+
+static json_t *claims_json(const struct log_claims *lc, const char *ak_fpr)
+{
+	json_t *pol = json_array();
+	size_t i, k;
+
+	for (i = 0; i < lc->n_policies; i++) {
+		json_t *signers = json_array();
+
+		for (k = 0; k < lc->policy[i].n_signers; k++)
+			json_array_append_new(signers, json_string(lc->policy[i].signers[k]));
+		json_array_append_new(
+		    pol, json_pack("{s:s, s:I, s:s, s:o}", "name", lc->policy[i].name, "serial",
+		                   (json_int_t)lc->policy[i].serial, "bundle_sha256",
+		                   lc->policy[i].bundle_sha256, "signers", signers));
+	}
+	return json_pack("{s:s, s:s, s:o, s:b, s:I}", "ak_sha256", ak_fpr, "vigild_sha256",
+	                 lc->vigild_sha256, "policies", pol, "checkpoint_key", lc->checkpoint_key,
+	                 "log_records", (json_int_t)lc->records);
+}
+
+/* The checks, in order; 0 and *claims, or a reason and the error kind. */
+static int verify_attestation(struct broker *b, struct session *s, json_t *req, json_t **claims,
+                              const char **kind, char *why, size_t whylen)
+{
+	json_t *rt = json_object_get(req, "runtime-data");
+	json_t *te = json_object_get(req, "tee-evidence");
+	json_t *pe = json_object_get(te, "primary_evidence");
+	json_t *q = json_object_get(pe, "tpm_quote");
+	json_t *jwk = json_object_get(rt, "tee-pubkey");
+	const char *nonce = json_string_value(json_object_get(rt, "nonce"));
+	const char *add = json_string_value(json_object_get(te, "additional_evidence"));
+	const char *ak64 = json_string_value(json_object_get(pe, "ak_public"));
+	const char *m64 = json_string_value(json_object_get(q, "message"));
+	const char *s64 = json_string_value(json_object_get(q, "signature"));
+	const char *log64 = json_string_value(json_object_get(pe, "vigil_measurement_log"));
+	uint8_t binding[48], rd[64], *ak = NULL, *msg = NULL, *sig = NULL, *log = NULL, fpr[32];
+	size_t akl = 0, ml = 0, sl = 0, ll = 0;
+	struct quote_verified qv;
+	struct log_claims lc;
+	EVP_PKEY *k = NULL;
+	char fhex[65];
+	json_t *refs;
+	const char *key;
+	json_t *v;
+	int r = -EPERM;
+
+	*kind = "AttestationFailed";
+	if (!json_is_object(rt) || !json_is_object(pe) || !json_is_object(q) || !nonce || !ak64 ||
+	    !m64 || !s64 || !json_is_object(jwk)) {
+		*kind = "MalformedRequest";
+		snprintf(why, whylen,
+		         "attest: runtime-data.{nonce,tee-pubkey} or primary_evidence.{ak_public,"
+		         "tpm_quote.{message,signature,pcrs}} missing");
+		return -EINVAL;
+	}
+	/* 1. The nonce: this session's, within its TTL, presented once. */
+	if (s->used) {
+		snprintf(why, whylen, "nonce already used (replayed attestation)");
+		return -EPERM;
+	}
+	s->used = true;
+	if (time(NULL) - s->created > b->nonce_ttl) {
+		snprintf(why, whylen, "nonce expired (older than %ld s)", b->nonce_ttl);
+		return -EPERM;
+	}
+	if (strcmp(nonce, s->nonce) != 0) {
+		snprintf(why, whylen, "runtime-data.nonce is not this session's nonce");
+		return -EPERM;
+	}
+	/* 2. The ephemeral key must be one we can encrypt to. */
+	if (kbs_jwk_import(jwk, &k, why, whylen) < 0) {
+		*kind = "MalformedRequest";
+		return -EINVAL;
+	}
+	EVP_PKEY_free(k);
+	/* 3. The binding: SHA-384(JCS{additional-evidence, nonce, tee-pubkey}). */
+	if (kbs_binding_digest(s->nonce, jwk, add ? add : "", binding) < 0) {
+		snprintf(why, whylen, "cannot canonicalize runtime-data (JCS)");
+		return -EINVAL;
+	}
+	/* 4. The AK: trusted. */
+	ak = kbs_unb64(ak64, &akl);
+	msg = kbs_unb64(m64, &ml);
+	sig = kbs_unb64(s64, &sl);
+	if (!ak || !msg || !sig) {
+		*kind = "MalformedRequest";
+		snprintf(why, whylen, "ak_public, tpm_quote.message or signature is not base64");
+		r = -EINVAL;
+		goto out;
+	}
+	EVP_Digest(ak, akl, fpr, NULL, EVP_sha256(), NULL);
+	kbs_hex(fpr, 32, fhex);
+	if (!ak_trusted(b, ak, akl)) {
+		snprintf(why, whylen, "unknown AK (sha256 of its SPKI %s is not in trusted_aks)",
+		         fhex);
+		goto out;
+	}
+	/* 5. The quote: signature, qualifying data = the binding, selection, PCR digest. */
+	kbs_report_data(binding, b->report_data_len, rd);
+	r = quote_verify(ak, akl, msg, ml, sig, sl, json_object_get(q, "pcrs"), rd,
+	                 b->report_data_len, &qv, why, whylen);
+	if (r < 0)
+		goto out;
+	/* 6. Firmware PCRs against reference values. */
+	refs = json_object_get(b->cfg, "reference_pcrs");
+	json_object_foreach(refs, key, v)
+	{
+		uint8_t want[32];
+		char *end;
+		long idx = strtol(key, &end, 10);
+
+		if (*end || idx < 0 || idx > 22 || !json_string_value(v) ||
+		    kbs_unhex(json_string_value(v), want, 32) < 0 ||
+		    memcmp(want, qv.pcr[idx], 32) != 0) {
+			snprintf(why, whylen, "PCR %s does not match its reference value", key);
+			r = -EPERM;
+			goto out;
+		}
+	}
+	/* 7. The runtime measurement log, replayed against the quoted PCR 23. */
+	if (!log64 || !(log = kbs_unb64(log64, &ll))) {
+		snprintf(why, whylen,
+		         "no vigil_measurement_log in the evidence: nothing to replay");
+		r = -EPERM;
+		goto out;
+	}
+	r = log_claims_from_buf(log, ll, qv.pcr[23], &lc, why, whylen);
+	if (r < 0)
+		goto out;
+	if (!lc.vigild_sha256[0]) {
+		snprintf(why, whylen, "log: no vigild start record with vigild_sha256");
+		r = -EPERM;
+		goto out;
+	}
+	*claims = claims_json(&lc, fhex);
+	json_decref(s->tee_pubkey);
+	s->tee_pubkey = json_deep_copy(jwk);
+	r = 0;
+out:
+	free(ak);
+	free(msg);
+	free(sig);
+	free(log);
+	return r;
+}
+
+static enum MHD_Result h_attest(struct broker *b, struct MHD_Connection *c, const char *peer,
+                                const char *body, size_t len)
+{
+	const char *sid = MHD_lookup_connection_value(c, MHD_COOKIE_KIND, "kbs-session-id");
+	struct session *s;
+	json_t *req, *claims = NULL;
+	const char *kind;
+	char why[512];
+	char *tok;
+	int r;
+
+	sessions_expire(b);
+	s = session_find(b, sid);
+	if (!s) {
+		decide(b, peer, sid, "attest", NULL, false,
+		       "no session (kbs-session-id unknown or expired)", NULL);
+		return reply_err(c, 401, "UnAuthenticatedCookie",
+		                 "no session: POST /kbs/v0/auth first (or the nonce expired)");
+	}
+	req = json_loadb(body, len, JSON_REJECT_DUPLICATES, NULL);
+	r = verify_attestation(b, s, req, &claims, &kind, why, sizeof(why));
+	json_decref(req);
+	b->attestations++;
+	if (r < 0) {
+		decide(b, peer, s->id, "attest", NULL, false, why, NULL);
+		return reply_err(c, r == -EINVAL ? 400 : 401, kind, why);
+	}
+	s->claims = claims;
+	s->attested = true;
+	s->created = time(NULL); /* from now on the session lives as long as its token */
+	tok = token_issue(b, s);
+	decide(b, peer, s->id, "attest", NULL, tok != NULL, tok ? NULL : "token", claims);
+	if (!tok)
+		return reply_err(c, 500, "TokenIssueFailed", "cannot sign the token");
+	return reply_json(c, 200, json_pack("{s:s}", "token", tok), NULL);
+}
+
+/* --- /kbs/v0/resource/<repository>/<type>/<tag> ------------------------------------------- */
+
+static bool str_in(json_t *arr, const char *s)
+{
+	size_t i;
+	json_t *v;
+
+	json_array_foreach(arr, i, v) if (json_is_string(v) &&
+	                                  strcmp(json_string_value(v), s) == 0) return true;
+	return false;
+}
+
+/* The release policy: vigild digests, and every policy in force allowed by name, minimum serial
+ * and (when listed) a signer. */
+static int release_allowed(json_t *rel, json_t *claims, char *why, size_t whylen)
+{
+	json_t *digests = json_object_get(rel, "vigild_sha256");
+	json_t *allowed = json_object_get(rel, "policies");
+	json_t *pols = json_object_get(claims, "policies"), *p;
+	const char *vd = json_string_value(json_object_get(claims, "vigild_sha256"));
+	size_t i;
+
+	if (json_is_array(digests) && !str_in(digests, vd ? vd : "")) {
+		snprintf(why, whylen, "vigild %s is not an allowed vigild_sha256", vd ? vd : "?");
+		return -EPERM;
+	}
+	if (json_is_true(json_object_get(rel, "require_checkpoint_key")) &&
+	    !json_is_true(json_object_get(claims, "checkpoint_key"))) {
+		snprintf(why, whylen, "no audit checkpoint key measured in the log");
+		return -EPERM;
+	}
+	if (!json_is_array(allowed))
+		return 0;
+	if (json_array_size(pols) == 0) {
+		snprintf(why, whylen, "no policy bundle in force");
+		return -EPERM;
+	}
+	json_array_foreach(pols, i, p)
+	{
+		const char *name = json_string_value(json_object_get(p, "name"));
+		json_int_t serial = json_integer_value(json_object_get(p, "serial"));
+		json_t *a;
+		size_t k;
+		bool ok = false;
+		const char *near = NULL;
+
+		json_array_foreach(allowed, k, a)
+		{
+			json_t *signers = json_object_get(a, "signers"), *sv;
+			size_t m;
+			bool sig_ok = !json_is_array(signers);
+
+			if (!name ||
+			    strcmp(json_string_value(json_object_get(a, "name")) ?: "", name))
+				continue;
+			if (serial < json_integer_value(json_object_get(a, "min_serial"))) {
+				near = "serial below min_serial";
+				continue;
+			}
+			json_array_foreach(json_object_get(p, "signers"), m,
+			                   sv) if (json_is_string(sv) &&
+			                           str_in(signers, json_string_value(sv))) sig_ok =
+			    true;
+			if (!sig_ok) {
+				near = "no allowed signer";
+				continue;
+			}
+			ok = true;
+		}
+		if (!ok) {
+			snprintf(why, whylen, "policy \"%s\" serial %lld is not allowed (%s)",
+			         name ? name : "?", (long long)serial,
+			         near ? near : "name not listed");
+			return -EPERM;
+		}
+	}
+	return 0;
+}
+
+static uint8_t *read_file(const char *path, size_t *len)
+{
+	FILE *f = fopen(path, "rb");
+	uint8_t *buf;
+	long n;
+
+	if (!f)
+		return NULL;
+	if (fseek(f, 0, SEEK_END) != 0 || (n = ftell(f)) < 0 || n > (1 << 20) ||
+	    fseek(f, 0, SEEK_SET) != 0 || !(buf = malloc((size_t)n + 1))) {
+		fclose(f);
+		return NULL;
+	}
+	if (fread(buf, 1, (size_t)n, f) != (size_t)n) {
+		free(buf);
+		fclose(f);
+		return NULL;
+	}
+	fclose(f);
+	*len = (size_t)n;
+	return buf;
+}
+
+static enum MHD_Result h_resource(struct broker *b, struct MHD_Connection *c, const char *peer,
+                                  const char *res)
+{
+	const char *sid = MHD_lookup_connection_value(c, MHD_COOKIE_KIND, "kbs-session-id");
+	const char *auth = MHD_lookup_connection_value(c, MHD_HEADER_KIND, "Authorization");
+	const char *reason = NULL, *sub;
+	json_t *claims = NULL, *rc, *jwe = NULL;
+	uint8_t *data = NULL;
+	size_t len = 0;
+	char why[512];
+	int r;
+
+	sessions_expire(b);
+	if (auth && strncmp(auth, "Bearer ", 7) == 0) {
+		claims = token_check(b, auth + 7, &reason);
+	} else if (sid && session_find(b, sid) && session_find(b, sid)->attested) {
+		struct session *s = session_find(b, sid);
+
+		claims = json_pack("{s:s, s:O, s:O}", "sub", s->id, "tee-pubkey", s->tee_pubkey,
+		                   "vigil", s->claims);
+	} else {
+		reason = "no token and no attested session";
+	}
+	if (!claims) {
+		decide(b, peer, sid, "resource", res, false, reason, NULL);
+		return reply_err(c, 401, "TokenNotFound", reason);
+	}
+	sub = json_string_value(json_object_get(claims, "sub"));
+	/* A token belongs to the session that attested: presented with another session's cookie,
+	 * it is someone else's. */
+	if (sid && (!sub || strcmp(sid, sub) != 0)) {
+		decide(b, peer, sid, "resource", res, false, "token of another session", NULL);
+		json_decref(claims);
+		return reply_err(c, 401, "TokenSessionMismatch",
+		                 "token of another session: the cookie names another session");
+	}
+	rc = json_object_get(json_object_get(b->cfg, "resources"), res);
+	if (!rc) {
+		decide(b, peer, sub, "resource", res, false, "no such resource", NULL);
+		json_decref(claims);
+		return reply_err(c, 404, "ResourceNotFound", "no such resource");
+	}
+	r = release_allowed(json_object_get(rc, "release"), json_object_get(claims, "vigil"), why,
+	                    sizeof(why));
+	if (r < 0) {
+		decide(b, peer, sub, "resource", res, false, why, json_object_get(claims, "vigil"));
+		json_decref(claims);
+		return reply_err(c, 403, "PolicyDeny", why);
+	}
+	data = read_file(json_string_value(json_object_get(rc, "file")) ?: "", &len);
+	if (!data) {
+		decide(b, peer, sub, "resource", res, false, "resource file unreadable", NULL);
+		json_decref(claims);
+		return reply_err(c, 500, "ResourceUnreadable", "the resource cannot be read");
+	}
+	r = kbs_jwe_encrypt(json_object_get(claims, "tee-pubkey"), data, len, &jwe);
+	OPENSSL_cleanse(data, len);
+	free(data);
+	decide(b, peer, sub, "resource", res, r == 0, r == 0 ? NULL : "JWE encryption failed",
+	       json_object_get(claims, "vigil"));
+	json_decref(claims);
+	if (r < 0)
+		return reply_err(c, 500, "JweFailed", "cannot encrypt to the tee-pubkey");
+	return reply_json(c, 200, jwe, NULL);
+}
+
+/* --- the HTTP glue ----------------------------------------------------------------------- */
+
+struct req {
+	char *body;
+	size_t len;
+	bool too_big;
+};
+
+static enum MHD_Result on_request(void *cls, struct MHD_Connection *c, const char *url,
+                                  const char *method, const char *version, const char *upload_data,
+                                  size_t *upload_size, void **con_cls)
+{
+	struct broker *b = cls;
+	struct req *rq = *con_cls;
+	const union MHD_ConnectionInfo *ci;
+	char peer[64] = "";
+
+	(void)version;
+	if (!rq) {
+		rq = calloc(1, sizeof(*rq));
+		if (!rq)
+			return MHD_NO;
+		*con_cls = rq;
+		return MHD_YES;
+	}
+	if (*upload_size) {
+		if (rq->len + *upload_size > MAX_BODY) {
+			rq->too_big = true;
+		} else {
+			char *p = realloc(rq->body, rq->len + *upload_size + 1);
+
+			if (!p)
+				return MHD_NO;
+			memcpy(p + rq->len, upload_data, *upload_size);
+			rq->body = p;
+			rq->len += *upload_size;
+			rq->body[rq->len] = 0;
+		}
+		*upload_size = 0;
+		return MHD_YES;
+	}
+	ci = MHD_get_connection_info(c, MHD_CONNECTION_INFO_CLIENT_ADDRESS);
+	if (ci && ci->client_addr && ci->client_addr->sa_family == AF_INET)
+		inet_ntop(AF_INET, &((const struct sockaddr_in *)ci->client_addr)->sin_addr, peer,
+		          sizeof(peer));
+	if (rq->too_big)
+		return reply_err(c, 413, "RequestTooLarge", "request body too large");
+	if (strcmp(method, "POST") == 0 && strcmp(url, "/kbs/v0/auth") == 0)
+		return h_auth(b, c, peer, rq->body ? rq->body : "", rq->len);
+	if (strcmp(method, "POST") == 0 && strcmp(url, "/kbs/v0/attest") == 0)
+		return h_attest(b, c, peer, rq->body ? rq->body : "", rq->len);
+	if (strcmp(method, "GET") == 0 && strncmp(url, "/kbs/v0/resource/", 17) == 0)
+		return h_resource(b, c, peer, url + 17);
+	return reply_err(c, 404, "NotFound", "no such endpoint");
+}
+
+static void on_done(void *cls, struct MHD_Connection *c, void **con_cls,
+                    enum MHD_RequestTerminationCode toe)
+{
+	struct req *rq = *con_cls;
+
+	(void)cls;
+	(void)c;
+	(void)toe;
+	if (rq) {
+		free(rq->body);
+		free(rq);
+	}
+	*con_cls = NULL;
+}
+
+/* --- configuration ----------------------------------------------------------------------- */
+
+static int load_ak(struct broker *b, const char *path)
+{
+	FILE *f = fopen(path, "r");
+	EVP_PKEY *k = f ? PEM_read_PUBKEY(f, NULL, NULL, NULL) : NULL;
+	unsigned char *der = NULL;
+	int n;
+
+	if (f)
+		fclose(f);
+	if (!k) {
+		fprintf(stderr, "vigil-kbs: %s: trusted_aks: not a PEM public key\n", path);
+		return -EINVAL;
+	}
+	n = i2d_PUBKEY(k, &der);
+	EVP_PKEY_free(k);
+	if (n <= 0 || b->n_aks == MAX_AKS)
+		return -EINVAL;
+	b->aks[b->n_aks] = der;
+	b->ak_len[b->n_aks++] = (size_t)n;
+	return 0;
+}
+
+static int load_config(struct broker *b, const char *path)
+{
+	json_error_t je;
+	json_t *aks, *v;
+	size_t i;
+
+	b->cfg = json_load_file(path, JSON_REJECT_DUPLICATES, &je);
+	if (!b->cfg) {
+		fprintf(stderr, "vigil-kbs: %s: line %d: %s\n", path, je.line, je.text);
+		return -EINVAL;
+	}
+	b->nonce_ttl = json_integer_value(json_object_get(b->cfg, "nonce_ttl_s")) ?: 60;
+	b->token_ttl = json_integer_value(json_object_get(b->cfg, "token_ttl_s")) ?: 300;
+	b->report_data_len =
+	    (size_t)(json_integer_value(json_object_get(b->cfg, "report_data_len")) ?: 32);
+	if (b->report_data_len != 32 && b->report_data_len != 64) {
+		fprintf(stderr, "vigil-kbs: %s: report_data_len: 32 or 64\n", path);
+		return -EINVAL;
+	}
+	aks = json_object_get(b->cfg, "trusted_aks");
+	if (!json_is_array(aks) || json_array_size(aks) == 0) {
+		fprintf(stderr, "vigil-kbs: %s: trusted_aks: a non-empty array of PEM files\n",
+		        path);
+		return -EINVAL;
+	}
+	json_array_foreach(aks, i, v)
+	{
+		if (!json_is_string(v) || load_ak(b, json_string_value(v)) < 0)
+			return -EINVAL;
+	}
+	if (!json_is_object(json_object_get(b->cfg, "resources"))) {
+		fprintf(stderr,
+		        "vigil-kbs: %s: resources: an object \"repo/type/tag\" -> {file, "
+		        "release}\n",
+		        path);
+		return -EINVAL;
+	}
+	if (json_string_value(json_object_get(b->cfg, "decision_log"))) {
+		b->dlog = fopen(json_string_value(json_object_get(b->cfg, "decision_log")), "a");
+		if (!b->dlog) {
+			fprintf(stderr, "vigil-kbs: %s: decision_log: cannot open\n", path);
+			return -EINVAL;
+		}
+	}
+	return 0;
+}
+
+/* `vigil-kbs seal JWK-FILE IN-FILE`: a JWE for the tests' independent decoder. */
+static int do_seal(const char *jwk_path, const char *in_path)
+{
+	json_t *jwk = json_load_file(jwk_path, 0, NULL), *jwe = NULL;
+	size_t len = 0;
+	uint8_t *data = read_file(in_path, &len);
+	int r = jwk && data ? kbs_jwe_encrypt(jwk, data, len, &jwe) : -EINVAL;
+
+	if (r == 0)
+		json_dumpf(jwe, stdout, JSON_COMPACT), putchar('\n');
+	else
+		fprintf(stderr, "vigil-kbs: seal: cannot encrypt %s to %s\n", in_path, jwk_path);
+	free(data);
+	json_decref(jwk);
+	json_decref(jwe);
+	return r == 0 ? 0 : 1;
+}
+
+int main(int argc, char **argv)
+{
+	static const struct option opts[] = {
+	    {"config", required_argument, NULL, 'c'}, {"listen", required_argument, NULL, 'l'},
+	    {"port", required_argument, NULL, 'p'},   {"port-file", required_argument, NULL, 'P'},
+	    {"help", no_argument, NULL, 'h'},         {0},
+	};
+	static struct broker b;
+	const char *cfg = NULL, *listen_addr = "127.0.0.1", *port_file = NULL;
+	struct sockaddr_in sin = {.sin_family = AF_INET};
+	struct MHD_Daemon *d;
+	const union MHD_DaemonInfo *di;
+	long port = 8080;
+	int c;
+
+	if (argc == 4 && strcmp(argv[1], "seal") == 0)
+		return do_seal(argv[2], argv[3]);
+	while ((c = getopt_long(argc, argv, "c:l:p:h", opts, NULL)) != -1) {
+		switch (c) {
+		case 'c':
+			cfg = optarg;
+			break;
+		case 'l':
+			listen_addr = optarg;
+			break;
+		case 'p':
+			port = strtol(optarg, NULL, 10);
+			break;
+		case 'P':
+			port_file = optarg;
+			break;
+		default:
+			printf("usage: vigil-kbs --config FILE [--listen ADDR] [--port N] "
+			       "[--port-file FILE]\n       vigil-kbs seal JWK-FILE IN-FILE\n");
+			return c == 'h' ? 0 : 2;
+		}
+	}
+	if (!cfg) {
+		fprintf(stderr, "vigil-kbs: --config FILE is required\n");
+		return 2;
+	}
+	if (inet_pton(AF_INET, listen_addr, &sin.sin_addr) != 1 || port < 0 || port > 65535) {
+		fprintf(stderr, "vigil-kbs: --listen %s --port %ld: not an IPv4 address and port\n",
+		        listen_addr, port);
+		return 2;
+	}
+	sin.sin_port = htons((uint16_t)port);
+	if (load_config(&b, cfg) < 0)
+		return 3;
+	RAND_bytes(b.hmac_key, sizeof(b.hmac_key));
+	signal(SIGINT, on_signal);
+	signal(SIGTERM, on_signal);
+	signal(SIGPIPE, SIG_IGN);
+	/* One polling thread: sessions need no lock, and throughput is one core's. */
+	d = MHD_start_daemon(MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_ERROR_LOG, 0, NULL, NULL,
+	                     on_request, &b, MHD_OPTION_SOCK_ADDR, &sin,
+	                     MHD_OPTION_NOTIFY_COMPLETED, on_done, NULL,
+	                     MHD_OPTION_CONNECTION_TIMEOUT, 30u, MHD_OPTION_END);
+	if (!d) {
+		fprintf(stderr, "vigil-kbs: cannot listen on %s:%ld\n", listen_addr, port);
+		return 1;
+	}
+	di = MHD_get_daemon_info(d, MHD_DAEMON_INFO_BIND_PORT);
+	if (di)
+		port = di->port;
+	printf("vigil-kbs: listening on %s:%ld\n", listen_addr, port);
+	fflush(stdout);
+	if (port_file) {
+		FILE *f = fopen(port_file, "w");
+
+		if (f) {
+			fprintf(f, "%ld\n", port);
+			fclose(f);
+		}
+	}
+	while (!stop)
+		pause();
+	MHD_stop_daemon(d);
+	fprintf(stderr, "vigil-kbs: %llu attestations\n", (unsigned long long)b.attestations);
+	return 0;
+}

@@ -1,0 +1,68 @@
+/* swtpm test helper for `vigil attest verify`: what vigild leaves behind, written by the same
+ * library code: a measurement log (agent start, a policy bundle, the audit key and checkpoints,
+ * each extended into PCR 23) and an audit log whose checkpoints are signed by the TPM key. */
+#include "agent/audit.h"
+#include "attest/attest.h"
+
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+__attribute__((weak)) int vigil_log_verbose;
+
+static int anchor(void *ctx, const char *type, const void *data, size_t len)
+{
+	return measure_record(ctx, type, data, len, NULL);
+}
+
+/* write TCTI STATE AUDIT-DIR MEASUREMENT-LOG N */
+int main(int argc, char **argv)
+{
+	static const char start[] =
+	    "{\"agent\":\"vigild\",\"vigild_sha256\":"
+	    "\"1111111111111111111111111111111111111111111111111111111111111111\"}";
+	static const char bundle[] = "{\"policy\":\"prod\",\"serial\":7,\"bundle_sha256\":\"22\","
+	                             "\"payload_sha256\":\"33\",\"signers\":[\"ab\"]}";
+	struct measure_config mc = {0};
+	struct measure_log *m;
+	struct audit_options o;
+	struct audit_writer *w;
+	unsigned int i, n;
+	int r;
+
+	if (argc != 7 || strcmp(argv[1], "write") != 0)
+		return fprintf(stderr, "usage: kbs_writer write TCTI STATE AUDIT-DIR LOG N\n"), 2;
+	n = (unsigned int)atoi(argv[6]);
+	mc.log_path = argv[5];
+	mc.tcti = argv[2];
+	mc.pcr = 23;
+	r = measure_open(&mc, &m);
+	if (r == 0)
+		r = measure_record(m, ATTEST_CT_START, start, strlen(start), NULL);
+	if (r == 0)
+		r = measure_record(m, ATTEST_CT_BUNDLE, bundle, strlen(bundle), NULL);
+	if (r < 0)
+		return fprintf(stderr, "measure: %s\n", strerror(-r)), 1;
+	audit_options_defaults(&o);
+	o.dir = argv[4];
+	o.state_dir = argv[3];
+	o.origin = "vigil/kbs-test";
+	o.checkpoint_records = 10;
+	o.checkpoint_ms = 600000;
+	o.key_open = audit_tpm_key_open;
+	o.key_ctx = measure_tpm(m);
+	o.anchor = anchor;
+	o.anchor_ctx = m;
+	r = audit_writer_open(&o, &w);
+	if (r < 0)
+		return fprintf(stderr, "writer open: %s\n", strerror(-r)), 1;
+	for (i = 0; i < n; i++)
+		if (audit_submitf(w, "event", "\"e\":{\"i\":%u}", i) < 0)
+			return fprintf(stderr, "submit failed\n"), 1;
+	r = audit_writer_close(w);
+	measure_close(m);
+	if (r < 0)
+		return fprintf(stderr, "writer close: %s\n", strerror(-r)), 1;
+	return 0;
+}

@@ -1,0 +1,189 @@
+#!/usr/bin/env bash
+# swtpm + vigil-kbs on loopback: attestation-gated key release (KBS protocol 0.4.0), and every
+# refusal the broker (or the client) must make, each with its reason on both sides: replayed and
+# expired nonces, a quote bound to another nonce, wrong/duplicated/reordered PCR selections, an
+# unknown AK, a tampered measurement log, a tampered JWE, a token of another session, a release
+# policy that refuses the policy in force. tpm2_checkquote verifies a vigil quote independently.
+set -uo pipefail
+# A session keyring of our own: the keys this test releases are possessed here and die with it.
+if [ -z "${VIGIL_KBS_SESSION:-}" ] && command -v keyctl > /dev/null; then
+	export VIGIL_KBS_SESSION=1
+	exec keyctl session - bash "$0" "$@"
+fi
+top=$(cd "$(dirname "$0")/../.." && pwd)
+. "$top/tests/tpm/lib.sh"
+tpm_test_start vigil-tpm-kbs
+KBS=$BUILD/vigil-kbs
+start_swtpm
+export VIGIL_TCTI="swtpm:host=127.0.0.1,port=$port"
+export TPM2TOOLS_TCTI=$VIGIL_TCTI
+cd "$tmp"
+kbs_pid=
+stop_kbs() { [ -n "$kbs_pid" ] && kill "$kbs_pid" 2>/dev/null && wait "$kbs_pid" 2>/dev/null; kbs_pid=; }
+trap 'stop_kbs; stop_swtpm; rm -rf "$tmp"' EXIT
+
+# record N TYPE CONTENT: one measurement-log line (sha256 bank, PCR 23), as vigild writes it.
+record() {
+	local d
+	d=$(printf '%s' "$3" | sha256sum | cut -c1-64)
+	jq -cn --argjson n "$1" --arg t "$2" --arg c "$3" --arg d "$d" \
+		'{recnum:$n,pcr:23,digests:[{hashAlg:"sha256",digest:$d}],content_type:$t,content:$c}'
+}
+extend_log() {
+	tpm2_pcrreset 23 > /dev/null
+	jq -r '.digests[] | select(.hashAlg == "sha256") | .digest' "$1" |
+		while read -r d; do tpm2_pcrextend "23:sha256=$d" > /dev/null; done
+}
+VD=1111111111111111111111111111111111111111111111111111111111111111
+SIGNER=abcdabcdabcdabcdabcdabcdabcdabcdabcdabcdabcdabcdabcdabcdabcdabcd
+bundle_rec() { # bundle_rec N NAME SERIAL SIGNER
+	record "$1" vigil/policy-bundle \
+		"{\"policy\":\"$2\",\"serial\":$3,\"bundle_sha256\":\"22\",\"payload_sha256\":\"33\",\"signers\":[\"$4\"]}"
+}
+{
+	record 0 vigil/agent-start "{\"agent\":\"vigild\",\"vigild_sha256\":\"$VD\"}"
+	bundle_rec 1 prod 5 "$SIGNER"
+	record 2 vigil/audit-key 'vigil/x+abcd+AAAA'
+} > ml.log
+extend_log ml.log
+
+# The AK the broker trusts: vigil creates it once (persistent) and exports it.
+"$V" attest quote --nonce 00 --out akq > /dev/null 2>&1 || { not_ok "vigil attest quote" "$(cat "$tmp/err" 2>/dev/null)"; }
+head -c 32 /dev/urandom > secret.bin
+start_kbs() { # start_kbs CONFIG
+	stop_kbs
+	rm -f port
+	"$KBS" --config "$1" --port 0 --port-file port > kbs.out 2> kbs.err &
+	kbs_pid=$!
+	for _ in $(seq 50); do [ -s port ] && break; sleep 0.1; done
+	URL="http://127.0.0.1:$(cat port)"
+}
+config() { # config NONCE_TTL ALLOWED_SIGNER MIN_SERIAL [AK-PEM]
+	jq -n --argjson ttl "$1" --arg signer "$2" --argjson min "$3" --arg ak "${4:-$tmp/akq/ak.pem}" \
+		--arg vd "$VD" --arg secret "$tmp/secret.bin" --arg dlog "$tmp/decisions.jsonl" '{
+		nonce_ttl_s: $ttl, token_ttl_s: 60, decision_log: $dlog, trusted_aks: [$ak],
+		resources: {"vigil/key/disk": {file: $secret, release: {vigild_sha256: [$vd],
+			policies: [{name: "prod", min_serial: $min, signers: [$signer]}]}}}}'
+}
+config 30 "$SIGNER" 5 > kbs.json
+start_kbs kbs.json
+keyring=$(keyctl newring vigil-test @s 2>/dev/null) || keyring=
+F() { "$V" key fetch --url "$URL" --resource vigil/key/disk --description vigil:disk \
+	--keyring "${keyring:-@s}" --log ml.log --retries 1 "$@"; }
+
+# --- the release ---
+expect_rc "key fetch: attested, released, measured, in the keyring" 0 F
+grep -q "^released .*sha256:$(sha256sum < secret.bin | cut -c1-64)" out &&
+	ok "the released key is the broker's resource (digest in the output)" ||
+	not_ok "released digest" "$(cat out)"
+if [ -n "$keyring" ]; then
+	got=$(keyctl pipe "$(keyctl search "$keyring" user vigil:disk)" | sha256sum | cut -c1-64)
+	[ "$got" = "$(sha256sum < secret.bin | cut -c1-64)" ] && ok "keyctl reads the released key" ||
+		not_ok "keyctl reads the released key" "$got"
+fi
+tail -n1 ml.log | jq -e --arg d "$(sha256sum < secret.bin | cut -c1-64)" \
+	'.content_type == "vigil/key-release" and (.content | fromjson | .key_sha256 == $d and (.uri | endswith("/kbs/v0/resource/vigil/key/disk")))' > /dev/null &&
+	ok "the release is measured: URI and key digest in the log" || not_ok "release record" "$(tail -n1 ml.log)"
+grep -q "$(od -An -tx1 secret.bin | tr -d ' \n')" ml.log && not_ok "the key itself is not in the log" || ok "the key itself is not in the log"
+expect_rc "the log (with the release record) still replays against PCR 23" 0 "$V" attest replay --log ml.log
+tail -n1 decisions.jsonl | jq -e '.op == "resource" and .allowed == true and .evidence.vigild_sha256 != null' > /dev/null &&
+	ok "decision log: the release, with the evidence it rested on" || not_ok "decision log" "$(tail -n2 decisions.jsonl)"
+expect_rc "key fetch with an RSA ephemeral key (RSA-OAEP-256)" 0 F --key-alg rsa --description vigil:disk-rsa
+expect_rc "key list shows the released keys" 0 "$V" key list --keyring "${keyring:-@s}"
+grep -q "vigil:disk-rsa" out && ok "key list names vigil:disk-rsa" || not_ok "key list" "$(cat out)"
+
+# --- refusals: exit 1, one line naming the reason; the broker logs it too ---
+refused() { # refused NAME BROKER-REASON-PATTERN FETCH-ARGS...
+	local name=$1 pat=$2
+	shift 2
+	expect_fail "$name" 1 "$pat" F "$@"
+	if tail -n3 decisions.jsonl | jq -r 'select(.allowed == false) | .reason' | grep -Eq -- "$pat"; then
+		ok "$name: in the broker's decision log"
+	else
+		not_ok "$name: in the broker's decision log" "$(tail -n3 decisions.jsonl)"
+	fi
+}
+refused "replayed nonce" "nonce already used" --fault replay
+refused "quote bound to another nonce" "qualifying data is not the nonce binding" --fault wrong-nonce
+refused "quote over the wrong PCRs (0-22)" "not registers 0-23 exactly" --pcrs sha256:0-22
+refused "duplicated PCR selection (sha256 bank twice)" "names bank 0xb twice" --pcrs sha256:0-23+sha256:0-23
+refused "reordered PCR selection (16-23 then 0-15)" "names bank 0xb twice" --pcrs sha256:16-23+sha256:0-15
+refused "tampered measurement log (recomputed record digest)" "replay does not reproduce the quoted PCR 23" --fault tamper-log
+refused "token of another session" "token of another session" --fault other-session
+expect_fail "no measurement log: no evidence, nothing fetched" 1 "cannot read the measurement log $tmp/none.log" F --log "$tmp/none.log"
+expect_fail "tampered JWE: the client refuses it" 1 "authentication failed" F --fault tamper-jwe
+[ -z "$keyring" ] || ! keyctl search "$keyring" user vigil:disk-x > /dev/null 2>&1 && ok "nothing placed on a refusal"
+
+"$V" attest quote --ak ecc --nonce 00 --out akqe > /dev/null 2>&1
+config 30 "$SIGNER" 5 "$tmp/akqe/ak.pem" > kbs-ecc.json
+start_kbs kbs-ecc.json
+expect_rc "key fetch with an ECC P-256 AK (ECDSA quote) the broker trusts" 0 F --ak ecc --description vigil:disk-ecc
+refused "the RSA AK is unknown to a broker that trusts only the ECC one" "unknown AK"
+config 1 "$SIGNER" 5 > kbs-ttl.json
+start_kbs kbs-ttl.json
+refused "expired nonce (TTL 1 s, attest after 3 s)" "nonce expired" --fault stale:3
+
+# An AK the broker does not know.
+openssl genpkey -algorithm EC -pkeyopt ec_paramgen_curve:P-256 2> /dev/null | openssl pkey -pubout > other-ak.pem
+config 30 "$SIGNER" 5 other-ak.pem > kbs-ak.json
+start_kbs kbs-ak.json
+refused "unknown AK" "unknown AK"
+
+# The release policy: a policy bundle it does not accept (another signer; a lower serial).
+config 30 "$SIGNER" 6 > kbs-serial.json
+start_kbs kbs-serial.json
+refused "policy serial below the release policy's minimum" 'policy "prod" serial 5 is not allowed \(serial below min_serial\)'
+config 30 "ffff" 5 > kbs-signer.json
+start_kbs kbs-signer.json
+refused "policy signed by a signer the release policy does not list" "no allowed signer"
+
+# Trustee's newer `tpm` verifier: the whole binding digest, zero-padded to 64 bytes.
+jq '.report_data_len = 64' kbs.json > kbs-64.json
+start_kbs kbs-64.json
+expect_rc "report data of 64 bytes (the binding, zero-padded) when the broker expects it" 0 F --report-data 64 --description vigil:disk64
+refused "32-byte report data to a broker that expects 64" "qualifying data is not the nonce binding"
+
+# After a refusal the operator (or vigild's trigger) revokes what was released.
+if [ -n "$keyring" ]; then
+	id=$(keyctl search "$keyring" user vigil:disk)
+	expect_rc "key revoke" 0 "$V" key revoke --description vigil:disk --keyring "$keyring" --log ml.log
+	keyctl pipe "$id" > /dev/null 2>&1 && not_ok "a revoked key cannot be read" || ok "a revoked key cannot be read"
+	tail -n1 ml.log | jq -e '.content_type == "vigil/key-revoke"' > /dev/null && ok "the revocation is measured" ||
+		not_ok "revocation measured" "$(tail -n1 ml.log)"
+fi
+stop_kbs
+
+# --- tpm2_checkquote verifies a vigil quote, with the broker's binding recomputed here ---
+echo '{"kty":"EC","crv":"P-256","alg":"ECDH-ES+A256KW","x":"f83OJ3D2xF1Bg8vub9tLe1gHMzV76e8Tus9uPHvRVEU","y":"x_FEzRu9m36HLN_tue659LNpXW6pCyStikYjKIWI5a0"}' > jwk.json
+nonce=$(head -c 32 /dev/urandom | base64)
+"$V" attest binding --nonce "$nonce" --jwk jwk.json > bind.out
+want=$(python3 -c 'import hashlib,json,sys
+jwk=json.load(open("jwk.json"))
+s=json.dumps({"additional-evidence":"","nonce":sys.argv[1],"tee-pubkey":jwk},sort_keys=True,separators=(",",":"),ensure_ascii=False)
+print(hashlib.sha384(s.encode()).hexdigest())' "$nonce")
+[ "$(sed -n 2p bind.out)" = "$want" ] && ok "binding digest equals an independent JCS+SHA-384" ||
+	not_ok "binding digest" "$(cat bind.out)" "$want"
+qd=$(sed -n 2p bind.out | cut -c1-64)
+check "vigil attest quote with the binding as qualifying data" "$V" attest quote --nonce "$qd" --out q
+check "tpm2_checkquote verifies it (signature, nonce)" tpm2_checkquote -u q/ak.pem -m q/message -s q/signature -q "$qd" -g sha256
+[ "$(tail -c 32 q/message | od -An -tx1 | tr -d ' \n')" = "$(tr -d '\n' < q/pcrs | xxd -r -p | sha256sum | cut -c1-64)" ] &&
+	ok "the quoted PCR digest is SHA-256 of the 24 reported PCR values" || not_ok "pcr digest"
+check "an ECC AK quotes too" "$V" attest quote --nonce "$qd" --out qe --ak ecc
+check "tpm2_checkquote verifies the ECC quote" tpm2_checkquote -u qe/ak.pem -m qe/message -s qe/signature -q "$qd" -g sha256
+expect_rc "tpm2_checkquote refuses another nonce" 1 tpm2_checkquote -u q/ak.pem -m q/message -s q/signature -q "00$qd" -g sha256
+
+# The EK: vigil's re-derived RSA EK public key is the one tpm2-tools derives (TCG template L-1).
+check "tpm2_createek (RSA)" tpm2_createek -c ek.ctx -G rsa -u ek.pem -f pem
+tpm2_flushcontext -t > /dev/null 2>&1
+[ "$(openssl pkey -pubin -in ek.pem -outform DER | sha256sum)" = "$(sha256sum < q/ek.der)" ] &&
+	ok "vigil's EK public key equals tpm2_createek's" || not_ok "EK public key" "$(openssl pkey -pubin -inform DER -in q/ek.der -text -noout 2>&1 | head -3)"
+[ ! -e q/ek-cert.der ] && ok "no EK certificate exported where swtpm has none" || not_ok "ek-cert.der without a certificate"
+# A certificate in the TCG EK certificate index (a self-signed stand-in, 1.4 KB: read in chunks).
+openssl req -x509 -newkey rsa:2048 -nodes -keyout /dev/null -subj /CN=ek -days 1 -outform DER -out cert.der 2> /dev/null
+tpm2_nvdefine 0x1c00002 -C o -s "$(stat -c %s cert.der)" -a "ownerwrite|ownerread|authread|authwrite|no_da" > /dev/null &&
+	tpm2_nvwrite 0x1c00002 -C o -i cert.der > /dev/null
+check "vigil attest quote exports the EK certificate" "$V" attest quote --nonce "$qd" --out qc
+cmp -s cert.der qc/ek-cert.der && ok "... byte for byte" || not_ok "EK certificate" "$(ls -l qc)"
+
+echo "kbs: $pass passed, $fail failed"
+[ "$fail" = 0 ]

@@ -1,0 +1,89 @@
+# vm suite: attestation-gated key release (KBS protocol) end to end, broker inside the guest.
+# vigild (--kbs-url) attests with the guest's vTPM to vigil-kbs on the guest's loopback (no NIC),
+# fetches the resource its policy's keys.release names into the kernel key vigil:disk, measured
+# and audited; the binary the key rules name reads it, another binary in the same cgroup gets
+# EPERM. `vigil attest verify` checks quote -> log -> policies -> audit log offline. Three denied
+# execs revoke the key (revoke_after_denials); a reload releases it again. A pushed bundle the
+# broker's release policy refuses: the next fetch is refused and the key revoked.
+# vigil-vm-args: --copy build/guest-tests:/t --copy build/guest-tests/vtest:/t/keyreader --vigild-args --kbs-url=http://127.0.0.1:8380
+. /tests/vm/lib.sh
+V=/t/vtest
+T=device:/dev/tpmrm0
+# wait_event SECONDS PATTERN...: an event line holding every fixed string, within SECONDS.
+wait_event() {
+	_n=$(($1 * 5))
+	shift
+	while [ "$_n" -gt 0 ]; do
+		cp "$EVENTS" /tmp/.wev 2>/dev/null || : > /tmp/.wev
+		for p in "$@"; do grep -F -- "$p" /tmp/.wev > /tmp/.wev2; mv /tmp/.wev2 /tmp/.wev; done
+		[ -s /tmp/.wev ] && return 0
+		usleep 200000
+		_n=$((_n - 1))
+	done
+	return 1
+}
+outside ip link set lo up
+outside vigil attest quote --tcti $T --nonce 00 --out /tmp/akq > /dev/null 2>&1
+expect_rc "the guest's AK exists and is exported (persistent, RSA-2048)" 0 test -s /tmp/akq/ak.pem
+vd=$(outside sha256sum "/proc/$(cat /run/vigild.pid)/exe" | cut -c1-64)
+sed "s/@VIGILD@/$vd/" /gen/kbs.json.in > /tmp/kbs.json
+outside sh -c 'vigil-kbs --config /tmp/kbs.json --port 8380 > /tmp/kbs.out 2> /tmp/kbs.err & echo $! > /tmp/kbs.pid'
+# vigild's first tries met a closed port: it retries with backoff (at most 60 s apart).
+if wait_event 150 '"type":"key_released"' '"key":"vigil:disk"'; then
+	ok "vigild attested and released vigil:disk into the keyring"
+else
+	not_ok "vigild released vigil:disk" "$(grep key_ "$EVENTS" | tail -n 3)" "$(tail -n 5 /out/vigild.log)" "$(cat /tmp/kbs.err)"
+fi
+expect_rc "an earlier refusal (broker down) was logged with its reason" 0 grep -q '"type":"key_release_failed".*"error":"kbs: ' "$EVENTS"
+id=$(grep '"type":"key_released"' "$EVENTS" | tail -n 1 | sed 's/.*"serial":\([0-9]*\).*/\1/')
+secret=$(outside cat /gen/secret.bin)
+[ -n "$secret" ] || not_ok "the platform reads the broker's secret" "$(cat /tmp/.err)"
+expect_rc "the named binary reads the released key" 0 /t/keyreader key-read "$id"
+got=$(cat /tmp/.out)
+[ "$got" = "$secret" ] && ok "... and it is the broker's secret" || not_ok "... and it is the broker's secret" "got '$got', want '$secret'"
+expect_eperm "another binary in the same cgroup gets EPERM" $V key-read "$id"
+expect_event "event: the read is denied by the key rules" '"type":"key"' '"key":"vigil:disk"' '"verdict":"deny"' '"comm":"vtest"'
+expect_rc "the release is measured (URI and key digest)" 0 grep -q 'vigil/key-release.*kbs/v0/resource/vigil/key/disk' /run/vigil/measurements.log
+expect_rc "the key itself is not in the measurement log" 1 grep -qF "$secret" /run/vigil/measurements.log
+expect_rc "the release is audited" 0 sh -c 'grep -rq "key_released" /var/log/vigil/'
+expect_rc "the measurement log still replays against PCR 23" 0 outside vigil attest replay
+expect_rc "broker decision log: the release, with vigild and the policy" 0 grep -q "\"allowed\":true.*\"vigild_sha256\":\"$vd\".*kbs-test" /tmp/kbs-decisions.jsonl
+
+# The offline verifier over what this guest wrote.
+nonce=$(od -An -N32 -tx1 /dev/urandom | tr -d ' \n')
+outside vigil attest evidence --tcti $T --nonce "$nonce" --out /tmp/ev.json > /dev/null 2>&1
+expect_rc "vigil attest verify: quote -> PCR 23 -> log -> vigild, kbs-test -> audit log" 0 \
+	outside vigil attest verify --evidence /tmp/ev.json --ak /tmp/akq/ak.pem --nonce "$nonce" --audit-dir /var/log/vigil --vigild-sha256 "$vd"
+grep -q "^policy: kbs-test serial 1" /tmp/.out && ok "it names the policy in force" || not_ok "verify names kbs-test" "$(cat /tmp/.out)"
+
+# A revocation trigger: 3 denied execs in the scope (revoke_after_denials), then a reload
+# fetches it again.
+cp /bin/busybox /tmp/evil
+for i in 1 2 3; do /tmp/evil true 2> /dev/null; done
+if wait_event 30 '"type":"key_revoked"' '"key":"vigil:disk"' '"reason":"denials"'; then
+	ok "3 denied execs revoke vigil:disk (revoke_after_denials)"
+else
+	not_ok "revoked after 3 denied execs" "$(grep -c '"type":"exec".*"verdict":"deny"' "$EVENTS") exec denials" "$(grep key_ "$EVENTS" | tail -n 2)"
+fi
+/t/keyreader key-read "$id" > /tmp/.out 2> /tmp/.err && not_ok "revoked by the trigger: unreadable" || ok "revoked by the trigger: unreadable, even by the named binary"
+outside kill -HUP "$(cat /run/vigild.pid)"
+n=0
+while [ "$(grep -c '"type":"key_released"' "$EVENTS")" -lt 2 ] && [ $n -lt 300 ]; do usleep 200000; n=$((n + 1)); done
+expect_rc "a reload re-attests and releases it again" 0 test "$(grep -c '"type":"key_released"' "$EVENTS")" -ge 2
+id=$(grep '"type":"key_released"' "$EVENTS" | tail -n 1 | sed 's/.*"serial":\([0-9]*\).*/\1/')
+expect_rc "the named binary reads the new key" 0 /t/keyreader key-read "$id"
+
+# A bundle the release policy refuses (trusted by vigild, signer not listed at the broker).
+outside vigil policy push /gen/b2.json > /tmp/push.out 2>&1
+expect_rc "vigild accepts the serial-2 bundle (its signer is trusted)" 0 grep -q '"type":"policy_loaded".*"policy_serial":2' "$EVENTS"
+if wait_event 60 '"type":"key_revoked"' '"key":"vigil:disk"' '"reason":"fetch_refused"'; then
+	ok "the next fetch is refused and vigil:disk is revoked"
+else
+	not_ok "key revoked after the refused fetch" "$(grep key_ "$EVENTS" | tail -n 3)"
+fi
+expect_rc "the refusal's reason reached vigild (403 PolicyDeny)" 0 grep -q '"type":"key_release_failed".*PolicyDeny.*no allowed signer' "$EVENTS"
+/t/keyreader key-read "$id" > /tmp/.out 2> /tmp/.err && not_ok "the revoked key cannot be read" || ok "the revoked key cannot be read (even by the named binary)"
+expect_rc "the revocation is measured" 0 grep -q 'vigil/key-revoke.*fetch_refused' /run/vigil/measurements.log
+expect_rc "broker decision log: the refusal and why" 0 grep -q '"allowed":false.*no allowed signer' /tmp/kbs-decisions.jsonl
+outside kill "$(cat /tmp/kbs.pid)"
+finish

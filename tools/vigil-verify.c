@@ -1,0 +1,336 @@
+/* vigil attest evidence|verify: offline, one command from a quote to the audit log. The chain:
+ * the quote (trusted AK, nonce, exact PCR selection, PCR digest) -> PCR 23 -> the runtime
+ * measurement log replayed -> vigild, the policies and the audit checkpoint key and checkpoint it
+ * names -> the audit log verified against that key and up to that checkpoint. */
+#include "tools/vigil.h"
+#include "agent/audit.h"
+#include "attest/kbs.h"
+
+#include <errno.h>
+#include <getopt.h>
+#include <openssl/pem.h>
+#include <openssl/x509.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/mman.h>
+#include <unistd.h>
+
+/* `vigil attest evidence --nonce HEX -o FILE`: the tpm evidence object, qualifying data = the
+ * nonce (at most 32 bytes), with the measurement log. */
+int do_attest_evidence(int argc, char **argv)
+{
+	static const struct option longopts[] = {
+	    {"nonce", required_argument, NULL, 'n'},
+	    {"out", required_argument, NULL, 'o'},
+	    {"tcti", required_argument, NULL, 't'},
+	    {"log", required_argument, NULL, 'l'},
+	    {"ak", required_argument, NULL, 'a'},
+	    {"help", no_argument, NULL, 'h'},
+	    {0},
+	};
+	static const char usage[] = "attest evidence --nonce HEX --out FILE [--tcti TCTI] [--log "
+	                            "MEASUREMENT-LOG] [--ak rsa|ecc]";
+	const char *nonce = NULL, *out = NULL, *log = ATTEST_DEFAULT_LOG;
+	const char *tcti = getenv("VIGIL_TCTI") ? getenv("VIGIL_TCTI") : "device:/dev/tpmrm0";
+	enum attest_ak_alg alg = ATTEST_AK_RSA;
+	struct attest_pcr_sel sel;
+	struct attest_tpm *t = NULL;
+	uint8_t binding[48] = {0};
+	json_t *ev = NULL;
+	size_t nl;
+	int c, r;
+
+	optind = 1;
+	while ((c = getopt_long(argc, argv, "n:o:t:l:h", longopts, NULL)) != -1) {
+		switch (c) {
+		case 'n':
+			nonce = optarg;
+			break;
+		case 'o':
+			out = optarg;
+			break;
+		case 't':
+			tcti = optarg;
+			break;
+		case 'l':
+			log = optarg;
+			break;
+		case 'a':
+			alg = strcmp(optarg, "ecc") == 0 ? ATTEST_AK_ECC : ATTEST_AK_RSA;
+			break;
+		case 'h':
+			printf("usage: vigil %s\n", usage);
+			return VIGIL_EXIT_OK;
+		default:
+			fprintf(stderr, "usage: vigil %s\n", usage);
+			return VIGIL_EXIT_USAGE;
+		}
+	}
+	nl = nonce ? strlen(nonce) : 0;
+	if (!nonce || !out || optind != argc || nl != 64 || kbs_unhex(nonce, binding, 32) < 0) {
+		fprintf(stderr, "usage: vigil %s (the nonce: 64 lowercase hex digits)\n", usage);
+		return VIGIL_EXIT_USAGE;
+	}
+	attest_pcr_sel_default(&sel);
+	r = attest_tpm_open(tcti, &t);
+	if (r < 0) {
+		fprintf(stderr, "vigil: attest evidence: no TPM at %s\n", tcti);
+		return VIGIL_EXIT_FAIL;
+	}
+	r = attest_tpm_evidence(t, alg, &sel, binding, 32, log, &ev);
+	attest_tpm_close(t);
+	if (r == 0 && json_dump_file(ev, out, JSON_INDENT(1)) < 0)
+		r = -EIO;
+	json_decref(ev);
+	if (r < 0) {
+		fprintf(stderr, "vigil: attest evidence: %s: %s\n", out, strerror(-r));
+		return VIGIL_EXIT_FAIL;
+	}
+	return VIGIL_EXIT_OK;
+}
+
+static int memfd_path(const char *what, const void *d, size_t n, char *path, size_t size)
+{
+	int fd = memfd_create(what, MFD_CLOEXEC);
+
+	if (fd < 0)
+		return -errno;
+	if (write(fd, d, n) != (ssize_t)n) {
+		close(fd);
+		return -EIO;
+	}
+	snprintf(path, size, "/proc/self/fd/%d", fd);
+	return fd;
+}
+
+static int vfail(const char *what, const char *msg)
+{
+	fprintf(stderr, "vigil: attest verify: %s: %s\n", what, msg);
+	return VIGIL_EXIT_FAIL;
+}
+
+int do_attest_verify(int argc, char **argv)
+{
+	static const struct option longopts[] = {
+	    {"evidence", required_argument, NULL, 'e'},
+	    {"ak", required_argument, NULL, 'a'},
+	    {"nonce", required_argument, NULL, 'n'},
+	    {"audit-dir", required_argument, NULL, 'd'},
+	    {"vigild-sha256", required_argument, NULL, 'v'},
+	    {"help", no_argument, NULL, 'h'},
+	    {0},
+	};
+	static const char usage[] =
+	    "attest verify --evidence FILE --ak TRUSTED-AK.pem --nonce HEX --audit-dir DIR "
+	    "[--vigild-sha256 HEX]";
+	const char *evp = NULL, *akp = NULL, *nonce = NULL, *dir = NULL, *want_vd = NULL;
+	struct audit_verify_options ao = {0};
+	struct audit_verify_result ar;
+	struct audit_key key = {0};
+	struct quote_verified qv;
+	struct log_claims lc;
+	json_t *ev, *q;
+	uint8_t qd[32], *ak = NULL, *msg = NULL, *sig = NULL, *log = NULL;
+	unsigned char *trusted = NULL;
+	size_t akl = 0, ml = 0, sl = 0, ll = 0, i;
+	char err[512], kpath[64], cpath[64];
+	int c, r, tl = 0, kfd = -1, cfd = -1, rc = VIGIL_EXIT_FAIL;
+	EVP_PKEY *tk = NULL;
+	FILE *f;
+
+	optind = 1;
+	while ((c = getopt_long(argc, argv, "h", longopts, NULL)) != -1) {
+		switch (c) {
+		case 'e':
+			evp = optarg;
+			break;
+		case 'a':
+			akp = optarg;
+			break;
+		case 'n':
+			nonce = optarg;
+			break;
+		case 'd':
+			dir = optarg;
+			break;
+		case 'v':
+			want_vd = optarg;
+			break;
+		case 'h':
+			printf("usage: vigil %s\n", usage);
+			return VIGIL_EXIT_OK;
+		default:
+			fprintf(stderr, "usage: vigil %s\n", usage);
+			return VIGIL_EXIT_USAGE;
+		}
+	}
+	if (!evp || !akp || !nonce || !dir || optind != argc || kbs_unhex(nonce, qd, 32) < 0) {
+		fprintf(stderr, "usage: vigil %s (the nonce: 64 lowercase hex digits)\n", usage);
+		return VIGIL_EXIT_USAGE;
+	}
+	ev = json_load_file(evp, JSON_REJECT_DUPLICATES, NULL);
+	q = json_object_get(ev, "tpm_quote");
+	if (!json_is_object(ev) || !json_is_object(q)) {
+		json_decref(ev);
+		fprintf(stderr,
+		        "vigil: attest verify: %s: not tpm evidence (ak_public, tpm_quote)\n", evp);
+		return VIGIL_EXIT_INVALID;
+	}
+	f = fopen(akp, "r");
+	tk = f ? PEM_read_PUBKEY(f, NULL, NULL, NULL) : NULL;
+	if (f)
+		fclose(f);
+	if (tk)
+		tl = i2d_PUBKEY(tk, &trusted);
+	EVP_PKEY_free(tk);
+	if (tl <= 0) {
+		json_decref(ev);
+		fprintf(stderr, "vigil: attest verify: %s: not a PEM public key\n", akp);
+		return VIGIL_EXIT_INVALID;
+	}
+	ak = kbs_unb64(json_string_value(json_object_get(ev, "ak_public")) ?: "", &akl);
+	msg = kbs_unb64(json_string_value(json_object_get(q, "message")) ?: "", &ml);
+	sig = kbs_unb64(json_string_value(json_object_get(q, "signature")) ?: "", &sl);
+	log = kbs_unb64(json_string_value(json_object_get(ev, "vigil_measurement_log")) ?: "", &ll);
+	/* 1. The AK is the one trusted; 2. the quote. */
+	if (!ak || akl != (size_t)tl || memcmp(ak, trusted, akl) != 0) {
+		rc = vfail(evp, "ak_public is not the trusted AK");
+		goto out;
+	}
+	if (!msg || !sig) {
+		rc = vfail(evp, "tpm_quote.message or signature is not base64");
+		goto out;
+	}
+	r = quote_verify(ak, akl, msg, ml, sig, sl, json_object_get(q, "pcrs"), qd, 32, &qv, err,
+	                 sizeof(err));
+	if (r < 0) {
+		rc = vfail(evp, err);
+		goto out;
+	}
+	/* 3. The measurement log replayed against the quoted PCR 23, and what it names. */
+	if (!log || ll == 0) {
+		rc = vfail(evp, "no vigil_measurement_log");
+		goto out;
+	}
+	r = log_claims_from_buf(log, ll, qv.pcr[23], &lc, err, sizeof(err));
+	if (r < 0) {
+		rc = vfail(evp, err);
+		goto out;
+	}
+	if (!lc.vigild_sha256[0]) {
+		rc = vfail(evp, "the log names no vigild start");
+		goto out;
+	}
+	if (want_vd && strcmp(want_vd, lc.vigild_sha256) != 0) {
+		rc = vfail(evp, "vigild is not the expected --vigild-sha256");
+		goto out;
+	}
+	if (!lc.audit_vkey[0] || !lc.checkpoint_note[0]) {
+		rc = vfail(evp, "the log measures no audit checkpoint key or no checkpoint");
+		goto out;
+	}
+	/* 4. The audit log, under the measured key, up to (at least) the measured checkpoint. */
+	kfd = memfd_path("vigil-vkey", lc.audit_vkey, strlen(lc.audit_vkey), kpath, sizeof(kpath));
+	cfd = memfd_path("vigil-checkpoint", lc.checkpoint_note, strlen(lc.checkpoint_note), cpath,
+	                 sizeof(cpath));
+	if (kfd < 0 || cfd < 0 || audit_key_read_public(kpath, NULL, &key) < 0) {
+		rc = vfail(evp, "the measured audit key is not a note vkey");
+		goto out;
+	}
+	ao.dir = dir;
+	ao.key = &key;
+	ao.checkpoint_file = cpath;
+	r = audit_verify(&ao, &ar);
+	if (r < 0 || ar.status != AUDIT_OK) {
+		rc = vfail(dir, ar.msg);
+		goto out;
+	}
+	printf("quote: AK trusted, nonce bound, sha256:0-23, PCR digest and signature verified\n");
+	printf("log: %llu records replay to the quoted PCR 23\n", (unsigned long long)lc.records);
+	printf("vigild: sha256 %s\n", lc.vigild_sha256);
+	for (i = 0; i < lc.n_policies; i++)
+		printf("policy: %s serial %llu bundle %s signers %zu\n", lc.policy[i].name,
+		       (unsigned long long)lc.policy[i].serial, lc.policy[i].bundle_sha256,
+		       lc.policy[i].n_signers);
+	printf("audit: %s; the measured checkpoint is in the chain, signed by the measured key\n",
+	       ar.msg);
+	rc = VIGIL_EXIT_OK;
+out:
+	if (kfd >= 0)
+		close(kfd);
+	if (cfd >= 0)
+		close(cfd);
+	audit_key_free(&key);
+	OPENSSL_free(trusted);
+	free(ak);
+	free(msg);
+	free(sig);
+	free(log);
+	json_decref(ev);
+	return rc;
+}
+
+/* `vigil attest tsm-report --binding HEX --out FILE [--root DIR]`: the TDX quote or SNP report
+ * whose report data is the binding (at most 64 bytes) zero-padded to 64. */
+int do_attest_tsm(int argc, char **argv)
+{
+	static const struct option longopts[] = {
+	    {"binding", required_argument, NULL, 'b'},
+	    {"out", required_argument, NULL, 'o'},
+	    {"root", required_argument, NULL, 'r'},
+	    {"help", no_argument, NULL, 'h'},
+	    {0},
+	};
+	static const char usage[] = "attest tsm-report --binding HEX --out FILE [--root DIR]";
+	const char *hex = NULL, *out = NULL, *root = NULL;
+	struct tsm_result res;
+	uint8_t data[64] = {0};
+	char err[512];
+	size_t n;
+	FILE *f;
+	int c, r;
+
+	optind = 1;
+	while ((c = getopt_long(argc, argv, "h", longopts, NULL)) != -1) {
+		switch (c) {
+		case 'b':
+			hex = optarg;
+			break;
+		case 'o':
+			out = optarg;
+			break;
+		case 'r':
+			root = optarg;
+			break;
+		case 'h':
+			printf("usage: vigil %s\n", usage);
+			return VIGIL_EXIT_OK;
+		default:
+			fprintf(stderr, "usage: vigil %s\n", usage);
+			return VIGIL_EXIT_USAGE;
+		}
+	}
+	n = hex ? strlen(hex) / 2 : 0;
+	if (!hex || !out || optind != argc || n == 0 || n > 64 || strlen(hex) % 2 ||
+	    kbs_unhex(hex, data, n) < 0) {
+		fprintf(stderr, "usage: vigil %s (HEX: 2 to 128 lowercase hex digits)\n", usage);
+		return VIGIL_EXIT_USAGE;
+	}
+	r = tsm_report(root, data, &res, err, sizeof(err));
+	if (r < 0) {
+		fprintf(stderr, "vigil: attest tsm-report: %s\n", err);
+		return VIGIL_EXIT_FAIL;
+	}
+	f = fopen(out, "wb");
+	r = f && fwrite(res.report, 1, res.len, f) == res.len ? 0 : -EIO;
+	if (f && fclose(f) != 0)
+		r = -EIO;
+	if (r == 0)
+		printf("%s report, %zu bytes, report data bound\n",
+		       measure_platform_name(res.platform), res.len);
+	else
+		fprintf(stderr, "vigil: attest tsm-report: cannot write %s\n", out);
+	tsm_result_clear(&res);
+	return r == 0 ? VIGIL_EXIT_OK : VIGIL_EXIT_FAIL;
+}
