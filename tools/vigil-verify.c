@@ -3,7 +3,7 @@
  * measurement log replayed -> vigild, the policies and the audit checkpoint key and checkpoint it
  * names -> the audit log verified against that key and up to that checkpoint. */
 #include "tools/vigil.h"
-#include "agent/audit.h"
+#include "audit/audit.h"
 #include "attest/kbs.h"
 
 #include <errno.h>

@@ -1,7 +1,7 @@
 /* swtpm test helper for `vigil attest verify`: what vigild leaves behind, written by the same
  * library code: a measurement log (agent start, a policy bundle, the audit key and checkpoints,
  * each extended into PCR 23) and an audit log whose checkpoints are signed by the TPM key. */
-#include "agent/audit.h"
+#include "audit/audit.h"
 #include "attest/attest.h"
 
 #include <errno.h>
