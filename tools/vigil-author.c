@@ -44,7 +44,8 @@ int do_policy_test(int argc, char **argv)
 	struct policy_eval *ev = NULL;
 	struct policy *p = NULL;
 	const char *root = NULL;
-	size_t total = 0, failed = 0;
+	size_t total = 0, failed = 0, *counts = NULL;
+	struct policy_case **files = NULL;
 	bool verbose = false;
 	int c, i, rc = VIGIL_EXIT_OK;
 
@@ -76,27 +77,23 @@ int do_policy_test(int argc, char **argv)
 		return VIGIL_EXIT_INVALID;
 	}
 	/* Every case file is read before any is run: a bad one reports nothing else. */
-	for (i = optind + 1; i < argc; i++) {
-		struct policy_case *cases;
-		size_t n;
-
-		if (policy_cases_load(argv[i], &cases, &n, &err) < 0) {
-			fprintf(stderr, "vigil: %s\n", err.msg);
-			rc = VIGIL_EXIT_INVALID;
-			goto out;
-		}
-		policy_cases_free(cases, n);
+	files = calloc((size_t)argc, sizeof(*files));
+	counts = calloc((size_t)argc, sizeof(*counts));
+	if (!files || !counts) {
+		rc = VIGIL_EXIT_FAIL;
+		goto out;
 	}
-	for (i = optind + 1; i < argc; i++) {
-		struct policy_case *cases;
-		size_t n, k;
-
-		if (policy_cases_load(argv[i], &cases, &n, &err) < 0) {
+	for (i = optind + 1; i < argc; i++)
+		if (policy_cases_load(argv[i], &files[i], &counts[i], &err) < 0) {
 			fprintf(stderr, "vigil: %s\n", err.msg);
 			rc = VIGIL_EXIT_INVALID;
 			goto out;
 		}
-		for (k = 0; k < n; k++) {
+	for (i = optind + 1; i < argc; i++) {
+		struct policy_case *cases = files[i];
+		size_t k;
+
+		for (k = 0; k < counts[i]; k++) {
 			struct policy_verdict v;
 			bool ok;
 
@@ -120,12 +117,15 @@ int do_policy_test(int argc, char **argv)
 			if (!ok || verbose)
 				printf("     why: %s\n", v.why);
 		}
-		policy_cases_free(cases, n);
 	}
 	printf("policy '%s' serial %llu: %zu cases, %zu passed, %zu failed\n", p->name,
 	       (unsigned long long)p->serial, total, total - failed, failed);
 	rc = failed ? VIGIL_EXIT_FAIL : VIGIL_EXIT_OK;
 out:
+	for (i = 0; files && i < argc; i++)
+		policy_cases_free(files[i], counts[i]);
+	free(files);
+	free(counts);
 	policy_eval_free(ev);
 	policy_free(p);
 	return rc;

@@ -4,5 +4,7 @@
 
 int do_policy_test(int argc, char **argv);
 int do_policy_explain(int argc, char **argv);
+int do_policy_learn(int argc, char **argv);
+int do_policy_diff(int argc, char **argv);
 
 #endif /* VIGIL_TOOLS_AUTHOR_H */
