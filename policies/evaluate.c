@@ -407,9 +407,10 @@ static void decide_net(const struct policy_eval *e, const struct policy_access *
 		v->rule = (long)hit->rules[i];
 		v->rule_name = r->name;
 		snprintf(v->why, sizeof(v->why),
-		         "network.rules[%u] '%s' (%s) is the most specific rule matching %s %s "
-		         "port %u %s (longest prefix /%u of the rules containing it, then port "
-		         "range, protocol, operations, deny > audit > allow).",
+		         "network.rules[%u] '%s' (%s) is the first rule matching %s %s port %u %s "
+		         "in the list of the policy's longest CIDR containing the address (/%u): "
+		         "longer prefix, narrower ports, a named protocol, fewer operations, then "
+		         "deny > audit > allow.",
 		         hit->rules[i], r->name, action_name(r->action),
 		         policy_net_op_name(a->access), addr, a->port,
 		         a->proto == IPPROTO_TCP ? "tcp" : "udp", hit->prefix);
