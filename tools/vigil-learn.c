@@ -42,7 +42,7 @@ struct seen_set {
 struct learn {
 	struct seen_set exec, files, net, keys;
 	struct seen_set names; /* last components of the path_* hooks' events, and how */
-	size_t events, skipped_names, lost;
+	size_t events, skipped_names, lost, dropped;
 	bool raw;
 	json_t *exe_of_pid; /* pid -> executable path, from exec events */
 };
@@ -325,6 +325,12 @@ static int learn_files(struct learn *l, const char *root, unsigned int fold, jso
 
 		if (!dir)
 			return -ENOMEM;
+		/* Gone with its directory (/proc/PID/...): no identity a policy could name. */
+		if (!exists(root, l->files.v[i].key) && !exists(root, dir)) {
+			l->dropped++;
+			free(dir);
+			continue;
+		}
 		for (j = 0; j < dirs.n; j++)
 			if (!strcmp(dirs.v[j].key, dir))
 				folded = dirs.v[j].count >= fold || dirs.v[j].gone;
@@ -502,12 +508,14 @@ int do_policy_learn(int argc, char **argv)
 	    {"files-default", required_argument, NULL, 'F'},
 	    {"fold", required_argument, NULL, 'f'},
 	    {"merge", required_argument, NULL, 'm'},
+	    {"serial", required_argument, NULL, 'S'},
 	    {"help", no_argument, NULL, 'h'},
 	    {0},
 	};
 	static const char usage[] =
 	    "usage: vigil policy learn (--scope guest|CGROUP... | --merge OLD.json) [--name NAME]\n"
-	    "         [--files-default allow|deny|audit] [--fold N] [--root DIR] [-o OUT] LOG...\n";
+	    "         [--serial N] [--files-default allow|deny|audit] [--fold N] [--root DIR]\n"
+	    "         [-o OUT] LOG...\n";
 	struct learn l = {0};
 	struct policy_error err = {{0}};
 	const char *root = "", *out = NULL, *name = "learned", *files_default = "deny";
@@ -515,6 +523,7 @@ int do_policy_learn(int argc, char **argv)
 	json_t *scope = NULL, *policy = NULL, *exec, *files, *net, *keys;
 	struct policy *check = NULL;
 	unsigned int fold = 3;
+	unsigned long long serial = 0;
 	char msg[1024] = "", *text = NULL, *tmp = NULL;
 	size_t i;
 	int c, r = 0, rc = VIGIL_EXIT_INVALID;
@@ -546,6 +555,9 @@ int do_policy_learn(int argc, char **argv)
 			fold = (unsigned int)strtoul(optarg, NULL, 10);
 			if (!fold)
 				fold = 1;
+			break;
+		case 'S':
+			serial = strtoull(optarg, NULL, 10);
 			break;
 		case 'm':
 			merge = optarg;
@@ -597,6 +609,8 @@ int do_policy_learn(int argc, char **argv)
 		policy = json_pack("{s:i, s:s, s:i, s:s, s:O}", "version", 1, "name", name,
 		                   "serial", 1, "mode", "enforce", "scope", scope);
 	}
+	if (serial)
+		json_object_set_new(policy, "serial", json_integer((json_int_t)serial));
 	if (l.lost) {
 		char incomplete[POLICY_NAME_MAX + 1];
 
@@ -680,6 +694,11 @@ int do_policy_learn(int argc, char **argv)
 	        "vigil: learned %zu events: %zu exec, %zu file, %zu network, %zu key rules%s%s\n",
 	        l.events, check->n_exec, check->n_files, check->n_net, check->n_keys,
 	        out ? " -> " : "", out ? out : "");
+	if (l.dropped)
+		fprintf(stderr,
+		        "vigil: note: %zu files no longer exist, nor their directories "
+		        "(/proc/PID/...): not learned\n",
+		        l.dropped);
 	if (l.lost)
 		fprintf(
 		    stderr,

@@ -102,6 +102,13 @@ check "diff counts" 1 "0 only in p.json, 3 only in m.json" "$V" policy diff p.js
 check "diff the other way" 1 "- files: allow read /data/other" "$V" policy diff m.json p.json
 check "no difference" 0 "0 only in p.json, 0 only in again.json" "$V" policy diff p.json again.json
 
+# A file gone with its directory (/proc/PID/...) names no identity: not learned, said so.
+{ cat events.jsonl; ev file 12 /proc/999999999/status ',"access":"read"'; echo; } > proc.jsonl
+check "a file gone with its directory is not learned" 0 "1 files no longer exist, nor their directories" \
+	"$V" policy learn --root root --scope /workload --serial 7 -o s.json proc.jsonl
+[ "$(jq -r '.serial' s.json) $(jq -c '[.files.rules[].path | select(startswith("/proc"))]' s.json)" = "7 []" ] &&
+	ok "--serial, and no /proc rule" || not_ok "serial / proc: $(jq -c '[.serial, .files]' s.json)"
+
 # Bad input: one line, nothing written.
 nothing() { # NAME WANT_MSG ARGS...: exit 3, one line, no output file
 	local name=$1 msg=$2 out rc
