@@ -8,6 +8,7 @@ pkgs=(
 	libcurl4-openssl-dev libprotobuf-c-dev protobuf-c-compiler libmicrohttpd-dev
 	qemu-system-x86 swtpm swtpm-tools tpm2-tools busybox-static cpio xz-utils
 	keyutils jq openssl ca-certificates xxd
+	python3.11 # tests/vm/python.sh: the real workload, copied into the guest
 )
 
 missing=()
