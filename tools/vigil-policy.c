@@ -1,5 +1,6 @@
 /* vigil policy: check, show and pin policy files; keygen, sign, verify and push bundles. */
 #include "tools/vigil.h"
+#include "tools/vigil-author.h"
 #include "policies/bundle.h"
 #include "policies/policy.h"
 #include "agent/control.h"
@@ -509,6 +510,11 @@ int do_policy(int argc, char **argv)
 	    {"verify", do_verify, "check a bundle's signatures against a trust directory"},
 	    {"push", do_push, "send a bundle to the running vigild"},
 	    {"pin", do_pin, "fill in each exec rule's sha256 from the file it names"},
+	    {"test", do_policy_test, "decide the accesses of case files offline, check verdicts"},
+	    {"explain", do_policy_explain, "say which rule decided an event, and why"},
+	    {"learn", do_policy_learn, "write a policy allowing what a learning run's log shows"},
+	    {"diff", do_policy_diff,
+	     "show, per section, what one policy allows that another does not"},
 	};
 
 	return vigil_dispatch(sub, sizeof(sub) / sizeof(sub[0]), "policy", argc - 1, argv + 1);

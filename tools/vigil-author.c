@@ -1,0 +1,431 @@
+/* vigil policy test and explain: offline decisions of a policy (policies/evaluate.c). */
+#include "tools/vigil.h"
+#include "tools/vigil-author.h"
+#include "policies/cases.h"
+#include "policies/evaluate.h"
+
+#include <dirent.h>
+#include <errno.h>
+#include <getopt.h>
+#include <jansson.h>
+#include <netinet/in.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+/* Messages name paths of up to PATH_MAX; a longer one is cut. */
+#pragma GCC diagnostic ignored "-Wformat-truncation"
+
+static const char *rule_or_none(const char *name)
+{
+	return name ? name : "(none)";
+}
+
+static bool case_passes(const struct policy_case *c, const struct policy_verdict *v)
+{
+	if (v->verdict != c->expect)
+		return false;
+	if (c->has_rule &&
+	    (c->rule ? !v->rule_name || strcmp(c->rule, v->rule_name) != 0 : v->rule_name != NULL))
+		return false;
+	return !c->reason || strcmp(c->reason, v->reason) == 0;
+}
+
+int do_policy_test(int argc, char **argv)
+{
+	static const struct option longopts[] = {
+	    {"root", required_argument, NULL, 'R'},
+	    {"verbose", no_argument, NULL, 'v'},
+	    {"help", no_argument, NULL, 'h'},
+	    {0},
+	};
+	static const char usage[] = "usage: vigil policy test [--root DIR] [-v] POLICY CASES...\n";
+	struct policy_error err = {{0}};
+	struct policy_eval *ev = NULL;
+	struct policy *p = NULL;
+	const char *root = NULL;
+	size_t total = 0, failed = 0, *counts = NULL;
+	struct policy_case **files = NULL;
+	bool verbose = false;
+	int c, i, rc = VIGIL_EXIT_OK;
+
+	optind = 1;
+	while ((c = getopt_long(argc, argv, "vh", longopts, NULL)) != -1) {
+		switch (c) {
+		case 'R':
+			root = optarg;
+			break;
+		case 'v':
+			verbose = true;
+			break;
+		case 'h':
+			printf("%s", usage);
+			return VIGIL_EXIT_OK;
+		default:
+			fprintf(stderr, "%s", usage);
+			return VIGIL_EXIT_USAGE;
+		}
+	}
+	if (argc - optind < 2) {
+		fprintf(stderr, "%s", usage);
+		return VIGIL_EXIT_USAGE;
+	}
+	if (policy_load_file(argv[optind], &p, &err) < 0 ||
+	    policy_eval_new(p, root, &ev, &err) < 0) {
+		fprintf(stderr, "vigil: %s\n", err.msg);
+		policy_free(p);
+		return VIGIL_EXIT_INVALID;
+	}
+	/* Every case file is read before any is run: a bad one reports nothing else. */
+	files = calloc((size_t)argc, sizeof(*files));
+	counts = calloc((size_t)argc, sizeof(*counts));
+	if (!files || !counts) {
+		rc = VIGIL_EXIT_FAIL;
+		goto out;
+	}
+	for (i = optind + 1; i < argc; i++)
+		if (policy_cases_load(argv[i], &files[i], &counts[i], &err) < 0) {
+			fprintf(stderr, "vigil: %s\n", err.msg);
+			rc = VIGIL_EXIT_INVALID;
+			goto out;
+		}
+	for (i = optind + 1; i < argc; i++) {
+		struct policy_case *cases = files[i];
+		size_t k;
+
+		for (k = 0; k < counts[i]; k++) {
+			struct policy_verdict v;
+			bool ok;
+
+			policy_eval_decide(ev, &cases[k].access, &v);
+			ok = case_passes(&cases[k], &v);
+			total++;
+			failed += !ok;
+			printf("%-4s %s:%u %s%s%s: %s, rule %s, reason %s", ok ? "ok" : "FAIL",
+			       argv[i], cases[k].line, cases[k].name ? cases[k].name : "",
+			       cases[k].name ? ": " : "", cases[k].text,
+			       policy_eval_verdict_name(v.verdict), rule_or_none(v.rule_name),
+			       v.reason);
+			if (!ok)
+				printf(" (expected %s%s%s%s%s)",
+				       policy_eval_verdict_name(cases[k].expect),
+				       cases[k].has_rule ? ", rule " : "",
+				       cases[k].has_rule ? rule_or_none(cases[k].rule) : "",
+				       cases[k].reason ? ", reason " : "",
+				       cases[k].reason ? cases[k].reason : "");
+			printf("\n");
+			if (!ok || verbose)
+				printf("     why: %s\n", v.why);
+		}
+	}
+	printf("policy '%s' serial %llu: %zu cases, %zu passed, %zu failed\n", p->name,
+	       (unsigned long long)p->serial, total, total - failed, failed);
+	rc = failed ? VIGIL_EXIT_FAIL : VIGIL_EXIT_OK;
+out:
+	for (i = 0; files && i < argc; i++)
+		policy_cases_free(files[i], counts[i]);
+	free(files);
+	free(counts);
+	policy_eval_free(ev);
+	policy_free(p);
+	return rc;
+}
+
+/* The "e" member of audit record n in dir's audit.*.jsonl files (a new reference), or NULL. */
+static json_t *audit_record(const char *dir, unsigned long long n, char *msg, size_t msg_len)
+{
+	struct dirent **names = NULL;
+	json_t *found = NULL;
+	char prefix[48], path[4096];
+	int count, i;
+
+	count = scandir(dir, &names, NULL, alphasort);
+	if (count < 0) {
+		snprintf(msg, msg_len, "%s: %s", dir, strerror(errno));
+		return NULL;
+	}
+	snprintf(prefix, sizeof(prefix), "{\"n\":%llu,", n);
+	snprintf(msg, msg_len, "%s: no audit record %llu", dir, n);
+	for (i = 0; i < count; i++) {
+		const char *name = names[i]->d_name;
+		size_t len = strlen(name);
+		char *line = NULL;
+		size_t cap = 0;
+		FILE *f;
+
+		if (found || strncmp(name, "audit.", 6) != 0 || len < 7 ||
+		    strcmp(name + len - 6, ".jsonl") != 0)
+			continue;
+		snprintf(path, sizeof(path), "%s/%s", dir, name);
+		f = fopen(path, "re");
+		if (!f) {
+			snprintf(msg, msg_len, "%s: %s", path, strerror(errno));
+			break;
+		}
+		while (!found && getline(&line, &cap, f) >= 0) {
+			json_error_t je;
+			json_t *rec;
+
+			if (strncmp(line, prefix, strlen(prefix)) != 0)
+				continue;
+			rec = json_loads(line, 0, &je);
+			if (!rec || !json_is_object(json_object_get(rec, "e")))
+				snprintf(msg, msg_len,
+				         "%s: record %llu is a '%s' record, not a decision", path,
+				         n,
+				         rec ? json_string_value(json_object_get(rec, "k")) ?: "?"
+				             : "unreadable");
+			else if (strcmp(json_string_value(json_object_get(rec, "k")) ?: "",
+			                "event"))
+				snprintf(msg, msg_len,
+				         "%s: record %llu is a '%s' record, not a decision", path,
+				         n, json_string_value(json_object_get(rec, "k")));
+			else
+				found = json_incref(json_object_get(rec, "e"));
+			json_decref(rec);
+			break;
+		}
+		free(line);
+		fclose(f);
+		if (strstr(msg, "not a decision"))
+			break;
+	}
+	for (i = 0; i < count; i++)
+		free(names[i]);
+	free(names);
+	return found;
+}
+
+static const char *jstr(const json_t *o, const char *key)
+{
+	return json_string_value(json_object_get(o, key));
+}
+
+/* Fills the access an event reports; false (with why) when it names no offline access. */
+static bool access_of_event(const json_t *e, struct policy_access *a, char *why, size_t len)
+{
+	const char *type = jstr(e, "type") ?: "", *path = jstr(e, "path") ?: "";
+	int k;
+
+	memset(a, 0, sizeof(*a));
+	if (!strcmp(type, "exec") || !strcmp(type, "mmap_exec") || !strcmp(type, "mprotect_exec")) {
+		a->kind = POLICY_EVAL_EXEC;
+		a->path = path;
+		a->fileless = !strcmp(jstr(e, "reason") ?: "", "fileless");
+		if (!a->fileless && path[0] != '/') {
+			snprintf(why, len,
+			         "the event carries no path (the kernel gives none to %s)", type);
+			return false;
+		}
+		return true;
+	}
+	if (!strcmp(type, "file")) {
+		k = policy_file_access_from_name(jstr(e, "access"));
+		a->kind = POLICY_EVAL_FILE;
+		a->path = path;
+		a->access = (unsigned int)k;
+		if (k < 0 || path[0] != '/') {
+			snprintf(why, len,
+			         "the event names only the last component '%s' (a path_* "
+			         "hook): its directory is known by identity only",
+			         path);
+			return false;
+		}
+		return true;
+	}
+	if (!strcmp(type, "network")) {
+		const char *addr = jstr(e, "network.peer.address"),
+		           *tr = jstr(e, "network.transport");
+
+		k = policy_net_op_from_name(jstr(e, "op"));
+		if (k < 0 || !addr || !tr || (strcmp(tr, "tcp") && strcmp(tr, "udp"))) {
+			snprintf(why, len,
+			         "a socket() refusal or a transport the rules do not "
+			         "name: decided by the section's raw setting or its kind");
+			return false;
+		}
+		a->kind = POLICY_EVAL_NET;
+		a->access = (unsigned int)k;
+		a->proto = !strcmp(tr, "tcp") ? IPPROTO_TCP : IPPROTO_UDP;
+		a->port = (uint16_t)json_integer_value(json_object_get(e, "network.peer.port"));
+		if (policy_net_addr(addr, (unsigned int)k, &a->family, a->addr) < 0) {
+			snprintf(why, len, "'%s' is not an address", addr);
+			return false;
+		}
+		return true;
+	}
+	if (!strcmp(type, "key")) {
+		k = policy_key_perm_from_name(jstr(e, "perm"));
+		if (k < 0 || !jstr(e, "key")) {
+			snprintf(why, len,
+			         "a trace of a key-grant holder: refused whatever the rules");
+			return false;
+		}
+		a->kind = POLICY_EVAL_KEY;
+		a->access = (unsigned int)k;
+		a->key = jstr(e, "key");
+		a->uid = (uint32_t)json_integer_value(json_object_get(e, "uid"));
+		return true;
+	}
+	snprintf(why, len, "a '%s' event is not decided by the policy's rules", type);
+	return false;
+}
+
+/* The rule of a section, described as the policy states it. */
+static void print_rule(const struct policy *p, const char *section, long i)
+{
+	char hex[2 * POLICY_SHA256_LEN + 1];
+	unsigned int a;
+
+	if (i < 0)
+		return;
+	if (!strcmp(section, "exec.allow")) {
+		policy_hex(p->exec[i].sha256, POLICY_SHA256_LEN, hex);
+		printf("rule:     exec.allow[%ld] '%s': path %s, sha256 %s%s\n", i, p->exec[i].name,
+		       p->exec[i].path, hex, p->exec[i].audit ? ", mode audit" : "");
+	} else if (!strcmp(section, "files.rules")) {
+		printf("rule:     files.rules[%ld] '%s': path %s, action %s, access", i,
+		       p->files[i].name, p->files[i].path,
+		       p->files[i].action == POLICY_ACT_DENY    ? "deny"
+		       : p->files[i].action == POLICY_ACT_AUDIT ? "audit"
+		                                                : "allow");
+		for (a = 0; a < POLICY_FA_COUNT; a++)
+			if (p->files[i].access & (1u << a))
+				printf(" %s", policy_file_access_name(a));
+		printf("\n");
+	} else if (!strcmp(section, "network.rules")) {
+		const struct policy_net_rule *r = &p->net[i];
+
+		printf("rule:     network.rules[%ld] '%s': prefix /%u (IPv%u), ports %u-%u, %s, "
+		       "action %s\n",
+		       i, r->name, r->prefix, r->family, r->port_lo, r->port_hi,
+		       r->proto == IPPROTO_TCP   ? "tcp"
+		       : r->proto == IPPROTO_UDP ? "udp"
+		                                 : "any protocol",
+		       r->action == POLICY_ACT_DENY    ? "deny"
+		       : r->action == POLICY_ACT_AUDIT ? "audit"
+		                                       : "allow");
+	} else if (!strcmp(section, "keys.rules")) {
+		printf("rule:     keys.rules[%ld] '%s': key '%s'%s%s\n", i, p->keys[i].name,
+		       p->keys[i].key, p->keys[i].exe_path ? ", exe " : "",
+		       p->keys[i].exe_path ? p->keys[i].exe_path : "");
+	}
+}
+
+int do_policy_explain(int argc, char **argv)
+{
+	static const struct option longopts[] = {
+	    {"audit-dir", required_argument, NULL, 'A'},
+	    {"record", required_argument, NULL, 'n'},
+	    {"help", no_argument, NULL, 'h'},
+	    {0},
+	};
+	static const char usage[] =
+	    "usage: vigil policy explain POLICY EVENT_JSON|-\n"
+	    "       vigil policy explain POLICY --audit-dir DIR --record N\n";
+	struct policy_error err = {{0}};
+	struct policy_eval *ev = NULL;
+	struct policy *p = NULL;
+	struct policy_access a;
+	struct policy_verdict v;
+	const char *dir = NULL, *type, *rule;
+	unsigned long long record = 0;
+	char msg[1024] = "", why[256];
+	json_error_t je;
+	json_t *e = NULL;
+	char *end;
+	int c, rc = VIGIL_EXIT_OK;
+
+	optind = 1;
+	while ((c = getopt_long(argc, argv, "h", longopts, NULL)) != -1) {
+		switch (c) {
+		case 'A':
+			dir = optarg;
+			break;
+		case 'n':
+			errno = 0;
+			record = strtoull(optarg, &end, 10);
+			if (errno || *end || !record) {
+				fprintf(stderr, "vigil: --record: '%s' is not a record number\n",
+				        optarg);
+				return VIGIL_EXIT_USAGE;
+			}
+			break;
+		case 'h':
+			printf("%s", usage);
+			return VIGIL_EXIT_OK;
+		default:
+			fprintf(stderr, "%s", usage);
+			return VIGIL_EXIT_USAGE;
+		}
+	}
+	if (argc - optind != (dir ? 1 : 2) || !dir != !record) {
+		fprintf(stderr, "%s", usage);
+		return VIGIL_EXIT_USAGE;
+	}
+	if (dir) {
+		e = audit_record(dir, record, msg, sizeof(msg));
+	} else if (!strcmp(argv[optind + 1], "-")) {
+		e = json_loadf(stdin, JSON_DISABLE_EOF_CHECK, &je);
+		snprintf(msg, sizeof(msg), "stdin:%d: %s", je.line, je.text);
+	} else {
+		e = json_loads(argv[optind + 1], 0, &je);
+		snprintf(msg, sizeof(msg), "event:%d:%d: %s", je.line, je.column, je.text);
+	}
+	if (!json_is_object(e) || !jstr(e, "type") || !jstr(e, "verdict")) {
+		fprintf(stderr, "vigil: %s\n",
+		        e ? "the event has no type or verdict: not a decision event" : msg);
+		json_decref(e);
+		return VIGIL_EXIT_INVALID;
+	}
+	if (policy_load_file(argv[optind], &p, &err) < 0 ||
+	    policy_eval_new(p, NULL, &ev, &err) < 0) {
+		fprintf(stderr, "vigil: %s\n", err.msg);
+		rc = VIGIL_EXIT_INVALID;
+		goto out;
+	}
+	type = jstr(e, "type");
+	rule = jstr(e, "rule");
+	printf("event:    %s %s%s%s by pid %lld (%s) uid %lld: %s, reason %s, errno %lld\n", type,
+	       jstr(e, "access") ?: jstr(e, "op") ?: jstr(e, "perm") ?: "",
+	       (jstr(e, "access") || jstr(e, "op") || jstr(e, "perm")) ? " " : "",
+	       jstr(e, "network.peer.address") ?: jstr(e, "key") ?: jstr(e, "path") ?: "",
+	       json_integer_value(json_object_get(e, "pid")), jstr(e, "comm") ?: "?",
+	       json_integer_value(json_object_get(e, "uid")), jstr(e, "verdict"),
+	       jstr(e, "reason") ?: "?", json_integer_value(json_object_get(e, "errno")));
+	printf("decided:  policy '%s' serial %lld, generation %lld, rule %s\n",
+	       jstr(e, "policy") ?: "?", json_integer_value(json_object_get(e, "policy_serial")),
+	       json_integer_value(json_object_get(e, "generation")), rule ? rule : "(none)");
+	if ((unsigned long long)json_integer_value(json_object_get(e, "policy_serial")) !=
+	        p->serial ||
+	    strcmp(jstr(e, "policy") ?: "", p->name)) {
+		printf("note:     %s is policy '%s' serial %llu, not the one that decided: the "
+		       "explanation below is what it would decide\n",
+		       argv[optind], p->name, (unsigned long long)p->serial);
+		rc = VIGIL_EXIT_FAIL;
+	}
+	if (!access_of_event(e, &a, why, sizeof(why))) {
+		printf("why:      not evaluated offline: %s\n", why);
+		goto out;
+	}
+	policy_eval_decide(ev, &a, &v);
+	print_rule(p, v.section, v.rule);
+	printf("why:      %s\n", v.why);
+	if (a.kind == POLICY_EVAL_KEY)
+		printf("note:     a key event does not say which executable or cgroup asked; "
+		       "evaluated as an executable and cgroup no rule names\n");
+	if (strcmp(policy_eval_verdict_name(v.verdict), jstr(e, "verdict")) ||
+	    (v.rule_name ? !rule || strcmp(rule, v.rule_name) : rule != NULL)) {
+		printf("offline:  %s, rule %s: DIFFERS from the event\n",
+		       policy_eval_verdict_name(v.verdict), rule_or_none(v.rule_name));
+		rc = VIGIL_EXIT_FAIL;
+	} else {
+		printf("offline:  %s, rule %s: agrees with the event\n",
+		       policy_eval_verdict_name(v.verdict), rule_or_none(v.rule_name));
+	}
+out:
+	json_decref(e);
+	policy_eval_free(ev);
+	policy_free(p);
+	return rc;
+}
