@@ -11,9 +11,9 @@
 
 #include "audit/audit.h"
 #include "bpf/vigil_abi.h"
+#include "lib/util.h"
 #include "policies/policy.h"
 
-#define VIGIL_AGENT_VERSION "0.1.0"
 
 struct vigil_bpf;
 struct bpf_map;

@@ -1,7 +1,7 @@
 /* Applies a policy: fill a pending generation, verify it, publish it with one store, retire the old
  * one. */
 #include "agent/agent.h"
-#include "agent/log.h"
+#include "lib/log.h"
 
 #include <bpf/bpf.h>
 #include <bpf/libbpf.h>
@@ -480,20 +480,12 @@ static void wait_for_readers(void)
 		usleep(20 * 1000);
 }
 
-static double now_ms(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (double)ts.tv_sec * 1e3 + (double)ts.tv_nsec / 1e6;
-}
-
 /* Where apply spends its time, logged per swap (bench/swap-guest.sh reads it). */
 enum { PH_RESOLVE, PH_INSERT, PH_HASH, PH_REST, PH_REMOVE, PH_COUNT };
 
 static void phase_mark(double t[PH_COUNT], double *last, int phase)
 {
-	double now = now_ms();
+	double now = vigil_now_ms();
 
 	t[phase] += now - *last;
 	*last = now;
@@ -503,7 +495,7 @@ int agent_apply_policy(struct agent *a, struct policy *p, struct policy_error *e
 {
 	uint32_t active = __atomic_load_n(&a->skel->bss->active_gen, __ATOMIC_ACQUIRE);
 	struct applied_policy next = {.policy = p, .gen = active + 1};
-	double t[PH_COUNT] = {0}, last = now_ms();
+	double t[PH_COUNT] = {0}, last = vigil_now_ms();
 	uint64_t seq;
 	int r;
 

@@ -1,6 +1,6 @@
 /* Fills and removes a generation's key rule entries and the executables they name. */
 #include "agent/agent.h"
-#include "agent/log.h"
+#include "lib/log.h"
 
 #include <bpf/bpf.h>
 #include <bpf/libbpf.h>

@@ -1,7 +1,7 @@
 /* vigild's main loop: decisions from the ring buffer, the control socket, and signals read with
  * their sender (signalfd), acted on only when the platform sent them. */
 #include "agent/agent.h"
-#include "agent/log.h"
+#include "lib/log.h"
 
 #include <bpf/libbpf.h>
 #include <errno.h>

@@ -1,6 +1,6 @@
 /* Batched map inserts and deletes: one syscall per chunk, per-element where the kernel has none. */
 #include "agent/agent.h"
-#include "agent/log.h"
+#include "lib/log.h"
 
 #include <bpf/bpf.h>
 #include <bpf/libbpf.h>

@@ -2,7 +2,7 @@
  */
 #include "agent/agent.h"
 #include "agent/control.h"
-#include "agent/log.h"
+#include "lib/log.h"
 #include "attest/attest.h"
 
 #include <fcntl.h>
@@ -31,21 +31,6 @@ struct measure_log *agent_measure_log(struct agent *a)
 	return a->reload ? a->reload->log : NULL;
 }
 
-static int sha256_hex_file(const char *path, char out[2 * POLICY_SHA256_LEN + 1])
-{
-	uint8_t d[POLICY_SHA256_LEN];
-	int fd = open(path, O_RDONLY | O_CLOEXEC), r;
-
-	if (fd < 0)
-		return -errno;
-	r = policy_sha256_fd(fd, d);
-	close(fd);
-	if (r < 0)
-		return r;
-	policy_hex(d, sizeof(d), out);
-	return 0;
-}
-
 /* The log's first record after a fresh start: which agent and which BPF programs run. */
 static int measure_self(struct agent *a)
 {
@@ -57,15 +42,16 @@ static int measure_self(struct agent *a)
 	char *text;
 	int r;
 
-	r = sha256_hex_file("/proc/self/exe", exe);
+	r = vigil_sha256_file("/proc/self/exe", d);
 	if (r < 0)
 		return log_error_errno(r, "hashing /proc/self/exe");
+	vigil_hex(d, sizeof(d), exe);
 	elf = vigil_bpf__elf_bytes(&elf_len);
 	EVP_Digest(elf, elf_len, d, NULL, EVP_sha256(), NULL);
-	policy_hex(d, sizeof(d), bpf);
+	vigil_hex(d, sizeof(d), bpf);
 	obj = json_pack("{s:s, s:s, s:i, s:s, s:s, s:i}", "agent", "vigild", "version",
-	                VIGIL_AGENT_VERSION, "abi", VIGIL_ABI_VERSION, "vigild_sha256", exe,
-	                "bpf_sha256", bpf, "pid", (int)getpid());
+	                vigil_version, "abi", VIGIL_ABI_VERSION, "vigild_sha256", exe, "bpf_sha256",
+	                bpf, "pid", (int)getpid());
 	text = obj ? json_dumps(obj, JSON_COMPACT | JSON_PRESERVE_ORDER) : NULL;
 	json_decref(obj);
 	if (!text)
@@ -195,14 +181,6 @@ static void report_reject(struct agent *a, const char *source, const char *origi
 	                            cur ? (json_int_t)cur->serial : 0));
 }
 
-static double now_ms(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return ts.tv_sec * 1e3 + ts.tv_nsec / 1e6;
-}
-
 /* verify_ms: read to admitted (signatures, parse, rollback); apply_ms: resolve, hash, fill,
  * measure, swap. */
 static void report_loaded(struct agent *a, const char *source, const char *type,
@@ -244,11 +222,11 @@ static int accept_bundle(struct agent *a, const char *buf, size_t len, const cha
 	struct agent_reload *rl = a->reload;
 	struct bundle_admission adm = {0};
 	char *content = NULL;
-	double t0 = now_ms(), t1;
+	double t0 = vigil_now_ms(), t1;
 	int r;
 
 	r = bundle_admit(buf, len, origin, rl->trust, rl->hwm, &adm, err);
-	t1 = now_ms();
+	t1 = vigil_now_ms();
 	if (r < 0) {
 		report_reject(a, source, origin, r, false, err->msg);
 		return r;
@@ -264,7 +242,7 @@ static int accept_bundle(struct agent *a, const char *buf, size_t len, const cha
 	if (r < 0)
 		/* Enforcing already; only a later rollback attempt could exploit the stale mark. */
 		log_error_errno(r, "raising the rollback mark of '%s'", a->cur.policy->name);
-	report_loaded(a, source, ATTEST_CT_BUNDLE, content, t1 - t0, now_ms() - t1);
+	report_loaded(a, source, ATTEST_CT_BUNDLE, content, t1 - t0, vigil_now_ms() - t1);
 	r = 0;
 out:
 	free(content);
@@ -279,18 +257,18 @@ static int accept_unsigned(struct agent *a, const char *buf, size_t len, const c
 	uint8_t d[POLICY_SHA256_LEN];
 	char hex[2 * POLICY_SHA256_LEN + 1], *content = NULL;
 	struct policy *p;
-	double t0 = now_ms(), t1;
+	double t0 = vigil_now_ms(), t1;
 	json_t *obj;
 	int r;
 
 	r = policy_parse(buf, len, origin, &p, err);
-	t1 = now_ms();
+	t1 = vigil_now_ms();
 	if (r < 0) {
 		report_reject(a, source, origin, -EBADMSG, false, err->msg);
 		return r;
 	}
 	EVP_Digest(buf, len, d, NULL, EVP_sha256(), NULL);
-	policy_hex(d, sizeof(d), hex);
+	vigil_hex(d, sizeof(d), hex);
 	obj = json_pack("{s:s, s:I, s:s, s:[]}", "policy", p->name, "serial", (json_int_t)p->serial,
 	                "payload_sha256", hex, "signers");
 	content = obj ? json_dumps(obj, JSON_COMPACT | JSON_PRESERVE_ORDER) : NULL;
@@ -300,7 +278,7 @@ static int accept_unsigned(struct agent *a, const char *buf, size_t len, const c
 		policy_free(p);
 		report_reject(a, source, origin, r, true, err->msg);
 	} else {
-		report_loaded(a, source, ATTEST_CT_UNSIGNED, content, t1 - t0, now_ms() - t1);
+		report_loaded(a, source, ATTEST_CT_UNSIGNED, content, t1 - t0, vigil_now_ms() - t1);
 	}
 	free(content);
 	return r;

@@ -57,8 +57,8 @@ char *bundle_measurement(const struct bundle_admission *a)
 
 	for (i = 0; signers && i < a->signers.n; i++)
 		json_array_append_new(signers, json_string(a->signers.keyid[i]));
-	policy_hex(a->bundle->digest, POLICY_SHA256_LEN, bundle_hex);
-	policy_hex(a->bundle->payload_digest, POLICY_SHA256_LEN, payload_hex);
+	vigil_hex(a->bundle->digest, POLICY_SHA256_LEN, bundle_hex);
+	vigil_hex(a->bundle->payload_digest, POLICY_SHA256_LEN, payload_hex);
 	obj = json_pack("{s:s, s:I, s:s, s:s, s:o}", "policy", a->policy->name, "serial",
 	                (json_int_t)a->policy->serial, "bundle_sha256", bundle_hex,
 	                "payload_sha256", payload_hex, "signers", signers);

@@ -122,18 +122,8 @@ static int file_load(struct hwm_store *h, json_t **ret)
 
 static int unhex32(const char *s, uint8_t out[32])
 {
-	size_t i;
-
-	if (!s || strlen(s) != 64)
+	if (!s || strlen(s) != 64 || vigil_unhex(s, 32, out) < 0)
 		return -EINVAL;
-	for (i = 0; i < 32; i++) {
-		unsigned int b;
-
-		if (!strchr("0123456789abcdef", s[2 * i]) ||
-		    !strchr("0123456789abcdef", s[2 * i + 1]) || sscanf(s + 2 * i, "%2x", &b) != 1)
-			return -EINVAL;
-		out[i] = (uint8_t)b;
-	}
 	return 0;
 }
 
@@ -166,12 +156,10 @@ static int file_set(struct hwm_store *h, const char *name, const struct hwm_mark
 	char tmp[4096], hex[65];
 	json_t *root;
 	int r = file_load(h, &root), fd;
-	size_t i;
 
 	if (r < 0)
 		return r;
-	for (i = 0; i < 32; i++)
-		snprintf(hex + 2 * i, 3, "%02x", mark->payload_sha256[i]);
+	vigil_hex(mark->payload_sha256, 32, hex);
 	json_object_set_new(
 	    root, name,
 	    json_pack("{s:I, s:s}", "serial", (json_int_t)mark->serial, "payload_sha256", hex));

@@ -232,11 +232,8 @@ static json_t *digests_json(const struct attest_digests *d)
 
 	for (i = 0; arr && i < d->n; i++) {
 		char hex[2 * ATTEST_MAX_DIGEST + 1];
-		size_t k;
 
-		for (k = 0; k < d->v[i].len; k++)
-			snprintf(hex + 2 * k, 3, "%02x", d->v[i].d[k]);
-		hex[2 * d->v[i].len] = 0;
+		vigil_hex(d->v[i].d, d->v[i].len, hex);
 		if (json_array_append_new(arr, json_pack("{s:s, s:s}", "hashAlg",
 		                                         attest_alg_name(d->v[i].alg), "digest",
 		                                         hex)) < 0) {

@@ -371,29 +371,23 @@ static int srk_create(struct attest_tpm *t, ESYS_TR *ret)
  * encryption under the SRK, useless to anyone without this TPM. */
 static int blob_read(const char *path, TPM2B_PUBLIC *pub, TPM2B_PRIVATE *priv)
 {
-	uint8_t buf[2048];
 	size_t len, off = 0;
-	struct stat st;
-	ssize_t n;
-	int fd = open(path, O_RDONLY | O_NOFOLLOW | O_CLOEXEC | O_NONBLOCK);
+	char *buf;
+	int r = vigil_read_file(path, 2048, VIGIL_READ_NOFOLLOW, &buf, &len);
 
-	if (fd < 0)
-		return -errno;
-	if (fstat(fd, &st) < 0 || !S_ISREG(st.st_mode) || st.st_size > (off_t)sizeof(buf)) {
-		close(fd);
+	/* Not a regular file, too large, empty, cut short: not a blob of ours. */
+	if (r == -VIGIL_ENOTREG || r == -EFBIG || r == -ENODATA || r == -EIO)
 		return -EBADMSG;
-	}
-	n = read(fd, buf, sizeof(buf));
-	close(fd);
-	if (n <= 0)
-		return -EBADMSG;
-	len = (size_t)n;
+	if (r < 0)
+		return r;
 	memset(pub, 0, sizeof(*pub)); /* the unmarshallers refuse a destination with a size */
 	memset(priv, 0, sizeof(*priv));
-	if (Tss2_MU_TPM2B_PUBLIC_Unmarshal(buf, len, &off, pub) != TSS2_RC_SUCCESS ||
-	    Tss2_MU_TPM2B_PRIVATE_Unmarshal(buf, len, &off, priv) != TSS2_RC_SUCCESS || off != len)
-		return -EBADMSG;
-	return 0;
+	if (Tss2_MU_TPM2B_PUBLIC_Unmarshal((uint8_t *)buf, len, &off, pub) != TSS2_RC_SUCCESS ||
+	    Tss2_MU_TPM2B_PRIVATE_Unmarshal((uint8_t *)buf, len, &off, priv) != TSS2_RC_SUCCESS ||
+	    off != len)
+		r = -EBADMSG;
+	free(buf);
+	return r;
 }
 
 /* Written once, 0600 whatever the umask, then renamed into place: never half a blob. */

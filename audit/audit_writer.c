@@ -1,6 +1,6 @@
 /* Audit writer: bounded queue, writer thread, io_uring group commit, rotation, checkpoints. */
 #include "audit/audit.h"
-#include "agent/log.h"
+#include "lib/log.h"
 
 #include <fcntl.h>
 #include <liburing.h>
@@ -74,18 +74,6 @@ static uint64_t now_ns(int clock)
 
 	clock_gettime(clock, &ts);
 	return (uint64_t)ts.tv_sec * 1000000000ull + (uint64_t)ts.tv_nsec;
-}
-
-static void iso_time(char out[40])
-{
-	uint64_t ns = now_ns(CLOCK_REALTIME);
-	time_t sec = (time_t)(ns / 1000000000ull);
-	struct tm tm;
-	char ts[24];
-
-	gmtime_r(&sec, &tm);
-	strftime(ts, sizeof(ts), "%Y-%m-%dT%H:%M:%S", &tm);
-	snprintf(out, 40, "%s.%09lluZ", ts, (unsigned long long)(ns % 1000000000ull));
 }
 
 void audit_options_defaults(struct audit_options *o)
@@ -324,7 +312,7 @@ static void write_ack(struct audit_writer *w)
 
 	if (w->ackfd < 0)
 		return;
-	audit_hex(w->durable_h, AUDIT_HASH_LEN, hex);
+	vigil_hex(w->durable_h, AUDIT_HASH_LEN, hex);
 	/* The number never shrinks, so each line overwrites the previous one completely. */
 	n = snprintf(line, sizeof(line), "%llu %s\n", (unsigned long long)w->durable_n, hex);
 	if (pwrite(w->ackfd, line, (size_t)n, 0) != n)
@@ -429,7 +417,7 @@ static void maybe_rotate(struct audit_writer *w)
 	w->seq++;
 	w->off = 0;
 	audit_file_name(w->seq, name, sizeof(name));
-	audit_hex(w->chain.h, AUDIT_HASH_LEN, hex);
+	vigil_hex(w->chain.h, AUDIT_HASH_LEN, hex);
 	emitf(w, "file", "\"file\":\"%s\",\"prev\":\"%s\"", name, hex);
 }
 
@@ -462,20 +450,18 @@ static void emitf(struct audit_writer *w, const char *kind, const char *fmt, ...
     __attribute__((format(printf, 3, 4)));
 static void emitf(struct audit_writer *w, const char *kind, const char *fmt, ...)
 {
-	char buf[MEMBERS_MAX], ts[40];
+	char buf[MEMBERS_MAX];
 	va_list ap;
-	int n, m;
+	int n;
 
-	iso_time(ts);
-	n = snprintf(buf, sizeof(buf), "\"time\":\"%s\",", ts);
 	va_start(ap, fmt);
-	m = vsnprintf(buf + n, sizeof(buf) - (size_t)n, fmt, ap);
+	n = audit_vformat_members(buf, sizeof(buf), fmt, ap);
 	va_end(ap);
-	if (m < 0 || (size_t)m >= sizeof(buf) - (size_t)n) {
+	if (n < 0) {
 		w->write_drops++;
 		return;
 	}
-	emit(w, kind, buf, (size_t)(n + m));
+	emit(w, kind, buf, (size_t)n);
 }
 
 /* --- checkpoints --------------------------------------------------------------------- */
@@ -645,17 +631,17 @@ static void start_records(struct audit_writer *w)
 
 	if (w->need_file_record) {
 		audit_file_name(w->seq, name, sizeof(name));
-		audit_hex(w->chain.h, AUDIT_HASH_LEN, hex);
+		vigil_hex(w->chain.h, AUDIT_HASH_LEN, hex);
 		emitf(w, "file", "\"file\":\"%s\",\"prev\":\"%s\"", name, hex);
 	}
 	if (w->gap_bytes) {
-		audit_hex(w->gap_sha, AUDIT_HASH_LEN, hex);
+		vigil_hex(w->gap_sha, AUDIT_HASH_LEN, hex);
 		emitf(w, "gap", "\"file\":\"%s\",\"offset\":%llu,\"bytes\":%llu,\"sha256\":\"%s\"",
 		      w->gap_file, (unsigned long long)w->gap_off, (unsigned long long)w->gap_bytes,
 		      hex);
 	}
 	audit_key_pubkey_base64(&w->key, b64, sizeof(b64));
-	audit_hex(w->key.id, 4, id);
+	vigil_hex(w->key.id, 4, id);
 	emitf(w, "start", "\"origin\":\"%s\",\"pubkey\":\"%s\",\"key_id\":\"%s\"%s%s", w->origin,
 	      b64, id, w->start_members ? "," : "", w->start_members ? w->start_members : "");
 	if (w->out_len) {

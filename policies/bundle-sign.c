@@ -50,7 +50,7 @@ static int pkey_keyid(EVP_PKEY *pkey, char out[BUNDLE_KEYID_HEX])
 		return -EINVAL;
 	EVP_Digest(der, (size_t)n, d, NULL, EVP_sha256(), NULL);
 	OPENSSL_free(der);
-	policy_hex(d, sizeof(d), out);
+	vigil_hex(d, sizeof(d), out);
 	return 0;
 }
 

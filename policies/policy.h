@@ -8,6 +8,8 @@
 #include <stdint.h>
 #include <sys/types.h>
 
+#include "lib/util.h"
+
 #define POLICY_VERSION    1
 #define POLICY_MAX_BYTES  (64u << 20)
 #define POLICY_NAME_MAX   128
@@ -198,6 +200,7 @@ struct policy_exec_entry {
 
 int policy_parse(const char *buf, size_t len, const char *origin, struct policy **ret,
                  struct policy_error *err);
+/* A bare policy file (policy_load_path in policies/bundle.h). */
 int policy_load_file(const char *path, struct policy **ret, struct policy_error *err);
 void policy_free(struct policy *p);
 
@@ -231,12 +234,12 @@ ssize_t policy_exec_mark_unchanged(const struct policy *prev,
                                    const struct policy *p, struct policy_exec_entry *entries,
                                    size_t n);
 
-/* SHA-256 of an open file's content. */
-int policy_sha256_fd(int fd, uint8_t out[POLICY_SHA256_LEN]);
 /* Converts a user-space st_dev to the kernel's internal dev_t encoding. */
 uint64_t policy_kdev(uint64_t st_dev);
-/* Lower-case hex of a digest into out (2 * len + 1 bytes). */
-void policy_hex(const uint8_t *in, size_t len, char *out);
+/* Old names of helpers that now live in lib/util.h, kept so that code written against them
+ * still builds; new code calls vigil_hex and vigil_sha256_fd. */
+#define policy_hex       vigil_hex
+#define policy_sha256_fd vigil_sha256_fd
 
 /* Convenience for policy_error. */
 int policy_errorf(struct policy_error *err, int r, const char *fmt, ...)

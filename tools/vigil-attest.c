@@ -84,10 +84,10 @@ static int parse_attest_args(int argc, char **argv, struct attest_args *aa, cons
 
 static void print_digest(const char *label, const struct attest_digest *d)
 {
-	printf("%s%s:", label, attest_alg_name(d->alg));
-	for (size_t i = 0; i < d->len; i++)
-		printf("%02x", d->d[i]);
-	printf("\n");
+	char hex[2 * ATTEST_MAX_DIGEST + 1];
+
+	vigil_hex(d->d, d->len, hex);
+	printf("%s%s:%s\n", label, attest_alg_name(d->alg), hex);
 }
 
 static int print_entry(const struct measure_entry *e, void *ctx)

@@ -11,9 +11,6 @@
 #include <tss2/tss2_mu.h>
 #include <tss2/tss2_tctildr.h>
 
-/* Weak: agent/log.h's flag, defined by vigild or by the library where it has one. */
-__attribute__((weak)) int vigil_log_verbose;
-
 /* write TCTI STATE LOG N: N events, a checkpoint every 10 records, a final one at close. */
 static int do_write(const char *tcti, const char *state, const char *log, unsigned int n)
 {

@@ -156,7 +156,7 @@ static void test_keyid_is_spki_sha256(void **state)
 	fclose(fp);
 	n = i2d_PUBKEY(pub, &der);
 	EVP_Digest(der, (size_t)n, d, NULL, EVP_sha256(), NULL);
-	policy_hex(d, 32, hex);
+	vigil_hex(d, 32, hex);
 	assert_string_equal(keyid, hex);
 	OPENSSL_free(der);
 	EVP_PKEY_free(pub);

@@ -488,7 +488,7 @@ static void test_policy_kdev_and_hex(void **state)
 
 	assert_int_equal(policy_kdev(makedev(8, 1)), (8ull << 20) | 1);
 	assert_int_equal(policy_kdev(makedev(259, 70000)), (259ull << 20) | 70000);
-	policy_hex((const uint8_t *)"\x00\xab\xff\x10", 4, hex);
+	vigil_hex((const uint8_t *)"\x00\xab\xff\x10", 4, hex);
 	assert_string_equal(hex, "00abff10");
 }
 
