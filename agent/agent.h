@@ -14,7 +14,6 @@
 #include "lib/util.h"
 #include "policies/policy.h"
 
-
 struct vigil_bpf;
 struct bpf_map;
 struct pollfd;
@@ -83,7 +82,7 @@ struct agent {
 	char stop_members[512];
 	int stop_signal;
 	/* Called after a policy is fully prepared, right before it is published: measures it. */
-	int (*before_publish)(struct agent *a, const struct policy *p);
+	int (*before_publish)(struct agent *a, const struct policy *p, struct policy_error *err);
 	struct audit_writer *audit; /* NULL when the audit log is off or unavailable */
 	/* Measures audit anchors (start record, checkpoint key, checkpoints); NULL until
 	 * attest/ provides the measurement log. Called from the audit writer thread. */

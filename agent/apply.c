@@ -295,7 +295,7 @@ static int verify_exec(struct agent *a, struct applied_policy *ap, struct policy
 
 	ap->n_hashed = 0;
 	for (;;) {
-		struct policy_error e = {{0}};
+		struct policy_error e = {0};
 		size_t hashed = 0;
 
 		r = policy_verify_exec(ap->policy, a->opt.root, ap->exec + off, ap->n_exec - off,
@@ -545,12 +545,9 @@ int agent_apply_policy(struct agent *a, struct policy *p, struct policy_error *e
 	}
 	/* Measured before enforced: a relying party never sees a policy in force it cannot name. */
 	if (a->before_publish) {
-		r = a->before_publish(a, p);
-		if (r < 0) {
-			policy_errorf(err, r, "%s: measuring the policy failed: %s", p->origin,
-			              strerror(-r));
+		r = a->before_publish(a, p, err);
+		if (r < 0)
 			goto fail;
-		}
 	}
 	/* The switch: programs read active_gen once per decision, so each sees old or new. */
 	__atomic_store_n(&a->skel->bss->active_gen, next.gen, __ATOMIC_RELEASE);

@@ -233,7 +233,7 @@ static int parse_args(int argc, char **argv, struct agent_options *opt, bool *ch
 static int validate_policy(struct agent *a, struct policy *p)
 {
 	struct policy_exec_entry *entries = NULL;
-	struct policy_error err = {{0}};
+	struct policy_error err = {0};
 	size_t n = 0;
 	int r;
 
@@ -271,7 +271,7 @@ static int measure_audit_anchor(void *ctx, const char *content_type, const void 
 
 static int run(struct agent *a, char **argv)
 {
-	struct policy_error err = {{0}};
+	struct policy_error err = {0};
 	int r;
 
 	r = agent_bpf_open(a);
@@ -334,7 +334,7 @@ out_events:
 /* --check of a bundle: signatures and schema, then what --check does for a policy. */
 static int load_for_check(struct agent *a, struct policy **ret)
 {
-	struct policy_error err = {{0}};
+	struct policy_error err = {0};
 	struct trust_store *t = NULL;
 	int r;
 

@@ -20,15 +20,12 @@ int tdx_rtmr_extend(const char *path, const struct attest_digest *d)
 		return -EINVAL;
 	/* The kernel extends with exactly one 48-byte write; a short write would be a bug. */
 	fd = open(path, O_WRONLY | O_CLOEXEC | O_NOFOLLOW);
-	if (fd < 0) {
-		fprintf(stderr, "vigil: tdx: %s: %s\n", path, strerror(errno));
+	if (fd < 0)
 		return -errno;
-	}
 	n = write(fd, d->d, RTMR_LEN);
 	if (n != RTMR_LEN) {
-		int r = n < 0 ? -errno : -EIO;
+		int r = n < 0 ? -errno : -EIO; /* errno read before close can change it */
 
-		fprintf(stderr, "vigil: tdx: extending %s: %s\n", path, strerror(-r));
 		close(fd);
 		return r;
 	}
@@ -38,14 +35,15 @@ int tdx_rtmr_extend(const char *path, const struct attest_digest *d)
 int tdx_rtmr_read(const char *path, struct attest_digest *out)
 {
 	ssize_t n;
-	int fd = open(path, O_RDONLY | O_CLOEXEC | O_NOFOLLOW);
+	int fd = open(path, O_RDONLY | O_CLOEXEC | O_NOFOLLOW), r;
 
 	if (fd < 0)
 		return -errno;
 	n = read(fd, out->d, RTMR_LEN);
+	r = n < 0 ? -errno : n != RTMR_LEN ? -EBADMSG : 0; /* errno read before close */
 	close(fd);
-	if (n != RTMR_LEN)
-		return n < 0 ? -errno : -EBADMSG;
+	if (r < 0)
+		return r;
 	out->alg = RTMR_ALG;
 	out->len = RTMR_LEN;
 	return 0;

@@ -51,7 +51,7 @@ int main(int argc, char **argv)
 {
 	struct policy_exec_entry *old_e = NULL, *e = NULL;
 	struct policy *old = NULL, *p = NULL;
-	struct policy_error err = {{0}};
+	struct policy_error err = {0};
 	struct trust_store *trust = NULL;
 	size_t old_n = 0, n = 0, hashed = 0;
 	double t[2], skip[2], resolve, hash_all, reuse;

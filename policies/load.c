@@ -17,7 +17,7 @@ int bundle_read_file(const char *path, size_t max, char **ret, size_t *ret_len,
 	case -VIGIL_ENOTREG:
 		return policy_errorf(err, -EINVAL, "%s: not a regular file", path);
 	case -EFBIG:
-		return policy_errorf(err, r, "%s: larger than %zu bytes", path, max);
+		return vigil_reasonf(err, r, "too_large", "%s: larger than %zu bytes", path, max);
 	case -ENODATA:
 		return policy_errorf(err, r, "%s: empty", path);
 	case -EIO:
@@ -63,7 +63,8 @@ int policy_load_path(const char *path, unsigned int accept, const struct trust_s
 		if (r < 0)
 			return r;
 		if (strcmp(b->payload_type, BUNDLE_PAYLOAD_TYPE) != 0)
-			r = policy_errorf(err, -EPROTO, "%s: payloadType '%s': expected '%s'", path,
+			r = vigil_reasonf(err, -EPROTO, "payload_type",
+			                  "%s: payloadType '%s': expected '%s'", path,
 			                  b->payload_type, BUNDLE_PAYLOAD_TYPE);
 		else
 			r = policy_parse((const char *)b->payload, b->payload_len, path, ret, err);

@@ -11,18 +11,6 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-int policy_errorf(struct policy_error *err, int r, const char *fmt, ...)
-{
-	va_list ap;
-
-	if (err) {
-		va_start(ap, fmt);
-		vsnprintf(err->msg, sizeof(err->msg), fmt, ap);
-		va_end(ap);
-	}
-	return r;
-}
-
 /* Fails with -EINVAL when obj has a key outside allowed (NULL-terminated). */
 int policy_check_keys(const vjson *obj, const char *const *allowed, const char *origin,
                       const char *where, struct policy_error *err)

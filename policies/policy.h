@@ -8,6 +8,7 @@
 #include <stdint.h>
 #include <sys/types.h>
 
+#include "lib/error.h"
 #include "lib/util.h"
 
 #define POLICY_VERSION    1
@@ -16,9 +17,8 @@
 #define POLICY_SHA256_LEN 32
 
 /* A one-line message naming where the input is wrong: "FILE:LINE:COL: FIELD: what". */
-struct policy_error {
-	char msg[768];
-};
+/* policies/' name of the library modules' error value (lib/error.h). */
+#define policy_error vigil_error
 
 struct policy_exec_rule {
 	char *name; /* defaults to the path */
@@ -241,8 +241,7 @@ uint64_t policy_kdev(uint64_t st_dev);
 #define policy_hex       vigil_hex
 #define policy_sha256_fd vigil_sha256_fd
 
-/* Convenience for policy_error. */
-int policy_errorf(struct policy_error *err, int r, const char *fmt, ...)
-    __attribute__((format(printf, 3, 4)));
+/* Fills a policy_error: vigil_errorf (lib/error.h). */
+#define policy_errorf vigil_errorf
 
 #endif /* VIGIL_POLICY_H */

@@ -146,9 +146,8 @@ static int compare_pcr(const struct measure_replay *rp, const char *tcti, bool *
 
 	r = attest_tpm_open(tcti, &t);
 	if (r < 0) {
-		fprintf(stderr,
-		        "vigil: attest replay: cannot open the TPM through '%s' (set --tcti)\n",
-		        tcti);
+		fprintf(stderr, "vigil: attest replay: TPM through '%s': %s (set --tcti)\n", tcti,
+		        attest_tpm_strerror(r));
 		return r;
 	}
 	snprintf(what, sizeof(what), "pcr %d", rp->pcr);
@@ -159,8 +158,8 @@ static int compare_pcr(const struct measure_replay *rp, const char *tcti, bool *
 		if (r == 0)
 			*all_same &= compare(what, &rp->pcr_banks.v[i], &cur);
 		else
-			fprintf(stderr, "vigil: attest replay: reading PCR %d %s failed\n", rp->pcr,
-			        attest_alg_name(rp->pcr_banks.v[i].alg));
+			fprintf(stderr, "vigil: attest replay: reading PCR %d %s: %s\n", rp->pcr,
+			        attest_alg_name(rp->pcr_banks.v[i].alg), attest_tpm_strerror(r));
 	}
 	attest_tpm_close(t);
 	return r;
@@ -238,7 +237,7 @@ static int do_replay(int argc, char **argv)
 static int do_measure(int argc, char **argv)
 {
 	struct attest_args aa = {0};
-	struct policy_error err = {{0}};
+	struct policy_error err = {0};
 	struct measure_config cfg = {0};
 	struct bundle_admission adm = {0};
 	struct measure_log *m = NULL;
@@ -268,12 +267,16 @@ static int do_measure(int argc, char **argv)
 		rc = r == -EFBIG ? VIGIL_EXIT_INVALID : VIGIL_EXIT_FAIL;
 		goto out;
 	}
-	r = measure_open(&cfg, &m);
-	if (r >= 0)
-		r = hwm_open(measure_tpm(m), aa.state, &h);
+	r = measure_open(&cfg, &m, &err);
 	if (r < 0) {
-		fprintf(stderr, "vigil: cannot open the measurement log %s: %s\n", aa.log,
-		        strerror(-r));
+		fprintf(stderr, "vigil: %s\n", err.msg);
+		goto out;
+	}
+	if (measure_notice(m))
+		fprintf(stderr, "vigil: %s\n", measure_notice(m));
+	r = hwm_open(measure_tpm(m), aa.state, &h);
+	if (r < 0) {
+		fprintf(stderr, "vigil: rollback marks: %s\n", strerror(-r));
 		goto out;
 	}
 	r = bundle_admit(buf, len, aa.file, t, h, &adm, &err);
@@ -283,10 +286,16 @@ static int do_measure(int argc, char **argv)
 		goto out;
 	}
 	r = bundle_measure(m, &adm, &recnum);
-	if (r >= 0)
-		r = bundle_commit(h, &adm);
 	if (r < 0) {
-		fprintf(stderr, "vigil: measuring %s failed: %s\n", aa.file, strerror(-r));
+		fprintf(stderr, "vigil: measuring %s failed: %s\n", aa.file, measure_error(m));
+		goto out;
+	}
+	r = bundle_commit(h, &adm);
+	if (r < 0) {
+		fprintf(stderr,
+		        "vigil: %s measured as record %llu, but raising its rollback mark "
+		        "failed: %s\n",
+		        aa.file, (unsigned long long)recnum, hwm_error(h));
 		goto out;
 	}
 	printf("%s: policy '%s' serial %llu measured as record %llu (rollback marks: %s)\n",

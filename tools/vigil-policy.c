@@ -119,7 +119,7 @@ static int do_check(int argc, char **argv)
 {
 	struct policy_args pa = {0};
 	struct policy_exec_entry *entries = NULL;
-	struct policy_error err = {{0}};
+	struct policy_error err = {0};
 	struct policy *p;
 	size_t n = 0;
 	int r;
@@ -163,7 +163,7 @@ static int do_check(int argc, char **argv)
 static int do_show(int argc, char **argv)
 {
 	struct policy_args pa = {0};
-	struct policy_error err = {{0}};
+	struct policy_error err = {0};
 	struct bundle *b = NULL;
 	struct policy *p;
 	size_t i;
@@ -205,7 +205,7 @@ static int do_show(int argc, char **argv)
 static int do_pin(int argc, char **argv)
 {
 	struct policy_args pa = {0};
-	struct policy_error err = {{0}};
+	struct policy_error err = {0};
 	json_t *root, *allow, *rule;
 	json_error_t jerr;
 	struct policy *p;
@@ -272,7 +272,7 @@ static int do_pin(int argc, char **argv)
 static int do_keygen(int argc, char **argv)
 {
 	struct policy_args pa = {0};
-	struct policy_error err = {{0}};
+	struct policy_error err = {0};
 	enum bundle_key_type type = BUNDLE_KEY_ED25519;
 	char priv[4096], pub[4096], keyid[BUNDLE_KEYID_HEX];
 	struct bundle_key *k;
@@ -326,7 +326,7 @@ static int write_output(const char *path, const char *text, size_t len)
 static int do_sign(int argc, char **argv)
 {
 	struct policy_args pa = {0};
-	struct policy_error err = {{0}};
+	struct policy_error err = {0};
 	struct bundle *b = NULL;
 	struct policy *p = NULL;
 	char *buf, *text = NULL;
@@ -376,7 +376,7 @@ static int do_sign(int argc, char **argv)
 static int do_verify(int argc, char **argv)
 {
 	struct policy_args pa = {0};
-	struct policy_error err = {{0}};
+	struct policy_error err = {0};
 	struct bundle_signers signers;
 	struct trust_store *t = NULL;
 	struct bundle *b = NULL;
@@ -418,7 +418,7 @@ out:
 static int do_push(int argc, char **argv)
 {
 	struct policy_args pa = {0};
-	struct policy_error err = {{0}};
+	struct policy_error err = {0};
 	struct sockaddr_un addr = {.sun_family = AF_UNIX};
 	char reply[VIGIL_CONTROL_REPLY_MAX + 1];
 	size_t len, off = 0;

@@ -33,7 +33,7 @@ static int parse(const char *text, struct policy **ret, struct policy_error *err
 
 static void expect_error(const char *text, int want, const char *msg)
 {
-	struct policy_error err = {{0}};
+	struct policy_error err = {0};
 	struct policy *p = NULL;
 
 	assert_int_equal(parse(text, &p, &err), want);
@@ -43,7 +43,7 @@ static void expect_error(const char *text, int want, const char *msg)
 
 static void test_policy_valid(void **state)
 {
-	struct policy_error err = {{0}};
+	struct policy_error err = {0};
 	struct policy *p = NULL;
 
 	assert_int_equal(parse("{\"version\":1,\"name\":\"web\",\"serial\":42,\"mode\":\"audit\","
@@ -81,7 +81,7 @@ static void test_policy_syntax_error_has_line_and_column(void **state)
 static void test_policy_json_strictness(void **state)
 {
 	const char *head = "{\"version\":1,\"serial\":1,\"mode\":\"enforce\",\"scope\":\"guest\",";
-	struct policy_error err = {{0}};
+	struct policy_error err = {0};
 	struct policy *p = NULL;
 	char buf[16384];
 	size_t i;
@@ -168,7 +168,7 @@ static void test_policy_field_errors(void **state)
 static void test_policy_resolve_and_verify(void **state)
 {
 	struct policy_exec_entry *e = NULL;
-	struct policy_error err = {{0}};
+	struct policy_error err = {0};
 	struct policy *p = NULL;
 	char text[1024], *file, *other;
 	struct stat st;
@@ -219,7 +219,7 @@ static void test_policy_resolve_and_verify(void **state)
 static void test_policy_resolve_under_root(void **state)
 {
 	struct policy_exec_entry *e = NULL;
-	struct policy_error err = {{0}};
+	struct policy_error err = {0};
 	struct policy *p = NULL;
 	char text[512], *file;
 	size_t n = 0;
@@ -243,7 +243,7 @@ static void test_policy_resolve_under_root(void **state)
 /* Two rules, /u and /v under tmpdir, with the given digests. */
 static struct policy *two_rules(const char *u_sha, const char *v_sha)
 {
-	struct policy_error err = {{0}};
+	struct policy_error err = {0};
 	struct policy *p = NULL;
 	char text[1024];
 
@@ -262,7 +262,7 @@ static void test_policy_resolve_paths(void **state)
 	static const char *const paths[] = {"/d1/a",       "/d2/b",   "/d1/link", "/dl/a",
 	                                    "/d1/../d2/b", "/d1/./a", "/d1/a",    "//d2//b"};
 	struct policy_exec_entry *e = NULL;
-	struct policy_error err = {{0}};
+	struct policy_error err = {0};
 	struct policy *p = NULL;
 	char text[4096], dir[512], full[1024];
 	size_t i, n = 0, off;
@@ -333,7 +333,7 @@ static void test_policy_mark_unchanged(void **state)
 {
 	struct policy *prev = two_rules(EMPTY_SHA256, X_SHA256), *p;
 	struct policy_exec_entry *pe = NULL, *e = NULL;
-	struct policy_error err = {{0}};
+	struct policy_error err = {0};
 	size_t pn = 0, n = 0, hashed = 99;
 	char *u = write_temp(tmpdir, "u", "", 0), *v = write_temp(tmpdir, "v", "x", 1);
 	FILE *f;
@@ -391,7 +391,7 @@ static void test_policy_writer_at_check(void **state)
 {
 	struct policy *prev = two_rules(EMPTY_SHA256, X_SHA256), *p;
 	struct policy_exec_entry *pe = NULL, *e = NULL;
-	struct policy_error err = {{0}};
+	struct policy_error err = {0};
 	size_t pn = 0, n = 0, hashed = 0;
 	char root[256], *u, *v;
 	int rd, wr;
@@ -447,7 +447,7 @@ static void test_policy_verify_parallel(void **state)
 	size_t cap = 200 + N * 110, len, i, n = 0, hashed = 0;
 	char *text = malloc(cap), root[256], name[32];
 	struct policy_exec_entry *e = NULL;
-	struct policy_error err = {{0}};
+	struct policy_error err = {0};
 	struct policy *p = NULL;
 
 	(void)state;

@@ -27,7 +27,7 @@ static int teardown(void **state)
 /* A policy with three rules a, b, c for files a, b, c under tmpdir, all with the empty digest. */
 static struct policy *three_rules(void)
 {
-	struct policy_error err = {{0}};
+	struct policy_error err = {0};
 	struct policy *p = NULL;
 	char text[2048];
 
@@ -45,7 +45,7 @@ static struct policy *three_rules(void)
 static void test_lenient_resolve_marks_missing(void **state)
 {
 	struct policy_exec_entry *e = NULL;
-	struct policy_error err = {{0}};
+	struct policy_error err = {0};
 	struct policy *p = three_rules();
 	size_t n = 0;
 
@@ -69,7 +69,7 @@ static void test_lenient_resolve_marks_missing(void **state)
 static void test_verify_flags_bad_entry(void **state)
 {
 	struct policy_exec_entry *e = NULL;
-	struct policy_error err = {{0}};
+	struct policy_error err = {0};
 	struct policy *p = three_rules();
 	char path[4096];
 	size_t n = 0;
