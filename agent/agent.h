@@ -9,6 +9,7 @@
 
 #include <jansson.h>
 
+#include "agent/events.h"
 #include "audit/audit.h"
 #include "bpf/vigil_abi.h"
 #include "lib/util.h"
@@ -184,8 +185,6 @@ void agent_events_report_drops(struct agent *a);
 void agent_events_close(struct agent *a);
 /* Writes {"time", "type", fields...} as one line of the event log; takes fields' reference. */
 int agent_event_write(struct agent *a, const char *type, json_t *fields);
-/* Formats one event as a JSON line into out (NUL-terminated); returns its length. */
-int agent_event_format(const struct agent *a, const struct vigil_event *e, char *out, size_t size);
 
 /* Fields of file, network, key and self-protection events (",\"k\":v..." into out; *ret_len
  * as snprintf's); and the name of the rule that decided e under p, or NULL. */

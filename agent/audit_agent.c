@@ -45,6 +45,15 @@ static void resume_drop_count(struct agent *a, const char *dir)
 		a->drops_reported = total;
 }
 
+/* The audit library says nothing itself: vigild logs what it reports. */
+static void audit_report(void *ctx, bool error, const char *msg)
+{
+	if (error)
+		log_error("%s", msg);
+	else
+		log_info("%s", msg);
+}
+
 int agent_audit_open(struct agent *a)
 {
 	struct audit_options o;
@@ -75,6 +84,7 @@ int agent_audit_open(struct agent *a)
 	o.start_members = start;
 	o.anchor = a->audit_anchor;
 	o.anchor_ctx = a->audit_anchor_ctx;
+	o.report = audit_report;
 	/*
 	 * With a TPM the checkpoint key lives in it. No fallback to a file key when the TPM
 	 * refuses: that downgrade would hand whoever can upset the TPM a key they can steal.

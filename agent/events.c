@@ -298,6 +298,20 @@ static int format_event(const struct agent *a, const struct vigil_event *e, char
 	return (int)(o.p - buf);
 }
 
+struct agent *agent_event_context_new(int64_t boot_to_real_ns)
+{
+	struct agent *a = calloc(1, sizeof(*a));
+
+	if (a)
+		a->boot_to_real_ns = boot_to_real_ns;
+	return a;
+}
+
+void agent_event_context_free(struct agent *a)
+{
+	free(a);
+}
+
 int agent_event_format(const struct agent *a, const struct vigil_event *e, char *buf, size_t size)
 {
 	char *tmp;

@@ -168,6 +168,12 @@ struct audit_options {
 	/* Optional: provides the checkpoint key (vigild's TPM key); NULL loads the file key. */
 	int (*key_open)(void *ctx, const char *state_dir, const char *name, struct audit_key *ret);
 	void *key_ctx;
+	/*
+	 * Optional: what goes wrong (or is repaired) while the log is opened or written, one line
+	 * without a prefix, error or notice; NULL: nothing is said. The library never prints.
+	 */
+	void (*report)(void *ctx, bool error, const char *msg);
+	void *report_ctx;
 	char ack_buf[256]; /* storage for ack=PATH from audit_options_parse */
 };
 
