@@ -154,6 +154,10 @@ uint64_t agent_stat(struct agent *a, unsigned int idx);
  * ignores missing keys. */
 int agent_map_update_batch(const struct bpf_map *map, const void *keys, const void *vals, size_t n);
 void agent_map_delete_batch(const struct bpf_map *map, const void *keys, size_t n);
+/* Deletes the n keys key(ctx, i, out) makes: batched, or one syscall each when memory for the
+ * batch is short (a removal never fails for want of memory). */
+void agent_map_delete_keys(const struct bpf_map *map, size_t n,
+                           void (*key)(const void *ctx, size_t i, void *out), const void *ctx);
 /* Reads up to cap entries of a hash map with BPF_MAP_LOOKUP_BATCH; returns the count,
  * -EOPNOTSUPP when the kernel has no batch lookup for it, or -errno. */
 ssize_t agent_map_dump(const struct bpf_map *map, void *keys, void *vals, size_t cap);

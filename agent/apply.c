@@ -72,6 +72,11 @@ static struct vigil_exec_key exec_key(const struct applied_policy *ap, size_t i)
 	    .dev = ap->exec[i].dev, .ino = ap->exec[i].ino, .gen = ap->gen};
 }
 
+static void exec_key_at(const void *ctx, size_t i, void *out)
+{
+	*(struct vigil_exec_key *)out = exec_key(ctx, i);
+}
+
 static int insert_exec(struct agent *a, const struct applied_policy *ap, struct policy_error *err)
 {
 	struct vigil_exec_key *keys = calloc(ap->n_exec + 1, sizeof(*keys));
@@ -441,24 +446,12 @@ static int insert_scope_and_cfg(struct agent *a, const struct applied_policy *ap
 /* Removes a generation's entries; missing entries are fine (a partial insert). */
 static void remove_generation(struct agent *a, const struct applied_policy *ap)
 {
-	struct vigil_exec_key *keys;
 	size_t i;
 
 	if (!ap->gen)
 		return;
 	agent_remove_sections(a, ap);
-	keys = calloc(ap->n_exec + 1, sizeof(*keys));
-	for (i = 0; keys && i < ap->n_exec; i++)
-		keys[i] = exec_key(ap, i);
-	if (keys)
-		agent_map_delete_batch(a->skel->maps.exec_allow, keys, ap->n_exec);
-	else /* out of memory: still remove them, one syscall each */
-		for (i = 0; i < ap->n_exec; i++) {
-			struct vigil_exec_key key = exec_key(ap, i);
-
-			bpf_map_delete_elem(map_fd(a->skel->maps.exec_allow), &key);
-		}
-	free(keys);
+	agent_map_delete_keys(a->skel->maps.exec_allow, ap->n_exec, exec_key_at, ap);
 	for (i = 0; i < ap->n_cgroups; i++) {
 		struct vigil_scope_key key = {.cgroup_id = ap->cgroup_ids[i], .gen = ap->gen};
 
