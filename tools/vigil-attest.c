@@ -146,8 +146,9 @@ static int compare_pcr(const struct measure_replay *rp, const char *tcti, bool *
 
 	r = attest_tpm_open(tcti, &t);
 	if (r < 0) {
-		fprintf(stderr, "vigil: attest replay: TPM through '%s': %s (set --tcti)\n", tcti,
-		        attest_tpm_strerror(r));
+		fprintf(stderr,
+		        "vigil: attest replay: cannot open the TPM through '%s': %s (set --tcti)\n",
+		        tcti, attest_tpm_strerror(r));
 		return r;
 	}
 	snprintf(what, sizeof(what), "pcr %d", rp->pcr);

@@ -14,6 +14,7 @@
 /* What the audit library reports, on stderr. */
 static void say(void *ctx, bool error, const char *msg)
 {
+	(void)ctx;
 	fprintf(stderr, "audit_tpm_writer: %s%s\n", error ? "error: " : "", msg);
 }
 
