@@ -102,6 +102,13 @@ struct measure_config {
 struct measure_log;
 
 /*
+ * A TDX RTMR's value as the kernel shows it (the sysfs file of ATTEST_DEFAULT_TDX_RTMR, or a
+ * copy): exactly 48 bytes, sha384; anything shorter or longer is -EBADMSG. O_NONBLOCK: a FIFO
+ * in its place must not hang the reader.
+ */
+int attest_rtmr_read(const char *path, struct attest_digest *out);
+
+/*
  * Opens (or creates) the log. A new log starts a new chain: the PCR is reset first (PCR 23 is
  * resettable), so that a replay from record 0 predicts the register. An existing log is continued.
  */

@@ -6,7 +6,5 @@
 
 /* TDX RTMR extend: writes the 48-byte sha384 digest to the RTMR's sysfs file. */
 int tdx_rtmr_extend(const char *path, const struct attest_digest *d);
-/* Reads the RTMR's current value (48 bytes). */
-int tdx_rtmr_read(const char *path, struct attest_digest *out);
 
 #endif /* VIGIL_ATTEST_INTERNAL_H */

@@ -166,25 +166,6 @@ static int compare_pcr(const struct measure_replay *rp, const char *tcti, bool *
 	return r;
 }
 
-/* RTMR3 as the kernel shows it: exactly 48 bytes. O_NONBLOCK: a FIFO must not hang us. */
-static int read_rtmr(const char *path, struct attest_digest *cur)
-{
-	uint8_t buf[49];
-	size_t off = 0;
-	ssize_t n;
-	int fd = open(path, O_RDONLY | O_CLOEXEC | O_NONBLOCK | O_NOCTTY);
-
-	if (fd < 0)
-		return -errno;
-	while (off < sizeof(buf) && (n = read(fd, buf + off, sizeof(buf) - off)) > 0)
-		off += (size_t)n;
-	close(fd);
-	if (off != 48)
-		return -EIO;
-	memcpy(cur->d, buf, 48);
-	return 0;
-}
-
 /*
  * Exit 0 only when every register the log names and the caller can read holds exactly what
  * the log predicts, and at least one was compared. The result starts as a failure.
@@ -212,9 +193,9 @@ static int do_replay(int argc, char **argv)
 		compared++;
 	}
 	if (rp.rtmr && aa.rtmr_path) {
-		struct attest_digest cur = {.alg = rp.rtmr_value.alg, .len = 48};
+		struct attest_digest cur;
 
-		if (read_rtmr(aa.rtmr_path, &cur) < 0) {
+		if (attest_rtmr_read(aa.rtmr_path, &cur) < 0) {
 			fprintf(stderr, "vigil: attest replay: %s: cannot read exactly 48 bytes\n",
 			        aa.rtmr_path);
 			return VIGIL_EXIT_FAIL;

@@ -10,19 +10,18 @@
 
 #define EMPTY_SHA256 "e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855"
 
-static char tmpdir[] = "/tmp/vigil-test-policy-XXXXXX";
+static char *tmpdir;
 
 static int setup(void **state)
 {
-	return mkdtemp(tmpdir) ? 0 : -1;
+	tmpdir = tu_mkdtemp();
+	return 0;
 }
 
 static int teardown(void **state)
 {
-	char cmd[128];
-
-	snprintf(cmd, sizeof(cmd), "rm -rf %s", tmpdir);
-	return system(cmd);
+	tu_rmdir(tmpdir);
+	return 0;
 }
 
 /* Parses text; on failure returns the errno and leaves the message in err. */
@@ -174,8 +173,8 @@ static void test_policy_resolve_and_verify(void **state)
 	struct stat st;
 	size_t n = 0;
 
-	file = write_temp(tmpdir, "empty", "", 0);
-	other = write_temp(tmpdir, "other", "x", 1);
+	file = tu_write(tmpdir, "empty", "", 0);
+	other = tu_write(tmpdir, "other", "x", 1);
 	assert_non_null(file);
 	assert_non_null(other);
 	snprintf(
@@ -224,7 +223,7 @@ static void test_policy_resolve_under_root(void **state)
 	char text[512], *file;
 	size_t n = 0;
 
-	file = write_temp(tmpdir, "rooted", "", 0);
+	file = tu_write(tmpdir, "rooted", "", 0);
 	assert_non_null(file);
 	snprintf(text, sizeof(text),
 	         "{\"version\":1,\"name\":\"x\",\"serial\":1,\"mode\":\"enforce\",\"scope\":"
@@ -274,8 +273,8 @@ static void test_policy_resolve_paths(void **state)
 	assert_int_equal(mkdir(full, 0755), 0);
 	snprintf(full, sizeof(full), "%s/d2", dir);
 	assert_int_equal(mkdir(full, 0755), 0);
-	free(write_temp(dir, "d1/a", "a", 1));
-	free(write_temp(dir, "d2/b", "b", 1));
+	free(tu_write(dir, "d1/a", "a", 1));
+	free(tu_write(dir, "d2/b", "b", 1));
 	snprintf(full, sizeof(full), "%s/d1/link", dir);
 	assert_int_equal(symlink("../d2/b", full), 0); /* relative to the link's directory */
 	snprintf(full, sizeof(full), "%s/dl", dir);
@@ -335,7 +334,7 @@ static void test_policy_mark_unchanged(void **state)
 	struct policy_exec_entry *pe = NULL, *e = NULL;
 	struct policy_error err = {0};
 	size_t pn = 0, n = 0, hashed = 99;
-	char *u = write_temp(tmpdir, "u", "", 0), *v = write_temp(tmpdir, "v", "x", 1);
+	char *u = tu_write(tmpdir, "u", "", 0), *v = tu_write(tmpdir, "v", "x", 1);
 	FILE *f;
 
 	assert_non_null(u);
@@ -399,8 +398,8 @@ static void test_policy_writer_at_check(void **state)
 	(void)state;
 	snprintf(root, sizeof(root), "%s/w", tmpdir);
 	assert_int_equal(mkdir(root, 0700), 0);
-	u = write_temp(root, "u", "", 0);
-	v = write_temp(root, "v", "x", 1);
+	u = tu_write(root, "u", "", 0);
+	v = tu_write(root, "v", "x", 1);
 	assert_non_null(u);
 	assert_non_null(v);
 
@@ -459,7 +458,7 @@ static void test_policy_verify_parallel(void **state)
 	                       "\"mode\":\"enforce\",\"scope\":\"guest\",\"exec\":{\"allow\":[");
 	for (i = 0; i < N; i++) {
 		snprintf(name, sizeof(name), "f%zu", i);
-		free(write_temp(root, name, "", 0));
+		free(tu_write(root, name, "", 0));
 		len += (size_t)snprintf(text + len, cap - len,
 		                        "%s{\"path\":\"/%s\",\"sha256\":\"%s\"}", i ? "," : "",
 		                        name, EMPTY_SHA256);
@@ -471,8 +470,8 @@ static void test_policy_verify_parallel(void **state)
 	assert_int_equal(hashed, N);
 
 	/* Two files changed: the one a single thread would meet first is reported. */
-	free(write_temp(root, "f650", "x", 1));
-	free(write_temp(root, "f301", "x", 1));
+	free(tu_write(root, "f650", "x", 1));
+	free(tu_write(root, "f301", "x", 1));
 	free(e);
 	assert_int_equal(policy_resolve_exec(p, root, &e, &n, &err), 0);
 	assert_int_equal(policy_verify_exec(p, root, e, n, &hashed, &err), -EBADMSG);
