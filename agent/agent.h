@@ -153,6 +153,9 @@ uint64_t agent_stat(struct agent *a, unsigned int idx);
 /* Batched map work (map_batch.c); per-element where the map type has no batch ops. Deleting
  * ignores missing keys. */
 int agent_map_update_batch(const struct bpf_map *map, const void *keys, const void *vals, size_t n);
+/* A cgroup's id (its directory's inode) at root + cgroup, created when missing (logged as a
+ * "what" cgroup). 0, or -errno of stat (-ENOTDIR: not a directory). */
+int agent_cgroup_id(const char *root, const char *cgroup, const char *what, uint64_t *ret);
 void agent_map_delete_batch(const struct bpf_map *map, const void *keys, size_t n);
 /* Deletes the n keys key(ctx, i, out) makes: batched, or one syscall each when memory for the
  * batch is short (a removal never fails for want of memory). */

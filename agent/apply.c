@@ -43,21 +43,31 @@ static int resolve_cgroups(struct agent *a, struct applied_policy *ap, struct po
 	if (!ap->cgroup_ids)
 		return -ENOMEM;
 	for (i = 0; i < p->n_cgroups; i++) {
-		char path[4096];
-		struct stat st;
-
-		snprintf(path, sizeof(path), "%s%s", root, p->cgroups[i]);
-		if (mkdir(path, 0755) == 0)
-			log_info("created scope cgroup %s", p->cgroups[i]);
-		/* errno read right after this stat: mkdir's EEXIST must not become the reason. */
-		r = stat(path, &st) < 0 ? -errno : S_ISDIR(st.st_mode) ? 0 : -ENOTDIR;
+		r = agent_cgroup_id(root, p->cgroups[i], "scope", &ap->cgroup_ids[i]);
 		if (r < 0)
 			return policy_errorf(err, r,
-			                     "%s: scope.cgroups[%zu]: %s: cannot create or open",
-			                     p->origin, i, path);
-		ap->cgroup_ids[i] = st.st_ino;
+			                     "%s: scope.cgroups[%zu]: %s%s: cannot create or open",
+			                     p->origin, i, root, p->cgroups[i]);
 		ap->n_cgroups++;
 	}
+	return 0;
+}
+
+int agent_cgroup_id(const char *root, const char *cgroup, const char *what, uint64_t *ret)
+{
+	char path[4096];
+	struct stat st;
+
+	if (snprintf(path, sizeof(path), "%s%s", root, cgroup) >= (int)sizeof(path))
+		return -ENAMETOOLONG;
+	if (mkdir(path, 0755) == 0)
+		log_info("created %s cgroup %s", what, cgroup);
+	/* errno read right after this stat: mkdir's EEXIST must not become the reason. */
+	if (stat(path, &st) < 0)
+		return -errno;
+	if (!S_ISDIR(st.st_mode))
+		return -ENOTDIR;
+	*ret = st.st_ino;
 	return 0;
 }
 
