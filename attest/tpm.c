@@ -442,6 +442,7 @@ static int blob_write(const char *path, const TPM2B_PUBLIC *pub, const TPM2B_PRI
 	uint8_t buf[2048];
 	char tmp[4096];
 	size_t off = 0;
+	ssize_t n;
 	int fd, r = 0;
 
 	if (Tss2_MU_TPM2B_PUBLIC_Marshal(pub, buf, sizeof(buf), &off) != TSS2_RC_SUCCESS ||
@@ -452,8 +453,12 @@ static int blob_write(const char *path, const TPM2B_PUBLIC *pub, const TPM2B_PRI
 	fd = open(tmp, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0600);
 	if (fd < 0)
 		return -errno;
-	if (fchmod(fd, 0600) < 0 || write(fd, buf, off) != (ssize_t)off || fsync(fd) < 0)
-		r = -errno ? -errno : -EIO;
+	if (fchmod(fd, 0600) < 0)
+		r = -errno;
+	else if ((n = write(fd, buf, off)) != (ssize_t)off)
+		r = n < 0 ? -errno : -EIO; /* a short write sets no errno */
+	else if (fsync(fd) < 0)
+		r = -errno;
 	close(fd);
 	if (r == 0 && rename(tmp, path) < 0)
 		r = -errno;

@@ -412,8 +412,10 @@ static int open_log_file(struct audit_writer *w, uint32_t seq, int flags)
 	if (fd < 0)
 		return -errno;
 	if ((flags & O_CREAT) && fsync(w->dirfd) < 0) {
+		int r = -errno; /* read before close can change it */
+
 		close(fd);
-		return -errno;
+		return r;
 	}
 	return fd;
 }
@@ -495,14 +497,17 @@ static void emitf(struct audit_writer *w, const char *kind, const char *fmt, ...
 static int write_file_atomic(struct audit_writer *w, const char *name, const char *data, size_t len)
 {
 	char tmp[128];
+	ssize_t n;
 	int fd, r = 0;
 
 	snprintf(tmp, sizeof(tmp), "%s.tmp", name);
 	fd = openat(w->dirfd, tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC | O_NOFOLLOW, 0640);
 	if (fd < 0)
 		return -errno;
-	if (write(fd, data, len) != (ssize_t)len || fsync(fd) < 0)
-		r = errno ? -errno : -ENOSPC;
+	n = write(fd, data, len);
+	if (n != (ssize_t)len || fsync(fd) < 0)
+		r = n >= 0 && n != (ssize_t)len ? -ENOSPC
+		                                : -errno; /* a short write sets no errno */
 	close(fd);
 	if (r == 0 && renameat(w->dirfd, tmp, w->dirfd, name) < 0)
 		r = -errno;
