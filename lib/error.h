@@ -11,11 +11,13 @@ struct vigil_error {
 	const char *reason; /* set where a refusal happens: a stable word for events, or NULL */
 };
 
-/* Fills err (when not NULL) and returns r, so `return vigil_errorf(err, -EINVAL, ...)` works. */
-int vigil_errorf(struct vigil_error *err, int r, const char *fmt, ...)
-    __attribute__((format(printf, 3, 4)));
-/* The same with a reason (a static string). */
+/*
+ * Fills err (when not NULL) with the message, r and the refusal's reason (a static string, or
+ * NULL), and returns r, so `return vigil_reasonf(err, -ESTALE, "rollback", ...)` works.
+ */
 int vigil_reasonf(struct vigil_error *err, int r, const char *reason, const char *fmt, ...)
     __attribute__((format(printf, 4, 5)));
+/* The same without a reason. */
+#define vigil_errorf(err, r, ...) vigil_reasonf((err), (r), NULL, __VA_ARGS__)
 
 #endif /* VIGIL_LIB_ERROR_H */
