@@ -12,14 +12,17 @@ PKG_CFLAGS := $(shell pkg-config --cflags $(PKGS) 2>/dev/null)
 PKG_LIBS   := $(shell pkg-config --libs $(PKGS) 2>/dev/null)
 
 WARN     := -Wall -Wextra -Werror -Wno-unused-parameter -Wshadow -Wformat=2 -Wstrict-prototypes
+# The version, defined here once: lib/util.c turns it into vigil_version.
+VERSION  := 0.1.0
+DEFS     := -D_GNU_SOURCE -DVIGIL_VERSION='"$(VERSION)"'
 CFLAGS   ?= -O2 -g
-CFLAGS   += -std=gnu11 $(WARN) -D_GNU_SOURCE -I. -I$(BUILD)/bpf $(PKG_CFLAGS)
+CFLAGS   += -std=gnu11 $(WARN) $(DEFS) -I. -I$(BUILD)/bpf $(PKG_CFLAGS)
 LDLIBS   += $(PKG_LIBS) -lpthread
 
 # The unit-test build: same sources, sanitizers on.
 SAN_FLAGS := -O1 -g -fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=all
 
-MODULES  := policies attest audit exporters agent
+MODULES  := lib policies attest audit exporters agent
 lib_srcs  = $(filter-out %/main.c %/vigild.c,$(wildcard $(1)/*.c))
 LIB_SRCS := $(foreach m,$(MODULES),$(call lib_srcs,$(m)))
 TOOL_SRCS := $(wildcard tools/vigil*.c)
@@ -131,7 +134,7 @@ check-unit: all $(UNIT_BINS)
 $(BUILD)/fuzz/fuzz_%: tests/fuzz/fuzz_%.c $(LIB_SRCS) | $(SKEL)
 	$(Q)mkdir -p $(@D)
 	@echo "  FUZZ    $@"
-	$(Q)$(CLANG) -g -O1 -std=gnu11 -D_GNU_SOURCE -I. -I$(BUILD)/bpf -I$(BUILD)/gen $(PKG_CFLAGS) \
+	$(Q)$(CLANG) -g -O1 -std=gnu11 $(DEFS) -I. -I$(BUILD)/bpf -I$(BUILD)/gen $(PKG_CFLAGS) \
 		-fsanitize=fuzzer,address,undefined -o $@ $< $(LIB_SRCS) $(LDLIBS)
 
 check-fuzz: $(FUZZ_BINS)

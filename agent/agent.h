@@ -9,11 +9,11 @@
 
 #include <jansson.h>
 
+#include "agent/events.h"
 #include "audit/audit.h"
 #include "bpf/vigil_abi.h"
+#include "lib/util.h"
 #include "policies/policy.h"
-
-#define VIGIL_AGENT_VERSION "0.1.0"
 
 struct vigil_bpf;
 struct bpf_map;
@@ -86,7 +86,7 @@ struct agent {
 	char stop_members[512];
 	int stop_signal;
 	/* Called after a policy is fully prepared, right before it is published: measures it. */
-	int (*before_publish)(struct agent *a, const struct policy *p);
+	int (*before_publish)(struct agent *a, const struct policy *p, struct policy_error *err);
 	struct audit_writer *audit; /* NULL when the audit log is off or unavailable */
 	/* Measures audit anchors (start record, checkpoint key, checkpoints); NULL until
 	 * attest/ provides the measurement log. Called from the audit writer thread. */
@@ -158,7 +158,14 @@ uint64_t agent_stat(struct agent *a, unsigned int idx);
 /* Batched map work (map_batch.c); per-element where the map type has no batch ops. Deleting
  * ignores missing keys. */
 int agent_map_update_batch(const struct bpf_map *map, const void *keys, const void *vals, size_t n);
+/* A cgroup's id (its directory's inode) at root + cgroup, created when missing (logged as a
+ * "what" cgroup). 0, or -errno of stat (-ENOTDIR: not a directory). */
+int agent_cgroup_id(const char *root, const char *cgroup, const char *what, uint64_t *ret);
 void agent_map_delete_batch(const struct bpf_map *map, const void *keys, size_t n);
+/* Deletes the n keys key(ctx, i, out) makes: batched, or one syscall each when memory for the
+ * batch is short (a removal never fails for want of memory). */
+void agent_map_delete_keys(const struct bpf_map *map, size_t n,
+                           void (*key)(const void *ctx, size_t i, void *out), const void *ctx);
 /* Reads up to cap entries of a hash map with BPF_MAP_LOOKUP_BATCH; returns the count,
  * -EOPNOTSUPP when the kernel has no batch lookup for it, or -errno. */
 ssize_t agent_map_dump(const struct bpf_map *map, void *keys, void *vals, size_t cap);
@@ -190,8 +197,6 @@ void agent_events_report_drops(struct agent *a);
 void agent_events_close(struct agent *a);
 /* Writes {"time", "type", fields...} as one line of the event log; takes fields' reference. */
 int agent_event_write(struct agent *a, const char *type, json_t *fields);
-/* Formats one event as a JSON line into out (NUL-terminated); returns its length. */
-int agent_event_format(const struct agent *a, const struct vigil_event *e, char *out, size_t size);
 
 /* Fields of file, network, key and self-protection events (",\"k\":v..." into out; *ret_len
  * as snprintf's); and the name of the rule that decided e under p, or NULL. */

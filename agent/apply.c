@@ -1,7 +1,7 @@
 /* Applies a policy: fill a pending generation, verify it, publish it with one store, retire the old
  * one. */
 #include "agent/agent.h"
-#include "agent/log.h"
+#include "lib/log.h"
 
 #include <bpf/bpf.h>
 #include <bpf/libbpf.h>
@@ -43,21 +43,31 @@ static int resolve_cgroups(struct agent *a, struct applied_policy *ap, struct po
 	if (!ap->cgroup_ids)
 		return -ENOMEM;
 	for (i = 0; i < p->n_cgroups; i++) {
-		char path[4096];
-		struct stat st;
-
-		snprintf(path, sizeof(path), "%s%s", root, p->cgroups[i]);
-		if (mkdir(path, 0755) == 0)
-			log_info("created scope cgroup %s", p->cgroups[i]);
-		/* errno read right after this stat: mkdir's EEXIST must not become the reason. */
-		r = stat(path, &st) < 0 ? -errno : S_ISDIR(st.st_mode) ? 0 : -ENOTDIR;
+		r = agent_cgroup_id(root, p->cgroups[i], "scope", &ap->cgroup_ids[i]);
 		if (r < 0)
 			return policy_errorf(err, r,
-			                     "%s: scope.cgroups[%zu]: %s: cannot create or open",
-			                     p->origin, i, path);
-		ap->cgroup_ids[i] = st.st_ino;
+			                     "%s: scope.cgroups[%zu]: %s%s: cannot create or open",
+			                     p->origin, i, root, p->cgroups[i]);
 		ap->n_cgroups++;
 	}
+	return 0;
+}
+
+int agent_cgroup_id(const char *root, const char *cgroup, const char *what, uint64_t *ret)
+{
+	char path[4096];
+	struct stat st;
+
+	if (snprintf(path, sizeof(path), "%s%s", root, cgroup) >= (int)sizeof(path))
+		return -ENAMETOOLONG;
+	if (mkdir(path, 0755) == 0)
+		log_info("created %s cgroup %s", what, cgroup);
+	/* errno read right after this stat: mkdir's EEXIST must not become the reason. */
+	if (stat(path, &st) < 0)
+		return -errno;
+	if (!S_ISDIR(st.st_mode))
+		return -ENOTDIR;
+	*ret = st.st_ino;
 	return 0;
 }
 
@@ -70,6 +80,11 @@ static struct vigil_exec_key exec_key(const struct applied_policy *ap, size_t i)
 {
 	return (struct vigil_exec_key){
 	    .dev = ap->exec[i].dev, .ino = ap->exec[i].ino, .gen = ap->gen};
+}
+
+static void exec_key_at(const void *ctx, size_t i, void *out)
+{
+	*(struct vigil_exec_key *)out = exec_key(ctx, i);
 }
 
 static int insert_exec(struct agent *a, const struct applied_policy *ap, struct policy_error *err)
@@ -295,7 +310,7 @@ static int verify_exec(struct agent *a, struct applied_policy *ap, struct policy
 
 	ap->n_hashed = 0;
 	for (;;) {
-		struct policy_error e = {{0}};
+		struct policy_error e = {0};
 		size_t hashed = 0;
 
 		r = policy_verify_exec(ap->policy, a->opt.root, ap->exec + off, ap->n_exec - off,
@@ -441,24 +456,12 @@ static int insert_scope_and_cfg(struct agent *a, const struct applied_policy *ap
 /* Removes a generation's entries; missing entries are fine (a partial insert). */
 static void remove_generation(struct agent *a, const struct applied_policy *ap)
 {
-	struct vigil_exec_key *keys;
 	size_t i;
 
 	if (!ap->gen)
 		return;
 	agent_remove_sections(a, ap);
-	keys = calloc(ap->n_exec + 1, sizeof(*keys));
-	for (i = 0; keys && i < ap->n_exec; i++)
-		keys[i] = exec_key(ap, i);
-	if (keys)
-		agent_map_delete_batch(a->skel->maps.exec_allow, keys, ap->n_exec);
-	else /* out of memory: still remove them, one syscall each */
-		for (i = 0; i < ap->n_exec; i++) {
-			struct vigil_exec_key key = exec_key(ap, i);
-
-			bpf_map_delete_elem(map_fd(a->skel->maps.exec_allow), &key);
-		}
-	free(keys);
+	agent_map_delete_keys(a->skel->maps.exec_allow, ap->n_exec, exec_key_at, ap);
 	for (i = 0; i < ap->n_cgroups; i++) {
 		struct vigil_scope_key key = {.cgroup_id = ap->cgroup_ids[i], .gen = ap->gen};
 
@@ -480,20 +483,12 @@ static void wait_for_readers(void)
 		usleep(20 * 1000);
 }
 
-static double now_ms(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (double)ts.tv_sec * 1e3 + (double)ts.tv_nsec / 1e6;
-}
-
 /* Where apply spends its time, logged per swap (bench/swap-guest.sh reads it). */
 enum { PH_RESOLVE, PH_INSERT, PH_HASH, PH_REST, PH_REMOVE, PH_COUNT };
 
 static void phase_mark(double t[PH_COUNT], double *last, int phase)
 {
-	double now = now_ms();
+	double now = vigil_now_ms();
 
 	t[phase] += now - *last;
 	*last = now;
@@ -503,7 +498,7 @@ int agent_apply_policy(struct agent *a, struct policy *p, struct policy_error *e
 {
 	uint32_t active = __atomic_load_n(&a->skel->bss->active_gen, __ATOMIC_ACQUIRE);
 	struct applied_policy next = {.policy = p, .gen = active + 1};
-	double t[PH_COUNT] = {0}, last = now_ms();
+	double t[PH_COUNT] = {0}, last = vigil_now_ms();
 	uint64_t seq;
 	int r;
 
@@ -553,12 +548,9 @@ int agent_apply_policy(struct agent *a, struct policy *p, struct policy_error *e
 	}
 	/* Measured before enforced: a relying party never sees a policy in force it cannot name. */
 	if (a->before_publish) {
-		r = a->before_publish(a, p);
-		if (r < 0) {
-			policy_errorf(err, r, "%s: measuring the policy failed: %s", p->origin,
-			              strerror(-r));
+		r = a->before_publish(a, p, err);
+		if (r < 0)
 			goto fail;
-		}
 	}
 	/* The switch: programs read active_gen once per decision, so each sees old or new. */
 	__atomic_store_n(&a->skel->bss->active_gen, next.gen, __ATOMIC_RELEASE);

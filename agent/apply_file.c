@@ -83,20 +83,14 @@ out:
 	return r;
 }
 
+static void file_key_at(const void *ctx, size_t i, void *out)
+{
+	const struct applied_policy *ap = ctx;
+
+	*(struct vigil_file_key *)out = file_key(&ap->files[i], ap->gen);
+}
+
 void agent_remove_files(struct agent *a, const struct applied_policy *ap)
 {
-	struct vigil_file_key *keys = calloc(ap->n_files + 1, sizeof(*keys));
-	size_t i;
-
-	for (i = 0; i < ap->n_files; i++) {
-		struct vigil_file_key key = file_key(&ap->files[i], ap->gen);
-
-		if (keys)
-			keys[i] = key;
-		else /* out of memory: one syscall each */
-			bpf_map_delete_elem(bpf_map__fd(a->skel->maps.file_rules), &key);
-	}
-	if (keys)
-		agent_map_delete_batch(a->skel->maps.file_rules, keys, ap->n_files);
-	free(keys);
+	agent_map_delete_keys(a->skel->maps.file_rules, ap->n_files, file_key_at, ap);
 }

@@ -1,6 +1,6 @@
 /* Fills and removes a generation's key rule entries and the executables they name. */
 #include "agent/agent.h"
-#include "agent/log.h"
+#include "lib/log.h"
 
 #include <bpf/bpf.h>
 #include <bpf/libbpf.h>
@@ -14,18 +14,14 @@
 static int cgroup_id(struct agent *a, const struct policy *p, size_t i, uint64_t *ret,
                      struct policy_error *err)
 {
-	char path[4096];
-	struct stat st;
+	int r = agent_cgroup_id(a->opt.cgroup_root, p->keys[i].cgroup, "key rule", ret);
 
-	snprintf(path, sizeof(path), "%s%s", a->opt.cgroup_root, p->keys[i].cgroup);
-	if (mkdir(path, 0755) == 0)
-		log_info("created key rule cgroup %s", p->keys[i].cgroup);
-	if (stat(path, &st) < 0 || !S_ISDIR(st.st_mode))
-		return policy_errorf(err, -ENOENT,
-		                     "%s: keys.rules[%zu].cgroup: rule '%s': %s: cannot "
+	if (r < 0)
+		return policy_errorf(err, r,
+		                     "%s: keys.rules[%zu].cgroup: rule '%s': %s%s: cannot "
 		                     "create or open",
-		                     p->origin, i, p->keys[i].name, path);
-	*ret = st.st_ino;
+		                     p->origin, i, p->keys[i].name, a->opt.cgroup_root,
+		                     p->keys[i].cgroup);
 	return 0;
 }
 

@@ -69,20 +69,14 @@ out:
 	return r;
 }
 
+static void net_key_at(const void *ctx, size_t i, void *out)
+{
+	const struct applied_policy *ap = ctx;
+
+	*(struct vigil_net_key *)out = net_key(&ap->net[i], ap->gen);
+}
+
 void agent_remove_net(struct agent *a, const struct applied_policy *ap)
 {
-	struct vigil_net_key *keys = calloc(ap->n_net + 1, sizeof(*keys));
-	size_t i;
-
-	for (i = 0; i < ap->n_net; i++) {
-		struct vigil_net_key key = net_key(&ap->net[i], ap->gen);
-
-		if (keys)
-			keys[i] = key;
-		else /* out of memory: one syscall each */
-			bpf_map_delete_elem(bpf_map__fd(a->skel->maps.net_rules), &key);
-	}
-	if (keys)
-		agent_map_delete_batch(a->skel->maps.net_rules, keys, ap->n_net);
-	free(keys);
+	agent_map_delete_keys(a->skel->maps.net_rules, ap->n_net, net_key_at, ap);
 }

@@ -1,6 +1,6 @@
 /* vigild's audit log: opens the writer, binds it to the start measurement, records agent events. */
 #include "agent/agent.h"
-#include "agent/log.h"
+#include "lib/log.h"
 #include "attest/attest.h"
 
 #include <jansson.h>
@@ -9,8 +9,6 @@
 #include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
-
-#define VIGILD_VERSION "0.1.0"
 
 /* "vigil/<host id>": the machine id when there is one, else the host name. */
 static void host_origin(char *out, size_t size)
@@ -47,6 +45,15 @@ static void resume_drop_count(struct agent *a, const char *dir)
 		a->drops_reported = total;
 }
 
+/* The audit library says nothing itself: vigild logs what it reports. */
+static void audit_report(void *ctx, bool error, const char *msg)
+{
+	if (error)
+		log_error("%s", msg);
+	else
+		log_info("%s", msg);
+}
+
 int agent_audit_open(struct agent *a)
 {
 	struct audit_options o;
@@ -64,19 +71,20 @@ int agent_audit_open(struct agent *a)
 		log_error("%s", err);
 		return -EINVAL;
 	}
-	mkdir("/run/vigil", 0755);
+	vigil_mkdir_parent(o.ack_path, 0755); /* /run/vigil */
 	host_origin(origin, sizeof(origin));
 	o.origin = origin;
 	/* The binary's digest: the start measurement attest/ extends, named in the chain. */
-	r = audit_sha256_file("/proc/self/exe", self);
+	r = vigil_sha256_file("/proc/self/exe", self);
 	if (r < 0)
 		return log_error_errno(r, "audit: measuring /proc/self/exe");
-	audit_hex(self, sizeof(self), hex);
+	vigil_hex(self, sizeof(self), hex);
 	snprintf(start, sizeof(start), "\"binary_sha256\":\"%s\",\"version\":\"%s\",\"pid\":%d",
-	         hex, VIGILD_VERSION, (int)getpid());
+	         hex, vigil_version, (int)getpid());
 	o.start_members = start;
 	o.anchor = a->audit_anchor;
 	o.anchor_ctx = a->audit_anchor_ctx;
+	o.report = audit_report;
 	/*
 	 * With a TPM the checkpoint key lives in it. No fallback to a file key when the TPM
 	 * refuses: that downgrade would hand whoever can upset the TPM a key they can steal.
@@ -97,26 +105,20 @@ int agent_audit_open(struct agent *a)
 void agent_audit_record(struct agent *a, const char *kind, const char *fmt, ...)
 {
 	char buf[4096];
-	struct timespec ts;
-	struct tm tm;
 	va_list ap;
-	int n, m;
+	int n;
 
 	if (!a->audit)
 		return;
-	clock_gettime(CLOCK_REALTIME, &ts);
-	gmtime_r(&ts.tv_sec, &tm);
-	n = (int)strftime(buf, sizeof(buf), "\"time\":\"%Y-%m-%dT%H:%M:%S", &tm);
-	n += snprintf(buf + n, sizeof(buf) - (size_t)n, ".%09ldZ\",", ts.tv_nsec);
 	va_start(ap, fmt);
-	m = vsnprintf(buf + n, sizeof(buf) - (size_t)n, fmt, ap);
+	n = audit_vformat_members(buf, sizeof(buf), fmt, ap);
 	va_end(ap);
-	if (m < 0 || (size_t)m >= sizeof(buf) - (size_t)n) {
+	if (n < 0) {
 		log_error("audit: %s record too long: dropped (counted)", kind);
 		audit_submit(a->audit, kind, NULL, SIZE_MAX); /* counts it as a queue drop */
 		return;
 	}
-	audit_submit(a->audit, kind, buf, (size_t)(n + m));
+	audit_submit(a->audit, kind, buf, (size_t)n);
 }
 
 void agent_audit_close(struct agent *a, int sig)

@@ -1,6 +1,6 @@
 /* The audit checkpoint key in the TPM: wires attest/'s TPM-resident key to the note signer. */
 #include "agent/agent.h"
-#include "agent/log.h"
+#include "lib/log.h"
 #include "attest/attest.h"
 
 #include <errno.h>

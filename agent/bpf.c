@@ -1,6 +1,6 @@
 /* Opens, loads and attaches the vigil BPF object and reads its counters. */
 #include "agent/agent.h"
-#include "agent/log.h"
+#include "lib/log.h"
 
 #include <bpf/libbpf.h>
 #include <bpf/bpf.h>

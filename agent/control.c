@@ -3,7 +3,7 @@
  */
 #include "agent/agent.h"
 #include "agent/control.h"
-#include "agent/log.h"
+#include "lib/log.h"
 #include "policies/bundle.h"
 
 #include <errno.h>
@@ -40,14 +40,6 @@ struct agent_control {
 	unsigned long long refused, dropped;
 };
 
-static int64_t mono_ms(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
-
 /* Never blocks and never raises SIGPIPE: a client that does not read loses its reply. */
 static void reply_line(int fd, const char *msg)
 {
@@ -67,7 +59,6 @@ int agent_control_open(struct agent *a)
 {
 	struct sockaddr_un addr = {.sun_family = AF_UNIX};
 	const char *path = a->opt.control_socket;
-	char dir[sizeof(addr.sun_path)], *slash;
 	struct agent_control *c;
 	int fd, i, r;
 
@@ -79,12 +70,7 @@ int agent_control_open(struct agent *a)
 	for (i = 0; i < CONTROL_MAX_CLIENTS; i++)
 		c->c[i].fd = -1;
 	snprintf(addr.sun_path, sizeof(addr.sun_path), "%s", path);
-	snprintf(dir, sizeof(dir), "%s", path);
-	slash = strrchr(dir, '/');
-	if (slash && slash != dir) {
-		*slash = 0;
-		mkdir(dir, 0700);
-	}
+	vigil_mkdir_parent(path, 0700); /* an error shows in bind's below */
 	fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
 	if (fd < 0) {
 		r = -errno;
@@ -158,7 +144,7 @@ size_t agent_control_pollfds(struct agent *a, struct pollfd *fds, size_t max)
 int agent_control_timeout(struct agent *a)
 {
 	struct agent_control *c = a->control;
-	int64_t now = mono_ms(), next = -1;
+	int64_t now = (int64_t)vigil_now_ms(), next = -1;
 	int i;
 
 	for (i = 0; c && i < CONTROL_MAX_CLIENTS; i++)
@@ -217,7 +203,7 @@ static void accept_one(struct agent *a, int fd)
 		close(fd);
 		return;
 	}
-	tmp.start_ms = mono_ms();
+	tmp.start_ms = (int64_t)vigil_now_ms();
 	tmp.deadline_ms = tmp.start_ms + VIGIL_CONTROL_DEADLINE_MS;
 	*cl = tmp;
 }
@@ -311,7 +297,7 @@ void agent_control_dispatch(struct agent *a, const struct pollfd *fds, size_t n)
 				break;
 			}
 	}
-	now = mono_ms();
+	now = (int64_t)vigil_now_ms();
 	for (j = 0; j < CONTROL_MAX_CLIENTS; j++) {
 		struct control_client *cl = &c->c[j];
 

@@ -1,7 +1,7 @@
 /* Consumes decisions from the BPF ring buffer and writes one JSON line per event. */
 #include "agent/agent.h"
 #include "agent/keyrelease.h"
-#include "agent/log.h"
+#include "lib/log.h"
 
 #include <bpf/libbpf.h>
 #include <fcntl.h>
@@ -203,22 +203,18 @@ static bool put_str(struct out *o, const char *key, size_t key_len, const char *
 
 #define PUT_STR(o, key, s, max) put_str(o, key, sizeof(key) - 1, s, max)
 
-/* "YYYY-MM-DDTHH:MM:SS.nnnnnnnnnZ"; gmtime and strftime run once per second. */
+/* "YYYY-MM-DDTHH:MM:SS.nnnnnnnnnZ"; the seconds are formatted once per second. */
 static void put_time(struct out *o, int64_t real_ns)
 {
 	static __thread time_t cached_sec = -1;
-	static __thread char cached[24];
+	static __thread char cached[VIGIL_RFC3339_LEN];
 	time_t sec = (time_t)(real_ns / 1000000000);
 	uint64_t ns = (uint64_t)(real_ns % 1000000000) % 1000000000;
 	char frac[20], *end;
 	size_t digits;
 
 	if (sec != cached_sec) {
-		struct tm tm;
-
-		/* Always 19 characters: an int64_t of nanoseconds spans the years 1677-2262. */
-		gmtime_r(&sec, &tm);
-		strftime(cached, sizeof(cached), "%Y-%m-%dT%H:%M:%S", &tm);
+		vigil_rfc3339_ns(real_ns, cached); /* its first 19 characters: the second */
 		cached_sec = sec;
 	}
 	memcpy(o->p, cached, 19);
@@ -303,6 +299,20 @@ static int format_event(const struct agent *a, const struct vigil_event *e, char
 	return (int)(o.p - buf);
 }
 
+struct agent *agent_event_context_new(int64_t boot_to_real_ns)
+{
+	struct agent *a = calloc(1, sizeof(*a));
+
+	if (a)
+		a->boot_to_real_ns = boot_to_real_ns;
+	return a;
+}
+
+void agent_event_context_free(struct agent *a)
+{
+	free(a);
+}
+
 int agent_event_format(const struct agent *a, const struct vigil_event *e, char *buf, size_t size)
 {
 	char *tmp;
@@ -355,26 +365,13 @@ static int handle_event(void *ctx, void *data, size_t size)
 	return 0;
 }
 
-static void format_time(int64_t real_ns, char *out, size_t size)
-{
-	time_t sec = (time_t)(real_ns / 1000000000);
-	struct tm tm;
-	char ts[32];
-
-	gmtime_r(&sec, &tm);
-	strftime(ts, sizeof(ts), "%Y-%m-%dT%H:%M:%S", &tm);
-	snprintf(out, size, "%s.%09lldZ", ts, (long long)(real_ns % 1000000000));
-}
-
 int agent_event_write(struct agent *a, const char *type, json_t *fields)
 {
 	json_t *obj = json_object();
-	struct timespec now;
-	char ts[48], *line;
+	char ts[VIGIL_RFC3339_LEN], *line;
 	int r = -ENOMEM;
 
-	clock_gettime(CLOCK_REALTIME, &now);
-	format_time(now.tv_sec * 1000000000LL + now.tv_nsec, ts, sizeof(ts));
+	vigil_rfc3339_now(ts);
 	if (obj && !json_object_set_new(obj, "time", json_string(ts)) &&
 	    !json_object_set_new(obj, "type", json_string(type)) &&
 	    (!fields || !json_object_update(obj, fields))) {

@@ -8,7 +8,7 @@
  */
 #include "agent/agent.h"
 #include "agent/keyrelease.h"
-#include "agent/log.h"
+#include "lib/log.h"
 #include "attest/kbs.h"
 
 #include <errno.h>

@@ -2,7 +2,7 @@
  * their sender (signalfd), acted on only when the platform sent them. */
 #include "agent/agent.h"
 #include "agent/keyrelease.h"
-#include "agent/log.h"
+#include "lib/log.h"
 
 #include <bpf/libbpf.h>
 #include <errno.h>

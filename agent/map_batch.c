@@ -1,10 +1,11 @@
 /* Batched map inserts and deletes: one syscall per chunk, per-element where the kernel has none. */
 #include "agent/agent.h"
-#include "agent/log.h"
+#include "lib/log.h"
 
 #include <bpf/bpf.h>
 #include <bpf/libbpf.h>
 #include <errno.h>
+#include <stdlib.h>
 #include <stdint.h>
 
 /* Entries per syscall: the kernel walks a batch element by element anyway, so a chunk only
@@ -92,6 +93,26 @@ void agent_map_delete_batch(const struct bpf_map *map, const void *keys, size_t 
 	}
 	for (; done < n; done++)
 		bpf_map_delete_elem(fd, k + done * ksz);
+}
+
+void agent_map_delete_keys(const struct bpf_map *map, size_t n,
+                           void (*key)(const void *ctx, size_t i, void *out), const void *ctx)
+{
+	size_t ksz = bpf_map__key_size(map), i;
+	char *keys = calloc(n + 1, ksz), one[256];
+
+	if (keys) {
+		for (i = 0; i < n; i++)
+			key(ctx, i, keys + i * ksz);
+		agent_map_delete_batch(map, keys, n);
+		free(keys);
+		return;
+	}
+	/* Out of memory: still remove them, one syscall each (no key is larger than one[]). */
+	for (i = 0; i < n && ksz <= sizeof(one); i++) {
+		key(ctx, i, one);
+		bpf_map_delete_elem(bpf_map__fd(map), one);
+	}
 }
 
 ssize_t agent_map_dump(const struct bpf_map *map, void *keys, void *vals, size_t cap)

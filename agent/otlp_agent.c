@@ -1,6 +1,7 @@
 /* vigild's OTLP exporter: started after the audit log opens, stopped before it closes. */
 #include "agent/agent.h"
-#include "agent/log.h"
+#include "lib/log.h"
+#include "lib/util.h"
 #include "attest/attest.h"
 #include "exporters/otlp.h"
 
@@ -86,7 +87,7 @@ int agent_otlp_start(struct agent *a)
 	if (gethostname(ao->host_name, sizeof(ao->host_name) - 1) < 0)
 		ao->host_name[0] = 0;
 	measure_platform_parse(a->opt.platform ?: "auto", &p);
-	ao->o.service_version = VIGIL_AGENT_VERSION;
+	ao->o.service_version = vigil_version;
 	ao->o.host_id = ao->host_id;
 	ao->o.host_name = ao->host_name;
 	ao->o.tee = p != ATTEST_PLATFORM_NONE ? measure_platform_name(p)

@@ -1,7 +1,7 @@
 /* Pinning: maps and links live in bpffs, so enforcement outlasts vigild; a new vigild adopts them.
  */
 #include "agent/agent.h"
-#include "agent/log.h"
+#include "lib/log.h"
 
 #include <bpf/bpf.h>
 #include <bpf/libbpf.h>

@@ -3,7 +3,7 @@
 #include "agent/agent.h"
 #include "agent/keyrelease.h"
 #include "agent/control.h"
-#include "agent/log.h"
+#include "lib/log.h"
 #include "attest/attest.h"
 
 #include <fcntl.h>
@@ -32,21 +32,6 @@ struct measure_log *agent_measure_log(struct agent *a)
 	return a->reload ? a->reload->log : NULL;
 }
 
-static int sha256_hex_file(const char *path, char out[2 * POLICY_SHA256_LEN + 1])
-{
-	uint8_t d[POLICY_SHA256_LEN];
-	int fd = open(path, O_RDONLY | O_CLOEXEC), r;
-
-	if (fd < 0)
-		return -errno;
-	r = policy_sha256_fd(fd, d);
-	close(fd);
-	if (r < 0)
-		return r;
-	policy_hex(d, sizeof(d), out);
-	return 0;
-}
-
 /* The log's first record after a fresh start: which agent and which BPF programs run. */
 static int measure_self(struct agent *a)
 {
@@ -58,37 +43,43 @@ static int measure_self(struct agent *a)
 	char *text;
 	int r;
 
-	r = sha256_hex_file("/proc/self/exe", exe);
+	r = vigil_sha256_file("/proc/self/exe", d);
 	if (r < 0)
 		return log_error_errno(r, "hashing /proc/self/exe");
+	vigil_hex(d, sizeof(d), exe);
 	elf = vigil_bpf__elf_bytes(&elf_len);
 	EVP_Digest(elf, elf_len, d, NULL, EVP_sha256(), NULL);
-	policy_hex(d, sizeof(d), bpf);
+	vigil_hex(d, sizeof(d), bpf);
 	obj = json_pack("{s:s, s:s, s:i, s:s, s:s, s:i}", "agent", "vigild", "version",
-	                VIGIL_AGENT_VERSION, "abi", VIGIL_ABI_VERSION, "vigild_sha256", exe,
-	                "bpf_sha256", bpf, "pid", (int)getpid());
+	                vigil_version, "abi", VIGIL_ABI_VERSION, "vigild_sha256", exe, "bpf_sha256",
+	                bpf, "pid", (int)getpid());
 	text = obj ? json_dumps(obj, JSON_COMPACT | JSON_PRESERVE_ORDER) : NULL;
 	json_decref(obj);
 	if (!text)
 		return -ENOMEM;
 	r = measure_record(a->reload->log, ATTEST_CT_START, text, strlen(text), NULL);
 	free(text);
-	return r < 0 ? log_error_errno(r, "measuring vigild itself") : 0;
+	if (r < 0)
+		log_error("measuring vigild itself: %s", measure_error(a->reload->log));
+	return r;
 }
 
-static int before_publish(struct agent *a, const struct policy *p)
+static int before_publish(struct agent *a, const struct policy *p, struct policy_error *err)
 {
 	struct agent_reload *rl = a->reload;
 	uint64_t recnum;
 	int r;
 
-	if (!rl->pending_type)
-		return -EINVAL; /* every policy reaches the kernel through this file */
+	if (!rl->pending_type) /* every policy reaches the kernel through this file */
+		return policy_errorf(err, -EINVAL, "%s: not measured: not applied through reload.c",
+		                     p->origin);
 	r = measure_record(rl->log, rl->pending_type, rl->pending_content,
 	                   strlen(rl->pending_content), &recnum);
-	if (r == 0)
-		log_info("policy '%s' serial %llu measured as record %llu", p->name,
-		         (unsigned long long)p->serial, (unsigned long long)recnum);
+	if (r < 0)
+		return policy_errorf(err, r, "%s: measuring the policy failed: %s", p->origin,
+		                     measure_error(rl->log));
+	log_info("policy '%s' serial %llu measured as record %llu", p->name,
+	         (unsigned long long)p->serial, (unsigned long long)recnum);
 	return r;
 }
 
@@ -107,7 +98,7 @@ int agent_reload_open(struct agent *a)
 	    .pcr = a->opt.pcr,
 	    .tdx_rtmr_path = a->opt.tdx_rtmr,
 	};
-	struct policy_error err = {{0}};
+	struct policy_error err = {0};
 	struct agent_reload *rl = calloc(1, sizeof(*rl));
 	int r;
 
@@ -126,9 +117,13 @@ int agent_reload_open(struct agent *a)
 			return r;
 		}
 	}
-	r = measure_open(&cfg, &rl->log);
-	if (r < 0)
-		return log_error_errno(r, "opening the measurement log");
+	r = measure_open(&cfg, &rl->log, &err);
+	if (r < 0) {
+		log_error("%s", err.msg);
+		return r;
+	}
+	if (measure_notice(rl->log))
+		log_info("%s", measure_notice(rl->log));
 	log_info("measuring into %s: %s%s, platform %s", a->opt.measure_log ?: ATTEST_DEFAULT_LOG,
 	         cfg.tcti ? "vTPM via " : "no vTPM (log only)", cfg.tcti ?: "",
 	         measure_platform_name(cfg.platform));
@@ -156,54 +151,25 @@ void agent_reload_close(struct agent *a)
 	a->before_publish = NULL;
 }
 
-/* Classifies a refusal for the event log; the message says the rest. */
-static const char *reject_reason(int r, bool applying)
+/*
+ * The refusal's reason was set where it happened (err->reason); a policy that passed every
+ * check but could not be applied is not_applicable, and anything else is malformed.
+ */
+static void report_reject(struct agent *a, const char *source, const char *origin,
+                          const struct policy_error *err, bool applying)
 {
-	if (applying)
-		return "not_applicable";
-	switch (r) {
-	case -EKEYREJECTED:
-		return "bad_signature";
-	case -ENOKEY:
-		return "unknown_signer";
-	case -EACCES:
-		return "below_threshold";
-	case -ESTALE:
-		return "rollback";
-	case -EPROTO:
-		return "payload_type";
-	case -EFBIG:
-		return "too_large";
-	case -EBADMSG:
-		return "invalid_policy";
-	case -EPERM:
-		return "unsigned";
-	}
-	return "malformed";
-}
-
-static void report_reject(struct agent *a, const char *source, const char *origin, int r,
-                          bool applying, const char *msg)
-{
+	const char *reason = applying ? "not_applicable" : err->reason ?: "malformed", *msg = err->msg;
 	const struct policy *cur = a->cur.policy;
 
 	log_error("%s rejected (%s): %s; '%s' serial %llu stays in force", origin, source, msg,
 	          cur ? cur->name : "(none)", cur ? (unsigned long long)cur->serial : 0ULL);
 	agent_event_write(a, "policy_rejected",
 	                  json_pack("{s:s, s:s, s:s, s:s, s:s?, s:I}", "source", source, "file",
-	                            origin, "reason", reject_reason(r, applying), "error", msg,
-	                            "policy", cur ? cur->name : NULL, "policy_serial",
+	                            origin, "reason", reason, "error", msg, "policy",
+	                            cur ? cur->name : NULL, "policy_serial",
 	                            cur ? (json_int_t)cur->serial : 0));
 	/* A revocation trigger: whoever tried to change the policy gets no key meanwhile. */
 	agent_keys_revoke_all(a, "policy_rejected");
-}
-
-static double now_ms(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return ts.tv_sec * 1e3 + ts.tv_nsec / 1e6;
 }
 
 /* verify_ms: read to admitted (signatures, parse, rollback); apply_ms: resolve, hash, fill,
@@ -248,27 +214,28 @@ static int accept_bundle(struct agent *a, const char *buf, size_t len, const cha
 	struct agent_reload *rl = a->reload;
 	struct bundle_admission adm = {0};
 	char *content = NULL;
-	double t0 = now_ms(), t1;
+	double t0 = vigil_now_ms(), t1;
 	int r;
 
 	r = bundle_admit(buf, len, origin, rl->trust, rl->hwm, &adm, err);
-	t1 = now_ms();
+	t1 = vigil_now_ms();
 	if (r < 0) {
-		report_reject(a, source, origin, r, false, err->msg);
+		report_reject(a, source, origin, err, false);
 		return r;
 	}
 	content = bundle_measurement(&adm);
 	r = content ? apply_measured(a, adm.policy, ATTEST_CT_BUNDLE, content, err) : -ENOMEM;
 	if (r < 0) {
-		report_reject(a, source, origin, r, true, err->msg);
+		report_reject(a, source, origin, err, true);
 		goto out;
 	}
 	r = bundle_commit(rl->hwm, &adm);
 	adm.policy = NULL; /* enforcing: the agent owns it */
 	if (r < 0)
 		/* Enforcing already; only a later rollback attempt could exploit the stale mark. */
-		log_error_errno(r, "raising the rollback mark of '%s'", a->cur.policy->name);
-	report_loaded(a, source, ATTEST_CT_BUNDLE, content, t1 - t0, now_ms() - t1);
+		log_error("raising the rollback mark of '%s': %s", a->cur.policy->name,
+		          hwm_error(rl->hwm));
+	report_loaded(a, source, ATTEST_CT_BUNDLE, content, t1 - t0, vigil_now_ms() - t1);
 	r = 0;
 out:
 	free(content);
@@ -283,18 +250,19 @@ static int accept_unsigned(struct agent *a, const char *buf, size_t len, const c
 	uint8_t d[POLICY_SHA256_LEN];
 	char hex[2 * POLICY_SHA256_LEN + 1], *content = NULL;
 	struct policy *p;
-	double t0 = now_ms(), t1;
+	double t0 = vigil_now_ms(), t1;
 	json_t *obj;
 	int r;
 
 	r = policy_parse(buf, len, origin, &p, err);
-	t1 = now_ms();
+	t1 = vigil_now_ms();
 	if (r < 0) {
-		report_reject(a, source, origin, -EBADMSG, false, err->msg);
+		err->reason = "invalid_policy";
+		report_reject(a, source, origin, err, false);
 		return r;
 	}
 	EVP_Digest(buf, len, d, NULL, EVP_sha256(), NULL);
-	policy_hex(d, sizeof(d), hex);
+	vigil_hex(d, sizeof(d), hex);
 	obj = json_pack("{s:s, s:I, s:s, s:[]}", "policy", p->name, "serial", (json_int_t)p->serial,
 	                "payload_sha256", hex, "signers");
 	content = obj ? json_dumps(obj, JSON_COMPACT | JSON_PRESERVE_ORDER) : NULL;
@@ -302,9 +270,9 @@ static int accept_unsigned(struct agent *a, const char *buf, size_t len, const c
 	r = content ? apply_measured(a, p, ATTEST_CT_UNSIGNED, content, err) : -ENOMEM;
 	if (r < 0) {
 		policy_free(p);
-		report_reject(a, source, origin, r, true, err->msg);
+		report_reject(a, source, origin, err, true);
 	} else {
-		report_loaded(a, source, ATTEST_CT_UNSIGNED, content, t1 - t0, now_ms() - t1);
+		report_loaded(a, source, ATTEST_CT_UNSIGNED, content, t1 - t0, vigil_now_ms() - t1);
 	}
 	free(content);
 	return r;
@@ -335,7 +303,7 @@ static int accept_file(struct agent *a, const char *source, struct policy_error 
 	r = bundle_read_file(path, a->reload->trust ? BUNDLE_MAX_BYTES : POLICY_MAX_BYTES, &buf,
 	                     &len, err);
 	if (r < 0) {
-		report_reject(a, source, path, r, false, err->msg);
+		report_reject(a, source, path, err, false);
 		return r;
 	}
 	r = accept_buffer(a, buf, len, path, source, err);
@@ -351,7 +319,7 @@ int agent_reload_initial(struct agent *a, struct policy_error *err)
 
 void agent_reload_file(struct agent *a, const char *source)
 {
-	struct policy_error err = {{0}};
+	struct policy_error err = {0};
 
 	log_info("%s: re-reading %s", source, a->opt.bundle_path ?: a->opt.policy_path);
 	accept_file(a, source, &err);
@@ -359,13 +327,14 @@ void agent_reload_file(struct agent *a, const char *source)
 
 int agent_reload_push(struct agent *a, const char *buf, size_t len, char *reply, size_t size)
 {
-	struct policy_error err = {{0}};
+	struct policy_error err = {0};
 	size_t plen = strlen(VIGIL_CONTROL_PUSH);
 	int r;
 
 	if (!buf) {
-		r = policy_errorf(&err, -EFBIG, "bundle larger than %u bytes", BUNDLE_MAX_BYTES);
-		report_reject(a, "push", "control socket", r, false, err.msg);
+		r = vigil_reasonf(&err, -EFBIG, "too_large", "bundle larger than %u bytes",
+		                  BUNDLE_MAX_BYTES);
+		report_reject(a, "push", "control socket", &err, false);
 		snprintf(reply, size, "error: %s", err.msg);
 		return r;
 	}
@@ -376,10 +345,10 @@ int agent_reload_push(struct agent *a, const char *buf, size_t len, char *reply,
 	/* Whoever may push could otherwise name any policy at all: only a signed one, unless the
 	 * platform started vigild in development mode. */
 	if (!a->reload->trust && !a->opt.dev_unsigned) {
-		r = policy_errorf(&err, -EPERM,
+		r = vigil_reasonf(&err, -EPERM, "unsigned",
 		                  "vigild runs an unsigned --policy: pushes are refused (start "
 		                  "vigild with --bundle, or --dev-unsigned for development)");
-		report_reject(a, "push", "pushed policy", r, false, err.msg);
+		report_reject(a, "push", "pushed policy", &err, false);
 		snprintf(reply, size, "error: %s", err.msg);
 		return r;
 	}

@@ -1,7 +1,7 @@
 /* Self-protection setup: which devices and files are vigild's alone, before any program runs. */
 #include "agent/agent.h"
 #include "audit/audit.h"
-#include "agent/log.h"
+#include "lib/log.h"
 
 #include <bpf/bpf.h>
 #include <bpf/libbpf.h>

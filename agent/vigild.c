@@ -3,7 +3,7 @@
 #include "agent/agent.h"
 #include "agent/keyrelease.h"
 #include "agent/control.h"
-#include "agent/log.h"
+#include "lib/log.h"
 #include "attest/attest.h"
 
 #include <fcntl.h>
@@ -12,8 +12,6 @@
 #include <stdlib.h>
 #include <sys/stat.h>
 #include <unistd.h>
-
-#define VIGIL_VERSION "0.1.0"
 
 /* Exit codes, documented in docs/CLI.md. */
 enum {
@@ -238,7 +236,7 @@ static int parse_args(int argc, char **argv, struct agent_options *opt, bool *ch
 			usage(stdout);
 			exit(EXIT_OK);
 		case 'V':
-			printf("vigild %s (ABI %d)\n", VIGIL_VERSION, VIGIL_ABI_VERSION);
+			printf("vigild %s (ABI %d)\n", vigil_version, VIGIL_ABI_VERSION);
 			exit(EXIT_OK);
 		default:
 			usage(stderr);
@@ -261,7 +259,7 @@ static int parse_args(int argc, char **argv, struct agent_options *opt, bool *ch
 static int validate_policy(struct agent *a, struct policy *p)
 {
 	struct policy_exec_entry *entries = NULL;
-	struct policy_error err = {{0}};
+	struct policy_error err = {0};
 	size_t n = 0;
 	int r;
 
@@ -278,15 +276,9 @@ static int validate_policy(struct agent *a, struct policy *p)
 
 static int write_ready_file(const char *path)
 {
-	char dir[4096], *slash;
 	int fd;
 
-	snprintf(dir, sizeof(dir), "%s", path);
-	slash = strrchr(dir, '/');
-	if (slash && slash != dir) {
-		*slash = 0;
-		mkdir(dir, 0755);
-	}
+	vigil_mkdir_parent(path, 0755); /* an error shows in open's below */
 	fd = open(path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
 	if (fd < 0)
 		return log_error_errno(-errno, "creating ready file %s", path);
@@ -305,7 +297,7 @@ static int measure_audit_anchor(void *ctx, const char *content_type, const void 
 
 static int run(struct agent *a, char **argv)
 {
-	struct policy_error err = {{0}};
+	struct policy_error err = {0};
 	int r;
 
 	r = agent_bpf_open(a);
@@ -372,24 +364,16 @@ out_events:
 /* --check of a bundle: signatures and schema, then what --check does for a policy. */
 static int load_for_check(struct agent *a, struct policy **ret)
 {
-	struct policy_error err = {{0}};
-	struct bundle_signers signers;
+	struct policy_error err = {0};
 	struct trust_store *t = NULL;
-	struct bundle *b = NULL;
-	size_t len;
-	char *buf;
 	int r;
 
 	if (a->opt.policy_path)
-		r = policy_load_file(a->opt.policy_path, ret, &err);
-	else if ((r = trust_load_dir(a->opt.trust_dir ?: BUNDLE_DEFAULT_TRUST_DIR, &t, &err)) >=
-	             0 &&
-	         (r = bundle_read_file(a->opt.bundle_path, BUNDLE_MAX_BYTES, &buf, &len, &err)) >=
-	             0) {
-		r = bundle_open(buf, len, a->opt.bundle_path, t, &b, &signers, ret, &err);
-		free(buf);
-	}
-	bundle_free(b);
+		r = policy_load_path(a->opt.policy_path, POLICY_LOAD_POLICY, NULL, ret, NULL, NULL,
+		                     &err);
+	else if ((r = trust_load_dir(a->opt.trust_dir ?: BUNDLE_DEFAULT_TRUST_DIR, &t, &err)) >= 0)
+		r = policy_load_path(a->opt.bundle_path, POLICY_LOAD_BUNDLE, t, ret, NULL, NULL,
+		                     &err);
 	trust_free(t);
 	if (r < 0)
 		fprintf(stderr, "vigild: policy rejected: %s\n", err.msg);

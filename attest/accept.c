@@ -27,13 +27,14 @@ int bundle_admit(const char *buf, size_t len, const char *origin, const struct t
 		return r;
 	r = hwm_get(h, a.policy->name, &last, &found);
 	if (r < 0)
-		r = policy_errorf(err, r, "%s: cannot read the last accepted serial of '%s' (%s)",
-		                  origin, a.policy->name, hwm_backend(h));
+		r = vigil_reasonf(err, r, "rollback_state",
+		                  "%s: cannot read the last accepted serial of '%s' (%s): %s",
+		                  origin, a.policy->name, hwm_backend(h), hwm_error(h));
 	else if (found && (a.policy->serial < last.serial ||
 	                   (a.policy->serial == last.serial &&
 	                    memcmp(a.bundle->payload_digest, last.payload_sha256,
 	                           sizeof(last.payload_sha256)) != 0)))
-		r = policy_errorf(err, -ESTALE,
+		r = vigil_reasonf(err, -ESTALE, "rollback",
 		                  "%s: serial %llu of policy '%s' is not above %llu, the last "
 		                  "accepted%s (rollback refused)",
 		                  origin, (unsigned long long)a.policy->serial, a.policy->name,
@@ -57,8 +58,8 @@ char *bundle_measurement(const struct bundle_admission *a)
 
 	for (i = 0; signers && i < a->signers.n; i++)
 		json_array_append_new(signers, json_string(a->signers.keyid[i]));
-	policy_hex(a->bundle->digest, POLICY_SHA256_LEN, bundle_hex);
-	policy_hex(a->bundle->payload_digest, POLICY_SHA256_LEN, payload_hex);
+	vigil_hex(a->bundle->digest, POLICY_SHA256_LEN, bundle_hex);
+	vigil_hex(a->bundle->payload_digest, POLICY_SHA256_LEN, payload_hex);
 	obj = json_pack("{s:s, s:I, s:s, s:s, s:o}", "policy", a->policy->name, "serial",
 	                (json_int_t)a->policy->serial, "bundle_sha256", bundle_hex,
 	                "payload_sha256", payload_hex, "signers", signers);

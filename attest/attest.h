@@ -3,10 +3,12 @@
 #ifndef VIGIL_ATTEST_H
 #define VIGIL_ATTEST_H
 
+#include <errno.h>
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 
+#include "lib/error.h"
 #include "policies/bundle.h"
 
 #define ATTEST_DEFAULT_PCR       23
@@ -40,6 +42,16 @@ int attest_extend_value(struct attest_digest *reg, const struct attest_digest *d
 
 /* --- vTPM (tpm2-tss ESAPI) --- */
 struct attest_tpm;
+
+/*
+ * TPM failures keep their kind (as negative errno): the TPM could not be reached, it refused
+ * the command, or the handle or NV index does not exist. Other errors are plain errno.
+ */
+#define ATTEST_TPM_UNREACHABLE ENODEV
+#define ATTEST_TPM_REFUSED     EIO
+#define ATTEST_TPM_BAD_HANDLE  ENOENT
+/* The kind in words, with the failing command of this thread's last TPM failure of that kind. */
+const char *attest_tpm_strerror(int r);
 
 /* tcti: a tctildr string, e.g. "device:/dev/tpmrm0" or "swtpm:host=127.0.0.1,port=2321". */
 int attest_tpm_open(const char *tcti, struct attest_tpm **ret);
@@ -90,10 +102,18 @@ struct measure_config {
 struct measure_log;
 
 /*
+ * A TDX RTMR's value as the kernel shows it (the sysfs file of ATTEST_DEFAULT_TDX_RTMR, or a
+ * copy): exactly 48 bytes, sha384; anything shorter or longer is -EBADMSG. O_NONBLOCK: a FIFO
+ * in its place must not hang the reader.
+ */
+int attest_rtmr_read(const char *path, struct attest_digest *out);
+
+/*
  * Opens (or creates) the log. A new log starts a new chain: the PCR is reset first (PCR 23 is
  * resettable), so that a replay from record 0 predicts the register. An existing log is continued.
  */
-int measure_open(const struct measure_config *cfg, struct measure_log **ret);
+int measure_open(const struct measure_config *cfg, struct measure_log **ret,
+                 struct vigil_error *err);
 /*
  * Appends one record (content_type, content, one digest H(content) per bank) to the log, makes it
  * durable, then extends every register. Thread-safe. The caller acts on the measured thing only
@@ -101,6 +121,10 @@ int measure_open(const struct measure_config *cfg, struct measure_log **ret);
  */
 int measure_record(struct measure_log *m, const char *content_type, const void *content, size_t len,
                    uint64_t *ret_recnum);
+/* Why the last measure_record failed (naming the log, the record and the register). */
+const char *measure_error(const struct measure_log *m);
+/* What measure_open repaired (a record logged but not extended before a crash), or NULL. */
+const char *measure_notice(const struct measure_log *m);
 /* The vTPM the log extends, or NULL: lets the rollback store share its connection. */
 struct attest_tpm *measure_tpm(struct measure_log *m);
 const char *measure_platform_name(enum attest_platform p);
@@ -164,6 +188,8 @@ int hwm_open(struct attest_tpm *tpm, const char *state_path, struct hwm_store **
 /* 0 with found=false when the name was never accepted. */
 int hwm_get(struct hwm_store *h, const char *name, struct hwm_mark *ret, bool *found);
 int hwm_set(struct hwm_store *h, const char *name, const struct hwm_mark *mark);
+/* What the last failing hwm_get or hwm_set found wrong (naming the state file or NV index). */
+const char *hwm_error(const struct hwm_store *h);
 const char *hwm_backend(const struct hwm_store *h);
 void hwm_close(struct hwm_store *h);
 

@@ -22,7 +22,10 @@
 struct hwm_store {
 	struct attest_tpm *tpm; /* not owned */
 	char *state_path;
+	struct vigil_error err; /* the last failure, for the caller to report */
 };
+
+#define HWM_STATE_MAX (1u << 20)
 
 int hwm_open(struct attest_tpm *tpm, const char *state_path, struct hwm_store **ret)
 {
@@ -48,6 +51,11 @@ void hwm_close(struct hwm_store *h)
 	free(h);
 }
 
+const char *hwm_error(const struct hwm_store *h)
+{
+	return h->err.msg;
+}
+
 const char *hwm_backend(const struct hwm_store *h)
 {
 	return h->tpm ? "tpm-nv" : "state-file";
@@ -70,12 +78,11 @@ static int nv_get(struct hwm_store *h, const char *name, struct hwm_mark *ret, b
 	if (r == -ENOENT)
 		return 0;
 	if (r < 0)
-		return r;
-	if (memcmp(buf, want, sizeof(want)) != 0) {
-		fprintf(stderr, "vigil: rollback: NV index 0x%x holds another policy name\n",
-		        index);
-		return -EEXIST;
-	}
+		return vigil_errorf(&h->err, r, "rollback mark in NV index 0x%x: %s", index,
+		                    attest_tpm_strerror(r));
+	if (memcmp(buf, want, sizeof(want)) != 0)
+		return vigil_errorf(&h->err, -EEXIST, "NV index 0x%x holds another policy name",
+		                    index);
 	ret->serial = 0;
 	for (i = 0; i < 8; i++)
 		ret->serial = ret->serial << 8 | buf[32 + i];
@@ -90,10 +97,16 @@ static int nv_set(struct hwm_store *h, const char *name, const struct hwm_mark *
 	uint32_t index = nv_slot(name, buf);
 	size_t i;
 
+	int r;
+
 	for (i = 0; i < 8; i++)
 		buf[32 + i] = (uint8_t)(mark->serial >> (56 - 8 * i));
 	memcpy(buf + 40, mark->payload_sha256, 32);
-	return attest_tpm_nv_write(h->tpm, index, buf, sizeof(buf));
+	r = attest_tpm_nv_write(h->tpm, index, buf, sizeof(buf));
+	if (r < 0)
+		return vigil_errorf(&h->err, r, "rollback mark in NV index 0x%x: %s", index,
+		                    attest_tpm_strerror(r));
+	return 0;
 }
 
 /* The state file: {"name": {"serial": N, "payload_sha256": HEX}}; missing means nothing accepted.
@@ -102,19 +115,26 @@ static int file_load(struct hwm_store *h, json_t **ret)
 {
 	json_error_t jerr;
 	json_t *root;
+	size_t len;
+	char *buf;
+	int r;
 
-	if (access(h->state_path, F_OK) < 0 && errno == ENOENT) {
+	/* An unreadable state file fails closed: accepting anything would defeat rollback checks.
+	 */
+	r = vigil_read_file(h->state_path, HWM_STATE_MAX, VIGIL_READ_ALLOW_EMPTY, &buf, &len);
+	if (r == -ENOENT) {
 		*ret = json_object();
 		return *ret ? 0 : -ENOMEM;
 	}
-	root = json_load_file(h->state_path, JSON_REJECT_DUPLICATES, &jerr);
-	/* An unreadable state file fails closed: accepting anything would defeat rollback checks.
-	 */
+	if (r < 0)
+		return vigil_errorf(&h->err, r, "rollback state %s: %s", h->state_path,
+		                    r == -VIGIL_ENOTREG ? "not a regular file" : strerror(-r));
+	root = json_loadb(buf, len, JSON_REJECT_DUPLICATES, &jerr);
+	free(buf);
 	if (!json_is_object(root)) {
-		fprintf(stderr, "vigil: rollback state %s: %s\n", h->state_path,
-		        root ? "not a JSON object" : jerr.text);
 		json_decref(root);
-		return -EBADMSG;
+		return vigil_errorf(&h->err, -EBADMSG, "rollback state %s: %s", h->state_path,
+		                    root ? "not a JSON object" : jerr.text);
 	}
 	*ret = root;
 	return 0;
@@ -122,18 +142,8 @@ static int file_load(struct hwm_store *h, json_t **ret)
 
 static int unhex32(const char *s, uint8_t out[32])
 {
-	size_t i;
-
-	if (!s || strlen(s) != 64)
+	if (!s || strlen(s) != 64 || vigil_unhex(s, 32, out) < 0)
 		return -EINVAL;
-	for (i = 0; i < 32; i++) {
-		unsigned int b;
-
-		if (!strchr("0123456789abcdef", s[2 * i]) ||
-		    !strchr("0123456789abcdef", s[2 * i + 1]) || sscanf(s + 2 * i, "%2x", &b) != 1)
-			return -EINVAL;
-		out[i] = (uint8_t)b;
-	}
 	return 0;
 }
 
@@ -150,9 +160,8 @@ static int file_get(struct hwm_store *h, const char *name, struct hwm_mark *ret,
 	if (v && (!json_is_integer(serial) || json_integer_value(serial) < 0 ||
 	          unhex32(json_string_value(json_object_get(v, "payload_sha256")),
 	                  ret->payload_sha256) < 0)) {
-		fprintf(stderr, "vigil: rollback state %s: entry '%s' is malformed\n",
-		        h->state_path, name);
-		r = -EBADMSG;
+		r = vigil_errorf(&h->err, -EBADMSG, "rollback state %s: entry '%s' is malformed",
+		                 h->state_path, name);
 	} else if (v) {
 		ret->serial = (uint64_t)json_integer_value(serial);
 		*found = true;
@@ -166,12 +175,10 @@ static int file_set(struct hwm_store *h, const char *name, const struct hwm_mark
 	char tmp[4096], hex[65];
 	json_t *root;
 	int r = file_load(h, &root), fd;
-	size_t i;
 
 	if (r < 0)
 		return r;
-	for (i = 0; i < 32; i++)
-		snprintf(hex + 2 * i, 3, "%02x", mark->payload_sha256[i]);
+	vigil_hex(mark->payload_sha256, 32, hex);
 	json_object_set_new(
 	    root, name,
 	    json_pack("{s:I, s:s}", "serial", (json_int_t)mark->serial, "payload_sha256", hex));
@@ -188,7 +195,7 @@ static int file_set(struct hwm_store *h, const char *name, const struct hwm_mark
 			r = -errno;
 	}
 	if (r < 0)
-		fprintf(stderr, "vigil: rollback state %s: %s\n", h->state_path, strerror(-r));
+		vigil_errorf(&h->err, r, "rollback state %s: %s", h->state_path, strerror(-r));
 	json_decref(root);
 	return r;
 }
@@ -201,6 +208,7 @@ int hwm_get(struct hwm_store *h, const char *name, struct hwm_mark *ret, bool *f
 int hwm_set(struct hwm_store *h, const char *name, const struct hwm_mark *mark)
 {
 	if (mark->serial > INT64_MAX)
-		return -ERANGE;
+		return vigil_errorf(&h->err, -ERANGE, "serial %llu is out of range",
+		                    (unsigned long long)mark->serial);
 	return h->tpm ? nv_set(h, name, mark) : file_set(h, name, mark);
 }

@@ -6,8 +6,6 @@
 
 /* TDX RTMR extend: writes the 48-byte sha384 digest to the RTMR's sysfs file. */
 int tdx_rtmr_extend(const char *path, const struct attest_digest *d);
-/* Reads the RTMR's current value (48 bytes). */
-int tdx_rtmr_read(const char *path, struct attest_digest *out);
 
 /* The ESAPI context of t, its lock held until attest_tpm_esys_unlock (attest/quote.c). */
 struct ESYS_CONTEXT;

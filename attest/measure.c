@@ -26,6 +26,8 @@ struct measure_log {
 	uint16_t tpm_algs[ATTEST_MAX_BANKS]; /* the vTPM's allocated banks for the PCR */
 	size_t n_tpm_algs;
 	bool broken; /* a register missed a logged record: further records would mislead */
+	struct vigil_error err; /* the last failure, for the caller to report (measure_error) */
+	char notice[256];       /* what open repaired, for the caller to tell (measure_notice) */
 };
 
 const char *measure_platform_name(enum attest_platform p)
@@ -114,39 +116,36 @@ static int check_continuation(struct measure_log *m)
 	    pcr_equals(m, rp.pcr, &rp.pcr_banks_before_last) == 0) {
 		r = extend_registers(m, &rp.last_digests);
 		if (r == 0) {
-			fprintf(
-			    stderr,
-			    "vigil: measurement log %s: record %llu was logged but not extended "
-			    "(a crash): extended now\n",
-			    m->cfg.log_path, (unsigned long long)rp.records - 1);
+			snprintf(m->notice, sizeof(m->notice),
+			         "measurement log %s: record %llu was logged but not extended (a "
+			         "crash): extended now",
+			         m->cfg.log_path, (unsigned long long)rp.records - 1);
 			r = pcr_equals(m, rp.pcr, &rp.pcr_banks);
 		}
 	}
 	if (r < 0)
-		fprintf(stderr,
-		        "vigil: measurement log %s does not replay to PCR %u (%s): move it away to "
-		        "start a new chain\n",
-		        m->cfg.log_path, m->cfg.pcr, *err ? err : strerror(-r));
+		vigil_errorf(&m->err, r,
+		             "measurement log %s does not replay to PCR %u (%s): move it away to "
+		             "start a new chain",
+		             m->cfg.log_path, m->cfg.pcr,
+		             *err           ? err
+		             : r == -ESTALE ? "the PCR holds another value"
+		                            : attest_tpm_strerror(r));
 	return r;
 }
 
 static int open_log(struct measure_log *m)
 {
 	const char *path = m->cfg.log_path;
-	char dir[4096], err[512], *slash;
+	char err[512];
 	struct stat st;
 	int r;
 
-	snprintf(dir, sizeof(dir), "%s", path);
-	slash = strrchr(dir, '/');
-	if (slash && slash != dir) {
-		*slash = 0;
-		mkdir(dir, 0700);
-	}
+	vigil_mkdir_parent(path, 0700); /* an error shows in open's below */
 	m->fd = open(path, O_RDWR | O_APPEND | O_CREAT | O_CLOEXEC | O_NOFOLLOW, 0600);
 	if (m->fd < 0 || fstat(m->fd, &st) < 0) {
-		fprintf(stderr, "vigil: measurement log %s: %s\n", path, strerror(errno));
-		return -errno;
+		r = -errno;
+		return vigil_errorf(&m->err, r, "measurement log %s: %s", path, strerror(-r));
 	}
 	if (st.st_size == 0) {
 		/* A new log is a new chain: the register must start from zero for replay to work.
@@ -154,21 +153,22 @@ static int open_log(struct measure_log *m)
 		if (m->tpm) {
 			r = attest_tpm_reset(m->tpm, m->cfg.pcr);
 			if (r < 0)
-				return r;
+				return vigil_errorf(&m->err, r,
+				                    "resetting PCR %u for the new log %s: %s",
+				                    m->cfg.pcr, path, attest_tpm_strerror(r));
 		}
 		m->next = 0;
 		return 0;
 	}
 	/* Continuing a log we cannot read would make every later record unverifiable. */
 	r = measure_log_read(path, count_record, &m->next, err, sizeof(err));
-	if (r < 0) {
-		fprintf(stderr, "vigil: measurement log %s: %s\n", path, err);
-		return r;
-	}
+	if (r < 0)
+		return vigil_errorf(&m->err, r, "measurement log %s: %s", path, err);
 	return m->tpm ? check_continuation(m) : 0;
 }
 
-int measure_open(const struct measure_config *cfg, struct measure_log **ret)
+int measure_open(const struct measure_config *cfg, struct measure_log **ret,
+                 struct vigil_error *err)
 {
 	struct measure_log *m = calloc(1, sizeof(*m));
 	int r = 0;
@@ -185,11 +185,15 @@ int measure_open(const struct measure_config *cfg, struct measure_log **ret)
 	if (!m->cfg.tdx_rtmr_path)
 		m->cfg.tdx_rtmr_path = ATTEST_DEFAULT_TDX_RTMR;
 	if (m->cfg.pcr > 23)
-		r = -EINVAL;
+		r = vigil_errorf(&m->err, -EINVAL, "PCR %u: expected 0 to 23", m->cfg.pcr);
 	if (r == 0 && m->cfg.tcti) {
 		r = attest_tpm_open(m->cfg.tcti, &m->tpm);
 		if (r == 0)
 			r = attest_tpm_banks(m->tpm, m->cfg.pcr, m->tpm_algs, &m->n_tpm_algs);
+		if (r < 0)
+			vigil_errorf(&m->err, r, "TPM through '%s': %s", m->cfg.tcti,
+			             r == -ENOTSUP ? "no PCR bank vigil can hash"
+			                           : attest_tpm_strerror(r));
 		for (size_t i = 0; r == 0 && i < m->n_tpm_algs; i++)
 			add_alg(m, m->tpm_algs[i]);
 	}
@@ -201,12 +205,24 @@ int measure_open(const struct measure_config *cfg, struct measure_log **ret)
 		r = open_log(m);
 	}
 	if (r < 0) {
+		if (err)
+			*err = m->err;
 		measure_close(m);
 		return r;
 	}
 	m->cfg.tcti = NULL; /* the caller's string; not needed after open */
 	*ret = m;
 	return 0;
+}
+
+const char *measure_error(const struct measure_log *m)
+{
+	return m->err.msg;
+}
+
+const char *measure_notice(const struct measure_log *m)
+{
+	return *m->notice ? m->notice : NULL;
 }
 
 struct attest_tpm *measure_tpm(struct measure_log *m)
@@ -232,11 +248,8 @@ static json_t *digests_json(const struct attest_digests *d)
 
 	for (i = 0; arr && i < d->n; i++) {
 		char hex[2 * ATTEST_MAX_DIGEST + 1];
-		size_t k;
 
-		for (k = 0; k < d->v[i].len; k++)
-			snprintf(hex + 2 * k, 3, "%02x", d->v[i].d[k]);
-		hex[2 * d->v[i].len] = 0;
+		vigil_hex(d->v[i].d, d->v[i].len, hex);
 		if (json_array_append_new(arr, json_pack("{s:s, s:s}", "hashAlg",
 		                                         attest_alg_name(d->v[i].alg), "digest",
 		                                         hex)) < 0) {
@@ -294,45 +307,60 @@ static int extend_registers(struct measure_log *m, const struct attest_digests *
 	return 0;
 }
 
+/* A refusal before the lock is taken: m->err is written under it. */
+static int record_refused(struct measure_log *m, int r, const char *content_type)
+{
+	pthread_mutex_lock(&m->lock);
+	vigil_errorf(&m->err, r, "measurement log %s: a %s record: %s", m->cfg.log_path,
+	             content_type ? content_type : "(no type)", strerror(-r));
+	pthread_mutex_unlock(&m->lock);
+	return r;
+}
+
 int measure_record(struct measure_log *m, const char *content_type, const void *content, size_t len,
                    uint64_t *ret_recnum)
 {
 	struct attest_digests d = {0};
 	char *line = NULL;
 	size_t i, n;
+	ssize_t w;
 	int r = 0;
 
 	if (!content_type || !*content_type || len > ATTEST_RECORD_MAX / 2)
-		return -EINVAL;
+		return record_refused(m, -EINVAL, content_type);
 	for (i = 0; i < m->n_algs && r == 0; i++)
 		r = attest_hash(m->algs[i], content, len, &d.v[d.n++]);
 	if (r < 0)
-		return r;
+		return record_refused(m, r, content_type);
 	pthread_mutex_lock(&m->lock);
 	if (m->broken) {
-		r = -EIO;
+		r = -EIO; /* m->err still says why */
 		goto out;
 	}
 	line = format_record(m, content_type, content, len, &d);
 	if (!line) {
-		r = -EINVAL; /* content is not UTF-8 */
+		r = vigil_errorf(&m->err, -EINVAL, "measurement log %s: a %s record: not UTF-8",
+		                 m->cfg.log_path, content_type);
 		goto out;
 	}
 	n = strlen(line);
 	line[n++] = '\n'; /* json_dumps left room: it wrote n + 1 bytes with the NUL */
 	/* One write with O_APPEND: a record is never interleaved; durable before any extend. */
-	if (write(m->fd, line, n) != (ssize_t)n || fdatasync(m->fd) < 0) {
-		r = -errno ?: -EIO;
+	w = write(m->fd, line, n);
+	if (w != (ssize_t)n || fdatasync(m->fd) < 0) {
+		r = w >= 0 && w != (ssize_t)n ? -EIO : -errno; /* a short write sets no errno */
 		m->broken = true;
+		vigil_errorf(&m->err, r, "measurement log %s: writing record %llu: %s",
+		             m->cfg.log_path, (unsigned long long)m->next, strerror(-r));
 		goto out;
 	}
 	r = extend_registers(m, &d);
 	if (r < 0) {
 		m->broken = true;
-		fprintf(stderr,
-		        "vigil: record %llu logged but not extended: refusing further "
-		        "measurements\n",
-		        (unsigned long long)m->next);
+		vigil_errorf(&m->err, r,
+		             "record %llu logged but not extended (%s): refusing further "
+		             "measurements",
+		             (unsigned long long)m->next, attest_tpm_strerror(r));
 		goto out;
 	}
 	if (ret_recnum)

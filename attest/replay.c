@@ -25,18 +25,10 @@ static int fail(char *errbuf, size_t errlen, int r, const char *fmt, ...)
 
 static int unhex(const char *s, uint8_t *out, size_t max, size_t *ret_len)
 {
-	size_t n = strlen(s), i;
+	size_t n = strlen(s);
 
-	if (n % 2 || n / 2 > max)
+	if (n % 2 || n / 2 > max || vigil_unhex(s, n / 2, out) < 0)
 		return -EINVAL;
-	for (i = 0; i < n / 2; i++) {
-		unsigned int v;
-
-		if (!strchr("0123456789abcdef", s[2 * i]) ||
-		    !strchr("0123456789abcdef", s[2 * i + 1]) || sscanf(s + 2 * i, "%2x", &v) != 1)
-			return -EINVAL;
-		out[i] = (uint8_t)v;
-	}
 	*ret_len = n / 2;
 	return 0;
 }
@@ -132,14 +124,12 @@ int measure_log_read(const char *path, int (*cb)(const struct measure_entry *e, 
 	FILE *f;
 	int r = 0, fd;
 
-	/* O_NONBLOCK: a FIFO in the log's place is refused below, not waited on. */
-	fd = open(path, O_RDONLY | O_CLOEXEC | O_NONBLOCK | O_NOCTTY);
-	if (fd < 0)
-		return fail(errbuf, errlen, -errno, "%s: %s", path, strerror(errno));
-	if (fstat(fd, &st) < 0 || !S_ISREG(st.st_mode)) {
-		close(fd);
+	/* A FIFO in the log's place is refused, not waited on. */
+	fd = vigil_open_regular(path, 0, &st);
+	if (fd == -VIGIL_ENOTREG)
 		return fail(errbuf, errlen, -EINVAL, "%s: not a regular file", path);
-	}
+	if (fd < 0)
+		return fail(errbuf, errlen, fd, "%s: %s", path, strerror(-fd));
 	f = fdopen(fd, "r");
 	if (!f) {
 		close(fd);

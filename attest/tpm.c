@@ -9,6 +9,7 @@
 #include <openssl/param_build.h>
 #include <openssl/x509.h>
 #include <pthread.h>
+#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -25,8 +26,29 @@ struct attest_tpm {
 	pthread_mutex_t lock;
 };
 
-/* The one error mapping: a missing handle or NV index is -ENOENT (callers expect it), all else
- * -EIO. */
+/* The last failure's command and response code, for attest_tpm_strerror (never printed here). */
+static __thread struct {
+	int r;
+	char what[96];
+} tpm_last;
+
+static int tpm_fail(int r, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+static int tpm_fail(int r, const char *fmt, ...)
+{
+	va_list ap;
+
+	va_start(ap, fmt);
+	vsnprintf(tpm_last.what, sizeof(tpm_last.what), fmt, ap);
+	va_end(ap);
+	tpm_last.r = r;
+	return r;
+}
+
+/*
+ * The one error mapping, keeping the failure's kind: a missing handle or NV index is
+ * ATTEST_TPM_BAD_HANDLE (callers expect it), a TCTI error ATTEST_TPM_UNREACHABLE, and a command
+ * the TPM answered with an error ATTEST_TPM_REFUSED.
+ */
 static int tpm_rc(TSS2_RC rc, const char *what)
 {
 	TSS2_RC base = rc & 0xffff;
@@ -34,13 +56,35 @@ static int tpm_rc(TSS2_RC rc, const char *what)
 	if (rc == TSS2_RC_SUCCESS)
 		return 0;
 	if ((base & (TPM2_RC_FMT1 | 0x3f)) == TPM2_RC_HANDLE)
-		return -ENOENT;
+		return tpm_fail(-ATTEST_TPM_BAD_HANDLE, "%s: 0x%x", what, rc);
 	if ((rc & TSS2_RC_LAYER_MASK) == TSS2_TCTI_RC_LAYER)
-		fprintf(stderr, "vigil: tpm: %s: TCTI error 0x%x (is the TPM reachable?)\n", what,
-		        rc);
+		return tpm_fail(-ATTEST_TPM_UNREACHABLE, "%s: TCTI error 0x%x", what, rc);
+	return tpm_fail(-ATTEST_TPM_REFUSED, "%s: response code 0x%x", what, rc);
+}
+
+const char *attest_tpm_strerror(int r)
+{
+	static __thread char buf[160];
+	const char *kind;
+
+	switch (r) {
+	case -ATTEST_TPM_UNREACHABLE:
+		kind = "TPM unreachable";
+		break;
+	case -ATTEST_TPM_REFUSED:
+		kind = "command refused by the TPM";
+		break;
+	case -ATTEST_TPM_BAD_HANDLE:
+		kind = "no such TPM handle or NV index";
+		break;
+	default:
+		return strerror(-r);
+	}
+	if (tpm_last.r == r && *tpm_last.what)
+		snprintf(buf, sizeof(buf), "%s (%s)", kind, tpm_last.what);
 	else
-		fprintf(stderr, "vigil: tpm: %s: error 0x%x\n", what, rc);
-	return -EIO;
+		snprintf(buf, sizeof(buf), "%s", kind);
+	return buf;
 }
 
 int attest_tpm_open(const char *tcti, struct attest_tpm **ret)
@@ -54,8 +98,10 @@ int attest_tpm_open(const char *tcti, struct attest_tpm **ret)
 	/* Errors are reported once, by tpm_rc; tss2's own log would repeat them (TSS2_LOG
 	 * overrides). */
 	setenv("TSS2_LOG", "all+none", 0);
-	/* Unreachable is the caller's one line to report (it names the TCTI): no print here. */
-	r = Tss2_TctiLdr_Initialize(tcti, &t->tcti) == TSS2_RC_SUCCESS ? 0 : -ENODEV;
+	/* Unreachable is the caller's one line to report (it names the TCTI). */
+	r = Tss2_TctiLdr_Initialize(tcti, &t->tcti) == TSS2_RC_SUCCESS
+	        ? 0
+	        : tpm_fail(-ATTEST_TPM_UNREACHABLE, "Tss2_TctiLdr_Initialize");
 	if (r == 0)
 		r = tpm_rc(Esys_Initialize(&t->esys, t->tcti, NULL), "Esys_Initialize");
 	if (r < 0) {
@@ -371,29 +417,23 @@ static int srk_create(struct attest_tpm *t, ESYS_TR *ret)
  * encryption under the SRK, useless to anyone without this TPM. */
 static int blob_read(const char *path, TPM2B_PUBLIC *pub, TPM2B_PRIVATE *priv)
 {
-	uint8_t buf[2048];
 	size_t len, off = 0;
-	struct stat st;
-	ssize_t n;
-	int fd = open(path, O_RDONLY | O_NOFOLLOW | O_CLOEXEC | O_NONBLOCK);
+	char *buf;
+	int r = vigil_read_file(path, 2048, VIGIL_READ_NOFOLLOW, &buf, &len);
 
-	if (fd < 0)
-		return -errno;
-	if (fstat(fd, &st) < 0 || !S_ISREG(st.st_mode) || st.st_size > (off_t)sizeof(buf)) {
-		close(fd);
+	/* Not a regular file, too large, empty, cut short: not a blob of ours. */
+	if (r == -VIGIL_ENOTREG || r == -EFBIG || r == -ENODATA || r == -EIO)
 		return -EBADMSG;
-	}
-	n = read(fd, buf, sizeof(buf));
-	close(fd);
-	if (n <= 0)
-		return -EBADMSG;
-	len = (size_t)n;
+	if (r < 0)
+		return r;
 	memset(pub, 0, sizeof(*pub)); /* the unmarshallers refuse a destination with a size */
 	memset(priv, 0, sizeof(*priv));
-	if (Tss2_MU_TPM2B_PUBLIC_Unmarshal(buf, len, &off, pub) != TSS2_RC_SUCCESS ||
-	    Tss2_MU_TPM2B_PRIVATE_Unmarshal(buf, len, &off, priv) != TSS2_RC_SUCCESS || off != len)
-		return -EBADMSG;
-	return 0;
+	if (Tss2_MU_TPM2B_PUBLIC_Unmarshal((uint8_t *)buf, len, &off, pub) != TSS2_RC_SUCCESS ||
+	    Tss2_MU_TPM2B_PRIVATE_Unmarshal((uint8_t *)buf, len, &off, priv) != TSS2_RC_SUCCESS ||
+	    off != len)
+		r = -EBADMSG;
+	free(buf);
+	return r;
 }
 
 /* Written once, 0600 whatever the umask, then renamed into place: never half a blob. */
@@ -402,6 +442,7 @@ static int blob_write(const char *path, const TPM2B_PUBLIC *pub, const TPM2B_PRI
 	uint8_t buf[2048];
 	char tmp[4096];
 	size_t off = 0;
+	ssize_t n;
 	int fd, r = 0;
 
 	if (Tss2_MU_TPM2B_PUBLIC_Marshal(pub, buf, sizeof(buf), &off) != TSS2_RC_SUCCESS ||
@@ -412,8 +453,12 @@ static int blob_write(const char *path, const TPM2B_PUBLIC *pub, const TPM2B_PRI
 	fd = open(tmp, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0600);
 	if (fd < 0)
 		return -errno;
-	if (fchmod(fd, 0600) < 0 || write(fd, buf, off) != (ssize_t)off || fsync(fd) < 0)
-		r = -errno ? -errno : -EIO;
+	if (fchmod(fd, 0600) < 0)
+		r = -errno;
+	else if ((n = write(fd, buf, off)) != (ssize_t)off)
+		r = n < 0 ? -errno : -EIO; /* a short write sets no errno */
+	else if (fsync(fd) < 0)
+		r = -errno;
 	close(fd);
 	if (r == 0 && rename(tmp, path) < 0)
 		r = -errno;

@@ -2,12 +2,15 @@
 #ifndef VIGIL_AUDIT_H
 #define VIGIL_AUDIT_H
 
+#include <stdarg.h>
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 #include <string.h>
 
 #include <openssl/evp.h>
+
+#include "lib/util.h"
 
 /* The format is specified in docs/AUDIT-LOG.md; these constants are part of it. */
 #define AUDIT_HASH_LEN 32
@@ -165,6 +168,12 @@ struct audit_options {
 	/* Optional: provides the checkpoint key (vigild's TPM key); NULL loads the file key. */
 	int (*key_open)(void *ctx, const char *state_dir, const char *name, struct audit_key *ret);
 	void *key_ctx;
+	/*
+	 * Optional: what goes wrong (or is repaired) while the log is opened or written, one line
+	 * without a prefix, error or notice; NULL: nothing is said. The library never prints.
+	 */
+	void (*report)(void *ctx, bool error, const char *msg);
+	void *report_ctx;
 	char ack_buf[256]; /* storage for ack=PATH from audit_options_parse */
 };
 
@@ -247,8 +256,10 @@ int audit_verify(const struct audit_verify_options *o, struct audit_verify_resul
 int audit_last_loss_total(const char *dir, const char *source, uint64_t *ret);
 const char *audit_verify_status_name(enum audit_verify_status s);
 
-/* Helpers shared by the writer, the verifier and tests. */
-void audit_hex(const uint8_t *in, size_t n, char *out);
+/* Helpers shared by the writer, the verifier and tests (hex and file hashing: lib/util.h). */
+/* A record's members: "time":"<RFC 3339 now>", then fmt's; the length, or -ENOBUFS. */
+int audit_vformat_members(char *buf, size_t size, const char *fmt, va_list ap)
+    __attribute__((format(printf, 3, 0)));
 /*
  * Writes v in decimal at p (no NUL, at most 20 bytes); returns the end. Inline, two digits
  * per division, 32-bit divisions while v fits: it runs a dozen times per event on the hot path.
@@ -282,7 +293,9 @@ static inline char *audit_put_u64(char *p, uint64_t v)
 		q[-1] = (char)('0' + s);
 	return end;
 }
-int audit_unhex(const char *in, size_t n, uint8_t *out);
-int audit_sha256_file(const char *path, uint8_t out[AUDIT_HASH_LEN]);
+/* Old names, kept so that code written against them still builds. */
+#define audit_hex         vigil_hex
+#define audit_unhex       vigil_unhex
+#define audit_sha256_file vigil_sha256_file
 
 #endif /* VIGIL_AUDIT_H */

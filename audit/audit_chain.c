@@ -16,73 +16,6 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-#ifdef __SSE2__
-#include <emmintrin.h>
-
-/* Sixteen values 0-15 to '0'-'9', 'a'-'f': '0' added, and 'a' - '0' - 10 more above 9. */
-static __m128i hex_digits(__m128i v)
-{
-	__m128i above9 = _mm_cmpgt_epi8(v, _mm_set1_epi8(9));
-
-	return _mm_add_epi8(_mm_add_epi8(v, _mm_set1_epi8('0')),
-	                    _mm_and_si128(above9, _mm_set1_epi8('a' - '0' - 10)));
-}
-#endif
-
-void audit_hex(const uint8_t *in, size_t n, char *out)
-{
-	/* Two characters per byte from one table: every record hexes its 32-byte hash. */
-	static const char pairs[513] =
-	    "000102030405060708090a0b0c0d0e0f101112131415161718191a1b1c1d1e1f"
-	    "202122232425262728292a2b2c2d2e2f303132333435363738393a3b3c3d3e3f"
-	    "404142434445464748494a4b4c4d4e4f505152535455565758595a5b5c5d5e5f"
-	    "606162636465666768696a6b6c6d6e6f707172737475767778797a7b7c7d7e7f"
-	    "808182838485868788898a8b8c8d8e8f909192939495969798999a9b9c9d9e9f"
-	    "a0a1a2a3a4a5a6a7a8a9aaabacadaeafb0b1b2b3b4b5b6b7b8b9babbbcbdbebf"
-	    "c0c1c2c3c4c5c6c7c8c9cacbcccdcecfd0d1d2d3d4d5d6d7d8d9dadbdcdddedf"
-	    "e0e1e2e3e4e5e6e7e8e9eaebecedeeeff0f1f2f3f4f5f6f7f8f9fafbfcfdfeff";
-	size_t i = 0;
-
-#ifdef __SSE2__
-	/* Sixteen bytes at a time: the nibbles interleaved, then made digits. */
-	for (; i + 16 <= n; i += 16) {
-		__m128i x = _mm_loadu_si128((const __m128i *)(in + i));
-		__m128i lo = _mm_and_si128(x, _mm_set1_epi8(15));
-		__m128i hi = _mm_and_si128(_mm_srli_epi16(x, 4), _mm_set1_epi8(15));
-
-		_mm_storeu_si128((__m128i *)(out + 2 * i), hex_digits(_mm_unpacklo_epi8(hi, lo)));
-		_mm_storeu_si128((__m128i *)(out + 2 * i + 16),
-		                 hex_digits(_mm_unpackhi_epi8(hi, lo)));
-	}
-#endif
-	for (; i < n; i++)
-		memcpy(out + 2 * i, pairs + 2 * in[i], 2);
-	out[2 * n] = 0;
-}
-
-static int hexval(char c)
-{
-	if (c >= '0' && c <= '9')
-		return c - '0';
-	if (c >= 'a' && c <= 'f')
-		return c - 'a' + 10;
-	return -1; /* upper case is rejected: one encoding per hash */
-}
-
-int audit_unhex(const char *in, size_t n, uint8_t *out)
-{
-	size_t i;
-
-	for (i = 0; i < n; i++) {
-		int hi = hexval(in[2 * i]), lo = hexval(in[2 * i + 1]);
-
-		if (hi < 0 || lo < 0)
-			return -EBADMSG;
-		out[i] = (uint8_t)(hi << 4 | lo);
-	}
-	return 0;
-}
-
 int audit_chain_init(struct audit_chain *c)
 {
 	memset(c, 0, sizeof(*c));
@@ -152,7 +85,7 @@ int audit_record_encode(struct audit_chain *c, const char *kind, const char *mem
 	memmove(out, rec, len);
 	p = out + len;
 	memcpy(p, ",\"h\":\"", 6);
-	audit_hex(h, AUDIT_HASH_LEN, p + 6);
+	vigil_hex(h, AUDIT_HASH_LEN, p + 6);
 	memcpy(p + 6 + AUDIT_HEX_LEN, "\"}\n", 3);
 	p += AUDIT_TRAILER_LEN + 1;
 	c->n++;
@@ -228,7 +161,7 @@ int audit_record_check(struct audit_chain *c, const char *line, size_t len,
 	plen = len - 1 - AUDIT_TRAILER_LEN;
 	if (memcmp(line + plen, ",\"h\":\"", 6) != 0 ||
 	    memcmp(line + plen + 6 + AUDIT_HEX_LEN, "\"}", 2) != 0 ||
-	    audit_unhex(line + plen + 6, AUDIT_HASH_LEN, want) < 0)
+	    vigil_unhex(line + plen + 6, AUDIT_HASH_LEN, want) < 0)
 		return FAIL(-EBADMSG, "no \"h\" member at the end of the line");
 	for (i = 0; i < plen; i++)
 		if ((unsigned char)line[i] < 0x20)
@@ -248,14 +181,14 @@ int audit_record_check(struct audit_chain *c, const char *line, size_t len,
 		} else if (strcmp(ret->kind, "file") != 0 ||
 		           audit_record_member(line, plen, "prev", prevhex, sizeof(prevhex)) < 0 ||
 		           strlen(prevhex) != AUDIT_HEX_LEN ||
-		           audit_unhex(prevhex, AUDIT_HASH_LEN, prev) < 0) {
+		           vigil_unhex(prevhex, AUDIT_HASH_LEN, prev) < 0) {
 			return FAIL(-EBADMSG, "file does not start with record 1 or a file record");
 		}
 	} else if (n != c->n + 1) {
 		return FAIL(-ERANGE, "record number %llu where %llu was expected",
 		            (unsigned long long)n, (unsigned long long)(c->n + 1));
 	} else if (strcmp(ret->kind, "file") == 0) {
-		audit_hex(c->h, AUDIT_HASH_LEN, prevhex);
+		vigil_hex(c->h, AUDIT_HASH_LEN, prevhex);
 		char got_prev[AUDIT_HEX_LEN + 1];
 
 		if (audit_record_member(line, plen, "prev", got_prev, sizeof(got_prev)) < 0 ||
@@ -323,32 +256,17 @@ int audit_list_files(const char *dir, uint32_t **ret_seqs, size_t *ret_n)
 	return 0;
 }
 
-int audit_sha256_file(const char *path, uint8_t out[AUDIT_HASH_LEN])
+int audit_vformat_members(char *buf, size_t size, const char *fmt, va_list ap)
 {
-	struct audit_chain c;
-	uint8_t buf[65536];
-	ssize_t got;
-	int fd, r;
+	char ts[VIGIL_RFC3339_LEN];
+	int n, m;
 
-	r = audit_chain_init(&c);
-	if (r < 0)
-		return r;
-	fd = open(path, O_RDONLY | O_CLOEXEC);
-	if (fd < 0) {
-		r = -errno;
-		goto out;
-	}
-	r = EVP_DigestInit_ex2(c.md, c.sha256, NULL) ? 0 : -EIO;
-	while (r == 0 && (got = read(fd, buf, sizeof(buf))) != 0) {
-		if (got < 0)
-			r = -errno;
-		else if (!EVP_DigestUpdate(c.md, buf, (size_t)got))
-			r = -EIO;
-	}
-	if (r == 0 && !EVP_DigestFinal_ex(c.md, out, NULL))
-		r = -EIO;
-	close(fd);
-out:
-	audit_chain_free(&c);
-	return r;
+	vigil_rfc3339_now(ts);
+	n = snprintf(buf, size, "\"time\":\"%s\",", ts);
+	if (n < 0 || (size_t)n >= size)
+		return -ENOBUFS;
+	m = vsnprintf(buf + n, size - (size_t)n, fmt, ap);
+	if (m < 0 || (size_t)m >= size - (size_t)n)
+		return -ENOBUFS;
+	return n + m;
 }

@@ -275,7 +275,7 @@ int audit_key_vkey(const struct audit_key *k, char *out, size_t size)
 	raw[0] = k->type;
 	memcpy(raw + 1, k->pub, k->pub_len);
 	b64_encode(raw, 1 + k->pub_len, b64, sizeof(b64));
-	audit_hex(k->id, 4, id);
+	vigil_hex(k->id, 4, id);
 	n = snprintf(out, size, "%s+%s+%s", k->name, id, b64);
 	return n < 0 || (size_t)n >= size ? -ENOBUFS : n;
 }
@@ -290,7 +290,7 @@ static int key_parse_vkey(const char *line, struct audit_key *k)
 	int r;
 
 	if (!p2 || p2 - p1 != 9 || (size_t)(p1 - line) > AUDIT_ORIGIN_MAX ||
-	    audit_unhex(p1 + 1, 4, id) < 0 ||
+	    vigil_unhex(p1 + 1, 4, id) < 0 ||
 	    b64_decode(p2 + 1, strcspn(p2 + 1, "\r\n"), raw, sizeof(raw), &len) < 0 || len < 2)
 		return -EBADMSG;
 	memcpy(name, line, (size_t)(p1 - line));
@@ -315,14 +315,10 @@ int audit_key_read_public(const char *path, const char *name, struct audit_key *
 	int fd, r;
 
 	memset(k, 0, sizeof(*k));
-	/* O_NONBLOCK and a regular-file check: a FIFO in the key's place must not hang us. */
-	fd = open(path, O_RDONLY | O_CLOEXEC | O_NONBLOCK | O_NOCTTY);
+	/* A regular-file check: a FIFO in the key's place must not hang us. */
+	fd = vigil_open_regular(path, 0, &st);
 	if (fd < 0)
-		return -errno;
-	if (fstat(fd, &st) < 0 || !S_ISREG(st.st_mode)) {
-		close(fd);
-		return -EMEDIUMTYPE;
-	}
+		return fd;
 	f = fdopen(fd, "r");
 	if (!f) {
 		close(fd);

@@ -13,7 +13,7 @@
 #include <unistd.h>
 
 /* map_file's answer for a directory, FIFO or device where a log file should be. */
-#define EFTYPE_NOT_REGULAR EMEDIUMTYPE
+#define EFTYPE_NOT_REGULAR VIGIL_ENOTREG
 
 struct ckpt {
 	struct audit_checkpoint cp;
@@ -74,16 +74,10 @@ static int fail(struct verify *v, enum audit_verify_status s, uint64_t rec, cons
 static int map_file(const char *path, const char **buf, size_t *size)
 {
 	struct stat st;
-	int fd = open(path, O_RDONLY | O_CLOEXEC | O_NONBLOCK | O_NOCTTY);
+	int fd = vigil_open_regular(path, 0, &st);
 
 	if (fd < 0)
-		return -errno;
-	if (fstat(fd, &st) < 0 || !S_ISREG(st.st_mode)) {
-		int r = fstat(fd, &st) < 0 ? -errno : -EFTYPE_NOT_REGULAR;
-
-		close(fd);
-		return r;
-	}
+		return fd;
 	*size = (size_t)st.st_size;
 	*buf = *size ? mmap(NULL, *size, PROT_READ, MAP_PRIVATE, fd, 0) : "";
 	close(fd);

@@ -1,6 +1,5 @@
 /* Audit writer: bounded queue, writer thread, io_uring group commit, rotation, checkpoints. */
 #include "audit/audit.h"
-#include "agent/log.h"
 
 #include <fcntl.h>
 #include <liburing.h>
@@ -68,24 +67,37 @@ struct audit_writer {
 	uint8_t gap_sha[AUDIT_HASH_LEN];
 };
 
+/* The writer's one way to say something: the caller's report callback (the library never
+ * prints). */
+static void report(struct audit_writer *w, bool error, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
+static void report(struct audit_writer *w, bool error, const char *fmt, ...)
+{
+	char msg[512];
+	va_list ap;
+
+	if (!w->o.report)
+		return;
+	va_start(ap, fmt);
+	vsnprintf(msg, sizeof(msg), fmt, ap);
+	va_end(ap);
+	w->o.report(w->o.report_ctx, error, msg);
+}
+
+/* report() with the error's text; evaluates to r. */
+#define report_errno(w, r, fmt, ...)                                                               \
+	({                                                                                         \
+		int _r = (r);                                                                      \
+		report((w), true, fmt ": %s", ##__VA_ARGS__, strerror(-_r));                       \
+		_r;                                                                                \
+	})
+
 static uint64_t now_ns(int clock)
 {
 	struct timespec ts;
 
 	clock_gettime(clock, &ts);
 	return (uint64_t)ts.tv_sec * 1000000000ull + (uint64_t)ts.tv_nsec;
-}
-
-static void iso_time(char out[40])
-{
-	uint64_t ns = now_ns(CLOCK_REALTIME);
-	time_t sec = (time_t)(ns / 1000000000ull);
-	struct tm tm;
-	char ts[24];
-
-	gmtime_r(&sec, &tm);
-	strftime(ts, sizeof(ts), "%Y-%m-%dT%H:%M:%S", &tm);
-	snprintf(out, 40, "%s.%09lluZ", ts, (unsigned long long)(ns % 1000000000ull));
 }
 
 void audit_options_defaults(struct audit_options *o)
@@ -324,11 +336,11 @@ static void write_ack(struct audit_writer *w)
 
 	if (w->ackfd < 0)
 		return;
-	audit_hex(w->durable_h, AUDIT_HASH_LEN, hex);
+	vigil_hex(w->durable_h, AUDIT_HASH_LEN, hex);
 	/* The number never shrinks, so each line overwrites the previous one completely. */
 	n = snprintf(line, sizeof(line), "%llu %s\n", (unsigned long long)w->durable_n, hex);
 	if (pwrite(w->ackfd, line, (size_t)n, 0) != n)
-		log_error("audit: writing the ack file %s failed", w->ack_path);
+		report(w, true, "audit: writing the ack file %s failed", w->ack_path);
 }
 
 static void mark_durable(struct audit_writer *w)
@@ -350,12 +362,13 @@ static int flush_out(struct audit_writer *w, bool sync)
 	if (r < 0) {
 		/* Nothing after the last good record may stay on disk, or the chain would fork. */
 		if (ftruncate(w->fd, (off_t)w->off) < 0)
-			log_error("audit: cutting a failed write back to offset %llu: %s",
-			          (unsigned long long)w->off, strerror(errno));
+			report(w, true, "audit: cutting a failed write back to offset %llu: %s",
+			       (unsigned long long)w->off, strerror(errno));
 		if (!w->outage)
-			log_error("audit: write to %s/" AUDIT_FILE_PREFIX "%06u" AUDIT_FILE_SUFFIX
-			          " failed: %s; counting lost records until space returns",
-			          w->dir, w->seq, strerror(-r));
+			report(w, true,
+			       "audit: write to %s/" AUDIT_FILE_PREFIX "%06u" AUDIT_FILE_SUFFIX
+			       " failed: %s; counting lost records until space returns",
+			       w->dir, w->seq, strerror(-r));
 		w->write_drops += w->out_records;
 		w->queue_drops_recorded = w->queue_drops_on_disk; /* say it again later */
 		w->chain.n = w->written_n;
@@ -381,7 +394,8 @@ static int flush_out(struct audit_writer *w, bool sync)
 		return 0;
 	w->last_fsync_ns = now_ns(CLOCK_MONOTONIC);
 	if (sync_err < 0) {
-		log_error("audit: fdatasync: %s; records stay unacknowledged", strerror(-sync_err));
+		report(w, true, "audit: fdatasync: %s; records stay unacknowledged",
+		       strerror(-sync_err));
 		return sync_err;
 	}
 	mark_durable(w);
@@ -398,8 +412,10 @@ static int open_log_file(struct audit_writer *w, uint32_t seq, int flags)
 	if (fd < 0)
 		return -errno;
 	if ((flags & O_CREAT) && fsync(w->dirfd) < 0) {
+		int r = -errno; /* read before close can change it */
+
 		close(fd);
-		return -errno;
+		return r;
 	}
 	return fd;
 }
@@ -420,8 +436,8 @@ static void maybe_rotate(struct audit_writer *w)
 		return;
 	fd = open_log_file(w, w->seq + 1, O_CREAT | O_EXCL);
 	if (fd < 0) {
-		log_error("audit: cannot start file %u: %s; staying in file %u", w->seq + 1,
-		          strerror(-fd), w->seq);
+		report(w, true, "audit: cannot start file %u: %s; staying in file %u", w->seq + 1,
+		       strerror(-fd), w->seq);
 		return;
 	}
 	close(w->fd);
@@ -429,7 +445,7 @@ static void maybe_rotate(struct audit_writer *w)
 	w->seq++;
 	w->off = 0;
 	audit_file_name(w->seq, name, sizeof(name));
-	audit_hex(w->chain.h, AUDIT_HASH_LEN, hex);
+	vigil_hex(w->chain.h, AUDIT_HASH_LEN, hex);
 	emitf(w, "file", "\"file\":\"%s\",\"prev\":\"%s\"", name, hex);
 }
 
@@ -462,20 +478,18 @@ static void emitf(struct audit_writer *w, const char *kind, const char *fmt, ...
     __attribute__((format(printf, 3, 4)));
 static void emitf(struct audit_writer *w, const char *kind, const char *fmt, ...)
 {
-	char buf[MEMBERS_MAX], ts[40];
+	char buf[MEMBERS_MAX];
 	va_list ap;
-	int n, m;
+	int n;
 
-	iso_time(ts);
-	n = snprintf(buf, sizeof(buf), "\"time\":\"%s\",", ts);
 	va_start(ap, fmt);
-	m = vsnprintf(buf + n, sizeof(buf) - (size_t)n, fmt, ap);
+	n = audit_vformat_members(buf, sizeof(buf), fmt, ap);
 	va_end(ap);
-	if (m < 0 || (size_t)m >= sizeof(buf) - (size_t)n) {
+	if (n < 0) {
 		w->write_drops++;
 		return;
 	}
-	emit(w, kind, buf, (size_t)(n + m));
+	emit(w, kind, buf, (size_t)n);
 }
 
 /* --- checkpoints --------------------------------------------------------------------- */
@@ -483,14 +497,17 @@ static void emitf(struct audit_writer *w, const char *kind, const char *fmt, ...
 static int write_file_atomic(struct audit_writer *w, const char *name, const char *data, size_t len)
 {
 	char tmp[128];
+	ssize_t n;
 	int fd, r = 0;
 
 	snprintf(tmp, sizeof(tmp), "%s.tmp", name);
 	fd = openat(w->dirfd, tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC | O_NOFOLLOW, 0640);
 	if (fd < 0)
 		return -errno;
-	if (write(fd, data, len) != (ssize_t)len || fsync(fd) < 0)
-		r = errno ? -errno : -ENOSPC;
+	n = write(fd, data, len);
+	if (n != (ssize_t)len || fsync(fd) < 0)
+		r = n >= 0 && n != (ssize_t)len ? -ENOSPC
+		                                : -errno; /* a short write sets no errno */
 	close(fd);
 	if (r == 0 && renameat(w->dirfd, tmp, w->dirfd, name) < 0)
 		r = -errno;
@@ -523,7 +540,8 @@ static int append_checkpoint(struct audit_writer *w, const char *note, size_t le
 
 		/* A torn checkpoint line would fail verification: cut it off again. */
 		if (ftruncate(w->ckfd, stt.st_size) < 0)
-			log_error("audit: cutting checkpoints.jsonl back: %s", strerror(errno));
+			report(w, true, "audit: cutting checkpoints.jsonl back: %s",
+			       strerror(errno));
 		return r;
 	}
 	return 0;
@@ -543,8 +561,8 @@ static void checkpoint(struct audit_writer *w)
 	memcpy(cp.root, w->durable_h, AUDIT_HASH_LEN);
 	len = audit_checkpoint_sign(&w->key, &cp, note, sizeof(note));
 	if (len < 0) {
-		log_error_errno(len, "audit: signing checkpoint %llu",
-		                (unsigned long long)w->durable_n);
+		report_errno(w, len, "audit: signing checkpoint %llu",
+		             (unsigned long long)w->durable_n);
 		return;
 	}
 	r = append_checkpoint(w, note, (size_t)len);
@@ -552,16 +570,16 @@ static void checkpoint(struct audit_writer *w)
 		r = write_file_atomic(w, AUDIT_CHECKPOINT, note, (size_t)len);
 	if (r < 0) {
 		if (!w->ckpt_failing) /* once per outage: it is retried every checkpoint interval */
-			log_error_errno(r, "audit: writing checkpoint %llu (tried again later)",
-			                (unsigned long long)w->durable_n);
+			report_errno(w, r, "audit: writing checkpoint %llu (tried again later)",
+			             (unsigned long long)w->durable_n);
 		w->ckpt_failing = true;
 		return;
 	}
 	w->ckpt_failing = false;
 	if (w->o.anchor &&
 	    (r = w->o.anchor(w->o.anchor_ctx, AUDIT_CT_CHECKPOINT, note, (size_t)len)) < 0)
-		log_error_errno(r, "audit: anchoring checkpoint %llu",
-		                (unsigned long long)w->durable_n);
+		report_errno(w, r, "audit: anchoring checkpoint %llu",
+		             (unsigned long long)w->durable_n);
 	w->ckpt_n = w->durable_n;
 	w->st.checkpoints++;
 }
@@ -587,8 +605,8 @@ static void try_recover(struct audit_writer *w)
 		return;
 	}
 	w->outage = false;
-	log_info("audit: writing again; %llu records lost while the disk was full",
-	         (unsigned long long)lost);
+	report(w, false, "audit: writing again; %llu records lost while the disk was full",
+	       (unsigned long long)lost);
 	w->write_drops_recorded += lost;
 }
 
@@ -645,17 +663,17 @@ static void start_records(struct audit_writer *w)
 
 	if (w->need_file_record) {
 		audit_file_name(w->seq, name, sizeof(name));
-		audit_hex(w->chain.h, AUDIT_HASH_LEN, hex);
+		vigil_hex(w->chain.h, AUDIT_HASH_LEN, hex);
 		emitf(w, "file", "\"file\":\"%s\",\"prev\":\"%s\"", name, hex);
 	}
 	if (w->gap_bytes) {
-		audit_hex(w->gap_sha, AUDIT_HASH_LEN, hex);
+		vigil_hex(w->gap_sha, AUDIT_HASH_LEN, hex);
 		emitf(w, "gap", "\"file\":\"%s\",\"offset\":%llu,\"bytes\":%llu,\"sha256\":\"%s\"",
 		      w->gap_file, (unsigned long long)w->gap_off, (unsigned long long)w->gap_bytes,
 		      hex);
 	}
 	audit_key_pubkey_base64(&w->key, b64, sizeof(b64));
-	audit_hex(w->key.id, 4, id);
+	vigil_hex(w->key.id, 4, id);
 	emitf(w, "start", "\"origin\":\"%s\",\"pubkey\":\"%s\",\"key_id\":\"%s\"%s%s", w->origin,
 	      b64, id, w->start_members ? "," : "", w->start_members ? w->start_members : "");
 	if (w->out_len) {
@@ -669,7 +687,7 @@ static void start_records(struct audit_writer *w)
 		int r = w->o.anchor(w->o.anchor_ctx, AUDIT_CT_START, line, strlen(line));
 
 		if (r < 0)
-			log_error_errno(r, "audit: anchoring the start record");
+			report_errno(w, r, "audit: anchoring the start record");
 	}
 	free(line);
 }
@@ -852,9 +870,10 @@ static int recover(struct audit_writer *w)
 			r = -errno;
 		if (r < 0)
 			return r;
-		log_info("audit: %s: %llu bytes after offset %llu are not a valid record; cut off "
-		         "and recorded as a gap",
-		         w->gap_file, (unsigned long long)w->gap_bytes, (unsigned long long)valid);
+		report(w, false,
+		       "audit: %s: %llu bytes after offset %llu are not a valid record; cut off "
+		       "and recorded as a gap",
+		       w->gap_file, (unsigned long long)w->gap_bytes, (unsigned long long)valid);
 	}
 	w->off = valid;
 	w->written_n = w->durable_n = w->ckpt_n = w->chain.n;
@@ -941,48 +960,49 @@ static int writer_setup(struct audit_writer *w)
 	int r;
 
 	if (strpbrk(w->origin, " +\"\\\n") || strlen(w->origin) > AUDIT_ORIGIN_MAX)
-		return log_error_errno(-EINVAL, "audit: origin '%s' has spaces, '+' or quotes",
-		                       w->origin);
+		return report_errno(w, -EINVAL, "audit: origin '%s' has spaces, '+' or quotes",
+		                    w->origin);
 	if (mkdir(w->dir, 0750) < 0 && errno != EEXIST)
-		return log_error_errno(-errno, "audit: creating %s", w->dir);
+		return report_errno(w, -errno, "audit: creating %s", w->dir);
 	w->dirfd = open(w->dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
 	if (w->dirfd < 0)
-		return log_error_errno(-errno, "audit: opening %s", w->dir);
+		return report_errno(w, -errno, "audit: opening %s", w->dir);
 	/* Two writers would interleave records at the same offsets: one log, one writer. */
 	w->lockfd =
 	    openat(w->dirfd, AUDIT_LOCK_FILE, O_RDWR | O_CREAT | O_CLOEXEC | O_NOFOLLOW, 0640);
 	if (w->lockfd < 0)
-		return log_error_errno(-errno, "audit: %s/" AUDIT_LOCK_FILE, w->dir);
+		return report_errno(w, -errno, "audit: %s/" AUDIT_LOCK_FILE, w->dir);
 	if (flock(w->lockfd, LOCK_EX | LOCK_NB) < 0)
-		return log_error_errno(errno == EWOULDBLOCK ? -EBUSY : -errno,
-		                       "audit: %s is in use by another writer", w->dir);
+		return report_errno(w, errno == EWOULDBLOCK ? -EBUSY : -errno,
+		                    "audit: %s is in use by another writer", w->dir);
 	if (w->o.key_open)
 		r = w->o.key_open(w->o.key_ctx, w->o.state_dir, w->origin, &w->key);
 	else
 		r = audit_key_load_or_create(w->o.state_dir, w->origin, &w->key);
 	if (r < 0)
-		return log_error_errno(r, "audit: checkpoint key in %s/%s", w->o.state_dir,
-		                       w->o.key_open ? AUDIT_KEY_TPM : AUDIT_KEY_FILE);
+		return report_errno(w, r, "audit: checkpoint key in %s/%s", w->o.state_dir,
+		                    w->o.key_open ? AUDIT_KEY_TPM : AUDIT_KEY_FILE);
 	r = recover(w);
 	if (r < 0)
-		return log_error_errno(r, "audit: recovering the log in %s", w->dir);
+		return report_errno(w, r, "audit: recovering the log in %s", w->dir);
 	r = open_checkpoints(w);
 	if (r < 0)
-		return log_error_errno(r, "audit: %s/" AUDIT_CHECKPOINTS, w->dir);
+		return report_errno(w, r, "audit: %s/" AUDIT_CHECKPOINTS, w->dir);
 	r = write_vkey(w);
 	if (r < 0)
-		return log_error_errno(r, "audit: publishing the verifier key");
+		return report_errno(w, r, "audit: publishing the verifier key");
 	if (w->ack_path) {
 		w->ackfd = open(w->ack_path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
 		if (w->ackfd < 0)
-			return log_error_errno(-errno, "audit: ack file %s", w->ack_path);
+			return report_errno(w, -errno, "audit: ack file %s", w->ack_path);
 		write_ack(w);
 	}
 	r = io_uring_queue_init(8, &w->ring, 0);
 	w->have_uring = r == 0;
 	if (!w->have_uring)
-		log_info("audit: io_uring unavailable (%s); writing with pwrite and fdatasync",
-		         strerror(-r));
+		report(w, false,
+		       "audit: io_uring unavailable (%s); writing with pwrite and fdatasync",
+		       strerror(-r));
 	return 0;
 }
 

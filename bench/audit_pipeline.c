@@ -1,5 +1,6 @@
 /* Host audit pipeline benchmark: synthetic ring-buffer events -> JSON -> chain -> durable file. */
-#include "agent/agent.h"
+#include "agent/events.h"
+#include "bpf/vigil_abi.h"
 #include "audit/audit.h"
 
 #include <getopt.h>
@@ -161,6 +162,12 @@ static uint64_t stage_pipeline(const struct agent *a, struct stage *s, uint64_t 
 	return n;
 }
 
+/* What the audit library reports, on stderr. */
+static void say(void *ctx, bool error, const char *msg)
+{
+	fprintf(stderr, "audit_pipeline: %s%s\n", error ? "error: " : "", msg);
+}
+
 int main(int argc, char **argv)
 {
 	static const struct option longopts[] = {
@@ -172,7 +179,7 @@ int main(int argc, char **argv)
 	    {"help", no_argument, NULL, 'h'},
 	    {0},
 	};
-	struct agent a = {.boot_to_real_ns = 1700000000000000000ll};
+	struct agent *a = agent_event_context_new(1700000000000000000ll);
 	struct audit_options o;
 	struct audit_writer *w;
 	struct audit_stats st = {0};
@@ -188,6 +195,8 @@ int main(int argc, char **argv)
 	bool keep = false;
 	int c;
 
+	if (!a)
+		return perror("agent_event_context_new"), 1;
 	while ((c = getopt_long(argc, argv, "n:d:a:o:kh", longopts, NULL)) != -1) {
 		switch (c) {
 		case 'n':
@@ -222,21 +231,22 @@ int main(int argc, char **argv)
 		synth_event(&ring[i], i);
 
 	if (want(only, "format"))
-		sink += stage_format(&a, &fmt, n);
+		sink += stage_format(a, &fmt, n);
 	if (want(only, "chain"))
-		sink += stage_chain(&a, &ch, n);
+		sink += stage_chain(a, &ch, n);
 	audit_options_defaults(&o);
 	o.dir = dir;
 	o.state_dir = state;
 	o.origin = "vigil/bench";
 	o.block_when_full = true;    /* measure throughput, not the drop policy */
 	o.rotate_bytes = 1ull << 40; /* one file unless asked: rotation is not measured */
+	o.report = say;
 	if (spec && audit_options_parse(&o, spec, err, sizeof(err)) < 0)
 		return fprintf(stderr, "%s\n", err), 2;
 	if (want(only, "pipeline")) {
 		if (audit_writer_open(&o, &w) < 0)
 			return 1;
-		sink += stage_pipeline(&a, &all, n, w);
+		sink += stage_pipeline(a, &all, n, w);
 		audit_writer_stats(w, &st);
 		audit_writer_close(w);
 	}
@@ -271,5 +281,6 @@ int main(int argc, char **argv)
 		return 1;
 	if (!want(only, "pipeline"))
 		return 0;
+	agent_event_context_free(a);
 	return vr.status == AUDIT_OK && !st.queue_drops && !st.write_drops ? 0 : 1;
 }

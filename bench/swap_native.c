@@ -7,14 +7,6 @@
 #include <string.h>
 #include <time.h>
 
-static double now_ms(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (double)ts.tv_sec * 1e3 + (double)ts.tv_nsec / 1e6;
-}
-
 static int fail(const char *what, const struct policy_error *err)
 {
 	fprintf(stderr, "swap_native: %s: %s\n", what, err->msg);
@@ -27,7 +19,7 @@ static int open_bundle(const char *path, const struct trust_store *trust, struct
 {
 	struct bundle_signers signers = {0};
 	struct bundle *b = NULL;
-	double t0 = now_ms(), t1;
+	double t0 = vigil_now_ms(), t1;
 	size_t len;
 	char *buf;
 	int r;
@@ -39,11 +31,11 @@ static int open_bundle(const char *path, const struct trust_store *trust, struct
 	free(buf);
 	if (r >= 0)
 		r = bundle_verify(b, trust, &signers, err);
-	t1 = now_ms();
+	t1 = vigil_now_ms();
 	if (r >= 0)
 		r = policy_parse((const char *)b->payload, b->payload_len, path, ret, err);
 	t[0] = t1 - t0;
-	t[1] = now_ms() - t1;
+	t[1] = vigil_now_ms() - t1;
 	bundle_free(b);
 	return r;
 }
@@ -59,7 +51,7 @@ int main(int argc, char **argv)
 {
 	struct policy_exec_entry *old_e = NULL, *e = NULL;
 	struct policy *old = NULL, *p = NULL;
-	struct policy_error err = {{0}};
+	struct policy_error err = {0};
 	struct trust_store *trust = NULL;
 	size_t old_n = 0, n = 0, hashed = 0;
 	double t[2], skip[2], resolve, hash_all, reuse;
@@ -77,10 +69,10 @@ int main(int argc, char **argv)
 		return fail("old bundle", &err);
 	if (open_bundle(argv[4], trust, &p, t, &err) < 0)
 		return fail("new bundle", &err);
-	resolve = now_ms();
+	resolve = vigil_now_ms();
 	if (policy_resolve_exec(p, argv[2], &e, &n, &err) < 0)
 		return fail("resolve", &err);
-	hash_all = now_ms();
+	hash_all = vigil_now_ms();
 	resolve = hash_all - resolve;
 	if (argc == 6) {
 		printf("native %zu %.1f %.1f %.1f - - -\n", n, t[0], t[1], resolve);
@@ -88,12 +80,12 @@ int main(int argc, char **argv)
 	}
 	if (policy_verify_exec(p, argv[2], e, n, NULL, &err) < 0)
 		return fail("hash", &err);
-	reuse = now_ms();
+	reuse = vigil_now_ms();
 	hash_all = reuse - hash_all;
 	marked = policy_exec_mark_unchanged(old, old_e, old_n, p, e, n);
 	if (marked < 0 || policy_verify_exec(p, argv[2], e, n, &hashed, &err) < 0)
 		return fail("reuse", &err);
-	reuse = now_ms() - reuse;
+	reuse = vigil_now_ms() - reuse;
 	printf("native %zu %.1f %.1f %.1f %.1f %.1f %zu\n", n, t[0], t[1], resolve, hash_all, reuse,
 	       hashed);
 out:

@@ -50,7 +50,7 @@ static int pkey_keyid(EVP_PKEY *pkey, char out[BUNDLE_KEYID_HEX])
 		return -EINVAL;
 	EVP_Digest(der, (size_t)n, d, NULL, EVP_sha256(), NULL);
 	OPENSSL_free(der);
-	policy_hex(d, sizeof(d), out);
+	vigil_hex(d, sizeof(d), out);
 	return 0;
 }
 
@@ -352,8 +352,9 @@ int bundle_verify(const struct bundle *b, const struct trust_store *t, struct bu
 	int r;
 
 	if (strcmp(b->payload_type, BUNDLE_PAYLOAD_TYPE) != 0)
-		return policy_errorf(err, -EPROTO, "payloadType '%s': expected '%s'",
-		                     b->payload_type, BUNDLE_PAYLOAD_TYPE);
+		return vigil_reasonf(err, -EPROTO, "payload_type",
+		                     "payloadType '%s': expected '%s'", b->payload_type,
+		                     BUNDLE_PAYLOAD_TYPE);
 	r = bundle_pae(b->payload_type, b->payload, b->payload_len, &pae, &pae_len);
 	if (r < 0)
 		return r;
@@ -366,7 +367,7 @@ int bundle_verify(const struct bundle *b, const struct trust_store *t, struct bu
 		}
 		/* A trusted key's signature that fails means tampering, not a missing vote. */
 		if (!sig_ok(k->pkey, &b->sigs[i], pae, pae_len)) {
-			r = policy_errorf(err, -EKEYREJECTED,
+			r = vigil_reasonf(err, -EKEYREJECTED, "bad_signature",
 			                  "signatures[%zu]: bad signature by trusted key %s (%s)",
 			                  i, k->keyid, k->file);
 			break;
@@ -381,12 +382,12 @@ int bundle_verify(const struct bundle *b, const struct trust_store *t, struct bu
 	if (r < 0)
 		return r;
 	if (signers.n == 0)
-		return policy_errorf(err, -ENOKEY,
+		return vigil_reasonf(err, -ENOKEY, "unknown_signer",
 		                     "no signature by a trusted key (%zu by unknown signers, e.g. "
 		                     "%s)",
 		                     unknown, b->sigs[0].keyid);
 	if (signers.n < t->threshold)
-		return policy_errorf(err, -EACCES,
+		return vigil_reasonf(err, -EACCES, "below_threshold",
 		                     "%zu trusted signer%s, the trust directory requires %u",
 		                     signers.n, signers.n == 1 ? "" : "s", t->threshold);
 	if (ret)
@@ -398,7 +399,7 @@ int bundle_open(const char *buf, size_t len, const char *origin, const struct tr
                 struct bundle **ret_bundle, struct bundle_signers *ret_signers,
                 struct policy **ret_policy, struct policy_error *err)
 {
-	struct policy_error verr = {{0}};
+	struct policy_error verr = {0};
 	struct bundle *b;
 	int r;
 
@@ -407,7 +408,7 @@ int bundle_open(const char *buf, size_t len, const char *origin, const struct tr
 		return r;
 	r = bundle_verify(b, t, ret_signers, &verr);
 	if (r < 0) {
-		policy_errorf(err, r, "%s: %s", origin, verr.msg);
+		vigil_reasonf(err, r, verr.reason, "%s: %s", origin, verr.msg);
 		goto fail;
 	}
 	/* Only signed bytes reach the policy parser; its refusals are told apart from envelope
@@ -415,6 +416,10 @@ int bundle_open(const char *buf, size_t len, const char *origin, const struct tr
 	r = policy_parse((const char *)b->payload, b->payload_len, origin, ret_policy, err);
 	if (r < 0) {
 		r = r == -ENOMEM ? r : -EBADMSG;
+		if (err && r == -EBADMSG) {
+			err->code = r;
+			err->reason = "invalid_policy";
+		}
 		goto fail;
 	}
 	*ret_bundle = b;

@@ -97,9 +97,30 @@ void trust_free(struct trust_store *t);
 int bundle_verify(const struct bundle *b, const struct trust_store *t, struct bundle_signers *ret,
                   struct policy_error *err);
 
-/* Reads a file of at most max bytes (NUL-terminated, caller frees). */
+/*
+ * Reads a regular file of at most max bytes (NUL-terminated, caller frees); an empty one is
+ * refused (-ENODATA): no bundle, key or threshold file is empty when it is whole. err names
+ * the path and what is wrong (policies/load.c).
+ */
 int bundle_read_file(const char *path, size_t max, char **ret, size_t *ret_len,
                      struct policy_error *err);
+
+/* What policy_load_path accepts at the path. */
+enum {
+	POLICY_LOAD_POLICY = 1 << 0, /* a bare policy file */
+	POLICY_LOAD_BUNDLE = 1 << 1, /* a bundle envelope */
+};
+
+/*
+ * Loads "a policy or a bundle from a path", the one way vigild, the CLI and the benchmarks do:
+ * reads it (at most BUNDLE_MAX_BYTES when a bundle is accepted, else POLICY_MAX_BYTES); a
+ * bundle is verified against trust when trust is given (bundle_open: signers to *ret_signers),
+ * else only decoded (its payload type checked, its signatures not); then the policy is parsed.
+ * *ret_bundle, when asked for, gets the bundle (NULL for a bare policy). err says what is wrong.
+ */
+int policy_load_path(const char *path, unsigned int accept, const struct trust_store *trust,
+                     struct policy **ret, struct bundle **ret_bundle,
+                     struct bundle_signers *ret_signers, struct policy_error *err);
 
 /*
  * Decode, verify, then parse the policy inside: the whole acceptance path but the serial check.

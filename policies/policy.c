@@ -11,18 +11,6 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-int policy_errorf(struct policy_error *err, int r, const char *fmt, ...)
-{
-	va_list ap;
-
-	if (err) {
-		va_start(ap, fmt);
-		vsnprintf(err->msg, sizeof(err->msg), fmt, ap);
-		va_end(ap);
-	}
-	return r;
-}
-
 /* Fails with -EINVAL when obj has a key outside allowed (NULL-terminated). */
 int policy_check_keys(const vjson *obj, const char *const *allowed, const char *origin,
                       const char *where, struct policy_error *err)
@@ -327,39 +315,6 @@ int policy_parse(const char *buf, size_t len, const char *origin, struct policy 
 	}
 	*ret = p;
 	return 0;
-}
-
-int policy_load_file(const char *path, struct policy **ret, struct policy_error *err)
-{
-	struct stat st;
-	char *buf;
-	ssize_t n;
-	size_t off = 0;
-	int fd, r;
-
-	fd = open(path, O_RDONLY | O_CLOEXEC | O_NOCTTY);
-	if (fd < 0)
-		return policy_errorf(err, -errno, "%s: cannot open: %s", path, strerror(errno));
-	if (fstat(fd, &st) < 0 || !S_ISREG(st.st_mode)) {
-		close(fd);
-		return policy_errorf(err, -EINVAL, "%s: not a regular file", path);
-	}
-	if ((uint64_t)st.st_size > POLICY_MAX_BYTES) {
-		close(fd);
-		return policy_errorf(err, -EFBIG, "%s: larger than %u bytes", path,
-		                     POLICY_MAX_BYTES);
-	}
-	buf = malloc((size_t)st.st_size + 1);
-	if (!buf) {
-		close(fd);
-		return -ENOMEM;
-	}
-	while (off < (size_t)st.st_size && (n = read(fd, buf + off, (size_t)st.st_size - off)) > 0)
-		off += (size_t)n;
-	close(fd);
-	r = policy_parse(buf, off, path, ret, err);
-	free(buf);
-	return r;
 }
 
 void policy_free(struct policy *p)

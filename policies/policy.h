@@ -8,15 +8,17 @@
 #include <stdint.h>
 #include <sys/types.h>
 
+#include "lib/error.h"
+#include "lib/util.h"
+
 #define POLICY_VERSION    1
 #define POLICY_MAX_BYTES  (64u << 20)
 #define POLICY_NAME_MAX   128
 #define POLICY_SHA256_LEN 32
 
 /* A one-line message naming where the input is wrong: "FILE:LINE:COL: FIELD: what". */
-struct policy_error {
-	char msg[768];
-};
+/* policies/' name of the library modules' error value (lib/error.h). */
+#define policy_error vigil_error
 
 struct policy_exec_rule {
 	char *name; /* defaults to the path */
@@ -211,6 +213,7 @@ struct policy_exec_entry {
 
 int policy_parse(const char *buf, size_t len, const char *origin, struct policy **ret,
                  struct policy_error *err);
+/* A bare policy file (policy_load_path in policies/bundle.h). */
 int policy_load_file(const char *path, struct policy **ret, struct policy_error *err);
 void policy_free(struct policy *p);
 
@@ -244,15 +247,14 @@ ssize_t policy_exec_mark_unchanged(const struct policy *prev,
                                    const struct policy *p, struct policy_exec_entry *entries,
                                    size_t n);
 
-/* SHA-256 of an open file's content. */
-int policy_sha256_fd(int fd, uint8_t out[POLICY_SHA256_LEN]);
 /* Converts a user-space st_dev to the kernel's internal dev_t encoding. */
 uint64_t policy_kdev(uint64_t st_dev);
-/* Lower-case hex of a digest into out (2 * len + 1 bytes). */
-void policy_hex(const uint8_t *in, size_t len, char *out);
+/* Old names of helpers that now live in lib/util.h, kept so that code written against them
+ * still builds; new code calls vigil_hex and vigil_sha256_fd. */
+#define policy_hex       vigil_hex
+#define policy_sha256_fd vigil_sha256_fd
 
-/* Convenience for policy_error. */
-int policy_errorf(struct policy_error *err, int r, const char *fmt, ...)
-    __attribute__((format(printf, 3, 4)));
+/* Fills a policy_error: vigil_errorf (lib/error.h). */
+#define policy_errorf vigil_errorf
 
 #endif /* VIGIL_POLICY_H */

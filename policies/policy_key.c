@@ -314,7 +314,7 @@ int policy_resolve_key_exe(const struct policy *p, size_t i, const char *root, u
 		    "%s: keys.rules[%zu].exe.path: rule '%s': %s is not a regular file", p->origin,
 		    i, rule->name, full);
 	}
-	r = policy_sha256_fd(fd, digest);
+	r = vigil_sha256_fd(fd, digest);
 	close(fd);
 	if (r < 0)
 		return policy_errorf(err, r, "%s: keys.rules[%zu].exe: rule '%s': reading %s: %s",

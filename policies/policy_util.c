@@ -125,8 +125,8 @@ int policy_json_load(const char *buf, size_t len, size_t max, const char *origin
 	int r;
 
 	if (len > max)
-		return policy_errorf(err, -EFBIG, "%s: %s larger than %zu bytes", origin, what,
-		                     max);
+		return vigil_reasonf(err, -EFBIG, "too_large", "%s: %s larger than %zu bytes",
+		                     origin, what, max);
 	r = vjson_parse(buf, len, ret, msg, sizeof(msg));
 	if (r < 0)
 		return policy_errorf(err, r, "%s:%s", origin, msg);

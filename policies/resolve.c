@@ -18,48 +18,6 @@ uint64_t policy_kdev(uint64_t st_dev)
 	return ((uint64_t)major(st_dev) << 20) | minor(st_dev);
 }
 
-void policy_hex(const uint8_t *in, size_t len, char *out)
-{
-	static const char digits[] = "0123456789abcdef";
-	size_t i;
-
-	for (i = 0; i < len; i++) {
-		out[2 * i] = digits[in[i] >> 4];
-		out[2 * i + 1] = digits[in[i] & 15];
-	}
-	out[2 * len] = 0;
-}
-
-int policy_sha256_fd(int fd, uint8_t out[POLICY_SHA256_LEN])
-{
-	EVP_MD_CTX *ctx = EVP_MD_CTX_new();
-	uint8_t buf[65536];
-	unsigned int len;
-	ssize_t n;
-	int r = 0;
-
-	if (!ctx)
-		return -ENOMEM;
-	if (EVP_DigestInit_ex(ctx, EVP_sha256(), NULL) != 1) {
-		r = -EIO;
-		goto out;
-	}
-	while ((n = read(fd, buf, sizeof(buf))) != 0) {
-		if (n < 0) {
-			if (errno == EINTR)
-				continue;
-			r = -errno;
-			goto out;
-		}
-		EVP_DigestUpdate(ctx, buf, (size_t)n);
-	}
-	if (EVP_DigestFinal_ex(ctx, out, &len) != 1 || len != POLICY_SHA256_LEN)
-		r = -EIO;
-out:
-	EVP_MD_CTX_free(ctx);
-	return r;
-}
-
 /* Opens rule i's file for hashing. Returns the fd or -errno with err naming the rule. */
 static int open_rule(const struct policy *p, const char *root, size_t i, struct stat *st,
                      struct policy_error *err)
@@ -228,14 +186,14 @@ static int verify_one(const struct policy *p, const char *root, struct policy_ex
 	r = policy_fd_writer(fd);
 	if (r != 0) /* a writer, or no way to tell: not vouched for either way */
 		e->flags |= POLICY_EXEC_WRITER | (r < 0 ? POLICY_EXEC_UNPROVEN : 0);
-	r = policy_sha256_fd(fd, digest);
+	r = vigil_sha256_fd(fd, digest);
 	close(fd);
 	if (r < 0)
 		return policy_errorf(err, r, "%s: exec.allow[%u]: rule '%s': reading %s: %s",
 		                     p->origin, e->rule_id, rule->name, rule->path, strerror(-r));
 	if (memcmp(digest, rule->sha256, sizeof(digest)) != 0) {
-		policy_hex(rule->sha256, sizeof(digest), want);
-		policy_hex(digest, sizeof(digest), got);
+		vigil_hex(rule->sha256, sizeof(digest), want);
+		vigil_hex(digest, sizeof(digest), got);
 		return policy_errorf(err, -EBADMSG,
 		                     "%s: exec.allow[%u].sha256: rule '%s': %s has sha256 %s, "
 		                     "the policy says %s",

@@ -84,10 +84,10 @@ static int parse_attest_args(int argc, char **argv, struct attest_args *aa, cons
 
 static void print_digest(const char *label, const struct attest_digest *d)
 {
-	printf("%s%s:", label, attest_alg_name(d->alg));
-	for (size_t i = 0; i < d->len; i++)
-		printf("%02x", d->d[i]);
-	printf("\n");
+	char hex[2 * ATTEST_MAX_DIGEST + 1];
+
+	vigil_hex(d->d, d->len, hex);
+	printf("%s%s:%s\n", label, attest_alg_name(d->alg), hex);
 }
 
 static int print_entry(const struct measure_entry *e, void *ctx)
@@ -147,8 +147,8 @@ static int compare_pcr(const struct measure_replay *rp, const char *tcti, bool *
 	r = attest_tpm_open(tcti, &t);
 	if (r < 0) {
 		fprintf(stderr,
-		        "vigil: attest replay: cannot open the TPM through '%s' (set --tcti)\n",
-		        tcti);
+		        "vigil: attest replay: cannot open the TPM through '%s': %s (set --tcti)\n",
+		        tcti, attest_tpm_strerror(r));
 		return r;
 	}
 	snprintf(what, sizeof(what), "pcr %d", rp->pcr);
@@ -159,30 +159,11 @@ static int compare_pcr(const struct measure_replay *rp, const char *tcti, bool *
 		if (r == 0)
 			*all_same &= compare(what, &rp->pcr_banks.v[i], &cur);
 		else
-			fprintf(stderr, "vigil: attest replay: reading PCR %d %s failed\n", rp->pcr,
-			        attest_alg_name(rp->pcr_banks.v[i].alg));
+			fprintf(stderr, "vigil: attest replay: reading PCR %d %s: %s\n", rp->pcr,
+			        attest_alg_name(rp->pcr_banks.v[i].alg), attest_tpm_strerror(r));
 	}
 	attest_tpm_close(t);
 	return r;
-}
-
-/* RTMR3 as the kernel shows it: exactly 48 bytes. O_NONBLOCK: a FIFO must not hang us. */
-static int read_rtmr(const char *path, struct attest_digest *cur)
-{
-	uint8_t buf[49];
-	size_t off = 0;
-	ssize_t n;
-	int fd = open(path, O_RDONLY | O_CLOEXEC | O_NONBLOCK | O_NOCTTY);
-
-	if (fd < 0)
-		return -errno;
-	while (off < sizeof(buf) && (n = read(fd, buf + off, sizeof(buf) - off)) > 0)
-		off += (size_t)n;
-	close(fd);
-	if (off != 48)
-		return -EIO;
-	memcpy(cur->d, buf, 48);
-	return 0;
 }
 
 /*
@@ -212,9 +193,9 @@ static int do_replay(int argc, char **argv)
 		compared++;
 	}
 	if (rp.rtmr && aa.rtmr_path) {
-		struct attest_digest cur = {.alg = rp.rtmr_value.alg, .len = 48};
+		struct attest_digest cur;
 
-		if (read_rtmr(aa.rtmr_path, &cur) < 0) {
+		if (attest_rtmr_read(aa.rtmr_path, &cur) < 0) {
 			fprintf(stderr, "vigil: attest replay: %s: cannot read exactly 48 bytes\n",
 			        aa.rtmr_path);
 			return VIGIL_EXIT_FAIL;
@@ -238,7 +219,7 @@ static int do_replay(int argc, char **argv)
 static int do_measure(int argc, char **argv)
 {
 	struct attest_args aa = {0};
-	struct policy_error err = {{0}};
+	struct policy_error err = {0};
 	struct measure_config cfg = {0};
 	struct bundle_admission adm = {0};
 	struct measure_log *m = NULL;
@@ -268,12 +249,16 @@ static int do_measure(int argc, char **argv)
 		rc = r == -EFBIG ? VIGIL_EXIT_INVALID : VIGIL_EXIT_FAIL;
 		goto out;
 	}
-	r = measure_open(&cfg, &m);
-	if (r >= 0)
-		r = hwm_open(measure_tpm(m), aa.state, &h);
+	r = measure_open(&cfg, &m, &err);
 	if (r < 0) {
-		fprintf(stderr, "vigil: cannot open the measurement log %s: %s\n", aa.log,
-		        strerror(-r));
+		fprintf(stderr, "vigil: %s\n", err.msg);
+		goto out;
+	}
+	if (measure_notice(m))
+		fprintf(stderr, "vigil: %s\n", measure_notice(m));
+	r = hwm_open(measure_tpm(m), aa.state, &h);
+	if (r < 0) {
+		fprintf(stderr, "vigil: rollback marks: %s\n", strerror(-r));
 		goto out;
 	}
 	r = bundle_admit(buf, len, aa.file, t, h, &adm, &err);
@@ -283,10 +268,16 @@ static int do_measure(int argc, char **argv)
 		goto out;
 	}
 	r = bundle_measure(m, &adm, &recnum);
-	if (r >= 0)
-		r = bundle_commit(h, &adm);
 	if (r < 0) {
-		fprintf(stderr, "vigil: measuring %s failed: %s\n", aa.file, strerror(-r));
+		fprintf(stderr, "vigil: measuring %s failed: %s\n", aa.file, measure_error(m));
+		goto out;
+	}
+	r = bundle_commit(h, &adm);
+	if (r < 0) {
+		fprintf(stderr,
+		        "vigil: %s measured as record %llu, but raising its rollback mark "
+		        "failed: %s\n",
+		        aa.file, (unsigned long long)recnum, hwm_error(h));
 		goto out;
 	}
 	printf("%s: policy '%s' serial %llu measured as record %llu (rollback marks: %s)\n",

@@ -40,7 +40,7 @@ int do_policy_test(int argc, char **argv)
 	    {0},
 	};
 	static const char usage[] = "usage: vigil policy test [--root DIR] [-v] POLICY CASES...\n";
-	struct policy_error err = {{0}};
+	struct policy_error err = {0};
 	struct policy_eval *ev = NULL;
 	struct policy *p = NULL;
 	const char *root = NULL;
@@ -323,7 +323,7 @@ int do_policy_explain(int argc, char **argv)
 	static const char usage[] =
 	    "usage: vigil policy explain POLICY EVENT_JSON|-\n"
 	    "       vigil policy explain POLICY --audit-dir DIR --record N\n";
-	struct policy_error err = {{0}};
+	struct policy_error err = {0};
 	struct policy_eval *ev = NULL;
 	struct policy *p = NULL;
 	struct policy_access a;

@@ -187,6 +187,7 @@ static int measure_key_event(const struct key_args *ka, const char *type, json_t
 	struct measure_config mc = {.log_path = ka->measure_log, .tcti = ka->o.tcti, .pcr = 23};
 	struct measure_log *m = NULL;
 	char *text;
+	struct vigil_error err = {0};
 	int r;
 
 	/* Continue vigild's log, never start one: a new log would reset the PCR. */
@@ -198,15 +199,17 @@ static int measure_key_event(const struct key_args *ka, const char *type, json_t
 	text = json_dumps(content, JSON_COMPACT | JSON_PRESERVE_ORDER);
 	if (!text)
 		return -ENOMEM;
-	r = measure_open(&mc, &m);
-	if (r == 0) {
-		r = measure_record(m, type, text, strlen(text), NULL);
-		measure_close(m);
+	r = measure_open(&mc, &m, &err);
+	if (r < 0) {
+		free(text);
+		fprintf(stderr, "vigil: key: %s\n", err.msg);
+		return r;
 	}
-	free(text);
+	r = measure_record(m, type, text, strlen(text), NULL);
 	if (r < 0)
-		fprintf(stderr, "vigil: key: cannot measure %s into %s: %s\n", type,
-		        ka->measure_log, strerror(-r));
+		fprintf(stderr, "vigil: key: cannot measure %s: %s\n", type, measure_error(m));
+	measure_close(m);
+	free(text);
 	return r;
 }
 

@@ -517,7 +517,7 @@ int do_policy_learn(int argc, char **argv)
 	    "         [--serial N] [--files-default allow|deny|audit] [--fold N] [--root DIR]\n"
 	    "         [-o OUT] LOG...\n";
 	struct learn l = {0};
-	struct policy_error err = {{0}};
+	struct policy_error err = {0};
 	const char *root = "", *out = NULL, *name = "learned", *files_default = "deny";
 	const char *merge = NULL;
 	json_t *scope = NULL, *policy = NULL, *exec, *files, *net, *keys;
@@ -813,7 +813,7 @@ static bool has(const struct seen_set *set, const char *key)
 int do_policy_diff(int argc, char **argv)
 {
 	static const char usage[] = "usage: vigil policy diff A.json B.json\n";
-	struct policy_error err = {{0}};
+	struct policy_error err = {0};
 	struct policy *a = NULL, *b = NULL;
 	struct seen_set sa = {0}, sb = {0};
 	size_t i, only_a = 0, only_b = 0;

@@ -85,7 +85,7 @@ static int do_verify(int argc, char **argv)
 	r = audit_verify(&o, &res);
 	audit_key_free(&key);
 	if (r == 0 && res.status == AUDIT_OK) {
-		audit_hex(res.last_hash, AUDIT_HASH_LEN, hex);
+		vigil_hex(res.last_hash, AUDIT_HASH_LEN, hex);
 		if (!quiet)
 			printf("verified: %s; %llu gap and %llu loss records; last record %llu "
 			       "hash %s%s\n",

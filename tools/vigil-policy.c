@@ -93,43 +93,10 @@ static void print_bundle_digests(const struct bundle *b)
 {
 	char hex[2 * POLICY_SHA256_LEN + 1];
 
-	policy_hex(b->digest, sizeof(b->digest), hex);
+	vigil_hex(b->digest, sizeof(b->digest), hex);
 	printf("bundle:  sha256:%s\n", hex);
-	policy_hex(b->payload_digest, sizeof(b->payload_digest), hex);
+	vigil_hex(b->payload_digest, sizeof(b->payload_digest), hex);
 	printf("payload: sha256:%s\n", hex);
-}
-
-/* A policy file or a bundle (whose signatures are not checked here: that is `verify`). */
-static int load_any(const char *path, struct policy **ret, struct bundle **ret_bundle,
-                    struct policy_error *err)
-{
-	struct bundle *b = NULL;
-	size_t len;
-	char *buf;
-	int r;
-
-	r = bundle_read_file(path, BUNDLE_MAX_BYTES, &buf, &len, err);
-	if (r < 0)
-		return r;
-	if (!bundle_is_envelope(buf, len)) {
-		r = policy_parse(buf, len, path, ret, err);
-		free(buf);
-		return r;
-	}
-	r = bundle_decode(buf, len, path, &b, err);
-	free(buf);
-	if (r < 0)
-		return r;
-	if (strcmp(b->payload_type, BUNDLE_PAYLOAD_TYPE) != 0)
-		r = policy_errorf(err, -EPROTO, "%s: payloadType '%s': expected '%s'", path,
-		                  b->payload_type, BUNDLE_PAYLOAD_TYPE);
-	else
-		r = policy_parse((const char *)b->payload, b->payload_len, path, ret, err);
-	if (r < 0 || !ret_bundle)
-		bundle_free(b);
-	else
-		*ret_bundle = b;
-	return r;
 }
 
 /* One warning line per grant of a capability the default refuses: what the policy gives up. */
@@ -153,14 +120,15 @@ static int do_check(int argc, char **argv)
 {
 	struct policy_args pa = {0};
 	struct policy_exec_entry *entries = NULL;
-	struct policy_error err = {{0}};
+	struct policy_error err = {0};
 	struct policy *p;
 	size_t n = 0;
 	int r;
 
 	if (parse_policy_args(argc, argv, &pa, "check [--root DIR] [--no-digests] FILE|BUNDLE") < 0)
 		return VIGIL_EXIT_USAGE;
-	r = load_any(pa.file, &p, NULL, &err);
+	r = policy_load_path(pa.file, POLICY_LOAD_POLICY | POLICY_LOAD_BUNDLE, NULL, &p, NULL, NULL,
+	                     &err);
 	if (r >= 0 && !pa.no_digests) {
 		r = policy_resolve_exec(p, pa.root, &entries, &n, &err);
 		if (r >= 0)
@@ -196,14 +164,15 @@ static int do_check(int argc, char **argv)
 static int do_show(int argc, char **argv)
 {
 	struct policy_args pa = {0};
-	struct policy_error err = {{0}};
+	struct policy_error err = {0};
 	struct bundle *b = NULL;
 	struct policy *p;
 	size_t i;
 
 	if (parse_policy_args(argc, argv, &pa, "show FILE|BUNDLE") < 0)
 		return VIGIL_EXIT_USAGE;
-	if (load_any(pa.file, &p, &b, &err) < 0) {
+	if (policy_load_path(pa.file, POLICY_LOAD_POLICY | POLICY_LOAD_BUNDLE, NULL, &p, &b, NULL,
+	                     &err) < 0) {
 		fprintf(stderr, "vigil: %s\n", err.msg);
 		return VIGIL_EXIT_INVALID;
 	}
@@ -225,7 +194,7 @@ static int do_show(int argc, char **argv)
 	for (i = 0; i < p->n_exec; i++) {
 		char hex[2 * POLICY_SHA256_LEN + 1];
 
-		policy_hex(p->exec[i].sha256, POLICY_SHA256_LEN, hex);
+		vigil_hex(p->exec[i].sha256, POLICY_SHA256_LEN, hex);
 		printf("  %-20s %s %s%s\n", p->exec[i].name, hex, p->exec[i].path,
 		       p->exec[i].audit && !p->audit ? " (audit)" : "");
 	}
@@ -237,7 +206,7 @@ static int do_show(int argc, char **argv)
 static int do_pin(int argc, char **argv)
 {
 	struct policy_args pa = {0};
-	struct policy_error err = {{0}};
+	struct policy_error err = {0};
 	json_t *root, *allow, *rule;
 	json_error_t jerr;
 	struct policy *p;
@@ -264,7 +233,7 @@ static int do_pin(int argc, char **argv)
 			continue;
 		snprintf(full, sizeof(full), "%s%s", pa.root, path);
 		fd = open(full, O_RDONLY | O_CLOEXEC);
-		if (fd < 0 || policy_sha256_fd(fd, digest) < 0) {
+		if (fd < 0 || vigil_sha256_fd(fd, digest) < 0) {
 			fprintf(stderr, "vigil: %s: exec.allow[%zu].path: %s: %s\n", pa.file, i,
 			        full, strerror(errno));
 			if (fd >= 0)
@@ -273,7 +242,7 @@ static int do_pin(int argc, char **argv)
 			return VIGIL_EXIT_FAIL;
 		}
 		close(fd);
-		policy_hex(digest, sizeof(digest), hex);
+		vigil_hex(digest, sizeof(digest), hex);
 		json_object_set_new(rule, "sha256", json_string(hex));
 	}
 	char *text = json_dumps(root, JSON_INDENT(2) | JSON_PRESERVE_ORDER);
@@ -304,7 +273,7 @@ static int do_pin(int argc, char **argv)
 static int do_keygen(int argc, char **argv)
 {
 	struct policy_args pa = {0};
-	struct policy_error err = {{0}};
+	struct policy_error err = {0};
 	enum bundle_key_type type = BUNDLE_KEY_ED25519;
 	char priv[4096], pub[4096], keyid[BUNDLE_KEYID_HEX];
 	struct bundle_key *k;
@@ -358,7 +327,7 @@ static int write_output(const char *path, const char *text, size_t len)
 static int do_sign(int argc, char **argv)
 {
 	struct policy_args pa = {0};
-	struct policy_error err = {{0}};
+	struct policy_error err = {0};
 	struct bundle *b = NULL;
 	struct policy *p = NULL;
 	char *buf, *text = NULL;
@@ -408,7 +377,7 @@ static int do_sign(int argc, char **argv)
 static int do_verify(int argc, char **argv)
 {
 	struct policy_args pa = {0};
-	struct policy_error err = {{0}};
+	struct policy_error err = {0};
 	struct bundle_signers signers;
 	struct trust_store *t = NULL;
 	struct bundle *b = NULL;
@@ -450,7 +419,7 @@ out:
 static int do_push(int argc, char **argv)
 {
 	struct policy_args pa = {0};
-	struct policy_error err = {{0}};
+	struct policy_error err = {0};
 	struct sockaddr_un addr = {.sun_family = AF_UNIX};
 	char reply[VIGIL_CONTROL_REPLY_MAX + 1];
 	size_t len, off = 0;

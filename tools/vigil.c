@@ -7,7 +7,7 @@
 
 static int do_version(int argc, char **argv)
 {
-	printf("vigil %s (ABI %d)\n", VIGIL_TOOL_VERSION, VIGIL_ABI_VERSION);
+	printf("vigil %s (ABI %d)\n", vigil_version, VIGIL_ABI_VERSION);
 	return VIGIL_EXIT_OK;
 }
 

@@ -5,8 +5,7 @@
 #include <stddef.h>
 
 #include "bpf/vigil_abi.h"
-
-#define VIGIL_TOOL_VERSION "0.1.0"
+#include "lib/util.h"
 
 /* Exit codes of every vigil subcommand (docs/CLI.md). */
 enum {

@@ -5,9 +5,6 @@
 
 #include "audit/audit.h"
 
-/* Weak: agent/log.h's flag, defined by vigild or by the library where it has one. */
-__attribute__((weak)) int vigil_log_verbose;
-
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
 	static struct audit_key key;

@@ -11,8 +11,12 @@
 #include <tss2/tss2_mu.h>
 #include <tss2/tss2_tctildr.h>
 
-/* Weak: agent/log.h's flag, defined by vigild or by the library where it has one. */
-__attribute__((weak)) int vigil_log_verbose;
+/* What the audit library reports, on stderr. */
+static void say(void *ctx, bool error, const char *msg)
+{
+	(void)ctx;
+	fprintf(stderr, "audit_tpm_writer: %s%s\n", error ? "error: " : "", msg);
+}
 
 /* write TCTI STATE LOG N: N events, a checkpoint every 10 records, a final one at close. */
 static int do_write(const char *tcti, const char *state, const char *log, unsigned int n)
@@ -34,6 +38,7 @@ static int do_write(const char *tcti, const char *state, const char *log, unsign
 	o.checkpoint_ms = 600000;
 	o.key_open = audit_tpm_key_open;
 	o.key_ctx = t;
+	o.report = say;
 	r = audit_writer_open(&o, &w);
 	if (r < 0)
 		return fprintf(stderr, "writer open: %s\n", strerror(-r)), 1;

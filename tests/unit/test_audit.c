@@ -181,7 +181,7 @@ static void test_encode_vector(void **state)
 	EVP_DigestUpdate(md, rec, strlen(rec));
 	EVP_DigestFinal_ex(md, want, NULL);
 	EVP_MD_CTX_free(md);
-	audit_hex(want, 32, hex);
+	vigil_hex(want, 32, hex);
 
 	assert_int_equal(audit_chain_init(&c), 0);
 	n = audit_record_encode(&c, "event", "\"e\":{}", 6, line, sizeof(line));
@@ -215,7 +215,7 @@ static void test_encode_lengths(void **state)
 			bytes[i] = (uint8_t)(len + i * 7);
 			snprintf(want_hex + 2 * i, 3, "%02x", bytes[i]);
 		}
-		audit_hex(bytes, sizeof(bytes), hex);
+		vigil_hex(bytes, sizeof(bytes), hex);
 		assert_string_equal(hex, want_hex);
 	}
 	memset(members, 'x', sizeof(members));
@@ -561,7 +561,7 @@ static void test_roundtrip(void **state)
 	free(buf);
 	/* The ack names the last durable record and its hash. */
 	buf = slurp(f->ack, &len);
-	audit_hex(r.last_hash, 32, hex);
+	vigil_hex(r.last_hash, 32, hex);
 	snprintf(ack, sizeof(ack), "101 %s\n", hex);
 	assert_string_equal(buf, ack);
 	free(buf);

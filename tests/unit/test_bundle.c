@@ -32,7 +32,7 @@ static char *policy_json(int serial)
 static void save_pub(const struct bundle_key *k, const char *dir, const char *name)
 {
 	char priv[512], pub[512];
-	struct policy_error err = {{0}};
+	struct policy_error err = {0};
 
 	snprintf(priv, sizeof(priv), "%s/%s.key", dir, name);
 	snprintf(pub, sizeof(pub), "%s/%s.pem", dir, name);
@@ -44,7 +44,7 @@ static void save_pub(const struct bundle_key *k, const char *dir, const char *na
 static int setup(void **state)
 {
 	struct fixture *f = calloc(1, sizeof(*f));
-	struct policy_error err = {{0}};
+	struct policy_error err = {0};
 
 	f->dir = tu_mkdtemp();
 	f->other = tu_mkdtemp();
@@ -75,7 +75,7 @@ static int teardown(void **state)
 /* A bundle of policy serial signed by each key in keys (NULL-terminated), encoded. */
 static char *signed_bundle(int serial, struct bundle_key **keys, size_t *ret_len)
 {
-	struct policy_error err = {{0}};
+	struct policy_error err = {0};
 	char *policy = policy_json(serial), *text;
 	struct bundle *b;
 
@@ -142,7 +142,7 @@ static void test_keyid_is_spki_sha256(void **state)
 	struct fixture *f = *state;
 	char keyid[BUNDLE_KEYID_HEX], path[512], hex[65];
 	struct bundle_key *k;
-	struct policy_error err = {{0}};
+	struct policy_error err = {0};
 	uint8_t d[32];
 	unsigned char *der = NULL;
 	EVP_PKEY *pub;
@@ -156,7 +156,7 @@ static void test_keyid_is_spki_sha256(void **state)
 	fclose(fp);
 	n = i2d_PUBKEY(pub, &der);
 	EVP_Digest(der, (size_t)n, d, NULL, EVP_sha256(), NULL);
-	policy_hex(d, 32, hex);
+	vigil_hex(d, 32, hex);
 	assert_string_equal(keyid, hex);
 	OPENSSL_free(der);
 	EVP_PKEY_free(pub);
@@ -168,7 +168,7 @@ static void test_sign_verify_both_algorithms(void **state)
 {
 	struct fixture *f = *state;
 	struct bundle_key *keys[][2] = {{f->ed, NULL}, {f->p256, NULL}};
-	struct policy_error err = {{0}};
+	struct policy_error err = {0};
 	size_t i, len;
 
 	for (i = 0; i < 2; i++) {
@@ -184,7 +184,7 @@ static void test_threshold(void **state)
 	struct fixture *f = *state;
 	struct bundle_key *one[] = {f->ed, NULL}, *two[] = {f->ed, f->p256, NULL};
 	struct bundle_key *one_and_stranger[] = {f->ed, f->stranger, NULL};
-	struct policy_error err = {{0}};
+	struct policy_error err = {0};
 	size_t len;
 	char *text;
 
@@ -205,7 +205,7 @@ static void test_reject_bad_signature(void **state)
 {
 	struct fixture *f = *state;
 	struct bundle_key *keys[] = {f->ed, NULL};
-	struct policy_error err = {{0}};
+	struct policy_error err = {0};
 	struct bundle *b;
 	size_t len;
 	char *text = signed_bundle(1, keys, &len);
@@ -224,7 +224,7 @@ static void test_reject_unknown_signer(void **state)
 {
 	struct fixture *f = *state;
 	struct bundle_key *keys[] = {f->stranger, NULL};
-	struct policy_error err = {{0}};
+	struct policy_error err = {0};
 	size_t len;
 	char *text = signed_bundle(1, keys, &len);
 
@@ -236,7 +236,7 @@ static void test_reject_unknown_signer(void **state)
 static void test_reject_payload_type(void **state)
 {
 	struct fixture *f = *state;
-	struct policy_error err = {{0}};
+	struct policy_error err = {0};
 	char *policy = policy_json(1), *text;
 	struct bundle *b;
 	size_t len;
@@ -257,7 +257,7 @@ static void test_reject_malformed_envelopes(void **state)
 {
 	struct fixture *f = *state;
 	struct bundle_key *keys[] = {f->ed, NULL};
-	struct policy_error err = {{0}};
+	struct policy_error err = {0};
 	static const char *const bad[] = {
 	    "",
 	    "garbage",
@@ -290,7 +290,7 @@ static void test_reject_malformed_envelopes(void **state)
 static void test_reject_over_size_cap(void **state)
 {
 	struct fixture *f = *state;
-	struct policy_error err = {{0}};
+	struct policy_error err = {0};
 	size_t len = BUNDLE_MAX_BYTES + 1;
 	char *big = malloc(len);
 
@@ -303,7 +303,7 @@ static void test_reject_invalid_policy(void **state)
 {
 	struct fixture *f = *state;
 	static const char bad[] = "{\"version\":1,\"name\":\"unit\",\"serial\":1,\"bogus\":true}";
-	struct policy_error err = {{0}};
+	struct policy_error err = {0};
 	struct bundle *b;
 	size_t len;
 	char *text;
@@ -320,7 +320,7 @@ static void test_reject_invalid_policy(void **state)
 static void test_sign_twice_and_cap(void **state)
 {
 	struct fixture *f = *state;
-	struct policy_error err = {{0}};
+	struct policy_error err = {0};
 	struct bundle *b;
 
 	assert_int_equal(bundle_new("{}", 2, &b), 0);
@@ -332,7 +332,7 @@ static void test_sign_twice_and_cap(void **state)
 static void test_trust_dir_rules(void **state)
 {
 	struct fixture *f = *state;
-	struct policy_error err = {{0}};
+	struct policy_error err = {0};
 	struct trust_store *t;
 	char *p, *empty = tu_mkdtemp();
 
@@ -361,7 +361,7 @@ static void test_rollback(void **state)
 {
 	struct fixture *f = *state;
 	struct bundle_key *keys[] = {f->p256, NULL};
-	struct policy_error err = {{0}};
+	struct policy_error err = {0};
 	struct bundle_admission adm = {0};
 	struct hwm_store *h;
 	char state_path[512];

@@ -7,9 +7,6 @@
 #include <stdio.h>
 #include <string.h>
 
-/* Weak: agent/log.h's flag, defined by vigild or by the library where it has one. */
-__attribute__((weak)) int vigil_log_verbose;
-
 static void fill(struct vigil_event *e)
 {
 	memset(e, 0, sizeof(*e));

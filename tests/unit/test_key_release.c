@@ -21,7 +21,7 @@ static int parse(const char *release, struct policy **p, struct policy_error *er
 
 static void test_release_valid(void **state)
 {
-	struct policy_error err = {{0}};
+	struct policy_error err = {0};
 	struct policy *p = NULL;
 
 	assert_int_equal(parse("[{\"resource\":\"vigil/key/disk\",\"key\":\"vigil:disk\"},"
@@ -37,7 +37,7 @@ static void test_release_valid(void **state)
 
 static void expect_bad(const char *release, const char *msg)
 {
-	struct policy_error err = {{0}};
+	struct policy_error err = {0};
 	struct policy *p = NULL;
 
 	assert_int_equal(parse(release, &p, &err), -EINVAL);
@@ -66,7 +66,7 @@ static void test_release_invalid(void **state)
 
 static void test_release_trigger(void **state)
 {
-	struct policy_error err = {{0}};
+	struct policy_error err = {0};
 	struct policy *p = NULL;
 
 	assert_int_equal(parse("[{\"resource\":\"v/k/d\",\"key\":\"d\",\"revoke_after_denials\":"

@@ -43,7 +43,7 @@ static void record_all(const struct measure_config *cfg, size_t from, size_t to)
 	uint64_t recnum;
 	size_t i;
 
-	assert_int_equal(measure_open(cfg, &m), 0);
+	assert_int_equal(measure_open(cfg, &m, NULL), 0);
 	for (i = from; i < to; i++) {
 		assert_int_equal(
 		    measure_record(m, "test/content", contents[i], strlen(contents[i]), &recnum),
@@ -113,7 +113,7 @@ static void test_tdx_missing_sysfs_fails_closed(void **state)
 
 	assert_true(asprintf(&rtmr, "%s/no/such/rtmr3:sha384", dir) > 0);
 	cfg.tdx_rtmr_path = rtmr;
-	assert_int_equal(measure_open(&cfg, &m), 0);
+	assert_int_equal(measure_open(&cfg, &m, NULL), 0);
 	assert_int_equal(measure_record(m, "t", "x", 1, NULL), -ENOENT);
 	/* Logged but not extended: nothing more may be measured. */
 	assert_int_equal(measure_record(m, "t", "y", 1, NULL), -EIO);
@@ -171,7 +171,7 @@ static void test_record_rules(void **state)
 	struct measure_log *m;
 	char *big = calloc(1, ATTEST_RECORD_MAX);
 
-	assert_int_equal(measure_open(&cfg, &m), 0);
+	assert_int_equal(measure_open(&cfg, &m, NULL), 0);
 	assert_int_equal(measure_record(m, "", "x", 1, NULL), -EINVAL);
 	assert_int_equal(measure_record(m, "t", "\xff\xfe", 2, NULL), -EINVAL); /* not UTF-8 */
 	memset(big, 'a', ATTEST_RECORD_MAX - 1);

@@ -10,19 +10,18 @@
 
 #define EMPTY_SHA256 "e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855"
 
-static char tmpdir[] = "/tmp/vigil-test-policy-XXXXXX";
+static char *tmpdir;
 
 static int setup(void **state)
 {
-	return mkdtemp(tmpdir) ? 0 : -1;
+	tmpdir = tu_mkdtemp();
+	return 0;
 }
 
 static int teardown(void **state)
 {
-	char cmd[128];
-
-	snprintf(cmd, sizeof(cmd), "rm -rf %s", tmpdir);
-	return system(cmd);
+	tu_rmdir(tmpdir);
+	return 0;
 }
 
 /* Parses text; on failure returns the errno and leaves the message in err. */
@@ -33,7 +32,7 @@ static int parse(const char *text, struct policy **ret, struct policy_error *err
 
 static void expect_error(const char *text, int want, const char *msg)
 {
-	struct policy_error err = {{0}};
+	struct policy_error err = {0};
 	struct policy *p = NULL;
 
 	assert_int_equal(parse(text, &p, &err), want);
@@ -43,7 +42,7 @@ static void expect_error(const char *text, int want, const char *msg)
 
 static void test_policy_valid(void **state)
 {
-	struct policy_error err = {{0}};
+	struct policy_error err = {0};
 	struct policy *p = NULL;
 
 	assert_int_equal(parse("{\"version\":1,\"name\":\"web\",\"serial\":42,\"mode\":\"audit\","
@@ -81,7 +80,7 @@ static void test_policy_syntax_error_has_line_and_column(void **state)
 static void test_policy_json_strictness(void **state)
 {
 	const char *head = "{\"version\":1,\"serial\":1,\"mode\":\"enforce\",\"scope\":\"guest\",";
-	struct policy_error err = {{0}};
+	struct policy_error err = {0};
 	struct policy *p = NULL;
 	char buf[16384];
 	size_t i;
@@ -168,14 +167,14 @@ static void test_policy_field_errors(void **state)
 static void test_policy_resolve_and_verify(void **state)
 {
 	struct policy_exec_entry *e = NULL;
-	struct policy_error err = {{0}};
+	struct policy_error err = {0};
 	struct policy *p = NULL;
 	char text[1024], *file, *other;
 	struct stat st;
 	size_t n = 0;
 
-	file = write_temp(tmpdir, "empty", "", 0);
-	other = write_temp(tmpdir, "other", "x", 1);
+	file = tu_write(tmpdir, "empty", "", 0);
+	other = tu_write(tmpdir, "other", "x", 1);
 	assert_non_null(file);
 	assert_non_null(other);
 	snprintf(
@@ -219,12 +218,12 @@ static void test_policy_resolve_and_verify(void **state)
 static void test_policy_resolve_under_root(void **state)
 {
 	struct policy_exec_entry *e = NULL;
-	struct policy_error err = {{0}};
+	struct policy_error err = {0};
 	struct policy *p = NULL;
 	char text[512], *file;
 	size_t n = 0;
 
-	file = write_temp(tmpdir, "rooted", "", 0);
+	file = tu_write(tmpdir, "rooted", "", 0);
 	assert_non_null(file);
 	snprintf(text, sizeof(text),
 	         "{\"version\":1,\"name\":\"x\",\"serial\":1,\"mode\":\"enforce\",\"scope\":"
@@ -243,7 +242,7 @@ static void test_policy_resolve_under_root(void **state)
 /* Two rules, /u and /v under tmpdir, with the given digests. */
 static struct policy *two_rules(const char *u_sha, const char *v_sha)
 {
-	struct policy_error err = {{0}};
+	struct policy_error err = {0};
 	struct policy *p = NULL;
 	char text[1024];
 
@@ -262,7 +261,7 @@ static void test_policy_resolve_paths(void **state)
 	static const char *const paths[] = {"/d1/a",       "/d2/b",   "/d1/link", "/dl/a",
 	                                    "/d1/../d2/b", "/d1/./a", "/d1/a",    "//d2//b"};
 	struct policy_exec_entry *e = NULL;
-	struct policy_error err = {{0}};
+	struct policy_error err = {0};
 	struct policy *p = NULL;
 	char text[4096], dir[512], full[1024];
 	size_t i, n = 0, off;
@@ -274,8 +273,8 @@ static void test_policy_resolve_paths(void **state)
 	assert_int_equal(mkdir(full, 0755), 0);
 	snprintf(full, sizeof(full), "%s/d2", dir);
 	assert_int_equal(mkdir(full, 0755), 0);
-	free(write_temp(dir, "d1/a", "a", 1));
-	free(write_temp(dir, "d2/b", "b", 1));
+	free(tu_write(dir, "d1/a", "a", 1));
+	free(tu_write(dir, "d2/b", "b", 1));
 	snprintf(full, sizeof(full), "%s/d1/link", dir);
 	assert_int_equal(symlink("../d2/b", full), 0); /* relative to the link's directory */
 	snprintf(full, sizeof(full), "%s/dl", dir);
@@ -333,9 +332,9 @@ static void test_policy_mark_unchanged(void **state)
 {
 	struct policy *prev = two_rules(EMPTY_SHA256, X_SHA256), *p;
 	struct policy_exec_entry *pe = NULL, *e = NULL;
-	struct policy_error err = {{0}};
+	struct policy_error err = {0};
 	size_t pn = 0, n = 0, hashed = 99;
-	char *u = write_temp(tmpdir, "u", "", 0), *v = write_temp(tmpdir, "v", "x", 1);
+	char *u = tu_write(tmpdir, "u", "", 0), *v = tu_write(tmpdir, "v", "x", 1);
 	FILE *f;
 
 	assert_non_null(u);
@@ -391,7 +390,7 @@ static void test_policy_writer_at_check(void **state)
 {
 	struct policy *prev = two_rules(EMPTY_SHA256, X_SHA256), *p;
 	struct policy_exec_entry *pe = NULL, *e = NULL;
-	struct policy_error err = {{0}};
+	struct policy_error err = {0};
 	size_t pn = 0, n = 0, hashed = 0;
 	char root[256], *u, *v;
 	int rd, wr;
@@ -399,8 +398,8 @@ static void test_policy_writer_at_check(void **state)
 	(void)state;
 	snprintf(root, sizeof(root), "%s/w", tmpdir);
 	assert_int_equal(mkdir(root, 0700), 0);
-	u = write_temp(root, "u", "", 0);
-	v = write_temp(root, "v", "x", 1);
+	u = tu_write(root, "u", "", 0);
+	v = tu_write(root, "v", "x", 1);
 	assert_non_null(u);
 	assert_non_null(v);
 
@@ -447,7 +446,7 @@ static void test_policy_verify_parallel(void **state)
 	size_t cap = 200 + N * 110, len, i, n = 0, hashed = 0;
 	char *text = malloc(cap), root[256], name[32];
 	struct policy_exec_entry *e = NULL;
-	struct policy_error err = {{0}};
+	struct policy_error err = {0};
 	struct policy *p = NULL;
 
 	(void)state;
@@ -459,7 +458,7 @@ static void test_policy_verify_parallel(void **state)
 	                       "\"mode\":\"enforce\",\"scope\":\"guest\",\"exec\":{\"allow\":[");
 	for (i = 0; i < N; i++) {
 		snprintf(name, sizeof(name), "f%zu", i);
-		free(write_temp(root, name, "", 0));
+		free(tu_write(root, name, "", 0));
 		len += (size_t)snprintf(text + len, cap - len,
 		                        "%s{\"path\":\"/%s\",\"sha256\":\"%s\"}", i ? "," : "",
 		                        name, EMPTY_SHA256);
@@ -471,8 +470,8 @@ static void test_policy_verify_parallel(void **state)
 	assert_int_equal(hashed, N);
 
 	/* Two files changed: the one a single thread would meet first is reported. */
-	free(write_temp(root, "f650", "x", 1));
-	free(write_temp(root, "f301", "x", 1));
+	free(tu_write(root, "f650", "x", 1));
+	free(tu_write(root, "f301", "x", 1));
 	free(e);
 	assert_int_equal(policy_resolve_exec(p, root, &e, &n, &err), 0);
 	assert_int_equal(policy_verify_exec(p, root, e, n, &hashed, &err), -EBADMSG);
@@ -488,7 +487,7 @@ static void test_policy_kdev_and_hex(void **state)
 
 	assert_int_equal(policy_kdev(makedev(8, 1)), (8ull << 20) | 1);
 	assert_int_equal(policy_kdev(makedev(259, 70000)), (259ull << 20) | 70000);
-	policy_hex((const uint8_t *)"\x00\xab\xff\x10", 4, hex);
+	vigil_hex((const uint8_t *)"\x00\xab\xff\x10", 4, hex);
 	assert_string_equal(hex, "00abff10");
 }
 

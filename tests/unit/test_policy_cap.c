@@ -40,7 +40,7 @@ static int parse(const char *body, struct policy **ret, struct policy_error *err
 
 static void expect_reject(const char *body, const char *frag1, const char *frag2)
 {
-	struct policy_error err = {{0}};
+	struct policy_error err = {0};
 	struct policy *p = NULL;
 
 	if (parse(body, &p, &err) >= 0)
@@ -52,7 +52,7 @@ static void expect_reject(const char *body, const char *frag1, const char *frag2
 
 static struct policy *expect_accept(const char *body)
 {
-	struct policy_error err = {{0}};
+	struct policy_error err = {0};
 	struct policy *p = NULL;
 
 	if (parse(body, &p, &err) < 0)

@@ -24,7 +24,7 @@ static int parse(const char *body, struct policy **ret, struct policy_error *err
 /* body must be rejected with a message containing every fragment. */
 static void expect_reject(const char *body, const char *frag1, const char *frag2)
 {
-	struct policy_error err = {{0}};
+	struct policy_error err = {0};
 	struct policy *p = NULL;
 	int r = parse(body, &p, &err);
 
@@ -36,7 +36,7 @@ static void expect_reject(const char *body, const char *frag1, const char *frag2
 
 static struct policy *expect_accept(const char *body)
 {
-	struct policy_error err = {{0}};
+	struct policy_error err = {0};
 	struct policy *p = NULL;
 
 	if (parse(body, &p, &err) < 0)
@@ -90,7 +90,7 @@ static void test_net_precedence(void **state)
 	    "{\"name\":\"r3\",\"cidr\":\"10.1.0.0/16\",\"ports\":\"1-1024\",\"action\":\"allow\"},"
 	    "{\"name\":\"r4\",\"cidr\":\"10.1.0.0/16\",\"ports\":\"1-1024\",\"action\":\"deny\"},"
 	    "{\"name\":\"m\",\"cidr\":\"::ffff:192.168.0.0/112\",\"action\":\"deny\"}"));
-	struct policy_error err = {{0}};
+	struct policy_error err = {0};
 	struct policy_net_entry *e = NULL;
 	size_t n = 0, i;
 
@@ -135,7 +135,7 @@ static void test_files_bad_input(void **state)
 static void test_files_precedence(void **state)
 {
 	char dir[] = "/tmp/vigil-test-XXXXXX", path[256];
-	struct policy_error err = {{0}};
+	struct policy_error err = {0};
 	struct policy_file_entry *e = NULL;
 	struct policy *p;
 	struct stat st;
@@ -213,7 +213,7 @@ static void test_keys_group(void **state)
 	struct policy *p = expect_accept(
 	    KEYS("{\"key\":\"a\",\"perms\":[\"read\"]},{\"key\":\"b\",\"perms\":[\"view\"]},"
 	         "{\"key\":\"a\",\"perms\":[\"search\"],\"uid\":7}"));
-	struct policy_error err = {{0}};
+	struct policy_error err = {0};
 	struct policy_key_entry *e = NULL;
 	size_t n = 0;
 

@@ -43,7 +43,7 @@ struct fixture {
 
 static int setup(void **state)
 {
-	struct policy_error err = {{0}};
+	struct policy_error err = {0};
 	struct fixture *f = calloc(1, sizeof(*f));
 
 	assert_non_null(f);
@@ -69,7 +69,7 @@ static void expect(void **state, const char *line, unsigned int verdict, const c
                    const char *reason)
 {
 	struct fixture *f = *state;
-	struct policy_error err = {{0}};
+	struct policy_error err = {0};
 	struct policy_case c;
 	struct policy_verdict v;
 
@@ -213,7 +213,7 @@ static void test_keys(void **state)
 
 static void reject(const char *line, const char *msg)
 {
-	struct policy_error err = {{0}};
+	struct policy_error err = {0};
 	struct policy_case c;
 
 	if (policy_case_parse(line, strlen(line), "c.jsonl", 9, &c, &err) == 0)
@@ -261,24 +261,24 @@ static void test_bad_cases(void **state)
 static void test_load_file(void **state)
 {
 	char *dir = tu_mkdtemp(), *path;
-	struct policy_error err = {{0}};
+	struct policy_error err = {0};
 	struct policy_case *cases;
 	size_t n;
 	static const char text[] = "# comment\n\n{\"exec\":\"/a\",\"expect\":\"deny\"}\n"
 	                           "  {\"file\":\"/a\",\"access\":\"read\",\"expect\":\"x\"}\n";
 
-	path = write_temp(dir, "c.jsonl", text, strlen(text));
+	path = tu_write(dir, "c.jsonl", text, strlen(text));
 	assert_non_null(path);
 	assert_true(policy_cases_load(path, &cases, &n, &err) < 0);
 	assert_contains(err.msg, "c.jsonl:4: expect:");
 	free(path);
-	path = write_temp(dir, "c.jsonl", text, strlen(text) - 46);
+	path = tu_write(dir, "c.jsonl", text, strlen(text) - 46);
 	assert_int_equal(policy_cases_load(path, &cases, &n, &err), 0);
 	assert_int_equal(n, 1);
 	assert_int_equal(cases[0].line, 3);
 	policy_cases_free(cases, n);
 	free(path);
-	path = write_temp(dir, "empty.jsonl", "# none\n", 7);
+	path = tu_write(dir, "empty.jsonl", "# none\n", 7);
 	assert_true(policy_cases_load(path, &cases, &n, &err) < 0);
 	assert_contains(err.msg, "empty.jsonl: no cases");
 	free(path);

@@ -6,8 +6,6 @@
 
 #include "agent/agent.h"
 
-int vigil_log_verbose;
-
 static void test_event_line(void **state)
 {
 	struct agent a = {0};

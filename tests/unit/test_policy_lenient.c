@@ -9,25 +9,24 @@
 
 #define EMPTY_SHA256 "e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855"
 
-static char tmpdir[] = "/tmp/vigil-test-lenient-XXXXXX";
+static char *tmpdir;
 
 static int setup(void **state)
 {
-	return mkdtemp(tmpdir) ? 0 : -1;
+	tmpdir = tu_mkdtemp();
+	return 0;
 }
 
 static int teardown(void **state)
 {
-	char cmd[128];
-
-	snprintf(cmd, sizeof(cmd), "rm -rf %s", tmpdir);
-	return system(cmd);
+	tu_rmdir(tmpdir);
+	return 0;
 }
 
 /* A policy with three rules a, b, c for files a, b, c under tmpdir, all with the empty digest. */
 static struct policy *three_rules(void)
 {
-	struct policy_error err = {{0}};
+	struct policy_error err = {0};
 	struct policy *p = NULL;
 	char text[2048];
 
@@ -45,12 +44,12 @@ static struct policy *three_rules(void)
 static void test_lenient_resolve_marks_missing(void **state)
 {
 	struct policy_exec_entry *e = NULL;
-	struct policy_error err = {{0}};
+	struct policy_error err = {0};
 	struct policy *p = three_rules();
 	size_t n = 0;
 
-	free(write_temp(tmpdir, "a", "", 0));
-	free(write_temp(tmpdir, "c", "", 0));
+	free(tu_write(tmpdir, "a", "", 0));
+	free(tu_write(tmpdir, "c", "", 0));
 	/* Strict: the missing b refuses everything. */
 	assert_int_equal(policy_resolve_exec(p, "", &e, &n, &err), -ENOENT);
 	/* Lenient: b is flagged, a and c resolve. */
@@ -69,14 +68,14 @@ static void test_lenient_resolve_marks_missing(void **state)
 static void test_verify_flags_bad_entry(void **state)
 {
 	struct policy_exec_entry *e = NULL;
-	struct policy_error err = {{0}};
+	struct policy_error err = {0};
 	struct policy *p = three_rules();
 	char path[4096];
 	size_t n = 0;
 
-	free(write_temp(tmpdir, "a", "", 0));
-	free(write_temp(tmpdir, "b", "", 0));
-	free(write_temp(tmpdir, "c", "", 0));
+	free(tu_write(tmpdir, "a", "", 0));
+	free(tu_write(tmpdir, "b", "", 0));
+	free(tu_write(tmpdir, "c", "", 0));
 	assert_int_equal(policy_resolve_exec(p, "", &e, &n, &err), 0);
 	snprintf(path, sizeof(path), "%s/b", tmpdir);
 	FILE *f = fopen(path, "a");

@@ -19,22 +19,6 @@
 			fail_msg("'%s' does not contain '%s'", (haystack), (needle));              \
 	} while (0)
 
-/* Writes content to a fresh file under a private temporary directory; returns its path. */
-static inline char *write_temp(const char *dir, const char *name, const void *content, size_t len)
-{
-	char *path;
-	FILE *f;
-
-	if (asprintf(&path, "%s/%s", dir, name) < 0)
-		return NULL;
-	f = fopen(path, "w");
-	if (!f || fwrite(content, 1, len, f) != len || fclose(f) != 0) {
-		free(path);
-		return NULL;
-	}
-	return path;
-}
-
 /* A fresh directory under $TMPDIR; removed (recursively) by tu_rmdir. */
 static inline char *tu_mkdtemp(void)
 {

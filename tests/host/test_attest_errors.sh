@@ -1,0 +1,55 @@
+#!/usr/bin/env bash
+# Host test: `vigil attest measure` reports each failure once, on one stderr line that names
+# what failed (the TPM, the measurement log, the rollback state), never another part.
+set -uo pipefail
+BUILD=${BUILD:-build}
+V=$(cd "$BUILD" && pwd)/vigil
+pass=0 fail=0
+t=$(mktemp -d)
+trap 'rm -rf "$t"' EXIT
+cd "$t"
+
+# one NAME WANT_RC WANT_MSG NOT_MSG CMD...: exit WANT_RC, exactly one stderr line, holding
+# WANT_MSG and not NOT_MSG.
+one() {
+	local name=$1 want=$2 msg=$3 not=$4 rc lines
+	shift 4
+	"$@" > out 2> err
+	rc=$?
+	lines=$(wc -l < err)
+	if [ "$rc" = "$want" ] && [ "$lines" = 1 ] && grep -qF -- "$msg" err && ! grep -qF -- "$not" err; then
+		pass=$((pass + 1)); echo "ok - $name"
+	else
+		fail=$((fail + 1)); echo "not ok - $name (exit $rc, want $want; $lines stderr lines: $(cat err))"
+	fi
+}
+
+mkdir trust keys
+"$V" policy keygen keys/ed > /dev/null
+cp keys/ed.pem trust/
+printf '{"version":1,"name":"err","serial":1,"mode":"enforce","scope":"guest","exec":{"allow":[{"path":"/bin/sh","sha256":"%064d"}]}}\n' 0 > p.json
+"$V" policy sign --key keys/ed.key -o b.json p.json > /dev/null
+M() { "$V" attest measure --trust-dir trust --log ml.log --state state.json "$@" b.json; }
+
+# Port 9 on loopback: nothing listens, so the TCTI cannot connect.
+one "unreachable TPM: one line naming the TPM and the TCTI" 1 \
+	"TPM through 'swtpm:host=127.0.0.1,port=9': TPM unreachable" "measurement log" \
+	M --tcti swtpm:host=127.0.0.1,port=9
+if [ ! -e ml.log ]; then pass=$((pass + 1)); echo "ok - ... and the log is not touched"
+else fail=$((fail + 1)); echo "not ok - ... and the log is not touched"; fi
+
+printf '{' > state.json
+one "malformed rollback state: one line naming the state file" 3 \
+	"cannot read the last accepted serial of 'err' (state-file): rollback state state.json:" \
+	"invalid" M --no-tpm
+rm -f state.json ml.log
+
+mkdir ml.log
+one "a directory as the log: one line naming the log" 1 "measurement log ml.log: Is a directory" \
+	"TPM" M --no-tpm
+rmdir ml.log
+
+one "measured without a TPM" 0 "" "error" sh -c "'$V' attest measure --trust-dir trust --log ml.log --state state.json --no-tpm b.json && echo done >&2"
+
+echo "host attest errors: $pass passed, $fail failed"
+[ "$fail" = 0 ]
