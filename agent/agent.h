@@ -93,6 +93,9 @@ struct agent {
 
 /* Opens and loads the programs and maps; nothing is attached yet. */
 int agent_bpf_open(struct agent *a);
+/* Checks the kernel's LSM hooks and picks the programs for their signatures (agent/kernel.c). */
+struct bpf_object;
+int agent_kernel_adapt(struct bpf_object *obj);
 /* Pinning (pin.c): pin paths before load, links after attach, adoption of an earlier vigild's. */
 int agent_pin_maps(struct agent *a, struct vigil_bpf *skel);
 int agent_pin_links(struct agent *a);
