@@ -49,36 +49,29 @@ static int hook_nargs(const struct btf *vmlinux, const char *hook)
 	return t && btf_is_func_proto(t) ? btf_vlen(t) : -1;
 }
 
-static void note_untested(void)
+static void note_untested(const char *release)
 {
 	unsigned int major = 0, minor = 0;
 
-	if (sscanf(kernel_release(), "%u.%u", &major, &minor) != 2)
+	if (sscanf(release, "%u.%u", &major, &minor) != 2)
 		return;
 	if (major > KERNEL_TESTED_MAJOR ||
 	    (major == KERNEL_TESTED_MAJOR && minor > KERNEL_TESTED_MINOR))
 		log_info("kernel %s is newer than the newest tested (%d.%d); its LSM hooks match "
 		         "vigil's programs (docs/KERNELS.md)",
-		         kernel_release(), KERNEL_TESTED_MAJOR, KERNEL_TESTED_MINOR);
+		         release, KERNEL_TESTED_MAJOR, KERNEL_TESTED_MINOR);
 }
 
-int agent_kernel_adapt(struct bpf_object *obj)
+int agent_kernel_check(struct bpf_object *obj, const struct btf *vmlinux, const char *release)
 {
-	struct btf *vmlinux = btf__load_vmlinux_btf();
 	struct bpf_program *p;
-	int r = 0;
-	size_t i;
+	size_t i, nv = sizeof(hook_variants) / sizeof(hook_variants[0]);
 
-	if (!vmlinux)
-		return log_error_errno(-ENOENT,
-		                       "kernel %s: no BTF at /sys/kernel/btf/vmlinux; vigil "
-		                       "needs a kernel built with CONFIG_DEBUG_INFO_BTF=y",
-		                       kernel_release());
 	bpf_object__for_each_program(p, obj)
 	{
 		const char *sec = bpf_program__section_name(p), *name = bpf_program__name(p);
 		const char *hook;
-		bool variant = false, match = false;
+		bool variant = false, match = false, other = false;
 		int n;
 
 		if (strncmp(sec, "lsm/", 4) != 0)
@@ -89,41 +82,47 @@ int agent_kernel_adapt(struct bpf_object *obj)
 			log_error(
 			    "kernel %s has no LSM hook %s (program %s); vigil needs 6.1 or later "
 			    "(docs/KERNELS.md)",
-			    kernel_release(), hook, name);
-			r = -EOPNOTSUPP;
-			break;
+			    release, hook, name);
+			return -EOPNOTSUPP;
 		}
-		for (i = 0; i < sizeof(hook_variants) / sizeof(hook_variants[0]); i++) {
+		for (i = 0; i < nv; i++) {
 			if (strcmp(hook_variants[i].prog, name) != 0)
 				continue;
 			variant = true;
 			match = hook_variants[i].nargs == (unsigned int)n;
 		}
-		if (!variant)
+		if (!variant || match)
 			continue;
-		if (!match) {
-			bool other = false;
-
-			/* Another program serves this hook's signature: this one stays unloaded. */
-			for (i = 0; i < sizeof(hook_variants) / sizeof(hook_variants[0]); i++)
-				other |= strcmp(hook_variants[i].hook, hook) == 0 &&
-				         hook_variants[i].nargs == (unsigned int)n;
-			if (!other) {
-				log_error(
-				    "kernel %s: LSM hook %s takes %d arguments, which no program "
-				    "of vigil's is written for; this kernel is not supported "
-				    "(docs/KERNELS.md)",
-				    kernel_release(), hook, n);
-				r = -EOPNOTSUPP;
-				break;
-			}
-			bpf_program__set_autoload(p, false);
-			log_debug("kernel %s: %s takes %d arguments, %s stays unloaded",
-			          kernel_release(), hook, n, name);
+		/* Another program serves this hook's signature: this one stays unloaded. */
+		for (i = 0; i < nv; i++)
+			other |= strcmp(hook_variants[i].hook, hook) == 0 &&
+			         hook_variants[i].nargs == (unsigned int)n;
+		if (!other) {
+			log_error("kernel %s: LSM hook %s takes %d arguments, which no program of "
+			          "vigil's is written for; this kernel is not supported "
+			          "(docs/KERNELS.md)",
+			          release, hook, n);
+			return -EOPNOTSUPP;
 		}
+		bpf_program__set_autoload(p, false);
+		log_debug("kernel %s: %s takes %d arguments, %s stays unloaded", release, hook, n,
+		          name);
 	}
+	note_untested(release);
+	return 0;
+}
+
+int agent_kernel_adapt(struct bpf_object *obj)
+{
+	struct btf *vmlinux = btf__load_vmlinux_btf();
+	int r;
+
+	if (!vmlinux)
+		return log_error_errno(-ENOENT,
+		                       "kernel %s: no BTF at /sys/kernel/btf/vmlinux; vigil "
+		                       "needs a kernel built with CONFIG_DEBUG_INFO_BTF=y",
+		                       kernel_release());
+	r = agent_kernel_check(obj, vmlinux, kernel_release());
 	btf__free(vmlinux);
-	if (r == 0)
-		note_untested();
 	return r;
 }
