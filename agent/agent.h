@@ -98,6 +98,12 @@ struct agent {
 
 /* Opens and loads the programs and maps; nothing is attached yet. */
 int agent_bpf_open(struct agent *a);
+/* Checks the kernel's LSM hooks and picks the programs for their signatures (agent/kernel.c). */
+struct bpf_object;
+struct btf;
+int agent_kernel_adapt(struct bpf_object *obj);
+/* The same against a given kernel BTF and release (unit tests); 0 or -EOPNOTSUPP, said once. */
+int agent_kernel_check(struct bpf_object *obj, const struct btf *vmlinux, const char *release);
 /* Pinning (pin.c): pin paths before load, links after attach, adoption of an earlier vigild's. */
 int agent_pin_maps(struct agent *a, struct vigil_bpf *skel);
 int agent_pin_links(struct agent *a);

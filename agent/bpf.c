@@ -25,6 +25,9 @@ int agent_bpf_open(struct agent *a)
 	skel = vigil_bpf__open();
 	if (!skel)
 		return log_error_errno(-errno, "opening the BPF object");
+	r = agent_kernel_adapt(skel->obj);
+	if (r < 0)
+		goto err_destroy;
 	if (a->opt.ringbuf_size) {
 		r = bpf_map__set_max_entries(skel->maps.events, a->opt.ringbuf_size);
 		if (r < 0) {

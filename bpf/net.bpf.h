@@ -221,7 +221,8 @@ int BPF_PROG(vigil_socket_listen, struct socket *sock, int backlog, int ret)
 	if (!net_req_from_local(&r, BPF_CORE_READ(sock, sk)))
 		return 0;
 	cfg = governing_policy(VIGIL_CFG_NET_RULES, &gen, &broken);
-	r.proto = sock->sk ? sock->sk->sk_protocol : 0;
+	/* Read through the probe: 6.12's verifier types sock->sk as trusted-or-NULL. */
+	r.proto = BPF_CORE_READ(sock, sk, sk_protocol);
 	if (broken)
 		decision_from_action(&d, VIGIL_ACT_DENY, 0, VIGIL_R_NO_POLICY);
 	else if (!cfg)

@@ -5,6 +5,7 @@
 #include "file.bpf.h"
 #include "key.bpf.h"
 #include "bound.bpf.h"
+#include "compat.bpf.h"
 
 /*
  * ptrace attach, /proc/PID/mem, process_vm_*: one program for the hook (a second one costs a
