@@ -11,6 +11,7 @@
 #include <fcntl.h>
 
 #include "agent/agent.h"
+#include "lib/log.h"
 #include "vigil.skel.h"
 
 /* A kernel BTF with bpf_lsm_HOOK for every program's hook (except skip), taking nargs(hook) ints.
@@ -160,6 +161,8 @@ static void test_kernel_newer_is_noted(void **state)
 
 int main(void)
 {
+	/* The messages checked are vigild's. */
+	vigil_log_name = "vigild";
 	const struct CMUnitTest tests[] = {
 	    cmocka_unit_test(test_kernel_6_1),
 	    cmocka_unit_test(test_kernel_6_12),
