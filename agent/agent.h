@@ -64,6 +64,7 @@ struct agent_options {
 	const char *state_dir;  /* vigil's state: the checkpoint key */
 	const char *audit_spec; /* audit tuning, see audit_options_parse() */
 	bool dev_unsigned;      /* --dev-unsigned: the control socket accepts unsigned policies */
+	bool check_config;      /* --check-config: --check that tolerates no bundle configured */
 };
 
 struct agent {
