@@ -8,6 +8,7 @@ pkgs=(
 	libcurl4-openssl-dev libprotobuf-c-dev protobuf-c-compiler libmicrohttpd-dev
 	qemu-system-x86 swtpm swtpm-tools tpm2-tools busybox-static cpio xz-utils
 	keyutils jq openssl ca-certificates xxd
+	debhelper dpkg-dev fakeroot lintian debootstrap
 )
 
 missing=()
