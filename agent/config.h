@@ -65,6 +65,8 @@ struct agent;
 int agent_kernel_ready(void);
 /* READY=1 with the policy in force, once it is enforcing. */
 void agent_notify_ready(const struct agent *a);
+/* Answers a control-socket "status" request on fd with "ok {JSON}\n". */
+void agent_status_send(struct agent *a, int fd);
 /* No bundle configured: enforce nothing, say so, wait for SIGTERM (0) or SIGHUP (re-exec). */
 int agent_run_idle(const struct agent_options *o, const char *config_path, char **argv);
 

@@ -3,6 +3,9 @@
 #include "agent/config.h"
 #include "agent/log.h"
 
+#include "vigil.skel.h"
+
+#include <bpf/libbpf.h>
 #include <dirent.h>
 #include <signal.h>
 #include <stdlib.h>
@@ -100,4 +103,31 @@ int agent_run_idle(const struct agent_options *o, const char *config_path, char 
 		execv("/proc/self/exe", argv);
 		return log_error_errno(-errno, "re-exec failed");
 	}
+}
+
+void agent_status_send(struct agent *a, int fd)
+{
+	const struct applied_policy *ap = &a->cur;
+	const struct policy *p = ap->policy;
+	json_t *stats = json_array(), *o;
+	char *text;
+
+	for (unsigned int i = 0; i < VIGIL_STAT_MAX; i++)
+		json_array_append_new(stats, json_integer((json_int_t)agent_stat(a, i)));
+	o = json_pack("{s:s, s:i, s:i, s:I, s:s?, s:I, s:{s:I, s:I, s:I, s:I}, s:o, s:i, s:I}",
+	              "version", VIGIL_AGENT_VERSION, "abi", VIGIL_ABI_VERSION, "pid",
+	              (int)getpid(), "generation", (json_int_t)ap->gen, "policy",
+	              p ? p->name : NULL, "serial", (json_int_t)(p ? p->serial : 0), "rules",
+	              "exec", (json_int_t)(p ? p->n_exec : 0), "files",
+	              (json_int_t)(p ? p->n_files : 0), "net", (json_int_t)(p ? p->n_net : 0),
+	              "keys", (json_int_t)(p ? p->n_keys : 0), "stats", stats, "links",
+	              a->skel ? a->skel->skeleton->prog_cnt : 0, "events_written",
+	              (json_int_t)a->events_written);
+	text = o ? json_dumps(o, JSON_COMPACT) : NULL;
+	json_decref(o);
+	if (text)
+		dprintf(fd, "ok %s\n", text);
+	else
+		dprintf(fd, "error: vigild is out of memory\n");
+	free(text);
 }

@@ -82,16 +82,27 @@ static void check_kernel(struct doctor *d)
 static void check_agent(struct doctor *d)
 {
 	struct vigil_sys *s = &d->sys;
+	bool vigild_ok = s->vigild_pid && s->from_vigild;
 
-	if (s->vigild_pid)
-		report(d, KCHECK_OK, "vigild", NULL, "running, pid %d, up %.0f s", s->vigild_pid,
-		       s->vigild_uptime);
+	if (s->vigild_pid && !s->from_vigild)
+		report(d, KCHECK_FAIL, "vigild",
+		       "check journalctl -u vigild; systemctl restart vigild",
+		       "vigild (pid %d) does not answer on %s", s->vigild_pid,
+		       s->opt.control_socket);
+	else if (s->vigild_pid)
+		report(d, KCHECK_OK, "vigild", NULL, "running, pid %d, up %.0f s, answers on %s",
+		       s->vigild_pid, s->vigild_uptime, s->opt.control_socket);
 	else
 		report(d, KCHECK_FAIL, "vigild",
 		       "systemctl start vigild; its reason is in journalctl -u vigild",
 		       "vigild is not running%s",
 		       s->pins > 0 ? " (the pinned programs enforce)" : "");
-	if (s->pins < 0)
+	if (s->pins == -EPERM)
+		report(d, vigild_ok ? KCHECK_OK : KCHECK_WARN, "pins", "systemctl start vigild",
+		       "programs pinned in %s and enforcing (their self-protection refused to show "
+		       "them; vigild %s)",
+		       s->opt.pin_dir, vigild_ok ? "answers" : "does not answer");
+	else if (s->pins < 0)
 		report(d, KCHECK_FAIL, "pins", "run vigil doctor as root (bpf(2) needs it)",
 		       "cannot read the pins in %s: %s", s->opt.pin_dir, strerror(-s->pins));
 	else if (!s->pins)

@@ -4,6 +4,7 @@
 #include "attest/attest.h"
 #include "policies/bundle.h"
 
+#include <errno.h>
 #include <getopt.h>
 #include <jansson.h>
 #include <stdio.h>
@@ -72,7 +73,10 @@ static void print_policy(const struct vigil_sys *s)
 		printf(" %s", json_string_value(json_array_get(signers, i)) ?: "?");
 	printf("%s\n", json_array_size(signers) ? "" : " none (unsigned development policy)");
 	p = configured_policy(s, json_string_value(json_object_get(j, "payload_sha256")));
-	if (p)
+	if (s->from_vigild)
+		printf("rules:        exec %zu, files %zu, net %zu, keys %zu\n", s->rules[0],
+		       s->rules[1], s->rules[2], s->rules[3]);
+	else if (p)
 		printf("rules:        exec %zu, files %zu, net %zu, keys %zu, scope %s\n",
 		       p->n_exec, p->n_files, p->n_net, p->n_keys,
 		       p->scope_guest ? "guest" : "cgroups");
@@ -173,7 +177,7 @@ int do_status(int argc, char **argv)
 	print_policy(&s);
 	print_counters(&s);
 	print_audit(&s);
-	c = s.pins > 0 && s.active_gen ? VIGIL_EXIT_OK : VIGIL_EXIT_FAIL;
+	c = (s.pins > 0 && s.active_gen) || s.pins == -EPERM ? VIGIL_EXIT_OK : VIGIL_EXIT_FAIL;
 	vigil_sys_free(&s);
 	return c;
 }

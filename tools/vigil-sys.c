@@ -11,6 +11,10 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <jansson.h>
+#include <sys/socket.h>
+#include <sys/time.h>
+#include <sys/un.h>
 #include <unistd.h>
 
 #include "vigil.skel.h"
@@ -105,6 +109,52 @@ static void probe_pins(struct vigil_sys *s)
 		close(fd);
 }
 
+/* Asks the running vigild ("status" on its control socket); false when it does not answer. */
+static bool query_vigild(struct vigil_sys *s)
+{
+	struct sockaddr_un sa = {.sun_family = AF_UNIX};
+	struct timeval tv = {.tv_sec = 5};
+	char buf[8192];
+	size_t len = 0;
+	ssize_t n;
+	json_t *j, *st;
+	int fd;
+
+	snprintf(sa.sun_path, sizeof(sa.sun_path), "%s", s->opt.control_socket);
+	fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+	if (fd < 0)
+		return false;
+	setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv));
+	if (connect(fd, (struct sockaddr *)&sa, sizeof(sa)) < 0 ||
+	    send(fd, VIGIL_CONTROL_STATUS, strlen(VIGIL_CONTROL_STATUS), MSG_NOSIGNAL) < 0 ||
+	    shutdown(fd, SHUT_WR) < 0) {
+		close(fd);
+		return false;
+	}
+	while (len < sizeof(buf) - 1 && (n = recv(fd, buf + len, sizeof(buf) - 1 - len, 0)) > 0)
+		len += (size_t)n;
+	close(fd);
+	buf[len] = 0;
+	if (strncmp(buf, "ok {", 4) != 0 ||
+	    !(j = json_loads(buf + 3, JSON_DISABLE_EOF_CHECK, NULL)))
+		return false;
+	s->from_vigild = true;
+	s->abi_version = (uint32_t)json_integer_value(json_object_get(j, "abi"));
+	s->active_gen = (uint32_t)json_integer_value(json_object_get(j, "generation"));
+	s->n_links = (unsigned int)json_integer_value(json_object_get(j, "links"));
+	s->pins = s->n_links > 0;
+	st = json_object_get(j, "stats");
+	s->have_stats = json_array_size(st) > 0;
+	for (size_t i = 0; i < VIGIL_STAT_MAX && i < json_array_size(st); i++)
+		s->stats[i] = (uint64_t)json_integer_value(json_array_get(st, i));
+	static const char *sec[] = {"exec", "files", "net", "keys"};
+	for (size_t i = 0; i < 4; i++)
+		s->rules[i] = (size_t)json_integer_value(
+		    json_object_get(json_object_get(j, "rules"), sec[i]));
+	json_decref(j);
+	return true;
+}
+
 /* vigild's pid: a process whose executable is named vigild; its age from /proc/PID/stat. */
 static void probe_vigild(struct vigil_sys *s)
 {
@@ -168,7 +218,8 @@ void vigil_sys_probe(struct vigil_sys *s, const char *config_path)
 	if (!s->opt.pcr)
 		s->opt.pcr = ATTEST_DEFAULT_PCR;
 	libbpf_set_print(NULL);
-	probe_pins(s);
+	if (!query_vigild(s))
+		probe_pins(s);
 	probe_vigild(s);
 }
 

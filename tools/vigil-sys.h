@@ -14,8 +14,14 @@ struct vigil_sys {
 	const char *config_path;
 	char config_err[AGENT_CONFIG_ERR_MAX]; /* empty when the file parsed (or is absent) */
 	const char *tcti;                      /* resolved: NULL when there is no vTPM */
-	/* Pins: 1 present, 0 absent, negative errno when unreadable. */
+	/*
+	 * Pins: 1 present, 0 absent, negative errno when unreadable. From vigild's control socket
+	 * when it answers; else read from bpffs, where -EPERM means vigil's self-protection
+	 * refused us: the pinned programs are attached and enforcing.
+	 */
 	int pins;
+	bool from_vigild;
+	size_t rules[4]; /* exec, files, net, keys: from vigild */
 	unsigned int n_links;
 	uint32_t abi_version, active_gen;
 	uint64_t stats[VIGIL_STAT_MAX];
