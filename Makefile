@@ -40,7 +40,7 @@ FUZZ_BINS  := $(FUZZ_SRCS:tests/fuzz/%.c=$(BUILD)/fuzz/%)
 GUEST_PROGS := $(patsubst tests/vm/progs/%.c,$(BUILD)/guest-tests/%,$(wildcard tests/vm/progs/*.c))
 UNIT_BINS  := $(UNIT_SRCS:tests/unit/%.c=$(BUILD)/tests/%)
 
-.PHONY: install deb all deps demo-run guest-tests check-fuzz check check-unit check-host check-tpm check-vm bench demo clean format format-check help kernel
+.PHONY: install deb check-image all deps demo-run guest-tests check-fuzz check check-unit check-host check-tpm check-vm bench demo clean format format-check help kernel
 all: $(BUILD)/vigild $(BUILD)/vigil
 
 help:
@@ -53,6 +53,7 @@ help:
 	@echo "make format     clang-format every C file"
 	@echo "make install    install into DESTDIR/PREFIX (default /usr/local; the unit, config in /etc)"
 	@echo "make deb        build the Debian package (dpkg-buildpackage) into $(BUILD)/deb/"
+	@echo "make check-image  the package in a booted Debian image (systemd, swtpm; root)"
 
 deps:
 	$(Q)scripts/deps.sh
@@ -188,6 +189,11 @@ install: all
 
 deb:
 	$(Q)scripts/make-deb.sh $(BUILD)
+
+# The .deb in a debootstrap'd bookworm image booted with systemd (tests/image/run.sh, root).
+check-image: all kernel
+	$(Q)scripts/make-deb.sh $(BUILD)
+	$(Q)tests/image/run.sh $(BUILD)
 
 clean:
 	rm -rf $(BUILD)
