@@ -48,7 +48,7 @@ FUZZ_BINS  := $(FUZZ_SRCS:tests/fuzz/%.c=$(BUILD)/fuzz/%)
 GUEST_PROGS := $(patsubst tests/vm/progs/%.c,$(BUILD)/guest-tests/%,$(wildcard tests/vm/progs/*.c))
 UNIT_BINS  := $(UNIT_SRCS:tests/unit/%.c=$(BUILD)/tests/%)
 
-.PHONY: all deps demo-run guest-tests check-fuzz check check-unit check-host check-tpm check-vm bench demo clean format format-check help kernel
+.PHONY: install deb check-image all deps demo-run guest-tests check-fuzz check check-unit check-host check-tpm check-vm bench demo clean format format-check help kernel
 all: $(BUILD)/vigild $(BUILD)/vigil $(BUILD)/vigil-kbs
 
 help:
@@ -59,6 +59,9 @@ help:
 	@echo "make bench      benchmarks; figures go to docs/BENCHMARKS.md"
 	@echo "make demo       boot a guest with vigild enforcing policies/examples/demo.json"
 	@echo "make format     clang-format every C file"
+	@echo "make install    install into DESTDIR/PREFIX (default /usr/local; the unit, config in /etc)"
+	@echo "make deb        build the Debian package (dpkg-buildpackage) into $(BUILD)/deb/"
+	@echo "make check-image  the package in a booted Debian image (systemd, swtpm; root)"
 
 deps:
 	$(Q)scripts/deps.sh
@@ -189,6 +192,36 @@ format:
 
 format-check:
 	$(Q)clang-format --dry-run -Werror $$(git ls-files '*.c' '*.h')
+
+# --- install and package ------------------------------------------------------
+PREFIX     ?= /usr/local
+SYSCONFDIR ?= /etc
+UNITDIR    ?= $(PREFIX)/lib/systemd/system
+DOCDIR     ?= $(PREFIX)/share/doc/vigil
+INSTALL    ?= install
+
+install: all
+	$(INSTALL) -D -m 0755 $(BUILD)/vigild $(DESTDIR)$(PREFIX)/sbin/vigild
+	$(INSTALL) -D -m 0755 $(BUILD)/vigil $(DESTDIR)$(PREFIX)/bin/vigil
+	$(INSTALL) -D -m 0644 $(BPF_OBJ) $(DESTDIR)$(PREFIX)/lib/vigil/vigil.bpf.o
+	$(INSTALL) -D -m 0644 man/vigild.8 $(DESTDIR)$(PREFIX)/share/man/man8/vigild.8
+	$(INSTALL) -D -m 0644 man/vigil.1 $(DESTDIR)$(PREFIX)/share/man/man1/vigil.1
+	$(INSTALL) -d $(DESTDIR)$(DOCDIR)/examples
+	$(INSTALL) -m 0644 policies/examples/*.json $(DESTDIR)$(DOCDIR)/examples/
+	$(INSTALL) -d $(DESTDIR)$(UNITDIR)
+	sed 's|/usr/sbin/vigild|$(PREFIX)/sbin/vigild|' systemd/vigild.service \
+		> $(DESTDIR)$(UNITDIR)/vigild.service
+	chmod 0644 $(DESTDIR)$(UNITDIR)/vigild.service
+	$(INSTALL) -D -m 0644 systemd/vigild.conf $(DESTDIR)$(SYSCONFDIR)/vigil/vigild.conf
+	$(INSTALL) -d -m 0755 $(DESTDIR)$(SYSCONFDIR)/vigil/trust.d
+
+deb:
+	$(Q)scripts/make-deb.sh $(BUILD)
+
+# The .deb in a debootstrap'd bookworm image booted with systemd (tests/image/run.sh, root).
+check-image: all kernel
+	$(Q)scripts/make-deb.sh $(BUILD)
+	$(Q)tests/image/run.sh $(BUILD)
 
 clean:
 	rm -rf $(BUILD)

@@ -3,6 +3,7 @@
  */
 #include "agent/agent.h"
 #include "agent/control.h"
+#include "agent/config.h"
 #include "lib/log.h"
 #include "policies/bundle.h"
 
@@ -212,6 +213,13 @@ static void serve(struct agent *a, struct control_client *cl)
 {
 	char reply[VIGIL_CONTROL_REPLY_MAX];
 
+	/* `vigil status` and `vigil doctor`: what is in force (agent/service.c). */
+	if (!cl->overflow && cl->len == strlen(VIGIL_CONTROL_STATUS) &&
+	    memcmp(cl->buf, VIGIL_CONTROL_STATUS, cl->len) == 0) {
+		agent_status_send(a, cl->fd);
+		client_close(cl);
+		return;
+	}
 	agent_reload_push(a, cl->overflow ? NULL : cl->buf, cl->len, reply, sizeof(reply));
 	reply_line(cl->fd, reply);
 	client_close(cl);

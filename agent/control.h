@@ -9,9 +9,12 @@
  * the connect (1 s more per MiB received, at most 60 s), or vigild drops the connection.
  * Commands:
  *   "push\n" BUNDLE-BYTES   verify, measure and enforce the bundle
+ *   "status\n"              reply "ok " and one JSON object: ABI, generation, policy, rules
+ *                           per section, counters, pid and start time (agent/service.c)
  */
 #define VIGIL_CONTROL_SOCKET      "/run/vigil/control.sock"
 #define VIGIL_CONTROL_PUSH        "push\n"
+#define VIGIL_CONTROL_STATUS      "status\n"
 #define VIGIL_CONTROL_REPLY_MAX   1024
 #define VIGIL_CONTROL_DEADLINE_MS 5000
 

@@ -5,7 +5,7 @@
  * one line, before anything is loaded.
  */
 #include "agent/agent.h"
-#include "agent/log.h"
+#include "lib/log.h"
 
 #include <bpf/btf.h>
 #include <bpf/libbpf.h>

@@ -1,6 +1,7 @@
 /* vigild: loads the BPF-LSM programs, verifies, measures and enforces the policy, records every
  * decision. */
 #include "agent/agent.h"
+#include "agent/config.h"
 #include "agent/keyrelease.h"
 #include "agent/control.h"
 #include "lib/log.h"
@@ -28,6 +29,7 @@ static void usage(FILE *f)
 	fprintf(
 	    f,
 	    "usage: vigild --bundle FILE [options]   (or --policy FILE for development)\n"
+	    "       vigild [--config FILE] [options]  (the bundle from the configuration file)\n"
 	    "\n"
 	    "Loads vigil's BPF-LSM programs, verifies and measures the signed policy bundle,\n"
 	    "enforces it and records every decision. SIGHUP re-reads FILE; 'vigil policy push'\n"
@@ -35,6 +37,10 @@ static void usage(FILE *f)
 	    "SIGTERM stops it, while the pinned programs keep enforcing. Signals count only\n"
 	    "from the platform (PID 1, or outside the policy's cgroup scope).\n"
 	    "\n"
+	    "      --config FILE      configuration (default " AGENT_CONFIG_DEFAULT
+	    ", if present;\n"
+	    "                         none: no file). A flag wins over the file's key.\n"
+	    "      --check-config     validate the configuration and the policy, then exit\n"
 	    "  -b, --bundle FILE      signed policy bundle (DSSE) to enforce\n"
 	    "      --trust-dir DIR    public keys allowed to sign "
 	    "(default " BUNDLE_DEFAULT_TRUST_DIR ")\n"
@@ -174,6 +180,8 @@ static int parse_args(int argc, char **argv, struct agent_options *opt, bool *ch
 	    {"otlp", required_argument, NULL, 1009},
 	    {"kbs-url", required_argument, NULL, 1010},
 	    {"kbs-cafile", required_argument, NULL, 1011},
+	    {"config", required_argument, NULL, 1012},
+	    {"check-config", no_argument, NULL, 1013},
 	    {0},
 	};
 	int c;
@@ -220,6 +228,12 @@ static int parse_args(int argc, char **argv, struct agent_options *opt, bool *ch
 		case 'U':
 			*unload = true;
 			break;
+		case 1012: /* read before getopt: agent_config_path() */
+			break;
+		case 1013:
+			*check_only = true;
+			opt->check_config = true;
+			break;
 		case 'A':
 			opt->audit_dir = optarg;
 			break;
@@ -247,7 +261,7 @@ static int parse_args(int argc, char **argv, struct agent_options *opt, bool *ch
 		fprintf(stderr, "vigild: unexpected argument '%s'\n", argv[optind]);
 		return -EINVAL;
 	}
-	if (!*unload && !opt->policy_path == !opt->bundle_path) {
+	if (opt->policy_path && opt->bundle_path) {
 		fprintf(stderr,
 		        "vigild: give one of --bundle FILE or --policy FILE (see --help)\n");
 		return -EINVAL;
@@ -300,6 +314,9 @@ static int run(struct agent *a, char **argv)
 	struct policy_error err = {0};
 	int r;
 
+	/* One clear line per unmet kernel requirement, before libbpf's verbose failure. */
+	if (agent_kernel_ready() < 0)
+		return EXIT_KERNEL;
 	r = agent_bpf_open(a);
 	if (r < 0)
 		return EXIT_KERNEL;
@@ -342,6 +359,7 @@ static int run(struct agent *a, char **argv)
 		r = EXIT_RUNTIME;
 		goto out_events;
 	}
+	agent_notify_ready(a);
 	r = agent_loop(a, argv) < 0 ? EXIT_RUNTIME : EXIT_OK;
 	log_info("stopping: %llu events written, %llu lost to a full ring buffer; the pinned "
 	         "programs keep enforcing (vigild --unload ends enforcement)",
@@ -409,7 +427,10 @@ int main(int argc, char **argv)
 	                          .control_socket = VIGIL_CONTROL_SOCKET,
 	                          .audit_dir = "/var/log/vigil",
 	                          .state_dir = "/var/lib/vigil"}};
-	bool check_only = false, unload = false;
+	bool check_only = false, unload = false, cfg_explicit;
+	struct agent_config cfg = {0};
+	const char *cfg_path, *cfg_bundle, *cfg_policy;
+	char cfg_err[AGENT_CONFIG_ERR_MAX];
 	struct policy *p;
 	int r;
 
@@ -420,8 +441,45 @@ int main(int argc, char **argv)
 		fprintf(stderr, "vigild: cannot set up signal handling: %s\n", strerror(-r));
 		return EXIT_RUNTIME;
 	}
+	/* The file first, then the flags over it: a flag wins over the file's key. */
+	cfg_path = agent_config_path(argc, argv, &cfg_explicit);
+	if (strcmp(cfg_path, "none") != 0 &&
+	    agent_config_load(cfg_path, cfg_explicit, &a.opt, &cfg, cfg_err, sizeof(cfg_err)) < 0) {
+		/* Never half-configured: nothing of a bad file is used, vigild does not start. */
+		fprintf(stderr, "vigild: %s\n", cfg_err);
+		return EXIT_USAGE;
+	}
+	if (cfg.verbose)
+		vigil_log_verbose = 1;
+	cfg_bundle = a.opt.bundle_path;
+	cfg_policy = a.opt.policy_path;
+	a.opt.bundle_path = a.opt.policy_path = NULL;
 	if (parse_args(argc, argv, &a.opt, &check_only, &unload) < 0)
 		return EXIT_USAGE;
+	if (!a.opt.bundle_path && !a.opt.policy_path) {
+		a.opt.bundle_path = cfg_bundle;
+		a.opt.policy_path = cfg_policy;
+	}
+	if (!unload && !a.opt.bundle_path && !a.opt.policy_path) {
+		if (!cfg.has_file) {
+			fprintf(stderr, "vigild: give one of --bundle FILE or --policy FILE (see "
+			                "--help)\n");
+			return EXIT_USAGE;
+		}
+		if (a.opt.check_config) {
+			printf(
+			    "%s: configuration valid; no bundle configured: vigild would run idle "
+			    "and enforce nothing\n",
+			    cfg_path);
+			return EXIT_OK;
+		}
+		if (check_only) {
+			fprintf(stderr, "vigild: --check: no bundle configured in %s\n", cfg_path);
+			return EXIT_USAGE;
+		}
+		harden_process();
+		return agent_run_idle(&a.opt, cfg_path, argv) < 0 ? EXIT_RUNTIME : EXIT_OK;
+	}
 	if (check_only || unload) {
 		sigset_t all;
 
@@ -447,6 +505,8 @@ int main(int argc, char **argv)
 	if (load_for_check(&a, &p) < 0)
 		return EXIT_POLICY;
 	r = check_only ? validate_policy(&a, p) : EXIT_OK;
+	if (r == EXIT_OK && a.opt.check_config)
+		printf("%s: configuration valid\n", cfg.has_file ? cfg_path : "(no file)");
 	if (r == EXIT_OK && check_only)
 		printf("%s: policy '%s' serial %llu is valid (%zu exec rules, digests match)\n",
 		       p->origin, p->name, (unsigned long long)p->serial, p->n_exec);

@@ -227,7 +227,7 @@ static __always_inline int delegated_file(struct kernfs_node *kn)
 
 /*
  * A write-open of a cgroupfs file from a cgroup scope. cgroup.procs and cgroup.threads are
- * refused everywhere: a move is checked by the kernel at write time against the common
+ * refused everywhere (but to PID 1's not yet exec'd spawn child, below): a move is checked by the kernel at write time against the common
  * ancestor of source and destination, which no LSM hook reports without a program on
  * inode_permission (every path component of every lookup), so the scope moves no task at all —
  * the platform places tasks. Other control files: only inside the scope's subtree, and of the
@@ -240,8 +240,14 @@ static __always_inline bool cgroupfs_write_ok(const struct vigil_policy_cfg *cfg
 	struct kernfs_node *cg = kn_parent(kn);
 	int level, what = delegated_file(kn);
 
+	/*
+	 * Except the service manager's own spawn child: systemd's child attaches itself to its
+	 * unit's cgroup (exec_child's cg_attach) while PID 1 attaches it from outside too, so it
+	 * may already be in the scope when it does. Until it execs it runs PID 1's code (forked by
+	 * PID 1, no exec since): the platform. Anything else in the scope moves no task.
+	 */
 	if (what == CG_MOVE)
-		return false;
+		return task_forked_by_init(bpf_get_current_task_btf(), 0);
 	for (level = 0; level <= VIGIL_MAX_CGROUP_DEPTH; level++) {
 		if (!cg)
 			return false;

@@ -9,6 +9,7 @@ pkgs=(
 	qemu-system-x86 swtpm swtpm-tools tpm2-tools busybox-static cpio xz-utils
 	keyutils jq openssl ca-certificates xxd curl nodejs python3-cryptography
 	python3.11 # tests/vm/python.sh: the real workload, copied into the guest
+	debhelper dpkg-dev fakeroot lintian debootstrap
 )
 # npm for the OTLP tests' decoder (scripts/otlp-npm.sh); a nodejs from elsewhere that bundles
 # npm conflicts with Debian's npm package.

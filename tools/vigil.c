@@ -1,5 +1,6 @@
 /* vigil: the command line for policy authors, operators and auditors. */
 #include "tools/vigil.h"
+#include "tools/vigil-sys.h"
 
 #include <stdio.h>
 #include <signal.h>
@@ -18,6 +19,8 @@ static const struct vigil_cmd cmds[] = {
     {"attest", do_attest, "print and replay the runtime measurement log"},
     {"log", do_log, "verify the audit log and its checkpoints"},
     {"key", do_key, "attestation-gated key release from a KBS into a keyring"},
+    {"status", do_status, "show the policy in force, counters and the audit head"},
+    {"doctor", do_doctor, "check this system for vigil, with a fix for each problem"},
     {"version", do_version, "print the version"},
     {"help", do_help, "this list"},
 };

@@ -1,0 +1,73 @@
+/* vigild's configuration file (/etc/vigil/vigild.conf), kernel checks and service notification. */
+#ifndef VIGIL_AGENT_CONFIG_H
+#define VIGIL_AGENT_CONFIG_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdio.h>
+
+struct agent_options;
+
+#define AGENT_CONFIG_DEFAULT  "/etc/vigil/vigild.conf"
+#define AGENT_CONFIG_MAX_SIZE (64 * 1024)
+#define AGENT_CONFIG_ERR_MAX  512
+
+/*
+ * The format (man vigild(8), CONFIGURATION): one "key = value" per line, '#' starts a comment
+ * line, blank lines are ignored. A key is a long option of vigild without its dashes; the value
+ * is the rest of the line, surrounding blanks removed, taken verbatim (no quoting, no inline
+ * comments). Unknown keys, a key set twice, an empty value, a control character, or a value the
+ * option would refuse are errors: the whole file is rejected, nothing of it is applied.
+ */
+struct agent_config {
+	char *text;    /* the file's bytes, values NUL-terminated in place; owns every value */
+	bool verbose;  /* verbose = true */
+	bool has_file; /* a configuration file was read */
+};
+
+/*
+ * The configuration file argv names (--config FILE, --config=FILE; "none": no file), else
+ * AGENT_CONFIG_DEFAULT. *ret_explicit tells whether argv named it.
+ */
+const char *agent_config_path(int argc, char **argv, bool *ret_explicit);
+/*
+ * Parses text (len bytes, read from path) into opt: on success only the keys present are
+ * written and cfg owns their values; on error opt is untouched and err holds one line
+ * "PATH:LINE: key 'KEY': what is wrong". Returns 0 or -EINVAL.
+ */
+int agent_config_parse(const char *path, const char *text, size_t len, struct agent_options *opt,
+                       struct agent_config *cfg, char *err, size_t err_size);
+/* Reads and parses path; a missing file is fine (0, nothing set) unless must_exist. */
+int agent_config_load(const char *path, bool must_exist, struct agent_options *opt,
+                      struct agent_config *cfg, char *err, size_t err_size);
+void agent_config_free(struct agent_config *cfg);
+/* One line per key for the man page and --help: "key  what it sets". */
+void agent_config_print_keys(FILE *f);
+
+/* Kernel requirements (kcheck.c), shared by vigild's start and `vigil doctor`. */
+enum kcheck_status { KCHECK_OK, KCHECK_WARN, KCHECK_FAIL };
+struct kcheck {
+	const char *name; /* "lsm", "btf", "lockdown" */
+	enum kcheck_status status;
+	char msg[256]; /* what was found */
+	char fix[256]; /* what to do; empty when ok */
+};
+#define KCHECK_COUNT 3
+/* Runs the checks against sysroot ("" for the running system; tests pass a fake tree). */
+void agent_kernel_requirements(const char *sysroot, struct kcheck out[KCHECK_COUNT]);
+
+/* sd_notify(3)'s protocol over $NOTIFY_SOCKET; 0 when not run by a service manager. */
+int agent_notify(const char *state);
+
+/* vigild as a service (service.c). */
+struct agent;
+/* Logs each kernel check (a failure with its fix); -EOPNOTSUPP when one failed. */
+int agent_kernel_ready(void);
+/* READY=1 with the policy in force, once it is enforcing. */
+void agent_notify_ready(const struct agent *a);
+/* Answers a control-socket "status" request on fd with "ok {JSON}\n". */
+void agent_status_send(struct agent *a, int fd);
+/* No bundle configured: enforce nothing, say so, wait for SIGTERM (0) or SIGHUP (re-exec). */
+int agent_run_idle(const struct agent_options *o, const char *config_path, char **argv);
+
+#endif /* VIGIL_AGENT_CONFIG_H */
