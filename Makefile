@@ -72,7 +72,7 @@ $(VMLINUX):
 	$(Q)mkdir -p $(@D)
 	$(Q)scripts/vmlinux-h.sh $@
 
-$(BPF_OBJ): bpf/vigil.bpf.c $(wildcard bpf/*.bpf.h) bpf/vigil_abi.h $(VMLINUX)
+$(BPF_OBJ): bpf/vigil.bpf.c $(wildcard bpf/*.h) $(VMLINUX)
 	$(Q)mkdir -p $(@D)
 	@echo "  BPF     $@"
 	$(Q)$(CLANG) -g -O2 -target bpf -D__TARGET_ARCH_$(ARCH) -D__VIGIL_BPF__ \
@@ -125,6 +125,7 @@ $(BUILD)/tests/%: tests/unit/%.c $(BUILD)/libvigil-san.a tests/unit/testutil.h
 	$(Q)mkdir -p $(@D)
 	@echo "  TEST    $@"
 	$(Q)$(CC) $(CFLAGS) $(SAN_FLAGS) -Itests/unit -o $@ $< $(BUILD)/libvigil-san.a $(LDLIBS) -lcmocka
+$(BUILD)/tests/test_sockaddr: bpf/sockaddr.h
 
 # deps first, then a fresh make that sees the installed packages; -k runs every suite.
 check: deps

@@ -201,7 +201,13 @@ static __always_inline bool task_forked_by_init(struct task_struct *task, __u64 
 	       BPF_CORE_READ(task, self_exec_id) == pexec + execs_since;
 }
 
-static __always_inline bool task_is_vigild(struct task_struct *task)
+/*
+ * Not inlined: vigild's identity is asked on cold paths only (a secret, a protected device, bpffs,
+ * a signal or ptrace of vigild, vigild's own calls), from dozens of places. One subprogram per
+ * program instead of a copy at every call site keeps the programs small (file_open held about
+ * twenty copies); the hot paths return before any call.
+ */
+static __noinline bool task_is_vigild(struct task_struct *task)
 {
 	struct vigil_policy_cfg *cfg;
 	__u32 gen;
@@ -217,15 +223,22 @@ static __always_inline bool task_is_vigild(struct task_struct *task)
 	return (!cfg || (cfg->flags & VIGIL_CFG_SCOPE_GUEST)) && task_forked_by_init(task, 1);
 }
 
-static __always_inline bool current_is_vigild(void)
+/*
+ * Global functions: the verifier checks each once, not at every call site (they take no pointer,
+ * which 6.1's global functions could not type).
+ */
+__noinline int vigil_current_is_vigild(void)
 {
 	return task_is_vigild(bpf_get_current_task_btf());
 }
 
-static __always_inline bool current_is_platform(void)
+__noinline int vigil_current_is_platform(void)
 {
 	return task_is_platform(bpf_get_current_task_btf());
 }
+
+#define current_is_vigild()   (vigil_current_is_vigild() != 0)
+#define current_is_platform() (vigil_current_is_platform() != 0)
 
 /*
  * task_is_vigild for the hot paths (the policy's exemption of vigild): one compare rejects every

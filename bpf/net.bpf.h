@@ -60,16 +60,16 @@ static __always_inline bool net_req_from_local(struct net_req *r, struct sock *s
 }
 
 /* First rule in the longest matching prefix's list that covers op, protocol and port. */
-static __always_inline void net_judge(const struct net_req *r, const struct vigil_policy_cfg *cfg,
+static __always_inline void net_judge(struct net_req *r, const struct vigil_policy_cfg *cfg,
                                       __u32 gen, struct decision *d)
 {
-	struct vigil_net_key key = r->key;
 	struct vigil_net_val *val;
 	int i;
 
-	key.gen = gen;
-	key.prefixlen = VIGIL_NET_KEY_HDR_BITS + (r->key.family == 4 ? 32 : 128);
-	val = bpf_map_lookup_elem(&net_rules, &key);
+	/* The lookup key is r's own (no copy): its address bytes are already in place. */
+	r->key.gen = gen;
+	r->key.prefixlen = VIGIL_NET_KEY_HDR_BITS + (r->key.family == 4 ? 32 : 128);
+	val = bpf_map_lookup_elem(&net_rules, &r->key);
 	if (val) {
 		for (i = 0; i < VIGIL_NET_RULES_PER_PREFIX; i++) {
 			struct vigil_net_rule *rule = &val->rules[i];
@@ -125,9 +125,31 @@ static __always_inline bool net_raw_allowed(const struct vigil_policy_cfg *cfg)
 	return cfg->flags & VIGIL_CFG_NET_RAW;
 }
 
+/* The general reader: the 28 bytes at sa copied, then vsa_read (IPv6, and sendmsg's name). */
+static __always_inline int net_read_copy(struct socket *sock, const void *sa, int len, int family,
+                                         int proto, __u8 op, struct net_req *r)
+{
+	__u8 b[VSA_COPY_LEN] = {};
+	struct vsa_addr a = {};
+	int res;
+
+	if (len > 0 && bpf_probe_read_kernel(b, sizeof(b), sa) < 0)
+		return VSA_UNKNOWN;
+	res = vsa_read(b, len, family, sock->type, proto, op, &a);
+	if (res == VSA_ADDR) {
+		r->key.family = a.family;
+		__builtin_memcpy(r->key.addr, a.addr, sizeof(a.addr));
+		r->port = a.port;
+	}
+	return res;
+}
+
 /*
- * A socket operation with an address (connect, bind, sendmsg): the address is copied and read
- * by vsa_read() exactly as the protocol code will read it, for the socket's own family.
+ * A socket operation with an address (connect, bind, sendmsg): the address is read exactly as
+ * the protocol code will read it, for the socket's own family. connect and bind on an IPv4
+ * socket (the hot case) take the fast path: family, port and address by three direct loads of
+ * the hook's struct sockaddr, decided by vsa_read4_fields (the same rules as vsa_read), the
+ * address written straight into the lookup key. Everything else is copied and read whole.
  */
 static __always_inline int net_check_sockaddr(struct socket *sock, const void *sa,
                                               struct sockaddr *typed, int len, __u8 op)
@@ -135,8 +157,6 @@ static __always_inline int net_check_sockaddr(struct socket *sock, const void *s
 	struct sock *sk = sock->sk;
 	struct vigil_policy_cfg *cfg;
 	struct net_req r = {.op = op};
-	__u8 b[VSA_COPY_LEN] = {};
-	struct vsa_addr a = {};
 	struct decision d = {};
 	__u16 family, proto;
 	bool broken;
@@ -161,31 +181,30 @@ static __always_inline int net_check_sockaddr(struct socket *sock, const void *s
 			return 0;
 		decision_from_action(&d, VIGIL_ACT_DENY, 0, VIGIL_R_RAW_SOCKET);
 	} else {
-		/* connect and bind on IPv4 (the hot case): struct sockaddr's 16 bytes are direct
-		 * loads; otherwise the kernel's sockaddr_storage copy holds 28 bytes to copy. */
 		if (typed && family == AF_INET) {
-			__u16 f = typed->sa_family;
-			int i;
+			/* The hook's struct sockaddr read as the sockaddr_in it holds: the verifier
+			 * checks these loads against struct sockaddr (offsets 0, 2 and 4 of its 16
+			 * bytes: sa_family and sa_data), so no copy is needed. */
+			struct sockaddr_in *in = (struct sockaddr_in *)typed;
+			__u16 fam = in->sin_family;
+			__u16 port = in->sin_port;
+			__u32 a4 = in->sin_addr.s_addr;
 
-			__builtin_memcpy(b, &f, sizeof(f));
-			for (i = 0; i < 14; i++)
-				b[2 + i] = typed->sa_data[i];
-			res = vsa_read(b, len, family, sock->type, proto, op, &a);
-		} else if (len > 0 && bpf_probe_read_kernel(b, sizeof(b), sa) < 0)
-			res = VSA_UNKNOWN;
-		else
-			res = vsa_read(b, len, family, sock->type, proto, op, &a);
+			res = vsa_read4_fields(len, fam, port, a4, sock->type, proto, op, &a4,
+			                       &r.port);
+			if (res == VSA_ADDR) {
+				r.key.family = 4;
+				__builtin_memcpy(r.key.addr, &a4, 4);
+			}
+		} else {
+			res = net_read_copy(sock, sa, len, family, proto, op, &r);
+		}
 		if (res == VSA_NONE)
 			return 0; /* disconnect, or the connected peer, checked at connect */
-		if (res == VSA_ADDR) {
-			r.key.family = a.family;
-			__builtin_memcpy(r.key.addr, a.addr, sizeof(a.addr));
-			r.port = a.port;
+		if (res == VSA_ADDR)
 			net_judge(&r, cfg, gen, &d);
-		} else {
-			/* Refused by the kernel or unreadable: fail closed rather than guess. */
+		else /* refused by the kernel or unreadable: fail closed rather than guess */
 			decision_from_action(&d, VIGIL_ACT_DENY, 0, VIGIL_R_BAD_ADDR);
-		}
 	}
 	return net_finish(cfg, gen, &d, &r, 0, 0);
 }
@@ -291,6 +310,14 @@ int BPF_PROG(vigil_socket_create, int family, int type, int protocol, int kern, 
 
 	if (ret)
 		return ret;
+	/*
+	 * The common case, one compare: TCP or UDP over IPv4 or IPv6 with the default protocol,
+	 * which net_socket_kind calls NET_KIND_OK (nothing to decide). AF_INET (2) and AF_INET6
+	 * (10) are the only families f with f | 8 == 10; SOCK_STREAM (1) and SOCK_DGRAM (2) the
+	 * only types t with (t - 1) & ~1 == 0.
+	 */
+	if (((((__u32)family | 8) ^ AF_INET6) | (__u32)protocol | (((__u32)type - 1) & ~1u)) == 0)
+		return 0;
 	if (kern || family == AF_UNIX || family == AF_NETLINK)
 		return 0; /* the kernel's own sockets, and local IPC */
 	kind = net_socket_kind(family, type, protocol);

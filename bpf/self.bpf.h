@@ -15,9 +15,9 @@ struct {
 	__type(value, struct vigil_protect_val);
 } protected_devs SEC(".maps");
 
-/* Records a self-protection refusal; returns -EPERM. */
-static __always_inline int self_deny(__u32 kind, __u32 target_pid, __u64 dev, __u64 ino,
-                                     struct dentry *name)
+/* Records a self-protection refusal; returns -EPERM. Cold: one subprogram, not inlined. */
+static __noinline int self_deny(__u32 kind, __u32 target_pid, __u64 dev, __u64 ino,
+                                struct dentry *name)
 {
 	struct vigil_policy_cfg *cfg;
 	struct vigil_event *e;

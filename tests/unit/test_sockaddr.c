@@ -206,12 +206,120 @@ static void test_addresses(void **state)
 	expect_addr(b, 24, AF_INET6, TCP, CONN, 4, "127.0.0.1", 80);
 }
 
+/* One answer of the IPv4 fast path, on the first eight bytes of b loaded as the BPF side loads
+ * them (the family even when len < 2: the fast path itself must ignore it). */
+static int fast4(const uint8_t *b, int len, int type, int proto, int op, struct vsa_addr *a)
+{
+	uint16_t fam, port_raw;
+	uint32_t addr_raw, addr_out = 0xdeadbeef;
+	uint16_t port_out = 0xbeef;
+	int res;
+
+	memcpy(&fam, b, 2);
+	memcpy(&port_raw, b + 2, 2);
+	memcpy(&addr_raw, b + 4, 4);
+	res = vsa_read4_fields(len, fam, port_raw, addr_raw, type, proto, op, &addr_out, &port_out);
+	memset(a, 0, sizeof(*a));
+	if (res == VSA_ADDR) {
+		a->family = 4;
+		memcpy(a->addr, &addr_out, 4);
+		a->port = port_out;
+	} else {
+		/* Nothing is written unless the address is decided. */
+		assert_int_equal(addr_out, 0xdeadbeef);
+		assert_int_equal(port_out, 0xbeef);
+	}
+	return res;
+}
+
+/*
+ * The IPv4 fast path (vsa_read4_fields, on three loads) gives vsa_read's answer, address and
+ * port on an AF_INET socket for every length from -1 to 28, every family the kernel treats
+ * differently (and a few it refuses), every socket kind and operation, and address classes
+ * (unspecified, loopback, other), with junk past the sockaddr_in.
+ */
+static void test_fast4(void **state)
+{
+	static const int fams[] = {AF_UNSPEC, AF_INET, AF_INET6, AF_UNIX, 0x0200, 0xffff};
+	static const char *addrs[] = {"0.0.0.0",         "127.0.0.1", "10.1.0.66",
+	                              "255.255.255.255", "0.0.0.1",   "1.0.0.0"};
+	static const int kinds[][2] = {{TCP},
+	                               {UDP},
+	                               {RAW},
+	                               {PING4},
+	                               {SOCK_STREAM, 262},
+	                               {SOCK_DGRAM, IPPROTO_UDPLITE},
+	                               {SOCK_RAW, IPPROTO_ICMP}};
+	static const int ops[] = {CONN, BIND, SEND};
+	struct vsa_addr want, got;
+	uint8_t b[VSA_COPY_LEN];
+	size_t f, ad, k, o;
+	int len, rw, rg, n = 0;
+
+	(void)state;
+	for (f = 0; f < sizeof(fams) / sizeof(fams[0]); f++)
+		for (ad = 0; ad < sizeof(addrs) / sizeof(addrs[0]); ad++)
+			for (k = 0; k < sizeof(kinds) / sizeof(kinds[0]); k++)
+				for (o = 0; o < sizeof(ops) / sizeof(ops[0]); o++)
+					for (len = -1; len <= VSA_COPY_LEN; len++) {
+						sa_make(b, (sa_family_t)fams[f], addrs[ad], 8443);
+						memset(b + 8, 0xa5, VSA_COPY_LEN - 8);
+						memset(&want, 0, sizeof(want));
+						rw = vsa_read(b, len, AF_INET, kinds[k][0],
+						              kinds[k][1], ops[o], &want);
+						rg = fast4(b, len, kinds[k][0], kinds[k][1], ops[o],
+						           &got);
+						if (rw != rg ||
+						    (rw == VSA_ADDR &&
+						     (memcmp(&want, &got, sizeof(got)) != 0)))
+							fail_msg("fam %#x addr %s type %d proto %d "
+							         "op %d len "
+							         "%d: fast %d, reader %d",
+							         fams[f], addrs[ad], kinds[k][0],
+							         kinds[k][1], ops[o], len, rg, rw);
+						n += rw == VSA_ADDR;
+					}
+	/* The comparison covered decided addresses, not only refusals. */
+	assert_true(n > 1000);
+}
+
+/* The fast path's own answers, stated: the hot cases and the rewrites. */
+static void test_fast4_cases(void **state)
+{
+	uint8_t b[VSA_COPY_LEN];
+	struct vsa_addr a;
+	uint8_t lo[4] = {127, 0, 0, 1}, ten[4] = {10, 1, 0, 66}, zero[4] = {0};
+
+	(void)state;
+	sa_make(b, AF_INET, "10.1.0.66", 8443);
+	assert_int_equal(fast4(b, 16, TCP, CONN, &a), ADDR);
+	assert_memory_equal(a.addr, ten, 4);
+	assert_int_equal(a.port, 8443);
+	assert_int_equal(fast4(b, 15, TCP, CONN, &a), REFUSE);
+	assert_int_equal(fast4(b, 1, TCP, CONN, &a), REFUSE);
+	assert_int_equal(fast4(b, 0, UDP, SEND, &a), NONE);
+	sa_make(b, AF_INET, "0.0.0.0", 80);
+	assert_int_equal(fast4(b, 16, TCP, CONN, &a), ADDR);
+	assert_memory_equal(a.addr, lo, 4);
+	assert_int_equal(fast4(b, 16, TCP, BIND, &a), ADDR);
+	assert_memory_equal(a.addr, zero, 4);
+	sa_make(b, AF_UNSPEC, "10.1.0.66", 53);
+	assert_int_equal(fast4(b, 16, TCP, CONN, &a), NONE);
+	assert_int_equal(fast4(b, 16, UDP, BIND, &a), REFUSE);
+	assert_int_equal(fast4(b, 16, UDP, SEND, &a), ADDR);
+	assert_memory_equal(a.addr, ten, 4);
+	assert_int_equal(fast4(b, 16, PING4, SEND, &a), REFUSE);
+	sa_make(b, AF_INET6, "10.1.0.66", 53);
+	assert_int_equal(fast4(b, 28, TCP, CONN, &a), REFUSE);
+	assert_int_equal(fast4(b, 28, RAW, BIND, &a), ADDR);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-	    cmocka_unit_test(test_lengths),
-	    cmocka_unit_test(test_empty),
-	    cmocka_unit_test(test_addresses),
+	    cmocka_unit_test(test_lengths),     cmocka_unit_test(test_empty),
+	    cmocka_unit_test(test_addresses),   cmocka_unit_test(test_fast4),
+	    cmocka_unit_test(test_fast4_cases),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
