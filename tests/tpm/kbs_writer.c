@@ -1,6 +1,7 @@
 /* swtpm test helper for `vigil attest verify`: what vigild leaves behind, written by the same
  * library code: a measurement log (agent start, a policy bundle, the audit key and checkpoints,
  * each extended into PCR 23) and an audit log whose checkpoints are signed by the TPM key. */
+#include "agent/agent.h"
 #include "audit/audit.h"
 #include "attest/attest.h"
 
@@ -37,7 +38,7 @@ int main(int argc, char **argv)
 	mc.log_path = argv[5];
 	mc.tcti = argv[2];
 	mc.pcr = 23;
-	r = measure_open(&mc, &m);
+	r = measure_open(&mc, &m, NULL);
 	if (r == 0)
 		r = measure_record(m, ATTEST_CT_START, start, strlen(start), NULL);
 	if (r == 0)
