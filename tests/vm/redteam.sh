@@ -22,7 +22,7 @@ printf '\110\215\065\035\000\000\000\277\001\000\000\000\272\006\000\000\000\270
 # sleep ends, the sleeper runs code no policy entry lists.
 rm -f /tmp/rt.inj /tmp/rt.pid
 sh -c '
-	sleep 8 > /tmp/rt.inj 2>&1 &
+	sleep 12 > /tmp/rt.inj 2>&1 &
 	p=$!
 	echo $p > /tmp/rt.pid
 	i=0
@@ -139,6 +139,13 @@ expect_eperm "KEYCTL_CLEAR of root's user keyring, then a vigil:rt of the scope'
 	$R key-clear-plant vigil:rt attacker
 got=$(outside /t/rtkeyreader key-read-desc vigil:rt 2>&1)
 expect_rc "the consumer still reads the platform's key (it read: $got)" 0 test "$got" = platform
+
+# --- 2d. Slow vigild without touching it --------------------------------------------------------
+# CAP_SYS_NICE is kept: the scope gives itself SCHED_FIFO 99. One spinning thread per vCPU leaves
+# CFS tasks, vigild among them, the 5 % of CPU that RT throttling reserves, and cgroup v2's cpu.max
+# does not bound RT tasks (no RT group scheduling in Debian's kernel). task_setscheduler guards
+# vigild as a target only.
+expect_eperm "sched_setscheduler(SCHED_FIFO 99) of the scope's own task" $R sched-fifo
 
 # --- 3. Network: an allowed destination for the hooks, a denied one on the wire --------------
 # The platform's network: the allowed hosts 10.10.0.1 and fd00:a::1 on d1, the denied networks

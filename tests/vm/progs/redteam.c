@@ -19,6 +19,7 @@
 #include <linux/seg6_iptunnel.h>
 #include <net/if.h>
 #include <netinet/in.h>
+#include <sched.h>
 #include <sys/mman.h>
 #include <sys/socket.h>
 #include <sys/ptrace.h>
@@ -472,6 +473,17 @@ static int key_clear_plant(const char *desc, const char *payload)
 	return key_add(desc, payload);
 }
 
+/* Real-time priority for the caller itself (CAP_SYS_NICE, kept by the ordinary set). */
+static int sched_fifo(void)
+{
+	struct sched_param sp = {.sched_priority = 99};
+
+	if (sched_setscheduler(0, SCHED_FIFO, &sp) < 0)
+		return fail("sched_setscheduler SCHED_FIFO 99", errno);
+	printf("SCHED_FIFO 99\n");
+	return 0;
+}
+
 int main(int argc, char **argv)
 {
 	const char *cmd = argc > 1 ? argv[1] : "";
@@ -495,6 +507,8 @@ int main(int argc, char **argv)
 		return key_read_desc(argv[2]);
 	if (!strcmp(cmd, "key-clear-plant") && argc == 4)
 		return key_clear_plant(argv[2], argv[3]);
+	if (!strcmp(cmd, "sched-fifo"))
+		return sched_fifo();
 	if (!strcmp(cmd, "uring-open") && argc == 3)
 		return uring_open(argv[2]);
 	if (!strcmp(cmd, "handle") && argc == 3)
@@ -510,7 +524,8 @@ int main(int argc, char **argv)
 	if (!strcmp(cmd, "udp") && argc == 6 && !strcmp(argv[4], "via-rthdr2-cmsg"))
 		return udp_send("rthdr2", argv[2], atoi(argv[3]), argv[5]);
 	fprintf(stderr, "usage: redteam anon-exec | anon-mprotect | execmod FILE | inject PID | "
-	                "vm-read PID | getfd PID FD | handle PATH | uring-open PATH | key-add DESC "
+	                "vm-read PID | getfd PID FD | handle PATH | uring-open PATH | sched-fifo | "
+	                "key-add DESC "
 	                "PAYLOAD | key-read-desc DESC | key-clear-plant DESC PAYLOAD | seg6 IF DST "
 	                "SEGMENT | udp ADDR "
 	                "PORT [via-srr|via-rthdr|via-rthdr2-cmsg HOP]\n");
