@@ -5,6 +5,7 @@
 #include "common.bpf.h"
 #include "decide.bpf.h"
 #include "self.bpf.h"
+#include "confine.bpf.h"
 
 /* (gen, description) -> the grants of every rule naming that key. */
 struct {
@@ -275,7 +276,10 @@ static __always_inline int key_check_ptrace(struct task_struct *child, unsigned 
 	return err;
 }
 
-/* A grant holder asking to be traced hands its grant to its parent: refused, whoever asks. */
+/*
+ * A grant holder asking to be traced hands its grant to its parent: refused, whoever asks. First
+ * the scope's bounds (confine_check_traceme: one program on the hook).
+ */
 SEC("lsm/ptrace_traceme")
 int BPF_PROG(vigil_ptrace_traceme, struct task_struct *parent, int ret)
 {
@@ -283,6 +287,9 @@ int BPF_PROG(vigil_ptrace_traceme, struct task_struct *parent, int ret)
 	struct vigil_event *e;
 	struct decision d;
 
+	if (ret)
+		return ret;
+	ret = confine_check_traceme(parent);
 	if (ret)
 		return ret;
 	if (!bpf_task_storage_get(&key_task_exe, task, 0, 0) || current_is_vigild())

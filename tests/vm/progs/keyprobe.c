@@ -2,7 +2,7 @@
  *
  *   keyprobe read ID | fork-read ID        keyctl read (fork-read: from a forked child)
  *   keyprobe pause                          wait for a signal (a grant holder to attack)
- *   keyprobe ptrace PID | vmwrite PID | vmread PID | procmem PID
+ *   keyprobe ptrace PID | vmwrite PID | vmread PID | procmem PID | procmem-read PID
  *   keyprobe traceme                        PTRACE_TRACEME from this process
  *   keyprobe traced-exec PATH ARGS...       run PATH traced from its exec on; its exit status
  *   keyprobe exe-file PATH ID               unmap this binary, prctl(PR_SET_MM_EXE_FILE, PATH),
@@ -83,9 +83,9 @@ static int cmd_memory(const char *op, pid_t pid)
 		ptrace(PTRACE_DETACH, pid, 0, 0);
 		return 0;
 	}
-	if (strcmp(op, "procmem") == 0) {
+	if (strcmp(op, "procmem") == 0 || strcmp(op, "procmem-read") == 0) {
 		snprintf(path, sizeof(path), "/proc/%d/mem", pid);
-		fd = open(path, O_RDWR);
+		fd = open(path, strcmp(op, "procmem") == 0 ? O_RDWR : O_RDONLY);
 		if (fd < 0)
 			return fail("open /proc/PID/mem", errno);
 		close(fd);
