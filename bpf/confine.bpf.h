@@ -73,4 +73,70 @@ static __always_inline int confine_check_traceme(struct task_struct *parent)
 	return cap_refuse(cfg, gen, CAP_SYS_PTRACE, false);
 }
 
+#define CONFINE_PROT_WRITE  0x2
+#define CONFINE_MAP_TYPE    0x0f
+#define CONFINE_MAP_PRIVATE 0x02
+
+/*
+ * Executable memory whose content no allowlisted file vouches for (the execmem / execmod
+ * classes): an exec decision of the exec section (its audit mode; exec.allow_fileless lifts
+ * it, as for memfd code: a JIT needs it), event type mmap_exec / mprotect_exec. reason
+ * fileless: no file backs the memory; modified: a file's private pages writable or written.
+ * Cold: the hooks call it only for such requests.
+ */
+static __noinline int confine_execmem(struct file *file, __u32 type, __u32 reason)
+{
+	struct vigil_policy_cfg *cfg;
+	struct vigil_event *e;
+	struct decision d;
+	bool broken;
+	__u32 gen;
+	int err;
+
+	cfg = governing_policy(VIGIL_CFG_SECTION_ALWAYS, &gen, &broken);
+	if (broken) {
+		decision_from_action(&d, VIGIL_ACT_DENY, 0, VIGIL_R_NO_POLICY);
+	} else {
+		if (!cfg || (cfg->flags & VIGIL_CFG_ALLOW_FILELESS))
+			return 0;
+		decision_from_action(&d, VIGIL_ACT_DENY, 0, reason);
+		decision_apply_mode(&d, cfg);
+	}
+	err = d.verdict == VIGIL_DENY ? -EPERM : 0;
+	stat_inc(err ? VIGIL_STAT_EXEC_DENY : VIGIL_STAT_EXEC_AUDIT);
+	e = decision_event(type, gen, cfg, &d, err, 0);
+	if (!e)
+		return err;
+	if (file)
+		event_set_file(e, file, false);
+	event_submit(e);
+	return err;
+}
+
+/* mmap_file with PROT_EXEC: no file, or a private file mapping writable and executable at once. */
+static __always_inline int confine_check_mmap(struct file *file, unsigned long prot,
+                                              unsigned long flags)
+{
+	if (!file)
+		return confine_execmem(NULL, VIGIL_EV_MMAP_EXEC, VIGIL_R_FILELESS);
+	if ((prot & CONFINE_PROT_WRITE) && (flags & CONFINE_MAP_TYPE) == CONFINE_MAP_PRIVATE)
+		return confine_execmem(file, VIGIL_EV_MMAP_EXEC, VIGIL_R_MODIFIED);
+	return 0;
+}
+
+/*
+ * file_mprotect adding PROT_EXEC: a vma no file backs, a file's vma with copied-on-write pages
+ * (anon_vma: written since it was mapped), or writable and executable at once.
+ */
+static __always_inline int confine_check_mprotect(struct vm_area_struct *vma, unsigned long prot)
+{
+	struct file *file = BPF_CORE_READ(vma, vm_file);
+
+	if (!file)
+		return confine_execmem(NULL, VIGIL_EV_MPROTECT_EXEC, VIGIL_R_FILELESS);
+	if (BPF_CORE_READ(vma, anon_vma) || (prot & CONFINE_PROT_WRITE))
+		return confine_execmem(file, VIGIL_EV_MPROTECT_EXEC, VIGIL_R_MODIFIED);
+	return 0;
+}
+
 #endif /* VIGIL_CONFINE_BPF_H */
