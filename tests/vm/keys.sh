@@ -12,6 +12,7 @@ ev() {
 	expect_event "$n" '"type":"key"' '"key":"vigil:disk"' "$@"
 }
 
+# A managed key is created from the scope only by a binary a rule grants write (key_alloc).
 id=$($V key-add vigil:disk s3cr3t)
 expect_rc "the workload adds the managed key" 0 test -n "$id"
 expect_eperm "keyctl read by a binary the rules do not name" $V key-read $id
@@ -45,6 +46,9 @@ case $rc in
    expect_event "event: read after PR_SET_MM_EXE_FILE" '"type":"key"' '"perm":"read"' \
 	'"comm":"keyprobe"' '"reason":"not_named"' '"errno":1' ;;
 101) ok "PR_SET_MM_EXE_FILE refused (EPERM: CAP_SYS_RESOURCE is not granted)" ;;
+102) ok "PR_SET_MM_EXE_FILE: the route's anonymous executable code is refused (mmap_exec)"
+   expect_event "event: anonymous PROT_EXEC" '"type":"mmap_exec"' '"reason":"fileless"' \
+	'"comm":"keyprobe"' '"errno":1' ;;
 *) not_ok "PR_SET_MM_EXE_FILE to the granted binary" "exit $rc, want 1 (key refused) or 101 (prctl refused)" ;;
 esac
 $H pause &

@@ -6,7 +6,8 @@
  *   keyprobe traceme                        PTRACE_TRACEME from this process
  *   keyprobe traced-exec PATH ARGS...       run PATH traced from its exec on; its exit status
  *   keyprobe exe-file PATH ID               unmap this binary, prctl(PR_SET_MM_EXE_FILE, PATH),
- *                                           keyctl read: exit 0 read, 1 EPERM, 100+errno prctl
+ *                                           keyctl read: exit 0 read, 1 EPERM, 100+errno prctl,
+ *                                           102 its anonymous code refused (EPERM)
  * Exit 0 on success, 1 with "what: strerror" on stderr otherwise.
  */
 #include <errno.h>
@@ -216,7 +217,7 @@ static int cmd_exe_file(const char *path, long key)
 	code = mmap(NULL, 4096, PROT_READ | PROT_WRITE | PROT_EXEC, MAP_PRIVATE | MAP_ANONYMOUS, -1,
 	            0);
 	if (code == MAP_FAILED)
-		return fail("mmap", errno);
+		return errno == EPERM ? (fail("mmap PROT_EXEC", errno), 102) : fail("mmap", errno);
 	memcpy(code, exe_blob, size);
 	fflush(NULL);
 	((void (*)(struct exe_args *))code)(&a);
