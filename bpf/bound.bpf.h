@@ -273,9 +273,10 @@ static __always_inline bool proc_is_sysctl(struct inode *inode)
 }
 
 /*
- * Write-opens from the scope that reach past it: cgroupfs (above), block devices (raw writes
- * under every file system's checks), debugfs and tracefs, sysfs, sysctls. Called from the one
- * file_open program (bpf/file.bpf.h); every other open returns after a mode test and two loads.
+ * Opens from the scope that reach past it: every open of a block device, reading too (raw
+ * reads and writes under every file system's checks: a disk holds every denied tree), and
+ * write-opens of cgroupfs (above), debugfs and tracefs, sysfs, sysctls. Called from the one
+ * file_open program (bpf/file.bpf.h); every other open returns after a few loads and tests.
  */
 static __always_inline int bound_check_open(struct file *file)
 {
@@ -285,10 +286,10 @@ static __always_inline int bound_check_open(struct file *file)
 	__u32 gen, kind;
 	bool blk;
 
-	if (!(file->f_mode & FMODE_WRITE))
+	blk = (inode->i_mode & S_IFMT) == S_IFBLK;
+	if (!(file->f_mode & FMODE_WRITE) && !blk)
 		return 0;
 	magic = inode->i_sb->s_magic;
-	blk = (inode->i_mode & S_IFMT) == S_IFBLK;
 	if (magic != CGROUP2_SUPER_MAGIC && magic != CGROUP_SUPER_MAGIC && magic != DEBUGFS_MAGIC &&
 	    magic != TRACEFS_MAGIC && magic != SYSFS_MAGIC && magic != PROC_SUPER_MAGIC && !blk)
 		return 0;

@@ -9,6 +9,7 @@
 #include "common.bpf.h"
 #include "decide.bpf.h"
 #include "self.bpf.h"
+#include "confine.bpf.h"
 
 struct {
 	__uint(type, BPF_MAP_TYPE_HASH);
@@ -142,6 +143,9 @@ int BPF_PROG(vigil_file_mprotect, struct vm_area_struct *vma, unsigned long reqp
 		return ret;
 	if (!(prot & PROT_EXEC))
 		return 0;
+	ret = confine_check_mprotect(vma, prot);
+	if (ret)
+		return ret;
 	file = BPF_CORE_READ(vma, vm_file);
 	if (!file)
 		return 0;

@@ -406,8 +406,11 @@ int BPF_PROG(vigil_mmap_file, struct file *file, unsigned long reqprot, unsigned
 
 	if (ret)
 		return ret;
-	if (!file || !(prot & PROT_EXEC))
+	if (!(prot & PROT_EXEC))
 		return 0;
+	err = confine_check_mmap(file, prot, flags);
+	if (err || !file)
+		return err;
 	err = exec_check_mmap(file);
 	if (err)
 		return err;

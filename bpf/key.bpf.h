@@ -5,6 +5,7 @@
 #include "common.bpf.h"
 #include "decide.bpf.h"
 #include "self.bpf.h"
+#include "confine.bpf.h"
 
 /* (gen, description) -> the grants of every rule naming that key. */
 struct {
@@ -182,6 +183,49 @@ int vigil_key_permission(unsigned long long *ctx)
 	return err;
 }
 
+/*
+ * A new key of a managed description created from the scope: refused unless a rule grants the
+ * creator write (what updating the key would need). Otherwise the scope clears or unlinks the
+ * platform's key from a keyring it may write (root's user keyring is shared by every uid-0
+ * process) and plants its own payload under the managed name for the granted consumer to read.
+ * Event: type key, perm write, reason not_named.
+ */
+SEC("lsm/key_alloc")
+int BPF_PROG(vigil_key_alloc, struct key *key, const struct cred *cred, unsigned long flags,
+             int ret)
+{
+	struct vigil_policy_cfg *cfg;
+	struct vigil_key_key kk = {};
+	struct vigil_key_val *val;
+	struct vigil_event *e;
+	struct decision d;
+	__u32 gen;
+	int err;
+
+	if (ret)
+		return ret;
+	cfg = bound_policy(&gen);
+	if (!cfg)
+		return 0;
+	kk.gen = gen;
+	if (bpf_probe_read_kernel_str(kk.desc, sizeof(kk.desc), key->description) < 0)
+		return 0;
+	val = bpf_map_lookup_elem(&key_rules, &kk);
+	if (!val || key_grant(val, VIGIL_KEY_WRITE, BPF_CORE_READ(cred, uid.val), gen))
+		return 0;
+	decision_from_action(&d, VIGIL_ACT_DENY, 0, VIGIL_R_NOT_NAMED);
+	decision_apply_mode(&d, cfg);
+	err = d.verdict == VIGIL_DENY ? -EPERM : 0;
+	if (err)
+		stat_inc(VIGIL_STAT_KEY_DENY);
+	e = decision_event(VIGIL_EV_KEY, gen, cfg, &d, err, VIGIL_KEY_WRITE);
+	if (!e)
+		return err;
+	__builtin_memcpy(e->key_desc, kk.desc, sizeof(e->key_desc));
+	event_submit(e);
+	return err;
+}
+
 /* Records what this exec started (see key_task_exe); nobody else hooks this void hook. */
 SEC("lsm/bprm_committed_creds")
 int BPF_PROG(vigil_bprm_committed_creds, struct linux_binprm *bprm)
@@ -275,7 +319,10 @@ static __always_inline int key_check_ptrace(struct task_struct *child, unsigned 
 	return err;
 }
 
-/* A grant holder asking to be traced hands its grant to its parent: refused, whoever asks. */
+/*
+ * A grant holder asking to be traced hands its grant to its parent: refused, whoever asks. First
+ * the scope's bounds (confine_check_traceme: one program on the hook).
+ */
 SEC("lsm/ptrace_traceme")
 int BPF_PROG(vigil_ptrace_traceme, struct task_struct *parent, int ret)
 {
@@ -283,6 +330,9 @@ int BPF_PROG(vigil_ptrace_traceme, struct task_struct *parent, int ret)
 	struct vigil_event *e;
 	struct decision d;
 
+	if (ret)
+		return ret;
+	ret = confine_check_traceme(parent);
 	if (ret)
 		return ret;
 	if (!bpf_task_storage_get(&key_task_exe, task, 0, 0) || current_is_vigild())

@@ -255,6 +255,74 @@ int BPF_PROG(vigil_socket_listen, struct socket *sock, int backlog, int ret)
  * An explicit destination (sendto, sendmsg with msg_name, sendmmsg, io_uring, TCP fast open)
  * is checked like a connect; without one the socket's connect was already checked.
  */
+#define SOL_IPV6_            41
+#define IPV6_2292RTHDR_      5
+#define IPV6_2292PKTOPTIONS_ 6
+#define IPV6_RTHDR_          57
+#define NET_CMSG_MAX         16 /* control messages read per sendmsg; more: fail closed */
+
+/*
+ * An IPv6 routing header (segment routing type 4, Mobile IPv6 type 2) set on a socket or sent
+ * with a datagram: the packet goes to the header's addresses, while connect/sendmsg saw the
+ * final destination. No capability is needed for these (hop-by-hop and destination options
+ * need CAP_NET_RAW, refused by default). Refused to the scope: reason socket_kind, op sendmsg,
+ * the socket's family and transport.
+ */
+static __noinline int net_refuse_rthdr(struct socket *sock)
+{
+	struct net_req r = {.op = VIGIL_NET_SENDMSG};
+	struct vigil_policy_cfg *cfg;
+	struct decision d = {};
+	bool broken;
+	__u32 gen;
+
+	cfg = governing_policy(VIGIL_CFG_SECTION_ALWAYS, &gen, &broken);
+	if (!cfg && !broken)
+		return 0;
+	decision_from_action(&d, VIGIL_ACT_DENY, 0,
+	                     broken ? VIGIL_R_NO_POLICY : VIGIL_R_SOCKET_KIND);
+	r.key.family = 6;
+	r.proto = BPF_CORE_READ(sock, sk, sk_protocol);
+	return net_finish(cfg, gen, &d, &r, SOL_IPV6_, IPV6_RTHDR_);
+}
+
+SEC("lsm/socket_setsockopt")
+int BPF_PROG(vigil_socket_setsockopt, struct socket *sock, int level, int optname, int ret)
+{
+	if (ret)
+		return ret;
+	if (level != SOL_IPV6_ || (optname != IPV6_RTHDR_ && optname != IPV6_2292RTHDR_ &&
+	                           optname != IPV6_2292PKTOPTIONS_))
+		return 0;
+	return net_refuse_rthdr(sock);
+}
+
+/* True when the kernel copy of msg's control messages holds an IPv6 routing header (or more
+ * messages than we read). */
+static __noinline bool net_cmsg_rthdr(struct msghdr *msg)
+{
+	struct cmsghdr c;
+	__u64 len = BPF_CORE_READ(msg, msg_controllen), off = 0;
+	char *base = BPF_CORE_READ(msg, msg_control);
+	int i;
+
+	if (BPF_CORE_READ_BITFIELD_PROBED(msg, msg_control_is_user))
+		return true; /* not the kernel copy sendmsg makes: cannot tell, fail closed */
+	for (i = 0; i < NET_CMSG_MAX; i++) {
+		if (off + sizeof(c) > len)
+			return false;
+		if (bpf_probe_read_kernel(&c, sizeof(c), base + off))
+			return true;
+		if (c.cmsg_len < sizeof(c) || c.cmsg_len > len - off)
+			return false; /* the kernel stops here too (EINVAL) */
+		if (c.cmsg_level == SOL_IPV6_ &&
+		    (c.cmsg_type == IPV6_RTHDR_ || c.cmsg_type == IPV6_2292RTHDR_))
+			return true;
+		off += (c.cmsg_len + 7) & ~7ull;
+	}
+	return off < len;
+}
+
 SEC("lsm/socket_sendmsg")
 int BPF_PROG(vigil_socket_sendmsg, struct socket *sock, struct msghdr *msg, int size, int ret)
 {
@@ -262,6 +330,13 @@ int BPF_PROG(vigil_socket_sendmsg, struct socket *sock, struct msghdr *msg, int 
 
 	if (ret)
 		return ret;
+	/* Control messages on an IPv6 socket: one load and a compare on every other sendmsg. */
+	if (msg->msg_controllen && sock->sk && sock->sk->__sk_common.skc_family == AF_INET6 &&
+	    net_cmsg_rthdr(msg)) {
+		ret = net_refuse_rthdr(sock);
+		if (ret)
+			return ret;
+	}
 	name = msg->msg_name;
 	return net_check_sockaddr(sock, name, NULL, name ? msg->msg_namelen : 0, VIGIL_NET_SENDMSG);
 }

@@ -144,8 +144,9 @@ static __always_inline bool proc_global_guarded(struct dentry *d)
 
 /*
  * A write open on procfs from the scope: /proc/PID/... of vigild or of any task outside the
- * scope (oom_score_adj, oom_adj, comm, attr, timerslack_ns, ...), and proc_global_guarded.
- * Called only for procfs opened for writing.
+ * scope (oom_score_adj, oom_adj, comm, attr, timerslack_ns, ...), /proc/PID/mem of every task,
+ * the opener's own included (the kernel asks no ptrace hook for a task's own memory: writing it
+ * is code no policy lists), and proc_global_guarded. Called only for procfs opened for writing.
  */
 static __always_inline int self_check_proc_write(struct file *file)
 {
@@ -163,10 +164,12 @@ static __always_inline int self_check_proc_write(struct file *file)
 	bpf_core_read(&pid, sizeof(pid), &pi->pid);
 	if (!pid)
 		return proc_global_guarded(d) ? self_deny(VIGIL_SELF_PROC, 0, 0, 0, d) : 0;
+	cfg = current_policy(&gen);
+	if (cfg && dentry_name_is(d, "mem", 3))
+		return self_deny(VIGIL_SELF_PROC, BPF_CORE_READ(task_of_pid(pid), tgid), 0, 0, d);
 	target = task_of_pid(pid);
 	if (!target)
 		return 0; /* the task is gone: its files answer ESRCH */
-	cfg = current_policy(&gen);
 	if (task_is_vigild(target) || (cfg && !task_in_scope(cfg, gen, target)))
 		return self_deny(VIGIL_SELF_PROC, BPF_CORE_READ(target, tgid), 0, 0, d);
 	return 0;

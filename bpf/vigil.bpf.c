@@ -6,17 +6,20 @@
 #include "key.bpf.h"
 #include "bound.bpf.h"
 #include "compat.bpf.h"
+#include "confine.bpf.h"
 
 /*
  * ptrace attach, /proc/PID/mem, process_vm_*: one program for the hook (a second one costs a
- * trampoline call on every access check), vigild's protection first, then key grant holders.
+ * trampoline call on every access check), vigild's protection first, then the scope's bounds
+ * (bpf/confine.bpf.h), then key grant holders.
  */
 SEC("lsm/ptrace_access_check")
 int BPF_PROG(vigil_ptrace_access_check, struct task_struct *child, unsigned int mode, int ret)
 {
 	if (ret)
 		return ret;
-	return self_check_ptrace(child, mode) ?: key_check_ptrace(child, mode);
+	return self_check_ptrace(child, mode) ?: confine_check_ptrace(child, mode)
+	                                          ?: key_check_ptrace(child, mode);
 }
 
 /* Every fork and thread: clone3(CLONE_INTO_CGROUP) from the scope, then key grant inheritance. */

@@ -175,9 +175,9 @@ int policy_compile_net(const struct policy *p, size_t max, struct policy_net_ent
 #define POLICY_CAP_ALL  ((1ull << (POLICY_CAP_LAST + 1)) - 1)
 /* Refused unless granted: no ordinary workload needs them, and each breaks a guarantee. */
 #define POLICY_CAP_REFUSED                                                                         \
-	((1ull << 9) | (1ull << 13) | (1ull << 16) | (1ull << 17) | (1ull << 19) | (1ull << 21) |  \
-	 (1ull << 22) | (1ull << 24) | (1ull << 25) | (1ull << 32) | (1ull << 33) | (1ull << 34) | \
-	 (1ull << 38) | (1ull << 39))
+	((1ull << 2) | (1ull << 9) | (1ull << 12) | (1ull << 13) | (1ull << 16) | (1ull << 17) |   \
+	 (1ull << 19) | (1ull << 21) | (1ull << 22) | (1ull << 23) | (1ull << 24) | (1ull << 25) | \
+	 (1ull << 32) | (1ull << 33) | (1ull << 34) | (1ull << 38) | (1ull << 39))
 
 /* The capabilities tasks in scope keep: bit N is capability N. */
 uint64_t policy_cap_allow(const struct policy *p);

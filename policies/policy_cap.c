@@ -53,8 +53,14 @@ static const char *const cap_names[POLICY_CAP_LAST + 1] = {
 /* What a grant gives up. vigil's own refusals (mounts, modules, kexec, cgroup moves, writes to
  * kernel interfaces) hold whatever is granted; these say what is left. */
 static const char *const cap_risks[POLICY_CAP_LAST + 1] = {
+    [2] = "the workload can open files by handle (open_by_handle_at), with no path walk: "
+          "on a disk file system a handle reaches a file whose dentry has no parent, where "
+          "vigil's path rules cannot see the tree it lies in",
     [9] = "the workload can make files immutable or append-only, including where vigil "
           "writes (an append-only log it cannot rotate, an immutable file it cannot replace)",
+    [12] = "the workload can change interfaces, addresses, routes (SRv6 and tunnel "
+           "encapsulation included), firewall and traffic control: packets for an allowed "
+           "host can be sent to a denied one, under every network hook",
     [13] = "the workload can open raw and packet sockets: it builds its own packets, headers "
            "and addresses included (the network section decides raw sockets only if it "
            "names them)",
@@ -70,6 +76,8 @@ static const char *const cap_risks[POLICY_CAP_LAST + 1] = {
            "namespaces, change kernel tunables (keyrings, quotas, swap, hostname), and use "
            "most administrative interfaces; vigil still refuses mounts, modules and kexec",
     [22] = "the workload can reboot or power off the guest (reboot with kexec stays refused)",
+    [23] = "the workload can give itself real-time scheduling (SCHED_FIFO 99) and starve "
+           "every ordinary task, vigild included, without touching vigild",
     [24] = "the workload can exceed resource limits and reserved space: it can exhaust the "
            "disk and memory vigil needs",
     [25] = "the workload can set the system clock: event and audit timestamps, certificate and "

@@ -13,14 +13,17 @@
 #define BIT(cap) (1ull << (cap))
 enum {
 	CHOWN = 0,
+	DAC_READ_SEARCH = 2,
 	LINUX_IMMUTABLE = 9,
 	NET_BIND = 10,
+	NET_ADMIN = 12,
 	NET_RAW = 13,
 	SYS_MODULE = 16,
 	SYS_RAWIO = 17,
 	SYS_PTRACE = 19,
 	SYS_ADMIN = 21,
 	SYS_BOOT = 22,
+	SYS_NICE = 23,
 	SYS_RESOURCE = 24,
 	SYS_TIME = 25,
 	MAC_OVERRIDE = 32,
@@ -91,7 +94,8 @@ static void test_cap_compile(void **state)
 	uint64_t refused = BIT(SYS_MODULE) | BIT(SYS_RAWIO) | BIT(SYS_ADMIN) | BIT(NET_RAW) |
 	                   BIT(SYS_PTRACE) | BIT(SYS_RESOURCE) | BIT(LINUX_IMMUTABLE) |
 	                   BIT(SYS_BOOT) | BIT(MAC_ADMIN) | BIT(MAC_OVERRIDE) | BIT(BPF) |
-	                   BIT(PERFMON) | BIT(SYSLOG) | BIT(SYS_TIME);
+	                   BIT(PERFMON) | BIT(SYSLOG) | BIT(SYS_TIME) | BIT(NET_ADMIN) |
+	                   BIT(SYS_NICE) | BIT(DAC_READ_SEARCH);
 
 	(void)state;
 	assert_int_equal(POLICY_CAP_REFUSED, refused);
@@ -145,6 +149,9 @@ static void test_cap_names_and_risks(void **state)
 			assert_null(policy_cap_risk(cap));
 	}
 	assert_contains(policy_cap_risk(SYS_ADMIN), "mount");
+	assert_contains(policy_cap_risk(NET_ADMIN), "routes");
+	assert_contains(policy_cap_risk(SYS_NICE), "starve");
+	assert_contains(policy_cap_risk(DAC_READ_SEARCH), "open_by_handle_at");
 }
 
 static void test_cap_event_json(void **state)

@@ -12,6 +12,7 @@ ev() {
 	expect_event "$n" '"type":"key"' '"key":"vigil:disk"' "$@"
 }
 
+# A managed key is created from the scope only by a binary a rule grants write (key_alloc).
 id=$($V key-add vigil:disk s3cr3t)
 expect_rc "the workload adds the managed key" 0 test -n "$id"
 expect_eperm "keyctl read by a binary the rules do not name" $V key-read $id
@@ -45,6 +46,9 @@ case $rc in
    expect_event "event: read after PR_SET_MM_EXE_FILE" '"type":"key"' '"perm":"read"' \
 	'"comm":"keyprobe"' '"reason":"not_named"' '"errno":1' ;;
 101) ok "PR_SET_MM_EXE_FILE refused (EPERM: CAP_SYS_RESOURCE is not granted)" ;;
+102) ok "PR_SET_MM_EXE_FILE: the route's anonymous executable code is refused (mmap_exec)"
+   expect_event "event: anonymous PROT_EXEC" '"type":"mmap_exec"' '"reason":"fileless"' \
+	'"comm":"keyprobe"' '"errno":1' ;;
 *) not_ok "PR_SET_MM_EXE_FILE to the granted binary" "exit $rc, want 1 (key refused) or 101 (prctl refused)" ;;
 esac
 $H pause &
@@ -58,13 +62,16 @@ expect_event "event: ptrace of the holder" '"type":"key"' '"perm":"ptrace"' "\"t
 expect_eperm "process_vm_writev into the grant holder" $P vmwrite $hold
 expect_eperm "process_vm_readv of the grant holder" $P vmread $hold
 # mem_open turns a refused ptrace_may_access into EACCES; the plain process below shows the
-# refusal is vigil's.
-expect_rc "/proc/PID/mem of the grant holder opened for writing: refused (EACCES)" 1 $P procmem $hold
+# refusal is vigil's. (Write-opens of /proc/PID/mem are refused to the scope for every task.)
+expect_rc "/proc/PID/mem of the grant holder opened for reading: refused (EACCES)" 1 $P procmem-read $hold
 cp /tmp/.err /tmp/procmem.err
 expect_rc "... with the kernel's EACCES" 0 grep -q "Permission denied" /tmp/procmem.err
+expect_eperm "/proc/PID/mem of the grant holder opened for writing" $P procmem $hold
+# The policy keeps CAP_SYS_PTRACE (ptrace attach inside the scope): the grant alone refuses.
 expect_rc "ptrace attach to a process without a grant still works" 0 $P ptrace $plain
 expect_rc "process_vm_writev into a process without a grant still works" 0 $P vmwrite $plain
-expect_rc "/proc/PID/mem of a process without a grant still opens" 0 $P procmem $plain
+expect_rc "/proc/PID/mem of a process without a grant opens for reading" 0 $P procmem-read $plain
+expect_eperm "... but not for writing (the scope writes no process's memory)" $P procmem $plain
 expect_rc "the platform may debug the holder" 0 outside $P ptrace $hold
 expect_eperm "PTRACE_TRACEME from a grant holder" $H traceme
 expect_eperm "the granted binary exec'd under ptrace gets no grant" $P traced-exec /t/keyreader key-read $id

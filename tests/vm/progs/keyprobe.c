@@ -2,11 +2,12 @@
  *
  *   keyprobe read ID | fork-read ID        keyctl read (fork-read: from a forked child)
  *   keyprobe pause                          wait for a signal (a grant holder to attack)
- *   keyprobe ptrace PID | vmwrite PID | vmread PID | procmem PID
+ *   keyprobe ptrace PID | vmwrite PID | vmread PID | procmem PID | procmem-read PID
  *   keyprobe traceme                        PTRACE_TRACEME from this process
  *   keyprobe traced-exec PATH ARGS...       run PATH traced from its exec on; its exit status
  *   keyprobe exe-file PATH ID               unmap this binary, prctl(PR_SET_MM_EXE_FILE, PATH),
- *                                           keyctl read: exit 0 read, 1 EPERM, 100+errno prctl
+ *                                           keyctl read: exit 0 read, 1 EPERM, 100+errno prctl,
+ *                                           102 its anonymous code refused (EPERM)
  * Exit 0 on success, 1 with "what: strerror" on stderr otherwise.
  */
 #include <errno.h>
@@ -83,9 +84,9 @@ static int cmd_memory(const char *op, pid_t pid)
 		ptrace(PTRACE_DETACH, pid, 0, 0);
 		return 0;
 	}
-	if (strcmp(op, "procmem") == 0) {
+	if (strcmp(op, "procmem") == 0 || strcmp(op, "procmem-read") == 0) {
 		snprintf(path, sizeof(path), "/proc/%d/mem", pid);
-		fd = open(path, O_RDWR);
+		fd = open(path, strcmp(op, "procmem") == 0 ? O_RDWR : O_RDONLY);
 		if (fd < 0)
 			return fail("open /proc/PID/mem", errno);
 		close(fd);
@@ -216,7 +217,7 @@ static int cmd_exe_file(const char *path, long key)
 	code = mmap(NULL, 4096, PROT_READ | PROT_WRITE | PROT_EXEC, MAP_PRIVATE | MAP_ANONYMOUS, -1,
 	            0);
 	if (code == MAP_FAILED)
-		return fail("mmap", errno);
+		return errno == EPERM ? (fail("mmap PROT_EXEC", errno), 102) : fail("mmap", errno);
 	memcpy(code, exe_blob, size);
 	fflush(NULL);
 	((void (*)(struct exe_args *))code)(&a);

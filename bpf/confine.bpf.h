@@ -1,0 +1,142 @@
+/*
+ * Confinement of the scope's code: what the scope may do to other processes' memory (ptrace
+ * modes) and to its own (executable memory no file backs). Bounds like bpf/bound.bpf.h: the
+ * programs of the hooks (vigil.bpf.c, bpf/exec.bpf.h) call these.
+ */
+#ifndef VIGIL_CONFINE_BPF_H
+#define VIGIL_CONFINE_BPF_H
+
+#include "common.bpf.h"
+#include "decide.bpf.h"
+#include "bound.bpf.h"
+
+#define CAP_SYS_PTRACE       19
+#define CONFINE_MODE_ATTACH  0x02
+#define CONFINE_MODE_NOAUDIT 0x04
+
+/* A refusal about another task (enum vigil_self_kind kind), with the target's pid. */
+static __noinline int confine_deny_task(__u32 kind, __u32 gen, const struct vigil_policy_cfg *cfg,
+                                        __u32 target_pid, bool noaudit)
+{
+	struct vigil_event *e;
+
+	if (noaudit) { /* a probe ("may ps show this field?"): counted, no event */
+		stat_inc(VIGIL_STAT_SELF_DENY);
+		return -EPERM;
+	}
+	e = self_event_start(kind, gen, cfg);
+	if (!e)
+		return -EPERM;
+	e->target_pid = target_pid;
+	__builtin_memcpy(e->path, "ptrace\0", 7);
+	event_submit(e);
+	return -EPERM;
+}
+
+/*
+ * Every ptrace mode from the scope (ptrace, /proc/PID/mem and the other ptrace-checked /proc
+ * files, process_vm_*, pidfd_getfd, kcmp): to a task outside the scope (or PID 1), refused
+ * whatever Yama or the kernel's uid checks say; ATTACH mode to any task, the scope's own
+ * included, unless the policy keeps CAP_SYS_PTRACE (a capability decision: its event and its
+ * audit mode). The scope's code cannot become another process's code.
+ */
+static __always_inline int confine_check_ptrace(struct task_struct *child, unsigned int mode)
+{
+	struct vigil_policy_cfg *cfg;
+	__u32 gen;
+
+	cfg = bound_policy(&gen);
+	if (!cfg)
+		return 0;
+	if (BPF_CORE_READ(child, tgid) == 1 || !task_in_scope(cfg, gen, child))
+		return confine_deny_task(VIGIL_SELF_PTRACE, gen, cfg, BPF_CORE_READ(child, tgid),
+		                         mode & CONFINE_MODE_NOAUDIT);
+	if (!(mode & CONFINE_MODE_ATTACH) || (cfg->cap_allow & (1ull << CAP_SYS_PTRACE)))
+		return 0;
+	return cap_refuse(cfg, gen, CAP_SYS_PTRACE, mode & CONFINE_MODE_NOAUDIT);
+}
+
+/* PTRACE_TRACEME from the scope: its parent attaches. The same bounds, parent as tracer. */
+static __always_inline int confine_check_traceme(struct task_struct *parent)
+{
+	struct vigil_policy_cfg *cfg;
+	__u32 gen;
+
+	cfg = bound_policy(&gen);
+	if (!cfg)
+		return 0;
+	if (BPF_CORE_READ(parent, tgid) == 1 || !task_in_scope(cfg, gen, parent))
+		return confine_deny_task(VIGIL_SELF_PTRACE, gen, cfg, BPF_CORE_READ(parent, tgid),
+		                         false);
+	if (cfg->cap_allow & (1ull << CAP_SYS_PTRACE))
+		return 0;
+	return cap_refuse(cfg, gen, CAP_SYS_PTRACE, false);
+}
+
+#define CONFINE_PROT_WRITE  0x2
+#define CONFINE_MAP_TYPE    0x0f
+#define CONFINE_MAP_PRIVATE 0x02
+
+/*
+ * Executable memory whose content no allowlisted file vouches for (the execmem / execmod
+ * classes): an exec decision of the exec section (its audit mode; exec.allow_fileless lifts
+ * it, as for memfd code: a JIT needs it), event type mmap_exec / mprotect_exec. reason
+ * fileless: no file backs the memory; modified: a file's private pages writable or written.
+ * Cold: the hooks call it only for such requests.
+ */
+static __noinline int confine_execmem(struct file *file, __u32 type, __u32 reason)
+{
+	struct vigil_policy_cfg *cfg;
+	struct vigil_event *e;
+	struct decision d;
+	bool broken;
+	__u32 gen;
+	int err;
+
+	cfg = governing_policy(VIGIL_CFG_SECTION_ALWAYS, &gen, &broken);
+	if (broken) {
+		decision_from_action(&d, VIGIL_ACT_DENY, 0, VIGIL_R_NO_POLICY);
+	} else {
+		if (!cfg || (cfg->flags & VIGIL_CFG_ALLOW_FILELESS))
+			return 0;
+		decision_from_action(&d, VIGIL_ACT_DENY, 0, reason);
+		decision_apply_mode(&d, cfg);
+	}
+	err = d.verdict == VIGIL_DENY ? -EPERM : 0;
+	stat_inc(err ? VIGIL_STAT_EXEC_DENY : VIGIL_STAT_EXEC_AUDIT);
+	e = decision_event(type, gen, cfg, &d, err, 0);
+	if (!e)
+		return err;
+	if (file)
+		event_set_file(e, file, false);
+	event_submit(e);
+	return err;
+}
+
+/* mmap_file with PROT_EXEC: no file, or a private file mapping writable and executable at once. */
+static __always_inline int confine_check_mmap(struct file *file, unsigned long prot,
+                                              unsigned long flags)
+{
+	if (!file)
+		return confine_execmem(NULL, VIGIL_EV_MMAP_EXEC, VIGIL_R_FILELESS);
+	if ((prot & CONFINE_PROT_WRITE) && (flags & CONFINE_MAP_TYPE) == CONFINE_MAP_PRIVATE)
+		return confine_execmem(file, VIGIL_EV_MMAP_EXEC, VIGIL_R_MODIFIED);
+	return 0;
+}
+
+/*
+ * file_mprotect adding PROT_EXEC: a vma no file backs, a file's vma with copied-on-write pages
+ * (anon_vma: written since it was mapped), or writable and executable at once.
+ */
+static __always_inline int confine_check_mprotect(struct vm_area_struct *vma, unsigned long prot)
+{
+	struct file *file = BPF_CORE_READ(vma, vm_file);
+
+	if (!file)
+		return confine_execmem(NULL, VIGIL_EV_MPROTECT_EXEC, VIGIL_R_FILELESS);
+	if (BPF_CORE_READ(vma, anon_vma) || (prot & CONFINE_PROT_WRITE))
+		return confine_execmem(file, VIGIL_EV_MPROTECT_EXEC, VIGIL_R_MODIFIED);
+	return 0;
+}
+
+#endif /* VIGIL_CONFINE_BPF_H */
