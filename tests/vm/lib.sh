@@ -3,6 +3,7 @@
 EVENTS=${EVENTS:-/out/events.jsonl}
 T_PASS=0
 T_FAIL=0
+T_OPEN=0
 
 ok() {
 	T_PASS=$((T_PASS + 1))
@@ -14,6 +15,21 @@ not_ok() {
 	echo "not ok - $1"
 	shift
 	for l in "$@"; do echo "#   $l"; done
+}
+
+# known_open NAME CMD...: a route docs/THREAT-MODEL.md lists as open. CMD asserts the secure
+# outcome (exit 0 when the route is closed). While it still fails, the case is reported as
+# "open" and counted apart (neither passed nor failed); once it succeeds the case fails, so
+# that it is turned back into an assertion and the threat model updated.
+known_open() {
+	name=$1
+	shift
+	if "$@" > /tmp/.out 2> /tmp/.err; then
+		not_ok "$name" "known_open, but the route is closed now: make it an assertion, update THREAT-MODEL"
+	else
+		T_OPEN=$((T_OPEN + 1))
+		echo "open - $name (a known open route, docs/THREAT-MODEL.md)"
+	fi
 }
 
 # expect_rc NAME WANT CMD...: CMD's exit status is WANT.
@@ -93,6 +109,7 @@ outside() {
 }
 
 finish() {
+	[ "$T_OPEN" = 0 ] || echo "$T_OPEN known open routes (docs/THREAT-MODEL.md)"
 	echo "$T_PASS passed, $T_FAIL failed"
 	[ "$T_FAIL" = 0 ]
 }

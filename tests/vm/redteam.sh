@@ -147,7 +147,7 @@ expect_rc "the scope cannot read it (sanity)" 1 $R key-read-desc vigil:rt
 expect_eperm "KEYCTL_CLEAR of root's user keyring, then a vigil:rt of the scope's own" \
 	$R key-clear-plant vigil:rt attacker
 got=$(outside /t/rtkeyreader key-read-desc vigil:rt 2>&1)
-expect_rc "the consumer still reads the platform's key (it read: $got)" 0 test "$got" = platform
+known_open "the consumer still reads the platform's key (it read: $got)" test "$got" = platform
 
 # --- 2d. Slow vigild without touching it --------------------------------------------------------
 # CAP_SYS_NICE is kept: the scope gives itself SCHED_FIFO 99. One spinning thread per vCPU leaves
