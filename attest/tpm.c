@@ -1,5 +1,6 @@
 /* vTPM backend: tpm2-tss ESAPI through a tctildr TCTI (device, swtpm); every call mapped once. */
 #include "attest/attest.h"
+#include "attest/internal.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -60,6 +61,11 @@ static int tpm_rc(TSS2_RC rc, const char *what)
 	if ((rc & TSS2_RC_LAYER_MASK) == TSS2_TCTI_RC_LAYER)
 		return tpm_fail(-ATTEST_TPM_UNREACHABLE, "%s: TCTI error 0x%x", what, rc);
 	return tpm_fail(-ATTEST_TPM_REFUSED, "%s: response code 0x%x", what, rc);
+}
+
+int attest_tpm_rc(uint32_t rc, const char *what)
+{
+	return tpm_rc(rc, what);
 }
 
 const char *attest_tpm_strerror(int r)
