@@ -205,6 +205,8 @@ static int measure_key_event(const struct key_args *ka, const char *type, json_t
 		fprintf(stderr, "vigil: key: %s\n", err.msg);
 		return r;
 	}
+	if (attest_tpm_notice(measure_tpm(m)))
+		fprintf(stderr, "vigil: key: %s\n", attest_tpm_notice(measure_tpm(m)));
 	r = measure_record(m, type, text, strlen(text), NULL);
 	if (r < 0)
 		fprintf(stderr, "vigil: key: cannot measure %s: %s\n", type, measure_error(m));
