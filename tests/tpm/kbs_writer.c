@@ -1,8 +1,9 @@
 /* swtpm test helper for `vigil attest verify`: what vigild leaves behind, written by the same
  * library code: a measurement log (agent start, a policy bundle, the audit key and checkpoints,
  * each extended into PCR 23) and an audit log whose checkpoints are signed by the TPM key. */
-#include "audit/audit.h"
+#include "agent/agent.h"
 #include "attest/attest.h"
+#include "audit/audit.h"
 
 #include <errno.h>
 #include <stdio.h>
@@ -26,6 +27,7 @@ int main(int argc, char **argv)
 	                             "\"payload_sha256\":\"33\",\"signers\":[\"ab\"]}";
 	struct measure_config mc = {0};
 	struct measure_log *m;
+	struct vigil_error err = {0};
 	struct audit_options o;
 	struct audit_writer *w;
 	unsigned int i, n;
@@ -37,7 +39,9 @@ int main(int argc, char **argv)
 	mc.log_path = argv[5];
 	mc.tcti = argv[2];
 	mc.pcr = 23;
-	r = measure_open(&mc, &m);
+	r = measure_open(&mc, &m, &err);
+	if (r < 0)
+		return fprintf(stderr, "measure: %s\n", err.msg), 1;
 	if (r == 0)
 		r = measure_record(m, ATTEST_CT_START, start, strlen(start), NULL);
 	if (r == 0)
