@@ -124,6 +124,8 @@ int agent_reload_open(struct agent *a)
 	}
 	if (measure_notice(rl->log))
 		log_info("%s", measure_notice(rl->log));
+	if (attest_tpm_notice(measure_tpm(rl->log)))
+		log_info("%s", attest_tpm_notice(measure_tpm(rl->log)));
 	log_info("measuring into %s: %s%s, platform %s", a->opt.measure_log ?: ATTEST_DEFAULT_LOG,
 	         cfg.tcti ? "vTPM via " : "no vTPM (log only)", cfg.tcti ?: "",
 	         measure_platform_name(cfg.platform));

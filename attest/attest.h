@@ -56,8 +56,12 @@ const char *attest_tpm_strerror(int r);
 /* tcti: a tctildr string, e.g. "device:/dev/tpmrm0" or "swtpm:host=127.0.0.1,port=2321". */
 int attest_tpm_open(const char *tcti, struct attest_tpm **ret);
 void attest_tpm_close(struct attest_tpm *t);
-/* The banks the TPM has allocated for pcr and vigil can hash, in the TPM's order. */
+/* The banks the TPM has allocated for pcr and vigil can hash, in the TPM's order. A bank
+ * vigil cannot hash is skipped, not an error: attest_tpm_notice names it. */
 int attest_tpm_banks(struct attest_tpm *t, unsigned int pcr, uint16_t *algs, size_t *n);
+/* What the last attest_tpm_banks skipped ("tpm: PCR 23 bank 0x... not supported, left
+ * unextended"), for the caller to report once, or NULL. Never printed by the library. */
+const char *attest_tpm_notice(const struct attest_tpm *t);
 int attest_tpm_extend(struct attest_tpm *t, unsigned int pcr, const struct attest_digests *d);
 int attest_tpm_read(struct attest_tpm *t, unsigned int pcr, uint16_t alg,
                     struct attest_digest *out);

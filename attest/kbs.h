@@ -50,16 +50,19 @@ int kbs_jwe_decrypt(EVP_PKEY *key, const json_t *jwe, uint8_t **ret, size_t *ret
                     size_t errlen);
 
 /* --- evidence: the attestation key and the quote --- */
+/* These never print: a failure fills err (when not NULL) with one line naming the TPM command
+ * and the failure's kind in words (attest_tpm_strerror), and returns its negative errno. */
 enum attest_ak_alg { ATTEST_AK_RSA, ATTEST_AK_ECC };
 struct attest_ak;
 /* Opens vigil's AK at its persistent handle, creating it (once) when absent. */
-int attest_ak_open(struct attest_tpm *t, enum attest_ak_alg alg, struct attest_ak **ret);
+int attest_ak_open(struct attest_tpm *t, enum attest_ak_alg alg, struct attest_ak **ret,
+                   struct vigil_error *err);
 void attest_ak_close(struct attest_ak *ak);
 int attest_ak_spki(const struct attest_ak *ak, uint8_t *der, size_t *len);
 /* The RSA EK's public key (DER SPKI), and its certificate when the NV index holds one (-ENOENT
  * otherwise). */
-int attest_ek_spki(struct attest_tpm *t, uint8_t *der, size_t *len);
-int attest_ek_cert(struct attest_tpm *t, uint8_t **der, size_t *len);
+int attest_ek_spki(struct attest_tpm *t, uint8_t *der, size_t *len, struct vigil_error *err);
+int attest_ek_cert(struct attest_tpm *t, uint8_t **der, size_t *len, struct vigil_error *err);
 
 /* A PCR selection: banks in order, each a 24-bit register mask. Tests build odd ones. */
 struct attest_pcr_sel {
@@ -85,7 +88,8 @@ struct attest_quote {
 /* TPM2_Quote over sel with qualifying data qd (at most 64 bytes), and the PCR values it covers
  * (read and checked against the quote's digest, retried once if a register moved). */
 int attest_quote(struct attest_tpm *t, struct attest_ak *ak, const struct attest_pcr_sel *sel,
-                 const uint8_t *qd, size_t qd_len, struct attest_quote *ret);
+                 const uint8_t *qd, size_t qd_len, struct attest_quote *ret,
+                 struct vigil_error *err);
 void attest_quote_clear(struct attest_quote *q);
 
 /* The Trustee `tpm` primary evidence: {"ak_public","tpm_quote":{message,signature,pcrs}} and,
@@ -93,7 +97,7 @@ void attest_quote_clear(struct attest_quote *q);
  * qualifying data (at most 64 bytes), see kbs_report_data(). */
 int attest_tpm_evidence(struct attest_tpm *t, enum attest_ak_alg alg,
                         const struct attest_pcr_sel *sel, const uint8_t *qd, size_t qd_len,
-                        const char *log_path, json_t **ret);
+                        const char *log_path, json_t **ret, struct vigil_error *err);
 /* The qualifying data a binding digest gives: its first 32 bytes (len 32, vigil's default and
  * Trustee's older `tpm` verifier), or all 48 zero-padded to 64 (len 64, Trustee's newer one). */
 int kbs_report_data(const uint8_t binding[48], size_t len, uint8_t out[64]);

@@ -227,6 +227,7 @@ int kbs_fetch(const struct kbs_client_opts *o, const char *resource, uint8_t **r
 	EVP_PKEY *eph = NULL;
 	json_t *jwk = NULL, *ev = NULL, *att = NULL, *jwe = NULL, *tok = NULL;
 	struct attest_tpm *tpm = NULL;
+	struct vigil_error verr = {0};
 	struct attest_pcr_sel sel;
 	uint8_t binding[48], qd[64];
 	char *nonce = NULL, *body = NULL, *resp = NULL, *token = NULL, path[1024];
@@ -267,16 +268,13 @@ int kbs_fetch(const struct kbs_client_opts *o, const char *resource, uint8_t **r
 	if (r == 0)
 		r = attest_tpm_evidence(tpm, o->ak_alg, &sel, qd,
 		                        o->report_data_len ? o->report_data_len : 32, o->log_path,
-		                        &ev);
+		                        &ev, &verr);
+	else
+		vigil_errorf(&verr, r, "bad report data length %zu", o->report_data_len);
 	attest_tpm_close(tpm);
 	tm.tpm_us = now_us() - t1;
 	if (r < 0) {
-		if (r == -ENOENT)
-			cfail(err, errlen, r, "kbs: cannot read the measurement log %s",
-			      o->log_path);
-		else
-			cfail(err, errlen, r, "kbs: cannot produce the TPM evidence (quote): %s",
-			      strerror(-r));
+		cfail(err, errlen, r, "kbs: cannot produce the TPM evidence: %s", verr.msg);
 		goto out;
 	}
 	if (o->fault == KBS_FAULT_TAMPER_LOG && tamper_log(ev) < 0) {

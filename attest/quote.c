@@ -22,12 +22,12 @@ struct attest_ak {
 	TPM2B_PUBLIC pub;
 };
 
-static int qrc(TSS2_RC rc, const char *what)
+/* tpm.c's mapping; err gets the command and the failure's kind in words. */
+static int qrc(TSS2_RC rc, const char *what, struct vigil_error *err)
 {
-	if (rc == TSS2_RC_SUCCESS)
-		return 0;
-	fprintf(stderr, "vigil: tpm: %s: error 0x%x\n", what, rc);
-	return -EIO;
+	int r = attest_tpm_rc(rc, what);
+
+	return r < 0 ? vigil_errorf(err, r, "tpm: %s", attest_tpm_strerror(r)) : 0;
 }
 
 #define AK_ATTRS                                                                                   \
@@ -71,7 +71,8 @@ static bool ak_matches(const TPM2B_PUBLIC *p, enum attest_ak_alg alg)
 	       a->parameters.eccDetail.scheme.scheme == TPM2_ALG_ECDSA;
 }
 
-static int ak_open_locked(ESYS_CONTEXT *e, struct attest_ak *ak, enum attest_ak_alg alg)
+static int ak_open_locked(ESYS_CONTEXT *e, struct attest_ak *ak, enum attest_ak_alg alg,
+                          struct vigil_error *err)
 {
 	uint32_t h = alg == ATTEST_AK_RSA ? ATTEST_AK_HANDLE_RSA : ATTEST_AK_HANDLE_ECC;
 	TPM2B_SENSITIVE_CREATE sens = {0};
@@ -89,23 +90,22 @@ static int ak_open_locked(ESYS_CONTEXT *e, struct attest_ak *ak, enum attest_ak_
 		r = qrc(Esys_CreatePrimary(e, ESYS_TR_RH_OWNER, ESYS_TR_PASSWORD, ESYS_TR_NONE,
 		                           ESYS_TR_NONE, &sens, &tmpl, &outside, &none, &transient,
 		                           NULL, NULL, NULL, NULL),
-		        "CreatePrimary(AK)");
+		        "CreatePrimary(AK)", err);
 		if (r == 0)
 			r = qrc(Esys_EvictControl(e, ESYS_TR_RH_OWNER, transient, ESYS_TR_PASSWORD,
 			                          ESYS_TR_NONE, ESYS_TR_NONE, h, &tr),
-			        "EvictControl(AK)");
+			        "EvictControl(AK)", err);
 		if (transient != ESYS_TR_NONE)
 			Esys_FlushContext(e, transient);
 		if (r < 0)
 			return r;
 	}
 	r = qrc(Esys_ReadPublic(e, tr, ESYS_TR_NONE, ESYS_TR_NONE, ESYS_TR_NONE, &pub, NULL, NULL),
-	        "ReadPublic(AK)");
+	        "ReadPublic(AK)", err);
 	if (r == 0 && !ak_matches(pub, alg)) {
-		fprintf(stderr,
-		        "vigil: tpm: the object at 0x%08x is not a restricted %s signing key\n", h,
-		        alg == ATTEST_AK_RSA ? "RSA-2048 RSASSA" : "P-256 ECDSA");
-		r = -EKEYREJECTED;
+		r = vigil_errorf(err, -EKEYREJECTED,
+		                 "tpm: the object at 0x%08x is not a restricted %s signing key", h,
+		                 alg == ATTEST_AK_RSA ? "RSA-2048 RSASSA" : "P-256 ECDSA");
 	}
 	if (r == 0) {
 		ak->pub = *pub;
@@ -117,18 +117,19 @@ static int ak_open_locked(ESYS_CONTEXT *e, struct attest_ak *ak, enum attest_ak_
 	return r;
 }
 
-int attest_ak_open(struct attest_tpm *t, enum attest_ak_alg alg, struct attest_ak **ret)
+int attest_ak_open(struct attest_tpm *t, enum attest_ak_alg alg, struct attest_ak **ret,
+                   struct vigil_error *err)
 {
 	struct attest_ak *ak = calloc(1, sizeof(*ak));
 	ESYS_CONTEXT *e;
 	int r;
 
 	if (!ak)
-		return -ENOMEM;
+		return vigil_errorf(err, -ENOMEM, "tpm: out of memory");
 	ak->t = t;
 	ak->handle = ESYS_TR_NONE;
 	e = attest_tpm_esys_lock(t);
-	r = ak_open_locked(e, ak, alg);
+	r = ak_open_locked(e, ak, alg, err);
 	attest_tpm_esys_unlock(t);
 	if (r < 0) {
 		free(ak);
@@ -215,7 +216,7 @@ static const uint8_t ek_policy[32] = {
     0x83, 0x71, 0x97, 0x67, 0x44, 0x84, 0xb3, 0xf8, 0x1a, 0x90, 0xcc, 0x8d, 0x46, 0xa5, 0xd7, 0x24,
     0xfd, 0x52, 0xd7, 0x6e, 0x06, 0x52, 0x0b, 0x64, 0xf2, 0xa1, 0xda, 0x1b, 0x33, 0x14, 0x69, 0xaa};
 
-int attest_ek_spki(struct attest_tpm *t, uint8_t *der, size_t *len)
+int attest_ek_spki(struct attest_tpm *t, uint8_t *der, size_t *len, struct vigil_error *err)
 {
 	TPM2B_SENSITIVE_CREATE sens = {0};
 	TPM2B_DATA outside = {0};
@@ -242,17 +243,17 @@ int attest_ek_spki(struct attest_tpm *t, uint8_t *der, size_t *len)
 	r = qrc(Esys_CreatePrimary(e, ESYS_TR_RH_ENDORSEMENT, ESYS_TR_PASSWORD, ESYS_TR_NONE,
 	                           ESYS_TR_NONE, &sens, &tmpl, &outside, &none, &ek, &pub, NULL,
 	                           NULL, NULL),
-	        "CreatePrimary(EK)");
+	        "CreatePrimary(EK)", err);
 	if (ek != ESYS_TR_NONE)
 		Esys_FlushContext(e, ek);
 	attest_tpm_esys_unlock(t);
-	if (r == 0)
-		r = pub_spki(pub, der, len);
+	if (r == 0 && (r = pub_spki(pub, der, len)) < 0)
+		vigil_errorf(err, r, "tpm: the EK's public key: %s", strerror(-r));
 	Esys_Free(pub);
 	return r;
 }
 
-int attest_ek_cert(struct attest_tpm *t, uint8_t **der, size_t *len)
+int attest_ek_cert(struct attest_tpm *t, uint8_t **der, size_t *len, struct vigil_error *err)
 {
 	TPM2B_NV_PUBLIC *nvpub = NULL;
 	TPM2B_MAX_NV_BUFFER *chunk = NULL;
@@ -266,15 +267,16 @@ int attest_ek_cert(struct attest_tpm *t, uint8_t **der, size_t *len)
 	if (Esys_TR_FromTPMPublic(e, ATTEST_EK_CERT_NV_RSA, ESYS_TR_NONE, ESYS_TR_NONE,
 	                          ESYS_TR_NONE, &nv) != TSS2_RC_SUCCESS) {
 		attest_tpm_esys_unlock(t);
-		return -ENOENT;
+		return vigil_errorf(err, -ENOENT, "tpm: no EK certificate at NV index 0x%08x",
+		                    ATTEST_EK_CERT_NV_RSA);
 	}
 	r = qrc(Esys_NV_ReadPublic(e, nv, ESYS_TR_NONE, ESYS_TR_NONE, ESYS_TR_NONE, &nvpub, NULL),
-	        "NV_ReadPublic(EK cert)");
+	        "NV_ReadPublic(EK cert)", err);
 	if (r == 0) {
 		size = nvpub->nvPublic.dataSize;
 		buf = malloc(size ? size : 1);
 		if (!buf)
-			r = -ENOMEM;
+			r = vigil_errorf(err, -ENOMEM, "tpm: out of memory");
 	}
 	while (r == 0 && off < size) {
 		UINT16 n = (UINT16)(size - off > 1024 ? 1024 : size - off);
@@ -282,9 +284,10 @@ int attest_ek_cert(struct attest_tpm *t, uint8_t **der, size_t *len)
 		/* The EK certificate index is readable with its own (empty) auth. */
 		r = qrc(Esys_NV_Read(e, nv, nv, ESYS_TR_PASSWORD, ESYS_TR_NONE, ESYS_TR_NONE, n,
 		                     (UINT16)off, &chunk),
-		        "NV_Read(EK cert)");
+		        "NV_Read(EK cert)", err);
 		if (r == 0 && chunk->size != n)
-			r = -EIO;
+			r = vigil_errorf(err, -EIO, "tpm: NV_Read(EK cert): %u bytes, not %u",
+			                 (unsigned int)chunk->size, (unsigned int)n);
 		if (r == 0)
 			memcpy(buf + off, chunk->buffer, n);
 		Esys_Free(chunk);
@@ -359,7 +362,8 @@ static void sel_to_tpm(const struct attest_pcr_sel *s, TPML_PCR_SELECTION *t)
 
 /* The values of the selection, in the order a quote digests them (selection order, then
  * register number). PCR_Read returns at most 8 digests a call: read one register at a time. */
-static int read_sel(ESYS_CONTEXT *e, const struct attest_pcr_sel *s, struct attest_quote *q)
+static int read_sel(ESYS_CONTEXT *e, const struct attest_pcr_sel *s, struct attest_quote *q,
+                    struct vigil_error *err)
 {
 	size_t i;
 	unsigned int pcr;
@@ -380,10 +384,15 @@ static int read_sel(ESYS_CONTEXT *e, const struct attest_pcr_sel *s, struct atte
 			sel.pcrSelections[0].pcrSelect[pcr / 8] = (uint8_t)(1u << (pcr % 8));
 			r = qrc(Esys_PCR_Read(e, ESYS_TR_NONE, ESYS_TR_NONE, ESYS_TR_NONE, &sel,
 			                      &counter, &sel_out, &values),
-			        "PCR_Read");
+			        "PCR_Read", err);
 			if (r == 0 && (values->count != 1 || values->digests[0].size > 64 ||
 			               q->npcrs == sizeof(q->pcrs) / sizeof(q->pcrs[0])))
-				r = -ENODATA; /* bank not allocated */
+				r = vigil_errorf(err, -ENODATA, /* bank not allocated */
+				                 "tpm: PCR_Read: no %s value for PCR %u",
+				                 attest_alg_name(s->v[i].alg)
+				                     ? attest_alg_name(s->v[i].alg)
+				                     : "unknown bank",
+				                 pcr);
 			if (r == 0) {
 				struct attest_digest *d = &q->pcrs[q->npcrs++];
 
@@ -414,7 +423,8 @@ static void pcr_digest(const struct attest_quote *q, uint8_t out[32])
 }
 
 int attest_quote(struct attest_tpm *t, struct attest_ak *ak, const struct attest_pcr_sel *sel,
-                 const uint8_t *qd, size_t qd_len, struct attest_quote *ret)
+                 const uint8_t *qd, size_t qd_len, struct attest_quote *ret,
+                 struct vigil_error *err)
 {
 	TPM2B_DATA data = {.size = (UINT16)qd_len};
 	TPMT_SIG_SCHEME scheme = {.scheme = TPM2_ALG_NULL}; /* the key's own */
@@ -429,7 +439,9 @@ int attest_quote(struct attest_tpm *t, struct attest_ak *ak, const struct attest
 
 	memset(ret, 0, sizeof(*ret));
 	if (qd_len > sizeof(data.buffer))
-		return -EINVAL;
+		return vigil_errorf(err, -EINVAL,
+		                    "tpm: Quote: %zu bytes of qualifying data, at most %zu", qd_len,
+		                    sizeof(data.buffer));
 	memcpy(data.buffer, qd, qd_len);
 	sel_to_tpm(sel, &tsel);
 	e = attest_tpm_esys_lock(t);
@@ -440,9 +452,9 @@ int attest_quote(struct attest_tpm *t, struct attest_ak *ak, const struct attest
 		sig = NULL;
 		r = qrc(Esys_Quote(e, ak->handle, ESYS_TR_PASSWORD, ESYS_TR_NONE, ESYS_TR_NONE,
 		                   &data, &scheme, &tsel, &quoted, &sig),
-		        "Quote");
+		        "Quote", err);
 		if (r == 0)
-			r = read_sel(e, sel, ret);
+			r = read_sel(e, sel, ret, err);
 		if (r < 0)
 			break;
 		/* A register extended between the quote and the read: quote again. */
@@ -450,25 +462,28 @@ int attest_quote(struct attest_tpm *t, struct attest_ak *ak, const struct attest
 		memset(&att, 0, sizeof(att));
 		if (Tss2_MU_TPMS_ATTEST_Unmarshal(quoted->attestationData, quoted->size, &off,
 		                                  &att) != TSS2_RC_SUCCESS) {
-			r = -EBADMSG;
+			r = vigil_errorf(err, -EBADMSG,
+			                 "tpm: Quote: cannot unmarshal the TPMS_ATTEST");
 			break;
 		}
 		pcr_digest(ret, want);
 		if (att.attested.quote.pcrDigest.size == 32 &&
 		    memcmp(att.attested.quote.pcrDigest.buffer, want, 32) == 0)
 			break;
-		r = -EAGAIN;
+		r = vigil_errorf(
+		    err, -EAGAIN,
+		    "tpm: Quote: the PCRs kept changing between the quote and the read");
 	}
 	attest_tpm_esys_unlock(t);
 	off = 0;
 	if (r == 0 &&
 	    Tss2_MU_TPMT_SIGNATURE_Marshal(sig, buf, sizeof(buf), &off) != TSS2_RC_SUCCESS)
-		r = -EIO;
+		r = vigil_errorf(err, -EIO, "tpm: Quote: cannot marshal the TPMT_SIGNATURE");
 	if (r == 0) {
 		ret->message = malloc(quoted->size);
 		ret->signature = malloc(off);
 		if (!ret->message || !ret->signature)
-			r = -ENOMEM;
+			r = vigil_errorf(err, -ENOMEM, "tpm: out of memory");
 	}
 	if (r == 0) {
 		memcpy(ret->message, quoted->attestationData, quoted->size);
@@ -538,7 +553,7 @@ int kbs_report_data(const uint8_t binding[48], size_t len, uint8_t out[64])
 
 int attest_tpm_evidence(struct attest_tpm *t, enum attest_ak_alg alg,
                         const struct attest_pcr_sel *sel, const uint8_t *qd, size_t qd_len,
-                        const char *log_path, json_t **ret)
+                        const char *log_path, json_t **ret, struct vigil_error *err)
 {
 	struct attest_ak *ak = NULL;
 	struct attest_quote q;
@@ -547,12 +562,14 @@ int attest_tpm_evidence(struct attest_tpm *t, enum attest_ak_alg alg,
 	json_t *pcrs = NULL, *ev = NULL;
 	int r;
 
-	r = attest_ak_open(t, alg, &ak);
+	r = attest_ak_open(t, alg, &ak, err);
 	if (r < 0)
 		return r;
 	r = attest_ak_spki(ak, spki, &spki_len);
-	if (r == 0)
-		r = attest_quote(t, ak, sel, qd, qd_len, &q);
+	if (r < 0)
+		vigil_errorf(err, r, "tpm: the AK's public key: %s", strerror(-r));
+	else
+		r = attest_quote(t, ak, sel, qd, qd_len, &q, err);
 	attest_ak_close(ak);
 	if (r < 0)
 		return r;
@@ -568,14 +585,15 @@ int attest_tpm_evidence(struct attest_tpm *t, enum attest_ak_alg alg,
 	               jb64(q.signature, q.signature_len), "pcrs", pcrs);
 	attest_quote_clear(&q);
 	if (!ev)
-		return -ENOMEM;
+		return vigil_errorf(err, -ENOMEM, "tpm: out of memory");
 	if (log_path) {
 		size_t len;
 		uint8_t *log = slurp(log_path, &len);
 
 		if (!log) {
 			json_decref(ev);
-			return -ENOENT; /* the caller names the log */
+			return vigil_errorf(err, -ENOENT, "cannot read the measurement log %s",
+			                    log_path);
 		}
 		json_object_set_new(ev, "vigil_measurement_log", jb64(log, len));
 		free(log);

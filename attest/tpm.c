@@ -1,5 +1,6 @@
 /* vTPM backend: tpm2-tss ESAPI through a tctildr TCTI (device, swtpm); every call mapped once. */
 #include "attest/attest.h"
+#include "attest/internal.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -24,6 +25,8 @@ struct attest_tpm {
 	ESYS_CONTEXT *esys;
 	/* An ESAPI context runs one command at a time; the audit writer thread extends too. */
 	pthread_mutex_t lock;
+	/* Banks of a PCR vigil cannot hash, left unextended: for the caller to tell once. */
+	char notice[160];
 };
 
 /* The last failure's command and response code, for attest_tpm_strerror (never printed here). */
@@ -60,6 +63,11 @@ static int tpm_rc(TSS2_RC rc, const char *what)
 	if ((rc & TSS2_RC_LAYER_MASK) == TSS2_TCTI_RC_LAYER)
 		return tpm_fail(-ATTEST_TPM_UNREACHABLE, "%s: TCTI error 0x%x", what, rc);
 	return tpm_fail(-ATTEST_TPM_REFUSED, "%s: response code 0x%x", what, rc);
+}
+
+int attest_tpm_rc(uint32_t rc, const char *what)
+{
+	return tpm_rc(rc, what);
 }
 
 const char *attest_tpm_strerror(int r)
@@ -136,7 +144,8 @@ static int tpm_banks_unlocked(struct attest_tpm *t, unsigned int pcr, uint16_t *
 {
 	TPMS_CAPABILITY_DATA *cap = NULL;
 	TPMI_YES_NO more;
-	size_t i, k = 0;
+	size_t i, k = 0, nskipped = 0;
+	char skipped[64] = "";
 	int r;
 
 	if (pcr > 23)
@@ -152,15 +161,23 @@ static int tpm_banks_unlocked(struct attest_tpm *t, unsigned int pcr, uint16_t *
 		if (pcr / 8 >= s->sizeofSelect || !(s->pcrSelect[pcr / 8] & (1u << (pcr % 8))))
 			continue;
 		if (!attest_alg_name(s->hash)) {
-			/* A bank we cannot hash stays unextended; say so rather than fail. */
-			fprintf(stderr,
-			        "vigil: tpm: PCR bank 0x%x not supported, left unextended\n",
-			        s->hash);
+			/* A bank we cannot hash stays unextended; the caller says so rather than
+			 * fail (attest_tpm_notice). */
+			size_t used = strlen(skipped);
+
+			if (used + 10 < sizeof(skipped))
+				snprintf(skipped + used, sizeof(skipped) - used, "%s0x%x",
+				         used ? ", " : "", s->hash);
+			nskipped++;
 			continue;
 		}
 		algs[k++] = s->hash;
 	}
 	Esys_Free(cap);
+	if (nskipped)
+		snprintf(t->notice, sizeof(t->notice),
+		         "tpm: PCR %u bank%s %s not supported, left unextended", pcr,
+		         nskipped > 1 ? "s" : "", skipped);
 	*n = k;
 	return k ? 0 : -ENOTSUP;
 }
@@ -289,6 +306,7 @@ int attest_tpm_banks(struct attest_tpm *t, unsigned int pcr, uint16_t *algs, siz
 	int r;
 
 	pthread_mutex_lock(&t->lock);
+	t->notice[0] = 0;
 	r = tpm_banks_unlocked(t, pcr, algs, n);
 	pthread_mutex_unlock(&t->lock);
 	return r;
@@ -648,4 +666,9 @@ ESYS_CONTEXT *attest_tpm_esys_lock(struct attest_tpm *t)
 void attest_tpm_esys_unlock(struct attest_tpm *t)
 {
 	pthread_mutex_unlock(&t->lock);
+}
+
+const char *attest_tpm_notice(const struct attest_tpm *t)
+{
+	return t && t->notice[0] ? t->notice : NULL;
 }

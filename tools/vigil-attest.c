@@ -256,6 +256,8 @@ static int do_measure(int argc, char **argv)
 	}
 	if (measure_notice(m))
 		fprintf(stderr, "vigil: %s\n", measure_notice(m));
+	if (attest_tpm_notice(measure_tpm(m)))
+		fprintf(stderr, "vigil: %s\n", attest_tpm_notice(measure_tpm(m)));
 	r = hwm_open(measure_tpm(m), aa.state, &h);
 	if (r < 0) {
 		fprintf(stderr, "vigil: rollback marks: %s\n", strerror(-r));

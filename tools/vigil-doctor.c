@@ -159,6 +159,9 @@ static struct attest_tpm *check_tpm(struct doctor *d)
 		report(d, KCHECK_FAIL, "pcr",
 		       "allocate a SHA-256 bank (tpm2_pcrallocate) or choose another 'pcr'",
 		       "PCR %u has no bank vigil can extend and read", s->opt.pcr);
+	else if (attest_tpm_notice(t))
+		report(d, KCHECK_OK, "pcr", NULL, "PCR %u readable (%zu banks); %s", s->opt.pcr, n,
+		       attest_tpm_notice(t));
 	else
 		report(d, KCHECK_OK, "pcr", NULL, "PCR %u readable (%zu banks)", s->opt.pcr, n);
 	return t;

@@ -205,6 +205,8 @@ static int measure_key_event(const struct key_args *ka, const char *type, json_t
 		fprintf(stderr, "vigil: key: %s\n", err.msg);
 		return r;
 	}
+	if (attest_tpm_notice(measure_tpm(m)))
+		fprintf(stderr, "vigil: key: %s\n", attest_tpm_notice(measure_tpm(m)));
 	r = measure_record(m, type, text, strlen(text), NULL);
 	if (r < 0)
 		fprintf(stderr, "vigil: key: cannot measure %s: %s\n", type, measure_error(m));
@@ -361,19 +363,23 @@ static int write_file(const char *dir, const char *name, const void *d, size_t n
 }
 
 /* ek.der (the RSA EK's public key) and, when the TPM holds one, ek-cert.der. */
-static int write_ek(const char *tcti, const char *dir)
+static int write_ek(const char *tcti, const char *dir, struct vigil_error *err)
 {
 	struct attest_tpm *t = NULL;
 	uint8_t spki[1024], *cert = NULL;
 	size_t len = sizeof(spki), clen = 0;
 	int r = attest_tpm_open(tcti, &t);
 
-	if (r == 0)
-		r = attest_ek_spki(t, spki, &len);
-	if (r == 0)
-		r = write_file(dir, "ek.der", spki, len);
-	if (r == 0 && attest_ek_cert(t, &cert, &clen) == 0) {
+	if (r < 0)
+		return vigil_errorf(err, r, "no TPM at %s: %s", tcti, attest_tpm_strerror(r));
+	r = attest_ek_spki(t, spki, &len, err);
+	if (r == 0 && (r = write_file(dir, "ek.der", spki, len)) < 0)
+		vigil_errorf(err, r, "cannot write %s/ek.der: %s", dir, strerror(-r));
+	/* The certificate is optional: the TPM may hold none. */
+	if (r == 0 && attest_ek_cert(t, &cert, &clen, NULL) == 0) {
 		r = write_file(dir, "ek-cert.der", cert, clen);
+		if (r < 0)
+			vigil_errorf(err, r, "cannot write %s/ek-cert.der: %s", dir, strerror(-r));
 		free(cert);
 	}
 	attest_tpm_close(t);
@@ -391,6 +397,7 @@ int do_attest_quote(int argc, char **argv)
 	struct attest_tpm *t = NULL;
 	struct attest_ak *ak = NULL;
 	struct attest_quote q = {0};
+	struct vigil_error err = {0};
 	struct attest_pcr_sel sel;
 	uint8_t nonce[64], spki[1024];
 	size_t spki_len = sizeof(spki), nl, i;
@@ -414,18 +421,19 @@ int do_attest_quote(int argc, char **argv)
 	mkdir(ka.out, 0700);
 	r = attest_tpm_open(ka.o.tcti, &t);
 	if (r < 0) {
-		fprintf(stderr, "vigil: attest quote: no TPM at %s\n", ka.o.tcti);
+		fprintf(stderr, "vigil: attest quote: no TPM at %s: %s\n", ka.o.tcti,
+		        attest_tpm_strerror(r));
 		return VIGIL_EXIT_FAIL;
 	}
-	r = attest_ak_open(t, ka.o.ak_alg, &ak);
+	r = attest_ak_open(t, ka.o.ak_alg, &ak, &err);
+	if (r == 0 && (r = attest_ak_spki(ak, spki, &spki_len)) < 0)
+		vigil_errorf(&err, r, "tpm: the AK's public key: %s", strerror(-r));
 	if (r == 0)
-		r = attest_ak_spki(ak, spki, &spki_len);
-	if (r == 0)
-		r = attest_quote(t, ak, &sel, nonce, nl, &q);
+		r = attest_quote(t, ak, &sel, nonce, nl, &q, &err);
 	attest_ak_close(ak);
 	attest_tpm_close(t);
 	if (r < 0) {
-		fprintf(stderr, "vigil: attest quote: %s\n", strerror(-r));
+		fprintf(stderr, "vigil: attest quote: %s\n", err.msg);
 		return VIGIL_EXIT_FAIL;
 	}
 	r = write_file(ka.out, "ak.der", spki, spki_len);
@@ -450,10 +458,12 @@ int do_attest_quote(int argc, char **argv)
 	}
 	EVP_PKEY_free(k);
 	attest_quote_clear(&q);
-	if (r == 0)
-		r = write_ek(ka.o.tcti, ka.out);
 	if (r < 0) {
 		fprintf(stderr, "vigil: attest quote: cannot write %s\n", ka.out);
+		return VIGIL_EXIT_FAIL;
+	}
+	if (write_ek(ka.o.tcti, ka.out, &err) < 0) {
+		fprintf(stderr, "vigil: attest quote: %s\n", err.msg);
 		return VIGIL_EXIT_FAIL;
 	}
 	return VIGIL_EXIT_OK;

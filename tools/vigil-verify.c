@@ -36,6 +36,7 @@ int do_attest_evidence(int argc, char **argv)
 	enum attest_ak_alg alg = ATTEST_AK_RSA;
 	struct attest_pcr_sel sel;
 	struct attest_tpm *t = NULL;
+	struct vigil_error err = {0};
 	uint8_t binding[48] = {0};
 	json_t *ev = NULL;
 	size_t nl;
@@ -75,16 +76,17 @@ int do_attest_evidence(int argc, char **argv)
 	attest_pcr_sel_default(&sel);
 	r = attest_tpm_open(tcti, &t);
 	if (r < 0) {
-		fprintf(stderr, "vigil: attest evidence: no TPM at %s\n", tcti);
+		fprintf(stderr, "vigil: attest evidence: no TPM at %s: %s\n", tcti,
+		        attest_tpm_strerror(r));
 		return VIGIL_EXIT_FAIL;
 	}
-	r = attest_tpm_evidence(t, alg, &sel, binding, 32, log, &ev);
+	r = attest_tpm_evidence(t, alg, &sel, binding, 32, log, &ev, &err);
 	attest_tpm_close(t);
 	if (r == 0 && json_dump_file(ev, out, JSON_INDENT(1)) < 0)
-		r = -EIO;
+		r = vigil_errorf(&err, -EIO, "%s: %s", out, strerror(EIO));
 	json_decref(ev);
 	if (r < 0) {
-		fprintf(stderr, "vigil: attest evidence: %s: %s\n", out, strerror(-r));
+		fprintf(stderr, "vigil: attest evidence: %s\n", err.msg);
 		return VIGIL_EXIT_FAIL;
 	}
 	return VIGIL_EXIT_OK;

@@ -38,6 +38,13 @@ one "unreachable TPM: one line naming the TPM and the TCTI" 1 \
 if [ ! -e ml.log ]; then pass=$((pass + 1)); echo "ok - ... and the log is not touched"
 else fail=$((fail + 1)); echo "not ok - ... and the log is not touched"; fi
 
+one "unreachable TPM: attest quote says so once, with the failure's kind" 1 \
+	"vigil: attest quote: no TPM at swtpm:host=127.0.0.1,port=9: TPM unreachable" "error 0x" \
+	"$V" attest quote --nonce 00 --out q --tcti swtpm:host=127.0.0.1,port=9
+one "unreachable TPM: attest evidence says so once, with the failure's kind" 1 \
+	"vigil: attest evidence: no TPM at swtpm:host=127.0.0.1,port=9: TPM unreachable" "error 0x" \
+	"$V" attest evidence --nonce "$(printf '%064d' 0)" --out e.json --tcti swtpm:host=127.0.0.1,port=9
+
 printf '{' > state.json
 one "malformed rollback state: one line naming the state file" 3 \
 	"cannot read the last accepted serial of 'err' (state-file): rollback state state.json:" \

@@ -2,8 +2,8 @@
  * library code: a measurement log (agent start, a policy bundle, the audit key and checkpoints,
  * each extended into PCR 23) and an audit log whose checkpoints are signed by the TPM key. */
 #include "agent/agent.h"
-#include "audit/audit.h"
 #include "attest/attest.h"
+#include "audit/audit.h"
 
 #include <errno.h>
 #include <stdio.h>
@@ -27,6 +27,7 @@ int main(int argc, char **argv)
 	                             "\"payload_sha256\":\"33\",\"signers\":[\"ab\"]}";
 	struct measure_config mc = {0};
 	struct measure_log *m;
+	struct vigil_error err = {0};
 	struct audit_options o;
 	struct audit_writer *w;
 	unsigned int i, n;
@@ -38,7 +39,9 @@ int main(int argc, char **argv)
 	mc.log_path = argv[5];
 	mc.tcti = argv[2];
 	mc.pcr = 23;
-	r = measure_open(&mc, &m, NULL);
+	r = measure_open(&mc, &m, &err);
+	if (r < 0)
+		return fprintf(stderr, "measure: %s\n", err.msg), 1;
 	if (r == 0)
 		r = measure_record(m, ATTEST_CT_START, start, strlen(start), NULL);
 	if (r == 0)

@@ -185,5 +185,13 @@ tpm2_nvdefine 0x1c00002 -C o -s "$(stat -c %s cert.der)" -a "ownerwrite|ownerrea
 check "vigil attest quote exports the EK certificate" "$V" attest quote --nonce "$qd" --out qc
 cmp -s cert.der qc/ek-cert.der && ok "... byte for byte" || not_ok "EK certificate" "$(ls -l qc)"
 
+# A command the TPM refuses (the EK under an endorsement password vigil does not know): one
+# stderr line, naming the command and the failure's kind, never tss2's or the library's own.
+tpm2_changeauth -c e vigil-test > /dev/null
+expect_fail "a TPM refusal in vigil attest quote: one line naming the command" 1 \
+	'^vigil: attest quote: tpm: command refused by the TPM \(CreatePrimary\(EK\): response code 0x[0-9a-f]+\)$' \
+	"$V" attest quote --nonce "$qd" --out qr
+tpm2_changeauth -c e -p vigil-test > /dev/null
+
 echo "kbs: $pass passed, $fail failed"
 [ "$fail" = 0 ]
