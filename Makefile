@@ -57,7 +57,7 @@ help:
 	@echo "make check      all tests: unit (ASan/UBSan), TPM (swtpm), VM (QEMU guest)"
 	@echo "make check-unit / check-fuzz / check-host / check-tpm / check-vm   one suite"
 	@echo "make bench      benchmarks; figures go to docs/BENCHMARKS.md"
-	@echo "make demo       boot a guest with vigild enforcing policies/examples/demo.json"
+	@echo "make demo       boot a guest: a signed bundle enforced, measured, audited, exported, attested"
 	@echo "make format     clang-format every C file"
 	@echo "make install    install into DESTDIR/PREFIX (default /usr/local; the unit, config in /etc)"
 	@echo "make deb        build the Debian package (dpkg-buildpackage) into $(BUILD)/deb/"
@@ -185,7 +185,7 @@ bench: all kernel $(GUEST_PROGS)
 demo: deps
 	$(Q)$(MAKE) --no-print-directory demo-run
 
-demo-run: all kernel
+demo-run: all guest-tests kernel
 	$(Q)tools/demo.sh $(BUILD)
 
 format:
