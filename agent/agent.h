@@ -67,7 +67,7 @@ struct agent_options {
 	bool dev_unsigned;      /* --dev-unsigned: the control socket accepts unsigned policies */
 	const char *kbs_url;    /* key broker for keys.release (agent/keyrelease.c) */
 	const char *kbs_cafile;
-	bool check_config;      /* --check-config: --check that tolerates no bundle configured */
+	bool check_config; /* --check-config: --check that tolerates no bundle configured */
 };
 
 struct agent {

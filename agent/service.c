@@ -116,12 +116,12 @@ void agent_status_send(struct agent *a, int fd)
 	for (unsigned int i = 0; i < VIGIL_STAT_MAX; i++)
 		json_array_append_new(stats, json_integer((json_int_t)agent_stat(a, i)));
 	o = json_pack("{s:s, s:i, s:i, s:I, s:s?, s:I, s:{s:I, s:I, s:I, s:I}, s:o, s:i, s:I}",
-	              "version", vigil_version, "abi", VIGIL_ABI_VERSION, "pid",
-	              (int)getpid(), "generation", (json_int_t)ap->gen, "policy",
-	              p ? p->name : NULL, "serial", (json_int_t)(p ? p->serial : 0), "rules",
-	              "exec", (json_int_t)(p ? p->n_exec : 0), "files",
-	              (json_int_t)(p ? p->n_files : 0), "net", (json_int_t)(p ? p->n_net : 0),
-	              "keys", (json_int_t)(p ? p->n_keys : 0), "stats", stats, "links",
+	              "version", vigil_version, "abi", VIGIL_ABI_VERSION, "pid", (int)getpid(),
+	              "generation", (json_int_t)ap->gen, "policy", p ? p->name : NULL, "serial",
+	              (json_int_t)(p ? p->serial : 0), "rules", "exec",
+	              (json_int_t)(p ? p->n_exec : 0), "files", (json_int_t)(p ? p->n_files : 0),
+	              "net", (json_int_t)(p ? p->n_net : 0), "keys",
+	              (json_int_t)(p ? p->n_keys : 0), "stats", stats, "links",
 	              a->skel ? a->skel->skeleton->prog_cnt : 0, "events_written",
 	              (json_int_t)a->events_written);
 	text = o ? json_dumps(o, JSON_COMPACT) : NULL;

@@ -227,11 +227,12 @@ static __always_inline int delegated_file(struct kernfs_node *kn)
 
 /*
  * A write-open of a cgroupfs file from a cgroup scope. cgroup.procs and cgroup.threads are
- * refused everywhere (but to PID 1's not yet exec'd spawn child, below): a move is checked by the kernel at write time against the common
- * ancestor of source and destination, which no LSM hook reports without a program on
- * inode_permission (every path component of every lookup), so the scope moves no task at all —
- * the platform places tasks. Other control files: only inside the scope's subtree, and of the
- * scope's own root cgroup only the delegated ones (its limits are the platform's).
+ * refused everywhere (but to PID 1's not yet exec'd spawn child, below): a move is checked by the
+ * kernel at write time against the common ancestor of source and destination, which no LSM hook
+ * reports without a program on inode_permission (every path component of every lookup), so the
+ * scope moves no task at all — the platform places tasks. Other control files: only inside the
+ * scope's subtree, and of the scope's own root cgroup only the delegated ones (its limits are the
+ * platform's).
  */
 static __always_inline bool cgroupfs_write_ok(const struct vigil_policy_cfg *cfg, __u32 gen,
                                               struct inode *inode)
