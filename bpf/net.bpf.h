@@ -330,8 +330,9 @@ int BPF_PROG(vigil_socket_sendmsg, struct socket *sock, struct msghdr *msg, int 
 
 	if (ret)
 		return ret;
-	/* Control messages on an IPv6 socket: one load and a compare on every other sendmsg. */
-	if (msg->msg_controllen && sock->sk && sock->sk->__sk_common.skc_family == AF_INET6 &&
+	/* Control messages on an IPv6 socket: one load and a compare on every other sendmsg. The
+	 * family is read through the probe: 6.12's verifier types sock->sk as trusted-or-NULL. */
+	if (msg->msg_controllen && BPF_CORE_READ(sock, sk, __sk_common.skc_family) == AF_INET6 &&
 	    net_cmsg_rthdr(msg)) {
 		ret = net_refuse_rthdr(sock);
 		if (ret)
