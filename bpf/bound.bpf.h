@@ -279,16 +279,16 @@ static __always_inline bool proc_is_sysctl(struct inode *inode)
  * write-opens of cgroupfs (above), debugfs and tracefs, sysfs, sysctls. Called from the one
  * file_open program (bpf/file.bpf.h); every other open returns after a few loads and tests.
  */
-static __always_inline int bound_check_open(struct file *file)
+static __always_inline int bound_check_open(struct file *file, struct inode *inode, __u32 type,
+                                            unsigned int mode)
 {
-	struct inode *inode = file->f_inode;
 	struct vigil_policy_cfg *cfg;
 	__u64 magic;
 	__u32 gen, kind;
 	bool blk;
 
-	blk = (inode->i_mode & S_IFMT) == S_IFBLK;
-	if (!(file->f_mode & FMODE_WRITE) && !blk)
+	blk = type == S_IFBLK;
+	if (!(mode & FMODE_WRITE) && !blk)
 		return 0;
 	magic = inode->i_sb->s_magic;
 	if (magic != CGROUP2_SUPER_MAGIC && magic != CGROUP_SUPER_MAGIC && magic != DEBUGFS_MAGIC &&

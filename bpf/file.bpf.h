@@ -366,12 +366,16 @@ int BPF_PROG(vigil_file_open, struct file *file, int ret)
 	    .pos = {.dentry = file->f_path.dentry, .mnt = file->f_path.mnt},
 	    .file = file,
 	};
+	struct inode *inode = file->f_inode;
 	unsigned int mode = file->f_mode;
+	__u32 type;
 	int err;
 
 	if (ret)
 		return ret;
-	err = self_check_open(file) ?: bound_check_open(file);
+	type = inode->i_mode & S_IFMT;
+	err = self_check_open(file, r.pos.dentry, inode, type, mode)
+	          ?: bound_check_open(file, inode, type, mode);
 	if (err)
 		return err;
 	/* The exec section decides executions; the open that loads the binary is part of it. */
@@ -383,9 +387,9 @@ int BPF_PROG(vigil_file_open, struct file *file, int ret)
 		err = file_check(&r);
 		if (err)
 			return err;
-		if (file->f_inode && (file->f_inode->i_mode & S_IFMT) == S_IFREG) {
-			exec_invalidate(file->f_inode, file, VIGIL_R_WRITE_OPEN);
-			key_exe_invalidate(file->f_inode);
+		if (type == S_IFREG) {
+			exec_invalidate(inode, file, VIGIL_R_WRITE_OPEN);
+			key_exe_invalidate(inode);
 		}
 	}
 	if (mode & FMODE_READ) {

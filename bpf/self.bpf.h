@@ -79,8 +79,9 @@ static __always_inline bool in_configfs_tsm(struct dentry *d)
 __u64 self_secret_dev[VIGIL_SELF_SECRETS] = {};
 __u64 self_secret_ino[VIGIL_SELF_SECRETS] = {};
 
-static __always_inline bool is_secret(__u64 dev, __u64 ino)
+static __always_inline bool is_secret(struct inode *inode)
 {
+	__u64 ino = inode->i_ino;
 	int i;
 
 	for (i = 0; i < VIGIL_SELF_SECRETS; i++) {
@@ -88,7 +89,8 @@ static __always_inline bool is_secret(__u64 dev, __u64 ino)
 
 		if (!s)
 			return false;
-		if (s == ino && READ_ONCE(self_secret_dev[i]) == dev)
+		/* The device (two more pointer loads) only when the inode number matches. */
+		if (s == ino && READ_ONCE(self_secret_dev[i]) == inode->i_sb->s_dev)
 			return true;
 	}
 	return false;
@@ -181,19 +183,18 @@ static __always_inline int self_check_proc_write(struct file *file)
  * PCRs to replay the measurement log, and it is trusted anyway (it starts and stops vigild); the
  * workload never. Writes on procfs: self_check_proc_write.
  */
-static __always_inline int self_check_open(struct file *file)
+static __always_inline int self_check_open(struct file *file, struct dentry *d, struct inode *inode,
+                                           __u32 type, unsigned int mode)
 {
-	/* Direct (BTF) loads: this runs on every open in the guest. */
-	struct inode *inode = file->f_inode;
-	struct dentry *d = file->f_path.dentry;
+	/* Direct (BTF) loads, each a guarded load once JITed: this runs on every open in the
+	 * guest, so the caller loads file, inode and mode fields once for both checks. */
 	__u64 magic = d->d_sb->s_magic;
-	__u32 type = inode->i_mode & S_IFMT;
 	__u32 rdev;
 
 	if (type == S_IFREG) {
-		if (is_secret(inode->i_sb->s_dev, inode->i_ino) && !current_is_vigild())
+		if (is_secret(inode) && !current_is_vigild())
 			return self_deny(VIGIL_SELF_SECRET, 0, inode->i_sb->s_dev, inode->i_ino, d);
-		if (magic == PROC_SUPER_MAGIC && (file->f_mode & FMODE_WRITE))
+		if (magic == PROC_SUPER_MAGIC && (mode & FMODE_WRITE))
 			return self_check_proc_write(file);
 	}
 	if (type == S_IFCHR) {
