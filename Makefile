@@ -75,7 +75,7 @@ $(VMLINUX):
 $(BPF_OBJ): bpf/vigil.bpf.c $(wildcard bpf/*.h) $(VMLINUX)
 	$(Q)mkdir -p $(@D)
 	@echo "  BPF     $@"
-	$(Q)$(CLANG) -g -O2 -target bpf -D__TARGET_ARCH_$(ARCH) -D__VIGIL_BPF__ \
+	$(Q)$(CLANG) -g -O2 -target bpf -mcpu=v3 -D__TARGET_ARCH_$(ARCH) -D__VIGIL_BPF__ \
 		-I$(BUILD)/bpf -Ibpf -Wall -Werror -c $< -o $@.tmp
 	$(Q)$(BPFTOOL) gen object $@ $@.tmp && rm -f $@.tmp
 
