@@ -86,6 +86,12 @@ done
 echo 1 > /proc/sys/kernel/bpf_stats_enabled
 start_vigild
 loop stats > /dev/null
+# socket_sendmsg with a destination (UDP sendto, allowed by the loopback rule): one per process.
+i=0
+while [ $i -lt 100 ]; do
+	inside $B sendto 127.0.0.1 9 || echo "sendto to loopback failed"
+	i=$((i + 1))
+done
 stop_vigild
 echo 0 > /proc/sys/kernel/bpf_stats_enabled
 $B audit-watch /tmp/bench "$N_RULES" || exit 1
