@@ -98,8 +98,10 @@ void attest_quote_clear(struct attest_quote *q);
 int attest_tpm_evidence(struct attest_tpm *t, enum attest_ak_alg alg,
                         const struct attest_pcr_sel *sel, const uint8_t *qd, size_t qd_len,
                         const char *log_path, json_t **ret, struct vigil_error *err);
-/* The qualifying data a binding digest gives: its first 32 bytes (len 32, vigil's default and
- * Trustee's older `tpm` verifier), or all 48 zero-padded to 64 (len 64, Trustee's newer one). */
+/* The qualifying data a binding digest gives: all 48 bytes zero-padded to 64 (len 64: vigil's
+ * default, as Trustee's current `tpm` verifier expects), or its first 32 bytes (len 32: Trustee's
+ * older `tpm` verifier). */
+#define KBS_REPORT_DATA_DEFAULT 64
 int kbs_report_data(const uint8_t binding[48], size_t len, uint8_t out[64]);
 
 /* --- TDX / SNP reports through configfs-tsm --- */
@@ -180,7 +182,7 @@ struct kbs_client_opts {
 	struct attest_pcr_sel sel; /* n == 0: the default */
 	enum kbs_fault fault;
 	int fault_arg;
-	size_t report_data_len; /* 32 (0: 32) or 64, see kbs_report_data() */
+	size_t report_data_len; /* 64 (0: KBS_REPORT_DATA_DEFAULT) or 32, see kbs_report_data() */
 };
 
 /* Timings of one fetch, for the benchmark (microseconds). */

@@ -230,6 +230,7 @@ int kbs_fetch(const struct kbs_client_opts *o, const char *resource, uint8_t **r
 	struct vigil_error verr = {0};
 	struct attest_pcr_sel sel;
 	uint8_t binding[48], qd[64];
+	size_t rd_len = o->report_data_len ? o->report_data_len : KBS_REPORT_DATA_DEFAULT;
 	char *nonce = NULL, *body = NULL, *resp = NULL, *token = NULL, path[1024];
 	int r;
 
@@ -264,11 +265,9 @@ int kbs_fetch(const struct kbs_client_opts *o, const char *resource, uint8_t **r
 		cfail(err, errlen, r, "kbs: no vTPM at %s: no attestation, no key", o->tcti);
 		goto out;
 	}
-	r = kbs_report_data(binding, o->report_data_len ? o->report_data_len : 32, qd);
+	r = kbs_report_data(binding, rd_len, qd);
 	if (r == 0)
-		r = attest_tpm_evidence(tpm, o->ak_alg, &sel, qd,
-		                        o->report_data_len ? o->report_data_len : 32, o->log_path,
-		                        &ev, &verr);
+		r = attest_tpm_evidence(tpm, o->ak_alg, &sel, qd, rd_len, o->log_path, &ev, &verr);
 	else
 		vigil_errorf(&verr, r, "bad report data length %zu", o->report_data_len);
 	attest_tpm_close(tpm);

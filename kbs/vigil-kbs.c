@@ -473,6 +473,9 @@ static enum MHD_Result h_attest(struct broker *b, struct MHD_Connection *c, cons
 		decide(b, peer, s->id, "attest", NULL, false, why, NULL);
 		return reply_err(c, r == -EINVAL ? 400 : 401, kind, why);
 	}
+	/* Which binding layout this broker checked, for whoever compares it with Trustee's. */
+	json_object_set_new(claims, "report_data_len",
+	                    json_integer((json_int_t)b->report_data_len));
 	s->claims = claims;
 	s->attested = true;
 	s->created = time(NULL); /* from now on the session lives as long as its token */
@@ -759,8 +762,8 @@ static int load_config(struct broker *b, const char *path)
 	}
 	b->nonce_ttl = json_integer_value(json_object_get(b->cfg, "nonce_ttl_s")) ?: 60;
 	b->token_ttl = json_integer_value(json_object_get(b->cfg, "token_ttl_s")) ?: 300;
-	b->report_data_len =
-	    (size_t)(json_integer_value(json_object_get(b->cfg, "report_data_len")) ?: 32);
+	b->report_data_len = (size_t)(json_integer_value(json_object_get(b->cfg, "report_data_len"))
+	                                  ?: KBS_REPORT_DATA_DEFAULT);
 	if (b->report_data_len != 32 && b->report_data_len != 64) {
 		fprintf(stderr, "vigil-kbs: %s: report_data_len: 32 or 64\n", path);
 		return -EINVAL;

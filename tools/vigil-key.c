@@ -220,7 +220,7 @@ static int do_key_fetch(int argc, char **argv)
 	static const char usage[] =
 	    "key fetch --url URL --resource REPO/TYPE/TAG --description DESC [--keyring @s|@u|ID] "
 	    "[--tcti TCTI] [--log MEASUREMENT-LOG | --no-log] [--cafile CA] [--timeout S] "
-	    "[--retries N] [--ak rsa|ecc] [--key-alg ec|rsa] [--report-data 32|64] [--pcrs SPEC] "
+	    "[--retries N] [--ak rsa|ecc] [--key-alg ec|rsa] [--report-data 64|32] [--pcrs SPEC] "
 	    "[--fault NAME[:ARG]]";
 	struct key_args ka = {0};
 	struct kbs_timing tm;

@@ -48,6 +48,8 @@ expect_rc "the key itself is not in the measurement log" 1 grep -qF "$secret" /r
 expect_rc "the release is audited" 0 sh -c 'grep -rq "key_released" /var/log/vigil/'
 expect_rc "the measurement log still replays against PCR 23" 0 outside vigil attest replay
 expect_rc "broker decision log: the release, with vigild and the policy" 0 grep -q "\"allowed\":true.*\"vigild_sha256\":\"$vd\".*kbs-test" /tmp/kbs-decisions.jsonl
+expect_rc "the broker checked vigild's quote against the 64-byte report data (Trustee's layout)" 0 \
+	grep -q '"op":"resource".*"allowed":true.*"report_data_len":64' /tmp/kbs-decisions.jsonl
 
 # The offline verifier over what this guest wrote.
 nonce=$(od -An -N32 -tx1 /dev/urandom | tr -d ' \n')
