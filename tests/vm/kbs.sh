@@ -4,8 +4,11 @@
 # and audited; the binary the key rules name reads it, another binary in the same cgroup gets
 # EPERM. `vigil attest verify` checks quote -> log -> policies -> audit log offline. Three denied
 # execs revoke the key (revoke_after_denials); a reload releases it again. A pushed bundle the
-# broker's release policy refuses: the next fetch is refused and the key revoked.
-# vigil-vm-args: --copy build/guest-tests:/t --copy build/guest-tests/vtest:/t/keyreader --vigild-args --kbs-url=http://127.0.0.1:8380
+# broker's release policy refuses: the next fetch is refused and the key revoked. The broker
+# checks the 64-byte report data (Trustee's current layout). The audit log is on a small tmpfs: the
+# platform fills it, a lost audit record revokes the key, and it is released again once the log
+# writes again.
+# vigil-vm-args: --audit-tmpfs 2m --copy build/guest-tests:/t --copy build/guest-tests/vtest:/t/keyreader --vigild-args --kbs-url=http://127.0.0.1:8380
 . /tests/vm/lib.sh
 V=/t/vtest
 T=device:/dev/tpmrm0
@@ -74,6 +77,36 @@ while [ "$(grep -c '"type":"key_released"' "$EVENTS")" -lt 2 ] && [ $n -lt 300 ]
 expect_rc "a reload re-attests and releases it again" 0 test "$(grep -c '"type":"key_released"' "$EVENTS")" -ge 2
 id=$(grep '"type":"key_released"' "$EVENTS" | tail -n 1 | sed 's/.*"serial":\([0-9]*\).*/\1/')
 expect_rc "the named binary reads the new key" 0 /t/keyreader key-read "$id"
+
+# The audit log cannot write (its file system is full): every released key is revoked, measured,
+# and fetched again only once the log writes again.
+outside dd if=/dev/zero of=/var/log/vigil/fill bs=4k > /dev/null 2>&1
+/tmp/evil true 2> /dev/null # one denial (below the trigger's 3): a record the log cannot take
+if wait_event 30 '"type":"key_revoked"' '"key":"vigil:disk"' '"reason":"audit_write_failed"'; then
+	ok "a lost audit record (full disk) revokes vigil:disk"
+else
+	not_ok "revoked on an audit write failure" "$(grep key_ "$EVENTS" | tail -n 2)" "$(grep audit /out/vigild.log | tail -n 3)"
+fi
+/t/keyreader key-read "$id" > /tmp/.out 2> /tmp/.err && not_ok "revoked on the audit failure: unreadable" || ok "revoked on the audit failure: unreadable, even by the named binary"
+expect_rc "the audit-failure revocation is measured" 0 grep -q 'vigil/key-revoke.*audit_write_failed' /run/vigil/measurements.log
+expect_rc "vigild logged why" 0 grep -q "audit log lost .* revoking every released key" /out/vigild.log
+outside rm -f /var/log/vigil/fill
+usleep 600000
+/tmp/evil true 2> /dev/null # a record the log takes again
+n=0 last=
+while [ $n -lt 150 ]; do
+	last=$(grep -E '"type":"key_(released|revoked)"' "$EVENTS" | tail -n 1)
+	case $last in *'"type":"key_released"'*) break ;; esac
+	usleep 200000
+	n=$((n + 1))
+done
+id2=$(echo "$last" | sed -n 's/.*"type":"key_released".*"serial":\([0-9]*\).*/\1/p')
+if [ -n "$id2" ] && [ "$id2" != "$id" ] && /t/keyreader key-read "$id2" > /dev/null 2>&1; then
+	ok "once the audit log writes again, vigil:disk is released again"
+	id=$id2
+else
+	not_ok "released again after the audit log healed" "$last" "$(grep audit /out/vigild.log | tail -n 3)"
+fi
 
 # A bundle the release policy refuses (trusted by vigild, signer not listed at the broker).
 outside vigil policy push /gen/b2.json > /tmp/push.out 2>&1
