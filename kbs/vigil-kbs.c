@@ -4,7 +4,8 @@
  * verifier: trusted AK, fresh single-use nonce with a TTL bound into the quote, exact PCR
  * selection, PCR digest, the runtime measurement log replayed against PCR 23, firmware PCRs
  * against reference values, and each resource's release policy (vigild digests, policy names,
- * minimum serials, signers). Every decision goes to the decision log. docs/ATTESTATION.md.
+ * minimum serials, signers). Every decision goes to the decision log. HTTPS (TLS 1.2+, through
+ * libmicrohttpd's GnuTLS) when the config names tls_cert and tls_key. docs/ATTESTATION.md.
  */
 #include "attest/kbs.h"
 
@@ -52,6 +53,7 @@ struct broker {
 	struct session sess[MAX_SESSIONS];
 	size_t n_sess;
 	uint64_t attestations;
+	char *tls_cert, *tls_key; /* PEM, NUL-terminated: TLS when set (tls_cert, tls_key) */
 };
 
 static volatile sig_atomic_t stop;
@@ -749,6 +751,49 @@ static int load_ak(struct broker *b, const char *path)
 	return 0;
 }
 
+/* tls_cert / tls_key: both or neither; the key must be the certificate's (checked here, with
+ * OpenSSL, so that a mismatch is one line at start and not a handshake failure later). */
+static int load_tls(struct broker *b, const char *path)
+{
+	const char *cp = json_string_value(json_object_get(b->cfg, "tls_cert"));
+	const char *kp = json_string_value(json_object_get(b->cfg, "tls_key"));
+	size_t cl = 0, kl = 0;
+	BIO *bio;
+	X509 *x = NULL;
+	EVP_PKEY *k = NULL;
+	int ok;
+
+	if (!cp && !kp)
+		return 0;
+	if (!cp || !kp) {
+		fprintf(stderr, "vigil-kbs: %s: tls_cert and tls_key: both or neither\n", path);
+		return -EINVAL;
+	}
+	b->tls_cert = (char *)read_file(cp, &cl);
+	b->tls_key = (char *)read_file(kp, &kl);
+	if (!b->tls_cert || !b->tls_key) {
+		fprintf(stderr, "vigil-kbs: %s: cannot read %s\n", path, b->tls_cert ? kp : cp);
+		return -EINVAL;
+	}
+	b->tls_cert[cl] = 0;
+	b->tls_key[kl] = 0;
+	bio = BIO_new_mem_buf(b->tls_cert, (int)cl);
+	x = bio ? PEM_read_bio_X509(bio, NULL, NULL, NULL) : NULL;
+	BIO_free(bio);
+	bio = BIO_new_mem_buf(b->tls_key, (int)kl);
+	k = bio ? PEM_read_bio_PrivateKey(bio, NULL, NULL, NULL) : NULL;
+	BIO_free(bio);
+	ok = x && k && X509_check_private_key(x, k) == 1;
+	if (!ok)
+		fprintf(stderr, "vigil-kbs: %s: %s\n", path,
+		        !x   ? "tls_cert: not a PEM certificate"
+		        : !k ? "tls_key: not a PEM private key (unencrypted)"
+		             : "tls_key is not tls_cert's key");
+	X509_free(x);
+	EVP_PKEY_free(k);
+	return ok ? 0 : -EINVAL;
+}
+
 static int load_config(struct broker *b, const char *path)
 {
 	json_error_t je;
@@ -793,7 +838,7 @@ static int load_config(struct broker *b, const char *path)
 			return -EINVAL;
 		}
 	}
-	return 0;
+	return load_tls(b, path);
 }
 
 /* `vigil-kbs seal JWK-FILE IN-FILE`: a JWE for the tests' independent decoder. */
@@ -826,6 +871,13 @@ int main(int argc, char **argv)
 	struct sockaddr_in sin = {.sin_family = AF_INET};
 	struct MHD_Daemon *d;
 	const union MHD_DaemonInfo *di;
+	/* TLS 1.2 and 1.3 only; the last item alone is the empty list (plain HTTP). */
+	struct MHD_OptionItem tls[] = {
+	    {MHD_OPTION_HTTPS_MEM_KEY, 0, NULL},
+	    {MHD_OPTION_HTTPS_MEM_CERT, 0, NULL},
+	    {MHD_OPTION_HTTPS_PRIORITIES, 0, "NORMAL:-VERS-ALL:+VERS-TLS1.3:+VERS-TLS1.2"},
+	    {MHD_OPTION_END, 0, NULL},
+	};
 	long port = 8080;
 	int c;
 
@@ -867,11 +919,19 @@ int main(int argc, char **argv)
 	signal(SIGINT, on_signal);
 	signal(SIGTERM, on_signal);
 	signal(SIGPIPE, SIG_IGN);
+	if (b.tls_cert && !MHD_is_feature_supported(MHD_FEATURE_TLS)) {
+		fprintf(stderr,
+		        "vigil-kbs: this libmicrohttpd has no TLS: cannot serve tls_cert\n");
+		return 3;
+	}
+	tls[0].ptr_value = b.tls_key;
+	tls[1].ptr_value = b.tls_cert;
 	/* One polling thread: sessions need no lock, and throughput is one core's. */
-	d = MHD_start_daemon(MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_ERROR_LOG, 0, NULL, NULL,
-	                     on_request, &b, MHD_OPTION_SOCK_ADDR, &sin,
-	                     MHD_OPTION_NOTIFY_COMPLETED, on_done, NULL,
-	                     MHD_OPTION_CONNECTION_TIMEOUT, 30u, MHD_OPTION_END);
+	d = MHD_start_daemon(
+	    MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_ERROR_LOG | (b.tls_cert ? MHD_USE_TLS : 0), 0,
+	    NULL, NULL, on_request, &b, MHD_OPTION_SOCK_ADDR, &sin, MHD_OPTION_NOTIFY_COMPLETED,
+	    on_done, NULL, MHD_OPTION_CONNECTION_TIMEOUT, 30u, MHD_OPTION_ARRAY,
+	    b.tls_cert ? tls : tls + 3, MHD_OPTION_END);
 	if (!d) {
 		fprintf(stderr, "vigil-kbs: cannot listen on %s:%ld\n", listen_addr, port);
 		return 1;
@@ -879,7 +939,8 @@ int main(int argc, char **argv)
 	di = MHD_get_daemon_info(d, MHD_DAEMON_INFO_BIND_PORT);
 	if (di)
 		port = di->port;
-	printf("vigil-kbs: listening on %s:%ld\n", listen_addr, port);
+	printf("vigil-kbs: listening on %s://%s:%ld\n", b.tls_cert ? "https" : "http", listen_addr,
+	       port);
 	fflush(stdout);
 	if (port_file) {
 		FILE *f = fopen(port_file, "w");

@@ -155,6 +155,36 @@ if [ -n "$keyring" ]; then
 	tail -n1 ml.log | jq -e '.content_type == "vigil/key-revoke"' > /dev/null && ok "the revocation is measured" ||
 		not_ok "revocation measured" "$(tail -n1 ml.log)"
 fi
+# --- TLS: the broker serves HTTPS with a certificate from a CA made here; the client trusts
+# exactly the CA its --cafile names (vigild's --kbs-cafile is the same option) ---
+mkcert() { # mkcert NAME: NAME-ca.pem, and NAME.pem/NAME.key for 127.0.0.1 signed by it
+	openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -days 2 -subj "/CN=$1 test CA" \
+		-keyout "$1-ca.key" -out "$1-ca.pem" 2> /dev/null &&
+		openssl req -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -subj "/CN=127.0.0.1" \
+			-keyout "$1.key" -out "$1.csr" 2> /dev/null &&
+		printf 'subjectAltName=IP:127.0.0.1\nextendedKeyUsage=serverAuth\n' > "$1.ext" &&
+		openssl x509 -req -in "$1.csr" -CA "$1-ca.pem" -CAkey "$1-ca.key" -CAcreateserial -days 2 \
+			-extfile "$1.ext" -out "$1.pem" 2> /dev/null
+}
+check "a test CA and a broker certificate for 127.0.0.1 (openssl)" mkcert tls
+mkcert rogue > /dev/null 2>&1
+jq --arg c "$tmp/tls.pem" --arg k "$tmp/tls.key" '.tls_cert = $c | .tls_key = $k' kbs.json > kbs-tls.json
+start_kbs kbs-tls.json
+grep -q "listening on https://" kbs.out && ok "vigil-kbs serves HTTPS when its config names tls_cert and tls_key" ||
+	not_ok "vigil-kbs on https" "$(cat kbs.out kbs.err)"
+URL=${URL/http:/https:}
+expect_rc "key fetch over HTTPS with --cafile naming the broker's CA" 0 F --cafile "$tmp/tls-ca.pem" --description vigil:disk-tls
+[ -z "$keyring" ] || {
+	got=$(keyctl pipe "$(keyctl search "$keyring" user vigil:disk-tls)" | sha256sum | cut -c1-64)
+	[ "$got" = "$(sha256sum < secret.bin | cut -c1-64)" ] && ok "... the key released over TLS is the broker's" ||
+		not_ok "key over TLS" "$got"
+}
+expect_fail "HTTPS with another CA in --cafile: refused, nothing released" 1 "kbs: .*(certificate|SSL|TLS)" F --cafile "$tmp/rogue-ca.pem" --description vigil:disk-rogue
+[ -z "$keyring" ] || ! keyctl search "$keyring" user vigil:disk-rogue > /dev/null 2>&1 && ok "nothing placed when the broker's certificate is not trusted"
+URL=${URL/https:/http:}
+expect_fail "plain HTTP to the TLS broker: refused" 1 "kbs: " F --description vigil:disk-plain
+jq --arg c "$tmp/tls.pem" --arg k "$tmp/rogue.key" '.tls_cert = $c | .tls_key = $k' kbs.json > kbs-badtls.json
+expect_fail "a tls_key that is not tls_cert's: the broker refuses to start, one line" 3 "tls_key is not tls_cert's key" "$KBS" --config kbs-badtls.json --port 0
 stop_kbs
 
 # --- tpm2_checkquote verifies a vigil quote, with the broker's binding recomputed here ---
