@@ -64,6 +64,25 @@ int attest_ak_spki(const struct attest_ak *ak, uint8_t *der, size_t *len);
 int attest_ek_spki(struct attest_tpm *t, uint8_t *der, size_t *len, struct vigil_error *err);
 int attest_ek_cert(struct attest_tpm *t, uint8_t **der, size_t *len, struct vigil_error *err);
 
+/* --- AK-to-EK binding (attest/credential.c) --- */
+/* The AK's public area, marshalled (TPMT_PUBLIC): its SHA-256 is the AK's name. */
+int attest_ak_tpmt(const struct attest_ak *ak, uint8_t *buf, size_t *len);
+/*
+ * The broker's MakeCredential, in software: seals secret (1-64 bytes) to the RSA-2048 EK (DER
+ * SPKI, TCG template L-1) and to the name of the AK whose TPMT_PUBLIC is given, which must be a
+ * fixedTPM restricted signing key; *ak_spki gets that AK's DER SPKI (up to 1024 bytes). *blob is a
+ * marshalled TPM2B_ID_OBJECT, *enc_secret a TPM2B_ENCRYPTED_SECRET (both malloc'd).
+ */
+int kbs_make_credential(const uint8_t *ek_spki, size_t ek_len, const uint8_t *ak_tpmt,
+                        size_t tpmt_len, const uint8_t *secret, size_t slen, uint8_t **blob,
+                        size_t *blob_len, uint8_t **enc_secret, size_t *es_len, uint8_t *ak_spki,
+                        size_t *ak_spki_len, char *err, size_t errlen);
+/* TPM2_ActivateCredential with this TPM's EK (policy A) and ak: the secret, when (and only when)
+ * the credential was made for this EK and this AK's name. */
+int attest_activate_credential(struct attest_ak *ak, const uint8_t *blob, size_t blob_len,
+                               const uint8_t *enc_secret, size_t es_len, uint8_t *secret,
+                               size_t *secret_len, struct vigil_error *err);
+
 /* A PCR selection: banks in order, each a 24-bit register mask. Tests build odd ones. */
 struct attest_pcr_sel {
 	size_t n;
@@ -168,6 +187,8 @@ enum kbs_fault {
 	KBS_FAULT_TAMPER_JWE,    /* flip a bit of the received ciphertext */
 	KBS_FAULT_OTHER_SESSION, /* fetch with this session's token and a second session's cookie */
 	KBS_FAULT_WRONG_NONCE,   /* bind the quote to a different nonce */
+	KBS_FAULT_OTHER_EK,      /* enroll: send fault_file's public key as the EK */
+	KBS_FAULT_BAD_SECRET,    /* enroll: flip a bit of the activated secret */
 };
 
 struct kbs_client_opts {
@@ -183,7 +204,16 @@ struct kbs_client_opts {
 	enum kbs_fault fault;
 	int fault_arg;
 	size_t report_data_len; /* 64 (0: KBS_REPORT_DATA_DEFAULT) or 32, see kbs_report_data() */
+	bool enroll;            /* kbs_enroll() first */
+	const char *fault_file; /* KBS_FAULT_OTHER_EK's PEM */
 };
+
+/*
+ * AK-to-EK binding with the broker (vigil's extension, not Trustee's): POST /vigil/v0/ak-enroll
+ * {ek_public, ak_tpmt} -> {id, credential_blob, encrypted_secret}; TPM2_ActivateCredential;
+ * POST /vigil/v0/ak-activate {id, secret}. Afterwards the broker trusts the AK.
+ */
+int kbs_enroll(const struct kbs_client_opts *o, char *err, size_t errlen);
 
 /* Timings of one fetch, for the benchmark (microseconds). */
 struct kbs_timing {

@@ -29,6 +29,7 @@
 #define ERR_PREFIX   "https://github.com/confidential-containers/kbs/errors/"
 #define MAX_SESSIONS 4096
 #define MAX_AKS      64
+#define MAX_ENROLL   64
 #define MAX_BODY     (16u << 20)
 
 struct session {
@@ -54,6 +55,19 @@ struct broker {
 	size_t n_sess;
 	uint64_t attestations;
 	char *tls_cert, *tls_key; /* PEM, NUL-terminated: TLS when set (tls_cert, tls_key) */
+	/* AK-to-EK binding: the EKs (DER SPKI) whose TPMs may enroll an AK, and the credentials
+	 * sealed to them awaiting activation (single use, nonce_ttl_s). */
+	uint8_t *eks[MAX_AKS];
+	size_t ek_len[MAX_AKS], n_eks;
+	struct enrollment {
+		char id[33];
+		uint8_t secret[32];
+		uint8_t ak[1024];
+		size_t ak_len;
+		char ek_fpr[65];
+		time_t created;
+	} enr[MAX_ENROLL];
+	size_t n_enr;
 };
 
 static volatile sig_atomic_t stop;
@@ -664,6 +678,165 @@ struct req {
 	bool too_big;
 };
 
+/* --- /vigil/v0/ak-enroll and ak-activate: AK-to-EK binding (vigil's extension) ----------- */
+
+static bool ek_trusted(struct broker *b, const uint8_t *der, size_t len)
+{
+	size_t i;
+
+	for (i = 0; i < b->n_eks; i++)
+		if (b->ek_len[i] == len && memcmp(b->eks[i], der, len) == 0)
+			return true;
+	return false;
+}
+
+static void enroll_expire(struct broker *b)
+{
+	time_t now = time(NULL);
+	size_t i = 0;
+
+	while (i < b->n_enr)
+		if (now - b->enr[i].created > b->nonce_ttl) {
+			OPENSSL_cleanse(&b->enr[i], sizeof(b->enr[i]));
+			b->enr[i] = b->enr[--b->n_enr];
+		} else {
+			i++;
+		}
+}
+
+static enum MHD_Result h_enroll(struct broker *b, struct MHD_Connection *c, const char *peer,
+                                const char *body, size_t len)
+{
+	json_t *req = json_loadb(body, len, JSON_REJECT_DUPLICATES, NULL), *rep;
+	const char *e64 = json_string_value(json_object_get(req, "ek_public"));
+	const char *t64 = json_string_value(json_object_get(req, "ak_tpmt"));
+	uint8_t *ek = NULL, *tpmt = NULL, *blob = NULL, *es = NULL, fpr[32];
+	size_t ekl = 0, tl = 0, bl = 0, esl = 0;
+	struct enrollment *en;
+	char why[256], *b1, *b2;
+	enum MHD_Result ret;
+
+	enroll_expire(b);
+	ek = e64 ? kbs_unb64(e64, &ekl) : NULL;
+	tpmt = t64 ? kbs_unb64(t64, &tl) : NULL;
+	json_decref(req);
+	if (!ek || !tpmt) {
+		free(ek);
+		free(tpmt);
+		decide(b, peer, NULL, "ak-enroll", NULL, false, "no ek_public or ak_tpmt", NULL);
+		return reply_err(c, 400, "MalformedRequest", "want {ek_public, ak_tpmt} in base64");
+	}
+	EVP_Digest(ek, ekl, fpr, NULL, EVP_sha256(), NULL);
+	if (b->n_enr == MAX_ENROLL) {
+		free(ek);
+		free(tpmt);
+		return reply_err(c, 503, "TooManyEnrollments", "try again later");
+	}
+	en = &b->enr[b->n_enr];
+	memset(en, 0, sizeof(*en));
+	kbs_hex(fpr, 32, en->ek_fpr);
+	en->ak_len = sizeof(en->ak);
+	RAND_bytes(en->secret, sizeof(en->secret));
+	if (!ek_trusted(b, ek, ekl)) {
+		snprintf(why, sizeof(why),
+		         "EK not trusted (sha256 of its SPKI %s is not in trusted_eks)",
+		         en->ek_fpr);
+		ret = MHD_NO;
+	} else if (kbs_make_credential(ek, ekl, tpmt, tl, en->secret, sizeof(en->secret), &blob,
+	                               &bl, &es, &esl, en->ak, &en->ak_len, why,
+	                               sizeof(why)) == 0) {
+		ret = MHD_YES;
+	} else {
+		ret = MHD_NO;
+	}
+	free(ek);
+	free(tpmt);
+	if (ret == MHD_NO) {
+		OPENSSL_cleanse(en, sizeof(*en));
+		decide(b, peer, NULL, "ak-enroll", NULL, false, why, NULL);
+		return reply_err(c, 403, "EnrollmentRefused", why);
+	}
+	RAND_bytes(fpr, 16);
+	kbs_hex(fpr, 16, en->id);
+	en->created = time(NULL);
+	b->n_enr++;
+	b1 = kbs_b64(blob, bl, false);
+	b2 = kbs_b64(es, esl, false);
+	free(blob);
+	free(es);
+	rep = json_pack("{s:s, s:s, s:s}", "id", en->id, "credential_blob", b1 ? b1 : "",
+	                "encrypted_secret", b2 ? b2 : "");
+	free(b1);
+	free(b2);
+	req = json_pack("{s:s}", "ek_sha256", en->ek_fpr);
+	decide(b, peer, en->id, "ak-enroll", NULL, true, NULL, req);
+	json_decref(req);
+	return reply_json(c, 200, rep, NULL);
+}
+
+static enum MHD_Result h_activate(struct broker *b, struct MHD_Connection *c, const char *peer,
+                                  const char *body, size_t len)
+{
+	json_t *req = json_loadb(body, len, JSON_REJECT_DUPLICATES, NULL);
+	const char *id = json_string_value(json_object_get(req, "id"));
+	const char *s64 = json_string_value(json_object_get(req, "secret"));
+	uint8_t *sec = NULL, fpr[32];
+	size_t sl = 0, i;
+	struct enrollment en;
+	char fhex[65], idc[33];
+	bool ok;
+
+	enroll_expire(b);
+	for (i = 0; id && i < b->n_enr; i++)
+		if (strcmp(b->enr[i].id, id) == 0)
+			break;
+	if (!id || i >= b->n_enr) {
+		json_decref(req);
+		decide(b, peer, id, "ak-activate", NULL, false,
+		       "no enrollment (id unknown, used or expired)", NULL);
+		return reply_err(c, 401, "EnrollmentRefused",
+		                 "no enrollment (id unknown, used or expired)");
+	}
+	/* Single use: whatever the answer, this credential is spent. */
+	snprintf(idc, sizeof(idc), "%s", id);
+	id = idc;
+	en = b->enr[i];
+	OPENSSL_cleanse(&b->enr[i], sizeof(b->enr[i]));
+	b->enr[i] = b->enr[--b->n_enr];
+	sec = s64 ? kbs_unb64(s64, &sl) : NULL;
+	json_decref(req);
+	ok = sec && sl == sizeof(en.secret) && CRYPTO_memcmp(sec, en.secret, sl) == 0;
+	free(sec);
+	OPENSSL_cleanse(en.secret, sizeof(en.secret));
+	if (!ok) {
+		decide(
+		    b, peer, id, "ak-activate", NULL, false,
+		    "credential not activated: the secret is wrong (AK not resident in the TPM of "
+		    "that EK)",
+		    NULL);
+		return reply_err(c, 401, "EnrollmentRefused",
+		                 "credential not activated: the secret is wrong");
+	}
+	EVP_Digest(en.ak, en.ak_len, fpr, NULL, EVP_sha256(), NULL);
+	kbs_hex(fpr, 32, fhex);
+	if (!ak_trusted(b, en.ak, en.ak_len)) {
+		uint8_t *d = b->n_aks < MAX_AKS ? malloc(en.ak_len) : NULL;
+
+		if (!d) {
+			decide(b, peer, id, "ak-activate", NULL, false, "too many trusted AKs",
+			       NULL);
+			return reply_err(c, 503, "TooManyAKs", "too many trusted AKs");
+		}
+		memcpy(d, en.ak, en.ak_len);
+		b->aks[b->n_aks] = d;
+		b->ak_len[b->n_aks++] = en.ak_len;
+	}
+	req = json_pack("{s:s, s:s}", "ek_sha256", en.ek_fpr, "ak_sha256", fhex);
+	decide(b, peer, id, "ak-activate", NULL, true, NULL, req);
+	json_decref(req);
+	return reply_json(c, 200, json_pack("{s:s}", "ak_sha256", fhex), NULL);
+}
+
 static enum MHD_Result on_request(void *cls, struct MHD_Connection *c, const char *url,
                                   const char *method, const char *version, const char *upload_data,
                                   size_t *upload_size, void **con_cls)
@@ -709,6 +882,10 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *c, const cha
 		return h_attest(b, c, peer, rq->body ? rq->body : "", rq->len);
 	if (strcmp(method, "GET") == 0 && strncmp(url, "/kbs/v0/resource/", 17) == 0)
 		return h_resource(b, c, peer, url + 17);
+	if (strcmp(method, "POST") == 0 && strcmp(url, "/vigil/v0/ak-enroll") == 0)
+		return h_enroll(b, c, peer, rq->body ? rq->body : "", rq->len);
+	if (strcmp(method, "POST") == 0 && strcmp(url, "/vigil/v0/ak-activate") == 0)
+		return h_activate(b, c, peer, rq->body ? rq->body : "", rq->len);
 	return reply_err(c, 404, "NotFound", "no such endpoint");
 }
 
@@ -729,25 +906,26 @@ static void on_done(void *cls, struct MHD_Connection *c, void **con_cls,
 
 /* --- configuration ----------------------------------------------------------------------- */
 
-static int load_ak(struct broker *b, const char *path)
+/* A PEM public key file into a DER SPKI list (trusted_aks, trusted_eks). */
+static int load_pubkey(const char *path, const char *what, uint8_t **list, size_t *lens, size_t *n)
 {
 	FILE *f = fopen(path, "r");
 	EVP_PKEY *k = f ? PEM_read_PUBKEY(f, NULL, NULL, NULL) : NULL;
 	unsigned char *der = NULL;
-	int n;
+	int len;
 
 	if (f)
 		fclose(f);
 	if (!k) {
-		fprintf(stderr, "vigil-kbs: %s: trusted_aks: not a PEM public key\n", path);
+		fprintf(stderr, "vigil-kbs: %s: %s: not a PEM public key\n", path, what);
 		return -EINVAL;
 	}
-	n = i2d_PUBKEY(k, &der);
+	len = i2d_PUBKEY(k, &der);
 	EVP_PKEY_free(k);
-	if (n <= 0 || b->n_aks == MAX_AKS)
+	if (len <= 0 || *n == MAX_AKS)
 		return -EINVAL;
-	b->aks[b->n_aks] = der;
-	b->ak_len[b->n_aks++] = (size_t)n;
+	list[*n] = der;
+	lens[(*n)++] = (size_t)len;
 	return 0;
 }
 
@@ -797,7 +975,7 @@ static int load_tls(struct broker *b, const char *path)
 static int load_config(struct broker *b, const char *path)
 {
 	json_error_t je;
-	json_t *aks, *v;
+	json_t *aks, *eks, *v;
 	size_t i;
 
 	b->cfg = json_load_file(path, JSON_REJECT_DUPLICATES, &je);
@@ -814,14 +992,26 @@ static int load_config(struct broker *b, const char *path)
 		return -EINVAL;
 	}
 	aks = json_object_get(b->cfg, "trusted_aks");
-	if (!json_is_array(aks) || json_array_size(aks) == 0) {
-		fprintf(stderr, "vigil-kbs: %s: trusted_aks: a non-empty array of PEM files\n",
+	eks = json_object_get(b->cfg, "trusted_eks");
+	/* No AK trusted by either route would refuse everyone: a config error, said at start. */
+	if ((aks && !json_is_array(aks)) || (eks && !json_is_array(eks)) ||
+	    json_array_size(aks) + json_array_size(eks) == 0) {
+		fprintf(stderr,
+		        "vigil-kbs: %s: trusted_aks and/or trusted_eks: non-empty arrays of PEM "
+		        "files\n",
 		        path);
 		return -EINVAL;
 	}
 	json_array_foreach(aks, i, v)
 	{
-		if (!json_is_string(v) || load_ak(b, json_string_value(v)) < 0)
+		if (!json_is_string(v) || load_pubkey(json_string_value(v), "trusted_aks", b->aks,
+		                                      b->ak_len, &b->n_aks) < 0)
+			return -EINVAL;
+	}
+	json_array_foreach(eks, i, v)
+	{
+		if (!json_is_string(v) || load_pubkey(json_string_value(v), "trusted_eks", b->eks,
+		                                      b->ek_len, &b->n_eks) < 0)
 			return -EINVAL;
 	}
 	if (!json_is_object(json_object_get(b->cfg, "resources"))) {

@@ -185,6 +185,30 @@ URL=${URL/https:/http:}
 expect_fail "plain HTTP to the TLS broker: refused" 1 "kbs: " F --description vigil:disk-plain
 jq --arg c "$tmp/tls.pem" --arg k "$tmp/rogue.key" '.tls_cert = $c | .tls_key = $k' kbs.json > kbs-badtls.json
 expect_fail "a tls_key that is not tls_cert's: the broker refuses to start, one line" 3 "tls_key is not tls_cert's key" "$KBS" --config kbs-badtls.json --port 0
+# --- AK-to-EK binding: a broker that trusts this TPM's EK (not the AK) learns the AK through
+# MakeCredential (in the broker, OpenSSL) / ActivateCredential (in the TPM) ---
+openssl pkey -pubin -inform DER -in akq/ek.der -out ek-trusted.pem 2> /dev/null ||
+	not_ok "the EK exported by vigil attest quote" "$(ls akq)"
+openssl genpkey -algorithm RSA -pkeyopt rsa_keygen_bits:2048 2> /dev/null | openssl pkey -pubout > ek-other.pem
+jq --arg ek "$tmp/ek-trusted.pem" 'del(.trusted_aks) | .trusted_eks = [$ek]' kbs.json > kbs-ek.json
+start_kbs kbs-ek.json
+expect_fail "AK not yet enrolled: unknown to a broker that trusts only the EK" 1 "unknown AK" F --description vigil:disk-ek
+expect_rc "key fetch --enroll: MakeCredential/ActivateCredential binds the AK to the EK, then released" 0 F --enroll --description vigil:disk-ek
+grep '"op":"ak-activate"' decisions.jsonl | tail -n 1 | jq -e \
+	--arg ak "$(openssl pkey -pubin -in akq/ak.pem -outform DER | sha256sum | cut -c1-64)" \
+	--arg ek "$(sha256sum < akq/ek.der | cut -c1-64)" \
+	'.allowed == true and .evidence.ek_sha256 == $ek and .evidence.ak_sha256 == $ak' > /dev/null &&
+	ok "decision log: the activation, naming the EK and the AK" || not_ok "ak-activate decision" "$(grep ak- decisions.jsonl | tail -n 2)"
+expect_rc "the enrolled AK is trusted from then on (no --enroll)" 0 F --description vigil:disk-ek2
+start_kbs kbs-ek.json # a fresh broker: enrollments live in its memory only
+expect_fail "an EK the broker does not trust: enrollment refused" 1 "EK not trusted" F --enroll --fault other-ek:"$tmp/ek-other.pem" --description vigil:disk-x
+jq --arg ek "$tmp/ek-other.pem" '.trusted_eks = [$ek]' kbs-ek.json > kbs-ek-other.json
+start_kbs kbs-ek-other.json
+expect_fail "a trusted EK of another TPM: this TPM cannot activate the credential" 1 "ActivateCredential" F --enroll --fault other-ek:"$tmp/ek-other.pem" --description vigil:disk-x
+start_kbs kbs-ek.json
+expect_fail "a wrong activation secret: refused, the AK stays untrusted" 1 "credential not activated" F --enroll --fault bad-secret --description vigil:disk-x
+expect_fail "... and the attestation that follows is refused (unknown AK)" 1 "unknown AK" F --description vigil:disk-x
+[ -z "$keyring" ] || ! keyctl search "$keyring" user vigil:disk-x > /dev/null 2>&1 && ok "nothing placed without a bound AK"
 stop_kbs
 
 # --- tpm2_checkquote verifies a vigil quote, with the broker's binding recomputed here ---
