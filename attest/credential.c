@@ -155,8 +155,8 @@ int kbs_make_credential(const uint8_t *ek_spki, size_t ek_len, const uint8_t *ak
 
 		memcpy(mac_in, enc, (size_t)len);
 		memcpy(mac_in + len, name, sizeof(name));
-		if (!HMAC(EVP_sha256(), hkey, sizeof(hkey), mac_in, (size_t)len + sizeof(name), hmac,
-		          &hl))
+		if (!HMAC(EVP_sha256(), hkey, sizeof(hkey), mac_in, (size_t)len + sizeof(name),
+		          hmac, &hl))
 			goto out;
 	}
 	id.size = (UINT16)(2 + 32 + len);
@@ -200,9 +200,8 @@ int attest_activate_credential(struct attest_ak *ak, const uint8_t *blob, size_t
 	TPM2B_SENSITIVE_CREATE sens = {0};
 	TPM2B_DATA outside = {0};
 	TPML_PCR_SELECTION none = {0};
-	TPMT_SYM_DEF sym = {.algorithm = TPM2_ALG_AES,
-	                    .keyBits = {.aes = 128},
-	                    .mode = {.aes = TPM2_ALG_CFB}};
+	TPMT_SYM_DEF sym = {
+	    .algorithm = TPM2_ALG_AES, .keyBits = {.aes = 128}, .mode = {.aes = TPM2_ALG_CFB}};
 	TPM2B_PUBLIC tmpl;
 	TPM2B_ID_OBJECT id = {0};
 	TPM2B_ENCRYPTED_SECRET es = {0};
@@ -215,8 +214,9 @@ int attest_activate_credential(struct attest_ak *ak, const uint8_t *blob, size_t
 	if (Tss2_MU_TPM2B_ID_OBJECT_Unmarshal(blob, blob_len, &off, &id) || off != blob_len ||
 	    Tss2_MU_TPM2B_ENCRYPTED_SECRET_Unmarshal(enc_secret, es_len, &off2, &es) ||
 	    off2 != es_len)
-		return vigil_errorf(err, -EINVAL, "credential: not a TPM2B_ID_OBJECT and a "
-		                                  "TPM2B_ENCRYPTED_SECRET");
+		return vigil_errorf(err, -EINVAL,
+		                    "credential: not a TPM2B_ID_OBJECT and a "
+		                    "TPM2B_ENCRYPTED_SECRET");
 	attest_ek_template(&tmpl);
 	e = attest_tpm_esys_lock(t);
 	r = crc(Esys_CreatePrimary(e, ESYS_TR_RH_ENDORSEMENT, ESYS_TR_PASSWORD, ESYS_TR_NONE,
@@ -226,12 +226,13 @@ int attest_activate_credential(struct attest_ak *ak, const uint8_t *blob, size_t
 	/* The EK's policy A: PolicySecret(TPM_RH_ENDORSEMENT) in a policy session. */
 	if (r == 0)
 		r = crc(Esys_StartAuthSession(e, ESYS_TR_NONE, ESYS_TR_NONE, ESYS_TR_NONE,
-		                              ESYS_TR_NONE, ESYS_TR_NONE, NULL, TPM2_SE_POLICY, &sym,
-		                              TPM2_ALG_SHA256, &sess),
+		                              ESYS_TR_NONE, ESYS_TR_NONE, NULL, TPM2_SE_POLICY,
+		                              &sym, TPM2_ALG_SHA256, &sess),
 		        "StartAuthSession(policy)", err);
 	if (r == 0)
 		r = crc(Esys_PolicySecret(e, ESYS_TR_RH_ENDORSEMENT, sess, ESYS_TR_PASSWORD,
-		                          ESYS_TR_NONE, ESYS_TR_NONE, NULL, NULL, NULL, 0, NULL, NULL),
+		                          ESYS_TR_NONE, ESYS_TR_NONE, NULL, NULL, NULL, 0, NULL,
+		                          NULL),
 		        "PolicySecret(endorsement)", err);
 	if (r == 0)
 		r = crc(Esys_ActivateCredential(e, attest_ak_handle(ak), ek, ESYS_TR_PASSWORD, sess,

@@ -117,6 +117,10 @@ void attest_quote_clear(struct attest_quote *q);
 int attest_tpm_evidence(struct attest_tpm *t, enum attest_ak_alg alg,
                         const struct attest_pcr_sel *sel, const uint8_t *qd, size_t qd_len,
                         const char *log_path, json_t **ret, struct vigil_error *err);
+/* The firmware's TCG event log, when path (default ATTEST_FIRMWARE_LOG; "none": never) can be
+ * read, as "eventlog" (base64, Trustee's member name). 1 when added, 0 when there is none. */
+#define ATTEST_FIRMWARE_LOG "/sys/kernel/security/tpm0/binary_bios_measurements"
+int attest_evidence_firmware_log(json_t *ev, const char *path);
 /* The qualifying data a binding digest gives: all 48 bytes zero-padded to 64 (len 64: vigil's
  * default, as Trustee's current `tpm` verifier expects), or its first 32 bytes (len 32: Trustee's
  * older `tpm` verifier). */
@@ -203,9 +207,10 @@ struct kbs_client_opts {
 	struct attest_pcr_sel sel; /* n == 0: the default */
 	enum kbs_fault fault;
 	int fault_arg;
-	size_t report_data_len; /* 64 (0: KBS_REPORT_DATA_DEFAULT) or 32, see kbs_report_data() */
-	bool enroll;            /* kbs_enroll() first */
-	const char *fault_file; /* KBS_FAULT_OTHER_EK's PEM */
+	size_t report_data_len;   /* 64 (0: KBS_REPORT_DATA_DEFAULT) or 32, see kbs_report_data() */
+	bool enroll;              /* kbs_enroll() first */
+	const char *firmware_log; /* NULL: ATTEST_FIRMWARE_LOG; "none": not sent */
+	const char *fault_file;   /* KBS_FAULT_OTHER_EK's PEM */
 };
 
 /*

@@ -390,6 +390,7 @@ int kbs_fetch(const struct kbs_client_opts *o, const char *resource, uint8_t **r
 		cfail(err, errlen, r, "kbs: cannot produce the TPM evidence: %s", verr.msg);
 		goto out;
 	}
+	attest_evidence_firmware_log(ev, o->firmware_log ? o->firmware_log : ATTEST_FIRMWARE_LOG);
 	if (o->fault == KBS_FAULT_TAMPER_LOG && tamper_log(ev) < 0) {
 		r = cfail(err, errlen, -EINVAL, "kbs: fault injection: no log to tamper with");
 		goto out;

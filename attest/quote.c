@@ -570,6 +570,47 @@ static json_t *jb64(const void *d, size_t n)
 	return v;
 }
 
+int attest_evidence_firmware_log(json_t *ev, const char *path)
+{
+	/* securityfs reports a size of 0: read to EOF, up to a bound. */
+	size_t cap = 1u << 16, len = 0, max = 4u << 20;
+	uint8_t *buf = NULL, *nb;
+	int fd;
+
+	if (!path || strcmp(path, "none") == 0)
+		return 0;
+	fd = open(path, O_RDONLY | O_CLOEXEC);
+	if (fd < 0)
+		return 0; /* no firmware log (direct kernel boot, no TPM driver): nothing to send */
+	for (;;) {
+		ssize_t n;
+
+		if (!buf || len == cap) {
+			if (buf)
+				cap *= 2;
+			if (cap > max || !(nb = realloc(buf, cap))) {
+				len = 0;
+				break;
+			}
+			buf = nb;
+		}
+		n = read(fd, buf + len, cap - len);
+		if (n < 0) {
+			len = 0;
+			break;
+		}
+		if (n == 0)
+			break;
+		len += (size_t)n;
+	}
+	close(fd);
+	/* Unreadable or oversized: sent without it; the broker decides whether it needs it. */
+	if (len)
+		json_object_set_new(ev, "eventlog", jb64(buf, len));
+	free(buf);
+	return len ? 1 : 0;
+}
+
 int kbs_report_data(const uint8_t binding[48], size_t len, uint8_t out[64])
 {
 	if (len != 32 && len != 64)

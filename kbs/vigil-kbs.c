@@ -351,8 +351,10 @@ static int verify_attestation(struct broker *b, struct session *s, json_t *req, 
 	const char *m64 = json_string_value(json_object_get(q, "message"));
 	const char *s64 = json_string_value(json_object_get(q, "signature"));
 	const char *log64 = json_string_value(json_object_get(pe, "vigil_measurement_log"));
+	const char *fw64;
 	uint8_t binding[48], rd[64], *ak = NULL, *msg = NULL, *sig = NULL, *log = NULL, fpr[32];
-	size_t akl = 0, ml = 0, sl = 0, ll = 0;
+	uint8_t *fw = NULL;
+	size_t akl = 0, ml = 0, sl = 0, ll = 0, fwl = 0;
 	struct quote_verified qv;
 	struct log_claims lc;
 	EVP_PKEY *k = NULL;
@@ -450,7 +452,28 @@ static int verify_attestation(struct broker *b, struct session *s, json_t *req, 
 		r = -EPERM;
 		goto out;
 	}
+	/* 8. The firmware event log: carried and named by digest (not replayed yet). */
+	fw64 = json_string_value(json_object_get(pe, "eventlog"));
+	if (!fw64 && json_is_true(json_object_get(b->cfg, "require_firmware_log"))) {
+		snprintf(why, whylen, "no firmware event log (eventlog) in the evidence");
+		r = -EPERM;
+		goto out;
+	}
+	if (fw64 && !(fw = kbs_unb64(fw64, &fwl))) {
+		*kind = "MalformedRequest";
+		snprintf(why, whylen, "eventlog is not base64");
+		r = -EINVAL;
+		goto out;
+	}
 	*claims = claims_json(&lc, fhex);
+	if (fw) {
+		uint8_t fd[32];
+		char fdh[65];
+
+		EVP_Digest(fw, fwl, fd, NULL, EVP_sha256(), NULL);
+		kbs_hex(fd, 32, fdh);
+		json_object_set_new(*claims, "firmware_log_sha256", json_string(fdh));
+	}
 	json_decref(s->tee_pubkey);
 	s->tee_pubkey = json_deep_copy(jwk);
 	r = 0;
@@ -459,6 +482,7 @@ out:
 	free(msg);
 	free(sig);
 	free(log);
+	free(fw);
 	return r;
 }
 

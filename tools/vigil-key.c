@@ -90,6 +90,7 @@ static int parse_key_args(int argc, char **argv, struct key_args *ka, const char
 	    {"additional", required_argument, NULL, 'A'},
 	    {"report-data", required_argument, NULL, 'D'},
 	    {"enroll", no_argument, NULL, 'E'},
+	    {"firmware-log", required_argument, NULL, 'W'},
 	    {"help", no_argument, NULL, 'h'},
 	    {0},
 	};
@@ -174,6 +175,9 @@ static int parse_key_args(int argc, char **argv, struct key_args *ka, const char
 		case 'E':
 			ka->o.enroll = true;
 			break;
+		case 'W':
+			ka->o.firmware_log = optarg;
+			break;
 		case 'h':
 			printf("usage: vigil %s\n", usage);
 			exit(VIGIL_EXIT_OK);
@@ -228,6 +232,7 @@ static int do_key_fetch(int argc, char **argv)
 	    "key fetch --url URL --resource REPO/TYPE/TAG --description DESC [--keyring @s|@u|ID] "
 	    "[--tcti TCTI] [--log MEASUREMENT-LOG | --no-log] [--cafile CA] [--timeout S] "
 	    "[--retries N] [--ak rsa|ecc] [--key-alg ec|rsa] [--report-data 64|32] [--enroll] "
+	    "[--firmware-log FILE|none] "
 	    "[--pcrs SPEC] "
 	    "[--fault NAME[:ARG]]";
 	struct key_args ka = {0};

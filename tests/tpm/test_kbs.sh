@@ -155,6 +155,18 @@ if [ -n "$keyring" ]; then
 	tail -n1 ml.log | jq -e '.content_type == "vigil/key-revoke"' > /dev/null && ok "the revocation is measured" ||
 		not_ok "revocation measured" "$(tail -n1 ml.log)"
 fi
+# --- the firmware event log (binary_bios_measurements) travels as "eventlog"; a stand-in here:
+# swtpm on the host has no firmware behind it ---
+head -c 3000 /dev/urandom > fw.bin
+start_kbs kbs.json
+expect_rc "key fetch sends the firmware event log (--firmware-log FILE)" 0 F --firmware-log "$tmp/fw.bin" --description vigil:disk-fw
+tail -n1 decisions.jsonl | jq -e --arg d "$(sha256sum < fw.bin | cut -c1-64)" '.allowed == true and .evidence.firmware_log_sha256 == $d' > /dev/null &&
+	ok "the broker names the firmware log it received by digest" || not_ok "firmware log digest" "$(tail -n1 decisions.jsonl)"
+jq '.require_firmware_log = true' kbs.json > kbs-fw.json
+start_kbs kbs-fw.json
+refused "no firmware event log to a broker that requires one" "no firmware event log" --firmware-log none
+expect_rc "... and with it, released" 0 F --firmware-log "$tmp/fw.bin" --description vigil:disk-fw2
+
 # --- TLS: the broker serves HTTPS with a certificate from a CA made here; the client trusts
 # exactly the CA its --cafile names (vigild's --kbs-cafile is the same option) ---
 mkcert() { # mkcert NAME: NAME-ca.pem, and NAME.pem/NAME.key for 127.0.0.1 signed by it

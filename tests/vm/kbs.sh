@@ -53,6 +53,20 @@ expect_rc "the measurement log still replays against PCR 23" 0 outside vigil att
 expect_rc "broker decision log: the release, with vigild and the policy" 0 grep -q "\"allowed\":true.*\"vigild_sha256\":\"$vd\".*kbs-test" /tmp/kbs-decisions.jsonl
 expect_rc "the broker checked vigild's quote against the 64-byte report data (Trustee's layout)" 0 \
 	grep -q '"op":"resource".*"allowed":true.*"report_data_len":64' /tmp/kbs-decisions.jsonl
+# The firmware event log travels when the guest has one; this bench boots the kernel directly
+# (SeaBIOS, -kernel), so whether securityfs shows one depends on the firmware's ACPI log area.
+FW=/sys/kernel/security/tpm0/binary_bios_measurements
+last=$(grep '"op":"resource".*"allowed":true' /tmp/kbs-decisions.jsonl | tail -n 1)
+if outside test -r $FW; then
+	fwd=$(outside cat $FW | sha256sum | cut -c1-64)
+	echo "# firmware event log: present ($(outside cat $FW | wc -c) bytes)"
+	case $last in *"\"firmware_log_sha256\":\"$fwd\""*) ok "vigild sent the firmware event log (digest in the broker's decision)" ;;
+	*) not_ok "firmware event log sent" "$last" ;; esac
+else
+	echo "# firmware event log: none in this guest (direct kernel boot, no TCG log in securityfs)"
+	case $last in *firmware_log_sha256*) not_ok "no firmware log: none sent" "$last" ;;
+	*) ok "no firmware event log here, and none claimed in the evidence" ;; esac
+fi
 
 # The offline verifier over what this guest wrote.
 nonce=$(od -An -N32 -tx1 /dev/urandom | tr -d ' \n')
