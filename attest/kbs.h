@@ -143,6 +143,10 @@ struct tsm_result {
 int tsm_report(const char *root, const uint8_t data[64], struct tsm_result *ret, char *err,
                size_t errlen);
 void tsm_result_clear(struct tsm_result *r);
+/* 0 when the TDX quote / SNP report carries data as its report data (the broker's check; the
+ * signature chain is not checked: that needs Intel's or AMD's collateral). */
+int tsm_report_data_check(enum attest_platform p, const uint8_t *report, size_t len,
+                          const uint8_t data[64]);
 
 /* --- verification (the broker, `vigil attest verify`) --- */
 struct quote_verified {
@@ -210,7 +214,8 @@ struct kbs_client_opts {
 	size_t report_data_len;   /* 64 (0: KBS_REPORT_DATA_DEFAULT) or 32, see kbs_report_data() */
 	bool enroll;              /* kbs_enroll() first */
 	const char *firmware_log; /* NULL: ATTEST_FIRMWARE_LOG; "none": not sent */
-	const char *fault_file;   /* KBS_FAULT_OTHER_EK's PEM */
+	const char *tsm_root; /* configfs-tsm; NULL: ATTEST_TSM_ROOT when present; "none": never */
+	const char *fault_file; /* KBS_FAULT_OTHER_EK's PEM */
 };
 
 /*

@@ -330,6 +330,47 @@ out:
 	return r;
 }
 
+/*
+ * TDX/SNP evidence when the guest has configfs-tsm: the report's data is the binding of the nonce
+ * and the ephemeral key alone (additional-evidence ""), zero-padded to 64; the report then travels
+ * as additional_evidence, which the TPM quote's binding covers. *ret: "" when there is no TEE.
+ */
+static int tee_evidence(const struct kbs_client_opts *o, const char *nonce, const json_t *jwk,
+                        char **ret, char *err, size_t errlen)
+{
+	const char *root = o->tsm_root ? o->tsm_root : ATTEST_TSM_ROOT;
+	struct tsm_result tr;
+	uint8_t b0[48], rd[64];
+	char terr[512], *b64;
+	json_t *j;
+	int r;
+
+	*ret = NULL;
+	/* No configfs-tsm: a vTPM-only guest; its evidence is the quote alone. */
+	if (strcmp(root, "none") == 0 || (!o->tsm_root && access(root, F_OK) < 0)) {
+		*ret = strdup("");
+		return *ret ? 0 : cfail(err, errlen, -ENOMEM, "kbs: out of memory");
+	}
+	r = kbs_binding_digest(nonce, jwk, "", b0);
+	if (r < 0)
+		return cfail(err, errlen, r, "kbs: cannot compute the TEE report binding");
+	memset(rd, 0, sizeof(rd));
+	memcpy(rd, b0, sizeof(b0));
+	/* A TEE that is there but does not report: fail closed, as any other evidence failure. */
+	r = tsm_report(root, rd, &tr, terr, sizeof(terr));
+	if (r < 0)
+		return cfail(err, errlen, r, "kbs: TEE report: %s", terr);
+	b64 = kbs_b64(tr.report, tr.len, false);
+	j = tr.platform == ATTEST_PLATFORM_TDX
+	        ? json_pack("{s:{s:s}}", "tdx", "quote", b64 ? b64 : "")
+	        : json_pack("{s:{s:s}}", "snp", "report", b64 ? b64 : "");
+	*ret = j && b64 ? json_dumps(j, JSON_COMPACT | JSON_SORT_KEYS) : NULL;
+	json_decref(j);
+	free(b64);
+	tsm_result_clear(&tr);
+	return *ret ? 0 : cfail(err, errlen, -ENOMEM, "kbs: out of memory");
+}
+
 int kbs_fetch(const struct kbs_client_opts *o, const char *resource, uint8_t **ret, size_t *ret_len,
               struct kbs_timing *timing, char *err, size_t errlen)
 {
@@ -344,6 +385,7 @@ int kbs_fetch(const struct kbs_client_opts *o, const char *resource, uint8_t **r
 	uint8_t binding[48], qd[64];
 	size_t rd_len = o->report_data_len ? o->report_data_len : KBS_REPORT_DATA_DEFAULT;
 	char *nonce = NULL, *body = NULL, *resp = NULL, *token = NULL, path[1024];
+	char *additional = NULL;
 	int r;
 
 	*ret = NULL;
@@ -365,10 +407,14 @@ int kbs_fetch(const struct kbs_client_opts *o, const char *resource, uint8_t **r
 		cfail(err, errlen, r, "kbs: cannot generate the ephemeral key");
 		goto out;
 	}
+	r = tee_evidence(o, o->fault == KBS_FAULT_WRONG_NONCE ? "not-the-broker-nonce" : nonce, jwk,
+	                 &additional, err, errlen);
+	if (r < 0)
+		goto out;
 	if (o->fault == KBS_FAULT_WRONG_NONCE)
-		r = kbs_binding_digest("not-the-broker-nonce", jwk, "", binding);
+		r = kbs_binding_digest("not-the-broker-nonce", jwk, additional, binding);
 	else
-		r = kbs_binding_digest(nonce, jwk, "", binding);
+		r = kbs_binding_digest(nonce, jwk, additional, binding);
 	if (r < 0) {
 		cfail(err, errlen, r, "kbs: cannot compute the evidence binding");
 		goto out;
@@ -397,7 +443,7 @@ int kbs_fetch(const struct kbs_client_opts *o, const char *resource, uint8_t **r
 	}
 	att = json_pack("{s:n, s:{s:s, s:O}, s:{s:O, s:s}}", "init-data", "runtime-data", "nonce",
 	                nonce, "tee-pubkey", jwk, "tee-evidence", "primary_evidence", ev,
-	                "additional_evidence", "");
+	                "additional_evidence", additional);
 	body = att ? json_dumps(att, JSON_COMPACT) : NULL;
 	if (!body) {
 		r = cfail(err, errlen, -ENOMEM, "kbs: out of memory");
@@ -463,6 +509,7 @@ out:
 	free(body);
 	free(nonce);
 	free(token);
+	free(additional);
 	json_decref(jwk);
 	json_decref(ev);
 	json_decref(att);

@@ -91,6 +91,7 @@ static int parse_key_args(int argc, char **argv, struct key_args *ka, const char
 	    {"report-data", required_argument, NULL, 'D'},
 	    {"enroll", no_argument, NULL, 'E'},
 	    {"firmware-log", required_argument, NULL, 'W'},
+	    {"tsm-root", required_argument, NULL, 'S'},
 	    {"help", no_argument, NULL, 'h'},
 	    {0},
 	};
@@ -178,6 +179,9 @@ static int parse_key_args(int argc, char **argv, struct key_args *ka, const char
 		case 'W':
 			ka->o.firmware_log = optarg;
 			break;
+		case 'S':
+			ka->o.tsm_root = optarg;
+			break;
 		case 'h':
 			printf("usage: vigil %s\n", usage);
 			exit(VIGIL_EXIT_OK);
@@ -232,7 +236,7 @@ static int do_key_fetch(int argc, char **argv)
 	    "key fetch --url URL --resource REPO/TYPE/TAG --description DESC [--keyring @s|@u|ID] "
 	    "[--tcti TCTI] [--log MEASUREMENT-LOG | --no-log] [--cafile CA] [--timeout S] "
 	    "[--retries N] [--ak rsa|ecc] [--key-alg ec|rsa] [--report-data 64|32] [--enroll] "
-	    "[--firmware-log FILE|none] "
+	    "[--firmware-log FILE|none] [--tsm-root DIR|none] "
 	    "[--pcrs SPEC] "
 	    "[--fault NAME[:ARG]]";
 	struct key_args ka = {0};

@@ -20,7 +20,7 @@ export TPM2TOOLS_TCTI=$VIGIL_TCTI
 cd "$tmp"
 kbs_pid=
 stop_kbs() { [ -n "$kbs_pid" ] && kill "$kbs_pid" 2>/dev/null && wait "$kbs_pid" 2>/dev/null; kbs_pid=; }
-trap 'stop_kbs; stop_swtpm; rm -rf "$tmp"' EXIT
+trap 'stop_kbs; [ -n "${tsm_pid:-}" ] && kill "$tsm_pid" 2> /dev/null; stop_swtpm; rm -rf "$tmp"' EXIT
 
 # record N TYPE CONTENT: one measurement-log line (sha256 bank, PCR 23), as vigild writes it.
 record() {
@@ -166,6 +166,38 @@ jq '.require_firmware_log = true' kbs.json > kbs-fw.json
 start_kbs kbs-fw.json
 refused "no firmware event log to a broker that requires one" "no firmware event log" --firmware-log none
 expect_rc "... and with it, released" 0 F --firmware-log "$tmp/fw.bin" --description vigil:disk-fw2
+
+# --- TDX / SNP evidence on a FAKE configfs-tsm tree (no TDX/SNP hardware exists here). outblob is
+# a FIFO whose writer answers each read with a synthetic report around the report data just
+# written to inblob (TDX quote v4: REPORTDATA at 568; SNP: REPORT_DATA at 0x50); nothing else in
+# it is meaningful, and no signature exists. The broker checks the binding only. ---
+tsm_pid=
+tsm_fake() { # tsm_fake PROVIDER OFFSET SIZE
+	[ -n "$tsm_pid" ] && kill "$tsm_pid" 2> /dev/null && wait "$tsm_pid" 2> /dev/null
+	rm -rf tsm && mkdir -p tsm/vigil
+	printf '%s\n' "$1" > tsm/vigil/provider
+	echo 1 > tsm/vigil/generation
+	mkfifo tsm/vigil/outblob
+	(while :; do { head -c "$2" /dev/zero; head -c 64 tsm/vigil/inblob; head -c $(($3 - $2 - 64)) /dev/zero; } > tsm/vigil/outblob; done) &
+	tsm_pid=$!
+}
+start_kbs kbs.json
+tsm_fake tdx_guest 568 5000
+expect_rc "TDX (fake tree): the quote travels as additional_evidence, released" 0 F --tsm-root "$tmp/tsm" --description vigil:disk-tdx
+tail -n1 decisions.jsonl | jq -e '.allowed == true and .evidence.tee_report.platform == "tdx" and .evidence.tee_report.report_data_bound == true and .evidence.tee_report.signature_verified == false' > /dev/null &&
+	ok "the broker bound the TDX report to the nonce and says its signature is not verified" || not_ok "tdx claim" "$(tail -n1 decisions.jsonl)"
+refused "TDX report bound to another nonce (checked by the broker)" "tdx report: its report data is not the nonce binding" --tsm-root "$tmp/tsm" --fault wrong-nonce
+jq '.require_tee_report = "snp"' kbs.json > kbs-snp.json
+start_kbs kbs-snp.json
+refused "a TDX report where the broker requires SNP" "a tdx report where require_tee_report is snp" --tsm-root "$tmp/tsm"
+refused "no TEE report where the broker requires one" "no snp report in additional_evidence" --tsm-root none
+tsm_fake sev_guest 80 1184
+expect_rc "SNP (fake tree): the report travels as additional_evidence, released" 0 F --tsm-root "$tmp/tsm" --description vigil:disk-snp
+tail -n1 decisions.jsonl | jq -e '.allowed == true and .evidence.tee_report.platform == "snp" and .evidence.tee_report.report_data_bound == true' > /dev/null &&
+	ok "the broker bound the SNP report to the nonce" || not_ok "snp claim" "$(tail -n1 decisions.jsonl)"
+kill "$tsm_pid" 2> /dev/null
+wait "$tsm_pid" 2> /dev/null
+tsm_pid=
 
 # --- TLS: the broker serves HTTPS with a certificate from a CA made here; the client trusts
 # exactly the CA its --cafile names (vigild's --kbs-cafile is the same option) ---
