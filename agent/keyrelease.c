@@ -55,6 +55,7 @@ struct agent_keys {
 	 * it last did (the log writes again once the chain moves without a new loss). */
 	uint64_t audit_drops, audit_records;
 	bool audit_failed;
+	bool enrolled; /* --kbs-enroll: the broker knows this AK (until it says "unknown AK") */
 };
 
 static time_t mono_s(void)
@@ -133,6 +134,7 @@ static void fetch_one(struct agent *a, struct key_slot *s)
 	    .retries = 1,
 	    .tcti = tcti_of(a),
 	    .log_path = a->opt.measure_log ?: ATTEST_DEFAULT_LOG,
+	    .enroll = a->opt.kbs_enroll && !k->enrolled,
 	};
 	struct kbs_timing tm;
 	uint8_t *key = NULL, d[32];
@@ -146,6 +148,8 @@ static void fetch_one(struct agent *a, struct key_slot *s)
 	r = o.tcti ? kbs_fetch(&o, s->resource, &key, &len, &tm, err, sizeof(err)) : -ENODEV;
 	if (r == -ENODEV && !o.tcti)
 		snprintf(err, sizeof(err), "no vTPM: no attestation, no key");
+	if (r < 0 && strstr(err, "unknown AK"))
+		k->enrolled = false; /* a restarted broker forgot it: enroll again next time */
 	if (r < 0) {
 		/* No attestation, no key: whatever was released before goes. */
 		slot_revoke(a, s, "fetch_refused");
@@ -156,6 +160,8 @@ static void fetch_one(struct agent *a, struct key_slot *s)
 		                            s->desc, "error", err, "retry_s", (int)s->backoff_s));
 		return;
 	}
+	if (o.enroll)
+		k->enrolled = true;
 	EVP_Digest(key, len, d, NULL, EVP_sha256(), NULL);
 	kbs_hex(d, 32, hex);
 	/* Measured before it is placed: the caller acts only once the record is durable. */

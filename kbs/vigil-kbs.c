@@ -1005,10 +1005,14 @@ static int load_pubkey(const char *path, const char *what, uint8_t **list, size_
 	unsigned char *der = NULL;
 	int len;
 
+	if (f && !k) { /* DER SPKI too: what `vigil attest quote --out` writes (ek.der) */
+		rewind(f);
+		k = d2i_PUBKEY_fp(f, NULL);
+	}
 	if (f)
 		fclose(f);
 	if (!k) {
-		fprintf(stderr, "vigil-kbs: %s: %s: not a PEM public key\n", path, what);
+		fprintf(stderr, "vigil-kbs: %s: %s: not a PEM or DER public key\n", path, what);
 		return -EINVAL;
 	}
 	len = i2d_PUBKEY(k, &der);

@@ -15,7 +15,7 @@ signer=$(jq -r '.signatures[0].keyid' "$gen/bundle.json")
 head -c 24 /dev/urandom | base64 | tr -d '\n' > "$gen/secret.bin"
 jq -n --arg signer "$signer" '{
 	nonce_ttl_s: 60, token_ttl_s: 300, report_data_len: 64, decision_log: "/tmp/kbs-decisions.jsonl",
-	trusted_aks: ["/tmp/akq/ak.pem"],
+	trusted_eks: ["/tmp/akq/ek.der"],
 	resources: {"vigil/key/disk": {file: "/gen/secret.bin", release: {vigild_sha256: ["@VIGILD@"],
 		policies: [{name: "kbs-test", min_serial: 1, signers: [$signer]}],
 		require_checkpoint_key: true}}}}' > "$gen/kbs.json.in"

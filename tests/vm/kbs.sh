@@ -8,7 +8,7 @@
 # checks the 64-byte report data (Trustee's current layout). The audit log is on a small tmpfs: the
 # platform fills it, a lost audit record revokes the key, and it is released again once the log
 # writes again.
-# vigil-vm-args: --audit-tmpfs 2m --copy build/guest-tests:/t --copy build/guest-tests/vtest:/t/keyreader --vigild-args --kbs-url=http://127.0.0.1:8380
+# vigil-vm-args: --audit-tmpfs 2m --copy build/guest-tests:/t --copy build/guest-tests/vtest:/t/keyreader --copy tests/vm/kbs.vigild.conf:/etc/vigil/kbs.conf --vigild-args --config=/etc/vigil/kbs.conf
 . /tests/vm/lib.sh
 V=/t/vtest
 T=device:/dev/tpmrm0
@@ -28,6 +28,7 @@ wait_event() {
 outside ip link set lo up
 outside vigil attest quote --tcti $T --nonce 00 --out /tmp/akq > /dev/null 2>&1
 expect_rc "the guest's AK exists and is exported (persistent, RSA-2048)" 0 test -s /tmp/akq/ak.pem
+expect_rc "... and the EK the broker trusts (it knows no AK: vigild --kbs-enroll binds it)" 0 test -s /tmp/akq/ek.der
 vd=$(outside sha256sum "/proc/$(cat /run/vigild.pid)/exe" | cut -c1-64)
 sed "s/@VIGILD@/$vd/" /gen/kbs.json.in > /tmp/kbs.json
 outside sh -c 'vigil-kbs --config /tmp/kbs.json --port 8380 > /tmp/kbs.out 2> /tmp/kbs.err & echo $! > /tmp/kbs.pid'
@@ -50,6 +51,8 @@ expect_rc "the release is measured (URI and key digest)" 0 grep -q 'vigil/key-re
 expect_rc "the key itself is not in the measurement log" 1 grep -qF "$secret" /run/vigil/measurements.log
 expect_rc "the release is audited" 0 sh -c 'grep -rq "key_released" /var/log/vigil/'
 expect_rc "the measurement log still replays against PCR 23" 0 outside vigil attest replay
+expect_rc "broker decision log: vigild's AK bound to the EK (ActivateCredential in the guest's vTPM)" 0 \
+	grep -q '"op":"ak-activate".*"allowed":true' /tmp/kbs-decisions.jsonl
 expect_rc "broker decision log: the release, with vigild and the policy" 0 grep -q "\"allowed\":true.*\"vigild_sha256\":\"$vd\".*kbs-test" /tmp/kbs-decisions.jsonl
 expect_rc "the broker checked vigild's quote against the 64-byte report data (Trustee's layout)" 0 \
 	grep -q '"op":"resource".*"allowed":true.*"report_data_len":64' /tmp/kbs-decisions.jsonl
