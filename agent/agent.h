@@ -68,6 +68,7 @@ struct agent_options {
 	const char *kbs_url;    /* key broker for keys.release (agent/keyrelease.c) */
 	const char *kbs_cafile;
 	bool check_config; /* --check-config: --check that tolerates no bundle configured */
+	bool kbs_enroll;   /* --kbs-enroll: bind the AK to the EK at the broker (kbs_enroll()) */
 };
 
 struct agent {

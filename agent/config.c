@@ -55,6 +55,7 @@ static const struct key_def keys[] = {
     {"otlp", K_WORD, OPT(otlp_spec), "OTLP export: endpoint=URL,... (docs/OBSERVABILITY.md)"},
     {"kbs-url", K_WORD, OPT(kbs_url), "key broker for the policy's keys.release"},
     {"kbs-cafile", K_PATH, OPT(kbs_cafile), "CA file for the key broker's TLS"},
+    {"kbs-enroll", K_BOOL, OPT(kbs_enroll), "prove the AK's EK to the broker before attesting"},
     {"verbose", K_BOOL, SIZE_MAX, "debug output"},
 };
 

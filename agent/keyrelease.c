@@ -4,7 +4,9 @@
  * kernel "user" keys in the "vigil" keyring (linked into root's user keyring); the policy's key
  * rules decide who reads them. Every release and revocation is measured (URI and key digest,
  * never the key) and audited. No attestation, no key: a failed fetch revokes the key it would
- * have refreshed, and is retried with backoff. A rejected bundle revokes every released key.
+ * have refreshed, and is retried with backoff. A rejected bundle revokes every released key, and
+ * so does a record the audit log could not write (disk full, I/O error): a key is held only while
+ * its use is auditable; it is fetched again once the audit log writes again.
  */
 #include "agent/agent.h"
 #include "agent/keyrelease.h"
@@ -49,6 +51,11 @@ struct agent_keys {
 	struct key_slot *slot;
 	size_t n;
 	int32_t keyring;
+	/* The audit writer's loss counter as last seen, and while it grows: the chain length when
+	 * it last did (the log writes again once the chain moves without a new loss). */
+	uint64_t audit_drops, audit_records;
+	bool audit_failed;
+	bool enrolled; /* --kbs-enroll: the broker knows this AK (until it says "unknown AK") */
 };
 
 static time_t mono_s(void)
@@ -110,6 +117,14 @@ static void slot_revoke(struct agent *a, struct key_slot *s, const char *reason)
 	s->serial = 0;
 }
 
+static void slot_backoff(struct key_slot *s)
+{
+	s->backoff_s = s->backoff_s ? s->backoff_s * 2 : 1;
+	if (s->backoff_s > BACKOFF_MAX_S)
+		s->backoff_s = BACKOFF_MAX_S;
+	s->next_try = mono_s() + s->backoff_s;
+}
+
 static void fetch_one(struct agent *a, struct key_slot *s)
 {
 	struct agent_keys *k = a->keys;
@@ -119,6 +134,7 @@ static void fetch_one(struct agent *a, struct key_slot *s)
 	    .retries = 1,
 	    .tcti = tcti_of(a),
 	    .log_path = a->opt.measure_log ?: ATTEST_DEFAULT_LOG,
+	    .enroll = a->opt.kbs_enroll && !k->enrolled,
 	};
 	struct kbs_timing tm;
 	uint8_t *key = NULL, d[32];
@@ -132,19 +148,20 @@ static void fetch_one(struct agent *a, struct key_slot *s)
 	r = o.tcti ? kbs_fetch(&o, s->resource, &key, &len, &tm, err, sizeof(err)) : -ENODEV;
 	if (r == -ENODEV && !o.tcti)
 		snprintf(err, sizeof(err), "no vTPM: no attestation, no key");
+	if (r < 0 && strstr(err, "unknown AK"))
+		k->enrolled = false; /* a restarted broker forgot it: enroll again next time */
 	if (r < 0) {
 		/* No attestation, no key: whatever was released before goes. */
 		slot_revoke(a, s, "fetch_refused");
-		s->backoff_s = s->backoff_s ? s->backoff_s * 2 : 1;
-		if (s->backoff_s > BACKOFF_MAX_S)
-			s->backoff_s = BACKOFF_MAX_S;
-		s->next_try = mono_s() + s->backoff_s;
+		slot_backoff(s);
 		log_error("key '%s': %s (retry in %u s)", s->desc, err, s->backoff_s);
 		agent_event_write(a, "key_release_failed",
 		                  json_pack("{s:s, s:s, s:s, s:i}", "resource", s->resource, "key",
 		                            s->desc, "error", err, "retry_s", (int)s->backoff_s));
 		return;
 	}
+	if (o.enroll)
+		k->enrolled = true;
 	EVP_Digest(key, len, d, NULL, EVP_sha256(), NULL);
 	kbs_hex(d, 32, hex);
 	/* Measured before it is placed: the caller acts only once the record is durable. */
@@ -268,11 +285,58 @@ void agent_keys_on_deny(struct agent *a, unsigned int type)
 	}
 }
 
+/*
+ * A record the audit log lost (the writer counts it in write_drops: disk full, I/O error) revokes
+ * every released key, the same path as a refused bundle, and holds further fetches until the
+ * chain grows again with no new loss.
+ */
+static void audit_check(struct agent *a, struct agent_keys *k)
+{
+	struct audit_stats st;
+	size_t i;
+
+	if (!a->audit)
+		return;
+	audit_writer_stats(a->audit, &st);
+	if (st.write_drops > k->audit_drops) {
+		if (!k->audit_failed)
+			log_error(
+			    "audit log lost %llu record(s): revoking every released key until it "
+			    "writes again",
+			    (unsigned long long)(st.write_drops - k->audit_drops));
+		k->audit_drops = st.write_drops;
+		k->audit_records = st.records;
+		k->audit_failed = true;
+		for (i = 0; i < k->n; i++) {
+			struct key_slot *s = &k->slot[i];
+
+			if (!s->serial && !s->pending)
+				continue; /* revoked before (refused bundle): a reload brings it
+				             back */
+			slot_revoke(a, s, "audit_write_failed");
+			s->pending = true;
+			/* Held by audit_failed, not by a growing backoff: fetched soon after it
+			 * heals. */
+			s->backoff_s = 0;
+			s->next_try = mono_s() + 1;
+		}
+	} else if (k->audit_failed && st.records > k->audit_records) {
+		k->audit_failed = false;
+		log_info("audit log writes again: released keys are fetched again");
+	}
+}
+
 void agent_keys_tick(struct agent *a)
 {
 	struct agent_keys *k = a->keys;
 	time_t now = mono_s();
 	size_t i;
+
+	if (k)
+		audit_check(a, k);
+	/* Fail closed: no key while its use cannot be audited. */
+	if (k && k->audit_failed)
+		return;
 
 	for (i = 0; k && i < k->n; i++)
 		if (k->slot[i].revoke_due) {

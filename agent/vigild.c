@@ -74,6 +74,7 @@ static void usage(FILE *f)
 	    "      --kbs-url URL      key broker (KBS protocol 0.4.0) for the policy's "
 	    "keys.release\n"
 	    "      --kbs-cafile FILE  CA certificates for an https broker\n"
+	    "      --kbs-enroll       bind the AK to the TPM's EK at the broker (MakeCredential)\n"
 	    "      --audit OPTS       "
 	    "fsync=N,fsync-ms=T,checkpoint=N,checkpoint-ms=T,rotate=SIZE,\n"
 	    "                         queue=SIZE,ack=FILE (docs/AUDIT-LOG.md)\n"
@@ -144,6 +145,9 @@ static int parse_bundle_arg(int c, struct agent_options *opt)
 	case 1011:
 		opt->kbs_cafile = optarg;
 		return 0;
+	case 1014:
+		opt->kbs_enroll = true;
+		return 0;
 	}
 	return -ENOENT;
 }
@@ -182,6 +186,7 @@ static int parse_args(int argc, char **argv, struct agent_options *opt, bool *ch
 	    {"kbs-cafile", required_argument, NULL, 1011},
 	    {"config", required_argument, NULL, 1012},
 	    {"check-config", no_argument, NULL, 1013},
+	    {"kbs-enroll", no_argument, NULL, 1014},
 	    {0},
 	};
 	int c;

@@ -4,6 +4,8 @@
 
 #include "attest/attest.h"
 
+#include <tss2/tss2_esys.h>
+
 /* TDX RTMR extend: writes the 48-byte sha384 digest to the RTMR's sysfs file. */
 int tdx_rtmr_extend(const char *path, const struct attest_digest *d);
 
@@ -15,5 +17,13 @@ void attest_tpm_esys_unlock(struct attest_tpm *t);
 /* tpm.c's one mapping of a TSS2 return code to a failure's kind (ATTEST_TPM_UNREACHABLE,
  * _REFUSED, _BAD_HANDLE), remembered for attest_tpm_strerror; what names the command. */
 int attest_tpm_rc(uint32_t rc, const char *what);
+
+/* attest/quote.c: DER SPKI of a TPM public area (RSA or ECC P-256); the TCG EK template L-1
+ * (RSA 2048, AES-128-CFB, policy A); the AK's ESYS_TR (persistent) and its TPM. */
+int attest_pub_spki(const TPM2B_PUBLIC *p, uint8_t *der, size_t *len);
+void attest_ek_template(TPM2B_PUBLIC *t);
+struct attest_ak;
+ESYS_TR attest_ak_handle(const struct attest_ak *ak);
+struct attest_tpm *attest_ak_tpm(const struct attest_ak *ak);
 
 #endif /* VIGIL_ATTEST_INTERNAL_H */

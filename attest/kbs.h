@@ -64,6 +64,25 @@ int attest_ak_spki(const struct attest_ak *ak, uint8_t *der, size_t *len);
 int attest_ek_spki(struct attest_tpm *t, uint8_t *der, size_t *len, struct vigil_error *err);
 int attest_ek_cert(struct attest_tpm *t, uint8_t **der, size_t *len, struct vigil_error *err);
 
+/* --- AK-to-EK binding (attest/credential.c) --- */
+/* The AK's public area, marshalled (TPMT_PUBLIC): its SHA-256 is the AK's name. */
+int attest_ak_tpmt(const struct attest_ak *ak, uint8_t *buf, size_t *len);
+/*
+ * The broker's MakeCredential, in software: seals secret (1-64 bytes) to the RSA-2048 EK (DER
+ * SPKI, TCG template L-1) and to the name of the AK whose TPMT_PUBLIC is given, which must be a
+ * fixedTPM restricted signing key; *ak_spki gets that AK's DER SPKI (up to 1024 bytes). *blob is a
+ * marshalled TPM2B_ID_OBJECT, *enc_secret a TPM2B_ENCRYPTED_SECRET (both malloc'd).
+ */
+int kbs_make_credential(const uint8_t *ek_spki, size_t ek_len, const uint8_t *ak_tpmt,
+                        size_t tpmt_len, const uint8_t *secret, size_t slen, uint8_t **blob,
+                        size_t *blob_len, uint8_t **enc_secret, size_t *es_len, uint8_t *ak_spki,
+                        size_t *ak_spki_len, char *err, size_t errlen);
+/* TPM2_ActivateCredential with this TPM's EK (policy A) and ak: the secret, when (and only when)
+ * the credential was made for this EK and this AK's name. */
+int attest_activate_credential(struct attest_ak *ak, const uint8_t *blob, size_t blob_len,
+                               const uint8_t *enc_secret, size_t es_len, uint8_t *secret,
+                               size_t *secret_len, struct vigil_error *err);
+
 /* A PCR selection: banks in order, each a 24-bit register mask. Tests build odd ones. */
 struct attest_pcr_sel {
 	size_t n;
@@ -98,8 +117,14 @@ void attest_quote_clear(struct attest_quote *q);
 int attest_tpm_evidence(struct attest_tpm *t, enum attest_ak_alg alg,
                         const struct attest_pcr_sel *sel, const uint8_t *qd, size_t qd_len,
                         const char *log_path, json_t **ret, struct vigil_error *err);
-/* The qualifying data a binding digest gives: its first 32 bytes (len 32, vigil's default and
- * Trustee's older `tpm` verifier), or all 48 zero-padded to 64 (len 64, Trustee's newer one). */
+/* The firmware's TCG event log, when path (default ATTEST_FIRMWARE_LOG; "none": never) can be
+ * read, as "eventlog" (base64, Trustee's member name). 1 when added, 0 when there is none. */
+#define ATTEST_FIRMWARE_LOG "/sys/kernel/security/tpm0/binary_bios_measurements"
+int attest_evidence_firmware_log(json_t *ev, const char *path);
+/* The qualifying data a binding digest gives: all 48 bytes zero-padded to 64 (len 64: vigil's
+ * default, as Trustee's current `tpm` verifier expects), or its first 32 bytes (len 32: Trustee's
+ * older `tpm` verifier). */
+#define KBS_REPORT_DATA_DEFAULT 64
 int kbs_report_data(const uint8_t binding[48], size_t len, uint8_t out[64]);
 
 /* --- TDX / SNP reports through configfs-tsm --- */
@@ -118,6 +143,10 @@ struct tsm_result {
 int tsm_report(const char *root, const uint8_t data[64], struct tsm_result *ret, char *err,
                size_t errlen);
 void tsm_result_clear(struct tsm_result *r);
+/* 0 when the TDX quote / SNP report carries data as its report data (the broker's check; the
+ * signature chain is not checked: that needs Intel's or AMD's collateral). */
+int tsm_report_data_check(enum attest_platform p, const uint8_t *report, size_t len,
+                          const uint8_t data[64]);
 
 /* --- verification (the broker, `vigil attest verify`) --- */
 struct quote_verified {
@@ -166,6 +195,8 @@ enum kbs_fault {
 	KBS_FAULT_TAMPER_JWE,    /* flip a bit of the received ciphertext */
 	KBS_FAULT_OTHER_SESSION, /* fetch with this session's token and a second session's cookie */
 	KBS_FAULT_WRONG_NONCE,   /* bind the quote to a different nonce */
+	KBS_FAULT_OTHER_EK,      /* enroll: send fault_file's public key as the EK */
+	KBS_FAULT_BAD_SECRET,    /* enroll: flip a bit of the activated secret */
 };
 
 struct kbs_client_opts {
@@ -180,8 +211,19 @@ struct kbs_client_opts {
 	struct attest_pcr_sel sel; /* n == 0: the default */
 	enum kbs_fault fault;
 	int fault_arg;
-	size_t report_data_len; /* 32 (0: 32) or 64, see kbs_report_data() */
+	size_t report_data_len;   /* 64 (0: KBS_REPORT_DATA_DEFAULT) or 32, see kbs_report_data() */
+	bool enroll;              /* kbs_enroll() first */
+	const char *firmware_log; /* NULL: ATTEST_FIRMWARE_LOG; "none": not sent */
+	const char *tsm_root; /* configfs-tsm; NULL: ATTEST_TSM_ROOT when present; "none": never */
+	const char *fault_file; /* KBS_FAULT_OTHER_EK's PEM */
 };
+
+/*
+ * AK-to-EK binding with the broker (vigil's extension, not Trustee's): POST /vigil/v0/ak-enroll
+ * {ek_public, ak_tpmt} -> {id, credential_blob, encrypted_secret}; TPM2_ActivateCredential;
+ * POST /vigil/v0/ak-activate {id, secret}. Afterwards the broker trusts the AK.
+ */
+int kbs_enroll(const struct kbs_client_opts *o, char *err, size_t errlen);
 
 /* Timings of one fetch, for the benchmark (microseconds). */
 struct kbs_timing {

@@ -5,6 +5,8 @@
 #include <curl/curl.h>
 #include <errno.h>
 #include <openssl/crypto.h>
+#include <openssl/pem.h>
+#include <openssl/x509.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -218,6 +220,157 @@ static int tamper_log(json_t *ev)
 	return 0;
 }
 
+/* A DER SPKI from a PEM public key file (the other-EK fault). */
+static int pem_spki(const char *path, uint8_t *der, size_t *len)
+{
+	FILE *f = fopen(path, "re");
+	EVP_PKEY *k = f ? PEM_read_PUBKEY(f, NULL, NULL, NULL) : NULL;
+	unsigned char *p = der;
+	int n = k ? i2d_PUBKEY(k, NULL) : -1;
+
+	if (f)
+		fclose(f);
+	if (n <= 0 || (size_t)n > *len) {
+		EVP_PKEY_free(k);
+		return -EINVAL;
+	}
+	n = i2d_PUBKEY(k, &p);
+	EVP_PKEY_free(k);
+	*len = (size_t)n;
+	return 0;
+}
+
+int kbs_enroll(const struct kbs_client_opts *o, char *err, size_t errlen)
+{
+	struct attest_tpm *tpm = NULL;
+	struct attest_ak *ak = NULL;
+	struct vigil_error verr = {0};
+	uint8_t ek[1024], tpmt[1024], sec[64], *blob = NULL, *es = NULL;
+	size_t ekl = sizeof(ek), tl = sizeof(tpmt), sl = sizeof(sec), bl = 0, esl = 0;
+	char *e64 = NULL, *t64 = NULL, *body = NULL, *resp = NULL, *s64 = NULL;
+	json_t *j = NULL, *req = NULL;
+	const char *id;
+	CURL *c = NULL;
+	int r;
+
+	r = attest_tpm_open(o->tcti, &tpm);
+	if (r < 0)
+		return cfail(err, errlen, r, "kbs: enroll: no vTPM at %s", o->tcti);
+	r = attest_ak_open(tpm, o->ak_alg, &ak, &verr);
+	if (r == 0)
+		r = attest_ak_tpmt(ak, tpmt, &tl) < 0
+		        ? vigil_errorf(&verr, -EIO, "marshalling the AK")
+		        : 0;
+	if (r == 0 && o->fault == KBS_FAULT_OTHER_EK)
+		r = pem_spki(o->fault_file, ek, &ekl) < 0
+		        ? vigil_errorf(&verr, -EINVAL, "fault other-ek: %s is not a PEM public key",
+		                       o->fault_file ? o->fault_file : "(none)")
+		        : 0;
+	else if (r == 0)
+		r = attest_ek_spki(tpm, ek, &ekl, &verr);
+	if (r < 0) {
+		cfail(err, errlen, r, "kbs: enroll: %s", verr.msg);
+		goto out;
+	}
+	e64 = kbs_b64(ek, ekl, false);
+	t64 = kbs_b64(tpmt, tl, false);
+	req = json_pack("{s:s, s:s}", "ek_public", e64, "ak_tpmt", t64);
+	body = req ? json_dumps(req, JSON_COMPACT) : NULL;
+	c = handle_new(o);
+	if (!e64 || !t64 || !body || !c) {
+		r = cfail(err, errlen, -ENOMEM, "kbs: out of memory");
+		goto out;
+	}
+	r = request(c, o, "/vigil/v0/ak-enroll", body, NULL, &resp, NULL, err, errlen);
+	if (r < 0)
+		goto out;
+	j = json_loads(resp, 0, NULL);
+	id = json_string_value(json_object_get(j, "id"));
+	blob = kbs_unb64(json_string_value(json_object_get(j, "credential_blob")) ?: "", &bl);
+	es = kbs_unb64(json_string_value(json_object_get(j, "encrypted_secret")) ?: "", &esl);
+	if (!id || !blob || !es) {
+		r = cfail(err, errlen, -EPROTO,
+		          "kbs: /vigil/v0/ak-enroll: no id, credential_blob or "
+		          "encrypted_secret");
+		goto out;
+	}
+	/* Only the TPM holding that EK, with this AK resident, recovers the secret. */
+	r = attest_activate_credential(ak, blob, bl, es, esl, sec, &sl, &verr);
+	if (r < 0) {
+		cfail(err, errlen, r, "kbs: enroll: %s", verr.msg);
+		goto out;
+	}
+	if (o->fault == KBS_FAULT_BAD_SECRET)
+		sec[0] ^= 1;
+	s64 = kbs_b64(sec, sl, false);
+	OPENSSL_cleanse(sec, sizeof(sec));
+	json_decref(req);
+	req = json_pack("{s:s, s:s}", "id", id, "secret", s64 ? s64 : "");
+	free(body);
+	body = req ? json_dumps(req, JSON_COMPACT) : NULL;
+	free(resp);
+	resp = NULL;
+	r = body ? request(c, o, "/vigil/v0/ak-activate", body, NULL, &resp, NULL, err, errlen)
+	         : cfail(err, errlen, -ENOMEM, "kbs: out of memory");
+out:
+	if (s64)
+		OPENSSL_cleanse(s64, strlen(s64));
+	free(s64);
+	free(e64);
+	free(t64);
+	free(body);
+	free(resp);
+	free(blob);
+	free(es);
+	json_decref(j);
+	json_decref(req);
+	curl_easy_cleanup(c);
+	attest_ak_close(ak);
+	attest_tpm_close(tpm);
+	return r;
+}
+
+/*
+ * TDX/SNP evidence when the guest has configfs-tsm: the report's data is the binding of the nonce
+ * and the ephemeral key alone (additional-evidence ""), zero-padded to 64; the report then travels
+ * as additional_evidence, which the TPM quote's binding covers. *ret: "" when there is no TEE.
+ */
+static int tee_evidence(const struct kbs_client_opts *o, const char *nonce, const json_t *jwk,
+                        char **ret, char *err, size_t errlen)
+{
+	const char *root = o->tsm_root ? o->tsm_root : ATTEST_TSM_ROOT;
+	struct tsm_result tr;
+	uint8_t b0[48], rd[64];
+	char terr[512], *b64;
+	json_t *j;
+	int r;
+
+	*ret = NULL;
+	/* No configfs-tsm: a vTPM-only guest; its evidence is the quote alone. */
+	if (strcmp(root, "none") == 0 || (!o->tsm_root && access(root, F_OK) < 0)) {
+		*ret = strdup("");
+		return *ret ? 0 : cfail(err, errlen, -ENOMEM, "kbs: out of memory");
+	}
+	r = kbs_binding_digest(nonce, jwk, "", b0);
+	if (r < 0)
+		return cfail(err, errlen, r, "kbs: cannot compute the TEE report binding");
+	memset(rd, 0, sizeof(rd));
+	memcpy(rd, b0, sizeof(b0));
+	/* A TEE that is there but does not report: fail closed, as any other evidence failure. */
+	r = tsm_report(root, rd, &tr, terr, sizeof(terr));
+	if (r < 0)
+		return cfail(err, errlen, r, "kbs: TEE report: %s", terr);
+	b64 = kbs_b64(tr.report, tr.len, false);
+	j = tr.platform == ATTEST_PLATFORM_TDX
+	        ? json_pack("{s:{s:s}}", "tdx", "quote", b64 ? b64 : "")
+	        : json_pack("{s:{s:s}}", "snp", "report", b64 ? b64 : "");
+	*ret = j && b64 ? json_dumps(j, JSON_COMPACT | JSON_SORT_KEYS) : NULL;
+	json_decref(j);
+	free(b64);
+	tsm_result_clear(&tr);
+	return *ret ? 0 : cfail(err, errlen, -ENOMEM, "kbs: out of memory");
+}
+
 int kbs_fetch(const struct kbs_client_opts *o, const char *resource, uint8_t **ret, size_t *ret_len,
               struct kbs_timing *timing, char *err, size_t errlen)
 {
@@ -230,11 +383,15 @@ int kbs_fetch(const struct kbs_client_opts *o, const char *resource, uint8_t **r
 	struct vigil_error verr = {0};
 	struct attest_pcr_sel sel;
 	uint8_t binding[48], qd[64];
+	size_t rd_len = o->report_data_len ? o->report_data_len : KBS_REPORT_DATA_DEFAULT;
 	char *nonce = NULL, *body = NULL, *resp = NULL, *token = NULL, path[1024];
+	char *additional = NULL;
 	int r;
 
 	*ret = NULL;
 	*ret_len = 0;
+	if (o->enroll && (r = kbs_enroll(o, err, errlen)) < 0)
+		return r;
 	if (o->sel.n)
 		sel = o->sel;
 	else
@@ -250,10 +407,14 @@ int kbs_fetch(const struct kbs_client_opts *o, const char *resource, uint8_t **r
 		cfail(err, errlen, r, "kbs: cannot generate the ephemeral key");
 		goto out;
 	}
+	r = tee_evidence(o, o->fault == KBS_FAULT_WRONG_NONCE ? "not-the-broker-nonce" : nonce, jwk,
+	                 &additional, err, errlen);
+	if (r < 0)
+		goto out;
 	if (o->fault == KBS_FAULT_WRONG_NONCE)
-		r = kbs_binding_digest("not-the-broker-nonce", jwk, "", binding);
+		r = kbs_binding_digest("not-the-broker-nonce", jwk, additional, binding);
 	else
-		r = kbs_binding_digest(nonce, jwk, "", binding);
+		r = kbs_binding_digest(nonce, jwk, additional, binding);
 	if (r < 0) {
 		cfail(err, errlen, r, "kbs: cannot compute the evidence binding");
 		goto out;
@@ -264,11 +425,9 @@ int kbs_fetch(const struct kbs_client_opts *o, const char *resource, uint8_t **r
 		cfail(err, errlen, r, "kbs: no vTPM at %s: no attestation, no key", o->tcti);
 		goto out;
 	}
-	r = kbs_report_data(binding, o->report_data_len ? o->report_data_len : 32, qd);
+	r = kbs_report_data(binding, rd_len, qd);
 	if (r == 0)
-		r = attest_tpm_evidence(tpm, o->ak_alg, &sel, qd,
-		                        o->report_data_len ? o->report_data_len : 32, o->log_path,
-		                        &ev, &verr);
+		r = attest_tpm_evidence(tpm, o->ak_alg, &sel, qd, rd_len, o->log_path, &ev, &verr);
 	else
 		vigil_errorf(&verr, r, "bad report data length %zu", o->report_data_len);
 	attest_tpm_close(tpm);
@@ -277,13 +436,14 @@ int kbs_fetch(const struct kbs_client_opts *o, const char *resource, uint8_t **r
 		cfail(err, errlen, r, "kbs: cannot produce the TPM evidence: %s", verr.msg);
 		goto out;
 	}
+	attest_evidence_firmware_log(ev, o->firmware_log ? o->firmware_log : ATTEST_FIRMWARE_LOG);
 	if (o->fault == KBS_FAULT_TAMPER_LOG && tamper_log(ev) < 0) {
 		r = cfail(err, errlen, -EINVAL, "kbs: fault injection: no log to tamper with");
 		goto out;
 	}
 	att = json_pack("{s:n, s:{s:s, s:O}, s:{s:O, s:s}}", "init-data", "runtime-data", "nonce",
 	                nonce, "tee-pubkey", jwk, "tee-evidence", "primary_evidence", ev,
-	                "additional_evidence", "");
+	                "additional_evidence", additional);
 	body = att ? json_dumps(att, JSON_COMPACT) : NULL;
 	if (!body) {
 		r = cfail(err, errlen, -ENOMEM, "kbs: out of memory");
@@ -349,6 +509,7 @@ out:
 	free(body);
 	free(nonce);
 	free(token);
+	free(additional);
 	json_decref(jwk);
 	json_decref(ev);
 	json_decref(att);

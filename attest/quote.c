@@ -153,7 +153,7 @@ void attest_ak_close(struct attest_ak *ak)
 }
 
 /* DER SPKI of a TPM public area (RSA or ECC P-256). */
-static int pub_spki(const TPM2B_PUBLIC *p, uint8_t *der, size_t *len)
+int attest_pub_spki(const TPM2B_PUBLIC *p, uint8_t *der, size_t *len)
 {
 	const TPMT_PUBLIC *a = &p->publicArea;
 	OSSL_PARAM_BLD *bld = OSSL_PARAM_BLD_new();
@@ -206,9 +206,29 @@ static int pub_spki(const TPM2B_PUBLIC *p, uint8_t *der, size_t *len)
 	return k > 0 && (size_t)k == *len ? 0 : -EKEYREJECTED;
 }
 
+ESYS_TR attest_ak_handle(const struct attest_ak *ak)
+{
+	return ak->handle;
+}
+
+struct attest_tpm *attest_ak_tpm(const struct attest_ak *ak)
+{
+	return ak->t;
+}
+
+int attest_ak_tpmt(const struct attest_ak *ak, uint8_t *buf, size_t *len)
+{
+	size_t off = 0;
+
+	if (Tss2_MU_TPMT_PUBLIC_Marshal(&ak->pub.publicArea, buf, *len, &off) != TSS2_RC_SUCCESS)
+		return -ENOBUFS;
+	*len = off;
+	return 0;
+}
+
 int attest_ak_spki(const struct attest_ak *ak, uint8_t *der, size_t *len)
 {
-	return pub_spki(&ak->pub, der, len);
+	return attest_pub_spki(&ak->pub, der, len);
 }
 
 /* TCG EK credential profile, template L-1 (RSA 2048, policy A). */
@@ -216,15 +236,9 @@ static const uint8_t ek_policy[32] = {
     0x83, 0x71, 0x97, 0x67, 0x44, 0x84, 0xb3, 0xf8, 0x1a, 0x90, 0xcc, 0x8d, 0x46, 0xa5, 0xd7, 0x24,
     0xfd, 0x52, 0xd7, 0x6e, 0x06, 0x52, 0x0b, 0x64, 0xf2, 0xa1, 0xda, 0x1b, 0x33, 0x14, 0x69, 0xaa};
 
-int attest_ek_spki(struct attest_tpm *t, uint8_t *der, size_t *len, struct vigil_error *err)
+void attest_ek_template(TPM2B_PUBLIC *t)
 {
-	TPM2B_SENSITIVE_CREATE sens = {0};
-	TPM2B_DATA outside = {0};
-	TPML_PCR_SELECTION none = {0};
-	TPM2B_PUBLIC tmpl = {0}, *pub = NULL;
-	ESYS_TR ek = ESYS_TR_NONE;
-	ESYS_CONTEXT *e;
-	int r;
+	TPM2B_PUBLIC tmpl = {0};
 
 	tmpl.publicArea.type = TPM2_ALG_RSA;
 	tmpl.publicArea.nameAlg = TPM2_ALG_SHA256;
@@ -239,6 +253,20 @@ int attest_ek_spki(struct attest_tpm *t, uint8_t *der, size_t *len, struct vigil
 	tmpl.publicArea.parameters.rsaDetail.scheme.scheme = TPM2_ALG_NULL;
 	tmpl.publicArea.parameters.rsaDetail.keyBits = 2048;
 	tmpl.publicArea.unique.rsa.size = 256;
+	*t = tmpl;
+}
+
+int attest_ek_spki(struct attest_tpm *t, uint8_t *der, size_t *len, struct vigil_error *err)
+{
+	TPM2B_SENSITIVE_CREATE sens = {0};
+	TPM2B_DATA outside = {0};
+	TPML_PCR_SELECTION none = {0};
+	TPM2B_PUBLIC tmpl, *pub = NULL;
+	ESYS_TR ek = ESYS_TR_NONE;
+	ESYS_CONTEXT *e;
+	int r;
+
+	attest_ek_template(&tmpl);
 	e = attest_tpm_esys_lock(t);
 	r = qrc(Esys_CreatePrimary(e, ESYS_TR_RH_ENDORSEMENT, ESYS_TR_PASSWORD, ESYS_TR_NONE,
 	                           ESYS_TR_NONE, &sens, &tmpl, &outside, &none, &ek, &pub, NULL,
@@ -247,7 +275,7 @@ int attest_ek_spki(struct attest_tpm *t, uint8_t *der, size_t *len, struct vigil
 	if (ek != ESYS_TR_NONE)
 		Esys_FlushContext(e, ek);
 	attest_tpm_esys_unlock(t);
-	if (r == 0 && (r = pub_spki(pub, der, len)) < 0)
+	if (r == 0 && (r = attest_pub_spki(pub, der, len)) < 0)
 		vigil_errorf(err, r, "tpm: the EK's public key: %s", strerror(-r));
 	Esys_Free(pub);
 	return r;
@@ -540,6 +568,47 @@ static json_t *jb64(const void *d, size_t n)
 
 	free(s);
 	return v;
+}
+
+int attest_evidence_firmware_log(json_t *ev, const char *path)
+{
+	/* securityfs reports a size of 0: read to EOF, up to a bound. */
+	size_t cap = 1u << 16, len = 0, max = 4u << 20;
+	uint8_t *buf = NULL, *nb;
+	int fd;
+
+	if (!path || strcmp(path, "none") == 0)
+		return 0;
+	fd = open(path, O_RDONLY | O_CLOEXEC);
+	if (fd < 0)
+		return 0; /* no firmware log (direct kernel boot, no TPM driver): nothing to send */
+	for (;;) {
+		ssize_t n;
+
+		if (!buf || len == cap) {
+			if (buf)
+				cap *= 2;
+			if (cap > max || !(nb = realloc(buf, cap))) {
+				len = 0;
+				break;
+			}
+			buf = nb;
+		}
+		n = read(fd, buf + len, cap - len);
+		if (n < 0) {
+			len = 0;
+			break;
+		}
+		if (n == 0)
+			break;
+		len += (size_t)n;
+	}
+	close(fd);
+	/* Unreadable or oversized: sent without it; the broker decides whether it needs it. */
+	if (len)
+		json_object_set_new(ev, "eventlog", jb64(buf, len));
+	free(buf);
+	return len ? 1 : 0;
 }
 
 int kbs_report_data(const uint8_t binding[48], size_t len, uint8_t out[64])

@@ -149,6 +149,16 @@ int tsm_report(const char *root, const uint8_t data[64], struct tsm_result *ret,
 	return 0;
 }
 
+int tsm_report_data_check(enum attest_platform p, const uint8_t *report, size_t len,
+                          const uint8_t data[64])
+{
+	size_t off = p == ATTEST_PLATFORM_TDX ? TDX_REPORTDATA_OFF : SNP_REPORTDATA_OFF;
+
+	if (p != ATTEST_PLATFORM_TDX && p != ATTEST_PLATFORM_SNP)
+		return -ENOTSUP;
+	return len >= off + 64 && memcmp(report + off, data, 64) == 0 ? 0 : -EBADMSG;
+}
+
 void tsm_result_clear(struct tsm_result *r)
 {
 	free(r->report);

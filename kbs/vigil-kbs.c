@@ -4,7 +4,8 @@
  * verifier: trusted AK, fresh single-use nonce with a TTL bound into the quote, exact PCR
  * selection, PCR digest, the runtime measurement log replayed against PCR 23, firmware PCRs
  * against reference values, and each resource's release policy (vigild digests, policy names,
- * minimum serials, signers). Every decision goes to the decision log. docs/ATTESTATION.md.
+ * minimum serials, signers). Every decision goes to the decision log. HTTPS (TLS 1.2+, through
+ * libmicrohttpd's GnuTLS) when the config names tls_cert and tls_key. docs/ATTESTATION.md.
  */
 #include "attest/kbs.h"
 
@@ -28,6 +29,7 @@
 #define ERR_PREFIX   "https://github.com/confidential-containers/kbs/errors/"
 #define MAX_SESSIONS 4096
 #define MAX_AKS      64
+#define MAX_ENROLL   64
 #define MAX_BODY     (16u << 20)
 
 struct session {
@@ -52,6 +54,20 @@ struct broker {
 	struct session sess[MAX_SESSIONS];
 	size_t n_sess;
 	uint64_t attestations;
+	char *tls_cert, *tls_key; /* PEM, NUL-terminated: TLS when set (tls_cert, tls_key) */
+	/* AK-to-EK binding: the EKs (DER SPKI) whose TPMs may enroll an AK, and the credentials
+	 * sealed to them awaiting activation (single use, nonce_ttl_s). */
+	uint8_t *eks[MAX_AKS];
+	size_t ek_len[MAX_AKS], n_eks;
+	struct enrollment {
+		char id[33];
+		uint8_t secret[32];
+		uint8_t ak[1024];
+		size_t ak_len;
+		char ek_fpr[65];
+		time_t created;
+	} enr[MAX_ENROLL];
+	size_t n_enr;
 };
 
 static volatile sig_atomic_t stop;
@@ -321,6 +337,55 @@ static json_t *claims_json(const struct log_claims *lc, const char *ak_fpr)
 }
 
 /* The checks, in order; 0 and *claims, or a reason and the error kind. */
+/* additional_evidence {"tdx":{"quote"}} or {"snp":{"report"}} (base64): the report data bound;
+ * *ret the claim (platform, digest, what was and was not verified). */
+static int tee_check(struct broker *b, const char *nonce, const json_t *jwk, const char *add,
+                     json_t **ret, char *why, size_t whylen)
+{
+	json_t *j = json_loads(add, JSON_REJECT_DUPLICATES, NULL);
+	json_t *tdx = json_object_get(j, "tdx"), *snp = json_object_get(j, "snp");
+	const char *b64 = tdx ? json_string_value(json_object_get(tdx, "quote"))
+	                      : json_string_value(json_object_get(snp, "report"));
+	const char *want = json_string_value(json_object_get(b->cfg, "require_tee_report"));
+	enum attest_platform p = tdx ? ATTEST_PLATFORM_TDX : ATTEST_PLATFORM_SNP;
+	const char *name = tdx ? "tdx" : "snp";
+	uint8_t *rep = NULL, b0[48], rd[64], d[32];
+	size_t len = 0;
+	char hex[65];
+	int r = -EPERM;
+
+	if (!j || json_object_size(j) != 1 || (!tdx && !snp) || !b64 ||
+	    !(rep = kbs_unb64(b64, &len))) {
+		snprintf(
+		    why, whylen,
+		    "additional_evidence is not {\"tdx\":{\"quote\"}} or {\"snp\":{\"report\"}}");
+		goto out;
+	}
+	if (want && strcmp(want, name) != 0) {
+		snprintf(why, whylen, "a %s report where require_tee_report is %s", name, want);
+		goto out;
+	}
+	memset(rd, 0, sizeof(rd));
+	if (kbs_binding_digest(nonce, jwk, "", b0) < 0) {
+		snprintf(why, whylen, "cannot canonicalize runtime-data (JCS)");
+		goto out;
+	}
+	memcpy(rd, b0, sizeof(b0));
+	if (tsm_report_data_check(p, rep, len, rd) < 0) {
+		snprintf(why, whylen, "%s report: its report data is not the nonce binding", name);
+		goto out;
+	}
+	EVP_Digest(rep, len, d, NULL, EVP_sha256(), NULL);
+	kbs_hex(d, 32, hex);
+	*ret = json_pack("{s:s, s:s, s:b, s:b}", "platform", name, "sha256", hex,
+	                 "report_data_bound", 1, "signature_verified", 0);
+	r = 0;
+out:
+	free(rep);
+	json_decref(j);
+	return r;
+}
+
 static int verify_attestation(struct broker *b, struct session *s, json_t *req, json_t **claims,
                               const char **kind, char *why, size_t whylen)
 {
@@ -335,8 +400,11 @@ static int verify_attestation(struct broker *b, struct session *s, json_t *req, 
 	const char *m64 = json_string_value(json_object_get(q, "message"));
 	const char *s64 = json_string_value(json_object_get(q, "signature"));
 	const char *log64 = json_string_value(json_object_get(pe, "vigil_measurement_log"));
+	const char *fw64;
 	uint8_t binding[48], rd[64], *ak = NULL, *msg = NULL, *sig = NULL, *log = NULL, fpr[32];
-	size_t akl = 0, ml = 0, sl = 0, ll = 0;
+	uint8_t *fw = NULL;
+	size_t akl = 0, ml = 0, sl = 0, ll = 0, fwl = 0;
+	json_t *tee = NULL;
 	struct quote_verified qv;
 	struct log_claims lc;
 	EVP_PKEY *k = NULL;
@@ -379,6 +447,18 @@ static int verify_attestation(struct broker *b, struct session *s, json_t *req, 
 	if (kbs_binding_digest(s->nonce, jwk, add ? add : "", binding) < 0) {
 		snprintf(why, whylen, "cannot canonicalize runtime-data (JCS)");
 		return -EINVAL;
+	}
+	/* 3b. TDX/SNP evidence (additional_evidence): its report data must be the binding of the
+	 * nonce and the key alone. Its signature chain is NOT checked (no Intel/AMD collateral
+	 * here): the claim says so, and a release policy cannot mistake it for a verified TEE. */
+	if (add && *add && tee_check(b, s->nonce, jwk, add, &tee, why, whylen) < 0) {
+		*kind = "AttestationFailed";
+		return -EPERM;
+	}
+	if ((!add || !*add) && json_string_value(json_object_get(b->cfg, "require_tee_report"))) {
+		snprintf(why, whylen, "no %s report in additional_evidence (require_tee_report)",
+		         json_string_value(json_object_get(b->cfg, "require_tee_report")));
+		return -EPERM;
 	}
 	/* 4. The AK: trusted. */
 	ak = kbs_unb64(ak64, &akl);
@@ -434,7 +514,32 @@ static int verify_attestation(struct broker *b, struct session *s, json_t *req, 
 		r = -EPERM;
 		goto out;
 	}
+	/* 8. The firmware event log: carried and named by digest (not replayed yet). */
+	fw64 = json_string_value(json_object_get(pe, "eventlog"));
+	if (!fw64 && json_is_true(json_object_get(b->cfg, "require_firmware_log"))) {
+		snprintf(why, whylen, "no firmware event log (eventlog) in the evidence");
+		r = -EPERM;
+		goto out;
+	}
+	if (fw64 && !(fw = kbs_unb64(fw64, &fwl))) {
+		*kind = "MalformedRequest";
+		snprintf(why, whylen, "eventlog is not base64");
+		r = -EINVAL;
+		goto out;
+	}
 	*claims = claims_json(&lc, fhex);
+	if (tee) {
+		json_object_set_new(*claims, "tee_report", tee);
+		tee = NULL;
+	}
+	if (fw) {
+		uint8_t fd[32];
+		char fdh[65];
+
+		EVP_Digest(fw, fwl, fd, NULL, EVP_sha256(), NULL);
+		kbs_hex(fd, 32, fdh);
+		json_object_set_new(*claims, "firmware_log_sha256", json_string(fdh));
+	}
 	json_decref(s->tee_pubkey);
 	s->tee_pubkey = json_deep_copy(jwk);
 	r = 0;
@@ -443,6 +548,8 @@ out:
 	free(msg);
 	free(sig);
 	free(log);
+	free(fw);
+	json_decref(tee);
 	return r;
 }
 
@@ -473,6 +580,9 @@ static enum MHD_Result h_attest(struct broker *b, struct MHD_Connection *c, cons
 		decide(b, peer, s->id, "attest", NULL, false, why, NULL);
 		return reply_err(c, r == -EINVAL ? 400 : 401, kind, why);
 	}
+	/* Which binding layout this broker checked, for whoever compares it with Trustee's. */
+	json_object_set_new(claims, "report_data_len",
+	                    json_integer((json_int_t)b->report_data_len));
 	s->claims = claims;
 	s->attested = true;
 	s->created = time(NULL); /* from now on the session lives as long as its token */
@@ -659,6 +769,165 @@ struct req {
 	bool too_big;
 };
 
+/* --- /vigil/v0/ak-enroll and ak-activate: AK-to-EK binding (vigil's extension) ----------- */
+
+static bool ek_trusted(struct broker *b, const uint8_t *der, size_t len)
+{
+	size_t i;
+
+	for (i = 0; i < b->n_eks; i++)
+		if (b->ek_len[i] == len && memcmp(b->eks[i], der, len) == 0)
+			return true;
+	return false;
+}
+
+static void enroll_expire(struct broker *b)
+{
+	time_t now = time(NULL);
+	size_t i = 0;
+
+	while (i < b->n_enr)
+		if (now - b->enr[i].created > b->nonce_ttl) {
+			OPENSSL_cleanse(&b->enr[i], sizeof(b->enr[i]));
+			b->enr[i] = b->enr[--b->n_enr];
+		} else {
+			i++;
+		}
+}
+
+static enum MHD_Result h_enroll(struct broker *b, struct MHD_Connection *c, const char *peer,
+                                const char *body, size_t len)
+{
+	json_t *req = json_loadb(body, len, JSON_REJECT_DUPLICATES, NULL), *rep;
+	const char *e64 = json_string_value(json_object_get(req, "ek_public"));
+	const char *t64 = json_string_value(json_object_get(req, "ak_tpmt"));
+	uint8_t *ek = NULL, *tpmt = NULL, *blob = NULL, *es = NULL, fpr[32];
+	size_t ekl = 0, tl = 0, bl = 0, esl = 0;
+	struct enrollment *en;
+	char why[256], *b1, *b2;
+	enum MHD_Result ret;
+
+	enroll_expire(b);
+	ek = e64 ? kbs_unb64(e64, &ekl) : NULL;
+	tpmt = t64 ? kbs_unb64(t64, &tl) : NULL;
+	json_decref(req);
+	if (!ek || !tpmt) {
+		free(ek);
+		free(tpmt);
+		decide(b, peer, NULL, "ak-enroll", NULL, false, "no ek_public or ak_tpmt", NULL);
+		return reply_err(c, 400, "MalformedRequest", "want {ek_public, ak_tpmt} in base64");
+	}
+	EVP_Digest(ek, ekl, fpr, NULL, EVP_sha256(), NULL);
+	if (b->n_enr == MAX_ENROLL) {
+		free(ek);
+		free(tpmt);
+		return reply_err(c, 503, "TooManyEnrollments", "try again later");
+	}
+	en = &b->enr[b->n_enr];
+	memset(en, 0, sizeof(*en));
+	kbs_hex(fpr, 32, en->ek_fpr);
+	en->ak_len = sizeof(en->ak);
+	RAND_bytes(en->secret, sizeof(en->secret));
+	if (!ek_trusted(b, ek, ekl)) {
+		snprintf(why, sizeof(why),
+		         "EK not trusted (sha256 of its SPKI %s is not in trusted_eks)",
+		         en->ek_fpr);
+		ret = MHD_NO;
+	} else if (kbs_make_credential(ek, ekl, tpmt, tl, en->secret, sizeof(en->secret), &blob,
+	                               &bl, &es, &esl, en->ak, &en->ak_len, why,
+	                               sizeof(why)) == 0) {
+		ret = MHD_YES;
+	} else {
+		ret = MHD_NO;
+	}
+	free(ek);
+	free(tpmt);
+	if (ret == MHD_NO) {
+		OPENSSL_cleanse(en, sizeof(*en));
+		decide(b, peer, NULL, "ak-enroll", NULL, false, why, NULL);
+		return reply_err(c, 403, "EnrollmentRefused", why);
+	}
+	RAND_bytes(fpr, 16);
+	kbs_hex(fpr, 16, en->id);
+	en->created = time(NULL);
+	b->n_enr++;
+	b1 = kbs_b64(blob, bl, false);
+	b2 = kbs_b64(es, esl, false);
+	free(blob);
+	free(es);
+	rep = json_pack("{s:s, s:s, s:s}", "id", en->id, "credential_blob", b1 ? b1 : "",
+	                "encrypted_secret", b2 ? b2 : "");
+	free(b1);
+	free(b2);
+	req = json_pack("{s:s}", "ek_sha256", en->ek_fpr);
+	decide(b, peer, en->id, "ak-enroll", NULL, true, NULL, req);
+	json_decref(req);
+	return reply_json(c, 200, rep, NULL);
+}
+
+static enum MHD_Result h_activate(struct broker *b, struct MHD_Connection *c, const char *peer,
+                                  const char *body, size_t len)
+{
+	json_t *req = json_loadb(body, len, JSON_REJECT_DUPLICATES, NULL);
+	const char *id = json_string_value(json_object_get(req, "id"));
+	const char *s64 = json_string_value(json_object_get(req, "secret"));
+	uint8_t *sec = NULL, fpr[32];
+	size_t sl = 0, i;
+	struct enrollment en;
+	char fhex[65], idc[33];
+	bool ok;
+
+	enroll_expire(b);
+	for (i = 0; id && i < b->n_enr; i++)
+		if (strcmp(b->enr[i].id, id) == 0)
+			break;
+	if (!id || i >= b->n_enr) {
+		json_decref(req);
+		decide(b, peer, id, "ak-activate", NULL, false,
+		       "no enrollment (id unknown, used or expired)", NULL);
+		return reply_err(c, 401, "EnrollmentRefused",
+		                 "no enrollment (id unknown, used or expired)");
+	}
+	/* Single use: whatever the answer, this credential is spent. */
+	snprintf(idc, sizeof(idc), "%s", id);
+	id = idc;
+	en = b->enr[i];
+	OPENSSL_cleanse(&b->enr[i], sizeof(b->enr[i]));
+	b->enr[i] = b->enr[--b->n_enr];
+	sec = s64 ? kbs_unb64(s64, &sl) : NULL;
+	json_decref(req);
+	ok = sec && sl == sizeof(en.secret) && CRYPTO_memcmp(sec, en.secret, sl) == 0;
+	free(sec);
+	OPENSSL_cleanse(en.secret, sizeof(en.secret));
+	if (!ok) {
+		decide(
+		    b, peer, id, "ak-activate", NULL, false,
+		    "credential not activated: the secret is wrong (AK not resident in the TPM of "
+		    "that EK)",
+		    NULL);
+		return reply_err(c, 401, "EnrollmentRefused",
+		                 "credential not activated: the secret is wrong");
+	}
+	EVP_Digest(en.ak, en.ak_len, fpr, NULL, EVP_sha256(), NULL);
+	kbs_hex(fpr, 32, fhex);
+	if (!ak_trusted(b, en.ak, en.ak_len)) {
+		uint8_t *d = b->n_aks < MAX_AKS ? malloc(en.ak_len) : NULL;
+
+		if (!d) {
+			decide(b, peer, id, "ak-activate", NULL, false, "too many trusted AKs",
+			       NULL);
+			return reply_err(c, 503, "TooManyAKs", "too many trusted AKs");
+		}
+		memcpy(d, en.ak, en.ak_len);
+		b->aks[b->n_aks] = d;
+		b->ak_len[b->n_aks++] = en.ak_len;
+	}
+	req = json_pack("{s:s, s:s}", "ek_sha256", en.ek_fpr, "ak_sha256", fhex);
+	decide(b, peer, id, "ak-activate", NULL, true, NULL, req);
+	json_decref(req);
+	return reply_json(c, 200, json_pack("{s:s}", "ak_sha256", fhex), NULL);
+}
+
 static enum MHD_Result on_request(void *cls, struct MHD_Connection *c, const char *url,
                                   const char *method, const char *version, const char *upload_data,
                                   size_t *upload_size, void **con_cls)
@@ -704,6 +973,10 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *c, const cha
 		return h_attest(b, c, peer, rq->body ? rq->body : "", rq->len);
 	if (strcmp(method, "GET") == 0 && strncmp(url, "/kbs/v0/resource/", 17) == 0)
 		return h_resource(b, c, peer, url + 17);
+	if (strcmp(method, "POST") == 0 && strcmp(url, "/vigil/v0/ak-enroll") == 0)
+		return h_enroll(b, c, peer, rq->body ? rq->body : "", rq->len);
+	if (strcmp(method, "POST") == 0 && strcmp(url, "/vigil/v0/ak-activate") == 0)
+		return h_activate(b, c, peer, rq->body ? rq->body : "", rq->len);
 	return reply_err(c, 404, "NotFound", "no such endpoint");
 }
 
@@ -724,32 +997,80 @@ static void on_done(void *cls, struct MHD_Connection *c, void **con_cls,
 
 /* --- configuration ----------------------------------------------------------------------- */
 
-static int load_ak(struct broker *b, const char *path)
+/* A PEM public key file into a DER SPKI list (trusted_aks, trusted_eks). */
+static int load_pubkey(const char *path, const char *what, uint8_t **list, size_t *lens, size_t *n)
 {
 	FILE *f = fopen(path, "r");
 	EVP_PKEY *k = f ? PEM_read_PUBKEY(f, NULL, NULL, NULL) : NULL;
 	unsigned char *der = NULL;
-	int n;
+	int len;
 
+	if (f && !k) { /* DER SPKI too: what `vigil attest quote --out` writes (ek.der) */
+		rewind(f);
+		k = d2i_PUBKEY_fp(f, NULL);
+	}
 	if (f)
 		fclose(f);
 	if (!k) {
-		fprintf(stderr, "vigil-kbs: %s: trusted_aks: not a PEM public key\n", path);
+		fprintf(stderr, "vigil-kbs: %s: %s: not a PEM or DER public key\n", path, what);
 		return -EINVAL;
 	}
-	n = i2d_PUBKEY(k, &der);
+	len = i2d_PUBKEY(k, &der);
 	EVP_PKEY_free(k);
-	if (n <= 0 || b->n_aks == MAX_AKS)
+	if (len <= 0 || *n == MAX_AKS)
 		return -EINVAL;
-	b->aks[b->n_aks] = der;
-	b->ak_len[b->n_aks++] = (size_t)n;
+	list[*n] = der;
+	lens[(*n)++] = (size_t)len;
 	return 0;
+}
+
+/* tls_cert / tls_key: both or neither; the key must be the certificate's (checked here, with
+ * OpenSSL, so that a mismatch is one line at start and not a handshake failure later). */
+static int load_tls(struct broker *b, const char *path)
+{
+	const char *cp = json_string_value(json_object_get(b->cfg, "tls_cert"));
+	const char *kp = json_string_value(json_object_get(b->cfg, "tls_key"));
+	size_t cl = 0, kl = 0;
+	BIO *bio;
+	X509 *x = NULL;
+	EVP_PKEY *k = NULL;
+	int ok;
+
+	if (!cp && !kp)
+		return 0;
+	if (!cp || !kp) {
+		fprintf(stderr, "vigil-kbs: %s: tls_cert and tls_key: both or neither\n", path);
+		return -EINVAL;
+	}
+	b->tls_cert = (char *)read_file(cp, &cl);
+	b->tls_key = (char *)read_file(kp, &kl);
+	if (!b->tls_cert || !b->tls_key) {
+		fprintf(stderr, "vigil-kbs: %s: cannot read %s\n", path, b->tls_cert ? kp : cp);
+		return -EINVAL;
+	}
+	b->tls_cert[cl] = 0;
+	b->tls_key[kl] = 0;
+	bio = BIO_new_mem_buf(b->tls_cert, (int)cl);
+	x = bio ? PEM_read_bio_X509(bio, NULL, NULL, NULL) : NULL;
+	BIO_free(bio);
+	bio = BIO_new_mem_buf(b->tls_key, (int)kl);
+	k = bio ? PEM_read_bio_PrivateKey(bio, NULL, NULL, NULL) : NULL;
+	BIO_free(bio);
+	ok = x && k && X509_check_private_key(x, k) == 1;
+	if (!ok)
+		fprintf(stderr, "vigil-kbs: %s: %s\n", path,
+		        !x   ? "tls_cert: not a PEM certificate"
+		        : !k ? "tls_key: not a PEM private key (unencrypted)"
+		             : "tls_key is not tls_cert's key");
+	X509_free(x);
+	EVP_PKEY_free(k);
+	return ok ? 0 : -EINVAL;
 }
 
 static int load_config(struct broker *b, const char *path)
 {
 	json_error_t je;
-	json_t *aks, *v;
+	json_t *aks, *eks, *v;
 	size_t i;
 
 	b->cfg = json_load_file(path, JSON_REJECT_DUPLICATES, &je);
@@ -759,21 +1080,33 @@ static int load_config(struct broker *b, const char *path)
 	}
 	b->nonce_ttl = json_integer_value(json_object_get(b->cfg, "nonce_ttl_s")) ?: 60;
 	b->token_ttl = json_integer_value(json_object_get(b->cfg, "token_ttl_s")) ?: 300;
-	b->report_data_len =
-	    (size_t)(json_integer_value(json_object_get(b->cfg, "report_data_len")) ?: 32);
+	b->report_data_len = (size_t)(json_integer_value(json_object_get(b->cfg, "report_data_len"))
+	                                  ?: KBS_REPORT_DATA_DEFAULT);
 	if (b->report_data_len != 32 && b->report_data_len != 64) {
 		fprintf(stderr, "vigil-kbs: %s: report_data_len: 32 or 64\n", path);
 		return -EINVAL;
 	}
 	aks = json_object_get(b->cfg, "trusted_aks");
-	if (!json_is_array(aks) || json_array_size(aks) == 0) {
-		fprintf(stderr, "vigil-kbs: %s: trusted_aks: a non-empty array of PEM files\n",
+	eks = json_object_get(b->cfg, "trusted_eks");
+	/* No AK trusted by either route would refuse everyone: a config error, said at start. */
+	if ((aks && !json_is_array(aks)) || (eks && !json_is_array(eks)) ||
+	    json_array_size(aks) + json_array_size(eks) == 0) {
+		fprintf(stderr,
+		        "vigil-kbs: %s: trusted_aks and/or trusted_eks: non-empty arrays of PEM "
+		        "files\n",
 		        path);
 		return -EINVAL;
 	}
 	json_array_foreach(aks, i, v)
 	{
-		if (!json_is_string(v) || load_ak(b, json_string_value(v)) < 0)
+		if (!json_is_string(v) || load_pubkey(json_string_value(v), "trusted_aks", b->aks,
+		                                      b->ak_len, &b->n_aks) < 0)
+			return -EINVAL;
+	}
+	json_array_foreach(eks, i, v)
+	{
+		if (!json_is_string(v) || load_pubkey(json_string_value(v), "trusted_eks", b->eks,
+		                                      b->ek_len, &b->n_eks) < 0)
 			return -EINVAL;
 	}
 	if (!json_is_object(json_object_get(b->cfg, "resources"))) {
@@ -790,7 +1123,7 @@ static int load_config(struct broker *b, const char *path)
 			return -EINVAL;
 		}
 	}
-	return 0;
+	return load_tls(b, path);
 }
 
 /* `vigil-kbs seal JWK-FILE IN-FILE`: a JWE for the tests' independent decoder. */
@@ -823,6 +1156,13 @@ int main(int argc, char **argv)
 	struct sockaddr_in sin = {.sin_family = AF_INET};
 	struct MHD_Daemon *d;
 	const union MHD_DaemonInfo *di;
+	/* TLS 1.2 and 1.3 only; the last item alone is the empty list (plain HTTP). */
+	struct MHD_OptionItem tls[] = {
+	    {MHD_OPTION_HTTPS_MEM_KEY, 0, NULL},
+	    {MHD_OPTION_HTTPS_MEM_CERT, 0, NULL},
+	    {MHD_OPTION_HTTPS_PRIORITIES, 0, "NORMAL:-VERS-ALL:+VERS-TLS1.3:+VERS-TLS1.2"},
+	    {MHD_OPTION_END, 0, NULL},
+	};
 	long port = 8080;
 	int c;
 
@@ -864,11 +1204,19 @@ int main(int argc, char **argv)
 	signal(SIGINT, on_signal);
 	signal(SIGTERM, on_signal);
 	signal(SIGPIPE, SIG_IGN);
+	if (b.tls_cert && !MHD_is_feature_supported(MHD_FEATURE_TLS)) {
+		fprintf(stderr,
+		        "vigil-kbs: this libmicrohttpd has no TLS: cannot serve tls_cert\n");
+		return 3;
+	}
+	tls[0].ptr_value = b.tls_key;
+	tls[1].ptr_value = b.tls_cert;
 	/* One polling thread: sessions need no lock, and throughput is one core's. */
-	d = MHD_start_daemon(MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_ERROR_LOG, 0, NULL, NULL,
-	                     on_request, &b, MHD_OPTION_SOCK_ADDR, &sin,
-	                     MHD_OPTION_NOTIFY_COMPLETED, on_done, NULL,
-	                     MHD_OPTION_CONNECTION_TIMEOUT, 30u, MHD_OPTION_END);
+	d = MHD_start_daemon(
+	    MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_ERROR_LOG | (b.tls_cert ? MHD_USE_TLS : 0), 0,
+	    NULL, NULL, on_request, &b, MHD_OPTION_SOCK_ADDR, &sin, MHD_OPTION_NOTIFY_COMPLETED,
+	    on_done, NULL, MHD_OPTION_CONNECTION_TIMEOUT, 30u, MHD_OPTION_ARRAY,
+	    b.tls_cert ? tls : tls + 3, MHD_OPTION_END);
 	if (!d) {
 		fprintf(stderr, "vigil-kbs: cannot listen on %s:%ld\n", listen_addr, port);
 		return 1;
@@ -876,7 +1224,8 @@ int main(int argc, char **argv)
 	di = MHD_get_daemon_info(d, MHD_DAEMON_INFO_BIND_PORT);
 	if (di)
 		port = di->port;
-	printf("vigil-kbs: listening on %s:%ld\n", listen_addr, port);
+	printf("vigil-kbs: listening on %s://%s:%ld\n", b.tls_cert ? "https" : "http", listen_addr,
+	       port);
 	fflush(stdout);
 	if (port_file) {
 		FILE *f = fopen(port_file, "w");

@@ -50,6 +50,8 @@ static int parse_fault(const char *s, struct kbs_client_opts *o)
 	    {"tamper-jwe", KBS_FAULT_TAMPER_JWE},
 	    {"other-session", KBS_FAULT_OTHER_SESSION},
 	    {"wrong-nonce", KBS_FAULT_WRONG_NONCE},
+	    {"other-ek", KBS_FAULT_OTHER_EK},
+	    {"bad-secret", KBS_FAULT_BAD_SECRET},
 	};
 	const char *colon = strchr(s, ':');
 	size_t n = colon ? (size_t)(colon - s) : strlen(s), i;
@@ -58,6 +60,7 @@ static int parse_fault(const char *s, struct kbs_client_opts *o)
 		if (strlen(tab[i].name) == n && strncmp(tab[i].name, s, n) == 0) {
 			o->fault = tab[i].f;
 			o->fault_arg = colon ? atoi(colon + 1) : 0;
+			o->fault_file = colon ? colon + 1 : NULL;
 			return 0;
 		}
 	return -EINVAL;
@@ -86,6 +89,9 @@ static int parse_key_args(int argc, char **argv, struct key_args *ka, const char
 	    {"key", required_argument, NULL, 'y'},
 	    {"additional", required_argument, NULL, 'A'},
 	    {"report-data", required_argument, NULL, 'D'},
+	    {"enroll", no_argument, NULL, 'E'},
+	    {"firmware-log", required_argument, NULL, 'W'},
+	    {"tsm-root", required_argument, NULL, 'S'},
 	    {"help", no_argument, NULL, 'h'},
 	    {0},
 	};
@@ -167,6 +173,15 @@ static int parse_key_args(int argc, char **argv, struct key_args *ka, const char
 			if (ka->o.report_data_len != 32 && ka->o.report_data_len != 64)
 				goto usage;
 			break;
+		case 'E':
+			ka->o.enroll = true;
+			break;
+		case 'W':
+			ka->o.firmware_log = optarg;
+			break;
+		case 'S':
+			ka->o.tsm_root = optarg;
+			break;
 		case 'h':
 			printf("usage: vigil %s\n", usage);
 			exit(VIGIL_EXIT_OK);
@@ -220,7 +235,9 @@ static int do_key_fetch(int argc, char **argv)
 	static const char usage[] =
 	    "key fetch --url URL --resource REPO/TYPE/TAG --description DESC [--keyring @s|@u|ID] "
 	    "[--tcti TCTI] [--log MEASUREMENT-LOG | --no-log] [--cafile CA] [--timeout S] "
-	    "[--retries N] [--ak rsa|ecc] [--key-alg ec|rsa] [--report-data 32|64] [--pcrs SPEC] "
+	    "[--retries N] [--ak rsa|ecc] [--key-alg ec|rsa] [--report-data 64|32] [--enroll] "
+	    "[--firmware-log FILE|none] [--tsm-root DIR|none] "
+	    "[--pcrs SPEC] "
 	    "[--fault NAME[:ARG]]";
 	struct key_args ka = {0};
 	struct kbs_timing tm;

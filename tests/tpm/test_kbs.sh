@@ -20,7 +20,7 @@ export TPM2TOOLS_TCTI=$VIGIL_TCTI
 cd "$tmp"
 kbs_pid=
 stop_kbs() { [ -n "$kbs_pid" ] && kill "$kbs_pid" 2>/dev/null && wait "$kbs_pid" 2>/dev/null; kbs_pid=; }
-trap 'stop_kbs; stop_swtpm; rm -rf "$tmp"' EXIT
+trap 'stop_kbs; [ -n "${tsm_pid:-}" ] && kill "$tsm_pid" 2> /dev/null; stop_swtpm; rm -rf "$tmp"' EXIT
 
 # record N TYPE CONTENT: one measurement-log line (sha256 bank, PCR 23), as vigild writes it.
 record() {
@@ -86,7 +86,7 @@ tail -n1 ml.log | jq -e --arg d "$(sha256sum < secret.bin | cut -c1-64)" \
 	ok "the release is measured: URI and key digest in the log" || not_ok "release record" "$(tail -n1 ml.log)"
 grep -q "$(od -An -tx1 secret.bin | tr -d ' \n')" ml.log && not_ok "the key itself is not in the log" || ok "the key itself is not in the log"
 expect_rc "the log (with the release record) still replays against PCR 23" 0 "$V" attest replay --log ml.log
-tail -n1 decisions.jsonl | jq -e '.op == "resource" and .allowed == true and .evidence.vigild_sha256 != null' > /dev/null &&
+tail -n1 decisions.jsonl | jq -e '.op == "resource" and .allowed == true and .evidence.vigild_sha256 != null and .evidence.report_data_len == 64' > /dev/null &&
 	ok "decision log: the release, with the evidence it rested on" || not_ok "decision log" "$(tail -n2 decisions.jsonl)"
 expect_rc "key fetch with an RSA ephemeral key (RSA-OAEP-256)" 0 F --key-alg rsa --description vigil:disk-rsa
 expect_rc "key list shows the released keys" 0 "$V" key list --keyring "${keyring:-@s}"
@@ -137,11 +137,15 @@ config 30 "ffff" 5 > kbs-signer.json
 start_kbs kbs-signer.json
 refused "policy signed by a signer the release policy does not list" "no allowed signer"
 
-# Trustee's newer `tpm` verifier: the whole binding digest, zero-padded to 64 bytes.
-jq '.report_data_len = 64' kbs.json > kbs-64.json
-start_kbs kbs-64.json
-expect_rc "report data of 64 bytes (the binding, zero-padded) when the broker expects it" 0 F --report-data 64 --description vigil:disk64
-refused "32-byte report data to a broker that expects 64" "qualifying data is not the nonce binding"
+# Trustee's older `tpm` verifier: the first 32 bytes of the binding digest (the default, as
+# Trustee's current one, is all 48 zero-padded to 64: the release above).
+jq '.report_data_len = 32' kbs.json > kbs-32.json
+start_kbs kbs-32.json
+expect_rc "report data of 32 bytes (the binding's first half) when the broker expects it" 0 F --report-data 32 --description vigil:disk32
+grep '"op":"attest"' decisions.jsonl | tail -n 1 | grep -q '"report_data_len":32' &&
+	ok "... the broker's decision names the 32-byte layout" || not_ok "decision names 32" "$(tail -n 2 decisions.jsonl)"
+refused "default (64-byte) report data to a broker that expects 32" "qualifying data is not the nonce binding"
+refused "explicit 64-byte report data to a broker that expects 32" "qualifying data is not the nonce binding" --report-data 64
 
 # After a refusal the operator (or vigild's trigger) revokes what was released.
 if [ -n "$keyring" ]; then
@@ -151,6 +155,104 @@ if [ -n "$keyring" ]; then
 	tail -n1 ml.log | jq -e '.content_type == "vigil/key-revoke"' > /dev/null && ok "the revocation is measured" ||
 		not_ok "revocation measured" "$(tail -n1 ml.log)"
 fi
+# --- the firmware event log (binary_bios_measurements) travels as "eventlog"; a stand-in here:
+# swtpm on the host has no firmware behind it ---
+head -c 3000 /dev/urandom > fw.bin
+start_kbs kbs.json
+expect_rc "key fetch sends the firmware event log (--firmware-log FILE)" 0 F --firmware-log "$tmp/fw.bin" --description vigil:disk-fw
+tail -n1 decisions.jsonl | jq -e --arg d "$(sha256sum < fw.bin | cut -c1-64)" '.allowed == true and .evidence.firmware_log_sha256 == $d' > /dev/null &&
+	ok "the broker names the firmware log it received by digest" || not_ok "firmware log digest" "$(tail -n1 decisions.jsonl)"
+jq '.require_firmware_log = true' kbs.json > kbs-fw.json
+start_kbs kbs-fw.json
+refused "no firmware event log to a broker that requires one" "no firmware event log" --firmware-log none
+expect_rc "... and with it, released" 0 F --firmware-log "$tmp/fw.bin" --description vigil:disk-fw2
+
+# --- TDX / SNP evidence on a FAKE configfs-tsm tree (no TDX/SNP hardware exists here). outblob is
+# a FIFO whose writer answers each read with a synthetic report around the report data just
+# written to inblob (TDX quote v4: REPORTDATA at 568; SNP: REPORT_DATA at 0x50); nothing else in
+# it is meaningful, and no signature exists. The broker checks the binding only. ---
+tsm_pid=
+tsm_fake() { # tsm_fake PROVIDER OFFSET SIZE
+	[ -n "$tsm_pid" ] && kill "$tsm_pid" 2> /dev/null && wait "$tsm_pid" 2> /dev/null
+	rm -rf tsm && mkdir -p tsm/vigil
+	printf '%s\n' "$1" > tsm/vigil/provider
+	echo 1 > tsm/vigil/generation
+	mkfifo tsm/vigil/outblob
+	(while :; do { head -c "$2" /dev/zero; head -c 64 tsm/vigil/inblob; head -c $(($3 - $2 - 64)) /dev/zero; } > tsm/vigil/outblob; done) &
+	tsm_pid=$!
+}
+start_kbs kbs.json
+tsm_fake tdx_guest 568 5000
+expect_rc "TDX (fake tree): the quote travels as additional_evidence, released" 0 F --tsm-root "$tmp/tsm" --description vigil:disk-tdx
+tail -n1 decisions.jsonl | jq -e '.allowed == true and .evidence.tee_report.platform == "tdx" and .evidence.tee_report.report_data_bound == true and .evidence.tee_report.signature_verified == false' > /dev/null &&
+	ok "the broker bound the TDX report to the nonce and says its signature is not verified" || not_ok "tdx claim" "$(tail -n1 decisions.jsonl)"
+refused "TDX report bound to another nonce (checked by the broker)" "tdx report: its report data is not the nonce binding" --tsm-root "$tmp/tsm" --fault wrong-nonce
+jq '.require_tee_report = "snp"' kbs.json > kbs-snp.json
+start_kbs kbs-snp.json
+refused "a TDX report where the broker requires SNP" "a tdx report where require_tee_report is snp" --tsm-root "$tmp/tsm"
+refused "no TEE report where the broker requires one" "no snp report in additional_evidence" --tsm-root none
+tsm_fake sev_guest 80 1184
+expect_rc "SNP (fake tree): the report travels as additional_evidence, released" 0 F --tsm-root "$tmp/tsm" --description vigil:disk-snp
+tail -n1 decisions.jsonl | jq -e '.allowed == true and .evidence.tee_report.platform == "snp" and .evidence.tee_report.report_data_bound == true' > /dev/null &&
+	ok "the broker bound the SNP report to the nonce" || not_ok "snp claim" "$(tail -n1 decisions.jsonl)"
+kill "$tsm_pid" 2> /dev/null
+wait "$tsm_pid" 2> /dev/null
+tsm_pid=
+
+# --- TLS: the broker serves HTTPS with a certificate from a CA made here; the client trusts
+# exactly the CA its --cafile names (vigild's --kbs-cafile is the same option) ---
+mkcert() { # mkcert NAME: NAME-ca.pem, and NAME.pem/NAME.key for 127.0.0.1 signed by it
+	openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -days 2 -subj "/CN=$1 test CA" \
+		-keyout "$1-ca.key" -out "$1-ca.pem" 2> /dev/null &&
+		openssl req -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -subj "/CN=127.0.0.1" \
+			-keyout "$1.key" -out "$1.csr" 2> /dev/null &&
+		printf 'subjectAltName=IP:127.0.0.1\nextendedKeyUsage=serverAuth\n' > "$1.ext" &&
+		openssl x509 -req -in "$1.csr" -CA "$1-ca.pem" -CAkey "$1-ca.key" -CAcreateserial -days 2 \
+			-extfile "$1.ext" -out "$1.pem" 2> /dev/null
+}
+check "a test CA and a broker certificate for 127.0.0.1 (openssl)" mkcert tls
+mkcert rogue > /dev/null 2>&1
+jq --arg c "$tmp/tls.pem" --arg k "$tmp/tls.key" '.tls_cert = $c | .tls_key = $k' kbs.json > kbs-tls.json
+start_kbs kbs-tls.json
+grep -q "listening on https://" kbs.out && ok "vigil-kbs serves HTTPS when its config names tls_cert and tls_key" ||
+	not_ok "vigil-kbs on https" "$(cat kbs.out kbs.err)"
+URL=${URL/http:/https:}
+expect_rc "key fetch over HTTPS with --cafile naming the broker's CA" 0 F --cafile "$tmp/tls-ca.pem" --description vigil:disk-tls
+[ -z "$keyring" ] || {
+	got=$(keyctl pipe "$(keyctl search "$keyring" user vigil:disk-tls)" | sha256sum | cut -c1-64)
+	[ "$got" = "$(sha256sum < secret.bin | cut -c1-64)" ] && ok "... the key released over TLS is the broker's" ||
+		not_ok "key over TLS" "$got"
+}
+expect_fail "HTTPS with another CA in --cafile: refused, nothing released" 1 "kbs: .*(certificate|SSL|TLS)" F --cafile "$tmp/rogue-ca.pem" --description vigil:disk-rogue
+[ -z "$keyring" ] || ! keyctl search "$keyring" user vigil:disk-rogue > /dev/null 2>&1 && ok "nothing placed when the broker's certificate is not trusted"
+URL=${URL/https:/http:}
+expect_fail "plain HTTP to the TLS broker: refused" 1 "kbs: " F --description vigil:disk-plain
+jq --arg c "$tmp/tls.pem" --arg k "$tmp/rogue.key" '.tls_cert = $c | .tls_key = $k' kbs.json > kbs-badtls.json
+expect_fail "a tls_key that is not tls_cert's: the broker refuses to start, one line" 3 "tls_key is not tls_cert's key" "$KBS" --config kbs-badtls.json --port 0
+# --- AK-to-EK binding: a broker that trusts this TPM's EK (not the AK) learns the AK through
+# MakeCredential (in the broker, OpenSSL) / ActivateCredential (in the TPM) ---
+openssl pkey -pubin -inform DER -in akq/ek.der -out ek-trusted.pem 2> /dev/null ||
+	not_ok "the EK exported by vigil attest quote" "$(ls akq)"
+openssl genpkey -algorithm RSA -pkeyopt rsa_keygen_bits:2048 2> /dev/null | openssl pkey -pubout > ek-other.pem
+jq --arg ek "$tmp/ek-trusted.pem" 'del(.trusted_aks) | .trusted_eks = [$ek]' kbs.json > kbs-ek.json
+start_kbs kbs-ek.json
+expect_fail "AK not yet enrolled: unknown to a broker that trusts only the EK" 1 "unknown AK" F --description vigil:disk-ek
+expect_rc "key fetch --enroll: MakeCredential/ActivateCredential binds the AK to the EK, then released" 0 F --enroll --description vigil:disk-ek
+grep '"op":"ak-activate"' decisions.jsonl | tail -n 1 | jq -e \
+	--arg ak "$(openssl pkey -pubin -in akq/ak.pem -outform DER | sha256sum | cut -c1-64)" \
+	--arg ek "$(sha256sum < akq/ek.der | cut -c1-64)" \
+	'.allowed == true and .evidence.ek_sha256 == $ek and .evidence.ak_sha256 == $ak' > /dev/null &&
+	ok "decision log: the activation, naming the EK and the AK" || not_ok "ak-activate decision" "$(grep ak- decisions.jsonl | tail -n 2)"
+expect_rc "the enrolled AK is trusted from then on (no --enroll)" 0 F --description vigil:disk-ek2
+start_kbs kbs-ek.json # a fresh broker: enrollments live in its memory only
+expect_fail "an EK the broker does not trust: enrollment refused" 1 "EK not trusted" F --enroll --fault other-ek:"$tmp/ek-other.pem" --description vigil:disk-x
+jq --arg ek "$tmp/ek-other.pem" '.trusted_eks = [$ek]' kbs-ek.json > kbs-ek-other.json
+start_kbs kbs-ek-other.json
+expect_fail "a trusted EK of another TPM: this TPM cannot activate the credential" 1 "ActivateCredential" F --enroll --fault other-ek:"$tmp/ek-other.pem" --description vigil:disk-x
+start_kbs kbs-ek.json
+expect_fail "a wrong activation secret: refused, the AK stays untrusted" 1 "credential not activated" F --enroll --fault bad-secret --description vigil:disk-x
+expect_fail "... and the attestation that follows is refused (unknown AK)" 1 "unknown AK" F --description vigil:disk-x
+[ -z "$keyring" ] || ! keyctl search "$keyring" user vigil:disk-x > /dev/null 2>&1 && ok "nothing placed without a bound AK"
 stop_kbs
 
 # --- tpm2_checkquote verifies a vigil quote, with the broker's binding recomputed here ---
@@ -163,7 +265,9 @@ s=json.dumps({"additional-evidence":"","nonce":sys.argv[1],"tee-pubkey":jwk},sor
 print(hashlib.sha384(s.encode()).hexdigest())' "$nonce")
 [ "$(sed -n 2p bind.out)" = "$want" ] && ok "binding digest equals an independent JCS+SHA-384" ||
 	not_ok "binding digest" "$(cat bind.out)" "$want"
-qd=$(sed -n 2p bind.out | cut -c1-64)
+# The report data vigild and the broker use by default: the 48-byte binding zero-padded to 64.
+qd="$(sed -n 2p bind.out)$(printf '0%.0s' $(seq 32))"
+[ ${#qd} = 128 ] || not_ok "64-byte report data" "$qd"
 check "vigil attest quote with the binding as qualifying data" "$V" attest quote --nonce "$qd" --out q
 check "tpm2_checkquote verifies it (signature, nonce)" tpm2_checkquote -u q/ak.pem -m q/message -s q/signature -q "$qd" -g sha256
 [ "$(tail -c 32 q/message | od -An -tx1 | tr -d ' \n')" = "$(tr -d '\n' < q/pcrs | xxd -r -p | sha256sum | cut -c1-64)" ] &&

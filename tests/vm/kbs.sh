@@ -4,8 +4,11 @@
 # and audited; the binary the key rules name reads it, another binary in the same cgroup gets
 # EPERM. `vigil attest verify` checks quote -> log -> policies -> audit log offline. Three denied
 # execs revoke the key (revoke_after_denials); a reload releases it again. A pushed bundle the
-# broker's release policy refuses: the next fetch is refused and the key revoked.
-# vigil-vm-args: --copy build/guest-tests:/t --copy build/guest-tests/vtest:/t/keyreader --vigild-args --kbs-url=http://127.0.0.1:8380
+# broker's release policy refuses: the next fetch is refused and the key revoked. The broker
+# checks the 64-byte report data (Trustee's current layout). The audit log is on a small tmpfs: the
+# platform fills it, a lost audit record revokes the key, and it is released again once the log
+# writes again.
+# vigil-vm-args: --audit-tmpfs 2m --copy build/guest-tests:/t --copy build/guest-tests/vtest:/t/keyreader --copy tests/vm/kbs.vigild.conf:/etc/vigil/kbs.conf --vigild-args --config=/etc/vigil/kbs.conf
 . /tests/vm/lib.sh
 V=/t/vtest
 T=device:/dev/tpmrm0
@@ -25,6 +28,7 @@ wait_event() {
 outside ip link set lo up
 outside vigil attest quote --tcti $T --nonce 00 --out /tmp/akq > /dev/null 2>&1
 expect_rc "the guest's AK exists and is exported (persistent, RSA-2048)" 0 test -s /tmp/akq/ak.pem
+expect_rc "... and the EK the broker trusts (it knows no AK: vigild --kbs-enroll binds it)" 0 test -s /tmp/akq/ek.der
 vd=$(outside sha256sum "/proc/$(cat /run/vigild.pid)/exe" | cut -c1-64)
 sed "s/@VIGILD@/$vd/" /gen/kbs.json.in > /tmp/kbs.json
 outside sh -c 'vigil-kbs --config /tmp/kbs.json --port 8380 > /tmp/kbs.out 2> /tmp/kbs.err & echo $! > /tmp/kbs.pid'
@@ -47,7 +51,25 @@ expect_rc "the release is measured (URI and key digest)" 0 grep -q 'vigil/key-re
 expect_rc "the key itself is not in the measurement log" 1 grep -qF "$secret" /run/vigil/measurements.log
 expect_rc "the release is audited" 0 sh -c 'grep -rq "key_released" /var/log/vigil/'
 expect_rc "the measurement log still replays against PCR 23" 0 outside vigil attest replay
+expect_rc "broker decision log: vigild's AK bound to the EK (ActivateCredential in the guest's vTPM)" 0 \
+	grep -q '"op":"ak-activate".*"allowed":true' /tmp/kbs-decisions.jsonl
 expect_rc "broker decision log: the release, with vigild and the policy" 0 grep -q "\"allowed\":true.*\"vigild_sha256\":\"$vd\".*kbs-test" /tmp/kbs-decisions.jsonl
+expect_rc "the broker checked vigild's quote against the 64-byte report data (Trustee's layout)" 0 \
+	grep -q '"op":"resource".*"allowed":true.*"report_data_len":64' /tmp/kbs-decisions.jsonl
+# The firmware event log travels when the guest has one; this bench boots the kernel directly
+# (SeaBIOS, -kernel), so whether securityfs shows one depends on the firmware's ACPI log area.
+FW=/sys/kernel/security/tpm0/binary_bios_measurements
+last=$(grep '"op":"resource".*"allowed":true' /tmp/kbs-decisions.jsonl | tail -n 1)
+if outside test -r $FW; then
+	fwd=$(outside cat $FW | sha256sum | cut -c1-64)
+	echo "# firmware event log: present ($(outside cat $FW | wc -c) bytes)"
+	case $last in *"\"firmware_log_sha256\":\"$fwd\""*) ok "vigild sent the firmware event log (digest in the broker's decision)" ;;
+	*) not_ok "firmware event log sent" "$last" ;; esac
+else
+	echo "# firmware event log: none in this guest (direct kernel boot, no TCG log in securityfs)"
+	case $last in *firmware_log_sha256*) not_ok "no firmware log: none sent" "$last" ;;
+	*) ok "no firmware event log here, and none claimed in the evidence" ;; esac
+fi
 
 # The offline verifier over what this guest wrote.
 nonce=$(od -An -N32 -tx1 /dev/urandom | tr -d ' \n')
@@ -72,6 +94,36 @@ while [ "$(grep -c '"type":"key_released"' "$EVENTS")" -lt 2 ] && [ $n -lt 300 ]
 expect_rc "a reload re-attests and releases it again" 0 test "$(grep -c '"type":"key_released"' "$EVENTS")" -ge 2
 id=$(grep '"type":"key_released"' "$EVENTS" | tail -n 1 | sed 's/.*"serial":\([0-9]*\).*/\1/')
 expect_rc "the named binary reads the new key" 0 /t/keyreader key-read "$id"
+
+# The audit log cannot write (its file system is full): every released key is revoked, measured,
+# and fetched again only once the log writes again.
+outside dd if=/dev/zero of=/var/log/vigil/fill bs=4k > /dev/null 2>&1
+/tmp/evil true 2> /dev/null # one denial (below the trigger's 3): a record the log cannot take
+if wait_event 30 '"type":"key_revoked"' '"key":"vigil:disk"' '"reason":"audit_write_failed"'; then
+	ok "a lost audit record (full disk) revokes vigil:disk"
+else
+	not_ok "revoked on an audit write failure" "$(grep key_ "$EVENTS" | tail -n 2)" "$(grep audit /out/vigild.log | tail -n 3)"
+fi
+/t/keyreader key-read "$id" > /tmp/.out 2> /tmp/.err && not_ok "revoked on the audit failure: unreadable" || ok "revoked on the audit failure: unreadable, even by the named binary"
+expect_rc "the audit-failure revocation is measured" 0 grep -q 'vigil/key-revoke.*audit_write_failed' /run/vigil/measurements.log
+expect_rc "vigild logged why" 0 grep -q "audit log lost .* revoking every released key" /out/vigild.log
+outside rm -f /var/log/vigil/fill
+usleep 600000
+/tmp/evil true 2> /dev/null # a record the log takes again
+n=0 last=
+while [ $n -lt 150 ]; do
+	last=$(grep -E '"type":"key_(released|revoked)"' "$EVENTS" | tail -n 1)
+	case $last in *'"type":"key_released"'*) break ;; esac
+	usleep 200000
+	n=$((n + 1))
+done
+id2=$(echo "$last" | sed -n 's/.*"type":"key_released".*"serial":\([0-9]*\).*/\1/p')
+if [ -n "$id2" ] && [ "$id2" != "$id" ] && /t/keyreader key-read "$id2" > /dev/null 2>&1; then
+	ok "once the audit log writes again, vigil:disk is released again"
+	id=$id2
+else
+	not_ok "released again after the audit log healed" "$last" "$(grep audit /out/vigild.log | tail -n 3)"
+fi
 
 # A bundle the release policy refuses (trusted by vigild, signer not listed at the broker).
 outside vigil policy push /gen/b2.json > /tmp/push.out 2>&1
