@@ -58,6 +58,7 @@ int agent_audit_open(struct agent *a)
 {
 	struct audit_options o;
 	char origin[AUDIT_ORIGIN_MAX], start[512], err[256], hex[AUDIT_HEX_LEN + 1];
+	struct vigil_error verr;
 	uint8_t self[AUDIT_HASH_LEN];
 	int r;
 
@@ -68,7 +69,7 @@ int agent_audit_open(struct agent *a)
 	o.state_dir = a->opt.state_dir;
 	o.ack_path = "/run/vigil/audit.ack";
 	if (a->opt.audit_spec && audit_options_parse(&o, a->opt.audit_spec, err, sizeof(err)) < 0) {
-		log_error("%s", err);
+		log_error("%s; enforcing without the audit log", err);
 		return -EINVAL;
 	}
 	vigil_mkdir_parent(o.ack_path, 0755); /* /run/vigil */
@@ -76,8 +77,11 @@ int agent_audit_open(struct agent *a)
 	o.origin = origin;
 	/* The binary's digest: the start measurement attest/ extends, named in the chain. */
 	r = vigil_sha256_file("/proc/self/exe", self);
-	if (r < 0)
-		return log_error_errno(r, "audit: measuring /proc/self/exe");
+	if (r < 0) {
+		log_error("audit: measuring /proc/self/exe: %s; enforcing without the audit log",
+		          strerror(-r));
+		return r;
+	}
 	vigil_hex(self, sizeof(self), hex);
 	snprintf(start, sizeof(start), "\"binary_sha256\":\"%s\",\"version\":\"%s\",\"pid\":%d",
 	         hex, vigil_version, (int)getpid());
@@ -94,9 +98,11 @@ int agent_audit_open(struct agent *a)
 		o.key_ctx = measure_tpm(agent_measure_log(a));
 	}
 	resume_drop_count(a, o.dir);
-	r = audit_writer_open(&o, &a->audit);
-	if (r < 0)
+	r = audit_writer_open(&o, &a->audit, &verr);
+	if (r < 0) {
+		log_error("%s; enforcing without the audit log", verr.msg);
 		return r;
+	}
 	log_info("audit log in %s (origin %s, checkpoint key %s/%s)", o.dir, origin, o.state_dir,
 	         o.key_open ? AUDIT_KEY_TPM " in the TPM" : AUDIT_KEY_FILE);
 	return 0;

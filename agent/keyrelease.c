@@ -183,11 +183,13 @@ static void fetch_one(struct agent *a, struct key_slot *s)
 	}
 	if (k->keyring <= 0)
 		k->keyring = keyring_get();
-	id =
-	    k->keyring > 0 ? syscall(SYS_add_key, "user", s->desc, key, len, (long)k->keyring) : -1;
+	/* errno is taken at once: freeing the key may change it; without a keyring, its error. */
+	id = k->keyring > 0 ? syscall(SYS_add_key, "user", s->desc, key, len, (long)k->keyring)
+	                    : (errno = -k->keyring, -1);
+	r = id < 0 ? -errno : 0;
 	OPENSSL_secure_clear_free(key, len);
 	if (id < 0) {
-		log_error("key '%s': add_key: %s", s->desc, strerror(errno));
+		log_error_errno(r, "key '%s': add_key", s->desc);
 		s->next_try = mono_s() + BACKOFF_MAX_S;
 		return;
 	}

@@ -334,8 +334,7 @@ static int run(struct agent *a, char **argv)
 	a->audit_anchor = measure_audit_anchor;
 	a->audit_anchor_ctx = a;
 	/* Fail-open for the record, not for enforcement: without a log vigild still enforces. */
-	if (agent_audit_open(a) < 0)
-		log_error("audit log unavailable: enforcing without it");
+	(void)agent_audit_open(a); /* reports its failure itself, in one line */
 	if (agent_otlp_start(a) < 0)
 		log_error("otlp: export unavailable: enforcing and logging without it");
 	/* Before the policy, so that the start-up acceptance or refusal is an event too. */

@@ -55,6 +55,8 @@ const char *attest_tpm_strerror(int r);
 
 /* tcti: a tctildr string, e.g. "device:/dev/tpmrm0" or "swtpm:host=127.0.0.1,port=2321". */
 int attest_tpm_open(const char *tcti, struct attest_tpm **ret);
+/* The same, with the failure in err: "cannot open the TPM through 'TCTI': KIND (command)". */
+int attest_tpm_open_err(const char *tcti, struct attest_tpm **ret, struct vigil_error *err);
 void attest_tpm_close(struct attest_tpm *t);
 /* The banks the TPM has allocated for pcr and vigil can hash, in the TPM's order. A bank
  * vigil cannot hash is skipped, not an error: attest_tpm_notice names it. */

@@ -120,6 +120,15 @@ int attest_tpm_open(const char *tcti, struct attest_tpm **ret)
 	return 0;
 }
 
+int attest_tpm_open_err(const char *tcti, struct attest_tpm **ret, struct vigil_error *err)
+{
+	int r = attest_tpm_open(tcti, ret);
+
+	return r < 0 ? vigil_errorf(err, r, "cannot open the TPM through '%s': %s", tcti,
+	                            attest_tpm_strerror(r))
+	             : 0;
+}
+
 void attest_tpm_close(struct attest_tpm *t)
 {
 	if (!t)

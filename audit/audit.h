@@ -10,6 +10,7 @@
 
 #include <openssl/evp.h>
 
+#include "lib/error.h"
 #include "lib/util.h"
 
 /* The format is specified in docs/AUDIT-LOG.md; these constants are part of it. */
@@ -169,8 +170,9 @@ struct audit_options {
 	int (*key_open)(void *ctx, const char *state_dir, const char *name, struct audit_key *ret);
 	void *key_ctx;
 	/*
-	 * Optional: what goes wrong (or is repaired) while the log is opened or written, one line
-	 * without a prefix, error or notice; NULL: nothing is said. The library never prints.
+	 * Optional: what goes wrong (or is repaired) while the log is written, and open's notices,
+	 * one line without a prefix, error or notice; NULL: nothing is said. Open's failure goes
+	 * to audit_writer_open's err instead. The library never prints.
 	 */
 	void (*report)(void *ctx, bool error, const char *msg);
 	void *report_ctx;
@@ -193,8 +195,13 @@ struct audit_stats {
 
 struct audit_writer;
 
-/* Recovers the log in o->dir (torn tail -> gap record), loads the key, starts the writer. */
-int audit_writer_open(const struct audit_options *o, struct audit_writer **ret);
+/*
+ * Recovers the log in o->dir (torn tail -> gap record), loads the key, starts the writer. A
+ * failure fills err (when not NULL: one line naming the file and the reason) instead of going
+ * to o->report, so that the caller reports it once.
+ */
+int audit_writer_open(const struct audit_options *o, struct audit_writer **ret,
+                      struct vigil_error *err);
 /*
  * Queues a record; never waits for I/O. Returns 0, or -ENOBUFS when the queue is full
  * (the record is counted and a "loss" record says so later).

@@ -955,46 +955,54 @@ static void writer_free(struct audit_writer *w)
 	free(w);
 }
 
-static int writer_setup(struct audit_writer *w)
+/* Fills err with "WHAT: REASON" and evaluates to r: open's failures go to its caller, not
+ * o->report. */
+#define setup_fail(err, r, fmt, ...)                                                               \
+	({                                                                                         \
+		int _r = (r);                                                                      \
+		vigil_errorf((err), _r, fmt ": %s", ##__VA_ARGS__, strerror(-_r));                 \
+	})
+
+static int writer_setup(struct audit_writer *w, struct vigil_error *err)
 {
 	int r;
 
 	if (strpbrk(w->origin, " +\"\\\n") || strlen(w->origin) > AUDIT_ORIGIN_MAX)
-		return report_errno(w, -EINVAL, "audit: origin '%s' has spaces, '+' or quotes",
-		                    w->origin);
+		return setup_fail(err, -EINVAL, "audit: origin '%s' has spaces, '+' or quotes",
+		                  w->origin);
 	if (mkdir(w->dir, 0750) < 0 && errno != EEXIST)
-		return report_errno(w, -errno, "audit: creating %s", w->dir);
+		return setup_fail(err, -errno, "audit: creating %s", w->dir);
 	w->dirfd = open(w->dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
 	if (w->dirfd < 0)
-		return report_errno(w, -errno, "audit: opening %s", w->dir);
+		return setup_fail(err, -errno, "audit: opening %s", w->dir);
 	/* Two writers would interleave records at the same offsets: one log, one writer. */
 	w->lockfd =
 	    openat(w->dirfd, AUDIT_LOCK_FILE, O_RDWR | O_CREAT | O_CLOEXEC | O_NOFOLLOW, 0640);
 	if (w->lockfd < 0)
-		return report_errno(w, -errno, "audit: %s/" AUDIT_LOCK_FILE, w->dir);
+		return setup_fail(err, -errno, "audit: %s/" AUDIT_LOCK_FILE, w->dir);
 	if (flock(w->lockfd, LOCK_EX | LOCK_NB) < 0)
-		return report_errno(w, errno == EWOULDBLOCK ? -EBUSY : -errno,
-		                    "audit: %s is in use by another writer", w->dir);
+		return setup_fail(err, errno == EWOULDBLOCK ? -EBUSY : -errno,
+		                  "audit: %s is in use by another writer", w->dir);
 	if (w->o.key_open)
 		r = w->o.key_open(w->o.key_ctx, w->o.state_dir, w->origin, &w->key);
 	else
 		r = audit_key_load_or_create(w->o.state_dir, w->origin, &w->key);
 	if (r < 0)
-		return report_errno(w, r, "audit: checkpoint key in %s/%s", w->o.state_dir,
-		                    w->o.key_open ? AUDIT_KEY_TPM : AUDIT_KEY_FILE);
+		return setup_fail(err, r, "audit: checkpoint key in %s/%s", w->o.state_dir,
+		                  w->o.key_open ? AUDIT_KEY_TPM : AUDIT_KEY_FILE);
 	r = recover(w);
 	if (r < 0)
-		return report_errno(w, r, "audit: recovering the log in %s", w->dir);
+		return setup_fail(err, r, "audit: recovering the log in %s", w->dir);
 	r = open_checkpoints(w);
 	if (r < 0)
-		return report_errno(w, r, "audit: %s/" AUDIT_CHECKPOINTS, w->dir);
+		return setup_fail(err, r, "audit: %s/" AUDIT_CHECKPOINTS, w->dir);
 	r = write_vkey(w);
 	if (r < 0)
-		return report_errno(w, r, "audit: publishing the verifier key");
+		return setup_fail(err, r, "audit: publishing the verifier key");
 	if (w->ack_path) {
 		w->ackfd = open(w->ack_path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
 		if (w->ackfd < 0)
-			return report_errno(w, -errno, "audit: ack file %s", w->ack_path);
+			return setup_fail(err, -errno, "audit: ack file %s", w->ack_path);
 		write_ack(w);
 	}
 	r = io_uring_queue_init(8, &w->ring, 0);
@@ -1006,13 +1014,15 @@ static int writer_setup(struct audit_writer *w)
 	return 0;
 }
 
-int audit_writer_open(const struct audit_options *o, struct audit_writer **ret)
+int audit_writer_open(const struct audit_options *o, struct audit_writer **ret,
+                      struct vigil_error *err)
 {
 	struct audit_writer *w = calloc(1, sizeof(*w));
 	int r;
 
 	if (!w)
-		return -ENOMEM;
+		return vigil_errorf(err, -ENOMEM, "audit: opening the log in %s: out of memory",
+		                    o->dir);
 	w->o = *o;
 	w->fd = w->ckfd = w->ackfd = w->dirfd = w->lockfd = -1;
 	pthread_mutex_init(&w->mu, NULL);
@@ -1036,11 +1046,15 @@ int audit_writer_open(const struct audit_options *o, struct audit_writer **ret)
 		    dup_opt(&w->ack_path, o->ack_path) ?: dup_opt(&w->start_members, o->start_members);
 	if (r >= 0 && (!w->q || !w->work || !w->out))
 		r = -ENOMEM;
-	if (r >= 0)
-		r = writer_setup(w);
+	if (r < 0)
+		vigil_errorf(err, r, "audit: opening the log in %s: %s", o->dir, strerror(-r));
+	else
+		r = writer_setup(w, err);
 	if (r >= 0) {
 		w->last_fsync_ns = w->last_ckpt_ns = now_ns(CLOCK_MONOTONIC);
 		r = -pthread_create(&w->thread, NULL, writer_main, w);
+		if (r < 0)
+			setup_fail(err, r, "audit: starting the writer thread for %s", o->dir);
 	}
 	if (r < 0) {
 		writer_free(w);

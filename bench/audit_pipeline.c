@@ -181,6 +181,7 @@ int main(int argc, char **argv)
 	};
 	struct agent *a = agent_event_context_new(1700000000000000000ll);
 	struct audit_options o;
+	struct vigil_error verr;
 	struct audit_writer *w;
 	struct audit_stats st = {0};
 	struct audit_verify_options vo = {0};
@@ -244,8 +245,8 @@ int main(int argc, char **argv)
 	if (spec && audit_options_parse(&o, spec, err, sizeof(err)) < 0)
 		return fprintf(stderr, "%s\n", err), 2;
 	if (want(only, "pipeline")) {
-		if (audit_writer_open(&o, &w) < 0)
-			return 1;
+		if (audit_writer_open(&o, &w, &verr) < 0)
+			return fprintf(stderr, "audit_pipeline: %s\n", verr.msg), 1;
 		sink += stage_pipeline(a, &all, n, w);
 		audit_writer_stats(w, &st);
 		audit_writer_close(w);

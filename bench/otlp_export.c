@@ -135,6 +135,7 @@ int main(int argc, char **argv)
 	struct otlp_stats st = {0};
 	struct audit_stats as;
 	char err[256], cursor[4200];
+	struct vigil_error verr;
 	double t0, t1, t2, c0;
 	int c, r;
 
@@ -181,9 +182,9 @@ int main(int argc, char **argv)
 	otlp_options_defaults(&oo);
 	if (otlp_spec && otlp_options_parse(&oo, otlp_spec, err, sizeof(err)) < 0)
 		return fprintf(stderr, "%s\n", err), 2;
-	r = audit_writer_open(&ao, &writer);
+	r = audit_writer_open(&ao, &writer, &verr);
 	if (r < 0)
-		return fprintf(stderr, "audit_writer_open: %s\n", strerror(-r)), 1;
+		return fprintf(stderr, "otlp_export: %s\n", verr.msg), 1;
 	if (otlp_spec) {
 		oo.audit_dir = ao.dir;
 		if (!oo.cursor_path) {

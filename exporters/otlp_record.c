@@ -64,7 +64,13 @@ static bool read_u4(struct scan *s, uint32_t *c)
 	return true;
 }
 
-/* A string at s->p (after its opening quote): unescaped into the pool, NUL-terminated. */
+/*
+ * A string at s->p (after its opening quote): unescaped into the pool, NUL-terminated.
+ * Not shared with policies/json.c's unescape on purpose: that one judges untrusted policy text
+ * (lone surrogates, \u0000, a message with the offset for the author); this one reads lines
+ * vigil wrote and the chain already vouched for, per record on the export hot path, so it only
+ * needs to stop on malformed input, and exporters/ does not depend on policies/.
+ */
 static const char *read_string(struct scan *s)
 {
 	char *out = s->pool;

@@ -130,6 +130,7 @@ static struct attest_tpm *check_tpm(struct doctor *d)
 	struct vigil_sys *s = &d->sys;
 	struct attest_digest cur;
 	struct attest_tpm *t;
+	struct vigil_error err;
 	uint16_t algs[ATTEST_MAX_BANKS];
 	size_t n = ATTEST_MAX_BANKS;
 	int r;
@@ -144,11 +145,14 @@ static struct attest_tpm *check_tpm(struct doctor *d)
 		    s->opt.tcti ?: "auto");
 		return NULL;
 	}
-	r = attest_tpm_open(s->tcti, &t);
+	r = attest_tpm_open_err(s->tcti, &t, &err);
 	if (r < 0) {
 		report(d, KCHECK_FAIL, "tpm",
-		       "check the TPM device and its driver (dmesg | grep -i tpm)",
-		       "cannot open the vTPM through '%s': %s", s->tcti, strerror(-r));
+		       r == -ATTEST_TPM_UNREACHABLE
+		           ? "check the TPM device and its driver (dmesg | grep -i tpm) and 'tcti' "
+		             "in /etc/vigil/vigild.conf"
+		           : "check the TPM device and its driver (dmesg | grep -i tpm)",
+		       "%s", err.msg);
 		return NULL;
 	}
 	report(d, KCHECK_OK, "tpm", NULL, "vTPM reachable through %s", s->tcti);

@@ -58,5 +58,18 @@ rmdir ml.log
 
 one "measured without a TPM" 0 "" "error" sh -c "'$V' attest measure --trust-dir trust --log ml.log --state state.json --no-tpm b.json && echo done >&2"
 
+# `vigil doctor` reports a TPM it cannot open on its one 'tpm' line (stdout), with the failure's
+# kind (not a raw errno text) and the fix, and nothing on stderr.
+printf 'tcti = swtpm:host=127.0.0.1,port=9\n' > vigild.conf
+"$V" doctor --config vigild.conf > out 2> err
+rc=$?
+want="FAIL tpm         cannot open the TPM through 'swtpm:host=127.0.0.1,port=9': TPM unreachable (Tss2_TctiLdr_Initialize) -- fix: check the TPM device and its driver (dmesg | grep -i tpm) and 'tcti' in /etc/vigil/vigild.conf"
+if [ "$rc" = 1 ] && grep -qxF -- "$want" out && [ "$(grep -c '^[A-Za-z ]* tpm ' out)" = 1 ] &&
+	! grep -q 'No such device' out && [ ! -s err ]; then
+	pass=$((pass + 1)); echo "ok - doctor: an unreachable TPM is one line with its kind and the fix"
+else
+	fail=$((fail + 1)); echo "not ok - doctor: unreachable TPM (exit $rc; $(grep tpm out); stderr: $(cat err))"
+fi
+
 echo "host attest errors: $pass passed, $fail failed"
 [ "$fail" = 0 ]

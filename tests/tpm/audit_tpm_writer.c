@@ -1,7 +1,7 @@
 /* swtpm test helper: an audit log signed by the TPM-resident checkpoint key, and the key's
  * non-exportability checked through a second, independent ESAPI connection. */
-#include "agent/agent.h"
 #include "attest/attest.h"
+#include "tests/tpm/tpm_writer.h"
 
 #include <errno.h>
 #include <stdio.h>
@@ -21,35 +21,15 @@ static void say(void *ctx, bool error, const char *msg)
 /* write TCTI STATE LOG N: N events, a checkpoint every 10 records, a final one at close. */
 static int do_write(const char *tcti, const char *state, const char *log, unsigned int n)
 {
-	struct audit_options o;
-	struct audit_writer *w;
 	struct attest_tpm *t;
-	unsigned int i;
 	int r;
 
 	r = attest_tpm_open(tcti, &t);
 	if (r < 0)
 		return fprintf(stderr, "tpm open: %s\n", strerror(-r)), 1;
-	audit_options_defaults(&o);
-	o.dir = log;
-	o.state_dir = state;
-	o.origin = "vigil/tpm-test";
-	o.checkpoint_records = 10;
-	o.checkpoint_ms = 600000;
-	o.key_open = audit_tpm_key_open;
-	o.key_ctx = t;
-	o.report = say;
-	r = audit_writer_open(&o, &w);
-	if (r < 0)
-		return fprintf(stderr, "writer open: %s\n", strerror(-r)), 1;
-	for (i = 0; i < n; i++)
-		if (audit_submitf(w, "event", "\"e\":{\"i\":%u}", i) < 0)
-			return fprintf(stderr, "submit failed\n"), 1;
-	r = audit_writer_close(w);
+	r = tpm_writer_run(log, state, "vigil/tpm-test", t, NULL, NULL, say, n);
 	attest_tpm_close(t);
-	if (r < 0)
-		return fprintf(stderr, "writer close: %s\n", strerror(-r)), 1;
-	return 0;
+	return r;
 }
 
 /*

@@ -1,9 +1,8 @@
 /* swtpm test helper for `vigil attest verify`: what vigild leaves behind, written by the same
  * library code: a measurement log (agent start, a policy bundle, the audit key and checkpoints,
  * each extended into PCR 23) and an audit log whose checkpoints are signed by the TPM key. */
-#include "agent/agent.h"
 #include "attest/attest.h"
-#include "audit/audit.h"
+#include "tests/tpm/tpm_writer.h"
 
 #include <errno.h>
 #include <stdio.h>
@@ -28,9 +27,7 @@ int main(int argc, char **argv)
 	struct measure_config mc = {0};
 	struct measure_log *m;
 	struct vigil_error err = {0};
-	struct audit_options o;
-	struct audit_writer *w;
-	unsigned int i, n;
+	unsigned int n;
 	int r;
 
 	if (argc != 7 || strcmp(argv[1], "write") != 0)
@@ -48,25 +45,7 @@ int main(int argc, char **argv)
 		r = measure_record(m, ATTEST_CT_BUNDLE, bundle, strlen(bundle), NULL);
 	if (r < 0)
 		return fprintf(stderr, "measure: %s\n", strerror(-r)), 1;
-	audit_options_defaults(&o);
-	o.dir = argv[4];
-	o.state_dir = argv[3];
-	o.origin = "vigil/kbs-test";
-	o.checkpoint_records = 10;
-	o.checkpoint_ms = 600000;
-	o.key_open = audit_tpm_key_open;
-	o.key_ctx = measure_tpm(m);
-	o.anchor = anchor;
-	o.anchor_ctx = m;
-	r = audit_writer_open(&o, &w);
-	if (r < 0)
-		return fprintf(stderr, "writer open: %s\n", strerror(-r)), 1;
-	for (i = 0; i < n; i++)
-		if (audit_submitf(w, "event", "\"e\":{\"i\":%u}", i) < 0)
-			return fprintf(stderr, "submit failed\n"), 1;
-	r = audit_writer_close(w);
+	r = tpm_writer_run(argv[4], argv[3], "vigil/kbs-test", measure_tpm(m), anchor, m, NULL, n);
 	measure_close(m);
-	if (r < 0)
-		return fprintf(stderr, "writer close: %s\n", strerror(-r)), 1;
-	return 0;
+	return r;
 }

@@ -71,7 +71,7 @@ static void write_events_opts(struct audit_options *o, unsigned int n)
 	struct audit_writer *w;
 	unsigned int i;
 
-	assert_int_equal(audit_writer_open(o, &w), 0);
+	assert_int_equal(audit_writer_open(o, &w, NULL), 0);
 	for (i = 0; i < n; i++) {
 		assert_int_equal(
 		    audit_submitf(w, "event", "\"e\":{\"i\":%u,\"path\":\"/bin/x\"}", i), 0);
@@ -598,12 +598,45 @@ static void test_one_writer_per_dir(void **state)
 	struct audit_options o = fx_opts(f);
 	struct audit_writer *w, *w2;
 
-	assert_int_equal(audit_writer_open(&o, &w), 0);
-	assert_int_equal(audit_writer_open(&o, &w2), -EBUSY);
+	assert_int_equal(audit_writer_open(&o, &w, NULL), 0);
+	assert_int_equal(audit_writer_open(&o, &w2, NULL), -EBUSY);
 	assert_int_equal(audit_writer_close(w), 0);
-	assert_int_equal(audit_writer_open(&o, &w2), 0);
+	assert_int_equal(audit_writer_open(&o, &w2, NULL), 0);
 	assert_int_equal(audit_writer_close(w2), 0);
 	assert_int_equal(verify_pinned(f).status, AUDIT_OK);
+}
+
+static void count_reports(void *ctx, bool error, const char *msg)
+{
+	(void)error;
+	(void)msg;
+	++*(int *)ctx;
+}
+
+/* open's failure is one line in err, naming the file and the reason, and is not reported too. */
+static void test_open_error_once(void **state)
+{
+	struct fx *f = *state;
+	struct audit_options o = fx_opts(f);
+	struct vigil_error err = {0};
+	struct audit_writer *w = NULL;
+	char dir[200], want[300];
+	int reports = 0, fd;
+
+	snprintf(dir, sizeof(dir), "%s/file", f->root);
+	fd = open(dir, O_WRONLY | O_CREAT | O_CLOEXEC, 0600);
+	assert_true(fd >= 0);
+	close(fd);
+	strcat(dir, "/log"); /* under a regular file: ENOTDIR, even for root */
+	o.dir = dir;
+	o.report = count_reports;
+	o.report_ctx = &reports;
+	assert_int_equal(audit_writer_open(&o, &w, &err), -ENOTDIR);
+	assert_null(w);
+	snprintf(want, sizeof(want), "audit: creating %s: Not a directory", dir);
+	assert_string_equal(err.msg, want);
+	assert_int_equal(err.code, -ENOTDIR);
+	assert_int_equal(reports, 0);
 }
 
 static void test_tamper_flip_byte(void **state)
@@ -968,7 +1001,7 @@ static void test_last_loss_total(void **state)
 
 	assert_int_equal(audit_last_loss_total(f->log, "ringbuf", &total), 0);
 	assert_int_equal(total, 0); /* no log yet */
-	assert_int_equal(audit_writer_open(&o, &w), 0);
+	assert_int_equal(audit_writer_open(&o, &w, NULL), 0);
 	audit_submitf(w, "loss", "\"source\":\"ringbuf\",\"count\":5,\"total\":5");
 	audit_submitf(w, "loss", "\"source\":\"exporter\",\"count\":2,\"total\":7");
 	audit_submitf(w, "loss", "\"source\":\"ringbuf\",\"count\":3,\"total\":8");
@@ -1010,7 +1043,7 @@ static void test_queue_drops_counted(void **state)
 	memset(members, 'x', sizeof(members));
 	memcpy(members, "\"e\":\"", 5);
 	members[sizeof(members) - 1] = '"';
-	assert_int_equal(audit_writer_open(&o, &w), 0);
+	assert_int_equal(audit_writer_open(&o, &w, NULL), 0);
 	for (i = 0; i < 2000; i++) {
 		int rc = audit_submit(w, "event", members, sizeof(members));
 
@@ -1045,7 +1078,7 @@ static void test_submit_reserve(void **state)
 	char *slot, *log;
 	size_t len;
 
-	assert_int_equal(audit_writer_open(&o, &w), 0);
+	assert_int_equal(audit_writer_open(&o, &w, NULL), 0);
 	assert_int_equal(audit_submit_reserve(w, "event", 64, &slot), 0);
 	memcpy(slot, "\"e\":{\"slot\":1}", 14);
 	audit_submit_commit(w, 14);
@@ -1083,7 +1116,7 @@ static void test_disk_full(void **state)
 	unsigned int i;
 
 	signal(SIGXFSZ, SIG_IGN);
-	assert_int_equal(audit_writer_open(&o, &w), 0);
+	assert_int_equal(audit_writer_open(&o, &w, NULL), 0);
 	for (i = 0; i < 10; i++)
 		audit_submitf(w, "event", "\"e\":{\"i\":%u}", i);
 	audit_writer_sync(w);
@@ -1125,6 +1158,7 @@ int main(void)
 	    cmocka_unit_test_setup_teardown(test_file_key_private, fx_setup, fx_teardown),
 	    cmocka_unit_test_setup_teardown(test_roundtrip, fx_setup, fx_teardown),
 	    cmocka_unit_test_setup_teardown(test_one_writer_per_dir, fx_setup, fx_teardown),
+	    cmocka_unit_test_setup_teardown(test_open_error_once, fx_setup, fx_teardown),
 	    cmocka_unit_test_setup_teardown(test_last_loss_total, fx_setup, fx_teardown),
 	    cmocka_unit_test_setup_teardown(test_tamper_flip_byte, fx_setup, fx_teardown),
 	    cmocka_unit_test_setup_teardown(test_tamper_delete, fx_setup, fx_teardown),

@@ -93,7 +93,7 @@ static void write_log(const char *d, unsigned int n)
 	o.origin = "vigil/unit";
 	o.block_when_full = true;
 	assert_int_equal(audit_options_parse(&o, "rotate=64K", err, sizeof(err)), 0);
-	assert_int_equal(audit_writer_open(&o, &w), 0);
+	assert_int_equal(audit_writer_open(&o, &w, NULL), 0);
 	for (unsigned int i = 0; i < n; i++)
 		assert_int_equal(audit_submitf(w, "event",
 		                               "\"e\":{\"time\":\"2026-01-02T03:04:05.000000123Z\","
