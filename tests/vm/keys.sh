@@ -4,6 +4,11 @@
 # Grants by executable follow what was executed (recorded at exec), not /proc/self/exe, and their
 # holders cannot be traced or have their memory read or written from the scope.
 # vigil-vm-args: --copy build/guest-tests:/t --copy build/guest-tests/vtest:/t/keyreader --copy build/guest-tests/keyprobe:/t/keyhold
+# The scope changes only keyrings it created (key_permission): the suite runs in a session
+# keyring of its own, where `vtest key-add` puts its keys; root's user keyring is the platform's.
+if [ -z "$KEYS_SESSION" ]; then
+	KEYS_SESSION=1 exec /t/vtest key-session /bin/sh /tests/vm/keys.sh "$@"
+fi
 . /tests/vm/lib.sh
 V=/t/vtest
 ev() {
@@ -32,6 +37,11 @@ ev "event: uid" '"perm":"read"' '"uid":1001'
 expect_eperm "keyctl read outside the scope by an unnamed binary" outside $V key-read $id
 other=$($V key-add other:key hello)
 expect_rc "a key no rule names is not managed" 0 $V key-read $other
+
+# Root's user keyring is shared with the platform: the scope may read it but not change it.
+expect_eperm "add_key into root's user keyring from the scope" $V key-add-user other:shared x
+expect_event "event: write to root's user keyring" '"type":"key"' '"key":"_uid.0"' \
+	'"perm":"write"' '"verdict":"deny"' '"errno":1' '"comm":"vtest"'
 
 # Routes to the grant that do not run the granted binary.
 P=/t/keyprobe
