@@ -63,21 +63,22 @@ struct {
 	__type(value, __u8);
 } key_owned SEC(".maps");
 
-#define KEY_ALLOC_UID_KEYRING_ 0x0010 /* include/linux/key.h: root's per-uid keyrings */
-#define NR_keyctl_x86_64       250
-#define KEYCTL_INVALIDATE_     21
+#define KEY_ALLOC_UID_KEYRING_    0x0010 /* include/linux/key.h: root's per-uid keyrings */
+#define NR_keyctl_x86_64          250
+#define KEYCTL_INVALIDATE_        21
+#define KEYCTL_SESSION_TO_PARENT_ 18
 
 /*
  * keyctl(KEYCTL_INVALIDATE) asks only KEY_NEED_SEARCH, which every lookup asks too: the syscall
  * and its option tell the two apart (x86-64; elsewhere the search stays allowed).
  */
-static __always_inline bool key_syscall_is_invalidate(void)
+static __always_inline bool key_syscall_is(__u64 option)
 {
 #if defined(__TARGET_ARCH_x86)
 	struct pt_regs *regs = (struct pt_regs *)bpf_task_pt_regs(bpf_get_current_task_btf());
 
 	return BPF_CORE_READ(regs, orig_ax) == NR_keyctl_x86_64 &&
-	       BPF_CORE_READ(regs, di) == KEYCTL_INVALIDATE_;
+	       BPF_CORE_READ(regs, di) == option;
 #else
 	return false;
 #endif
@@ -86,7 +87,8 @@ static __always_inline bool key_syscall_is_invalidate(void)
 /*
  * A key no rule names, asked by the scope: changing it (write: update, add to or clear or unlink
  * from a keyring, link into it; setattr: setperm, chown, timeout, revoke; invalidate; the
- * CAP_SYS_ADMIN overrides of clear and invalidate) is refused unless the scope created it.
+ * CAP_SYS_ADMIN overrides of clear and invalidate) is refused unless the scope created it, and
+ * so is handing a session keyring to a parent outside the scope.
  * Reading, searching and linking it elsewhere stay the key's own permissions'. Event: type key,
  * the perm asked, reason not_named, the key's description.
  */
@@ -99,13 +101,29 @@ static __always_inline int key_check_foreign(struct key *key, __u64 perm,
 	__u64 addr = (__u64)key;
 	int err;
 
+	bool to_parent = perm == KEY_NEED_LINK && key_syscall_is(KEYCTL_SESSION_TO_PARENT_);
+
 	if (perm != KEY_NEED_WRITE && perm != KEY_NEED_SETATTR && perm != KEY_SYSADMIN_OVERRIDE &&
-	    perm != KEY_AUTHTOKEN_OVERRIDE &&
-	    !(perm == KEY_NEED_SEARCH && key_syscall_is_invalidate()))
+	    perm != KEY_AUTHTOKEN_OVERRIDE && !to_parent &&
+	    !(perm == KEY_NEED_SEARCH && key_syscall_is(KEYCTL_INVALIDATE_)))
 		return 0;
 	/* The scope as the bounds see it: PID 1 and kernel threads are the platform's. */
-	if (!bound_policy(&gen) || bpf_map_lookup_elem(&key_owned, &addr))
+	if (!bound_policy(&gen))
 		return 0;
+	/*
+	 * KEYCTL_SESSION_TO_PARENT gives the caller's session keyring (the scope's, which it may
+	 * clear) to its parent: refused when the parent is the platform's, whose keys would go
+	 * there.
+	 */
+	if (to_parent) {
+		if (!task_in_scope(cfg, gen,
+		                   BPF_CORE_READ(bpf_get_current_task_btf(), real_parent)))
+			goto deny;
+		return 0;
+	}
+	if (bpf_map_lookup_elem(&key_owned, &addr))
+		return 0;
+deny:
 	decision_from_action(&d, VIGIL_ACT_DENY, 0, VIGIL_R_NOT_NAMED);
 	decision_apply_mode(&d, cfg);
 	err = d.verdict == VIGIL_DENY ? -EPERM : 0;

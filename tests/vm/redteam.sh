@@ -163,10 +163,23 @@ got=$(outside /t/rtkeyreader key-read-desc vigil:rt 2>&1)
 expect_rc "the consumer still reads the platform's key (it read: $got)" 0 test "$got" = platform
 outside sh -c "/t/redteam key-ring unlink $kid" > /dev/null 2>&1
 
+# KEYCTL_SESSION_TO_PARENT: a scope process hands its own session keyring (which it may clear)
+# to its platform parent, whose keys then go there.
+cg=/sys/fs/cgroup$(cut -d: -f3 /proc/self/cgroup)
+outside /t/redteam session-parent "$cg" > /tmp/.out 2> /tmp/.err
+rc=$?
+if [ "$rc" = 1 ] && grep -q "session_to_parent: Operation not permitted" /tmp/.err; then
+	ok "KEYCTL_SESSION_TO_PARENT from the scope to a platform parent"
+else
+	not_ok "KEYCTL_SESSION_TO_PARENT from the scope to a platform parent" "exit $rc" \
+		"$(head -c 300 /tmp/.out /tmp/.err)"
+fi
+expect_event "event: session keyring to a platform parent" '"type":"key"' '"key":"_ses"' \
+	'"perm":"link"' '"errno":1' '"comm":"redteam"'
+
 # --- 2c'. A denied file passed by the platform over a unix socket (SCM_RIGHTS) -----------------
 # file_receive decides it as an open by the receiver: the kernel leaves the descriptor out
 # (MSG_CTRUNC) and the data arrives.
-cg=/sys/fs/cgroup$(cut -d: -f3 /proc/self/cgroup)
 outside /t/redteam fd-send $SECRET "$cg" > /tmp/.out 2> /tmp/.err
 rc=$?
 if [ "$rc" = 1 ] && grep -q "MSG_CTRUNC, no descriptor" /tmp/.out && ! grep -q "top secret" /tmp/.out; then

@@ -582,6 +582,46 @@ static int fd_send(const char *path, const char *cgroup)
 	return WIFEXITED(st) ? WEXITSTATUS(st) : 5;
 }
 
+#define KEYCTL_JOIN_SESSION_KEYRING 1
+#define KEYCTL_SESSION_TO_PARENT    18
+
+/*
+ * KEYCTL_SESSION_TO_PARENT from the scope to a platform parent: session-parent CGROUP (run by
+ * the platform) forks a child into CGROUP that runs `session-to-parent`: a new session keyring
+ * (the scope's own), handed to the parent. Exit: the child's.
+ */
+static int session_to_parent(void)
+{
+	if (syscall(SYS_keyctl, KEYCTL_JOIN_SESSION_KEYRING, NULL) < 0)
+		return fail("keyctl join_session_keyring", errno);
+	if (syscall(SYS_keyctl, KEYCTL_SESSION_TO_PARENT) < 0)
+		return fail("keyctl session_to_parent", errno);
+	printf("the parent's session keyring is now the scope's\n");
+	return 0;
+}
+
+static int session_parent(const char *cgroup)
+{
+	char procs[512];
+	int st = 0, cg;
+	pid_t pid = fork();
+
+	if (pid < 0)
+		return fail("fork", errno);
+	if (pid == 0) {
+		snprintf(procs, sizeof(procs), "%s/cgroup.procs", cgroup);
+		cg = open(procs, O_WRONLY);
+		if (cg < 0 || write(cg, "0", 1) != 1)
+			_exit(fail("join the scope's cgroup", errno) + 3);
+		close(cg);
+		execl("/t/redteam", "redteam", "session-to-parent", (char *)NULL);
+		_exit(fail("execl", errno) + 3);
+	}
+	if (waitpid(pid, &st, 0) < 0)
+		return fail("waitpid", errno);
+	return WIFEXITED(st) ? WEXITSTATUS(st) : 5;
+}
+
 /* Real-time priority for the caller itself (CAP_SYS_NICE, kept by the ordinary set). */
 static int sched_fifo(void)
 {
@@ -622,6 +662,10 @@ int main(int argc, char **argv)
 		return fd_send(argv[2], argv[3]);
 	if (!strcmp(cmd, "fd-recv") && argc == 3)
 		return fd_recv(atoi(argv[2]));
+	if (!strcmp(cmd, "session-parent") && argc == 3)
+		return session_parent(argv[2]);
+	if (!strcmp(cmd, "session-to-parent"))
+		return session_to_parent();
 	if (!strcmp(cmd, "sched-fifo"))
 		return sched_fifo();
 	if (!strcmp(cmd, "uring-open") && argc == 3)
@@ -643,7 +687,7 @@ int main(int argc, char **argv)
 	        "vm-read PID | getfd PID FD | handle PATH | uring-open PATH | sched-fifo | "
 	        "key-add DESC "
 	        "PAYLOAD | key-read-desc DESC | key-clear-plant DESC PAYLOAD | key-ring OP DESC | "
-	        "fd-send PATH CGROUP | fd-recv FD | seg6 IF DST "
+	        "fd-send PATH CGROUP | fd-recv FD | session-parent CGROUP | seg6 IF DST "
 	        "SEGMENT | udp ADDR "
 	        "PORT [via-srr|via-rthdr|via-rthdr2-cmsg HOP]\n");
 	return 2;
