@@ -45,13 +45,22 @@ static __always_inline const struct vigil_file_filter *file_filter_of(__u32 gen)
 	return f && f->gen == gen ? f : NULL;
 }
 
+#define DCACHE_DISCONNECTED_ 0x20 /* include/linux/dcache.h, 6.1 to 6.12 */
+
+/* d, the top of a dentry walk, is an alias the handle code left unconnected to sb's root. */
+static __always_inline bool dentry_disconnected(struct dentry *d, struct super_block *sb)
+{
+	return d != BPF_CORE_READ(sb, s_root) && (BPF_CORE_READ(d, d_flags) & DCACHE_DISCONNECTED_);
+}
+
 /* A position in the mount tree: a dentry and the mount it is seen through. */
 struct walk_pos {
 	struct dentry *dentry;
 	struct vfsmount *mnt;
 };
 
-#define WALK_TOO_DEEP 0xff
+#define WALK_TOO_DEEP     0xff
+#define WALK_DISCONNECTED 0xfe /* see dentry_disconnected */
 
 /* The rule for access at one identity, or VIGIL_ACT_NONE. */
 static __always_inline __u8 walk_lookup(const struct vigil_file_filter *f,
@@ -176,6 +185,14 @@ static __always_inline __u8 file_walk(__u32 gen, bool trees, const struct walk_p
 	}
 	if (i == VIGIL_FILE_MAX_DEPTH)
 		return WALK_TOO_DEEP;
+	/*
+	 * A top that is not the file system's root, left by open_by_handle_at on a disk file
+	 * system (d_obtain_alias: the dentry is not reconnected): the rules above it cannot be
+	 * found, so the walk is undecidable (deny, fail closed). Pseudo files (pipes, memfds) also
+	 * stop at a root of their own but are not marked disconnected.
+	 */
+	if (dentry_disconnected(dentry, mnt->mnt_sb))
+		return WALK_DISCONNECTED;
 	/* One call site, no depth carried over: the verifier checks the second walk once. */
 	return walk_above_mount(gen, f, start, access, ret_rule);
 }
@@ -247,8 +264,9 @@ static __always_inline int file_check_self(const struct file_req *r)
 		ino = BPF_CORE_READ(inode, i_ino);
 	}
 	act = file_walk(0, true, &r->pos, r->access, &rule);
-	/* Too deep cannot hide vigil's files: nobody else can create directories beneath them. */
-	if (act != VIGIL_ACT_DENY) {
+	/* Too deep cannot hide vigil's files: nobody else can create directories beneath them. A
+	 * disconnected dentry can (its ancestors are unknown): refused below. */
+	if (act != VIGIL_ACT_DENY && act != WALK_DISCONNECTED) {
 		/* An ancestor of vigil's paths: the name itself cannot go (write and create in it
 		 * can). */
 		if (r->access != VIGIL_FA_UNLINK && r->access != VIGIL_FA_RENAME &&
@@ -288,8 +306,13 @@ static __always_inline int self_check_meta(struct dentry *d)
 				goto protected;
 		}
 		parent = BPF_CORE_READ(d, d_parent);
-		if (!parent || parent == d)
+		if (!parent || parent == d) {
+			/* Disconnected (open_by_handle_at): vigil's trees above it are not seen;
+			 * refuse (fail closed). */
+			if (dentry_disconnected(d, BPF_CORE_READ(d, d_sb)))
+				goto protected;
 			return 0;
+		}
 		d = parent;
 	}
 	/* Too deep cannot hide vigil's files (see file_check_self). */
@@ -321,7 +344,7 @@ static __always_inline int file_check(const struct file_req *r)
 		return 0;
 	} else {
 		act = file_walk(gen, cfg->flags & VIGIL_CFG_FILE_TREES, &r->pos, r->access, &rule);
-		if (act == WALK_TOO_DEEP) {
+		if (act == WALK_TOO_DEEP || act == WALK_DISCONNECTED) {
 			/* A path we cannot walk to its root might be under a denied tree. */
 			stat_inc(VIGIL_STAT_TOO_DEEP);
 			decision_from_action(&d, VIGIL_ACT_DENY, 0, VIGIL_R_TOO_DEEP);
@@ -391,6 +414,43 @@ int BPF_PROG(vigil_file_open, struct file *file, int ret)
 			exec_invalidate(inode, file, VIGIL_R_WRITE_OPEN);
 			key_exe_invalidate(inode);
 		}
+	}
+	if (mode & FMODE_READ) {
+		r.access = VIGIL_FA_READ;
+		r.write_like = false;
+		return file_check(&r);
+	}
+	return 0;
+}
+
+/*
+ * A file handed over by another process (SCM_RIGHTS, pidfd_getfd): decided as an open of it
+ * with its f_mode by the receiver would be (secrets, protected devices, bpffs, the scope's
+ * bounds, the file rules), so a platform process cannot leak a denied file to the scope by
+ * passing its descriptor. A refusal leaves the descriptor out of the message (MSG_CTRUNC; the
+ * data still arrives). Not a hot path: only descriptor passing runs it. bpf_d_path is not
+ * allowed here: the event names the file's last component.
+ */
+SEC("lsm/file_receive")
+int BPF_PROG(vigil_file_receive, struct file *file, int ret)
+{
+	struct file_req r = {
+	    .pos = {.dentry = file->f_path.dentry, .mnt = file->f_path.mnt},
+	};
+	unsigned int mode = file->f_mode;
+	int err;
+
+	if (ret)
+		return ret;
+	err = self_check_open(file) ?: bound_check_open(file);
+	if (err)
+		return err;
+	if (mode & FMODE_WRITE) {
+		r.access = VIGIL_FA_WRITE;
+		r.write_like = true;
+		err = file_check(&r);
+		if (err)
+			return err;
 	}
 	if (mode & FMODE_READ) {
 		r.access = VIGIL_FA_READ;

@@ -48,6 +48,95 @@ struct {
 
 #define PTRACE_MODE_ATTACH 0x02
 
+/*
+ * Keys and keyrings the scope created (the key's address; deleted at key_free): the only ones it
+ * may change. Root's per-uid keyrings (_uid.0, _uid_ses.0) are shared by every uid-0 process,
+ * the platform's among them: clearing one, unlinking from it, revoking, invalidating or
+ * replacing a link in it removes the platform's keys. A full map leaves a new key unrecorded,
+ * so the scope cannot change it (fail closed).
+ */
+struct {
+	__uint(type, BPF_MAP_TYPE_HASH);
+	__uint(max_entries, 16384);
+	__uint(map_flags, BPF_F_NO_PREALLOC);
+	__type(key, __u64);
+	__type(value, __u8);
+} key_owned SEC(".maps");
+
+#define KEY_ALLOC_UID_KEYRING_    0x0010 /* include/linux/key.h: root's per-uid keyrings */
+#define NR_keyctl_x86_64          250
+#define KEYCTL_INVALIDATE_        21
+#define KEYCTL_SESSION_TO_PARENT_ 18
+
+/*
+ * keyctl(KEYCTL_INVALIDATE) asks only KEY_NEED_SEARCH, which every lookup asks too: the syscall
+ * and its option tell the two apart (x86-64; elsewhere the search stays allowed).
+ */
+static __always_inline bool key_syscall_is(__u64 option)
+{
+#if defined(__TARGET_ARCH_x86)
+	struct pt_regs *regs = (struct pt_regs *)bpf_task_pt_regs(bpf_get_current_task_btf());
+
+	return BPF_CORE_READ(regs, orig_ax) == NR_keyctl_x86_64 &&
+	       BPF_CORE_READ(regs, di) == option;
+#else
+	return false;
+#endif
+}
+
+/*
+ * A key no rule names, asked by the scope: changing it (write: update, add to or clear or unlink
+ * from a keyring, link into it; setattr: setperm, chown, timeout, revoke; invalidate; the
+ * CAP_SYS_ADMIN overrides of clear and invalidate) is refused unless the scope created it, and
+ * so is handing a session keyring to a parent outside the scope.
+ * Reading, searching and linking it elsewhere stay the key's own permissions'. Event: type key,
+ * the perm asked, reason not_named, the key's description.
+ */
+static __always_inline int key_check_foreign(struct key *key, __u64 perm,
+                                             const struct vigil_policy_cfg *cfg, __u32 gen,
+                                             const char *desc)
+{
+	struct vigil_event *e;
+	struct decision d;
+	__u64 addr = (__u64)key;
+	int err;
+
+	bool to_parent = perm == KEY_NEED_LINK && key_syscall_is(KEYCTL_SESSION_TO_PARENT_);
+
+	if (perm != KEY_NEED_WRITE && perm != KEY_NEED_SETATTR && perm != KEY_SYSADMIN_OVERRIDE &&
+	    perm != KEY_AUTHTOKEN_OVERRIDE && !to_parent &&
+	    !(perm == KEY_NEED_SEARCH && key_syscall_is(KEYCTL_INVALIDATE_)))
+		return 0;
+	/* The scope as the bounds see it: PID 1 and kernel threads are the platform's. */
+	if (!bound_policy(&gen))
+		return 0;
+	/*
+	 * KEYCTL_SESSION_TO_PARENT gives the caller's session keyring (the scope's, which it may
+	 * clear) to its parent: refused when the parent is the platform's, whose keys would go
+	 * there.
+	 */
+	if (to_parent) {
+		if (!task_in_scope(cfg, gen,
+		                   BPF_CORE_READ(bpf_get_current_task_btf(), real_parent)))
+			goto deny;
+		return 0;
+	}
+	if (bpf_map_lookup_elem(&key_owned, &addr))
+		return 0;
+deny:
+	decision_from_action(&d, VIGIL_ACT_DENY, 0, VIGIL_R_NOT_NAMED);
+	decision_apply_mode(&d, cfg);
+	err = d.verdict == VIGIL_DENY ? -EPERM : 0;
+	if (err)
+		stat_inc(VIGIL_STAT_KEY_DENY);
+	e = decision_event(VIGIL_EV_KEY, gen, cfg, &d, err, (__u32)perm);
+	if (!e)
+		return err;
+	__builtin_memcpy(e->key_desc, desc, sizeof(e->key_desc));
+	event_submit(e);
+	return err;
+}
+
 /* Called on writes: marks the active and the pending generation's entry, like exec's. */
 static __always_inline void key_exe_invalidate(struct inode *inode)
 {
@@ -157,8 +246,8 @@ int vigil_key_permission(unsigned long long *ctx)
 	    0)
 		return 0;
 	val = bpf_map_lookup_elem(&key_rules, &kk);
-	if (!val && cfg)
-		return 0; /* not a key this policy manages */
+	if (!val && cfg) /* not a key this policy manages: the scope changes its own keys only */
+		return key_check_foreign(key, perm, cfg, gen, kk.desc);
 	uid = BPF_CORE_READ((struct cred *)cred_arg, uid.val);
 	if (!cfg) {
 		/* A generation without config is a vigild bug; its keys stay shut. */
@@ -211,8 +300,17 @@ int BPF_PROG(vigil_key_alloc, struct key *key, const struct cred *cred, unsigned
 	if (bpf_probe_read_kernel_str(kk.desc, sizeof(kk.desc), key->description) < 0)
 		return 0;
 	val = bpf_map_lookup_elem(&key_rules, &kk);
-	if (!val || key_grant(val, VIGIL_KEY_WRITE, BPF_CORE_READ(cred, uid.val), gen))
+	if (!val || key_grant(val, VIGIL_KEY_WRITE, BPF_CORE_READ(cred, uid.val), gen)) {
+		/* The scope's own key (key_owned); a per-uid keyring is shared, never the scope's.
+		 */
+		if (!(flags & KEY_ALLOC_UID_KEYRING_)) {
+			__u64 addr = (__u64)key;
+			__u8 one = 1;
+
+			bpf_map_update_elem(&key_owned, &addr, &one, BPF_ANY);
+		}
 		return 0;
+	}
 	decision_from_action(&d, VIGIL_ACT_DENY, 0, VIGIL_R_NOT_NAMED);
 	decision_apply_mode(&d, cfg);
 	err = d.verdict == VIGIL_DENY ? -EPERM : 0;
@@ -224,6 +322,16 @@ int BPF_PROG(vigil_key_alloc, struct key *key, const struct cred *cred, unsigned
 	__builtin_memcpy(e->key_desc, kk.desc, sizeof(e->key_desc));
 	event_submit(e);
 	return err;
+}
+
+/* A freed key's address may be reused by a key the platform creates. */
+SEC("lsm/key_free")
+int BPF_PROG(vigil_key_free, struct key *key)
+{
+	__u64 addr = (__u64)key;
+
+	bpf_map_delete_elem(&key_owned, &addr);
+	return 0;
 }
 
 /* Records what this exec started (see key_task_exe); nobody else hooks this void hook. */

@@ -31,6 +31,15 @@ struct net_req {
 	__u8 op;
 };
 
+/*
+ * sk_protocol is 16 bits, the rules' and events' protocol 8: a protocol above 255 reads as 255
+ * (matched by "any" rules only), never as its low byte (MPTCP, 262, is not TCP, 6).
+ */
+static __always_inline __u8 net_proto8(__u32 proto)
+{
+	return proto > 255 ? 255 : (__u8)proto;
+}
+
 /* The socket's bound local address and port (for listen). */
 static __always_inline bool net_req_from_local(struct net_req *r, struct sock *sk)
 {
@@ -241,7 +250,7 @@ int BPF_PROG(vigil_socket_listen, struct socket *sock, int backlog, int ret)
 		return 0;
 	cfg = governing_policy(VIGIL_CFG_NET_RULES, &gen, &broken);
 	/* Read through the probe: 6.12's verifier types sock->sk as trusted-or-NULL. */
-	r.proto = BPF_CORE_READ(sock, sk, sk_protocol);
+	r.proto = net_proto8(BPF_CORE_READ(sock, sk, sk_protocol));
 	if (broken)
 		decision_from_action(&d, VIGIL_ACT_DENY, 0, VIGIL_R_NO_POLICY);
 	else if (!cfg)
@@ -282,7 +291,7 @@ static __noinline int net_refuse_rthdr(struct socket *sock)
 	decision_from_action(&d, VIGIL_ACT_DENY, 0,
 	                     broken ? VIGIL_R_NO_POLICY : VIGIL_R_SOCKET_KIND);
 	r.key.family = 6;
-	r.proto = BPF_CORE_READ(sock, sk, sk_protocol);
+	r.proto = net_proto8(BPF_CORE_READ(sock, sk, sk_protocol));
 	return net_finish(cfg, gen, &d, &r, SOL_IPV6_, IPV6_RTHDR_);
 }
 

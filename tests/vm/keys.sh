@@ -4,6 +4,11 @@
 # Grants by executable follow what was executed (recorded at exec), not /proc/self/exe, and their
 # holders cannot be traced or have their memory read or written from the scope.
 # vigil-vm-args: --copy build/guest-tests:/t --copy build/guest-tests/vtest:/t/keyreader --copy build/guest-tests/keyprobe:/t/keyhold
+# The scope changes only keyrings it created (key_permission): the suite runs in a session
+# keyring of its own, where `vtest key-add` puts its keys; root's user keyring is the platform's.
+if [ -z "$KEYS_SESSION" ]; then
+	KEYS_SESSION=1 exec /t/vtest key-session /bin/sh /tests/vm/keys.sh "$@"
+fi
 . /tests/vm/lib.sh
 V=/t/vtest
 ev() {
@@ -24,14 +29,21 @@ expect_eperm "the named binary may not write it" /t/keyreader key-add vigil:disk
 ev "event: write denied" '"perm":"write"' '"comm":"keyreader"'
 mkdir -p /sys/fs/cgroup/workload/keyok
 # The platform places the task: the scope moves none (bound.sh).
-expect_rc "keyctl read from the named cgroup" 0 outside sh -c "echo \$\$ > /sys/fs/cgroup/workload/keyok/cgroup.procs && exec $V key-read $id"
+# The key sits in the suite's session keyring: a process the platform starts does not possess
+# it, so the setattr above also gives non-possessors (uid 0) read.
 expect_rc "setattr by the binary a setattr rule names" 0 $V key-setperm $id 0x3f3f3f3f
+expect_rc "keyctl read from the named cgroup" 0 outside sh -c "echo \$\$ > /sys/fs/cgroup/workload/keyok/cgroup.procs && exec $V key-read $id"
 expect_rc "keyctl read by the named uid" 0 $V as-uid 1000 $V key-read $id
 expect_eperm "keyctl read by another uid" $V as-uid 1001 $V key-read $id
 ev "event: uid" '"perm":"read"' '"uid":1001'
 expect_eperm "keyctl read outside the scope by an unnamed binary" outside $V key-read $id
 other=$($V key-add other:key hello)
 expect_rc "a key no rule names is not managed" 0 $V key-read $other
+
+# Root's user keyring is shared with the platform: the scope may read it but not change it.
+expect_eperm "add_key into root's user keyring from the scope" $V key-add-user other:shared x
+expect_event "event: write to root's user keyring" '"type":"key"' '"key":"_uid.0"' \
+	'"perm":"write"' '"verdict":"deny"' '"errno":1' '"comm":"vtest"'
 
 # Routes to the grant that do not run the granted binary.
 P=/t/keyprobe

@@ -139,15 +139,69 @@ outside rm -f $IMG
 # --- 2c. Keys: substitute a managed key -------------------------------------------------------
 # The platform keeps the key vigil:rt in root's user keyring (one per uid: the scope's root shares
 # it); only the platform's consumer /t/rtkeyreader may read it. The scope cannot read it, but
-# KEYCTL_CLEAR needs write permission on the keyring alone, and nothing checks who creates a key
-# of a managed description: the consumer then reads the scope's payload.
-outside /t/redteam key-add vigil:rt platform > /dev/null
+# KEYCTL_CLEAR needs write permission on the keyring alone: the scope would clear it and plant a
+# vigil:rt of its own for the consumer to read. Closed: the scope changes only keys and keyrings
+# it created (key_permission, key_owned), and creates no key of a managed description (key_alloc).
+kid=$(outside /t/redteam key-add vigil:rt platform)
 expect_rc "the platform's consumer reads the key (sanity)" 0 outside /t/rtkeyreader key-read-desc vigil:rt
 expect_rc "the scope cannot read it (sanity)" 1 $R key-read-desc vigil:rt
 expect_eperm "KEYCTL_CLEAR of root's user keyring, then a vigil:rt of the scope's own" \
 	$R key-clear-plant vigil:rt attacker
+expect_event "event: the clear of root's user keyring" '"type":"key"' '"key":"_uid.0"' \
+	'"perm":"write"' '"verdict":"deny"' '"errno":1' '"comm":"redteam"'
+expect_eperm "KEYCTL_UNLINK of the platform's key from root's user keyring" $R key-ring unlink "$kid"
+# keyctl_revoke_key asks KEY_NEED_WRITE first and falls back to SETATTR only on EACCES: the
+# refusal (EPERM) is of the write.
+expect_eperm "KEYCTL_REVOKE of root's user keyring" $R key-ring revoke vigil:rt
+expect_event "event: the revoke of root's user keyring" '"type":"key"' '"key":"_uid.0"' \
+	'"perm":"write"' '"errno":1' '"comm":"redteam"'
+# KEYCTL_INVALIDATE of KEY_SPEC_USER_KEYRING: the lookup first searches the user keyring register
+# (.user_reg), which the refusal of searches inside an invalidate from the scope already stops:
+# the kernel reports the failed search as ENOKEY, and the keyring stays.
+"$R" key-ring invalidate vigil:rt > /tmp/.out 2> /tmp/.err
+rc=$?
+if [ "$rc" != 0 ] && grep -q "Required key not available" /tmp/.err; then
+	ok "KEYCTL_INVALIDATE of root's user keyring (ENOKEY)"
+else
+	not_ok "KEYCTL_INVALIDATE of root's user keyring (ENOKEY)" "exit $rc" "$(head -c 300 /tmp/.err)"
+fi
+expect_event "event: the invalidation of root's user keyring" '"type":"key"' '"key":".user_reg"' \
+	'"perm":"search"' '"errno":1' '"comm":"redteam"'
+expect_eperm "KEYCTL_SETPERM of root's user keyring" $R key-ring setperm vigil:rt
+expect_eperm "add_key of a keyring into root's user keyring (replaces a same-named link)" \
+	$R key-ring add-keyring plat-ring
 got=$(outside /t/rtkeyreader key-read-desc vigil:rt 2>&1)
-known_open "the consumer still reads the platform's key (it read: $got)" test "$got" = platform
+expect_rc "the consumer still reads the platform's key (it read: $got)" 0 test "$got" = platform
+outside sh -c "/t/redteam key-ring unlink $kid" > /dev/null 2>&1
+
+# KEYCTL_SESSION_TO_PARENT: a scope process hands its own session keyring (which it may clear)
+# to its platform parent, whose keys then go there.
+cg=/sys/fs/cgroup$(cut -d: -f3 /proc/self/cgroup)
+outside /t/redteam session-parent "$cg" > /tmp/.out 2> /tmp/.err
+rc=$?
+if [ "$rc" = 1 ] && grep -q "session_to_parent: Operation not permitted" /tmp/.err; then
+	ok "KEYCTL_SESSION_TO_PARENT from the scope to a platform parent"
+else
+	not_ok "KEYCTL_SESSION_TO_PARENT from the scope to a platform parent" "exit $rc" \
+		"$(head -c 300 /tmp/.out /tmp/.err)"
+fi
+expect_event "event: session keyring to a platform parent" '"type":"key"' '"key":"_ses"' \
+	'"perm":"link"' '"errno":1' '"comm":"redteam"'
+
+# --- 2c'. A denied file passed by the platform over a unix socket (SCM_RIGHTS) -----------------
+# file_receive decides it as an open by the receiver: the kernel leaves the descriptor out
+# (MSG_CTRUNC) and the data arrives.
+outside /t/redteam fd-send $SECRET "$cg" > /tmp/.out 2> /tmp/.err
+rc=$?
+if [ "$rc" = 1 ] && grep -q "MSG_CTRUNC, no descriptor" /tmp/.out && ! grep -q "top secret" /tmp/.out; then
+	ok "SCM_RIGHTS of a denied file from the platform to the scope: no descriptor (MSG_CTRUNC)"
+else
+	not_ok "SCM_RIGHTS of a denied file from the platform to the scope: no descriptor (MSG_CTRUNC)" \
+		"exit $rc" "$(head -c 300 /tmp/.out /tmp/.err)"
+fi
+expect_event "event: the received denied file" '"type":"file"' '"rule":"secret-tree"' '"path":"a.txt"' '"access":"read"' \
+	'"verdict":"deny"' '"errno":1' '"comm":"redteam"'
+expect_rc "SCM_RIGHTS of an allowed file still works (sanity)" 0 outside /t/redteam fd-send /tests/vm/lib.sh "$cg"
 
 # --- 2d. Slow vigild without touching it --------------------------------------------------------
 # CAP_SYS_NICE is kept: the scope gives itself SCHED_FIFO 99. One spinning thread per vCPU leaves

@@ -477,6 +477,151 @@ static int key_clear_plant(const char *desc, const char *payload)
 	return key_add(desc, payload);
 }
 
+#define KEYCTL_REVOKE     3
+#define KEYCTL_SETPERM    5
+#define KEYCTL_UNLINK     9
+#define KEYCTL_INVALIDATE 21
+
+/*
+ * The other ways to take the platform's key out of root's user keyring: unlink it (by serial),
+ * revoke or invalidate the keyring, open its permissions, or replace a link in it (a "keyring" of
+ * the description of one the platform keeps there: keyrings have no update, add_key replaces).
+ */
+static int key_ring(const char *op, const char *desc)
+{
+	long r;
+
+	if (!strcmp(op, "unlink")) /* desc is the key's serial here: the scope cannot search it */
+		r = syscall(SYS_keyctl, KEYCTL_UNLINK, atol(desc), KEY_SPEC_USER_KEYRING);
+	else if (!strcmp(op, "revoke"))
+		r = syscall(SYS_keyctl, KEYCTL_REVOKE, KEY_SPEC_USER_KEYRING);
+	else if (!strcmp(op, "invalidate"))
+		r = syscall(SYS_keyctl, KEYCTL_INVALIDATE, KEY_SPEC_USER_KEYRING);
+	else if (!strcmp(op, "setperm"))
+		r = syscall(SYS_keyctl, KEYCTL_SETPERM, KEY_SPEC_USER_KEYRING, 0x3f3f3f3f);
+	else if (!strcmp(op, "add-keyring"))
+		r = syscall(SYS_add_key, "keyring", desc, NULL, 0, KEY_SPEC_USER_KEYRING);
+	else
+		return 2;
+	if (r < 0)
+		return fail(op, errno);
+	printf("%s done\n", op);
+	return 0;
+}
+
+/*
+ * SCM_RIGHTS from the platform: fd-send PATH CGROUP opens PATH (as the platform), puts a child
+ * into CGROUP (the scope) and sends it the descriptor; the child runs `fd-recv`, which receives
+ * and reads it. fd-recv exits 0 when it read the file, 1 when the descriptor was left out
+ * (MSG_CTRUNC: security_file_receive refused it), 3 on anything else.
+ */
+static int fd_recv(int sock)
+{
+	char data[8], cbuf[CMSG_SPACE(sizeof(int))], buf[256];
+	struct iovec iov = {.iov_base = data, .iov_len = sizeof(data)};
+	struct msghdr m = {
+	    .msg_iov = &iov, .msg_iovlen = 1, .msg_control = cbuf, .msg_controllen = sizeof(cbuf)};
+	struct cmsghdr *c;
+	ssize_t n = recvmsg(sock, &m, 0);
+	int fd = -1;
+
+	if (n < 0)
+		return fail("recvmsg", errno) + 2;
+	for (c = CMSG_FIRSTHDR(&m); c; c = CMSG_NXTHDR(&m, c))
+		if (c->cmsg_level == SOL_SOCKET && c->cmsg_type == SCM_RIGHTS)
+			memcpy(&fd, CMSG_DATA(c), sizeof(fd));
+	printf("recvmsg %zd bytes, flags%s%s\n", n, m.msg_flags & MSG_CTRUNC ? " MSG_CTRUNC" : "",
+	       fd >= 0 ? ", a descriptor" : ", no descriptor");
+	if (fd < 0)
+		return m.msg_flags & MSG_CTRUNC ? 1 : 3;
+	n = read(fd, buf, sizeof(buf) - 1);
+	if (n < 0)
+		return fail("read", errno) + 2;
+	buf[n] = 0;
+	printf("%s", buf);
+	return 0;
+}
+
+static int fd_send(const char *path, const char *cgroup)
+{
+	char cbuf[CMSG_SPACE(sizeof(int))], procs[512], sfd[16];
+	struct iovec iov = {.iov_base = "fd", .iov_len = 2};
+	struct msghdr m = {
+	    .msg_iov = &iov, .msg_iovlen = 1, .msg_control = cbuf, .msg_controllen = sizeof(cbuf)};
+	struct cmsghdr *c = CMSG_FIRSTHDR(&m);
+	int sv[2], fd = open(path, O_RDONLY), st = 0, cg;
+	pid_t pid;
+
+	if (fd < 0)
+		return fail("open", errno);
+	if (socketpair(AF_UNIX, SOCK_STREAM, 0, sv) < 0)
+		return fail("socketpair", errno);
+	c->cmsg_level = SOL_SOCKET;
+	c->cmsg_type = SCM_RIGHTS;
+	c->cmsg_len = CMSG_LEN(sizeof(int));
+	memcpy(CMSG_DATA(c), &fd, sizeof(fd));
+	if (sendmsg(sv[0], &m, 0) < 0)
+		return fail("sendmsg", errno);
+	close(fd);
+	pid = fork();
+	if (pid < 0)
+		return fail("fork", errno);
+	if (pid == 0) {
+		snprintf(procs, sizeof(procs), "%s/cgroup.procs", cgroup);
+		cg = open(procs, O_WRONLY);
+		if (cg < 0 || write(cg, "0", 1) != 1)
+			_exit(fail("join the scope's cgroup", errno) + 3);
+		close(cg);
+		snprintf(sfd, sizeof(sfd), "%d", sv[1]);
+		execl("/t/redteam", "redteam", "fd-recv", sfd, (char *)NULL);
+		_exit(fail("execl", errno) + 3);
+	}
+	close(sv[1]);
+	if (waitpid(pid, &st, 0) < 0)
+		return fail("waitpid", errno);
+	return WIFEXITED(st) ? WEXITSTATUS(st) : 5;
+}
+
+#define KEYCTL_JOIN_SESSION_KEYRING 1
+#define KEYCTL_SESSION_TO_PARENT    18
+
+/*
+ * KEYCTL_SESSION_TO_PARENT from the scope to a platform parent: session-parent CGROUP (run by
+ * the platform) forks a child into CGROUP that runs `session-to-parent`: a new session keyring
+ * (the scope's own), handed to the parent. Exit: the child's.
+ */
+static int session_to_parent(void)
+{
+	if (syscall(SYS_keyctl, KEYCTL_JOIN_SESSION_KEYRING, NULL) < 0)
+		return fail("keyctl join_session_keyring", errno);
+	if (syscall(SYS_keyctl, KEYCTL_SESSION_TO_PARENT) < 0)
+		return fail("keyctl session_to_parent", errno);
+	printf("the parent's session keyring is now the scope's\n");
+	return 0;
+}
+
+static int session_parent(const char *cgroup)
+{
+	char procs[512];
+	int st = 0, cg;
+	pid_t pid = fork();
+
+	if (pid < 0)
+		return fail("fork", errno);
+	if (pid == 0) {
+		snprintf(procs, sizeof(procs), "%s/cgroup.procs", cgroup);
+		cg = open(procs, O_WRONLY);
+		if (cg < 0 || write(cg, "0", 1) != 1)
+			_exit(fail("join the scope's cgroup", errno) + 3);
+		close(cg);
+		execl("/t/redteam", "redteam", "session-to-parent", (char *)NULL);
+		_exit(fail("execl", errno) + 3);
+	}
+	if (waitpid(pid, &st, 0) < 0)
+		return fail("waitpid", errno);
+	return WIFEXITED(st) ? WEXITSTATUS(st) : 5;
+}
+
 /* Real-time priority for the caller itself (CAP_SYS_NICE, kept by the ordinary set). */
 static int sched_fifo(void)
 {
@@ -511,6 +656,16 @@ int main(int argc, char **argv)
 		return key_read_desc(argv[2]);
 	if (!strcmp(cmd, "key-clear-plant") && argc == 4)
 		return key_clear_plant(argv[2], argv[3]);
+	if (!strcmp(cmd, "key-ring") && argc == 4)
+		return key_ring(argv[2], argv[3]);
+	if (!strcmp(cmd, "fd-send") && argc == 4)
+		return fd_send(argv[2], argv[3]);
+	if (!strcmp(cmd, "fd-recv") && argc == 3)
+		return fd_recv(atoi(argv[2]));
+	if (!strcmp(cmd, "session-parent") && argc == 3)
+		return session_parent(argv[2]);
+	if (!strcmp(cmd, "session-to-parent"))
+		return session_to_parent();
 	if (!strcmp(cmd, "sched-fifo"))
 		return sched_fifo();
 	if (!strcmp(cmd, "uring-open") && argc == 3)
@@ -527,11 +682,13 @@ int main(int argc, char **argv)
 		return udp_send("rthdr", argv[2], atoi(argv[3]), argv[5]);
 	if (!strcmp(cmd, "udp") && argc == 6 && !strcmp(argv[4], "via-rthdr2-cmsg"))
 		return udp_send("rthdr2", argv[2], atoi(argv[3]), argv[5]);
-	fprintf(stderr, "usage: redteam anon-exec | anon-mprotect | execmod FILE | inject PID | "
-	                "vm-read PID | getfd PID FD | handle PATH | uring-open PATH | sched-fifo | "
-	                "key-add DESC "
-	                "PAYLOAD | key-read-desc DESC | key-clear-plant DESC PAYLOAD | seg6 IF DST "
-	                "SEGMENT | udp ADDR "
-	                "PORT [via-srr|via-rthdr|via-rthdr2-cmsg HOP]\n");
+	fprintf(stderr,
+	        "usage: redteam anon-exec | anon-mprotect | execmod FILE | inject PID | "
+	        "vm-read PID | getfd PID FD | handle PATH | uring-open PATH | sched-fifo | "
+	        "key-add DESC "
+	        "PAYLOAD | key-read-desc DESC | key-clear-plant DESC PAYLOAD | key-ring OP DESC | "
+	        "fd-send PATH CGROUP | fd-recv FD | session-parent CGROUP | seg6 IF DST "
+	        "SEGMENT | udp ADDR "
+	        "PORT [via-srr|via-rthdr|via-rthdr2-cmsg HOP]\n");
 	return 2;
 }

@@ -161,23 +161,34 @@ static int cmd_net(int argc, char **argv)
 }
 
 /* Key subcommands use raw syscalls: keyutils' keyctl is dynamic and the guest has no libc. */
-#define KEYCTL_SETPERM_           5
-#define KEYCTL_READ_              11
-#define KEY_SPEC_SESSION_KEYRING_ (-3)
-#define KEY_SPEC_USER_KEYRING_    (-4)
+#define KEYCTL_JOIN_SESSION_KEYRING_ 1
+#define KEYCTL_SETPERM_              5
+#define KEYCTL_READ_                 11
+#define KEY_SPEC_SESSION_KEYRING_    (-3)
+#define KEY_SPEC_USER_KEYRING_       (-4)
 
 static int cmd_key(int argc, char **argv)
 {
 	char buf[256];
 	long r;
 
-	if (strcmp(argv[1], "key-add") == 0 && argc == 4) {
+	/* key-add: the session keyring (the scope's own, see key-session); key-add-user: root's
+	 * user keyring, which the scope shares with the platform and may not change. */
+	if ((strcmp(argv[1], "key-add") == 0 || strcmp(argv[1], "key-add-user") == 0) &&
+	    argc == 4) {
 		r = syscall(SYS_add_key, "user", argv[2], argv[3], strlen(argv[3]),
-		            KEY_SPEC_USER_KEYRING_);
+		            argv[1][7] ? KEY_SPEC_USER_KEYRING_ : KEY_SPEC_SESSION_KEYRING_);
 		if (r < 0)
 			return fail("add_key", errno);
 		printf("%ld\n", r);
 		return 0;
+	}
+	/* key-session CMD...: CMD in a new session keyring, created (and so owned) by the scope. */
+	if (strcmp(argv[1], "key-session") == 0 && argc >= 3) {
+		if (syscall(SYS_keyctl, KEYCTL_JOIN_SESSION_KEYRING_, NULL) < 0)
+			return fail("keyctl join_session_keyring", errno);
+		execv(argv[2], argv + 2);
+		return fail("execv", errno);
 	}
 	if (strcmp(argv[1], "key-setperm") == 0 && argc == 4) {
 		r = syscall(SYS_keyctl, KEYCTL_SETPERM_, atol(argv[2]), strtoul(argv[3], NULL, 0));
