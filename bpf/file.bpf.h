@@ -437,12 +437,16 @@ int BPF_PROG(vigil_file_receive, struct file *file, int ret)
 	struct file_req r = {
 	    .pos = {.dentry = file->f_path.dentry, .mnt = file->f_path.mnt},
 	};
+	struct inode *inode = file->f_inode;
 	unsigned int mode = file->f_mode;
+	__u32 type;
 	int err;
 
 	if (ret)
 		return ret;
-	err = self_check_open(file) ?: bound_check_open(file);
+	type = inode->i_mode & S_IFMT;
+	err = self_check_open(file, r.pos.dentry, inode, type, mode)
+	          ?: bound_check_open(file, inode, type, mode);
 	if (err)
 		return err;
 	if (mode & FMODE_WRITE) {
