@@ -39,6 +39,7 @@ int agent_bpf_open(struct agent *a)
 	r = agent_pin_maps(a, skel);
 	if (r < 0)
 		goto err_destroy;
+	skel->rodata->key_free_hooked = bpf_program__autoload(skel->progs.vigil_key_free);
 	r = vigil_bpf__load(skel);
 	if (r < 0) {
 		log_error_errno(r, "loading the BPF programs (is the BPF LSM active? "

@@ -27,6 +27,29 @@ static const struct hook_variant {
     {"bpf", 3, "vigil_self_bpf"},                     /* 6.16 adds `bool kernel`: not served */
 };
 
+/*
+ * Hooks some kernels lack, whose program only tidies up: without it the program stays unloaded
+ * and the check it serves holds by other means. key_free (gone in 6.12) forgets a freed key's
+ * entry in key_owned; without it vigild records no ownership at all (key_free_hooked), so the
+ * scope changes no key: fail closed.
+ */
+static const struct hook_optional {
+	const char *hook;
+	const char *prog;
+} hook_optionals[] = {
+    {"key_free", "vigil_key_free"},
+};
+
+static bool hook_is_optional(const char *hook, const char *prog)
+{
+	size_t i;
+
+	for (i = 0; i < sizeof(hook_optionals) / sizeof(hook_optionals[0]); i++)
+		if (!strcmp(hook_optionals[i].hook, hook) && !strcmp(hook_optionals[i].prog, prog))
+			return true;
+	return false;
+}
+
 static const char *kernel_release(void)
 {
 	static struct utsname u;
@@ -78,6 +101,12 @@ int agent_kernel_check(struct bpf_object *obj, const struct btf *vmlinux, const 
 			continue;
 		hook = sec + 4;
 		n = hook_nargs(vmlinux, hook);
+		if (n < 0 && hook_is_optional(hook, name)) {
+			bpf_program__set_autoload(p, false);
+			log_debug("kernel %s has no LSM hook %s: %s stays unloaded", release, hook,
+			          name);
+			continue;
+		}
 		if (n < 0) {
 			log_error(
 			    "kernel %s has no LSM hook %s (program %s); vigil needs 6.1 or later "

@@ -63,6 +63,13 @@ struct {
 	__type(value, __u8);
 } key_owned SEC(".maps");
 
+/*
+ * False on kernels without the key_free hook (6.12 on; vigild sets it before load): a freed
+ * key's address could then be taken by a key the platform creates, so nothing is recorded in
+ * key_owned and the scope changes no key, its own included (fail closed; docs/KERNELS.md).
+ */
+const volatile bool key_free_hooked = true;
+
 #define KEY_ALLOC_UID_KEYRING_    0x0010 /* include/linux/key.h: root's per-uid keyrings */
 #define NR_keyctl_x86_64          250
 #define KEYCTL_INVALIDATE_        21
@@ -303,7 +310,7 @@ int BPF_PROG(vigil_key_alloc, struct key *key, const struct cred *cred, unsigned
 	if (!val || key_grant(val, VIGIL_KEY_WRITE, BPF_CORE_READ(cred, uid.val), gen)) {
 		/* The scope's own key (key_owned); a per-uid keyring is shared, never the scope's.
 		 */
-		if (!(flags & KEY_ALLOC_UID_KEYRING_)) {
+		if (!(flags & KEY_ALLOC_UID_KEYRING_) && key_free_hooked) {
 			__u64 addr = (__u64)key;
 			__u8 one = 1;
 
@@ -324,7 +331,8 @@ int BPF_PROG(vigil_key_alloc, struct key *key, const struct cred *cred, unsigned
 	return err;
 }
 
-/* A freed key's address may be reused by a key the platform creates. */
+/* A freed key's address may be reused by a key the platform creates (up to 6.11: see
+ * key_free_hooked). */
 SEC("lsm/key_free")
 int BPF_PROG(vigil_key_free, struct key *key)
 {
