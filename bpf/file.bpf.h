@@ -378,6 +378,39 @@ static __always_inline int file_check_path(const struct path *dir, struct dentry
 }
 
 /*
+ * An open file, by the scope: self-protection and the bounds, then the file rules for each
+ * direction of its mode (rules_too: not for an exec's own open), and, for an allowed writer of
+ * a regular file, the exec allowlist's and the key rules' invalidation of it.
+ */
+static __always_inline int file_check_modes(struct file_req *r, struct file *file,
+                                            struct inode *inode, __u32 type, unsigned int mode,
+                                            bool rules_too)
+{
+	int err = self_check_open(file, r->pos.dentry, inode, type, mode)
+	              ?: bound_check_open(file, inode, type, mode);
+
+	if (err || !rules_too)
+		return err;
+	if (mode & FMODE_WRITE) {
+		r->access = VIGIL_FA_WRITE;
+		r->write_like = true;
+		err = file_check(r);
+		if (err)
+			return err;
+		if (type == S_IFREG) {
+			exec_invalidate(inode, file, VIGIL_R_WRITE_OPEN);
+			key_exe_invalidate(inode);
+		}
+	}
+	if (mode & FMODE_READ) {
+		r->access = VIGIL_FA_READ;
+		r->write_like = false;
+		return file_check(r);
+	}
+	return 0;
+}
+
+/*
  * Every open in the guest runs this one program (a second program on the hook would cost a
  * second trampoline per open): self-protection, the file rules, then, for a write open that is
  * allowed, the exec allowlist's and the key rules' invalidation of the file.
@@ -392,35 +425,12 @@ int BPF_PROG(vigil_file_open, struct file *file, int ret)
 	struct inode *inode = file->f_inode;
 	unsigned int mode = file->f_mode;
 	__u32 type;
-	int err;
 
 	if (ret)
 		return ret;
 	type = inode->i_mode & S_IFMT;
-	err = self_check_open(file, r.pos.dentry, inode, type, mode)
-	          ?: bound_check_open(file, inode, type, mode);
-	if (err)
-		return err;
 	/* The exec section decides executions; the open that loads the binary is part of it. */
-	if (mode & FMODE_EXEC)
-		return 0;
-	if (mode & FMODE_WRITE) {
-		r.access = VIGIL_FA_WRITE;
-		r.write_like = true;
-		err = file_check(&r);
-		if (err)
-			return err;
-		if (type == S_IFREG) {
-			exec_invalidate(inode, file, VIGIL_R_WRITE_OPEN);
-			key_exe_invalidate(inode);
-		}
-	}
-	if (mode & FMODE_READ) {
-		r.access = VIGIL_FA_READ;
-		r.write_like = false;
-		return file_check(&r);
-	}
-	return 0;
+	return file_check_modes(&r, file, inode, type, mode, !(mode & FMODE_EXEC));
 }
 
 /*
@@ -440,28 +450,11 @@ int BPF_PROG(vigil_file_receive, struct file *file, int ret)
 	struct inode *inode = file->f_inode;
 	unsigned int mode = file->f_mode;
 	__u32 type;
-	int err;
 
 	if (ret)
 		return ret;
 	type = inode->i_mode & S_IFMT;
-	err = self_check_open(file, r.pos.dentry, inode, type, mode)
-	          ?: bound_check_open(file, inode, type, mode);
-	if (err)
-		return err;
-	if (mode & FMODE_WRITE) {
-		r.access = VIGIL_FA_WRITE;
-		r.write_like = true;
-		err = file_check(&r);
-		if (err)
-			return err;
-	}
-	if (mode & FMODE_READ) {
-		r.access = VIGIL_FA_READ;
-		r.write_like = false;
-		return file_check(&r);
-	}
-	return 0;
+	return file_check_modes(&r, file, inode, type, mode, true);
 }
 
 /* One program on the hook: the exec allowlist (bpf/exec.bpf.h), then the file rules. */

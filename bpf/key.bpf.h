@@ -91,6 +91,23 @@ static __always_inline bool key_syscall_is(__u64 option)
 #endif
 }
 
+/* Counts a denial and logs the decision with the key's description; returns the errno. */
+static __always_inline int key_finish(const struct vigil_policy_cfg *cfg, __u32 gen,
+                                      const struct decision *d, __u32 perm, const char *desc)
+{
+	struct vigil_event *e;
+	int err = d->verdict == VIGIL_DENY ? -EPERM : 0;
+
+	if (err)
+		stat_inc(VIGIL_STAT_KEY_DENY);
+	e = decision_event(VIGIL_EV_KEY, gen, cfg, d, err, perm);
+	if (!e)
+		return err;
+	__builtin_memcpy(e->key_desc, desc, sizeof(e->key_desc));
+	event_submit(e);
+	return err;
+}
+
 /*
  * A key no rule names, asked by the scope: changing it (write: update, add to or clear or unlink
  * from a keyring, link into it; setattr: setperm, chown, timeout, revoke; invalidate; the
@@ -103,10 +120,8 @@ static __always_inline int key_check_foreign(struct key *key, __u64 perm,
                                              const struct vigil_policy_cfg *cfg, __u32 gen,
                                              const char *desc)
 {
-	struct vigil_event *e;
 	struct decision d;
 	__u64 addr = (__u64)key;
-	int err;
 
 	bool to_parent = perm == KEY_NEED_LINK && key_syscall_is(KEYCTL_SESSION_TO_PARENT_);
 
@@ -133,15 +148,7 @@ static __always_inline int key_check_foreign(struct key *key, __u64 perm,
 deny:
 	decision_from_action(&d, VIGIL_ACT_DENY, 0, VIGIL_R_NOT_NAMED);
 	decision_apply_mode(&d, cfg);
-	err = d.verdict == VIGIL_DENY ? -EPERM : 0;
-	if (err)
-		stat_inc(VIGIL_STAT_KEY_DENY);
-	e = decision_event(VIGIL_EV_KEY, gen, cfg, &d, err, (__u32)perm);
-	if (!e)
-		return err;
-	__builtin_memcpy(e->key_desc, desc, sizeof(e->key_desc));
-	event_submit(e);
-	return err;
+	return key_finish(cfg, gen, &d, (__u32)perm, desc);
 }
 
 /* Called on writes: marks the active and the pending generation's entry, like exec's. */
@@ -227,12 +234,11 @@ int vigil_key_permission(unsigned long long *ctx)
 	struct vigil_policy_cfg *cfg;
 	struct vigil_key_key kk = {};
 	struct vigil_key_val *val;
-	struct vigil_event *e;
 	struct decision d;
 	__u64 ref = 0, cred_arg = 0, perm = 0;
 	struct key *key;
 	__u32 gen, uid;
-	int err, ret = (int)ctx[3];
+	int ret = (int)ctx[3];
 
 	if (ret)
 		return ret;
@@ -268,15 +274,7 @@ int vigil_key_permission(unsigned long long *ctx)
 		decision_from_action(&d, VIGIL_ACT_DENY, 0, VIGIL_R_NOT_NAMED);
 		decision_apply_mode(&d, cfg);
 	}
-	err = d.verdict == VIGIL_DENY ? -EPERM : 0;
-	if (err)
-		stat_inc(VIGIL_STAT_KEY_DENY);
-	e = decision_event(VIGIL_EV_KEY, gen, cfg, &d, err, (__u32)perm);
-	if (!e)
-		return err;
-	__builtin_memcpy(e->key_desc, kk.desc, sizeof(e->key_desc));
-	event_submit(e);
-	return err;
+	return key_finish(cfg, gen, &d, (__u32)perm, kk.desc);
 }
 
 /*
@@ -293,10 +291,8 @@ int BPF_PROG(vigil_key_alloc, struct key *key, const struct cred *cred, unsigned
 	struct vigil_policy_cfg *cfg;
 	struct vigil_key_key kk = {};
 	struct vigil_key_val *val;
-	struct vigil_event *e;
 	struct decision d;
 	__u32 gen;
-	int err;
 
 	if (ret)
 		return ret;
@@ -320,15 +316,7 @@ int BPF_PROG(vigil_key_alloc, struct key *key, const struct cred *cred, unsigned
 	}
 	decision_from_action(&d, VIGIL_ACT_DENY, 0, VIGIL_R_NOT_NAMED);
 	decision_apply_mode(&d, cfg);
-	err = d.verdict == VIGIL_DENY ? -EPERM : 0;
-	if (err)
-		stat_inc(VIGIL_STAT_KEY_DENY);
-	e = decision_event(VIGIL_EV_KEY, gen, cfg, &d, err, VIGIL_KEY_WRITE);
-	if (!e)
-		return err;
-	__builtin_memcpy(e->key_desc, kk.desc, sizeof(e->key_desc));
-	event_submit(e);
-	return err;
+	return key_finish(cfg, gen, &d, VIGIL_KEY_WRITE, kk.desc);
 }
 
 /* A freed key's address may be reused by a key the platform creates (up to 6.11: see
