@@ -25,20 +25,6 @@
 	(TPMA_OBJECT_FIXEDTPM | TPMA_OBJECT_FIXEDPARENT | TPMA_OBJECT_SENSITIVEDATAORIGIN |        \
 	 TPMA_OBJECT_RESTRICTED | TPMA_OBJECT_SIGN_ENCRYPT)
 
-static int cfail(char *err, size_t errlen, int r, const char *fmt, ...)
-    __attribute__((format(printf, 4, 5)));
-static int cfail(char *err, size_t errlen, int r, const char *fmt, ...)
-{
-	va_list ap;
-
-	if (err && errlen) {
-		va_start(ap, fmt);
-		vsnprintf(err, errlen, fmt, ap);
-		va_end(ap);
-	}
-	return r;
-}
-
 /* KDFa (Part 1, 11.4.10.2) with SHA-256: the label is NUL-terminated in the input. */
 static int kdfa(const uint8_t *key, size_t klen, const char *label, const uint8_t *u, size_t ulen,
                 uint8_t *out, size_t outlen)
@@ -110,27 +96,28 @@ int kbs_make_credential(const uint8_t *ek_spki, size_t ek_len, const uint8_t *ak
 
 	*blob = *enc_secret = NULL;
 	if (slen == 0 || slen > 64)
-		return cfail(err, errlen, -EINVAL, "credential: secret of %zu bytes", slen);
+		return attest_errf(err, errlen, -EINVAL, "credential: secret of %zu bytes", slen);
 	if (Tss2_MU_TPMT_PUBLIC_Unmarshal(ak_tpmt, tpmt_len, &off, &ak.publicArea) !=
 	        TSS2_RC_SUCCESS ||
 	    off != tpmt_len)
-		return cfail(err, errlen, -EINVAL, "ak_tpmt is not a marshalled TPMT_PUBLIC");
+		return attest_errf(err, errlen, -EINVAL, "ak_tpmt is not a marshalled TPMT_PUBLIC");
 	/* The name binds the whole public area: a restricted signing key the TPM keeps. */
 	if ((ak.publicArea.objectAttributes & AK_REQUIRED) != AK_REQUIRED ||
 	    (ak.publicArea.objectAttributes & TPMA_OBJECT_DECRYPT) ||
 	    ak.publicArea.nameAlg != TPM2_ALG_SHA256)
-		return cfail(err, errlen, -EPERM,
-		             "the AK is not a fixedTPM restricted signing key with a SHA-256 name");
+		return attest_errf(
+		    err, errlen, -EPERM,
+		    "the AK is not a fixedTPM restricted signing key with a SHA-256 name");
 	r = attest_pub_spki(&ak, ak_spki, ak_spki_len);
 	if (r < 0)
-		return cfail(err, errlen, r, "the AK's public area is not RSA-2048 or P-256");
+		return attest_errf(err, errlen, r, "the AK's public area is not RSA-2048 or P-256");
 	name[0] = TPM2_ALG_SHA256 >> 8;
 	name[1] = TPM2_ALG_SHA256 & 0xff;
 	EVP_Digest(ak_tpmt, tpmt_len, name + 2, NULL, EVP_sha256(), NULL);
 	ek = d2i_PUBKEY(NULL, &p, (long)ek_len);
 	if (!ek || EVP_PKEY_get_base_id(ek) != EVP_PKEY_RSA || EVP_PKEY_get_bits(ek) != 2048) {
 		EVP_PKEY_free(ek);
-		return cfail(err, errlen, -EINVAL, "ek_public is not an RSA-2048 DER SPKI");
+		return attest_errf(err, errlen, -EINVAL, "ek_public is not an RSA-2048 DER SPKI");
 	}
 	r = -EIO;
 	if (RAND_bytes(seed, sizeof(seed)) != 1 ||
@@ -182,7 +169,7 @@ out:
 	EVP_PKEY_free(ek);
 	free(ob);
 	free(sb);
-	return r < 0 ? cfail(err, errlen, r, "credential: OpenSSL failed") : 0;
+	return r < 0 ? attest_errf(err, errlen, r, "credential: OpenSSL failed") : 0;
 }
 
 static int crc(TSS2_RC rc, const char *what, struct vigil_error *err)

@@ -4,7 +4,23 @@
 
 #include "attest/attest.h"
 
+#include <stdarg.h>
+#include <stdio.h>
 #include <tss2/tss2_esys.h>
+
+/* A failure's one line into the caller's buffer (err may be NULL); returns r. */
+__attribute__((format(printf, 4, 5))) static inline int attest_errf(char *err, size_t errlen, int r,
+                                                                    const char *fmt, ...)
+{
+	va_list ap;
+
+	if (err && errlen) {
+		va_start(ap, fmt);
+		vsnprintf(err, errlen, fmt, ap);
+		va_end(ap);
+	}
+	return r;
+}
 
 /* TDX RTMR extend: writes the 48-byte sha384 digest to the RTMR's sysfs file. */
 int tdx_rtmr_extend(const char *path, const struct attest_digest *d);

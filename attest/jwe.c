@@ -1,6 +1,7 @@
 /* Ephemeral keys (JWK) and flattened JWE: A256GCM content, ECDH-ES+A256KW (Concat KDF, RFC 7518
  * 4.6) or RSA-OAEP-256 key management. Anything else is refused. */
 #include "attest/kbs.h"
+#include "attest/internal.h"
 
 #include <errno.h>
 #include <openssl/core_names.h>
@@ -16,20 +17,6 @@
 
 #define ALG_EC  "ECDH-ES+A256KW"
 #define ALG_RSA "RSA-OAEP-256"
-
-static int jfail(char *err, size_t errlen, int r, const char *fmt, ...)
-    __attribute__((format(printf, 4, 5)));
-static int jfail(char *err, size_t errlen, int r, const char *fmt, ...)
-{
-	va_list ap;
-
-	if (err && errlen) {
-		va_start(ap, fmt);
-		vsnprintf(err, errlen, fmt, ap);
-		va_end(ap);
-	}
-	return r;
-}
 
 static json_t *b64_bn(const EVP_PKEY *k, const char *param, size_t pad)
 {
@@ -126,14 +113,14 @@ int kbs_jwk_import(const json_t *jwk, EVP_PKEY **ret, char *err, size_t errlen)
 		const char *crv = json_string_value(json_object_get(jwk, "crv"));
 
 		if (alg && strcmp(alg, ALG_EC) != 0) {
-			r = jfail(err, errlen, -EINVAL, "tee-pubkey: alg \"%s\" with an EC key",
-			          alg);
+			r = attest_errf(err, errlen, -EINVAL,
+			                "tee-pubkey: alg \"%s\" with an EC key", alg);
 			goto out;
 		}
 		if (!crv || strcmp(crv, "P-256") != 0 || !(x = member_b64(jwk, "x", 32, &xl)) ||
 		    !(y = member_b64(jwk, "y", 32, &yl))) {
-			r = jfail(err, errlen, -EINVAL,
-			          "tee-pubkey: not a P-256 EC JWK (crv, x, y)");
+			r = attest_errf(err, errlen, -EINVAL,
+			                "tee-pubkey: not a P-256 EC JWK (crv, x, y)");
 			goto out;
 		}
 		point[0] = 4;
@@ -147,14 +134,14 @@ int kbs_jwk_import(const json_t *jwk, EVP_PKEY **ret, char *err, size_t errlen)
 			goto out;
 	} else if (kty && strcmp(kty, "RSA") == 0) {
 		if (alg && strcmp(alg, ALG_RSA) != 0) {
-			r = jfail(err, errlen, -EINVAL, "tee-pubkey: alg \"%s\" with an RSA key",
-			          alg);
+			r = attest_errf(err, errlen, -EINVAL,
+			                "tee-pubkey: alg \"%s\" with an RSA key", alg);
 			goto out;
 		}
 		if (!(n = member_b64(jwk, "n", 0, &nl)) || !(e = member_b64(jwk, "e", 0, &el)) ||
 		    nl < 256) {
-			r = jfail(err, errlen, -EINVAL,
-			          "tee-pubkey: not an RSA JWK of 2048 bits or more (n, e)");
+			r = attest_errf(err, errlen, -EINVAL,
+			                "tee-pubkey: not an RSA JWK of 2048 bits or more (n, e)");
 			goto out;
 		}
 		bn = BN_bin2bn(n, (int)nl, NULL);
@@ -164,13 +151,13 @@ int kbs_jwk_import(const json_t *jwk, EVP_PKEY **ret, char *err, size_t errlen)
 		    !OSSL_PARAM_BLD_push_BN(bld, OSSL_PKEY_PARAM_RSA_E, be))
 			goto out;
 	} else {
-		r = jfail(err, errlen, -EINVAL, "tee-pubkey: kty must be \"EC\" or \"RSA\"");
+		r = attest_errf(err, errlen, -EINVAL, "tee-pubkey: kty must be \"EC\" or \"RSA\"");
 		goto out;
 	}
 	params = OSSL_PARAM_BLD_to_param(bld);
 	if (!ctx || !params || EVP_PKEY_fromdata_init(ctx) <= 0 ||
 	    EVP_PKEY_fromdata(ctx, ret, EVP_PKEY_PUBLIC_KEY, params) <= 0) {
-		r = jfail(err, errlen, -EINVAL, "tee-pubkey: OpenSSL refuses the key");
+		r = attest_errf(err, errlen, -EINVAL, "tee-pubkey: OpenSSL refuses the key");
 		goto out;
 	}
 	r = 0;
@@ -368,31 +355,32 @@ int kbs_jwe_decrypt(EVP_PKEY *key, const json_t *jwe, uint8_t **ret, size_t *ret
 	if (!prot || !ct_s || !(hdr_raw = kbs_unb64(prot, &hl)) ||
 	    !(hdr = json_loadb((const char *)hdr_raw, hl, JSON_REJECT_DUPLICATES, NULL)) ||
 	    !json_is_object(hdr)) {
-		r = jfail(err, errlen, r, "JWE: no valid \"protected\" header");
+		r = attest_errf(err, errlen, r, "JWE: no valid \"protected\" header");
 		goto out;
 	}
 	alg = json_string_value(json_object_get(hdr, "alg"));
 	enc = json_string_value(json_object_get(hdr, "enc"));
 	if (!enc || strcmp(enc, "A256GCM") != 0) {
-		r = jfail(err, errlen, r, "JWE: enc \"%s\" refused (A256GCM only)",
-		          enc ? enc : "(none)");
+		r = attest_errf(err, errlen, r, "JWE: enc \"%s\" refused (A256GCM only)",
+		                enc ? enc : "(none)");
 		goto out;
 	}
 	if (!alg || strcmp(alg, key_ec ? ALG_EC : ALG_RSA) != 0) {
-		r = jfail(err, errlen, r, "JWE: alg \"%s\" refused (this key takes %s)",
-		          alg ? alg : "(none)", key_ec ? ALG_EC : ALG_RSA);
+		r = attest_errf(err, errlen, r, "JWE: alg \"%s\" refused (this key takes %s)",
+		                alg ? alg : "(none)", key_ec ? ALG_EC : ALG_RSA);
 		goto out;
 	}
 	if (json_object_get(hdr, "zip") || json_object_get(hdr, "crit")) {
-		r = jfail(err, errlen, r, "JWE: zip/crit headers refused");
+		r = attest_errf(err, errlen, r, "JWE: zip/crit headers refused");
 		goto out;
 	}
 	if (!(ek = member_b64(jwe, "encrypted_key", 0, &ekl)) ||
 	    !(iv = member_b64(jwe, "iv", 12, &ivl)) || !(tag = member_b64(jwe, "tag", 16, &tagl)) ||
 	    !(ct = kbs_unb64(ct_s, &ctl))) {
-		r = jfail(err, errlen, r,
-		          "JWE: encrypted_key, iv (12 bytes), tag (16 bytes) or ciphertext missing "
-		          "or not base64url");
+		r = attest_errf(
+		    err, errlen, r,
+		    "JWE: encrypted_key, iv (12 bytes), tag (16 bytes) or ciphertext missing "
+		    "or not base64url");
 		goto out;
 	}
 	if (key_ec) {
@@ -400,7 +388,8 @@ int kbs_jwe_decrypt(EVP_PKEY *key, const json_t *jwe, uint8_t **ret, size_t *ret
 
 		if (kbs_jwk_import(json_object_get(hdr, "epk"), &epk, NULL, 0) < 0 ||
 		    !EVP_PKEY_is_a(epk, "EC")) {
-			r = jfail(err, errlen, r, "JWE: \"epk\" is not a P-256 EC public JWK");
+			r = attest_errf(err, errlen, r,
+			                "JWE: \"epk\" is not a P-256 EC public JWK");
 			goto out;
 		}
 		if ((s = json_string_value(json_object_get(hdr, "apu"))))
@@ -409,19 +398,20 @@ int kbs_jwe_decrypt(EVP_PKEY *key, const json_t *jwe, uint8_t **ret, size_t *ret
 			apv = kbs_unb64(s, &apvl);
 		if (ecdh(key, epk, z) < 0 || concat_kdf(z, 32, apu, apul, apv, apvl, kek) < 0 ||
 		    ekl != 40 || aes_kw(false, kek, ek, ekl, cek, &cekl) < 0) {
-			r = jfail(err, errlen, r, "JWE: the content key does not unwrap (A256KW)");
+			r = attest_errf(err, errlen, r,
+			                "JWE: the content key does not unwrap (A256KW)");
 			goto out;
 		}
 	} else {
 		cekl = sizeof(cek);
 		if (rsa_oaep(false, key, ek, ekl, cek, &cekl) < 0) {
-			r = jfail(err, errlen, r,
-			          "JWE: the content key does not decrypt (RSA-OAEP-256)");
+			r = attest_errf(err, errlen, r,
+			                "JWE: the content key does not decrypt (RSA-OAEP-256)");
 			goto out;
 		}
 	}
 	if (cekl != 32) {
-		r = jfail(err, errlen, r, "JWE: the content key is %zu bytes, not 32", cekl);
+		r = attest_errf(err, errlen, r, "JWE: the content key is %zu bytes, not 32", cekl);
 		goto out;
 	}
 	plain = OPENSSL_secure_malloc(ctl + 1);
@@ -433,7 +423,7 @@ int kbs_jwe_decrypt(EVP_PKEY *key, const json_t *jwe, uint8_t **ret, size_t *ret
 	if (r < 0) {
 		OPENSSL_secure_clear_free(plain, ctl + 1);
 		plain = NULL;
-		r = jfail(err, errlen, r, "JWE: authentication failed (A256GCM tag)");
+		r = attest_errf(err, errlen, r, "JWE: authentication failed (A256GCM tag)");
 		goto out;
 	}
 	*ret = plain;

@@ -1,6 +1,7 @@
 /* The Trustee KBS protocol "0.4.0" client: auth, attest (vTPM evidence), resource (JWE). libcurl,
  * TLS with a CA file, timeouts, retries with backoff for transport errors and 5xx. */
 #include "attest/kbs.h"
+#include "attest/internal.h"
 
 #include <curl/curl.h>
 #include <errno.h>
@@ -35,18 +36,6 @@ static size_t on_data(char *ptr, size_t size, size_t nmemb, void *arg)
 	b->n += n;
 	b->p[b->n] = 0;
 	return n;
-}
-
-static int cfail(char *err, size_t errlen, int r, const char *fmt, ...)
-    __attribute__((format(printf, 4, 5)));
-static int cfail(char *err, size_t errlen, int r, const char *fmt, ...)
-{
-	va_list ap;
-
-	va_start(ap, fmt);
-	vsnprintf(err, errlen, fmt, ap);
-	va_end(ap);
-	return r;
 }
 
 static uint64_t now_us(void)
@@ -120,9 +109,10 @@ static int request(CURL *c, const struct kbs_client_opts *o, const char *path, c
 			const char *detail = json_string_value(json_object_get(e, "detail"));
 			const char *slash = type ? strrchr(type, '/') : NULL;
 
-			cfail(err, errlen, -EACCES, "kbs: %s: broker refused (HTTP %ld, %s): %s",
-			      path, status, slash ? slash + 1 : "no error type",
-			      detail ? detail : (b.p ? b.p : ""));
+			attest_errf(err, errlen, -EACCES,
+			            "kbs: %s: broker refused (HTTP %ld, %s): %s", path, status,
+			            slash ? slash + 1 : "no error type",
+			            detail ? detail : (b.p ? b.p : ""));
 			json_decref(e);
 			free(b.p);
 			return -EACCES;
@@ -130,11 +120,11 @@ static int request(CURL *c, const struct kbs_client_opts *o, const char *path, c
 		free(b.p);
 		if (attempt >= retries) {
 			if (cr != CURLE_OK)
-				return cfail(err, errlen, -EHOSTUNREACH,
-				             "kbs: %s: %s (after %d tries)", url,
-				             curl_easy_strerror(cr), attempt + 1);
-			return cfail(err, errlen, -EIO, "kbs: %s: HTTP %ld (after %d tries)", url,
-			             status, attempt + 1);
+				return attest_errf(err, errlen, -EHOSTUNREACH,
+				                   "kbs: %s: %s (after %d tries)", url,
+				                   curl_easy_strerror(cr), attempt + 1);
+			return attest_errf(err, errlen, -EIO, "kbs: %s: HTTP %ld (after %d tries)",
+			                   url, status, attempt + 1);
 		}
 		usleep(
 		    (useconds_t)(100000u << (attempt < 5 ? attempt : 5))); /* 0.1 s, 0.2 s, ... */
@@ -160,7 +150,8 @@ static int do_auth(CURL *c, const struct kbs_client_opts *o, char **nonce, uint6
 	if (n)
 		*nonce = strdup(n);
 	else
-		r = cfail(err, errlen, -EPROTO, "kbs: /kbs/v0/auth: the challenge has no nonce");
+		r = attest_errf(err, errlen, -EPROTO,
+		                "kbs: /kbs/v0/auth: the challenge has no nonce");
 	json_decref(j);
 	free(resp);
 	return r;
@@ -255,7 +246,7 @@ int kbs_enroll(const struct kbs_client_opts *o, char *err, size_t errlen)
 
 	r = attest_tpm_open(o->tcti, &tpm);
 	if (r < 0)
-		return cfail(err, errlen, r, "kbs: enroll: no vTPM at %s", o->tcti);
+		return attest_errf(err, errlen, r, "kbs: enroll: no vTPM at %s", o->tcti);
 	r = attest_ak_open(tpm, o->ak_alg, &ak, &verr);
 	if (r == 0)
 		r = attest_ak_tpmt(ak, tpmt, &tl) < 0
@@ -269,7 +260,7 @@ int kbs_enroll(const struct kbs_client_opts *o, char *err, size_t errlen)
 	else if (r == 0)
 		r = attest_ek_spki(tpm, ek, &ekl, &verr);
 	if (r < 0) {
-		cfail(err, errlen, r, "kbs: enroll: %s", verr.msg);
+		attest_errf(err, errlen, r, "kbs: enroll: %s", verr.msg);
 		goto out;
 	}
 	e64 = kbs_b64(ek, ekl, false);
@@ -278,7 +269,7 @@ int kbs_enroll(const struct kbs_client_opts *o, char *err, size_t errlen)
 	body = req ? json_dumps(req, JSON_COMPACT) : NULL;
 	c = handle_new(o);
 	if (!e64 || !t64 || !body || !c) {
-		r = cfail(err, errlen, -ENOMEM, "kbs: out of memory");
+		r = attest_errf(err, errlen, -ENOMEM, "kbs: out of memory");
 		goto out;
 	}
 	r = request(c, o, "/vigil/v0/ak-enroll", body, NULL, &resp, NULL, err, errlen);
@@ -289,15 +280,15 @@ int kbs_enroll(const struct kbs_client_opts *o, char *err, size_t errlen)
 	blob = kbs_unb64(json_string_value(json_object_get(j, "credential_blob")) ?: "", &bl);
 	es = kbs_unb64(json_string_value(json_object_get(j, "encrypted_secret")) ?: "", &esl);
 	if (!id || !blob || !es) {
-		r = cfail(err, errlen, -EPROTO,
-		          "kbs: /vigil/v0/ak-enroll: no id, credential_blob or "
-		          "encrypted_secret");
+		r = attest_errf(err, errlen, -EPROTO,
+		                "kbs: /vigil/v0/ak-enroll: no id, credential_blob or "
+		                "encrypted_secret");
 		goto out;
 	}
 	/* Only the TPM holding that EK, with this AK resident, recovers the secret. */
 	r = attest_activate_credential(ak, blob, bl, es, esl, sec, &sl, &verr);
 	if (r < 0) {
-		cfail(err, errlen, r, "kbs: enroll: %s", verr.msg);
+		attest_errf(err, errlen, r, "kbs: enroll: %s", verr.msg);
 		goto out;
 	}
 	if (o->fault == KBS_FAULT_BAD_SECRET)
@@ -311,7 +302,7 @@ int kbs_enroll(const struct kbs_client_opts *o, char *err, size_t errlen)
 	free(resp);
 	resp = NULL;
 	r = body ? request(c, o, "/vigil/v0/ak-activate", body, NULL, &resp, NULL, err, errlen)
-	         : cfail(err, errlen, -ENOMEM, "kbs: out of memory");
+	         : attest_errf(err, errlen, -ENOMEM, "kbs: out of memory");
 out:
 	if (s64)
 		OPENSSL_cleanse(s64, strlen(s64));
@@ -349,17 +340,17 @@ static int tee_evidence(const struct kbs_client_opts *o, const char *nonce, cons
 	/* No configfs-tsm: a vTPM-only guest; its evidence is the quote alone. */
 	if (strcmp(root, "none") == 0 || (!o->tsm_root && access(root, F_OK) < 0)) {
 		*ret = strdup("");
-		return *ret ? 0 : cfail(err, errlen, -ENOMEM, "kbs: out of memory");
+		return *ret ? 0 : attest_errf(err, errlen, -ENOMEM, "kbs: out of memory");
 	}
 	r = kbs_binding_digest(nonce, jwk, "", b0);
 	if (r < 0)
-		return cfail(err, errlen, r, "kbs: cannot compute the TEE report binding");
+		return attest_errf(err, errlen, r, "kbs: cannot compute the TEE report binding");
 	memset(rd, 0, sizeof(rd));
 	memcpy(rd, b0, sizeof(b0));
 	/* A TEE that is there but does not report: fail closed, as any other evidence failure. */
 	r = tsm_report(root, rd, &tr, terr, sizeof(terr));
 	if (r < 0)
-		return cfail(err, errlen, r, "kbs: TEE report: %s", terr);
+		return attest_errf(err, errlen, r, "kbs: TEE report: %s", terr);
 	b64 = kbs_b64(tr.report, tr.len, false);
 	j = tr.platform == ATTEST_PLATFORM_TDX
 	        ? json_pack("{s:{s:s}}", "tdx", "quote", b64 ? b64 : "")
@@ -368,7 +359,7 @@ static int tee_evidence(const struct kbs_client_opts *o, const char *nonce, cons
 	json_decref(j);
 	free(b64);
 	tsm_result_clear(&tr);
-	return *ret ? 0 : cfail(err, errlen, -ENOMEM, "kbs: out of memory");
+	return *ret ? 0 : attest_errf(err, errlen, -ENOMEM, "kbs: out of memory");
 }
 
 int kbs_fetch(const struct kbs_client_opts *o, const char *resource, uint8_t **ret, size_t *ret_len,
@@ -398,13 +389,13 @@ int kbs_fetch(const struct kbs_client_opts *o, const char *resource, uint8_t **r
 		attest_pcr_sel_default(&sel);
 	c = handle_new(o);
 	if (!c)
-		return cfail(err, errlen, -ENOMEM, "kbs: curl_easy_init failed");
+		return attest_errf(err, errlen, -ENOMEM, "kbs: curl_easy_init failed");
 	r = do_auth(c, o, &nonce, &tm.http_us, err, errlen);
 	if (r < 0)
 		goto out;
 	r = kbs_ephemeral_new(o->key_alg, &eph, &jwk);
 	if (r < 0) {
-		cfail(err, errlen, r, "kbs: cannot generate the ephemeral key");
+		attest_errf(err, errlen, r, "kbs: cannot generate the ephemeral key");
 		goto out;
 	}
 	r = tee_evidence(o, o->fault == KBS_FAULT_WRONG_NONCE ? "not-the-broker-nonce" : nonce, jwk,
@@ -416,13 +407,13 @@ int kbs_fetch(const struct kbs_client_opts *o, const char *resource, uint8_t **r
 	else
 		r = kbs_binding_digest(nonce, jwk, additional, binding);
 	if (r < 0) {
-		cfail(err, errlen, r, "kbs: cannot compute the evidence binding");
+		attest_errf(err, errlen, r, "kbs: cannot compute the evidence binding");
 		goto out;
 	}
 	t1 = now_us();
 	r = attest_tpm_open(o->tcti, &tpm);
 	if (r < 0) {
-		cfail(err, errlen, r, "kbs: no vTPM at %s: no attestation, no key", o->tcti);
+		attest_errf(err, errlen, r, "kbs: no vTPM at %s: no attestation, no key", o->tcti);
 		goto out;
 	}
 	r = kbs_report_data(binding, rd_len, qd);
@@ -433,12 +424,13 @@ int kbs_fetch(const struct kbs_client_opts *o, const char *resource, uint8_t **r
 	attest_tpm_close(tpm);
 	tm.tpm_us = now_us() - t1;
 	if (r < 0) {
-		cfail(err, errlen, r, "kbs: cannot produce the TPM evidence: %s", verr.msg);
+		attest_errf(err, errlen, r, "kbs: cannot produce the TPM evidence: %s", verr.msg);
 		goto out;
 	}
 	attest_evidence_firmware_log(ev, o->firmware_log ? o->firmware_log : ATTEST_FIRMWARE_LOG);
 	if (o->fault == KBS_FAULT_TAMPER_LOG && tamper_log(ev) < 0) {
-		r = cfail(err, errlen, -EINVAL, "kbs: fault injection: no log to tamper with");
+		r = attest_errf(err, errlen, -EINVAL,
+		                "kbs: fault injection: no log to tamper with");
 		goto out;
 	}
 	att = json_pack("{s:n, s:{s:s, s:O}, s:{s:O, s:s}}", "init-data", "runtime-data", "nonce",
@@ -446,7 +438,7 @@ int kbs_fetch(const struct kbs_client_opts *o, const char *resource, uint8_t **r
 	                "additional_evidence", additional);
 	body = att ? json_dumps(att, JSON_COMPACT) : NULL;
 	if (!body) {
-		r = cfail(err, errlen, -ENOMEM, "kbs: out of memory");
+		r = attest_errf(err, errlen, -ENOMEM, "kbs: out of memory");
 		goto out;
 	}
 	if (o->fault == KBS_FAULT_STALE)
@@ -461,7 +453,8 @@ int kbs_fetch(const struct kbs_client_opts *o, const char *resource, uint8_t **r
 		goto out;
 	tok = json_loads(resp, 0, NULL);
 	if (!json_string_value(json_object_get(tok, "token"))) {
-		r = cfail(err, errlen, -EPROTO, "kbs: /kbs/v0/attest: no token in the response");
+		r = attest_errf(err, errlen, -EPROTO,
+		                "kbs: /kbs/v0/attest: no token in the response");
 		goto out;
 	}
 	token = strdup(json_string_value(json_object_get(tok, "token")));
@@ -483,7 +476,8 @@ int kbs_fetch(const struct kbs_client_opts *o, const char *resource, uint8_t **r
 		goto out;
 	jwe = json_loads(resp, 0, NULL);
 	if (!json_is_object(jwe)) {
-		r = cfail(err, errlen, -EPROTO, "kbs: %s: the response is not a JWE object", path);
+		r = attest_errf(err, errlen, -EPROTO, "kbs: %s: the response is not a JWE object",
+		                path);
 		goto out;
 	}
 	if (o->fault == KBS_FAULT_TAMPER_JWE) {
@@ -498,7 +492,7 @@ int kbs_fetch(const struct kbs_client_opts *o, const char *resource, uint8_t **r
 
 		r = kbs_jwe_decrypt(eph, jwe, ret, ret_len, jerr, sizeof(jerr));
 		if (r < 0)
-			cfail(err, errlen, r, "kbs: %s: %s", path, jerr);
+			attest_errf(err, errlen, r, "kbs: %s: %s", path, jerr);
 	}
 out:
 	/* The ephemeral private key dies with this attestation (OpenSSL clears it on free). */

@@ -2,6 +2,7 @@
  * in, the provider's report out, checked to carry that report data. No TDX/SNP hardware exists
  * here: the tests run it against a fake tree (tests/host/test_tsm.sh). */
 #include "attest/kbs.h"
+#include "attest/internal.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -17,18 +18,6 @@
 #define TDX_REPORTDATA_OFF 568
 /* SNP ATTESTATION_REPORT: REPORT_DATA at 0x50. */
 #define SNP_REPORTDATA_OFF 0x50
-
-static int tfail(char *err, size_t errlen, int r, const char *fmt, ...)
-    __attribute__((format(printf, 4, 5)));
-static int tfail(char *err, size_t errlen, int r, const char *fmt, ...)
-{
-	va_list ap;
-
-	va_start(ap, fmt);
-	vsnprintf(err, errlen, fmt, ap);
-	va_end(ap);
-	return r;
-}
 
 /* Reads a whole attribute (at most max bytes); *len its size. */
 static int read_attr(const char *dir, const char *name, uint8_t *buf, size_t max, size_t *len)
@@ -88,11 +77,12 @@ int tsm_report(const char *root, const uint8_t data[64], struct tsm_result *ret,
 		root = ATTEST_TSM_ROOT;
 	snprintf(dir, sizeof(dir), "%s/" TSM_ENTRY, root);
 	if (mkdir(dir, 0700) < 0 && errno != EEXIST)
-		return tfail(err, errlen, -errno, "%s: %s (no configfs-tsm: not a TDX/SNP guest?)",
-		             dir, strerror(errno));
+		return attest_errf(err, errlen, -errno,
+		                   "%s: %s (no configfs-tsm: not a TDX/SNP guest?)", dir,
+		                   strerror(errno));
 	r = read_attr(dir, "provider", prov, sizeof(prov) - 1, &plen);
 	if (r < 0)
-		return tfail(err, errlen, r, "%s/provider: %s", dir, strerror(-r));
+		return attest_errf(err, errlen, r, "%s/provider: %s", dir, strerror(-r));
 	while (plen && (prov[plen - 1] == '\n' || prov[plen - 1] == 0))
 		plen--;
 	prov[plen] = 0;
@@ -103,10 +93,10 @@ int tsm_report(const char *root, const uint8_t data[64], struct tsm_result *ret,
 		ret->platform = ATTEST_PLATFORM_SNP;
 		off = SNP_REPORTDATA_OFF;
 	} else {
-		return tfail(err, errlen, -ENOTSUP,
-		             "%s/provider: '%s' is neither tdx_guest nor "
-		             "sev_guest",
-		             dir, (char *)prov);
+		return attest_errf(err, errlen, -ENOTSUP,
+		                   "%s/provider: '%s' is neither tdx_guest nor "
+		                   "sev_guest",
+		                   dir, (char *)prov);
 	}
 	/* The generation counts inblob writes: unchanged around the read, the report is ours. */
 	for (tries = 0; tries < 3; tries++) {
@@ -118,7 +108,8 @@ int tsm_report(const char *root, const uint8_t data[64], struct tsm_result *ret,
 			r = -errno ?: -EIO;
 			if (fd >= 0)
 				close(fd);
-			return tfail(err, errlen, r, "%s: cannot write the report data", path);
+			return attest_errf(err, errlen, r, "%s: cannot write the report data",
+			                   path);
 		}
 		close(fd);
 		free(ret->report);
@@ -129,22 +120,24 @@ int tsm_report(const char *root, const uint8_t data[64], struct tsm_result *ret,
 		    (r = read_attr(dir, "outblob", ret->report, ATTEST_TSM_MAX, &ret->len)) < 0 ||
 		    (r = read_u64(dir, "generation", &g2)) < 0) {
 			tsm_result_clear(ret);
-			return tfail(err, errlen, r, "%s: cannot read outblob/generation: %s", dir,
-			             strerror(-r));
+			return attest_errf(err, errlen, r, "%s: cannot read outblob/generation: %s",
+			                   dir, strerror(-r));
 		}
 		if (g1 == g2)
 			break;
 	}
 	if (g1 != g2) {
 		tsm_result_clear(ret);
-		return tfail(err, errlen, -EBUSY, "%s: another writer kept changing inblob", dir);
+		return attest_errf(err, errlen, -EBUSY, "%s: another writer kept changing inblob",
+		                   dir);
 	}
 	if (ret->len < off + 64 || memcmp(ret->report + off, data, 64) != 0) {
 		tsm_result_clear(ret);
-		return tfail(err, errlen, -EBADMSG,
-		             "%s/outblob: the %s report does not carry the report data written "
-		             "(offset %zu)",
-		             dir, (char *)prov, off);
+		return attest_errf(
+		    err, errlen, -EBADMSG,
+		    "%s/outblob: the %s report does not carry the report data written "
+		    "(offset %zu)",
+		    dir, (char *)prov, off);
 	}
 	return 0;
 }

@@ -1,6 +1,7 @@
 /* Verifying vTPM evidence: the quote (structure, qualifying data, exact PCR selection, PCR digest,
  * signature) and the runtime measurement log replayed against the quoted PCR 23. */
 #include "attest/kbs.h"
+#include "attest/internal.h"
 
 #include <errno.h>
 #include <openssl/ecdsa.h>
@@ -14,18 +15,6 @@
 #include <tss2/tss2_mu.h>
 #include <unistd.h>
 
-static int vfail(char *err, size_t errlen, int r, const char *fmt, ...)
-    __attribute__((format(printf, 4, 5)));
-static int vfail(char *err, size_t errlen, int r, const char *fmt, ...)
-{
-	va_list ap;
-
-	va_start(ap, fmt);
-	vsnprintf(err, errlen, fmt, ap);
-	va_end(ap);
-	return r;
-}
-
 /* Exactly one selection: the sha256 bank, registers 0-23, each once. */
 static int check_selection(const TPML_PCR_SELECTION *s, char *err, size_t errlen)
 {
@@ -34,26 +23,27 @@ static int check_selection(const TPML_PCR_SELECTION *s, char *err, size_t errlen
 	for (i = 0; i < s->count; i++)
 		for (j = i + 1; j < s->count; j++)
 			if (s->pcrSelections[i].hash == s->pcrSelections[j].hash)
-				return vfail(
+				return attest_errf(
 				    err, errlen, -EPERM,
 				    "quote: PCR selection names bank 0x%x twice (duplicated "
 				    "or reordered registers)",
 				    s->pcrSelections[i].hash);
 	if (s->count != 1)
-		return vfail(err, errlen, -EPERM,
-		             "quote: PCR selection has %u banks, want exactly sha256:0-23",
-		             s->count);
+		return attest_errf(err, errlen, -EPERM,
+		                   "quote: PCR selection has %u banks, want exactly sha256:0-23",
+		                   s->count);
 	if (s->pcrSelections[0].hash != TPM2_ALG_SHA256)
-		return vfail(err, errlen, -EPERM,
-		             "quote: PCR selection is bank 0x%x, want sha256 (0xb)",
-		             s->pcrSelections[0].hash);
+		return attest_errf(err, errlen, -EPERM,
+		                   "quote: PCR selection is bank 0x%x, want sha256 (0xb)",
+		                   s->pcrSelections[0].hash);
 	if (s->pcrSelections[0].sizeofSelect != 3 || s->pcrSelections[0].pcrSelect[0] != 0xff ||
 	    s->pcrSelections[0].pcrSelect[1] != 0xff || s->pcrSelections[0].pcrSelect[2] != 0xff)
-		return vfail(err, errlen, -EPERM,
-		             "quote: PCR selection is not registers 0-23 exactly (select %u bytes "
-		             "%02x%02x%02x)",
-		             s->pcrSelections[0].sizeofSelect, s->pcrSelections[0].pcrSelect[0],
-		             s->pcrSelections[0].pcrSelect[1], s->pcrSelections[0].pcrSelect[2]);
+		return attest_errf(
+		    err, errlen, -EPERM,
+		    "quote: PCR selection is not registers 0-23 exactly (select %u bytes "
+		    "%02x%02x%02x)",
+		    s->pcrSelections[0].sizeofSelect, s->pcrSelections[0].pcrSelect[0],
+		    s->pcrSelections[0].pcrSelect[1], s->pcrSelections[0].pcrSelect[2]);
 	return 0;
 }
 
@@ -72,16 +62,18 @@ static int verify_sig(const uint8_t *spki, size_t spki_len, const uint8_t *msg, 
 
 	memset(&s, 0, sizeof(s));
 	if (!k || p != spki + spki_len)
-		return vfail(err, errlen, -EINVAL, "ak_public: not a DER SubjectPublicKeyInfo");
+		return attest_errf(err, errlen, -EINVAL,
+		                   "ak_public: not a DER SubjectPublicKeyInfo");
 	if (Tss2_MU_TPMT_SIGNATURE_Unmarshal(sig, sig_len, &off, &s) != TSS2_RC_SUCCESS ||
 	    off != sig_len) {
-		r = vfail(err, errlen, -EINVAL, "tpm_quote.signature: not a TPMT_SIGNATURE");
+		r = attest_errf(err, errlen, -EINVAL, "tpm_quote.signature: not a TPMT_SIGNATURE");
 		goto out;
 	}
 	if (EVP_PKEY_is_a(k, "RSA")) {
 		if (s.sigAlg != TPM2_ALG_RSASSA || s.signature.rsassa.hash != TPM2_ALG_SHA256) {
-			r = vfail(err, errlen, -EKEYREJECTED,
-			          "tpm_quote.signature: scheme 0x%x, want RSASSA-SHA256", s.sigAlg);
+			r = attest_errf(err, errlen, -EKEYREJECTED,
+			                "tpm_quote.signature: scheme 0x%x, want RSASSA-SHA256",
+			                s.sigAlg);
 			goto out;
 		}
 		sbytes = s.signature.rsassa.sig.buffer;
@@ -93,8 +85,9 @@ static int verify_sig(const uint8_t *spki, size_t spki_len, const uint8_t *msg, 
 		if (s.sigAlg != TPM2_ALG_ECDSA || s.signature.ecdsa.hash != TPM2_ALG_SHA256 ||
 		    !es) {
 			ECDSA_SIG_free(es);
-			r = vfail(err, errlen, -EKEYREJECTED,
-			          "tpm_quote.signature: scheme 0x%x, want ECDSA-SHA256", s.sigAlg);
+			r = attest_errf(err, errlen, -EKEYREJECTED,
+			                "tpm_quote.signature: scheme 0x%x, want ECDSA-SHA256",
+			                s.sigAlg);
 			goto out;
 		}
 		br = BN_bin2bn(s.signature.ecdsa.signatureR.buffer,
@@ -114,7 +107,7 @@ static int verify_sig(const uint8_t *spki, size_t spki_len, const uint8_t *msg, 
 		sbytes = der;
 		slen = (size_t)n;
 	} else {
-		r = vfail(err, errlen, -EKEYREJECTED, "ak_public: neither RSA nor EC");
+		r = attest_errf(err, errlen, -EKEYREJECTED, "ak_public: neither RSA nor EC");
 		goto out;
 	}
 	md = EVP_MD_CTX_new();
@@ -124,8 +117,8 @@ static int verify_sig(const uint8_t *spki, size_t spki_len, const uint8_t *msg, 
 	    EVP_DigestVerify(md, sbytes, slen, msg, msg_len) == 1)
 		r = 0;
 	else
-		r = vfail(err, errlen, -EKEYREJECTED,
-		          "quote: the signature does not verify under the AK");
+		r = attest_errf(err, errlen, -EKEYREJECTED,
+		                "quote: the signature does not verify under the AK");
 out:
 	OPENSSL_free(der);
 	EVP_MD_CTX_free(md);
@@ -150,20 +143,23 @@ int quote_verify(const uint8_t *ak_spki, size_t ak_len, const uint8_t *msg, size
 		return r;
 	if (Tss2_MU_TPMS_ATTEST_Unmarshal(msg, msg_len, &off, &a) != TSS2_RC_SUCCESS ||
 	    off != msg_len)
-		return vfail(err, errlen, -EINVAL, "tpm_quote.message: not a TPMS_ATTEST");
+		return attest_errf(err, errlen, -EINVAL, "tpm_quote.message: not a TPMS_ATTEST");
 	if (a.magic != TPM2_GENERATED_VALUE || a.type != TPM2_ST_ATTEST_QUOTE)
-		return vfail(err, errlen, -EINVAL,
-		             "tpm_quote.message: magic 0x%x type 0x%x, not a TPM-generated quote",
-		             a.magic, a.type);
+		return attest_errf(
+		    err, errlen, -EINVAL,
+		    "tpm_quote.message: magic 0x%x type 0x%x, not a TPM-generated quote", a.magic,
+		    a.type);
 	if (a.extraData.size != qd_len || memcmp(a.extraData.buffer, qd, qd_len) != 0)
-		return vfail(err, errlen, -EPERM,
-		             "quote: qualifying data is not the nonce binding (stale or replayed "
-		             "nonce, or another key)");
+		return attest_errf(
+		    err, errlen, -EPERM,
+		    "quote: qualifying data is not the nonce binding (stale or replayed "
+		    "nonce, or another key)");
 	r = check_selection(&a.attested.quote.pcrSelect, err, errlen);
 	if (r < 0)
 		return r;
 	if (!json_is_array(pcrs_hex) || json_array_size(pcrs_hex) != KBS_NPCRS)
-		return vfail(err, errlen, -EINVAL, "tpm_quote.pcrs: want %d hex values", KBS_NPCRS);
+		return attest_errf(err, errlen, -EINVAL, "tpm_quote.pcrs: want %d hex values",
+		                   KBS_NPCRS);
 	md = EVP_MD_CTX_new();
 	EVP_DigestInit_ex(md, EVP_sha256(), NULL);
 	for (i = 0; i < KBS_NPCRS; i++) {
@@ -171,8 +167,8 @@ int quote_verify(const uint8_t *ak_spki, size_t ak_len, const uint8_t *msg, size
 
 		if (!h || kbs_unhex(h, ret->pcr[i], 32) < 0) {
 			EVP_MD_CTX_free(md);
-			return vfail(err, errlen, -EINVAL,
-			             "tpm_quote.pcrs[%zu]: not 64 lowercase hex digits", i);
+			return attest_errf(err, errlen, -EINVAL,
+			                   "tpm_quote.pcrs[%zu]: not 64 lowercase hex digits", i);
 		}
 		EVP_DigestUpdate(md, ret->pcr[i], 32);
 	}
@@ -180,8 +176,8 @@ int quote_verify(const uint8_t *ak_spki, size_t ak_len, const uint8_t *msg, size
 	EVP_MD_CTX_free(md);
 	if (a.attested.quote.pcrDigest.size != 32 ||
 	    memcmp(a.attested.quote.pcrDigest.buffer, d, 32) != 0)
-		return vfail(err, errlen, -EPERM,
-		             "quote: tpm_quote.pcrs do not hash to the quoted PCR digest");
+		return attest_errf(err, errlen, -EPERM,
+		                   "quote: tpm_quote.pcrs do not hash to the quoted PCR digest");
 	ret->clock = a.clockInfo.clock;
 	ret->reset_count = a.clockInfo.resetCount;
 	ret->restart_count = a.clockInfo.restartCount;
@@ -213,8 +209,9 @@ static int claim_one(const struct measure_entry *e, void *arg)
 	}
 	if (strcmp(e->content_type, "vigil/audit-checkpoint") == 0) {
 		if (e->content_len >= sizeof(c->checkpoint_note)) {
-			vfail(x->err, x->errlen, 0, "log record %llu: checkpoint note too long",
-			      (unsigned long long)e->recnum);
+			attest_errf(x->err, x->errlen, 0,
+			            "log record %llu: checkpoint note too long",
+			            (unsigned long long)e->recnum);
 			return -E2BIG;
 		}
 		memcpy(c->checkpoint_note, e->content, e->content_len);
@@ -227,8 +224,8 @@ static int claim_one(const struct measure_entry *e, void *arg)
 	o = json_loadb(e->content, e->content_len, JSON_REJECT_DUPLICATES, NULL);
 	if (!json_is_object(o)) {
 		json_decref(o);
-		vfail(x->err, x->errlen, 0, "log record %llu: %s content is not JSON",
-		      (unsigned long long)e->recnum, e->content_type);
+		attest_errf(x->err, x->errlen, 0, "log record %llu: %s content is not JSON",
+		            (unsigned long long)e->recnum, e->content_type);
 		return -EINVAL;
 	}
 	if (strcmp(e->content_type, ATTEST_CT_START) == 0) {
@@ -240,9 +237,9 @@ static int claim_one(const struct measure_entry *e, void *arg)
 
 		if (!name || !json_is_integer(json_object_get(o, "serial"))) {
 			json_decref(o);
-			vfail(x->err, x->errlen, 0,
-			      "log record %llu: bundle record without policy/serial",
-			      (unsigned long long)e->recnum);
+			attest_errf(x->err, x->errlen, 0,
+			            "log record %llu: bundle record without policy/serial",
+			            (unsigned long long)e->recnum);
 			return -EINVAL;
 		}
 		for (i = 0; i < c->n_policies; i++)
@@ -250,8 +247,8 @@ static int claim_one(const struct measure_entry *e, void *arg)
 				break;
 		if (i == KBS_MAX_POLICIES) {
 			json_decref(o);
-			vfail(x->err, x->errlen, 0, "log: more than %d policy names",
-			      KBS_MAX_POLICIES);
+			attest_errf(x->err, x->errlen, 0, "log: more than %d policy names",
+			            KBS_MAX_POLICIES);
 			return -E2BIG;
 		}
 		if (i == c->n_policies)
@@ -286,26 +283,28 @@ int log_claims_from_buf(const void *buf, size_t len, const uint8_t pcr23[32],
 	memset(ret, 0, sizeof(*ret));
 	fd = memfd_create("vigil-measurements", MFD_CLOEXEC);
 	if (fd < 0)
-		return vfail(err, errlen, -errno, "log: memfd_create: %s", strerror(errno));
+		return attest_errf(err, errlen, -errno, "log: memfd_create: %s", strerror(errno));
 	if (write(fd, buf, len) != (ssize_t)len) {
 		close(fd);
-		return vfail(err, errlen, -EIO, "log: cannot buffer it");
+		return attest_errf(err, errlen, -EIO, "log: cannot buffer it");
 	}
 	snprintf(path, sizeof(path), "/proc/self/fd/%d", fd);
 	r = measure_replay_strict(path, true, &rp, err, errlen);
 	if (r == 0 && rp.pcr != 23)
-		r = vfail(err, errlen, -EPERM, "log: extends PCR %d, not 23", rp.pcr);
+		r = attest_errf(err, errlen, -EPERM, "log: extends PCR %d, not 23", rp.pcr);
 	for (i = 0; r == 0 && i < rp.pcr_banks.n; i++) {
 		if (rp.pcr_banks.v[i].alg != TPM2_ALG_SHA256)
 			continue;
 		found = true;
 		if (memcmp(rp.pcr_banks.v[i].d, pcr23, 32) != 0)
-			r = vfail(err, errlen, -EPERM,
-			          "log: replay does not reproduce the quoted PCR 23 (tampered, "
-			          "truncated or another log)");
+			r = attest_errf(
+			    err, errlen, -EPERM,
+			    "log: replay does not reproduce the quoted PCR 23 (tampered, "
+			    "truncated or another log)");
 	}
 	if (r == 0 && !found)
-		r = vfail(err, errlen, -EPERM, "log: no sha256 digests to replay against PCR 23");
+		r = attest_errf(err, errlen, -EPERM,
+		                "log: no sha256 digests to replay against PCR 23");
 	if (r == 0) {
 		r = measure_log_read(path, claim_one, &x, err, errlen);
 		if (r > 0)
