@@ -32,6 +32,7 @@ const char *vigil_reason_name(unsigned int reason)
 	    [VIGIL_R_BAD_ADDR] = "bad_address",
 	    [VIGIL_R_RAW_SOCKET] = "raw_socket",
 	    [VIGIL_R_SOCKET_KIND] = "socket_kind",
+	    [VIGIL_R_DISCONNECTED] = "disconnected",
 	};
 
 	return reason < sizeof(names) / sizeof(names[0]) && names[reason] ? names[reason]

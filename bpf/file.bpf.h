@@ -47,10 +47,14 @@ static __always_inline const struct vigil_file_filter *file_filter_of(__u32 gen)
 
 #define DCACHE_DISCONNECTED_ 0x20 /* include/linux/dcache.h, 6.1 to 6.12 */
 
-/* d, the top of a dentry walk, is an alias the handle code left unconnected to sb's root. */
+/*
+ * d, the top of a dentry walk, is an alias the handle code left unconnected to sb's root. The
+ * flag is tested first: it is clear on nearly every top, so the root is rarely loaded. Direct
+ * (BTF) loads: this runs at the top of every walk of every open.
+ */
 static __always_inline bool dentry_disconnected(struct dentry *d, struct super_block *sb)
 {
-	return d != BPF_CORE_READ(sb, s_root) && (BPF_CORE_READ(d, d_flags) & DCACHE_DISCONNECTED_);
+	return (d->d_flags & DCACHE_DISCONNECTED_) && d != sb->s_root;
 }
 
 /* A position in the mount tree: a dentry and the mount it is seen through. */
@@ -309,7 +313,8 @@ static __always_inline int self_check_meta(struct dentry *d)
 		if (!parent || parent == d) {
 			/* Disconnected (open_by_handle_at): vigil's trees above it are not seen;
 			 * refuse (fail closed). */
-			if (dentry_disconnected(d, BPF_CORE_READ(d, d_sb)))
+			if ((BPF_CORE_READ(d, d_flags) & DCACHE_DISCONNECTED_) &&
+			    d != BPF_CORE_READ(d, d_sb, s_root))
 				goto protected;
 			return 0;
 		}
@@ -347,7 +352,9 @@ static __always_inline int file_check(const struct file_req *r)
 		if (act == WALK_TOO_DEEP || act == WALK_DISCONNECTED) {
 			/* A path we cannot walk to its root might be under a denied tree. */
 			stat_inc(VIGIL_STAT_TOO_DEEP);
-			decision_from_action(&d, VIGIL_ACT_DENY, 0, VIGIL_R_TOO_DEEP);
+			decision_from_action(&d, VIGIL_ACT_DENY, 0,
+			                     act == WALK_TOO_DEEP ? VIGIL_R_TOO_DEEP
+			                                          : VIGIL_R_DISCONNECTED);
 		} else if (act == VIGIL_ACT_NONE) {
 			decision_from_action(&d, cfg_default(cfg, VIGIL_CFG_FILE_DEFAULT_SHIFT), 0,
 			                     VIGIL_R_DEFAULT);

@@ -140,6 +140,7 @@ enum vigil_reason {
 	VIGIL_R_BAD_ADDR = 13,       /* a socket address the kernel refuses or vigil cannot read */
 	VIGIL_R_RAW_SOCKET = 14,     /* raw, packet or ping socket under "raw": "deny" */
 	VIGIL_R_SOCKET_KIND = 15,    /* a socket family or transport the rules cannot express */
+	VIGIL_R_DISCONNECTED = 16,   /* a file reached by handle whose ancestors are unknown */
 };
 
 /* Policy-wide flags in vigil_policy_cfg.flags. */

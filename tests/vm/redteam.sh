@@ -3,7 +3,7 @@
 # and rewritten executable memory), platform processes reached through ptrace-mode access
 # (ptrace, process_vm_readv, pidfd_getfd of a denied file), source routes on a socket (IPv4
 # LSRR, IPv6 segment routing header) and SRv6 routes with the kept CAP_NET_ADMIN, and the routes checked closed (/proc/PID/fd reopen, open_by_handle_at).
-# vigil-vm-args: --copy build/guest-tests:/t --copy build/guest-tests/redteam:/t/rtkeyreader --copy .cache/kernel/current/modules/kernel/drivers/block/loop.ko:/lib/modules/loop.ko --timeout 900
+# vigil-vm-args: --copy build/guest-tests:/t --copy build/guest-tests/redteam:/t/rtkeyreader --copy .cache/kernel/current/modules/kernel/drivers/block/loop.ko:/lib/modules/loop.ko --copy .cache/kernel/current/modules/kernel/lib/crc16.ko:/lib/modules/crc16.ko --copy .cache/kernel/current/modules/kernel/crypto/crc32c_generic.ko:/lib/modules/crc32c_generic.ko --copy .cache/kernel/current/modules/kernel/fs/mbcache.ko:/lib/modules/mbcache.ko --copy .cache/kernel/current/modules/kernel/fs/jbd2/jbd2.ko:/lib/modules/jbd2.ko --copy .cache/kernel/current/modules/kernel/fs/ext4/ext4.ko:/lib/modules/ext4.ko --pre tests/vm/redteam.boot.sh --timeout 900
 . /tests/vm/lib.sh
 R=/t/redteam
 SECRET=/tests/vm/file-data/secret/a.txt
@@ -108,10 +108,32 @@ outside kill "$hp" 2> /dev/null
 
 [ "$yama" = none ] || outside sh -c "echo $yama > /proc/sys/kernel/yama/ptrace_scope"
 
-# Closed on this guest: open_by_handle_at (CAP_DAC_READ_SEARCH is kept by default) on tmpfs, whose
-# dentries are always connected. On a disk file system an evicted dentry comes back
-# disconnected and the tree walk finds no parent (docs/THREAT-MODEL.md).
+# open_by_handle_at needs CAP_DAC_READ_SEARCH, refused by default; this suite's policy grants it,
+# so the file rules alone must hold. On tmpfs dentries are always connected: the walk decides.
 expect_eperm "open_by_handle_at of a file in the denied tree (closed on tmpfs)" $R handle $SECRET
+expect_event "event: the handle open on tmpfs, refused by the tree rule" '"type":"file"' \
+	'"comm":"redteam"' '"verdict":"deny"' '"reason":"rule"' '"rule":"secret-tree"' 'a.txt"'
+
+# The same on a disk file system (ext2 by ext4.ko on a loop device, mounted by the platform before
+# vigild started: redteam.boot.sh; the policy denies its /mnt/disk/secret). The scope keeps a
+# file's handle, the dentry is evicted, and open_by_handle_at gets a dentry with no parent. A file
+# the load saw (b.txt) is denied by its own identity; one created in the tree later (c.txt) is
+# covered only by the walk to the tree, which cannot see above the disconnected dentry. Closed:
+# such an open is undecidable and refused (reason "disconnected"), whatever tree it is in.
+outside sh -c 'echo "disk secret, created after the load" > /mnt/disk/secret/c.txt'
+expect_eperm "the disk's denied tree is denied by path (sanity)" cat /mnt/disk/secret/c.txt
+expect_rc "the disk's other files open by path (sanity)" 0 cat /mnt/disk/pub.txt
+expect_rc "the scope saves the handles" 0 sh -c \
+	"$R handle-save /mnt/disk/secret/b.txt /tmp/rt.fhb && $R handle-save /mnt/disk/secret/c.txt /tmp/rt.fhc"
+outside sh -c 'sync; echo 2 > /proc/sys/vm/drop_caches'
+expect_eperm "open_by_handle_at of an evicted file the load saw, on ext4 (closed)" \
+	$R handle-open /mnt/disk /tmp/rt.fhb
+expect_event "event: refused by its own identity" '"type":"file"' '"verdict":"deny"' \
+	'"comm":"redteam"' '"reason":"rule"' '"rule":"disk-secret"' '"dev":"7:7"'
+expect_eperm "open_by_handle_at of an evicted file created after the load, on ext4 (closed)" \
+	$R handle-open /mnt/disk /tmp/rt.fhc
+expect_event "event: the disconnected open, refused" '"type":"file"' '"verdict":"deny"' \
+	'"comm":"redteam"' '"reason":"disconnected"' '"dev":"7:7"'
 
 # Closed: io_uring openat run by an io-wq worker thread (IOSQE_ASYNC): the worker is a thread of
 # the submitting process, in its cgroup, and file_open runs in it.

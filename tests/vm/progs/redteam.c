@@ -231,6 +231,61 @@ static int by_handle(const char *path)
 	return 0;
 }
 
+/* Saves PATH's file handle to OUT: the attacker keeps it while the dentry is evicted. */
+static int handle_save(const char *path, const char *out)
+{
+	struct {
+		struct file_handle fh;
+		unsigned char data[MAX_HANDLE_SZ];
+	} h;
+	int mount_id;
+	FILE *f;
+
+	h.fh.handle_bytes = MAX_HANDLE_SZ;
+	if (name_to_handle_at(AT_FDCWD, path, &h.fh, &mount_id, 0) < 0)
+		return fail("name_to_handle_at", errno);
+	f = fopen(out, "wb");
+	if (!f)
+		return fail(out, errno);
+	if (fwrite(&h, sizeof(h.fh) + h.fh.handle_bytes, 1, f) != 1 || fclose(f) != 0)
+		return fail(out, EIO);
+	return 0;
+}
+
+/* Opens the handle saved in IN on the file system mounted at MNT and prints the file. */
+static int handle_open(const char *mnt, const char *in)
+{
+	struct {
+		struct file_handle fh;
+		unsigned char data[MAX_HANDLE_SZ];
+	} h;
+	char buf[256];
+	int mfd, fd;
+	ssize_t n;
+	FILE *f;
+
+	f = fopen(in, "rb");
+	if (!f)
+		return fail(in, errno);
+	n = (ssize_t)fread(&h, 1, sizeof(h), f);
+	fclose(f);
+	if (n < (ssize_t)sizeof(h.fh) || h.fh.handle_bytes > MAX_HANDLE_SZ ||
+	    (size_t)n != sizeof(h.fh) + h.fh.handle_bytes)
+		return fail(in, EINVAL);
+	mfd = open(mnt, O_RDONLY | O_DIRECTORY);
+	if (mfd < 0)
+		return fail(mnt, errno);
+	fd = open_by_handle_at(mfd, &h.fh, O_RDONLY);
+	if (fd < 0)
+		return fail("open_by_handle_at", errno);
+	n = read(fd, buf, sizeof(buf) - 1);
+	if (n < 0)
+		return fail("read", errno);
+	buf[n] = 0;
+	printf("%s", buf);
+	return 0;
+}
+
 static struct rtattr *nl_add(struct nlmsghdr *n, unsigned short type, const void *data, size_t len)
 {
 	struct rtattr *a = (struct rtattr *)((char *)n + NLMSG_ALIGN(n->nlmsg_len));
@@ -672,6 +727,10 @@ int main(int argc, char **argv)
 		return uring_open(argv[2]);
 	if (!strcmp(cmd, "handle") && argc == 3)
 		return by_handle(argv[2]);
+	if (!strcmp(cmd, "handle-save") && argc == 4)
+		return handle_save(argv[2], argv[3]);
+	if (!strcmp(cmd, "handle-open") && argc == 4)
+		return handle_open(argv[2], argv[3]);
 	if (!strcmp(cmd, "seg6") && argc == 5)
 		return seg6_route(argv[2], argv[3], argv[4]);
 	if (!strcmp(cmd, "udp") && argc == 4)
@@ -684,7 +743,9 @@ int main(int argc, char **argv)
 		return udp_send("rthdr2", argv[2], atoi(argv[3]), argv[5]);
 	fprintf(stderr,
 	        "usage: redteam anon-exec | anon-mprotect | execmod FILE | inject PID | "
-	        "vm-read PID | getfd PID FD | handle PATH | uring-open PATH | sched-fifo | "
+	        "vm-read PID | getfd PID FD | handle PATH | handle-save PATH OUT | handle-open MNT "
+	        "IN | "
+	        "uring-open PATH | sched-fifo | "
 	        "key-add DESC "
 	        "PAYLOAD | key-read-desc DESC | key-clear-plant DESC PAYLOAD | key-ring OP DESC | "
 	        "fd-send PATH CGROUP | fd-recv FD | session-parent CGROUP | seg6 IF DST "
