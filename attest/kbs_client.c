@@ -1,5 +1,6 @@
 /* The Trustee KBS protocol "0.4.0" client: auth, attest (vTPM evidence), resource (JWE). libcurl,
- * TLS with a CA file, timeouts, retries with backoff for transport errors and 5xx. */
+ * TLS with a CA file, timeouts, retries with backoff for transport errors and 5xx (never for a
+ * certificate that fails verification). */
 #include "attest/kbs.h"
 #include "attest/internal.h"
 
@@ -9,6 +10,7 @@
 #include <openssl/pem.h>
 #include <openssl/x509.h>
 #include <stdarg.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -62,6 +64,22 @@ static CURL *handle_new(const struct kbs_client_opts *o)
 		curl_easy_setopt(c, CURLOPT_CAINFO, o->cafile);
 	curl_easy_setopt(c, CURLOPT_WRITEFUNCTION, on_data);
 	return c;
+}
+
+static bool tls_verify_failed(CURLcode cr)
+{
+	switch (cr) {
+	case CURLE_PEER_FAILED_VERIFICATION: /* also CURLE_SSL_CACERT (the same code since 7.62) */
+	case CURLE_SSL_CACERT_BADFILE:
+	case CURLE_SSL_CRL_BADFILE:
+	case CURLE_SSL_ISSUER_ERROR:
+	case CURLE_SSL_PINNEDPUBKEYNOTMATCH:
+	case CURLE_SSL_INVALIDCERTSTATUS:
+	case CURLE_SSL_CERTPROBLEM:
+		return true;
+	default:
+		return false;
+	}
 }
 
 /* One request with retries; *ret the body (2xx), or err says why (the broker's error type). */
@@ -118,6 +136,14 @@ static int request(CURL *c, const struct kbs_client_opts *o, const char *path, c
 			return -EACCES;
 		}
 		free(b.p);
+		/* The broker's certificate failed verification (or the CA file is unusable): a
+		 * retry meets the same certificate, and a man in the middle is no transient error:
+		 * fail at once. */
+		if (tls_verify_failed(cr))
+			return attest_errf(err, errlen, -EKEYREJECTED,
+			                   "kbs: %s: TLS: %s (certificate verification failed; not "
+			                   "retried)",
+			                   url, curl_easy_strerror(cr));
 		if (attempt >= retries) {
 			if (cr != CURLE_OK)
 				return attest_errf(err, errlen, -EHOSTUNREACH,

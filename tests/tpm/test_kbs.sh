@@ -225,6 +225,16 @@ expect_rc "key fetch over HTTPS with --cafile naming the broker's CA" 0 F --cafi
 }
 expect_fail "HTTPS with another CA in --cafile: refused, nothing released" 1 "kbs: .*(certificate|SSL|TLS)" F --cafile "$tmp/rogue-ca.pem" --description vigil:disk-rogue
 [ -z "$keyring" ] || ! keyctl search "$keyring" user vigil:disk-rogue > /dev/null 2>&1 && ok "nothing placed when the broker's certificate is not trusted"
+# A certificate that fails verification is not retried: with --retries 5 a retry loop would
+# wait 0.1+0.2+0.4+0.8+1.6 s and say "after 6 tries"; the client fails at once, saying why.
+t0=$(date +%s%N)
+expect_fail "untrusted broker certificate with --retries 5: not retried, one line" 1 "TLS: .*certificate verification failed; not retried" F --cafile "$tmp/rogue-ca.pem" --retries 5 --description vigil:disk-rogue
+ms=$((($(date +%s%N) - t0) / 1000000))
+if [ "$ms" -lt 1500 ] && ! grep -q "tries)" "$tmp/err"; then
+	ok "... it failed at once ($ms ms, no retry)"
+else
+	not_ok "TLS failure retried" "$ms ms: $(cat "$tmp/err")"
+fi
 URL=${URL/https:/http:}
 expect_fail "plain HTTP to the TLS broker: refused" 1 "kbs: " F --description vigil:disk-plain
 jq --arg c "$tmp/tls.pem" --arg k "$tmp/rogue.key" '.tls_cert = $c | .tls_key = $k' kbs.json > kbs-badtls.json
