@@ -336,3 +336,143 @@ int do_attest_tsm(int argc, char **argv)
 	tsm_result_clear(&res);
 	return r == 0 ? VIGIL_EXIT_OK : VIGIL_EXIT_FAIL;
 }
+
+/* Platform of a report file: Trustee's SNP JSON, a TDX quote (TEE type 0x81), else SNP. */
+static enum attest_platform tee_guess(const uint8_t *d, size_t n)
+{
+	if (n && d[0] == '{')
+		return ATTEST_PLATFORM_SNP;
+	return n >= 8 && d[4] == 0x81 && !d[5] && !d[6] && !d[7] ? ATTEST_PLATFORM_TDX
+	                                                         : ATTEST_PLATFORM_SNP;
+}
+
+/* A recorded report for relying parties and tests: what tee_report_parse reads, as JSON. */
+static json_t *tee_info_json(const struct tee_report_info *ti)
+{
+	char rd[129], m[97], tcb[33], hx[97];
+	json_t *o, *rt = json_array();
+
+	vigil_hex(ti->report_data, 64, rd);
+	vigil_hex(ti->measurement, 48, m);
+	vigil_hex(ti->tcb, ti->tcb_len, tcb);
+	for (int i = 0; ti->rtmr && i < 4; i++) {
+		vigil_hex(ti->rtmr + 48 * i, 48, hx);
+		json_array_append_new(rt, json_string(hx));
+	}
+	o = json_pack("{s:s, s:i, s:I, s:s, s:s, s:s}", "platform",
+	              measure_platform_name(ti->platform), "version", (int)ti->version,
+	              "report_data_offset", (json_int_t)ti->report_data_off, "report_data", rd,
+	              ti->platform == ATTEST_PLATFORM_TDX ? "mr_td" : "measurement", m,
+	              ti->platform == ATTEST_PLATFORM_TDX ? "tee_tcb_svn" : "reported_tcb", tcb);
+	if (o && ti->platform == ATTEST_PLATFORM_TDX) {
+		json_object_set_new(o, "body_type", json_integer(ti->body_type));
+		json_object_set_new(o, "rtmr", rt);
+	} else {
+		json_decref(rt);
+	}
+	return o;
+}
+
+/* `vigil attest tee-report FILE [--trustee|--raw OUT]`: a TDX quote or SNP report (raw, or SNP
+ * in Trustee's JSON layout) parsed; --trustee prints the SNP report in Trustee's layout, --raw
+ * writes the raw report of a Trustee-layout one. */
+int do_attest_tee_report(int argc, char **argv)
+{
+	static const struct option longopts[] = {
+	    {"trustee", no_argument, NULL, 't'},
+	    {"raw", required_argument, NULL, 'r'},
+	    {"help", no_argument, NULL, 'h'},
+	    {0},
+	};
+	static const char usage[] = "attest tee-report FILE [--trustee | --raw OUT]";
+	const char *raw = NULL;
+	bool trustee = false;
+	uint8_t snp[SNP_REPORT_LEN], *rep;
+	struct tee_report_info ti;
+	enum attest_platform p;
+	char *data = NULL, *s;
+	size_t len = 0;
+	json_t *o;
+	int c, r;
+
+	optind = 1;
+	while ((c = getopt_long(argc, argv, "h", longopts, NULL)) != -1) {
+		switch (c) {
+		case 't':
+			trustee = true;
+			break;
+		case 'r':
+			raw = optarg;
+			break;
+		case 'h':
+			printf("usage: vigil %s\n", usage);
+			return VIGIL_EXIT_OK;
+		default:
+			fprintf(stderr, "usage: vigil %s\n", usage);
+			return VIGIL_EXIT_USAGE;
+		}
+	}
+	if (optind != argc - 1 || (trustee && raw)) {
+		fprintf(stderr, "usage: vigil %s\n", usage);
+		return VIGIL_EXIT_USAGE;
+	}
+	r = vigil_read_file(argv[optind], ATTEST_TSM_MAX, 0, &data, &len);
+	if (r < 0) {
+		fprintf(stderr, "vigil: attest tee-report: %s: %s\n", argv[optind], strerror(-r));
+		return VIGIL_EXIT_FAIL;
+	}
+	rep = (uint8_t *)data;
+	p = tee_guess(rep, len);
+	if (len && data[0] == '{') {
+		json_t *j = json_loads(data, JSON_REJECT_DUPLICATES, NULL);
+		json_t *ar = json_object_get(j, "attestation_report");
+
+		/* Trustee's SnpEvidence, or its attestation_report alone. */
+		r = snp_report_from_trustee(ar ? ar : j, snp);
+		json_decref(j);
+		if (r < 0) {
+			fprintf(
+			    stderr,
+			    "vigil: attest tee-report: %s: not an SNP report in Trustee's layout\n",
+			    argv[optind]);
+			free(data);
+			return VIGIL_EXIT_INVALID;
+		}
+		rep = snp;
+		len = sizeof(snp);
+	}
+	if (tee_report_parse(p, rep, len, &ti) < 0) {
+		fprintf(
+		    stderr,
+		    "vigil: attest tee-report: %s: not a TDX quote (v4, v5) or SNP report (v2-v5) "
+		    "(%zu bytes)\n",
+		    argv[optind], len);
+		free(data);
+		return VIGIL_EXIT_INVALID;
+	}
+	if (raw) {
+		FILE *f = fopen(raw, "wb");
+
+		r = f && fwrite(rep, 1, len, f) == len ? 0 : -EIO;
+		if (f && fclose(f) != 0)
+			r = -EIO;
+		free(data);
+		if (r < 0)
+			fprintf(stderr, "vigil: attest tee-report: cannot write %s\n", raw);
+		return r < 0 ? VIGIL_EXIT_FAIL : VIGIL_EXIT_OK;
+	}
+	if (trustee && p != ATTEST_PLATFORM_SNP) {
+		fprintf(stderr, "vigil: attest tee-report: --trustee: a TDX quote travels as is "
+		                "(base64), not as JSON\n");
+		free(data);
+		return VIGIL_EXIT_USAGE;
+	}
+	o = trustee ? snp_report_to_trustee(rep, len) : tee_info_json(&ti);
+	s = o ? json_dumps(o, JSON_COMPACT) : NULL;
+	if (s)
+		printf("%s\n", s);
+	free(s);
+	json_decref(o);
+	free(data);
+	return s ? VIGIL_EXIT_OK : VIGIL_EXIT_FAIL;
+}

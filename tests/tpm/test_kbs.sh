@@ -168,21 +168,22 @@ refused "no firmware event log to a broker that requires one" "no firmware event
 expect_rc "... and with it, released" 0 F --firmware-log "$tmp/fw.bin" --description vigil:disk-fw2
 
 # --- TDX / SNP evidence on a FAKE configfs-tsm tree (no TDX/SNP hardware exists here). outblob is
-# a FIFO whose writer answers each read with a synthetic report around the report data just
-# written to inblob (TDX quote v4: REPORTDATA at 568; SNP: REPORT_DATA at 0x50); nothing else in
-# it is meaningful, and no signature exists. The broker checks the binding only. ---
+# a FIFO whose writer answers each read with a RECORDED report (tests/data/tee, from Trustee's
+# test data) whose report data is replaced by the report data just written to inblob (TDX quote
+# v4: at 568; SNP: at 0x50). The recorded report data matches no nonce of ours, hence the patch;
+# the patched copy's signature is no longer valid, and the broker checks the binding only. ---
 tsm_pid=
-tsm_fake() { # tsm_fake PROVIDER OFFSET SIZE
+tsm_fake() { # tsm_fake PROVIDER SAMPLE OFFSET
 	[ -n "$tsm_pid" ] && kill "$tsm_pid" 2> /dev/null && wait "$tsm_pid" 2> /dev/null
 	rm -rf tsm && mkdir -p tsm/vigil
 	printf '%s\n' "$1" > tsm/vigil/provider
 	echo 1 > tsm/vigil/generation
 	mkfifo tsm/vigil/outblob
-	(while :; do { head -c "$2" /dev/zero; head -c 64 tsm/vigil/inblob; head -c $(($3 - $2 - 64)) /dev/zero; } > tsm/vigil/outblob; done) &
+	(while :; do { head -c "$3" "$2"; head -c 64 tsm/vigil/inblob; tail -c +$(($3 + 65)) "$2"; } > tsm/vigil/outblob; done) &
 	tsm_pid=$!
 }
 start_kbs kbs.json
-tsm_fake tdx_guest 568 5000
+tsm_fake tdx_guest "$top/tests/data/tee/tdx_quote_4.dat" 568
 expect_rc "TDX (fake tree): the quote travels as additional_evidence, released" 0 F --tsm-root "$tmp/tsm" --description vigil:disk-tdx
 tail -n1 decisions.jsonl | jq -e '.allowed == true and .evidence.tee_report.platform == "tdx" and .evidence.tee_report.report_data_bound == true and .evidence.tee_report.signature_verified == false' > /dev/null &&
 	ok "the broker bound the TDX report to the nonce and says its signature is not verified" || not_ok "tdx claim" "$(tail -n1 decisions.jsonl)"
@@ -191,7 +192,7 @@ jq '.require_tee_report = "snp"' kbs.json > kbs-snp.json
 start_kbs kbs-snp.json
 refused "a TDX report where the broker requires SNP" "a tdx report where require_tee_report is snp" --tsm-root "$tmp/tsm"
 refused "no TEE report where the broker requires one" "no snp report in additional_evidence" --tsm-root none
-tsm_fake sev_guest 80 1184
+tsm_fake sev_guest "$top/tests/data/tee/snp-report-v2.bin" 80
 expect_rc "SNP (fake tree): the report travels as additional_evidence, released" 0 F --tsm-root "$tmp/tsm" --description vigil:disk-snp
 tail -n1 decisions.jsonl | jq -e '.allowed == true and .evidence.tee_report.platform == "snp" and .evidence.tee_report.report_data_bound == true' > /dev/null &&
 	ok "the broker bound the SNP report to the nonce" || not_ok "snp claim" "$(tail -n1 decisions.jsonl)"
