@@ -32,7 +32,9 @@ int kbs_unhex(const char *s, uint8_t *out, size_t len); /* exactly len bytes */
 /* Strings, integers, true/false/null, arrays and objects; a real number is -ENOTSUP (vigil never
  * binds one). Returns a malloc'd string. */
 int jcs_canonicalize(const json_t *v, char **ret);
-/* SHA-384 over JCS({"additional-evidence","nonce","tee-pubkey"}): the evidence binding. */
+/* SHA-384 over JCS({"additional-evidence","nonce","tee-pubkey"}): the evidence binding. With
+ * additional NULL, over JCS({"nonce","tee-pubkey"}): the runtime data Trustee binds a TDX/SNP
+ * report of additional_evidence to (kbs/src/attestation/backend.rs). */
 int kbs_binding_digest(const char *nonce, const json_t *tee_pubkey, const char *additional,
                        uint8_t out[48]);
 

@@ -348,9 +348,11 @@ out:
 }
 
 /*
- * TDX/SNP evidence when the guest has configfs-tsm: the report's data is the binding of the nonce
- * and the ephemeral key alone (additional-evidence ""), zero-padded to 64; the report then travels
- * as additional_evidence, which the TPM quote's binding covers. *ret: "" when there is no TEE.
+ * TDX/SNP evidence when the guest has configfs-tsm, as Trustee takes additional_evidence: the
+ * report data is SHA-384 of JCS({"nonce","tee-pubkey"}) zero-padded to 64 (Trustee's runtime data
+ * for additional evidence); {"tdx":{"quote":<base64>}} or {"snp":{"attestation_report":<the report
+ * in Trustee's JSON layout>,"cert_chain":null}}. The TPM quote's binding covers it. *ret: "" when
+ * there is no TEE.
  */
 static int tee_evidence(const struct kbs_client_opts *o, const char *nonce, const json_t *jwk,
                         char **ret, char *err, size_t errlen)
@@ -368,7 +370,7 @@ static int tee_evidence(const struct kbs_client_opts *o, const char *nonce, cons
 		*ret = strdup("");
 		return *ret ? 0 : attest_errf(err, errlen, -ENOMEM, "kbs: out of memory");
 	}
-	r = kbs_binding_digest(nonce, jwk, "", b0);
+	r = kbs_binding_digest(nonce, jwk, NULL, b0);
 	if (r < 0)
 		return attest_errf(err, errlen, r, "kbs: cannot compute the TEE report binding");
 	memset(rd, 0, sizeof(rd));
@@ -377,13 +379,19 @@ static int tee_evidence(const struct kbs_client_opts *o, const char *nonce, cons
 	r = tsm_report(root, rd, &tr, terr, sizeof(terr));
 	if (r < 0)
 		return attest_errf(err, errlen, r, "kbs: TEE report: %s", terr);
-	b64 = kbs_b64(tr.report, tr.len, false);
-	j = tr.platform == ATTEST_PLATFORM_TDX
-	        ? json_pack("{s:{s:s}}", "tdx", "quote", b64 ? b64 : "")
-	        : json_pack("{s:{s:s}}", "snp", "report", b64 ? b64 : "");
-	*ret = j && b64 ? json_dumps(j, JSON_COMPACT | JSON_SORT_KEYS) : NULL;
+	if (tr.platform == ATTEST_PLATFORM_TDX) {
+		b64 = kbs_b64(tr.report, tr.len, false);
+		j = b64 ? json_pack("{s:{s:s}}", "tdx", "quote", b64) : NULL;
+		free(b64);
+	} else {
+		json_t *ar = snp_report_to_trustee(tr.report, tr.len);
+
+		/* No cert_chain: Trustee then fetches the VCEK from AMD's KDS itself. */
+		j = ar ? json_pack("{s:{s:o, s:n}}", "snp", "attestation_report", ar, "cert_chain")
+		       : NULL;
+	}
+	*ret = j ? json_dumps(j, JSON_COMPACT | JSON_SORT_KEYS) : NULL;
 	json_decref(j);
-	free(b64);
 	tsm_result_clear(&tr);
 	return *ret ? 0 : attest_errf(err, errlen, -ENOMEM, "kbs: out of memory");
 }

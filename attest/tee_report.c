@@ -145,8 +145,8 @@ static json_t *bytes_json(const uint8_t *p, size_t n)
 static json_t *tcb_json(const uint8_t *t, bool turin)
 {
 	if (turin)
-		return json_pack("{s:i, s:i, s:i, s:i, s:i}", "fmc", t[0], "bootloader", t[1], "tee",
-		                 t[2], "snp", t[3], "microcode", t[7]);
+		return json_pack("{s:i, s:i, s:i, s:i, s:i}", "fmc", t[0], "bootloader", t[1],
+		                 "tee", t[2], "snp", t[3], "microcode", t[7]);
 	return json_pack("{s:n, s:i, s:i, s:i, s:i}", "fmc", "bootloader", t[0], "tee", t[1], "snp",
 	                 t[6], "microcode", t[7]);
 }
@@ -167,7 +167,8 @@ json_t *snp_report_to_trustee(const uint8_t *rep, size_t len)
 
 		switch (f->t) {
 		case U8:
-			/* The CPUID bytes exist from version 3 on; the sev crate has them as Option. */
+			/* The CPUID bytes exist from version 3 on; the sev crate has them as
+			 * Option. */
 			v = le32(rep) >= 3 ? json_integer(*p) : json_null();
 			break;
 		case U32:
@@ -183,7 +184,8 @@ json_t *snp_report_to_trustee(const uint8_t *rep, size_t len)
 			v = tcb_json(p, turin);
 			break;
 		case VER:
-			v = json_pack("{s:i, s:i, s:i}", "major", p[2], "minor", p[1], "build", p[0]);
+			v = json_pack("{s:i, s:i, s:i}", "major", p[2], "minor", p[1], "build",
+			              p[0]);
 			break;
 		}
 		if (!v || json_object_set_new(o, f->name, v) < 0) {
@@ -191,9 +193,10 @@ json_t *snp_report_to_trustee(const uint8_t *rep, size_t len)
 			return NULL;
 		}
 	}
-	if (o && json_object_set_new(o, "signature",
-	                             json_pack("{s:o, s:o}", "r", bytes_json(rep + SNP_SIG_R, SNP_SIG_N),
-	                                       "s", bytes_json(rep + SNP_SIG_S, SNP_SIG_N))) < 0) {
+	if (o &&
+	    json_object_set_new(o, "signature",
+	                        json_pack("{s:o, s:o}", "r", bytes_json(rep + SNP_SIG_R, SNP_SIG_N),
+	                                  "s", bytes_json(rep + SNP_SIG_S, SNP_SIG_N))) < 0) {
 		json_decref(o);
 		return NULL;
 	}
@@ -300,7 +303,8 @@ int snp_report_from_trustee(const json_t *o, uint8_t out[SNP_REPORT_LEN])
 				return -EBADMSG;
 			break;
 		case VER:
-			if (get_uint(j, "major", 255, &maj) < 0 || get_uint(j, "minor", 255, &min) < 0 ||
+			if (get_uint(j, "major", 255, &maj) < 0 ||
+			    get_uint(j, "minor", 255, &min) < 0 ||
 			    get_uint(j, "build", 255, &bld) < 0)
 				return -EBADMSG;
 			p[0] = (uint8_t)bld;

@@ -505,7 +505,7 @@ int do_attest_binding(int argc, char **argv)
 	o = json_pack("{s:s, s:s, s:O}", "additional-evidence", ka.additional ? ka.additional : "",
 	              "nonce", ka.nonce_hex, "tee-pubkey", jwk);
 	if (jcs_canonicalize(o, &text) < 0 ||
-	    kbs_binding_digest(ka.nonce_hex, jwk, ka.additional, d) < 0) {
+	    kbs_binding_digest(ka.nonce_hex, jwk, ka.additional ? ka.additional : "", d) < 0) {
 		fprintf(stderr, "vigil: attest binding: %s: cannot canonicalize (a real number?)\n",
 		        ka.jwk);
 		json_decref(o);

@@ -187,6 +187,8 @@ tsm_fake tdx_guest "$top/tests/data/tee/tdx_quote_4.dat" 568
 expect_rc "TDX (fake tree): the quote travels as additional_evidence, released" 0 F --tsm-root "$tmp/tsm" --description vigil:disk-tdx
 tail -n1 decisions.jsonl | jq -e '.allowed == true and .evidence.tee_report.platform == "tdx" and .evidence.tee_report.report_data_bound == true and .evidence.tee_report.signature_verified == false' > /dev/null &&
 	ok "the broker bound the TDX report to the nonce and says its signature is not verified" || not_ok "tdx claim" "$(tail -n1 decisions.jsonl)"
+tail -n1 decisions.jsonl | jq -e --arg m "$(xxd -p -s 184 -l 48 -c 48 "$top/tests/data/tee/tdx_quote_4.dat")" '.evidence.tee_report.version == 4 and .evidence.tee_report.measurement == $m and .evidence.tee_report.tcb == "03000500000000000000000000000000"' > /dev/null &&
+	ok "... its claim carries the recorded quote's MRTD and TEE_TCB_SVN" || not_ok "tdx measurement claim" "$(tail -n1 decisions.jsonl)"
 refused "TDX report bound to another nonce (checked by the broker)" "tdx report: its report data is not the nonce binding" --tsm-root "$tmp/tsm" --fault wrong-nonce
 jq '.require_tee_report = "snp"' kbs.json > kbs-snp.json
 start_kbs kbs-snp.json
@@ -196,6 +198,11 @@ tsm_fake sev_guest "$top/tests/data/tee/snp-report-v2.bin" 80
 expect_rc "SNP (fake tree): the report travels as additional_evidence, released" 0 F --tsm-root "$tmp/tsm" --description vigil:disk-snp
 tail -n1 decisions.jsonl | jq -e '.allowed == true and .evidence.tee_report.platform == "snp" and .evidence.tee_report.report_data_bound == true' > /dev/null &&
 	ok "the broker bound the SNP report to the nonce" || not_ok "snp claim" "$(tail -n1 decisions.jsonl)"
+# The client sends the SNP report in Trustee's JSON layout (SnpEvidence.attestation_report); the
+# broker rebuilds the raw report from it: the recorded report's measurement and TCB come through.
+tail -n1 decisions.jsonl | jq -e --arg m "$(xxd -p -s 0x90 -l 48 -c 48 "$top/tests/data/tee/snp-report-v2.bin")" '.evidence.tee_report.version == 2 and .evidence.tee_report.measurement == $m and .evidence.tee_report.tcb == "0300000000000873"' > /dev/null &&
+	ok "... from Trustee's JSON layout: the recorded report's measurement and REPORTED_TCB" || not_ok "snp layout claim" "$(tail -n1 decisions.jsonl)"
+refused "SNP report bound to another nonce (checked by the broker)" "snp report: its report data is not the nonce binding" --tsm-root "$tmp/tsm" --fault wrong-nonce
 kill "$tsm_pid" 2> /dev/null
 wait "$tsm_pid" 2> /dev/null
 tsm_pid=
