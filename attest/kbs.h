@@ -172,6 +172,12 @@ int tee_report_parse(enum attest_platform p, const uint8_t *rep, size_t len,
 json_t *snp_report_to_trustee(const uint8_t *rep, size_t len);
 int snp_report_from_trustee(const json_t *o, uint8_t out[SNP_REPORT_LEN]);
 
+/* The firmware's TCG event log (crypto-agile, "Spec ID Event03") replayed into the SHA-256 bank
+ * of PCRs 0-7; *n_events the events read. -EBADMSG with err saying where the log is malformed. */
+#define TCG_FW_PCRS 8
+int tcg_eventlog_replay(const uint8_t *log, size_t len, uint8_t pcr[TCG_FW_PCRS][32],
+                        unsigned *n_events, char *err, size_t errlen);
+
 /* --- verification (the broker, `vigil attest verify`) --- */
 struct quote_verified {
 	uint8_t pcr[KBS_NPCRS][32]; /* sha256 PCRs 0-23 */

@@ -16,8 +16,42 @@
 #include <sys/mman.h>
 #include <unistd.h>
 
+/* The TEE report for offline evidence: report data = the nonce zero-padded to 64, in the shape of
+ * Trustee's additional evidence ({"tdx":{"quote"}} or {"snp":{"attestation_report"}}). 0 and
+ * *ret NULL when there is no configfs-tsm (root NULL) or root is "none". */
+static int offline_tee(const char *root, const uint8_t nonce[32], json_t **ret, char *err,
+                       size_t errlen)
+{
+	struct tsm_result tr;
+	uint8_t rd[64] = {0};
+	char *b64;
+	int r;
+
+	*ret = NULL;
+	if ((root && strcmp(root, "none") == 0) || (!root && access(ATTEST_TSM_ROOT, F_OK) < 0))
+		return 0;
+	memcpy(rd, nonce, 32);
+	r = tsm_report(root, rd, &tr, err, errlen);
+	if (r < 0)
+		return r;
+	if (tr.platform == ATTEST_PLATFORM_TDX) {
+		b64 = kbs_b64(tr.report, tr.len, false);
+		*ret = b64 ? json_pack("{s:{s:s}}", "tdx", "quote", b64) : NULL;
+		free(b64);
+	} else {
+		json_t *ar = snp_report_to_trustee(tr.report, tr.len);
+
+		*ret = ar ? json_pack("{s:{s:o}}", "snp", "attestation_report", ar) : NULL;
+	}
+	tsm_result_clear(&tr);
+	if (!*ret)
+		snprintf(err, errlen, "out of memory");
+	return *ret ? 0 : -ENOMEM;
+}
+
 /* `vigil attest evidence --nonce HEX -o FILE`: the tpm evidence object, qualifying data = the
- * nonce (at most 32 bytes), with the measurement log. */
+ * nonce (at most 32 bytes), with the measurement log, the firmware event log ("eventlog") when
+ * there is one, and the TEE report ("vigil_tee_evidence", report data = the nonce) on TDX/SNP. */
 int do_attest_evidence(int argc, char **argv)
 {
 	static const struct option longopts[] = {
@@ -26,12 +60,18 @@ int do_attest_evidence(int argc, char **argv)
 	    {"tcti", required_argument, NULL, 't'},
 	    {"log", required_argument, NULL, 'l'},
 	    {"ak", required_argument, NULL, 'a'},
+	    {"firmware-log", required_argument, NULL, 'W'},
+	    {"tsm-root", required_argument, NULL, 'R'},
 	    {"help", no_argument, NULL, 'h'},
 	    {0},
 	};
 	static const char usage[] = "attest evidence --nonce HEX --out FILE [--tcti TCTI] [--log "
-	                            "MEASUREMENT-LOG] [--ak rsa|ecc]";
+	                            "MEASUREMENT-LOG] [--ak rsa|ecc] [--firmware-log FILE|none] "
+	                            "[--tsm-root DIR|none]";
 	const char *nonce = NULL, *out = NULL, *log = ATTEST_DEFAULT_LOG;
+	const char *fwlog = ATTEST_FIRMWARE_LOG, *tsm_root = NULL;
+	json_t *tee = NULL;
+	char terr[512];
 	const char *tcti = getenv("VIGIL_TCTI") ? getenv("VIGIL_TCTI") : "device:/dev/tpmrm0";
 	enum attest_ak_alg alg = ATTEST_AK_RSA;
 	struct attest_pcr_sel sel;
@@ -60,6 +100,12 @@ int do_attest_evidence(int argc, char **argv)
 		case 'a':
 			alg = strcmp(optarg, "ecc") == 0 ? ATTEST_AK_ECC : ATTEST_AK_RSA;
 			break;
+		case 'W':
+			fwlog = optarg;
+			break;
+		case 'R':
+			tsm_root = optarg;
+			break;
 		case 'h':
 			printf("usage: vigil %s\n", usage);
 			return VIGIL_EXIT_OK;
@@ -73,15 +119,27 @@ int do_attest_evidence(int argc, char **argv)
 		fprintf(stderr, "usage: vigil %s (the nonce: 64 lowercase hex digits)\n", usage);
 		return VIGIL_EXIT_USAGE;
 	}
+	/* A TEE that is there but does not report: fail, as any other evidence failure. */
+	if (offline_tee(tsm_root, binding, &tee, terr, sizeof(terr)) < 0) {
+		fprintf(stderr, "vigil: attest evidence: TEE report: %s\n", terr);
+		return VIGIL_EXIT_FAIL;
+	}
 	attest_pcr_sel_default(&sel);
 	r = attest_tpm_open(tcti, &t);
 	if (r < 0) {
 		fprintf(stderr, "vigil: attest evidence: no TPM at %s: %s\n", tcti,
 		        attest_tpm_strerror(r));
+		json_decref(tee);
 		return VIGIL_EXIT_FAIL;
 	}
 	r = attest_tpm_evidence(t, alg, &sel, binding, 32, log, &ev, &err);
 	attest_tpm_close(t);
+	if (r == 0) {
+		attest_evidence_firmware_log(ev, fwlog);
+		if (tee)
+			json_object_set(ev, "vigil_tee_evidence", tee);
+	}
+	json_decref(tee);
 	if (r == 0 && json_dump_file(ev, out, JSON_INDENT(1)) < 0)
 		r = vigil_errorf(&err, -EIO, "%s: %s", out, strerror(EIO));
 	json_decref(ev);
@@ -112,6 +170,91 @@ static int vfail(const char *what, const char *msg)
 	return VIGIL_EXIT_FAIL;
 }
 
+/* The firmware event log replayed into PCRs 0-7 and compared with the quoted ones. */
+static int verify_fwlog(const char *b64, const struct quote_verified *qv, unsigned *n, char *err,
+                        size_t errlen)
+{
+	uint8_t pcr[TCG_FW_PCRS][32], *fw;
+	char got[65], want[65];
+	size_t len = 0;
+	int r;
+
+	fw = kbs_unb64(b64, &len);
+	if (!fw || len == 0) {
+		free(fw);
+		snprintf(err, errlen, "eventlog is not base64");
+		return -EBADMSG;
+	}
+	r = tcg_eventlog_replay(fw, len, pcr, n, err, errlen);
+	free(fw);
+	if (r < 0)
+		return r;
+	for (unsigned i = 0; i < TCG_FW_PCRS; i++) {
+		if (memcmp(pcr[i], qv->pcr[i], 32) == 0)
+			continue;
+		kbs_hex(pcr[i], 32, got);
+		kbs_hex(qv->pcr[i], 32, want);
+		snprintf(
+		    err, errlen,
+		    "firmware event log: its %u events replay PCR %u to %.16s..., the quote has "
+		    "%.16s...",
+		    *n, i, got, want);
+		return -EBADMSG;
+	}
+	return 0;
+}
+
+/* The TEE report of offline evidence: parsed, its report data the nonce zero-padded to 64.
+ * *summary names what was read; the signature chain is not checked (no Intel/AMD collateral). */
+static int verify_tee(const json_t *tee, const uint8_t nonce[32], char *summary, size_t slen,
+                      char *err, size_t errlen)
+{
+	json_t *tdx = json_object_get(tee, "tdx"), *snp = json_object_get(tee, "snp");
+	const char *b64 = json_string_value(json_object_get(tdx, "quote"));
+	uint8_t *rep = NULL, rd[64] = {0};
+	struct tee_report_info ti;
+	char m[97], tcb[33];
+	size_t len = 0;
+	int r = -EBADMSG;
+
+	if (json_object_size(tee) != 1 || (!tdx && !snp)) {
+		snprintf(err, errlen, "vigil_tee_evidence is not {\"tdx\"} or {\"snp\"}");
+		return -EBADMSG;
+	}
+	if (tdx) {
+		rep = b64 ? kbs_unb64(b64, &len) : NULL;
+	} else {
+		rep = malloc(SNP_REPORT_LEN);
+		len = SNP_REPORT_LEN;
+		if (rep &&
+		    snp_report_from_trustee(json_object_get(snp, "attestation_report"), rep) < 0) {
+			free(rep);
+			rep = NULL;
+		}
+	}
+	if (!rep ||
+	    tee_report_parse(tdx ? ATTEST_PLATFORM_TDX : ATTEST_PLATFORM_SNP, rep, len, &ti) < 0) {
+		snprintf(err, errlen, "vigil_tee_evidence: not a %s report", tdx ? "TDX" : "SNP");
+		goto out;
+	}
+	memcpy(rd, nonce, 32);
+	if (memcmp(ti.report_data, rd, 64) != 0) {
+		snprintf(err, errlen,
+		         "vigil_tee_evidence: the %s report's report data is not the nonce",
+		         tdx ? "TDX" : "SNP");
+		goto out;
+	}
+	kbs_hex(ti.measurement, 48, m);
+	kbs_hex(ti.tcb, ti.tcb_len, tcb);
+	snprintf(summary, slen, "%s report v%u, report data = the nonce, %s %s, %s %s",
+	         tdx ? "tdx" : "snp", ti.version, tdx ? "MRTD" : "measurement", m,
+	         tdx ? "TEE_TCB_SVN" : "reported TCB", tcb);
+	r = 0;
+out:
+	free(rep);
+	return r;
+}
+
 int do_attest_verify(int argc, char **argv)
 {
 	static const struct option longopts[] = {
@@ -136,7 +279,10 @@ int do_attest_verify(int argc, char **argv)
 	uint8_t qd[32], *ak = NULL, *msg = NULL, *sig = NULL, *log = NULL;
 	unsigned char *trusted = NULL;
 	size_t akl = 0, ml = 0, sl = 0, ll = 0, i;
-	char err[512], kpath[64], cpath[64];
+	char err[512], kpath[64], cpath[64], tee_sum[400] = "";
+	const char *fw64;
+	json_t *tee;
+	unsigned fw_events = 0;
 	int c, r, tl = 0, kfd = -1, cfd = -1, rc = VIGIL_EXIT_FAIL;
 	EVP_PKEY *tk = NULL;
 	FILE *f;
@@ -210,6 +356,18 @@ int do_attest_verify(int argc, char **argv)
 		rc = vfail(evp, err);
 		goto out;
 	}
+	/* 2b. The firmware event log, when the evidence carries one: replayed against PCRs 0-7. */
+	fw64 = json_string_value(json_object_get(ev, "eventlog"));
+	if (fw64 && verify_fwlog(fw64, &qv, &fw_events, err, sizeof(err)) < 0) {
+		rc = vfail(evp, err);
+		goto out;
+	}
+	/* 2c. The TDX/SNP report, when there is one: bound to the same nonce. */
+	tee = json_object_get(ev, "vigil_tee_evidence");
+	if (tee && verify_tee(tee, qd, tee_sum, sizeof(tee_sum), err, sizeof(err)) < 0) {
+		rc = vfail(evp, err);
+		goto out;
+	}
 	/* 3. The measurement log replayed against the quoted PCR 23, and what it names. */
 	if (!log || ll == 0) {
 		rc = vfail(evp, "no vigil_measurement_log");
@@ -249,6 +407,13 @@ int do_attest_verify(int argc, char **argv)
 		goto out;
 	}
 	printf("quote: AK trusted, nonce bound, sha256:0-23, PCR digest and signature verified\n");
+	if (fw64)
+		printf("firmware: %u events replay to the quoted PCRs 0-7\n", fw_events);
+	else
+		printf("firmware: no event log in the evidence (PCRs 0-7 not checked)\n");
+	if (tee)
+		printf("tee: %s; its signature chain is not verified (no Intel/AMD collateral)\n",
+		       tee_sum);
 	printf("log: %llu records replay to the quoted PCR 23\n", (unsigned long long)lc.records);
 	printf("vigild: sha256 %s\n", lc.vigild_sha256);
 	for (i = 0; i < lc.n_policies; i++)
