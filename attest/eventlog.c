@@ -74,10 +74,11 @@ int tcg_eventlog_replay(const uint8_t *log, size_t len, uint8_t pcr[TCG_FW_PCRS]
 		cnt = le32(log + off + 8);
 		o = off + 12;
 		if (cnt > nalg)
-			return attest_errf(err, errlen, -EBADMSG,
-			                   "firmware event log: event %u at offset %zu has %u digests "
-			                   "(the header names %u algorithms)",
-			                   n, off, cnt, nalg);
+			return attest_errf(
+			    err, errlen, -EBADMSG,
+			    "firmware event log: event %u at offset %zu has %u digests "
+			    "(the header names %u algorithms)",
+			    n, off, cnt, nalg);
 		for (k = 0; k < cnt; k++) {
 			uint16_t alg;
 
@@ -103,7 +104,8 @@ int tcg_eventlog_replay(const uint8_t *log, size_t len, uint8_t pcr[TCG_FW_PCRS]
 		if (esize > len - o - 4)
 			goto cut;
 		if (type == EV_NO_ACTION) {
-			/* Not extended; StartupLocality sets PCR 0's initial value to the locality. */
+			/* Not extended; StartupLocality sets PCR 0's initial value to the locality.
+			 */
 			if (idx == 0 && esize >= sizeof(LOCALITY_SIG) + 1 &&
 			    memcmp(log + o + 4, LOCALITY_SIG, sizeof(LOCALITY_SIG)) == 0)
 				pcr[0][31] = log[o + 4 + sizeof(LOCALITY_SIG)];
@@ -114,17 +116,20 @@ int tcg_eventlog_replay(const uint8_t *log, size_t len, uint8_t pcr[TCG_FW_PCRS]
 			/* A firmware event without the SHA-256 digest cannot be replayed into that
 			 * bank: refuse the log rather than skip the event. */
 			if (!sha256)
-				return attest_errf(err, errlen, -EBADMSG,
-				                   "firmware event log: event %u (PCR %u) has no SHA-256 "
-				                   "digest",
-				                   n, idx);
+				return attest_errf(
+				    err, errlen, -EBADMSG,
+				    "firmware event log: event %u (PCR %u) has no SHA-256 "
+				    "digest",
+				    n, idx);
 			c = EVP_MD_CTX_new();
 			okd = c && EVP_DigestInit_ex(c, EVP_sha256(), NULL) &&
-			      EVP_DigestUpdate(c, pcr[idx], 32) && EVP_DigestUpdate(c, sha256, 32) &&
+			      EVP_DigestUpdate(c, pcr[idx], 32) &&
+			      EVP_DigestUpdate(c, sha256, 32) &&
 			      EVP_DigestFinal_ex(c, pcr[idx], NULL);
 			EVP_MD_CTX_free(c);
 			if (!okd)
-				return attest_errf(err, errlen, -ENOMEM, "firmware event log: SHA-256");
+				return attest_errf(err, errlen, -ENOMEM,
+				                   "firmware event log: SHA-256");
 		}
 		off = o + 4 + esize;
 		n++;
@@ -132,6 +137,6 @@ int tcg_eventlog_replay(const uint8_t *log, size_t len, uint8_t pcr[TCG_FW_PCRS]
 	*n_events = n;
 	return 0;
 cut:
-	return attest_errf(err, errlen, -EBADMSG, "firmware event log: event %u at offset %zu is cut short",
-	                   n, off);
+	return attest_errf(err, errlen, -EBADMSG,
+	                   "firmware event log: event %u at offset %zu is cut short", n, off);
 }

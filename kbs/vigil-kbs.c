@@ -540,7 +540,7 @@ static int verify_attestation(struct broker *b, struct session *s, json_t *req, 
 		r = -EPERM;
 		goto out;
 	}
-	/* 8. The firmware event log: carried and named by digest (not replayed yet). */
+	/* 8. The firmware event log: replayed against the quoted PCRs 0-7, named by digest. */
 	fw64 = json_string_value(json_object_get(pe, "eventlog"));
 	if (!fw64 && json_is_true(json_object_get(b->cfg, "require_firmware_log"))) {
 		snprintf(why, whylen, "no firmware event log (eventlog) in the evidence");
@@ -552,6 +552,30 @@ static int verify_attestation(struct broker *b, struct session *s, json_t *req, 
 		snprintf(why, whylen, "eventlog is not base64");
 		r = -EINVAL;
 		goto out;
+	}
+	if (fw) {
+		uint8_t fpcr[TCG_FW_PCRS][32];
+		unsigned nev = 0, i;
+		char got[17], want[17];
+
+		r = tcg_eventlog_replay(fw, fwl, fpcr, &nev, why, whylen);
+		if (r < 0) {
+			r = -EPERM;
+			goto out;
+		}
+		for (i = 0; i < TCG_FW_PCRS && memcmp(fpcr[i], qv.pcr[i], 32) == 0; i++)
+			;
+		if (i < TCG_FW_PCRS) {
+			kbs_hex(fpcr[i], 8, got);
+			kbs_hex(qv.pcr[i], 8, want);
+			snprintf(
+			    why, whylen,
+			    "firmware event log: its %u events replay PCR %u to %s..., the quote "
+			    "has %s...",
+			    nev, i, got, want);
+			r = -EPERM;
+			goto out;
+		}
 	}
 	*claims = claims_json(&lc, fhex);
 	if (tee) {

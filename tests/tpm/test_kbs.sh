@@ -155,13 +155,23 @@ if [ -n "$keyring" ]; then
 	tail -n1 ml.log | jq -e '.content_type == "vigil/key-revoke"' > /dev/null && ok "the revocation is measured" ||
 		not_ok "revocation measured" "$(tail -n1 ml.log)"
 fi
-# --- the firmware event log (binary_bios_measurements) travels as "eventlog"; a stand-in here:
-# swtpm on the host has no firmware behind it ---
-head -c 3000 /dev/urandom > fw.bin
+# --- the firmware event log (binary_bios_measurements) travels as "eventlog"; swtpm on the host
+# has no firmware behind it, so the test plays the firmware: a TCG log written by
+# tests/tpm/fwlog.py, its SHA-256 digests extended into PCRs 0-7 with tpm2_pcrextend ---
+python3 "$top/tests/tpm/fwlog.py" fw.bin fw.extend
+ext_ok=1
+while read -r e; do tpm2_pcrextend "$e" > /dev/null 2>&1 || ext_ok=0; done < fw.extend
+[ "$ext_ok" = 1 ] && ok "firmware events extended into PCRs 0-7 (tpm2_pcrextend)" || not_ok "tpm2_pcrextend"
 start_kbs kbs.json
 expect_rc "key fetch sends the firmware event log (--firmware-log FILE)" 0 F --firmware-log "$tmp/fw.bin" --description vigil:disk-fw
 tail -n1 decisions.jsonl | jq -e --arg d "$(sha256sum < fw.bin | cut -c1-64)" '.allowed == true and .evidence.firmware_log_sha256 == $d' > /dev/null &&
-	ok "the broker names the firmware log it received by digest" || not_ok "firmware log digest" "$(tail -n1 decisions.jsonl)"
+	ok "the broker replayed the firmware log against PCRs 0-7 and names it by digest" || not_ok "firmware log digest" "$(tail -n1 decisions.jsonl)"
+cp fw.bin fw-bad.bin
+hdr=$(python3 -c 'import struct; b=open("fw.bin","rb").read(); print(32 + struct.unpack("<I", b[28:32])[0])')
+printf '\x05' | dd of=fw-bad.bin bs=1 seek="$hdr" conv=notrunc 2> /dev/null
+refused "a firmware log whose first event is moved to PCR 5" "firmware event log: its 15 events replay PCR 0 to" --firmware-log "$tmp/fw-bad.bin"
+head -c 3000 /dev/urandom > fw-junk.bin
+refused "a firmware log that is not a TCG log" "firmware event log: " --firmware-log "$tmp/fw-junk.bin"
 jq '.require_firmware_log = true' kbs.json > kbs-fw.json
 start_kbs kbs-fw.json
 refused "no firmware event log to a broker that requires one" "no firmware event log" --firmware-log none
