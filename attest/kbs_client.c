@@ -386,6 +386,12 @@ static int tee_evidence(const struct kbs_client_opts *o, const char *nonce, cons
 	} else {
 		json_t *ar = snp_report_to_trustee(tr.report, tr.len);
 
+		if (!ar) {
+			tsm_result_clear(&tr);
+			return attest_errf(err, errlen, -EBADMSG,
+			                   "kbs: TEE report: the SNP report has reserved bits set "
+			                   "(not expressible in Trustee's layout)");
+		}
 		/* No cert_chain: Trustee then fetches the VCEK from AMD's KDS itself. */
 		j = ar ? json_pack("{s:{s:o, s:n}}", "snp", "attestation_report", ar, "cert_chain")
 		       : NULL;

@@ -175,7 +175,9 @@ json_t *snp_report_to_trustee(const uint8_t *rep, size_t len)
 			v = json_integer(le32(p));
 			break;
 		case U64:
-			v = json_integer((json_int_t)le64(p));
+			/* JSON integers here are signed 64-bit; bit 63 of POLICY and PLATFORM_INFO
+			 * is reserved (must be zero): such a report is refused, not wrapped. */
+			v = le64(p) <= INT64_MAX ? json_integer((json_int_t)le64(p)) : NULL;
 			break;
 		case BYTES:
 			v = bytes_json(p, f->len);
