@@ -349,7 +349,8 @@ int kbs_binding_digest(const char *nonce, const json_t *tee_pubkey, const char *
 
 	if (!o)
 		return -ENOMEM;
-	json_object_set_new(o, "additional-evidence", json_string(additional ? additional : ""));
+	if (additional)
+		json_object_set_new(o, "additional-evidence", json_string(additional));
 	json_object_set_new(o, "nonce", json_string(nonce));
 	json_object_set(o, "tee-pubkey", (json_t *)tee_pubkey);
 	r = jcs_canonicalize(o, &text);

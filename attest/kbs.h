@@ -32,7 +32,9 @@ int kbs_unhex(const char *s, uint8_t *out, size_t len); /* exactly len bytes */
 /* Strings, integers, true/false/null, arrays and objects; a real number is -ENOTSUP (vigil never
  * binds one). Returns a malloc'd string. */
 int jcs_canonicalize(const json_t *v, char **ret);
-/* SHA-384 over JCS({"additional-evidence","nonce","tee-pubkey"}): the evidence binding. */
+/* SHA-384 over JCS({"additional-evidence","nonce","tee-pubkey"}): the evidence binding. With
+ * additional NULL, over JCS({"nonce","tee-pubkey"}): the runtime data Trustee binds a TDX/SNP
+ * report of additional_evidence to (kbs/src/attestation/backend.rs). */
 int kbs_binding_digest(const char *nonce, const json_t *tee_pubkey, const char *additional,
                        uint8_t out[48]);
 
@@ -138,7 +140,7 @@ struct tsm_result {
 /*
  * Writes the 64 bytes of report data (the binding digest zero-padded) to ROOT/vigil/inblob and
  * reads the report, retrying while another writer moves the generation; fails unless the report
- * carries exactly that report data (TDX quote v4 offset 568, SNP report offset 0x50).
+ * carries exactly that report data where tee_report_parse finds it.
  */
 int tsm_report(const char *root, const uint8_t data[64], struct tsm_result *ret, char *err,
                size_t errlen);
@@ -147,6 +149,34 @@ void tsm_result_clear(struct tsm_result *r);
  * signature chain is not checked: that needs Intel's or AMD's collateral). */
 int tsm_report_data_check(enum attest_platform p, const uint8_t *report, size_t len,
                           const uint8_t data[64]);
+
+/* What a relying party reads in a TDX quote (v4, or v5 with a TDX 1.0/1.5 body) or an SNP
+ * report (versions 2-5); the pointers point into the report. */
+#define SNP_REPORT_LEN 1184
+struct tee_report_info {
+	enum attest_platform platform;
+	unsigned version;           /* TDX quote version; SNP report version */
+	unsigned body_type;         /* TDX: 2 (TDX 1.0), 3 (TDX 1.5) */
+	size_t report_data_off;     /* TDX v4 568, v5 574; SNP 0x50 */
+	const uint8_t *report_data; /* 64 bytes */
+	const uint8_t *measurement; /* 48 bytes: TDX MRTD, SNP MEASUREMENT */
+	const uint8_t *tcb;         /* TDX TEE_TCB_SVN (16 bytes), SNP REPORTED_TCB (8) */
+	size_t tcb_len;
+	const uint8_t *rtmr; /* TDX: RTMR0-3, 4 x 48 bytes; SNP: NULL */
+};
+/* -EBADMSG when the report is not one of those or is cut short. */
+int tee_report_parse(enum attest_platform p, const uint8_t *rep, size_t len,
+                     struct tee_report_info *out);
+/* An SNP report as Trustee's `snp` verifier takes it (its SnpEvidence.attestation_report: the sev
+ * crate's serde layout); reserved bytes are not in it and read back as zero. */
+json_t *snp_report_to_trustee(const uint8_t *rep, size_t len);
+int snp_report_from_trustee(const json_t *o, uint8_t out[SNP_REPORT_LEN]);
+
+/* The firmware's TCG event log (crypto-agile, "Spec ID Event03") replayed into the SHA-256 bank
+ * of PCRs 0-7; *n_events the events read. -EBADMSG with err saying where the log is malformed. */
+#define TCG_FW_PCRS 8
+int tcg_eventlog_replay(const uint8_t *log, size_t len, uint8_t pcr[TCG_FW_PCRS][32],
+                        unsigned *n_events, char *err, size_t errlen);
 
 /* --- verification (the broker, `vigil attest verify`) --- */
 struct quote_verified {

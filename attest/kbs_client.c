@@ -1,5 +1,6 @@
 /* The Trustee KBS protocol "0.4.0" client: auth, attest (vTPM evidence), resource (JWE). libcurl,
- * TLS with a CA file, timeouts, retries with backoff for transport errors and 5xx. */
+ * TLS with a CA file, timeouts, retries with backoff for transport errors and 5xx (never for a
+ * certificate that fails verification). */
 #include "attest/kbs.h"
 #include "attest/internal.h"
 
@@ -9,6 +10,7 @@
 #include <openssl/pem.h>
 #include <openssl/x509.h>
 #include <stdarg.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -62,6 +64,22 @@ static CURL *handle_new(const struct kbs_client_opts *o)
 		curl_easy_setopt(c, CURLOPT_CAINFO, o->cafile);
 	curl_easy_setopt(c, CURLOPT_WRITEFUNCTION, on_data);
 	return c;
+}
+
+static bool tls_verify_failed(CURLcode cr)
+{
+	switch (cr) {
+	case CURLE_PEER_FAILED_VERIFICATION: /* also CURLE_SSL_CACERT (the same code since 7.62) */
+	case CURLE_SSL_CACERT_BADFILE:
+	case CURLE_SSL_CRL_BADFILE:
+	case CURLE_SSL_ISSUER_ERROR:
+	case CURLE_SSL_PINNEDPUBKEYNOTMATCH:
+	case CURLE_SSL_INVALIDCERTSTATUS:
+	case CURLE_SSL_CERTPROBLEM:
+		return true;
+	default:
+		return false;
+	}
 }
 
 /* One request with retries; *ret the body (2xx), or err says why (the broker's error type). */
@@ -118,6 +136,14 @@ static int request(CURL *c, const struct kbs_client_opts *o, const char *path, c
 			return -EACCES;
 		}
 		free(b.p);
+		/* The broker's certificate failed verification (or the CA file is unusable): a
+		 * retry meets the same certificate, and a man in the middle is no transient error:
+		 * fail at once. */
+		if (tls_verify_failed(cr))
+			return attest_errf(err, errlen, -EKEYREJECTED,
+			                   "kbs: %s: TLS: %s (certificate verification failed; not "
+			                   "retried)",
+			                   url, curl_easy_strerror(cr));
 		if (attempt >= retries) {
 			if (cr != CURLE_OK)
 				return attest_errf(err, errlen, -EHOSTUNREACH,
@@ -322,9 +348,11 @@ out:
 }
 
 /*
- * TDX/SNP evidence when the guest has configfs-tsm: the report's data is the binding of the nonce
- * and the ephemeral key alone (additional-evidence ""), zero-padded to 64; the report then travels
- * as additional_evidence, which the TPM quote's binding covers. *ret: "" when there is no TEE.
+ * TDX/SNP evidence when the guest has configfs-tsm, as Trustee takes additional_evidence: the
+ * report data is SHA-384 of JCS({"nonce","tee-pubkey"}) zero-padded to 64 (Trustee's runtime data
+ * for additional evidence); {"tdx":{"quote":<base64>}} or {"snp":{"attestation_report":<the report
+ * in Trustee's JSON layout>,"cert_chain":null}}. The TPM quote's binding covers it. *ret: "" when
+ * there is no TEE.
  */
 static int tee_evidence(const struct kbs_client_opts *o, const char *nonce, const json_t *jwk,
                         char **ret, char *err, size_t errlen)
@@ -342,7 +370,7 @@ static int tee_evidence(const struct kbs_client_opts *o, const char *nonce, cons
 		*ret = strdup("");
 		return *ret ? 0 : attest_errf(err, errlen, -ENOMEM, "kbs: out of memory");
 	}
-	r = kbs_binding_digest(nonce, jwk, "", b0);
+	r = kbs_binding_digest(nonce, jwk, NULL, b0);
 	if (r < 0)
 		return attest_errf(err, errlen, r, "kbs: cannot compute the TEE report binding");
 	memset(rd, 0, sizeof(rd));
@@ -351,13 +379,25 @@ static int tee_evidence(const struct kbs_client_opts *o, const char *nonce, cons
 	r = tsm_report(root, rd, &tr, terr, sizeof(terr));
 	if (r < 0)
 		return attest_errf(err, errlen, r, "kbs: TEE report: %s", terr);
-	b64 = kbs_b64(tr.report, tr.len, false);
-	j = tr.platform == ATTEST_PLATFORM_TDX
-	        ? json_pack("{s:{s:s}}", "tdx", "quote", b64 ? b64 : "")
-	        : json_pack("{s:{s:s}}", "snp", "report", b64 ? b64 : "");
-	*ret = j && b64 ? json_dumps(j, JSON_COMPACT | JSON_SORT_KEYS) : NULL;
+	if (tr.platform == ATTEST_PLATFORM_TDX) {
+		b64 = kbs_b64(tr.report, tr.len, false);
+		j = b64 ? json_pack("{s:{s:s}}", "tdx", "quote", b64) : NULL;
+		free(b64);
+	} else {
+		json_t *ar = snp_report_to_trustee(tr.report, tr.len);
+
+		if (!ar) {
+			tsm_result_clear(&tr);
+			return attest_errf(err, errlen, -EBADMSG,
+			                   "kbs: TEE report: the SNP report has reserved bits set "
+			                   "(not expressible in Trustee's layout)");
+		}
+		/* No cert_chain: Trustee then fetches the VCEK from AMD's KDS itself. */
+		j = ar ? json_pack("{s:{s:o, s:n}}", "snp", "attestation_report", ar, "cert_chain")
+		       : NULL;
+	}
+	*ret = j ? json_dumps(j, JSON_COMPACT | JSON_SORT_KEYS) : NULL;
 	json_decref(j);
-	free(b64);
 	tsm_result_clear(&tr);
 	return *ret ? 0 : attest_errf(err, errlen, -ENOMEM, "kbs: out of memory");
 }

@@ -14,10 +14,6 @@
 #include <unistd.h>
 
 #define TSM_ENTRY "vigil"
-/* TDX quote v4: 48-byte header, then the TD quote body whose REPORTDATA is at offset 520. */
-#define TDX_REPORTDATA_OFF 568
-/* SNP ATTESTATION_REPORT: REPORT_DATA at 0x50. */
-#define SNP_REPORTDATA_OFF 0x50
 
 /* Reads a whole attribute (at most max bytes); *len its size. */
 static int read_attr(const char *dir, const char *name, uint8_t *buf, size_t max, size_t *len)
@@ -68,7 +64,8 @@ int tsm_report(const char *root, const uint8_t data[64], struct tsm_result *ret,
 {
 	char dir[4096];
 	uint8_t prov[64];
-	size_t plen = 0, off;
+	size_t plen = 0;
+	struct tee_report_info ti;
 	unsigned long long g1 = 0, g2 = 0;
 	int fd, r = 0, tries;
 
@@ -88,10 +85,8 @@ int tsm_report(const char *root, const uint8_t data[64], struct tsm_result *ret,
 	prov[plen] = 0;
 	if (strcmp((char *)prov, "tdx_guest") == 0) {
 		ret->platform = ATTEST_PLATFORM_TDX;
-		off = TDX_REPORTDATA_OFF;
 	} else if (strcmp((char *)prov, "sev_guest") == 0) {
 		ret->platform = ATTEST_PLATFORM_SNP;
-		off = SNP_REPORTDATA_OFF;
 	} else {
 		return attest_errf(err, errlen, -ENOTSUP,
 		                   "%s/provider: '%s' is neither tdx_guest nor "
@@ -131,13 +126,22 @@ int tsm_report(const char *root, const uint8_t data[64], struct tsm_result *ret,
 		return attest_errf(err, errlen, -EBUSY, "%s: another writer kept changing inblob",
 		                   dir);
 	}
-	if (ret->len < off + 64 || memcmp(ret->report + off, data, 64) != 0) {
+	if (tee_report_parse(ret->platform, ret->report, ret->len, &ti) < 0) {
+		size_t len = ret->len;
+
+		tsm_result_clear(ret);
+		return attest_errf(err, errlen, -EBADMSG,
+		                   "%s/outblob: not a %s report (%zu bytes: unknown version or "
+		                   "cut short)",
+		                   dir, (char *)prov, len);
+	}
+	if (memcmp(ti.report_data, data, 64) != 0) {
 		tsm_result_clear(ret);
 		return attest_errf(
 		    err, errlen, -EBADMSG,
 		    "%s/outblob: the %s report does not carry the report data written "
 		    "(offset %zu)",
-		    dir, (char *)prov, off);
+		    dir, (char *)prov, ti.report_data_off);
 	}
 	return 0;
 }
@@ -145,11 +149,12 @@ int tsm_report(const char *root, const uint8_t data[64], struct tsm_result *ret,
 int tsm_report_data_check(enum attest_platform p, const uint8_t *report, size_t len,
                           const uint8_t data[64])
 {
-	size_t off = p == ATTEST_PLATFORM_TDX ? TDX_REPORTDATA_OFF : SNP_REPORTDATA_OFF;
+	struct tee_report_info ti;
+	int r = tee_report_parse(p, report, len, &ti);
 
-	if (p != ATTEST_PLATFORM_TDX && p != ATTEST_PLATFORM_SNP)
-		return -ENOTSUP;
-	return len >= off + 64 && memcmp(report + off, data, 64) == 0 ? 0 : -EBADMSG;
+	if (r < 0)
+		return r;
+	return memcmp(ti.report_data, data, 64) == 0 ? 0 : -EBADMSG;
 }
 
 void tsm_result_clear(struct tsm_result *r)

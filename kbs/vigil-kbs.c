@@ -337,47 +337,73 @@ static json_t *claims_json(const struct log_claims *lc, const char *ak_fpr)
 }
 
 /* The checks, in order; 0 and *claims, or a reason and the error kind. */
-/* additional_evidence {"tdx":{"quote"}} or {"snp":{"report"}} (base64): the report data bound;
- * *ret the claim (platform, digest, what was and was not verified). */
+/* additional_evidence as Trustee takes it: {"tdx":{"quote":<base64>}} or {"snp":
+ * {"attestation_report":<Trustee's JSON layout>,"cert_chain":...}}; its report data must be
+ * SHA-384(JCS({"nonce","tee-pubkey"})) zero-padded, Trustee's runtime data for additional
+ * evidence. *ret the claim (platform, digest, measurement, TCB, what was and was not verified). */
 static int tee_check(struct broker *b, const char *nonce, const json_t *jwk, const char *add,
                      json_t **ret, char *why, size_t whylen)
 {
 	json_t *j = json_loads(add, JSON_REJECT_DUPLICATES, NULL);
 	json_t *tdx = json_object_get(j, "tdx"), *snp = json_object_get(j, "snp");
-	const char *b64 = tdx ? json_string_value(json_object_get(tdx, "quote"))
-	                      : json_string_value(json_object_get(snp, "report"));
+	const char *b64 = json_string_value(json_object_get(tdx, "quote"));
 	const char *want = json_string_value(json_object_get(b->cfg, "require_tee_report"));
 	enum attest_platform p = tdx ? ATTEST_PLATFORM_TDX : ATTEST_PLATFORM_SNP;
 	const char *name = tdx ? "tdx" : "snp";
 	uint8_t *rep = NULL, b0[48], rd[64], d[32];
+	struct tee_report_info ti;
 	size_t len = 0;
-	char hex[65];
+	char hex[65], m[97], tcb[33];
 	int r = -EPERM;
 
-	if (!j || json_object_size(j) != 1 || (!tdx && !snp) || !b64 ||
-	    !(rep = kbs_unb64(b64, &len))) {
-		snprintf(
-		    why, whylen,
-		    "additional_evidence is not {\"tdx\":{\"quote\"}} or {\"snp\":{\"report\"}}");
+	if (!j || json_object_size(j) != 1 || (!tdx && !snp)) {
+		snprintf(why, whylen,
+		         "additional_evidence is not {\"tdx\":{\"quote\"}} or "
+		         "{\"snp\":{\"attestation_report\"}}");
 		goto out;
+	}
+	if (tdx && (!b64 || !(rep = kbs_unb64(b64, &len)))) {
+		snprintf(why, whylen, "additional_evidence: tdx.quote is not base64");
+		goto out;
+	}
+	if (snp) {
+		rep = malloc(SNP_REPORT_LEN);
+		len = SNP_REPORT_LEN;
+		/* Trustee's layout only: the field names and sizes its sev crate deserializes. */
+		if (!rep ||
+		    snp_report_from_trustee(json_object_get(snp, "attestation_report"), rep) < 0) {
+			snprintf(
+			    why, whylen,
+			    "additional_evidence: snp.attestation_report is not an SNP report in "
+			    "Trustee's layout");
+			goto out;
+		}
 	}
 	if (want && strcmp(want, name) != 0) {
 		snprintf(why, whylen, "a %s report where require_tee_report is %s", name, want);
 		goto out;
 	}
+	if (tee_report_parse(p, rep, len, &ti) < 0) {
+		snprintf(why, whylen, "%s report: unknown version or cut short (%zu bytes)", name,
+		         len);
+		goto out;
+	}
 	memset(rd, 0, sizeof(rd));
-	if (kbs_binding_digest(nonce, jwk, "", b0) < 0) {
+	if (kbs_binding_digest(nonce, jwk, NULL, b0) < 0) {
 		snprintf(why, whylen, "cannot canonicalize runtime-data (JCS)");
 		goto out;
 	}
 	memcpy(rd, b0, sizeof(b0));
-	if (tsm_report_data_check(p, rep, len, rd) < 0) {
+	if (memcmp(ti.report_data, rd, 64) != 0) {
 		snprintf(why, whylen, "%s report: its report data is not the nonce binding", name);
 		goto out;
 	}
 	EVP_Digest(rep, len, d, NULL, EVP_sha256(), NULL);
 	kbs_hex(d, 32, hex);
-	*ret = json_pack("{s:s, s:s, s:b, s:b}", "platform", name, "sha256", hex,
+	kbs_hex(ti.measurement, 48, m);
+	kbs_hex(ti.tcb, ti.tcb_len, tcb);
+	*ret = json_pack("{s:s, s:s, s:i, s:s, s:s, s:b, s:b}", "platform", name, "sha256", hex,
+	                 "version", (int)ti.version, "measurement", m, "tcb", tcb,
 	                 "report_data_bound", 1, "signature_verified", 0);
 	r = 0;
 out:
@@ -514,7 +540,7 @@ static int verify_attestation(struct broker *b, struct session *s, json_t *req, 
 		r = -EPERM;
 		goto out;
 	}
-	/* 8. The firmware event log: carried and named by digest (not replayed yet). */
+	/* 8. The firmware event log: replayed against the quoted PCRs 0-7, named by digest. */
 	fw64 = json_string_value(json_object_get(pe, "eventlog"));
 	if (!fw64 && json_is_true(json_object_get(b->cfg, "require_firmware_log"))) {
 		snprintf(why, whylen, "no firmware event log (eventlog) in the evidence");
@@ -526,6 +552,30 @@ static int verify_attestation(struct broker *b, struct session *s, json_t *req, 
 		snprintf(why, whylen, "eventlog is not base64");
 		r = -EINVAL;
 		goto out;
+	}
+	if (fw) {
+		uint8_t fpcr[TCG_FW_PCRS][32];
+		unsigned nev = 0, i;
+		char got[17], want[17];
+
+		r = tcg_eventlog_replay(fw, fwl, fpcr, &nev, why, whylen);
+		if (r < 0) {
+			r = -EPERM;
+			goto out;
+		}
+		for (i = 0; i < TCG_FW_PCRS && memcmp(fpcr[i], qv.pcr[i], 32) == 0; i++)
+			;
+		if (i < TCG_FW_PCRS) {
+			kbs_hex(fpcr[i], 8, got);
+			kbs_hex(qv.pcr[i], 8, want);
+			snprintf(
+			    why, whylen,
+			    "firmware event log: its %u events replay PCR %u to %s..., the quote "
+			    "has %s...",
+			    nev, i, got, want);
+			r = -EPERM;
+			goto out;
+		}
 	}
 	*claims = claims_json(&lc, fhex);
 	if (tee) {

@@ -307,6 +307,10 @@ int do_attest(int argc, char **argv)
 	    {"evidence", do_attest_evidence, "tpm evidence (quote, AK, measurement log) to a file"},
 	    {"tsm-report", do_attest_tsm,
 	     "a TDX/SNP report through configfs-tsm, report data bound"},
+	    {"firmware-log", do_attest_firmware_log,
+	     "the firmware's TCG event log replayed: PCRs 0-7 (SHA-256)"},
+	    {"tee-report", do_attest_tee_report,
+	     "a TDX quote / SNP report: report data, measurement, TCB (or Trustee's SNP layout)"},
 	    {"verify", do_attest_verify, "offline: quote -> PCRs -> log -> policies -> audit log"},
 	};
 

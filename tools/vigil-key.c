@@ -22,7 +22,7 @@ struct key_args {
 	struct kbs_client_opts o;
 	const char *resource, *description, *keyring, *measure_log, *out, *nonce_hex, *jwk, *key,
 	    *additional;
-	bool no_log;
+	bool no_log, tee_runtime;
 };
 
 static long keyring_id(const char *s)
@@ -88,6 +88,7 @@ static int parse_key_args(int argc, char **argv, struct key_args *ka, const char
 	    {"jwk", required_argument, NULL, 'j'},
 	    {"key", required_argument, NULL, 'y'},
 	    {"additional", required_argument, NULL, 'A'},
+	    {"tee-runtime", no_argument, NULL, 1001},
 	    {"report-data", required_argument, NULL, 'D'},
 	    {"enroll", no_argument, NULL, 'E'},
 	    {"firmware-log", required_argument, NULL, 'W'},
@@ -167,6 +168,9 @@ static int parse_key_args(int argc, char **argv, struct key_args *ka, const char
 			break;
 		case 'A':
 			ka->additional = optarg;
+			break;
+		case 1001:
+			ka->tee_runtime = true;
 			break;
 		case 'D':
 			ka->o.report_data_len = strtoul(optarg, NULL, 10);
@@ -486,26 +490,33 @@ int do_attest_quote(int argc, char **argv)
 	return VIGIL_EXIT_OK;
 }
 
-/* `vigil attest binding --nonce N --jwk FILE`: the JCS text and its SHA-384. */
+/* `vigil attest binding --nonce N --jwk FILE`: the JCS text and its SHA-384. --tee-runtime: of
+ * {"nonce","tee-pubkey"} alone, the runtime data a TDX/SNP report of additional_evidence binds. */
 int do_attest_binding(int argc, char **argv)
 {
-	static const char usage[] = "attest binding --nonce NONCE --jwk FILE [--additional S]";
+	static const char usage[] =
+	    "attest binding --nonce NONCE --jwk FILE [--additional S | --tee-runtime]";
 	struct key_args ka = {0};
 	json_t *jwk, *o;
 	uint8_t d[48];
 	char hex[97], *text = NULL;
 
-	if (parse_key_args(argc, argv, &ka, usage) < 0 || !ka.nonce_hex || !ka.jwk)
+	if (parse_key_args(argc, argv, &ka, usage) < 0 || !ka.nonce_hex || !ka.jwk ||
+	    (ka.tee_runtime && ka.additional))
 		return VIGIL_EXIT_USAGE;
 	jwk = json_load_file(ka.jwk, JSON_REJECT_DUPLICATES, NULL);
 	if (!jwk) {
 		fprintf(stderr, "vigil: attest binding: %s: not JSON\n", ka.jwk);
 		return VIGIL_EXIT_INVALID;
 	}
-	o = json_pack("{s:s, s:s, s:O}", "additional-evidence", ka.additional ? ka.additional : "",
-	              "nonce", ka.nonce_hex, "tee-pubkey", jwk);
+	o = ka.tee_runtime ? json_pack("{s:s, s:O}", "nonce", ka.nonce_hex, "tee-pubkey", jwk)
+	                   : json_pack("{s:s, s:s, s:O}", "additional-evidence",
+	                               ka.additional ? ka.additional : "", "nonce", ka.nonce_hex,
+	                               "tee-pubkey", jwk);
 	if (jcs_canonicalize(o, &text) < 0 ||
-	    kbs_binding_digest(ka.nonce_hex, jwk, ka.additional, d) < 0) {
+	    kbs_binding_digest(ka.nonce_hex, jwk,
+	                       ka.tee_runtime ? NULL : (ka.additional ? ka.additional : ""),
+	                       d) < 0) {
 		fprintf(stderr, "vigil: attest binding: %s: cannot canonicalize (a real number?)\n",
 		        ka.jwk);
 		json_decref(o);

@@ -34,5 +34,7 @@ int do_attest_jwe(int argc, char **argv);
 int do_attest_evidence(int argc, char **argv); /* tools/vigil-verify.c */
 int do_attest_verify(int argc, char **argv);
 int do_attest_tsm(int argc, char **argv);
+int do_attest_tee_report(int argc, char **argv);
+int do_attest_firmware_log(int argc, char **argv);
 
 #endif /* VIGIL_TOOLS_H */

@@ -5,6 +5,7 @@ flattened JWE (A256GCM; ECDH-ES+A256KW with Concat KDF, RSA-OAEP-256), on Python
 
   kbs_vectors.py jcs FILE                  -> JCS text of the JSON in FILE
   kbs_vectors.py binding NONCE JWK-FILE    -> SHA-384 hex of JCS({additional-evidence,nonce,tee-pubkey})
+  kbs_vectors.py tee-binding NONCE JWK-FILE -> SHA-384 hex of JCS({nonce,tee-pubkey}) (TDX/SNP report data)
   kbs_vectors.py keys DIR                  -> DIR/{ec,rsa}.pem and DIR/{ec,rsa}.jwk (fixed EC key)
   kbs_vectors.py decrypt KEY-PEM JWE-FILE  -> plaintext hex
   kbs_vectors.py encrypt JWK-FILE HEX      -> a JWE (fixed CEK, IV and ephemeral key)
@@ -113,6 +114,9 @@ def main():
         print(jcs(json.load(open(sys.argv[2]))))
     elif cmd == "binding":
         o = {"additional-evidence": "", "nonce": sys.argv[2], "tee-pubkey": json.load(open(sys.argv[3]))}
+        print(hashlib.sha384(jcs(o).encode()).hexdigest())
+    elif cmd == "tee-binding":  # Trustee's runtime data for additional evidence
+        o = {"nonce": sys.argv[2], "tee-pubkey": json.load(open(sys.argv[3]))}
         print(hashlib.sha384(jcs(o).encode()).hexdigest())
     elif cmd == "keys":
         d = sys.argv[2]

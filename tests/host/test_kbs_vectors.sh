@@ -21,6 +21,16 @@ printf '%s' '{"kty":"EC","\ufb33":1,"\ud83d\ude00":2,"\u20ac":"euro","z":{"b":[t
 "$V" attest binding --nonce 'n0nce/+=' --jwk weird.json > b.out
 same "JCS text (UTF-16 key order, escapes)" "$(sed -n 1p b.out)" "$($PY jcs <(jq -c '{"additional-evidence":"",nonce:"n0nce/+=","tee-pubkey":.}' weird.json))"
 same "binding digest (SHA-384 over JCS)" "$(sed -n 2p b.out)" "$($PY binding 'n0nce/+=' weird.json)"
+# The TDX/SNP report data: Trustee verifies additional evidence against {"nonce","tee-pubkey"}
+# alone (kbs/src/attestation/backend.rs), hashed as its attestation service hashes structured
+# runtime data: SHA-384 of the canonical JSON. Trustee's own vector (attestation-service/src/lib.rs
+# test: {"b":1,"a":"test","c":{"d":"e"}} -> e71ce8e7...) checks the hashing of canonical JSON.
+"$V" attest binding --nonce 'n0nce/+=' --jwk weird.json --tee-runtime > t.out
+same "TEE runtime-data JCS text: no additional-evidence member" "$(sed -n 1p t.out)" "$($PY jcs <(jq -c '{nonce:"n0nce/+=","tee-pubkey":.}' weird.json))"
+same "TEE runtime-data digest (SHA-384 over JCS)" "$(sed -n 2p t.out)" "$($PY tee-binding 'n0nce/+=' weird.json)"
+[ "$(sed -n 2p t.out)" != "$(sed -n 2p b.out)" ] && ok "... and it differs from the quote's binding (which has additional-evidence)" || not_ok "tee binding = quote binding"
+same "Trustee's canonical-JSON SHA-384 vector (python's JCS)" "$(printf '%s' "$($PY jcs <(echo '{"b": 1, "a": "test", "c": {"d": "e"}}'))" | sha384sum | cut -c1-96)" \
+	e71ce8e70d814ba6639c3612ebee0ff1f76f650f8dbb5e47157e0f3f525cd22c4597480a186427c813ca941da78870c3
 echo '{"x":1.5}' > real.json
 "$V" attest binding --nonce n --jwk real.json > /dev/null 2> err && not_ok "a real number is refused" || ok "a real number is refused: $(cat err)"
 

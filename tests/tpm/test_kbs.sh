@@ -155,46 +155,64 @@ if [ -n "$keyring" ]; then
 	tail -n1 ml.log | jq -e '.content_type == "vigil/key-revoke"' > /dev/null && ok "the revocation is measured" ||
 		not_ok "revocation measured" "$(tail -n1 ml.log)"
 fi
-# --- the firmware event log (binary_bios_measurements) travels as "eventlog"; a stand-in here:
-# swtpm on the host has no firmware behind it ---
-head -c 3000 /dev/urandom > fw.bin
+# --- the firmware event log (binary_bios_measurements) travels as "eventlog"; swtpm on the host
+# has no firmware behind it, so the test plays the firmware: a TCG log written by
+# tests/tpm/fwlog.py, its SHA-256 digests extended into PCRs 0-7 with tpm2_pcrextend ---
+python3 "$top/tests/tpm/fwlog.py" fw.bin fw.extend
+ext_ok=1
+while read -r e; do tpm2_pcrextend "$e" > /dev/null 2>&1 || ext_ok=0; done < fw.extend
+[ "$ext_ok" = 1 ] && ok "firmware events extended into PCRs 0-7 (tpm2_pcrextend)" || not_ok "tpm2_pcrextend"
 start_kbs kbs.json
 expect_rc "key fetch sends the firmware event log (--firmware-log FILE)" 0 F --firmware-log "$tmp/fw.bin" --description vigil:disk-fw
 tail -n1 decisions.jsonl | jq -e --arg d "$(sha256sum < fw.bin | cut -c1-64)" '.allowed == true and .evidence.firmware_log_sha256 == $d' > /dev/null &&
-	ok "the broker names the firmware log it received by digest" || not_ok "firmware log digest" "$(tail -n1 decisions.jsonl)"
+	ok "the broker replayed the firmware log against PCRs 0-7 and names it by digest" || not_ok "firmware log digest" "$(tail -n1 decisions.jsonl)"
+cp fw.bin fw-bad.bin
+hdr=$(python3 -c 'import struct; b=open("fw.bin","rb").read(); print(32 + struct.unpack("<I", b[28:32])[0])')
+printf '\x05' | dd of=fw-bad.bin bs=1 seek="$hdr" conv=notrunc 2> /dev/null
+refused "a firmware log whose first event is moved to PCR 5" "firmware event log: its 15 events replay PCR 0 to" --firmware-log "$tmp/fw-bad.bin"
+head -c 3000 /dev/urandom > fw-junk.bin
+refused "a firmware log that is not a TCG log" "firmware event log: " --firmware-log "$tmp/fw-junk.bin"
 jq '.require_firmware_log = true' kbs.json > kbs-fw.json
 start_kbs kbs-fw.json
 refused "no firmware event log to a broker that requires one" "no firmware event log" --firmware-log none
 expect_rc "... and with it, released" 0 F --firmware-log "$tmp/fw.bin" --description vigil:disk-fw2
 
 # --- TDX / SNP evidence on a FAKE configfs-tsm tree (no TDX/SNP hardware exists here). outblob is
-# a FIFO whose writer answers each read with a synthetic report around the report data just
-# written to inblob (TDX quote v4: REPORTDATA at 568; SNP: REPORT_DATA at 0x50); nothing else in
-# it is meaningful, and no signature exists. The broker checks the binding only. ---
+# a FIFO whose writer answers each read with a RECORDED report (tests/data/tee, from Trustee's
+# test data) whose report data is replaced by the report data just written to inblob (TDX quote
+# v4: at 568; SNP: at 0x50). The recorded report data matches no nonce of ours, hence the patch;
+# the patched copy's signature is no longer valid, and the broker checks the binding only. ---
 tsm_pid=
-tsm_fake() { # tsm_fake PROVIDER OFFSET SIZE
+tsm_fake() { # tsm_fake PROVIDER SAMPLE OFFSET
 	[ -n "$tsm_pid" ] && kill "$tsm_pid" 2> /dev/null && wait "$tsm_pid" 2> /dev/null
 	rm -rf tsm && mkdir -p tsm/vigil
 	printf '%s\n' "$1" > tsm/vigil/provider
 	echo 1 > tsm/vigil/generation
 	mkfifo tsm/vigil/outblob
-	(while :; do { head -c "$2" /dev/zero; head -c 64 tsm/vigil/inblob; head -c $(($3 - $2 - 64)) /dev/zero; } > tsm/vigil/outblob; done) &
+	(while :; do { head -c "$3" "$2"; head -c 64 tsm/vigil/inblob; tail -c +$(($3 + 65)) "$2"; } > tsm/vigil/outblob; done) &
 	tsm_pid=$!
 }
 start_kbs kbs.json
-tsm_fake tdx_guest 568 5000
+tsm_fake tdx_guest "$top/tests/data/tee/tdx_quote_4.dat" 568
 expect_rc "TDX (fake tree): the quote travels as additional_evidence, released" 0 F --tsm-root "$tmp/tsm" --description vigil:disk-tdx
 tail -n1 decisions.jsonl | jq -e '.allowed == true and .evidence.tee_report.platform == "tdx" and .evidence.tee_report.report_data_bound == true and .evidence.tee_report.signature_verified == false' > /dev/null &&
 	ok "the broker bound the TDX report to the nonce and says its signature is not verified" || not_ok "tdx claim" "$(tail -n1 decisions.jsonl)"
+tail -n1 decisions.jsonl | jq -e --arg m "$(xxd -p -s 184 -l 48 -c 48 "$top/tests/data/tee/tdx_quote_4.dat")" '.evidence.tee_report.version == 4 and .evidence.tee_report.measurement == $m and .evidence.tee_report.tcb == "03000500000000000000000000000000"' > /dev/null &&
+	ok "... its claim carries the recorded quote's MRTD and TEE_TCB_SVN" || not_ok "tdx measurement claim" "$(tail -n1 decisions.jsonl)"
 refused "TDX report bound to another nonce (checked by the broker)" "tdx report: its report data is not the nonce binding" --tsm-root "$tmp/tsm" --fault wrong-nonce
 jq '.require_tee_report = "snp"' kbs.json > kbs-snp.json
 start_kbs kbs-snp.json
 refused "a TDX report where the broker requires SNP" "a tdx report where require_tee_report is snp" --tsm-root "$tmp/tsm"
 refused "no TEE report where the broker requires one" "no snp report in additional_evidence" --tsm-root none
-tsm_fake sev_guest 80 1184
+tsm_fake sev_guest "$top/tests/data/tee/snp-report-v2.bin" 80
 expect_rc "SNP (fake tree): the report travels as additional_evidence, released" 0 F --tsm-root "$tmp/tsm" --description vigil:disk-snp
 tail -n1 decisions.jsonl | jq -e '.allowed == true and .evidence.tee_report.platform == "snp" and .evidence.tee_report.report_data_bound == true' > /dev/null &&
 	ok "the broker bound the SNP report to the nonce" || not_ok "snp claim" "$(tail -n1 decisions.jsonl)"
+# The client sends the SNP report in Trustee's JSON layout (SnpEvidence.attestation_report); the
+# broker rebuilds the raw report from it: the recorded report's measurement and TCB come through.
+tail -n1 decisions.jsonl | jq -e --arg m "$(xxd -p -s 0x90 -l 48 -c 48 "$top/tests/data/tee/snp-report-v2.bin")" '.evidence.tee_report.version == 2 and .evidence.tee_report.measurement == $m and .evidence.tee_report.tcb == "0300000000000873"' > /dev/null &&
+	ok "... from Trustee's JSON layout: the recorded report's measurement and REPORTED_TCB" || not_ok "snp layout claim" "$(tail -n1 decisions.jsonl)"
+refused "SNP report bound to another nonce (checked by the broker)" "snp report: its report data is not the nonce binding" --tsm-root "$tmp/tsm" --fault wrong-nonce
 kill "$tsm_pid" 2> /dev/null
 wait "$tsm_pid" 2> /dev/null
 tsm_pid=
@@ -225,6 +243,16 @@ expect_rc "key fetch over HTTPS with --cafile naming the broker's CA" 0 F --cafi
 }
 expect_fail "HTTPS with another CA in --cafile: refused, nothing released" 1 "kbs: .*(certificate|SSL|TLS)" F --cafile "$tmp/rogue-ca.pem" --description vigil:disk-rogue
 [ -z "$keyring" ] || ! keyctl search "$keyring" user vigil:disk-rogue > /dev/null 2>&1 && ok "nothing placed when the broker's certificate is not trusted"
+# A certificate that fails verification is not retried: with --retries 5 a retry loop would
+# wait 0.1+0.2+0.4+0.8+1.6 s and say "after 6 tries"; the client fails at once, saying why.
+t0=$(date +%s%N)
+expect_fail "untrusted broker certificate with --retries 5: not retried, one line" 1 "TLS: .*certificate verification failed; not retried" F --cafile "$tmp/rogue-ca.pem" --retries 5 --description vigil:disk-rogue
+ms=$((($(date +%s%N) - t0) / 1000000))
+if [ "$ms" -lt 1500 ] && ! grep -q "tries)" "$tmp/err"; then
+	ok "... it failed at once ($ms ms, no retry)"
+else
+	not_ok "TLS failure retried" "$ms ms: $(cat "$tmp/err")"
+fi
 URL=${URL/https:/http:}
 expect_fail "plain HTTP to the TLS broker: refused" 1 "kbs: " F --description vigil:disk-plain
 jq --arg c "$tmp/tls.pem" --arg k "$tmp/rogue.key" '.tls_cert = $c | .tls_key = $k' kbs.json > kbs-badtls.json

@@ -77,6 +77,16 @@ outside vigil attest evidence --tcti $T --nonce "$nonce" --out /tmp/ev.json > /d
 expect_rc "vigil attest verify: quote -> PCR 23 -> log -> vigild, kbs-test -> audit log" 0 \
 	outside vigil attest verify --evidence /tmp/ev.json --ak /tmp/akq/ak.pem --nonce "$nonce" --audit-dir /var/log/vigil --vigild-sha256 "$vd"
 grep -q "^policy: kbs-test serial 1" /tmp/.out && ok "it names the policy in force" || not_ok "verify names kbs-test" "$(cat /tmp/.out)"
+# With the guest's own firmware log (when securityfs has one), verify replays it against the
+# quoted PCRs 0-7: the firmware's real log, not a test's.
+if outside test -r $FW; then
+	grep -q "^firmware: [0-9]* events replay to the quoted PCRs 0-7" /tmp/.out &&
+		ok "verify replays the guest's firmware event log against the quoted PCRs 0-7: $(grep '^firmware' /tmp/.out)" ||
+		not_ok "firmware log replayed by verify" "$(cat /tmp/.out)"
+else
+	grep -q "^firmware: no event log in the evidence" /tmp/.out && ok "verify says PCRs 0-7 were not checked (no firmware log here)" ||
+		not_ok "verify without a firmware log" "$(cat /tmp/.out)"
+fi
 
 # A revocation trigger: 3 denied execs in the scope (revoke_after_denials), then a reload
 # fetches it again.
