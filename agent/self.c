@@ -27,6 +27,24 @@ static const char *const protected_devices[] = {"/dev/tdx_guest", "/dev/sev-gues
 static const char *const protected_dirs[] = {"/etc/vigil", "/var/lib/vigil", "/var/log/vigil",
                                              "/run/vigil", NULL};
 
+/*
+ * Platform code: files the platform (PID 1, the service manager, cron, udev, the dynamic loader of
+ * every later start, a restarted vigild's included) reads as code or as orders to run code. The
+ * scope may not write, create, replace or remove any of them; a missing one may not be created
+ * (protect_name). The platform still may (upgrades). docs/ARCHITECTURE.md lists them.
+ */
+static const char *const platform_code[] = {
+    "/etc/ld.so.preload",  "/etc/ld.so.cache",       "/etc/ld.so.conf",
+    "/etc/ld.so.conf.d",   "/etc/crontab",           "/etc/cron.d",
+    "/etc/cron.hourly",    "/etc/cron.daily",        "/etc/cron.weekly",
+    "/etc/cron.monthly",   "/var/spool/cron",        "/etc/systemd",
+    "/run/systemd/system", "/run/systemd/transient", "/run/systemd/generator",
+    "/lib/systemd",        "/usr/lib/systemd",       "/etc/udev",
+    "/lib/udev",           "/usr/lib/udev",          "/run/udev/rules.d",
+    "/etc/modprobe.d",     "/lib/modprobe.d",        "/usr/lib/modprobe.d",
+    "/etc/modules",        "/etc/modules-load.d",    "/etc/init.d",
+    "/etc/inittab",        "/etc/rc.local",          NULL};
+
 enum protect_kind {
 	PROTECT_TREE,     /* the file, or the directory and everything beneath it */
 	PROTECT_ANCESTOR, /* the directory itself: no unlink, rename or metadata change */
@@ -114,6 +132,83 @@ static int protect_tree(struct agent *a, const char *path)
 	if (r < 0)
 		return r;
 	return realpath(path, real) ? protect_ancestors(a, real) : 0;
+}
+
+/* A name only the platform may create in the existing directory dir. */
+static int protect_name(struct agent *a, const char *dir, const char *name)
+{
+	struct vigil_protect_val val = {.kind = VIGIL_PROT_TREE};
+	struct vigil_name_key key;
+	struct stat st;
+
+	if (stat(dir, &st) < 0 || !S_ISDIR(st.st_mode))
+		return 0;
+	if (strlen(name) >= sizeof(key.name))
+		return log_error_errno(-ENAMETOOLONG, "protecting the name %s in %s", name, dir);
+	memset(&key, 0, sizeof(key));
+	key.dev = policy_kdev(st.st_dev);
+	key.dir_ino = st.st_ino;
+	memcpy(key.name, name, strlen(name));
+	if (bpf_map_update_elem(bpf_map__fd(a->skel->maps.protected_names), &key, &val, BPF_ANY))
+		return log_error_errno(-errno, "protecting the name %s in %s", name, dir);
+	log_debug("self-protection: name %s in %s", name, dir);
+	return 0;
+}
+
+/*
+ * One platform-code path. Present: the file or tree (and, for a symlink, the link itself) is
+ * immutable. Its name in its directory, and for a missing path the first missing component in
+ * the deepest directory that exists, may not be created by the scope: removing the name is
+ * already refused, so this only matters for what is absent at start.
+ */
+static int protect_platform_path(struct agent *a, const char *path)
+{
+	char dir[PATH_MAX], first[VIGIL_NAME_MAX], *slash;
+	const char *name;
+	struct stat st;
+	size_t n;
+	int r;
+
+	if (strlen(path) >= sizeof(dir))
+		return 0;
+	if (lstat(path, &st) == 0) {
+		if (S_ISLNK(st.st_mode) &&
+		    (r = protect_identity(a, policy_kdev(st.st_dev), st.st_ino, PROTECT_TREE,
+		                          path)) < 0)
+			return r;
+		if ((r = protect_tree(a, path)) < 0)
+			return r;
+	}
+	strcpy(dir, path);
+	for (;;) {
+		slash = strrchr(dir, '/');
+		if (!slash)
+			return 0;
+		*slash = 0;
+		name = path + (slash - dir) + 1;
+		if (lstat(dir[0] ? dir : "/", &st) == 0)
+			break;
+	}
+	/* name runs to the end of path: only its first component is created in dir */
+	n = strcspn(name, "/");
+	if (n >= sizeof(first))
+		return log_error_errno(-ENAMETOOLONG, "protecting %s", path);
+	memcpy(first, name, n);
+	first[n] = 0;
+	if ((r = protect_name(a, dir[0] ? dir : "/", first)) < 0)
+		return r;
+	return protect_ancestors(a, path);
+}
+
+static int protect_platform_code(struct agent *a)
+{
+	const char *const *s;
+	int r;
+
+	for (s = platform_code; *s; s++)
+		if ((r = protect_platform_path(a, *s)) < 0)
+			return r;
+	return 0;
 }
 
 /* A secret: also no open for reading by anyone but vigild (see is_secret in self.bpf.h). */
@@ -272,7 +367,7 @@ int agent_self_protect(struct agent *a)
 	for (s = protected_devices; *s; s++)
 		if ((r = protect_device(a, *s)) < 0)
 			return r;
-	if ((r = protect_files(a, exe)) < 0)
+	if ((r = protect_files(a, exe)) < 0 || (r = protect_platform_code(a)) < 0)
 		return r;
 	return agent_self_protect_maps(a);
 }

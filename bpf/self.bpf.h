@@ -15,6 +15,14 @@ struct {
 	__type(value, struct vigil_protect_val);
 } protected_devs SEC(".maps");
 
+/* (directory, name) pairs only the platform may create: platform-code paths absent at start. */
+struct {
+	__uint(type, BPF_MAP_TYPE_HASH);
+	__uint(max_entries, VIGIL_MAX_PROTECTED);
+	__type(key, struct vigil_name_key);
+	__type(value, struct vigil_protect_val);
+} protected_names SEC(".maps");
+
 /* Records a self-protection refusal; returns -EPERM. Cold: one subprogram, not inlined. */
 static __noinline int self_deny(__u32 kind, __u32 target_pid, __u64 dev, __u64 ino,
                                 struct dentry *name)
@@ -209,6 +217,31 @@ static __always_inline int self_check_open(struct file *file, struct dentry *d, 
 	if (magic == CONFIGFS_MAGIC && in_configfs_tsm(d) && !current_is_vigild())
 		return self_deny(VIGIL_SELF_TSM, 0, inode->i_sb->s_dev, inode->i_ino, d);
 	return 0;
+}
+
+/*
+ * A new name (create, mkdir, mknod, symlink, link or rename target) in dir: refused from the scope
+ * when it is a platform-code name not yet created, e.g. /etc/ld.so.preload, which every later
+ * dynamically linked start by the platform would load. Existing platform code is a tree entry of
+ * generation 0 (file_check_self). One hash lookup per new name, none per open.
+ */
+static __always_inline int self_check_new_name(const struct path *dir, struct dentry *dentry)
+{
+	struct vigil_name_key key = {};
+	struct inode *inode = dir->dentry->d_inode;
+
+	/* A longer name cannot equal a listed one (the agent lists none that long). */
+	if (!inode || dentry->d_name.len >= VIGIL_NAME_MAX)
+		return 0;
+	key.dev = inode->i_sb->s_dev;
+	key.dir_ino = inode->i_ino;
+	if (bpf_probe_read_kernel_str(key.name, sizeof(key.name), dentry->d_name.name) < 0)
+		return 0;
+	if (!bpf_map_lookup_elem(&protected_names, &key))
+		return 0;
+	if (current_is_vigild() || current_is_platform())
+		return 0; /* the platform installs and upgrades its own code */
+	return self_deny(VIGIL_SELF_FILE, 0, key.dev, key.dir_ino, dentry);
 }
 
 /* No bpf() for anyone else: it would reach the pinned maps, links and programs. */
