@@ -33,17 +33,42 @@ static const char *const protected_dirs[] = {"/etc/vigil", "/var/lib/vigil", "/v
  * scope may not write, create, replace or remove any of them; a missing one may not be created
  * (protect_name). The platform still may (upgrades). docs/ARCHITECTURE.md lists them.
  */
-static const char *const platform_code[] = {
-    "/etc/ld.so.preload",  "/etc/ld.so.cache",       "/etc/ld.so.conf",
-    "/etc/ld.so.conf.d",   "/etc/crontab",           "/etc/cron.d",
-    "/etc/cron.hourly",    "/etc/cron.daily",        "/etc/cron.weekly",
-    "/etc/cron.monthly",   "/var/spool/cron",        "/etc/systemd",
-    "/run/systemd/system", "/run/systemd/transient", "/run/systemd/generator",
-    "/lib/systemd",        "/usr/lib/systemd",       "/etc/udev",
-    "/lib/udev",           "/usr/lib/udev",          "/run/udev/rules.d",
-    "/etc/modprobe.d",     "/lib/modprobe.d",        "/usr/lib/modprobe.d",
-    "/etc/modules",        "/etc/modules-load.d",    "/etc/init.d",
-    "/etc/inittab",        "/etc/rc.local",          NULL};
+static const char *const platform_code[] = {"/etc/ld.so.preload",
+                                            "/etc/ld.so.cache",
+                                            "/etc/ld.so.conf",
+                                            "/etc/ld.so.conf.d",
+                                            "/etc/crontab",
+                                            "/etc/cron.d",
+                                            "/etc/cron.hourly",
+                                            "/etc/cron.daily",
+                                            "/etc/cron.weekly",
+                                            "/etc/cron.monthly",
+                                            "/var/spool/cron",
+                                            "/etc/systemd",
+                                            "/run/systemd/system",
+                                            "/run/systemd/transient",
+                                            "/run/systemd/generator",
+                                            "/lib/systemd",
+                                            "/usr/lib/systemd",
+                                            "/etc/udev",
+                                            "/lib/udev",
+                                            "/usr/lib/udev",
+                                            "/run/udev/rules.d",
+                                            "/etc/modprobe.d",
+                                            "/lib/modprobe.d",
+                                            "/usr/lib/modprobe.d",
+                                            "/etc/modules",
+                                            "/etc/modules-load.d",
+                                            "/etc/init.d",
+                                            "/etc/inittab",
+                                            "/etc/rc.local",
+                                            "/run/systemd/private",
+                                            "/run/dbus/system_bus_socket",
+                                            NULL};
+
+/* The platform's request sockets: a connect from the scope asks it to run code. */
+static const char *const platform_sockets[] = {"/run/systemd/private",
+                                               "/run/dbus/system_bus_socket", NULL};
 
 enum protect_kind {
 	PROTECT_TREE,     /* the file, or the directory and everything beneath it */
@@ -202,12 +227,26 @@ static int protect_platform_path(struct agent *a, const char *path)
 
 static int protect_platform_code(struct agent *a)
 {
+	struct vigil_bpf__bss *bss = a->skel->bss;
 	const char *const *s;
+	struct stat st;
+	unsigned int n = 0;
 	int r;
 
 	for (s = platform_code; *s; s++)
 		if ((r = protect_platform_path(a, *s)) < 0)
 			return r;
+	_Static_assert(sizeof(platform_sockets) / sizeof(platform_sockets[0]) - 1 <=
+	                   sizeof(bss->platform_sock_ino) / sizeof(bss->platform_sock_ino[0]),
+	               "a slot per platform socket");
+	for (s = platform_sockets; *s; s++) {
+		if (stat(*s, &st) < 0 || !S_ISSOCK(st.st_mode))
+			continue; /* no such daemon on this machine */
+		bss->platform_sock_dev[n] = policy_kdev(st.st_dev);
+		__atomic_store_n(&bss->platform_sock_ino[n], (uint64_t)st.st_ino, __ATOMIC_RELEASE);
+		log_debug("self-protection: platform socket %s", *s);
+		n++;
+	}
 	return 0;
 }
 

@@ -364,8 +364,44 @@ int BPF_PROG(vigil_self_prctl, int option, unsigned long arg2, unsigned long arg
 }
 
 /*
+ * The platform's request sockets: the service manager's private socket (/run/systemd/private:
+ * systemd-run, unit start) and the system D-Bus (/run/dbus/system_bus_socket), by the (dev, ino)
+ * of the socket file found at vigild's start (agent/self.c). Unused slots are 0.
+ */
+#define VIGIL_PLATFORM_SOCKETS 2
+__u64 platform_sock_dev[VIGIL_PLATFORM_SOCKETS] = {};
+__u64 platform_sock_ino[VIGIL_PLATFORM_SOCKETS] = {};
+
+/* A connect from the scope to a platform request socket: asking the platform to run code. */
+static __always_inline int self_check_platform_socket(struct sock *other)
+{
+	struct dentry *d;
+	__u64 ino, dev;
+	int i;
+
+	/* No platform socket on this machine (the common case without systemd): one load. */
+	if (!READ_ONCE(platform_sock_ino[0]))
+		return 0;
+	d = BPF_CORE_READ((struct unix_sock *)other, path.dentry);
+	if (!d)
+		return 0; /* unbound or abstract: not a socket file */
+	ino = BPF_CORE_READ(d, d_inode, i_ino);
+	dev = BPF_CORE_READ(d, d_sb, s_dev);
+	for (i = 0; i < VIGIL_PLATFORM_SOCKETS; i++) {
+		if (READ_ONCE(platform_sock_ino[i]) != ino ||
+		    READ_ONCE(platform_sock_dev[i]) != dev)
+			continue;
+		if (current_is_vigild() || current_is_platform())
+			return 0;
+		return self_deny(VIGIL_SELF_PLATFORM_SOCKET, 0, dev, ino, d);
+	}
+	return 0;
+}
+
+/*
  * The control socket serves the platform: a stream connect to a listening socket vigild made
- * (listen() recorded vigild as its peer) from anyone else is refused.
+ * (listen() recorded vigild as its peer) from anyone else is refused; so is one from the scope
+ * to the platform's request sockets.
  */
 SEC("lsm/unix_stream_connect")
 int BPF_PROG(vigil_self_unix_connect, struct sock *sock, struct sock *other, struct sock *newsk,
@@ -373,6 +409,9 @@ int BPF_PROG(vigil_self_unix_connect, struct sock *sock, struct sock *other, str
 {
 	struct task_struct *owner;
 
+	if (ret)
+		return ret;
+	ret = self_check_platform_socket(other);
 	if (ret)
 		return ret;
 	owner = task_of_pid(BPF_CORE_READ(other, sk_peer_pid));

@@ -108,6 +108,8 @@ enum vigil_self_kind {
 	    15, /* /proc/PID writes (oom_score_adj, ...) of a task outside the scope */
 	VIGIL_SELF_ATTR =
 	    16, /* metadata change of the trusted base: mode, owner, times, flags, xattrs */
+	VIGIL_SELF_PLATFORM_SOCKET =
+	    17, /* connect from the scope to the service manager's or the system D-Bus socket */
 };
 
 /* Self-protection kinds of protected identities (vigil_protect_val.kind). */
