@@ -326,7 +326,11 @@ int agent_self_protect_maps(struct agent *a)
 	int r = protect_maps_of(a, "self");
 
 	/* PID 1 is the platform: its code is part of the trusted base too. */
-	return r < 0 ? r : protect_maps_of(a, "1");
+	if (r == 0)
+		r = protect_maps_of(a, "1");
+	/* Again after every policy load: platform code the platform created since becomes a tree
+	 * (a first /etc/ld.so.preload, a unit directory, a daemon's new socket). */
+	return r < 0 ? r : protect_platform_code(a);
 }
 
 /* The TPM character devices (/dev/tpm0, /dev/tpmrm0, ...) present at start. */
@@ -406,7 +410,7 @@ int agent_self_protect(struct agent *a)
 	for (s = protected_devices; *s; s++)
 		if ((r = protect_device(a, *s)) < 0)
 			return r;
-	if ((r = protect_files(a, exe)) < 0 || (r = protect_platform_code(a)) < 0)
+	if ((r = protect_files(a, exe)) < 0)
 		return r;
 	return agent_self_protect_maps(a);
 }
