@@ -70,6 +70,15 @@ static const char *const platform_code[] = {"/etc/ld.so.preload",
 static const char *const platform_sockets[] = {"/run/systemd/private",
                                                "/run/dbus/system_bus_socket", NULL};
 
+/*
+ * The OS's code: the platform's under a cgroup scope, unless the policy says
+ * files.system_writable. Under a guest-wide scope the platform is PID 1 alone and every package
+ * manager runs in the scope, so these stay writable there (the files vigild and PID 1 map are
+ * trees whatever the scope).
+ */
+static const char *const system_trees[] = {"/usr", "/lib",  "/lib32", "/lib64", "/libx32",
+                                           "/bin", "/sbin", "/boot",  NULL};
+
 enum protect_kind {
 	PROTECT_TREE,     /* the file, or the directory and everything beneath it */
 	PROTECT_ANCESTOR, /* the directory itself: no unlink, rename or metadata change */
@@ -321,8 +330,53 @@ static int protect_maps_of(struct agent *a, const char *pid)
 	return r;
 }
 
+/*
+ * The system trees on or off (a policy load may change the scope or the knob): a tree entry, or
+ * back to an ancestor entry (the directory itself stays protected: it is above vigild's files or
+ * the loader). A symlink among them (/lib -> usr/lib) is a tree always: replacing it would
+ * redirect every path through it.
+ */
+static int protect_system_trees(struct agent *a, bool on)
+{
+	struct vigil_file_val val;
+	struct vigil_file_key key;
+	const char *const *s;
+	unsigned int acc;
+	struct stat st;
+	int r;
+
+	for (s = system_trees; *s; s++) {
+		if (lstat(*s, &st) < 0)
+			continue;
+		if (S_ISLNK(st.st_mode)) {
+			if ((r = protect_identity(a, policy_kdev(st.st_dev), st.st_ino,
+			                          PROTECT_TREE, *s)) < 0)
+				return r;
+			if (stat(*s, &st) < 0)
+				continue;
+		}
+		if (!S_ISDIR(st.st_mode))
+			continue;
+		memset(&val, 0, sizeof(val));
+		memset(&key, 0, sizeof(key));
+		key.dev = policy_kdev(st.st_dev);
+		key.ino = st.st_ino;
+		if (on) {
+			for (acc = VIGIL_FA_WRITE; acc <= VIGIL_FA_LINK; acc++)
+				val.action[acc] = VIGIL_ACT_DENY;
+		} else {
+			val.action[VIGIL_FA_SELF_ONLY] = VIGIL_ACT_DENY;
+		}
+		if (bpf_map_update_elem(bpf_map__fd(a->skel->maps.file_rules), &key, &val, BPF_ANY))
+			return log_error_errno(-errno, "protecting %s", *s);
+		log_debug("self-protection: system %s %s", on ? "tree" : "ancestor", *s);
+	}
+	return 0;
+}
+
 int agent_self_protect_maps(struct agent *a)
 {
+	const struct policy *p = a->cur.policy;
 	int r = protect_maps_of(a, "self");
 
 	/* PID 1 is the platform: its code is part of the trusted base too. */
@@ -330,7 +384,10 @@ int agent_self_protect_maps(struct agent *a)
 		r = protect_maps_of(a, "1");
 	/* Again after every policy load: platform code the platform created since becomes a tree
 	 * (a first /etc/ld.so.preload, a unit directory, a daemon's new socket). */
-	return r < 0 ? r : protect_platform_code(a);
+	if (r == 0)
+		r = protect_platform_code(a);
+	/* No policy yet: nothing names a scope, so nothing is taken from anyone. */
+	return r < 0 ? r : protect_system_trees(a, p && !p->scope_guest && !p->system_writable);
 }
 
 /* The TPM character devices (/dev/tpm0, /dev/tpmrm0, ...) present at start. */

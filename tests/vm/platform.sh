@@ -1,6 +1,6 @@
 # vm suite: platform code is immutable from the scope: root in the workload cannot write, create,
 # truncate, rename, unlink or chmod what the platform runs (ld.so.preload/cache/conf.d, cron, systemd
-# units, udev rules, modprobe.d), while the platform still can, the workload writes its own files
+# units, udev rules, modprobe.d, and under this cgroup scope /usr, /lib, /bin), while the platform still can, the workload writes its own files
 # and vigild still re-executes (its loader reads ld.so.preload and ld.so.cache again); nor connect
 # to the service manager's private socket or the system D-Bus (stand-ins made by the platform).
 # vigil-vm-args: --copy build/guest-tests:/t --copy tests/vm/platform-data/ld.so.cache:/etc/ld.so.cache --copy tests/vm/platform-data/ld.so.conf.d:/etc/ld.so.conf.d --copy tests/vm/platform-data/cron.d:/etc/cron.d --copy tests/vm/platform-data/systemd:/etc/systemd --copy tests/vm/platform-data/udev:/etc/udev --copy tests/vm/platform-data/modprobe.d:/etc/modprobe.d
@@ -59,6 +59,15 @@ expect_eperm "unlink modprobe.d/local.conf" rm -f /etc/modprobe.d/local.conf
 expect_eperm "rename /etc/modprobe.d away" mv /etc/modprobe.d /etc/modprobe.old
 expect_eperm "create /etc/rc.local (absent)" sh -c 'echo "sh /tmp/x" > /etc/rc.local'
 expect_eperm "rename /etc away (an ancestor of platform code)" mv /etc /etc2
+
+# The OS's code (/usr, /lib, /bin, ...) is the platform's under a cgroup scope.
+expect_eperm "a new binary in /usr/sbin" sh -c 'echo x > /usr/sbin/evil'
+ev "event: a new binary in /usr/sbin (the directory named)" '"protects":"file"' '"path":"sbin"'
+expect_eperm "replace a command in /bin" sh -c 'rm -f /bin/ls'
+expect_eperm "a library in /lib" touch /lib/evil.so
+expect_eperm "chmod /usr" chmod 777 /usr
+expect_eperm "rename /usr away" mv /usr /usr.old
+expect_rc "the platform writes /usr/sbin" 0 outside sh -c 'echo x > /usr/sbin/ok && rm /usr/sbin/ok'
 
 # The workload still writes its own directories.
 expect_rc "the workload writes /opt/app" 0 sh -c 'mkdir -p /opt/app && echo x > /opt/app/f && rm /opt/app/f'
