@@ -33,38 +33,19 @@ static const char *const protected_dirs[] = {"/etc/vigil", "/var/lib/vigil", "/v
  * scope may not write, create, replace or remove any of them; a missing one may not be created
  * (protect_name). The platform still may (upgrades). docs/ARCHITECTURE.md lists them.
  */
-static const char *const platform_code[] = {"/etc/ld.so.preload",
-                                            "/etc/ld.so.cache",
-                                            "/etc/ld.so.conf",
-                                            "/etc/ld.so.conf.d",
-                                            "/etc/crontab",
-                                            "/etc/cron.d",
-                                            "/etc/cron.hourly",
-                                            "/etc/cron.daily",
-                                            "/etc/cron.weekly",
-                                            "/etc/cron.monthly",
-                                            "/var/spool/cron",
-                                            "/etc/systemd",
-                                            "/run/systemd/system",
-                                            "/run/systemd/transient",
-                                            "/run/systemd/generator",
-                                            "/lib/systemd",
-                                            "/usr/lib/systemd",
-                                            "/etc/udev",
-                                            "/lib/udev",
-                                            "/usr/lib/udev",
-                                            "/run/udev/rules.d",
-                                            "/etc/modprobe.d",
-                                            "/lib/modprobe.d",
-                                            "/usr/lib/modprobe.d",
-                                            "/etc/modules",
-                                            "/etc/modules-load.d",
-                                            "/etc/init.d",
-                                            "/etc/inittab",
-                                            "/etc/rc.local",
-                                            "/run/systemd/private",
-                                            "/run/dbus/system_bus_socket",
-                                            NULL};
+static const char *const platform_code[] = {
+    "/etc/ld.so.preload", "/etc/ld.so.cache", "/etc/ld.so.conf", "/etc/ld.so.conf.d",
+    "/etc/crontab", "/etc/cron.d", "/etc/cron.hourly", "/etc/cron.daily", "/etc/cron.weekly",
+    "/etc/cron.monthly", "/var/spool/cron", "/etc/systemd", "/run/systemd/system",
+    "/run/systemd/transient", "/run/systemd/generator", "/lib/systemd", "/usr/lib/systemd",
+    "/etc/udev", "/lib/udev", "/usr/lib/udev", "/run/udev/rules.d", "/etc/modprobe.d",
+    "/lib/modprobe.d", "/usr/lib/modprobe.d", "/etc/modules", "/etc/modules-load.d", "/etc/init.d",
+    "/etc/inittab", "/etc/rc.local", "/run/systemd/private", "/run/dbus/system_bus_socket",
+    /* Who logs in as what, and what a platform login runs first. */
+    "/etc/passwd", "/etc/shadow", "/etc/group", "/etc/gshadow", "/etc/sudoers", "/etc/sudoers.d",
+    "/etc/pam.d", "/etc/security", "/etc/ssh", "/etc/profile", "/etc/profile.d", "/etc/environment",
+    "/etc/bash.bashrc", "/root/.profile", "/root/.bashrc", "/root/.bash_profile",
+    "/root/.bash_login", "/root/.ssh", NULL};
 
 /* The platform's request sockets: a connect from the scope asks it to run code. */
 static const char *const platform_sockets[] = {"/run/systemd/private",

@@ -59,6 +59,10 @@ expect_eperm "unlink modprobe.d/local.conf" rm -f /etc/modprobe.d/local.conf
 expect_eperm "rename /etc/modprobe.d away" mv /etc/modprobe.d /etc/modprobe.old
 expect_eperm "create /etc/rc.local (absent)" sh -c 'echo "sh /tmp/x" > /etc/rc.local'
 expect_eperm "rename /etc away (an ancestor of platform code)" mv /etc /etc2
+expect_eperm "add a uid-0 user to /etc/passwd" sh -c 'echo "evil::0:0::/:/bin/sh" >> /etc/passwd'
+ev "event: /etc/passwd" '"protects":"file"' '"path":"passwd"'
+expect_eperm "a login script for root (/root/.profile)" sh -c 'mkdir -p /root && echo "sh /tmp/x" > /root/.profile'
+expect_eperm "an /etc/profile.d script" sh -c 'mkdir -p /etc/profile.d && echo "sh /tmp/x" > /etc/profile.d/x.sh'
 
 # The OS's code (/usr, /lib, /bin, ...) is the platform's under a cgroup scope.
 expect_eperm "a new binary in /usr/sbin" sh -c 'echo x > /usr/sbin/evil'
