@@ -36,6 +36,7 @@ static const char *const self_kind[] = {
     [VIGIL_SELF_KERNEL] = "kernel",
     [VIGIL_SELF_PROC] = "proc",
     [VIGIL_SELF_ATTR] = "metadata",
+    [VIGIL_SELF_PLATFORM_SOCKET] = "platform_socket",
 };
 
 #define NAME_OF(table, i)                                                                          \

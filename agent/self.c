@@ -27,6 +27,39 @@ static const char *const protected_devices[] = {"/dev/tdx_guest", "/dev/sev-gues
 static const char *const protected_dirs[] = {"/etc/vigil", "/var/lib/vigil", "/var/log/vigil",
                                              "/run/vigil", NULL};
 
+/*
+ * Platform code: files the platform (PID 1, the service manager, cron, udev, the dynamic loader of
+ * every later start, a restarted vigild's included) reads as code or as orders to run code. The
+ * scope may not write, create, replace or remove any of them; a missing one may not be created
+ * (protect_name). The platform still may (upgrades). docs/ARCHITECTURE.md lists them.
+ */
+static const char *const platform_code[] = {
+    "/etc/ld.so.preload", "/etc/ld.so.cache", "/etc/ld.so.conf", "/etc/ld.so.conf.d",
+    "/etc/crontab", "/etc/cron.d", "/etc/cron.hourly", "/etc/cron.daily", "/etc/cron.weekly",
+    "/etc/cron.monthly", "/var/spool/cron", "/etc/systemd", "/run/systemd/system",
+    "/run/systemd/transient", "/run/systemd/generator", "/lib/systemd", "/usr/lib/systemd",
+    "/etc/udev", "/lib/udev", "/usr/lib/udev", "/run/udev/rules.d", "/etc/modprobe.d",
+    "/lib/modprobe.d", "/usr/lib/modprobe.d", "/etc/modules", "/etc/modules-load.d", "/etc/init.d",
+    "/etc/inittab", "/etc/rc.local", "/run/systemd/private", "/run/dbus/system_bus_socket",
+    /* Who logs in as what, and what a platform login runs first. */
+    "/etc/passwd", "/etc/shadow", "/etc/group", "/etc/gshadow", "/etc/sudoers", "/etc/sudoers.d",
+    "/etc/pam.d", "/etc/security", "/etc/ssh", "/etc/profile", "/etc/profile.d", "/etc/environment",
+    "/etc/bash.bashrc", "/root/.profile", "/root/.bashrc", "/root/.bash_profile",
+    "/root/.bash_login", "/root/.ssh", NULL};
+
+/* The platform's request sockets: a connect from the scope asks it to run code. */
+static const char *const platform_sockets[] = {"/run/systemd/private",
+                                               "/run/dbus/system_bus_socket", NULL};
+
+/*
+ * The OS's code: the platform's under a cgroup scope, unless the policy says
+ * files.system_writable. Under a guest-wide scope the platform is PID 1 alone and every package
+ * manager runs in the scope, so these stay writable there (the files vigild and PID 1 map are
+ * trees whatever the scope).
+ */
+static const char *const system_trees[] = {"/usr", "/lib",  "/lib32", "/lib64", "/libx32",
+                                           "/bin", "/sbin", "/boot",  NULL};
+
 enum protect_kind {
 	PROTECT_TREE,     /* the file, or the directory and everything beneath it */
 	PROTECT_ANCESTOR, /* the directory itself: no unlink, rename or metadata change */
@@ -116,6 +149,97 @@ static int protect_tree(struct agent *a, const char *path)
 	return realpath(path, real) ? protect_ancestors(a, real) : 0;
 }
 
+/* A name only the platform may create in the existing directory dir. */
+static int protect_name(struct agent *a, const char *dir, const char *name)
+{
+	struct vigil_protect_val val = {.kind = VIGIL_PROT_TREE};
+	struct vigil_name_key key;
+	struct stat st;
+
+	if (stat(dir, &st) < 0 || !S_ISDIR(st.st_mode))
+		return 0;
+	if (strlen(name) >= sizeof(key.name))
+		return log_error_errno(-ENAMETOOLONG, "protecting the name %s in %s", name, dir);
+	memset(&key, 0, sizeof(key));
+	key.dev = policy_kdev(st.st_dev);
+	key.dir_ino = st.st_ino;
+	memcpy(key.name, name, strlen(name));
+	if (bpf_map_update_elem(bpf_map__fd(a->skel->maps.protected_names), &key, &val, BPF_ANY))
+		return log_error_errno(-errno, "protecting the name %s in %s", name, dir);
+	log_debug("self-protection: name %s in %s", name, dir);
+	return 0;
+}
+
+/*
+ * One platform-code path. Present: the file or tree (and, for a symlink, the link itself) is
+ * immutable. Its name in its directory, and for a missing path the first missing component in
+ * the deepest directory that exists, may not be created by the scope: removing the name is
+ * already refused, so this only matters for what is absent at start.
+ */
+static int protect_platform_path(struct agent *a, const char *path)
+{
+	char dir[PATH_MAX], first[VIGIL_NAME_MAX], *slash;
+	const char *name;
+	struct stat st;
+	size_t n;
+	int r;
+
+	if (strlen(path) >= sizeof(dir))
+		return 0;
+	if (lstat(path, &st) == 0) {
+		if (S_ISLNK(st.st_mode) &&
+		    (r = protect_identity(a, policy_kdev(st.st_dev), st.st_ino, PROTECT_TREE,
+		                          path)) < 0)
+			return r;
+		if ((r = protect_tree(a, path)) < 0)
+			return r;
+	}
+	strcpy(dir, path);
+	for (;;) {
+		slash = strrchr(dir, '/');
+		if (!slash)
+			return 0;
+		*slash = 0;
+		name = path + (slash - dir) + 1;
+		if (lstat(dir[0] ? dir : "/", &st) == 0)
+			break;
+	}
+	/* name runs to the end of path: only its first component is created in dir */
+	n = strcspn(name, "/");
+	if (n >= sizeof(first))
+		return log_error_errno(-ENAMETOOLONG, "protecting %s", path);
+	memcpy(first, name, n);
+	first[n] = 0;
+	if ((r = protect_name(a, dir[0] ? dir : "/", first)) < 0)
+		return r;
+	return protect_ancestors(a, path);
+}
+
+static int protect_platform_code(struct agent *a)
+{
+	struct vigil_bpf__bss *bss = a->skel->bss;
+	const char *const *s;
+	struct stat st;
+	unsigned int n = 0;
+	int r;
+
+	for (s = platform_code; *s; s++)
+		if ((r = protect_platform_path(a, *s)) < 0)
+			return r;
+	_Static_assert(sizeof(platform_sockets) / sizeof(platform_sockets[0]) - 1 <=
+	                   sizeof(bss->platform_sock_ino) / sizeof(bss->platform_sock_ino[0]),
+	               "a slot per platform socket");
+	for (s = platform_sockets; *s; s++) {
+		if (stat(*s, &st) < 0 || !S_ISSOCK(st.st_mode))
+			continue; /* no such daemon on this machine */
+		bss->platform_sock_dev[n] = policy_kdev(st.st_dev);
+		__atomic_store_n(&bss->platform_sock_ino[n], (uint64_t)st.st_ino, __ATOMIC_RELEASE);
+		log_debug("self-protection: platform socket %s", *s);
+		n++;
+	}
+	return 0;
+}
+
 /* A secret: also no open for reading by anyone but vigild (see is_secret in self.bpf.h). */
 static int protect_secret(struct agent *a, const char *path)
 {
@@ -187,12 +311,64 @@ static int protect_maps_of(struct agent *a, const char *pid)
 	return r;
 }
 
+/*
+ * The system trees on or off (a policy load may change the scope or the knob): a tree entry, or
+ * back to an ancestor entry (the directory itself stays protected: it is above vigild's files or
+ * the loader). A symlink among them (/lib -> usr/lib) is a tree always: replacing it would
+ * redirect every path through it.
+ */
+static int protect_system_trees(struct agent *a, bool on)
+{
+	struct vigil_file_val val;
+	struct vigil_file_key key;
+	const char *const *s;
+	unsigned int acc;
+	struct stat st;
+	int r;
+
+	for (s = system_trees; *s; s++) {
+		if (lstat(*s, &st) < 0)
+			continue;
+		if (S_ISLNK(st.st_mode)) {
+			if ((r = protect_identity(a, policy_kdev(st.st_dev), st.st_ino,
+			                          PROTECT_TREE, *s)) < 0)
+				return r;
+			if (stat(*s, &st) < 0)
+				continue;
+		}
+		if (!S_ISDIR(st.st_mode))
+			continue;
+		memset(&val, 0, sizeof(val));
+		memset(&key, 0, sizeof(key));
+		key.dev = policy_kdev(st.st_dev);
+		key.ino = st.st_ino;
+		if (on) {
+			for (acc = VIGIL_FA_WRITE; acc <= VIGIL_FA_LINK; acc++)
+				val.action[acc] = VIGIL_ACT_DENY;
+		} else {
+			val.action[VIGIL_FA_SELF_ONLY] = VIGIL_ACT_DENY;
+		}
+		if (bpf_map_update_elem(bpf_map__fd(a->skel->maps.file_rules), &key, &val, BPF_ANY))
+			return log_error_errno(-errno, "protecting %s", *s);
+		log_debug("self-protection: system %s %s", on ? "tree" : "ancestor", *s);
+	}
+	return 0;
+}
+
 int agent_self_protect_maps(struct agent *a)
 {
+	const struct policy *p = a->cur.policy;
 	int r = protect_maps_of(a, "self");
 
 	/* PID 1 is the platform: its code is part of the trusted base too. */
-	return r < 0 ? r : protect_maps_of(a, "1");
+	if (r == 0)
+		r = protect_maps_of(a, "1");
+	/* Again after every policy load: platform code the platform created since becomes a tree
+	 * (a first /etc/ld.so.preload, a unit directory, a daemon's new socket). */
+	if (r == 0)
+		r = protect_platform_code(a);
+	/* No policy yet: nothing names a scope, so nothing is taken from anyone. */
+	return r < 0 ? r : protect_system_trees(a, p && !p->scope_guest && !p->system_writable);
 }
 
 /* The TPM character devices (/dev/tpm0, /dev/tpmrm0, ...) present at start. */

@@ -512,7 +512,7 @@ int BPF_PROG(vigil_file_rules_mknod, const struct path *dir, struct dentry *dent
 {
 	if (ret)
 		return ret;
-	return file_check_path(dir, NULL, VIGIL_FA_CREATE);
+	return self_check_new_name(dir, dentry) ?: file_check_path(dir, NULL, VIGIL_FA_CREATE);
 }
 
 SEC("lsm/path_mkdir")
@@ -521,7 +521,7 @@ int BPF_PROG(vigil_file_rules_mkdir, const struct path *dir, struct dentry *dent
 {
 	if (ret)
 		return ret;
-	return file_check_path(dir, NULL, VIGIL_FA_CREATE);
+	return self_check_new_name(dir, dentry) ?: file_check_path(dir, NULL, VIGIL_FA_CREATE);
 }
 
 SEC("lsm/path_symlink")
@@ -530,7 +530,7 @@ int BPF_PROG(vigil_file_rules_symlink, const struct path *dir, struct dentry *de
 {
 	if (ret)
 		return ret;
-	return file_check_path(dir, NULL, VIGIL_FA_CREATE);
+	return self_check_new_name(dir, dentry) ?: file_check_path(dir, NULL, VIGIL_FA_CREATE);
 }
 
 SEC("lsm/path_unlink")
@@ -561,7 +561,8 @@ int BPF_PROG(vigil_file_rules_link, struct dentry *old_dentry, const struct path
 	err = file_check_path(new_dir, old_dentry, VIGIL_FA_LINK);
 	if (err)
 		return err;
-	return file_check_path(new_dir, NULL, VIGIL_FA_CREATE);
+	return self_check_new_name(new_dir, new_dentry)
+	           ?: file_check_path(new_dir, NULL, VIGIL_FA_CREATE);
 }
 
 SEC("lsm/path_rename")
@@ -575,7 +576,8 @@ int BPF_PROG(vigil_file_rules_rename, const struct path *old_dir, struct dentry 
 	err = file_check_path(old_dir, old_dentry, VIGIL_FA_RENAME);
 	if (err)
 		return err;
-	err = file_check_path(new_dir, NULL, VIGIL_FA_CREATE);
+	err = self_check_new_name(new_dir, new_dentry)
+	          ?: file_check_path(new_dir, NULL, VIGIL_FA_CREATE);
 	if (err)
 		return err;
 	if (!BPF_CORE_READ(new_dentry, d_inode))

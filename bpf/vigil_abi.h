@@ -108,6 +108,8 @@ enum vigil_self_kind {
 	    15, /* /proc/PID writes (oom_score_adj, ...) of a task outside the scope */
 	VIGIL_SELF_ATTR =
 	    16, /* metadata change of the trusted base: mode, owner, times, flags, xattrs */
+	VIGIL_SELF_PLATFORM_SOCKET =
+	    17, /* connect from the scope to the service manager's or the system D-Bus socket */
 };
 
 /* Self-protection kinds of protected identities (vigil_protect_val.kind). */
@@ -316,6 +318,18 @@ struct vigil_protect_val {
 	__u32 _pad;
 };
 
+/*
+ * protected_names: a name in a directory that only the platform may create (a platform-code path
+ * absent at vigild's start, such as /etc/ld.so.preload). Names of VIGIL_NAME_MAX bytes or more
+ * cannot be listed. dev is the kernel's encoding of the directory's device.
+ */
+#define VIGIL_NAME_MAX 32
+struct vigil_name_key {
+	__u64 dev;
+	__u64 dir_ino;
+	char name[VIGIL_NAME_MAX]; /* NUL-padded */
+};
+
 /* Per-CPU counters, index into the stats array map. */
 enum vigil_stat {
 	VIGIL_STAT_RB_DROPS = 0, /* ring buffer full: event lost, decision still made */
@@ -382,12 +396,14 @@ static_assert(sizeof(struct vigil_file_filter) == 8 + 8 * VIGIL_FILE_FILTER_WORD
 static_assert(sizeof(struct vigil_key_key) == 68, "vigil_key_key ABI");
 static_assert(sizeof(struct vigil_key_grant) == 40, "vigil_key_grant ABI");
 static_assert(sizeof(struct vigil_protect_val) == 8, "vigil_protect_val ABI");
+static_assert(sizeof(struct vigil_name_key) == 48, "vigil_name_key ABI");
 #else
 _Static_assert(sizeof(struct vigil_event) == 448, "vigil_event ABI");
 _Static_assert(sizeof(struct vigil_policy_cfg) == 64, "vigil_policy_cfg ABI");
 _Static_assert(sizeof(struct vigil_net_key) == 28, "vigil_net_key ABI");
 _Static_assert(sizeof(struct vigil_file_val) == 40, "vigil_file_val ABI");
 _Static_assert(sizeof(struct vigil_exec_key) == 24, "vigil_exec_key ABI");
+_Static_assert(sizeof(struct vigil_name_key) == 48, "vigil_name_key ABI");
 #endif
 
 #endif /* VIGIL_ABI_H */

@@ -118,6 +118,9 @@ struct policy {
 	bool cap_default_deny; /* capabilities.default "deny": only cap_grant is kept */
 	bool cap_audit;        /* capabilities.mode "audit" */
 	bool userns;           /* capabilities.user_namespaces */
+	/* files.system_writable: /usr, /lib*, /bin, /sbin, /boot stay writable by a cgroup scope
+	 * (by default they are the platform's, agent/self.c) */
+	bool system_writable;
 };
 
 /* One LPM entry: a distinct CIDR and the rules that can decide addresses under it. */

@@ -51,7 +51,7 @@ static int parse_file_rule(struct policy *p, const vjson *v, size_t i, struct po
 
 int policy_parse_files(struct policy *p, const vjson *root, struct policy_error *err)
 {
-	static const char *const keys[] = {"default", "rules", NULL};
+	static const char *const keys[] = {"default", "rules", "system_writable", NULL};
 	const vjson *files, *rules, *v;
 	size_t i;
 	int r;
@@ -63,6 +63,11 @@ int policy_parse_files(struct policy *p, const vjson *root, struct policy_error 
 	r = policy_get_action(files, "default", false, p->origin, "files", &p->file_default, err);
 	if (r < 0)
 		return r;
+	v = vjson_object_get(files, "system_writable");
+	if (v && !vjson_is_boolean(v))
+		return policy_errorf(
+		    err, -EINVAL, "%s: files.system_writable: expected true or false", p->origin);
+	p->system_writable = v && vjson_is_true(v);
 	rules = vjson_object_get(files, "rules");
 	if (!rules)
 		return 0;

@@ -130,6 +130,26 @@ static void test_files_bad_input(void **state)
 	expect_reject(FILES("{\"path\":\"/etc\",\"action\":\"audit\",\"recursive\":true}"),
 	              "files.rules[0].recursive", "unknown field");
 	expect_reject("\"files\":{\"default\":\"none\"}", "files.default", NULL);
+	expect_reject("\"files\":{\"system_writable\":\"yes\"}", "files.system_writable",
+	              "true or false");
+}
+
+/* files.system_writable: off unless said, alone it adds no file checking. */
+static void test_files_system_writable(void **state)
+{
+	struct policy *p = expect_accept("\"files\":{\"system_writable\":true}");
+
+	(void)state;
+	assert_true(p->system_writable);
+	assert_int_equal(p->n_files, 0);
+	assert_int_equal(p->file_default, POLICY_ACT_ALLOW);
+	policy_free(p);
+	p = expect_accept("\"files\":{\"default\":\"allow\"}");
+	assert_false(p->system_writable);
+	policy_free(p);
+	p = expect_accept("\"files\":{\"system_writable\":false}");
+	assert_false(p->system_writable);
+	policy_free(p);
 }
 
 static void test_files_precedence(void **state)
@@ -233,9 +253,13 @@ static void test_keys_group(void **state)
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-	    cmocka_unit_test(test_net_bad_input),   cmocka_unit_test(test_net_precedence),
-	    cmocka_unit_test(test_files_bad_input), cmocka_unit_test(test_files_precedence),
-	    cmocka_unit_test(test_keys_bad_input),  cmocka_unit_test(test_keys_group),
+	    cmocka_unit_test(test_net_bad_input),
+	    cmocka_unit_test(test_net_precedence),
+	    cmocka_unit_test(test_files_bad_input),
+	    cmocka_unit_test(test_files_precedence),
+	    cmocka_unit_test(test_files_system_writable),
+	    cmocka_unit_test(test_keys_bad_input),
+	    cmocka_unit_test(test_keys_group),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
