@@ -53,6 +53,11 @@ struct otlp_options {
 	 * the chain (a `loss` record, source `otlp`). Called from the exporter thread. */
 	void (*lost)(void *ctx, uint64_t count, uint64_t total);
 	void *lost_ctx;
+	/* Records the receiver refused for good (any status but 2xx and the retried ones; 400
+	 * and 413 only once a batch was split down to one record): count records from first on,
+	 * total refused so far. The caller puts them into the chain (a `loss` record, source
+	 * `otlp`, reason `refused`), with the same context as lost. Exporter thread. */
+	void (*refused)(void *ctx, uint64_t first, uint64_t count, long status, uint64_t total);
 	char *spec_copy; /* owns the strings otlp_options_parse points into */
 };
 
@@ -63,7 +68,8 @@ struct otlp_stats {
 	uint64_t requests;       /* log requests sent, retries included */
 	uint64_t retries;        /* requests repeated (429, 502, 503, 504, connection) */
 	uint64_t failed_batches; /* answered with another status: not retried */
-	uint64_t dropped;        /* records in those batches */
+	uint64_t dropped;        /* records in those batches: refused for good */
+	uint64_t splits;         /* batches split in halves after a 400 or 413 */
 	uint64_t rejected;       /* partial_success.rejected_log_records */
 	uint64_t lost;           /* records rotated away before export */
 	uint64_t bad_records;    /* records that did not chain (export stops there) */
