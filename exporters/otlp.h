@@ -31,15 +31,16 @@ struct otlp_options {
 	const char *key_file;    /* TLS: its key */
 	const char *headers[OTLP_HEADERS_MAX]; /* "Name: value" (auth tokens) */
 	size_t n_headers;
-	bool json;                   /* OTLP/HTTP JSON instead of protobuf */
-	bool gzip;                   /* Content-Encoding: gzip (default on) */
-	unsigned int batch_records;  /* a request holds at most this many records (512) */
-	unsigned int batch_ms;       /* ... and waits at most this long to fill (200) */
-	unsigned int timeout_ms;     /* per request (10000) */
-	unsigned int backoff_ms;     /* first retry delay (500), doubled up to ... */
-	unsigned int backoff_max_ms; /* ... this (30000), with jitter */
-	unsigned int metrics_ms;     /* metrics export interval (10000); 0: no metrics */
-	unsigned int poll_ms;        /* how often the follower looks for new records (20) */
+	bool json;                    /* OTLP/HTTP JSON instead of protobuf */
+	bool gzip;                    /* Content-Encoding: gzip (default on) */
+	unsigned int batch_records;   /* a request holds at most this many records (512) */
+	unsigned int batch_ms;        /* ... and waits at most this long to fill (200) */
+	unsigned int catchup_records; /* while behind, a request holds up to this many (4096) */
+	unsigned int timeout_ms;      /* per request (10000) */
+	unsigned int backoff_ms;      /* first retry delay (500), doubled up to ... */
+	unsigned int backoff_max_ms;  /* ... this (5000), with jitter */
+	unsigned int metrics_ms;      /* metrics export interval (10000); 0: no metrics */
+	unsigned int poll_ms;         /* how often the follower looks for new records (20) */
 	/* Resource attributes. */
 	const char *service_version;
 	const char *host_id;
@@ -82,7 +83,7 @@ struct otlp_stats {
 void otlp_options_defaults(struct otlp_options *o);
 /*
  * Parses "endpoint=URL,protocol=protobuf|json,gzip=on|off,ca=FILE,cert=FILE,key=FILE,
- * header=Name:value (repeatable),batch=N,batch-ms=T,timeout-ms=T,backoff-ms=T,
+ * header=Name:value (repeatable),batch=N,batch-ms=T,catchup-batch=N,timeout-ms=T,backoff-ms=T,
  * backoff-max-ms=T,metrics-ms=T,cursor=PATH" (values cannot hold commas). On error, err
  * names the item. Free with otlp_options_free.
  */
