@@ -245,6 +245,8 @@ int main(int argc, char **argv)
 		}
 	}
 	t2 = now_s();
+	if (progress && x)
+		report(x, t0); /* the caught-up point itself */
 	if (linger_ms)
 		usleep((useconds_t)(linger_ms * 1000));
 	if (x) {
