@@ -53,7 +53,9 @@ backlog() {
 		"$work/b.out"
 }
 
-{
+PARTS=${OTLP_BENCH_PARTS:-backlog live outage} # a subset: OTLP_BENCH_PARTS=outage
+: > "$out.tmp"
+case " $PARTS " in *" backlog "*) {
 	echo "OTLP export, $(nproc) CPUs ($(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | sed 's/^ //')), load $(cut -d' ' -f1-3 /proc/loadavg), $(date -u +%F)"
 	echo
 	echo "**Backlog** ($N event records in the log, then the exporter drains them; batch=512, catch-up requests of up to 4096)"
@@ -72,8 +74,9 @@ backlog() {
 	echo "| records | records/s written | CPU per 1,000 records (ms) |"
 	echo "|---|---|---|"
 	awk '{ printf "| %s | %s | %s |\n", $1, $2, $3 }' "$work/writer"
-} > "$out.tmp"
+} > "$out.tmp" ;; esac
 
+case " $PARTS " in *" live "*)
 # Steady state: RATE/s for LIVE s, the exporter following.
 rm -rf "$work/l"
 mkdir -p "$work/l"
@@ -85,8 +88,9 @@ rx_stop
 	echo
 	echo "**Steady state**: $RATE records/s for $LIVE s, exporter following:" \
 		"$(jq -r '"\(.exported) records exported, exporter thread \(.exporter_cpu_s) s CPU = \((.exporter_cpu_s * 1e6 / .exported * 1000 | floor) / 1000) ms per 1,000 records (\((.exporter_cpu_s / '"$LIVE"' * 1000 | floor) / 10) % of one core), caught up \(.catchup_s) s after the last write"' "$work/l.out")."
-} >> "$out.tmp"
+} >> "$out.tmp" ;; esac
 
+case " $PARTS " in *" outage "*)
 # Outage: the receiver down for OUTAGE s while RATE/s are written, then up for OUTAGE s more.
 rm -rf "$work/o"
 mkdir -p "$work/o"
@@ -103,9 +107,12 @@ rx_stop
 # records behind.
 awk -v down="$down_at" -v outage="$OUTAGE" -v rate="$RATE" 'BEGIN { up = down + outage }
 	/^progress/ { lag = $3 - $4; if (lag > peak) peak = lag
-		if ($2 > up && !done && lag < rate / 10) { done = $2 - up } }
-	END { printf "\n**Outage**: %d records/s, receiver down %s s: peak backlog %d records; caught up %.1f s after the receiver came back (behind by less than 0.1 s of records).\n", rate, "'"$OUTAGE"'", peak, done }' \
+		if ($2 > up && !done && lag < rate / 10) { done = $2 - up }
+		if (!backlog_up && $2 > up) backlog_up = lag
+		if ($3 > last_head) { last_head = $3; head_t = $2 } }
+	END { printf "\n**Outage**: %d records/s, receiver down %s s: peak backlog %d records, %d behind when it came back; caught up %.1f s after the receiver came back (behind by less than 0.1 s of records); the writer wrote its last record %.1f s after the start (%.1f s after the receiver came back).\n", rate, "'"$OUTAGE"'", peak, backlog_up, done, head_t, head_t - up }' \
 	"$work/o.err" >> "$out.tmp"
 jq -r '"Outage run totals: \(.exported) records exported, \(.retries) retries during the outage, exporter thread \(.exporter_cpu_s) s CPU."' "$work/o.out" >> "$out.tmp"
+;; esac
 mv "$out.tmp" "$out"
 cat "$out"
