@@ -35,7 +35,7 @@ struct otlp_options {
 	bool gzip;                    /* Content-Encoding: gzip (default on) */
 	unsigned int batch_records;   /* a request holds at most this many records (512) */
 	unsigned int batch_ms;        /* ... and waits at most this long to fill (200) */
-	unsigned int catchup_records; /* while behind, a request holds up to this many (4096) */
+	unsigned int catchup_records; /* while behind, a request holds up to this many (1024) */
 	unsigned int timeout_ms;      /* per request (10000) */
 	unsigned int backoff_ms;      /* first retry delay (500), doubled up to ... */
 	unsigned int backoff_max_ms;  /* ... this (5000), with jitter */

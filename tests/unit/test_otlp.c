@@ -33,7 +33,7 @@ static void test_options(void **state)
 	assert_int_equal(o.batch_ms, 5);
 	assert_int_equal(o.timeout_ms, 10000); /* default kept */
 	assert_int_equal(o.backoff_max_ms, 5000);
-	assert_int_equal(o.catchup_records, 4096);
+	assert_int_equal(o.catchup_records, 1024);
 	otlp_options_free(&o);
 
 	/* catch-up requests are never smaller than the batch */
