@@ -36,6 +36,14 @@ static void lost(void *ctx, uint64_t count, uint64_t total)
 	                   total);
 }
 
+static void refused(void *ctx, uint64_t first, uint64_t count, long status, uint64_t total)
+{
+	agent_audit_record(ctx, "loss",
+	                   "\"source\":\"otlp\",\"reason\":\"refused\",\"status\":%ld,"
+	                   "\"first\":%" PRIu64 ",\"count\":%" PRIu64 ",\"total\":%" PRIu64,
+	                   status, first, count, total);
+}
+
 int agent_otlp_check(const char *spec, char *err, size_t err_size)
 {
 	struct otlp_options o;
@@ -97,6 +105,7 @@ int agent_otlp_start(struct agent *a)
 	ao->o.source_ctx = a;
 	ao->o.lost = lost;
 	ao->o.lost_ctx = a;
+	ao->o.refused = refused;
 	r = otlp_exporter_start(&ao->o, &ao->x);
 	if (r < 0) {
 		log_error_errno(r, "otlp: starting the exporter");

@@ -35,13 +35,15 @@ rx_start() { # rx_start [--discard 1]
 }
 rx_stop() { kill "$rx_pid" 2>/dev/null; wait "$rx_pid" 2>/dev/null || true; rx_pid=; }
 
-# backlog NAME SPEC [receiver args]: one table row.
+# backlog NAME SPEC [receiver args]: one table row (records: $n, default $N).
 backlog() {
 	local name=$1 spec=$2
 	shift 2
 	rm -rf "$work/b"
 	mkdir -p "$work/b"
-	"$X" --records "$N" "$work/b/log" "$work/b/state" > /dev/null
+	# The audit pipeline alone (writer thread, SHA-256 chain, io_uring, group commit): its rate.
+	"$X" --records "${n:-$N}" "$work/b/log" "$work/b/state" > "$work/w.out"
+	jq -r '"\(.records) \(.records / .write_s | floor) \((.cpu_s * 1e6 / .records * 100 | floor) / 100)"' "$work/w.out" >> "$work/writer"
 	rx_start "$@"
 	"$X" --otlp "endpoint=http://127.0.0.1:$port,metrics-ms=0,$spec" --records 0 --wait-ms 600000 \
 		"$work/b/log" "$work/b/state" > "$work/b.out"
@@ -51,10 +53,12 @@ backlog() {
 		"$work/b.out"
 }
 
-{
+PARTS=${OTLP_BENCH_PARTS:-backlog live outage} # a subset: OTLP_BENCH_PARTS=outage
+: > "$out.tmp"
+case " $PARTS " in *" backlog "*) {
 	echo "OTLP export, $(nproc) CPUs ($(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | sed 's/^ //')), load $(cut -d' ' -f1-3 /proc/loadavg), $(date -u +%F)"
 	echo
-	echo "**Backlog** ($N event records in the log, then the exporter drains them; batches of 512)"
+	echo "**Backlog** ($N event records in the log, then the exporter drains them; batch=512, catch-up requests of up to 4096)"
 	echo
 	echo "| configuration | records | seconds | records/s | exporter thread CPU per 1,000 records (ms) | bytes sent per record |"
 	echo "|---|---|---|---|---|---|"
@@ -62,8 +66,17 @@ backlog() {
 	backlog "protobuf, no gzip, receiver answers at once" "gzip=off" --discard 1
 	backlog "JSON + gzip, receiver answers at once" "protocol=json" --discard 1
 	backlog "protobuf + gzip, receiver decodes (OpenTelemetry JS decoder)" ""
-} > "$out.tmp"
+	backlog "protobuf + gzip, requests of 512 (catchup-batch=512)" "catchup-batch=512" --discard 1
+	n=$((RATE * OUTAGE)) backlog "protobuf + gzip, $((RATE * OUTAGE)) records (${OUTAGE} s at $RATE/s)" "" --discard 1
+	echo
+	echo "**Audit pipeline, same runs** (the records above written by the audit writer alone: writer thread, SHA-256 chain, io_uring, group commit; process CPU):"
+	echo
+	echo "| records | records/s written | CPU per 1,000 records (ms) |"
+	echo "|---|---|---|"
+	awk '{ printf "| %s | %s | %s |\n", $1, $2, $3 }' "$work/writer"
+} > "$out.tmp" ;; esac
 
+case " $PARTS " in *" live "*)
 # Steady state: RATE/s for LIVE s, the exporter following.
 rm -rf "$work/l"
 mkdir -p "$work/l"
@@ -75,8 +88,9 @@ rx_stop
 	echo
 	echo "**Steady state**: $RATE records/s for $LIVE s, exporter following:" \
 		"$(jq -r '"\(.exported) records exported, exporter thread \(.exporter_cpu_s) s CPU = \((.exporter_cpu_s * 1e6 / .exported * 1000 | floor) / 1000) ms per 1,000 records (\((.exporter_cpu_s / '"$LIVE"' * 1000 | floor) / 10) % of one core), caught up \(.catchup_s) s after the last write"' "$work/l.out")."
-} >> "$out.tmp"
+} >> "$out.tmp" ;; esac
 
+case " $PARTS " in *" outage "*)
 # Outage: the receiver down for OUTAGE s while RATE/s are written, then up for OUTAGE s more.
 rm -rf "$work/o"
 mkdir -p "$work/o"
@@ -93,9 +107,12 @@ rx_stop
 # records behind.
 awk -v down="$down_at" -v outage="$OUTAGE" -v rate="$RATE" 'BEGIN { up = down + outage }
 	/^progress/ { lag = $3 - $4; if (lag > peak) peak = lag
-		if ($2 > up && !done && lag < rate / 10) { done = $2 - up } }
-	END { printf "\n**Outage**: %d records/s, receiver down %s s: peak backlog %d records; caught up %.1f s after the receiver came back (behind by less than 0.1 s of records).\n", rate, "'"$OUTAGE"'", peak, done }' \
+		if ($2 > up && !done && lag < rate / 10) { done = $2 - up }
+		if (!backlog_up && $2 > up) backlog_up = lag
+		if ($3 > last_head) { last_head = $3; head_t = $2 } }
+	END { printf "\n**Outage**: %d records/s, receiver down %s s: peak backlog %d records, %d behind when it came back; caught up %.1f s after the receiver came back (behind by less than 0.1 s of records); the writer wrote its last record %.1f s after the start (%.1f s after the receiver came back).\n", rate, "'"$OUTAGE"'", peak, backlog_up, done, head_t, head_t - up }' \
 	"$work/o.err" >> "$out.tmp"
 jq -r '"Outage run totals: \(.exported) records exported, \(.retries) retries during the outage, exporter thread \(.exporter_cpu_s) s CPU."' "$work/o.out" >> "$out.tmp"
+;; esac
 mv "$out.tmp" "$out"
 cat "$out"

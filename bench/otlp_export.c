@@ -77,6 +77,14 @@ static void lost(void *ctx, uint64_t count, uint64_t total)
 	              "\"source\":\"otlp\",\"count\":%" PRIu64 ",\"total\":%" PRIu64, count, total);
 }
 
+static void refused(void *ctx, uint64_t first, uint64_t count, long status, uint64_t total)
+{
+	audit_submitf(writer, "loss",
+	              "\"source\":\"otlp\",\"reason\":\"refused\",\"status\":%ld,\"first\":%" PRIu64
+	              ",\"count\":%" PRIu64 ",\"total\":%" PRIu64,
+	              status, first, count, total);
+}
+
 /* An event record shaped as vigild's agent_event_format writes it. */
 static int submit_event(uint64_t i)
 {
@@ -197,6 +205,7 @@ int main(int argc, char **argv)
 		oo.tee = "none";
 		oo.source_stats = source_stats;
 		oo.lost = lost;
+		oo.refused = refused;
 		r = otlp_exporter_start(&oo, &x);
 		if (r < 0)
 			return fprintf(stderr, "otlp_exporter_start: %s\n", strerror(-r)), 1;
@@ -236,6 +245,8 @@ int main(int argc, char **argv)
 		}
 	}
 	t2 = now_s();
+	if (progress && x)
+		report(x, t0); /* the caught-up point itself */
 	if (linger_ms)
 		usleep((useconds_t)(linger_ms * 1000));
 	if (x) {
@@ -245,11 +256,12 @@ int main(int argc, char **argv)
 	printf("{\"records\":%" PRIu64 ",\"head\":%" PRIu64 ",\"cursor\":%" PRIu64
 	       ",\"exported\":%" PRIu64 ",\"requests\":%" PRIu64 ",\"retries\":%" PRIu64
 	       ",\"failed_batches\":%" PRIu64 ",\"dropped\":%" PRIu64 ",\"rejected\":%" PRIu64
-	       ",\"lost\":%" PRIu64 ",\"bytes\":%" PRIu64 ",\"metric_requests\":%" PRIu64
+	       ",\"lost\":%" PRIu64 ",\"splits\":%" PRIu64 ",\"bytes\":%" PRIu64
+	       ",\"metric_requests\":%" PRIu64
 	       ",\"write_s\":%.3f,\"catchup_s\":%.3f,\"cpu_s\":%.3f,\"exporter_cpu_s\":%.3f}\n",
 	       records, as.durable, st.cursor, st.exported, st.requests, st.retries,
-	       st.failed_batches, st.dropped, st.rejected, st.lost, st.bytes, st.metric_requests,
-	       t1 - t0, t2 - t1, cpu_s() - c0, (double)st.cpu_ns / 1e9);
+	       st.failed_batches, st.dropped, st.rejected, st.lost, st.splits, st.bytes,
+	       st.metric_requests, t1 - t0, t2 - t1, cpu_s() - c0, (double)st.cpu_ns / 1e9);
 	fflush(stdout);
 	audit_writer_close(writer);
 	if (otlp_spec)

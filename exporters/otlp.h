@@ -31,15 +31,16 @@ struct otlp_options {
 	const char *key_file;    /* TLS: its key */
 	const char *headers[OTLP_HEADERS_MAX]; /* "Name: value" (auth tokens) */
 	size_t n_headers;
-	bool json;                   /* OTLP/HTTP JSON instead of protobuf */
-	bool gzip;                   /* Content-Encoding: gzip (default on) */
-	unsigned int batch_records;  /* a request holds at most this many records (512) */
-	unsigned int batch_ms;       /* ... and waits at most this long to fill (200) */
-	unsigned int timeout_ms;     /* per request (10000) */
-	unsigned int backoff_ms;     /* first retry delay (500), doubled up to ... */
-	unsigned int backoff_max_ms; /* ... this (30000), with jitter */
-	unsigned int metrics_ms;     /* metrics export interval (10000); 0: no metrics */
-	unsigned int poll_ms;        /* how often the follower looks for new records (20) */
+	bool json;                    /* OTLP/HTTP JSON instead of protobuf */
+	bool gzip;                    /* Content-Encoding: gzip (default on) */
+	unsigned int batch_records;   /* a request holds at most this many records (512) */
+	unsigned int batch_ms;        /* ... and waits at most this long to fill (200) */
+	unsigned int catchup_records; /* while behind, a request holds up to this many (1024) */
+	unsigned int timeout_ms;      /* per request (10000) */
+	unsigned int backoff_ms;      /* first retry delay (500), doubled up to ... */
+	unsigned int backoff_max_ms;  /* ... this (5000), with jitter */
+	unsigned int metrics_ms;      /* metrics export interval (10000); 0: no metrics */
+	unsigned int poll_ms;         /* how often the follower looks for new records (20) */
 	/* Resource attributes. */
 	const char *service_version;
 	const char *host_id;
@@ -53,6 +54,11 @@ struct otlp_options {
 	 * the chain (a `loss` record, source `otlp`). Called from the exporter thread. */
 	void (*lost)(void *ctx, uint64_t count, uint64_t total);
 	void *lost_ctx;
+	/* Records the receiver refused for good (any status but 2xx and the retried ones; 400
+	 * and 413 only once a batch was split down to one record): count records from first on,
+	 * total refused so far. The caller puts them into the chain (a `loss` record, source
+	 * `otlp`, reason `refused`), with the same context as lost. Exporter thread. */
+	void (*refused)(void *ctx, uint64_t first, uint64_t count, long status, uint64_t total);
 	char *spec_copy; /* owns the strings otlp_options_parse points into */
 };
 
@@ -63,7 +69,8 @@ struct otlp_stats {
 	uint64_t requests;       /* log requests sent, retries included */
 	uint64_t retries;        /* requests repeated (429, 502, 503, 504, connection) */
 	uint64_t failed_batches; /* answered with another status: not retried */
-	uint64_t dropped;        /* records in those batches */
+	uint64_t dropped;        /* records in those batches: refused for good */
+	uint64_t splits;         /* batches split in halves after a 400 or 413 */
 	uint64_t rejected;       /* partial_success.rejected_log_records */
 	uint64_t lost;           /* records rotated away before export */
 	uint64_t bad_records;    /* records that did not chain (export stops there) */
@@ -76,7 +83,7 @@ struct otlp_stats {
 void otlp_options_defaults(struct otlp_options *o);
 /*
  * Parses "endpoint=URL,protocol=protobuf|json,gzip=on|off,ca=FILE,cert=FILE,key=FILE,
- * header=Name:value (repeatable),batch=N,batch-ms=T,timeout-ms=T,backoff-ms=T,
+ * header=Name:value (repeatable),batch=N,batch-ms=T,catchup-batch=N,timeout-ms=T,backoff-ms=T,
  * backoff-max-ms=T,metrics-ms=T,cursor=PATH" (values cannot hold commas). On error, err
  * names the item. Free with otlp_options_free.
  */

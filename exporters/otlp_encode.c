@@ -548,12 +548,204 @@ static int pack(const ProtobufCMessage *m, bool json, uint8_t **ret, size_t *ret
 	return 0;
 }
 
+/*
+ * Protobuf of a logs request, written directly: protobuf-c's generic packer walks the
+ * descriptors and computes every nested message's size again at each level (a quarter of the
+ * exporter's CPU, measured with perf); here each log record's size is computed once, from the
+ * same generated structs build_record filled. Field numbers: proto/ (logs.proto, common.proto).
+ */
+static size_t vsz(uint64_t v)
+{
+	size_t n = 1;
+
+	for (; v >= 0x80; v >>= 7)
+		n++;
+	return n;
+}
+
+static uint8_t *put_varint(uint8_t *p, uint64_t v)
+{
+	for (; v >= 0x80; v >>= 7)
+		*p++ = (uint8_t)(v | 0x80);
+	*p++ = (uint8_t)v;
+	return p;
+}
+
+static uint8_t *put_fixed64(uint8_t *p, uint8_t tag, uint64_t v)
+{
+	*p++ = tag;
+	for (int i = 0; i < 8; i++)
+		*p++ = (uint8_t)(v >> (8 * i));
+	return p;
+}
+
+/* A length-delimited field's tag and length (every tag here fits one byte). */
+static uint8_t *put_len(uint8_t *p, uint8_t tag, size_t len)
+{
+	*p++ = tag;
+	return put_varint(p, len);
+}
+
+static uint8_t *put_bytes(uint8_t *p, uint8_t tag, const char *s, size_t len)
+{
+	p = put_len(p, tag, len);
+	memcpy(p, s, len);
+	return p + len;
+}
+
+static size_t field_size(size_t len)
+{
+	return 1 + vsz(len) + len;
+}
+
+/* AnyValue's content (the oneof member is written even when zero, as proto3 wants). */
+static size_t any_size(const AnyValue *v, size_t *slen)
+{
+	switch (v->value_case) {
+	case OPENTELEMETRY__PROTO__COMMON__V1__ANY_VALUE__VALUE_STRING_VALUE:
+		*slen = strlen(v->string_value);
+		return field_size(*slen);
+	case OPENTELEMETRY__PROTO__COMMON__V1__ANY_VALUE__VALUE_BOOL_VALUE:
+		return 2;
+	case OPENTELEMETRY__PROTO__COMMON__V1__ANY_VALUE__VALUE_INT_VALUE:
+		return 1 + vsz((uint64_t)v->int_value);
+	case OPENTELEMETRY__PROTO__COMMON__V1__ANY_VALUE__VALUE_DOUBLE_VALUE:
+		return 9;
+	default: /* build_record sets no other member */
+		return 0;
+	}
+}
+
+static uint8_t *put_any(uint8_t *p, const AnyValue *v, size_t slen)
+{
+	uint64_t bits;
+
+	switch (v->value_case) {
+	case OPENTELEMETRY__PROTO__COMMON__V1__ANY_VALUE__VALUE_STRING_VALUE:
+		return put_bytes(p, 1 << 3 | 2, v->string_value, slen);
+	case OPENTELEMETRY__PROTO__COMMON__V1__ANY_VALUE__VALUE_BOOL_VALUE:
+		*p++ = 2 << 3;
+		*p++ = v->bool_value ? 1 : 0;
+		return p;
+	case OPENTELEMETRY__PROTO__COMMON__V1__ANY_VALUE__VALUE_INT_VALUE:
+		*p++ = 3 << 3;
+		return put_varint(p, (uint64_t)v->int_value);
+	case OPENTELEMETRY__PROTO__COMMON__V1__ANY_VALUE__VALUE_DOUBLE_VALUE:
+		memcpy(&bits, &v->double_value, sizeof(bits));
+		return put_fixed64(p, 4 << 3 | 1, bits);
+	default:
+		return p;
+	}
+}
+
+/* Sizes of one record's parts, computed once, used to write it. */
+struct lr_sizes {
+	size_t total, body, body_slen, sev_len, name_len;
+	size_t kv[MAX_ATTRS], key_len[MAX_ATTRS], val[MAX_ATTRS], val_slen[MAX_ATTRS];
+};
+
+static size_t lr_size(const LogRecord *lr, struct lr_sizes *z)
+{
+	size_t t = 0;
+
+	if (lr->time_unix_nano)
+		t += 9;
+	if (lr->severity_number)
+		t += 1 + vsz((uint64_t)lr->severity_number);
+	z->sev_len = lr->severity_text ? strlen(lr->severity_text) : 0;
+	if (z->sev_len)
+		t += field_size(z->sev_len);
+	z->body = lr->body ? any_size(lr->body, &z->body_slen) : 0;
+	if (lr->body)
+		t += field_size(z->body);
+	for (size_t i = 0; i < lr->n_attributes; i++) {
+		const KeyValue *kv = lr->attributes[i];
+
+		z->key_len[i] = strlen(kv->key);
+		z->val[i] = any_size(kv->value, &z->val_slen[i]);
+		z->kv[i] = field_size(z->key_len[i]) + field_size(z->val[i]);
+		t += field_size(z->kv[i]);
+	}
+	if (lr->dropped_attributes_count)
+		t += 1 + vsz(lr->dropped_attributes_count);
+	if (lr->observed_time_unix_nano)
+		t += 9;
+	z->name_len = lr->event_name ? strlen(lr->event_name) : 0;
+	if (z->name_len)
+		t += field_size(z->name_len);
+	z->total = t;
+	return t;
+}
+
+static uint8_t *put_lr(uint8_t *p, const LogRecord *lr, const struct lr_sizes *z)
+{
+	if (lr->time_unix_nano)
+		p = put_fixed64(p, 1 << 3 | 1, lr->time_unix_nano);
+	if (lr->severity_number) {
+		*p++ = 2 << 3;
+		p = put_varint(p, (uint64_t)lr->severity_number);
+	}
+	if (z->sev_len)
+		p = put_bytes(p, 3 << 3 | 2, lr->severity_text, z->sev_len);
+	if (lr->body)
+		p = put_any(put_len(p, 5 << 3 | 2, z->body), lr->body, z->body_slen);
+	for (size_t i = 0; i < lr->n_attributes; i++) {
+		const KeyValue *kv = lr->attributes[i];
+
+		p = put_len(p, 6 << 3 | 2, z->kv[i]);
+		p = put_bytes(p, 1 << 3 | 2, kv->key, z->key_len[i]);
+		p = put_any(put_len(p, 2 << 3 | 2, z->val[i]), kv->value, z->val_slen[i]);
+	}
+	if (lr->dropped_attributes_count) {
+		*p++ = 7 << 3;
+		p = put_varint(p, lr->dropped_attributes_count);
+	}
+	if (lr->observed_time_unix_nano)
+		p = put_fixed64(p, 11 << 3 | 1, lr->observed_time_unix_nano);
+	if (z->name_len)
+		p = put_bytes(p, 12 << 3 | 2, lr->event_name, z->name_len);
+	return p;
+}
+
+/* ExportLogsServiceRequest{resource_logs: [{resource, scope_logs: [{scope, log_records}]}]}. */
+static int pack_logs(const struct res_store *rs, struct lr_store *store, struct lr_sizes *sz,
+                     size_t n, uint8_t **ret, size_t *ret_len)
+{
+	size_t res_len = protobuf_c_message_get_packed_size(&rs->res.base);
+	size_t scope_len = protobuf_c_message_get_packed_size(&rs->scope.base);
+	size_t sl = field_size(scope_len), rl, total;
+	uint8_t *p;
+
+	for (size_t i = 0; i < n; i++)
+		sl += field_size(lr_size(&store[i].lr, &sz[i]));
+	rl = field_size(res_len) + field_size(sl);
+	total = field_size(rl);
+	p = *ret = malloc(total);
+	if (!p)
+		return -ENOMEM;
+	p = put_len(p, 1 << 3 | 2, rl);      /* request.resource_logs */
+	p = put_len(p, 1 << 3 | 2, res_len); /* .resource */
+	p += protobuf_c_message_pack(&rs->res.base, p);
+	p = put_len(p, 2 << 3 | 2, sl);        /* .scope_logs */
+	p = put_len(p, 1 << 3 | 2, scope_len); /* .scope */
+	p += protobuf_c_message_pack(&rs->scope.base, p);
+	for (size_t i = 0; i < n; i++) /* .log_records */
+		p = put_lr(put_len(p, 2 << 3 | 2, sz[i].total), &store[i].lr, &sz[i]);
+	*ret_len = (size_t)(p - *ret);
+	if (*ret_len != total) { /* a size and its writer disagree: a bug, never sent */
+		free(*ret);
+		return -EFAULT;
+	}
+	return 0;
+}
+
 int otlp_encode_logs(const struct otlp_resource *res, const struct otlp_rec *recs, size_t n,
                      bool json, uint8_t **ret, size_t *ret_len)
 {
 	/* Kept between batches: a fresh multi-megabyte calloc per batch costs page faults. */
 	static __thread struct lr_store *store;
 	static __thread LogRecord **lrp;
+	static __thread struct lr_sizes *sizes;
 	static __thread size_t cap;
 	struct res_store rs;
 	ScopeLogs sl = OPENTELEMETRY__PROTO__LOGS__V1__SCOPE_LOGS__INIT, *slp = &sl;
@@ -565,9 +757,11 @@ int otlp_encode_logs(const struct otlp_resource *res, const struct otlp_rec *rec
 	if (n > cap) {
 		free(store);
 		free(lrp);
+		free(sizes);
 		store = malloc(n * sizeof(*store));
 		lrp = malloc(n * sizeof(*lrp));
-		cap = store && lrp ? n : 0;
+		sizes = malloc(n * sizeof(*sizes));
+		cap = store && lrp && sizes ? n : 0;
 	}
 	if (cap >= n && n) {
 		build_resource(&rs, res);
@@ -583,7 +777,20 @@ int otlp_encode_logs(const struct otlp_resource *res, const struct otlp_rec *rec
 		rl.scope_logs = &slp;
 		req.n_resource_logs = 1;
 		req.resource_logs = &rlp;
-		r = pack(&req.base, json, ret, ret_len);
+		r = json ? pack(&req.base, json, ret, ret_len)
+		         : pack_logs(&rs, store, sizes, n, ret, ret_len);
+#ifdef OTLP_CHECK_PACK
+		if (!json && r == 0) {
+			uint8_t *ref;
+			size_t ref_len;
+
+			if (pack(&req.base, false, &ref, &ref_len) == 0) {
+				if (ref_len != *ret_len || memcmp(ref, *ret, ref_len) != 0)
+					abort();
+				free(ref);
+			}
+		}
+#endif
 	}
 	return r;
 }

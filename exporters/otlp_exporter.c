@@ -66,9 +66,14 @@ void otlp_options_defaults(struct otlp_options *o)
 	o->gzip = true;
 	o->batch_records = 512;
 	o->batch_ms = 200;
+	/* 1024: each record in flight holds about 13 KiB (parsed record, protobuf structs);
+	 * 4096 cost ~53 MiB while catching up and was not cheaper per record (BENCHMARKS.md). */
+	o->catchup_records = 1024;
 	o->timeout_ms = 10000;
 	o->backoff_ms = 500;
-	o->backoff_max_ms = 30000;
+	/* 5 s: after an outage the receiver sees a retry within 5 s of coming back; a longer
+	 * ceiling saves nothing on a collector that refuses connections (one SYN per try). */
+	o->backoff_max_ms = 5000;
 	o->metrics_ms = 10000;
 	o->poll_ms = 20;
 }
@@ -144,6 +149,8 @@ int otlp_options_parse(struct otlp_options *o, const char *spec, char *err, size
 			o->headers[o->n_headers++] = v;
 		} else if (strcmp(item, "batch") == 0) {
 			r = parse_uint(v, 1, 8192, &o->batch_records);
+		} else if (strcmp(item, "catchup-batch") == 0) {
+			r = parse_uint(v, 1, 65536, &o->catchup_records);
 		} else if (strcmp(item, "batch-ms") == 0) {
 			r = parse_uint(v, 0, 60000, &o->batch_ms);
 		} else if (strcmp(item, "timeout-ms") == 0) {
@@ -169,6 +176,8 @@ int otlp_options_parse(struct otlp_options *o, const char *spec, char *err, size
 	}
 	if (o->backoff_max_ms < o->backoff_ms)
 		o->backoff_max_ms = o->backoff_ms;
+	if (o->catchup_records < o->batch_records)
+		o->catchup_records = o->batch_records;
 	return 0;
 }
 
@@ -318,12 +327,17 @@ static int open_follower(struct otlp_exporter *x)
 	return 0;
 }
 
-/* Reads records into the batch; returns how many were added (<0: the log does not chain). */
+/*
+ * Reads records into the batch; returns how many were added (<0: the log does not chain).
+ * A full batch with more records already durable means the exporter is behind (an outage, a
+ * restart): it keeps reading up to catchup_records, since fewer, larger requests drain a
+ * backlog with less CPU per record (a 413 splits them again).
+ */
 static int fill_batch(struct otlp_exporter *x, uint64_t durable)
 {
 	int added = 0;
 
-	while (x->n_batch < x->o.batch_records) {
+	while (x->n_batch < x->o.catchup_records) {
 		struct audit_record_view v;
 		int r = otlp_follow_next(&x->f, durable, &v);
 
@@ -400,109 +414,172 @@ static void maybe_metrics(struct otlp_exporter *x)
 	send_metrics(x);
 }
 
-/* Sends the batch until it is acknowledged or refused; false when stopping. */
-static bool deliver(struct otlp_exporter *x)
+/* A loss record this exporter asked for after a refusal: refused again, it is only counted
+ * (another loss record for it would loop with a receiver that refuses every loss record). */
+static bool is_refusal_record(const struct otlp_rec *r)
 {
-	uint64_t backoff = x->o.backoff_ms;
+	const char *src = otlp_rec_str(r, "source"), *reason = otlp_rec_str(r, "reason");
+
+	return strcmp(r->kind, "loss") == 0 && src && strcmp(src, "otlp") == 0 && reason &&
+	       strcmp(reason, "refused") == 0;
+}
+
+/* Records [lo, hi) refused for good: counted, logged, and into the chain as a loss. */
+static void refused(struct otlp_exporter *x, size_t lo, size_t hi, long status)
+{
+	uint64_t first = x->batch[lo].n, last = x->batch[hi - 1].n, n = hi - lo, total;
+
+	LOG("receiver answered %ld to records %" PRIu64 "-%" PRIu64 " (not retried: %" PRIu64
+	    " records not delivered, recorded as a loss)",
+	    status, first, last, n);
+	x->m.failures_http++;
+	pthread_mutex_lock(&x->lock);
+	x->st.failed_batches++;
+	x->st.dropped += n;
+	total = x->st.dropped;
+	pthread_mutex_unlock(&x->lock);
+	if (n == 1 && is_refusal_record(&x->batch[lo]))
+		return;
+	if (x->o.refused)
+		x->o.refused(x->o.lost_ctx, first, n, status, total);
+}
+
+/* Waits before a retry: Retry-After when the receiver gave one, else backoff with jitter. */
+static bool retry_wait(struct otlp_exporter *x, const struct otlp_response *resp, uint64_t *backoff,
+                       uint64_t first, uint64_t last)
+{
+	uint64_t wait;
+
+	if (resp->status == 0)
+		x->m.failures_transport++;
+	else
+		x->m.failures_http++;
+	if (resp->retry_after_ms >= 0) {
+		wait = (uint64_t)resp->retry_after_ms;
+	} else {
+		uint32_t rnd = 0;
+
+		if (getrandom(&rnd, sizeof(rnd), 0) != sizeof(rnd))
+			rnd = (uint32_t)now_ms(CLOCK_MONOTONIC);
+		wait = *backoff / 2 + rnd % (*backoff / 2 + 1); /* [backoff/2, backoff] */
+		*backoff = *backoff * 2 > x->o.backoff_max_ms ? x->o.backoff_max_ms : *backoff * 2;
+	}
+	if (resp->status)
+		LOG("receiver answered %ld to records %" PRIu64 "-%" PRIu64 "; retrying in %" PRIu64
+		    " ms",
+		    resp->status, first, last, wait);
+	else
+		LOG("records %" PRIu64 "-%" PRIu64 ": %s; retrying in %" PRIu64 " ms", first, last,
+		    resp->error, wait);
+	pthread_mutex_lock(&x->lock);
+	x->st.retries++;
+	pthread_mutex_unlock(&x->lock);
+	/* Waits in slices so metrics keep going out during an outage. */
+	for (uint64_t end = now_ms(CLOCK_MONOTONIC) + wait;;) {
+		uint64_t now = now_ms(CLOCK_MONOTONIC);
+
+		if (now >= end)
+			return true;
+		if (nap(x, end - now > 1000 ? 1000 : end - now))
+			return false;
+		maybe_metrics(x);
+	}
+}
+
+/*
+ * Sends batch records [lo, hi) until they are acknowledged or refused; false when stopping.
+ * 413 (too large) and 400 (something in it is malformed for the receiver) split the request in
+ * halves, down to one record, so one record the receiver cannot take does not cost its
+ * neighbours; what is refused on its own, or with any other status, is a loss in the chain.
+ */
+static bool send_range(struct otlp_exporter *x, size_t lo, size_t hi)
+{
+	uint64_t backoff = x->o.backoff_ms, first = x->batch[lo].n, last = x->batch[hi - 1].n;
 	uint8_t *payload;
 	size_t len;
-	int r;
 
-	r = otlp_encode_logs(&x->res, x->batch, x->n_batch, x->o.json, &payload, &len);
-	if (r < 0)
-		return !nap(x, 100); /* out of memory: try again */
+	while (otlp_encode_logs(&x->res, x->batch + lo, hi - lo, x->o.json, &payload, &len) < 0)
+		if (nap(x, 100)) /* out of memory: try again */
+			return false;
 	for (;;) {
 		struct otlp_response resp;
-		uint64_t sent = 0, wait;
+		uint64_t sent = 0;
 		enum otlp_result res =
 		    otlp_http_post(x->http, "/v1/logs", payload, len, &resp, &sent);
-		const struct otlp_rec *last = &x->batch[x->n_batch - 1];
+		long status = resp.status;
 
 		pthread_mutex_lock(&x->lock);
 		x->st.requests++;
 		x->st.bytes += sent;
 		pthread_mutex_unlock(&x->lock);
-		if (res == OTLP_OK || res == OTLP_FAIL) {
+		if (res == OTLP_OK) {
 			int64_t rejected = 0;
 			char msg[256] = "";
 
-			if (res == OTLP_OK &&
-			    otlp_decode_response(resp.body, resp.len, resp.json, false, &rejected,
+			if (otlp_decode_response(resp.body, resp.len, resp.json, false, &rejected,
 			                         msg, sizeof(msg)) == 0 &&
 			    rejected > 0) {
 				LOG("receiver rejected %" PRId64 " of records %" PRIu64 "-%" PRIu64
 				    ": %s",
-				    rejected, x->batch[0].n, last->n,
-				    msg[0] ? msg : "(no message)");
+				    rejected, first, last, msg[0] ? msg : "(no message)");
 				x->m.failures_rejected++;
 			}
-			if (res == OTLP_FAIL) {
-				LOG("receiver answered %ld to records %" PRIu64 "-%" PRIu64
-				    " (not retried: the records are not delivered) %.200s",
-				    resp.status, x->batch[0].n, last->n,
-				    resp.json && resp.body ? (const char *)resp.body : "");
-				x->m.failures_http++;
-			}
-			audit_unhex(last->hash, AUDIT_HASH_LEN, x->cursor_h);
-			x->cursor_n = last->n;
-			if (x->o.cursor_path &&
-			    (r = otlp_cursor_write(x->o.cursor_path, x->cursor_n, x->cursor_h)) < 0)
-				LOG("writing the cursor %s: %s", x->o.cursor_path, strerror(-r));
 			pthread_mutex_lock(&x->lock);
-			x->st.cursor = x->cursor_n;
-			if (res == OTLP_OK) {
-				x->st.exported += x->n_batch;
-				x->st.rejected += rejected > 0 ? (uint64_t)rejected : 0;
-			} else {
-				x->st.failed_batches++;
-				x->st.dropped += x->n_batch;
-			}
+			x->st.exported += hi - lo;
+			x->st.rejected += rejected > 0 ? (uint64_t)rejected : 0;
 			pthread_mutex_unlock(&x->lock);
 			otlp_response_free(&resp);
 			free(payload);
-			free_batch(x);
 			return true;
 		}
-		/* Retry: Retry-After when the receiver gave one, else backoff with jitter. */
-		if (resp.status == 0)
-			x->m.failures_transport++;
-		else
-			x->m.failures_http++;
-		if (resp.retry_after_ms >= 0) {
-			wait = (uint64_t)resp.retry_after_ms;
-		} else {
-			uint32_t rnd = 0;
+		if (res == OTLP_FAIL) {
+			if (resp.json && resp.body)
+				LOG("receiver's answer to records %" PRIu64 "-%" PRIu64 ": %.200s",
+				    first, last, (const char *)resp.body);
+			otlp_response_free(&resp);
+			free(payload);
+			if ((status == 413 || status == 400) && hi - lo > 1) {
+				size_t mid = lo + (hi - lo) / 2;
 
-			if (getrandom(&rnd, sizeof(rnd), 0) != sizeof(rnd))
-				rnd = (uint32_t)now_ms(CLOCK_MONOTONIC);
-			wait = backoff / 2 + rnd % (backoff / 2 + 1); /* [backoff/2, backoff] */
-			backoff =
-			    backoff * 2 > x->o.backoff_max_ms ? x->o.backoff_max_ms : backoff * 2;
-		}
-		if (resp.status)
-			LOG("receiver answered %ld to records %" PRIu64 "-%" PRIu64
-			    "; retrying in %" PRIu64 " ms",
-			    resp.status, x->batch[0].n, last->n, wait);
-		else
-			LOG("records %" PRIu64 "-%" PRIu64 ": %s; retrying in %" PRIu64 " ms",
-			    x->batch[0].n, last->n, resp.error, wait);
-		otlp_response_free(&resp);
-		pthread_mutex_lock(&x->lock);
-		x->st.retries++;
-		pthread_mutex_unlock(&x->lock);
-		/* Waits in slices so metrics keep going out during an outage. */
-		for (uint64_t end = now_ms(CLOCK_MONOTONIC) + wait;;) {
-			uint64_t now = now_ms(CLOCK_MONOTONIC);
-
-			if (now >= end)
-				break;
-			if (nap(x, end - now > 1000 ? 1000 : end - now)) {
-				free(payload);
-				return false;
+				LOG("receiver answered %ld to records %" PRIu64 "-%" PRIu64
+				    ": sending them in two halves",
+				    status, first, last);
+				x->m.failures_http++;
+				pthread_mutex_lock(&x->lock);
+				x->st.splits++;
+				pthread_mutex_unlock(&x->lock);
+				return send_range(x, lo, mid) && send_range(x, mid, hi);
 			}
-			maybe_metrics(x);
+			refused(x, lo, hi, status);
+			return true;
 		}
+		if (!retry_wait(x, &resp, &backoff, first, last)) {
+			otlp_response_free(&resp);
+			free(payload);
+			return false;
+		}
+		otlp_response_free(&resp);
 	}
+}
+
+/* Sends the batch until every record is acknowledged or refused; false when stopping. */
+static bool deliver(struct otlp_exporter *x)
+{
+	const struct otlp_rec *last = &x->batch[x->n_batch - 1];
+	int r;
+
+	if (!send_range(x, 0, x->n_batch))
+		return false;
+	audit_unhex(last->hash, AUDIT_HASH_LEN, x->cursor_h);
+	x->cursor_n = last->n;
+	if (x->o.cursor_path &&
+	    (r = otlp_cursor_write(x->o.cursor_path, x->cursor_n, x->cursor_h)) < 0)
+		LOG("writing the cursor %s: %s", x->o.cursor_path, strerror(-r));
+	pthread_mutex_lock(&x->lock);
+	x->st.cursor = x->cursor_n;
+	pthread_mutex_unlock(&x->lock);
+	free_batch(x);
+	return true;
 }
 
 static void *run(void *arg)
@@ -585,7 +662,9 @@ int otlp_exporter_start(const struct otlp_options *o, struct otlp_exporter **ret
 		return -ENOMEM;
 	x->o = *o;
 	x->o.spec_copy = NULL; /* the caller keeps its options (and their strings) alive */
-	x->batch = calloc(o->batch_records, sizeof(*x->batch));
+	if (x->o.catchup_records < x->o.batch_records)
+		x->o.catchup_records = x->o.batch_records;
+	x->batch = calloc(x->o.catchup_records, sizeof(*x->batch));
 	if (!x->batch) {
 		free(x);
 		return -ENOMEM;

@@ -20,6 +20,11 @@ struct otlp_http {
 	bool gzip, json;
 	volatile int *stop;
 	struct otlp_response *cur;
+	/* Kept between requests: a deflate state is ~270 KiB to set up, the output grows once. */
+	z_stream z;
+	bool z_ready;
+	uint8_t *zbuf;
+	size_t zcap;
 };
 
 static pthread_once_t curl_once = PTHREAD_ONCE_INIT;
@@ -152,6 +157,9 @@ void otlp_http_free(struct otlp_http *h)
 		return;
 	curl_slist_free_all(h->headers);
 	curl_easy_cleanup(h->curl);
+	if (h->z_ready)
+		deflateEnd(&h->z);
+	free(h->zbuf);
 	free(h);
 }
 
@@ -162,38 +170,40 @@ void otlp_response_free(struct otlp_response *r)
 	r->len = 0;
 }
 
-static int gzip_buf(const uint8_t *in, size_t len, uint8_t **out, size_t *out_len)
+static int gzip_buf(struct otlp_http *h, const uint8_t *in, size_t len, size_t *out_len)
 {
-	z_stream z = {0};
 	size_t cap = len + len / 1000 + 64;
 	int r;
 
-	*out = malloc(cap);
-	if (!*out)
-		return -ENOMEM;
+	if (cap > h->zcap) {
+		uint8_t *b = realloc(h->zbuf, cap);
+
+		if (!b)
+			return -ENOMEM;
+		h->zbuf = b;
+		h->zcap = cap;
+	}
 	/* 15 + 16: a gzip wrapper; level 1: the CPU per record matters more than bytes. */
-	if (deflateInit2(&z, 1, Z_DEFLATED, 15 + 16, 8, Z_DEFAULT_STRATEGY) != Z_OK) {
-		free(*out);
-		return -ENOMEM;
+	if (!h->z_ready) {
+		if (deflateInit2(&h->z, 1, Z_DEFLATED, 15 + 16, 8, Z_DEFAULT_STRATEGY) != Z_OK)
+			return -ENOMEM;
+		h->z_ready = true;
+	} else if (deflateReset(&h->z) != Z_OK) {
+		return -EINVAL;
 	}
-	z.next_in = (Bytef *)in;
-	z.avail_in = (uInt)len;
-	z.next_out = *out;
-	z.avail_out = (uInt)cap;
-	r = deflate(&z, Z_FINISH);
-	*out_len = z.total_out;
-	deflateEnd(&z);
-	if (r != Z_STREAM_END) {
-		free(*out);
-		return -ENOBUFS;
-	}
-	return 0;
+	h->z.next_in = (Bytef *)in;
+	h->z.avail_in = (uInt)len;
+	h->z.next_out = h->zbuf;
+	h->z.avail_out = (uInt)h->zcap;
+	r = deflate(&h->z, Z_FINISH);
+	*out_len = h->z.total_out;
+	return r == Z_STREAM_END ? 0 : -ENOBUFS;
 }
 
 enum otlp_result otlp_http_post(struct otlp_http *h, const char *path, const uint8_t *payload,
                                 size_t len, struct otlp_response *resp, uint64_t *sent_bytes)
 {
-	uint8_t *z = NULL;
+	const uint8_t *z = NULL;
 	size_t zlen = 0;
 	char url[1200];
 	CURLcode c;
@@ -201,9 +211,12 @@ enum otlp_result otlp_http_post(struct otlp_http *h, const char *path, const uin
 	memset(resp, 0, sizeof(*resp));
 	resp->retry_after_ms = -1;
 	resp->json = h->json;
-	if (h->gzip && gzip_buf(payload, len, &z, &zlen) < 0) {
-		snprintf(resp->error, sizeof(resp->error), "gzip failed");
-		return OTLP_RETRY;
+	if (h->gzip) {
+		if (gzip_buf(h, payload, len, &zlen) < 0) {
+			snprintf(resp->error, sizeof(resp->error), "gzip failed");
+			return OTLP_RETRY;
+		}
+		z = h->zbuf;
 	}
 	snprintf(url, sizeof(url), "%s%s", h->base, path);
 	curl_easy_setopt(h->curl, CURLOPT_URL, url);
@@ -213,7 +226,6 @@ enum otlp_result otlp_http_post(struct otlp_http *h, const char *path, const uin
 	curl_easy_setopt(h->curl, CURLOPT_HEADERDATA, resp);
 	c = curl_easy_perform(h->curl);
 	*sent_bytes += z ? zlen : len;
-	free(z);
 	if (c != CURLE_OK) {
 		snprintf(resp->error, sizeof(resp->error), "%s", curl_easy_strerror(c));
 		return OTLP_RETRY;

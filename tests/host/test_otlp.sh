@@ -3,7 +3,8 @@
 # JavaScript decoder (tests/otlp/receiver.js; npm @opentelemetry/otlp-transformer, pinned),
 # checked field by field against the audit log written by the real audit library
 # (tests/otlp/check.js re-hashes the chain itself). Faults: 503 + Retry-After, 429, dropped
-# connections (retried); 400, 413 (not retried, counted); partial_success (counted); receiver
+# connections (retried); 413 and 400 (the request split in halves down to one record; a record
+# refused alone is a loss in the chain); 500 (not retried: a loss); partial_success (counted); receiver
 # down then up with a kill -9 of the exporting process in the middle (nothing lost, duplicates
 # only, identical); records rotated away before export (a loss record, source otlp, in the chain);
 # TLS with a CA file and a client certificate.
@@ -32,11 +33,13 @@ check() { # check NAME STATUS
 }
 RES='{"host.id":"otlp-test-host-id","host.name":"otlp-test","vigil.tee.type":"none","service.version":"0.1.0","vigil.audit.origin":"vigil/otlp-test"}'
 
-# rx_start NAME [FAULTS]: a receiver writing into $tmp/NAME/rx; sets $port.
+# rx_start NAME [FAULTS [RECEIVER ARGS...]]: a receiver writing into $tmp/NAME/rx; sets $port.
 rx_start() {
+	local name=$1 faults=${2:-}
+	shift $(($# < 2 ? $# : 2))
 	rm -f "$tmp/port"
-	node tests/otlp/receiver.js --port-file "$tmp/port" --out "$tmp/$1/rx" ${2:+--faults "$2"} \
-		> "$tmp/$1.rx.log" 2>&1 &
+	node tests/otlp/receiver.js --port-file "$tmp/port" --out "$tmp/$name/rx" ${faults:+--faults "$faults"} \
+		"$@" > "$tmp/$name.rx.log" 2>&1 &
 	rx_pid=$!
 	for _ in $(seq 100); do [ -s "$tmp/port" ] && break; sleep 0.1; done
 	port=$(cat "$tmp/port")
@@ -61,13 +64,13 @@ verify() { # the chain and the SIEM rows: check.js output becomes this script's 
 
 # 1. protobuf + gzip, two batch triggers (size and time), metrics.
 rx_start basic
-run basic "batch=256,batch-ms=50,metrics-ms=300" --records 3000 --linger-ms 800
+run basic "batch=256,catchup-batch=1024,batch-ms=50,metrics-ms=300" --records 3000 --linger-ms 800
 verify basic
 check "protobuf+gzip: 3000 events + start record decoded, every field as in the chain" $?
 check "protobuf+gzip: cursor reached the head ($(fig basic cursor)/$(fig basic head)), no retry" \
 	"$([ "$(fig basic cursor)" = "$(fig basic head)" ] && [ "$(fig basic retries)" = 0 ] && echo 0 || echo 1)"
-check "requests were gzip'ed protobuf of at most 256 records" \
-	"$(jq -s 'all(.[] | select(.path == "/v1/logs"); .gzip and (.json | not) and .records <= 256) and length >= 12' "$tmp/basic/rx/requests.jsonl" | grep -qx true; echo $?)"
+check "requests were gzip'ed protobuf of at most 1024 records (256, more only while behind)" \
+	"$(jq -s 'all(.[] | select(.path == "/v1/logs"); .gzip and (.json | not) and .records <= 1024) and length >= 3' "$tmp/basic/rx/requests.jsonl" | grep -qx true; echo $?)"
 # Decisions by kind and verdict in the last metrics request = the chain's event records.
 want=$(cat "$tmp"/basic/log/audit.*.jsonl | jq -c 'select(.k == "event") | [.e.type, .e.verdict]' | sort | uniq -c | awk '{print $2" "$1}' | sort)
 have=$(tail -1 "$tmp/basic/rx/metrics.jsonl" | jq -c '.metrics["vigil.decisions"].points[] | [[.attrs["vigil.access.kind"], .attrs["vigil.verdict"]], .value]' | jq -r '"\(.[0] | tostring) \(.[1])"' | sort)
@@ -77,7 +80,7 @@ rx_stop
 
 # 2. OTLP/HTTP JSON, no gzip, an auth header.
 rx_start json "ok,partial3"
-run json "protocol=json,gzip=off,header=Authorization:Bearer t0k3n,batch=200,metrics-ms=300" --records 700 --linger-ms 500
+run json "protocol=json,gzip=off,header=Authorization:Bearer t0k3n,batch=200,catchup-batch=200,metrics-ms=300" --records 700 --linger-ms 500
 verify json
 check "json: every record decoded (protobufjs fromObject) and matches the chain" $?
 check "json: requests were uncompressed JSON with the configured Authorization header" \
@@ -89,7 +92,7 @@ rx_stop
 
 # 3. Retried faults: 503 with Retry-After: 2, 429, two dropped connections, 502, 504.
 rx_start retry "ok,503+ra2,429,drop,drop,502,504"
-run retry "batch=100,batch-ms=20,backoff-ms=100,backoff-max-ms=400,metrics-ms=0" --records 600
+run retry "batch=100,catchup-batch=100,batch-ms=20,backoff-ms=100,backoff-max-ms=400,metrics-ms=0" --records 600
 verify retry
 check "retried faults: every record delivered, duplicates identical" $?
 # libcurl may itself resend once on a reused connection that died without an answer, so the
@@ -105,18 +108,51 @@ grep -q 'receiver answered 503 .* retrying in 2000 ms' "$tmp/retry.err"
 check "the exporter says why it retries (its own log line)" $?
 rx_stop
 
-# 4. Not retried: 400, 413, 500 (counted, logged, the batch is given up); partial_success.
-rx_start noretry "ok,400,ok,413,500,partial2"
-run noretry "batch=50,batch-ms=20,backoff-ms=100,metrics-ms=0" --records 400
-refused=$(jq -rs '[.[] | select(.fault == "400" or .fault == "413" or .fault == "500") | "\(.first)-\(.last)"] | join(",")' "$tmp/noretry/rx/requests.jsonl")
-n_refused=$(jq -s '[.[] | select(.fault == "400" or .fault == "413" or .fault == "500") | .records] | add' "$tmp/noretry/rx/requests.jsonl")
+# 4. Not retried, not split: 500 (and any status but 400, 413 and the retried ones): the
+# batch is given up, counted, logged, and its records enter the chain as a loss (source otlp,
+# reason refused); partial_success is counted.
+rx_start noretry "ok,500,ok,partial2"
+run noretry "batch=50,catchup-batch=50,batch-ms=20,backoff-ms=100,metrics-ms=0" --records 400
+refused=$(jq -rs '[.[] | select(.fault == "500") | "\(.first)-\(.last)"] | join(",")' "$tmp/noretry/rx/requests.jsonl")
+n_refused=$(jq -s '[.[] | select(.fault == "500") | .records] | add' "$tmp/noretry/rx/requests.jsonl")
 verify noretry --missing-ok "$refused"
-check "400/413/500: exactly the refused batches ($refused) are missing, the rest delivered" $?
-check "400/413/500: each sent once (no retry), 3 failed batches, $n_refused records dropped, 0 retries" \
-	"$([ "$(jq -s '[.[] | select(.first != null)] | group_by(.first) | map(length) | max' "$tmp/noretry/rx/requests.jsonl")" = 1 ] && [ "$(fig noretry failed_batches)" = 3 ] && [ "$(fig noretry dropped)" = "$n_refused" ] && [ "$(fig noretry retries)" = 0 ] && echo 0 || echo 1)"
+check "500: exactly the refused batch ($refused) is missing, the rest delivered" $?
+check "500: sent once (no retry, no split), 1 failed batch, $n_refused records dropped, 0 retries, 0 splits" \
+	"$([ "$(jq -s '[.[] | select(.first != null)] | group_by(.first) | map(length) | max' "$tmp/noretry/rx/requests.jsonl")" = 1 ] && [ "$(fig noretry failed_batches)" = 1 ] && [ "$(fig noretry dropped)" = "$n_refused" ] && [ "$(fig noretry retries)" = 0 ] && [ "$(fig noretry splits)" = 0 ] && echo 0 || echo 1)"
+loss=$(cat "$tmp"/noretry/log/audit.*.jsonl | jq -c 'select(.k == "loss" and .source == "otlp") | [.reason, .status, .first, .count, .total]')
+check "500: the refused records are a loss record in the chain ($loss), and that record was delivered" \
+	"$([ "$loss" = "[\"refused\",500,${refused%-*},$n_refused,$n_refused]" ] && jq -s 'any(.[]; .attributes["vigil.loss.reason"] == "refused" and .attributes["vigil.loss.status"] == "500")' "$tmp/noretry/rx/logs.jsonl" | grep -qx true && echo 0 || echo 1)"
 check "partial_success: 2 rejected records counted and logged" \
 	"$([ "$(fig noretry rejected)" = 2 ] && grep -q 'receiver rejected 2 of records .*test rejects' "$tmp/noretry.err" && echo 0 || echo 1)"
-check "400 logged as not retried" "$(grep -q 'receiver answered 400 .* (not retried' "$tmp/noretry.err"; echo $?)"
+check "500 logged as not retried" "$(grep -q 'receiver answered 500 .* (not retried' "$tmp/noretry.err"; echo $?)"
+rx_stop
+
+# 4b. 413 over 40 records: batches of 100 are split in halves until the receiver takes them;
+# nothing is lost.
+rx_start split413 "" --max-records 40
+run split413 "batch=100,catchup-batch=100,batch-ms=20,backoff-ms=100,metrics-ms=0" --records 1000
+verify split413
+check "413 over 40 records: batches of 100 split in halves, every record delivered" $?
+n413=$(jq -s '[.[] | select(.fault == "413")] | length' "$tmp/split413/rx/requests.jsonl")
+check "413: $n413 refused requests = $(fig split413 splits) splits, 0 retries, 0 dropped, accepted requests <= 40 records" \
+	"$([ "$n413" -gt 0 ] && [ "$(fig split413 splits)" = "$n413" ] && [ "$(fig split413 retries)" = 0 ] && [ "$(fig split413 dropped)" = 0 ] && jq -s 'all(.[] | select(.fault == "ok" and .path == "/v1/logs"); .records <= 40)' "$tmp/split413/rx/requests.jsonl" | grep -qx true && echo 0 || echo 1)"
+! cat "$tmp"/split413/log/audit.*.jsonl | jq -e 'select(.k == "loss")' > /dev/null
+check "413: no loss record in the chain" $?
+rx_stop
+
+# 4c. 400 for any request holding record 300: split down to that one record, which alone is
+# refused, counted and put into the chain as a loss; its 63 neighbours are delivered.
+rx_start refuse400 "" --refuse-seq 300
+run refuse400 "batch=64,catchup-batch=64,batch-ms=1000,backoff-ms=100,metrics-ms=0" --records 1000
+verify refuse400 --missing-ok 300-300
+check "400 for record 300: only record 300 is missing, its batch's other records delivered" $?
+loss=$(cat "$tmp"/refuse400/log/audit.*.jsonl | jq -c 'select(.k == "loss" and .source == "otlp") | [.reason, .status, .first, .count, .total]')
+check "400: the record refused alone is a loss record in the chain ($loss), delivered as vigil.log.loss" \
+	"$([ "$loss" = '["refused",400,300,1,1]' ] && jq -s 'any(.[]; .event_name == "vigil.log.loss" and .attributes["vigil.loss.first"] == "300")' "$tmp/refuse400/rx/logs.jsonl" | grep -qx true && echo 0 || echo 1)"
+n400=$(jq -s '[.[] | select(.fault == "400")] | length' "$tmp/refuse400/rx/requests.jsonl")
+check "400: $n400 refused requests (6 halvings of 64 + the record alone), $(fig refuse400 splits) splits, 1 dropped" \
+	"$([ "$n400" = 7 ] && [ "$(fig refuse400 splits)" = 6 ] && [ "$(fig refuse400 dropped)" = 1 ] && [ "$(fig refuse400 failed_batches)" = 1 ] && echo 0 || echo 1)"
+check "400 logged as not retried" "$(grep -q 'receiver answered 400 to records 300-300 (not retried' "$tmp/refuse400.err"; echo $?)"
 rx_stop
 
 # 5. Receiver down for DOWN s, kill -9 of the exporting process during the outage, restart:
@@ -160,6 +196,9 @@ check "rotation before export: $((oldest - 1)) records counted lost ($(fig rot l
 	"$([ "$(fig rot lost)" = $((oldest - 1)) ] && [ "$loss" = "[$((oldest - 1)),$((oldest - 1))]" ] && echo 0 || echo 1)"
 node tests/otlp/check.js "$tmp/rot/log" "$tmp/rot/rx" > "$tmp/rot.check"
 check "rotation before export: everything still on disk was exported, from the file record on" $?
+big=$(jq -s '[.[] | select(.path == "/v1/logs") | .records] | max' "$tmp/rot/rx/requests.jsonl")
+check "a backlog goes out in catch-up requests larger than the batch of 512 (largest: $big, at most 1024)" \
+	"$([ "$big" -gt 512 ] && [ "$big" -le 1024 ] && echo 0 || echo 1)"
 rx_stop
 
 # 7. TLS: the receiver's certificate checked against ca=, a client certificate (cert=, key=)

@@ -11,6 +11,8 @@
 // "400", "413", "500", "drop" (connection closed without an answer), "partial2" (200 with
 // partial_success rejecting 2), "ok". Comma-separated; a count prefix repeats: "3*drop".
 // POST /control with a fault list appends faults; GET /down?ms=T closes the listener for T ms.
+// --max-records N: 413 for a logs request of more than N records; --refuse-seq S: 400 for one
+// holding record S (both before, and without consuming, the fault list).
 // --tls DIR: HTTPS, client certificate required. --discard 1 (benchmarks): every /v1/ request answered 200 at once, nothing decoded or kept.
 'use strict';
 
@@ -69,7 +71,9 @@ function handle(req, res, body) {
   }
   const recs = logRecords(decode(body, json, LogsReq), n);
   const seqs = recs.map((r) => +r.attributes['vigil.audit.seq']);
-  const fault = faults.shift() || 'ok';
+  const fault = args['max-records'] && recs.length > +args['max-records'] ? '413'
+    : args['refuse-seq'] && seqs.includes(+args['refuse-seq']) ? '400'
+    : faults.shift() || 'ok';
   const entry = { req: n, t: Date.now(), path: req.url, json, gzip: req.headers['content-encoding'] === 'gzip',
     fault, records: recs.length, first: seqs[0], last: seqs[seqs.length - 1],
     auth: req.headers['authorization'] || null,

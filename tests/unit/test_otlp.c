@@ -32,6 +32,17 @@ static void test_options(void **state)
 	assert_int_equal(o.batch_records, 100);
 	assert_int_equal(o.batch_ms, 5);
 	assert_int_equal(o.timeout_ms, 10000); /* default kept */
+	assert_int_equal(o.backoff_max_ms, 5000);
+	assert_int_equal(o.catchup_records, 1024);
+	otlp_options_free(&o);
+
+	/* catch-up requests are never smaller than the batch */
+	otlp_options_defaults(&o);
+	assert_int_equal(otlp_options_parse(&o, "batch=600,catchup-batch=100", err, sizeof(err)),
+	                 0);
+	assert_int_equal(o.catchup_records, 600);
+	assert_int_equal(otlp_options_parse(&o, "catchup-batch=70000", err, sizeof(err)), -EINVAL);
+	assert_string_equal(err, "--otlp: catchup-batch: bad value '70000'");
 	otlp_options_free(&o);
 
 	otlp_options_defaults(&o);
