@@ -26,9 +26,10 @@ cp /tmp/.out /tmp/out1
 expect_event "learning: a read is logged (audit)" '"type":"file"' '"verdict":"audit"' "\"path\":\"$D/in/a.txt\""
 expect_event "learning: the connect is logged (audit)" '"type":"network"' '"verdict":"audit"' '"network.peer.port":7700'
 
-# A managed key (the learning policy names it, granted to no one here): the run's read of it
-# by /t/keyreader is logged, and learned as a grant of exactly that.
-kid=$(outside /t/vtest key-add vigil:learn s3cr3t)
+# A managed key in root's user keyring (the platform's: `key-add` would put it in the platform's
+# session keyring, which the scope cannot reach; the learning policy names it, granted to no one
+# here): the run's read of it by /t/keyreader is logged, and learned as a grant of exactly that.
+kid=$(outside /t/vtest key-add-user vigil:learn s3cr3t)
 expect_rc "learning: /t/keyreader reads the managed key" 0 /t/keyreader key-read $kid
 expect_event "learning: the key read is logged (audit)" '"type":"key"' '"verdict":"audit"' '"key":"vigil:learn"' '"perm":"read"'
 
