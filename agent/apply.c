@@ -420,9 +420,10 @@ static int insert_scope_and_cfg(struct agent *a, const struct applied_policy *ap
 	    .serial = p->serial,
 	    .gen = ap->gen,
 	    .rule_count = (uint32_t)p->n_exec,
-	    .flags =
-	        (p->scope_guest ? VIGIL_CFG_SCOPE_GUEST : 0) | (p->audit ? VIGIL_CFG_AUDIT : 0) |
-	        (p->allow_fileless ? VIGIL_CFG_ALLOW_FILELESS : 0) | agent_sections_cfg_flags(p),
+	    .flags = (p->scope_guest ? VIGIL_CFG_SCOPE_GUEST : 0) |
+	             (p->audit ? VIGIL_CFG_AUDIT : 0) | (p->learn ? VIGIL_CFG_LEARN : 0) |
+	             (p->allow_fileless ? VIGIL_CFG_ALLOW_FILELESS : 0) |
+	             agent_sections_cfg_flags(p),
 	    .cap_allow = agent_cap_allow(p),
 	};
 	uint8_t one = 1;
@@ -573,8 +574,11 @@ int agent_apply_policy(struct agent *a, struct policy *p, struct policy_error *e
 	a->cur = next;
 	log_info("policy '%s' serial %llu enforcing (%s, %zu exec rules, %zu files hashed, "
 	         "generation %u)",
-	         p->name, (unsigned long long)p->serial, p->audit ? "audit" : "enforce", p->n_exec,
-	         next.n_hashed, next.gen);
+	         p->name, (unsigned long long)p->serial,
+	         p->learn   ? "learn"
+	         : p->audit ? "audit"
+	                    : "enforce",
+	         p->n_exec, next.n_hashed, next.gen);
 	return 0;
 
 fail:

@@ -64,6 +64,63 @@ static __always_inline struct vigil_policy_cfg *governing_policy(__u32 section, 
 	return cfg;
 }
 
+struct {
+	__uint(type, BPF_MAP_TYPE_LRU_HASH);
+	__uint(max_entries, VIGIL_LEARN_SEEN_MAX);
+	__type(key, struct vigil_learn_key);
+	__type(value, __u64);
+} learn_seen SEC(".maps");
+
+/* The current task's executable's inode (NULL for a kernel thread). */
+static __always_inline struct inode *task_exe_inode(void)
+{
+	struct task_struct *task = bpf_get_current_task_btf();
+
+	return BPF_CORE_READ(task, mm, exe_file, f_inode);
+}
+
+/* Tested first at every event site, so an enforcing policy pays one flag test, no map. */
+static __always_inline bool learning(const struct vigil_policy_cfg *cfg)
+{
+	return cfg && (cfg->flags & VIGIL_CFG_LEARN);
+}
+
+/*
+ * Learning mode: true when this (subject, access, object) was logged already in this
+ * generation, so the caller sends no event (the repeat is counted). Two CPUs racing on a new
+ * key both log it: a duplicate, harmless to `vigil policy learn`.
+ */
+static __always_inline bool learn_repeat(__u32 gen, __u16 type, const struct decision *d,
+                                         __u32 access, __u64 dev, __u64 ino, const __u8 *addr,
+                                         __u16 port, __u8 proto)
+{
+	struct inode *exe = task_exe_inode();
+	struct vigil_learn_key k = {};
+	__u64 zero = 0, *n;
+
+	k.subj_dev = BPF_CORE_READ(exe, i_sb, s_dev);
+	k.subj_ino = BPF_CORE_READ(exe, i_ino);
+	k.dev = dev;
+	k.ino = ino;
+	if (addr)
+		__builtin_memcpy(k.addr, addr, sizeof(k.addr));
+	k.gen = gen;
+	k.access = access;
+	k.uid = (__u32)bpf_get_current_uid_gid();
+	k.type = type;
+	k.port = port;
+	k.proto = proto;
+	k.verdict = d->verdict;
+	n = bpf_map_lookup_elem(&learn_seen, &k);
+	if (n) {
+		__sync_fetch_and_add(n, 1);
+		stat_inc(VIGIL_STAT_LEARN_REPEAT);
+		return true;
+	}
+	bpf_map_update_elem(&learn_seen, &k, &zero, BPF_NOEXIST);
+	return false;
+}
+
 /* Reserves an event for a decision; the caller adds its own fields and submits. */
 static __always_inline struct vigil_event *decision_event(__u16 type, __u32 gen,
                                                           const struct vigil_policy_cfg *cfg,

@@ -102,6 +102,10 @@ static __always_inline int exec_check(struct file *file, __u16 type, bool with_p
 	                                   : VIGIL_STAT_EXEC_AUDIT);
 	if (!d.log && type != VIGIL_EV_EXEC)
 		return 0; /* library and loader mappings of allowed files are not news */
+	if (learning(cfg) &&
+	    learn_repeat(gen, type, &d, 0, BPF_CORE_READ(file, f_inode, i_sb, s_dev),
+	                 BPF_CORE_READ(file, f_inode, i_ino), NULL, 0, 0))
+		return err;
 	e = decision_event(type, gen, cfg, &d, err, 0);
 	if (!e)
 		return err;

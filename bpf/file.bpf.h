@@ -215,8 +215,23 @@ static __always_inline void file_event(const struct file_req *r, __u32 gen,
 	struct dentry *dentry = r->pos.dentry;
 	struct inode *inode = BPF_CORE_READ(dentry, d_inode);
 	struct file *file = r->file;
-	struct vigil_event *e = decision_event(VIGIL_EV_FILE, gen, cfg, d, err, r->access);
+	struct vigil_event *e;
 
+	if (learning(cfg)) {
+		/* A name not yet created has no inode: its directory and name hash stand in. */
+		struct inode *dir = BPF_CORE_READ(dentry, d_parent, d_inode);
+		__u32 name[4] = {BPF_CORE_READ(dentry, d_name.hash),
+		                 BPF_CORE_READ(dentry, d_name.len)};
+
+		if (inode ? learn_repeat(gen, VIGIL_EV_FILE, d, r->access,
+		                         BPF_CORE_READ(inode, i_sb, s_dev),
+		                         BPF_CORE_READ(inode, i_ino), NULL, 0, 0)
+		          : learn_repeat(gen, VIGIL_EV_FILE, d, r->access,
+		                         BPF_CORE_READ(dir, i_sb, s_dev), BPF_CORE_READ(dir, i_ino),
+		                         (const __u8 *)name, 0, 1))
+			return;
+	}
+	e = decision_event(VIGIL_EV_FILE, gen, cfg, d, err, r->access);
 	if (!e)
 		return;
 	if (inode) {

@@ -93,16 +93,25 @@ static __always_inline bool key_syscall_is(__u64 option)
 
 /* Counts a denial and logs the decision with the key's description; returns the errno. */
 static __always_inline int key_finish(const struct vigil_policy_cfg *cfg, __u32 gen,
-                                      const struct decision *d, __u32 perm, const char *desc)
+                                      const struct decision *d, __u32 perm, const char *desc,
+                                      __u32 serial)
 {
 	struct vigil_event *e;
 	int err = d->verdict == VIGIL_DENY ? -EPERM : 0;
 
 	if (err)
 		stat_inc(VIGIL_STAT_KEY_DENY);
+	/* key_alloc runs before the key has a serial: the description's head tells keys apart. */
+	if (learning(cfg) &&
+	    learn_repeat(gen, VIGIL_EV_KEY, d, perm, 0, serial, (const __u8 *)desc, 0, 0))
+		return err;
 	e = decision_event(VIGIL_EV_KEY, gen, cfg, d, err, perm);
 	if (!e)
 		return err;
+	/* The acting executable (the subject a key rule names): `vigil policy learn` finds its
+	 * path among the exec events even when learning mode logged only an earlier exec of it. */
+	e->dev = BPF_CORE_READ(task_exe_inode(), i_sb, s_dev);
+	e->ino = BPF_CORE_READ(task_exe_inode(), i_ino);
 	__builtin_memcpy(e->key_desc, desc, sizeof(e->key_desc));
 	event_submit(e);
 	return err;
@@ -148,7 +157,7 @@ static __always_inline int key_check_foreign(struct key *key, __u64 perm,
 deny:
 	decision_from_action(&d, VIGIL_ACT_DENY, 0, VIGIL_R_NOT_NAMED);
 	decision_apply_mode(&d, cfg);
-	return key_finish(cfg, gen, &d, (__u32)perm, desc);
+	return key_finish(cfg, gen, &d, (__u32)perm, desc, BPF_CORE_READ(key, serial));
 }
 
 /* Called on writes: marks the active and the pending generation's entry, like exec's. */
@@ -274,7 +283,7 @@ int vigil_key_permission(unsigned long long *ctx)
 		decision_from_action(&d, VIGIL_ACT_DENY, 0, VIGIL_R_NOT_NAMED);
 		decision_apply_mode(&d, cfg);
 	}
-	return key_finish(cfg, gen, &d, (__u32)perm, kk.desc);
+	return key_finish(cfg, gen, &d, (__u32)perm, kk.desc, BPF_CORE_READ(key, serial));
 }
 
 /*
@@ -316,7 +325,7 @@ int BPF_PROG(vigil_key_alloc, struct key *key, const struct cred *cred, unsigned
 	}
 	decision_from_action(&d, VIGIL_ACT_DENY, 0, VIGIL_R_NOT_NAMED);
 	decision_apply_mode(&d, cfg);
-	return key_finish(cfg, gen, &d, VIGIL_KEY_WRITE, kk.desc);
+	return key_finish(cfg, gen, &d, VIGIL_KEY_WRITE, kk.desc, 0);
 }
 
 /* A freed key's address may be reused by a key the platform creates (up to 6.11: see

@@ -113,6 +113,10 @@ static __always_inline int net_finish(const struct vigil_policy_cfg *cfg, __u32 
 	err = d->verdict == VIGIL_DENY ? -EPERM : 0;
 	if (err)
 		stat_inc(VIGIL_STAT_NET_DENY);
+	if (learning(cfg) &&
+	    learn_repeat(gen, VIGIL_EV_NET, d, r->op, dev, ino,
+	                 r->op != VIGIL_NET_CREATE ? r->key.addr : NULL, r->port, r->proto))
+		return err;
 	e = decision_event(VIGIL_EV_NET, gen, cfg, d, err, r->op);
 	if (!e)
 		return err;

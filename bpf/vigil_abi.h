@@ -161,6 +161,8 @@ enum vigil_reason {
 /* Capabilities section (bpf/bound.bpf.h); bits 16+ so the other sections' bits stay free. */
 #define VIGIL_CFG_CAP_AUDIT (1u << 16) /* capabilities: refusals are logged and allowed */
 #define VIGIL_CFG_USERNS    (1u << 17) /* the scope may create user namespaces */
+/* Policy mode "learn" (audit plus): each distinct access is logged once per generation. */
+#define VIGIL_CFG_LEARN (1u << 18)
 
 /* Per-rule flags in vigil_exec_val.flags. */
 #define VIGIL_RULE_AUDIT (1u << 0) /* this rule only logs */
@@ -330,6 +332,28 @@ struct vigil_name_key {
 	char name[VIGIL_NAME_MAX]; /* NUL-padded */
 };
 
+/*
+ * learn_seen (LRU, VIGIL_LEARN_SEEN_MAX): one entry per distinct access a learning-mode
+ * policy logged; the value counts the repeats not logged. An evicted key is logged again
+ * (a duplicate, never a loss), so the size bounds memory, not completeness.
+ */
+#define VIGIL_LEARN_SEEN_MAX 16384
+struct vigil_learn_key {
+	__u64 subj_dev; /* the acting process's executable (mm->exe_file) */
+	__u64 subj_ino;
+	__u64 dev; /* the object: a file's or key's identity; a socket's dev/ino for network */
+	__u64 ino;
+	__u8 addr[16]; /* NET: peer or local address */
+	__u32 gen;
+	__u32 access; /* as in vigil_event.access */
+	__u32 uid;
+	__u16 type; /* enum vigil_event_type */
+	__u16 port;
+	__u8 proto;
+	__u8 verdict;
+	__u8 _pad[6];
+};
+
 /* Per-CPU counters, index into the stats array map. */
 enum vigil_stat {
 	VIGIL_STAT_RB_DROPS = 0, /* ring buffer full: event lost, decision still made */
@@ -344,6 +368,7 @@ enum vigil_stat {
 	VIGIL_STAT_SELF_DENY,
 	VIGIL_STAT_TOO_DEEP,
 	VIGIL_STAT_CAP_DENY,
+	VIGIL_STAT_LEARN_REPEAT, /* learning mode: an event not sent, its key already logged */
 	VIGIL_STAT_MAX,
 };
 
@@ -397,6 +422,7 @@ static_assert(sizeof(struct vigil_key_key) == 68, "vigil_key_key ABI");
 static_assert(sizeof(struct vigil_key_grant) == 40, "vigil_key_grant ABI");
 static_assert(sizeof(struct vigil_protect_val) == 8, "vigil_protect_val ABI");
 static_assert(sizeof(struct vigil_name_key) == 48, "vigil_name_key ABI");
+static_assert(sizeof(struct vigil_learn_key) == 72, "vigil_learn_key ABI");
 #else
 _Static_assert(sizeof(struct vigil_event) == 448, "vigil_event ABI");
 _Static_assert(sizeof(struct vigil_policy_cfg) == 64, "vigil_policy_cfg ABI");
@@ -404,6 +430,7 @@ _Static_assert(sizeof(struct vigil_net_key) == 28, "vigil_net_key ABI");
 _Static_assert(sizeof(struct vigil_file_val) == 40, "vigil_file_val ABI");
 _Static_assert(sizeof(struct vigil_exec_key) == 24, "vigil_exec_key ABI");
 _Static_assert(sizeof(struct vigil_name_key) == 48, "vigil_name_key ABI");
+_Static_assert(sizeof(struct vigil_learn_key) == 72, "vigil_learn_key ABI");
 #endif
 
 #endif /* VIGIL_ABI_H */

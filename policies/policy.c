@@ -53,8 +53,9 @@ int policy_get_string(const vjson *obj, const char *key, bool required, const ch
 	return 0;
 }
 
+/* ret_learn: NULL where "learn" is no mode (a rule); set for the policy's own mode. */
 static int parse_mode(const vjson *obj, const char *origin, const char *where, bool *ret_audit,
-                      struct policy_error *err)
+                      bool *ret_learn, struct policy_error *err)
 {
 	const char *mode;
 	int r;
@@ -68,10 +69,12 @@ static int parse_mode(const vjson *obj, const char *origin, const char *where, b
 		*ret_audit = false;
 	else if (strcmp(mode, "audit") == 0)
 		*ret_audit = true;
+	else if (ret_learn && strcmp(mode, "learn") == 0)
+		*ret_audit = *ret_learn = true; /* audit, each distinct access logged once */
 	else
 		return policy_errorf(err, -EINVAL,
-		                     "%s: %s%smode: '%s' is not a mode (enforce | audit)", origin,
-		                     where, *where ? "." : "", mode);
+		                     "%s: %s%smode: '%s' is not a mode (enforce | audit%s)", origin,
+		                     where, *where ? "." : "", mode, ret_learn ? " | learn" : "");
 	return 0;
 }
 
@@ -189,7 +192,7 @@ static int parse_exec_rule(struct policy *p, const vjson *v, size_t i, struct po
 		                     "%s: %s.sha256: expected 64 hex digits (rule '%s')", p->origin,
 		                     where, name ? name : path);
 	rule->audit = p->audit;
-	r = parse_mode(v, p->origin, where, &rule->audit, err);
+	r = parse_mode(v, p->origin, where, &rule->audit, NULL, err);
 	if (r < 0)
 		return r;
 	rule->path = strdup(path);
@@ -272,12 +275,13 @@ static int parse_root(struct policy *p, const vjson *root, struct policy_error *
 		return policy_errorf(err, -EINVAL, "%s: serial: expected an integer >= 1",
 		                     p->origin);
 	p->serial = (uint64_t)vjson_integer_value(v);
-	r = parse_mode(root, p->origin, "", &p->audit, err);
+	r = parse_mode(root, p->origin, "", &p->audit, &p->learn, err);
 	if (r < 0)
 		return r;
 	if (!vjson_object_get(root, "mode"))
-		return policy_errorf(
-		    err, -EINVAL, "%s: mode: missing required field (enforce | audit)", p->origin);
+		return policy_errorf(err, -EINVAL,
+		                     "%s: mode: missing required field (enforce | audit | learn)",
+		                     p->origin);
 	r = parse_scope(p, root, err);
 	if (r < 0)
 		return r;

@@ -90,7 +90,8 @@ struct policy {
 	char *origin; /* file name used in messages */
 	char *name;
 	uint64_t serial;
-	bool audit;       /* mode: audit */
+	bool audit; /* mode: audit (or learn) */
+	bool learn; /* mode: learn: audit, each distinct access logged once (VIGIL_CFG_LEARN) */
 	bool scope_guest; /* scope: whole guest */
 	char **cgroups;   /* scope: cgroup v2 paths, relative to the cgroup2 mount */
 	size_t n_cgroups;

@@ -8,7 +8,10 @@
 #include <errno.h>
 #include <getopt.h>
 #include <jansson.h>
+#include <arpa/inet.h>
+#include <limits.h>
 #include <netinet/in.h>
+#include <search.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -427,5 +430,171 @@ out:
 	json_decref(e);
 	policy_eval_free(ev);
 	policy_free(p);
+	return rc;
+}
+
+/* The access an event reports, as `vigil policy test` prints a case's. */
+static void access_text(const struct policy_access *a, char *buf, size_t len)
+{
+	char addr[INET6_ADDRSTRLEN] = "?";
+
+	switch (a->kind) {
+	case POLICY_EVAL_EXEC:
+		snprintf(buf, len, "exec %s", a->path);
+		break;
+	case POLICY_EVAL_FILE:
+		snprintf(buf, len, "%s %s", policy_file_access_name(a->access), a->path);
+		break;
+	case POLICY_EVAL_NET:
+		inet_ntop(a->family == 4 ? AF_INET : AF_INET6, a->addr, addr, sizeof(addr));
+		snprintf(buf, len, "%s %s %s%s%s:%u", policy_net_op_name(a->access),
+		         a->proto == IPPROTO_TCP ? "tcp" : "udp", a->family == 6 ? "[" : "", addr,
+		         a->family == 6 ? "]" : "", a->port);
+		break;
+	default:
+		snprintf(buf, len, "%s key %s uid %u", policy_key_perm_name(a->access), a->key,
+		         a->uid);
+		break;
+	}
+}
+
+struct diff_ctx {
+	const struct policy_eval *a, *b;
+	void *seen; /* tsearch tree of the accesses already compared, by text */
+	size_t compared, changed;
+};
+
+/* Compares one access under both policies; prints it when its decision changes. */
+static int diff_one(struct diff_ctx *d, const struct policy_access *a, const char *text,
+                    const char *where)
+{
+	struct policy_verdict va, vb;
+	char *key = strdup(text), **node;
+
+	if (!key)
+		return -ENOMEM;
+	node = tsearch(key, &d->seen, (int (*)(const void *, const void *))strcmp);
+	if (!node) {
+		free(key);
+		return -ENOMEM;
+	}
+	if (*node != key) {
+		free(key);
+		return 0; /* a log repeats accesses: each is compared once */
+	}
+	policy_eval_decide(d->a, a, &va);
+	policy_eval_decide(d->b, a, &vb);
+	d->compared++;
+	if (va.verdict == vb.verdict &&
+	    !strcmp(va.rule_name ? va.rule_name : "", vb.rule_name ? vb.rule_name : ""))
+		return 0;
+	d->changed++;
+	printf("%c %s (%s): %s (rule %s, %s) -> %s (rule %s, %s)\n",
+	       va.verdict == vb.verdict   ? '~'
+	       : vb.verdict == VIGIL_DENY ? '-'
+	       : va.verdict == VIGIL_DENY ? '+'
+	                                  : '~',
+	       text, where, policy_eval_verdict_name(va.verdict), rule_or_none(va.rule_name),
+	       va.reason, policy_eval_verdict_name(vb.verdict), rule_or_none(vb.rule_name),
+	       vb.reason);
+	return 0;
+}
+
+/* Every decided access of an event or audit log; a line that is no JSON object is an error. */
+static int diff_log(struct diff_ctx *d, const char *path, struct policy_error *err)
+{
+	FILE *f = fopen(path, "re");
+	char *line = NULL, where[PATH_MAX + 32], text[PATH_MAX + 64], why[256];
+	size_t cap = 0;
+	unsigned int n = 0;
+	int r = 0;
+
+	if (!f)
+		return policy_errorf(err, -errno, "%s: %s", path, strerror(errno));
+	while (r == 0 && getline(&line, &cap, f) >= 0) {
+		struct policy_access a;
+		json_error_t je;
+		json_t *o, *e;
+
+		n++;
+		if (line[strspn(line, " \t\r\n")] == 0)
+			continue;
+		o = json_loads(line, 0, &je);
+		if (!json_is_object(o)) {
+			r = policy_errorf(err, -EINVAL,
+			                  "%s:%u: not a JSON event or audit record (%s)", path, n,
+			                  o ? "not an object" : je.text);
+			json_decref(o);
+			break;
+		}
+		e = json_object_get(o, "k") ? json_object_get(o, "e") : o;
+		if (json_is_object(e) && access_of_event(e, &a, why, sizeof(why))) {
+			snprintf(where, sizeof(where), "%s:%u", path, n);
+			access_text(&a, text, sizeof(text));
+			r = diff_one(d, &a, text, where);
+			if (r == -ENOMEM)
+				policy_errorf(err, r, "out of memory");
+		}
+		json_decref(o);
+	}
+	free(line);
+	fclose(f);
+	return r;
+}
+
+int policy_diff_decisions(const char *path_a, const struct policy *pa, const char *path_b,
+                          const struct policy *pb, const char *root, char *const *cases,
+                          size_t n_cases, char *const *logs, size_t n_logs)
+{
+	struct diff_ctx d = {0};
+	struct policy_eval *ea = NULL, *eb = NULL;
+	struct policy_error err = {0};
+	struct policy_case *cs = NULL;
+	size_t n = 0, i, k;
+	int r = 0, rc = VIGIL_EXIT_INVALID;
+
+	if (policy_eval_new(pa, root, &ea, &err) < 0 || policy_eval_new(pb, root, &eb, &err) < 0)
+		goto fail;
+	d.a = ea;
+	d.b = eb;
+	/* Every case file is read before anything is printed: a bad one reports nothing else. */
+	for (i = 0; i < n_cases; i++) {
+		if (policy_cases_load(cases[i], &cs, &n, &err) < 0)
+			goto fail;
+		policy_cases_free(cs, n);
+		cs = NULL;
+	}
+	printf("--- %s (policy '%s' serial %llu)\n+++ %s (policy '%s' serial %llu)\n", path_a,
+	       pa->name, (unsigned long long)pa->serial, path_b, pb->name,
+	       (unsigned long long)pb->serial);
+	for (i = 0; r == 0 && i < n_cases; i++) {
+		if ((r = policy_cases_load(cases[i], &cs, &n, &err)) < 0)
+			break;
+		for (k = 0; r == 0 && k < n; k++) {
+			char where[PATH_MAX + 32];
+
+			snprintf(where, sizeof(where), "%s:%u", cases[i], cs[k].line);
+			r = diff_one(&d, &cs[k].access, cs[k].text, where);
+			if (r == -ENOMEM)
+				policy_errorf(&err, r, "out of memory");
+		}
+		policy_cases_free(cs, n);
+		cs = NULL;
+	}
+	for (i = 0; r == 0 && i < n_logs; i++)
+		r = diff_log(&d, logs[i], &err);
+	if (r < 0) {
+		rc = r == -ENOMEM ? VIGIL_EXIT_FAIL : VIGIL_EXIT_INVALID;
+		goto fail;
+	}
+	printf("%zu accesses compared, %zu decided differently\n", d.compared, d.changed);
+	rc = d.changed ? VIGIL_EXIT_FAIL : VIGIL_EXIT_OK;
+	goto out;
+fail:
+	fprintf(stderr, "vigil: %s\n", err.msg);
+out:
+	tdestroy(d.seen, free);
+	policy_eval_free(ea);
+	policy_eval_free(eb);
 	return rc;
 }

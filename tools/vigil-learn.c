@@ -13,10 +13,12 @@
 #include <jansson.h>
 #include <netinet/in.h>
 #include <search.h>
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <time.h>
 #include <unistd.h>
 
 /* Messages name paths of up to PATH_MAX; a longer one is cut. */
@@ -114,6 +116,13 @@ static const char *jstr(const json_t *o, const char *key)
 }
 
 /* One decision event of the learning run. */
+/* "dev ino" of an event, a key of exe_of_pid no pid can equal. */
+static void exe_key(const json_t *e, char *buf, size_t len)
+{
+	snprintf(buf, len, "%s %lld", jstr(e, "dev") ?: "",
+	         json_integer_value(json_object_get(e, "ino")));
+}
+
 static int learn_event(struct learn *l, const json_t *e)
 {
 	const char *type = jstr(e, "type"), *path = jstr(e, "path") ?: "", *op = jstr(e, "op");
@@ -127,8 +136,11 @@ static int learn_event(struct learn *l, const json_t *e)
 		l->events++;
 		if (path[0] != '/')
 			return 0; /* mprotect: the kernel gives no path; the mapping was seen */
-		if (!strcmp(type, "exec"))
+		if (!strcmp(type, "exec")) {
 			json_object_set_new(l->exe_of_pid, pid, json_string(path));
+			exe_key(e, key, sizeof(key));
+			json_object_set_new(l->exe_of_pid, key, json_string(path));
+		}
 		return seen_add(&l->exec, path, 0, NULL, 0);
 	}
 	if (!strcmp(type, "file")) {
@@ -170,14 +182,53 @@ static int learn_event(struct learn *l, const json_t *e)
 		k = policy_key_perm_from_name(jstr(e, "perm"));
 		if (k < 0 || !jstr(e, "key"))
 			return 0;
+		/* The executable's identity (dev, ino) first: learning mode logs one exec of each
+		 * program per caller, so this pid's own exec may not be in the log. */
+		exe_key(e, key, sizeof(key));
 		return seen_add(&l->keys, jstr(e, "key"), 1u << k,
-		                json_string_value(json_object_get(l->exe_of_pid, pid)),
+		                json_string_value(json_object_get(l->exe_of_pid, key)
+		                                      ?: json_object_get(l->exe_of_pid, pid)),
 		                (uint32_t)json_integer_value(json_object_get(e, "uid")));
 	}
 	return 0;
 }
 
-/* Reads an event log (one event per line) or an audit log (records; "event" ones carry it). */
+/* One line of an event log (one event per line) or an audit log (records; "event" ones carry
+ * it); n is its line number, for the message. */
+static int learn_line(struct learn *l, const char *path, unsigned int n, const char *line,
+                      char *msg, size_t msg_len)
+{
+	json_error_t je;
+	json_t *o;
+	int r = 0;
+
+	if (line[strspn(line, " \t\r\n")] == 0)
+		return 0;
+	o = json_loads(line, 0, &je);
+	if (!json_is_object(o)) {
+		snprintf(msg, msg_len, "%s:%u: not a JSON event or audit record (%s)", path, n,
+		         o ? "not an object" : je.text);
+		r = -EINVAL;
+	} else if (json_object_get(o, "k")) {
+		const char *kind = jstr(o, "k") ?: "";
+		json_t *e = json_object_get(o, "e");
+
+		if (!strcmp(kind, "event") && json_is_object(e))
+			r = learn_event(l, e);
+		else if (!strcmp(kind, "loss"))
+			l->lost += (size_t)json_integer_value(json_object_get(o, "count"));
+	} else if (!strcmp(jstr(o, "type") ?: "", "ringbuf_drops")) {
+		/* vigild's event log says so when the kernel's ring buffer overflowed. */
+		l->lost += (size_t)json_integer_value(json_object_get(o, "count"));
+	} else {
+		r = learn_event(l, o);
+	}
+	json_decref(o);
+	if (r == -ENOMEM)
+		snprintf(msg, msg_len, "out of memory");
+	return r;
+}
+
 static int learn_file(struct learn *l, const char *path, char *msg, size_t msg_len)
 {
 	FILE *f = strcmp(path, "-") ? fopen(path, "re") : stdin;
@@ -191,33 +242,8 @@ static int learn_file(struct learn *l, const char *path, char *msg, size_t msg_l
 		snprintf(msg, msg_len, "%s: %s", path, strerror(errno));
 		return r;
 	}
-	while (r == 0 && getline(&line, &cap, f) >= 0) {
-		json_error_t je;
-		json_t *o;
-
-		n++;
-		if (line[strspn(line, " \t\r\n")] == 0)
-			continue;
-		o = json_loads(line, 0, &je);
-		if (!json_is_object(o)) {
-			snprintf(msg, msg_len, "%s:%u: not a JSON event or audit record (%s)", path,
-			         n, o ? "not an object" : je.text);
-			r = -EINVAL;
-		} else if (json_object_get(o, "k")) {
-			const char *kind = jstr(o, "k") ?: "";
-			json_t *e = json_object_get(o, "e");
-
-			if (!strcmp(kind, "event") && json_is_object(e))
-				r = learn_event(l, e);
-			else if (!strcmp(kind, "loss"))
-				l->lost += (size_t)json_integer_value(json_object_get(o, "count"));
-		} else {
-			r = learn_event(l, o);
-		}
-		json_decref(o);
-		if (r == -ENOMEM)
-			snprintf(msg, msg_len, "out of memory");
-	}
+	while (r == 0 && getline(&line, &cap, f) >= 0)
+		r = learn_line(l, path, ++n, line, msg, msg_len);
 	if (r == 0 && ferror(f)) {
 		snprintf(msg, msg_len, "%s:%u: %s", path, n + 1, strerror(errno ?: EIO));
 		r = -EIO;
@@ -225,6 +251,108 @@ static int learn_file(struct learn *l, const char *path, char *msg, size_t msg_l
 	free(line);
 	if (f != stdin)
 		fclose(f);
+	return r;
+}
+
+static volatile sig_atomic_t collect_stop;
+
+static void on_collect_signal(int sig)
+{
+	(void)sig;
+	collect_stop = 1;
+}
+
+/* "60", "60s", "2m", "1h": seconds, or 0 when it is not a duration. */
+static unsigned long parse_duration(const char *s)
+{
+	char *end;
+	unsigned long v = strtoul(s, &end, 10);
+
+	if (end == s || s[0] == '-')
+		return 0;
+	if (!*end || !strcmp(end, "s"))
+		return v;
+	if (!strcmp(end, "m"))
+		return v * 60;
+	if (!strcmp(end, "h"))
+		return v * 3600;
+	return 0;
+}
+
+static double mono_now(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
+}
+
+/*
+ * Live learning: follows vigild's event (or audit) log from its current end for `seconds`
+ * (or until SIGINT/SIGTERM), learning each line as it is appended, with a progress line on
+ * stderr every `every` seconds. A line still being written is read again when complete.
+ */
+static int learn_collect(struct learn *l, const char *path, unsigned long seconds, char *msg,
+                         size_t msg_len)
+{
+	struct sigaction sa = {.sa_handler = on_collect_signal}, old_int, old_term;
+	FILE *f = fopen(path, "re");
+	double t0, next, end;
+	char *line = NULL;
+	size_t cap = 0;
+	unsigned int n = 0;
+	int r = 0;
+
+	if (!f) {
+		r = -errno;
+		snprintf(msg, msg_len, "%s: %s", path, strerror(errno));
+		return r;
+	}
+	if (fseeko(f, 0, SEEK_END) < 0) {
+		r = -errno;
+		snprintf(msg, msg_len, "%s: %s", path, strerror(errno));
+		fclose(f);
+		return r;
+	}
+	collect_stop = 0;
+	sigaction(SIGINT, &sa, &old_int);
+	sigaction(SIGTERM, &sa, &old_term);
+	t0 = mono_now();
+	end = t0 + (double)seconds;
+	next = t0 + 5;
+	fprintf(stderr, "vigil: collecting from %s for %lus (Ctrl-C ends it early)\n", path,
+	        seconds);
+	while (r == 0 && !collect_stop) {
+		ssize_t len = getline(&line, &cap, f);
+		double now = mono_now();
+
+		if (len > 0 && line[len - 1] == '\n') {
+			r = learn_line(l, path, ++n, line, msg, msg_len);
+			continue;
+		}
+		if (len > 0) /* vigild is mid-line: read it again once complete */
+			fseeko(f, -(off_t)len, SEEK_CUR);
+		clearerr(f);
+		if (now >= end)
+			break;
+		if (now >= next) {
+			fprintf(
+			    stderr,
+			    "vigil: %4.0fs: %zu events (%zu exec, %zu file, %zu network, %zu key "
+			    "distinct)%s\n",
+			    now - t0, l->events, l->exec.n, l->files.n, l->net.n, l->keys.n,
+			    l->lost ? ", events lost" : "");
+			next += 5;
+		}
+		usleep(100000);
+	}
+	sigaction(SIGINT, &old_int, NULL);
+	sigaction(SIGTERM, &old_term, NULL);
+	if (r == 0)
+		fprintf(stderr, "vigil: collected %zu events in %.0fs%s\n", l->events,
+		        mono_now() - t0, collect_stop ? " (interrupted)" : "");
+	free(line);
+	fclose(f);
 	return r;
 }
 
@@ -509,13 +637,17 @@ int do_policy_learn(int argc, char **argv)
 	    {"fold", required_argument, NULL, 'f'},
 	    {"merge", required_argument, NULL, 'm'},
 	    {"serial", required_argument, NULL, 'S'},
+	    {"collect", no_argument, NULL, 'C'},
+	    {"duration", required_argument, NULL, 'D'},
 	    {"help", no_argument, NULL, 'h'},
 	    {0},
 	};
 	static const char usage[] =
 	    "usage: vigil policy learn (--scope guest|CGROUP... | --merge OLD.json) [--name NAME]\n"
 	    "         [--serial N] [--files-default allow|deny|audit] [--fold N] [--root DIR]\n"
-	    "         [-o OUT] LOG...\n";
+	    "         [--collect [--duration 60s]] [-o OUT] LOG...\n"
+	    "  --collect: follow each live LOG (vigild's event or audit log) from its end for the\n"
+	    "             duration or until Ctrl-C, then learn what was appended\n";
 	struct learn l = {0};
 	struct policy_error err = {0};
 	const char *root = "", *out = NULL, *name = "learned", *files_default = "deny";
@@ -524,6 +656,8 @@ int do_policy_learn(int argc, char **argv)
 	struct policy *check = NULL;
 	unsigned int fold = 3;
 	unsigned long long serial = 0;
+	unsigned long duration = 60;
+	bool collect = false;
 	char msg[1024] = "", *text = NULL, *tmp = NULL;
 	size_t i;
 	int c, r = 0, rc = VIGIL_EXIT_INVALID;
@@ -562,6 +696,20 @@ int do_policy_learn(int argc, char **argv)
 		case 'm':
 			merge = optarg;
 			break;
+		case 'C':
+			collect = true;
+			break;
+		case 'D':
+			duration = parse_duration(optarg);
+			if (!duration) {
+				fprintf(
+				    stderr,
+				    "vigil: --duration: '%s' is not a duration (60, 60s, 2m, 1h)\n",
+				    optarg);
+				json_decref(scope);
+				return VIGIL_EXIT_USAGE;
+			}
+			break;
 		case 'h':
 			printf("%s", usage);
 			return VIGIL_EXIT_OK;
@@ -577,8 +725,15 @@ int do_policy_learn(int argc, char **argv)
 		return VIGIL_EXIT_USAGE;
 	}
 	l.exe_of_pid = json_object();
+	if (collect && argc - optind != 1) {
+		fprintf(stderr, "vigil: --collect follows one log\n%s", usage);
+		json_decref(scope);
+		json_decref(l.exe_of_pid);
+		return VIGIL_EXIT_USAGE;
+	}
 	for (i = (size_t)optind; r == 0 && i < (size_t)argc; i++)
-		r = learn_file(&l, argv[i], msg, sizeof(msg));
+		r = collect ? learn_collect(&l, argv[i], duration, msg, sizeof(msg))
+		            : learn_file(&l, argv[i], msg, sizeof(msg));
 	if (r < 0)
 		goto fail;
 	if (!l.events) {
@@ -812,23 +967,68 @@ static bool has(const struct seen_set *set, const char *key)
 
 int do_policy_diff(int argc, char **argv)
 {
-	static const char usage[] = "usage: vigil policy diff A.json B.json\n";
+	static const struct option longopts[] = {
+	    {"cases", required_argument, NULL, 'c'},
+	    {"log", required_argument, NULL, 'l'},
+	    {"root", required_argument, NULL, 'R'},
+	    {"help", no_argument, NULL, 'h'},
+	    {0},
+	};
+	static const char usage[] =
+	    "usage: vigil policy diff [--cases CASES]... [--log LOG]... [--root DIR] A.json "
+	    "B.json\n"
+	    "  without --cases/--log: the rules one allows that the other does not, per section;\n"
+	    "  with them: the accesses (case file lines, logged events) decided differently\n";
 	struct policy_error err = {0};
 	struct policy *a = NULL, *b = NULL;
 	struct seen_set sa = {0}, sb = {0};
-	size_t i, only_a = 0, only_b = 0;
-	int rc = VIGIL_EXIT_INVALID;
+	size_t i, only_a = 0, only_b = 0, n_cases = 0, n_logs = 0;
+	char **cases = calloc((size_t)argc, sizeof(char *)),
+	     **logs = calloc((size_t)argc, sizeof(char *));
+	const char *root = NULL;
+	int c, rc = VIGIL_EXIT_INVALID;
 
-	if (argc != 3 || argv[1][0] == '-') {
-		if (argc == 2 && (!strcmp(argv[1], "--help") || !strcmp(argv[1], "-h"))) {
-			printf("%s", usage);
-			return VIGIL_EXIT_OK;
-		}
-		fprintf(stderr, "%s", usage);
-		return VIGIL_EXIT_USAGE;
+	if (!cases || !logs) {
+		free(cases);
+		free(logs);
+		fprintf(stderr, "vigil: out of memory\n");
+		return VIGIL_EXIT_FAIL;
 	}
+	optind = 1;
+	while ((c = getopt_long(argc, argv, "h", longopts, NULL)) != -1) {
+		switch (c) {
+		case 'c':
+			cases[n_cases++] = optarg;
+			break;
+		case 'l':
+			logs[n_logs++] = optarg;
+			break;
+		case 'R':
+			root = optarg;
+			break;
+		case 'h':
+			printf("%s", usage);
+			rc = VIGIL_EXIT_OK;
+			goto out;
+		default:
+			fprintf(stderr, "%s", usage);
+			rc = VIGIL_EXIT_USAGE;
+			goto out;
+		}
+	}
+	if (argc - optind != 2) {
+		fprintf(stderr, "%s", usage);
+		rc = VIGIL_EXIT_USAGE;
+		goto out;
+	}
+	argv += optind - 1;
 	if (policy_load_file(argv[1], &a, &err) < 0 || policy_load_file(argv[2], &b, &err) < 0) {
 		fprintf(stderr, "vigil: %s\n", err.msg);
+		goto out;
+	}
+	if (n_cases || n_logs) {
+		rc = policy_diff_decisions(argv[1], a, argv[2], b, root, cases, n_cases, logs,
+		                           n_logs);
 		goto out;
 	}
 	if (describe(a, &sa) < 0 || describe(b, &sb) < 0) {
@@ -853,6 +1053,8 @@ int do_policy_diff(int argc, char **argv)
 	printf("%zu only in %s, %zu only in %s\n", only_a, argv[1], only_b, argv[2]);
 	rc = only_a || only_b ? VIGIL_EXIT_FAIL : VIGIL_EXIT_OK;
 out:
+	free(cases);
+	free(logs);
 	seen_free(&sa);
 	seen_free(&sb);
 	policy_free(a);

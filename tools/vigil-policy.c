@@ -184,7 +184,10 @@ static int do_show(int argc, char **argv)
 		bundle_free(b);
 	}
 	printf("name:    %s\nserial:  %llu\nmode:    %s\nscope:   ", p->name,
-	       (unsigned long long)p->serial, p->audit ? "audit" : "enforce");
+	       (unsigned long long)p->serial,
+	       p->learn   ? "learn"
+	       : p->audit ? "audit"
+	                  : "enforce");
 	if (p->scope_guest)
 		printf("whole guest\n");
 	for (i = 0; i < p->n_cgroups; i++)

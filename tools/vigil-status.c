@@ -108,6 +108,10 @@ static void print_counters(const struct vigil_sys *s)
 	    (unsigned long long)v[VIGIL_STAT_CAP_DENY],
 	    (unsigned long long)v[VIGIL_STAT_EXEC_AUDIT],
 	    (unsigned long long)v[VIGIL_STAT_RB_DROPS]);
+	if (v[VIGIL_STAT_LEARN_REPEAT])
+		printf("learning:     learning repeats %llu (accesses already logged, not sent "
+		       "again)\n",
+		       (unsigned long long)v[VIGIL_STAT_LEARN_REPEAT]);
 }
 
 static void print_audit(const struct vigil_sys *s)

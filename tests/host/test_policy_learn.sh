@@ -102,6 +102,43 @@ check "diff counts" 1 "0 only in p.json, 3 only in m.json" "$V" policy diff p.js
 check "diff the other way" 1 "- files: allow read /data/other" "$V" policy diff m.json p.json
 check "no difference" 0 "0 only in p.json, 0 only in again.json" "$V" policy diff p.json again.json
 
+# diff --log/--cases: the accesses whose decision changes, from the offline evaluator.
+check "diff --log: an access the merge allows" 1 "+ read /data/other (audit.000001.jsonl:2): deny (rule (none), default) -> allow (rule learned:file:/data/other, rule)" \
+	"$V" policy diff --root root --log audit.000001.jsonl p.json m.json
+check "diff --log: the changed network decision" 1 "+ connect tcp 10.0.2.4:4318 (audit.000001.jsonl:4): deny" \
+	"$V" policy diff --root root --log audit.000001.jsonl p.json m.json
+check "diff --log: counts" 1 "3 accesses compared, 3 decided differently" \
+	"$V" policy diff --root root --log audit.000001.jsonl p.json m.json
+check "diff --log the other way: now refused" 1 "- write /data/conf (audit.000001.jsonl:3): allow" \
+	"$V" policy diff --root root --log audit.000001.jsonl m.json p.json
+check "diff --log: the learning run decides the same (repeats compared once)" 0 "11 accesses compared, 0 decided differently" \
+	"$V" policy diff --root root --log events.jsonl p.json m.json
+printf '%s\n' '{"file": "/data/other", "access": "read", "expect": "deny"}' \
+	'{"file": "/data/in/f1", "access": "read", "expect": "allow"}' > diff.cases.jsonl
+check "diff --cases: the case that changes" 1 "+ read /data/other (diff.cases.jsonl:1)" \
+	"$V" policy diff --root root --cases diff.cases.jsonl p.json m.json
+check "diff --cases: counts" 1 "2 accesses compared, 1 decided differently" \
+	"$V" policy diff --root root --cases diff.cases.jsonl p.json m.json
+check "diff --log: an unreadable log is one line" 3 "vigil: missing.jsonl: No such file or directory" \
+	"$V" policy diff --log missing.jsonl p.json m.json
+echo 'not json' > bad.jsonl
+check "diff --log: a bad line names file and line" 3 "bad.jsonl:1: not a JSON event or audit record" \
+	"$V" policy diff --log bad.jsonl p.json m.json
+
+# --collect: follows a live log from its end; only what is appended meanwhile is learned.
+ev file 10 /data/conf ',"access":"read"' > live.jsonl; echo >> live.jsonl
+( sleep 1; { ev file 10 /data/in/f1 ',"access":"read"'; echo; printf '{"type":"ringbuf_drops","count":2,"total":2}\n'; } >> live.jsonl ) &
+check "collect: progress, then the policy" 0 "collected 1 events in" \
+	"$V" policy learn --root root --scope /workload --name live --collect --duration 3s -o live.json "$t/live.jsonl"
+wait
+[ "$(jq -c '[.name, [.files.rules[].path]]' live.json)" = '["live-incomplete",["/data/in/f1"]]' ] &&
+	ok "collect: only the appended access; the kernel's drops make it incomplete" || not_ok "collect: $(jq -c . live.json)"
+check "collect: a bad duration" 2 "--duration: '3x' is not a duration" \
+	"$V" policy learn --scope /workload --collect --duration 3x live.jsonl
+check "collect: nothing appended, nothing written" 3 "no decision events: nothing learned" \
+	"$V" policy learn --scope /workload --collect --duration 1 -o none.json "$t/live.jsonl"
+[ ! -e none.json ] && ok "collect: no output file" || not_ok "collect wrote none.json"
+
 # A file gone with its directory (/proc/PID/...) names no identity: not learned, said so.
 { cat events.jsonl; ev file 12 /proc/999999999/status ',"access":"read"'; echo; } > proc.jsonl
 check "a file gone with its directory is not learned" 0 "1 files no longer exist, nor their directories" \
