@@ -121,7 +121,7 @@ $(BUILD)/vigil-kbs: $(BUILD)/obj/kbs/vigil-kbs.o $(BUILD)/libvigil.a
 	$(Q)$(CC) $(CFLAGS) -o $@ $^ $(LDLIBS) $(shell pkg-config --libs libmicrohttpd 2>/dev/null)
 
 # --- tests ----------------------------------------------------------------
-$(BUILD)/tests/%: tests/unit/%.c $(BUILD)/libvigil-san.a tests/unit/testutil.h
+$(BUILD)/tests/%: tests/unit/%.c $(BUILD)/libvigil-san.a $(wildcard tests/unit/*.h)
 	$(Q)mkdir -p $(@D)
 	@echo "  TEST    $@"
 	$(Q)$(CC) $(CFLAGS) $(SAN_FLAGS) -Itests/unit -o $@ $< $(BUILD)/libvigil-san.a $(LDLIBS) -lcmocka
