@@ -6,23 +6,9 @@
 # around the expected report data; nothing else in them is meaningful.
 set -uo pipefail
 top=$(cd "$(dirname "$0")/../.." && pwd)
-BUILD=${BUILD:-build}
-case $BUILD in /*) ;; *) BUILD=$top/$BUILD ;; esac
-V=$BUILD/vigil
-tmp=$(mktemp -d "${TMPDIR:-/tmp}/vigil-tsm.XXXXXX")
-trap 'rm -rf "$tmp"' EXIT
+. "$top/tests/tpm/lib.sh" # the check helpers (no swtpm is started here)
+test_start vigil-tsm
 cd "$tmp"
-pass=0 fail=0
-ok() { pass=$((pass + 1)); echo "ok - $1"; }
-not_ok() { fail=$((fail + 1)); echo "not ok - $1"; shift; for l in "$@"; do echo "#   $l"; done; }
-expect_fail() { # NAME PATTERN CMD...: exit 1 and one stderr line matching PATTERN
-	local name=$1 pat=$2 rc
-	shift 2
-	"$@" > out 2> err
-	rc=$?
-	if [ "$rc" = 1 ] && [ "$(wc -l < err)" = 1 ] && grep -Eq -- "$pat" err; then ok "$name: $(cat err)"; else
-		not_ok "$name" "exit $rc, $(wc -l < err) lines" "$(head -c 300 err)"; fi
-}
 binding=$(head -c 48 /dev/urandom | od -An -tx1 | tr -d ' \n')
 rd_hex=${binding}00000000000000000000000000000000
 # fake PROVIDER OFFSET SIZE [REPORT-DATA-HEX]: ROOT/vigil with provider, generation, outblob.
@@ -42,14 +28,14 @@ cmp -s report.bin root/vigil/outblob && ok "TDX: the report written is the outbl
 fake sev_guest 80 1184
 if T > out 2> err && grep -q "^snp report, 1184 bytes" out; then ok "SNP: report read, report data bound"; else not_ok "SNP" "$(cat out err)"; fi
 fake tdx_guest 568 5000 "$(printf '%0128x' 7)"
-expect_fail "TDX: a report with other report data" "does not carry the report data written" T
+expect_fail "TDX: a report with other report data" 1 "does not carry the report data written" T
 fake sev_guest 568 5000
-expect_fail "SNP: the report data at the TDX offset is not SNP's" "does not carry the report data written" T
+expect_fail "SNP: the report data at the TDX offset is not SNP's" 1 "does not carry the report data written" T
 fake tdx_guest 0 600
-expect_fail "TDX: a report too short for a quote body" "does not carry the report data written" T
+expect_fail "TDX: a report too short for a quote body" 1 "does not carry the report data written" T
 fake arm_cca_guest 568 5000
-expect_fail "an unknown provider" "neither tdx_guest nor sev_guest" T
+expect_fail "an unknown provider" 1 "neither tdx_guest nor sev_guest" T
 rm -rf root
-expect_fail "no configfs-tsm" "not a TDX/SNP guest" T
+expect_fail "no configfs-tsm" 1 "not a TDX/SNP guest" T
 echo "tsm: $pass passed, $fail failed"
 [ "$fail" = 0 ]
