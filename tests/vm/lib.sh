@@ -76,6 +76,13 @@ expect_event() {
 	return 1
 }
 
+# expect_self_deny NAME PATTERN...: expect_event for a self-protection denial (EPERM).
+expect_self_deny() {
+	n=$1
+	shift
+	expect_event "$n" '"type":"self"' '"verdict":"deny"' '"reason":"self_protection"' '"errno":1' "$@"
+}
+
 # expect_no_event NAME PATTERN...: after 1 s, no event line contains every PATTERN.
 expect_no_event() {
 	name=$1
