@@ -155,7 +155,7 @@ kernel:
 	$(Q)VIGIL_KERNEL=6.1 scripts/fetch-kernel.sh
 	$(Q)VIGIL_KERNEL=6.12 scripts/fetch-kernel.sh
 
-$(BUILD)/guest-tests/%: tests/vm/progs/%.c
+$(BUILD)/guest-tests/%: tests/vm/progs/%.c $(wildcard tests/vm/progs/*.h)
 	$(Q)mkdir -p $(@D)
 	@echo "  STATIC  $@"
 	$(Q)$(CC) -O2 -static -std=gnu11 $(WARN) -D_GNU_SOURCE -o $@ $< -luring
