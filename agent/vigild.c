@@ -436,13 +436,7 @@ static void harden_process(void)
 
 int main(int argc, char **argv)
 {
-	struct agent a = {.opt = {.event_log_path = "/var/log/vigil/events.jsonl",
-	                          .root = "",
-	                          .cgroup_root = "/sys/fs/cgroup",
-	                          .pin_dir = "/sys/fs/bpf/vigil",
-	                          .control_socket = VIGIL_CONTROL_SOCKET,
-	                          .audit_dir = "/var/log/vigil",
-	                          .state_dir = "/var/lib/vigil"}};
+	struct agent a = {0};
 	bool check_only = false, unload = false, cfg_explicit;
 	struct agent_config cfg = {0};
 	const char *cfg_path, *cfg_bundle, *cfg_policy;
@@ -457,6 +451,7 @@ int main(int argc, char **argv)
 		fprintf(stderr, "vigild: cannot set up signal handling: %s\n", strerror(-r));
 		return EXIT_RUNTIME;
 	}
+	agent_options_defaults(&a.opt);
 	/* The file first, then the flags over it: a flag wins over the file's key. */
 	cfg_path = agent_config_path(argc, argv, &cfg_explicit);
 	if (strcmp(cfg_path, "none") != 0 &&
