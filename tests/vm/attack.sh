@@ -107,12 +107,7 @@ if [ $rc = 0 ]; then
 else
 	not_ok "a workload process on vigild's old pid $pid gets neither bpf() nor the TPM" "exit $rc" "$(cat /tmp/.err)"
 fi
-outside rm -f /run/vigil/ready
-outside sh -c 'vigild --policy /vigil-vm/policy.json --event-log /out/events.jsonl \
-	--ready-file /run/vigil/ready >> /out/vigild.log 2>&1 & echo $! > /run/vigild.pid'
-i=0
-while [ ! -e /run/vigil/ready ] && [ $i -lt 1800 ]; do usleep 100000; i=$((i + 1)); done
-expect_rc "vigild restarted by the platform after the crash" 0 test -e /run/vigil/ready
+start_vigild "vigild restarted by the platform after the crash" /vigil-vm/policy.json
 pid2=$(cat /run/vigild.pid)
 # bpf() meets the capability bound first (CAP_BPF is not granted: the kernel's own test of it
 # comes before the bpf hook), or the bpf hook itself: either refusal is recorded.

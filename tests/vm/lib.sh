@@ -115,6 +115,17 @@ outside() {
 	return "$_rc"
 }
 
+# start_vigild NAME POLICY: the platform starts vigild on POLICY (events, log and pid file where
+# the runner keeps them); NAME passes when it is ready within 180 s.
+start_vigild() {
+	outside rm -f /run/vigil/ready # vigil's runtime files are the platform's, not the scope's
+	outside sh -c 'vigild --policy "$1" --event-log /out/events.jsonl \
+		--ready-file /run/vigil/ready >> /out/vigild.log 2>&1 & echo $! > /run/vigild.pid' _ "$2"
+	i=0
+	while [ ! -e /run/vigil/ready ] && [ $i -lt 1800 ]; do usleep 100000; i=$((i + 1)); done
+	expect_rc "$1" 0 test -e /run/vigil/ready
+}
+
 finish() {
 	[ "$T_OPEN" = 0 ] || echo "$T_OPEN known open routes (docs/THREAT-MODEL.md)"
 	echo "$T_PASS passed, $T_FAIL failed"

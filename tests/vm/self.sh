@@ -60,12 +60,7 @@ mknod /dev/tdx_guest c 10 240
 mknod /dev/sev-guest c 10 241
 outside kill -TERM "$pid"
 while kill -0 "$pid" 2> /dev/null; do usleep 100000; done
-outside rm -f /run/vigil/ready
-outside sh -c 'vigild --policy /vigil-vm/policy.json --event-log /out/events.jsonl \
-	--ready-file /run/vigil/ready >> /out/vigild.log 2>&1 & echo $! > /run/vigild.pid'
-i=0
-while [ ! -e /run/vigil/ready ] && [ $i -lt 1800 ]; do usleep 100000; i=$((i + 1)); done
-expect_rc "vigild restarted by the platform" 0 test -e /run/vigil/ready
+start_vigild "vigild restarted by the platform" /vigil-vm/policy.json
 expect_eperm "open /dev/tdx_guest" cat /dev/tdx_guest
 expect_self_deny "event: tdx_guest" '"protects":"device"' '"path":"tdx_guest"' '"comm":"cat"'
 expect_eperm "open /dev/sev-guest" cat /dev/sev-guest
