@@ -121,7 +121,7 @@ $(BUILD)/vigil-kbs: $(BUILD)/obj/kbs/vigil-kbs.o $(BUILD)/libvigil.a
 	$(Q)$(CC) $(CFLAGS) -o $@ $^ $(LDLIBS) $(shell pkg-config --libs libmicrohttpd 2>/dev/null)
 
 # --- tests ----------------------------------------------------------------
-$(BUILD)/tests/%: tests/unit/%.c $(BUILD)/libvigil-san.a tests/unit/testutil.h
+$(BUILD)/tests/%: tests/unit/%.c $(BUILD)/libvigil-san.a $(wildcard tests/unit/*.h)
 	$(Q)mkdir -p $(@D)
 	@echo "  TEST    $@"
 	$(Q)$(CC) $(CFLAGS) $(SAN_FLAGS) -Itests/unit -o $@ $< $(BUILD)/libvigil-san.a $(LDLIBS) -lcmocka
@@ -155,7 +155,7 @@ kernel:
 	$(Q)VIGIL_KERNEL=6.1 scripts/fetch-kernel.sh
 	$(Q)VIGIL_KERNEL=6.12 scripts/fetch-kernel.sh
 
-$(BUILD)/guest-tests/%: tests/vm/progs/%.c
+$(BUILD)/guest-tests/%: tests/vm/progs/%.c $(wildcard tests/vm/progs/*.h)
 	$(Q)mkdir -p $(@D)
 	@echo "  STATIC  $@"
 	$(Q)$(CC) -O2 -static -std=gnu11 $(WARN) -D_GNU_SOURCE -o $@ $< -luring

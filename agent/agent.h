@@ -9,6 +9,7 @@
 
 #include <jansson.h>
 
+#include "agent/config.h"
 #include "agent/events.h"
 #include "audit/audit.h"
 #include "bpf/vigil_abi.h"
@@ -40,35 +41,6 @@ struct applied_policy {
 	size_t n_hashed; /* exec files read; the others were unchanged since the last generation */
 	/* exec_revocations when no entry of this generation was revoked yet (see apply.c). */
 	uint64_t revocations;
-};
-
-struct agent_options {
-	const char *policy_path;
-	const char *event_log_path; /* "-" for stdout */
-	const char *ready_file;
-	const char *root;        /* prefix for policy paths (tests); "" normally */
-	const char *cgroup_root; /* cgroup2 mount, default /sys/fs/cgroup */
-	uint32_t ringbuf_size;   /* bytes, a power of two >= page size; 0 keeps the default */
-	const char *pin_dir;     /* bpffs directory of pinned maps and links */
-	/* Signed bundles and measurement (agent/reload.c). */
-	const char *bundle_path; /* signed bundle to enforce; policy_path is the unsigned mode */
-	const char *trust_dir;
-	const char *measure_log;
-	const char *tcti;       /* "auto", "none" or a tctildr string */
-	const char *platform;   /* auto, none, tdx, snp */
-	const char *tdx_rtmr;   /* RTMR3 sysfs file (tests point it at a fake tree) */
-	const char *state_path; /* rollback marks when there is no TPM */
-	const char *control_socket;
-	unsigned int pcr;
-	const char *audit_dir;  /* hash-chained audit log; "none" disables it */
-	const char *state_dir;  /* vigil's state: the checkpoint key */
-	const char *audit_spec; /* audit tuning, see audit_options_parse() */
-	const char *otlp_spec;  /* OTLP export (exporters/otlp.h); NULL: off */
-	bool dev_unsigned;      /* --dev-unsigned: the control socket accepts unsigned policies */
-	const char *kbs_url;    /* key broker for keys.release (agent/keyrelease.c) */
-	const char *kbs_cafile;
-	bool check_config; /* --check-config: --check that tolerates no bundle configured */
-	bool kbs_enroll;   /* --kbs-enroll: bind the AK to the EK at the broker (kbs_enroll()) */
 };
 
 struct agent {

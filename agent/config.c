@@ -1,6 +1,7 @@
 /* vigild.conf: a strict "key = value" parser; every key is one of vigild's long options. */
 #include "agent/agent.h"
 #include "agent/config.h"
+#include "agent/control.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -296,6 +297,17 @@ int agent_config_parse(const char *path, const char *text, size_t len, struct ag
 	cfg->verbose = verbose;
 	cfg->has_file = true;
 	return 0;
+}
+
+void agent_options_defaults(struct agent_options *opt)
+{
+	*opt = (struct agent_options){.event_log_path = "/var/log/vigil/events.jsonl",
+	                              .root = "",
+	                              .cgroup_root = "/sys/fs/cgroup",
+	                              .pin_dir = "/sys/fs/bpf/vigil",
+	                              .control_socket = VIGIL_CONTROL_SOCKET,
+	                              .audit_dir = "/var/log/vigil",
+	                              .state_dir = "/var/lib/vigil"};
 }
 
 int agent_config_load(const char *path, bool must_exist, struct agent_options *opt,

@@ -259,7 +259,6 @@ static int accept_unsigned(struct agent *a, const char *buf, size_t len, const c
 	r = policy_parse(buf, len, origin, &p, err);
 	t1 = vigil_now_ms();
 	if (r < 0) {
-		err->reason = "invalid_policy";
 		report_reject(a, source, origin, err, false);
 		return r;
 	}

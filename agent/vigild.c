@@ -411,26 +411,32 @@ static int load_for_check(struct agent *a, struct policy **ret)
  */
 static void harden_process(void)
 {
-	int fd;
+	ssize_t n;
+	int fd, err;
 
-	if (setsid() < 0 && getsid(0) != getpid())
-		log_info("setsid: %s; a controlling terminal could signal vigild", strerror(errno));
+	/* setsid's errno is taken before getsid, which may change it. */
+	if (setsid() < 0) {
+		err = errno;
+		if (getsid(0) != getpid())
+			log_info("setsid: %s; a controlling terminal could signal vigild",
+			         strerror(err));
+	}
 	fd = open("/proc/self/oom_score_adj", O_WRONLY | O_CLOEXEC);
-	if (fd < 0 || write(fd, "-1000", 5) != 5)
+	if (fd < 0) {
 		log_info("cannot set oom_score_adj to -1000: %s", strerror(errno));
-	if (fd >= 0)
-		close(fd);
+		return;
+	}
+	n = write(fd, "-1000", 5);
+	/* A short write sets no errno: say so instead of reading a stale one. */
+	err = n < 0 ? errno : EIO;
+	close(fd);
+	if (n != 5)
+		log_info("cannot set oom_score_adj to -1000: %s", strerror(err));
 }
 
 int main(int argc, char **argv)
 {
-	struct agent a = {.opt = {.event_log_path = "/var/log/vigil/events.jsonl",
-	                          .root = "",
-	                          .cgroup_root = "/sys/fs/cgroup",
-	                          .pin_dir = "/sys/fs/bpf/vigil",
-	                          .control_socket = VIGIL_CONTROL_SOCKET,
-	                          .audit_dir = "/var/log/vigil",
-	                          .state_dir = "/var/lib/vigil"}};
+	struct agent a = {0};
 	bool check_only = false, unload = false, cfg_explicit;
 	struct agent_config cfg = {0};
 	const char *cfg_path, *cfg_bundle, *cfg_policy;
@@ -445,6 +451,7 @@ int main(int argc, char **argv)
 		fprintf(stderr, "vigild: cannot set up signal handling: %s\n", strerror(-r));
 		return EXIT_RUNTIME;
 	}
+	agent_options_defaults(&a.opt);
 	/* The file first, then the flags over it: a flag wins over the file's key. */
 	cfg_path = agent_config_path(argc, argv, &cfg_explicit);
 	if (strcmp(cfg_path, "none") != 0 &&

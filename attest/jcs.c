@@ -1,5 +1,6 @@
 /* RFC 8785 JSON canonicalization (JCS), the KBS evidence binding digest, base64 and hex. */
 #include "attest/kbs.h"
+#include "lib/util.h"
 
 #include <errno.h>
 #include <openssl/evp.h>
@@ -98,33 +99,13 @@ uint8_t *kbs_unb64(const char *s, size_t *ret_len)
 
 void kbs_hex(const uint8_t *d, size_t n, char *out)
 {
-	static const char hx[] = "0123456789abcdef";
-	size_t i;
-
-	for (i = 0; i < n; i++) {
-		out[2 * i] = hx[d[i] >> 4];
-		out[2 * i + 1] = hx[d[i] & 15];
-	}
-	out[2 * n] = 0;
+	vigil_hex(d, n, out);
 }
 
 int kbs_unhex(const char *s, uint8_t *out, size_t len)
 {
-	size_t i;
-
-	if (strlen(s) != 2 * len)
+	if (strlen(s) != 2 * len || vigil_unhex(s, len, out) < 0)
 		return -EINVAL;
-	for (i = 0; i < 2 * len; i++) {
-		char c = s[i];
-		int v = c >= '0' && c <= '9' ? c - '0' : c >= 'a' && c <= 'f' ? c - 'a' + 10 : -1;
-
-		if (v < 0)
-			return -EINVAL;
-		if (i % 2)
-			out[i / 2] = (uint8_t)(out[i / 2] << 4 | v);
-		else
-			out[i / 2] = (uint8_t)v;
-	}
 	return 0;
 }
 

@@ -2,6 +2,7 @@
  * Trustee `tpm` evidence object. Every transient ESAPI handle is flushed on every path. */
 #include "attest/internal.h"
 #include "attest/kbs.h"
+#include "lib/util.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -533,32 +534,14 @@ void attest_quote_clear(struct attest_quote *q)
 	memset(q, 0, sizeof(*q));
 }
 
+/* The whole file (under 64 MiB, empty allowed), or NULL. */
 static uint8_t *slurp(const char *path, size_t *len)
 {
-	int fd = open(path, O_RDONLY | O_CLOEXEC);
-	struct stat st;
-	uint8_t *buf = NULL;
-	size_t off = 0;
+	char *buf;
 
-	if (fd < 0)
-		return NULL;
-	if (fstat(fd, &st) == 0 && S_ISREG(st.st_mode) && st.st_size < (64 << 20) &&
-	    (buf = malloc((size_t)st.st_size + 1))) {
-		while (off < (size_t)st.st_size) {
-			ssize_t n = read(fd, buf + off, (size_t)st.st_size - off);
-
-			if (n <= 0)
-				break;
-			off += (size_t)n;
-		}
-		if (off != (size_t)st.st_size) {
-			free(buf);
-			buf = NULL;
-		}
-	}
-	close(fd);
-	*len = off;
-	return buf;
+	return vigil_read_file(path, (64 << 20) - 1, VIGIL_READ_ALLOW_EMPTY, &buf, len) < 0
+	           ? NULL
+	           : (uint8_t *)buf;
 }
 
 static json_t *jb64(const void *d, size_t n)

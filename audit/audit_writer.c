@@ -522,6 +522,7 @@ static int append_checkpoint(struct audit_writer *w, const char *note, size_t le
 	char line[2 * AUDIT_NOTE_MAX + 64];
 	struct stat stt;
 	size_t i, n;
+	ssize_t wn;
 
 	n = (size_t)snprintf(line, sizeof(line), "{\"n\":%llu,\"note\":\"",
 	                     (unsigned long long)w->durable_n);
@@ -535,8 +536,10 @@ static int append_checkpoint(struct audit_writer *w, const char *note, size_t le
 	n += 3;
 	if (fstat(w->ckfd, &stt) < 0)
 		return -errno;
-	if (write(w->ckfd, line, n) != (ssize_t)n || fdatasync(w->ckfd) < 0) {
-		int r = errno ? -errno : -ENOSPC;
+	wn = write(w->ckfd, line, n);
+	if (wn != (ssize_t)n || fdatasync(w->ckfd) < 0) {
+		/* A short write sets no errno: ENOSPC, not a stale errno. */
+		int r = wn >= 0 && wn != (ssize_t)n ? -ENOSPC : -errno;
 
 		/* A torn checkpoint line would fail verification: cut it off again. */
 		if (ftruncate(w->ckfd, stt.st_size) < 0)

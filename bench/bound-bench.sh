@@ -4,11 +4,7 @@
 # bound_check_open), inside a cgroup scope, with and without vigild; one guest boot under
 # VIGIL_VM_ICOUNT=0. Writes BUILD/bench/bound.md.
 set -euo pipefail
-top=$(cd "$(dirname "$0")/.." && pwd)
-cd "$top"
-BUILD=${1:-build}
-out=$BUILD/bench
-mkdir -p "$out"
+. "$(dirname "$0")/lib.sh"
 cat > "$out/bound.policy.json" << JSON
 {"version": 1, "name": "bound-bench", "serial": 1, "mode": "enforce",
  "scope": {"cgroups": ["/bench"]},
@@ -19,21 +15,16 @@ cat > "$out/bound.policy.json" << JSON
 JSON
 VIGIL_VM_ICOUNT=${BOUND_ICOUNT-0} VIGIL_BUILD=$BUILD tools/vigil-vm run --timeout 2400 --smp 1 \
 	--copy "$out/bound.policy.json:/bench/bound.policy.json" \
-	--copy bench/guest/bound.sh:/bench/bound.sh --copy "$BUILD/guest-tests:/t" \
+	--copy bench/guest/bound.sh:/bench/bound.sh --copy bench/guest/lib.sh:/bench/lib.sh --copy "$BUILD/guest-tests:/t" \
 	-- sh /bench/bound.sh > "$out/bound.raw"
-awk '
+awk "$(cat bench/lib.awk)"'
 	$1 == "result" { k = $2 "/" $3; v[k, ++n[k]] = $4 }
 	$1 == "progstat" { runs[$2] += $3; ns[$2] += $4 }
-	function med(a, c,   i, j, t) {
-		for (i = 1; i <= c; i++) for (j = i + 1; j <= c; j++) if (a[j] < a[i]) { t = a[i]; a[i] = a[j]; a[j] = t }
-		return c % 2 ? a[(c + 1) / 2] : (a[c / 2] + a[c / 2 + 1]) / 2
-	}
-	function pair(loop,   a, i) { for (i = 1; i <= n["vigil/" loop]; i++) a[i] = v["vigil/" loop, i] / v["baseline/" loop, i]; return med(a, n["vigil/" loop]) }
-	function medk(k,   a, i) { for (i = 1; i <= n[k]; i++) a[i] = v[k, i]; return med(a, n[k]) }
+	function pair(loop) { return pair_ratio("baseline/" loop, "vigil/" loop) }
 	END {
 		print "| loop | no agent (insns/op) | with vigild (insns/op) | ratio (median of pairs) |\n|---|---|---|---|"
-		printf "| chown() x2 (2 x capable(CAP_CHOWN), granted) | %.0f | %.0f | %.3f |\n", medk("baseline/chown"), medk("vigil/chown"), pair("chown")
-		printf "| open()+close(), /tmp/a/b/c/d/f | %.0f | %.0f | %.3f |\n", medk("baseline/open"), medk("vigil/open"), pair("open")
+		printf "| chown() x2 (2 x capable(CAP_CHOWN), granted) | %.0f | %.0f | %.3f |\n", median_of("baseline/chown"), median_of("vigil/chown"), pair("chown")
+		printf "| open()+close(), /tmp/a/b/c/d/f | %.0f | %.0f | %.3f |\n", median_of("baseline/open"), median_of("vigil/open"), pair("open")
 		printf "\nPrograms as timed by the kernel (bpf_stats, insns per run incl. ~80 for its clock reads):"
 		for (p in runs) if (runs[p]) printf " %s %.0f (%d runs);", p, ns[p] / runs[p], runs[p]
 		printf "\n"

@@ -3,11 +3,7 @@
 # rules, and the same open() loop under the kernel audit subsystem with 10,000 watches; one
 # guest boot, ratios to no agent. Writes BUILD/bench/enforce.md (see docs/BENCHMARKS.md).
 set -euo pipefail
-top=$(cd "$(dirname "$0")/.." && pwd)
-cd "$top"
-BUILD=${1:-build}
-out=$BUILD/bench
-mkdir -p "$out"
+. "$(dirname "$0")/lib.sh"
 N_RULES=${N_RULES:-10000}
 busybox_sha=$(sha256sum /bin/busybox | cut -c1-64)
 vtest_sha=$(sha256sum "$BUILD/guest-tests/vtest" | cut -c1-64)
@@ -34,22 +30,13 @@ awk -v n="$N_RULES" -v bs="$busybox_sha" -v vs="$vtest_sha" 'BEGIN {
 ICOUNT=${ENFORCE_ICOUNT-0}
 VIGIL_VM_ICOUNT=$ICOUNT VIGIL_BUILD=$BUILD tools/vigil-vm run --timeout 2400 --smp 1 \
 	--copy "$out/enforce.policy.json:/bench/enforce.policy.json" \
-	--copy bench/guest/enforce.sh:/bench/enforce.sh --copy "$BUILD/guest-tests:/t" \
+	--copy bench/guest/enforce.sh:/bench/enforce.sh --copy bench/guest/lib.sh:/bench/lib.sh --copy "$BUILD/guest-tests:/t" \
 	-- sh -c "N_RULES=$N_RULES sh /bench/enforce.sh" > "$out/enforce.raw"
 
-awk -v unit="$([ -n "$ICOUNT" ] && echo 'guest insns' || echo ns)" '
+awk -v unit="$([ -n "$ICOUNT" ] && echo 'guest insns' || echo ns)" "$(cat bench/lib.awk)"'
 	$1 == "result" { k = $2 "/" $3; v[k, ++n[k]] = $4 }
 	$1 == "result-ab" { k = $2; ab[k, ++nab[k]] = $4 / $6 }
 	$1 == "progstat" { runs[$2] += $3; ns[$2] += $4 }
-	function med(a, c,   i, j, t) {
-		for (i = 1; i <= c; i++) for (j = i + 1; j <= c; j++) if (a[j] < a[i]) { t = a[i]; a[i] = a[j]; a[j] = t }
-		return c % 2 ? a[(c + 1) / 2] : (a[c / 2] + a[c / 2 + 1]) / 2
-	}
-	function median_of(k,   a, i) { for (i = 1; i <= n[k]; i++) a[i] = v[k, i]; return med(a, n[k]) }
-	# The median over rounds of with / without, each pair measured back to back.
-	function pair_ratio(base, with,   a, i) { for (i = 1; i <= n[with]; i++) a[i] = v[with, i] / v[base, i]; return med(a, n[with]) }
-	function ratio_list(base, with,   i, s) { for (i = 1; i <= n[with]; i++) s = s (i > 1 ? ", " : "") sprintf("%.3f", v[with, i] / v[base, i]); return s }
-	function rounds(k,   i, s) { for (i = 1; i <= n[k]; i++) s = s (i > 1 ? ", " : "") int(v[k, i] + 0.5); return s }
 	END {
 		printf "| loop | rounds | no agent, median (" unit "/op) | with agent, median (" unit "/op) | ratio (median of pairs) | overhead |\n|---|---|---|---|---|---|\n"
 		r = pair_ratio("baseline/open", "vigil/open")
@@ -70,6 +57,6 @@ awk -v unit="$([ -n "$ICOUNT" ] && echo 'guest insns' || echo ns)" '
 		printf "\n\n| loop | vigil programs per iteration (" unit ", kernel-timed) | no agent, median (" unit "/op) | estimated overhead |\n|---|---|---|---|\n"
 		printf "| open()+close(), 10,000 file rules | %.0f | %.0f | %+.1f %% |\n", fo, median_of("baseline/open"), fo / median_of("baseline/open") * 100
 		printf "| connect(), 10,000 CIDR rules | %.0f | %.0f | %+.1f %% |\n", sc, median_of("baseline/connect"), sc / median_of("baseline/connect") * 100
-		printf "\nPer-pair ratios: open %s; connect %s.\n", ratio_list("baseline/open", "vigil/open"), ratio_list("baseline/connect", "vigil/connect")
+		printf "\nPer-pair ratios: open %s; connect %s.\n", ratio_list("baseline/open", "vigil/open", "%.3f"), ratio_list("baseline/connect", "vigil/connect", "%.3f")
 		printf "Rounds (" unit "/op): baseline open %s; vigil open %s; audit open %s; baseline connect %s; vigil connect %s.\n", rounds("baseline/open"), rounds("vigil/open"), rounds("audit/open"), rounds("baseline/connect"), rounds("vigil/connect")
 	}' "$out/enforce.raw" | tee "$out/enforce.md"

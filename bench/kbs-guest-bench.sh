@@ -5,11 +5,7 @@
 # VIGIL_VM_ICOUNT=0: the guest clock counts instructions (1 ns each), so the figures are
 # instruction counts the host's load does not change, with the TPM's share. BUILD/bench/kbs-guest.md.
 set -euo pipefail
-top=$(cd "$(dirname "$0")/.." && pwd)
-cd "$top"
-BUILD=${1:-build}
-out=$BUILD/bench
-mkdir -p "$out"
+. "$(dirname "$0")/lib.sh"
 make -s BUILD="$BUILD" all "$BUILD/bench/kbs_fetch" > /dev/null
 cat > "$out/kbs.policy.json" << JSON
 {"version": 1, "name": "kbs-bench", "serial": 1, "mode": "enforce",
@@ -17,7 +13,7 @@ cat > "$out/kbs.policy.json" << JSON
  "exec": {"allow": [{"path": "/bin/busybox", "sha256": "$(sha256sum /bin/busybox | cut -c1-64)"}]}}
 JSON
 VIGIL_VM_ICOUNT=${KBS_ICOUNT-0} VIGIL_BUILD=$BUILD tools/vigil-vm run --timeout 3600 --smp 1 \
-	--copy "$out/kbs.policy.json:/bench/kbs.policy.json" --copy bench/guest/kbs.sh:/bench/kbs.sh \
+	--copy "$out/kbs.policy.json:/bench/kbs.policy.json" --copy bench/guest/kbs.sh:/bench/kbs.sh --copy bench/guest/lib.sh:/bench/lib.sh \
 	--copy "$BUILD/bench/kbs_fetch:/t/kbs_fetch" -- sh /bench/kbs.sh > "$out/kbs-guest.raw"
 v() { awk -v k="$1" '$1 == k { print $2 }' "$out/kbs-guest.raw"; }
 {

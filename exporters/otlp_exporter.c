@@ -211,6 +211,7 @@ int otlp_cursor_write(const char *path, uint64_t n, const uint8_t h[32])
 {
 	char tmp[4200], line[128], hex[AUDIT_HEX_LEN + 1], dir[4200];
 	int fd, len, r = 0;
+	ssize_t wn;
 
 	audit_hex(h, AUDIT_HASH_LEN, hex);
 	len = snprintf(line, sizeof(line), "%" PRIu64 " %s\n", n, hex);
@@ -218,8 +219,9 @@ int otlp_cursor_write(const char *path, uint64_t n, const uint8_t h[32])
 	fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC | O_NOFOLLOW, 0600);
 	if (fd < 0)
 		return -errno;
-	if (write(fd, line, (size_t)len) != len || fdatasync(fd) < 0)
-		r = -errno ?: -EIO;
+	wn = write(fd, line, (size_t)len);
+	if (wn != len || fdatasync(fd) < 0)
+		r = wn >= 0 && wn != len ? -EIO : -errno; /* a short write sets no errno */
 	close(fd);
 	if (r == 0 && rename(tmp, path) < 0)
 		r = -errno;

@@ -8,6 +8,7 @@
  * libmicrohttpd's GnuTLS) when the config names tls_cert and tls_key. docs/ATTESTATION.md.
  */
 #include "attest/kbs.h"
+#include "lib/util.h"
 
 #include <arpa/inet.h>
 #include <errno.h>
@@ -722,27 +723,14 @@ static int release_allowed(json_t *rel, json_t *claims, char *why, size_t whylen
 	return 0;
 }
 
+/* The whole file (at most 1 MiB, empty allowed), or NULL. */
 static uint8_t *read_file(const char *path, size_t *len)
 {
-	FILE *f = fopen(path, "rb");
-	uint8_t *buf;
-	long n;
+	char *buf;
 
-	if (!f)
-		return NULL;
-	if (fseek(f, 0, SEEK_END) != 0 || (n = ftell(f)) < 0 || n > (1 << 20) ||
-	    fseek(f, 0, SEEK_SET) != 0 || !(buf = malloc((size_t)n + 1))) {
-		fclose(f);
-		return NULL;
-	}
-	if (fread(buf, 1, (size_t)n, f) != (size_t)n) {
-		free(buf);
-		fclose(f);
-		return NULL;
-	}
-	fclose(f);
-	*len = (size_t)n;
-	return buf;
+	return vigil_read_file(path, 1 << 20, VIGIL_READ_ALLOW_EMPTY, &buf, len) < 0
+	           ? NULL
+	           : (uint8_t *)buf;
 }
 
 static enum MHD_Result h_resource(struct broker *b, struct MHD_Connection *c, const char *peer,

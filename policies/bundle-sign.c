@@ -416,10 +416,8 @@ int bundle_open(const char *buf, size_t len, const char *origin, const struct tr
 	r = policy_parse((const char *)b->payload, b->payload_len, origin, ret_policy, err);
 	if (r < 0) {
 		r = r == -ENOMEM ? r : -EBADMSG;
-		if (err && r == -EBADMSG) {
+		if (err)
 			err->code = r;
-			err->reason = "invalid_policy";
-		}
 		goto fail;
 	}
 	*ret_bundle = b;

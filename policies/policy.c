@@ -302,7 +302,7 @@ int policy_parse(const char *buf, size_t len, const char *origin, struct policy 
 
 	r = policy_json_load(buf, len, POLICY_MAX_BYTES, origin, "policy", &doc, err);
 	if (r < 0)
-		return r;
+		goto refused;
 	p = calloc(1, sizeof(*p));
 	if (!p) {
 		vjson_doc_free(doc);
@@ -315,10 +315,15 @@ int policy_parse(const char *buf, size_t len, const char *origin, struct policy 
 		if (r == -ENOMEM)
 			policy_errorf(err, r, "%s: out of memory", origin);
 		policy_free(p);
-		return r;
+		goto refused;
 	}
 	*ret = p;
 	return 0;
+refused:
+	/* The refusal's reason, set here: out of memory is no verdict on the policy. */
+	if (err && r != -ENOMEM)
+		err->reason = "invalid_policy";
+	return r;
 }
 
 void policy_free(struct policy *p)

@@ -281,10 +281,12 @@ static int do_key_fetch(int argc, char **argv)
 		}
 	}
 	id = syscall(SYS_add_key, "user", ka.description, key, len, keyring_id(ka.keyring));
+	/* errno is taken at once: freeing the key may change it. */
+	r = id < 0 ? errno : 0;
 	OPENSSL_secure_clear_free(key, len);
 	if (id < 0) {
 		fprintf(stderr, "vigil: key fetch: add_key(user, %s): %s\n", ka.description,
-		        strerror(errno));
+		        strerror(r));
 		return VIGIL_EXIT_FAIL;
 	}
 	printf("released %s -> key %ld \"%s\" sha256:%s (%.1f ms, TPM %.1f ms, HTTP %.1f ms)\n",

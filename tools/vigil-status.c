@@ -2,6 +2,7 @@
 #include "tools/vigil.h"
 #include "tools/vigil-sys.h"
 #include "attest/attest.h"
+#include "audit/audit.h"
 #include "policies/bundle.h"
 
 #include <errno.h>

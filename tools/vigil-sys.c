@@ -19,19 +19,6 @@
 
 #include "vigil.skel.h"
 
-/* vigild's own defaults (agent/vigild.c main). */
-static void defaults(struct agent_options *o)
-{
-	*o = (struct agent_options){.event_log_path = "/var/log/vigil/events.jsonl",
-	                            .root = "",
-	                            .cgroup_root = "/sys/fs/cgroup",
-	                            .pin_dir = "/sys/fs/bpf/vigil",
-	                            .control_socket = VIGIL_CONTROL_SOCKET,
-	                            .audit_dir = "/var/log/vigil",
-	                            .state_dir = "/var/lib/vigil",
-	                            .pcr = ATTEST_DEFAULT_PCR};
-}
-
 static int pinned(const char *pin_dir, const char *name)
 {
 	char path[4096];
@@ -206,7 +193,7 @@ void vigil_sys_probe(struct vigil_sys *s, const char *config_path)
 	bool must = config_path != NULL;
 
 	memset(s, 0, sizeof(*s));
-	defaults(&s->opt);
+	agent_options_defaults(&s->opt);
 	s->config_path = config_path ?: AGENT_CONFIG_DEFAULT;
 	if (agent_config_load(s->config_path, must, &s->opt, &s->cfg, s->config_err,
 	                      sizeof(s->config_err)) == 0)

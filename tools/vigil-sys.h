@@ -5,8 +5,8 @@
 #include <stdbool.h>
 #include <stdint.h>
 
-#include "agent/agent.h"
 #include "agent/config.h"
+#include "bpf/vigil_abi.h"
 
 struct vigil_sys {
 	struct agent_options opt; /* vigild's defaults with vigild.conf applied */

@@ -2,6 +2,7 @@
 # timing of each program. This shell is the platform (root cgroup); the loops run inside the
 # policy's scope (/bench), put there by the platform. Pairs of rounds without and with vigild,
 # then one round with kernel.bpf_stats_enabled (its clock reads would skew the timed rounds).
+. /bench/lib.sh
 N=${N:-20000}
 ROUNDS=${ROUNDS:-3}
 P=/t/boundprobe
@@ -19,12 +20,7 @@ start_vigild() {
 	vigild --policy /bench/bound.policy.json --event-log /tmp/bench-events.jsonl \
 		--ready-file /run/vigil/bench-ready > /tmp/vigild.log 2>&1 &
 	echo $! > /run/bench-vigild.pid
-	i=0
-	while [ ! -e /run/vigil/bench-ready ]; do
-		i=$((i + 1))
-		[ $i -gt 1200 ] && { echo "vigild not ready"; cat /tmp/vigild.log; exit 1; }
-		usleep 100000
-	done
+	wait_ready 1200
 	inside hostname x 2> /dev/null && { echo "CAP_SYS_ADMIN was not refused in the scope"; exit 1; }
 }
 stop_vigild() {

@@ -4,6 +4,7 @@
 # which adds its own clock reads to every run, so it is off in the timed rounds), then the
 # kernel audit rounds last (audit cannot be fully switched off once enabled). Under
 # VIGIL_VM_ICOUNT the guest clock counts instructions: "ns" are instructions, and rounds repeat.
+. /bench/lib.sh
 N_OPEN=${N_OPEN:-20000}
 N_CONN=${N_CONN:-3000}
 ROUNDS=${ROUNDS:-3}
@@ -50,12 +51,7 @@ start_vigild() {
 	t0=$(date +%s)
 	sh -c 'vigild --policy /bench/enforce.policy.json --event-log /tmp/bench-events.jsonl \
 		--ready-file /run/vigil/bench-ready > /tmp/vigild.log 2>&1 & echo $! > /run/bench-vigild.pid'
-	i=0
-	while [ ! -e /run/vigil/bench-ready ]; do
-		i=$((i + 1))
-		[ $i -gt 1200 ] && { echo "vigild not ready"; cat /tmp/vigild.log; exit 1; }
-		usleep 100000
-	done
+	wait_ready 1200
 	echo "vigild ready in $(($(date +%s) - t0)) s: $(grep enforcing /tmp/vigild.log)"
 	inside $B open-loop /tmp/bench/f0 1 > /dev/null 2>&1 && { echo "a file rule did not deny"; exit 1; }
 	inside $B connect 10.100.0.7 80 2> /dev/null && { echo "a CIDR rule did not deny"; exit 1; }

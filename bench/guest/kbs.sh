@@ -1,17 +1,13 @@
 # Guest side of bench/kbs-guest-bench.sh. This shell is the platform: it starts vigild (unsigned
 # bench policy, no audit log so no checkpoint is measured mid-run), the broker on the guest's
 # loopback, and times RUNS full key releases against vigild's own measurement log and the vTPM.
+. /bench/lib.sh
 RUNS=${RUNS:-100}
 ip link set lo up
 mkdir -p /run/vigil
 vigild --policy /bench/kbs.policy.json --audit-dir none --event-log /tmp/ev.jsonl \
 	--ready-file /run/vigil/bench-ready > /tmp/vigild.log 2>&1 &
-i=0
-while [ ! -e /run/vigil/bench-ready ]; do
-	i=$((i + 1))
-	[ $i -gt 3000 ] && { echo "vigild not ready"; cat /tmp/vigild.log; exit 1; }
-	usleep 100000
-done
+wait_ready 3000
 vigil attest quote --tcti device:/dev/tpmrm0 --nonce 00 --out /tmp/akq > /dev/null || exit 1
 head -c 32 /dev/urandom > /tmp/secret
 cat > /tmp/kbs.json << JSON

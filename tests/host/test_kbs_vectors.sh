@@ -4,15 +4,10 @@
 # Python's cryptography) both ways, on fixed vectors; tampered JWEs are refused.
 set -uo pipefail
 top=$(cd "$(dirname "$0")/../.." && pwd)
-BUILD=${BUILD:-build}
-case $BUILD in /*) ;; *) BUILD=$top/$BUILD ;; esac
-V=$BUILD/vigil KBS=$BUILD/vigil-kbs PY="python3 $top/tests/host/kbs_vectors.py"
-tmp=$(mktemp -d "${TMPDIR:-/tmp}/vigil-kbs-vectors.XXXXXX")
-trap 'rm -rf "$tmp"' EXIT
+. "$top/tests/lib.sh"
+test_start vigil-kbs-vectors
+KBS=$BUILD/vigil-kbs PY="python3 $top/tests/host/kbs_vectors.py"
 cd "$tmp"
-pass=0 fail=0
-ok() { pass=$((pass + 1)); echo "ok - $1"; }
-not_ok() { fail=$((fail + 1)); echo "not ok - $1"; shift; for l in "$@"; do echo "#   $l"; done; }
 same() { if [ "$2" = "$3" ]; then ok "$1"; else not_ok "$1" "vigil:  $2" "python: $3"; fi; }
 
 # JCS: key order by UTF-16 code units (U+1F600 sorts before U+FB33 there, after it by code

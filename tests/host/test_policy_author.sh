@@ -6,21 +6,9 @@ set -uo pipefail
 BUILD=${BUILD:-build}
 top=$(cd "$(dirname "$0")/../.." && pwd)
 V="$BUILD/vigil"
-pass=0 fail=0
+. "$(dirname "$0")/lib.sh"
 t=$(mktemp -d)
 trap 'rm -rf "$t"' EXIT
-
-check() { # NAME WANT_RC WANT_MSG CMD...
-	local name=$1 want=$2 msg=$3 out rc
-	shift 3
-	out=$("$@" 2>&1)
-	rc=$?
-	if [ "$rc" = "$want" ] && grep -qF -- "$msg" <<<"$out"; then
-		pass=$((pass + 1)); echo "ok - $name"
-	else
-		fail=$((fail + 1)); echo "not ok - $name (exit $rc, want $want; output: $out)"
-	fi
-}
 
 # The kernel suite's policy (tests/vm/author.sh); exec digests do not matter offline.
 P="$t/author.policy.json"

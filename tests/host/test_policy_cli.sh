@@ -3,21 +3,9 @@
 # the file and the field or rule, before any BPF object is opened.
 set -uo pipefail
 BUILD=${BUILD:-build}
-pass=0 fail=0
+. "$(dirname "$0")/lib.sh"
 t=$(mktemp -d)
 trap 'rm -rf "$t"' EXIT
-
-check() { # NAME WANT_RC WANT_MSG CMD...
-	local name=$1 want=$2 msg=$3 out rc
-	shift 3
-	out=$("$@" 2>&1)
-	rc=$?
-	if [ "$rc" = "$want" ] && grep -qF -- "$msg" <<<"$out"; then
-		pass=$((pass + 1)); echo "ok - $name"
-	else
-		fail=$((fail + 1)); echo "not ok - $name (exit $rc, want $want; output: $out)"
-	fi
-}
 
 printf 'content\n' > "$t/bin"
 sum=$(sha256sum "$t/bin" | cut -c1-64)

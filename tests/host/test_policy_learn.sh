@@ -7,21 +7,10 @@ set -uo pipefail
 BUILD=${BUILD:-build}
 V="$BUILD/vigil"
 case $V in /*) ;; *) V=$PWD/$V ;; esac
-pass=0 fail=0
+. "$(dirname "$0")/lib.sh"
 t=$(mktemp -d)
 trap 'rm -rf "$t"' EXIT
 cd "$t" || exit 1
-
-ok() { pass=$((pass + 1)); echo "ok - $1"; }
-not_ok() { fail=$((fail + 1)); echo "not ok - $1"; }
-check() { # NAME WANT_RC WANT_MSG CMD...
-	local name=$1 want=$2 msg=$3 out rc
-	shift 3
-	out=$("$@" 2>&1)
-	rc=$?
-	if [ "$rc" = "$want" ] && grep -qF -- "$msg" <<<"$out"; then ok "$name"
-	else not_ok "$name (exit $rc, want $want; output: $out)"; fi
-}
 
 # A root the run used: a program, a library, three inputs in one directory, a config file, a
 # scratch directory whose temporary file the run removed.

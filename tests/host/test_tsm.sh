@@ -7,23 +7,9 @@
 # signature no longer covers them (vigil does not check TDX/SNP signatures).
 set -uo pipefail
 top=$(cd "$(dirname "$0")/../.." && pwd)
-BUILD=${BUILD:-build}
-case $BUILD in /*) ;; *) BUILD=$top/$BUILD ;; esac
-V=$BUILD/vigil
-tmp=$(mktemp -d "${TMPDIR:-/tmp}/vigil-tsm.XXXXXX")
-trap 'rm -rf "$tmp"' EXIT
+. "$top/tests/tpm/lib.sh" # the check helpers (no swtpm is started here)
+test_start vigil-tsm
 cd "$tmp"
-pass=0 fail=0
-ok() { pass=$((pass + 1)); echo "ok - $1"; }
-not_ok() { fail=$((fail + 1)); echo "not ok - $1"; shift; for l in "$@"; do echo "#   $l"; done; }
-expect_fail() { # NAME PATTERN CMD...: exit 1 and one stderr line matching PATTERN
-	local name=$1 pat=$2 rc
-	shift 2
-	"$@" > out 2> err
-	rc=$?
-	if [ "$rc" = 1 ] && [ "$(wc -l < err)" = 1 ] && grep -Eq -- "$pat" err; then ok "$name: $(cat err)"; else
-		not_ok "$name" "exit $rc, $(wc -l < err) lines" "$(head -c 300 err)"; fi
-}
 binding=$(head -c 48 /dev/urandom | od -An -tx1 | tr -d ' \n')
 rd_hex=${binding}00000000000000000000000000000000
 D=$top/tests/data/tee
@@ -44,22 +30,22 @@ cmp -s report.bin root/vigil/outblob && ok "TDX: the report written is the outbl
 fake tdx_guest "$D/tdx_quote_5.dat" 574
 if T > out 2> err && grep -q "^tdx report, 5006 bytes" out; then ok "TDX v5 (recorded, TDX 1.5 body): report data at 574 bound"; else not_ok "TDX v5" "$(cat out err)"; fi
 fake tdx_guest "$D/tdx_quote_5.dat" 568
-expect_fail "TDX v5: the binding at v4's offset (568) is not v5's report data" "does not carry the report data written \(offset 574\)" T
+expect_fail "TDX v5: the binding at v4's offset (568) is not v5's report data" 1 "does not carry the report data written \(offset 574\)" T
 fake sev_guest "$D/snp-report-v2.bin" 80
 if T > out 2> err && grep -q "^snp report, 1184 bytes" out; then ok "SNP (recorded v2, report data patched): read, report data bound"; else not_ok "SNP" "$(cat out err)"; fi
 fake tdx_guest "$D/tdx_quote_4.dat" 568 "$(printf '%0128x' 7)"
-expect_fail "TDX: a report with other report data" "does not carry the report data written" T
+expect_fail "TDX: a report with other report data" 1 "does not carry the report data written" T
 fake tdx_guest "$D/tdx_quote_4.dat" 568
-expect_fail "TDX: the recorded report untouched (its own report data)" "does not carry the report data written" \
+expect_fail "TDX: the recorded report untouched (its own report data)" 1 "does not carry the report data written" \
 	"$V" attest tsm-report --root root --binding "$(printf '%096x' 1)" --out report.bin
 fake sev_guest "$D/tdx_quote_4.dat" 80
-expect_fail "SNP provider serving a TDX quote: not an SNP report" "not a sev_guest report" T
+expect_fail "SNP provider serving a TDX quote: not an SNP report" 1 "not a sev_guest report" T
 head -c 600 "$D/tdx_quote_4.dat" > short.dat
 fake tdx_guest short.dat 0
-expect_fail "TDX: a report too short for a quote body" "not a tdx_guest report" T
+expect_fail "TDX: a report too short for a quote body" 1 "not a tdx_guest report" T
 fake arm_cca_guest "$D/tdx_quote_4.dat" 568
-expect_fail "an unknown provider" "neither tdx_guest nor sev_guest" T
+expect_fail "an unknown provider" 1 "neither tdx_guest nor sev_guest" T
 rm -rf root
-expect_fail "no configfs-tsm" "not a TDX/SNP guest" T
+expect_fail "no configfs-tsm" 1 "not a TDX/SNP guest" T
 echo "tsm: $pass passed, $fail failed"
 [ "$fail" = 0 ]

@@ -6,13 +6,9 @@
 set -uo pipefail
 export LC_ALL=C
 top=$(cd "$(dirname "$0")/../.." && pwd)
-BUILD=${BUILD:-build}
-case $BUILD in /*) ;; *) BUILD=$top/$BUILD ;; esac
-V=$BUILD/vigil
-make -s -C "$top" BUILD="$BUILD" "$BUILD/bench/audit_pipeline" > /dev/null || exit 1
-tmp=$(mktemp -d)
-trap 'rm -rf "$tmp"' EXIT
 . "$top/tests/tpm/lib.sh" # the check helpers (no swtpm is started here)
+test_start vigil-verify-inputs
+make -s -C "$top" BUILD="$BUILD" "$BUILD/bench/audit_pipeline" > /dev/null || exit 1
 cd "$tmp"
 
 # --- a good log: two runs, rotation, checkpoints -------------------------------------------

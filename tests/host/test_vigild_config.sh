@@ -3,20 +3,21 @@
 # key, a bad file is one line (file, line, key) and vigild does not start, no bundle is idle.
 set -uo pipefail
 BUILD=${BUILD:-build}
-pass=0 fail=0
+. "$(dirname "$0")/lib.sh"
 t=$(mktemp -d)
 idle_pid=
 trap '[ -n "$idle_pid" ] && kill "$idle_pid" 2>/dev/null; rm -rf "$t"' EXIT
 
+# lib.sh's check, stricter: a refusal is at most two lines (vigild's one reason and its exit).
 check() { # NAME WANT_RC WANT_MSG CMD...
 	local name=$1 want=$2 msg=$3 out rc
 	shift 3
 	out=$("$@" 2>&1)
 	rc=$?
 	if [ "$rc" = "$want" ] && grep -qF -- "$msg" <<<"$out" && [ "$want" = 0 -o "$(wc -l <<<"$out")" -le 2 ]; then
-		pass=$((pass + 1)); echo "ok - $name"
+		ok "$name"
 	else
-		fail=$((fail + 1)); echo "not ok - $name (exit $rc, want $want; output: $out)"
+		not_ok "$name (exit $rc, want $want; output: $out)"
 	fi
 }
 

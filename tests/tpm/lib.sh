@@ -1,23 +1,17 @@
 #!/usr/bin/env bash
-# Shared by the tests/tpm scripts: TAP-style checks and an swtpm of their own on free ports.
-# The sourcing script sets top (the repository) and calls tpm_test_start; pass and fail count
-# the checks.
+# Shared by the tests/tpm scripts: tests/lib.sh, checks of a command's exit and stderr, and an
+# swtpm of their own on free ports. The sourcing script sets top (the repository) and calls
+# tpm_test_start.
+. "$top/tests/lib.sh"
 swtpm_pid=
-pass=0 fail=0
 
-# tpm_test_start NAME: BUILD (absolute), V (the CLI), tmp (a scratch directory removed at exit,
-# with the swtpm this script started).
+# tpm_test_start NAME: test_start's BUILD, V and tmp; the swtpm this script started stops at exit.
 tpm_test_start() {
-	BUILD=${BUILD:-build}
-	case $BUILD in /*) ;; *) BUILD=$top/$BUILD ;; esac
-	V=$BUILD/vigil
-	tmp=$(mktemp -d "${TMPDIR:-/tmp}/$1.XXXXXX")
+	test_start "$1"
 	trap 'stop_swtpm; rm -rf "$tmp"' EXIT
 	trap 'exit 130' INT TERM
 }
 
-ok() { pass=$((pass + 1)); echo "ok - $1"; }
-not_ok() { fail=$((fail + 1)); echo "not ok - $1"; shift; for l in "$@"; do echo "#   $l"; done; }
 check() { # check NAME CMD...: CMD succeeds
 	local name=$1
 	shift
@@ -70,4 +64,18 @@ start_swtpm() {
 stop_swtpm() {
 	[ -n "$swtpm_pid" ] && kill "$swtpm_pid" 2>/dev/null && wait "$swtpm_pid" 2>/dev/null
 	swtpm_pid=
+}
+
+# record N TYPE CONTENT: one measurement-log line (sha256 bank, PCR 23), as vigild writes it.
+record() {
+	local d
+	d=$(printf '%s' "$3" | sha256sum | cut -c1-64)
+	jq -cn --argjson n "$1" --arg t "$2" --arg c "$3" --arg d "$d" \
+		'{recnum:$n,pcr:23,digests:[{hashAlg:"sha256",digest:$d}],content_type:$t,content:$c}'
+}
+# extend_log FILE: PCR 23 reset, then every record's digest extended, as vigild would have.
+extend_log() {
+	tpm2_pcrreset 23 > /dev/null
+	jq -r '.digests[] | select(.hashAlg == "sha256") | .digest' "$1" |
+		while read -r d; do tpm2_pcrextend "23:sha256=$d" > /dev/null; done
 }

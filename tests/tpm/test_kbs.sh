@@ -22,18 +22,6 @@ kbs_pid=
 stop_kbs() { [ -n "$kbs_pid" ] && kill "$kbs_pid" 2>/dev/null && wait "$kbs_pid" 2>/dev/null; kbs_pid=; }
 trap 'stop_kbs; [ -n "${tsm_pid:-}" ] && kill "$tsm_pid" 2> /dev/null; stop_swtpm; rm -rf "$tmp"' EXIT
 
-# record N TYPE CONTENT: one measurement-log line (sha256 bank, PCR 23), as vigild writes it.
-record() {
-	local d
-	d=$(printf '%s' "$3" | sha256sum | cut -c1-64)
-	jq -cn --argjson n "$1" --arg t "$2" --arg c "$3" --arg d "$d" \
-		'{recnum:$n,pcr:23,digests:[{hashAlg:"sha256",digest:$d}],content_type:$t,content:$c}'
-}
-extend_log() {
-	tpm2_pcrreset 23 > /dev/null
-	jq -r '.digests[] | select(.hashAlg == "sha256") | .digest' "$1" |
-		while read -r d; do tpm2_pcrextend "23:sha256=$d" > /dev/null; done
-}
 VD=1111111111111111111111111111111111111111111111111111111111111111
 SIGNER=abcdabcdabcdabcdabcdabcdabcdabcdabcdabcdabcdabcdabcdabcdabcdabcd
 bundle_rec() { # bundle_rec N NAME SERIAL SIGNER

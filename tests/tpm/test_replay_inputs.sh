@@ -11,19 +11,6 @@ export VIGIL_TCTI="swtpm:host=127.0.0.1,port=$port"
 export TPM2TOOLS_TCTI=$VIGIL_TCTI
 cd "$tmp"
 
-# record N TYPE CONTENT: one measurement-log line (sha256 bank, PCR 23), as vigild writes it.
-record() {
-	local d
-	d=$(printf '%s' "$3" | sha256sum | cut -c1-64)
-	jq -cn --argjson n "$1" --arg t "$2" --arg c "$3" --arg d "$d" \
-		'{recnum:$n,pcr:23,digests:[{hashAlg:"sha256",digest:$d}],content_type:$t,content:$c}'
-}
-# extend_log FILE: PCR 23 reset, then every record's digest extended, as vigild would have.
-extend_log() {
-	tpm2_pcrreset 23 > /dev/null
-	jq -r '.digests[] | select(.hashAlg == "sha256") | .digest' "$1" |
-		while read -r d; do tpm2_pcrextend "23:sha256=$d" > /dev/null; done
-}
 {
 	record 0 vigil/agent-start '{"binary_sha256":"00","version":"test"}'
 	record 1 vigil/policy-bundle '{"name":"p","serial":1}'

@@ -1,5 +1,5 @@
 /* Unit tests for the policy v1 parser, resolver and digest checks. */
-#include "testutil.h"
+#include "policy_testutil.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -7,22 +7,6 @@
 #include <sys/sysmacros.h>
 
 #include "policies/policy.h"
-
-#define EMPTY_SHA256 "e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855"
-
-static char *tmpdir;
-
-static int setup(void **state)
-{
-	tmpdir = tu_mkdtemp();
-	return 0;
-}
-
-static int teardown(void **state)
-{
-	tu_rmdir(tmpdir);
-	return 0;
-}
 
 /* Parses text; on failure returns the errno and leaves the message in err. */
 static int parse(const char *text, struct policy **ret, struct policy_error *err)
@@ -507,5 +491,5 @@ int main(void)
 	    cmocka_unit_test(test_policy_kdev_and_hex),
 	};
 
-	return cmocka_run_group_tests_name("policy", tests, setup, teardown);
+	return cmocka_run_group_tests_name("policy", tests, tu_setup, tu_teardown);
 }

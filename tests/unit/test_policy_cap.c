@@ -1,7 +1,7 @@
 /* Unit tests of the capabilities section: bad input named precisely, the compiled capability set
  * (the ordinary default, grants, refusals, default deny, raw sockets), names and warnings, and the
  * event's JSON field. */
-#include "testutil.h"
+#include "policy_testutil.h"
 
 #include <stdio.h>
 #include <stdlib.h>
@@ -9,7 +9,6 @@
 #include "agent/agent.h"
 #include "policies/policy.h"
 
-#define HEAD     "{\"version\":1,\"name\":\"t\",\"serial\":1,\"mode\":\"enforce\",\"scope\":\"guest\""
 #define BIT(cap) (1ull << (cap))
 enum {
 	CHOWN = 0,
@@ -32,36 +31,6 @@ enum {
 	PERFMON = 38,
 	BPF = 39
 };
-
-static int parse(const char *body, struct policy **ret, struct policy_error *err)
-{
-	char buf[4096];
-
-	snprintf(buf, sizeof(buf), HEAD "%s%s}", *body ? "," : "", body);
-	return policy_parse(buf, strlen(buf), "t.json", ret, err);
-}
-
-static void expect_reject(const char *body, const char *frag1, const char *frag2)
-{
-	struct policy_error err = {0};
-	struct policy *p = NULL;
-
-	if (parse(body, &p, &err) >= 0)
-		fail_msg("accepted: %s", body);
-	assert_contains(err.msg, frag1);
-	if (frag2)
-		assert_contains(err.msg, frag2);
-}
-
-static struct policy *expect_accept(const char *body)
-{
-	struct policy_error err = {0};
-	struct policy *p = NULL;
-
-	if (parse(body, &p, &err) < 0)
-		fail_msg("rejected: %s: %s", body, err.msg);
-	return p;
-}
 
 static void test_cap_bad_input(void **state)
 {

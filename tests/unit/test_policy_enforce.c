@@ -1,6 +1,6 @@
 /* Unit tests of the files, network and keys sections: bad input is rejected with a message naming
  * the rule and the field; precedence compiles as documented in policies/SCHEMA.md. */
-#include "testutil.h"
+#include "policy_testutil.h"
 
 #include <errno.h>
 #include <netinet/in.h>
@@ -12,37 +12,6 @@
 #include "policies/policy.h"
 
 #define HEAD "{\"version\":1,\"name\":\"t\",\"serial\":1,\"mode\":\"enforce\",\"scope\":\"guest\","
-
-static int parse(const char *body, struct policy **ret, struct policy_error *err)
-{
-	char buf[8192];
-
-	snprintf(buf, sizeof(buf), HEAD "%s}", body);
-	return policy_parse(buf, strlen(buf), "t.json", ret, err);
-}
-
-/* body must be rejected with a message containing every fragment. */
-static void expect_reject(const char *body, const char *frag1, const char *frag2)
-{
-	struct policy_error err = {0};
-	struct policy *p = NULL;
-	int r = parse(body, &p, &err);
-
-	if (r >= 0)
-		fail_msg("accepted: %s", body);
-	if (!strstr(err.msg, frag1) || (frag2 && !strstr(err.msg, frag2)))
-		fail_msg("message '%s' lacks '%s' / '%s'", err.msg, frag1, frag2 ? frag2 : "");
-}
-
-static struct policy *expect_accept(const char *body)
-{
-	struct policy_error err = {0};
-	struct policy *p = NULL;
-
-	if (parse(body, &p, &err) < 0)
-		fail_msg("rejected: %s: %s", body, err.msg);
-	return p;
-}
 
 #define NET(rule) "\"network\":{\"default\":\"deny\",\"rules\":[" rule "]}"
 

@@ -1,27 +1,11 @@
 /* Unit tests for per-rule failures: the lenient resolver and the POLICY_EXEC_BAD flag vigild uses
  * to revoke one rule instead of refusing a whole policy. */
-#include "testutil.h"
+#include "policy_testutil.h"
 
 #include <errno.h>
 #include <sys/stat.h>
 
 #include "policies/policy.h"
-
-#define EMPTY_SHA256 "e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855"
-
-static char *tmpdir;
-
-static int setup(void **state)
-{
-	tmpdir = tu_mkdtemp();
-	return 0;
-}
-
-static int teardown(void **state)
-{
-	tu_rmdir(tmpdir);
-	return 0;
-}
 
 /* A policy with three rules a, b, c for files a, b, c under tmpdir, all with the empty digest. */
 static struct policy *three_rules(void)
@@ -110,5 +94,5 @@ int main(void)
 	    cmocka_unit_test(test_verify_flags_bad_entry),
 	};
 
-	return cmocka_run_group_tests_name("policy_lenient", tests, setup, teardown);
+	return cmocka_run_group_tests_name("policy_lenient", tests, tu_setup, tu_teardown);
 }

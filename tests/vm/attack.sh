@@ -6,19 +6,13 @@
 . /tests/vm/lib.sh
 A=/t/attack
 pid=$(cat /run/vigild.pid)
-ev() {
-	n=$1
-	shift
-	expect_event "$n" '"type":"self"' '"verdict":"deny"' '"reason":"self_protection"' '"errno":1' "$@"
-}
-
 # Code in vigild's process: every file vigild and PID 1 map (binary, loader, libraries).
 outside cat /proc/$pid/maps > /tmp/vmaps
 outside cat /proc/1/maps > /tmp/imaps
 libc=$(grep -o '/[^ ]*/libc\.so[^ ]*' /tmp/vmaps | head -n 1)
 expect_rc "vigild maps a libc" 0 test -n "$libc"
 expect_eperm "open vigild's libc for writing" sh -c ": >> $libc"
-ev "event: libc" '"protects":"file"' "\"path\":\"${libc##*/}\"" '"comm":"sh"'
+expect_self_deny "event: libc" '"protects":"file"' "\"path\":\"${libc##*/}\"" '"comm":"sh"'
 n=0 opened=
 for f in $(awk '$6 ~ /^\// && $6 !~ /^\/dev\// { print $6 }' /tmp/vmaps /tmp/imaps | sort -u); do
 	n=$((n + 1))
@@ -27,7 +21,7 @@ done
 expect_rc "none of the $n files vigild and PID 1 map opens for writing${opened:+:$opened}" 0 test -z "$opened"
 expect_eperm "rename vigild's libc" mv "$libc" "$libc.old"
 expect_eperm "touch vigild's libc (utimes)" touch "$libc"
-ev "event: metadata" '"protects":"metadata"' "\"path\":\"${libc##*/}\"" '"comm":"touch"'
+expect_self_deny "event: metadata" '"protects":"metadata"' "\"path\":\"${libc##*/}\"" '"comm":"touch"'
 expect_eperm "touch the vigild binary" touch /usr/sbin/vigild
 expect_eperm "setxattr on the vigild binary" $A setxattr /usr/sbin/vigild
 
@@ -36,7 +30,7 @@ for f in /run/vigil/*; do
 	[ -f "$f" ] && expect_eperm "open $f for writing" sh -c ": >> $f"
 done
 expect_eperm "rename /etc" mv /etc /etc.old
-ev "event: /etc" '"protects":"file"' '"path":"etc"' '"comm":"mv"'
+expect_self_deny "event: /etc" '"protects":"file"' '"path":"etc"' '"comm":"mv"'
 expect_eperm "rename /var/lib" mv /var/lib /var/lib.old
 expect_eperm "rename /run/vigil" mv /run/vigil /run/vigil.old
 expect_eperm "remove /var/log/vigil" rm -rf /var/log/vigil
@@ -49,24 +43,24 @@ key=/var/lib/vigil/audit-key.tpm
 kname=${key##*/}
 expect_rc "the checkpoint key exists" 0 outside test -f $key
 expect_eperm "read the checkpoint key" cat $key
-ev "event: secret" '"protects":"secret"' "\"path\":\"$kname\"" '"comm":"cat"'
+expect_self_deny "event: secret" '"protects":"secret"' "\"path\":\"$kname\"" '"comm":"cat"'
 expect_eperm "the platform cannot read the key either (vigild alone)" outside cat $key
 expect_eperm "chmod the checkpoint key" chmod 644 $key
-ev "event: chmod of the key" '"protects":"metadata"' "\"path\":\"$kname\"" '"comm":"chmod"'
+expect_self_deny "event: chmod of the key" '"protects":"metadata"' "\"path\":\"$kname\"" '"comm":"chmod"'
 expect_eperm "hard link the checkpoint key" ln $key /var/tmp-key
 log=$(ls /var/log/vigil/audit.*.jsonl | head -n 1)
 expect_eperm "chattr +i on the audit log (FS_IOC_SETFLAGS)" $A setflags "$log"
-ev "event: inode flags" '"protects":"metadata"' '"comm":"attack"'
+expect_self_deny "event: inode flags" '"protects":"metadata"' '"comm":"attack"'
 
 # Slowing, freezing or limiting vigild.
 for op in nice idle affinity ioprio; do
 	expect_eperm "$op on vigild" $A $op $pid
 done
-ev "event: scheduling" '"protects":"scheduling"' "\"target_pid\":$pid"
+expect_self_deny "event: scheduling" '"protects":"scheduling"' "\"target_pid\":$pid"
 expect_eperm "prlimit RLIMIT_CPU on vigild" $A rlimit $pid
-ev "event: rlimit" '"protects":"rlimit"' "\"target_pid\":$pid"
+expect_self_deny "event: rlimit" '"protects":"rlimit"' "\"target_pid\":$pid"
 expect_eperm "raise vigild's oom_score_adj" sh -c "echo 1000 > /proc/$pid/oom_score_adj"
-ev "event: /proc write" '"protects":"proc"' "\"target_pid\":$pid" '"path":"oom_score_adj"'
+expect_self_deny "event: /proc write" '"protects":"proc"' "\"target_pid\":$pid" '"path":"oom_score_adj"'
 expect_eperm "raise vigild's oom_adj" sh -c "echo 15 > /proc/$pid/oom_adj"
 expect_eperm "write PID 1's oom_score_adj (a task outside the scope)" sh -c "echo 1000 > /proc/1/oom_score_adj"
 expect_rc "the workload may write its own oom_score_adj" 0 sh -c "echo 500 > /proc/self/oom_score_adj"
@@ -79,15 +73,15 @@ expect_eperm "enable the SysRq keys" sh -c "echo 1 > /proc/sys/kernel/sysrq"
 expect_eperm "pidfd_send_signal SIGTERM to vigild" $A pidfd-kill $pid
 expect_eperm "sigqueue SIGTERM to vigild" $A sigqueue $pid
 expect_rc "F_SETOWN vigild + F_SETSIG SIGTERM on an O_ASYNC pipe, then write" 0 $A sigio $pid
-ev "event: fasync signal" '"protects":"signal"' "\"target_pid\":$pid" '"comm":"attack"'
+expect_self_deny "event: fasync signal" '"protects":"signal"' "\"target_pid\":$pid" '"comm":"attack"'
 expect_rc "vigild survived every signal" 0 kill -0 $pid
 
 # Borrowing vigild's identity; its control socket.
 expect_eperm "prctl(PR_SET_MM_EXE_FILE, vigild)" $A prctl-exe /usr/sbin/vigild
-ev "event: exe_file" '"protects":"exec"' '"comm":"attack"'
+expect_self_deny "event: exe_file" '"protects":"exec"' '"comm":"attack"'
 expect_rc "vigild has a control socket" 0 test -S /run/vigil/control.sock
 expect_eperm "connect to the control socket" $A unix-connect /run/vigil/control.sock
-ev "event: control socket" '"protects":"control_socket"' "\"target_pid\":$pid"
+expect_self_deny "event: control socket" '"protects":"control_socket"' "\"target_pid\":$pid"
 
 # What the platform keeps.
 expect_rc "the platform may connect to the control socket" 0 outside $A unix-connect /run/vigil/control.sock
@@ -113,12 +107,7 @@ if [ $rc = 0 ]; then
 else
 	not_ok "a workload process on vigild's old pid $pid gets neither bpf() nor the TPM" "exit $rc" "$(cat /tmp/.err)"
 fi
-outside rm -f /run/vigil/ready
-outside sh -c 'vigild --policy /vigil-vm/policy.json --event-log /out/events.jsonl \
-	--ready-file /run/vigil/ready >> /out/vigild.log 2>&1 & echo $! > /run/vigild.pid'
-i=0
-while [ ! -e /run/vigil/ready ] && [ $i -lt 1800 ]; do usleep 100000; i=$((i + 1)); done
-expect_rc "vigild restarted by the platform after the crash" 0 test -e /run/vigil/ready
+start_vigild "vigild restarted by the platform after the crash" /vigil-vm/policy.json
 pid2=$(cat /run/vigild.pid)
 # bpf() meets the capability bound first (CAP_BPF is not granted: the kernel's own test of it
 # comes before the bpf hook), or the bpf hook itself: either refusal is recorded.
@@ -129,7 +118,7 @@ if grep -F "\"pid\":$pid," /out/events.jsonl | grep -F '"comm":"attack"' | grep 
 else
 	not_ok "event: bpf() on the reused pid" "no bpf or CAP_BPF denial for pid $pid"
 fi
-ev "event: TPM on the reused pid" '"protects":"device"' "\"pid\":$pid" '"comm":"attack"'
+expect_self_deny "event: TPM on the reused pid" '"protects":"device"' "\"pid\":$pid" '"comm":"attack"'
 expect_eperm "the restarted vigild is protected" kill -TERM $pid2
 expect_eperm "... and its libc" sh -c ": >> $libc"
 finish

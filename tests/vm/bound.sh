@@ -132,12 +132,7 @@ expect_rc "the granting policy differs" 0 grep -q CAP_SYS_MODULE /tmp/grant.json
 pid=$(cat /run/vigild.pid)
 outside kill -TERM "$pid"
 while kill -0 "$pid" 2> /dev/null; do usleep 100000; done
-outside rm -f /run/vigil/ready # vigil's runtime files are the platform's, not the scope's
-outside sh -c 'vigild --policy /tmp/grant.json --event-log /out/events.jsonl \
-	--ready-file /run/vigil/ready >> /out/vigild.log 2>&1 & echo $! > /run/vigild.pid'
-i=0
-while [ ! -e /run/vigil/ready ] && [ $i -lt 1800 ]; do usleep 100000; i=$((i + 1)); done
-expect_rc "vigild restarted with the granting policy" 0 test -e /run/vigil/ready
+start_vigild "vigild restarted with the granting policy" /tmp/grant.json
 
 expect_rc "not granted: bind port 443 refused" 1 $P bind 443
 cap "event: CAP_NET_BIND_SERVICE" CAP_NET_BIND_SERVICE '"policy_serial":2'

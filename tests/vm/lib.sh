@@ -76,6 +76,13 @@ expect_event() {
 	return 1
 }
 
+# expect_self_deny NAME PATTERN...: expect_event for a self-protection denial (EPERM).
+expect_self_deny() {
+	n=$1
+	shift
+	expect_event "$n" '"type":"self"' '"verdict":"deny"' '"reason":"self_protection"' '"errno":1' "$@"
+}
+
 # expect_no_event NAME PATTERN...: after 1 s, no event line contains every PATTERN.
 expect_no_event() {
 	name=$1
@@ -106,6 +113,17 @@ outside() {
 	_rc=$(cat /run/platform/$_id.rc)
 	rm -f /run/platform/$_id.*
 	return "$_rc"
+}
+
+# start_vigild NAME POLICY: the platform starts vigild on POLICY (events, log and pid file where
+# the runner keeps them); NAME passes when it is ready within 180 s.
+start_vigild() {
+	outside rm -f /run/vigil/ready # vigil's runtime files are the platform's, not the scope's
+	outside sh -c 'vigild --policy "$1" --event-log /out/events.jsonl \
+		--ready-file /run/vigil/ready >> /out/vigild.log 2>&1 & echo $! > /run/vigild.pid' _ "$2"
+	i=0
+	while [ ! -e /run/vigil/ready ] && [ $i -lt 1800 ]; do usleep 100000; i=$((i + 1)); done
+	expect_rc "$1" 0 test -e /run/vigil/ready
 }
 
 finish() {

@@ -131,7 +131,7 @@ static int cmd_path(const char *op, const char *path)
 static int cmd_at_pid(pid_t want)
 {
 	union bpf_attr attr;
-	int bad = 0, fd;
+	int bad = 0, err, fd;
 
 	if (getpid() != want) {
 		fprintf(stderr, "at-pid: got pid %d, not %d\n", (int)getpid(), (int)want);
@@ -142,12 +142,15 @@ static int cmd_at_pid(pid_t want)
 	attr.key_size = 4;
 	attr.value_size = 4;
 	attr.max_entries = 1;
+	/* errno is taken before fprintf, which may change it. */
 	fd = (int)syscall(SYS_bpf, BPF_MAP_CREATE, &attr, sizeof(attr));
-	fprintf(stderr, "bpf: %s\n", fd < 0 ? strerror(errno) : "allowed");
-	bad += fd >= 0 || errno != EPERM;
+	err = fd < 0 ? errno : 0;
+	fprintf(stderr, "bpf: %s\n", fd < 0 ? strerror(err) : "allowed");
+	bad += fd >= 0 || err != EPERM;
 	fd = open("/dev/tpmrm0", O_RDWR);
-	fprintf(stderr, "tpm: %s\n", fd < 0 ? strerror(errno) : "allowed");
-	bad += fd >= 0 || errno != EPERM;
+	err = fd < 0 ? errno : 0;
+	fprintf(stderr, "tpm: %s\n", fd < 0 ? strerror(err) : "allowed");
+	bad += fd >= 0 || err != EPERM;
 	return bad ? 1 : 0;
 }
 

@@ -25,6 +25,8 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
+#include "uring_once.h"
+
 #ifndef IPPROTO_MPTCP
 #define IPPROTO_MPTCP 262
 #endif
@@ -86,22 +88,13 @@ static void make_sa(unsigned char *b, const char *safam, const char *addr, int p
 
 static int uring_run(void (*prep)(struct io_uring_sqe *, void *), void *arg, const char *what)
 {
-	struct io_uring_cqe *cqe;
-	struct io_uring ring;
-	int r;
+	const char *stage;
+	int r, res;
 
-	r = io_uring_queue_init(4, &ring, 0);
+	r = uring_once(prep, arg, &res, &stage);
 	if (r < 0)
-		return fail("io_uring_queue_init", -r);
-	prep(io_uring_get_sqe(&ring), arg);
-	io_uring_submit(&ring);
-	r = io_uring_wait_cqe(&ring, &cqe);
-	if (r < 0)
-		return fail("io_uring_wait_cqe", -r);
-	r = cqe->res;
-	io_uring_cqe_seen(&ring, cqe);
-	io_uring_queue_exit(&ring);
-	return reached(r, -r, what);
+		return fail(stage, -r);
+	return reached(res, -res, what);
 }
 
 struct uring_arg {

@@ -597,15 +597,43 @@ static int fd_recv(int sock)
 	return 0;
 }
 
+/*
+ * Runs `redteam SUB [ARG]` in a child that first joins CGROUP (the scope); the parent closes
+ * parent_fd (when >= 0) once the child holds it. Exit: the child's; 3 + fail's when the child
+ * could not join or exec.
+ */
+static int run_in_scope(const char *cgroup, const char *sub, const char *arg, int parent_fd)
+{
+	char procs[512];
+	int st = 0, cg;
+	pid_t pid = fork();
+
+	if (pid < 0)
+		return fail("fork", errno);
+	if (pid == 0) {
+		snprintf(procs, sizeof(procs), "%s/cgroup.procs", cgroup);
+		cg = open(procs, O_WRONLY);
+		if (cg < 0 || write(cg, "0", 1) != 1)
+			_exit(fail("join the scope's cgroup", errno) + 3);
+		close(cg);
+		execl("/t/redteam", "redteam", sub, arg, (char *)NULL);
+		_exit(fail("execl", errno) + 3);
+	}
+	if (parent_fd >= 0)
+		close(parent_fd);
+	if (waitpid(pid, &st, 0) < 0)
+		return fail("waitpid", errno);
+	return WIFEXITED(st) ? WEXITSTATUS(st) : 5;
+}
+
 static int fd_send(const char *path, const char *cgroup)
 {
-	char cbuf[CMSG_SPACE(sizeof(int))], procs[512], sfd[16];
+	char cbuf[CMSG_SPACE(sizeof(int))], sfd[16];
 	struct iovec iov = {.iov_base = "fd", .iov_len = 2};
 	struct msghdr m = {
 	    .msg_iov = &iov, .msg_iovlen = 1, .msg_control = cbuf, .msg_controllen = sizeof(cbuf)};
 	struct cmsghdr *c = CMSG_FIRSTHDR(&m);
-	int sv[2], fd = open(path, O_RDONLY), st = 0, cg;
-	pid_t pid;
+	int sv[2], fd = open(path, O_RDONLY);
 
 	if (fd < 0)
 		return fail("open", errno);
@@ -618,23 +646,8 @@ static int fd_send(const char *path, const char *cgroup)
 	if (sendmsg(sv[0], &m, 0) < 0)
 		return fail("sendmsg", errno);
 	close(fd);
-	pid = fork();
-	if (pid < 0)
-		return fail("fork", errno);
-	if (pid == 0) {
-		snprintf(procs, sizeof(procs), "%s/cgroup.procs", cgroup);
-		cg = open(procs, O_WRONLY);
-		if (cg < 0 || write(cg, "0", 1) != 1)
-			_exit(fail("join the scope's cgroup", errno) + 3);
-		close(cg);
-		snprintf(sfd, sizeof(sfd), "%d", sv[1]);
-		execl("/t/redteam", "redteam", "fd-recv", sfd, (char *)NULL);
-		_exit(fail("execl", errno) + 3);
-	}
-	close(sv[1]);
-	if (waitpid(pid, &st, 0) < 0)
-		return fail("waitpid", errno);
-	return WIFEXITED(st) ? WEXITSTATUS(st) : 5;
+	snprintf(sfd, sizeof(sfd), "%d", sv[1]);
+	return run_in_scope(cgroup, "fd-recv", sfd, sv[1]);
 }
 
 #define KEYCTL_JOIN_SESSION_KEYRING 1
@@ -657,24 +670,7 @@ static int session_to_parent(void)
 
 static int session_parent(const char *cgroup)
 {
-	char procs[512];
-	int st = 0, cg;
-	pid_t pid = fork();
-
-	if (pid < 0)
-		return fail("fork", errno);
-	if (pid == 0) {
-		snprintf(procs, sizeof(procs), "%s/cgroup.procs", cgroup);
-		cg = open(procs, O_WRONLY);
-		if (cg < 0 || write(cg, "0", 1) != 1)
-			_exit(fail("join the scope's cgroup", errno) + 3);
-		close(cg);
-		execl("/t/redteam", "redteam", "session-to-parent", (char *)NULL);
-		_exit(fail("execl", errno) + 3);
-	}
-	if (waitpid(pid, &st, 0) < 0)
-		return fail("waitpid", errno);
-	return WIFEXITED(st) ? WEXITSTATUS(st) : 5;
+	return run_in_scope(cgroup, "session-to-parent", NULL, -1);
 }
 
 /* Real-time priority for the caller itself (CAP_SYS_NICE, kept by the ordinary set). */

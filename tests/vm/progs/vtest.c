@@ -24,6 +24,8 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "uring_once.h"
+
 static uint64_t now_ns(void)
 {
 	struct timespec ts;
@@ -79,26 +81,16 @@ static int reached(int r, int err, const char *what)
 	return fail(what, err);
 }
 
-static int uring_one(struct io_uring_sqe *(*prep)(struct io_uring *, void *), void *arg,
-                     const char *what)
+static int uring_one(void (*prep)(struct io_uring_sqe *, void *), void *arg, const char *what)
 {
-	struct io_uring ring;
-	struct io_uring_cqe *cqe;
-	int r;
+	const char *stage;
+	int r, res;
 
-	r = io_uring_queue_init(4, &ring, 0);
+	r = uring_once(prep, arg, &res, &stage);
 	if (r < 0)
-		return fail("io_uring_queue_init", -r);
-	prep(&ring, arg);
-	io_uring_submit(&ring);
-	r = io_uring_wait_cqe(&ring, &cqe);
-	if (r < 0)
-		return fail("io_uring_wait_cqe", -r);
-	r = cqe->res;
-	io_uring_cqe_seen(&ring, cqe);
-	io_uring_queue_exit(&ring);
-	if (r < 0 && r != -ECONNREFUSED && r != -EINPROGRESS)
-		return fail(what, -r);
+		return fail(stage, -r);
+	if (res < 0 && res != -ECONNREFUSED && res != -EINPROGRESS)
+		return fail(what, -res);
 	return 0;
 }
 
@@ -108,21 +100,16 @@ struct uring_connect {
 	socklen_t len;
 };
 
-static struct io_uring_sqe *prep_connect(struct io_uring *ring, void *arg)
+static void prep_connect(struct io_uring_sqe *sqe, void *arg)
 {
 	struct uring_connect *c = arg;
-	struct io_uring_sqe *sqe = io_uring_get_sqe(ring);
 
 	io_uring_prep_connect(sqe, c->fd, (struct sockaddr *)&c->ss, c->len);
-	return sqe;
 }
 
-static struct io_uring_sqe *prep_openat(struct io_uring *ring, void *arg)
+static void prep_openat(struct io_uring_sqe *sqe, void *arg)
 {
-	struct io_uring_sqe *sqe = io_uring_get_sqe(ring);
-
 	io_uring_prep_openat(sqe, AT_FDCWD, arg, O_RDONLY, 0);
-	return sqe;
 }
 
 static int cmd_net(int argc, char **argv)
