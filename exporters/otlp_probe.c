@@ -1,4 +1,5 @@
-/* One request to the configured receiver, for `vigil doctor`: is the exporter's endpoint reachable? */
+/* One request to the configured receiver, for `vigil doctor`: is the exporter's endpoint reachable?
+ */
 #include "exporters/otlp_int.h"
 
 #include <errno.h>
