@@ -67,8 +67,9 @@ int agent_hand_over(const char *pin_dir, const char *to)
 	snprintf(path, sizeof(path), "%s/maps/vigil_bp_bss", pin_dir);
 	fd = bpf_obj_get(path);
 	if (fd < 0)
-		return log_error_errno(-errno, "--hand-over: %s (nothing pinned, or this binary is "
-		                               "not the one the pins know)",
+		return log_error_errno(-errno,
+		                       "--hand-over: %s (nothing pinned, or this binary is "
+		                       "not the one the pins know)",
 		                       path);
 	if (bpf_obj_get_info_by_fd(fd, &info, &len) < 0 ||
 	    info.value_size != sizeof(struct vigil_bpf__bss)) {
