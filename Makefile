@@ -215,6 +215,11 @@ install: all
 	chmod 0644 $(DESTDIR)$(UNITDIR)/vigild.service
 	$(INSTALL) -D -m 0644 systemd/vigild.conf $(DESTDIR)$(SYSCONFDIR)/vigil/vigild.conf
 	$(INSTALL) -d -m 0755 $(DESTDIR)$(SYSCONFDIR)/vigil/trust.d
+	$(INSTALL) -D -m 0755 packaging/initramfs-tools/hooks/vigil \
+		$(DESTDIR)$(PREFIX)/share/initramfs-tools/hooks/vigil
+	$(INSTALL) -D -m 0755 packaging/initramfs-tools/scripts/init-bottom/vigil \
+		$(DESTDIR)$(PREFIX)/share/initramfs-tools/scripts/init-bottom/vigil
+	$(INSTALL) -m 0644 packaging/initramfs-tools/vigild.conf.example $(DESTDIR)$(DOCDIR)/examples/initramfs-vigild.conf
 
 deb:
 	$(Q)scripts/make-deb.sh $(BUILD)

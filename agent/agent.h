@@ -86,6 +86,9 @@ void agent_sweep_generations(struct agent *a, uint32_t keep);
 void agent_cfg_clear(struct agent *a, uint32_t gen);
 /* vigild --unload: refused (-EPERM) unless the caller is the platform for the pinned policy. */
 int agent_unload(const char *pin_dir, const char *cgroup_root);
+/* vigild --hand-over PATH (agent/handover.c): the pins' vigild becomes PATH, a file with this
+ * binary's SHA-256 (-EPERM otherwise, -EBUSY while the registered vigild runs). */
+int agent_hand_over(const char *pin_dir, const char *to);
 void agent_log_prog_stats(struct agent *a);
 void agent_reexec(struct agent *a, char **argv) __attribute__((noreturn));
 

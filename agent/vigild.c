@@ -68,6 +68,8 @@ static void usage(FILE *f)
 	    "/sys/fs/bpf/vigil)\n"
 	    "      --unload           remove the pinned programs and maps: enforcement ends\n"
 	    "                         (the platform only; stopping vigild does not unload)\n"
+	    "      --hand-over PATH   make PATH, a copy of this binary (same SHA-256), the pins'\n"
+	    "                         vigild: the initramfs's vigild to the real root's\n"
 	    "      --audit-dir DIR    hash-chained audit log (default /var/log/vigil; none: off)\n"
 	    "      --state-dir DIR    vigil's state, e.g. the checkpoint key (default "
 	    "/var/lib/vigil)\n"
@@ -85,7 +87,7 @@ static void usage(FILE *f)
 	    "  -h, --help, --version\n"
 	    "\n"
 	    "Exit status: 0 ok, 1 runtime error, 2 usage, 3 policy rejected, 4 kernel lacks BPF "
-	    "LSM,\n5 --unload refused (not the platform).\n");
+	    "LSM,\n5 --unload or --hand-over refused.\n");
 }
 
 /* The bundle and measurement options; 0 when c was one of them. */
@@ -152,8 +154,11 @@ static int parse_bundle_arg(int c, struct agent_options *opt)
 	return -ENOENT;
 }
 
+/* --hand-over with a bundle: enforce, then hand the pins over to this binary and exit. */
+static const char *hand_over_to;
+
 static int parse_args(int argc, char **argv, struct agent_options *opt, bool *check_only,
-                      bool *unload)
+                      bool *unload, const char **hand_over)
 {
 	static const struct option longopts[] = {
 	    {"policy", required_argument, NULL, 'p'},
@@ -165,6 +170,7 @@ static int parse_args(int argc, char **argv, struct agent_options *opt, bool *ch
 	    {"ringbuf-size", required_argument, NULL, 'B'},
 	    {"pin-dir", required_argument, NULL, 'P'},
 	    {"unload", no_argument, NULL, 'U'},
+	    {"hand-over", required_argument, NULL, 1020},
 	    {"audit-dir", required_argument, NULL, 'A'},
 	    {"state-dir", required_argument, NULL, 'S'},
 	    {"audit", required_argument, NULL, 'O'},
@@ -232,6 +238,9 @@ static int parse_args(int argc, char **argv, struct agent_options *opt, bool *ch
 			break;
 		case 'U':
 			*unload = true;
+			break;
+		case 1020:
+			*hand_over = optarg;
 			break;
 		case 1012: /* read before getopt: agent_config_path() */
 			break;
@@ -364,7 +373,9 @@ static int run(struct agent *a, char **argv)
 		goto out_events;
 	}
 	agent_notify_ready(a);
-	r = agent_loop(a, argv) < 0 ? EXIT_RUNTIME : EXIT_OK;
+	/* The initramfs's vigild: the policy enforces from the pins; the real root's vigild takes
+	 * them over once this one has closed everything (as a stop would) and handed over. */
+	r = hand_over_to ? EXIT_OK : agent_loop(a, argv) < 0 ? EXIT_RUNTIME : EXIT_OK;
 	log_info("stopping: %llu events written, %llu lost to a full ring buffer; the pinned "
 	         "programs keep enforcing (vigild --unload ends enforcement)",
 	         (unsigned long long)a->events_written,
@@ -380,6 +391,9 @@ out_events:
 	applied_policy_clear(&a->cur);
 	applied_policy_clear(&a->prev);
 	agent_bpf_close(a);
+	/* Last: from here on this process is no longer vigild to the kernel. */
+	if (r == EXIT_OK && hand_over_to && agent_hand_over(a->opt.pin_dir, hand_over_to) < 0)
+		r = EXIT_PERM;
 	return r;
 }
 
@@ -438,6 +452,7 @@ int main(int argc, char **argv)
 {
 	struct agent a = {0};
 	bool check_only = false, unload = false, cfg_explicit;
+	const char *hand_over = NULL;
 	struct agent_config cfg = {0};
 	const char *cfg_path, *cfg_bundle, *cfg_policy;
 	char cfg_err[AGENT_CONFIG_ERR_MAX];
@@ -465,8 +480,15 @@ int main(int argc, char **argv)
 	cfg_bundle = a.opt.bundle_path;
 	cfg_policy = a.opt.policy_path;
 	a.opt.bundle_path = a.opt.policy_path = NULL;
-	if (parse_args(argc, argv, &a.opt, &check_only, &unload) < 0)
+	if (parse_args(argc, argv, &a.opt, &check_only, &unload, &hand_over) < 0)
 		return EXIT_USAGE;
+	/* With a bundle: enforce it, then hand over and exit (the initramfs's vigild). Alone: hand
+	 * over the pins of a vigild the platform stopped. */
+	if (hand_over && !a.opt.bundle_path && !a.opt.policy_path && !cfg_bundle && !cfg_policy) {
+		r = agent_hand_over(a.opt.pin_dir, hand_over);
+		return r == -EPERM || r == -EBUSY ? EXIT_PERM : r < 0 ? EXIT_RUNTIME : EXIT_OK;
+	}
+	hand_over_to = hand_over;
 	if (!a.opt.bundle_path && !a.opt.policy_path) {
 		a.opt.bundle_path = cfg_bundle;
 		a.opt.policy_path = cfg_policy;

@@ -103,4 +103,11 @@ void otlp_exporter_stop(struct otlp_exporter *x);
 int otlp_cursor_read(const char *path, uint64_t *n, uint8_t h[32]);
 int otlp_cursor_write(const char *path, uint64_t n, const uint8_t h[32]);
 
+/*
+ * One empty log request to o->endpoint with o's TLS files and headers (`vigil doctor`): 0 on a
+ * 2xx answer, -EPROTO on another status (in *status), -ECONNREFUSED when nothing answered
+ * (connection, TLS, timeout). msg says which, in words.
+ */
+int otlp_probe(const struct otlp_options *o, long *status, char *msg, size_t msg_size);
+
 #endif /* VIGIL_EXPORTERS_OTLP_H */

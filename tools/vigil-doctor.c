@@ -3,6 +3,7 @@
 #include "tools/vigil-sys.h"
 #include "attest/attest.h"
 #include "audit/audit.h"
+#include "exporters/otlp.h"
 
 #include <errno.h>
 #include <getopt.h>
@@ -297,6 +298,48 @@ static void check_space(struct doctor *d)
 		report(d, KCHECK_OK, "disk", NULL, "%llu MiB free for %s", avail >> 20, dir);
 }
 
+/* The OTLP receiver vigild exports to, when `otlp` is configured: asked once, as the exporter
+ * would. */
+static void check_exporter(struct doctor *d)
+{
+	const char *spec = d->sys.opt.otlp_spec;
+	struct otlp_options o;
+	char err[256], msg[300];
+	long status;
+	int r;
+
+	if (!spec || !*spec) {
+		report(d, KCHECK_OK, "exporter", NULL, "no OTLP export configured");
+		return;
+	}
+	otlp_options_defaults(&o);
+	if (otlp_options_parse(&o, spec, err, sizeof(err)) < 0) {
+		report(d, KCHECK_FAIL, "exporter",
+		       "correct 'otlp' in the config (docs/OBSERVABILITY.md)", "otlp: %s", err);
+		otlp_options_free(&o);
+		return;
+	}
+	/* A doctor answers in seconds; the exporter's own timeout is for a loaded receiver. */
+	if (o.timeout_ms > 5000)
+		o.timeout_ms = 5000;
+	r = otlp_probe(&o, &status, msg, sizeof(msg));
+	if (r == 0)
+		report(d, KCHECK_OK, "exporter", NULL, "%s answers (%s)", o.endpoint, msg);
+	else if (r == -EPROTO)
+		report(d, KCHECK_FAIL, "exporter",
+		       status == 401 || status == 403
+		           ? "set the receiver's credentials (otlp header=Name:value)"
+		           : "check the endpoint's path and the receiver's OTLP/HTTP settings",
+		       "%s refused an empty log request: %s (records wait in the audit log)",
+		       o.endpoint, msg);
+	else
+		report(
+		    d, KCHECK_FAIL, "exporter",
+		    "start the receiver or correct 'otlp endpoint=' (and ca=, cert=, key= for TLS)",
+		    "%s unreachable: %s (records wait in the audit log)", o.endpoint, msg);
+	otlp_options_free(&o);
+}
+
 int do_doctor(int argc, char **argv)
 {
 	static const struct option longopts[] = {
@@ -321,8 +364,9 @@ int do_doctor(int argc, char **argv)
 			    "Checks this system for vigil: configuration, kernel (BPF LSM, BTF,\n"
 			    "lockdown), vigild, pinned programs and their ABI, the vTPM and PCR,\n"
 			    "the measured policy (replay against the PCR), the audit log and its\n"
-			    "checkpoints, free space. One line per check; a failed or doubtful\n"
-			    "one says how to fix it. Run as root.\n\n"
+			    "checkpoints, free space, the OTLP receiver when one is configured.\n"
+			    "One line per check; a failed or doubtful one says how to fix it.\n"
+			    "Run as root.\n\n"
 			    "Exit status: 0 no check failed (warnings allowed), 1 a check failed,\n"
 			    "2 usage.\n");
 			return VIGIL_EXIT_OK;
@@ -341,6 +385,7 @@ int do_doctor(int argc, char **argv)
 		attest_tpm_close(t);
 	check_audit(&d);
 	check_space(&d);
+	check_exporter(&d);
 	printf("%u failed, %u warnings\n", d.fails, d.warns);
 	vigil_sys_free(&d.sys);
 	return d.fails ? VIGIL_EXIT_FAIL : VIGIL_EXIT_OK;
