@@ -235,17 +235,18 @@ static int learn_file(struct learn *l, const char *path, char *msg, size_t msg_l
 	char *line = NULL;
 	size_t cap = 0;
 	unsigned int n = 0;
-	int r = 0;
+	int r = 0, read_err = 0;
 
 	if (!f) {
 		r = -errno;
 		snprintf(msg, msg_len, "%s: %s", path, strerror(errno));
 		return r;
 	}
-	while (r == 0 && getline(&line, &cap, f) >= 0)
+	/* getline's own errno, taken before any other call can change it. */
+	while (r == 0 && (errno = 0, getline(&line, &cap, f) >= 0 || (read_err = errno, false)))
 		r = learn_line(l, path, ++n, line, msg, msg_len);
 	if (r == 0 && ferror(f)) {
-		snprintf(msg, msg_len, "%s:%u: %s", path, n + 1, strerror(errno ?: EIO));
+		snprintf(msg, msg_len, "%s:%u: %s", path, n + 1, strerror(read_err ?: EIO));
 		r = -EIO;
 	}
 	free(line);
