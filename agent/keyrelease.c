@@ -60,10 +60,7 @@ struct agent_keys {
 
 static time_t mono_s(void)
 {
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return ts.tv_sec;
+	return (time_t)(vigil_clock_ns(CLOCK_MONOTONIC) / 1000000000u);
 }
 
 static const char *tcti_of(const struct agent *a)

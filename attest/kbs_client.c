@@ -42,10 +42,7 @@ static size_t on_data(char *ptr, size_t size, size_t nmemb, void *arg)
 
 static uint64_t now_us(void)
 {
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (uint64_t)ts.tv_sec * 1000000u + (uint64_t)ts.tv_nsec / 1000u;
+	return vigil_clock_ns(CLOCK_MONOTONIC) / 1000u;
 }
 
 static CURL *handle_new(const struct kbs_client_opts *o)

@@ -92,14 +92,6 @@ static void report(struct audit_writer *w, bool error, const char *fmt, ...)
 		_r;                                                                                \
 	})
 
-static uint64_t now_ns(int clock)
-{
-	struct timespec ts;
-
-	clock_gettime(clock, &ts);
-	return (uint64_t)ts.tv_sec * 1000000000ull + (uint64_t)ts.tv_nsec;
-}
-
 void audit_options_defaults(struct audit_options *o)
 {
 	memset(o, 0, sizeof(*o));
@@ -380,7 +372,7 @@ static int flush_out(struct audit_writer *w, bool sync)
 		/* What was written before is whole records: make it durable all the same. */
 		if (w->unsynced && fdatasync(w->fd) == 0)
 			mark_durable(w);
-		w->retry_ns = now_ns(CLOCK_MONOTONIC) + RETRY_NS;
+		w->retry_ns = vigil_clock_ns(CLOCK_MONOTONIC) + RETRY_NS;
 		return r;
 	}
 	w->off += w->out_len;
@@ -392,7 +384,7 @@ static int flush_out(struct audit_writer *w, bool sync)
 	w->out_records = 0;
 	if (!sync)
 		return 0;
-	w->last_fsync_ns = now_ns(CLOCK_MONOTONIC);
+	w->last_fsync_ns = vigil_clock_ns(CLOCK_MONOTONIC);
 	if (sync_err < 0) {
 		report(w, true, "audit: fdatasync: %s; records stay unacknowledged",
 		       strerror(-sync_err));
@@ -557,7 +549,7 @@ static void checkpoint(struct audit_writer *w)
 	int len, r;
 
 	/* Set even when this attempt fails, so a failing disk is not retried in a busy loop. */
-	w->last_ckpt_ns = now_ns(CLOCK_MONOTONIC);
+	w->last_ckpt_ns = vigil_clock_ns(CLOCK_MONOTONIC);
 	if (w->durable_n == w->ckpt_n)
 		return;
 	snprintf(cp.origin, sizeof(cp.origin), "%s", w->origin);
@@ -615,7 +607,7 @@ static void try_recover(struct audit_writer *w)
 
 static void commit(struct audit_writer *w, bool force)
 {
-	uint64_t now = now_ns(CLOCK_MONOTONIC);
+	uint64_t now = vigil_clock_ns(CLOCK_MONOTONIC);
 	uint64_t pending;
 	bool ckpt, sync;
 
@@ -732,7 +724,7 @@ static void *writer_main(void *arg)
 				pthread_cond_wait(&w->wake, &w->mu);
 				continue;
 			}
-			if (now_ns(CLOCK_MONOTONIC) >= d)
+			if (vigil_clock_ns(CLOCK_MONOTONIC) >= d)
 				break;
 			ts.tv_sec = (time_t)(d / 1000000000ull);
 			ts.tv_nsec = (long)(d % 1000000000ull);
@@ -1054,7 +1046,7 @@ int audit_writer_open(const struct audit_options *o, struct audit_writer **ret,
 	else
 		r = writer_setup(w, err);
 	if (r >= 0) {
-		w->last_fsync_ns = w->last_ckpt_ns = now_ns(CLOCK_MONOTONIC);
+		w->last_fsync_ns = w->last_ckpt_ns = vigil_clock_ns(CLOCK_MONOTONIC);
 		r = -pthread_create(&w->thread, NULL, writer_main, w);
 		if (r < 0)
 			setup_fail(err, r, "audit: starting the writer thread for %s", o->dir);

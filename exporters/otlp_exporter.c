@@ -44,18 +44,7 @@ struct otlp_exporter {
 
 static uint64_t now_ms(clockid_t clk)
 {
-	struct timespec ts;
-
-	clock_gettime(clk, &ts);
-	return (uint64_t)ts.tv_sec * 1000 + (uint64_t)ts.tv_nsec / 1000000;
-}
-
-static uint64_t real_ns(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_REALTIME, &ts);
-	return (uint64_t)ts.tv_sec * 1000000000ull + (uint64_t)ts.tv_nsec;
+	return vigil_clock_ns(clk) / 1000000u;
 }
 
 /* --- options ----------------------------------------------------------------------- */
@@ -357,7 +346,7 @@ static int fill_batch(struct otlp_exporter *x, uint64_t durable)
 			return r < 0 && !added ? r : added;
 		}
 		x->warned_bad = false;
-		r = otlp_rec_parse(&v, real_ns(), &x->batch[x->n_batch]);
+		r = otlp_rec_parse(&v, vigil_clock_ns(CLOCK_REALTIME), &x->batch[x->n_batch]);
 		if (r < 0)
 			return added ? added : r;
 		count_record(x, &x->batch[x->n_batch]);
@@ -392,7 +381,7 @@ static void send_metrics(struct otlp_exporter *x)
 	x->m.lag = x->st.head > x->st.cursor ? x->st.head - x->st.cursor : 0;
 	x->m.queue_depth = x->n_batch;
 	pthread_mutex_unlock(&x->lock);
-	x->m.now_ns = real_ns();
+	x->m.now_ns = vigil_clock_ns(CLOCK_REALTIME);
 	if (otlp_encode_metrics(&x->res, &x->m, x->o.json, &payload, &len) < 0)
 		return;
 	res = otlp_http_post(x->http, "/v1/metrics", payload, len, &resp, &sent);
@@ -686,7 +675,7 @@ int otlp_exporter_start(const struct otlp_options *o, struct otlp_exporter **ret
 	read_origin(x);
 	x->res = (struct otlp_resource){o->service_version, o->host_id, o->host_name, o->tee,
 	                                x->origin[0] ? x->origin : NULL};
-	x->m.start_ns = real_ns();
+	x->m.start_ns = vigil_clock_ns(CLOCK_REALTIME);
 	r = otlp_http_new(o, &x->stop, &x->http);
 	if (r < 0) {
 		free(x->batch);

@@ -229,10 +229,15 @@ void vigil_rfc3339_now(char out[VIGIL_RFC3339_LEN])
 	vigil_rfc3339_ns((int64_t)ts.tv_sec * 1000000000 + ts.tv_nsec, out);
 }
 
-double vigil_now_ms(void)
+uint64_t vigil_clock_ns(clockid_t clk)
 {
 	struct timespec ts;
 
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (double)ts.tv_sec * 1e3 + (double)ts.tv_nsec / 1e6;
+	clock_gettime(clk, &ts);
+	return (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
+}
+
+double vigil_now_ms(void)
+{
+	return (double)vigil_clock_ns(CLOCK_MONOTONIC) / 1e6;
 }

@@ -60,4 +60,7 @@ void vigil_rfc3339_now(char out[VIGIL_RFC3339_LEN]);
 /* Milliseconds of CLOCK_MONOTONIC, with the sub-millisecond part. */
 double vigil_now_ms(void);
 
+/* clk's time (CLOCK_MONOTONIC, CLOCK_REALTIME, ...) in nanoseconds. */
+uint64_t vigil_clock_ns(clockid_t clk);
+
 #endif /* VIGIL_LIB_UTIL_H */

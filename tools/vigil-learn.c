@@ -282,10 +282,7 @@ static unsigned long parse_duration(const char *s)
 
 static double mono_now(void)
 {
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
+	return vigil_now_ms() / 1e3;
 }
 
 /*
