@@ -6,7 +6,6 @@
 #include "exporters/otlp.h"
 
 #include <errno.h>
-#include <getopt.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -342,39 +341,23 @@ static void check_exporter(struct doctor *d)
 
 int do_doctor(int argc, char **argv)
 {
-	static const struct option longopts[] = {
-	    {"config", required_argument, NULL, 'c'},
-	    {"help", no_argument, NULL, 'h'},
-	    {0},
-	};
 	const char *config = NULL;
 	struct attest_tpm *t;
 	struct doctor d = {0};
-	int c;
+	int r =
+	    vigil_sys_args(argc, argv, "usage: vigil doctor [--config FILE]",
+	                   "Checks this system for vigil: configuration, kernel (BPF LSM, BTF,\n"
+	                   "lockdown), vigild, pinned programs and their ABI, the vTPM and PCR,\n"
+	                   "the measured policy (replay against the PCR), the audit log and its\n"
+	                   "checkpoints, free space, the OTLP receiver when one is configured.\n"
+	                   "One line per check; a failed or doubtful one says how to fix it.\n"
+	                   "Run as root.\n\n"
+	                   "Exit status: 0 no check failed (warnings allowed), 1 a check failed,\n"
+	                   "2 usage.\n",
+	                   &config);
 
-	optind = 1;
-	while ((c = getopt_long(argc, argv, "c:h", longopts, NULL)) != -1) {
-		switch (c) {
-		case 'c':
-			config = optarg;
-			break;
-		case 'h':
-			printf(
-			    "usage: vigil doctor [--config FILE]\n\n"
-			    "Checks this system for vigil: configuration, kernel (BPF LSM, BTF,\n"
-			    "lockdown), vigild, pinned programs and their ABI, the vTPM and PCR,\n"
-			    "the measured policy (replay against the PCR), the audit log and its\n"
-			    "checkpoints, free space, the OTLP receiver when one is configured.\n"
-			    "One line per check; a failed or doubtful one says how to fix it.\n"
-			    "Run as root.\n\n"
-			    "Exit status: 0 no check failed (warnings allowed), 1 a check failed,\n"
-			    "2 usage.\n");
-			return VIGIL_EXIT_OK;
-		default:
-			fprintf(stderr, "usage: vigil doctor [--config FILE]\n");
-			return VIGIL_EXIT_USAGE;
-		}
-	}
+	if (r >= 0)
+		return r;
 	vigil_sys_probe(&d.sys, config);
 	check_config(&d);
 	check_kernel(&d);

@@ -6,7 +6,6 @@
 #include "policies/bundle.h"
 
 #include <errno.h>
-#include <getopt.h>
 #include <jansson.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -140,35 +139,20 @@ static void print_audit(const struct vigil_sys *s)
 
 int do_status(int argc, char **argv)
 {
-	static const struct option longopts[] = {
-	    {"config", required_argument, NULL, 'c'},
-	    {"help", no_argument, NULL, 'h'},
-	    {0},
-	};
 	const char *config = NULL;
 	struct vigil_sys s;
 	int c;
+	int r =
+	    vigil_sys_args(argc, argv, "usage: vigil status [--config FILE]",
+	                   "Shows what is in force: vigild, the policy (name, serial, "
+	                   "generation,\n"
+	                   "signers, rules per section), the decision counters, the audit log's\n"
+	                   "head and last checkpoint. Run as root.\n\n"
+	                   "Exit status: 0 a policy is enforced, 1 nothing is, 2 usage.\n",
+	                   &config);
 
-	optind = 1;
-	while ((c = getopt_long(argc, argv, "c:h", longopts, NULL)) != -1) {
-		switch (c) {
-		case 'c':
-			config = optarg;
-			break;
-		case 'h':
-			printf(
-			    "usage: vigil status [--config FILE]\n\n"
-			    "Shows what is in force: vigild, the policy (name, serial, "
-			    "generation,\n"
-			    "signers, rules per section), the decision counters, the audit log's\n"
-			    "head and last checkpoint. Run as root.\n\n"
-			    "Exit status: 0 a policy is enforced, 1 nothing is, 2 usage.\n");
-			return VIGIL_EXIT_OK;
-		default:
-			fprintf(stderr, "usage: vigil status [--config FILE]\n");
-			return VIGIL_EXIT_USAGE;
-		}
-	}
+	if (r >= 0)
+		return r;
 	vigil_sys_probe(&s, config);
 	if (s.config_err[0])
 		printf("config:       %s\n", s.config_err);

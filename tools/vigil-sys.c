@@ -1,5 +1,6 @@
 /* Probes of a running system shared by `vigil doctor` and `vigil status`. */
 #include "tools/vigil-sys.h"
+#include "tools/vigil.h"
 #include "agent/control.h"
 #include "attest/attest.h"
 
@@ -8,6 +9,7 @@
 #include <ctype.h>
 #include <dirent.h>
 #include <errno.h>
+#include <getopt.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -247,4 +249,30 @@ int vigil_sys_last_policy(const char *log_path, char *type, size_t type_size, ch
 	snprintf(type, type_size, "%s", lp.type);
 	*ret_json = lp.json;
 	return 0;
+}
+
+int vigil_sys_args(int argc, char **argv, const char *usage, const char *help, const char **config)
+{
+	static const struct option longopts[] = {
+	    {"config", required_argument, NULL, 'c'},
+	    {"help", no_argument, NULL, 'h'},
+	    {0},
+	};
+	int c;
+
+	optind = 1;
+	while ((c = getopt_long(argc, argv, "c:h", longopts, NULL)) != -1) {
+		switch (c) {
+		case 'c':
+			*config = optarg;
+			break;
+		case 'h':
+			printf("%s\n\n%s", usage, help);
+			return VIGIL_EXIT_OK;
+		default:
+			fprintf(stderr, "%s\n", usage);
+			return VIGIL_EXIT_USAGE;
+		}
+	}
+	return -1;
 }

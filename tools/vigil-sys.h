@@ -33,6 +33,11 @@ struct vigil_sys {
 
 /* Loads the configuration (config_path or the default) and probes pins and vigild. */
 void vigil_sys_probe(struct vigil_sys *s, const char *config_path);
+/*
+ * The options `vigil doctor` and `vigil status` share: --config FILE (into *config) and --help
+ * (prints help). Returns -1 to go on, or the exit status (--help, or a usage error).
+ */
+int vigil_sys_args(int argc, char **argv, const char *usage, const char *help, const char **config);
 void vigil_sys_free(struct vigil_sys *s);
 /* The last policy record of the measurement log: its content type and JSON content. */
 int vigil_sys_last_policy(const char *log_path, char *type, size_t type_size, char **ret_json);

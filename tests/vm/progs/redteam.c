@@ -203,24 +203,32 @@ static int get_fd(pid_t pid, int fd)
 	return 0;
 }
 
-/* open_by_handle_at: a file opened by its handle, no path walk. */
-static int by_handle(const char *path)
+struct handle {
+	struct file_handle fh;
+	unsigned char data[MAX_HANDLE_SZ];
+};
+
+static int get_handle(const char *path, struct handle *h)
 {
-	struct {
-		struct file_handle fh;
-		unsigned char data[MAX_HANDLE_SZ];
-	} h;
+	int mount_id;
+
+	h->fh.handle_bytes = MAX_HANDLE_SZ;
+	if (name_to_handle_at(AT_FDCWD, path, &h->fh, &mount_id, 0) < 0)
+		return fail("name_to_handle_at", errno);
+	return 0;
+}
+
+/* open_by_handle_at of h on the file system mounted at mnt; prints the file's start. */
+static int open_handle(const char *mnt, struct handle *h)
+{
 	char buf[256];
-	int mount_id, mfd, fd;
+	int mfd, fd;
 	ssize_t n;
 
-	h.fh.handle_bytes = MAX_HANDLE_SZ;
-	if (name_to_handle_at(AT_FDCWD, path, &h.fh, &mount_id, 0) < 0)
-		return fail("name_to_handle_at", errno);
-	mfd = open("/", O_RDONLY | O_DIRECTORY);
+	mfd = open(mnt, O_RDONLY | O_DIRECTORY);
 	if (mfd < 0)
-		return fail("/", errno);
-	fd = open_by_handle_at(mfd, &h.fh, O_RDONLY);
+		return fail(mnt, errno);
+	fd = open_by_handle_at(mfd, &h->fh, O_RDONLY);
 	if (fd < 0)
 		return fail("open_by_handle_at", errno);
 	n = read(fd, buf, sizeof(buf) - 1);
@@ -231,19 +239,22 @@ static int by_handle(const char *path)
 	return 0;
 }
 
+/* open_by_handle_at: a file opened by its handle, no path walk. */
+static int by_handle(const char *path)
+{
+	struct handle h;
+
+	return get_handle(path, &h) ?: open_handle("/", &h);
+}
+
 /* Saves PATH's file handle to OUT: the attacker keeps it while the dentry is evicted. */
 static int handle_save(const char *path, const char *out)
 {
-	struct {
-		struct file_handle fh;
-		unsigned char data[MAX_HANDLE_SZ];
-	} h;
-	int mount_id;
+	struct handle h;
 	FILE *f;
 
-	h.fh.handle_bytes = MAX_HANDLE_SZ;
-	if (name_to_handle_at(AT_FDCWD, path, &h.fh, &mount_id, 0) < 0)
-		return fail("name_to_handle_at", errno);
+	if (get_handle(path, &h))
+		return 1;
 	f = fopen(out, "wb");
 	if (!f)
 		return fail(out, errno);
@@ -255,35 +266,19 @@ static int handle_save(const char *path, const char *out)
 /* Opens the handle saved in IN on the file system mounted at MNT and prints the file. */
 static int handle_open(const char *mnt, const char *in)
 {
-	struct {
-		struct file_handle fh;
-		unsigned char data[MAX_HANDLE_SZ];
-	} h;
-	char buf[256];
-	int mfd, fd;
-	ssize_t n;
+	struct handle h;
+	size_t n;
 	FILE *f;
 
 	f = fopen(in, "rb");
 	if (!f)
 		return fail(in, errno);
-	n = (ssize_t)fread(&h, 1, sizeof(h), f);
+	n = fread(&h, 1, sizeof(h), f);
 	fclose(f);
-	if (n < (ssize_t)sizeof(h.fh) || h.fh.handle_bytes > MAX_HANDLE_SZ ||
-	    (size_t)n != sizeof(h.fh) + h.fh.handle_bytes)
+	if (n < sizeof(h.fh) || h.fh.handle_bytes > MAX_HANDLE_SZ ||
+	    n != sizeof(h.fh) + h.fh.handle_bytes)
 		return fail(in, EINVAL);
-	mfd = open(mnt, O_RDONLY | O_DIRECTORY);
-	if (mfd < 0)
-		return fail(mnt, errno);
-	fd = open_by_handle_at(mfd, &h.fh, O_RDONLY);
-	if (fd < 0)
-		return fail("open_by_handle_at", errno);
-	n = read(fd, buf, sizeof(buf) - 1);
-	if (n < 0)
-		return fail("read", errno);
-	buf[n] = 0;
-	printf("%s", buf);
-	return 0;
+	return open_handle(mnt, &h);
 }
 
 static struct rtattr *nl_add(struct nlmsghdr *n, unsigned short type, const void *data, size_t len)
