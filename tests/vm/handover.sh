@@ -23,17 +23,6 @@ attempt() {
 	cat /etc/passwd > /dev/null 2>&1 && leaks=$((leaks + 1))
 	/newroot/bin/unlisted true 2> /dev/null && leaks=$((leaks + 1))
 }
-# hammer UNTIL_FILE PATTERN PID: attempts until PATTERN is in UNTIL_FILE or PID (the vigild
-# being waited for) has exited, then 5 more. No fixed cap: a vigild's start under TCG on a loaded
-# host (BPF verification, the emulated TPM) took over 180 s, and a test that went on while it was
-# still starting raced it (the restart@6.12 flake). The suite's --timeout bounds a hang.
-hammer() {
-	while ! grep -q "$2" "$1" 2> /dev/null && kill -0 "$3" 2> /dev/null; do
-		attempt
-		usleep 10000 # leave the guest's CPUs to the starting vigild and the TPM driver
-	done
-	for _ in 1 2 3 4 5; do attempt; done
-}
 
 outside sh -c "mkdir -p /newroot && mount -t tmpfs newroot /newroot &&
 	mkdir -p /newroot/usr/sbin /newroot/bin && cp $old $new && cp $old $new-other &&

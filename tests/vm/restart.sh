@@ -13,17 +13,6 @@ attempt() {
 	$V connect 10.2.0.1 80 2> /dev/null && leaks=$((leaks + 1))
 	cat /etc/passwd > /dev/null 2>&1 && leaks=$((leaks + 1))
 }
-# hammer UNTIL_FILE PATTERN PID: attempts until PATTERN is in UNTIL_FILE or PID (the vigild
-# being waited for) has exited, then 5 more. No fixed cap: a vigild's start under TCG on a loaded
-# host (BPF verification, the emulated TPM) took over 180 s, and a test that went on while it was
-# still starting raced it (the restart@6.12 flake). The suite's --timeout bounds a hang.
-hammer() {
-	while ! grep -q "$2" "$1" 2> /dev/null && kill -0 "$3" 2> /dev/null; do
-		attempt
-		usleep 10000 # leave the guest's CPUs to the starting vigild and the TPM driver
-	done
-	for _ in 1 2 3 4 5; do attempt; done
-}
 # drained ADDR: a denied connect to ADDR now, then wait until its event is written. The ring
 # buffer is one FIFO, so every denial made before it is written too: a vigild that just
 # (re)started drains a backlog of hundreds of events, which under TCG takes longer than any
