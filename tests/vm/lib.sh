@@ -97,9 +97,10 @@ expect_no_event() {
 }
 
 # hammer UNTIL_FILE PATTERN PID: runs the suite's own `attempt` until PATTERN is in UNTIL_FILE or
-# PID (the vigild being waited for) has exited, then 5 more times. No fixed cap: a vigild's start under TCG on a loaded
-# host (BPF verification, the emulated TPM) took over 180 s, and a test that went on while it was
-# still starting raced it (the restart@6.12 flake). The suite's --timeout bounds a hang.
+# PID (the vigild being waited for) has exited, then 5 more times. No fixed cap: a vigild's start
+# under TCG on a loaded host (BPF verification, the emulated TPM) took over 180 s, and a test
+# that went on while it was still starting raced it (the restart@6.12 flake). The suite's
+# --timeout bounds a hang.
 hammer() {
 	while ! grep -q "$2" "$1" 2> /dev/null && kill -0 "$3" 2> /dev/null; do
 		attempt
@@ -107,6 +108,7 @@ hammer() {
 	done
 	for _ in 1 2 3 4 5; do attempt; done
 }
+
 # outside CMD...: runs CMD as the platform, outside every scope cgroup (in the root cgroup); prints
 # its stdout and stderr when it ends and returns its status. The scope cannot move itself out (bound.sh
 # tests that), so the guest's init runs a platform runner for the tests (tools/guest/init).
