@@ -123,27 +123,36 @@ void vigil_hex(const uint8_t *in, size_t n, char *out)
 	out[2 * n] = 0;
 }
 
-static int hexval(char c)
-{
-	if (c >= '0' && c <= '9')
-		return c - '0';
-	if (c >= 'a' && c <= 'f')
-		return c - 'a' + 10;
-	return -1; /* upper case is refused: one encoding per hash */
-}
+/* Value of each hex digit; X (0xff): not one. Upper case is refused: one encoding per hash. */
+#define X 0xff
+static const uint8_t hex_value[256] = {
+    X, X, X, X, X, X, X, X, X, X, X,  X,  X,  X,  X,  X,  X, X, X, X, X, X, X, X, X, X, X, X, X,
+    X, X, X, X, X, X, X, X, X, X, X,  X,  X,  X,  X,  X,  X, X, X, 0, 1, 2, 3, 4, 5, 6, 7, 8, 9,
+    X, X, X, X, X, X, X, X, X, X, X,  X,  X,  X,  X,  X,  X, X, X, X, X, X, X, X, X, X, X, X, X,
+    X, X, X, X, X, X, X, X, X, X, 10, 11, 12, 13, 14, 15, X, X, X, X, X, X, X, X, X, X, X, X, X,
+    X, X, X, X, X, X, X, X, X, X, X,  X,  X,  X,  X,  X,  X, X, X, X, X, X, X, X, X, X, X, X, X,
+    X, X, X, X, X, X, X, X, X, X, X,  X,  X,  X,  X,  X,  X, X, X, X, X, X, X, X, X, X, X, X, X,
+    X, X, X, X, X, X, X, X, X, X, X,  X,  X,  X,  X,  X,  X, X, X, X, X, X, X, X, X, X, X, X, X,
+    X, X, X, X, X, X, X, X, X, X, X,  X,  X,  X,  X,  X,  X, X, X, X, X, X, X, X, X, X, X, X, X,
+    X, X, X, X, X, X, X, X, X, X, X,  X,  X,  X,  X,  X,  X, X, X, X, X, X, X, X,
+};
+#undef X
 
+/* Table-driven, one test at the end: a branch per nibble was a visible share of parsing a
+ * 100,000-rule policy's digests. */
 int vigil_unhex(const char *in, size_t n, uint8_t *out)
 {
+	const uint8_t *u = (const uint8_t *)in;
+	unsigned int bad = 0;
 	size_t i;
 
 	for (i = 0; i < n; i++) {
-		int hi = hexval(in[2 * i]), lo = hi < 0 ? -1 : hexval(in[2 * i + 1]);
+		uint8_t hi = hex_value[u[2 * i]], lo = hex_value[u[2 * i + 1]];
 
-		if (hi < 0 || lo < 0)
-			return -EBADMSG;
-		out[i] = (uint8_t)(hi << 4 | lo);
+		bad |= hi | lo;
+		out[i] = (uint8_t)(hi << 4 | (lo & 15));
 	}
-	return 0;
+	return bad & 0xf0 ? -EBADMSG : 0;
 }
 
 int vigil_sha256_fd(int fd, uint8_t out[VIGIL_SHA256_LEN])

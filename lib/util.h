@@ -41,7 +41,8 @@ int vigil_read_file(const char *path, size_t max, int flags, char **ret, size_t 
 
 /* Lower-case hex, the one encoding: vigil_hex writes 2n digits and a NUL. */
 void vigil_hex(const uint8_t *in, size_t n, char *out);
-/* Exactly 2n lower-case digits into n bytes (upper case is refused); -EBADMSG otherwise. */
+/* Exactly 2n lower-case digits (the caller has checked 2n bytes are there) into n bytes (upper
+ * case is refused); -EBADMSG otherwise. */
 int vigil_unhex(const char *in, size_t n, uint8_t *out);
 
 /* SHA-256 of what fd reads to its end (EINTR retried), or of the file at path. */

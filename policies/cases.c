@@ -97,7 +97,7 @@ static int parse_exec(const vjson *o, const char *origin, unsigned int line, str
 	if (path && (r = check_path(path, "exec", origin, line, err)) < 0)
 		return r;
 	if (sha && policy_parse_hex256(sha, c->access.sha256) < 0)
-		return BAD("'%s' is not 64 hex digits", "sha256", sha);
+		return BAD("'%s' is not 64 lower-case hex digits", "sha256", sha);
 	c->access.has_sha256 = sha != NULL;
 	if ((r = dup_str(path, (char **)&c->access.path)) < 0)
 		return r;
@@ -202,7 +202,7 @@ static int parse_key(const vjson *o, const char *origin, unsigned int line, stru
 	if (sha && !exe)
 		return BAD("a digest without an executable", "exe_sha256");
 	if (sha && policy_parse_hex256(sha, c->access.exe_sha256) < 0)
-		return BAD("'%s' is not 64 hex digits", "exe_sha256", sha);
+		return BAD("'%s' is not 64 lower-case hex digits", "exe_sha256", sha);
 	if (cg && (r = check_path(cg, "cgroup", origin, line, err)) < 0)
 		return r;
 	if (uid && (!vjson_is_integer(uid) || vjson_integer_value(uid) < 0 ||

@@ -40,8 +40,8 @@ static int parse_key_exe(struct policy *p, const vjson *v, const char *where,
 		                     p->origin, w, path, rule->name);
 	if (policy_parse_hex256(digest, rule->exe_sha256) < 0)
 		return policy_errorf(err, -EINVAL,
-		                     "%s: %s.sha256: expected 64 hex digits, rule '%s'", p->origin,
-		                     w, rule->name);
+		                     "%s: %s.sha256: expected 64 lower-case hex digits, rule '%s'",
+		                     p->origin, w, rule->name);
 	rule->exe_path = strdup(path);
 	return rule->exe_path ? 0 : -ENOMEM;
 }

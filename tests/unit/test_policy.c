@@ -131,7 +131,14 @@ static void test_policy_field_errors(void **state)
 	         "%s\"exec\":{\"allow\":[{\"path\":\"/x\",\"sha256\":\"%s\"},"
 	         "{\"name\":\"tool\",\"path\":\"/y\",\"sha256\":\"%.63sg\"}]}}",
 	         head, EMPTY_SHA256, EMPTY_SHA256);
-	expect_error(buf, -EINVAL, "exec.allow[1].sha256: expected 64 hex digits (rule 'tool')");
+	expect_error(buf, -EINVAL,
+	             "exec.allow[1].sha256: expected 64 lower-case hex digits (rule 'tool')");
+	snprintf(
+	    buf, sizeof(buf),
+	    "%s\"exec\":{\"allow\":[{\"name\":\"up\",\"path\":\"/y\",\"sha256\":\"%.63sA\"}]}}",
+	    head, EMPTY_SHA256);
+	expect_error(buf, -EINVAL,
+	             "exec.allow[0].sha256: expected 64 lower-case hex digits (rule 'up')");
 	snprintf(buf, sizeof(buf), "%s\"exec\":{\"allow\":[{\"path\":\"rel\",\"sha256\":\"%s\"}]}}",
 	         head, EMPTY_SHA256);
 	expect_error(buf, -EINVAL, "exec.allow[0].path: 'rel' is not an absolute path");
