@@ -6,6 +6,7 @@
  * the line is refused (-EBADMSG): the follower has already checked the line against the chain.
  */
 #include "exporters/otlp_int.h"
+#include "lib/util.h"
 
 #include <errno.h>
 #include <stdlib.h>
@@ -34,21 +35,7 @@ static bool put_utf8(struct scan *s, uint32_t c)
 {
 	if (s->pool_end - s->pool < 4)
 		return false;
-	if (c < 0x80) {
-		*s->pool++ = (char)c;
-	} else if (c < 0x800) {
-		*s->pool++ = (char)(0xc0 | c >> 6);
-		*s->pool++ = (char)(0x80 | (c & 0x3f));
-	} else if (c < 0x10000) {
-		*s->pool++ = (char)(0xe0 | c >> 12);
-		*s->pool++ = (char)(0x80 | (c >> 6 & 0x3f));
-		*s->pool++ = (char)(0x80 | (c & 0x3f));
-	} else {
-		*s->pool++ = (char)(0xf0 | c >> 18);
-		*s->pool++ = (char)(0x80 | (c >> 12 & 0x3f));
-		*s->pool++ = (char)(0x80 | (c >> 6 & 0x3f));
-		*s->pool++ = (char)(0x80 | (c & 0x3f));
-	}
+	s->pool = vigil_utf8_put(s->pool, c);
 	return true;
 }
 
@@ -66,10 +53,10 @@ static bool read_u4(struct scan *s, uint32_t *c)
 
 /*
  * A string at s->p (after its opening quote): unescaped into the pool, NUL-terminated.
- * Not shared with policies/json.c's unescape on purpose: that one judges untrusted policy text
- * (lone surrogates, \u0000, a message with the offset for the author); this one reads lines
- * vigil wrote and the chain already vouched for, per record on the export hot path, so it only
- * needs to stop on malformed input, and exporters/ does not depend on policies/.
+ * The escape table and the UTF-8 writer are lib's, shared with policies/json.c; the loop is
+ * not: that one judges untrusted policy text (lone surrogates, \u0000, a message with the offset
+ * for the author); this one reads lines vigil wrote and the chain already vouched for, per record
+ * on the export hot path, so it only needs to stop on malformed input.
  */
 static const char *read_string(struct scan *s)
 {
@@ -92,29 +79,14 @@ static const char *read_string(struct scan *s)
 		if (s->p >= s->end)
 			return NULL;
 		char c = *s->p++;
+		int e = vigil_json_escape(c);
 		uint32_t u, lo;
 
+		if (e >= 0) {
+			*s->pool++ = (char)e;
+			continue;
+		}
 		switch (c) {
-		case '"':
-		case '\\':
-		case '/':
-			*s->pool++ = c;
-			break;
-		case 'b':
-			*s->pool++ = '\b';
-			break;
-		case 'f':
-			*s->pool++ = '\f';
-			break;
-		case 'n':
-			*s->pool++ = '\n';
-			break;
-		case 'r':
-			*s->pool++ = '\r';
-			break;
-		case 't':
-			*s->pool++ = '\t';
-			break;
 		case 'u':
 			if (!read_u4(s, &u))
 				return NULL;

@@ -45,6 +45,12 @@ void vigil_hex(const uint8_t *in, size_t n, char *out);
  * case is refused); -EBADMSG otherwise. */
 int vigil_unhex(const char *in, size_t n, uint8_t *out);
 
+/* The byte a JSON escape "\\c" stands for (c one of " \\ / b f n r t), or -1 (\\u, or not an
+ * escape): the two JSON readers (policies/json.c, exporters/otlp_record.c) share it. */
+int vigil_json_escape(char c);
+/* The Unicode scalar value cp as UTF-8 at out, which has room for 4 bytes; returns the end. */
+char *vigil_utf8_put(char *out, uint32_t cp);
+
 /* SHA-256 of what fd reads to its end (EINTR retried), or of the file at path. */
 int vigil_sha256_fd(int fd, uint8_t out[VIGIL_SHA256_LEN]);
 int vigil_sha256_file(const char *path, uint8_t out[VIGIL_SHA256_LEN]);

@@ -1,5 +1,6 @@
 /* Strict JSON parser into an arena tree (policies/json.h): recursive descent, depth-capped. */
 #include "policies/json.h"
+#include "lib/util.h"
 
 #include <errno.h>
 #include <limits.h>
@@ -145,53 +146,19 @@ static int hex4(const char *s, const char *end, uint32_t *ret)
 	return 0;
 }
 
-static char *put_utf8(char *o, uint32_t cp)
-{
-	if (cp < 0x80) {
-		*o++ = (char)cp;
-	} else if (cp < 0x800) {
-		*o++ = (char)(0xc0 | cp >> 6);
-		*o++ = (char)(0x80 | (cp & 0x3f));
-	} else if (cp < 0x10000) {
-		*o++ = (char)(0xe0 | cp >> 12);
-		*o++ = (char)(0x80 | ((cp >> 6) & 0x3f));
-		*o++ = (char)(0x80 | (cp & 0x3f));
-	} else {
-		*o++ = (char)(0xf0 | cp >> 18);
-		*o++ = (char)(0x80 | ((cp >> 12) & 0x3f));
-		*o++ = (char)(0x80 | ((cp >> 6) & 0x3f));
-		*o++ = (char)(0x80 | (cp & 0x3f));
-	}
-	return o;
-}
-
 /* One escape at s (just past the backslash) into o; advances *s. NULL on a bad escape. */
 static char *unescape(struct parser *ps, const char **s, char *o)
 {
 	const char *q = *s;
+	int c = vigil_json_escape(*q);
 	uint32_t cp, lo;
 
+	if (c >= 0) {
+		*o++ = (char)c;
+		*s = q + 1;
+		return o;
+	}
 	switch (*q) {
-	case '"':
-	case '\\':
-	case '/':
-		*o++ = *q;
-		break;
-	case 'b':
-		*o++ = '\b';
-		break;
-	case 'f':
-		*o++ = '\f';
-		break;
-	case 'n':
-		*o++ = '\n';
-		break;
-	case 'r':
-		*o++ = '\r';
-		break;
-	case 't':
-		*o++ = '\t';
-		break;
 	case 'u':
 		if (hex4(q + 1, ps->end, &cp) < 0)
 			return fail(ps, q - 1, "invalid escape"), NULL;
@@ -207,7 +174,7 @@ static char *unescape(struct parser *ps, const char **s, char *o)
 		}
 		if (cp == 0)
 			return fail(ps, q - 5, "\\u0000 is not allowed"), NULL;
-		o = put_utf8(o, cp);
+		o = vigil_utf8_put(o, cp);
 		break;
 	default:
 		return fail(ps, q - 1, "invalid escape"), NULL;
