@@ -5,6 +5,7 @@
  * else is counted, logged and not retried. Metrics go out every metrics_ms.
  */
 #include "exporters/otlp_int.h"
+#include "lib/log.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -18,7 +19,9 @@
 #include <time.h>
 #include <unistd.h>
 
-#define LOG(fmt, ...) fprintf(stderr, "vigild: otlp: " fmt "\n", ##__VA_ARGS__)
+/* The exporter is a thread of the program (vigild, the benchmark), not a function with a caller to
+ * report to: its delivery events go to the program's log, with the program's name. */
+#define LOG(fmt, ...) log_info("otlp: " fmt, ##__VA_ARGS__)
 
 struct otlp_exporter {
 	struct otlp_options o;
