@@ -28,8 +28,6 @@
 #include <time.h>
 #include <unistd.h>
 
-int vigil_log_verbose;
-
 static struct audit_writer *writer;
 
 static double now_s(void)

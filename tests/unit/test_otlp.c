@@ -8,7 +8,6 @@
 #include "exporters/otlp_int.h"
 #include "opentelemetry/proto/collector/logs/v1/logs_service.pb-c.h"
 
-int vigil_log_verbose;
 
 static void test_options(void **state)
 {
