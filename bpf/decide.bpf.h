@@ -79,6 +79,18 @@ static __always_inline struct inode *task_exe_inode(void)
 	return BPF_CORE_READ(task, mm, exe_file, f_inode);
 }
 
+/*
+ * err (-EPERM or 0) as an LSM program returns it after an event's calls: the 6.12 verifier checks
+ * the return is within -4095..0 and loses err's range across learn_repeat and the event (vigild
+ * failed to load). The barrier keeps the compiler from folding the test away; the sign spread is
+ * a range the verifier can follow.
+ */
+static __always_inline int lsm_ret(int err)
+{
+	asm volatile("" : "+r"(err));
+	return err < 0 ? -EPERM : 0;
+}
+
 /* Tested first at every event site, so an enforcing policy pays one flag test, no map. */
 static __always_inline bool learning(const struct vigil_policy_cfg *cfg)
 {

@@ -105,13 +105,13 @@ static __always_inline int exec_check(struct file *file, __u16 type, bool with_p
 	if (learning(cfg) &&
 	    learn_repeat(gen, type, &d, 0, BPF_CORE_READ(file, f_inode, i_sb, s_dev),
 	                 BPF_CORE_READ(file, f_inode, i_ino), NULL, 0, 0))
-		return err;
+		return lsm_ret(err);
 	e = decision_event(type, gen, cfg, &d, err, 0);
 	if (!e)
-		return err;
+		return lsm_ret(err);
 	event_set_file(e, file, with_path);
 	event_submit(e);
-	return err;
+	return lsm_ret(err);
 }
 
 /* One program on the hook: the exec allowlist, then the gate on vigild's own binary. */

@@ -104,17 +104,17 @@ static __always_inline int key_finish(const struct vigil_policy_cfg *cfg, __u32 
 	/* key_alloc runs before the key has a serial: the description's head tells keys apart. */
 	if (learning(cfg) &&
 	    learn_repeat(gen, VIGIL_EV_KEY, d, perm, 0, serial, (const __u8 *)desc, 0, 0))
-		return err;
+		return lsm_ret(err);
 	e = decision_event(VIGIL_EV_KEY, gen, cfg, d, err, perm);
 	if (!e)
-		return err;
+		return lsm_ret(err);
 	/* The acting executable (the subject a key rule names): `vigil policy learn` finds its
 	 * path among the exec events even when learning mode logged only an earlier exec of it. */
 	e->dev = BPF_CORE_READ(task_exe_inode(), i_sb, s_dev);
 	e->ino = BPF_CORE_READ(task_exe_inode(), i_ino);
 	__builtin_memcpy(e->key_desc, desc, sizeof(e->key_desc));
 	event_submit(e);
-	return err;
+	return lsm_ret(err);
 }
 
 /*

@@ -116,10 +116,10 @@ static __always_inline int net_finish(const struct vigil_policy_cfg *cfg, __u32 
 	if (learning(cfg) &&
 	    learn_repeat(gen, VIGIL_EV_NET, d, r->op, dev, ino,
 	                 r->op != VIGIL_NET_CREATE ? r->key.addr : NULL, r->port, r->proto))
-		return err;
+		return lsm_ret(err);
 	e = decision_event(VIGIL_EV_NET, gen, cfg, d, err, r->op);
 	if (!e)
-		return err;
+		return lsm_ret(err);
 	e->port = r->port;
 	e->family = r->key.family;
 	e->proto = r->proto;
@@ -130,7 +130,7 @@ static __always_inline int net_finish(const struct vigil_policy_cfg *cfg, __u32 
 	if (r->op != VIGIL_NET_CREATE)
 		__builtin_memcpy(e->addr, r->key.addr, sizeof(e->addr));
 	event_submit(e);
-	return err;
+	return lsm_ret(err);
 }
 
 static __always_inline bool net_raw_allowed(const struct vigil_policy_cfg *cfg)

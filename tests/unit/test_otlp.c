@@ -8,7 +8,6 @@
 #include "exporters/otlp_int.h"
 #include "opentelemetry/proto/collector/logs/v1/logs_service.pb-c.h"
 
-
 static void test_options(void **state)
 {
 	struct otlp_options o;
