@@ -120,10 +120,15 @@ static int do_attest_log(int argc, char **argv)
 	return VIGIL_EXIT_OK;
 }
 
+static bool same_digest(const struct attest_digest *a, const struct attest_digest *b)
+{
+	return a->alg == b->alg && a->len == b->len && memcmp(a->d, b->d, a->len) == 0;
+}
+
 static bool compare(const char *what, const struct attest_digest *want,
                     const struct attest_digest *got)
 {
-	bool same = want->len == got->len && memcmp(want->d, got->d, want->len) == 0;
+	bool same = same_digest(want, got);
 
 	printf("%s %s: %s\n", what, attest_alg_name(want->alg), same ? "match" : "MISMATCH");
 	print_digest("  replayed ", want);
@@ -136,35 +141,82 @@ static bool compare(const char *what, const struct attest_digest *want,
 	return same;
 }
 
-/* Every bank is compared; *all_same is cleared by any mismatch. */
-static int compare_pcr(const struct measure_replay *rp, const char *tcti, bool *all_same)
+/* One reading of the log and of the registers it names. */
+struct replay_read {
+	struct measure_replay rp;
+	struct attest_digests pcr_now; /* the PCR's banks, in rp.pcr_banks' order */
+	bool rtmr_read;
+	struct attest_digest rtmr_now;
+};
+
+/*
+ * Fills rr and returns 0, or prints why it could not and returns the exit status: the log is
+ * invalid (VIGIL_EXIT_INVALID), or the TPM or the RTMR file could not be read (VIGIL_EXIT_FAIL).
+ */
+static int replay_read(const struct attest_args *aa, struct replay_read *rr)
 {
-	struct attest_tpm *t;
-	char what[32];
-	size_t i;
-	int r;
+	char err[512] = "";
+	int r = 0;
 
-	r = attest_tpm_open(tcti, &t);
-	if (r < 0) {
-		fprintf(stderr,
-		        "vigil: attest replay: cannot open the TPM through '%s': %s (set --tcti)\n",
-		        tcti, attest_tpm_strerror(r));
-		return r;
+	memset(rr, 0, sizeof(*rr));
+	if (measure_replay_strict(aa->log, !aa->no_start, &rr->rp, err, sizeof(err)) < 0) {
+		fprintf(stderr, "vigil: attest replay: %s\n", err);
+		return VIGIL_EXIT_INVALID;
 	}
-	snprintf(what, sizeof(what), "pcr %d", rp->pcr);
-	for (i = 0; i < rp->pcr_banks.n && r == 0; i++) {
-		struct attest_digest cur;
+	if (rr->rp.pcr >= 0) {
+		struct attest_tpm *t;
+		size_t i;
 
-		r = attest_tpm_read(t, (unsigned int)rp->pcr, rp->pcr_banks.v[i].alg, &cur);
-		if (r == 0)
-			*all_same &= compare(what, &rp->pcr_banks.v[i], &cur);
-		else
-			fprintf(stderr, "vigil: attest replay: reading PCR %d %s: %s\n", rp->pcr,
-			        attest_alg_name(rp->pcr_banks.v[i].alg), attest_tpm_strerror(r));
+		r = attest_tpm_open(aa->tcti, &t);
+		if (r < 0) {
+			fprintf(stderr,
+			        "vigil: attest replay: cannot open the TPM through '%s': %s (set "
+			        "--tcti)\n",
+			        aa->tcti, attest_tpm_strerror(r));
+			return VIGIL_EXIT_FAIL;
+		}
+		for (i = 0; i < rr->rp.pcr_banks.n && r == 0; i++) {
+			r = attest_tpm_read(t, (unsigned int)rr->rp.pcr, rr->rp.pcr_banks.v[i].alg,
+			                    &rr->pcr_now.v[i]);
+			if (r < 0)
+				fprintf(stderr, "vigil: attest replay: reading PCR %d %s: %s\n",
+				        rr->rp.pcr, attest_alg_name(rr->rp.pcr_banks.v[i].alg),
+				        attest_tpm_strerror(r));
+		}
+		rr->pcr_now.n = i;
+		attest_tpm_close(t);
+		if (r < 0)
+			return VIGIL_EXIT_FAIL;
 	}
-	attest_tpm_close(t);
-	return r;
+	if (rr->rp.rtmr && aa->rtmr_path) {
+		if (attest_rtmr_read(aa->rtmr_path, &rr->rtmr_now) < 0) {
+			fprintf(stderr, "vigil: attest replay: %s: cannot read exactly 48 bytes\n",
+			        aa->rtmr_path);
+			return VIGIL_EXIT_FAIL;
+		}
+		rr->rtmr_read = true;
+	}
+	return 0;
 }
+
+static bool replay_matches(const struct replay_read *rr)
+{
+	size_t i;
+
+	for (i = 0; i < rr->pcr_now.n; i++)
+		if (!same_digest(&rr->rp.pcr_banks.v[i], &rr->pcr_now.v[i]))
+			return false;
+	return !rr->rtmr_read || same_digest(&rr->rp.rtmr_value, &rr->rtmr_now);
+}
+
+/*
+ * A live writer (vigild measuring a bundle or anchoring an audit checkpoint) appends a record's
+ * line durably, then extends: read between the two, the log is one record ahead of the
+ * register. A mismatch is read again, up to this many times, before it is reported; a record
+ * in flight lands within milliseconds, a real difference never goes away.
+ */
+#define REPLAY_READS    10
+#define REPLAY_PAUSE_US 300000
 
 /*
  * Exit 0 only when every register the log names and the caller can read holds exactly what
@@ -173,37 +225,41 @@ static int compare_pcr(const struct measure_replay *rp, const char *tcti, bool *
 static int do_replay(int argc, char **argv)
 {
 	struct attest_args aa = {0};
-	struct measure_replay rp;
-	char err[512] = "";
+	struct replay_read rr;
 	bool same = true;
-	int compared = 0, rc = VIGIL_EXIT_FAIL;
+	int compared = 0, rc = VIGIL_EXIT_FAIL, r, n;
+	size_t i;
 
 	if (parse_attest_args(
 	        argc, argv, &aa,
 	        "replay [--log FILE] [--tcti TCTI] [--rtmr FILE] [--no-start-record]") < 0)
 		return VIGIL_EXIT_USAGE;
-	if (measure_replay_strict(aa.log, !aa.no_start, &rp, err, sizeof(err)) < 0) {
-		fprintf(stderr, "vigil: attest replay: %s\n", err);
-		return VIGIL_EXIT_INVALID;
+	for (n = 1;; n++) {
+		r = replay_read(&aa, &rr);
+		if (r != 0)
+			return r;
+		if (replay_matches(&rr) || n == REPLAY_READS)
+			break;
+		usleep(REPLAY_PAUSE_US);
 	}
-	printf("%s: %llu records\n", aa.log, (unsigned long long)rp.records);
-	if (rp.pcr >= 0) {
-		if (compare_pcr(&rp, aa.tcti, &same) < 0)
-			return VIGIL_EXIT_FAIL;
-		compared++;
-	}
-	if (rp.rtmr && aa.rtmr_path) {
-		struct attest_digest cur;
+	printf("%s: %llu records\n", aa.log, (unsigned long long)rr.rp.records);
+	if (n > 1)
+		printf("read %d times: the log and the registers disagreed while a record was "
+		       "in flight\n",
+		       n);
+	if (rr.rp.pcr >= 0) {
+		char what[32];
 
-		if (attest_rtmr_read(aa.rtmr_path, &cur) < 0) {
-			fprintf(stderr, "vigil: attest replay: %s: cannot read exactly 48 bytes\n",
-			        aa.rtmr_path);
-			return VIGIL_EXIT_FAIL;
-		}
-		same &= compare("rtmr 3", &rp.rtmr_value, &cur);
+		snprintf(what, sizeof(what), "pcr %d", rr.rp.pcr);
+		for (i = 0; i < rr.pcr_now.n; i++)
+			same &= compare(what, &rr.rp.pcr_banks.v[i], &rr.pcr_now.v[i]);
 		compared++;
-	} else if (rp.rtmr) {
-		print_digest("rtmr 3 replayed (not compared: pass --rtmr) ", &rp.rtmr_value);
+	}
+	if (rr.rtmr_read) {
+		same &= compare("rtmr 3", &rr.rp.rtmr_value, &rr.rtmr_now);
+		compared++;
+	} else if (rr.rp.rtmr) {
+		print_digest("rtmr 3 replayed (not compared: pass --rtmr) ", &rr.rp.rtmr_value);
 	}
 	if (compared == 0)
 		fprintf(stderr,
