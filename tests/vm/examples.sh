@@ -26,11 +26,11 @@ expect_rc "every path a files rule of the examples names exists in the guest" 0 
 n=0
 for p in $E/*.json; do
 	case $p in *.bundle.json) continue ;; esac
-	name=$(basename "$p" .json)
+	ex=$(basename "$p" .json)
 	n=$((n + 1))
-	expect_rc "$name: vigil policy check in the guest" 0 outside vigil policy check "$p"
+	expect_rc "$ex: vigil policy check in the guest" 0 outside vigil policy check "$p"
 	cp /tmp/.out /tmp/check.out
-	expect_rc "$name: ... every digest matches the guest's file" 0 grep -q "valid, .*every digest matches" /tmp/check.out
+	expect_rc "$ex: ... every digest matches the guest's file" 0 grep -q "valid, .*every digest matches" /tmp/check.out
 done
 expect_rc "checked the 5 examples" 0 test "$n" = 5
 
@@ -46,14 +46,14 @@ expect_rc "... naming the file, the field and the rule" 0 grep -q \
 # guest-wide one goes last: it puts every process, the platform's included, in its scope.
 loaded() { grep -c '"type":"policy_loaded"' "$EVENTS"; }
 for b in $(ls $E/*.bundle.json | grep -v baseline-audit) $E/baseline-audit.bundle.json; do
-	name=$(basename "$b" .bundle.json)
+	ex=$(basename "$b" .bundle.json)
 	want=$(($(loaded) + 1))
-	expect_rc "$name: vigil policy push (vigild replies once it is loaded)" 0 outside vigil policy push "$b"
+	expect_rc "$ex: vigil policy push (vigild replies once it is loaded)" 0 outside vigil policy push "$b"
 	cp /tmp/.out /tmp/push.out
-	expect_rc "$name: ... vigild says ok" 0 grep -q '^ok' /tmp/push.out
-	[ "$name" = baseline-audit ] && break # the log is vigil's, and the scope is now everything
+	expect_rc "$ex: ... vigild says ok" 0 grep -q '^ok' /tmp/push.out
+	[ "$ex" = baseline-audit ] && break # the log is vigil's, and the scope is now everything
 	i=0
 	while [ "$(loaded)" -lt $want ] && [ $i -lt 100 ]; do usleep 50000; i=$((i + 1)); done
-	expect_rc "$name: ... policy_loaded event" 0 grep -q "\"type\":\"policy_loaded\".*\"policy\":\"$name\"" "$EVENTS"
+	expect_rc "$ex: ... policy_loaded event" 0 grep -q "\"type\":\"policy_loaded\".*\"policy\":\"$ex\"" "$EVENTS"
 done
 finish
