@@ -129,7 +129,10 @@ static __always_inline bool learn_repeat(__u32 gen, __u16 type, const struct dec
 		stat_inc(VIGIL_STAT_LEARN_REPEAT);
 		return true;
 	}
-	bpf_map_update_elem(&learn_seen, &k, &zero, BPF_NOEXIST);
+	/* Counted on insertion (learning only): `vigil policy learn --collect` compares the count
+	 * with the map's size to say whether evictions can have repeated events. */
+	if (bpf_map_update_elem(&learn_seen, &k, &zero, BPF_NOEXIST) == 0)
+		stat_inc(VIGIL_STAT_LEARN_NEW);
 	return false;
 }
 

@@ -335,7 +335,8 @@ struct vigil_name_key {
 /*
  * learn_seen (LRU, VIGIL_LEARN_SEEN_MAX): one entry per distinct access a learning-mode
  * policy logged; the value counts the repeats not logged. An evicted key is logged again
- * (a duplicate, never a loss), so the size bounds memory, not completeness.
+ * (a duplicate, never a loss), so the size bounds memory, not completeness. Insertions are
+ * counted (VIGIL_STAT_LEARN_NEW): more than the size means some accesses were logged again.
  */
 #define VIGIL_LEARN_SEEN_MAX 16384
 struct vigil_learn_key {
@@ -369,6 +370,7 @@ enum vigil_stat {
 	VIGIL_STAT_TOO_DEEP,
 	VIGIL_STAT_CAP_DENY,
 	VIGIL_STAT_LEARN_REPEAT, /* learning mode: an event not sent, its key already logged */
+	VIGIL_STAT_LEARN_NEW,    /* learning mode: a new key in learn_seen (a distinct access) */
 	VIGIL_STAT_MAX,
 };
 

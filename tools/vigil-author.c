@@ -6,6 +6,8 @@
 
 #include <dirent.h>
 #include <errno.h>
+#include <fcntl.h>
+#include <ftw.h>
 #include <getopt.h>
 #include <jansson.h>
 #include <arpa/inet.h>
@@ -15,6 +17,9 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
+#include <sys/sysmacros.h>
+#include <unistd.h>
 
 /* Messages name paths of up to PATH_MAX; a longer one is cut. */
 #pragma GCC diagnostic ignored "-Wformat-truncation"
@@ -315,25 +320,103 @@ static void print_rule(const struct policy *p, const char *section, long i)
 	}
 }
 
+/* nftw has no context argument: the cgroup id sought and the path found. */
+static uint64_t cg_want;
+static char cg_found[PATH_MAX];
+
+static int cg_visit(const char *path, const struct stat *st, int flag, struct FTW *ftw)
+{
+	(void)ftw;
+	if (flag != FTW_D || (uint64_t)st->st_ino != cg_want)
+		return 0;
+	snprintf(cg_found, sizeof(cg_found), "%s", path);
+	return 1;
+}
+
+/*
+ * Who asked for a key, from the event: the key event names the acting executable by identity
+ * (dev, ino) and the task's cgroup by id. The executable is the file of a key rule naming this
+ * key whose identity is the event's (under root), with its digest now; the cgroup is the
+ * directory of cgfs whose inode number is the id (cgroup v2). Both are found only where the
+ * event was made (or under a copy of its root): what is not found is an executable or cgroup
+ * no rule names, and the output says so.
+ */
+static void key_subject(const struct policy *p, const json_t *e, struct policy_access *a,
+                        const char *root, const char *cgfs, char *cg, size_t cg_len)
+{
+	const char *dev = jstr(e, "dev");
+	json_int_t ino = json_integer_value(json_object_get(e, "ino"));
+	json_int_t cgid = json_integer_value(json_object_get(e, "cgroup_id"));
+	unsigned int maj, min;
+	char full[PATH_MAX + 256];
+	size_t i;
+
+	a->exe = NULL;
+	a->cgroup = NULL;
+	for (i = 0; dev && ino > 0 && sscanf(dev, "%u:%u", &maj, &min) == 2 && i < p->n_keys; i++) {
+		const struct policy_key_rule *r = &p->keys[i];
+		struct stat st;
+		int fd;
+
+		if (!r->exe_path || strcmp(r->key, a->key) != 0)
+			continue;
+		snprintf(full, sizeof(full), "%s%s", root, r->exe_path);
+		fd = open(full, O_RDONLY | O_CLOEXEC | O_NOCTTY | O_NONBLOCK);
+		if (fd < 0)
+			continue;
+		if (fstat(fd, &st) == 0 && major(st.st_dev) == maj && minor(st.st_dev) == min &&
+		    st.st_ino == (ino_t)ino && policy_sha256_fd(fd, a->exe_sha256) == 0) {
+			a->exe = r->exe_path;
+			a->has_exe_sha256 = true;
+		}
+		close(fd);
+		if (a->exe)
+			break;
+	}
+	if (a->exe)
+		printf("asked by: %s (the event's dev %s ino %lld; its digest now)\n", a->exe, dev,
+		       (long long)ino);
+	else
+		printf("asked by: dev %s ino %lld: no executable a key rule names (under '%s/')\n",
+		       dev ? dev : "?", (long long)ino, root);
+	cg_want = (uint64_t)cgid;
+	cg_found[0] = 0;
+	if (cgid > 0 && nftw(cgfs, cg_visit, 16, FTW_PHYS) == 1) {
+		size_t n = strlen(cgfs);
+
+		while (n > 1 && cgfs[n - 1] == '/')
+			n--;
+		snprintf(cg, cg_len, "%s", cg_found[n] ? cg_found + n : "/");
+		a->cgroup = cg;
+		printf("cgroup:   %s (id %lld)\n", cg, (long long)cgid);
+	} else {
+		printf("cgroup:   id %lld: not under %s (explain where the event was made): "
+		       "a cgroup no rule names\n",
+		       (long long)cgid, cgfs);
+	}
+}
+
 int do_policy_explain(int argc, char **argv)
 {
 	static const struct option longopts[] = {
 	    {"audit-dir", required_argument, NULL, 'A'},
 	    {"record", required_argument, NULL, 'n'},
+	    {"root", required_argument, NULL, 'R'},
+	    {"cgroup-fs", required_argument, NULL, 'G'},
 	    {"help", no_argument, NULL, 'h'},
 	    {0},
 	};
 	static const char usage[] =
-	    "usage: vigil policy explain POLICY EVENT_JSON|-\n"
-	    "       vigil policy explain POLICY --audit-dir DIR --record N\n";
+	    "usage: vigil policy explain [--root DIR] [--cgroup-fs DIR] POLICY EVENT_JSON|-\n"
+	    "       vigil policy explain [...] POLICY --audit-dir DIR --record N\n";
 	struct policy_error err = {0};
 	struct policy_eval *ev = NULL;
 	struct policy *p = NULL;
 	struct policy_access a;
 	struct policy_verdict v;
-	const char *dir = NULL, *type, *rule;
+	const char *dir = NULL, *type, *rule, *root = "", *cgfs = "/sys/fs/cgroup";
 	unsigned long long record = 0;
-	char msg[1024] = "", why[256];
+	char msg[1024] = "", why[256], cg[PATH_MAX];
 	json_error_t je;
 	json_t *e = NULL;
 	char *end;
@@ -344,6 +427,12 @@ int do_policy_explain(int argc, char **argv)
 		switch (c) {
 		case 'A':
 			dir = optarg;
+			break;
+		case 'R':
+			root = optarg;
+			break;
+		case 'G':
+			cgfs = optarg;
 			break;
 		case 'n':
 			errno = 0;
@@ -411,12 +500,11 @@ int do_policy_explain(int argc, char **argv)
 		printf("why:      not evaluated offline: %s\n", why);
 		goto out;
 	}
+	if (a.kind == POLICY_EVAL_KEY)
+		key_subject(p, e, &a, root, cgfs, cg, sizeof(cg));
 	policy_eval_decide(ev, &a, &v);
 	print_rule(p, v.section, v.rule);
 	printf("why:      %s\n", v.why);
-	if (a.kind == POLICY_EVAL_KEY)
-		printf("note:     a key event does not say which executable or cgroup asked; "
-		       "evaluated as an executable and cgroup no rule names\n");
 	if (strcmp(policy_eval_verdict_name(v.verdict), jstr(e, "verdict")) ||
 	    (v.rule_name ? !rule || strcmp(rule, v.rule_name) : rule != NULL)) {
 		printf("offline:  %s, rule %s: DIFFERS from the event\n",

@@ -4,6 +4,7 @@
  */
 #include "tools/vigil.h"
 #include "tools/vigil-author.h"
+#include "tools/vigil-sys.h"
 #include "policies/evaluate.h"
 
 #include <arpa/inet.h>
@@ -294,6 +295,7 @@ static int learn_collect(struct learn *l, const char *path, unsigned long second
                          size_t msg_len)
 {
 	struct sigaction sa = {.sa_handler = on_collect_signal}, old_int, old_term;
+	struct vigil_sys sys0, sys1;
 	FILE *f = fopen(path, "re");
 	double t0, next, end;
 	char *line = NULL;
@@ -312,6 +314,10 @@ static int learn_collect(struct learn *l, const char *path, unsigned long second
 		fclose(f);
 		return r;
 	}
+	/* The kernel's count of distinct accesses logged (learning mode's dedup map insertions):
+	 * vigild's counters before and after. */
+	vigil_sys_probe(&sys0, NULL);
+	vigil_sys_free(&sys0);
 	collect_stop = 0;
 	sigaction(SIGINT, &sa, &old_int);
 	sigaction(SIGTERM, &sa, &old_term);
@@ -349,6 +355,27 @@ static int learn_collect(struct learn *l, const char *path, unsigned long second
 	if (r == 0)
 		fprintf(stderr, "vigil: collected %zu events in %.0fs%s\n", l->events,
 		        mono_now() - t0, collect_stop ? " (interrupted)" : "");
+	vigil_sys_probe(&sys1, NULL);
+	vigil_sys_free(&sys1);
+	if (r == 0 && sys0.have_stats && sys1.have_stats) {
+		unsigned long long distinct =
+		    sys1.stats[VIGIL_STAT_LEARN_NEW] - sys0.stats[VIGIL_STAT_LEARN_NEW];
+
+		fprintf(
+		    stderr,
+		    "vigil: %llu distinct accesses, map size %u: above %u, duplicates may repeat "
+		    "(never lost)\n",
+		    distinct, VIGIL_LEARN_SEEN_MAX, VIGIL_LEARN_SEEN_MAX);
+		if (distinct > VIGIL_LEARN_SEEN_MAX)
+			fprintf(stderr,
+			        "vigil: %llu is above %u: some accesses were logged more than "
+			        "once (the policy is the same)\n",
+			        distinct, VIGIL_LEARN_SEEN_MAX);
+	} else if (r == 0) {
+		/* The count is informative: the events learned are complete without it. */
+		fprintf(stderr,
+		        "vigil: distinct accesses: unknown (vigild's counters unavailable)\n");
+	}
 	free(line);
 	fclose(f);
 	return r;

@@ -108,10 +108,11 @@ static void print_counters(const struct vigil_sys *s)
 	    (unsigned long long)v[VIGIL_STAT_CAP_DENY],
 	    (unsigned long long)v[VIGIL_STAT_EXEC_AUDIT],
 	    (unsigned long long)v[VIGIL_STAT_RB_DROPS]);
-	if (v[VIGIL_STAT_LEARN_REPEAT])
+	if (v[VIGIL_STAT_LEARN_REPEAT] || v[VIGIL_STAT_LEARN_NEW])
 		printf("learning:     learning repeats %llu (accesses already logged, not sent "
-		       "again)\n",
-		       (unsigned long long)v[VIGIL_STAT_LEARN_REPEAT]);
+		       "again), distinct %llu (map size %u: above it, duplicates may repeat)\n",
+		       (unsigned long long)v[VIGIL_STAT_LEARN_REPEAT],
+		       (unsigned long long)v[VIGIL_STAT_LEARN_NEW], VIGIL_LEARN_SEEN_MAX);
 }
 
 static void print_audit(const struct vigil_sys *s)

@@ -62,6 +62,35 @@ other=${ev/\"policy_serial\":1/\"policy_serial\":9}
 check "explain flags another serial" 1 "not the one that decided" "$V" policy explain "$P" "$other"
 net='{"type":"network","verdict":"deny","reason":"rule","errno":1,"pid":5,"uid":0,"comm":"nc","path":"","op":"connect","network.peer.address":"::ffff:10.0.2.2","network.peer.port":25,"network.transport":"tcp","network.type":"ipv4","rule":"no-smtp","policy":"author","policy_serial":1,"generation":2}'
 check "explain a mapped IPv6 connect" 0 "rule no-smtp: agrees" "$V" policy explain "$P" "$net"
+# explain of a key event: the executable by its identity (dev, ino) among the key rules' files
+# (under --root), with its digest now; the cgroup by id among the directories of --cgroup-fs.
+mkdir -p "$t/root/t" "$t/cg/workload/keyok"
+printf 'the granted binary\n' > "$t/root/t/keyreader"
+d=$(sha256sum "$t/root/t/keyreader" | cut -c1-64)
+jq --arg d "$d" '(.keys.rules[] | select(.name == "key-reader") | .exe.sha256) = $d' "$P" > "$t/keys.json"
+kev() { # EXE_FILE CGROUP_DIR VERDICT REASON RULE: a key read event by that file in that cgroup
+	printf '{"type":"key","verdict":"%s","reason":"%s","errno":0,"pid":7,"uid":0,"comm":"keyreader","cgroup_id":%s,"dev":"%s","ino":%s,"key":"author:key","perm":"read","rule":%s,"policy":"author","policy_serial":1,"generation":1}' \
+		"$3" "$4" "$(stat -c %i "$2")" "$(stat -c %Hd:%Ld "$1")" "$(stat -c %i "$1")" "$5"
+}
+X=("$V" policy explain --root "$t/root" --cgroup-fs "$t/cg" "$t/keys.json")
+ke=$(kev "$t/root/t/keyreader" "$t/cg/workload" allow rule '"key-reader"')
+check "explain a key event: the executable" 0 "asked by: /t/keyreader (the event's dev" "${X[@]}" "$ke"
+check "explain a key event: the cgroup" 0 "cgroup:   /workload (id $(stat -c %i "$t/cg/workload"))" "${X[@]}" "$ke"
+check "explain a key event: the rule" 0 "keys.rules[1] 'key-reader': key 'author:key', exe /t/keyreader" "${X[@]}" "$ke"
+check "explain a key event: agrees" 0 "offline:  allow, rule key-reader: agrees" "${X[@]}" "$ke"
+ke=$(kev "$t/keys.json" "$t/cg/workload/keyok" allow rule '"key-cgroup"')
+check "explain a key event: an executable no rule names, in the granted cgroup" 0 \
+	"offline:  allow, rule key-cgroup: agrees" "${X[@]}" "$ke"
+check "... the executable is not found" 0 "no executable a key rule names" "${X[@]}" "$ke"
+check "explain a key event elsewhere: the cgroup is not found, the grant by cgroup not seen" 1 \
+	"offline:  deny, rule (none): DIFFERS" \
+	"$V" policy explain --root "$t/root" --cgroup-fs /nonexistent "$t/keys.json" "$ke"
+check "... and it says so" 1 "not under /nonexistent (explain where the event was made)" \
+	"$V" policy explain --root "$t/root" --cgroup-fs /nonexistent "$t/keys.json" "$ke"
+ke=$(kev "$t/root/t/keyreader" "$t/cg/workload" allow rule '"key-reader"')
+echo changed >> "$t/root/t/keyreader"
+check "explain a key event: the executable changed since, so the offline decision differs" 1 \
+	"offline:  deny, rule (none): DIFFERS from the event" "${X[@]}" "$ke"
 mkdir "$t/audit"
 {
 	printf '{"n":1,"k":"start","h":"%064d"}\n' 0

@@ -3,8 +3,14 @@
 # offline with `vigil policy test`) is made in the scope: the kernel's verdict (EPERM, or the
 # deny/audit event) and rule (named by the event; exec events name it on allow too) must be
 # the case's. Precedence: nearest file rule, deny > audit > allow, longest prefix, port ranges,
-# protocol, operations, IPv4-mapped IPv6.
-# vigil-vm-args: --copy build/guest-tests:/t
+# protocol, operations, IPv4-mapped IPv6; keys by executable, uid and cgroup (keyctl), every
+# condition of a grant, the first rule that holds.
+# vigil-vm-args: --copy build/guest-tests:/t --copy build/guest-tests/vtest:/t/keyreader
+# The key cases change only keys the scope created: the suite runs in a session keyring of its
+# own (as tests/vm/keys.sh does).
+if [ -z "$KEYS_SESSION" ]; then
+	KEYS_SESSION=1 exec /t/vtest key-session /bin/sh /tests/vm/author.sh "$@"
+fi
 . /tests/vm/lib.sh
 V=/t/vtest
 C=/tests/vm/author.cases.jsonl
@@ -35,6 +41,14 @@ new_event() {
 }
 
 cp /bin/busybox /tmp/bb-copy
+# The managed key, added by the binary a write rule names; its permissions let a process the
+# platform places in a cgroup (no possessor of the suite's session keyring) ask for it too.
+key=$($V key-add author:key s3cr3t)
+other=$($V key-add author:other hello)
+expect_rc "the managed key is added" 0 test -n "$key" -a -n "$other"
+$V key-setperm "$key" 0x3f3f3f3f
+$V key-setperm "$other" 0x3f3f3f3f
+mkdir -p /sys/fs/cgroup/workload/keyok
 n=0
 while IFS= read -r line; do
 	case $line in '{'*) ;; *) continue ;; esac
@@ -63,6 +77,24 @@ while IFS= read -r line; do
 		# open and mmap events carry the full path, the path_* hooks the last component
 		case $acc in read | write) pat=$path ;; *) pat=$base ;; esac
 		set -- '"type":"file"' "\"access\":\"$acc\"" "\"path\":\"$pat\""
+	elif [ -n "$(get key)" ]; then
+		desc=$(get key) perm=$(get perm) exe=$(get exe) uid=$(getn uid) cg=$(get cgroup)
+		id=$key
+		[ "$desc" = author:other ] && id=$other
+		case $perm in
+		read) set -- "$exe" key-read "$id" ;;
+		write) set -- "$exe" key-add "$desc" overwritten ;;
+		esac
+		[ -n "$uid" ] && set -- $V as-uid "$uid" "$@"
+		if [ "$cg" != /workload ]; then
+			# The platform places the task (the scope moves none, bound.sh).
+			outside sh -c 'echo $$ > /sys/fs/cgroup$0/cgroup.procs && exec "$@"' "$cg" "$@" \
+				> /tmp/.out 2> /tmp/.err
+		else
+			"$@" > /tmp/.out 2> /tmp/.err
+		fi
+		set -- '"type":"key"' "\"key\":\"$desc\"" "\"perm\":\"$perm\"" "\"comm\":\"${exe##*/}\"" \
+			"\"uid\":${uid:-0},"
 	else
 		op=$(get net) addr=$(get addr) port=$(getn port) proto=$(get protocol)
 		case $op in
@@ -95,6 +127,24 @@ while IFS= read -r line; do
 			"stderr: $(head -c 200 /tmp/.err)" "event: $ev"
 	fi
 done < "$C"
-[ "$n" -ge 25 ] && ok "ran $n cases" || not_ok "ran $n cases, want at least 25"
+
+# explain of real key events: the event names the acting executable by identity and the cgroup
+# by id; explain, run where the event was made, finds the key rule's file and the cgroup.
+explain_key() { # NAME EXE UID: explains the deny event of a read of author:key by EXE as UID
+	grep -F '"type":"key"' "$EVENTS" | grep -F '"key":"author:key"' | grep -F '"perm":"read"' |
+		grep -F "\"comm\":\"${2##*/}\"" | grep -F "\"uid\":$3," | head -n 1 > /tmp/key.ev
+	expect_rc "$1: a deny event to explain" 0 test -s /tmp/key.ev
+	expect_rc "$1: vigil policy explain" 0 outside vigil policy explain /vigil-vm/policy.json "$(cat /tmp/key.ev)"
+	cp /tmp/.out /tmp/explain.out
+	cat /tmp/explain.out | sed 's/^/# /'
+	expect_rc "$1: explain names the executable" 0 grep -q "^asked by: $2 (the event's dev " /tmp/explain.out
+	expect_rc "$1: explain names the cgroup" 0 grep -q "^cgroup:   /workload (id " /tmp/explain.out
+	expect_rc "$1: explain names the generation" 0 grep -q "^decided:  policy 'author' serial 1, generation 1, rule (none)" /tmp/explain.out
+	expect_rc "$1: the offline decision agrees" 0 grep -q "^offline:  deny, rule (none): agrees with the event" /tmp/explain.out
+}
+explain_key "key event of an executable no read rule names" /t/vtest 0
+explain_key "key event of the granted executable under another uid" /t/keyreader 1001
+
+[ "$n" -ge 33 ] && ok "ran $n cases" || not_ok "ran $n cases, want at least 33"
 
 finish

@@ -45,6 +45,8 @@ n1=$(grep -c "\"path\":\"$D/in/a.txt\"" /out/events.jsonl)
 outside vigil status > /tmp/status.txt 2>&1
 grep -Eq 'learning repeats ([0-9]{4,}|99[0-9])' /tmp/status.txt && ok "status counts the repeats not logged" ||
 	not_ok "status: learning repeats" "$(cat /tmp/status.txt)"
+grep -Eq 'distinct [1-9][0-9]* \(map size 16384' /tmp/status.txt && ok "status counts the distinct accesses logged" ||
+	not_ok "status: distinct accesses" "$(cat /tmp/status.txt)"
 echo "# learn dedup: $((n1 - n0)) event(s) for 1000 opens; $(grep -o 'learning repeats [0-9]*' /tmp/status.txt)"
 expect_rc "vigil policy learn from vigild's event log" 0 outside vigil policy learn --scope /workload \
 	--name learned-work --serial 2 -o /tmp/learned.json /out/events.jsonl
@@ -64,9 +66,10 @@ grep -q '"key":"vigil:learn","perms":\["read","search"\],"exe":{"path":"/t/keyre
 	not_ok "key rule: one grant only" "$(grep -o '"keys".*' /tmp/learned.min)"
 
 # Live learning: `--collect` follows vigild's event log from its end; what the workload does
-# meanwhile is learned, nothing from before.
+# meanwhile is learned, nothing from before. The operator runs it (the platform): vigild's
+# counters, which the scope cannot read, give the kernel's count of distinct accesses.
 mkdir -p /tmp/collect
-vigil policy learn --scope /workload --name collected --collect --duration 4s \
+outside vigil policy learn --scope /workload --name collected --collect --duration 4s \
 	-o /tmp/collected.json /out/events.jsonl 2> /tmp/collect.err &
 cpid=$!
 usleep 1500000
@@ -75,6 +78,10 @@ wait $cpid && ok "collect: exit 0 after its duration" || not_ok "collect: exit 0
 cat /tmp/collect.err
 grep -q 'collecting from /out/events.jsonl for 4s' /tmp/collect.err && grep -q 'collected [1-9][0-9]* events' /tmp/collect.err &&
 	ok "collect: progress on stderr" || not_ok "collect: progress" "$(cat /tmp/collect.err)"
+# The probe file's write and read by a program new to it are at least two new keys of learn_seen.
+grep -Eq '^vigil: ([2-9]|[1-9][0-9]+) distinct accesses, map size 16384: above 16384, duplicates may repeat \(never lost\)$' /tmp/collect.err &&
+	ok "collect: the kernel's count of distinct accesses, and the map size" ||
+	not_ok "collect: distinct accesses" "$(cat /tmp/collect.err)"
 grep -q '"path": "/tmp/collect/probe.txt"' /tmp/collected.json &&
 	ok "collect: the access made while collecting is learned" || not_ok "collect: probe learned" "$(cat /tmp/collected.json)"
 grep -q "\"path\": \"$D/in" /tmp/collected.json && not_ok "collect: nothing from before it started" ||
