@@ -242,7 +242,9 @@ static const char *event_attr(const char *key)
 #define IS(name) (strcmp(key, name) == 0)
 	switch (key[0]) {
 	case 'c':
-		return IS("comm") ? "process.executable.name" : NULL;
+		return IS("comm")      ? "process.executable.name"
+		       : IS("cmdline") ? "process.command_line"
+		                       : NULL;
 	case 'g':
 		return IS("gid") ? "vigil.group.id" : IS("generation") ? "vigil.generation" : NULL;
 	case 'n': /* network.peer.address, network.peer.port, network.transport, network.type */

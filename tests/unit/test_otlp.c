@@ -250,7 +250,8 @@ static void test_encode_shapes(void **state)
 	    "{\"n\":2,\"k\":\"event\",\"e\":{\"time\":\"2026-01-02T03:04:06.123456789Z\","
 	    "\"type\":\"exec\",\"verdict\":\"deny\",\"errno\":-1,\"pid\":300000,\"uid\":0,"
 	    "\"path\":\"/tmp/a \\\"b\\u00e9\\n\",\"ok\":true,\"no\":false,\"r\":1.5,"
-	    "\"big\":123456789012345678901234,\"rule\":null,\"x\":{\"a\":[1,2]}},"
+	    "\"big\":123456789012345678901234,\"rule\":null,\"x\":{\"a\":[1,2]},"
+	    "\"cmdline\":\"/tmp/a \\u00e9 -v\"},"
 	    "\"h\":\"00000000000000000000000000000000000000000000000000000000000000bb\"}\n",
 	    "{\"n\":3,\"k\":\"loss\",\"time\":\"2026-01-02T03:04:07Z\",\"source\":\"otlp\","
 	    "\"count\":4,\"total\":9,"
@@ -282,6 +283,7 @@ static void test_encode_shapes(void **state)
 	assert_string_equal(attr(lr, "process.pid"), "(int)");
 	assert_string_equal(attr(lr, "vigil.x"), "{\"a\":[1,2]}");
 	assert_string_equal(attr(lr, "vigil.big"), "123456789012345678901234");
+	assert_string_equal(attr(lr, "process.command_line"), "/tmp/a \xc3\xa9 -v");
 	lr = req->resource_logs[0]->scope_logs[0]->log_records[2];
 	assert_string_equal(lr->event_name, "vigil.log.loss");
 	assert_string_equal(attr(lr, "vigil.loss.source"), "otlp");
