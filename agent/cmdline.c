@@ -147,7 +147,8 @@ int agent_cmdline(const struct vigil_event *e, char *out, size_t size)
 		last.checked_ns = now;
 		last.exe_dev = exe_dev;
 		last.exe_ino = exe_ino;
-		last.len = (int)(n < (ssize_t)sizeof(last.text) ? n : (ssize_t)sizeof(last.text) - 1);
+		last.len =
+		    (int)(n < (ssize_t)sizeof(last.text) ? n : (ssize_t)sizeof(last.text) - 1);
 		memcpy(last.text, out, (size_t)last.len);
 	}
 	return (int)n;
