@@ -59,8 +59,8 @@ void otlp_options_defaults(struct otlp_options *o)
 	o->gzip = true;
 	o->batch_records = 512;
 	o->batch_ms = 200;
-	/* 1024: each record in flight holds about 13 KiB (parsed record, protobuf structs);
-	 * 4096 cost ~53 MiB while catching up and was not cheaper per record (BENCHMARKS.md). */
+	/* 1024: each record in flight holds about 5 KiB (the parsed record, its strings, its
+	 * protobuf); 4096 was not cheaper per record (BENCHMARKS.md). */
 	o->catchup_records = 1024;
 	o->timeout_ms = 10000;
 	o->backoff_ms = 500;
