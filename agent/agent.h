@@ -67,8 +67,18 @@ struct agent {
 	audit_anchor_fn audit_anchor;
 	void *audit_anchor_ctx;
 	struct agent_otlp *otlp; /* the OTLP exporter (agent/otlp_agent.c); NULL when off */
+	bool cmdline; /* events carry "cmdline" when provable (agent/cmdline.c): with OTLP on */
 	struct agent_keys *keys; /* released keys (agent/keyrelease.c); NULL without --kbs-url */
 };
+
+/*
+ * The argv of the process an event names, NULs as spaces, at most AGENT_CMDLINE_MAX - 1 bytes:
+ * its length, or -ESTALE when the process at that pid is not provably the event's (started in
+ * or after the event's clock tick; for exec, not running the event's executable), -ENOENT
+ * (-ESRCH) when it is gone or has none (agent/cmdline.c).
+ */
+#define AGENT_CMDLINE_MAX 4096
+int agent_cmdline(const struct vigil_event *e, char *out, size_t size);
 
 /* Opens and loads the programs and maps; nothing is attached yet. */
 int agent_bpf_open(struct agent *a);

@@ -204,6 +204,79 @@ static bool put_str(struct out *o, const char *key, size_t key_len, const char *
 
 #define PUT_STR(o, key, s, max) put_str(o, key, sizeof(key) - 1, s, max)
 
+/* The length of the valid UTF-8 sequence at s (of at most len bytes) and its code point; 0
+ * when invalid (overlong, a surrogate, above U+10FFFF, cut short). */
+static size_t utf8_at(const unsigned char *s, size_t len, uint32_t *cp)
+{
+	size_t need = s[0] >= 0xf0 ? 4 : s[0] >= 0xe0 ? 3 : s[0] >= 0xc0 ? 2 : 0;
+	static const uint32_t min[] = {0, 0, 0x80, 0x800, 0x10000};
+	uint32_t c;
+
+	if (!need || s[0] > 0xf4 || need > len)
+		return 0;
+	c = s[0] & (0x7f >> need);
+	for (size_t i = 1; i < need; i++) {
+		if ((s[i] & 0xc0) != 0x80)
+			return 0;
+		c = c << 6 | (s[i] & 0x3f);
+	}
+	if (c < min[need] || c > 0x10ffff || (c >= 0xd800 && c < 0xe000))
+		return 0;
+	*cp = c;
+	return need;
+}
+
+/*
+ * A JSON string member from s: valid UTF-8 as \u escapes (the audit log is ASCII), other bytes
+ * as U+FFFD; cut at a character so that the member leaves at least keep bytes of o. False when
+ * cut (the member is still complete JSON).
+ */
+static bool put_utf8(struct out *o, const char *key, size_t key_len, const char *s, size_t len,
+                     size_t keep)
+{
+	static const char hex[] = "0123456789abcdef";
+	const unsigned char *u = (const unsigned char *)s;
+	size_t i = 0;
+
+	put_lit(o, ",\"");
+	put_mem(o, key, key_len);
+	put_lit(o, "\":\"");
+	while (i < len) {
+		uint32_t c = u[i], units[2];
+		size_t n = 1, nu = 1;
+
+		if (c >= 0x80 && !(n = utf8_at(u + i, len - i, &c))) {
+			n = 1;
+			c = 0xfffd;
+		}
+		if (!room(o, keep + 13))
+			break;
+		if (c < 0x80 && plain((unsigned char)c)) {
+			*o->p++ = (char)c;
+		} else if (c == '"' || c == '\\') {
+			o->p[0] = '\\';
+			o->p[1] = (char)c;
+			o->p += 2;
+		} else {
+			units[0] = c;
+			if (c >= 0x10000) {
+				units[0] = 0xd800 + ((c - 0x10000) >> 10);
+				units[1] = 0xdc00 + ((c - 0x10000) & 0x3ff);
+				nu = 2;
+			}
+			for (size_t k = 0; k < nu; k++) {
+				memcpy(o->p, "\\u", 2);
+				for (int sh = 12, d = 2; sh >= 0; sh -= 4, d++)
+					o->p[d] = hex[(units[k] >> sh) & 15];
+				o->p += 6;
+			}
+		}
+		i += n;
+	}
+	*o->p++ = '"';
+	return i >= len;
+}
+
 /* "YYYY-MM-DDTHH:MM:SS.nnnnnnnnnZ"; the seconds are formatted once per second. */
 static void put_time(struct out *o, int64_t real_ns)
 {
@@ -295,6 +368,20 @@ static int format_event(const struct agent *a, const struct vigil_event *e, char
 	put_u64(&o, e->policy_serial);
 	put_lit(&o, ",\"generation\":");
 	put_u64(&o, e->gen);
+	if (a->cmdline) {
+		char argv[AGENT_CMDLINE_MAX];
+		int len = agent_cmdline(e, argv, sizeof(argv));
+
+		/* Absent unless provably the event's process (agent/cmdline.c); cut to what the
+		 * line's buffer holds: the event is worth more than the end of its argv. */
+		size_t left = (size_t)(o.end - o.p);
+
+		/* At most ~1.5 KiB of the line: the size check of agent_event_format's second try.
+		 */
+		if (len > 0 && room(&o, 64) &&
+		    !put_utf8(&o, "cmdline", 7, argv, (size_t)len, left > 1600 ? left - 1536 : 32))
+			put_lit(&o, ",\"cmdline_truncated\":true");
+	}
 	put_lit(&o, "}\n");
 	*o.p = 0;
 	return (int)(o.p - buf);

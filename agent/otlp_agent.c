@@ -114,6 +114,8 @@ int agent_otlp_start(struct agent *a)
 	log_info("otlp: exporting %s to %s (%s%s), cursor %s", ao->o.audit_dir, ao->o.endpoint,
 	         ao->o.json ? "json" : "protobuf", ao->o.gzip ? ", gzip" : "", ao->o.cursor_path);
 	a->otlp = ao;
+	/* The SOC's process.command_line: what the chain's event records carry from now on. */
+	a->cmdline = true;
 	return 0;
 fail:
 	otlp_options_free(&ao->o);

@@ -58,7 +58,7 @@ PARTS=${OTLP_BENCH_PARTS:-backlog live outage} # a subset: OTLP_BENCH_PARTS=outa
 case " $PARTS " in *" backlog "*) {
 	echo "OTLP export, $(nproc) CPUs ($(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | sed 's/^ //')), load $(cut -d' ' -f1-3 /proc/loadavg), $(date -u +%F)"
 	echo
-	echo "**Backlog** ($N event records in the log, then the exporter drains them; batch=512, catch-up requests of up to 4096)"
+	echo "**Backlog** ($N event records in the log, then the exporter drains them; batch=512, catch-up requests of up to 1024)"
 	echo
 	echo "| configuration | records | seconds | records/s | exporter thread CPU per 1,000 records (ms) | bytes sent per record |"
 	echo "|---|---|---|---|---|---|"

@@ -41,6 +41,7 @@ struct otlp_exporter {
 	uint64_t batch_started_ms;
 	uint64_t cursor_n;
 	uint8_t cursor_h[AUDIT_HASH_LEN];
+	uint64_t saved_n, saved_ms; /* the cursor on disk, and when it was written */
 	uint64_t next_metrics_ms;
 	bool warned_bad;
 };
@@ -58,8 +59,8 @@ void otlp_options_defaults(struct otlp_options *o)
 	o->gzip = true;
 	o->batch_records = 512;
 	o->batch_ms = 200;
-	/* 1024: each record in flight holds about 13 KiB (parsed record, protobuf structs);
-	 * 4096 cost ~53 MiB while catching up and was not cheaper per record (BENCHMARKS.md). */
+	/* 1024: each record in flight holds about 5 KiB (the parsed record, its strings, its
+	 * protobuf); 4096 was not cheaper per record (BENCHMARKS.md). */
 	o->catchup_records = 1024;
 	o->timeout_ms = 10000;
 	o->backoff_ms = 500;
@@ -263,7 +264,8 @@ static void source(struct otlp_exporter *x, struct otlp_source_stats *s)
 static void count_record(struct otlp_exporter *x, const struct otlp_rec *r)
 {
 	if (strcmp(r->kind, "event") == 0 && r->event_object) {
-		const char *type = otlp_rec_str(r, "type"), *verdict = otlp_rec_str(r, "verdict");
+		const char *type = otlp_rec_stri(r, r->i_type);
+		const char *verdict = otlp_rec_stri(r, r->i_verdict);
 		int v = verdict ? otlp_verdict_index(verdict) : -1;
 
 		if (type && v >= 0)
@@ -556,19 +558,34 @@ static bool send_range(struct otlp_exporter *x, size_t lo, size_t hi)
 	}
 }
 
+static void save_cursor(struct otlp_exporter *x)
+{
+	int r;
+
+	if (!x->o.cursor_path || x->saved_n == x->cursor_n)
+		return;
+	r = otlp_cursor_write(x->o.cursor_path, x->cursor_n, x->cursor_h);
+	if (r < 0)
+		LOG("writing the cursor %s: %s", x->o.cursor_path, strerror(-r));
+	else
+		x->saved_n = x->cursor_n;
+	x->saved_ms = now_ms(CLOCK_MONOTONIC);
+}
+
 /* Sends the batch until every record is acknowledged or refused; false when stopping. */
 static bool deliver(struct otlp_exporter *x)
 {
 	const struct otlp_rec *last = &x->batch[x->n_batch - 1];
-	int r;
 
 	if (!send_range(x, 0, x->n_batch))
 		return false;
 	audit_unhex(last->hash, AUDIT_HASH_LEN, x->cursor_h);
 	x->cursor_n = last->n;
-	if (x->o.cursor_path &&
-	    (r = otlp_cursor_write(x->o.cursor_path, x->cursor_n, x->cursor_h)) < 0)
-		LOG("writing the cursor %s: %s", x->o.cursor_path, strerror(-r));
+	/* While catching up (full catch-up batches), the cursor is fsynced at most once a second:
+	 * one fsync per request was 6% of the CPU. A crash then resends up to a second of records,
+	 * which delivery at least once allows (receivers deduplicate by vigil.audit.seq). */
+	if (x->n_batch < x->o.catchup_records || now_ms(CLOCK_MONOTONIC) - x->saved_ms >= 1000)
+		save_cursor(x);
 	pthread_mutex_lock(&x->lock);
 	x->st.cursor = x->cursor_n;
 	pthread_mutex_unlock(&x->lock);
@@ -674,7 +691,7 @@ int otlp_exporter_start(const struct otlp_options *o, struct otlp_exporter **ret
 			memset(x->cursor_h, 0, sizeof(x->cursor_h));
 		}
 	}
-	x->st.cursor = x->st.head = x->cursor_n;
+	x->st.cursor = x->st.head = x->saved_n = x->cursor_n;
 	read_origin(x);
 	x->res = (struct otlp_resource){o->service_version, o->host_id, o->host_name, o->tee,
 	                                x->origin[0] ? x->origin : NULL};
@@ -717,6 +734,7 @@ void otlp_exporter_stop(struct otlp_exporter *x)
 	pthread_cond_broadcast(&x->cond);
 	pthread_mutex_unlock(&x->lock);
 	pthread_join(x->thread, NULL);
+	save_cursor(x);
 	free_batch(x);
 	free(x->batch);
 	if (x->follower_open)

@@ -7,6 +7,9 @@
 # bundles, a threshold, or write GEN/bundle.json itself), signs GEN/bundle.json if still missing,
 # and copies GEN to /gen in the guest. After the guest, tests/vm/NAME.post.sh OUT LOG (if present)
 # checks on the host what the guest left in OUT; its lines and counts join the suite's.
+# tests/vm/NAME.host.sh (if present) runs host services around the guest: `start DIR` before it
+# prints extra vigil-vm arguments (e.g. --otlp-forward PORT), `stop DIR` after it; DIR is
+# OUT/host, where post.sh finds what they kept.
 #
 # Environment: VM_SUITES (names, default all; NAME@6.12 runs NAME on that kernel),
 # VIGIL_KERNEL=6.1|6.12 (the guest kernel of the names without @; 6.1 when unset),
@@ -71,10 +74,21 @@ suite_body() {
 	# Side by side, each guest gets one vCPU (the suite's own --smp, later, wins).
 	[ "$jobs" -gt 1 ] && extra="--smp 1 $extra"
 	rm -rf "${out:?}/$s"
+	local host=$top/tests/vm/$name.host.sh rc
+	if [ -f "$host" ]; then
+		mkdir -p "$out/$s/host"
+		extra="$extra $(BUILD=$BUILD bash "$host" start "$out/$s/host")" || {
+			echo "vm suite $s: $name.host.sh start failed"
+			return 1
+		}
+	fi
 	# shellcheck disable=SC2086
 	VIGIL_KERNEL=$(suite_kernel "$s") VIGIL_BUILD=$BUILD "$top/tools/vigil-vm" run "${args[@]}" $extra \
 		--out "$out/$s" --copy "$top/tests/vm:/tests/vm" --copy "$BUILD/guest-tests:/tests/bin" \
 		-- sh /tests/vm/$name.sh
+	rc=$?
+	[ -f "$host" ] && BUILD=$BUILD bash "$host" stop "$out/$s/host"
+	return $rc
 }
 
 # Runs suite $1; its output goes to $out/$1.log, "RC SECONDS" to $out/$1.done (written last).

@@ -13,6 +13,7 @@
 // POST /control with a fault list appends faults; GET /down?ms=T closes the listener for T ms.
 // --max-records N: 413 for a logs request of more than N records; --refuse-seq S: 400 for one
 // holding record S (both before, and without consuming, the fault list).
+// --forward 1: no idle timeouts (a QEMU guestfwd's single connection).
 // --tls DIR: HTTPS, client certificate required. --discard 1 (benchmarks): every /v1/ request answered 200 at once, nothing decoded or kept.
 'use strict';
 
@@ -136,6 +137,15 @@ function listen(port, cb) {
     : http.createServer(handler);
   server.on('tlsClientError', (e) => append('requests.jsonl', { tls_error: String(e.code || e) }));
   server.keepAliveTimeout = 60000;
+  if (args.forward) {
+    // Behind a QEMU guestfwd (tests/vm/otlpfwd.host.sh): QEMU opens ONE connection when the guest
+    // starts, minutes before vigild sends anything, and carries every guest connection over it;
+    // once closed it is gone for good. So no idle, header or request timeout closes it.
+    server.keepAliveTimeout = 0;
+    server.headersTimeout = 0;
+    server.requestTimeout = 0;
+    server.timeout = 0;
+  }
   server.listen(port, '127.0.0.1', cb);
 }
 

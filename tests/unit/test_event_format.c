@@ -4,8 +4,15 @@
 #include "agent/agent.h"
 
 #include <errno.h>
+#include <signal.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
+#include <sys/sysmacros.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
 
 static void fill(struct vigil_event *e)
 {
@@ -133,12 +140,88 @@ static void test_format_string_chunks(void **state)
 	}
 }
 
+static uint64_t boot_ns(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_BOOTTIME, &ts);
+	return (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
+}
+
+/*
+ * process.command_line: a live process that started before the event gets its argv (UTF-8
+ * escaped, invalid bytes as U+FFFD); a pid that is gone, an event before the process started
+ * (a reused pid) and an exec event whose executable the process is not running get none.
+ */
+static void test_cmdline(void **state)
+{
+	struct agent a = {.boot_to_real_ns = 1700000000000000000ll, .cmdline = true};
+	struct vigil_event e;
+	char buf[2048], argv[AGENT_CMDLINE_MAX];
+	struct stat st;
+	pid_t child, gone;
+	int status;
+
+	child = fork();
+	assert_true(child >= 0);
+	if (child == 0) {
+		execl("/bin/sh", "sh", "-c", "sleep 30", "\xc3\xa9\xff\xf0\x9d\x84\x9e\"", NULL);
+		_exit(127);
+	}
+	usleep(100000); /* its exec done, and its start a clock tick behind the event */
+	fill(&e);
+	e.type = VIGIL_EV_FILE;
+	e.pid = (uint32_t)child;
+	e.ts_boot_ns = boot_ns();
+	assert_true(agent_event_format(&a, &e, buf, sizeof(buf)) > 0);
+	assert_non_null(
+	    strstr(buf, ",\"cmdline\":\"sh -c sleep 30 \\u00e9\\ufffd\\ud834\\udd1e\\\"\"}\n"));
+	/* An event older than the process: the pid then was another process's. */
+	e.ts_boot_ns = 1;
+	assert_int_equal(agent_cmdline(&e, argv, sizeof(argv)), -ESTALE);
+	/* An exec event names the executable: the process runs /bin/sh, not the event's. */
+	e.ts_boot_ns = boot_ns();
+	e.type = VIGIL_EV_EXEC;
+	e.dev = 1;
+	e.ino = 2;
+	assert_int_equal(agent_cmdline(&e, argv, sizeof(argv)), -ESTALE);
+	assert_true(agent_event_format(&a, &e, buf, sizeof(buf)) > 0);
+	assert_null(strstr(buf, "cmdline"));
+	assert_int_equal(stat("/bin/sh", &st), 0);
+	e.dev = (uint64_t)major(st.st_dev) << 20 | minor(st.st_dev);
+	e.ino = st.st_ino;
+	assert_true(agent_cmdline(&e, argv, sizeof(argv)) > 0);
+	assert_int_equal(strncmp(argv, "sh -c sleep 30 ", 15), 0);
+	kill(child, SIGKILL);
+	waitpid(child, &status, 0);
+	/* Gone: nothing, not another process's argv. */
+	e.type = VIGIL_EV_FILE;
+	e.pid = (uint32_t)child;
+	e.ts_boot_ns = boot_ns();
+	assert_true(agent_cmdline(&e, argv, sizeof(argv)) < 0);
+	assert_true(agent_event_format(&a, &e, buf, sizeof(buf)) > 0);
+	assert_null(strstr(buf, "cmdline"));
+	gone = fork();
+	assert_true(gone >= 0);
+	if (gone == 0)
+		_exit(0);
+	waitpid(gone, &status, 0);
+	e.pid = (uint32_t)gone;
+	assert_true(agent_cmdline(&e, argv, sizeof(argv)) < 0);
+	/* Off (no OTLP export): no member at all. */
+	a.cmdline = false;
+	e.pid = (uint32_t)getpid();
+	assert_true(agent_event_format(&a, &e, buf, sizeof(buf)) > 0);
+	assert_null(strstr(buf, "cmdline"));
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
 	    cmocka_unit_test(test_format_escapes),
 	    cmocka_unit_test(test_format_rule_and_policy),
 	    cmocka_unit_test(test_format_string_chunks),
+	    cmocka_unit_test(test_cmdline),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

@@ -226,6 +226,75 @@ static const char *attr(Opentelemetry__Proto__Logs__V1__LogRecord *lr, const cha
 	return NULL;
 }
 
+/* The exporter writes log records itself: its bytes must be protobuf-c's for the same message. */
+static void
+assert_repacks(const Opentelemetry__Proto__Collector__Logs__V1__ExportLogsServiceRequest *req,
+               const uint8_t *buf, size_t len)
+{
+	size_t n = protobuf_c_message_get_packed_size(&req->base);
+	uint8_t *again = malloc(n);
+
+	assert_non_null(again);
+	assert_int_equal(n, len);
+	assert_int_equal(protobuf_c_message_pack(&req->base, again), n);
+	assert_memory_equal(again, buf, len);
+	free(again);
+}
+
+/* Records of every shape in one request: they decode, and re-encode to the same bytes. */
+static void test_encode_shapes(void **state)
+{
+	static const char *const lines[] = {
+	    "{\"n\":1,\"k\":\"start\",\"time\":\"2026-01-02T03:04:05Z\",\"version\":\"0.1.0\","
+	    "\"h\":\"00000000000000000000000000000000000000000000000000000000000000aa\"}\n",
+	    "{\"n\":2,\"k\":\"event\",\"e\":{\"time\":\"2026-01-02T03:04:06.123456789Z\","
+	    "\"type\":\"exec\",\"verdict\":\"deny\",\"errno\":-1,\"pid\":300000,\"uid\":0,"
+	    "\"path\":\"/tmp/a \\\"b\\u00e9\\n\",\"ok\":true,\"no\":false,\"r\":1.5,"
+	    "\"big\":123456789012345678901234,\"rule\":null,\"x\":{\"a\":[1,2]},"
+	    "\"cmdline\":\"/tmp/a \\u00e9 -v\"},"
+	    "\"h\":\"00000000000000000000000000000000000000000000000000000000000000bb\"}\n",
+	    "{\"n\":3,\"k\":\"loss\",\"time\":\"2026-01-02T03:04:07Z\",\"source\":\"otlp\","
+	    "\"count\":4,\"total\":9,"
+	    "\"h\":\"00000000000000000000000000000000000000000000000000000000000000cc\"}\n",
+	};
+	static const char *const kinds[] = {"start", "event", "loss"};
+	struct otlp_resource res = {"0.1.0", "hid", "hn", "none", NULL};
+	struct otlp_rec r[3];
+	uint8_t *buf;
+	size_t len;
+	Opentelemetry__Proto__Collector__Logs__V1__ExportLogsServiceRequest *req;
+	Opentelemetry__Proto__Logs__V1__LogRecord *lr;
+
+	for (int i = 0; i < 3; i++) {
+		struct audit_record_view v = {.n = (uint64_t)i + 1, .line = lines[i]};
+
+		v.len = strlen(lines[i]);
+		strcpy(v.kind, kinds[i]);
+		assert_int_equal(otlp_rec_parse(&v, 1000 + (uint64_t)i, &r[i]), 0);
+	}
+	assert_int_equal(otlp_encode_logs(&res, r, 3, false, &buf, &len), 0);
+	req = opentelemetry__proto__collector__logs__v1__export_logs_service_request__unpack(
+	    NULL, len, buf);
+	assert_non_null(req);
+	assert_int_equal(req->resource_logs[0]->scope_logs[0]->n_log_records, 3);
+	lr = req->resource_logs[0]->scope_logs[0]->log_records[1];
+	assert_string_equal(lr->event_name, "vigil.exec.denied");
+	assert_string_equal(attr(lr, "process.executable.path"), "/tmp/a \"b\xc3\xa9\n");
+	assert_string_equal(attr(lr, "process.pid"), "(int)");
+	assert_string_equal(attr(lr, "vigil.x"), "{\"a\":[1,2]}");
+	assert_string_equal(attr(lr, "vigil.big"), "123456789012345678901234");
+	assert_string_equal(attr(lr, "process.command_line"), "/tmp/a \xc3\xa9 -v");
+	lr = req->resource_logs[0]->scope_logs[0]->log_records[2];
+	assert_string_equal(lr->event_name, "vigil.log.loss");
+	assert_string_equal(attr(lr, "vigil.loss.source"), "otlp");
+	assert_repacks(req, buf, len);
+	opentelemetry__proto__collector__logs__v1__export_logs_service_request__free_unpacked(req,
+	                                                                                      NULL);
+	free(buf);
+	for (int i = 0; i < 3; i++)
+		otlp_rec_free(&r[i]);
+}
+
 static void test_encode(void **state)
 {
 	static const char line[] =
@@ -264,6 +333,7 @@ static void test_encode(void **state)
 	assert_string_equal(attr(lr, "vigil.socket.domain"), "(int)");
 	assert_null(attr(lr, "vigil.rule.name")); /* null: absent */
 	assert_null(attr(lr, "process.executable.path"));
+	assert_repacks(req, buf, len);
 	opentelemetry__proto__collector__logs__v1__export_logs_service_request__free_unpacked(req,
 	                                                                                      NULL);
 	free(buf);
@@ -282,6 +352,7 @@ int main(void)
 	    cmocka_unit_test(test_options),        cmocka_unit_test(test_retry_after),
 	    cmocka_unit_test(test_cursor),         cmocka_unit_test(test_follow),
 	    cmocka_unit_test(test_follow_partial), cmocka_unit_test(test_encode),
+	    cmocka_unit_test(test_encode_shapes),
 	};
 
 	return cmocka_run_group_tests_name("otlp", tests, NULL, NULL);
