@@ -87,7 +87,8 @@ static int prio_user(void)
 
 static int ioprio_user(void)
 {
-	if (syscall(SYS_ioprio_set, IOPRIO_WHO_USER, 0, IOPRIO_CLASS_IDLE << IOPRIO_CLASS_SHIFT) < 0)
+	if (syscall(SYS_ioprio_set, IOPRIO_WHO_USER, 0, IOPRIO_CLASS_IDLE << IOPRIO_CLASS_SHIFT) <
+	    0)
 		return fail("ioprio_set IOPRIO_WHO_USER", errno);
 	return 0;
 }
