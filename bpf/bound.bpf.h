@@ -18,6 +18,7 @@
 #define TRACEFS_MAGIC       0x74726163
 #define SYSFS_MAGIC         0x62656572
 #define PROC_SUPER_MAGIC    0x9fa0
+#define BINFMTFS_MAGIC      0x42494e4d
 #define NR_REBOOT           169 /* x86_64 */
 #define REBOOT_CMD_KEXEC    0x45584543
 /* A NOAUDIT probe refused again within this window gives no new event (it is still counted). */
@@ -276,7 +277,8 @@ static __always_inline bool proc_is_sysctl(struct inode *inode)
 /*
  * Opens from the scope that reach past it: every open of a block device, reading too (raw
  * reads and writes under every file system's checks: a disk holds every denied tree), and
- * write-opens of cgroupfs (above), debugfs and tracefs, sysfs, sysctls. Called from the one
+ * write-opens of cgroupfs (above), debugfs and tracefs, sysfs, sysctls, binfmt_misc (a handler
+ * registered there runs for the platform's execs too, as the platform). Called from the one
  * file_open program (bpf/file.bpf.h); every other open returns after a few loads and tests.
  */
 static __always_inline int bound_check_open(struct file *file, struct inode *inode, __u32 type,
@@ -292,7 +294,8 @@ static __always_inline int bound_check_open(struct file *file, struct inode *ino
 		return 0;
 	magic = inode->i_sb->s_magic;
 	if (magic != CGROUP2_SUPER_MAGIC && magic != CGROUP_SUPER_MAGIC && magic != DEBUGFS_MAGIC &&
-	    magic != TRACEFS_MAGIC && magic != SYSFS_MAGIC && magic != PROC_SUPER_MAGIC && !blk)
+	    magic != TRACEFS_MAGIC && magic != SYSFS_MAGIC && magic != PROC_SUPER_MAGIC &&
+	    magic != BINFMTFS_MAGIC && !blk)
 		return 0;
 	cfg = bound_policy(&gen);
 	if (!cfg)

@@ -34,4 +34,18 @@ int BPF_PROG(vigil_task_alloc, struct task_struct *task, unsigned long clone_fla
 	return ret;
 }
 
+/*
+ * flock, fcntl (POSIX and OFD) locks and leases on the trusted base from the scope: a flock of
+ * the audit log's .lock (a read-only open is enough) held across vigild's restart made the new
+ * vigild run without its audit log; a lease delays vigild's write-opens. Not a hot path: only
+ * lock calls reach it.
+ */
+SEC("lsm/file_lock")
+int BPF_PROG(vigil_self_lock, struct file *file, unsigned int cmd, int ret)
+{
+	if (ret)
+		return ret;
+	return self_check_meta(file->f_path.dentry);
+}
+
 char LICENSE[] SEC("license") = "GPL";

@@ -1,0 +1,179 @@
+/* redteam2: probes of tests/vm/redteam2.sh, a second set of routes around vigil's hooks that root
+ * inside the policy's scope would try. Each subcommand is one route.
+ *
+ * Exit status: 0 when the kernel let the route through, 1 when it failed (strerror on stderr, so
+ * "Operation not permitted" is EPERM), 2 on bad usage.
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <arpa/inet.h>
+#include <netinet/in.h>
+#include <signal.h>
+#include <sys/file.h>
+#include <sys/resource.h>
+#include <sys/socket.h>
+#include <sys/syscall.h>
+#include <unistd.h>
+
+#ifndef MSG_FASTOPEN
+#define MSG_FASTOPEN 0x20000000
+#endif
+#define IOPRIO_WHO_USER    3
+#define IOPRIO_CLASS_IDLE  3
+#define IOPRIO_CLASS_SHIFT 13
+
+static int fail(const char *what, int err)
+{
+	fprintf(stderr, "%s: %s\n", what, strerror(err));
+	return 1;
+}
+
+/*
+ * A hard link to a file the scope cannot open, made from an O_PATH descriptor (open(O_PATH) runs
+ * no file_open hook) through /proc/self/fd with AT_SYMLINK_FOLLOW (no capability needed), then a
+ * read of the file through the new name outside the denied tree.
+ */
+static int opath_link(const char *src, const char *dst)
+{
+	char proc[64], buf[256];
+	int fd = open(src, O_PATH), rfd;
+	ssize_t n;
+
+	if (fd < 0)
+		return fail("open O_PATH", errno);
+	snprintf(proc, sizeof(proc), "/proc/self/fd/%d", fd);
+	if (linkat(AT_FDCWD, proc, AT_FDCWD, dst, AT_SYMLINK_FOLLOW) < 0)
+		return fail("linkat /proc/self/fd", errno);
+	rfd = open(dst, O_RDONLY);
+	if (rfd < 0)
+		return fail("open the new name", errno);
+	n = read(rfd, buf, sizeof(buf) - 1);
+	if (n < 0)
+		return fail("read", errno);
+	buf[n] = 0;
+	printf("%s", buf);
+	return 0;
+}
+
+/* TCP fast open: sendto(MSG_FASTOPEN) connects inside tcp_sendmsg, not through connect(2). */
+static int tfo(const char *host, int port)
+{
+	struct sockaddr_in sa = {.sin_family = AF_INET, .sin_port = htons(port)};
+	int s = socket(AF_INET, SOCK_STREAM, 0);
+
+	if (s < 0)
+		return fail("socket", errno);
+	if (inet_pton(AF_INET, host, &sa.sin_addr) != 1)
+		return 2;
+	if (sendto(s, "x", 1, MSG_FASTOPEN, (struct sockaddr *)&sa, sizeof(sa)) < 0)
+		return fail("sendto MSG_FASTOPEN", errno);
+	return 0;
+}
+
+/*
+ * setpriority(PRIO_USER, 0, 19) and ioprio_set(IOPRIO_WHO_USER, 0, idle): every process of uid 0
+ * at once, vigild and PID 1 included. The kernel asks the hook per task and goes on past a
+ * refusal: the call's status says nothing about vigild, the caller reads vigild's values.
+ */
+static int prio_user(void)
+{
+	if (setpriority(PRIO_USER, 0, 19) < 0)
+		return fail("setpriority PRIO_USER", errno);
+	return 0;
+}
+
+static int ioprio_user(void)
+{
+	if (syscall(SYS_ioprio_set, IOPRIO_WHO_USER, 0, IOPRIO_CLASS_IDLE << IOPRIO_CLASS_SHIFT) <
+	    0)
+		return fail("ioprio_set IOPRIO_WHO_USER", errno);
+	return 0;
+}
+
+/* Prints pid's I/O priority (the platform's probe of vigild's after ioprio-user). */
+static int ioprio_get(int pid)
+{
+	long r = syscall(SYS_ioprio_get, 1 /* IOPRIO_WHO_PROCESS */, pid);
+
+	if (r < 0)
+		return fail("ioprio_get", errno);
+	printf("%ld\n", r);
+	return 0;
+}
+
+/*
+ * flock(LOCK_EX) of path opened read-only (a lock needs no write access), waiting for it as long
+ * as it takes, then holding it for secs seconds: vigild's audit writer takes an exclusive flock
+ * of its log directory's .lock at start and refuses to start when another process holds it.
+ */
+static int hold_flock(const char *path, int secs)
+{
+	int fd = open(path, O_RDONLY);
+
+	if (fd < 0)
+		return fail("open", errno);
+	if (flock(fd, LOCK_EX) < 0)
+		return fail("flock", errno);
+	printf("locked\n");
+	sleep(secs);
+	return 0;
+}
+
+/*
+ * A read lease (F_SETLEASE F_RDLCK) on path opened read-only: any later open of it for writing
+ * or truncate blocks for up to fs.lease-break-time (45 s by default) while the holder ignores the
+ * break (SIGIO ignored). Held for secs seconds.
+ */
+static int hold_lease(const char *path, int secs)
+{
+	int fd = open(path, O_RDONLY);
+
+	if (fd < 0)
+		return fail("open", errno);
+	signal(SIGIO, SIG_IGN);
+	if (fcntl(fd, F_SETLEASE, F_RDLCK) < 0)
+		return fail("F_SETLEASE", errno);
+	printf("leased\n");
+	sleep(secs);
+	return 0;
+}
+
+/* prlimit(pid, RLIMIT_CPU, 1 s): the kernel kills pid (SIGXCPU, then SIGKILL) once it used 1 s. */
+static int cpu_limit(int pid)
+{
+	struct rlimit rl = {1, 1};
+
+	if (prlimit(pid, RLIMIT_CPU, &rl, NULL) < 0)
+		return fail("prlimit RLIMIT_CPU", errno);
+	return 0;
+}
+
+int main(int argc, char **argv)
+{
+	const char *cmd = argc > 1 ? argv[1] : "";
+
+	setvbuf(stdout, NULL, _IONBF, 0);
+	if (!strcmp(cmd, "opath-link") && argc == 4)
+		return opath_link(argv[2], argv[3]);
+	if (!strcmp(cmd, "tfo") && argc == 4)
+		return tfo(argv[2], atoi(argv[3]));
+	if (!strcmp(cmd, "prio-user"))
+		return prio_user();
+	if (!strcmp(cmd, "ioprio-user"))
+		return ioprio_user();
+	if (!strcmp(cmd, "ioprio-get") && argc == 3)
+		return ioprio_get(atoi(argv[2]));
+	if (!strcmp(cmd, "flock") && argc == 4)
+		return hold_flock(argv[2], atoi(argv[3]));
+	if (!strcmp(cmd, "lease") && argc == 4)
+		return hold_lease(argv[2], atoi(argv[3]));
+	if (!strcmp(cmd, "cpu-limit") && argc == 3)
+		return cpu_limit(atoi(argv[2]));
+	fprintf(stderr, "usage: redteam2 opath-link SRC DST | tfo HOST PORT | prio-user | "
+	                "ioprio-user | ioprio-get PID | flock PATH SECS | lease PATH SECS | "
+	                "cpu-limit PID\n");
+	return 2;
+}
