@@ -56,6 +56,41 @@ static __always_inline int confine_check_ptrace(struct task_struct *child, unsig
 	return cap_refuse(cfg, gen, CAP_SYS_PTRACE, mode & CONFINE_MODE_NOAUDIT);
 }
 
+/* A refusal of confine_check_task: the event names the target (path "platform_task"). */
+static __noinline int confine_deny_other(__u32 kind, __u32 gen, const struct vigil_policy_cfg *cfg,
+                                         __u32 target_pid)
+{
+	struct vigil_event *e = self_event_start(kind, gen, cfg);
+
+	if (!e)
+		return -EPERM;
+	e->target_pid = target_pid;
+	__builtin_memcpy(e->path, "platform_task\0", 14);
+	event_submit(e);
+	return -EPERM;
+}
+
+/*
+ * A signal, a nice, I/O priority, scheduler, affinity or memory-placement change, or a resource
+ * limit aimed from the scope at a task outside it or at PID 1: refused, as ptrace is. The scope
+ * acts on its own tasks only; otherwise it could stop or kill the platform's daemons (the
+ * service manager that restarts vigild, a log shipper), power the guest off through PID 1's
+ * signals (SIGRTMIN+4), or starve them (nice 19, SCHED_IDLE, RLIMIT_CPU). vigild itself is
+ * guarded before this (self_guard_task, its own event kind).
+ */
+static int confine_check_task(struct task_struct *p, __u32 kind)
+{
+	struct vigil_policy_cfg *cfg;
+	__u32 gen;
+
+	cfg = bound_policy(&gen);
+	if (!cfg)
+		return 0;
+	if (BPF_CORE_READ(p, tgid) != 1 && task_in_scope(cfg, gen, p))
+		return 0;
+	return confine_deny_other(kind, gen, cfg, BPF_CORE_READ(p, tgid));
+}
+
 /* PTRACE_TRACEME from the scope: its parent attaches. The same bounds, parent as tracer. */
 static __always_inline int confine_check_traceme(struct task_struct *parent)
 {

@@ -117,11 +117,18 @@ static __always_inline struct task_struct *task_of_pid(struct pid *pid)
 	return (void *)first - bpf_core_field_offset(struct task_struct, pid_links);
 }
 
-/* A change to task p (scheduling, limits, signals): refused when p is vigild and the caller is
- * neither vigild nor the platform. */
+/*
+ * A change to task p (scheduling, limits, signals): refused when p is vigild and the caller is
+ * neither vigild nor the platform; for any other p, refused from the scope when p is outside it
+ * or PID 1 (confine_check_task).
+ */
+static int confine_check_task(struct task_struct *p, __u32 kind); /* confine.bpf.h */
+
 static __always_inline int self_guard_task(struct task_struct *p, __u32 kind)
 {
-	if (!task_is_vigild(p) || current_is_vigild() || current_is_platform())
+	if (!task_is_vigild(p))
+		return confine_check_task(p, kind); /* any other task outside the scope */
+	if (current_is_vigild() || current_is_platform())
 		return 0;
 	return self_deny(kind, BPF_CORE_READ(p, tgid), 0, 0, NULL);
 }
@@ -270,9 +277,10 @@ static __always_inline int self_check_ptrace(struct task_struct *child, unsigned
 }
 
 /*
- * Signals to vigild, stop and kill included, from the workload. The platform may signal it:
- * that is how an operator stops (SIGTERM: enforcement ends) or restarts (SIGUSR2) vigil on
- * purpose. Signals the kernel sends itself never reach this hook.
+ * Signals to vigild, stop and kill included, from the workload, and from the scope to any task
+ * outside it. The platform may signal vigild: that is how an operator stops (SIGTERM:
+ * enforcement ends) or restarts (SIGUSR2) vigil on purpose. Signals the kernel sends itself
+ * never reach this hook.
  */
 SEC("lsm/task_kill")
 int BPF_PROG(vigil_self_kill, struct task_struct *p, struct kernel_siginfo *info, int sig,
@@ -280,9 +288,9 @@ int BPF_PROG(vigil_self_kill, struct task_struct *p, struct kernel_siginfo *info
 {
 	if (ret)
 		return ret;
-	if (sig == 0 || !task_is_vigild(p) || current_is_vigild() || current_is_platform())
+	if (sig == 0) /* an existence probe delivers nothing */
 		return 0;
-	return self_deny(VIGIL_SELF_SIGNAL, BPF_CORE_READ(p, tgid), 0, 0, NULL);
+	return self_guard_task(p, VIGIL_SELF_SIGNAL);
 }
 
 /* Scheduling of vigild: nice / setpriority, I/O priority, policy and affinity, memory policy. */

@@ -100,6 +100,28 @@ expect_rc "... (no file written by the scope's interpreter)" 1 test -e /tmp/rt2.
 expect_eperm "disable binfmt_misc (status 0) from the scope (closed)" sh -c "echo 0 > $BM/status"
 outside sh -c "echo -1 > $BM/rt2" 2> /dev/null
 
+# --- 5b. Platform processes: signals, limits and scheduling from the scope ---------------------
+# Closed: task_kill, task_setrlimit, task_setnice, task_setioprio, task_setscheduler and
+# task_movememory refuse the scope any task outside it or PID 1 (confine_check_task), as ptrace
+# is; the scope's own tasks stay its own.
+tp=$(outside sh -c 'sleep 120 < /dev/null > /dev/null 2>&1 & echo $!')
+expect_eperm "SIGSTOP a platform process from the scope (closed)" kill -STOP "$tp"
+expect_rc "... it is not stopped" 1 sh -c "grep -q '^State:.*T' /proc/$tp/status"
+expect_self_deny "event: the signal to the platform process" '"protects":"signal"' \
+	"\"target_pid\":$tp" '"path":"platform_task"'
+expect_eperm "SIGKILL a platform process from the scope (closed)" kill -KILL "$tp"
+expect_rc "... it still runs" 0 kill -0 "$tp"
+expect_eperm "prlimit RLIMIT_CPU on a platform process from the scope (closed)" $R2 cpu-limit "$tp"
+expect_self_deny "event: the limit on the platform process" '"protects":"rlimit"' "\"target_pid\":$tp"
+expect_eperm "SIGRTMIN+4 to PID 1 from the scope (closed)" kill -38 1
+expect_eperm "renice PID 1 from the scope (closed)" renice -n 19 -p 1
+expect_rc "... PID 1's nice is unchanged" 0 sh -c 'test "$(cut -d" " -f19 /proc/1/stat)" = 0'
+sleep 120 < /dev/null > /dev/null 2>&1 &
+own=$!
+expect_rc "the scope may renice its own task" 0 renice -n 5 -p "$own"
+expect_rc "the scope may stop and kill its own task" 0 sh -c "kill -STOP $own && kill -KILL $own"
+outside kill "$tp" 2> /dev/null
+
 # --- 6. vigild's audit log lock, held across its restart ------------------------------------
 # The audit writer takes flock(LOCK_EX|LOCK_NB) of /var/log/vigil/.lock at start and, when another
 # process holds it, vigild enforces without the audit log. The scope may open .lock read-only, and
