@@ -164,11 +164,13 @@ chroot "$root" systemctl enable workload-early.service > /dev/null 2>&1
 mount -t proc proc "$root/proc"
 chroot "$root" mkinitramfs -o /boot/initrd.img-"$kver" "$kver" > "$work/mkinitramfs.log" 2>&1 ||
 	{ umount "$root/proc"; die "mkinitramfs in the image failed: $(tail "$work/mkinitramfs.log")"; }
+# Into a file, not a pipe: grep -q would end lsinitramfs by SIGPIPE and pipefail fail the test.
+chroot "$root" lsinitramfs /boot/initrd.img-"$kver" > "$work/initramfs.list"
 umount "$root/proc"
+for f in scripts/init-bottom/vigil usr/sbin/vigild etc/vigil/initramfs/bundle.dsse.json; do
+	grep -qx "$f" "$work/initramfs.list" || die "the initramfs has no $f (the hook did not run?)"
+done
 cp "$root/boot/initrd.img-$kver" "$work/initrd-early.img"
-lsinitramfs "$work/initrd-early.img" 2>/dev/null | grep -q 'scripts/init-bottom/vigil$' ||
-	chroot "$root" lsinitramfs /boot/initrd.img-"$kver" | grep -q 'scripts/init-bottom/vigil$' ||
-	die "the initramfs has no vigil init-bottom script"
 # The real root needs no modules (the initramfs loaded the disk's): keep the disk small.
 rm -rf "$root/lib/modules/$kver"
 mkfs.ext4 -q -F -L vigilroot -d "$root" "$work/disk-early.img" 2G
