@@ -36,7 +36,7 @@ if [ -f /etc/vigil/initramfs/vigild.conf ]; then
 	check "the initramfs's vigild enforced the baseline" \
 		grep -q "policy 'image-test' serial 1 enforcing .*generation 1)" /run/vigil/initramfs.log
 	check "the initramfs's vigild handed the pins to the real root's /usr/sbin/vigild" \
-		grep -q 'handed over: the pins.s vigild is now /root/usr/sbin/vigild' /run/vigil/initramfs.log
+		grep -q 'handed over: the pins. vigild is now /root/usr/sbin/vigild' /run/vigil/initramfs.log
 	check "the initramfs's vigild measured the baseline" \
 		grep -q 'image-test' /run/vigil/measurements.log
 	v_start=$(systemctl show -P ExecMainStartTimestampMonotonic vigild)
