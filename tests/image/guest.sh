@@ -29,6 +29,42 @@ finish() {
 	systemctl poweroff --force --force
 }
 
+if [ -f /etc/vigil/initramfs/vigild.conf ]; then
+	# Boot 3: through the initramfs initramfs-tools built with the package's hook.
+	say "# early boot, uptime $(cut -d' ' -f1 /proc/uptime) s"
+	cat /run/vigil/initramfs.log
+	check "the initramfs's vigild enforced the baseline" \
+		grep -q "policy 'image-test' serial 1 enforcing .*generation 1)" /run/vigil/initramfs.log
+	check "the initramfs's vigild handed the pins to the real root's /usr/sbin/vigild" \
+		grep -q 'handed over: the pins. vigild is now /root/usr/sbin/vigild' /run/vigil/initramfs.log
+	check "the initramfs's vigild measured the baseline" \
+		grep -q 'image-test' /run/vigil/measurements.log
+	v_start=$(systemctl show -P ExecMainStartTimestampMonotonic vigild)
+	e_start=$(systemctl show -P ExecMainStartTimestampMonotonic workload-early)
+	check "the early workload ($e_start us) started before vigild.service ($v_start us)" \
+		test "$e_start" -gt 0 -a "$v_start" -gt "$e_start"
+	st=$(systemctl show -P ExecMainStatus workload-early)
+	check "the early workload's unlisted binary was refused by the initramfs's pins (status $st: 203/EXEC)" \
+		test "$st" = 203
+	check "vigild.service is active" systemctl is-active --quiet vigild
+	check "the real root's vigild adopted the initramfs's pins" \
+		journalctl -b -u vigild --no-pager -o cat -g 'adopting the maps pinned'
+	check "the real root's vigild applied the bundle as generation 2" \
+		journalctl -b -u vigild --no-pager -o cat -g "policy 'image-test' serial 1 enforcing .*generation 2\\)"
+	check "the denial made before vigild.service is in the event log" \
+		bash -c "grep -F /usr/bin/id /var/log/vigil/events.jsonl | grep -q '\"verdict\":\"deny\"'"
+	check "an unlisted binary is refused in the scope" bash -c '! "$@"' _ in_scope_whoami
+	check "a listed binary runs in the scope" in_scope /usr/bin/true
+	out=$(vigil status 2>&1)
+	echo "$out"
+	check "vigil status: generation 2 in force" grep -q '^generation: *2$' <<<"$out"
+	out=$(vigil doctor 2>&1)
+	rc=$?
+	echo "$out"
+	check "vigil doctor is clean after the hand-over (exit $rc)" test "$rc" = 0
+	finish
+fi
+
 boot=$(cat /var/lib/imagetest/boot 2>/dev/null || echo 0)
 boot=$((boot + 1))
 echo "$boot" > /var/lib/imagetest/boot

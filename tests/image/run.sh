@@ -2,13 +2,16 @@
 # The image test: vigil's .deb installed into a debootstrap'd Debian bookworm root, booted in
 # QEMU (TCG) with systemd as PID 1, the bench's guest kernel and a swtpm vTPM. Boot 1: the unit
 # enforces before the workload unit, reload, restart, doctor clean, injected faults. Boot 2:
-# no bpf in lsm= and no vTPM, doctor reports both. Usage: tests/image/run.sh BUILD
+# no bpf in lsm= and no vTPM, doctor reports both. Boot 3: a fresh disk with an early-boot
+# baseline, booted through the initramfs Debian's initramfs-tools built with the package's hook;
+# the initramfs's vigild enforces and hands over to the real root's. Usage: tests/image/run.sh BUILD
 set -euo pipefail
 top=$(cd "$(dirname "$0")/../.." && pwd)
 BUILD=$(cd "${1:-build}" && pwd)
 KDIR=${VIGIL_KERNEL_DIR:-$top/.cache/kernel/current}
 cache=$top/.cache/image
-rootcache=$cache/bookworm-root
+# Named after its package list: a root without initramfs-tools is another cache.
+rootcache=$cache/bookworm-root-irt
 BOOT_LIMIT=${IMAGE_BOOT_LIMIT:-120} # seconds to multi-user under TCG
 work=$BUILD/image
 die() { echo "image: $*" >&2; exit 1; }
@@ -20,8 +23,8 @@ done
 
 # The bookworm root, fetched once with debootstrap (never committed).
 libs="libbpf1,libelf1,libjansson4,liburing2,libtss2-esys-3.0.2-0,libtss2-tctildr0,libtss2-mu0"
-libs="$libs,libtss2-tcti-device0,libcurl4,libprotobuf-c1,libssl3,zlib1g"
-if [ ! -x "$rootcache/lib/systemd/systemd" ]; then
+libs="$libs,libtss2-tcti-device0,libcurl4,libprotobuf-c1,libssl3,zlib1g,initramfs-tools"
+if [ ! -x "$rootcache/lib/systemd/systemd" ] || [ ! -x "$rootcache/usr/sbin/mkinitramfs" ]; then
 	mkdir -p "$cache"
 	rm -rf "$rootcache.tmp"
 	echo "image: debootstrap bookworm into $rootcache"
@@ -128,6 +131,50 @@ add_module() {
 for m in virtio_pci virtio_blk crc32c_generic ext4; do add_module $m; done
 (cd "$ird" && find . | cpio -o -H newc --quiet | gzip -1) > "$work/initrd.gz"
 
+# Boot 3's disk: the same image plus an early-boot baseline in /etc/vigil/initramfs/ (the
+# image's bundle, serial 1) and an initramfs built in the image by initramfs-tools' mkinitramfs,
+# with the guest kernel's modules under /lib/modules/KVER, as an image builder's would be.
+kver=$(basename "$(readlink -f "$KDIR")")
+mkdir -p "$root/etc/vigil/initramfs/trust.d" "$root/lib/modules/$kver" "$root/boot"
+cp "$root/usr/share/doc/vigil/examples/initramfs-vigild.conf" "$root/etc/vigil/initramfs/vigild.conf"
+cp "$gen/bundle-1.json" "$root/etc/vigil/initramfs/bundle.dsse.json"
+cp "$gen/signer.pem" "$root/etc/vigil/initramfs/trust.d/"
+cp -a "$KDIR/modules/." "$root/lib/modules/$kver/"
+cp "$KDIR/config" "$root/boot/config-$kver"
+chroot "$root" depmod "$kver"
+# Only the modules the virtio disk and ext4 root need (MODULES=most would put hundreds into
+# the initramfs and slow the TCG boot); gzip because the minbase root has no zstd.
+printf '%s\n' virtio_pci virtio_blk crc32c_generic ext4 > "$root/etc/initramfs-tools/modules"
+printf 'MODULES=list\nCOMPRESS=gzip\n' > "$root/etc/initramfs-tools/conf.d/imagetest"
+# A unit that tries an unlisted binary before vigild.service starts: only the initramfs's pins
+# can refuse it.
+cat > "$root/etc/systemd/system/workload-early.service" <<'EOF2'
+[Unit]
+Description=Workload that runs an unlisted binary before vigild.service (must be refused)
+DefaultDependencies=no
+Before=vigild.service
+[Service]
+Type=oneshot
+Slice=workload.slice
+ExecStart=/usr/bin/id
+[Install]
+WantedBy=sysinit.target
+EOF2
+chroot "$root" systemctl enable workload-early.service > /dev/null 2>&1
+mount -t proc proc "$root/proc"
+chroot "$root" mkinitramfs -o /boot/initrd.img-"$kver" "$kver" > "$work/mkinitramfs.log" 2>&1 ||
+	{ umount "$root/proc"; die "mkinitramfs in the image failed: $(tail "$work/mkinitramfs.log")"; }
+# Into a file, not a pipe: grep -q would end lsinitramfs by SIGPIPE and pipefail fail the test.
+chroot "$root" lsinitramfs /boot/initrd.img-"$kver" > "$work/initramfs.list"
+umount "$root/proc"
+for f in scripts/init-bottom/vigil usr/sbin/vigild etc/vigil/initramfs/bundle.dsse.json; do
+	grep -qx "$f" "$work/initramfs.list" || die "the initramfs has no $f (the hook did not run?)"
+done
+cp "$root/boot/initrd.img-$kver" "$work/initrd-early.img"
+# The real root needs no modules (the initramfs loaded the disk's): keep the disk small.
+rm -rf "$root/lib/modules/$kver"
+mkfs.ext4 -q -F -L vigilroot -d "$root" "$work/disk-early.img" 2G
+
 swtpm_pid= qemu_pid=
 cleanup() {
 	[ -n "$qemu_pid" ] && kill "$qemu_pid" 2>/dev/null && wait "$qemu_pid" 2>/dev/null
@@ -137,8 +184,8 @@ cleanup() {
 trap cleanup EXIT
 mkdir -p "$work/tpm"
 
-boot() { # N APPEND TPM(yes|no)
-	local n=$1 append=$2 tpm=$3 tpm_args=() t0 deadline
+boot() { # N APPEND TPM(yes|no) [INITRD DISK]
+	local n=$1 append=$2 tpm=$3 initrd=${4:-$work/initrd.gz} disk=${5:-$work/disk.img} tpm_args=() t0 deadline
 	if [ "$tpm" = yes ]; then
 		swtpm socket --tpm2 --tpmstate dir="$work/tpm" --ctrl type=unixio,path="$work/swtpm.sock" \
 			--flags startup-clear > "$work/swtpm.log" 2>&1 &
@@ -149,9 +196,9 @@ boot() { # N APPEND TPM(yes|no)
 	fi
 	t0=$SECONDS
 	qemu-system-x86_64 -accel tcg -cpu max -m 1024 -smp 2 -nodefaults -no-user-config \
-		-kernel "$KDIR/vmlinuz" -initrd "$work/initrd.gz" \
+		-kernel "$KDIR/vmlinuz" -initrd "$initrd" \
 		-append "console=ttyS0 panic=-1 no_timer_check quiet systemd.show_status=false $append" \
-		-drive file="$work/disk.img",if=virtio,format=raw \
+		-drive file="$disk",if=virtio,format=raw \
 		-display none -monitor none -serial file:"$work/console-$n.log" \
 		-serial file:"$work/results-$n.log" -no-reboot "${tpm_args[@]}" \
 		-nic none > "$work/qemu-$n.log" 2>&1 &
@@ -171,6 +218,11 @@ rc=0
 boot 1 "" yes || rc=1
 # The second boot: bpf dropped from the LSM list, no vTPM.
 boot 2 "lsm=landlock,lockdown,yama,apparmor" no || rc=1
+# The third: early boot through initramfs-tools, a fresh disk and a fresh vTPM.
+rm -rf "$work/tpm" && mkdir -p "$work/tpm"
+boot 3 "root=/dev/vda" yes "$work/initrd-early.img" "$work/disk-early.img" || rc=1
+up3=$(sed -n 's/^# early boot, uptime \([0-9.]*\) s/\1/p' "$work/results-3.log" | tr -d '\r')
+echo "image: boot 3 (initramfs-tools) reached the test after ${up3:-?} s of guest uptime"
 # Boot time: from the kernel's start to multi-user.target, as systemd measured it in boot 1.
 up=$(sed -n 's/^# boot 1, uptime \([0-9.]*\) s/\1/p' "$work/results-1.log" | tr -d '\r')
 # Wall-clock time inside TCG depends on the host's load: over the limit on a host busier than
