@@ -11,7 +11,6 @@
 #include <libgen.h>
 #include <limits.h>
 #include <stdio.h>
-#include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
 #include <sys/sysmacros.h>
@@ -269,53 +268,46 @@ static int protect_platform_code(struct agent *a)
 
 /*
  * The generation-0 entries the kernel added for platform code created since the last load
- * (VIGIL_FILE_SELF_CREATED), collected before the paths are protected again: what is still marked
- * afterwards no longer sits at a platform-code path (removed, or replaced by a newer file).
+ * (platform_created), collected before the paths are protected again: what is still marked
+ * VIGIL_FILE_SELF_CREATED afterwards no longer sits at a platform-code path (removed, or replaced
+ * by a newer file). At most VIGIL_MAX_PROTECTED keys (an LRU map).
  */
 struct created_keys {
-	struct vigil_file_key *keys;
+	struct vigil_file_key keys[VIGIL_MAX_PROTECTED];
 	size_t n;
 };
 
-static int collect_created(struct agent *a, struct created_keys *c)
+static void collect_created(struct agent *a, struct created_keys *c)
 {
-	int fd = bpf_map__fd(a->skel->maps.file_rules);
-	struct vigil_file_key key, next, *grown;
-	struct vigil_file_val val;
+	int fd = bpf_map__fd(a->skel->maps.platform_created);
+	struct vigil_file_key key, next;
 	void *prev = NULL;
 
-	c->keys = NULL;
 	c->n = 0;
-	while (bpf_map_get_next_key(fd, prev, &next) == 0) {
+	while (c->n < VIGIL_MAX_PROTECTED && bpf_map_get_next_key(fd, prev, &next) == 0) {
+		c->keys[c->n++] = next;
 		key = next;
 		prev = &key;
-		if (key.gen != 0 || bpf_map_lookup_elem(fd, &key, &val) ||
-		    val.rule_id[VIGIL_FA_SELF_ONLY] != VIGIL_FILE_SELF_CREATED)
-			continue;
-		grown = realloc(c->keys, (c->n + 1) * sizeof(*c->keys));
-		if (!grown)
-			return -ENOMEM;
-		c->keys = grown;
-		c->keys[c->n++] = key;
 	}
-	return 0;
 }
 
 static void drop_created(struct agent *a, const struct created_keys *c)
 {
-	int fd = bpf_map__fd(a->skel->maps.file_rules);
+	int rules = bpf_map__fd(a->skel->maps.file_rules);
+	int created = bpf_map__fd(a->skel->maps.platform_created);
 	struct vigil_file_val val;
 	size_t i, n = 0;
 
 	for (i = 0; i < c->n; i++) {
-		if (bpf_map_lookup_elem(fd, &c->keys[i], &val) ||
+		bpf_map_delete_elem(created, &c->keys[i]);
+		if (bpf_map_lookup_elem(rules, &c->keys[i], &val) ||
 		    val.rule_id[VIGIL_FA_SELF_ONLY] != VIGIL_FILE_SELF_CREATED)
 			continue; /* protected again by its path */
-		if (bpf_map_delete_elem(fd, &c->keys[i]) == 0)
+		if (bpf_map_delete_elem(rules, &c->keys[i]) == 0)
 			n++;
 	}
 	if (n)
-		log_debug("self-protection: %zu stale entries of created platform code dropped", n);
+		log_info("self-protection: %zu stale entries of created platform code dropped", n);
 }
 
 /* A secret: also no open for reading by anyone but vigild (see is_secret in self.bpf.h). */
@@ -446,15 +438,12 @@ int agent_self_protect_maps(struct agent *a)
 	 * when it appeared (bpf/platform.bpf.h); its path now protects it, and the kernel's entries
 	 * for what is gone are dropped (the map has room for VIGIL_MAX_PROTECTED). */
 	if (r == 0) {
-		struct created_keys c;
+		static struct created_keys c; /* 6 KiB: one load at a time, in the main loop */
 
-		/* Out of memory: the stale entries stay until the next load (fail closed). */
-		if (collect_created(a, &c) < 0)
-			c.n = 0;
+		collect_created(a, &c);
 		r = protect_platform_code(a);
 		if (r == 0)
 			drop_created(a, &c);
-		free(c.keys);
 	}
 	/* No policy yet: nothing names a scope, so nothing is taken from anyone. */
 	return r < 0 ? r : protect_system_trees(a, p && !p->scope_guest && !p->system_writable);

@@ -11,6 +11,19 @@
 
 #define S_IFSOCK 0140000
 
+/*
+ * The generation-0 entries platform_protect_inode added since the last load: the agent drops the
+ * ones no platform-code path holds any more without reading all of file_rules. LRU: past
+ * VIGIL_MAX_PROTECTED creations between two loads the oldest keys are forgotten and their
+ * entries stay (fail closed: a freed inode number stays protected).
+ */
+struct {
+	__uint(type, BPF_MAP_TYPE_LRU_HASH);
+	__uint(max_entries, VIGIL_MAX_PROTECTED);
+	__type(key, struct vigil_file_key);
+	__type(value, struct vigil_protect_val);
+} platform_created SEC(".maps");
+
 /* The directories of protected_names, hashed (vigil_name_dir_bit); set by the agent. */
 __u64 name_dir_bits[VIGIL_NAME_DIR_WORDS] = {};
 
@@ -40,7 +53,8 @@ static __always_inline void platform_protect_inode(struct inode *inode, __u32 fl
 	val.rule_id[VIGIL_FA_SELF_ONLY] = VIGIL_FILE_SELF_CREATED;
 	/* Fails open when file_rules is full: the map has room for two policies' rules and
 	 * VIGIL_MAX_PROTECTED self entries, and the next load protects the path by name anyway. */
-	bpf_map_update_elem(&file_rules, &key, &val, BPF_ANY);
+	if (bpf_map_update_elem(&file_rules, &key, &val, BPF_ANY) == 0)
+		bpf_map_update_elem(&platform_created, &key, &pv, BPF_ANY);
 }
 
 /* The protected_names entry of name in the directory dir_inode, or NULL. */
@@ -114,7 +128,8 @@ int BPF_PROG(vigil_platform_instantiate, struct dentry *dentry, struct inode *in
 	key.dev = dir->i_sb->s_dev;
 	key.ino = dir->i_ino;
 	bit = vigil_name_dir_bit(key.dev, key.ino);
-	if (READ_ONCE(name_dir_bits[bit >> 6 & (VIGIL_NAME_DIR_WORDS - 1)]) & (1ull << (bit & 63))) {
+	if (READ_ONCE(name_dir_bits[bit >> 6 & (VIGIL_NAME_DIR_WORDS - 1)]) &
+	    (1ull << (bit & 63))) {
 		pv = platform_name(dir, dentry);
 		if (pv) {
 			platform_protect_inode(inode, pv->flags);

@@ -185,6 +185,10 @@ expect_rc "... in the same process" 0 kill -0 $pid
 expect_eperm "create /etc/ld.so.preload after the re-exec" touch /etc/ld.so.preload
 expect_eperm "a unit in the platform's new /run/systemd/system after the re-exec" \
 	touch /run/systemd/system/evil.service
+expect_eperm "the platform's file in its new /etc/default after the re-exec" sh -c 'echo X=3 >> /etc/default/app'
+# The kernel's entries for what the platform removed since (both /etc/ld.so.preload inodes) went.
+expect_rc "the re-exec's load dropped the entries of removed platform code" 0 \
+	grep -q "stale entries of created platform code dropped" /out/vigild.log
 
 expect_eperm "connect to the service manager's private socket" /t/unixsrv connect /run/systemd/private
 ev "event: systemd private socket" '"protects":"platform_socket"' '"path":"private"' '"comm":"unixsrv"'
