@@ -2,7 +2,8 @@
 # truncate, rename, unlink or chmod what the platform runs (ld.so.preload/cache/conf.d, cron, systemd
 # units, udev rules, modprobe.d, and under this cgroup scope /usr, /lib, /bin), while the platform still can, the workload writes its own files
 # and vigild still re-executes (its loader reads ld.so.preload and ld.so.cache again); nor connect
-# to the service manager's private socket or the system D-Bus (stand-ins made by the platform).
+# to the service manager's private socket, the system D-Bus or a container runtime (stand-ins made
+# by the platform); platform code and sockets the platform creates after vigild's start included.
 # vigil-vm-args: --copy build/guest-tests:/t --copy tests/vm/platform-data/ld.so.cache:/etc/ld.so.cache --copy tests/vm/platform-data/ld.so.conf.d:/etc/ld.so.conf.d --copy tests/vm/platform-data/cron.d:/etc/cron.d --copy tests/vm/platform-data/systemd:/etc/systemd --copy tests/vm/platform-data/udev:/etc/udev --copy tests/vm/platform-data/modprobe.d:/etc/modprobe.d
 . /tests/vm/lib.sh
 pid=$(cat /run/vigild.pid)
