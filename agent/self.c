@@ -40,16 +40,25 @@ static const char *const platform_code[] = {
     "/run/systemd/transient", "/run/systemd/generator", "/lib/systemd", "/usr/lib/systemd",
     "/etc/udev", "/lib/udev", "/usr/lib/udev", "/run/udev/rules.d", "/etc/modprobe.d",
     "/lib/modprobe.d", "/usr/lib/modprobe.d", "/etc/modules", "/etc/modules-load.d", "/etc/init.d",
-    "/etc/inittab", "/etc/rc.local", "/run/systemd/private", "/run/dbus/system_bus_socket",
+    "/etc/inittab", "/etc/rc.local", "/etc/default",
     /* Who logs in as what, and what a platform login runs first. */
     "/etc/passwd", "/etc/shadow", "/etc/group", "/etc/gshadow", "/etc/sudoers", "/etc/sudoers.d",
     "/etc/pam.d", "/etc/security", "/etc/ssh", "/etc/profile", "/etc/profile.d", "/etc/environment",
     "/etc/bash.bashrc", "/root/.profile", "/root/.bashrc", "/root/.bash_profile",
     "/root/.bash_login", "/root/.ssh", NULL};
 
-/* The platform's request sockets: a connect from the scope asks it to run code. */
+/*
+ * The platform's request sockets: a connect from the scope asks it to run code. Platform code
+ * too (the scope may not replace them), and by name: a daemon that starts, or re-creates its
+ * socket, after vigild's start is covered from its bind on (bpf/platform.bpf.h).
+ */
 static const char *const platform_sockets[] = {"/run/systemd/private",
-                                               "/run/dbus/system_bus_socket", NULL};
+                                               "/run/dbus/system_bus_socket",
+                                               "/run/containerd/containerd.sock",
+                                               "/run/docker.sock",
+                                               "/var/run/docker.sock",
+                                               "/run/podman/podman.sock",
+                                               NULL};
 
 /*
  * The OS's code: the platform's under a cgroup scope, unless the policy says
@@ -98,8 +107,18 @@ static int protect_identity(struct agent *a, uint64_t kdev, uint64_t ino, enum p
 		/* Never downgrade a tree (a directory that is both protected and an ancestor). */
 		r = bpf_map_update_elem(bpf_map__fd(a->skel->maps.file_rules), &key, &val,
 		                        BPF_NOEXIST);
-		if (r < 0 && errno == EEXIST)
-			return 0;
+		if (r < 0 && errno == EEXIST) {
+			struct vigil_file_val old;
+
+			/* A tree the kernel added (created since the last load) is dropped after
+			 * this load unless the path makes it one again: it stays an ancestor. */
+			if (bpf_map_lookup_elem(bpf_map__fd(a->skel->maps.file_rules), &key,
+			                        &old) ||
+			    old.rule_id[VIGIL_FA_SELF_ONLY] != VIGIL_FILE_SELF_CREATED)
+				return 0;
+			r = bpf_map_update_elem(bpf_map__fd(a->skel->maps.file_rules), &key, &val,
+			                        BPF_ANY);
+		}
 	} else {
 		for (acc = VIGIL_FA_WRITE; acc <= VIGIL_FA_LINK; acc++)
 			val.action[acc] = VIGIL_ACT_DENY;
@@ -149,12 +168,13 @@ static int protect_tree(struct agent *a, const char *path)
 	return realpath(path, real) ? protect_ancestors(a, real) : 0;
 }
 
-/* A name only the platform may create in the existing directory dir. */
-static int protect_name(struct agent *a, const char *dir, const char *name)
+/* A name only the platform may create in the existing directory dir; flags: VIGIL_NAME_*. */
+static int protect_name(struct agent *a, const char *dir, const char *name, uint32_t flags)
 {
-	struct vigil_protect_val val = {.kind = VIGIL_PROT_TREE};
+	struct vigil_protect_val val = {.kind = VIGIL_PROT_TREE, .flags = flags};
 	struct vigil_name_key key;
 	struct stat st;
+	uint64_t bit;
 
 	if (stat(dir, &st) < 0 || !S_ISDIR(st.st_mode))
 		return 0;
@@ -164,6 +184,10 @@ static int protect_name(struct agent *a, const char *dir, const char *name)
 	key.dev = policy_kdev(st.st_dev);
 	key.dir_ino = st.st_ino;
 	memcpy(key.name, name, strlen(name));
+	/* The directory's filter bit first: a name whose bit is clear is never looked up. */
+	bit = vigil_name_dir_bit(key.dev, key.dir_ino);
+	__atomic_fetch_or(&a->skel->bss->name_dir_bits[bit >> 6], 1ull << (bit & 63),
+	                  __ATOMIC_RELEASE);
 	if (bpf_map_update_elem(bpf_map__fd(a->skel->maps.protected_names), &key, &val, BPF_ANY))
 		return log_error_errno(-errno, "protecting the name %s in %s", name, dir);
 	log_debug("self-protection: name %s in %s", name, dir);
@@ -176,7 +200,7 @@ static int protect_name(struct agent *a, const char *dir, const char *name)
  * the deepest directory that exists, may not be created by the scope: removing the name is
  * already refused, so this only matters for what is absent at start.
  */
-static int protect_platform_path(struct agent *a, const char *path)
+static int protect_platform_path(struct agent *a, const char *path, uint32_t flags)
 {
 	char dir[PATH_MAX], first[VIGIL_NAME_MAX], *slash;
 	const char *name;
@@ -210,34 +234,80 @@ static int protect_platform_path(struct agent *a, const char *path)
 		return log_error_errno(-ENAMETOOLONG, "protecting %s", path);
 	memcpy(first, name, n);
 	first[n] = 0;
-	if ((r = protect_name(a, dir[0] ? dir : "/", first)) < 0)
+	if ((r = protect_name(a, dir[0] ? dir : "/", first, flags)) < 0)
 		return r;
 	return protect_ancestors(a, path);
 }
 
 static int protect_platform_code(struct agent *a)
 {
-	struct vigil_bpf__bss *bss = a->skel->bss;
+	struct vigil_protect_val val = {.kind = VIGIL_PROT_TREE};
+	struct vigil_file_key key;
 	const char *const *s;
 	struct stat st;
-	unsigned int n = 0;
 	int r;
 
 	for (s = platform_code; *s; s++)
-		if ((r = protect_platform_path(a, *s)) < 0)
+		if ((r = protect_platform_path(a, *s, 0)) < 0)
 			return r;
-	_Static_assert(sizeof(platform_sockets) / sizeof(platform_sockets[0]) - 1 <=
-	                   sizeof(bss->platform_sock_ino) / sizeof(bss->platform_sock_ino[0]),
-	               "a slot per platform socket");
 	for (s = platform_sockets; *s; s++) {
+		if ((r = protect_platform_path(a, *s, VIGIL_NAME_SOCKET)) < 0)
+			return r;
 		if (stat(*s, &st) < 0 || !S_ISSOCK(st.st_mode))
-			continue; /* no such daemon on this machine */
-		bss->platform_sock_dev[n] = policy_kdev(st.st_dev);
-		__atomic_store_n(&bss->platform_sock_ino[n], (uint64_t)st.st_ino, __ATOMIC_RELEASE);
+			continue; /* not (yet) there: its name is protected */
+		memset(&key, 0, sizeof(key));
+		key.dev = policy_kdev(st.st_dev);
+		key.ino = st.st_ino;
+		if (bpf_map_update_elem(bpf_map__fd(a->skel->maps.platform_socks), &key, &val,
+		                        BPF_ANY))
+			return log_error_errno(-errno, "protecting the socket %s", *s);
 		log_debug("self-protection: platform socket %s", *s);
-		n++;
 	}
 	return 0;
+}
+
+/*
+ * The generation-0 entries the kernel added for platform code created since the last load
+ * (platform_created), collected before the paths are protected again: what is still marked
+ * VIGIL_FILE_SELF_CREATED afterwards no longer sits at a platform-code path (removed, or replaced
+ * by a newer file). At most VIGIL_MAX_PROTECTED keys (an LRU map).
+ */
+struct created_keys {
+	struct vigil_file_key keys[VIGIL_MAX_PROTECTED];
+	size_t n;
+};
+
+static void collect_created(struct agent *a, struct created_keys *c)
+{
+	int fd = bpf_map__fd(a->skel->maps.platform_created);
+	struct vigil_file_key key, next;
+	void *prev = NULL;
+
+	c->n = 0;
+	while (c->n < VIGIL_MAX_PROTECTED && bpf_map_get_next_key(fd, prev, &next) == 0) {
+		c->keys[c->n++] = next;
+		key = next;
+		prev = &key;
+	}
+}
+
+static void drop_created(struct agent *a, const struct created_keys *c)
+{
+	int rules = bpf_map__fd(a->skel->maps.file_rules);
+	int created = bpf_map__fd(a->skel->maps.platform_created);
+	struct vigil_file_val val;
+	size_t i, n = 0;
+
+	for (i = 0; i < c->n; i++) {
+		bpf_map_delete_elem(created, &c->keys[i]);
+		if (bpf_map_lookup_elem(rules, &c->keys[i], &val) ||
+		    val.rule_id[VIGIL_FA_SELF_ONLY] != VIGIL_FILE_SELF_CREATED)
+			continue; /* protected again by its path */
+		if (bpf_map_delete_elem(rules, &c->keys[i]) == 0)
+			n++;
+	}
+	if (n)
+		log_info("self-protection: %zu stale entries of created platform code dropped", n);
 }
 
 /* A secret: also no open for reading by anyone but vigild (see is_secret in self.bpf.h). */
@@ -363,10 +433,18 @@ int agent_self_protect_maps(struct agent *a)
 	/* PID 1 is the platform: its code is part of the trusted base too. */
 	if (r == 0)
 		r = protect_maps_of(a, "1");
-	/* Again after every policy load: platform code the platform created since becomes a tree
-	 * (a first /etc/ld.so.preload, a unit directory, a daemon's new socket). */
-	if (r == 0)
+	/* Again after every policy load: platform code the platform created since (a first
+	 * /etc/ld.so.preload, a unit directory, a daemon's new socket) was protected by the kernel
+	 * when it appeared (bpf/platform.bpf.h); its path now protects it, and the kernel's entries
+	 * for what is gone are dropped (the map has room for VIGIL_MAX_PROTECTED). */
+	if (r == 0) {
+		static struct created_keys c; /* 6 KiB: one load at a time, in the main loop */
+
+		collect_created(a, &c);
 		r = protect_platform_code(a);
+		if (r == 0)
+			drop_created(a, &c);
+	}
 	/* No policy yet: nothing names a scope, so nothing is taken from anyone. */
 	return r < 0 ? r : protect_system_trees(a, p && !p->scope_guest && !p->system_writable);
 }

@@ -26,6 +26,8 @@ struct {
 	__type(value, struct vigil_file_val);
 } file_rules SEC(".maps");
 
+#include "platform.bpf.h" /* writes file_rules */
+
 struct {
 	__uint(type, BPF_MAP_TYPE_ARRAY);
 	__uint(max_entries, 2);
@@ -527,7 +529,8 @@ int BPF_PROG(vigil_file_rules_mknod, const struct path *dir, struct dentry *dent
 {
 	if (ret)
 		return ret;
-	return self_check_new_name(dir, dentry) ?: file_check_path(dir, NULL, VIGIL_FA_CREATE);
+	return self_check_new_name(dir, dentry, NULL)
+	           ?: file_check_path(dir, NULL, VIGIL_FA_CREATE);
 }
 
 SEC("lsm/path_mkdir")
@@ -536,7 +539,8 @@ int BPF_PROG(vigil_file_rules_mkdir, const struct path *dir, struct dentry *dent
 {
 	if (ret)
 		return ret;
-	return self_check_new_name(dir, dentry) ?: file_check_path(dir, NULL, VIGIL_FA_CREATE);
+	return self_check_new_name(dir, dentry, NULL)
+	           ?: file_check_path(dir, NULL, VIGIL_FA_CREATE);
 }
 
 SEC("lsm/path_symlink")
@@ -545,7 +549,8 @@ int BPF_PROG(vigil_file_rules_symlink, const struct path *dir, struct dentry *de
 {
 	if (ret)
 		return ret;
-	return self_check_new_name(dir, dentry) ?: file_check_path(dir, NULL, VIGIL_FA_CREATE);
+	return self_check_new_name(dir, dentry, NULL)
+	           ?: file_check_path(dir, NULL, VIGIL_FA_CREATE);
 }
 
 SEC("lsm/path_unlink")
@@ -576,7 +581,7 @@ int BPF_PROG(vigil_file_rules_link, struct dentry *old_dentry, const struct path
 	err = file_check_path(new_dir, old_dentry, VIGIL_FA_LINK);
 	if (err)
 		return err;
-	return self_check_new_name(new_dir, new_dentry)
+	return self_check_new_name(new_dir, new_dentry, old_dentry)
 	           ?: file_check_path(new_dir, NULL, VIGIL_FA_CREATE);
 }
 
@@ -591,7 +596,7 @@ int BPF_PROG(vigil_file_rules_rename, const struct path *old_dir, struct dentry 
 	err = file_check_path(old_dir, old_dentry, VIGIL_FA_RENAME);
 	if (err)
 		return err;
-	err = self_check_new_name(new_dir, new_dentry)
+	err = self_check_new_name(new_dir, new_dentry, old_dentry)
 	          ?: file_check_path(new_dir, NULL, VIGIL_FA_CREATE);
 	if (err)
 		return err;

@@ -226,31 +226,6 @@ static __always_inline int self_check_open(struct file *file, struct dentry *d, 
 	return 0;
 }
 
-/*
- * A new name (create, mkdir, mknod, symlink, link or rename target) in dir: refused from the scope
- * when it is a platform-code name not yet created, e.g. /etc/ld.so.preload, which every later
- * dynamically linked start by the platform would load. Existing platform code is a tree entry of
- * generation 0 (file_check_self). One hash lookup per new name, none per open.
- */
-static __always_inline int self_check_new_name(const struct path *dir, struct dentry *dentry)
-{
-	struct vigil_name_key key = {};
-	struct inode *inode = dir->dentry->d_inode;
-
-	/* A longer name cannot equal a listed one (the agent lists none that long). */
-	if (!inode || dentry->d_name.len >= VIGIL_NAME_MAX)
-		return 0;
-	key.dev = inode->i_sb->s_dev;
-	key.dir_ino = inode->i_ino;
-	if (bpf_probe_read_kernel_str(key.name, sizeof(key.name), dentry->d_name.name) < 0)
-		return 0;
-	if (!bpf_map_lookup_elem(&protected_names, &key))
-		return 0;
-	if (current_is_vigild() || current_is_platform())
-		return 0; /* the platform installs and upgrades its own code */
-	return self_deny(VIGIL_SELF_FILE, 0, key.dev, key.dir_ino, dentry);
-}
-
 /* No bpf() for anyone else: it would reach the pinned maps, links and programs. */
 SEC("lsm/bpf")
 int BPF_PROG(vigil_self_bpf, int cmd, union bpf_attr *attr, unsigned int size, int ret)
@@ -372,38 +347,35 @@ int BPF_PROG(vigil_self_prctl, int option, unsigned long arg2, unsigned long arg
 }
 
 /*
- * The platform's request sockets: the service manager's private socket (/run/systemd/private:
- * systemd-run, unit start) and the system D-Bus (/run/dbus/system_bus_socket), by the (dev, ino)
- * of the socket file found at vigild's start (agent/self.c). Unused slots are 0.
+ * The platform's request sockets (agent/self.c platform_sockets: the service manager's private
+ * socket, the system D-Bus, container runtimes) by the (dev, ino) of the socket file: those found
+ * at vigild's start and, by name, those created since (bpf/platform.bpf.h), with the directories
+ * created since on a socket's path (a socket bound in one joins). LRU: a daemon that re-creates
+ * its socket leaves the old inode behind; the live ones are the most recently added.
  */
-#define VIGIL_PLATFORM_SOCKETS 2
-__u64 platform_sock_dev[VIGIL_PLATFORM_SOCKETS] = {};
-__u64 platform_sock_ino[VIGIL_PLATFORM_SOCKETS] = {};
+struct {
+	__uint(type, BPF_MAP_TYPE_LRU_HASH);
+	__uint(max_entries, VIGIL_MAX_PROTECTED);
+	__type(key, struct vigil_file_key);
+	__type(value, struct vigil_protect_val);
+} platform_socks SEC(".maps");
 
 /* A connect from the scope to a platform request socket: asking the platform to run code. */
 static __always_inline int self_check_platform_socket(struct sock *other)
 {
+	struct vigil_file_key key = {};
 	struct dentry *d;
-	__u64 ino, dev;
-	int i;
 
-	/* No platform socket on this machine (the common case without systemd): one load. */
-	if (!READ_ONCE(platform_sock_ino[0]))
-		return 0;
 	d = BPF_CORE_READ((struct unix_sock *)other, path.dentry);
 	if (!d)
 		return 0; /* unbound or abstract: not a socket file */
-	ino = BPF_CORE_READ(d, d_inode, i_ino);
-	dev = BPF_CORE_READ(d, d_sb, s_dev);
-	for (i = 0; i < VIGIL_PLATFORM_SOCKETS; i++) {
-		if (READ_ONCE(platform_sock_ino[i]) != ino ||
-		    READ_ONCE(platform_sock_dev[i]) != dev)
-			continue;
-		if (current_is_vigild() || current_is_platform())
-			return 0;
-		return self_deny(VIGIL_SELF_PLATFORM_SOCKET, 0, dev, ino, d);
-	}
-	return 0;
+	key.ino = BPF_CORE_READ(d, d_inode, i_ino);
+	key.dev = BPF_CORE_READ(d, d_sb, s_dev);
+	if (!bpf_map_lookup_elem(&platform_socks, &key))
+		return 0;
+	if (current_is_vigild() || current_is_platform())
+		return 0;
+	return self_deny(VIGIL_SELF_PLATFORM_SOCKET, 0, key.dev, key.ino, d);
 }
 
 /*

@@ -316,9 +316,34 @@ struct vigil_key_val {
 
 /* protected: self-protection identities, independent of any policy. */
 struct vigil_protect_val {
-	__u32 kind; /* VIGIL_PROT_* */
-	__u32 _pad;
+	__u32 kind;  /* VIGIL_PROT_* */
+	__u32 flags; /* protected_names: VIGIL_NAME_*; 0 elsewhere (was padding) */
 };
+
+/* The name is (or leads to) a platform request socket: what is created there joins platform_socks.
+ */
+#define VIGIL_NAME_SOCKET 1
+
+/*
+ * rule_id[VIGIL_FA_SELF_ONLY] of a generation-0 file_rules entry the kernel added for platform
+ * code created after the load (bpf/platform.bpf.h); the agent's own entries have 0, and the agent
+ * drops what is left marked at the next load (it protects the live paths again first).
+ */
+#define VIGIL_FILE_SELF_CREATED 1
+
+/*
+ * name_dir_bits: one bit per hash of a protected_names directory's (dev, ino): a clear bit
+ * spares d_instantiate the name copy and the hash lookup (the agent sets it, never clears it).
+ */
+#define VIGIL_NAME_DIR_LOG2  10
+#define VIGIL_NAME_DIR_WORDS (1u << (VIGIL_NAME_DIR_LOG2 - 6))
+
+/* name_dir_bits' bit for a directory (see VIGIL_NAME_DIR_LOG2). */
+static inline __u64 vigil_name_dir_bit(__u64 dev, __u64 ino)
+{
+	return (ino * 0x9e3779b97f4a7c15ull + dev * 0xc2b2ae3d27d4eb4full) >>
+	       (64 - VIGIL_NAME_DIR_LOG2);
+}
 
 /*
  * protected_names: a name in a directory that only the platform may create (a platform-code path

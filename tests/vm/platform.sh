@@ -2,7 +2,8 @@
 # truncate, rename, unlink or chmod what the platform runs (ld.so.preload/cache/conf.d, cron, systemd
 # units, udev rules, modprobe.d, and under this cgroup scope /usr, /lib, /bin), while the platform still can, the workload writes its own files
 # and vigild still re-executes (its loader reads ld.so.preload and ld.so.cache again); nor connect
-# to the service manager's private socket or the system D-Bus (stand-ins made by the platform).
+# to the service manager's private socket, the system D-Bus or a container runtime (stand-ins made
+# by the platform); platform code and sockets the platform creates after vigild's start included.
 # vigil-vm-args: --copy build/guest-tests:/t --copy tests/vm/platform-data/ld.so.cache:/etc/ld.so.cache --copy tests/vm/platform-data/ld.so.conf.d:/etc/ld.so.conf.d --copy tests/vm/platform-data/cron.d:/etc/cron.d --copy tests/vm/platform-data/systemd:/etc/systemd --copy tests/vm/platform-data/udev:/etc/udev --copy tests/vm/platform-data/modprobe.d:/etc/modprobe.d
 . /tests/vm/lib.sh
 pid=$(cat /run/vigild.pid)
@@ -10,6 +11,31 @@ ev() {
 	n=$1
 	shift
 	expect_event "$n" '"type":"self"' '"verdict":"deny"' '"reason":"self_protection"' '"errno":1' "$@"
+}
+# ev_new NAME N PATTERN...: within 3 s more than N self-protection refusals contain every
+# PATTERN (N counted before the attempt: an earlier refusal of the same name cannot pass for it).
+ev_count() {
+	cp "$EVENTS" /tmp/.evc 2> /dev/null || : > /tmp/.evc
+	for p in '"type":"self"' '"verdict":"deny"' '"errno":1' "$@"; do
+		grep -F -- "$p" /tmp/.evc > /tmp/.evc2
+		mv /tmp/.evc2 /tmp/.evc
+	done
+	wc -l < /tmp/.evc
+}
+ev_new() {
+	name=$1
+	n=$2
+	shift 2
+	i=0
+	while [ $i -lt 30 ]; do
+		if [ "$(ev_count "$@")" -gt "$n" ]; then
+			ok "$name"
+			return 0
+		fi
+		usleep 100000
+		i=$((i + 1))
+	done
+	not_ok "$name" "no new event with: $*"
 }
 echo x > /tmp/lib.so
 
@@ -86,13 +112,68 @@ expect_rc "the platform creates and removes /etc/ld.so.preload" 0 \
 expect_rc "the platform chmods a unit" 0 outside chmod 644 /etc/systemd/system/getty.service
 expect_rc "the platform makes /run/systemd/system" 0 outside mkdir -p /run/systemd/system
 
-# Stand-ins for the platform's request sockets (the guest has no systemd, no D-Bus): vigild
-# finds them at its next start.
+# Platform code the platform creates after vigild's start is protected from the moment it exists
+# (bpf/platform.bpf.h: d_instantiate of a protected name, the target of the platform's rename),
+# not from vigild's next policy load.
+expect_rc "the platform creates /etc/ld.so.preload (after vigild's start)" 0 \
+	outside sh -c ': > /etc/ld.so.preload'
+n=$(ev_count '"protects":"file"' '"path":"ld.so.preload"' '"comm":"dd"')
+expect_eperm "write the platform's new /etc/ld.so.preload" \
+	dd if=/tmp/lib.so of=/etc/ld.so.preload conv=notrunc
+ev_new "event: write of the new ld.so.preload" "$n" '"protects":"file"' '"path":"ld.so.preload"' '"comm":"dd"'
+expect_eperm "truncate the new /etc/ld.so.preload" truncate -s 1 /etc/ld.so.preload
+n=$(ev_count '"protects":"metadata"' '"path":"ld.so.preload"')
+expect_eperm "chmod the new /etc/ld.so.preload" chmod 666 /etc/ld.so.preload
+ev_new "event: chmod of the new ld.so.preload" "$n" '"protects":"metadata"' '"path":"ld.so.preload"' '"comm":"chmod"'
+n=$(ev_count '"protects":"file"' '"path":"ld.so.preload"' '"comm":"rm"')
+expect_eperm "unlink the new /etc/ld.so.preload" rm -f /etc/ld.so.preload
+ev_new "event: unlink of the new ld.so.preload" "$n" '"protects":"file"' '"path":"ld.so.preload"' '"comm":"rm"'
+expect_eperm "rename the new /etc/ld.so.preload away" mv /etc/ld.so.preload /tmp/preload
+expect_eperm "rename a file over the new /etc/ld.so.preload" sh -c 'echo /tmp/lib.so > /etc/app2.conf && mv /etc/app2.conf /etc/ld.so.preload'
+rm -f /etc/app2.conf
+expect_rc "the new /etc/ld.so.preload is still empty" 0 sh -c 'test -f /etc/ld.so.preload && ! test -s /etc/ld.so.preload'
+expect_rc "the platform still writes it" 0 outside sh -c 'echo >> /etc/ld.so.preload && : > /etc/ld.so.preload'
+# An atomic replace (a temporary renamed over the name), as ldconfig and editors do.
+expect_rc "the platform replaces it by a rename" 0 \
+	outside sh -c ': > /etc/.preload.new && mv /etc/.preload.new /etc/ld.so.preload'
+expect_eperm "write the renamed-in /etc/ld.so.preload" \
+	dd if=/tmp/lib.so of=/etc/ld.so.preload conv=notrunc
+expect_rc "the platform removes it" 0 outside rm /etc/ld.so.preload
+# A directory that did not exist: /etc/default (absent in the guest), a runtime unit directory.
+expect_eperm "create /etc/default (absent)" mkdir /etc/default
+expect_rc "the platform creates /etc/default" 0 outside sh -c 'mkdir /etc/default && echo X=1 > /etc/default/app'
+n=$(ev_count '"protects":"file"' '"path":"default"')
+expect_eperm "a file in the platform's new /etc/default" sh -c 'echo X=2 > /etc/default/evil'
+ev_new "event: create in the new /etc/default (the directory named)" "$n" '"protects":"file"' '"path":"default"'
+expect_eperm "write the platform's file in the new /etc/default" sh -c 'echo X=2 >> /etc/default/app'
+expect_eperm "rename the new /etc/default away" mv /etc/default /etc/default.old
+expect_eperm "a unit in the platform's new /run/systemd/system (no reload since)" \
+	touch /run/systemd/system/evil.service
+expect_rc "the platform creates a unit in it" 0 outside touch /run/systemd/system/ok.service
+
+# Stand-ins for the platform's request sockets (the guest has no systemd, no D-Bus), bound
+# after vigild's start: protected from their bind on (/run/dbus did not exist either).
 outside sh -c '/t/unixsrv listen /run/systemd/private > /dev/null 2>&1 &
 	mkdir -p /run/dbus && /t/unixsrv listen /run/dbus/system_bus_socket > /dev/null 2>&1 &'
 for _ in $(seq 50); do [ -S /run/systemd/private ] && [ -S /run/dbus/system_bus_socket ] && break; usleep 100000; done
-expect_rc "before vigild knows them, the scope reaches the stand-in D-Bus" 0 \
+n=$(ev_count '"protects":"platform_socket"' '"path":"system_bus_socket"')
+expect_eperm "connect to the D-Bus socket the platform bound after vigild's start" \
 	/t/unixsrv connect /run/dbus/system_bus_socket
+ev_new "event: the new D-Bus socket" "$n" '"protects":"platform_socket"' '"path":"system_bus_socket"' '"comm":"unixsrv"'
+expect_eperm "connect to the new service manager socket" /t/unixsrv connect /run/systemd/private
+# Container runtimes, by name: a socket in a directory that did not exist, one in /run.
+expect_eperm "the scope binds its own /run/docker.sock" /t/unixsrv listen /run/docker.sock
+outside sh -c 'mkdir -p /run/containerd && /t/unixsrv listen /run/containerd/containerd.sock > /dev/null 2>&1 &
+	/t/unixsrv listen /run/docker.sock > /dev/null 2>&1 &'
+for _ in $(seq 50); do [ -S /run/containerd/containerd.sock ] && [ -S /run/docker.sock ] && break; usleep 100000; done
+n=$(ev_count '"protects":"platform_socket"' '"path":"containerd.sock"')
+expect_eperm "connect to containerd's new socket (its directory new too)" \
+	/t/unixsrv connect /run/containerd/containerd.sock
+ev_new "event: containerd socket" "$n" '"protects":"platform_socket"' '"path":"containerd.sock"'
+expect_eperm "connect to the new /run/docker.sock" /t/unixsrv connect /run/docker.sock
+expect_eperm "unlink the new /run/docker.sock (to bind its own)" rm -f /run/docker.sock
+expect_rc "the platform connects to the new sockets" 0 outside sh -c \
+	'/t/unixsrv connect /run/containerd/containerd.sock && /t/unixsrv connect /run/docker.sock && /t/unixsrv connect /run/dbus/system_bus_socket'
 
 # vigild still re-executes (and the protection holds across it).
 outside kill -USR2 $pid
@@ -105,6 +186,10 @@ expect_rc "... in the same process" 0 kill -0 $pid
 expect_eperm "create /etc/ld.so.preload after the re-exec" touch /etc/ld.so.preload
 expect_eperm "a unit in the platform's new /run/systemd/system after the re-exec" \
 	touch /run/systemd/system/evil.service
+expect_eperm "the platform's file in its new /etc/default after the re-exec" sh -c 'echo X=3 >> /etc/default/app'
+# The kernel's entries for what the platform removed since (both /etc/ld.so.preload inodes) went.
+expect_rc "the re-exec's load dropped the entries of removed platform code" 0 \
+	grep -q "stale entries of created platform code dropped" /out/vigild.log
 
 expect_eperm "connect to the service manager's private socket" /t/unixsrv connect /run/systemd/private
 ev "event: systemd private socket" '"protects":"platform_socket"' '"path":"private"' '"comm":"unixsrv"'
@@ -115,6 +200,14 @@ expect_eperm "connect through a hard link to the D-Bus socket" sh -c \
 expect_eperm "unlink the D-Bus socket (to bind its own)" rm -f /run/dbus/system_bus_socket
 expect_rc "the platform connects to both" 0 outside sh -c \
 	'/t/unixsrv connect /run/systemd/private && /t/unixsrv connect /run/dbus/system_bus_socket'
+# The daemon re-creates its socket (a new inode), with no reload since.
+expect_rc "the platform re-creates the D-Bus socket" 0 outside sh -c \
+	'rm /run/dbus/system_bus_socket && { /t/unixsrv listen /run/dbus/system_bus_socket > /dev/null 2>&1 & } &&
+	for _ in $(seq 50); do [ -S /run/dbus/system_bus_socket ] && exit 0; usleep 100000; done; exit 1'
+n=$(ev_count '"protects":"platform_socket"' '"path":"system_bus_socket"')
+expect_eperm "connect to the re-created D-Bus socket" /t/unixsrv connect /run/dbus/system_bus_socket
+ev_new "event: the re-created D-Bus socket" "$n" '"protects":"platform_socket"' '"path":"system_bus_socket"'
+expect_rc "the platform connects to the re-created socket" 0 outside /t/unixsrv connect /run/dbus/system_bus_socket
 /t/unixsrv listen /tmp/own.sock > /dev/null 2>&1 &
 own=$!
 for _ in $(seq 50); do [ -S /tmp/own.sock ] && break; usleep 100000; done

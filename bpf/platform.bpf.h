@@ -1,0 +1,146 @@
+/*
+ * Platform code created after the load: a name in protected_names (agent/self.c platform_code,
+ * platform_sockets) is the platform's to create, and what the platform creates there is platform
+ * code from that moment, not from the next policy load. Included by file.bpf.h after file_rules.
+ */
+#ifndef VIGIL_PLATFORM_BPF_H
+#define VIGIL_PLATFORM_BPF_H
+
+#include "common.bpf.h"
+#include "self.bpf.h"
+
+#define S_IFSOCK 0140000
+
+/*
+ * The generation-0 entries platform_protect_inode added since the last load: the agent drops the
+ * ones no platform-code path holds any more without reading all of file_rules. LRU: past
+ * VIGIL_MAX_PROTECTED creations between two loads the oldest keys are forgotten and their
+ * entries stay (fail closed: a freed inode number stays protected).
+ */
+struct {
+	__uint(type, BPF_MAP_TYPE_LRU_HASH);
+	__uint(max_entries, VIGIL_MAX_PROTECTED);
+	__type(key, struct vigil_file_key);
+	__type(value, struct vigil_protect_val);
+} platform_created SEC(".maps");
+
+/* The directories of protected_names, hashed (vigil_name_dir_bit); set by the agent. */
+__u64 name_dir_bits[VIGIL_NAME_DIR_WORDS] = {};
+
+/*
+ * inode becomes a generation-0 tree, as agent/self.c protect_tree makes platform code found at a
+ * load, marked VIGIL_FILE_SELF_CREATED so the next load can drop it once the path is protected
+ * again (or gone). An existing tree entry stays as it is.
+ */
+static __always_inline void platform_protect_inode(struct inode *inode, __u32 flags)
+{
+	struct vigil_file_key key = {};
+	struct vigil_protect_val pv = {.kind = VIGIL_PROT_TREE};
+	struct vigil_file_val val = {};
+	struct vigil_file_val *old;
+	int acc;
+
+	key.dev = inode->i_sb->s_dev;
+	key.ino = inode->i_ino;
+	if (flags & VIGIL_NAME_SOCKET)
+		/* Full (LRU): the least recently added goes, never this one. */
+		bpf_map_update_elem(&platform_socks, &key, &pv, BPF_ANY);
+	old = bpf_map_lookup_elem(&file_rules, &key);
+	if (old && old->action[VIGIL_FA_WRITE])
+		return;
+	for (acc = VIGIL_FA_WRITE; acc <= VIGIL_FA_LINK; acc++)
+		val.action[acc] = VIGIL_ACT_DENY;
+	val.rule_id[VIGIL_FA_SELF_ONLY] = VIGIL_FILE_SELF_CREATED;
+	/* Fails open when file_rules is full: the map has room for two policies' rules and
+	 * VIGIL_MAX_PROTECTED self entries, and the next load protects the path by name anyway. */
+	if (bpf_map_update_elem(&file_rules, &key, &val, BPF_ANY) == 0)
+		bpf_map_update_elem(&platform_created, &key, &pv, BPF_ANY);
+}
+
+/* The protected_names entry of name in the directory dir_inode, or NULL. */
+static __always_inline struct vigil_protect_val *platform_name(struct inode *dir_inode,
+                                                               struct dentry *name)
+{
+	struct vigil_name_key key = {};
+	__u32 len = name->d_name.len;
+
+	/* A longer name cannot equal a listed one (the agent lists none that long). */
+	if (len >= VIGIL_NAME_MAX)
+		return NULL;
+	key.dev = dir_inode->i_sb->s_dev;
+	key.dir_ino = dir_inode->i_ino;
+	if (bpf_probe_read_kernel(key.name, len & (VIGIL_NAME_MAX - 1), name->d_name.name) < 0)
+		return NULL;
+	return bpf_map_lookup_elem(&protected_names, &key);
+}
+
+/*
+ * A new name (create, mkdir, mknod, symlink, link or rename target) in dir: refused from the scope
+ * when it is a platform-code name, e.g. /etc/ld.so.preload, which every later dynamically linked
+ * start by the platform would load. Existing platform code is a tree entry of generation 0
+ * (file_check_self). One hash lookup per new name, none per open. src: the file a link or rename
+ * by the platform puts there (an atomic replace: write a temporary, rename it over the name),
+ * protected before it takes the name; d_instantiate sees only files created under the name.
+ */
+static __always_inline int self_check_new_name(const struct path *dir, struct dentry *dentry,
+                                               struct dentry *src)
+{
+	struct inode *inode = dir->dentry->d_inode;
+	struct vigil_protect_val *pv;
+	struct inode *src_inode;
+
+	if (!inode)
+		return 0;
+	pv = platform_name(inode, dentry);
+	if (!pv)
+		return 0;
+	if (current_is_vigild() || current_is_platform()) {
+		/* The platform installs and upgrades its own code. If the link or rename then
+		 * fails, the file stays protected until the next load: the platform's anyway. */
+		src_inode = src ? src->d_inode : NULL;
+		if (src_inode)
+			platform_protect_inode(src_inode, pv->flags);
+		return 0;
+	}
+	return self_deny(VIGIL_SELF_FILE, 0, inode->i_sb->s_dev, inode->i_ino, dentry);
+}
+
+/*
+ * A dentry gets its inode: a create, mkdir, mknod, a unix socket's bind, or a lookup that brings
+ * the inode in from disk. Runs on every dcache miss (not on every open), so the common case is a
+ * bit test on the directory: the name is copied and looked up only in a directory protected_names
+ * lists. The scope cannot create a protected name (self_check_new_name), so what appears under
+ * one is the platform's: its code or its request socket, protected from the moment it exists.
+ */
+SEC("lsm/d_instantiate")
+int BPF_PROG(vigil_platform_instantiate, struct dentry *dentry, struct inode *inode)
+{
+	struct vigil_protect_val *pv;
+	struct vigil_file_key key = {};
+	struct inode *dir;
+	__u64 bit;
+
+	if (!inode)
+		return 0;
+	dir = dentry->d_parent->d_inode;
+	if (!dir)
+		return 0; /* an anonymous root (open_by_handle_at): no name in a directory */
+	key.dev = dir->i_sb->s_dev;
+	key.ino = dir->i_ino;
+	bit = vigil_name_dir_bit(key.dev, key.ino);
+	if (READ_ONCE(name_dir_bits[bit >> 6 & (VIGIL_NAME_DIR_WORDS - 1)]) &
+	    (1ull << (bit & 63))) {
+		pv = platform_name(dir, dentry);
+		if (pv) {
+			platform_protect_inode(inode, pv->flags);
+			return 0;
+		}
+	}
+	/* A socket bound in a directory created on a platform socket's path since the load
+	 * (/run/containerd/containerd.sock when /run/containerd was absent). */
+	if ((inode->i_mode & S_IFMT) == S_IFSOCK && bpf_map_lookup_elem(&platform_socks, &key))
+		platform_protect_inode(inode, VIGIL_NAME_SOCKET);
+	return 0;
+}
+
+#endif
