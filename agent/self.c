@@ -41,6 +41,13 @@ static const char *const platform_code[] = {
     "/etc/udev", "/lib/udev", "/usr/lib/udev", "/run/udev/rules.d", "/etc/modprobe.d",
     "/lib/modprobe.d", "/usr/lib/modprobe.d", "/etc/modules", "/etc/modules-load.d", "/etc/init.d",
     "/etc/inittab", "/etc/rc.local", "/etc/default",
+    /* Run as the platform by its daemons and by the kernel: logrotate's postrotate scripts,
+     * request-key's helpers, binfmt_misc and sysctl settings applied at boot, tmpfiles' rules,
+     * login banners, package-manager and kernel-install hooks, network hooks. */
+    "/etc/logrotate.conf", "/etc/logrotate.d", "/etc/request-key.conf", "/etc/request-key.d",
+    "/etc/binfmt.d", "/etc/sysctl.conf", "/etc/sysctl.d", "/etc/tmpfiles.d", "/etc/update-motd.d",
+    "/etc/apt/apt.conf.d", "/etc/kernel", "/etc/initramfs-tools", "/etc/network",
+    "/etc/NetworkManager/dispatcher.d", "/etc/dhcp",
     /* Who logs in as what, and what a platform login runs first. */
     "/etc/passwd", "/etc/shadow", "/etc/group", "/etc/gshadow", "/etc/sudoers", "/etc/sudoers.d",
     "/etc/pam.d", "/etc/security", "/etc/ssh", "/etc/profile", "/etc/profile.d", "/etc/environment",

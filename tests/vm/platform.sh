@@ -150,6 +150,15 @@ expect_eperm "rename the new /etc/default away" mv /etc/default /etc/default.old
 expect_eperm "a unit in the platform's new /run/systemd/system (no reload since)" \
 	touch /run/systemd/system/evil.service
 expect_rc "the platform creates a unit in it" 0 outside touch /run/systemd/system/ok.service
+# Code the platform's daemons and the kernel run as the platform (absent in the guest):
+# logrotate's postrotate scripts, request-key helpers, sysctl and binfmt settings applied at
+# boot, network hooks.
+for d in /etc/logrotate.d /etc/sysctl.d /etc/binfmt.d /etc/network/if-up.d; do
+	expect_eperm "create $d (platform code, absent)" mkdir -p $d
+done
+expect_eperm "create /etc/request-key.conf (platform code, absent)" sh -c 'echo x > /etc/request-key.conf'
+expect_rc "the platform creates /etc/logrotate.d/app" 0 outside sh -c 'mkdir -p /etc/logrotate.d && echo "/var/log/app {}" > /etc/logrotate.d/app'
+expect_eperm "write the platform's new /etc/logrotate.d/app" sh -c 'echo "postrotate" >> /etc/logrotate.d/app'
 
 # Stand-ins for the platform's request sockets (the guest has no systemd, no D-Bus), bound
 # after vigild's start: protected from their bind on (/run/dbus did not exist either).
