@@ -266,6 +266,20 @@ static const char *event_attr(const char *key)
 #undef IS
 }
 
+/*
+ * A record member sent as no attribute: the time (the record's own field), a non-event
+ * record's n, k and h (sent as vigil.audit.*), and an event's uid and path (sent under their
+ * semantic-convention names). Both writers (protobuf-c and the direct one) ask this.
+ */
+static bool member_skipped(const char *key, bool ev, bool event)
+{
+	if (strcmp(key, "time") == 0)
+		return true;
+	if (!ev && (strcmp(key, "n") == 0 || strcmp(key, "k") == 0 || strcmp(key, "h") == 0))
+		return true;
+	return event && (strcmp(key, "uid") == 0 || strcmp(key, "path") == 0);
+}
+
 static void build_record(struct lr_store *s, const struct otlp_rec *r, const char *origin)
 {
 	const char *sev_text, *type = otlp_rec_stri(r, r->i_type);
@@ -305,11 +319,7 @@ static void build_record(struct lr_store *s, const struct otlp_rec *r, const cha
 		const struct otlp_member *m = &r->m[k];
 		const char *key = m->key, *attr;
 
-		if (strcmp(key, "time") == 0 ||
-		    (!ev &&
-		     (strcmp(key, "n") == 0 || strcmp(key, "k") == 0 || strcmp(key, "h") == 0)))
-			continue;
-		if (event && (strcmp(key, "uid") == 0 || strcmp(key, "path") == 0))
+		if (member_skipped(key, ev, event))
 			continue;
 		if (ev && (attr = event_attr(key))) {
 			add_member(s, attr, m);
@@ -770,11 +780,7 @@ static int write_record(struct wbuf *b, const struct otlp_rec *r, const char *or
 		const struct otlp_member *m = &r->m[k];
 		const char *key = m->key, *attr;
 
-		if (strcmp(key, "time") == 0 ||
-		    (!ev &&
-		     (strcmp(key, "n") == 0 || strcmp(key, "k") == 0 || strcmp(key, "h") == 0)))
-			continue;
-		if (event && (strcmp(key, "uid") == 0 || strcmp(key, "path") == 0))
+		if (member_skipped(key, ev, event))
 			continue;
 		if (ev && (attr = event_attr(key))) {
 			w_member(&w, attr, NULL, m);
