@@ -14,7 +14,11 @@
 #define CONFINE_MODE_ATTACH  0x02
 #define CONFINE_MODE_NOAUDIT 0x04
 
-/* A refusal about another task (enum vigil_self_kind kind), with the target's pid. */
+/*
+ * A refusal about another task (enum vigil_self_kind kind), with the target's pid; the path says
+ * which check refused: "ptrace" (confine_check_ptrace/traceme) or "platform_task"
+ * (confine_check_task).
+ */
 static __noinline int confine_deny_task(__u32 kind, __u32 gen, const struct vigil_policy_cfg *cfg,
                                         __u32 target_pid, bool noaudit)
 {
@@ -28,7 +32,10 @@ static __noinline int confine_deny_task(__u32 kind, __u32 gen, const struct vigi
 	if (!e)
 		return -EPERM;
 	e->target_pid = target_pid;
-	__builtin_memcpy(e->path, "ptrace\0", 7);
+	if (kind == VIGIL_SELF_PTRACE)
+		__builtin_memcpy(e->path, "ptrace\0", 7);
+	else
+		__builtin_memcpy(e->path, "platform_task\0", 14);
 	event_submit(e);
 	return -EPERM;
 }
@@ -56,20 +63,6 @@ static __always_inline int confine_check_ptrace(struct task_struct *child, unsig
 	return cap_refuse(cfg, gen, CAP_SYS_PTRACE, mode & CONFINE_MODE_NOAUDIT);
 }
 
-/* A refusal of confine_check_task: the event names the target (path "platform_task"). */
-static __noinline int confine_deny_other(__u32 kind, __u32 gen, const struct vigil_policy_cfg *cfg,
-                                         __u32 target_pid)
-{
-	struct vigil_event *e = self_event_start(kind, gen, cfg);
-
-	if (!e)
-		return -EPERM;
-	e->target_pid = target_pid;
-	__builtin_memcpy(e->path, "platform_task\0", 14);
-	event_submit(e);
-	return -EPERM;
-}
-
 /*
  * A signal, a nice, I/O priority, scheduler, affinity or memory-placement change, or a resource
  * limit aimed from the scope at a task outside it or at PID 1: refused, as ptrace is. The scope
@@ -88,7 +81,7 @@ static int confine_check_task(struct task_struct *p, __u32 kind)
 		return 0;
 	if (BPF_CORE_READ(p, tgid) != 1 && task_in_scope(cfg, gen, p))
 		return 0;
-	return confine_deny_other(kind, gen, cfg, BPF_CORE_READ(p, tgid));
+	return confine_deny_task(kind, gen, cfg, BPF_CORE_READ(p, tgid), false);
 }
 
 /* PTRACE_TRACEME from the scope: its parent attaches. The same bounds, parent as tracer. */
