@@ -143,6 +143,7 @@ read -r -a start_order <<< "$(for i in "${!order[@]}"; do
 	printf '%s %d %s\n' "$(expected_secs "$s")" "$i" "$s"
 done | sort -k1,1nr -k2,2n | awk '{ printf "%s ", $3 }')"
 [ "$jobs" = 1 ] && start_order=("${order[@]}")
+[ "$jobs" -gt 1 ] && echo "vm: start order (longest expected first): ${start_order[*]}"
 
 pids=()
 cleanup() {
