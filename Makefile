@@ -34,6 +34,7 @@ CFLAGS    += -I$(BUILD)/gen
 
 OBJS      := $(LIB_SRCS:%.c=$(BUILD)/obj/%.o)
 SAN_OBJS  := $(LIB_SRCS:%.c=$(BUILD)/san/%.o)
+FUZZ_OBJS := $(LIB_SRCS:%.c=$(BUILD)/fuzzobj/%.o)
 TOOL_OBJS := $(TOOL_SRCS:%.c=$(BUILD)/obj/%.o)
 
 BPF_OBJ  := $(BUILD)/bpf/vigil.bpf.o
@@ -89,7 +90,7 @@ $(BUILD)/gen/%.pb-c.c $(BUILD)/gen/%.pb-c.h: proto/%.proto
 	@echo "  PROTOC  $<"
 	$(Q)protoc-c --c_out=$(BUILD)/gen -Iproto $<
 
-$(OBJS) $(SAN_OBJS) $(TOOL_OBJS): | $(PROTO_C:.c=.h)
+$(OBJS) $(SAN_OBJS) $(FUZZ_OBJS) $(TOOL_OBJS): | $(PROTO_C:.c=.h)
 
 $(BUILD)/obj/%.o: %.c | $(SKEL)
 	$(Q)mkdir -p $(@D)
@@ -134,12 +135,24 @@ check: deps
 check-unit: all $(UNIT_BINS)
 	$(Q)tests/run-unit.sh $(BUILD) $(UNIT_BINS)
 
-# libFuzzer targets: clang, ASan + UBSan, linked against the library sources directly.
-$(BUILD)/fuzz/fuzz_%: tests/fuzz/fuzz_%.c $(LIB_SRCS) | $(SKEL)
+# libFuzzer targets: clang, ASan + UBSan. The library is compiled once for all of them
+# (coverage-instrumented objects in an archive, one compiler per source under -j), not once per
+# target in a single serial compiler run.
+FUZZ_CFLAGS := -g -O1 -std=gnu11 $(DEFS) -I. -I$(BUILD)/bpf -I$(BUILD)/gen $(PKG_CFLAGS)
+
+$(BUILD)/fuzzobj/%.o: %.c | $(SKEL)
+	$(Q)mkdir -p $(@D)
+	@echo "  CC fuzz $@"
+	$(Q)$(CLANG) $(FUZZ_CFLAGS) -fsanitize=fuzzer-no-link,address,undefined -MMD -MP -c $< -o $@
+
+$(BUILD)/libvigil-fuzz.a: $(FUZZ_OBJS)
+	$(Q)rm -f $@ && ar rcs $@ $^
+
+$(BUILD)/fuzz/fuzz_%: tests/fuzz/fuzz_%.c $(BUILD)/libvigil-fuzz.a | $(SKEL)
 	$(Q)mkdir -p $(@D)
 	@echo "  FUZZ    $@"
-	$(Q)$(CLANG) -g -O1 -std=gnu11 $(DEFS) -I. -I$(BUILD)/bpf -I$(BUILD)/gen $(PKG_CFLAGS) \
-		-fsanitize=fuzzer,address,undefined -o $@ $< $(LIB_SRCS) $(LDLIBS)
+	$(Q)$(CLANG) $(FUZZ_CFLAGS) -fsanitize=fuzzer,address,undefined -o $@ $< \
+		$(BUILD)/libvigil-fuzz.a $(LDLIBS)
 
 check-fuzz: $(FUZZ_BINS)
 	$(Q)tests/run-fuzz.sh $(BUILD) $(FUZZ_BINS)
@@ -232,4 +245,4 @@ check-image: all kernel
 clean:
 	rm -rf $(BUILD)
 
--include $(OBJS:.o=.d) $(SAN_OBJS:.o=.d) $(TOOL_OBJS:.o=.d) $(BUILD)/obj/agent/vigild.d $(BUILD)/obj/kbs/vigil-kbs.d
+-include $(OBJS:.o=.d) $(SAN_OBJS:.o=.d) $(FUZZ_OBJS:.o=.d) $(TOOL_OBJS:.o=.d) $(BUILD)/obj/agent/vigild.d $(BUILD)/obj/kbs/vigil-kbs.d

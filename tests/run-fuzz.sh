@@ -14,7 +14,7 @@ for f in "$@"; do
 	cp -n "$top/tests/fuzz/corpus/$name"/* "$work/corpus/" 2>/dev/null
 	if "$f" -runs="$runs" -max_len=65536 -artifact_prefix="$work/" "$work/corpus" > "$work/log" 2>&1; then
 		pass=$((pass + 1))
-		echo "ok - fuzz $name: $(grep -o 'Done [0-9]* runs.*' "$work/log")"
+		echo "ok - fuzz $name: $(grep -a -o 'Done [0-9]* runs.*' "$work/log")"
 	else
 		fail=$((fail + 1))
 		echo "not ok - fuzz $name: see $work/log"

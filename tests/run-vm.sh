@@ -16,7 +16,8 @@
 # VM_JOBS=N (default 1): N suites side by side, each in its own guest (-smp 1), swtpm and
 # work directories. Every suite's output is kept in BUILD/vm/NAME.log and printed whole, in
 # the order of VM_SUITES, as soon as it and the suites before it are done. Suites that start
-# first are the longest of the previous run (BUILD/vm/NAME.secs), so the slowest do not end last.
+# first are the longest of the previous run (BUILD/vm/NAME.secs, else tests/vm/suite-secs.txt),
+# so the slowest do not end last.
 set -uo pipefail
 top=$(cd "$(dirname "$0")/.." && pwd)
 cd "$top"
@@ -129,12 +130,20 @@ report() {
 order=($suites)
 n=${#order[@]}
 for s in "${order[@]}"; do rm -f "$out/$s.done"; done
-# Start order: longest previous run first (unknown ones count as long), ties in listed order.
+# Start order (longest-processing-time first): the previous passing run here, else the committed
+# table tests/vm/suite-secs.txt (a fresh clone), else unknown = longest; ties in listed order.
+expected_secs() {
+	local t
+	t=$(cat "$out/$1.secs" 2>/dev/null) ||
+		t=$(awk -v s="$1" '$1 == s { print $2 }' "$top/tests/vm/suite-secs.txt" 2>/dev/null)
+	echo "${t:-100000}"
+}
 read -r -a start_order <<< "$(for i in "${!order[@]}"; do
 	s=${order[$i]}
-	printf '%s %d %s\n' "$(cat "$out/$s.secs" 2>/dev/null || echo 100000)" "$i" "$s"
+	printf '%s %d %s\n' "$(expected_secs "$s")" "$i" "$s"
 done | sort -k1,1nr -k2,2n | awk '{ printf "%s ", $3 }')"
 [ "$jobs" = 1 ] && start_order=("${order[@]}")
+[ "$jobs" -gt 1 ] && echo "vm: start order (longest expected first): ${start_order[*]}"
 
 pids=()
 cleanup() {
