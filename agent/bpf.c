@@ -1,6 +1,7 @@
 /* Opens, loads and attaches the vigil BPF object and reads its counters. */
 #include "agent/agent.h"
 #include "lib/log.h"
+#include "lib/util.h"
 
 #include <bpf/libbpf.h>
 #include <bpf/bpf.h>
@@ -19,6 +20,7 @@ static int libbpf_print(enum libbpf_print_level level, const char *fmt, va_list 
 int agent_bpf_open(struct agent *a)
 {
 	struct vigil_bpf *skel;
+	uint64_t t0;
 	int r;
 
 	libbpf_set_print(libbpf_print);
@@ -40,6 +42,7 @@ int agent_bpf_open(struct agent *a)
 	if (r < 0)
 		goto err_destroy;
 	skel->rodata->key_free_hooked = bpf_program__autoload(skel->progs.vigil_key_free);
+	t0 = vigil_clock_ns(CLOCK_MONOTONIC);
 	r = vigil_bpf__load(skel);
 	if (r < 0) {
 		log_error_errno(r, "loading the BPF programs (is the BPF LSM active? "
@@ -51,6 +54,9 @@ int agent_bpf_open(struct agent *a)
 		                    skel->data->abi_version, VIGIL_ABI_VERSION);
 		goto err_destroy;
 	}
+	/* The kernel verifies every program here: most of a start under emulation (TCG). */
+	log_info("BPF object loaded in %.1f ms",
+	         (double)(vigil_clock_ns(CLOCK_MONOTONIC) - t0) / 1e6);
 	/* Exempt ourselves before any program runs. */
 	__atomic_store_n(&skel->bss->agent_tgid, (uint32_t)getpid(), __ATOMIC_RELEASE);
 	a->skel = skel;

@@ -326,6 +326,7 @@ static int measure_audit_anchor(void *ctx, const char *content_type, const void 
 static int run(struct agent *a, char **argv)
 {
 	struct policy_error err = {0};
+	uint64_t t_start = vigil_clock_ns(CLOCK_MONOTONIC);
 	int r;
 
 	/* One clear line per unmet kernel requirement, before libbpf's verbose failure. */
@@ -372,6 +373,8 @@ static int run(struct agent *a, char **argv)
 		r = EXIT_RUNTIME;
 		goto out_events;
 	}
+	log_info("enforcing and ready %.1f ms after start",
+	         (double)(vigil_clock_ns(CLOCK_MONOTONIC) - t_start) / 1e6);
 	agent_notify_ready(a);
 	/* The initramfs's vigild: the policy enforces from the pins; the real root's vigild takes
 	 * them over once this one has closed everything (as a stop would) and handed over. */
