@@ -2,8 +2,9 @@
 # Routes: a file created in a denied tree after the load taken out by a hard link (ln, O_PATH +
 # /proc/self/fd linkat) or a rename; TCP fast open to a denied host; setpriority/ioprio_set over
 # every uid-0 process (PRIO_USER, IOPRIO_WHO_USER) reaching vigild; vigild's /proc/PID/autogroup;
-# a read lease on vigil's checkpoint file; binfmt_misc register (bound_check_open); a flock of the
-# audit log's .lock across vigild's restart (file_lock).
+# a read lease on vigil's checkpoint file; binfmt_misc register (bound_check_open); SIGIO owners
+# (F_SETOWN and the like) naming PID 1 or a platform process; a flock of the audit log's .lock
+# across vigild's restart (file_lock).
 # vigil-vm-args: --copy build/guest-tests:/t --copy .cache/kernel/current/modules/kernel/fs/binfmt_misc.ko:/lib/modules/binfmt_misc.ko --timeout 900
 . /tests/vm/lib.sh
 R2=/t/redteam2
@@ -120,6 +121,30 @@ sleep 120 < /dev/null > /dev/null 2>&1 &
 own=$!
 expect_rc "the scope may renice its own task" 0 renice -n 5 -p "$own"
 expect_rc "the scope may stop and kill its own task" 0 sh -c "kill -STOP $own && kill -KILL $own"
+
+# --- 5c. SIGIO owners: a signal the kernel sends on I/O, not through task_kill -----------------
+# F_SETOWN (or F_SETOWN_EX, FIOSETOWN, SIOCSPGRP) names whom send_sigio signals when an O_ASYNC
+# file gets data, F_SETSIG which signal: SIGRTMIN+4 to a systemd PID 1 powers the guest off.
+# Closed: the scope may set no owner but itself (file_fcntl, file_ioctl: confine_check_owner).
+expect_eperm "F_SETOWN of an O_ASYNC pipe to PID 1 from the scope (closed)" $R2 sigio fcntl 1 0
+expect_self_deny "event: the SIGIO owner PID 1" '"protects":"signal"' '"target_pid":1' \
+	'"path":"platform_task"' '"comm":"redteam2"'
+expect_eperm "F_SETOWN to a platform process + F_SETSIG SIGSTOP + write (closed)" \
+	$R2 sigio fcntl "$tp" 19
+expect_rc "... it is not stopped" 1 sh -c "grep -q '^State:.*T' /proc/$tp/status"
+expect_self_deny "event: the SIGIO owner, a platform process" '"protects":"signal"' \
+	"\"target_pid\":$tp" '"comm":"redteam2"'
+expect_eperm "F_SETOWN to a process group (-1) from the scope (closed)" $R2 sigio fcntl -1 0
+expect_eperm "F_SETOWN_EX to PID 1 from the scope (closed)" $R2 sigio ex 1 0
+expect_eperm "F_SETOWN_EX to itself from the scope (user memory: refused unread)" $R2 sigio ex self 0
+expect_eperm "ioctl FIOSETOWN of a socket to PID 1 from the scope (closed)" $R2 sigio ioctl 1 0
+expect_eperm "ioctl SIOCSPGRP of a socket from the scope (closed)" $R2 sigio pgrp 1 0
+expect_rc "F_SETOWN 0 (no owner) from the scope still works" 0 $R2 sigio fcntl 0 0
+expect_rc "F_SETOWN to itself + F_SETSIG SIGUSR1 + write: the scope signals itself" 0 \
+	$R2 sigio fcntl self 10
+expect_rc "... the signal arrived" 0 grep -q "signalled 10" /tmp/.out
+expect_rc "F_SETOWN of an O_ASYNC pipe to PID 1 by the platform still works" 0 \
+	outside $R2 sigio fcntl 1 0
 outside kill "$tp" 2> /dev/null
 
 # --- 6. vigild's audit log lock, held across its restart ------------------------------------
