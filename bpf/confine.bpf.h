@@ -142,15 +142,69 @@ static __noinline int confine_check_owner(unsigned int cmd, unsigned long arg)
 	return confine_deny_task(VIGIL_SELF_SIGNAL, gen, cfg, target, false);
 }
 
-/* fcntl and fcntl64 (compat too): one compare for every other command. */
+#define CONFINE_F_SETFL  4
+#define CONFINE_F_SETSIG 10
+#define CONFINE_F_NOTIFY 1026   /* dnotify: signals the directory file's owner */
+#define CONFINE_O_ASYNC  020000 /* FASYNC */
+#define CONFINE_FIOASYNC 0x5452
+
+/* struct file's owner: embedded up to 6.11, a pointer allocated at the first F_SETOWN from 6.12. */
+struct file___fown_ptr {
+	struct fown_struct *f_owner;
+} __attribute__((preserve_access_index));
+struct file___fown_embedded {
+	struct fown_struct f_owner;
+} __attribute__((preserve_access_index));
+
+/* The struct pid send_sigio signals for FILE, or NULL when it has no owner. */
+static __always_inline struct pid *confine_file_owner(struct file *file)
+{
+	struct file___fown_ptr *fp = (void *)file;
+	struct file___fown_embedded *fe = (void *)file;
+	struct fown_struct *fown = NULL;
+
+	if (bpf_core_field_exists(fp->f_owner))
+		fown = BPF_CORE_READ(fp, f_owner);
+	else if (bpf_core_field_exists(fe->f_owner))
+		fown = &fe->f_owner;
+	return fown ? BPF_CORE_READ(fown, pid) : NULL;
+}
+
+/*
+ * Choosing the signal or turning signals on (F_SETSIG, O_ASYNC by F_SETFL or FIOASYNC, F_NOTIFY)
+ * for a file whose owner the platform set before the file reached the scope (inherited, passed):
+ * the scope would choose what a platform process gets. Allowed when the file has no owner or the
+ * caller (its thread group or thread) is it: confine_check_owner keeps every other owner out.
+ */
+static __noinline int confine_check_signal_setup(struct file *file)
+{
+	struct task_struct *t = bpf_get_current_task_btf();
+	struct vigil_policy_cfg *cfg;
+	struct pid *owner;
+	__u32 gen;
+
+	cfg = bound_policy(&gen);
+	if (!cfg)
+		return 0;
+	owner = confine_file_owner(file);
+	if (!owner || owner == BPF_CORE_READ(t, group_leader, thread_pid) ||
+	    owner == BPF_CORE_READ(t, thread_pid))
+		return 0;
+	return confine_deny_task(VIGIL_SELF_SIGNAL, gen, cfg, 0, false);
+}
+
+/* fcntl and fcntl64 (compat too): a few compares for every other command. */
 SEC("lsm/file_fcntl")
 int BPF_PROG(vigil_confine_fcntl, struct file *file, unsigned int cmd, unsigned long arg, int ret)
 {
 	if (ret)
 		return ret;
-	if (cmd != CONFINE_F_SETOWN && cmd != CONFINE_F_SETOWN_EX)
-		return 0;
-	return confine_check_owner(cmd, arg);
+	if (cmd == CONFINE_F_SETOWN || cmd == CONFINE_F_SETOWN_EX)
+		return confine_check_owner(cmd, arg);
+	if (cmd == CONFINE_F_SETSIG || cmd == CONFINE_F_NOTIFY ||
+	    (cmd == CONFINE_F_SETFL && (arg & CONFINE_O_ASYNC)))
+		return confine_check_signal_setup(file);
+	return 0;
 }
 
 /* PTRACE_TRACEME from the scope: its parent attaches. The same bounds, parent as tracer. */

@@ -642,12 +642,15 @@ int BPF_PROG(vigil_self_removexattr, void *mnt_userns, struct dentry *dentry, co
 #define FS_IOC_SETVERSION 0x40087602
 /*
  * Inode flags: chattr +i on the audit log stops vigild's appends. A socket's owner (FIOSETOWN,
- * SIOCSPGRP) chooses whom SIGIO signals: bpf/confine.bpf.h. Other ioctls: a few compares.
+ * SIOCSPGRP) chooses whom SIGIO signals, FIOASYNC turns it on: bpf/confine.bpf.h. Other
+ * ioctls: a few compares.
  */
 static __always_inline int file_check_ioctl(struct file *file, unsigned int cmd)
 {
 	if (cmd == CONFINE_FIOSETOWN || cmd == CONFINE_SIOCSPGRP)
 		return confine_check_owner(cmd, 0);
+	if (cmd == CONFINE_FIOASYNC)
+		return confine_check_signal_setup(file);
 	if (cmd != FS_IOC_SETFLAGS && cmd != FS_IOC32_SETFLAGS && cmd != FS_IOC_FSSETXATTR &&
 	    cmd != FS_IOC_SETVERSION)
 		return 0;

@@ -3,8 +3,8 @@
 # /proc/self/fd linkat) or a rename; TCP fast open to a denied host; setpriority/ioprio_set over
 # every uid-0 process (PRIO_USER, IOPRIO_WHO_USER) reaching vigild; vigild's /proc/PID/autogroup;
 # a read lease on vigil's checkpoint file; binfmt_misc register (bound_check_open); SIGIO owners
-# (F_SETOWN and the like) naming PID 1 or a platform process; a flock of the audit log's .lock
-# across vigild's restart (file_lock).
+# (F_SETOWN and the like) naming PID 1 or a platform process, or the signal of a platform-owned
+# file; a flock of the audit log's .lock across vigild's restart (file_lock).
 # vigil-vm-args: --copy build/guest-tests:/t --copy .cache/kernel/current/modules/kernel/fs/binfmt_misc.ko:/lib/modules/binfmt_misc.ko --timeout 900
 . /tests/vm/lib.sh
 R2=/t/redteam2
@@ -146,6 +146,16 @@ expect_rc "F_SETOWN to itself + F_SETSIG SIGUSR1 + write: the scope signals itse
 expect_rc "... the signal arrived" 0 grep -q "signalled 10" /tmp/rt2.sigio
 expect_rc "F_SETOWN of an O_ASYNC pipe to PID 1 by the platform still works" 0 \
 	outside $R2 sigio fcntl 1 0
+# A file the platform made owned by one of its processes, then handed to the scope (here: the
+# platform process moves itself into the scope): the scope may not choose the signal nor turn
+# signals on (confine_check_signal_setup: the file's owner is not the caller).
+outside $R2 handoff /sys/fs/cgroup/workload/cgroup.procs "$tp" 19 > /tmp/rt2.handoff 2>&1
+expect_rc "a platform-owned pipe in the scope: F_SETSIG refused (closed)" 0 \
+	grep -q "F_SETSIG: Operation not permitted" /tmp/rt2.handoff
+expect_rc "... F_SETFL O_ASYNC refused" 0 grep -q "F_SETFL O_ASYNC: Operation not permitted" /tmp/rt2.handoff
+expect_rc "... FIOASYNC refused" 0 grep -q "FIOASYNC: Operation not permitted" /tmp/rt2.handoff
+expect_rc "... the write went through and the platform process is not stopped" 0 \
+	sh -c "grep -q 'write: ok' /tmp/rt2.handoff && ! grep -q '^State:.*T' /proc/$tp/status"
 outside kill "$tp" 2> /dev/null
 
 # --- 6. vigild's audit log lock, held across its restart ------------------------------------

@@ -206,6 +206,35 @@ static int sigio(const char *how, const char *owner, int sig)
 	return 0;
 }
 
+/* One step of handoff: its result as a line, "NAME: ok" or "NAME: strerror". */
+static void step(const char *name, int r)
+{
+	printf("%s: %s\n", name, r < 0 ? strerror(errno) : "ok");
+}
+
+/*
+ * A file whose SIGIO owner the platform set, reaching the scope: run by the platform, it makes
+ * an O_ASYNC-less pipe owned by TARGET, moves itself into the scope (PROCS: the scope cgroup's
+ * cgroup.procs), then tries to choose the signal (F_SETSIG SIG) and turn signals on (F_SETFL
+ * O_ASYNC, FIOASYNC) and writes.
+ */
+static int handoff(const char *procs, int target, int sig)
+{
+	int p[2], on = 1;
+	FILE *f;
+
+	if (pipe(p) < 0 || fcntl(p[0], F_SETOWN, target) < 0)
+		return fail("pipe/F_SETOWN", errno);
+	f = fopen(procs, "w");
+	if (!f || fprintf(f, "%d\n", getpid()) < 0 || fclose(f) != 0)
+		return fail(procs, errno);
+	step("F_SETSIG", fcntl(p[0], F_SETSIG, sig));
+	step("F_SETFL O_ASYNC", fcntl(p[0], F_SETFL, O_ASYNC));
+	step("FIOASYNC", ioctl(p[0], FIOASYNC, &on));
+	step("write", (int)write(p[1], "x", 1));
+	return 0;
+}
+
 int main(int argc, char **argv)
 {
 	const char *cmd = argc > 1 ? argv[1] : "";
@@ -229,8 +258,11 @@ int main(int argc, char **argv)
 		return cpu_limit(atoi(argv[2]));
 	if (!strcmp(cmd, "sigio") && argc == 5)
 		return sigio(argv[2], argv[3], atoi(argv[4]));
+	if (!strcmp(cmd, "handoff") && argc == 5)
+		return handoff(argv[2], atoi(argv[3]), atoi(argv[4]));
 	fprintf(stderr, "usage: redteam2 opath-link SRC DST | tfo HOST PORT | prio-user | "
 	                "ioprio-user | ioprio-get PID | flock PATH SECS | lease PATH SECS | "
-	                "cpu-limit PID | sigio fcntl|ex|ioctl|pgrp PID|-PGID|self SIG\n");
+	                "cpu-limit PID | sigio fcntl|ex|ioctl|pgrp PID|-PGID|self SIG | "
+	                "handoff CGROUP.PROCS PID SIG\n");
 	return 2;
 }
