@@ -167,6 +167,8 @@ static __always_inline struct pid *confine_file_owner(struct file *file)
 		fown = BPF_CORE_READ(fp, f_owner);
 	else if (bpf_core_field_exists(fe->f_owner))
 		fown = &fe->f_owner;
+	/* Neither layout, or never set: no owner (fail open: confine_check_owner still refuses
+	 * every owner but the caller, so only an owner the platform set can be missed). */
 	return fown ? BPF_CORE_READ(fown, pid) : NULL;
 }
 
