@@ -31,13 +31,15 @@ static const struct hook_variant {
  * Hooks some kernels lack, whose program only tidies up: without it the program stays unloaded
  * and the check it serves holds by other means. key_free (gone in 6.12) forgets a freed key's
  * entry in key_owned; without it vigild records no ownership at all (key_free_hooked), so the
- * scope changes no key: fail closed.
+ * scope changes no key: fail closed. file_ioctl_compat (6.8 on, some stable kernels): where it
+ * is missing, 32-bit ioctls reach file_ioctl, whose program checks them.
  */
 static const struct hook_optional {
 	const char *hook;
 	const char *prog;
 } hook_optionals[] = {
     {"key_free", "vigil_key_free"},
+    {"file_ioctl_compat", "vigil_self_ioctl_compat"},
 };
 
 static bool hook_is_optional(const char *hook, const char *prog)

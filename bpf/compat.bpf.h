@@ -22,4 +22,19 @@ int BPF_PROG(vigil_self_setattr_idmap, void *idmap, struct dentry *dentry, struc
 	return self_check_meta(dentry);
 }
 
+/*
+ * 32-bit ioctls: from 6.8 (and the stable kernels that took commit "lsm: new
+ * security_file_ioctl_compat() hook") compat_sys_ioctl asks this hook instead of file_ioctl, so
+ * chattr and a socket's owner from a 32-bit program are checked here, as in vigil_self_ioctl.
+ * Kernels without the hook ask file_ioctl for both: the program stays unloaded (agent/kernel.c).
+ */
+SEC("lsm/file_ioctl_compat")
+int BPF_PROG(vigil_self_ioctl_compat, struct file *file, unsigned int cmd, unsigned long arg,
+             int ret)
+{
+	if (ret)
+		return ret;
+	return file_check_ioctl(file, cmd);
+}
+
 #endif /* VIGIL_COMPAT_BPF_H */

@@ -9,6 +9,7 @@
 #include "self.bpf.h"
 #include "key.bpf.h"
 #include "bound.bpf.h"
+#include "confine.bpf.h"
 
 #define FMODE_READ      0x1
 #define FMODE_EXEC      0x20
@@ -639,16 +640,29 @@ int BPF_PROG(vigil_self_removexattr, void *mnt_userns, struct dentry *dentry, co
 #define FS_IOC32_SETFLAGS 0x40046602
 #define FS_IOC_FSSETXATTR 0x401c5820
 #define FS_IOC_SETVERSION 0x40087602
-/* Inode flags: chattr +i on the audit log stops vigild's appends. Other ioctls: one compare. */
+/*
+ * Inode flags: chattr +i on the audit log stops vigild's appends. A socket's owner (FIOSETOWN,
+ * SIOCSPGRP) chooses whom SIGIO signals, FIOASYNC turns it on: bpf/confine.bpf.h. Other
+ * ioctls: a few compares.
+ */
+static __always_inline int file_check_ioctl(struct file *file, unsigned int cmd)
+{
+	if (cmd == CONFINE_FIOSETOWN || cmd == CONFINE_SIOCSPGRP)
+		return confine_check_owner(cmd, 0);
+	if (cmd == CONFINE_FIOASYNC)
+		return confine_check_signal_setup(file);
+	if (cmd != FS_IOC_SETFLAGS && cmd != FS_IOC32_SETFLAGS && cmd != FS_IOC_FSSETXATTR &&
+	    cmd != FS_IOC_SETVERSION)
+		return 0;
+	return self_check_meta(file->f_path.dentry);
+}
+
 SEC("lsm/file_ioctl")
 int BPF_PROG(vigil_self_ioctl, struct file *file, unsigned int cmd, unsigned long arg, int ret)
 {
 	if (ret)
 		return ret;
-	if (cmd != FS_IOC_SETFLAGS && cmd != FS_IOC32_SETFLAGS && cmd != FS_IOC_FSSETXATTR &&
-	    cmd != FS_IOC_SETVERSION)
-		return 0;
-	return self_check_meta(file->f_path.dentry);
+	return file_check_ioctl(file, cmd);
 }
 
 #endif /* VIGIL_FILE_BPF_H */

@@ -12,6 +12,7 @@
 enum {
 	LOG_EXIT_TORN = 4,     /* only the last line is incomplete: vigild crashed, not restarted */
 	LOG_EXIT_UNSIGNED = 5, /* the chain is intact but no signed checkpoint covers a record */
+	LOG_EXIT_UNPINNED = 6, /* consistent, but only under the key the log names itself */
 };
 
 #define VERIFY_USAGE "verify [--checkpoint FILE] [--pubkey FILE] [DIR]"
@@ -49,13 +50,16 @@ static int do_verify(int argc, char **argv)
 			printf("usage: vigil log " VERIFY_USAGE "\n\n"
 			       "Checks every record's hash chain in DIR (default /var/log/vigil),\n"
 			       "every checkpoint's signature and that each matches the chain.\n"
-			       "--pubkey pins the checkpoint key (a note vkey or PEM public key);\n"
-			       "without it the key in the log's start records is trusted.\n\n"
-			       "Exit status: 0 verified (a signed checkpoint covers records), 1\n"
-			       "tampering or mismatch (first bad record reported), 2 usage, 3 a\n"
-			       "missing, empty or unreadable log file, checkpoints.jsonl or key,\n"
-			       "4 torn last line, 5 chain intact but no signed checkpoint covers "
-			       "it.\n");
+			       "--pubkey pins the checkpoint key (a note vkey or PEM public key:\n"
+			       "the vigil/audit-key record of the attested measurement log).\n"
+			       "Without it the log is checked under the key its own start records\n"
+			       "name, which a rebuilt log names too: never exit 0.\n\n"
+			       "Exit status: 0 verified under the pinned key (a signed checkpoint\n"
+			       "covers records), 1 tampering or mismatch (first bad record\n"
+			       "reported), 2 usage, 3 a missing, empty or unreadable log file,\n"
+			       "checkpoints.jsonl or key, 4 torn last line, 5 chain intact but no\n"
+			       "signed checkpoint covers it, 6 consistent but not verified: no\n"
+			       "--pubkey (the log's own key was used).\n");
 			return VIGIL_EXIT_OK;
 		default:
 			fprintf(stderr, "usage: vigil log " VERIFY_USAGE "\n");
@@ -81,17 +85,30 @@ static int do_verify(int argc, char **argv)
 		}
 		o.key = &key;
 	}
-	/* Fail closed: exit 0 only on AUDIT_OK, which only a completed check sets. */
+	/*
+	 * Fail closed: exit 0 only on AUDIT_OK, which only a completed check sets, and only under a
+	 * key the verifier was given: the log's own key proves consistency, not origin (a log
+	 * rebuilt as a whole, re-chained and re-signed with a new key, is consistent too).
+	 */
 	r = audit_verify(&o, &res);
 	audit_key_free(&key);
+	if (r == 0 && res.status == AUDIT_OK && !pubkey) {
+		vigil_hex(res.last_hash, AUDIT_HASH_LEN, hex);
+		fprintf(stderr,
+		        "vigil: log verify: not verified: key not pinned; consistent under the "
+		        "log's own key only (%s; last record %llu hash %s): pass --pubkey with the "
+		        "vigil/audit-key of the attested measurement log\n",
+		        res.msg, (unsigned long long)res.records, hex);
+		return LOG_EXIT_UNPINNED;
+	}
 	if (r == 0 && res.status == AUDIT_OK) {
 		vigil_hex(res.last_hash, AUDIT_HASH_LEN, hex);
 		if (!quiet)
 			printf("verified: %s; %llu gap and %llu loss records; last record %llu "
-			       "hash %s%s\n",
+			       "hash %s\n",
 			       res.msg, (unsigned long long)res.gaps,
-			       (unsigned long long)res.losses, (unsigned long long)res.records, hex,
-			       pubkey ? "" : " (key not pinned: pass --pubkey)");
+			       (unsigned long long)res.losses, (unsigned long long)res.records,
+			       hex);
 		return VIGIL_EXIT_OK;
 	}
 	switch (res.status) {

@@ -118,6 +118,35 @@ rc=$?
 check "vigil log verify: exit 4 for a torn last line ($(cat "$tmp/torn.err"))" "$([ $rc = 4 ] && echo 0 || echo 1)"
 "$BUILD/vigil" log verify --bogus 2> /dev/null
 check "vigil log verify: exit 2 for bad usage" "$([ $? = 2 ] && echo 0 || echo 1)"
+
+# Exit 0 needs a pinned key: a log rebuilt as a whole (a new key, a new chain, new signed
+# checkpoints: what an attacker who can write the directory makes) is consistent under its own
+# key, so without --pubkey even the genuine log is "not verified" (exit 6), and with the genuine
+# key pinned the rebuilt one fails at its first record (exit 1).
+cp "$log/audit.vkey" "$tmp/pinned.vkey"
+"$BUILD/bench/audit_pipeline" --events 70 --dir "$tmp/forged" \
+	--audit rotate=12K,checkpoint=40,fsync=16 > "$tmp/bench.out"
+check "the rebuilt log has another key (sanity)" \
+	"$(cmp -s "$tmp/pinned.vkey" "$tmp/forged/log/audit.vkey" && echo 1 || echo 0)"
+out=$("$BUILD/vigil" log verify --pubkey "$tmp/pinned.vkey" "$log" 2>&1)
+rc=$?
+check "the genuine log under the pinned key: exit 0 ($out)" \
+	"$([ $rc = 0 ] && grep -q "^verified: " <<< "$out" && echo 0 || echo 1)"
+out=$("$BUILD/vigil" log verify "$log" 2>&1)
+rc=$?
+check "the genuine log without --pubkey: exit 6, not verified ($out)" \
+	"$([ $rc = 6 ] && grep -q "not verified: key not pinned" <<< "$out" && echo 0 || echo 1)"
+out=$("$BUILD/vigil" log verify "$tmp/forged/log" 2>&1)
+rc=$?
+check "the rebuilt log without --pubkey: exit 6, not verified ($out)" \
+	"$([ $rc = 6 ] && grep -q "not verified: key not pinned" <<< "$out" && ! grep -q "^verified" <<< "$out" && echo 0 || echo 1)"
+out=$("$BUILD/vigil" log verify --quiet "$tmp/forged/log" 2>&1)
+rc=$?
+check "... also with --quiet (exit 6)" "$([ $rc = 6 ] && echo 0 || echo 1)"
+out=$("$BUILD/vigil" log verify --pubkey "$tmp/pinned.vkey" "$tmp/forged/log" 2>&1)
+rc=$?
+check "the rebuilt log under the pinned key: exit 1, first bad record 1 ($out)" \
+	"$([ $rc = 1 ] && grep -q "first bad record 1 " <<< "$out" && echo 0 || echo 1)"
 set -e
 
 [ "$fails" = 0 ]

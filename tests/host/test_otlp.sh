@@ -179,7 +179,7 @@ verify outage
 check "after the outage and kill -9: every record of the chain received exactly once after dedup" $?
 check "the restarted exporter retried during the outage ($(fig outage retries) retries) and caught up ($(fig outage cursor)/$(fig outage head))" \
 	"$([ "$(fig outage retries)" -gt 0 ] && [ "$(fig outage cursor)" = "$(fig outage head)" ] && echo 0 || echo 1)"
-"$BUILD/vigil" log verify "$tmp/outage/log" > /dev/null 2>&1
+"$BUILD/vigil" log verify --pubkey "$tmp/outage/log/audit.vkey" "$tmp/outage/log" > /dev/null 2>&1
 st=$?
 check "vigil log verify accepts the log the rows were checked against (exit $st)" "$st"
 rx_stop

@@ -2,8 +2,9 @@
 # Routes: a file created in a denied tree after the load taken out by a hard link (ln, O_PATH +
 # /proc/self/fd linkat) or a rename; TCP fast open to a denied host; setpriority/ioprio_set over
 # every uid-0 process (PRIO_USER, IOPRIO_WHO_USER) reaching vigild; vigild's /proc/PID/autogroup;
-# a read lease on vigil's checkpoint file; binfmt_misc register (bound_check_open); a flock of the
-# audit log's .lock across vigild's restart (file_lock).
+# a read lease on vigil's checkpoint file; binfmt_misc register (bound_check_open); SIGIO owners
+# (F_SETOWN and the like) naming PID 1 or a platform process, or the signal of a platform-owned
+# file; a flock of the audit log's .lock across vigild's restart (file_lock).
 # vigil-vm-args: --copy build/guest-tests:/t --copy .cache/kernel/current/modules/kernel/fs/binfmt_misc.ko:/lib/modules/binfmt_misc.ko --timeout 900
 . /tests/vm/lib.sh
 R2=/t/redteam2
@@ -22,7 +23,8 @@ expect_eperm "the late file is denied by path (sanity)" cat $S/late.txt
 expect_eperm "hard link of the late file out of the tree (closed)" ln $S/late.txt /tests/vm/late1
 expect_eperm "O_PATH open + linkat(/proc/self/fd, AT_SYMLINK_FOLLOW) of the late file (closed)" \
 	$R2 opath-link $S/late.txt /tests/vm/late2
-expect_rc "... and its content was not read" 1 grep -q "late secret" /tmp/.out
+cp /tmp/.out /tmp/rt2.late # expect_rc's own redirection would empty /tmp/.out before grep reads it
+expect_rc "... and its content was not read" 1 grep -q "late secret" /tmp/rt2.late
 expect_event "event: the link, refused by the tree rule" '"type":"file"' '"access":"link"' \
 	'"verdict":"deny"' '"rule":"secret-tree"' '"comm":"redteam2"'
 expect_eperm "rename of the late file out of the tree (closed)" mv $S/late.txt /tests/vm/late3
@@ -120,6 +122,40 @@ sleep 120 < /dev/null > /dev/null 2>&1 &
 own=$!
 expect_rc "the scope may renice its own task" 0 renice -n 5 -p "$own"
 expect_rc "the scope may stop and kill its own task" 0 sh -c "kill -STOP $own && kill -KILL $own"
+
+# --- 5c. SIGIO owners: a signal the kernel sends on I/O, not through task_kill -----------------
+# F_SETOWN (or F_SETOWN_EX, FIOSETOWN, SIOCSPGRP) names whom send_sigio signals when an O_ASYNC
+# file gets data, F_SETSIG which signal: SIGRTMIN+4 to a systemd PID 1 powers the guest off.
+# Closed: the scope may set no owner but itself (file_fcntl, file_ioctl: confine_check_owner).
+expect_eperm "F_SETOWN of an O_ASYNC pipe to PID 1 from the scope (closed)" $R2 sigio fcntl 1 0
+expect_self_deny "event: the SIGIO owner PID 1" '"protects":"signal"' '"target_pid":1' \
+	'"path":"platform_task"' '"comm":"redteam2"'
+expect_eperm "F_SETOWN to a platform process + F_SETSIG SIGSTOP + write (closed)" \
+	$R2 sigio fcntl "$tp" 19
+expect_rc "... it is not stopped" 1 sh -c "grep -q '^State:.*T' /proc/$tp/status"
+expect_self_deny "event: the SIGIO owner, a platform process" '"protects":"signal"' \
+	"\"target_pid\":$tp" '"comm":"redteam2"'
+expect_eperm "F_SETOWN to a process group (-1) from the scope (closed)" $R2 sigio fcntl -1 0
+expect_eperm "F_SETOWN_EX to PID 1 from the scope (closed)" $R2 sigio ex 1 0
+expect_eperm "F_SETOWN_EX to itself from the scope (user memory: refused unread)" $R2 sigio ex self 0
+expect_eperm "ioctl FIOSETOWN of a socket to PID 1 from the scope (closed)" $R2 sigio ioctl 1 0
+expect_eperm "ioctl SIOCSPGRP of a socket from the scope (closed)" $R2 sigio pgrp 1 0
+expect_rc "F_SETOWN 0 (no owner) from the scope still works" 0 $R2 sigio fcntl 0 0
+expect_rc "F_SETOWN to itself + F_SETSIG SIGUSR1 + write: the scope signals itself" 0 \
+	sh -c "$R2 sigio fcntl self 10 > /tmp/rt2.sigio"
+expect_rc "... the signal arrived" 0 grep -q "signalled 10" /tmp/rt2.sigio
+expect_rc "F_SETOWN of an O_ASYNC pipe to PID 1 by the platform still works" 0 \
+	outside $R2 sigio fcntl 1 0
+# A file the platform made owned by one of its processes, then handed to the scope (here: the
+# platform process moves itself into the scope): the scope may not choose the signal nor turn
+# signals on (confine_check_signal_setup: the file's owner is not the caller).
+outside $R2 handoff /sys/fs/cgroup/workload/cgroup.procs "$tp" 19 > /tmp/rt2.handoff 2>&1
+expect_rc "a platform-owned pipe in the scope: F_SETSIG refused (closed)" 0 \
+	grep -q "F_SETSIG: Operation not permitted" /tmp/rt2.handoff
+expect_rc "... F_SETFL O_ASYNC refused" 0 grep -q "F_SETFL O_ASYNC: Operation not permitted" /tmp/rt2.handoff
+expect_rc "... FIOASYNC refused" 0 grep -q "FIOASYNC: Operation not permitted" /tmp/rt2.handoff
+expect_rc "... the write went through and the platform process is not stopped" 0 \
+	sh -c "grep -q 'write: ok' /tmp/rt2.handoff && ! grep -q '^State:.*T' /proc/$tp/status"
 outside kill "$tp" 2> /dev/null
 
 # --- 6. vigild's audit log lock, held across its restart ------------------------------------

@@ -64,6 +64,9 @@ if released; then
 	if outside vigil attest verify --evidence /tmp/ev.json --ak /tmp/akq/ak.pem --nonce "$nonce" \
 		--audit-dir /var/log/vigil --vigild-sha256 "$vd" > /tmp/verify 2>&1; then
 		say "vigil attest verify (quote -> PCR 23 -> measurement log -> vigild, policy -> audit log): OK"
+		# The checkpoint key the quote vouches for: the host's `vigil log verify` pins it.
+		outside sh -c 'grep "\"content_type\":\"vigil/audit-key\"" /run/vigil/measurements.log | tail -n 1' |
+			sed 's/.*"content":"\([^"]*\)".*/\1/' > /out/audit-key.attested.vkey
 	else
 		say "vigil attest verify: FAILED"
 	fi

@@ -13,6 +13,7 @@
 #include <netinet/in.h>
 #include <signal.h>
 #include <sys/file.h>
+#include <sys/ioctl.h>
 #include <sys/resource.h>
 #include <sys/socket.h>
 #include <sys/syscall.h>
@@ -151,6 +152,89 @@ static int cpu_limit(int pid)
 	return 0;
 }
 
+static volatile sig_atomic_t got_sig;
+
+static void on_sig(int sig)
+{
+	got_sig = sig;
+}
+
+/*
+ * SIGIO ownership: make the kernel signal OWNER (a pid, or -pgid) with signal SIG when data
+ * arrives on an O_ASYNC pipe (send_sigio: no task_kill). HOW is the owner call: "fcntl"
+ * (F_SETOWN), "ex" (F_SETOWN_EX, F_OWNER_PID), "ioctl" (FIOSETOWN on a socket pair) or "pgrp"
+ * (SIOCSPGRP). SIG 0: set the owner only. OWNER "self": this process; then the program waits
+ * for the signal and says "signalled N".
+ */
+static int sigio(const char *how, const char *owner, int sig)
+{
+	int self = !strcmp(owner, "self"), who = self ? getpid() : atoi(owner), p[2], i;
+	struct f_owner_ex ex = {.type = F_OWNER_PID, .pid = who};
+	int r;
+
+	if (!strcmp(how, "fcntl") || !strcmp(how, "ex")) {
+		if (pipe(p) < 0)
+			return fail("pipe", errno);
+	} else if (socketpair(AF_UNIX, SOCK_STREAM, 0, p) < 0) {
+		return fail("socketpair", errno);
+	}
+	if (!strcmp(how, "fcntl"))
+		r = fcntl(p[0], F_SETOWN, who);
+	else if (!strcmp(how, "ex"))
+		r = fcntl(p[0], F_SETOWN_EX, &ex);
+	else if (!strcmp(how, "ioctl"))
+		r = ioctl(p[0], FIOSETOWN, &who);
+	else
+		r = ioctl(p[0], SIOCSPGRP, &who);
+	if (r < 0)
+		return fail(how, errno);
+	printf("owner set\n");
+	if (!sig)
+		return 0;
+	if (self)
+		signal(sig, on_sig);
+	if (fcntl(p[0], F_SETSIG, sig) < 0 || fcntl(p[0], F_SETFL, O_ASYNC) < 0)
+		return fail("F_SETSIG/O_ASYNC", errno);
+	if (write(p[1], "x", 1) != 1)
+		return fail("write", errno);
+	for (i = 0; self && !got_sig && i < 100; i++)
+		usleep(10000);
+	if (self && got_sig != sig)
+		return fail("no signal", ETIMEDOUT);
+	if (self)
+		printf("signalled %d\n", got_sig);
+	return 0;
+}
+
+/* One step of handoff: its result as a line, "NAME: ok" or "NAME: strerror". */
+static void step(const char *name, int r)
+{
+	printf("%s: %s\n", name, r < 0 ? strerror(errno) : "ok");
+}
+
+/*
+ * A file whose SIGIO owner the platform set, reaching the scope: run by the platform, it makes
+ * an O_ASYNC-less pipe owned by TARGET, moves itself into the scope (PROCS: the scope cgroup's
+ * cgroup.procs), then tries to choose the signal (F_SETSIG SIG) and turn signals on (F_SETFL
+ * O_ASYNC, FIOASYNC) and writes.
+ */
+static int handoff(const char *procs, int target, int sig)
+{
+	int p[2], on = 1;
+	FILE *f;
+
+	if (pipe(p) < 0 || fcntl(p[0], F_SETOWN, target) < 0)
+		return fail("pipe/F_SETOWN", errno);
+	f = fopen(procs, "w");
+	if (!f || fprintf(f, "%d\n", getpid()) < 0 || fclose(f) != 0)
+		return fail(procs, errno);
+	step("F_SETSIG", fcntl(p[0], F_SETSIG, sig));
+	step("F_SETFL O_ASYNC", fcntl(p[0], F_SETFL, O_ASYNC));
+	step("FIOASYNC", ioctl(p[0], FIOASYNC, &on));
+	step("write", (int)write(p[1], "x", 1));
+	return 0;
+}
+
 int main(int argc, char **argv)
 {
 	const char *cmd = argc > 1 ? argv[1] : "";
@@ -172,8 +256,13 @@ int main(int argc, char **argv)
 		return hold_lease(argv[2], atoi(argv[3]));
 	if (!strcmp(cmd, "cpu-limit") && argc == 3)
 		return cpu_limit(atoi(argv[2]));
+	if (!strcmp(cmd, "sigio") && argc == 5)
+		return sigio(argv[2], argv[3], atoi(argv[4]));
+	if (!strcmp(cmd, "handoff") && argc == 5)
+		return handoff(argv[2], atoi(argv[3]), atoi(argv[4]));
 	fprintf(stderr, "usage: redteam2 opath-link SRC DST | tfo HOST PORT | prio-user | "
 	                "ioprio-user | ioprio-get PID | flock PATH SECS | lease PATH SECS | "
-	                "cpu-limit PID\n");
+	                "cpu-limit PID | sigio fcntl|ex|ioctl|pgrp PID|-PGID|self SIG | "
+	                "handoff CGROUP.PROCS PID SIG\n");
 	return 2;
 }
