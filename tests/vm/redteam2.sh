@@ -5,7 +5,7 @@
 # a read lease on vigil's checkpoint file; binfmt_misc register (bound_check_open); SIGIO owners
 # (F_SETOWN and the like) naming PID 1 or a platform process, or the signal of a platform-owned
 # file; a flock of the audit log's .lock across vigild's restart (file_lock).
-# vigil-vm-args: --copy build/guest-tests:/t --copy .cache/kernel/current/modules/kernel/fs/binfmt_misc.ko:/lib/modules/binfmt_misc.ko --timeout 900
+# vigil-vm-args: --copy build/guest-tests:/t --copy @kernel/modules/kernel/fs/binfmt_misc.ko:/lib/modules/binfmt_misc.ko --timeout 900
 . /tests/vm/lib.sh
 R2=/t/redteam2
 S=/tests/vm/file-data/secret
