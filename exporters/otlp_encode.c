@@ -273,11 +273,21 @@ static const char *event_attr(const char *key)
  */
 static bool member_skipped(const char *key, bool ev, bool event)
 {
-	if (strcmp(key, "time") == 0)
-		return true;
-	if (!ev && (strcmp(key, "n") == 0 || strcmp(key, "k") == 0 || strcmp(key, "h") == 0))
-		return true;
-	return event && (strcmp(key, "uid") == 0 || strcmp(key, "path") == 0);
+	/* A switch on the first byte: this runs for every member of every record (strcmp was 7 %
+	 * of the exporter's samples once gzip got cheaper). */
+	switch (key[0]) {
+	case 't':
+		return strcmp(key, "time") == 0;
+	case 'n':
+	case 'k':
+	case 'h':
+		return !ev && key[1] == 0;
+	case 'u':
+		return event && strcmp(key, "uid") == 0;
+	case 'p':
+		return event && strcmp(key, "path") == 0;
+	}
+	return false;
 }
 
 static void build_record(struct lr_store *s, const struct otlp_rec *r, const char *origin)
