@@ -130,10 +130,17 @@ static int digits_at(const char *s, int n)
  */
 static bool fixed_time(const char *s, time_t *t)
 {
-	int y = digits_at(s, 4), mo = digits_at(s + 5, 2), d = digits_at(s + 8, 2);
-	int h = digits_at(s + 11, 2), mi = digits_at(s + 14, 2), sec = digits_at(s + 17, 2);
-	int era, yoe, doy, doe;
+	int y, mo, d, h, mi, sec, era, yoe, doy, doe;
 
+	/* The fields sit at fixed offsets: a shorter string would be read past its end. */
+	if (strnlen(s, 19) < 19)
+		return false;
+	y = digits_at(s, 4);
+	mo = digits_at(s + 5, 2);
+	d = digits_at(s + 8, 2);
+	h = digits_at(s + 11, 2);
+	mi = digits_at(s + 14, 2);
+	sec = digits_at(s + 17, 2);
 	if (y < 1970 || mo < 1 || mo > 12 || d < 1 || d > 31 || h < 0 || h > 23 || mi < 0 ||
 	    mi > 59 || sec < 0 || sec > 60 || s[4] != '-' || s[7] != '-' || s[10] != 'T' ||
 	    s[13] != ':' || s[16] != ':')
