@@ -110,6 +110,50 @@ int otlp_rec_severity(const struct otlp_rec *r, const char **text)
 	return 9;
 }
 
+/* n digits at s as a number; -1 unless all are digits. */
+static int digits_at(const char *s, int n)
+{
+	int v = 0;
+
+	for (int i = 0; i < n; i++) {
+		if (s[i] < '0' || s[i] > '9')
+			return -1;
+		v = v * 10 + (s[i] - '0');
+	}
+	return v;
+}
+
+/*
+ * The audit writer's fixed "YYYY-MM-DDTHH:MM:SS" read without strptime and timegm (both were
+ * in the exporter's per-record profile); false for any other shape, which strptime then reads.
+ * Days from the civil date: Howard Hinnant's days_from_civil.
+ */
+static bool fixed_time(const char *s, time_t *t)
+{
+	int y, mo, d, h, mi, sec, era, yoe, doy, doe;
+
+	/* The fields sit at fixed offsets: a shorter string would be read past its end. */
+	if (strnlen(s, 19) < 19)
+		return false;
+	y = digits_at(s, 4);
+	mo = digits_at(s + 5, 2);
+	d = digits_at(s + 8, 2);
+	h = digits_at(s + 11, 2);
+	mi = digits_at(s + 14, 2);
+	sec = digits_at(s + 17, 2);
+	if (y < 1970 || mo < 1 || mo > 12 || d < 1 || d > 31 || h < 0 || h > 23 || mi < 0 ||
+	    mi > 59 || sec < 0 || sec > 60 || s[4] != '-' || s[7] != '-' || s[10] != 'T' ||
+	    s[13] != ':' || s[16] != ':')
+		return false;
+	y -= mo <= 2;
+	era = y / 400;
+	yoe = y - era * 400;
+	doy = (153 * (mo > 2 ? mo - 3 : mo + 9) + 2) / 5 + d - 1;
+	doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
+	*t = ((time_t)era * 146097 + doe - 719468) * 86400 + h * 3600 + mi * 60 + sec;
+	return true;
+}
+
 /* "YYYY-MM-DDTHH:MM:SS[.fraction]Z" -> ns since the epoch; 0 when unreadable. */
 static uint64_t parse_time(const char *s)
 {
@@ -121,9 +165,14 @@ static uint64_t parse_time(const char *s)
 
 	if (!s)
 		return 0;
-	p = strptime(s, "%Y-%m-%dT%H:%M:%S", &tm);
-	if (!p)
-		return 0;
+	if (fixed_time(s, &t)) {
+		p = s + 19;
+	} else {
+		p = strptime(s, "%Y-%m-%dT%H:%M:%S", &tm);
+		if (!p)
+			return 0;
+		t = timegm(&tm);
+	}
 	if (*p == '.')
 		for (p++; *p >= '0' && *p <= '9'; p++)
 			if (digits < 9) {
@@ -132,7 +181,6 @@ static uint64_t parse_time(const char *s)
 			}
 	for (; digits < 9; digits++)
 		ns *= 10;
-	t = timegm(&tm);
 	return t < 0 ? 0 : (uint64_t)t * 1000000000ull + ns;
 }
 
@@ -273,11 +321,21 @@ static const char *event_attr(const char *key)
  */
 static bool member_skipped(const char *key, bool ev, bool event)
 {
-	if (strcmp(key, "time") == 0)
-		return true;
-	if (!ev && (strcmp(key, "n") == 0 || strcmp(key, "k") == 0 || strcmp(key, "h") == 0))
-		return true;
-	return event && (strcmp(key, "uid") == 0 || strcmp(key, "path") == 0);
+	/* A switch on the first byte: this runs for every member of every record (strcmp was 7 %
+	 * of the exporter's samples once gzip got cheaper). */
+	switch (key[0]) {
+	case 't':
+		return strcmp(key, "time") == 0;
+	case 'n':
+	case 'k':
+	case 'h':
+		return !ev && key[1] == 0;
+	case 'u':
+		return event && strcmp(key, "uid") == 0;
+	case 'p':
+		return event && strcmp(key, "path") == 0;
+	}
+	return false;
 }
 
 static void build_record(struct lr_store *s, const struct otlp_rec *r, const char *origin)

@@ -295,6 +295,54 @@ static void test_encode_shapes(void **state)
 		otlp_rec_free(&r[i]);
 }
 
+/* The record's time: the writer's fixed shape, no fraction, and shorter strings (read by strptime,
+ * never past their end) give the epoch nanoseconds or 0. */
+static void test_encode_time(void **state)
+{
+	static const struct {
+		const char *time;
+		uint64_t ns;
+	} cases[] = {
+	    {"2026-01-02T03:04:05.5Z", 1767323045500000000ull},
+	    {"2026-01-02T03:04:05Z", 1767323045000000000ull},
+	    {"2024-02-29T23:59:59.123456789Z", 1709251199123456789ull},
+	    {"1970-01-01T00:00:00Z", 0},
+	    {"2026-01-02", 0},
+	    {"2026", 0},
+	    {"", 0},
+	};
+	struct otlp_resource res = {"0.1.0", "hid", "hn", "tdx", "vigil/u"};
+
+	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		char line[256];
+		struct audit_record_view v = {.n = 3, .line = line};
+		struct otlp_rec r;
+		uint8_t *buf;
+		size_t len;
+		Opentelemetry__Proto__Collector__Logs__V1__ExportLogsServiceRequest *req;
+
+		v.len =
+		    (size_t)snprintf(line, sizeof(line),
+		                     "{\"n\":3,\"k\":\"event\",\"e\":{\"time\":\"%s\","
+		                     "\"type\":\"file\",\"verdict\":\"deny\"},\"h\":\"%064d\"}\n",
+		                     cases[i].time, 0);
+		strcpy(v.kind, "event");
+		assert_int_equal(otlp_rec_parse(&v, 42, &r), 0);
+		assert_int_equal(otlp_encode_logs(&res, &r, 1, false, &buf, &len), 0);
+		req =
+		    opentelemetry__proto__collector__logs__v1__export_logs_service_request__unpack(
+		        NULL, len, buf);
+		assert_non_null(req);
+		assert_int_equal(
+		    req->resource_logs[0]->scope_logs[0]->log_records[0]->time_unix_nano,
+		    cases[i].ns);
+		opentelemetry__proto__collector__logs__v1__export_logs_service_request__free_unpacked(
+		    req, NULL);
+		free(buf);
+		otlp_rec_free(&r);
+	}
+}
+
 static void test_encode(void **state)
 {
 	static const char line[] =
@@ -352,7 +400,7 @@ int main(void)
 	    cmocka_unit_test(test_options),        cmocka_unit_test(test_retry_after),
 	    cmocka_unit_test(test_cursor),         cmocka_unit_test(test_follow),
 	    cmocka_unit_test(test_follow_partial), cmocka_unit_test(test_encode),
-	    cmocka_unit_test(test_encode_shapes),
+	    cmocka_unit_test(test_encode_shapes),  cmocka_unit_test(test_encode_time),
 	};
 
 	return cmocka_run_group_tests_name("otlp", tests, NULL, NULL);
