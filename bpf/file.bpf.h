@@ -117,7 +117,7 @@ static __always_inline __u8 walk_above_mount(__u32 gen, const struct vigil_file_
 	/* As plain addresses: container_of arithmetic is not allowed on BTF pointers. */
 	if (start->mnt)
 		bpf_probe_read_kernel(&mnt, sizeof(mnt), &start->mnt);
-	else
+	else if (start->file)
 		bpf_probe_read_kernel(&mnt, sizeof(mnt), &start->file->f_path.mnt);
 
 	for (i = 0; i < VIGIL_FILE_MAX_DEPTH; i++) {
@@ -172,15 +172,27 @@ static __always_inline __u8 file_walk(__u32 gen, bool trees, const struct walk_p
 	int i;
 
 	/* Every dentry of one mount has the mount's superblock. */
-	if (!sb)
-		sb = start->mnt ? start->mnt->mnt_sb : start->file->f_path.mnt->mnt_sb;
+	if (!sb) {
+		struct vfsmount *mnt = start->mnt;
+
+		if (!mnt && start->file)
+			mnt = start->file->f_path.mnt;
+		/* Every caller gives a mount or a file: unreachable, undecidable (fail closed). */
+		if (!mnt)
+			return WALK_TOO_DEEP;
+		sb = mnt->mnt_sb;
+	}
 	key.dev = sb->s_dev;
 	if (!trees) {
 		/* No rule names a directory: only the file's own identity can carry a rule. */
 		inode = dentry->d_inode;
 		if (!inode)
 			return VIGIL_ACT_NONE;
-		key.ino = inode == start->inode ? start->ino : inode->i_ino;
+		/* The stack copy loaded first and unconditionally: a load selecting between a stack
+		 * and a kernel pointer is refused by the verifier. */
+		key.ino = READ_ONCE(start->ino);
+		if (inode != start->inode)
+			key.ino = inode->i_ino;
 		return walk_lookup(f, &key, access, ret_rule);
 	}
 	for (i = 0; i < VIGIL_FILE_MAX_DEPTH; i++) {
