@@ -416,7 +416,8 @@ static __always_inline int file_check(const struct file_req *r)
 	if (err)
 		stat_inc(VIGIL_STAT_FILE_DENY);
 	file_event(r, gen, cfg, &d, err);
-	return err;
+	/* 6.12's verifier lost err's range here once vigild's test moved below the walk. */
+	return lsm_ret(err);
 }
 
 static __always_inline int file_check_path(const struct path *dir, struct dentry *dentry,
