@@ -142,11 +142,12 @@ static __noinline int confine_check_owner(unsigned int cmd, unsigned long arg)
 	return confine_deny_task(VIGIL_SELF_SIGNAL, gen, cfg, target, false);
 }
 
-#define CONFINE_F_SETFL  4
-#define CONFINE_F_SETSIG 10
-#define CONFINE_F_NOTIFY 1026   /* dnotify: signals the directory file's owner */
-#define CONFINE_O_ASYNC  020000 /* FASYNC */
-#define CONFINE_FIOASYNC 0x5452
+#define CONFINE_F_SETFL    4
+#define CONFINE_F_SETSIG   10
+#define CONFINE_F_SETLEASE 1024   /* a lease's break signals the file's owner */
+#define CONFINE_F_NOTIFY   1026   /* dnotify: signals the directory file's owner */
+#define CONFINE_O_ASYNC    020000 /* FASYNC */
+#define CONFINE_FIOASYNC   0x5452
 
 /* struct file's owner: embedded up to 6.11, a pointer allocated at the first F_SETOWN from 6.12. */
 struct file___fown_ptr {
@@ -173,7 +174,8 @@ static __always_inline struct pid *confine_file_owner(struct file *file)
 }
 
 /*
- * Choosing the signal or turning signals on (F_SETSIG, O_ASYNC by F_SETFL or FIOASYNC, F_NOTIFY)
+ * Choosing the signal or turning signals on (F_SETSIG, O_ASYNC by F_SETFL or FIOASYNC, F_NOTIFY,
+ * F_SETLEASE: each keeps an owner already set)
  * for a file whose owner the platform set before the file reached the scope (inherited, passed):
  * the scope would choose what a platform process gets. Allowed when the file has no owner or the
  * caller (its thread group or thread) is it: confine_check_owner keeps every other owner out.
@@ -203,7 +205,7 @@ int BPF_PROG(vigil_confine_fcntl, struct file *file, unsigned int cmd, unsigned 
 		return ret;
 	if (cmd == CONFINE_F_SETOWN || cmd == CONFINE_F_SETOWN_EX)
 		return confine_check_owner(cmd, arg);
-	if (cmd == CONFINE_F_SETSIG || cmd == CONFINE_F_NOTIFY ||
+	if (cmd == CONFINE_F_SETSIG || cmd == CONFINE_F_NOTIFY || cmd == CONFINE_F_SETLEASE ||
 	    (cmd == CONFINE_F_SETFL && (arg & CONFINE_O_ASYNC)))
 		return confine_check_signal_setup(file);
 	return 0;

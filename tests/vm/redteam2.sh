@@ -154,6 +154,8 @@ expect_rc "a platform-owned pipe in the scope: F_SETSIG refused (closed)" 0 \
 	grep -q "F_SETSIG: Operation not permitted" /tmp/rt2.handoff
 expect_rc "... F_SETFL O_ASYNC refused" 0 grep -q "F_SETFL O_ASYNC: Operation not permitted" /tmp/rt2.handoff
 expect_rc "... FIOASYNC refused" 0 grep -q "FIOASYNC: Operation not permitted" /tmp/rt2.handoff
+expect_rc "... F_SETLEASE on a platform-owned file refused" 0 \
+	grep -q "F_SETLEASE: Operation not permitted" /tmp/rt2.handoff
 expect_rc "... the write went through and the platform process is not stopped" 0 \
 	sh -c "grep -q 'write: ok' /tmp/rt2.handoff && ! grep -q '^State:.*T' /proc/$tp/status"
 outside kill "$tp" 2> /dev/null

@@ -216,21 +216,26 @@ static void step(const char *name, int r)
  * A file whose SIGIO owner the platform set, reaching the scope: run by the platform, it makes
  * an O_ASYNC-less pipe owned by TARGET, moves itself into the scope (PROCS: the scope cgroup's
  * cgroup.procs), then tries to choose the signal (F_SETSIG SIG) and turn signals on (F_SETFL
- * O_ASYNC, FIOASYNC) and writes.
+ * O_ASYNC, FIOASYNC, a lease on a regular file it owns the same way) and writes.
  */
 static int handoff(const char *procs, int target, int sig)
 {
-	int p[2], on = 1;
+	int p[2], on = 1, lf;
 	FILE *f;
 
 	if (pipe(p) < 0 || fcntl(p[0], F_SETOWN, target) < 0)
 		return fail("pipe/F_SETOWN", errno);
+	/* A regular file too: a lease's break signals the file's owner (lease_break_callback). */
+	lf = open("/tmp/rt2-lease", O_RDONLY | O_CREAT, 0600);
+	if (lf < 0 || fcntl(lf, F_SETOWN, target) < 0)
+		return fail("/tmp/rt2-lease F_SETOWN", errno);
 	f = fopen(procs, "w");
 	if (!f || fprintf(f, "%d\n", getpid()) < 0 || fclose(f) != 0)
 		return fail(procs, errno);
 	step("F_SETSIG", fcntl(p[0], F_SETSIG, sig));
 	step("F_SETFL O_ASYNC", fcntl(p[0], F_SETFL, O_ASYNC));
 	step("FIOASYNC", ioctl(p[0], FIOASYNC, &on));
+	step("F_SETLEASE", fcntl(lf, F_SETLEASE, F_RDLCK));
 	step("write", (int)write(p[1], "x", 1));
 	return 0;
 }
