@@ -181,8 +181,7 @@ static __always_inline int net_check_sockaddr(struct socket *sock, const void *s
 	family = sk->__sk_common.skc_family;
 	if (family != AF_INET && family != AF_INET6 && family != AF_PACKET)
 		return 0; /* AF_UNIX, AF_NETLINK...: not network access */
-	/* vigild's exemption: tested below, before a refusal or an event only. */
-	cfg = governing_policy_agent_later(VIGIL_CFG_NET_RULES, &gen, &broken);
+	cfg = governing_policy(VIGIL_CFG_NET_RULES, &gen, &broken);
 	if (!cfg && !broken)
 		return 0;
 	proto = sk->sk_protocol;
@@ -220,8 +219,6 @@ static __always_inline int net_check_sockaddr(struct socket *sock, const void *s
 		else /* refused by the kernel or unreadable: fail closed rather than guess */
 			decision_from_action(&d, VIGIL_ACT_DENY, 0, VIGIL_R_BAD_ADDR);
 	}
-	if (d.log && is_agent())
-		return 0;
 	return net_finish(cfg, gen, &d, &r, 0, 0);
 }
 
