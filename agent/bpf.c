@@ -17,6 +17,35 @@ static int libbpf_print(enum libbpf_print_level level, const char *fmt, va_list 
 	return vfprintf(stderr, fmt, ap);
 }
 
+/*
+ * What the verifier did: the programs loaded and the instructions it processed (the kernel's
+ * verified_insns, 5.16+), each program's with --verbose: the figure to watch when a change to
+ * bpf/ makes vigild slow to start.
+ */
+static const char *verified_summary(struct vigil_bpf *skel)
+{
+	static char text[64];
+	struct bpf_program *prog;
+	unsigned long long total = 0;
+	unsigned int n = 0;
+
+	bpf_object__for_each_program(prog, skel->obj)
+	{
+		struct bpf_prog_info info = {0};
+		__u32 len = sizeof(info);
+		int fd = bpf_program__fd(prog);
+
+		if (fd < 0 || bpf_obj_get_info_by_fd(fd, &info, &len) < 0)
+			continue;
+		n++;
+		total += info.verified_insns;
+		log_debug("BPF program %s: %u instructions, %u verified", bpf_program__name(prog),
+		          info.xlated_prog_len / 8, info.verified_insns);
+	}
+	snprintf(text, sizeof(text), "%u programs, %llu instructions verified", n, total);
+	return text;
+}
+
 int agent_bpf_open(struct agent *a)
 {
 	struct vigil_bpf *skel;
@@ -55,8 +84,8 @@ int agent_bpf_open(struct agent *a)
 		goto err_destroy;
 	}
 	/* The kernel verifies every program here: most of a start under emulation (TCG). */
-	log_info("BPF object loaded in %.1f ms",
-	         (double)(vigil_clock_ns(CLOCK_MONOTONIC) - t0) / 1e6);
+	log_info("BPF object loaded in %.1f ms (%s)",
+	         (double)(vigil_clock_ns(CLOCK_MONOTONIC) - t0) / 1e6, verified_summary(skel));
 	/* Exempt ourselves before any program runs. */
 	__atomic_store_n(&skel->bss->agent_tgid, (uint32_t)getpid(), __ATOMIC_RELEASE);
 	a->skel = skel;

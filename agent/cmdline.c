@@ -11,7 +11,8 @@
  *    then the new program's, not the caller's (a refused exec therefore never gets one);
  *  - every file is read through one open /proc/PID directory: once that process is gone, the
  *    reads fail (ESRCH) rather than reach a process that reused the pid.
- * The argv is the process's own, mutable memory (it can rewrite it): best effort, documented.
+ * The argv is the process's own, mutable memory (it can rewrite it, or exec another program
+ * after the event: its argv then, none while the exec runs): best effort, documented.
  */
 #include "agent/agent.h"
 

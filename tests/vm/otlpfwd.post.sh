@@ -30,7 +30,7 @@ reader=$(cat "$out/reader.pid" 2> /dev/null)
 rd=$(jq -c --argjson pid "${reader:-0}" 'select(.event_name == "vigil.file.denied" and (.attributes["process.pid"] | tonumber) == $pid)' "$rx/logs.jsonl" | head -1)
 cl=$(jq -r '.attributes["process.command_line"] // "(absent)"' <<< "${rd:-{\}}")
 check "host: the long-running reader's denied read carries process.command_line ($cl)" \
-	"$([ "$cl" = "sh -c usleep 300000; read x < /tests/vm/file-data/secret/a.txt; sleep 600" ] && echo 0 || echo 1)"
+	"$([ "$cl" = "sh -c usleep 300000; read x < /tests/vm/file-data/secret/a.txt; sleep 600; exit 0" ] && echo 0 || echo 1)"
 gp=$(sed -n 's/^\([0-9]*\) passed, \([0-9]*\) failed$/\1/p' "$guest_log" | tail -n 1)
 gf=$(sed -n 's/^\([0-9]*\) passed, \([0-9]*\) failed$/\2/p' "$guest_log" | tail -n 1)
 [ -n "$gp" ] || { gp=0; gf=1; }

@@ -18,12 +18,16 @@ cp /bin/busybox /tmp/x/unlisted
 expect_eperm "unlisted binary denied" /tmp/x/unlisted true
 expect_event "deny event in the event log" '"type":"exec"' '"verdict":"deny"' '"path":"/tmp/x/unlisted"'
 # A long-running process (this shell's child) that reads a denied file itself (a builtin's
-# redirection), more than a clock tick after its start: its command line is provable.
-sh -c 'usleep 300000; read x < /tests/vm/file-data/secret/a.txt; sleep 600' &
+# redirection), more than a clock tick after its start: its command line is provable. The
+# trailing `exit` keeps sleep a child: busybox sh execs a -c string's last command in place,
+# and the consumer, reading /proc/PID/cmdline at consume time, would then find sleep's argv
+# (or, during the exec, none) when the guest is slow to schedule it.
+sh -c 'usleep 300000; read x < /tests/vm/file-data/secret/a.txt; sleep 600; exit 0' &
 reader=$!
 i=0
 while [ $i -lt 100 ] && ! grep -qF "\"pid\":$reader," "$EVENTS"; do usleep 100000; i=$((i + 1)); done
-expect_event "denied read by the long-running shell" '"type":"file"' '"verdict":"deny"' "\"pid\":$reader," '"cmdline":"sh -c usleep 300000; read x < /tests/vm/file-data/secret/a.txt; sleep 600"'
+expect_event "denied read by the long-running shell" '"type":"file"' '"verdict":"deny"' "\"pid\":$reader," '"cmdline":"sh -c usleep 300000; read x < /tests/vm/file-data/secret/a.txt; sleep 600; exit 0"' ||
+	grep -F "\"pid\":$reader," "$EVENTS" | sed 's/^/#   its events: /'
 echo "$reader" > /out/reader.pid
 
 # The exporter's cursor moves only on the receiver's 2xx: once it reaches the last record, the
