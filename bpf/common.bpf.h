@@ -78,22 +78,23 @@ static __always_inline struct vigil_policy_cfg *current_policy(__u32 *ret_gen)
 static __always_inline bool scope_has(const struct vigil_policy_cfg *cfg,
                                       struct vigil_scope_key *key)
 {
-	int i;
-
 	if (cfg->flags & VIGIL_CFG_SCOPE_INLINE) {
-		/* A few compares instead of a hash lookup per level. */
-		for (i = 0; i < VIGIL_CFG_SCOPE_MAX; i++) {
-			if (i >= cfg->n_scope)
-				break;
-			if (cfg->scope_id[i] == key->cgroup_id)
-				return true;
-		}
-		return false;
+		/*
+		 * A few compares instead of a hash lookup per level. Unused slots are 0, which no
+		 * cgroup's id is (0 itself never matches): no count to read, and no branch per slot
+		 * for the verifier to follow at each of in_scope's 16 levels.
+		 */
+		_Static_assert(VIGIL_CFG_SCOPE_MAX == 4, "scope_has compares four slots");
+		__u64 id = key->cgroup_id;
+
+		return id && (id == cfg->scope_id[0] || id == cfg->scope_id[1] ||
+		              id == cfg->scope_id[2] || id == cfg->scope_id[3]);
 	}
 	return bpf_map_lookup_elem(&scope_cgroups, key) != NULL;
 }
 
-/* True when the current task's cgroup or one of its ancestors is in the scope. */
+/* True when the current task's cgroup or one of its ancestors is in the scope. Inlined: it runs
+ * on every decision, where a BPF call would cost more than its verification saves. */
 static __always_inline bool in_scope(const struct vigil_policy_cfg *cfg, __u32 gen)
 {
 	struct vigil_scope_key key = {.gen = gen};
@@ -112,19 +113,20 @@ static __always_inline bool in_scope(const struct vigil_policy_cfg *cfg, __u32 g
 	return true;
 }
 
-/* in_scope for any task (the target of a signal, a ptrace, a /proc write): its cgroup's ancestors.
+/*
+ * The walk of task_in_scope over a cgroup's ancestors (cg_addr: a struct cgroup read through
+ * BPF_CORE_READ, a plain number to the verifier). A global function: checked once per program
+ * rather than at every call with the caller's state; inlined, this loop was a third of what the
+ * verifier processed at a vigild start (with is_agent's copies). One BPF call at run time, on cold
+ * paths (signals, ptrace, vigild's identity).
  */
-static __always_inline bool task_in_scope(const struct vigil_policy_cfg *cfg, __u32 gen,
-                                          struct task_struct *task)
+__noinline int vigil_cgroup_in_scope(const struct vigil_policy_cfg *cfg, __u32 gen, __u64 cg_addr)
 {
 	struct vigil_scope_key key = {.gen = gen};
-	struct cgroup *cg, *anc;
+	struct cgroup *cg = (struct cgroup *)cg_addr, *anc;
 	int level, depth;
 
-	if (cfg->flags & VIGIL_CFG_SCOPE_GUEST)
-		return true;
-	cg = BPF_CORE_READ(task, cgroups, dfl_cgrp);
-	if (!cg)
+	if (!cfg || !cg)
 		return true; /* cannot tell: fail closed */
 	depth = BPF_CORE_READ(cg, level);
 	for (level = 1; level <= VIGIL_MAX_CGROUP_DEPTH; level++) {
@@ -137,6 +139,16 @@ static __always_inline bool task_in_scope(const struct vigil_policy_cfg *cfg, __
 			return true;
 	}
 	return true; /* deeper than we walk: fail closed */
+}
+
+/* in_scope for any task (the target of a signal, a ptrace, a /proc write): its cgroup's ancestors.
+ */
+static __always_inline bool task_in_scope(const struct vigil_policy_cfg *cfg, __u32 gen,
+                                          struct task_struct *task)
+{
+	if (cfg->flags & VIGIL_CFG_SCOPE_GUEST)
+		return true;
+	return vigil_cgroup_in_scope(cfg, gen, (__u64)BPF_CORE_READ(task, cgroups, dfl_cgrp)) != 0;
 }
 
 /*
@@ -249,7 +261,10 @@ static __always_inline bool is_agent(void)
 {
 	if ((bpf_get_current_pid_tgid() >> 32) != READ_ONCE(agent_tgid))
 		return false;
-	return task_is_vigild(bpf_get_current_task_btf());
+	/* The global function: task_is_vigild's scope walk (task_in_scope, 16 levels) verified
+	 * once per program, not at each of these call sites (300,000 of the 2 million
+	 * instructions a vigild start verified when it was). */
+	return current_is_vigild();
 }
 
 /* Reserves an event and fills the fields every hook shares; counts the drop on failure. */

@@ -92,52 +92,64 @@ static __always_inline __u8 walk_lookup(const struct vigil_file_filter *f,
 /*
  * Above the first mount root: mount points up to the root of the mount tree, through
  * bpf_probe_read (struct mount is reached by container_of, which direct loads cannot express).
- * The mount root itself was looked up by file_walk.
+ * The mount root itself was looked up by file_walk. mnt_addr is the first mount, a plain
+ * address. Returns the action, with the rule's id above its low 8 bits.
+ *
+ * A global function: the verifier checks it once per program, not inside every inlined
+ * file_walk (its 32 steps were a fifth of what it processed at a vigild start). Its walk reads
+ * through helpers anyway; the call adds a few instructions where a walk leaves its first mount.
  */
-static __always_inline __u8 walk_above_mount(__u32 gen, const struct vigil_file_filter *f,
-                                             const struct walk_pos *start, __u8 access,
-                                             __u32 *ret_rule)
+/* From a mount's root to the mount point beneath it: 0 at the root of the mount tree. */
+static __always_inline struct dentry *walk_mount_point(struct vfsmount **mnt, __u64 mnt_off)
+{
+	struct mount *m = (void *)*mnt - mnt_off;
+	struct mount *up = BPF_CORE_READ(m, mnt_parent);
+
+	if (!up || up == m)
+		return NULL;
+	*mnt = (void *)up + mnt_off;
+	return BPF_CORE_READ(m, mnt_mountpoint);
+}
+
+__noinline __u64 vigil_walk_above_mount(__u32 gen, const struct vigil_file_filter *f,
+                                        __u64 mnt_addr, __u32 access)
 {
 	struct vigil_file_key key = {.gen = gen};
 	__u64 mnt_off = bpf_core_field_offset(struct mount, mnt);
-	struct dentry *dentry = NULL;
-	struct vfsmount *mnt = NULL;
-	bool at_root = true;
+	struct vfsmount *mnt = (struct vfsmount *)mnt_addr;
+	struct dentry *dentry;
+	__u32 rule = 0;
 	int i;
 
-	/* As plain addresses: container_of arithmetic is not allowed on BTF pointers. */
-	bpf_probe_read_kernel(&mnt, sizeof(mnt), &start->mnt);
-
+	dentry = walk_mount_point(&mnt, mnt_off);
+	/*
+	 * Each step looks one dentry up, then moves to its parent, or at a file system's root to
+	 * the mount point beneath it: no state but (dentry, mnt) carried over, so the verifier's
+	 * paths through a step meet again at its end.
+	 */
 	for (i = 0; i < VIGIL_FILE_MAX_DEPTH; i++) {
 		struct inode *inode;
 		struct dentry *parent;
 		__u8 act;
 
-		if (at_root) {
-			struct mount *m = (void *)mnt - mnt_off;
-			struct mount *up = BPF_CORE_READ(m, mnt_parent);
-
-			if (!up || up == m)
-				return VIGIL_ACT_NONE; /* the root of the mount tree */
-			dentry = BPF_CORE_READ(m, mnt_mountpoint);
-			mnt = (void *)up + mnt_off;
-		}
+		if (!dentry)
+			return VIGIL_ACT_NONE; /* the root of the mount tree */
 		inode = BPF_CORE_READ(dentry, d_inode);
 		if (inode) {
 			key.dev = BPF_CORE_READ(inode, i_sb, s_dev);
 			key.ino = BPF_CORE_READ(inode, i_ino);
-			act = walk_lookup(f, &key, access, ret_rule);
+			act = walk_lookup(f, &key, access, &rule);
 			if (act)
-				return act;
+				return (__u64)rule << 8 | act;
 		}
 		/* Real ancestors up to the filesystem's root, as in file_walk, then the next mount.
 		 */
 		parent = BPF_CORE_READ(dentry, d_parent);
-		at_root = !parent || parent == dentry;
-		if (!at_root)
-			dentry = parent;
+		if (!parent || parent == dentry)
+			parent = walk_mount_point(&mnt, mnt_off);
+		dentry = parent;
 	}
-	return WALK_TOO_DEEP;
+	return dentry ? WALK_TOO_DEEP : VIGIL_ACT_NONE;
 }
 
 /*
@@ -156,6 +168,7 @@ static __always_inline __u8 file_walk(__u32 gen, bool trees, const struct walk_p
 	struct vigil_file_key key = {.gen = gen};
 	struct dentry *dentry = start->dentry;
 	struct vfsmount *mnt = start->mnt;
+	__u64 mnt_addr = 0, above;
 	struct inode *inode;
 	int i;
 
@@ -200,8 +213,11 @@ static __always_inline __u8 file_walk(__u32 gen, bool trees, const struct walk_p
 	 */
 	if (dentry_disconnected(dentry, mnt->mnt_sb))
 		return WALK_DISCONNECTED;
-	/* One call site, no depth carried over: the verifier checks the second walk once. */
-	return walk_above_mount(gen, f, start, access, ret_rule);
+	/* As a plain address: container_of arithmetic is not allowed on BTF pointers. */
+	bpf_probe_read_kernel(&mnt_addr, sizeof(mnt_addr), &start->mnt);
+	above = vigil_walk_above_mount(gen, f, mnt_addr, access);
+	*ret_rule = (__u32)(above >> 8);
+	return (__u8)above;
 }
 
 struct file_req {

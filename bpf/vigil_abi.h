@@ -179,8 +179,8 @@ struct vigil_policy_cfg {
 	__u32 flags;
 	__u32 rule_count;
 	__u32 gen;
-	/* With VIGIL_CFG_SCOPE_INLINE: the scope is these cgroup ids, compared in place; else
-	 * scope_cgroups holds it. */
+	/* With VIGIL_CFG_SCOPE_INLINE: the scope is these cgroup ids, compared in place (unused
+	 * slots 0: the BPF side compares all four); else scope_cgroups holds it. */
 	__u32 n_scope;
 	__u64 scope_id[VIGIL_CFG_SCOPE_MAX];
 	/* Capabilities tasks in scope keep: bit N is capability N
