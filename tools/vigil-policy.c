@@ -133,6 +133,13 @@ static int do_check(int argc, char **argv)
 		r = policy_resolve_exec(p, pa.root, &entries, &n, &err);
 		if (r >= 0)
 			r = policy_verify_exec(p, pa.root, entries, n, NULL, &err);
+		/* A key rule's exe, as vigild checks it at load. */
+		for (size_t i = 0; r >= 0 && i < p->n_keys; i++) {
+			uint64_t dev, ino;
+
+			if (p->keys[i].exe_path)
+				r = policy_resolve_key_exe(p, i, pa.root, &dev, &ino, &err);
+		}
 		for (size_t i = 0; r >= 0 && i < n; i++) {
 			const struct policy_exec_rule *rule = &p->exec[entries[i].rule_id];
 
@@ -205,14 +212,42 @@ static int do_show(int argc, char **argv)
 	return VIGIL_EXIT_OK;
 }
 
-/* Fills in every exec rule's sha256 from the file it names (under --root). */
+/* Sets obj's "sha256" to the digest of the file its "path" names under root; where names the
+ * object in errors (e.g. "exec.allow[3]"). */
+static int pin_one(const struct policy_args *pa, json_t *obj, const char *where)
+{
+	const char *path = json_string_value(json_object_get(obj, "path"));
+	uint8_t digest[POLICY_SHA256_LEN];
+	char full[8192], hex[2 * POLICY_SHA256_LEN + 1];
+	int fd;
+
+	if (!path)
+		return 0;
+	snprintf(full, sizeof(full), "%s%s", pa->root, path);
+	fd = open(full, O_RDONLY | O_CLOEXEC);
+	if (fd < 0 || vigil_sha256_fd(fd, digest) < 0) {
+		fprintf(stderr, "vigil: %s: %s.path: %s: %s\n", pa->file, where, full,
+		        strerror(errno));
+		if (fd >= 0)
+			close(fd);
+		return -1;
+	}
+	close(fd);
+	vigil_hex(digest, sizeof(digest), hex);
+	json_object_set_new(obj, "sha256", json_string(hex));
+	return 0;
+}
+
+/* Fills in the sha256 of every exec rule and of every key rule's exe from the file it names
+ * (under --root). */
 static int do_pin(int argc, char **argv)
 {
 	struct policy_args pa = {0};
 	struct policy_error err = {0};
-	json_t *root, *allow, *rule;
+	json_t *root, *rule;
 	json_error_t jerr;
 	struct policy *p;
+	char where[64];
 	size_t i;
 	int r;
 
@@ -224,29 +259,23 @@ static int do_pin(int argc, char **argv)
 		        jerr.text);
 		return VIGIL_EXIT_INVALID;
 	}
-	allow = json_object_get(json_object_get(root, "exec"), "allow");
-	json_array_foreach(allow, i, rule)
+	json_array_foreach(json_object_get(json_object_get(root, "exec"), "allow"), i, rule)
 	{
-		const char *path = json_string_value(json_object_get(rule, "path"));
-		uint8_t digest[POLICY_SHA256_LEN];
-		char full[8192], hex[2 * POLICY_SHA256_LEN + 1];
-		int fd;
-
-		if (!path)
-			continue;
-		snprintf(full, sizeof(full), "%s%s", pa.root, path);
-		fd = open(full, O_RDONLY | O_CLOEXEC);
-		if (fd < 0 || vigil_sha256_fd(fd, digest) < 0) {
-			fprintf(stderr, "vigil: %s: exec.allow[%zu].path: %s: %s\n", pa.file, i,
-			        full, strerror(errno));
-			if (fd >= 0)
-				close(fd);
+		snprintf(where, sizeof(where), "exec.allow[%zu]", i);
+		if (pin_one(&pa, rule, where) < 0) {
 			json_decref(root);
 			return VIGIL_EXIT_FAIL;
 		}
-		close(fd);
-		vigil_hex(digest, sizeof(digest), hex);
-		json_object_set_new(rule, "sha256", json_string(hex));
+	}
+	json_array_foreach(json_object_get(json_object_get(root, "keys"), "rules"), i, rule)
+	{
+		json_t *exe = json_object_get(rule, "exe");
+
+		snprintf(where, sizeof(where), "keys.rules[%zu].exe", i);
+		if (json_is_object(exe) && pin_one(&pa, exe, where) < 0) {
+			json_decref(root);
+			return VIGIL_EXIT_FAIL;
+		}
 	}
 	char *text = json_dumps(root, JSON_INDENT(2) | JSON_PRESERVE_ORDER);
 	json_decref(root);
@@ -481,7 +510,8 @@ int do_policy(int argc, char **argv)
 	    {"sign", do_sign, "sign a policy into a bundle, or add a signature to a bundle"},
 	    {"verify", do_verify, "check a bundle's signatures against a trust directory"},
 	    {"push", do_push, "send a bundle to the running vigild"},
-	    {"pin", do_pin, "fill in each exec rule's sha256 from the file it names"},
+	    {"pin", do_pin,
+	     "fill in each exec rule's (and key rule's exe) sha256 from the file it names"},
 	    {"test", do_policy_test, "decide the accesses of case files offline, check verdicts"},
 	    {"explain", do_policy_explain, "say which rule decided an event, and why"},
 	    {"learn", do_policy_learn, "write a policy allowing what a learning run's log shows"},
