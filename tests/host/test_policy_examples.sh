@@ -48,7 +48,8 @@ done
 ex=$top/policies/examples/inference-server.json
 if [ -f "$(jq -r '.keys.rules[0].exe.path' "$ex")" ]; then
 	bad=$(mktemp)
-	jq '.keys.rules[0].exe.sha256 = ("0" * 64)' "$ex" > "$bad"
+	# Pinned for this machine first: only the key rule's digest is wrong.
+	"$BUILD/vigil" policy pin "$ex" | jq '.keys.rules[0].exe.sha256 = ("0" * 64)' > "$bad"
 	out=$("$BUILD/vigil" policy check "$bad" 2>&1)
 	rc=$?
 	if [ "$rc" = 3 ] && grep -q "keys.rules\[0\].exe.sha256: rule 'model-key-server-only': .* does not have the SHA-256 the policy names" <<<"$out"; then
