@@ -89,16 +89,6 @@ static __always_inline __u8 walk_lookup(const struct vigil_file_filter *f,
 	return val->action[a];
 }
 
-/*
- * Above the first mount root: mount points up to the root of the mount tree, through
- * bpf_probe_read (struct mount is reached by container_of, which direct loads cannot express).
- * The mount root itself was looked up by file_walk. mnt_addr is the first mount, a plain
- * address. Returns the action, with the rule's id above its low 8 bits.
- *
- * A global function: the verifier checks it once per program, not inside every inlined
- * file_walk (its 32 steps were a fifth of what it processed at a vigild start). Its walk reads
- * through helpers anyway; the call adds a few instructions where a walk leaves its first mount.
- */
 /* From a mount's root to the mount point beneath it: 0 at the root of the mount tree. */
 static __always_inline struct dentry *walk_mount_point(struct vfsmount **mnt, __u64 mnt_off)
 {
@@ -111,6 +101,16 @@ static __always_inline struct dentry *walk_mount_point(struct vfsmount **mnt, __
 	return BPF_CORE_READ(m, mnt_mountpoint);
 }
 
+/*
+ * Above the first mount root: mount points up to the root of the mount tree, through
+ * bpf_probe_read (struct mount is reached by container_of, which direct loads cannot express).
+ * The mount root itself was looked up by file_walk. mnt_addr is the first mount, a plain
+ * address. Returns the action, with the rule's id above its low 8 bits.
+ *
+ * A global function: the verifier checks it once per program, not inside every inlined
+ * file_walk (its 32 steps were a fifth of what it processed at a vigild start). Its walk reads
+ * through helpers anyway; the call adds a few instructions where a walk leaves its first mount.
+ */
 __noinline __u64 vigil_walk_above_mount(__u32 gen, const struct vigil_file_filter *f,
                                         __u64 mnt_addr, __u32 access)
 {

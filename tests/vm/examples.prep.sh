@@ -15,9 +15,11 @@ serial=2
 for p in $(ls "$top"/policies/examples/*.json | grep -v /baseline-audit.json) "$top/policies/examples/baseline-audit.json"; do
 	n=$(basename "$p" .json)
 	"$VIGIL" policy pin -o "$gen/examples/$n.json" "$p"
-	stale=$(jq -r '[.exec.allow[]?, .keys.rules[]?.exe | select(.)] | .[] | "\(.path) \(.sha256)"' "$p" |
-		while read -r f h; do [ "$(sha256sum "$f" | cut -c1-64)" = "$h" ] || printf ' %s' "$f"; done)
-	[ -z "$stale" ] || echo "examples suite: $n: re-pinned for this machine's packages:$stale"
+	# The digests pin changed (pin keeps every rule in its place).
+	stale=$(jq -rn --slurpfile a "$p" --slurpfile b "$gen/examples/$n.json" \
+		'[$a[0], $b[0]] | map([.exec.allow[]?, (.keys.rules[]?.exe // empty)]) | transpose[] |
+		 select(.[0].sha256 != .[1].sha256) | .[0].path' | tr '\n' ' ')
+	[ -z "$stale" ] || echo "examples suite: $n: re-pinned for this machine's packages: $stale"
 	jq ".serial = $serial" "$gen/examples/$n.json" > "$gen/examples/$n.serial.json"
 	"$VIGIL" policy sign --key "$gen/keys/signer.key" -o "$gen/examples/$n.bundle.json" \
 		"$gen/examples/$n.serial.json"

@@ -2,8 +2,8 @@
 # policies/examples/*.json name Debian paths (python3.11, bash, tar, their libraries) and a
 # deployment's directories (/srv/models, /srv/batch, ...). The platform installs the Debian files
 # they pin (examples.prep.sh copies them from the build host's packages and re-pins each example
-# for them, as an image build would) and creates the deployment's directories; then each example passes `vigil policy check`
-# in the guest (every digest against the guest's file), a copy with one wrong digest is refused
+# for them, as an image build would) and creates the deployment's directories; then each example
+# passes `vigil policy check` in the guest (every digest against the guest's file), a copy with one wrong digest is refused
 # naming the file, the field and the rule, and each example (re-serialed and signed) is pushed
 # to vigild, which loads only a policy whose every path exists.
 . /tests/vm/lib.sh
