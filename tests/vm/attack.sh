@@ -105,7 +105,9 @@ done
 if [ $rc = 0 ]; then
 	ok "a workload process on vigild's old pid $pid gets neither bpf() nor the TPM ($tries tries)"
 else
-	not_ok "a workload process on vigild's old pid $pid gets neither bpf() nor the TPM" "exit $rc" "$(cat /tmp/.err)"
+	# Who holds the pid now (a kernel thread started meanwhile keeps it for good).
+	not_ok "a workload process on vigild's old pid $pid gets neither bpf() nor the TPM" "exit $rc" "$(cat /tmp/.err)" \
+		"pid $pid is now: $(cat /proc/$pid/comm 2> /dev/null || echo free) ($tries tries)"
 fi
 start_vigild "vigild restarted by the platform after the crash" /vigil-vm/policy.json
 pid2=$(cat /run/vigild.pid)
