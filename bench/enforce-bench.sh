@@ -31,7 +31,7 @@ ICOUNT=${ENFORCE_ICOUNT-0}
 VIGIL_VM_ICOUNT=$ICOUNT VIGIL_BUILD=$BUILD tools/vigil-vm run --timeout 2400 --smp 1 \
 	--copy "$out/enforce.policy.json:/bench/enforce.policy.json" \
 	--copy bench/guest/enforce.sh:/bench/enforce.sh --copy bench/guest/lib.sh:/bench/lib.sh --copy "$BUILD/guest-tests:/t" \
-	-- sh -c "N_RULES=$N_RULES sh /bench/enforce.sh" > "$out/enforce.raw"
+	-- sh -c "N_RULES=$N_RULES ROUNDS=${ROUNDS:-3} sh /bench/enforce.sh" > "$out/enforce.raw"
 
 awk -v unit="$([ -n "$ICOUNT" ] && echo 'guest insns' || echo ns)" "$(cat bench/lib.awk)"'
 	$1 == "result" { k = $2 "/" $3; v[k, ++n[k]] = $4 }

@@ -64,6 +64,32 @@ static __always_inline struct vigil_policy_cfg *governing_policy(__u32 section, 
 	return cfg;
 }
 
+/*
+ * governing_policy for the two hottest decisions (an allowed open, an allowed connect), with
+ * vigild's exemption left to the caller: vigild is exempt from every refusal and event, and an
+ * allowed decision without an event is the same for vigild as for anyone, so the caller tests
+ * is_agent() (a helper call) only before a refusal or an event, never on the allowed path.
+ */
+static __always_inline struct vigil_policy_cfg *
+governing_policy_agent_later(__u32 section, __u32 *ret_gen, bool *ret_broken)
+{
+	struct vigil_policy_cfg *cfg;
+
+	*ret_broken = false;
+	cfg = current_policy(ret_gen);
+	if (!cfg) {
+		/* vigild is not refused for a broken generation: the agent test comes first. */
+		if (*ret_gen && !is_agent()) {
+			stat_inc(VIGIL_STAT_NO_CFG);
+			*ret_broken = true;
+		}
+		return NULL;
+	}
+	if ((section && !(cfg->flags & section)) || !in_scope(cfg, *ret_gen))
+		return NULL;
+	return cfg;
+}
+
 struct {
 	__uint(type, BPF_MAP_TYPE_LRU_HASH);
 	__uint(max_entries, VIGIL_LEARN_SEEN_MAX);

@@ -60,10 +60,20 @@ static __always_inline bool dentry_disconnected(struct dentry *d, struct super_b
 	return (d->d_flags & DCACHE_DISCONNECTED_) && d != sb->s_root;
 }
 
-/* A position in the mount tree: a dentry and the mount it is seen through. */
+/*
+ * A position in the mount tree: a dentry and the mount it is seen through. An open file's
+ * position is filled lazily (file_open runs on every open and each field is a guarded load):
+ * mnt NULL means file's f_path.mnt, needed only by a walk above the file's mount; sb, when set,
+ * is the dentry's superblock (mnt's, the same for every path); inode, when set, is an inode the
+ * caller loaded with its number ino (used when it is the dentry's).
+ */
 struct walk_pos {
 	struct dentry *dentry;
 	struct vfsmount *mnt;
+	struct file *file;
+	struct super_block *sb;
+	struct inode *inode;
+	__u64 ino;
 };
 
 #define WALK_TOO_DEEP     0xff
@@ -167,19 +177,33 @@ static __always_inline __u8 file_walk(__u32 gen, bool trees, const struct walk_p
 	const struct vigil_file_filter *f = file_filter_of(gen);
 	struct vigil_file_key key = {.gen = gen};
 	struct dentry *dentry = start->dentry;
-	struct vfsmount *mnt = start->mnt;
+	struct super_block *sb = start->sb;
 	__u64 mnt_addr = 0, above;
 	struct inode *inode;
 	int i;
 
 	/* Every dentry of one mount has the mount's superblock. */
-	key.dev = mnt->mnt_sb->s_dev;
+	if (!sb) {
+		struct vfsmount *mnt = start->mnt;
+
+		if (!mnt && start->file)
+			mnt = start->file->f_path.mnt;
+		/* Every caller gives a mount or a file: unreachable, undecidable (fail closed). */
+		if (!mnt)
+			return WALK_TOO_DEEP;
+		sb = mnt->mnt_sb;
+	}
+	key.dev = sb->s_dev;
 	if (!trees) {
 		/* No rule names a directory: only the file's own identity can carry a rule. */
 		inode = dentry->d_inode;
 		if (!inode)
 			return VIGIL_ACT_NONE;
-		key.ino = inode->i_ino;
+		/* The stack copy loaded first and unconditionally: a load selecting between a stack
+		 * and a kernel pointer is refused by the verifier. */
+		key.ino = READ_ONCE(start->ino);
+		if (inode != start->inode)
+			key.ino = inode->i_ino;
 		return walk_lookup(f, &key, access, ret_rule);
 	}
 	for (i = 0; i < VIGIL_FILE_MAX_DEPTH; i++) {
@@ -211,10 +235,13 @@ static __always_inline __u8 file_walk(__u32 gen, bool trees, const struct walk_p
 	 * found, so the walk is undecidable (deny, fail closed). Pseudo files (pipes, memfds) also
 	 * stop at a root of their own but are not marked disconnected.
 	 */
-	if (dentry_disconnected(dentry, mnt->mnt_sb))
+	if (dentry_disconnected(dentry, sb))
 		return WALK_DISCONNECTED;
 	/* As a plain address: container_of arithmetic is not allowed on BTF pointers. */
-	bpf_probe_read_kernel(&mnt_addr, sizeof(mnt_addr), &start->mnt);
+	if (start->mnt)
+		bpf_probe_read_kernel(&mnt_addr, sizeof(mnt_addr), &start->mnt);
+	else if (start->file)
+		bpf_probe_read_kernel(&mnt_addr, sizeof(mnt_addr), &start->file->f_path.mnt);
 	above = vigil_walk_above_mount(gen, f, mnt_addr, access);
 	*ret_rule = (__u32)(above >> 8);
 	return (__u8)above;
@@ -376,7 +403,8 @@ static __always_inline int file_check(const struct file_req *r)
 	err = file_check_self(r);
 	if (err)
 		return err;
-	cfg = governing_policy(VIGIL_CFG_FILE_RULES, &gen, &broken);
+	/* vigild's exemption: tested below, before a refusal or an event only. */
+	cfg = governing_policy_agent_later(VIGIL_CFG_FILE_RULES, &gen, &broken);
 	if (broken) {
 		decision_from_action(&d, VIGIL_ACT_DENY, 0, VIGIL_R_NO_POLICY);
 	} else if (!cfg) {
@@ -384,6 +412,8 @@ static __always_inline int file_check(const struct file_req *r)
 	} else {
 		act = file_walk(gen, cfg->flags & VIGIL_CFG_FILE_TREES, &r->pos, r->access, &rule);
 		if (act == WALK_TOO_DEEP || act == WALK_DISCONNECTED) {
+			if (is_agent())
+				return 0;
 			/* A path we cannot walk to its root might be under a denied tree. */
 			stat_inc(VIGIL_STAT_TOO_DEEP);
 			decision_from_action(&d, VIGIL_ACT_DENY, 0,
@@ -397,13 +427,14 @@ static __always_inline int file_check(const struct file_req *r)
 		}
 		decision_apply_mode(&d, cfg);
 	}
-	if (!d.log)
+	if (!d.log || is_agent())
 		return 0;
 	err = d.verdict == VIGIL_DENY ? -EPERM : 0;
 	if (err)
 		stat_inc(VIGIL_STAT_FILE_DENY);
 	file_event(r, gen, cfg, &d, err);
-	return err;
+	/* 6.12's verifier loses err's range here once vigild's test is below the walk. */
+	return lsm_ret(err);
 }
 
 static __always_inline int file_check_path(const struct path *dir, struct dentry *dentry,
@@ -427,7 +458,7 @@ static __always_inline int file_check_modes(struct file_req *r, struct file *fil
                                             struct inode *inode, __u32 type, unsigned int mode,
                                             bool rules_too)
 {
-	int err = self_check_open(file, r->pos.dentry, inode, type, mode)
+	int err = self_check_open(file, r->pos.dentry, r->pos.sb, inode, r->pos.ino, type, mode)
 	              ?: bound_check_open(file, inode, type, mode);
 
 	if (err || !rules_too)
@@ -459,16 +490,19 @@ static __always_inline int file_check_modes(struct file_req *r, struct file *fil
 SEC("lsm/file_open")
 int BPF_PROG(vigil_file_open, struct file *file, int ret)
 {
+	struct dentry *dentry = file->f_path.dentry;
+	struct inode *inode = file->f_inode;
+	/* The mount is loaded only by a walk above it (walk_pos). */
 	struct file_req r = {
-	    .pos = {.dentry = file->f_path.dentry, .mnt = file->f_path.mnt},
+	    .pos = {.dentry = dentry, .file = file, .sb = dentry->d_sb, .inode = inode},
 	    .file = file,
 	};
-	struct inode *inode = file->f_inode;
 	unsigned int mode = file->f_mode;
 	__u32 type;
 
 	if (ret)
 		return ret;
+	r.pos.ino = inode->i_ino;
 	type = inode->i_mode & S_IFMT;
 	/* The exec section decides executions; the open that loads the binary is part of it. */
 	return file_check_modes(&r, file, inode, type, mode, !(mode & FMODE_EXEC));
@@ -485,15 +519,17 @@ int BPF_PROG(vigil_file_open, struct file *file, int ret)
 SEC("lsm/file_receive")
 int BPF_PROG(vigil_file_receive, struct file *file, int ret)
 {
-	struct file_req r = {
-	    .pos = {.dentry = file->f_path.dentry, .mnt = file->f_path.mnt},
-	};
+	struct dentry *dentry = file->f_path.dentry;
 	struct inode *inode = file->f_inode;
+	struct file_req r = {
+	    .pos = {.dentry = dentry, .file = file, .sb = dentry->d_sb, .inode = inode},
+	};
 	unsigned int mode = file->f_mode;
 	__u32 type;
 
 	if (ret)
 		return ret;
+	r.pos.ino = inode->i_ino;
 	type = inode->i_mode & S_IFMT;
 	return file_check_modes(&r, file, inode, type, mode, true);
 }

@@ -181,7 +181,13 @@ static __always_inline int net_check_sockaddr(struct socket *sock, const void *s
 	family = sk->__sk_common.skc_family;
 	if (family != AF_INET && family != AF_INET6 && family != AF_PACKET)
 		return 0; /* AF_UNIX, AF_NETLINK...: not network access */
-	cfg = governing_policy(VIGIL_CFG_NET_RULES, &gen, &broken);
+	/* connect (the hot case): vigild's exemption tested below, before a refusal or an event
+	 * only. Not for sendmsg: its stack with the later call is above the verifier's 512 bytes.
+	 */
+	if (op == VIGIL_NET_CONNECT)
+		cfg = governing_policy_agent_later(VIGIL_CFG_NET_RULES, &gen, &broken);
+	else
+		cfg = governing_policy(VIGIL_CFG_NET_RULES, &gen, &broken);
 	if (!cfg && !broken)
 		return 0;
 	proto = sk->sk_protocol;
@@ -219,6 +225,8 @@ static __always_inline int net_check_sockaddr(struct socket *sock, const void *s
 		else /* refused by the kernel or unreadable: fail closed rather than guess */
 			decision_from_action(&d, VIGIL_ACT_DENY, 0, VIGIL_R_BAD_ADDR);
 	}
+	if (op == VIGIL_NET_CONNECT && d.log && is_agent())
+		return 0;
 	return net_finish(cfg, gen, &d, &r, 0, 0);
 }
 

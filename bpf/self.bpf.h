@@ -87,9 +87,8 @@ static __always_inline bool in_configfs_tsm(struct dentry *d)
 __u64 self_secret_dev[VIGIL_SELF_SECRETS] = {};
 __u64 self_secret_ino[VIGIL_SELF_SECRETS] = {};
 
-static __always_inline bool is_secret(struct inode *inode)
+static __always_inline bool is_secret(struct inode *inode, __u64 ino)
 {
-	__u64 ino = inode->i_ino;
 	int i;
 
 	for (i = 0; i < VIGIL_SELF_SECRETS; i++) {
@@ -198,17 +197,19 @@ static __always_inline int self_check_proc_write(struct file *file)
  * PCRs to replay the measurement log, and it is trusted anyway (it starts and stops vigild); the
  * workload never. Writes on procfs: self_check_proc_write.
  */
-static __always_inline int self_check_open(struct file *file, struct dentry *d, struct inode *inode,
+static __always_inline int self_check_open(struct file *file, struct dentry *d,
+                                           struct super_block *sb, struct inode *inode, __u64 ino,
                                            __u32 type, unsigned int mode)
 {
 	/* Direct (BTF) loads, each a guarded load once JITed: this runs on every open in the
-	 * guest, so the caller loads file, inode and mode fields once for both checks. */
-	__u64 magic = d->d_sb->s_magic;
+	 * guest, so the caller loads file, dentry, inode and mode fields once for all the checks
+	 * (sb is d's superblock, ino inode's number). */
+	__u64 magic = sb->s_magic;
 	__u32 rdev;
 
 	if (type == S_IFREG) {
-		if (is_secret(inode) && !current_is_vigild())
-			return self_deny(VIGIL_SELF_SECRET, 0, inode->i_sb->s_dev, inode->i_ino, d);
+		if (is_secret(inode, ino) && !current_is_vigild())
+			return self_deny(VIGIL_SELF_SECRET, 0, inode->i_sb->s_dev, ino, d);
 		if (magic == PROC_SUPER_MAGIC && (mode & FMODE_WRITE))
 			return self_check_proc_write(file);
 	}
@@ -216,13 +217,13 @@ static __always_inline int self_check_open(struct file *file, struct dentry *d, 
 		rdev = inode->i_rdev;
 		if (bpf_map_lookup_elem(&protected_devs, &rdev) && !current_is_vigild() &&
 		    !current_is_platform())
-			return self_deny(VIGIL_SELF_DEVICE, 0, rdev, inode->i_ino, d);
+			return self_deny(VIGIL_SELF_DEVICE, 0, rdev, ino, d);
 		return 0;
 	}
 	if (magic == BPF_FS_MAGIC && !current_is_vigild())
-		return self_deny(VIGIL_SELF_BPF, 0, inode->i_sb->s_dev, inode->i_ino, d);
+		return self_deny(VIGIL_SELF_BPF, 0, inode->i_sb->s_dev, ino, d);
 	if (magic == CONFIGFS_MAGIC && in_configfs_tsm(d) && !current_is_vigild())
-		return self_deny(VIGIL_SELF_TSM, 0, inode->i_sb->s_dev, inode->i_ino, d);
+		return self_deny(VIGIL_SELF_TSM, 0, inode->i_sb->s_dev, ino, d);
 	return 0;
 }
 

@@ -52,7 +52,7 @@ start_vigild() {
 	sh -c 'vigild --policy /bench/enforce.policy.json --event-log /tmp/bench-events.jsonl \
 		--ready-file /run/vigil/bench-ready > /tmp/vigild.log 2>&1 & echo $! > /run/bench-vigild.pid'
 	wait_ready 1200
-	echo "vigild ready in $(($(date +%s) - t0)) s: $(grep enforcing /tmp/vigild.log)"
+	echo "vigild ready in $(($(date +%s) - t0)) s: $(grep -E "enforcing|BPF object loaded" /tmp/vigild.log | tr "\n" " ")"
 	inside $B open-loop /tmp/bench/f0 1 > /dev/null 2>&1 && { echo "a file rule did not deny"; exit 1; }
 	inside $B connect 10.100.0.7 80 2> /dev/null && { echo "a CIDR rule did not deny"; exit 1; }
 }
