@@ -48,6 +48,15 @@ static const char *const platform_code[] = {
     "/etc/binfmt.d", "/etc/sysctl.conf", "/etc/sysctl.d", "/etc/tmpfiles.d", "/etc/update-motd.d",
     "/etc/apt/apt.conf.d", "/etc/kernel", "/etc/initramfs-tools", "/etc/network",
     "/etc/NetworkManager/dispatcher.d", "/etc/dhcp",
+    /* The service manager's other unit and generator paths (systemd.unit(5),
+     * systemd.generator(7)), and the run-time and local directories of the tools above
+     * (modprobe.d(5), tmpfiles.d(5), sysctl.d(5), binfmt.d(5), modules-load.d(5)); apt's main
+     * file and dpkg's hooks (post-invoke=). */
+    "/run/systemd/system.control", "/run/systemd/system.attached", "/run/systemd/generator.early",
+    "/run/systemd/generator.late", "/run/systemd/system-generators", "/usr/local/lib/systemd",
+    "/run/modprobe.d", "/usr/local/lib/modprobe.d", "/run/tmpfiles.d", "/run/sysctl.d",
+    "/run/binfmt.d", "/run/modules-load.d", "/etc/apt/apt.conf", "/etc/dpkg/dpkg.cfg",
+    "/etc/dpkg/dpkg.cfg.d",
     /* Who logs in as what, and what a platform login runs first. */
     "/etc/passwd", "/etc/shadow", "/etc/group", "/etc/gshadow", "/etc/sudoers", "/etc/sudoers.d",
     "/etc/pam.d", "/etc/security", "/etc/ssh", "/etc/profile", "/etc/profile.d", "/etc/environment",
@@ -432,6 +441,85 @@ static int protect_system_trees(struct agent *a, bool on)
 	return 0;
 }
 
+/*
+ * Adds the cgroup of pid ("self", "1") and its ancestors below the root to ids (by inode
+ * number, the kernel's cgroup id), without duplicates. A cgroup v1-only task has no 0:: line:
+ * nothing to add.
+ */
+static int guard_cgroups_of(struct agent *a, const char *pid, uint64_t *ids, size_t *n)
+{
+	char path[64], buf[4096], dir[4096 + 256];
+	const size_t max = VIGIL_GUARD_CGROUPS;
+	char *cg, *end, *slash;
+	ssize_t len;
+	FILE *f;
+
+	snprintf(path, sizeof(path), "/proc/%s/cgroup", pid);
+	f = fopen(path, "re");
+	if (!f)
+		return log_error_errno(-errno, "self-protection: reading %s", path);
+	len = (ssize_t)fread(buf, 1, sizeof(buf) - 1, f);
+	fclose(f);
+	buf[len > 0 ? len : 0] = 0;
+	cg = strstr(buf, "0::/");
+	if (!cg || (cg != buf && cg[-1] != '\n'))
+		return 0;
+	cg += 3;
+	end = strchr(cg, '\n');
+	if (end)
+		*end = 0;
+	if (strstr(cg, " (deleted)"))
+		return log_error_errno(-ENOENT, "self-protection: %s names a removed cgroup", path);
+	/* The cgroup, then each ancestor; the root's files (no freeze, no kill) stay writable. */
+	while (strcmp(cg, "/") != 0 && cg[0] == '/') {
+		struct stat st;
+		size_t i;
+
+		snprintf(dir, sizeof(dir), "%s%s", a->opt.cgroup_root, cg);
+		if (stat(dir, &st) < 0)
+			return log_error_errno(-errno, "self-protection: cgroup %s", dir);
+		for (i = 0; i < *n && ids[i] != (uint64_t)st.st_ino; i++)
+			;
+		if (i == *n) {
+			if (*n == max)
+				return log_error_errno(-E2BIG,
+				                       "self-protection: more than %zu cgroups "
+				                       "above vigild and PID 1",
+				                       max);
+			ids[(*n)++] = st.st_ino;
+		}
+		slash = strrchr(cg, '/');
+		if (slash == cg)
+			break;
+		*slash = 0;
+	}
+	return 0;
+}
+
+/*
+ * vigild's and PID 1's cgroups and their ancestors: under a guest-wide scope, where every cgroup
+ * is the workload's, their control files (freeze, kill, limits) stay the platform's
+ * (bpf/bound.bpf.h guest_cgroupfs_write_ok). Published after every policy load, as the maps are.
+ */
+static int protect_cgroups(struct agent *a)
+{
+	uint64_t ids[VIGIL_GUARD_CGROUPS] = {0};
+	size_t n = 0, i;
+	int r;
+
+	if ((r = guard_cgroups_of(a, "self", ids, &n)) < 0 ||
+	    (r = guard_cgroups_of(a, "1", ids, &n)) < 0)
+		return r;
+	/* The new set first, then the tail cleared: a reader stops at the first 0. */
+	for (i = 0; i < VIGIL_GUARD_CGROUPS; i++)
+		if (i < n)
+			__atomic_store_n(&a->skel->bss->guard_cgroup_ids[i], ids[i],
+			                 __ATOMIC_RELEASE);
+	for (i = n; i < VIGIL_GUARD_CGROUPS; i++)
+		__atomic_store_n(&a->skel->bss->guard_cgroup_ids[i], 0, __ATOMIC_RELEASE);
+	return 0;
+}
+
 int agent_self_protect_maps(struct agent *a)
 {
 	const struct policy *p = a->cur.policy;
@@ -440,6 +528,8 @@ int agent_self_protect_maps(struct agent *a)
 	/* PID 1 is the platform: its code is part of the trusted base too. */
 	if (r == 0)
 		r = protect_maps_of(a, "1");
+	if (r == 0)
+		r = protect_cgroups(a);
 	/* Again after every policy load: platform code the platform created since (a first
 	 * /etc/ld.so.preload, a unit directory, a daemon's new socket) was protected by the kernel
 	 * when it appeared (bpf/platform.bpf.h); its path now protects it, and the kernel's entries

@@ -19,6 +19,7 @@
 #define SYSFS_MAGIC         0x62656572
 #define PROC_SUPER_MAGIC    0x9fa0
 #define BINFMTFS_MAGIC      0x42494e4d
+#define SECURITYFS_MAGIC    0x73636673
 #define NR_REBOOT           169 /* x86_64 */
 #define REBOOT_CMD_KEXEC    0x45584543
 /* A NOAUDIT probe refused again within this window gives no new event (it is still counted). */
@@ -227,6 +228,56 @@ static __always_inline int delegated_file(struct kernfs_node *kn)
 }
 
 /*
+ * The cgroups vigild and PID 1 run in, and their ancestors below the root, by id (0: unused).
+ * vigild writes them at start and after each policy load (agent/self.c protect_cgroups).
+ */
+__u64 guard_cgroup_ids[VIGIL_GUARD_CGROUPS] = {};
+
+/* A global function: its loop is verified once per program, not in every inlined copy. */
+__noinline int vigil_cgroup_guarded(__u64 id)
+{
+	int i;
+
+	for (i = 0; i < VIGIL_GUARD_CGROUPS; i++) {
+		__u64 g = READ_ONCE(guard_cgroup_ids[i]);
+
+		if (!g)
+			return 0;
+		if (g == id)
+			return 1;
+	}
+	return 0;
+}
+
+/*
+ * A write-open of a cgroupfs file under a guest-wide scope, where every cgroup is the workload's:
+ * except the files of vigild's and PID 1's cgroups and of their ancestors (cgroup.freeze,
+ * cgroup.kill, memory.max, cpu.max... stop, kill or starve every task below, and neither a
+ * freeze nor cgroup.kill passes the task_kill hook), and except cgroup.procs and cgroup.threads:
+ * a task moved into a cgroup of the workload's (vigild, into one it then freezes) is beyond
+ * both. Moves are the platform's, as under a cgroup scope (the spawn child below too).
+ */
+__noinline int vigil_guest_cgroupfs_write_ok(__u64 inode_addr)
+{
+	struct inode *inode = (struct inode *)inode_addr;
+	struct kernfs_node *kn = (struct kernfs_node *)BPF_CORE_READ(inode, i_private);
+	struct kernfs_node *cg = kn_parent(kn);
+
+	if (delegated_file(kn) == CG_MOVE)
+		return task_forked_by_init(bpf_get_current_task_btf(), 0);
+	return cg && !vigil_cgroup_guarded(BPF_CORE_READ(cg, id));
+}
+
+/* The inode as a plain address, as the global function takes it. */
+static __always_inline bool guest_cgroupfs_write_ok(struct file *file)
+{
+	__u64 addr = 0;
+
+	bpf_probe_read_kernel(&addr, sizeof(addr), &file->f_inode);
+	return vigil_guest_cgroupfs_write_ok(addr) != 0;
+}
+
+/*
  * A write-open of a cgroupfs file from a cgroup scope. cgroup.procs and cgroup.threads are
  * refused everywhere (but to PID 1's not yet exec'd spawn child, below): a move is checked by the
  * kernel at write time against the common ancestor of source and destination, which no LSM hook
@@ -278,7 +329,9 @@ static __always_inline bool proc_is_sysctl(struct inode *inode)
  * Opens from the scope that reach past it: every open of a block device, reading too (raw
  * reads and writes under every file system's checks: a disk holds every denied tree), and
  * write-opens of cgroupfs (above), debugfs and tracefs, sysfs, sysctls, binfmt_misc (a handler
- * registered there runs for the platform's execs too, as the platform). Called from the one
+ * registered there runs for the platform's execs too, as the platform) and securityfs (the
+ * kernel's lockdown level, which needs no capability to raise: at "confidentiality" the verifier
+ * refuses vigild's programs, so vigild could never start again; IMA's policy). Called from the one
  * file_open program (bpf/file.bpf.h); every other open returns after a few loads and tests.
  */
 static __always_inline int bound_check_open(struct file *file, struct inode *inode, __u32 type,
@@ -295,7 +348,7 @@ static __always_inline int bound_check_open(struct file *file, struct inode *ino
 	magic = inode->i_sb->s_magic;
 	if (magic != CGROUP2_SUPER_MAGIC && magic != CGROUP_SUPER_MAGIC && magic != DEBUGFS_MAGIC &&
 	    magic != TRACEFS_MAGIC && magic != SYSFS_MAGIC && magic != PROC_SUPER_MAGIC &&
-	    magic != BINFMTFS_MAGIC && !blk)
+	    magic != BINFMTFS_MAGIC && magic != SECURITYFS_MAGIC && !blk)
 		return 0;
 	cfg = bound_policy(&gen);
 	if (!cfg)
@@ -303,7 +356,8 @@ static __always_inline int bound_check_open(struct file *file, struct inode *ino
 	kind = VIGIL_SELF_KERNEL;
 	if (magic == CGROUP2_SUPER_MAGIC) {
 		/* A guest scope has no outside: every cgroup is the workload's. */
-		if ((cfg->flags & VIGIL_CFG_SCOPE_GUEST) || cgroupfs_write_ok(cfg, gen, inode))
+		if ((cfg->flags & VIGIL_CFG_SCOPE_GUEST) ? guest_cgroupfs_write_ok(file)
+		                                         : cgroupfs_write_ok(cfg, gen, inode))
 			return 0;
 		kind = VIGIL_SELF_CGROUP;
 	} else if (magic == CGROUP_SUPER_MAGIC) {

@@ -57,6 +57,57 @@ static __always_inline void platform_protect_inode(struct inode *inode, __u32 fl
 		bpf_map_update_elem(&platform_created, &key, &pv, BPF_ANY);
 }
 
+#define PLATFORM_FDS_SCANNED 64
+
+/*
+ * True when one of the current task's first PLATFORM_FDS_SCANNED descriptors is open for writing
+ * on inode (a plain address): the platform's own tool often renames its temporary while it still
+ * holds it (systemd-sysusers writes /etc/passwd so). A global function, its loop verified once
+ * per program and carrying no count (a count would keep the verifier from merging the steps'
+ * states); it runs only when the platform links or renames onto a protected name.
+ */
+__noinline int vigil_own_writer(__u64 inode_addr)
+{
+	struct task_struct *task = (struct task_struct *)bpf_get_current_task();
+	struct fdtable *fdt = BPF_CORE_READ(task, files, fdt);
+	struct file **fds = BPF_CORE_READ(fdt, fd);
+	unsigned int max = BPF_CORE_READ(fdt, max_fds);
+	int i;
+
+	for (i = 0; i < PLATFORM_FDS_SCANNED; i++) {
+		struct file *f = NULL;
+
+		if (i >= max)
+			return 0;
+		bpf_probe_read_kernel(&f, sizeof(f), &fds[i]);
+		if (f && (__u64)BPF_CORE_READ(f, f_inode) == inode_addr &&
+		    (BPF_CORE_READ(f, f_mode) & FMODE_WRITE))
+			return 1;
+	}
+	return 0;
+}
+
+/*
+ * The platform's link or rename of src onto platform code with a writer it does not hold: a
+ * shared writable mapping, more than one write open, or one that is not the renaming task's.
+ */
+static __always_inline bool foreign_writer(struct dentry *src, struct inode *src_inode)
+{
+	__u64 addr = 0;
+	int w;
+
+	if (BPF_CORE_READ(src_inode, i_mapping, i_mmap_writable.counter) > 0)
+		return true;
+	w = BPF_CORE_READ(src_inode, i_writecount.counter);
+	if (w <= 0)
+		return false;
+	if (w > 1)
+		return true;
+	/* Its address as a plain number, as the global function takes it. */
+	bpf_probe_read_kernel(&addr, sizeof(addr), &src->d_inode);
+	return !vigil_own_writer(addr);
+}
+
 /* The protected_names entry of name in the directory dir_inode, or NULL. */
 static __always_inline struct vigil_protect_val *platform_name(struct inode *dir_inode,
                                                                struct dentry *name)
@@ -98,8 +149,20 @@ static __always_inline int self_check_new_name(const struct path *dir, struct de
 		/* The platform installs and upgrades its own code. If the link or rename then
 		 * fails, the file stays protected until the next load: the platform's anyway. */
 		src_inode = src ? src->d_inode : NULL;
-		if (src_inode)
-			platform_protect_inode(src_inode, pv->flags);
+		if (!src_inode)
+			return 0;
+		/*
+		 * Protection is checked at open: a descriptor (or a shared writable mapping) opened
+		 * before the file became platform code still writes it. A temporary file the scope
+		 * made and holds open (ldconfig opens an existing /etc/ld.so.cache~ without O_EXCL,
+		 * writes it, then renames it over the cache) must not become the platform's code:
+		 * with a writer other than one descriptor of the renaming task's own, the link or
+		 * rename is refused, the platform's tool fails and nothing is replaced.
+		 */
+		if (foreign_writer(src, src_inode))
+			return self_deny(VIGIL_SELF_FILE, 0, BPF_CORE_READ(src_inode, i_sb, s_dev),
+			                 BPF_CORE_READ(src_inode, i_ino), dentry);
+		platform_protect_inode(src_inode, pv->flags);
 		return 0;
 	}
 	return self_deny(VIGIL_SELF_FILE, 0, inode->i_sb->s_dev, inode->i_ino, dentry);

@@ -16,7 +16,9 @@
 #define VIGIL_COMM_LEN         16
 #define VIGIL_PATH_LEN         256
 #define VIGIL_MAX_CGROUP_DEPTH 16
-#define VIGIL_KEY_DESC_LEN     64
+/* guard_cgroup_ids: vigild's and PID 1's cgroups and their ancestors below the root. */
+#define VIGIL_GUARD_CGROUPS (2 * VIGIL_MAX_CGROUP_DEPTH)
+#define VIGIL_KEY_DESC_LEN  64
 
 /* Map capacities; generation-keyed maps hold two policies during a swap. */
 #define VIGIL_MAX_EXEC_RULES    131072

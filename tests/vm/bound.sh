@@ -1,7 +1,8 @@
 # vm suite: the bounds of the scope: capabilities (every one of the default set by a syscall that
 # needs it), user namespaces, no leaving the scope, no kernel code, no other kernel, no mounts;
 # then, under a policy granting CAP_SYS_ADMIN/MODULE/BOOT/RAWIO, the refusals that hold whatever
-# is granted. And what keeps working: busybox, binding 443, the platform managing cgroups.
+# is granted. And what keeps working: busybox, binding 443, the platform managing cgroups. Last,
+# under a guest-wide scope: vigild's cgroup stays the platform's.
 # vigil-vm-args: --copy build/guest-tests:/t
 . /tests/vm/lib.sh
 P=/t/boundprobe
@@ -121,6 +122,12 @@ kern "event: block device write" '"protects":"kernel"'
 expect_eperm "open a block device for read" $P open-read /tmp/blk
 expect_eperm "write a sysctl (kernel.core_pattern)" sh -c 'echo "|/tmp/evil" > /proc/sys/kernel/core_pattern'
 expect_eperm "write sysfs (transparent_hugepage)" sh -c 'echo never > /sys/kernel/mm/transparent_hugepage/enabled'
+# securityfs: raising lockdown needs no capability, and at "confidentiality" the verifier refuses
+# vigild's programs (bpf_probe_read_kernel): vigild could never start again.
+expect_rc "the guest has a lockdown file" 0 test -e /sys/kernel/security/lockdown
+expect_eperm "raise the kernel's lockdown (securityfs)" sh -c 'echo confidentiality > /sys/kernel/security/lockdown'
+kern "event: securityfs write" '"protects":"kernel"' '"path":"lockdown"'
+expect_rc "... lockdown unchanged" 0 grep -q '\[none\]' /sys/kernel/security/lockdown
 mkdir -p /tmp/u /tmp/w /tmp/ovl
 expect_eperm "mount (overlayfs over a tree)" $P mount-overlay lowerdir=/etc,upperdir=/tmp/u,workdir=/tmp/w /tmp/ovl
 
@@ -165,4 +172,35 @@ expect_eperm "granted CAP_SYS_ADMIN: move itself to the root cgroup" sh -c "echo
 expect_eperm "granted CAP_SYS_ADMIN: user namespace still refused" unshare -U true
 expect_rc "granted CAP_SYS_ADMIN: sethostname allowed" 0 hostname bound-test
 expect_rc "default deny keeps busybox working" 0 sh -c 'ls /proc > /dev/null && cat /proc/self/status > /dev/null'
+
+# --- Under a guest-wide scope every cgroup is the workload's, but the control files of vigild's
+# and PID 1's cgroups and their ancestors stay the platform's, and the workload moves no task: a
+# freeze or cgroup.kill passes no task_kill hook. vigild restarted by the platform in a cgroup of
+# its own, as a service manager runs it.
+sed 's/"scope": {[^}]*}/"scope": "guest"/; s/"serial": 2/"serial": 3/' /tmp/grant.json > /tmp/guest.json
+expect_rc "the guest-scope policy" 0 grep -q '"scope": "guest"' /tmp/guest.json
+pid=$(cat /run/vigild.pid)
+outside kill -TERM "$pid"
+while kill -0 "$pid" 2> /dev/null; do usleep 100000; done
+outside mkdir $CG/agent
+outside rm -f /run/vigil/ready
+outside sh -c 'echo $$ > /sys/fs/cgroup/agent/cgroup.procs && { vigild --policy "$1" \
+	--event-log /out/events.jsonl --ready-file /run/vigil/ready >> /out/vigild.log 2>&1 &
+	echo $! > /run/vigild.pid; }' _ /tmp/guest.json
+i=0
+while [ ! -e /run/vigil/ready ] && [ $i -lt 1800 ]; do usleep 100000; i=$((i + 1)); done
+expect_rc "vigild restarted under the guest scope, in its own cgroup" 0 test -e /run/vigil/ready
+vp=$(cat /run/vigild.pid)
+expect_rc "... /agent" 0 grep -qx '0::/agent' /proc/$vp/cgroup
+expect_eperm "guest scope: freeze vigild's cgroup" sh -c "echo 1 > $CG/agent/cgroup.freeze"
+kern "event: freeze of vigild's cgroup" '"protects":"cgroup"' '"path":"cgroup.freeze"'
+expect_eperm "guest scope: cgroup.kill of vigild's cgroup" sh -c "echo 1 > $CG/agent/cgroup.kill"
+expect_eperm "guest scope: a limit on vigild's cgroup" sh -c "echo 0 > $CG/agent/cgroup.max.descendants"
+expect_rc "guest scope: the workload makes a cgroup" 0 mkdir $CG/w
+expect_eperm "guest scope: move vigild into it" sh -c "echo $vp > $CG/w/cgroup.procs"
+kern "event: move of a task" '"protects":"cgroup"' '"path":"cgroup.procs"'
+expect_rc "... vigild is still in /agent" 0 grep -qx '0::/agent' /proc/$vp/cgroup
+expect_rc "guest scope: the workload freezes and thaws its own cgroup" 0 \
+	sh -c "echo 1 > $CG/w/cgroup.freeze && echo 0 > $CG/w/cgroup.freeze"
+expect_rc "vigild was neither frozen nor killed" 0 sh -c "kill -0 $vp && grep -q 'frozen 0' $CG/agent/cgroup.events"
 finish

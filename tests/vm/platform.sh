@@ -83,6 +83,12 @@ expect_eperm "unlink a udev rule" rm -f /etc/udev/rules.d/10-local.rules
 expect_eperm "modprobe.d install command" sh -c 'echo "install dummy /tmp/x" > /etc/modprobe.d/evil.conf'
 expect_eperm "unlink modprobe.d/local.conf" rm -f /etc/modprobe.d/local.conf
 expect_eperm "rename /etc/modprobe.d away" mv /etc/modprobe.d /etc/modprobe.old
+# The run-time directories the same tools read (absent here: the name itself is refused).
+expect_eperm "a run-time modprobe.d install command (/run/modprobe.d)" \
+	sh -c 'mkdir -p /run/modprobe.d && echo "install dummy /tmp/x" > /run/modprobe.d/evil.conf'
+ev "event: /run/modprobe.d" '"protects":"file"' '"path":"modprobe.d"'
+expect_eperm "a run-time tmpfiles.d rule (/run/tmpfiles.d)" mkdir /run/tmpfiles.d
+expect_eperm "a dpkg post-invoke hook (/etc/dpkg/dpkg.cfg.d)" mkdir -p /etc/dpkg/dpkg.cfg.d
 expect_eperm "create /etc/rc.local (absent)" sh -c 'echo "sh /tmp/x" > /etc/rc.local'
 expect_eperm "rename /etc away (an ancestor of platform code)" mv /etc /etc2
 expect_eperm "add a uid-0 user to /etc/passwd" sh -c 'echo "evil::0:0::/:/bin/sh" >> /etc/passwd'
@@ -139,6 +145,26 @@ expect_rc "the platform replaces it by a rename" 0 \
 expect_eperm "write the renamed-in /etc/ld.so.preload" \
 	dd if=/tmp/lib.so of=/etc/ld.so.preload conv=notrunc
 expect_rc "the platform removes it" 0 outside rm /etc/ld.so.preload
+# A temporary the scope made and still holds open for writing (ldconfig reuses an existing
+# /etc/ld.so.cache~ without O_EXCL): renamed over platform code, it would stay writable through
+# that descriptor. The rename is refused while the scope holds it; once closed, it goes through.
+sh -c 'exec 3<> /etc/.preload.tmp; touch /tmp/held; exec sleep 30' &
+held=$!
+for _ in $(seq 50); do [ -e /tmp/held ] && break; usleep 100000; done
+n=$(ev_count '"protects":"file"' '"path":"ld.so.preload"' '"comm":"mv"')
+expect_eperm "the platform renames a file the scope holds open for writing over /etc/ld.so.preload" \
+	outside mv /etc/.preload.tmp /etc/ld.so.preload
+ev_new "event: a held writer's file refused as platform code" "$n" '"protects":"file"' \
+	'"path":"ld.so.preload"' '"comm":"mv"'
+expect_rc "... /etc/ld.so.preload was not replaced" 1 test -e /etc/ld.so.preload
+kill $held
+wait $held 2> /dev/null
+expect_rc "once the scope has closed it, the platform's rename goes through" 0 \
+	outside mv /etc/.preload.tmp /etc/ld.so.preload
+expect_rc "the platform removes it again" 0 outside rm /etc/ld.so.preload
+expect_rc "the platform renames a temporary it holds open itself (systemd-sysusers does)" 0 \
+	outside sh -c 'exec 3<> /etc/.preload.own && echo >&3 && mv /etc/.preload.own /etc/ld.so.preload'
+expect_rc "... and removes it" 0 outside rm /etc/ld.so.preload
 # A directory that did not exist: /etc/default (absent in the guest), a runtime unit directory.
 expect_eperm "create /etc/default (absent)" mkdir /etc/default
 expect_rc "the platform creates /etc/default" 0 outside sh -c 'mkdir /etc/default && echo X=1 > /etc/default/app'
