@@ -453,11 +453,15 @@ static int guard_cgroups_of(struct agent *a, const char *pid, uint64_t *ids, siz
 	char *cg, *end, *slash;
 	ssize_t len;
 	FILE *f;
+	int r;
 
 	snprintf(path, sizeof(path), "/proc/%s/cgroup", pid);
 	f = fopen(path, "re");
-	if (!f)
-		return log_error_errno(-errno, "self-protection: reading %s", path);
+	if (!f) {
+		r = -errno;
+		log_info("warning: cgroup guard: reading %s: %s", path, strerror(-r));
+		return r;
+	}
 	len = (ssize_t)fread(buf, 1, sizeof(buf) - 1, f);
 	fclose(f);
 	buf[len > 0 ? len : 0] = 0;
@@ -468,24 +472,31 @@ static int guard_cgroups_of(struct agent *a, const char *pid, uint64_t *ids, siz
 	end = strchr(cg, '\n');
 	if (end)
 		*end = 0;
-	if (strstr(cg, " (deleted)"))
-		return log_error_errno(-ENOENT, "self-protection: %s names a removed cgroup", path);
+	if (strstr(cg, " (deleted)")) {
+		log_info("warning: cgroup guard: %s names a removed cgroup", path);
+		return -ENOENT;
+	}
 	/* The cgroup, then each ancestor; the root's files (no freeze, no kill) stay writable. */
 	while (strcmp(cg, "/") != 0 && cg[0] == '/') {
 		struct stat st;
 		size_t i;
 
 		snprintf(dir, sizeof(dir), "%s%s", a->opt.cgroup_root, cg);
-		if (stat(dir, &st) < 0)
-			return log_error_errno(-errno, "self-protection: cgroup %s", dir);
+		if (stat(dir, &st) < 0) {
+			r = -errno;
+			log_info("warning: cgroup guard: %s: %s", dir, strerror(-r));
+			return r;
+		}
 		for (i = 0; i < *n && ids[i] != (uint64_t)st.st_ino; i++)
 			;
 		if (i == *n) {
-			if (*n == max)
-				return log_error_errno(-E2BIG,
-				                       "self-protection: more than %zu cgroups "
-				                       "above vigild and PID 1",
-				                       max);
+			if (*n == max) {
+				log_info(
+				    "warning: cgroup guard: more than %zu cgroups above vigild "
+				    "and PID 1",
+				    max);
+				return -E2BIG;
+			}
 			ids[(*n)++] = st.st_ino;
 		}
 		slash = strrchr(cg, '/');
@@ -528,8 +539,12 @@ int agent_self_protect_maps(struct agent *a)
 	/* PID 1 is the platform: its code is part of the trusted base too. */
 	if (r == 0)
 		r = protect_maps_of(a, "1");
-	if (r == 0)
-		r = protect_cgroups(a);
+	/* Unguarded cgroups are said, not fatal: a host without cgroup2 at --cgroup-root (v1,
+	 * hybrid) has none of these files, and a vigild that refused to start would enforce
+	 * nothing. */
+	if (r == 0 && protect_cgroups(a) < 0)
+		log_info("warning: vigild's and PID 1's cgroups are not guarded under a guest-wide "
+		         "scope (above)");
 	/* Again after every policy load: platform code the platform created since (a first
 	 * /etc/ld.so.preload, a unit directory, a daemon's new socket) was protected by the kernel
 	 * when it appeared (bpf/platform.bpf.h); its path now protects it, and the kernel's entries
