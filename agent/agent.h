@@ -115,6 +115,9 @@ struct agent_scope {
 /* The same for a cgroup path as /proc/PID/cgroup gives it (relative to cgroup_root). */
 int agent_cgroup_is_platform(const char *cgroup_root, const struct agent_scope *scope,
                              const char *path);
+/* The cgroup v2 path of pid ("self", "1", a number) as /proc/PID/cgroup gives it, in buf: *ret_path
+ * NULL when there is no v2 line; a negative errno when the file cannot be read. */
+int agent_pid_cgroup(const char *pid, char *buf, size_t size, char **ret_path);
 /* 1 platform, 0 not (in the scope, or unknown: fail closed), -ESRCH when pid is gone. */
 int agent_pid_is_platform(const char *cgroup_root, const struct agent_scope *scope, int pid);
 /* The scope of the policy vigild enforces. */

@@ -99,27 +99,43 @@ int agent_cgroup_is_platform(const char *cgroup_root, const struct agent_scope *
 	}
 }
 
-int agent_pid_is_platform(const char *cgroup_root, const struct agent_scope *scope, int pid)
+int agent_pid_cgroup(const char *pid, char *buf, size_t size, char **ret_path)
 {
-	char path[64], buf[4096], *cg, *end;
+	char path[64], *cg, *end;
 	ssize_t n;
 
-	if (pid == 1)
-		return 1;
-	if (pid <= 0)
-		return 0;
-	snprintf(path, sizeof(path), "/proc/%d/cgroup", pid);
-	n = read_small(path, buf, sizeof(buf));
-	if (n == -ENOENT || n == -ESRCH)
-		return -ESRCH;
-	if (scope->guest)
-		return 0;
-	/* Unreadable or without a v2 line: nothing proves it outside the scope (fail closed). */
-	if (n <= 0 || !(cg = strstr(buf, "0::/")) || (cg != buf && cg[-1] != '\n'))
+	*ret_path = NULL;
+	snprintf(path, sizeof(path), "/proc/%s/cgroup", pid);
+	n = read_small(path, buf, size);
+	if (n < 0)
+		return (int)n;
+	if (!(cg = strstr(buf, "0::/")) || (cg != buf && cg[-1] != '\n'))
 		return 0;
 	cg += 3;
 	end = strchr(cg, '\n');
 	if (end)
 		*end = 0;
+	*ret_path = cg;
+	return 0;
+}
+
+int agent_pid_is_platform(const char *cgroup_root, const struct agent_scope *scope, int pid)
+{
+	char p[16], buf[4096], *cg;
+	int r;
+
+	if (pid == 1)
+		return 1;
+	if (pid <= 0)
+		return 0;
+	snprintf(p, sizeof(p), "%d", pid);
+	r = agent_pid_cgroup(p, buf, sizeof(buf), &cg);
+	if (r == -ENOENT || r == -ESRCH)
+		return -ESRCH;
+	if (scope->guest)
+		return 0;
+	/* Unreadable or without a v2 line: nothing proves it outside the scope (fail closed). */
+	if (r < 0 || !cg)
+		return 0;
 	return agent_cgroup_is_platform(cgroup_root, scope, cg);
 }

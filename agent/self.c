@@ -448,32 +448,20 @@ static int protect_system_trees(struct agent *a, bool on)
  */
 static int guard_cgroups_of(struct agent *a, const char *pid, uint64_t *ids, size_t *n)
 {
-	char path[64], buf[4096], dir[4096 + 256];
+	char buf[4096], dir[4096 + 256];
 	const size_t max = VIGIL_GUARD_CGROUPS;
-	char *cg, *end, *slash;
-	ssize_t len;
-	FILE *f;
+	char *cg, *slash;
 	int r;
 
-	snprintf(path, sizeof(path), "/proc/%s/cgroup", pid);
-	f = fopen(path, "re");
-	if (!f) {
-		r = -errno;
-		log_info("warning: cgroup guard: reading %s: %s", path, strerror(-r));
+	r = agent_pid_cgroup(pid, buf, sizeof(buf), &cg);
+	if (r < 0) {
+		log_info("warning: cgroup guard: reading /proc/%s/cgroup: %s", pid, strerror(-r));
 		return r;
 	}
-	len = (ssize_t)fread(buf, 1, sizeof(buf) - 1, f);
-	fclose(f);
-	buf[len > 0 ? len : 0] = 0;
-	cg = strstr(buf, "0::/");
-	if (!cg || (cg != buf && cg[-1] != '\n'))
+	if (!cg)
 		return 0;
-	cg += 3;
-	end = strchr(cg, '\n');
-	if (end)
-		*end = 0;
 	if (strstr(cg, " (deleted)")) {
-		log_info("warning: cgroup guard: %s names a removed cgroup", path);
+		log_info("warning: cgroup guard: /proc/%s/cgroup names a removed cgroup", pid);
 		return -ENOENT;
 	}
 	/* The cgroup, then each ancestor; the root's files (no freeze, no kill) stay writable. */
@@ -510,7 +498,7 @@ static int guard_cgroups_of(struct agent *a, const char *pid, uint64_t *ids, siz
 /*
  * vigild's and PID 1's cgroups and their ancestors: under a guest-wide scope, where every cgroup
  * is the workload's, their control files (freeze, kill, limits) stay the platform's
- * (bpf/bound.bpf.h guest_cgroupfs_write_ok). Published after every policy load, as the maps are.
+ * (bpf/bound.bpf.h cgroupfs_write_ok). Published after every policy load, as the maps are.
  */
 static int protect_cgroups(struct agent *a)
 {

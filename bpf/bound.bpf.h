@@ -250,41 +250,15 @@ __noinline int vigil_cgroup_guarded(__u64 id)
 }
 
 /*
- * A write-open of a cgroupfs file under a guest-wide scope, where every cgroup is the workload's:
- * except the files of vigild's and PID 1's cgroups and of their ancestors (cgroup.freeze,
- * cgroup.kill, memory.max, cpu.max... stop, kill or starve every task below, and neither a
- * freeze nor cgroup.kill passes the task_kill hook), and except cgroup.procs and cgroup.threads:
- * a task moved into a cgroup of the workload's (vigild, into one it then freezes) is beyond
- * both. Moves are the platform's, as under a cgroup scope (the spawn child below too).
- */
-__noinline int vigil_guest_cgroupfs_write_ok(__u64 inode_addr)
-{
-	struct inode *inode = (struct inode *)inode_addr;
-	struct kernfs_node *kn = (struct kernfs_node *)BPF_CORE_READ(inode, i_private);
-	struct kernfs_node *cg = kn_parent(kn);
-
-	if (delegated_file(kn) == CG_MOVE)
-		return task_forked_by_init(bpf_get_current_task_btf(), 0);
-	return cg && !vigil_cgroup_guarded(BPF_CORE_READ(cg, id));
-}
-
-/* The inode as a plain address, as the global function takes it. */
-static __always_inline bool guest_cgroupfs_write_ok(struct file *file)
-{
-	__u64 addr = 0;
-
-	bpf_probe_read_kernel(&addr, sizeof(addr), &file->f_inode);
-	return vigil_guest_cgroupfs_write_ok(addr) != 0;
-}
-
-/*
- * A write-open of a cgroupfs file from a cgroup scope. cgroup.procs and cgroup.threads are
+ * A write-open of a cgroupfs file from the scope. cgroup.procs and cgroup.threads are
  * refused everywhere (but to PID 1's not yet exec'd spawn child, below): a move is checked by the
  * kernel at write time against the common ancestor of source and destination, which no LSM hook
  * reports without a program on inode_permission (every path component of every lookup), so the
  * scope moves no task at all — the platform places tasks. Other control files: only inside the
  * scope's subtree, and of the scope's own root cgroup only the delegated ones (its limits are the
- * platform's).
+ * platform's). Under a guest-wide scope every cgroup is the workload's but vigild's and PID 1's and
+ * their ancestors (guard_cgroup_ids): cgroup.freeze, cgroup.kill, memory.max, cpu.max... there
+ * stop, kill or starve vigild or PID 1, and neither a freeze nor cgroup.kill passes task_kill.
  */
 static __always_inline bool cgroupfs_write_ok(const struct vigil_policy_cfg *cfg, __u32 gen,
                                               struct inode *inode)
@@ -301,6 +275,8 @@ static __always_inline bool cgroupfs_write_ok(const struct vigil_policy_cfg *cfg
 	 */
 	if (what == CG_MOVE)
 		return task_forked_by_init(bpf_get_current_task_btf(), 0);
+	if (cfg->flags & VIGIL_CFG_SCOPE_GUEST)
+		return cg && !vigil_cgroup_guarded(BPF_CORE_READ(cg, id));
 	for (level = 0; level <= VIGIL_MAX_CGROUP_DEPTH; level++) {
 		if (!cg)
 			return false;
@@ -355,9 +331,7 @@ static __always_inline int bound_check_open(struct file *file, struct inode *ino
 		return 0;
 	kind = VIGIL_SELF_KERNEL;
 	if (magic == CGROUP2_SUPER_MAGIC) {
-		/* A guest scope has no outside: every cgroup is the workload's. */
-		if ((cfg->flags & VIGIL_CFG_SCOPE_GUEST) ? guest_cgroupfs_write_ok(file)
-		                                         : cgroupfs_write_ok(cfg, gen, inode))
+		if (cgroupfs_write_ok(cfg, gen, inode))
 			return 0;
 		kind = VIGIL_SELF_CGROUP;
 	} else if (magic == CGROUP_SUPER_MAGIC) {
