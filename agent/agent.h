@@ -53,7 +53,8 @@ struct agent {
 	int64_t boot_to_real_ns;
 	uint64_t events_written;
 	uint64_t drops_reported;
-	bool adopting; /* pinned maps of an earlier vigild were found */
+	bool adopting;       /* pinned maps of an earlier vigild were found */
+	bool links_attached; /* the skeleton's links are attached and pinned (agent_bpf_attach) */
 	struct agent_reload *reload;
 	struct agent_control *control; /* the control socket and its clients (control.c) */
 	/* JSON members ("k":v,...) naming who asked vigild to stop, for the audit stop record. */
@@ -91,6 +92,9 @@ int agent_kernel_check(struct bpf_object *obj, const struct btf *vmlinux, const 
 /* Pinning (pin.c): pin paths before load, links after attach, adoption of an earlier vigild's. */
 int agent_pin_maps(struct agent *a, struct vigil_bpf *skel);
 int agent_pin_links(struct agent *a);
+struct bpf_link;
+/* Pins one link under BPFFS/links/NAME, replacing (and so detaching) a pinned one there. */
+int agent_pin_link(struct agent *a, const char *name, struct bpf_link *link);
 void agent_sweep_generations(struct agent *a, uint32_t keep);
 /* Empties generation gen's policy_cfg slot if it still holds gen. */
 void agent_cfg_clear(struct agent *a, uint32_t gen);

@@ -59,6 +59,8 @@ int agent_bpf_open(struct agent *a)
 	r = agent_kernel_adapt(skel->obj);
 	if (r < 0)
 		goto err_destroy;
+	/* Loaded always, attached only where needed (agent/self.c attach_instantiate). */
+	bpf_program__set_autoattach(skel->progs.vigil_platform_instantiate, false);
 	if (a->opt.ringbuf_size) {
 		r = bpf_map__set_max_entries(skel->maps.events, a->opt.ringbuf_size);
 		if (r < 0) {
@@ -106,7 +108,9 @@ int agent_bpf_attach(struct agent *a)
 	r = vigil_bpf__attach(a->skel);
 	if (r < 0)
 		return log_error_errno(r, "attaching the BPF-LSM programs");
-	return agent_pin_links(a);
+	r = agent_pin_links(a);
+	a->links_attached = r == 0;
+	return r;
 }
 
 void agent_bpf_close(struct agent *a)

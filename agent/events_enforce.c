@@ -76,16 +76,18 @@ void agent_event_format_kind(const struct vigil_event *e, char *out, size_t size
 		    snprintf(out, size, ",\"access\":\"%s\"", NAME_OF(file_access, e->access));
 		break;
 	case VIGIL_EV_NET:
-		if (e->access == VIGIL_NET_CREATE) {
-			/* socket(): no peer yet; dev and ino carry the family, type and protocol.
-			 */
+		if (e->access == VIGIL_NET_CREATE || e->family == 0) {
+			/* No address (a socket refused by its kind, an unreadable address, or an
+			 * older vigil's socket() refusal): dev and ino carry the socket's family,
+			 * type and protocol. */
 			*ret_len =
 			    snprintf(out, size,
-			             ",\"op\":\"create\",\"socket.domain\":%llu,"
+			             ",\"op\":\"%s\",\"socket.domain\":%llu,"
 			             "\"socket.type\":%u,\"socket.protocol\":%u,"
 			             "\"network.transport\":\"%s\"",
-			             (unsigned long long)e->dev, (unsigned int)(uint32_t)e->ino,
-			             (unsigned int)(e->ino >> 32), proto_name(e->proto));
+			             NAME_OF(net_op, e->access), (unsigned long long)e->dev,
+			             (unsigned int)(uint32_t)e->ino, (unsigned int)(e->ino >> 32),
+			             proto_name((unsigned int)(e->ino >> 32))); /* MPTCP: 262 */
 			break;
 		}
 		inet_ntop(e->family == 4 ? AF_INET : AF_INET6, e->addr, addr, sizeof(addr));

@@ -99,6 +99,18 @@ int agent_kernel_check(struct bpf_object *obj, const struct btf *vmlinux, const 
 		bool variant = false, match = false, other = false;
 		int n;
 
+		if (strncmp(sec, "fentry/", 7) == 0) {
+			/* A kernel function traced, not a hook: it must exist (and not be inlined).
+			 */
+			if (btf__find_by_name_kind(vmlinux, sec + 7, BTF_KIND_FUNC) < 0) {
+				log_error(
+				    "kernel %s has no function %s (program %s); vigil needs 6.1 "
+				    "or later (docs/KERNELS.md)",
+				    release, sec + 7, name);
+				return -EOPNOTSUPP;
+			}
+			continue;
+		}
 		if (strncmp(sec, "lsm/", 4) != 0)
 			continue;
 		hook = sec + 4;

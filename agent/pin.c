@@ -92,9 +92,48 @@ int agent_pin_maps(struct agent *a, struct vigil_bpf *skel)
 	return 0;
 }
 
+/* BPFFS/links, created if missing, into dir (PATH_MAX bytes). */
+static int links_dir(struct agent *a, char *dir)
+{
+	int r;
+
+	snprintf(dir, PATH_MAX, "%s/links", a->opt.pin_dir);
+	r = mkdir_p(dir);
+	return r < 0 ? log_error_errno(r, "creating %s", dir) : 0;
+}
+
+/* Pins link at dir/name; a link pinned there before is released only after, so no gap. */
+static int pin_at(const char *dir, const char *name, struct bpf_link *link, int *replaced)
+{
+	char path[PATH_MAX + 256];
+	struct bpf_link *old;
+	int r;
+
+	snprintf(path, sizeof(path), "%s/%s", dir, name);
+	/* Only an adopted pin is opened: libbpf warns about every missing one. */
+	old = access(path, F_OK) == 0 ? bpf_link__open(path) : NULL;
+	if (old) {
+		unlink(path);
+		(*replaced)++;
+	}
+	r = link ? bpf_link__pin(link, path) : 0;
+	bpf_link__destroy(old); /* drops the last reference: the old program detaches */
+	return r < 0 ? log_error_errno(r, "pinning link %s", path) : 0;
+}
+
+int agent_pin_link(struct agent *a, const char *name, struct bpf_link *link)
+{
+	char dir[PATH_MAX];
+	int replaced = 0, r = links_dir(a, dir);
+
+	return r < 0 ? r : pin_at(dir, name, link, &replaced);
+}
+
 /*
  * Pins each new link under its program's name. An old link pinned there is released only
- * after the new one is attached, so both run for a moment and there is no gap.
+ * after the new one is attached, so both run for a moment and there is no gap. A program this
+ * vigild loaded but did not attach (the d_instantiate program where no directory needs it)
+ * releases an earlier vigild's link of that name.
  */
 int agent_pin_links(struct agent *a)
 {
@@ -104,27 +143,11 @@ int agent_pin_links(struct agent *a)
 	DIR *d;
 	int i, r, replaced = 0;
 
-	snprintf(dir, sizeof(dir), "%s/links", a->opt.pin_dir);
-	r = mkdir_p(dir);
-	if (r < 0)
-		return log_error_errno(r, "creating %s", dir);
-	for (i = 0; i < s->prog_cnt; i++) {
-		struct bpf_link *link = *s->progs[i].link, *old;
-
-		if (!link)
-			continue;
-		snprintf(path, sizeof(path), "%s/%s", dir, s->progs[i].name);
-		/* Only an adopted pin is opened: libbpf warns about every missing one. */
-		old = access(path, F_OK) == 0 ? bpf_link__open(path) : NULL;
-		if (old) {
-			unlink(path);
-			replaced++;
-		}
-		r = bpf_link__pin(link, path);
-		bpf_link__destroy(old); /* drops the last reference: the old program detaches */
-		if (r < 0)
-			return log_error_errno(r, "pinning link %s", path);
-	}
+	if ((r = links_dir(a, dir)) < 0)
+		return r;
+	for (i = 0; i < s->prog_cnt; i++)
+		if ((r = pin_at(dir, s->progs[i].name, *s->progs[i].link, &replaced)) < 0)
+			return r;
 	/* Links of programs this vigild no longer has (an upgrade removed them). */
 	d = opendir(dir);
 	while (d && (de = readdir(d))) {

@@ -12,7 +12,9 @@
 #include <limits.h>
 #include <stdio.h>
 #include <string.h>
+#include <linux/magic.h>
 #include <sys/stat.h>
+#include <sys/statfs.h>
 #include <sys/sysmacros.h>
 #include <unistd.h>
 
@@ -184,16 +186,66 @@ static int protect_tree(struct agent *a, const char *path)
 	return realpath(path, real) ? protect_ancestors(a, real) : 0;
 }
 
+/*
+ * True when the filesystem of dir calls security_inode_init_security for every inode it creates
+ * with a name, where bpf/platform.bpf.h's vigil_platform_init_security protects platform code as
+ * it is created. Elsewhere (overlayfs' own inodes, FUSE, 9p, NFS, vfat; ramfs before 6.7) only
+ * the d_instantiate program sees the new inode. An unknown type counts as unlabelled.
+ */
+static bool fs_labels_new_inodes(const char *dir, unsigned long *type)
+{
+	struct statfs sf;
+
+	if (statfs(dir, &sf) < 0)
+		return false;
+	*type = (unsigned long)sf.f_type;
+	switch (sf.f_type) {
+	case EXT4_SUPER_MAGIC: /* ext2, ext3 and ext4 */
+	case XFS_SUPER_MAGIC:
+	case BTRFS_SUPER_MAGIC:
+	case TMPFS_MAGIC:
+	case F2FS_SUPER_MAGIC:
+		return true;
+	}
+	return false;
+}
+
+/*
+ * The d_instantiate program, attached (and pinned) from the first load that finds a
+ * protected_names directory on a filesystem fs_labels_new_inodes does not know; it stays attached
+ * until vigild stops. Before the skeleton's own attach at start, pinned with the others then.
+ */
+static int attach_instantiate(struct agent *a, const char *dir, unsigned long type)
+{
+	struct bpf_link *link;
+
+	if (a->skel->links.vigil_platform_instantiate)
+		return 0;
+	link = bpf_program__attach(a->skel->progs.vigil_platform_instantiate);
+	if (!link)
+		return log_error_errno(-errno, "attaching the d_instantiate program");
+	a->skel->links.vigil_platform_instantiate = link;
+	log_info("self-protection: %s is on a filesystem that does not label new inodes (type "
+	         "0x%lx): platform code created there is protected by the d_instantiate program, "
+	         "which also runs on every socket(), pipe and dcache miss",
+	         dir, type);
+	return a->links_attached ? agent_pin_link(a, "vigil_platform_instantiate", link) : 0;
+}
+
 /* A name only the platform may create in the existing directory dir; flags: VIGIL_NAME_*. */
 static int protect_name(struct agent *a, const char *dir, const char *name, uint32_t flags)
 {
 	struct vigil_protect_val val = {.kind = VIGIL_PROT_TREE, .flags = flags};
 	struct vigil_name_key key;
+	unsigned long type = 0;
 	struct stat st;
 	uint64_t bit;
+	int r;
 
 	if (stat(dir, &st) < 0 || !S_ISDIR(st.st_mode))
 		return 0;
+	if (!fs_labels_new_inodes(dir, &type) && (r = attach_instantiate(a, dir, type)) < 0)
+		return r;
 	if (strlen(name) >= sizeof(key.name))
 		return log_error_errno(-ENAMETOOLONG, "protecting the name %s in %s", name, dir);
 	memset(&key, 0, sizeof(key));

@@ -9,6 +9,7 @@
 
 #define PF_KTHREAD          0x00200000
 #define CAP_OPT_NOAUDIT     0x2
+#define CAP_NET_RAW         13
 #define CAP_SYS_BOOT        22
 #define CLONE_INTO_CGROUP   0x200000000ull
 #define S_IFBLK             0060000
@@ -104,7 +105,11 @@ static __always_inline int cap_refuse(const struct vigil_policy_cfg *cfg, __u32 
 	int err;
 
 	decision_from_action(&d, VIGIL_ACT_DENY, 0, VIGIL_R_NOT_LISTED);
-	if (cfg->flags & VIGIL_CFG_CAP_AUDIT)
+	/* CAP_NET_RAW under a network section that refuses raw sockets is the network section's
+	 * refusal (policies/policy_cap.c), not the capabilities section's to audit. */
+	if ((cfg->flags & VIGIL_CFG_CAP_AUDIT) &&
+	    (cap != CAP_NET_RAW ||
+	     (cfg->flags & (VIGIL_CFG_NET_RULES | VIGIL_CFG_NET_RAW)) != VIGIL_CFG_NET_RULES))
 		d.verdict = VIGIL_AUDIT;
 	decision_apply_mode(&d, cfg);
 	err = d.verdict == VIGIL_DENY ? -EPERM : 0;

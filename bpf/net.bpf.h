@@ -98,7 +98,8 @@ static __always_inline void net_judge(struct net_req *r, const struct vigil_poli
 	decision_from_action(d, cfg_default(cfg, VIGIL_CFG_NET_DEFAULT_SHIFT), 0, VIGIL_R_DEFAULT);
 }
 
-/* Logs (and for a deny, counts) a decision; dev and ino carry a socket()'s kind. */
+/* Logs (and for a deny, counts) a decision; without an address, dev and ino carry the socket's
+ * family, type and protocol (NET_KIND_INO). */
 static __always_inline int net_finish(const struct vigil_policy_cfg *cfg, __u32 gen,
                                       struct decision *d, const struct net_req *r, __u64 dev,
                                       __u64 ino)
@@ -113,9 +114,8 @@ static __always_inline int net_finish(const struct vigil_policy_cfg *cfg, __u32 
 	err = d->verdict == VIGIL_DENY ? -EPERM : 0;
 	if (err)
 		stat_inc(VIGIL_STAT_NET_DENY);
-	if (learning(cfg) &&
-	    learn_repeat(gen, VIGIL_EV_NET, d, r->op, dev, ino,
-	                 r->op != VIGIL_NET_CREATE ? r->key.addr : NULL, r->port, r->proto))
+	if (learning(cfg) && learn_repeat(gen, VIGIL_EV_NET, d, r->op, dev, ino,
+	                                  r->key.family ? r->key.addr : NULL, r->port, r->proto))
 		return lsm_ret(err);
 	e = decision_event(VIGIL_EV_NET, gen, cfg, d, err, r->op);
 	if (!e)
@@ -125,9 +125,9 @@ static __always_inline int net_finish(const struct vigil_policy_cfg *cfg, __u32 
 	e->proto = r->proto;
 	e->dev = dev;
 	e->ino = ino;
-	/* socket() has no address; clang 14's BPF backend also drops the stores above when this
-	 * copies from a constant-initialized net_req. */
-	if (r->op != VIGIL_NET_CREATE)
+	/* A socket refused by its kind has no address; clang 14's BPF backend also drops the
+	 * stores above when this copies from a constant-initialized net_req. */
+	if (r->key.family)
 		__builtin_memcpy(e->addr, r->key.addr, sizeof(e->addr));
 	event_submit(e);
 	return lsm_ret(err);
@@ -138,9 +138,13 @@ static __always_inline bool net_raw_allowed(const struct vigil_policy_cfg *cfg)
 	return cfg->flags & VIGIL_CFG_NET_RAW;
 }
 
-/* The general reader: the 28 bytes at sa copied, then vsa_read (IPv6, and sendmsg's name). */
-static __always_inline int net_read_copy(struct socket *sock, const void *sa, int len, int family,
-                                         int proto, __u8 op, struct net_req *r)
+/*
+ * The general reader: the 28 bytes at sa copied, then vsa_read (IPv6, and sendmsg's name). A
+ * subprogram of its own: its buffers stay off the callers' frames (sendmsg's five-deep call chain
+ * is near the verifier's 512 bytes of stack).
+ */
+static __noinline int net_read_copy(const void *sa, int len, __u32 family_type, int proto,
+                                    struct net_req *r)
 {
 	__u8 b[VSA_COPY_LEN] = {};
 	struct vsa_addr a = {};
@@ -148,7 +152,8 @@ static __always_inline int net_read_copy(struct socket *sock, const void *sa, in
 
 	if (len > 0 && bpf_probe_read_kernel(b, sizeof(b), sa) < 0)
 		return VSA_UNKNOWN;
-	res = vsa_read(b, len, family, sock->type, proto, op, &a);
+	/* family_type: the socket's family, and its type above bit 16 (five arguments at most) */
+	res = vsa_read(b, len, family_type & 0xffff, family_type >> 16, proto, r->op, &a);
 	if (res == VSA_ADDR) {
 		r->key.family = a.family;
 		__builtin_memcpy(r->key.addr, a.addr, sizeof(a.addr));
@@ -156,6 +161,67 @@ static __always_inline int net_read_copy(struct socket *sock, const void *sa, in
 	}
 	return res;
 }
+
+enum net_kind {
+	NET_KIND_OK = 0,    /* TCP, UDP and UDP-Lite over IPv4 or IPv6: the rules decide */
+	NET_KIND_RAW,       /* raw, packet and ping sockets: the policy's "raw" */
+	NET_KIND_TRANSPORT, /* SCTP, MPTCP, DCCP...: addresses outside connect/bind/sendmsg */
+	NET_KIND_FAMILY,    /* a family the rules cannot name: the section's default */
+};
+
+/*
+ * The kind of a socket in use, from what the kernel made of socket()'s arguments (a protocol 0
+ * is TCP or UDP by now). AF_UNIX, AF_NETLINK and AF_ALG (local IPC and crypto) are the caller's
+ * to leave out. Decided at use, not at socket(): a socket nobody connects, binds, listens on or
+ * sends from reaches nothing, and the sockets that receive without any of these (raw IP and
+ * packet sockets) need CAP_NET_RAW, which a network section that refuses raw sockets withdraws
+ * (policies/policy_cap.c). socket() itself runs no vigil program: its LSM hook would cost every
+ * socket() in the guest a trampoline (docs/BENCHMARKS.md).
+ */
+static __always_inline int net_sock_kind(__u16 family, __u32 type, __u16 proto)
+{
+	if (family == AF_INET || family == AF_INET6) {
+		if (type == SOCK_STREAM)
+			return proto == IPPROTO_TCP ? NET_KIND_OK : NET_KIND_TRANSPORT;
+		if (type == SOCK_DGRAM) {
+			if (proto == IPPROTO_UDP || proto == IPPROTO_UDPLITE)
+				return NET_KIND_OK;
+			return proto == IPPROTO_ICMP || proto == IPPROTO_ICMPV6_
+			           ? NET_KIND_RAW
+			           : NET_KIND_TRANSPORT;
+		}
+		/*
+		 * SCTP (SOCK_SEQPACKET, or SOCK_STREAM above: connectx and bindx multihoming),
+		 * MPTCP (subflows the path manager opens) and DCCP reach addresses the hooks
+		 * never see: refused.
+		 */
+		return type == SOCK_RAW ? NET_KIND_RAW : NET_KIND_TRANSPORT;
+	}
+	return family == AF_PACKET ? NET_KIND_RAW : NET_KIND_FAMILY;
+}
+
+/*
+ * The decision on a socket of kind (not NET_KIND_OK) into d; false when its addresses decide
+ * instead (a ping socket where raw sockets are allowed).
+ */
+static __always_inline bool net_kind_decision(const struct vigil_policy_cfg *cfg, int kind,
+                                              struct decision *d)
+{
+	if (kind == NET_KIND_RAW) {
+		if (net_raw_allowed(cfg))
+			return false;
+		decision_from_action(d, VIGIL_ACT_DENY, 0, VIGIL_R_RAW_SOCKET);
+	} else if (kind == NET_KIND_TRANSPORT) {
+		decision_from_action(d, VIGIL_ACT_DENY, 0, VIGIL_R_SOCKET_KIND);
+	} else {
+		decision_from_action(d, cfg_default(cfg, VIGIL_CFG_NET_DEFAULT_SHIFT), 0,
+		                     VIGIL_R_SOCKET_KIND);
+	}
+	return true;
+}
+
+/* A socket's family, type and protocol as a network event's dev and ino carry them. */
+#define NET_KIND_INO(type, proto) ((__u64)(__u32)(type) | (__u64)(__u32)(proto) << 32)
 
 /*
  * A socket operation with an address (connect, bind, sendmsg): the address is read exactly as
@@ -174,13 +240,13 @@ static __always_inline int net_check_sockaddr(struct socket *sock, const void *s
 	__u16 family, proto;
 	bool broken;
 	__u32 gen;
-	int res;
+	int res, kind;
 
 	if (!sk)
 		return 0;
 	family = sk->__sk_common.skc_family;
-	if (family != AF_INET && family != AF_INET6 && family != AF_PACKET)
-		return 0; /* AF_UNIX, AF_NETLINK...: not network access */
+	if (family == AF_UNIX || family == AF_NETLINK || family == AF_ALG)
+		return 0; /* local IPC and crypto: not network access */
 	/* connect (the hot case): vigild's exemption tested below, before a refusal or an event
 	 * only. Not for sendmsg: its stack with the later call is above the verifier's 512 bytes.
 	 */
@@ -192,13 +258,17 @@ static __always_inline int net_check_sockaddr(struct socket *sock, const void *s
 		return 0;
 	proto = sk->sk_protocol;
 	r.proto = proto > 255 ? 255 : (__u8)proto; /* MPTCP (262) must not read as TCP (6) */
+	kind = net_sock_kind(family, sock->type, proto);
 	if (broken) {
 		decision_from_action(&d, VIGIL_ACT_DENY, 0, VIGIL_R_NO_POLICY);
-	} else if (family == AF_PACKET || sock->type == SOCK_RAW) {
-		/* A raw socket made before the policy, or passed in: its header is its own. */
+	} else if (kind != NET_KIND_OK && (family == AF_PACKET || sock->type == SOCK_RAW)) {
+		/* A raw or packet socket (made where CAP_NET_RAW was granted, before the policy,
+		 * or passed in): its header is its own, its addresses are not read. */
 		if (net_raw_allowed(cfg))
 			return 0;
 		decision_from_action(&d, VIGIL_ACT_DENY, 0, VIGIL_R_RAW_SOCKET);
+	} else if (kind != NET_KIND_OK && net_kind_decision(cfg, kind, &d)) {
+		/* decided by its kind: no address read */
 	} else {
 		if (typed && family == AF_INET) {
 			/* The hook's struct sockaddr read as the sockaddr_in it holds: the verifier
@@ -216,7 +286,7 @@ static __always_inline int net_check_sockaddr(struct socket *sock, const void *s
 				__builtin_memcpy(r.key.addr, &a4, 4);
 			}
 		} else {
-			res = net_read_copy(sock, sa, len, family, proto, op, &r);
+			res = net_read_copy(sa, len, family | (__u32)sock->type << 16, proto, &r);
 		}
 		if (res == VSA_NONE)
 			return 0; /* disconnect, or the connected peer, checked at connect */
@@ -227,7 +297,10 @@ static __always_inline int net_check_sockaddr(struct socket *sock, const void *s
 	}
 	if (op == VIGIL_NET_CONNECT && d.log && is_agent())
 		return 0;
-	return net_finish(cfg, gen, &d, &r, 0, 0);
+	/* Without an address (refused by kind, or unreadable), the event names the socket. */
+	if (r.key.family)
+		return net_finish(cfg, gen, &d, &r, 0, 0);
+	return net_finish(cfg, gen, &d, &r, family, NET_KIND_INO(sock->type, proto));
 }
 
 SEC("lsm/socket_connect")
@@ -253,22 +326,32 @@ int BPF_PROG(vigil_socket_listen, struct socket *sock, int backlog, int ret)
 	struct net_req r = {.op = VIGIL_NET_LISTEN};
 	struct vigil_policy_cfg *cfg;
 	struct decision d = {};
+	/* Read through the probe: 6.12's verifier types sock->sk as trusted-or-NULL. */
+	struct sock *sk = BPF_CORE_READ(sock, sk);
+	__u16 family = BPF_CORE_READ(sk, __sk_common.skc_family), proto;
+	__u32 type = BPF_CORE_READ(sock, type);
 	bool broken;
 	__u32 gen;
+	int kind;
 
 	if (ret)
 		return ret;
-	if (!net_req_from_local(&r, BPF_CORE_READ(sock, sk)))
+	if (family == AF_UNIX || family == AF_NETLINK || family == AF_ALG)
 		return 0;
+	proto = BPF_CORE_READ(sk, sk_protocol);
+	kind = net_sock_kind(family, type, proto);
 	cfg = governing_policy(VIGIL_CFG_NET_RULES, &gen, &broken);
-	/* Read through the probe: 6.12's verifier types sock->sk as trusted-or-NULL. */
-	r.proto = net_proto8(BPF_CORE_READ(sock, sk, sk_protocol));
+	r.proto = net_proto8(proto);
 	if (broken)
 		decision_from_action(&d, VIGIL_ACT_DENY, 0, VIGIL_R_NO_POLICY);
 	else if (!cfg)
 		return 0;
-	else
+	else if (kind != NET_KIND_OK && net_kind_decision(cfg, kind, &d))
+		return net_finish(cfg, gen, &d, &r, family, NET_KIND_INO(type, proto));
+	else if (net_req_from_local(&r, sk))
 		net_judge(&r, cfg, gen, &d);
+	else
+		return 0;
 	return net_finish(cfg, gen, &d, &r, 0, 0);
 }
 
@@ -363,80 +446,37 @@ int BPF_PROG(vigil_socket_sendmsg, struct socket *sock, struct msghdr *msg, int 
 	return net_check_sockaddr(sock, name, NULL, name ? msg->msg_namelen : 0, VIGIL_NET_SENDMSG);
 }
 
-enum net_kind {
-	NET_KIND_OK = 0,    /* TCP, UDP, UDP-Lite, and local families: the hooks above decide */
-	NET_KIND_RAW,       /* raw, packet and ping sockets: the policy's "raw" */
-	NET_KIND_TRANSPORT, /* SCTP, MPTCP, DCCP...: addresses outside connect/bind/sendmsg */
-	NET_KIND_FAMILY,    /* a family the rules cannot name: the section's default */
-};
+#define SCTP_SOCKOPT_BINDX_ADD_ 100
 
-static __always_inline int net_socket_kind(int family, int type, int protocol)
+/*
+ * SCTP's own routes to addresses: bindx and connectx (setsockopt, and getsockopt's CONNECTX3),
+ * sendmsg's implicit connect and primary-address changes, which never pass socket_connect or
+ * socket_bind. An SCTP socket is a transport the rules cannot express: refused to the scope
+ * under a network section, as its connect, bind, listen and sendmsg are (net_sock_kind).
+ */
+SEC("lsm/sctp_bind_connect")
+int BPF_PROG(vigil_sctp_bind_connect, struct sock *sk, int optname, struct sockaddr *address,
+             int addrlen, int ret)
 {
-	if (family == AF_PACKET)
-		return NET_KIND_RAW;
-	if (family != AF_INET && family != AF_INET6)
-		return family == AF_ALG ? NET_KIND_OK : NET_KIND_FAMILY; /* AF_ALG: local crypto */
-	if (type == SOCK_RAW)
-		return NET_KIND_RAW;
-	if (type == SOCK_DGRAM) {
-		if (protocol == IPPROTO_ICMP || protocol == IPPROTO_ICMPV6_)
-			return NET_KIND_RAW;
-		return protocol == 0 || protocol == IPPROTO_UDP || protocol == IPPROTO_UDPLITE
-		           ? NET_KIND_OK
-		           : NET_KIND_TRANSPORT;
-	}
-	/*
-	 * SCTP (connectx/bindx multihoming through setsockopt) and MPTCP (subflows the path
-	 * manager opens) reach addresses that never pass socket_connect/bind: refused.
-	 */
-	if (type == SOCK_STREAM && (protocol == 0 || protocol == IPPROTO_TCP))
-		return NET_KIND_OK;
-	return NET_KIND_TRANSPORT;
-}
-
-/* Which sockets the scope may make: raw per the policy, unmodelled transports never. */
-SEC("lsm/socket_create")
-int BPF_PROG(vigil_socket_create, int family, int type, int protocol, int kern, int ret)
-{
-	struct net_req r = {.op = VIGIL_NET_CREATE};
+	struct net_req r = {.op = optname == SCTP_SOCKOPT_BINDX_ADD_ ? VIGIL_NET_BIND
+	                                                             : VIGIL_NET_CONNECT};
 	struct vigil_policy_cfg *cfg;
 	struct decision d = {};
 	bool broken;
-	__u32 gen = 0;
-	int kind;
+	__u32 gen;
+	__u16 family;
 
 	if (ret)
 		return ret;
-	/*
-	 * The common case, one compare: TCP or UDP over IPv4 or IPv6 with the default protocol,
-	 * which net_socket_kind calls NET_KIND_OK (nothing to decide). AF_INET (2) and AF_INET6
-	 * (10) are the only families f with f | 8 == 10; SOCK_STREAM (1) and SOCK_DGRAM (2) the
-	 * only types t with (t - 1) & ~1 == 0.
-	 */
-	if (((((__u32)family | 8) ^ AF_INET6) | (__u32)protocol | (((__u32)type - 1) & ~1u)) == 0)
-		return 0;
-	if (kern || family == AF_UNIX || family == AF_NETLINK)
-		return 0; /* the kernel's own sockets, and local IPC */
-	kind = net_socket_kind(family, type, protocol);
-	if (kind == NET_KIND_OK)
-		return 0;
 	cfg = governing_policy(VIGIL_CFG_NET_RULES, &gen, &broken);
-	if (broken)
-		decision_from_action(&d, VIGIL_ACT_DENY, 0, VIGIL_R_NO_POLICY);
-	else if (!cfg)
+	if (!cfg && !broken)
 		return 0;
-	else if (kind == NET_KIND_RAW)
-		decision_from_action(&d, net_raw_allowed(cfg) ? VIGIL_ACT_ALLOW : VIGIL_ACT_DENY, 0,
-		                     VIGIL_R_RAW_SOCKET);
-	else if (kind == NET_KIND_TRANSPORT)
-		decision_from_action(&d, VIGIL_ACT_DENY, 0, VIGIL_R_SOCKET_KIND);
-	else
-		decision_from_action(&d, cfg_default(cfg, VIGIL_CFG_NET_DEFAULT_SHIFT), 0,
-		                     VIGIL_R_SOCKET_KIND);
-	r.key.family = family == AF_INET ? 4 : family == AF_INET6 ? 6 : 0;
-	r.proto = protocol < 0 || protocol > 255 ? 255 : (__u8)protocol;
-	return net_finish(cfg, gen, &d, &r, (__u64)family,
-	                  (__u64)(__u32)type | (__u64)(__u32)protocol << 32);
+	decision_from_action(&d, VIGIL_ACT_DENY, 0,
+	                     broken ? VIGIL_R_NO_POLICY : VIGIL_R_SOCKET_KIND);
+	family = BPF_CORE_READ(sk, __sk_common.skc_family);
+	r.proto = net_proto8(BPF_CORE_READ(sk, sk_protocol));
+	return net_finish(cfg, gen, &d, &r, family,
+	                  (__u64)BPF_CORE_READ(sk, sk_type) | (__u64)r.proto << 32);
 }
 
 #endif /* VIGIL_NET_BPF_H */

@@ -108,21 +108,27 @@ static __always_inline bool foreign_writer(struct dentry *src, struct inode *src
 	return !vigil_own_writer(addr);
 }
 
-/* The protected_names entry of name in the directory dir_inode, or NULL. */
-static __always_inline struct vigil_protect_val *platform_name(struct inode *dir_inode,
-                                                               struct dentry *name)
+/* The protected_names entry of the name (len bytes at name) in dir_inode, or NULL. */
+static __always_inline struct vigil_protect_val *
+platform_name_of(struct inode *dir_inode, __u32 len, const unsigned char *name)
 {
 	struct vigil_name_key key = {};
-	__u32 len = name->d_name.len;
 
 	/* A longer name cannot equal a listed one (the agent lists none that long). */
 	if (len >= VIGIL_NAME_MAX)
 		return NULL;
 	key.dev = dir_inode->i_sb->s_dev;
 	key.dir_ino = dir_inode->i_ino;
-	if (bpf_probe_read_kernel(key.name, len & (VIGIL_NAME_MAX - 1), name->d_name.name) < 0)
+	if (bpf_probe_read_kernel(key.name, len & (VIGIL_NAME_MAX - 1), name) < 0)
 		return NULL;
 	return bpf_map_lookup_elem(&protected_names, &key);
+}
+
+/* The protected_names entry of name in the directory dir_inode, or NULL. */
+static __always_inline struct vigil_protect_val *platform_name(struct inode *dir_inode,
+                                                               struct dentry *name)
+{
+	return platform_name_of(dir_inode, name->d_name.len, name->d_name.name);
 }
 
 /*
@@ -131,7 +137,8 @@ static __always_inline struct vigil_protect_val *platform_name(struct inode *dir
  * start by the platform would load. Existing platform code is a tree entry of generation 0
  * (file_check_self). One hash lookup per new name, none per open. src: the file a link or rename
  * by the platform puts there (an atomic replace: write a temporary, rename it over the name),
- * protected before it takes the name; d_instantiate sees only files created under the name.
+ * protected before it takes the name; vigil_platform_init_security sees only files created under
+ * the name.
  */
 static __always_inline int self_check_new_name(const struct path *dir, struct dentry *dentry,
                                                struct dentry *src)
@@ -169,40 +176,73 @@ static __always_inline int self_check_new_name(const struct path *dir, struct de
 }
 
 /*
- * A dentry gets its inode: a create, mkdir, mknod, a unix socket's bind, or a lookup that brings
- * the inode in from disk. Runs on every dcache miss (not on every open), so the common case is a
- * bit test on the directory: the name is copied and looked up only in a directory protected_names
- * lists. The scope cannot create a protected name (self_check_new_name), so what appears under
- * one is the platform's: its code or its request socket, protected from the moment it exists.
+ * A new inode at name in dir: a protected name makes it platform code (the scope cannot create
+ * one, self_check_new_name), and a socket bound in a directory created on a platform socket's
+ * path since the load (/run/containerd/containerd.sock when /run/containerd was absent) is a
+ * platform socket. The common case is a bit test on the directory: the name is copied and looked
+ * up only in a directory protected_names lists.
+ */
+static __always_inline void platform_new_inode(struct inode *dir, __u32 len,
+                                               const unsigned char *name, struct inode *inode)
+{
+	struct vigil_protect_val *pv;
+	struct vigil_file_key key = {};
+	__u64 bit;
+
+	key.dev = dir->i_sb->s_dev;
+	key.ino = dir->i_ino;
+	bit = vigil_name_dir_bit(key.dev, key.ino);
+	if (READ_ONCE(name_dir_bits[bit >> 6 & (VIGIL_NAME_DIR_WORDS - 1)]) &
+	    (1ull << (bit & 63))) {
+		pv = platform_name_of(dir, len, name);
+		if (pv) {
+			platform_protect_inode(inode, pv->flags);
+			return;
+		}
+	}
+	if ((inode->i_mode & S_IFMT) == S_IFSOCK && bpf_map_lookup_elem(&platform_socks, &key))
+		platform_protect_inode(inode, VIGIL_NAME_SOCKET);
+}
+
+/*
+ * A filesystem that keeps security labels (ext2/3/4, XFS, Btrfs, tmpfs...) calls
+ * security_inode_init_security for every inode it creates with a name (create, mkdir, mknod, a
+ * unix socket's bind, symlink), with the directory and the name, before the dentry is
+ * instantiated: what the platform creates at a protected name is protected before any other task
+ * can look it up. A tracing program on the function, not the LSM hook: 6.6 on, the hook runs only
+ * when an LSM stores an xattr (blob_sizes.lbs_xattr_count), and BPF stores none. It runs on
+ * creation only, where the LSM hook on d_instantiate also ran for every socket(), pipe and
+ * anonymous inode (about 225 instructions per socket(), docs/BENCHMARKS.md). An O_TMPFILE inode
+ * has no name (qstr NULL): it becomes platform code by the platform's link, self_check_new_name.
+ */
+SEC("fentry/security_inode_init_security")
+int BPF_PROG(vigil_platform_init_security, struct inode *inode, struct inode *dir,
+             const struct qstr *qstr)
+{
+	if (!inode || !dir || !qstr)
+		return 0;
+	platform_new_inode(dir, qstr->len, qstr->name, inode);
+	return 0;
+}
+
+/*
+ * The same on d_instantiate, for directories of protected names on a filesystem that does not
+ * call security_inode_init_security (overlayfs' own inodes, FUSE, 9p, NFS, vfat; ramfs before
+ * 6.7): attached only while the agent finds one (agent/self.c platform_fs_labels), since it runs
+ * on every dcache miss and every socket(), pipe and anonymous inode. Also covers a lookup that
+ * brings the inode in from disk.
  */
 SEC("lsm/d_instantiate")
 int BPF_PROG(vigil_platform_instantiate, struct dentry *dentry, struct inode *inode)
 {
-	struct vigil_protect_val *pv;
-	struct vigil_file_key key = {};
 	struct inode *dir;
-	__u64 bit;
 
 	if (!inode)
 		return 0;
 	dir = dentry->d_parent->d_inode;
 	if (!dir)
 		return 0; /* an anonymous root (open_by_handle_at): no name in a directory */
-	key.dev = dir->i_sb->s_dev;
-	key.ino = dir->i_ino;
-	bit = vigil_name_dir_bit(key.dev, key.ino);
-	if (READ_ONCE(name_dir_bits[bit >> 6 & (VIGIL_NAME_DIR_WORDS - 1)]) &
-	    (1ull << (bit & 63))) {
-		pv = platform_name(dir, dentry);
-		if (pv) {
-			platform_protect_inode(inode, pv->flags);
-			return 0;
-		}
-	}
-	/* A socket bound in a directory created on a platform socket's path since the load
-	 * (/run/containerd/containerd.sock when /run/containerd was absent). */
-	if ((inode->i_mode & S_IFMT) == S_IFSOCK && bpf_map_lookup_elem(&platform_socks, &key))
-		platform_protect_inode(inode, VIGIL_NAME_SOCKET);
+	platform_new_inode(dir, dentry->d_name.len, dentry->d_name.name, inode);
 	return 0;
 }
 

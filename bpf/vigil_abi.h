@@ -75,7 +75,7 @@ enum vigil_net_op {
 	VIGIL_NET_BIND = 1,
 	VIGIL_NET_LISTEN = 2,
 	VIGIL_NET_SENDMSG = 3, /* sendto/sendmsg with an explicit destination */
-	VIGIL_NET_CREATE = 4,  /* socket(): raw, packet, ping and unmodelled sockets; no rule op */
+	VIGIL_NET_CREATE = 4,  /* socket(), in events of vigil before 2026-11-29; no rule op */
 };
 
 /* Key permissions: bit numbers of a grant's perm mask; equal to the kernel's enum key_need_perm. */
@@ -335,7 +335,8 @@ struct vigil_protect_val {
 
 /*
  * name_dir_bits: one bit per hash of a protected_names directory's (dev, ino): a clear bit
- * spares d_instantiate the name copy and the hash lookup (the agent sets it, never clears it).
+ * spares the creation programs the name copy and the hash lookup (the agent sets it, never
+ * clears it).
  */
 #define VIGIL_NAME_DIR_LOG2  10
 #define VIGIL_NAME_DIR_WORDS (1u << (VIGIL_NAME_DIR_LOG2 - 6))
@@ -429,7 +430,9 @@ struct vigil_event {
 	__u8 family;   /* NET: 4 or 6 (4 also for IPv4-mapped IPv6) */
 	__u8 proto;    /* NET: IPPROTO_* */
 	__u8 addr[16]; /* NET: address; IPv4 in the first 4 bytes */
-	/* NET op create: dev is the socket's family (AF_*), ino its type | protocol << 32. */
+	/* NET without an address (family 0: a socket refused by its kind, op connect, bind,
+	 * listen or sendmsg; op create from vigil before 2026-11-29): dev is the socket's family
+	 * (AF_*), ino its type | protocol << 32. */
 	__u32 target_pid; /* SELF: the process acted upon (signal, ptrace) */
 	__u32 _pad;
 	char key_desc[VIGIL_KEY_DESC_LEN]; /* KEY: the key's description */

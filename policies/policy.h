@@ -185,6 +185,8 @@ int policy_compile_net(const struct policy *p, size_t max, struct policy_net_ent
 
 /* The capabilities tasks in scope keep: bit N is capability N. */
 uint64_t policy_cap_allow(const struct policy *p);
+/* True when p has a network section that refuses raw sockets (and so CAP_NET_RAW). */
+bool policy_net_refuses_raw(const struct policy *p);
 /* "CAP_SYS_ADMIN" for 21; NULL past POLICY_CAP_LAST. */
 const char *policy_cap_name(unsigned int cap);
 /* What granting cap gives up (one line), or NULL for a capability of the ordinary set. */

@@ -110,7 +110,20 @@ uint64_t policy_cap_allow(const struct policy *p)
 			keep |= 1ull
 			        << 13; /* CAP_NET_RAW: raw sockets are the network section's call */
 	}
+	/*
+	 * A network section that refuses raw sockets withdraws CAP_NET_RAW, whatever "allow"
+	 * says: raw IP and packet sockets receive from socket() on, before any hook that reads an
+	 * address (bpf/net.bpf.h net_sock_kind); the capable program refuses it even where
+	 * capabilities are only audited.
+	 */
+	if (policy_net_refuses_raw(p))
+		return (keep | p->cap_grant) & ~p->cap_deny & ~(1ull << 13);
 	return (keep | p->cap_grant) & ~p->cap_deny;
+}
+
+bool policy_net_refuses_raw(const struct policy *p)
+{
+	return !p->net_raw && (p->n_net || p->net_default);
 }
 
 static int parse_cap_list(struct policy *p, const vjson *sect, const char *key, uint64_t *ret,

@@ -248,8 +248,9 @@ static bool access_of_event(const json_t *e, struct policy_access *a, char *why,
 		k = policy_net_op_from_name(jstr(e, "op"));
 		if (k < 0 || !addr || !tr || (strcmp(tr, "tcp") && strcmp(tr, "udp"))) {
 			snprintf(why, len,
-			         "a socket() refusal or a transport the rules do not "
-			         "name: decided by the section's raw setting or its kind");
+			         "a socket refused by its kind (raw, packet, ping, or a "
+			         "transport or family the rules do not name): decided by the "
+			         "section's raw setting or default");
 			return false;
 		}
 		a->kind = POLICY_EVAL_NET;

@@ -162,7 +162,8 @@ static int learn_event(struct learn *l, const json_t *e)
 		uint8_t fam, bin[16];
 
 		l->events++;
-		if (op && !strcmp(op, "create")) {
+		/* A socket refused by its kind carries no address (op create: older vigil). */
+		if ((op && !strcmp(op, "create")) || !addr) {
 			l->raw |= !strcmp(jstr(e, "reason") ?: "", "raw_socket");
 			return 0;
 		}

@@ -88,6 +88,20 @@ static void test_cap_compile(void **state)
 	                 VIGIL_CFG_CAP_AUDIT | VIGIL_CFG_USERNS);
 	policy_free(p);
 
+	/* A network section that refuses raw sockets withdraws CAP_NET_RAW, even when allowed:
+	 * raw and packet sockets receive from socket() on, before any address is checked. */
+	p = expect_accept("\"capabilities\":{\"allow\":[\"CAP_NET_RAW\"]},"
+	                  "\"network\":{\"default\":\"allow\"}");
+	assert_true(policy_net_refuses_raw(p));
+	assert_false(policy_cap_allow(p) & BIT(NET_RAW));
+	assert_true(agent_sections_cfg_flags(p) & VIGIL_CFG_NET_RULES);
+	policy_free(p);
+	p = expect_accept("\"capabilities\":{\"allow\":[\"CAP_NET_RAW\"]},"
+	                  "\"network\":{\"default\":\"deny\",\"raw\":\"allow\"}");
+	assert_false(policy_net_refuses_raw(p));
+	assert_true(policy_cap_allow(p) & BIT(NET_RAW));
+	policy_free(p);
+
 	/* Default deny: only what is listed; a deny wins over net_raw too. */
 	p = expect_accept(
 	    "\"capabilities\":{\"default\":\"deny\",\"allow\":[\"CAP_NET_BIND_SERVICE\","

@@ -36,8 +36,8 @@ expect_eperm "CAP_SYS_RAWIO: open /proc/kcore" $P open-read /proc/kcore
 expect_eperm "CAP_SYS_ADMIN: sethostname" hostname evil
 cap "event: CAP_SYS_ADMIN" CAP_SYS_ADMIN '"comm":"hostname"'
 expect_eperm "CAP_NET_RAW: raw socket" $P raw-socket
-# socket() of a raw socket meets the network section's socket_create check (raw sockets refused
-# unless "raw": "allow") before the kernel asks for CAP_NET_RAW: either refusal is recorded.
+# A raw socket needs CAP_NET_RAW, refused by default (and withdrawn by a network section that
+# refuses raw sockets); either refusal is recorded.
 sleep 2
 if grep -F '"verdict":"deny"' "$EVENTS" | grep -F '"comm":"boundprobe"' |
 	grep -qE '"capability":"CAP_NET_RAW"|"reason":"raw_socket"'; then
@@ -110,8 +110,7 @@ expect_rc "platform: rmdir a cgroup" 0 outside sh -c "rmdir $CG/plat 2>/dev/null
 
 # --- No kernel code, no other kernel, no raw writes: refused whatever the capabilities.
 # A character device of a major no driver has (240-254 are for local use) makes the kernel ask
-# for a module named after it. (socket() of an unknown family would too, but the network
-# section's socket_create refuses it first.)
+# for a module named after it (as socket() of a family or protocol no module has loaded does).
 mknod /tmp/cx c 240 0
 expect_rc "on-demand module load (char-major-240-0) fails" 1 $P open-read /tmp/cx
 kern "event: module request" '"protects":"kernel"' '"path":"char-major-240-0"'

@@ -104,25 +104,53 @@ expect_rc "allowed UDP send still works (udp/53 rule)" 0 $P sendto 4 udp inet 10
 expect_rc "allowed IPv6 UDP sendmsg to ::1 still works" 0 $P sendmsg 6 udp inet6 ::1 5353 28
 expect_rc "allowed bind still works" 0 $P bind 4 tcp inet 127.0.0.1 0 16
 
-# Raw, packet and ping sockets ("raw" absent: deny), and transports the rules cannot express.
+# Raw, packet and ping sockets ("raw" absent: deny), and transports and families the rules cannot
+# express: decided when the socket is used (connect, bind, listen, sendmsg), not at socket(). Raw
+# IP and packet sockets receive from socket() on: they need CAP_NET_RAW, which a network section
+# that refuses raw sockets withdraws (refused even where the policy grants it).
 outside sh -c 'echo 0 2147483647 > /proc/sys/net/ipv4/ping_group_range'
-expect_eperm "AF_INET SOCK_RAW socket" $P socket inet raw 255
-ev "event: raw socket" '"op":"create"' '"reason":"raw_socket"' '"socket.domain":2' '"socket.type":3' '"errno":1'
+capev() { expect_event "$1" '"type":"capability"' '"verdict":"deny"' '"errno":1' '"capability":"CAP_NET_RAW"' '"comm":"netprobe"'; }
+expect_eperm "AF_INET SOCK_RAW socket (CAP_NET_RAW withdrawn)" $P socket inet raw 255
+capev "event: raw socket (CAP_NET_RAW)"
 expect_eperm "IP_HDRINCL raw send (denied header destination, allowed msg_name)" $P hdrincl 127.0.0.1 10.2.0.18
 expect_eperm "AF_INET6 SOCK_RAW socket" $P socket inet6 raw 58
 expect_eperm "AF_PACKET socket sending frames" $P packet
-ev "event: packet socket" '"op":"create"' '"reason":"raw_socket"' '"socket.domain":17'
-expect_eperm "ICMP datagram (ping) socket" $P socket inet dgram icmp
-ev "event: ping socket" '"op":"create"' '"network.transport":"icmp"' '"socket.type":2'
-expect_eperm "ICMPv6 datagram (ping) socket" $P socket inet6 dgram icmpv6
-expect_rc "the platform makes a ping socket (the kernel would allow it)" 0 outside $P socket inet dgram icmp
 expect_rc "the platform sends a packet frame (the kernel would allow it)" 0 outside $P packet
-expect_eperm "MPTCP socket: refused like every transport the rules cannot express" $P socket inet stream mptcp
-ev "event: MPTCP" '"op":"create"' '"reason":"socket_kind"' '"socket.protocol":262'
-expect_rc "the platform makes an MPTCP socket (the kernel would allow it)" 0 outside $P socket inet stream mptcp
-expect_eperm "SCTP socket" $P socket inet6 seqpacket sctp
-ev "event: SCTP" '"reason":"socket_kind"' '"socket.protocol":132'
-expect_eperm "AF_VSOCK socket under a default-deny section" $P socket vsock stream 0
-ev "event: other family" '"reason":"socket_kind"' '"socket.domain":40'
-expect_rc "UDP-Lite stays a datagram socket the rules decide" 0 $P socket inet dgram udplite
+expect_rc "an ICMP datagram (ping) socket is made" 0 $P socket inet dgram icmp
+expect_eperm "... but sends no echo request (sendto loopback, which the rules allow)" $P use inet dgram icmp sendto
+ev "event: ping socket" '"op":"sendmsg"' '"reason":"raw_socket"' '"network.transport":"icmp"' \
+	'"socket.domain":2' '"socket.type":2' '"socket.protocol":1' '"errno":1'
+expect_eperm "... nor connects" $P use inet dgram icmp connect
+ev "event: ping connect" '"op":"connect"' '"reason":"raw_socket"' '"network.transport":"icmp"'
+expect_eperm "ICMPv6 ping socket: bind" $P use inet6 dgram icmpv6 bind
+ev "event: ICMPv6 ping bind" '"op":"bind"' '"reason":"raw_socket"' '"socket.domain":10' '"socket.protocol":58'
+expect_rc "the platform sends an echo request from a ping socket" 0 outside $P use inet dgram icmp sendto
+expect_eperm "MPTCP: connect to loopback (allowed by the rules) refused, a transport they cannot express" \
+	$P use inet stream mptcp connect
+ev "event: MPTCP connect" '"op":"connect"' '"reason":"socket_kind"' '"network.transport":"other"' \
+	'"socket.domain":2' '"socket.type":1' '"socket.protocol":262'
+expect_eperm "MPTCP: listen" $P use inet6 stream mptcp listen
+ev "event: MPTCP listen" '"op":"listen"' '"reason":"socket_kind"' '"socket.protocol":262'
+expect_eperm "MPTCP: bind" $P use inet stream mptcp bind
+expect_rc "the platform connects an MPTCP socket (the kernel would allow it)" 0 outside $P use inet stream mptcp connect
+expect_rc "UDP-Lite stays a datagram socket the rules decide: sendto loopback" 0 $P use inet dgram udplite sendto
+# SCTP and vsock are modules: the scope cannot have them loaded (module requests are refused),
+# so the platform loads them, as a host that uses them would.
+expect_rc "SCTP socket while the module is absent: refused (the scope loads no module)" 1 $P socket inet6 seqpacket sctp
+outside sh -c 'for m in $(cat /lib/modules/load-order); do
+	case $m in crc32c_generic | libcrc32c | *udp_tunnel | sctp | vsock | vmw_vsock_* | vsock_loopback)
+		insmod /lib/modules/$m.ko || echo "insmod $m failed" ;;
+	esac; done' > /tmp/insmod.out 2>&1
+expect_rc "the platform loads the SCTP and vsock modules" 1 grep -q failed /tmp/insmod.out
+expect_eperm "SCTP: connect" $P use inet6 seqpacket sctp connect
+ev "event: SCTP connect" '"op":"connect"' '"reason":"socket_kind"' '"socket.type":5' '"socket.protocol":132'
+expect_eperm "SCTP: connectx (setsockopt), which never passes socket_connect" $P use inet seqpacket sctp connectx
+ev "event: SCTP connectx" '"op":"connect"' '"reason":"socket_kind"' '"socket.domain":2' '"socket.protocol":132'
+expect_eperm "SCTP: sendto (an implicit association)" $P use inet stream sctp sendto
+expect_eperm "SCTP: listen" $P use inet stream sctp listen
+expect_rc "the platform connects an SCTP socket" 0 outside $P use inet seqpacket sctp connect
+expect_rc "an AF_VSOCK socket is made" 0 $P socket vsock stream 0
+expect_eperm "... its connect refused under a default-deny section" $P use vsock stream 0 connect
+ev "event: other family" '"op":"connect"' '"reason":"socket_kind"' '"socket.domain":40'
+expect_eperm "... and its bind" $P use vsock stream 0 bind
 finish

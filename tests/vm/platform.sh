@@ -210,6 +210,14 @@ expect_eperm "unlink the new /run/docker.sock (to bind its own)" rm -f /run/dock
 expect_rc "the platform connects to the new sockets" 0 outside sh -c \
 	'/t/unixsrv connect /run/containerd/containerd.sock && /t/unixsrv connect /run/docker.sock && /t/unixsrv connect /run/dbus/system_bus_socket'
 
+# Platform code created on tmpfs (the guest's filesystem) was protected by the program on
+# security_inode_init_security alone. A protected name's directory on a filesystem that does not
+# label new inodes (ramfs): the next load attaches the d_instantiate program for it.
+L=/sys/fs/bpf/vigil/links/vigil_platform_instantiate
+expect_rc "no d_instantiate program while every protected directory is on tmpfs" 1 outside test -e $L
+expect_rc "the platform mounts ramfs at /var/spool (where /var/spool/cron is platform code)" 0 \
+	outside sh -c 'mkdir -p /var/spool && mount -t ramfs ramfs /var/spool'
+
 # vigild still re-executes (and the protection holds across it).
 outside kill -USR2 $pid
 t0=$(date +%s)
@@ -222,6 +230,16 @@ expect_eperm "create /etc/ld.so.preload after the re-exec" touch /etc/ld.so.prel
 expect_eperm "a unit in the platform's new /run/systemd/system after the re-exec" \
 	touch /run/systemd/system/evil.service
 expect_eperm "the platform's file in its new /etc/default after the re-exec" sh -c 'echo X=3 >> /etc/default/app'
+expect_rc "the re-exec's load attached the d_instantiate program for /var/spool (ramfs)" 0 \
+	grep -q "/var/spool is on a filesystem that does not label new inodes" /out/vigild.log
+expect_rc "... and pinned it" 0 outside test -e $L
+expect_rc "the platform creates /var/spool/cron on ramfs" 0 \
+	outside sh -c 'mkdir /var/spool/cron && echo "* * * * * true" > /var/spool/cron/root'
+n=$(ev_count '"protects":"file"' '"path":"cron"')
+expect_eperm "a file in the platform's new /var/spool/cron (ramfs)" touch /var/spool/cron/evil
+ev_new "event: create in the new /var/spool/cron" "$n" '"protects":"file"' '"path":"cron"'
+expect_eperm "write the platform's file in it" sh -c 'echo "* * * * * evil" >> /var/spool/cron/root'
+expect_rc "the platform still writes it" 0 outside sh -c 'echo "# ok" >> /var/spool/cron/root'
 # The kernel's entries for what the platform removed since (both /etc/ld.so.preload inodes) went.
 expect_rc "the re-exec's load dropped the entries of removed platform code" 0 \
 	grep -q "stale entries of created platform code dropped" /out/vigild.log

@@ -6,6 +6,10 @@
  *     SOCK   4 | 6;  TYPE tcp | udp;  SAFAM inet | inet6 | unspec (the sa_family written)
  *     ADDR   an IPv4 address (at sockaddr_in's offset) or IPv6 (at sockaddr_in6's); LEN bytes
  *   netprobe socket DOMAIN TYPE PROTO      e.g. inet raw 255, inet dgram icmp, inet stream mptcp
+ *   netprobe use DOMAIN TYPE PROTO OP      that socket, then OP: connect | bind | listen | sendto |
+ *                                          connectx (SCTP's, through setsockopt),
+ *                                          to (or on) loopback port 9 (VMADDR_CID_LOCAL for vsock);
+ *                                          sendto carries an ICMP echo request (ping sockets)
  *   netprobe hdrincl NAME_ADDR HEADER_DST   IP_HDRINCL raw send: msg_name and header disagree
  *   netprobe packet                         AF_PACKET frame on lo
  * Exit 0 when the kernel went ahead (a refused or pending connection counts), 1 with
@@ -191,6 +195,64 @@ static int cmd_socket(char **argv)
 	return 0;
 }
 
+/* The socket of cmd_socket's arguments, used: the network section decides kinds at use. */
+static int cmd_use(char **argv)
+{
+	static const char *const doms[] = {"inet", "inet6", "packet", "vsock", NULL};
+	static const int dom_vals[] = {AF_INET, AF_INET6, AF_PACKET, AF_VSOCK};
+	static const char *const types[] = {"stream", "dgram", "raw", "seqpacket", NULL};
+	static const int type_vals[] = {SOCK_STREAM, SOCK_DGRAM, SOCK_RAW, SOCK_SEQPACKET};
+	static const char *const protos[] = {"icmp", "icmpv6", "mptcp", "sctp", "udplite", NULL};
+	static const int proto_vals[] = {IPPROTO_ICMP, IPPROTO_ICMPV6, IPPROTO_MPTCP, IPPROTO_SCTP,
+	                                 IPPROTO_UDPLITE};
+	int dom = name_of(argv[2], doms, dom_vals), type = name_of(argv[3], types, type_vals);
+	int proto = name_of(argv[4], protos, proto_vals), fd = socket(dom, type, proto), r;
+	const char *op = argv[5];
+	struct sockaddr_storage ss = {0};
+	socklen_t len;
+	/* ICMP and ICMPv6 echo request (type 8 or 128), id and checksum left to the kernel */
+	unsigned char echo[8] = {proto == IPPROTO_ICMPV6 ? 128 : 8};
+
+	if (fd < 0)
+		return fail("socket", errno);
+	if (dom == AF_INET) {
+		struct sockaddr_in *in = (struct sockaddr_in *)&ss;
+
+		in->sin_family = AF_INET;
+		in->sin_port = htons(strcmp(op, "bind") ? 9 : 0);
+		in->sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+		len = sizeof(*in);
+	} else if (dom == AF_INET6) {
+		struct sockaddr_in6 *in6 = (struct sockaddr_in6 *)&ss;
+
+		in6->sin6_family = AF_INET6;
+		in6->sin6_port = htons(strcmp(op, "bind") ? 9 : 0);
+		in6->sin6_addr = in6addr_loopback;
+		len = sizeof(*in6);
+	} else {
+		/* struct sockaddr_vm: family, reserved, port, cid */
+		unsigned int *vm = (unsigned int *)&ss;
+
+		ss.ss_family = (sa_family_t)dom;
+		vm[1] = 9;
+		vm[2] = 1; /* VMADDR_CID_LOCAL */
+		len = 16;
+	}
+	if (!strcmp(op, "connect"))
+		r = connect(fd, (struct sockaddr *)&ss, len);
+	else if (!strcmp(op, "bind"))
+		r = bind(fd, (struct sockaddr *)&ss, len);
+	else if (!strcmp(op, "listen"))
+		r = listen(fd, 1);
+	else if (!strcmp(op, "connectx")) /* SOL_SCTP, SCTP_SOCKOPT_CONNECTX */
+		r = setsockopt(fd, IPPROTO_SCTP, 110, &ss, len);
+	else if (!strcmp(op, "sendto"))
+		r = (int)sendto(fd, echo, sizeof(echo), MSG_DONTWAIT, (struct sockaddr *)&ss, len);
+	else
+		return 2;
+	return reached(r, errno, op);
+}
+
 static unsigned short ip_csum(const void *p, int n)
 {
 	const unsigned short *w = p;
@@ -248,6 +310,8 @@ int main(int argc, char **argv)
 		return cmd_addr(argv);
 	if (argc == 5 && strcmp(argv[1], "socket") == 0)
 		return cmd_socket(argv);
+	if (argc == 6 && strcmp(argv[1], "use") == 0)
+		return cmd_use(argv);
 	if (argc == 4 && strcmp(argv[1], "hdrincl") == 0)
 		return cmd_hdrincl(argv);
 	if (argc == 2 && strcmp(argv[1], "packet") == 0)
