@@ -394,6 +394,10 @@ static int protect_secret(struct agent *a, const char *path)
 		if (bss->self_secret_ino[i] == st.st_ino && bss->self_secret_dev[i] == kdev)
 			break;
 		if (bss->self_secret_ino[i] == 0) {
+			/* The filter bit first: the kernel looks at the slots only when it is set.
+			 */
+			__atomic_fetch_or(&bss->self_secret_bits, 1ull << (st.st_ino & 63),
+			                  __ATOMIC_RELEASE);
 			bss->self_secret_dev[i] = kdev;
 			__atomic_store_n(&bss->self_secret_ino[i], (uint64_t)st.st_ino,
 			                 __ATOMIC_RELEASE);

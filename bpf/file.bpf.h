@@ -483,6 +483,41 @@ static __always_inline int file_check_modes(struct file_req *r, struct file *fil
 }
 
 /*
+ * The common open, a read of a regular file the rules allow without an event, decided without
+ * the general path's bookkeeping: true only when file_check_modes would return 0 for it. Its
+ * checks, in the general path's terms: self_check_open (a secret; bpffs and configfs files go
+ * the general way), bound_check_open (nothing for a read of a regular file), file_check_self
+ * (nothing for a read), and file_check with no directory among the rules (file_walk's one
+ * lookup, of the dentry's inode: another one, as an overlayfs file has, goes the general way).
+ * False: the general path decides, from the start.
+ */
+static __always_inline bool file_read_allowed(struct dentry *dentry, struct super_block *sb,
+                                              struct inode *inode, __u64 ino)
+{
+	struct vigil_file_key key = {};
+	struct vigil_policy_cfg *cfg;
+	__u64 magic = sb->s_magic;
+	bool broken;
+	__u32 gen, rule;
+	__u8 act;
+
+	if (magic == BPF_FS_MAGIC || magic == CONFIGFS_MAGIC || is_secret(inode, ino))
+		return false;
+	cfg = governing_policy_agent_later(VIGIL_CFG_FILE_RULES, &gen, &broken);
+	if (!cfg)
+		return !broken;
+	if ((cfg->flags & VIGIL_CFG_FILE_TREES) || dentry->d_inode != inode)
+		return false;
+	key.gen = gen;
+	key.dev = sb->s_dev;
+	key.ino = ino;
+	act = walk_lookup(file_filter_of(gen), &key, VIGIL_FA_READ, &rule);
+	if (act == VIGIL_ACT_NONE)
+		act = cfg_default(cfg, VIGIL_CFG_FILE_DEFAULT_SHIFT);
+	return act == VIGIL_ACT_ALLOW;
+}
+
+/*
  * Every open in the guest runs this one program (a second program on the hook would cost a
  * second trampoline per open): self-protection, the file rules, then, for a write open that is
  * allowed, the exec allowlist's and the key rules' invalidation of the file.
@@ -504,6 +539,9 @@ int BPF_PROG(vigil_file_open, struct file *file, int ret)
 		return ret;
 	r.pos.ino = inode->i_ino;
 	type = inode->i_mode & S_IFMT;
+	if (type == S_IFREG && !(mode & (FMODE_WRITE | FMODE_EXEC)) &&
+	    file_read_allowed(dentry, r.pos.sb, inode, r.pos.ino))
+		return 0;
 	/* The exec section decides executions; the open that loads the binary is part of it. */
 	return file_check_modes(&r, file, inode, type, mode, !(mode & FMODE_EXEC));
 }

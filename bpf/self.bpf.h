@@ -86,11 +86,16 @@ static __always_inline bool in_configfs_tsm(struct dentry *d)
 #define VIGIL_SELF_SECRETS 4
 __u64 self_secret_dev[VIGIL_SELF_SECRETS] = {};
 __u64 self_secret_ino[VIGIL_SELF_SECRETS] = {};
+/* Bit ino % 64 of every secret's inode number, set before its slot (only ever set): most opens
+ * are decided by one bit test. */
+__u64 self_secret_bits = 0;
 
 static __always_inline bool is_secret(struct inode *inode, __u64 ino)
 {
 	int i;
 
+	if (!(READ_ONCE(self_secret_bits) & (1ull << (ino & 63))))
+		return false;
 	for (i = 0; i < VIGIL_SELF_SECRETS; i++) {
 		__u64 s = READ_ONCE(self_secret_ino[i]);
 
@@ -205,7 +210,7 @@ static __always_inline int self_check_open(struct file *file, struct dentry *d,
 	 * guest, so the caller loads file, dentry, inode and mode fields once for all the checks
 	 * (sb is d's superblock, ino inode's number). */
 	__u64 magic = sb->s_magic;
-	__u32 rdev;
+	__u32 rdev, key;
 
 	if (type == S_IFREG) {
 		if (is_secret(inode, ino) && !current_is_vigild())
@@ -214,8 +219,11 @@ static __always_inline int self_check_open(struct file *file, struct dentry *d,
 			return self_check_proc_write(file);
 	}
 	if (type == S_IFCHR) {
+		/* The key a copy: the event's rdev stays in a register (a reload of the key from
+		 * the stack, merged by the compiler with another pointer's load, is refused). */
 		rdev = inode->i_rdev;
-		if (bpf_map_lookup_elem(&protected_devs, &rdev) && !current_is_vigild() &&
+		key = rdev;
+		if (bpf_map_lookup_elem(&protected_devs, &key) && !current_is_vigild() &&
 		    !current_is_platform())
 			return self_deny(VIGIL_SELF_DEVICE, 0, rdev, ino, d);
 		return 0;

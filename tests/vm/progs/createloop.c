@@ -1,4 +1,4 @@
-/* createloop: the create loop of bench/platform-bench.sh (d_instantiate runs once per create).
+/* createloop: the create loop of bench/platform-bench.sh (a creation program runs per create).
  *
  * createloop DIR N: N times creat() + close() + unlink() of DIR/f, then N times mkdir() +
  * rmdir() of DIR/d; prints "create NS_PER_OP" and "mkdir NS_PER_OP" (guest instructions under
