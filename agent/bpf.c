@@ -59,7 +59,9 @@ int agent_bpf_open(struct agent *a)
 	r = agent_kernel_adapt(skel->obj);
 	if (r < 0)
 		goto err_destroy;
-	/* Loaded always, attached only where needed (agent/self.c attach_instantiate). */
+	/* Attached by self-protection (agent/self.c protect_platform_code): the creation program
+	 * before its filesystem probes, the d_instantiate program only where needed. */
+	bpf_program__set_autoattach(skel->progs.vigil_platform_init_security, false);
 	bpf_program__set_autoattach(skel->progs.vigil_platform_instantiate, false);
 	if (a->opt.ringbuf_size) {
 		r = bpf_map__set_max_entries(skel->maps.events, a->opt.ringbuf_size);

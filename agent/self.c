@@ -7,15 +7,16 @@
 #include <bpf/libbpf.h>
 #include <dirent.h>
 #include <errno.h>
+#include <fcntl.h>
 #include <inttypes.h>
 #include <libgen.h>
 #include <limits.h>
 #include <stdio.h>
 #include <string.h>
-#include <linux/magic.h>
 #include <sys/stat.h>
 #include <sys/statfs.h>
 #include <sys/sysmacros.h>
+#include <sys/utsname.h>
 #include <unistd.h>
 
 #include "vigil.skel.h"
@@ -187,65 +188,145 @@ static int protect_tree(struct agent *a, const char *path)
 }
 
 /*
- * True when the filesystem of dir calls security_inode_init_security for every inode it creates
- * with a name, where bpf/platform.bpf.h's vigil_platform_init_security protects platform code as
- * it is created. Elsewhere (overlayfs' own inodes, FUSE, 9p, NFS, vfat; ramfs before 6.7) only
- * the d_instantiate program sees the new inode. An unknown type counts as unlabelled.
+ * Whether the creation program (bpf/platform.bpf.h vigil_platform_init_security) sees what is
+ * created in dir: its filesystem must call security_inode_init_security (ext4 without
+ * CONFIG_EXT4_FS_SECURITY, FUSE, 9p, NFS, vfat, overlayfs' own inodes and ramfs before 6.7 do
+ * not). Found by trying, not from a list: an O_TMPFILE in dir while the program watches for dir's
+ * device (platform_probe_dev). A read-only filesystem needs nothing: nobody creates there.
+ * Results are kept per device for one load (probes).
  */
-static bool fs_labels_new_inodes(const char *dir, unsigned long *type)
-{
-	struct statfs sf;
+struct fs_probes {
+	uint64_t dev[32];
+	bool labels[32];
+	size_t n;
+};
 
-	if (statfs(dir, &sf) < 0)
-		return false;
-	*type = (unsigned long)sf.f_type;
-	switch (sf.f_type) {
-	case EXT4_SUPER_MAGIC: /* ext2, ext3 and ext4 */
-	case XFS_SUPER_MAGIC:
-	case BTRFS_SUPER_MAGIC:
-	case TMPFS_MAGIC:
-	case F2FS_SUPER_MAGIC:
-		return true;
+static bool fs_labels_new_inodes(struct agent *a, struct fs_probes *pr, const char *dir,
+                                 uint64_t kdev, bool *fresh)
+{
+	struct vigil_bpf__bss *bss = a->skel->bss;
+	bool seen;
+	size_t i;
+	int fd;
+
+	*fresh = false;
+	for (i = 0; i < pr->n; i++)
+		if (pr->dev[i] == kdev)
+			return pr->labels[i];
+	*fresh = true;
+	__atomic_store_n(&bss->platform_probe_seen, 0, __ATOMIC_RELEASE);
+	__atomic_store_n(&bss->platform_probe_dev, (uint32_t)kdev, __ATOMIC_RELEASE);
+	fd = open(dir, O_TMPFILE | O_RDWR | O_CLOEXEC, 0600);
+	seen = fd < 0 ? errno == EROFS : true;
+	if (fd >= 0)
+		close(fd);
+	__atomic_store_n(&bss->platform_probe_dev, 0, __ATOMIC_RELEASE);
+	if (fd >= 0)
+		seen = __atomic_load_n(&bss->platform_probe_seen, __ATOMIC_ACQUIRE) != 0;
+	if (pr->n < sizeof(pr->dev) / sizeof(pr->dev[0])) {
+		pr->dev[pr->n] = kdev;
+		pr->labels[pr->n++] = seen;
 	}
-	return false;
+	return seen;
 }
 
 /*
- * The d_instantiate program, attached (and pinned) from the first load that finds a
- * protected_names directory on a filesystem fs_labels_new_inodes does not know; it stays attached
- * until vigild stops. Before the skeleton's own attach at start, pinned with the others then.
+ * True unless the kernel is known not to preempt kernel code (preemption "none" or
+ * "voluntary"): a tracing program is skipped, silently, when it is entered on a CPU where
+ * another task was preempted inside it (the program's per-CPU recursion guard), and an LSM
+ * program is not. The model: uname's flags (PREEMPT_RT; PREEMPT_DYNAMIC with the boot default
+ * PREEMPT or not), then, for a dynamic one, debugfs' sched/preempt or preempt= on the command
+ * line. *why names it for the log.
  */
-static int attach_instantiate(struct agent *a, const char *dir, unsigned long type)
+static bool kernel_may_preempt(char *why, size_t len)
+{
+	char buf[256], *p, *q;
+	struct utsname u;
+	bool dynamic, full;
+	FILE *f;
+
+	if (uname(&u) < 0) {
+		snprintf(why, len, "unknown (uname failed)");
+		return true;
+	}
+	dynamic = strstr(u.version, "PREEMPT_DYNAMIC") != NULL;
+	full = strstr(u.version, "PREEMPT ") != NULL || strstr(u.version, "PREEMPT_RT") ||
+	       strstr(u.version, "PREEMPT_LAZY") ||
+	       (strlen(u.version) >= 8 && !strcmp(u.version + strlen(u.version) - 8, " PREEMPT"));
+	if (!dynamic || strstr(u.version, "PREEMPT_RT")) {
+		snprintf(why, len, "%s (uname)", full ? "preemptible" : "not preemptible");
+		return full;
+	}
+	/* "none (voluntary) full": the model in use in parentheses */
+	f = fopen("/sys/kernel/debug/sched/preempt", "re");
+	if (f && fgets(buf, sizeof(buf), f) && (p = strchr(buf, '(')) && (q = strchr(p, ')'))) {
+		fclose(f);
+		*q = 0;
+		snprintf(why, len, "%s (debugfs sched/preempt)", p + 1);
+		return strcmp(p + 1, "none") != 0 && strcmp(p + 1, "voluntary") != 0;
+	}
+	if (f)
+		fclose(f);
+	f = fopen("/proc/cmdline", "re");
+	if (f && fgets(buf, sizeof(buf), f) && (p = strstr(buf, "preempt="))) {
+		fclose(f);
+		p += strlen("preempt=");
+		p[strcspn(p, " \n")] = 0;
+		snprintf(why, len, "%s (preempt= on the command line)", p);
+		return strcmp(p, "none") != 0 && strcmp(p, "voluntary") != 0;
+	}
+	if (f)
+		fclose(f);
+	snprintf(why, len, "%s (the kernel's default)", full ? "full" : "voluntary");
+	return full;
+}
+
+/*
+ * The d_instantiate program, attached (and pinned) from the first load that needs it: a
+ * protected_names directory the creation program does not see, or a kernel that may preempt it.
+ * It stays attached until vigild stops. Before the skeleton's own attach at start, it is pinned
+ * with the others then.
+ */
+static int attach_instantiate(struct agent *a, const char *reason)
 {
 	struct bpf_link *link;
 
+	if (reason)
+		log_info("self-protection: %s: platform code created after a load is caught by the "
+		         "d_instantiate program too, which runs on every socket(), pipe and dcache "
+		         "miss",
+		         reason);
 	if (a->skel->links.vigil_platform_instantiate)
 		return 0;
 	link = bpf_program__attach(a->skel->progs.vigil_platform_instantiate);
 	if (!link)
 		return log_error_errno(-errno, "attaching the d_instantiate program");
 	a->skel->links.vigil_platform_instantiate = link;
-	log_info("self-protection: %s is on a filesystem that does not label new inodes (type "
-	         "0x%lx): platform code created there is protected by the d_instantiate program, "
-	         "which also runs on every socket(), pipe and dcache miss",
-	         dir, type);
 	return a->links_attached ? agent_pin_link(a, "vigil_platform_instantiate", link) : 0;
 }
 
 /* A name only the platform may create in the existing directory dir; flags: VIGIL_NAME_*. */
-static int protect_name(struct agent *a, const char *dir, const char *name, uint32_t flags)
+static int protect_name(struct agent *a, struct fs_probes *pr, const char *dir, const char *name,
+                        uint32_t flags)
 {
 	struct vigil_protect_val val = {.kind = VIGIL_PROT_TREE, .flags = flags};
 	struct vigil_name_key key;
-	unsigned long type = 0;
+	char why[PATH_MAX + 96];
+	struct statfs sf;
 	struct stat st;
 	uint64_t bit;
+	bool fresh;
 	int r;
 
 	if (stat(dir, &st) < 0 || !S_ISDIR(st.st_mode))
 		return 0;
-	if (!fs_labels_new_inodes(dir, &type) && (r = attach_instantiate(a, dir, type)) < 0)
-		return r;
+	if (!fs_labels_new_inodes(a, pr, dir, policy_kdev(st.st_dev), &fresh)) {
+		snprintf(why, sizeof(why),
+		         "%s is on a filesystem that does not label new inodes (type 0x%lx)", dir,
+		         statfs(dir, &sf) == 0 ? (unsigned long)sf.f_type : 0ul);
+		if ((r = attach_instantiate(a, fresh ? why : NULL)) < 0)
+			return r;
+	}
 	if (strlen(name) >= sizeof(key.name))
 		return log_error_errno(-ENAMETOOLONG, "protecting the name %s in %s", name, dir);
 	memset(&key, 0, sizeof(key));
@@ -268,7 +349,8 @@ static int protect_name(struct agent *a, const char *dir, const char *name, uint
  * the deepest directory that exists, may not be created by the scope: removing the name is
  * already refused, so this only matters for what is absent at start.
  */
-static int protect_platform_path(struct agent *a, const char *path, uint32_t flags)
+static int protect_platform_path(struct agent *a, struct fs_probes *pr, const char *path,
+                                 uint32_t flags)
 {
 	char dir[PATH_MAX], first[VIGIL_NAME_MAX], *slash;
 	const char *name;
@@ -302,7 +384,7 @@ static int protect_platform_path(struct agent *a, const char *path, uint32_t fla
 		return log_error_errno(-ENAMETOOLONG, "protecting %s", path);
 	memcpy(first, name, n);
 	first[n] = 0;
-	if ((r = protect_name(a, dir[0] ? dir : "/", first, flags)) < 0)
+	if ((r = protect_name(a, pr, dir[0] ? dir : "/", first, flags)) < 0)
 		return r;
 	return protect_ancestors(a, path);
 }
@@ -310,16 +392,39 @@ static int protect_platform_path(struct agent *a, const char *path, uint32_t fla
 static int protect_platform_code(struct agent *a)
 {
 	struct vigil_protect_val val = {.kind = VIGIL_PROT_TREE};
+	struct fs_probes pr = {.n = 0};
+	char why[192], model[96];
 	struct vigil_file_key key;
 	const char *const *s;
 	struct stat st;
 	int r;
 
+	/* The creation program first (at start, before the others): the probes watch it. */
+	if (!a->skel->links.vigil_platform_init_security) {
+		struct bpf_link *link =
+		    bpf_program__attach(a->skel->progs.vigil_platform_init_security);
+
+		if (!link)
+			return log_error_errno(-errno, "attaching the creation program");
+		a->skel->links.vigil_platform_init_security = link;
+		if (a->links_attached &&
+		    (r = agent_pin_link(a, "vigil_platform_init_security", link)) < 0)
+			return r;
+	}
+	/* The creation program is a tracing program: where the kernel may preempt it, a task
+	 * preempted inside it makes it skip the next creation on that CPU (kernel_may_preempt). */
+	if (kernel_may_preempt(model, sizeof(model))) {
+		snprintf(why, sizeof(why), "the kernel may preempt kernel code (preemption: %s)",
+		         model);
+		if ((r = attach_instantiate(
+		         a, a->skel->links.vigil_platform_instantiate ? NULL : why)) < 0)
+			return r;
+	}
 	for (s = platform_code; *s; s++)
-		if ((r = protect_platform_path(a, *s, 0)) < 0)
+		if ((r = protect_platform_path(a, &pr, *s, 0)) < 0)
 			return r;
 	for (s = platform_sockets; *s; s++) {
-		if ((r = protect_platform_path(a, *s, VIGIL_NAME_SOCKET)) < 0)
+		if ((r = protect_platform_path(a, &pr, *s, VIGIL_NAME_SOCKET)) < 0)
 			return r;
 		if (stat(*s, &st) < 0 || !S_ISSOCK(st.st_mode))
 			continue; /* not (yet) there: its name is protected */

@@ -261,7 +261,7 @@ static __always_inline int net_check_sockaddr(struct socket *sock, const void *s
 	kind = net_sock_kind(family, sock->type, proto);
 	if (broken) {
 		decision_from_action(&d, VIGIL_ACT_DENY, 0, VIGIL_R_NO_POLICY);
-	} else if (kind != NET_KIND_OK && (family == AF_PACKET || sock->type == SOCK_RAW)) {
+	} else if (kind == NET_KIND_RAW && (family == AF_PACKET || sock->type == SOCK_RAW)) {
 		/* A raw or packet socket (made where CAP_NET_RAW was granted, before the policy,
 		 * or passed in): its header is its own, its addresses are not read. */
 		if (net_raw_allowed(cfg))

@@ -214,23 +214,38 @@ static __always_inline void platform_new_inode(struct inode *dir, __u32 len,
  * creation only, where the LSM hook on d_instantiate also ran for every socket(), pipe and
  * anonymous inode (about 225 instructions per socket(), docs/BENCHMARKS.md). An O_TMPFILE inode
  * has no name (qstr NULL): it becomes platform code by the platform's link, self_check_new_name.
+ * A tracing program is skipped on a CPU where another task was preempted inside it: where the
+ * kernel may preempt kernel code, and where a protected directory's filesystem does not call the
+ * function, the agent attaches the d_instantiate program below as well.
  */
+/* The agent's probe of a directory's filesystem (agent/self.c fs_labels_new_inodes): the device
+ * of the O_TMPFILE it makes, and whether this program saw a creation there. */
+__u32 platform_probe_dev = 0;
+__u32 platform_probe_seen = 0;
+
 SEC("fentry/security_inode_init_security")
 int BPF_PROG(vigil_platform_init_security, struct inode *inode, struct inode *dir,
              const struct qstr *qstr)
 {
-	if (!inode || !dir || !qstr)
+	__u32 probe = READ_ONCE(platform_probe_dev);
+
+	if (!inode || !dir)
+		return 0;
+	if (probe && dir->i_sb->s_dev == probe)
+		platform_probe_seen = 1;
+	if (!qstr)
 		return 0;
 	platform_new_inode(dir, qstr->len, qstr->name, inode);
 	return 0;
 }
 
 /*
- * The same on d_instantiate, for directories of protected names on a filesystem that does not
- * call security_inode_init_security (overlayfs' own inodes, FUSE, 9p, NFS, vfat; ramfs before
- * 6.7): attached only while the agent finds one (agent/self.c platform_fs_labels), since it runs
- * on every dcache miss and every socket(), pipe and anonymous inode. Also covers a lookup that
- * brings the inode in from disk.
+ * The same on d_instantiate, an LSM program (never skipped), for directories of protected names
+ * on a filesystem that does not call security_inode_init_security (ext4 built without its
+ * security labels, overlayfs' own inodes, FUSE, 9p, NFS, vfat; ramfs before 6.7) and for kernels
+ * that may preempt the tracing program: attached only from a load that finds one (agent/self.c
+ * fs_labels_new_inodes, kernel_may_preempt), since it runs on every dcache miss and every
+ * socket(), pipe and anonymous inode. Also covers a lookup that brings the inode in from disk.
  */
 SEC("lsm/d_instantiate")
 int BPF_PROG(vigil_platform_instantiate, struct dentry *dentry, struct inode *inode)
