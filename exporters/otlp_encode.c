@@ -797,13 +797,15 @@ static uint8_t *put_kv_head(uint8_t *p, const char *k1, size_t l1, const char *k
 	return put_len(p + klen, 2 << 3 | 2, any_len);
 }
 
+/* One record's attributes, written into room reserved once for the record (ATTR_ROOM). */
 struct wrec {
 	struct otlp_wbuf *b;
 	unsigned n_attrs, dropped;
-	bool oom;
 };
 
-#define KV_ROOM(klen, vlen) (2 * 6 + 2 * 6 + (klen) + (vlen) + 16)
+/* The most an attribute adds beside its member's key and value bytes from the line: four tags
+ * and lengths, a fixed name (at most 23 bytes) or vigil.<kind>., an integer's varint. */
+#define ATTR_ROOM (4 * 6 + 23 + AUDIT_KIND_MAX + 8 + 11)
 
 static void w_str(struct wrec *w, const char *k1, size_t l1, const char *k2, size_t l2,
                   const char *val, size_t vl)
@@ -812,10 +814,6 @@ static void w_str(struct wrec *w, const char *k1, size_t l1, const char *k2, siz
 
 	if (w->n_attrs >= MAX_ATTRS) {
 		w->dropped++;
-		return;
-	}
-	if (!wb_reserve(w->b, KV_ROOM(l1 + l2, vl))) {
-		w->oom = true;
 		return;
 	}
 	p = put_kv_head(w->b->p + w->b->len, k1, l1, k2, l2, field_size(vl));
@@ -842,10 +840,6 @@ static void w_member(struct wrec *w, const char *k1, size_t l1, const char *k2, 
 		return;
 	}
 	any = m->type == OTLP_V_INT ? 1 + vsz((uint64_t)m->i) : m->type == OTLP_V_BOOL ? 2 : 9;
-	if (!wb_reserve(w->b, KV_ROOM(l1 + l2, 10))) {
-		w->oom = true;
-		return;
-	}
 	p = put_kv_head(w->b->p + w->b->len, k1, l1, k2, l2, any);
 	switch (m->type) {
 	case OTLP_V_INT:
@@ -943,7 +937,7 @@ int otlp_write_log_record(struct otlp_wbuf *b, const char *line, size_t len, uin
 	static __thread char *scratch;
 	static __thread size_t scratch_cap;
 	struct otlp_scan sc;
-	struct wrec w = {b, 0, 0, false};
+	struct wrec w = {b, 0, 0};
 	const char *sev_text, *type, *verdict, *path, *hash;
 	size_t tl, vl, pl, start = b->len, body_len = len, hl, ll, klen = strlen(kind), sl, nl;
 	size_t olen = origin ? strlen(origin) : 0;
@@ -981,9 +975,13 @@ int otlp_write_log_record(struct otlp_wbuf *b, const char *line, size_t len, uin
 	event_name(kind, type, tl, verdict, vl, name, sizeof(name));
 	sl = strlen(sev_text);
 	nl = strlen(name);
-	/* The record's tag and length first: the length is written as 2 bytes (a record of 128
-	 * bytes to 16 KiB, all of vigil's) and the message moved only when it is not. */
-	if (!wb_reserve(b, 1 + 5 + 9 + 11 + field_size(sl) + 2 * 6 + body_len))
+	/* Room for the whole record, reserved once: the head, the body, every attribute (keys and
+	 * values come from the line, unescaped strings are no longer than their escaped text) and
+	 * the tail. The record's tag and length come first: the length is written as 2 bytes (a
+	 * record of 128 bytes to 16 KiB, all of vigil's) and the message moved only when not. */
+	if (!wb_reserve(b, 1 + 5 + 9 + 11 + field_size(sl) + 2 * 6 + body_len + len +
+	                       (6 + sc.n_m) * ATTR_ROOM + AUDIT_HEX_LEN + klen + olen + 2 * 11 +
+	                       field_size(nl) + 3))
 		return -ENOMEM;
 	p = b->p + start + 3;
 	if (t)
@@ -1029,10 +1027,6 @@ int otlp_write_log_record(struct otlp_wbuf *b, const char *line, size_t len, uin
 			w_member(&w, pre, (size_t)pn, key, kl, m);
 		}
 	}
-	if (w.oom || !wb_reserve(b, 2 * 11 + field_size(nl))) {
-		b->len = start;
-		return -ENOMEM;
-	}
 	p = b->p + b->len;
 	if (w.dropped) {
 		*p++ = 7 << 3;
@@ -1044,13 +1038,8 @@ int otlp_write_log_record(struct otlp_wbuf *b, const char *line, size_t len, uin
 	ll = (size_t)(p - b->p) - (start + 3);
 	b->len = start + 3 + ll;
 	hl = 1 + vsz(ll);
-	if (hl != 3) { /* under 128 or over 16 KiB: move the message to its real place */
-		if (!wb_reserve(b, 3)) {
-			b->len = start;
-			return -ENOMEM;
-		}
+	if (hl != 3) /* under 128 or over 16 KiB: move the message to its real place */
 		memmove(b->p + start + hl, b->p + start + 3, ll);
-	}
 	put_len(b->p + start, 2 << 3 | 2, ll);
 	b->len = start + hl + ll;
 	return 0;
