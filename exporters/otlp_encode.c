@@ -77,11 +77,19 @@ static int verdict_index_n(const char *v, size_t len)
 	return -1;
 }
 
+/* A record kind is lit: inlined for a literal (strcmp was called 5 times per record). */
+static inline bool kind_is(const char *kind, const char *lit)
+{
+	for (; *lit && *kind == *lit; kind++, lit++)
+		;
+	return *kind == *lit;
+}
+
 /* The event name from the kind and the type and verdict strings (NULL when absent). */
 static void event_name(const char *kind, const char *type, size_t tl, const char *verdict,
                        size_t vl, char *out, size_t size)
 {
-	if (strcmp(kind, "event") == 0 && type && verdict) {
+	if (kind_is(kind, "event") && type && verdict) {
 		int vi = verdict_index_n(verdict, vl);
 		static const char *const past[3] = {"allowed", "denied", "audited"};
 
@@ -94,13 +102,11 @@ static void event_name(const char *kind, const char *type, size_t tl, const char
 			for (size_t c = 0; c < lens[k] && j + 1 < size; c++)
 				out[j++] = parts[k][c];
 		out[j] = 0;
-	} else if (strcmp(kind, "policy") == 0 && type && tl >= 7 &&
-	           memcmp(type, "policy_", 7) == 0) {
+	} else if (kind_is(kind, "policy") && type && tl >= 7 && memcmp(type, "policy_", 7) == 0) {
 		snprintf(out, size, "vigil.policy.%.*s", (int)(tl - 7), type + 7);
-	} else if (strcmp(kind, "loss") == 0 || strcmp(kind, "gap") == 0 ||
-	           strcmp(kind, "file") == 0) {
+	} else if (kind_is(kind, "loss") || kind_is(kind, "gap") || kind_is(kind, "file")) {
 		snprintf(out, size, "vigil.log.%s", kind);
-	} else if (strcmp(kind, "start") == 0 || strcmp(kind, "stop") == 0) {
+	} else if (kind_is(kind, "start") || kind_is(kind, "stop")) {
 		snprintf(out, size, "vigil.agent.%s", kind);
 	} else {
 		snprintf(out, size, "vigil.%s", kind);
@@ -110,7 +116,7 @@ static void event_name(const char *kind, const char *type, size_t tl, const char
 static int severity(const char *kind, const char *type, size_t tl, const char *verdict, size_t vl,
                     const char **text)
 {
-	if (strcmp(kind, "loss") == 0 || strcmp(kind, "gap") == 0) {
+	if (kind_is(kind, "loss") || kind_is(kind, "gap")) {
 		*text = "ERROR";
 		return 17;
 	}
@@ -883,17 +889,19 @@ static void scan_info(const struct otlp_scan *sc, const char *kind, const char *
                       const char *verdict, size_t vl, struct otlp_rec_info *info)
 {
 	*info = (struct otlp_rec_info){-1, -1, -1, false, 0};
-	if (kind[0] == 'e' && strcmp(kind, "event") == 0 && sc->event_object) {
+	if (kind_is(kind, "event") && sc->event_object) {
 		int v = verdict ? verdict_index_n(verdict, vl) : -1;
-		char t[32];
 
 		if (type && v >= 0) {
-			/* otlp_access_kind_index on a C string: types are short words. */
-			snprintf(t, sizeof(t), "%.*s", (int)tl, type);
-			info->access = (int8_t)(tl < sizeof(t) ? otlp_access_kind_index(t) : 9);
+			info->access = 9; /* unknown */
+			for (int k = 0; k < 16 && otlp_access_kinds[k]; k++)
+				if (span_eq(type, tl, otlp_access_kinds[k])) {
+					info->access = (int8_t)k;
+					break;
+				}
 			info->verdict = (int8_t)v;
 		}
-	} else if (strcmp(kind, "loss") == 0) {
+	} else if (kind_is(kind, "loss")) {
 		const struct otlp_smember *src = scan_get(sc, "source"),
 		                          *reason = scan_get(sc, "reason");
 		const struct otlp_smember *t = scan_get(sc, "total");
@@ -965,7 +973,7 @@ int otlp_write_log_record(struct otlp_wbuf *b, const char *line, size_t len, uin
 	verdict = scan_str(&sc, sc.i_verdict, &vl);
 	path = scan_str(&sc, sc.i_path, &pl);
 	ev = sc.event_object;
-	event = ev && strcmp(kind, "event") == 0;
+	event = ev && kind_is(kind, "event");
 	uid = sc.i_uid >= 0 ? &sc.m[sc.i_uid] : NULL;
 	hash = line + len - 2 - AUDIT_HEX_LEN;
 	if (info)
