@@ -61,8 +61,8 @@ int otlp_verdict_index(const char *verdict)
 
 /* --- records ----------------------------------------------------------------------- */
 
-/* s[0, len) is the C string lit. */
-static bool span_eq(const char *s, size_t len, const char *lit)
+/* s[0, len) is the C string lit (inlined: strlen of a literal is a constant). */
+static inline bool span_eq(const char *s, size_t len, const char *lit)
 {
 	size_t n = strlen(lit);
 
@@ -352,17 +352,20 @@ static bool is_exec_type(const char *type, size_t len)
  */
 static const char *event_attr(const char *key, size_t len, size_t *attr_len)
 {
-	const char *a = NULL;
-
-#define IS(name) span_eq(key, len, name)
+	/* Lengths from sizeof and memcmp of a constant size: inlined, no strlen per member. */
+#define M(k, a)                                                                                    \
+	if (len == sizeof(k) - 1 && memcmp(key, k, sizeof(k) - 1) == 0) {                          \
+		*attr_len = sizeof(a) - 1;                                                         \
+		return a;                                                                          \
+	}
 	switch (len ? key[0] : 0) {
 	case 'c':
-		a = IS("comm")      ? "process.executable.name"
-		    : IS("cmdline") ? "process.command_line"
-		                    : NULL;
+		M("comm", "process.executable.name");
+		M("cmdline", "process.command_line");
 		break;
 	case 'g':
-		a = IS("gid") ? "vigil.group.id" : IS("generation") ? "vigil.generation" : NULL;
+		M("gid", "vigil.group.id");
+		M("generation", "vigil.generation");
 		break;
 	case 'n': /* network.peer.address, network.peer.port, network.transport, network.type */
 		if (len >= 8 && memcmp(key, "network.", 8) == 0) {
@@ -371,26 +374,25 @@ static const char *event_attr(const char *key, size_t len, size_t *attr_len)
 		}
 		break;
 	case 'p':
-		a = IS("pid")             ? "process.pid"
-		    : IS("ppid")          ? "process.parent_pid"
-		    : IS("policy")        ? "vigil.policy.name"
-		    : IS("policy_serial") ? "vigil.policy.serial"
-		                          : NULL;
+		M("pid", "process.pid");
+		M("ppid", "process.parent_pid");
+		M("policy", "vigil.policy.name");
+		M("policy_serial", "vigil.policy.serial");
 		break;
 	case 'r':
-		a = IS("reason") ? "vigil.reason" : IS("rule") ? "vigil.rule.name" : NULL;
+		M("reason", "vigil.reason");
+		M("rule", "vigil.rule.name");
 		break;
 	case 't':
-		a = IS("tid") ? "thread.id" : IS("type") ? "vigil.event.type" : NULL;
+		M("tid", "thread.id");
+		M("type", "vigil.event.type");
 		break;
 	case 'v':
-		a = IS("verdict") ? "vigil.verdict" : NULL;
+		M("verdict", "vigil.verdict");
 		break;
 	}
-#undef IS
-	if (a)
-		*attr_len = strlen(a);
-	return a;
+#undef M
+	return NULL;
 }
 
 /*
