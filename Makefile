@@ -7,7 +7,7 @@ BPFTOOL  ?= bpftool
 V        ?= 0
 Q        := $(if $(filter 1,$(V)),,@)
 
-PKGS     := libbpf libelf zlib openssl jansson liburing tss2-esys tss2-tctildr tss2-mu libcurl libprotobuf-c libdeflate
+PKGS     := libbpf libelf zlib openssl jansson liburing tss2-esys tss2-tctildr tss2-mu libcurl libprotobuf-c libisal
 PKG_CFLAGS := $(shell pkg-config --cflags $(PKGS) 2>/dev/null)
 PKG_LIBS   := $(shell pkg-config --libs $(PKGS) 2>/dev/null)
 

@@ -61,53 +61,118 @@ int otlp_verdict_index(const char *verdict)
 
 /* --- records ----------------------------------------------------------------------- */
 
-void otlp_rec_event_name(const struct otlp_rec *r, char *out, size_t size)
+/* s[0, len) is the C string lit (inlined: strlen of a literal is a constant). */
+static inline bool span_eq(const char *s, size_t len, const char *lit)
 {
-	const char *type = otlp_rec_stri(r, r->i_type), *verdict = otlp_rec_stri(r, r->i_verdict);
+	size_t n = strlen(lit);
 
-	if (strcmp(r->kind, "event") == 0 && type && verdict) {
-		int vi = otlp_verdict_index(verdict);
+	return s && len == n && memcmp(s, lit, n) == 0;
+}
+
+static int verdict_index_n(const char *v, size_t len)
+{
+	for (int i = 0; i < 3; i++)
+		if (span_eq(v, len, otlp_verdicts[i]))
+			return i;
+	return -1;
+}
+
+/* A record kind is lit: inlined for a literal (strcmp was called 5 times per record). */
+static inline bool kind_is(const char *kind, const char *lit)
+{
+	for (; *lit && *kind == *lit; kind++, lit++)
+		;
+	return *kind == *lit;
+}
+
+/* The event name from the kind and the type and verdict strings (NULL when absent). */
+static void event_name(const char *kind, const char *type, size_t tl, const char *verdict,
+                       size_t vl, char *out, size_t size)
+{
+	if (kind_is(kind, "event") && type && verdict) {
+		int vi = verdict_index_n(verdict, vl);
 		static const char *const past[3] = {"allowed", "denied", "audited"};
 
 		/* Not snprintf: this runs for every record (4% of the CPU as snprintf). */
 		const char *parts[] = {"vigil.", type, ".", vi >= 0 ? past[vi] : verdict};
+		size_t lens[] = {6, tl, 1, vi >= 0 ? strlen(past[vi]) : vl};
 		size_t j = 0;
 
 		for (size_t k = 0; k < 4; k++)
-			for (const char *c = parts[k]; *c && j + 1 < size; c++)
-				out[j++] = *c;
+			for (size_t c = 0; c < lens[k] && j + 1 < size; c++)
+				out[j++] = parts[k][c];
 		out[j] = 0;
-	} else if (strcmp(r->kind, "policy") == 0 && type && strncmp(type, "policy_", 7) == 0) {
-		snprintf(out, size, "vigil.policy.%s", type + 7);
-	} else if (strcmp(r->kind, "loss") == 0 || strcmp(r->kind, "gap") == 0 ||
-	           strcmp(r->kind, "file") == 0) {
-		snprintf(out, size, "vigil.log.%s", r->kind);
-	} else if (strcmp(r->kind, "start") == 0 || strcmp(r->kind, "stop") == 0) {
-		snprintf(out, size, "vigil.agent.%s", r->kind);
+	} else if (kind_is(kind, "policy") && type && tl >= 7 && memcmp(type, "policy_", 7) == 0) {
+		snprintf(out, size, "vigil.policy.%.*s", (int)(tl - 7), type + 7);
+	} else if (kind_is(kind, "loss") || kind_is(kind, "gap") || kind_is(kind, "file")) {
+		snprintf(out, size, "vigil.log.%s", kind);
+	} else if (kind_is(kind, "start") || kind_is(kind, "stop")) {
+		snprintf(out, size, "vigil.agent.%s", kind);
 	} else {
-		snprintf(out, size, "vigil.%s", r->kind);
+		snprintf(out, size, "vigil.%s", kind);
 	}
+}
+
+static int severity(const char *kind, const char *type, size_t tl, const char *verdict, size_t vl,
+                    const char **text)
+{
+	if (kind_is(kind, "loss") || kind_is(kind, "gap")) {
+		*text = "ERROR";
+		return 17;
+	}
+	if (span_eq(verdict, vl, "deny") || span_eq(type, tl, "policy_rejected")) {
+		*text = "WARN";
+		return 13;
+	}
+	if (span_eq(verdict, vl, "audit")) {
+		*text = "INFO2";
+		return 10;
+	}
+	*text = "INFO";
+	return 9;
+}
+
+void otlp_rec_event_name(const struct otlp_rec *r, char *out, size_t size)
+{
+	const char *type = otlp_rec_stri(r, r->i_type), *verdict = otlp_rec_stri(r, r->i_verdict);
+
+	event_name(r->kind, type, type ? strlen(type) : 0, verdict, verdict ? strlen(verdict) : 0,
+	           out, size);
 }
 
 int otlp_rec_severity(const struct otlp_rec *r, const char **text)
 {
 	const char *verdict = otlp_rec_stri(r, r->i_verdict), *type = otlp_rec_stri(r, r->i_type);
 
-	if (strcmp(r->kind, "loss") == 0 || strcmp(r->kind, "gap") == 0) {
-		*text = "ERROR";
-		return 17;
+	return severity(r->kind, type, type ? strlen(type) : 0, verdict,
+	                verdict ? strlen(verdict) : 0, text);
+}
+
+void otlp_rec_info_of(const struct otlp_rec *r, struct otlp_rec_info *info)
+{
+	*info = (struct otlp_rec_info){-1, -1, -1, false, 0};
+	if (strcmp(r->kind, "event") == 0 && r->event_object) {
+		const char *type = otlp_rec_stri(r, r->i_type);
+		const char *verdict = otlp_rec_stri(r, r->i_verdict);
+		int v = verdict ? otlp_verdict_index(verdict) : -1;
+
+		if (type && v >= 0) {
+			info->access = (int8_t)otlp_access_kind_index(type);
+			info->verdict = (int8_t)v;
+		}
+	} else if (strcmp(r->kind, "loss") == 0) {
+		const char *src = otlp_rec_str(r, "source"), *reason = otlp_rec_str(r, "reason");
+		const struct otlp_member *t = otlp_rec_get(r, "total");
+
+		info->loss_total = t && t->type == OTLP_V_INT && t->i > 0 ? (uint64_t)t->i : 0;
+		info->loss_source = !src                          ? -1
+		                    : strcmp(src, "ringbuf") == 0 ? 0
+		                    : strcmp(src, "queue") == 0   ? 1
+		                    : strcmp(src, "write") == 0   ? 2
+		                                                  : -1;
+		info->refusal =
+		    src && strcmp(src, "otlp") == 0 && reason && strcmp(reason, "refused") == 0;
 	}
-	if ((verdict && strcmp(verdict, "deny") == 0) ||
-	    (type && strcmp(type, "policy_rejected") == 0)) {
-		*text = "WARN";
-		return 13;
-	}
-	if (verdict && strcmp(verdict, "audit") == 0) {
-		*text = "INFO2";
-		return 10;
-	}
-	*text = "INFO";
-	return 9;
 }
 
 /* n digits at s as a number; -1 unless all are digits. */
@@ -274,44 +339,60 @@ static void add_member(struct lr_store *s, const char *key, const struct otlp_me
 	}
 }
 
-static bool is_exec_type(const char *type)
+static bool is_exec_type(const char *type, size_t len)
 {
 	return type &&
-	       (strcmp(type, "exec") == 0 || strcmp(type, "mmap_exec") == 0 ||
-	        strcmp(type, "mprotect_exec") == 0 || strcmp(type, "exec_invalidated") == 0);
+	       (span_eq(type, len, "exec") || span_eq(type, len, "mmap_exec") ||
+	        span_eq(type, len, "mprotect_exec") || span_eq(type, len, "exec_invalidated"));
 }
 
 /*
  * Event members with a semantic-conventions or fixed vigil name; NULL: "vigil.<key>".
- * A switch on the first byte: this runs for every member of every record.
+ * A switch on the first byte and the length: this runs for every member of every record.
  */
-static const char *event_attr(const char *key)
+static const char *event_attr(const char *key, size_t len, size_t *attr_len)
 {
-#define IS(name) (strcmp(key, name) == 0)
-	switch (key[0]) {
-	case 'c':
-		return IS("comm")      ? "process.executable.name"
-		       : IS("cmdline") ? "process.command_line"
-		                       : NULL;
-	case 'g':
-		return IS("gid") ? "vigil.group.id" : IS("generation") ? "vigil.generation" : NULL;
-	case 'n': /* network.peer.address, network.peer.port, network.transport, network.type */
-		return strncmp(key, "network.", 8) == 0 ? key : NULL;
-	case 'p':
-		return IS("pid")             ? "process.pid"
-		       : IS("ppid")          ? "process.parent_pid"
-		       : IS("policy")        ? "vigil.policy.name"
-		       : IS("policy_serial") ? "vigil.policy.serial"
-		                             : NULL;
-	case 'r':
-		return IS("reason") ? "vigil.reason" : IS("rule") ? "vigil.rule.name" : NULL;
-	case 't':
-		return IS("tid") ? "thread.id" : IS("type") ? "vigil.event.type" : NULL;
-	case 'v':
-		return IS("verdict") ? "vigil.verdict" : NULL;
+	/* Lengths from sizeof and memcmp of a constant size: inlined, no strlen per member. */
+#define M(k, a)                                                                                    \
+	if (len == sizeof(k) - 1 && memcmp(key, k, sizeof(k) - 1) == 0) {                          \
+		*attr_len = sizeof(a) - 1;                                                         \
+		return a;                                                                          \
 	}
+	switch (len ? key[0] : 0) {
+	case 'c':
+		M("comm", "process.executable.name");
+		M("cmdline", "process.command_line");
+		break;
+	case 'g':
+		M("gid", "vigil.group.id");
+		M("generation", "vigil.generation");
+		break;
+	case 'n': /* network.peer.address, network.peer.port, network.transport, network.type */
+		if (len >= 8 && memcmp(key, "network.", 8) == 0) {
+			*attr_len = len;
+			return key;
+		}
+		break;
+	case 'p':
+		M("pid", "process.pid");
+		M("ppid", "process.parent_pid");
+		M("policy", "vigil.policy.name");
+		M("policy_serial", "vigil.policy.serial");
+		break;
+	case 'r':
+		M("reason", "vigil.reason");
+		M("rule", "vigil.rule.name");
+		break;
+	case 't':
+		M("tid", "thread.id");
+		M("type", "vigil.event.type");
+		break;
+	case 'v':
+		M("verdict", "vigil.verdict");
+		break;
+	}
+#undef M
 	return NULL;
-#undef IS
 }
 
 /*
@@ -319,21 +400,20 @@ static const char *event_attr(const char *key)
  * record's n, k and h (sent as vigil.audit.*), and an event's uid and path (sent under their
  * semantic-convention names). Both writers (protobuf-c and the direct one) ask this.
  */
-static bool member_skipped(const char *key, bool ev, bool event)
+static bool member_skipped(const char *key, size_t len, bool ev, bool event)
 {
-	/* A switch on the first byte: this runs for every member of every record (strcmp was 7 %
-	 * of the exporter's samples once gzip got cheaper). */
-	switch (key[0]) {
+	/* A switch on the first byte: this runs for every member of every record. */
+	switch (len ? key[0] : 0) {
 	case 't':
-		return strcmp(key, "time") == 0;
+		return span_eq(key, len, "time");
 	case 'n':
 	case 'k':
 	case 'h':
-		return !ev && key[1] == 0;
+		return !ev && len == 1;
 	case 'u':
-		return event && strcmp(key, "uid") == 0;
+		return event && span_eq(key, len, "uid");
 	case 'p':
-		return event && strcmp(key, "path") == 0;
+		return event && span_eq(key, len, "path");
 	}
 	return false;
 }
@@ -370,16 +450,20 @@ static void build_record(struct lr_store *s, const struct otlp_rec *r, const cha
 		if (uid && uid->type == OTLP_V_INT)
 			add_str(s, "user.id", uid->s);
 		if (path && *path)
-			add_str(s, is_exec_type(type) ? "process.executable.path" : "file.path",
+			add_str(s,
+			        is_exec_type(type, type ? strlen(type) : 0)
+			            ? "process.executable.path"
+			            : "file.path",
 			        path);
 	}
 	for (size_t k = 0; k < r->n_m; k++) {
 		const struct otlp_member *m = &r->m[k];
 		const char *key = m->key, *attr;
+		size_t klen = strlen(key), alen;
 
-		if (member_skipped(key, ev, event))
+		if (member_skipped(key, klen, ev, event))
 			continue;
-		if (ev && (attr = event_attr(key))) {
+		if (ev && (attr = event_attr(key, klen, &alen))) {
 			add_member(s, attr, m);
 		} else if (ev) {
 			add_member(s, pool_str(s, "vigil.", key), m);
@@ -677,17 +761,14 @@ static size_t field_size(size_t len)
 }
 
 /*
- * The protobuf of log records written straight from the parsed records, without the generated
- * structs: filling ~100 protobuf-c structs (6 KiB) per record, then walking them for sizes and
- * again to write, was most of the non-gzip CPU (perf, BENCHMARKS.md). The bytes are those
- * protobuf-c writes for the messages build_record fills (the unit test compares them).
+ * The protobuf of log records written while each record's line is scanned once, without the
+ * generated structs (filling ~100 protobuf-c structs per record, then walking them for sizes
+ * and again to write, was most of the non-gzip CPU) and without copying the record: the scan
+ * (otlp_scan_line) gives spans of the line, the writer copies them once, into the request. The
+ * bytes are those protobuf-c writes for the messages build_record fills (the unit test unpacks
+ * and repacks them).
  */
-struct wbuf {
-	uint8_t *p;
-	size_t len, cap;
-};
-
-static bool wb_reserve(struct wbuf *b, size_t need)
+static bool wb_reserve(struct otlp_wbuf *b, size_t need)
 {
 	size_t cap = b->cap ? b->cap : 1 << 20;
 	uint8_t *p;
@@ -704,6 +785,12 @@ static bool wb_reserve(struct wbuf *b, size_t need)
 	return true;
 }
 
+void otlp_wbuf_free(struct otlp_wbuf *b)
+{
+	free(b->p);
+	*b = (struct otlp_wbuf){0};
+}
+
 /* A KeyValue attribute: key (two parts: a prefix and the name), AnyValue of value_len. */
 static uint8_t *put_kv_head(uint8_t *p, const char *k1, size_t l1, const char *k2, size_t l2,
                             size_t any_len)
@@ -718,28 +805,23 @@ static uint8_t *put_kv_head(uint8_t *p, const char *k1, size_t l1, const char *k
 	return put_len(p + klen, 2 << 3 | 2, any_len);
 }
 
+/* One record's attributes, written into room reserved once for the record (ATTR_ROOM). */
 struct wrec {
-	struct wbuf *b;
+	struct otlp_wbuf *b;
 	unsigned n_attrs, dropped;
-	bool oom;
 };
 
-#define KV_ROOM(klen, vlen) (2 * 6 + 2 * 6 + (klen) + (vlen) + 16)
+/* The most an attribute adds beside its member's key and value bytes from the line: four tags
+ * and lengths, a fixed name (at most 23 bytes) or vigil.<kind>., an integer's varint. */
+#define ATTR_ROOM (4 * 6 + 23 + AUDIT_KIND_MAX + 8 + 11)
 
-static void w_str(struct wrec *w, const char *k1, const char *k2, const char *val)
+static void w_str(struct wrec *w, const char *k1, size_t l1, const char *k2, size_t l2,
+                  const char *val, size_t vl)
 {
-	size_t l1, l2, vl;
 	uint8_t *p;
 
-	if (!val)
-		return;
-	if (!k1 || w->n_attrs >= MAX_ATTRS) {
+	if (w->n_attrs >= MAX_ATTRS) {
 		w->dropped++;
-		return;
-	}
-	l1 = strlen(k1), l2 = k2 ? strlen(k2) : 0, vl = strlen(val);
-	if (!wb_reserve(w->b, KV_ROOM(l1 + l2, vl))) {
-		w->oom = true;
 		return;
 	}
 	p = put_kv_head(w->b->p + w->b->len, k1, l1, k2, l2, field_size(vl));
@@ -748,28 +830,24 @@ static void w_str(struct wrec *w, const char *k1, const char *k2, const char *va
 	w->n_attrs++;
 }
 
-static void w_member(struct wrec *w, const char *k1, const char *k2, const struct otlp_member *m)
+static void w_member(struct wrec *w, const char *k1, size_t l1, const char *k2, size_t l2,
+                     const struct otlp_smember *m)
 {
-	size_t l1, l2, any;
+	size_t any;
 	uint64_t bits;
 	uint8_t *p;
 
 	if (m->type == OTLP_V_NULL)
 		return;
 	if (m->type == OTLP_V_STR || m->type == OTLP_V_RAW) {
-		w_str(w, k1, k2, m->s);
+		w_str(w, k1, l1, k2, l2, m->s.p, m->s.len);
 		return;
 	}
-	if (!k1 || w->n_attrs >= MAX_ATTRS) {
+	if (w->n_attrs >= MAX_ATTRS) {
 		w->dropped++;
 		return;
 	}
-	l1 = strlen(k1), l2 = k2 ? strlen(k2) : 0;
 	any = m->type == OTLP_V_INT ? 1 + vsz((uint64_t)m->i) : m->type == OTLP_V_BOOL ? 2 : 9;
-	if (!wb_reserve(w->b, KV_ROOM(l1 + l2, 10))) {
-		w->oom = true;
-		return;
-	}
 	p = put_kv_head(w->b->p + w->b->len, k1, l1, k2, l2, any);
 	switch (m->type) {
 	case OTLP_V_INT:
@@ -789,122 +867,230 @@ static void w_member(struct wrec *w, const char *k1, const char *k2, const struc
 	w->n_attrs++;
 }
 
-/* One LogRecord as log_records field (tag, length, message) at the end of b. */
-static int write_record(struct wbuf *b, const struct otlp_rec *r, const char *origin)
+/* The string member at index i of a scan (-1: none), as a pointer and length. */
+static const char *scan_str(const struct otlp_scan *sc, int i, size_t *len)
 {
-	const char *sev_text, *type = otlp_rec_stri(r, r->i_type);
-	const char *path = otlp_rec_stri(r, r->i_path);
-	bool ev = r->event_object, event = ev && strcmp(r->kind, "event") == 0;
-	const struct otlp_member *uid = r->i_uid >= 0 ? &r->m[r->i_uid] : NULL;
-	struct wrec w = {b, 0, 0, false};
-	size_t start, body_len = strlen(r->line), head, len, sl, nl;
-	uint64_t t = parse_time(r->time);
-	int sev = otlp_rec_severity(r, &sev_text);
+	if (i < 0 || sc->m[i].type != OTLP_V_STR) {
+		*len = 0;
+		return NULL;
+	}
+	*len = sc->m[i].s.len;
+	return sc->m[i].s.p;
+}
+
+/* The first member named key (as otlp_rec_get), NULL when none. */
+static const struct otlp_smember *scan_get(const struct otlp_scan *sc, const char *key)
+{
+	for (size_t i = 0; i < sc->n_m; i++)
+		if (span_eq(sc->m[i].key.p, sc->m[i].key.len, key))
+			return &sc->m[i];
+	return NULL;
+}
+
+static void scan_info(const struct otlp_scan *sc, const char *kind, const char *type, size_t tl,
+                      const char *verdict, size_t vl, struct otlp_rec_info *info)
+{
+	*info = (struct otlp_rec_info){-1, -1, -1, false, 0};
+	if (kind_is(kind, "event") && sc->event_object) {
+		int v = verdict ? verdict_index_n(verdict, vl) : -1;
+
+		if (type && v >= 0) {
+			info->access = 9; /* unknown */
+			for (int k = 0; k < 16 && otlp_access_kinds[k]; k++)
+				if (span_eq(type, tl, otlp_access_kinds[k])) {
+					info->access = (int8_t)k;
+					break;
+				}
+			info->verdict = (int8_t)v;
+		}
+	} else if (kind_is(kind, "loss")) {
+		const struct otlp_smember *src = scan_get(sc, "source"),
+		                          *reason = scan_get(sc, "reason");
+		const struct otlp_smember *t = scan_get(sc, "total");
+
+		if (src && src->type != OTLP_V_STR)
+			src = NULL;
+		if (reason && reason->type != OTLP_V_STR)
+			reason = NULL;
+		info->loss_total = t && t->type == OTLP_V_INT && t->i > 0 ? (uint64_t)t->i : 0;
+		info->loss_source = !src                                       ? -1
+		                    : span_eq(src->s.p, src->s.len, "ringbuf") ? 0
+		                    : span_eq(src->s.p, src->s.len, "queue")   ? 1
+		                    : span_eq(src->s.p, src->s.len, "write")   ? 2
+		                                                               : -1;
+		info->refusal = src && span_eq(src->s.p, src->s.len, "otlp") && reason &&
+		                span_eq(reason->s.p, reason->s.len, "refused");
+	}
+}
+
+/* A record's time (a span of its line) in ns since the epoch; 0 when absent or unreadable. */
+static uint64_t span_time(struct otlp_span t)
+{
+	char s[64];
+
+	if (!t.p)
+		return 0;
+	/* parse_time reads a C string: the time is short (at most ~40 bytes as vigil writes it;
+	 * past 63 bytes only fraction digits beyond the ninth, which it ignores, are cut). */
+	if (t.len >= sizeof(s))
+		t.len = sizeof(s) - 1;
+	memcpy(s, t.p, t.len);
+	s[t.len] = 0;
+	return parse_time(s);
+}
+
+int otlp_write_log_record(struct otlp_wbuf *b, const char *line, size_t len, uint64_t n,
+                          const char *kind, const char *origin, uint64_t observed_ns,
+                          struct otlp_rec_info *info)
+{
+	/* Kept between records: unescaped strings (rare) and odd numbers' text. */
+	static __thread char *scratch;
+	static __thread size_t scratch_cap;
+	struct otlp_scan sc;
+	struct wrec w = {b, 0, 0};
+	const char *sev_text, *type, *verdict, *path, *hash;
+	size_t tl, vl, pl, start = b->len, body_len = len, hl, ll, klen = strlen(kind), sl, nl;
+	size_t olen = origin ? strlen(origin) : 0;
+	bool ev, event;
+	const struct otlp_smember *uid;
+	uint64_t t;
+	int sev, rc;
 	char name[64];
 	uint8_t *p;
 
-	otlp_rec_event_name(r, name, sizeof(name));
+	if (len < AUDIT_TRAILER_LEN)
+		return -EBADMSG;
+	if (2 * len + 64 > scratch_cap) {
+		char *g = realloc(scratch, 2 * len + 64);
+
+		if (!g)
+			return -ENOMEM;
+		scratch = g;
+		scratch_cap = 2 * len + 64;
+	}
+	rc = otlp_scan_line(line, len, &sc, scratch, scratch_cap);
+	if (rc < 0)
+		return rc;
+	type = scan_str(&sc, sc.i_type, &tl);
+	verdict = scan_str(&sc, sc.i_verdict, &vl);
+	path = scan_str(&sc, sc.i_path, &pl);
+	ev = sc.event_object;
+	event = ev && kind_is(kind, "event");
+	uid = sc.i_uid >= 0 ? &sc.m[sc.i_uid] : NULL;
+	hash = line + len - 2 - AUDIT_HEX_LEN;
+	if (info)
+		scan_info(&sc, kind, type, tl, verdict, vl, info);
+	t = span_time(sc.time);
+	sev = severity(kind, type, tl, verdict, vl, &sev_text);
+	event_name(kind, type, tl, verdict, vl, name, sizeof(name));
 	sl = strlen(sev_text);
 	nl = strlen(name);
-	/* Room for the record's length (at most 5 bytes: records are far below 4 GiB), closed up
-	 * once the length is known. */
-	if (!wb_reserve(b, 1 + 5 + 9 + 11 + field_size(sl) + 2 * 6 + body_len))
+	/* Room for the whole record, reserved once: the head, the body, every attribute (keys and
+	 * values come from the line, unescaped strings are no longer than their escaped text) and
+	 * the tail. The record's tag and length come first: the length is written as 2 bytes (a
+	 * record of 128 bytes to 16 KiB, all of vigil's) and the message moved only when not. */
+	if (!wb_reserve(b, 1 + 5 + 9 + 11 + field_size(sl) + 2 * 6 + body_len + len +
+	                       (6 + sc.n_m) * ATTR_ROOM + AUDIT_HEX_LEN + klen + olen + 2 * 11 +
+	                       field_size(nl) + 3))
 		return -ENOMEM;
-	start = b->len;
-	p = b->p + start + 6;
+	p = b->p + start + 3;
 	if (t)
 		p = put_fixed64(p, 1 << 3 | 1, t);
 	*p++ = 2 << 3;
 	p = put_varint(p, (uint64_t)sev);
 	p = put_bytes(p, 3 << 3 | 2, sev_text, sl);
 	p = put_len(p, 5 << 3 | 2, field_size(body_len));
-	p = put_bytes(p, 1 << 3 | 2, r->line, body_len);
+	p = put_bytes(p, 1 << 3 | 2, line, body_len);
 	b->len = (size_t)(p - b->p);
 
-	w_member(&w, "vigil.audit.seq", NULL,
-	         &(struct otlp_member){.type = OTLP_V_INT, .i = (int64_t)r->n});
-	w_str(&w, "vigil.audit.hash", NULL, r->hash);
-	w_str(&w, "vigil.audit.kind", NULL, r->kind);
+	w_member(&w, "vigil.audit.seq", 15, NULL, 0,
+	         &(struct otlp_smember){.type = OTLP_V_INT, .i = (int64_t)n});
+	w_str(&w, "vigil.audit.hash", 16, NULL, 0, hash, AUDIT_HEX_LEN);
+	w_str(&w, "vigil.audit.kind", 16, NULL, 0, kind, klen);
 	if (origin)
-		w_str(&w, "vigil.audit.origin", NULL, origin);
+		w_str(&w, "vigil.audit.origin", 18, NULL, 0, origin, olen);
 	if (event) {
 		if (uid && uid->type == OTLP_V_INT)
-			w_str(&w, "user.id", NULL, uid->s);
-		if (path && *path)
-			w_str(&w, is_exec_type(type) ? "process.executable.path" : "file.path",
-			      NULL, path);
-	}
-	for (size_t k = 0; k < r->n_m; k++) {
-		const struct otlp_member *m = &r->m[k];
-		const char *key = m->key, *attr;
+			w_str(&w, "user.id", 7, NULL, 0, uid->s.p, uid->s.len);
+		if (path && pl) {
+			bool x = is_exec_type(type, tl);
 
-		if (member_skipped(key, ev, event))
-			continue;
-		if (ev && (attr = event_attr(key))) {
-			w_member(&w, attr, NULL, m);
-		} else if (ev) {
-			w_member(&w, "vigil.", key, m);
-		} else { /* start, stop, loss, gap, file, ...: vigil.<kind>.<member> */
-			char pre[AUDIT_KIND_MAX + 8];
-
-			snprintf(pre, sizeof(pre), "vigil.%s.", r->kind);
-			w_member(&w, pre, key, m);
+			w_str(&w, x ? "process.executable.path" : "file.path", x ? 23 : 9, NULL, 0,
+			      path, pl);
 		}
 	}
-	if (w.oom || !wb_reserve(b, 2 * 11 + field_size(nl)))
-		return -ENOMEM;
+	for (size_t k = 0; k < sc.n_m; k++) {
+		const struct otlp_smember *m = &sc.m[k];
+		const char *key = m->key.p, *attr;
+		size_t kl = m->key.len, al;
+
+		if (member_skipped(key, kl, ev, event))
+			continue;
+		if (ev && (attr = event_attr(key, kl, &al))) {
+			w_member(&w, attr, al, NULL, 0, m);
+		} else if (ev) {
+			w_member(&w, "vigil.", 6, key, kl, m);
+		} else { /* start, stop, loss, gap, file, ...: vigil.<kind>.<member> */
+			char pre[AUDIT_KIND_MAX + 8];
+			int pn = snprintf(pre, sizeof(pre), "vigil.%s.", kind);
+
+			w_member(&w, pre, (size_t)pn, key, kl, m);
+		}
+	}
 	p = b->p + b->len;
 	if (w.dropped) {
 		*p++ = 7 << 3;
 		p = put_varint(p, w.dropped);
 	}
-	p = put_fixed64(p, 11 << 3 | 1, r->observed_ns);
+	p = put_fixed64(p, 11 << 3 | 1, observed_ns);
 	if (nl)
 		p = put_bytes(p, 12 << 3 | 2, name, nl);
-	len = (size_t)(p - b->p) - (start + 6);
-	/* The tag and length, then the message moved up against them. */
-	p = put_len(b->p + start, 2 << 3 | 2, len);
-	head = (size_t)(p - (b->p + start));
-	if (head < 6)
-		memmove(p, b->p + start + 6, len);
-	b->len = start + head + len;
+	ll = (size_t)(p - b->p) - (start + 3);
+	b->len = start + 3 + ll;
+	hl = 1 + vsz(ll);
+	if (hl != 3) /* under 128 or over 16 KiB: move the message to its real place */
+		memmove(b->p + start + hl, b->p + start + 3, ll);
+	put_len(b->p + start, 2 << 3 | 2, ll);
+	b->len = start + hl + ll;
 	return 0;
 }
 
-static int pack_logs_direct(const struct res_store *rs, const char *origin,
-                            const struct otlp_rec *recs, size_t n, uint8_t **ret, size_t *ret_len)
+size_t otlp_logs_head_room(const struct otlp_resource *res)
 {
-	/* Kept between batches: a fresh buffer of megabytes per request costs page faults. */
-	static __thread struct wbuf b;
-	size_t res_len = protobuf_c_message_get_packed_size(&rs->res.base);
-	size_t scope_len = protobuf_c_message_get_packed_size(&rs->scope.base);
-	size_t sl, rl, total, recs_len;
-	uint8_t *p;
+	struct res_store rs;
 
-	b.len = 0;
-	for (size_t i = 0; i < n; i++)
-		if (write_record(&b, &recs[i], origin) < 0)
-			return -ENOMEM;
-	recs_len = b.len;
+	build_resource(&rs, res);
+	/* Four tags and lengths (at most 11 bytes each), the resource and the scope. */
+	return 4 * 11 + protobuf_c_message_get_packed_size(&rs.res.base) +
+	       protobuf_c_message_get_packed_size(&rs.scope.base);
+}
+
+int otlp_logs_request(const struct otlp_resource *res, uint8_t *recs, size_t recs_len,
+                      size_t head_room, uint8_t **ret, size_t *ret_len)
+{
+	struct res_store rs;
+	size_t res_len, scope_len, sl, rl, head;
+	uint8_t *p, *start;
+
+	build_resource(&rs, res);
+	res_len = protobuf_c_message_get_packed_size(&rs.res.base);
+	scope_len = protobuf_c_message_get_packed_size(&rs.scope.base);
 	sl = field_size(scope_len) + recs_len;
 	rl = field_size(res_len) + field_size(sl);
-	total = field_size(rl);
-	p = *ret = malloc(total);
-	if (!p)
-		return -ENOMEM;
+	head = field_size(rl) - recs_len;
+	if (head > head_room)
+		return -EFAULT;
+	p = start = recs - head;
 	p = put_len(p, 1 << 3 | 2, rl);      /* request.resource_logs */
 	p = put_len(p, 1 << 3 | 2, res_len); /* .resource */
-	p += protobuf_c_message_pack(&rs->res.base, p);
+	p += protobuf_c_message_pack(&rs.res.base, p);
 	p = put_len(p, 2 << 3 | 2, sl);        /* .scope_logs */
 	p = put_len(p, 1 << 3 | 2, scope_len); /* .scope */
-	p += protobuf_c_message_pack(&rs->scope.base, p);
-	memcpy(p, b.p, recs_len); /* .log_records */
-	p += recs_len;
-	*ret_len = (size_t)(p - *ret);
-	if (*ret_len != total) { /* a size and its writer disagree: a bug, never sent */
-		free(*ret);
+	p += protobuf_c_message_pack(&rs.scope.base, p);
+	if (p != recs) /* a size and its writer disagree: a bug, never sent */
 		return -EFAULT;
-	}
+	*ret = start;
+	*ret_len = head + recs_len;
 	return 0;
 }
 
@@ -924,9 +1110,39 @@ int otlp_encode_logs(const struct otlp_resource *res, const struct otlp_rec *rec
 
 	if (!n)
 		return -EINVAL;
+	if (!json) {
+		/* The exporter's own path (otlp_write_log_record into one buffer) from parsed
+		 * records' lines. */
+		size_t room = otlp_logs_head_room(res);
+		struct otlp_wbuf b = {0};
+		uint8_t *req_p;
+		size_t req_len;
+
+		if (!wb_reserve(&b, room))
+			return -ENOMEM;
+		b.len = room;
+		for (size_t i = 0; i < n; i++) {
+			r = otlp_write_log_record(&b, recs[i].line, strlen(recs[i].line), recs[i].n,
+			                          recs[i].kind, res->origin, recs[i].observed_ns,
+			                          NULL);
+			if (r < 0)
+				goto out;
+		}
+		r = otlp_logs_request(res, b.p + room, b.len - room, room, &req_p, &req_len);
+		if (r < 0)
+			goto out;
+		*ret = malloc(req_len);
+		if (!*ret) {
+			r = -ENOMEM;
+			goto out;
+		}
+		memcpy(*ret, req_p, req_len);
+		*ret_len = req_len;
+	out:
+		otlp_wbuf_free(&b);
+		return r;
+	}
 	build_resource(&rs, res);
-	if (!json)
-		return pack_logs_direct(&rs, res->origin, recs, n, ret, ret_len);
 	if (n > cap) {
 		free(store);
 		free(lrp);

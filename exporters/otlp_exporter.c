@@ -36,8 +36,19 @@ struct otlp_exporter {
 	struct otlp_http *http;
 	struct otlp_follower f;
 	bool follower_open;
-	struct otlp_rec *batch;
+	/* The batch: per record its number, hash and where its bytes start in out (protobuf: its
+	 * LogRecord, written when read, after head_room bytes kept for the request's head) or in
+	 * lines (JSON: its line, encoded when sent). */
+	struct otlp_item {
+		uint64_t n;
+		uint8_t h[AUDIT_HASH_LEN];
+		size_t off;
+		uint64_t observed_ns;
+		bool refusal;
+	} * batch;
 	size_t n_batch;
+	struct otlp_wbuf out, lines;
+	size_t head_room;
 	uint64_t batch_started_ms;
 	uint64_t cursor_n;
 	uint8_t cursor_h[AUDIT_HASH_LEN];
@@ -59,8 +70,8 @@ void otlp_options_defaults(struct otlp_options *o)
 	o->gzip = true;
 	o->batch_records = 512;
 	o->batch_ms = 200;
-	/* 1024: each record in flight holds about 5 KiB (the parsed record, its strings, its
-	 * protobuf); 4096 was not cheaper per record (BENCHMARKS.md). */
+	/* 1024: each record in flight holds about 1.2 KiB (its LogRecord, written when read) and
+	 * 64 bytes of bookkeeping; 4096 was not cheaper per record (BENCHMARKS.md). */
 	o->catchup_records = 1024;
 	o->timeout_ms = 10000;
 	o->backoff_ms = 500;
@@ -261,34 +272,69 @@ static void source(struct otlp_exporter *x, struct otlp_source_stats *s)
 }
 
 /* Counts what the chain says: decisions by kind and verdict, loss records' totals. */
-static void count_record(struct otlp_exporter *x, const struct otlp_rec *r)
+static void count_record(struct otlp_exporter *x, const struct otlp_rec_info *i)
 {
-	if (strcmp(r->kind, "event") == 0 && r->event_object) {
-		const char *type = otlp_rec_stri(r, r->i_type);
-		const char *verdict = otlp_rec_stri(r, r->i_verdict);
-		int v = verdict ? otlp_verdict_index(verdict) : -1;
+	uint64_t *drops[3] = {&x->m.ringbuf_drops, &x->m.queue_drops, &x->m.write_drops};
 
-		if (type && v >= 0)
-			x->m.decisions[otlp_access_kind_index(type)][v]++;
-	} else if (strcmp(r->kind, "loss") == 0) {
-		const char *src = otlp_rec_str(r, "source");
-		const struct otlp_member *t = otlp_rec_get(r, "total");
-		uint64_t total = t && t->type == OTLP_V_INT && t->i > 0 ? (uint64_t)t->i : 0;
-
-		if (src && strcmp(src, "ringbuf") == 0 && total > x->m.ringbuf_drops)
-			x->m.ringbuf_drops = total;
-		else if (src && strcmp(src, "queue") == 0 && total > x->m.queue_drops)
-			x->m.queue_drops = total;
-		else if (src && strcmp(src, "write") == 0 && total > x->m.write_drops)
-			x->m.write_drops = total;
-	}
+	if (i->access >= 0 && i->verdict >= 0)
+		x->m.decisions[i->access][i->verdict]++;
+	else if (i->loss_source >= 0 && i->loss_total > *drops[i->loss_source])
+		*drops[i->loss_source] = i->loss_total;
 }
 
 static void free_batch(struct otlp_exporter *x)
 {
-	for (size_t i = 0; i < x->n_batch; i++)
-		otlp_rec_free(&x->batch[i]);
 	x->n_batch = 0;
+	x->out.len = x->head_room;
+	x->lines.len = 0;
+}
+
+/* Record v into the batch: its LogRecord written now (protobuf), or its line kept (JSON). */
+static int add_record(struct otlp_exporter *x, const struct audit_record_view *v, uint64_t now,
+                      struct otlp_rec_info *info)
+{
+	struct otlp_item *it = &x->batch[x->n_batch];
+	int r;
+
+	it->n = v->n;
+	memcpy(it->h, x->f.chain.h, AUDIT_HASH_LEN); /* the chain after v: h(n) */
+	it->observed_ns = now;
+	if (!x->o.json) {
+		it->off = x->out.len;
+		r = otlp_write_log_record(&x->out, v->line, v->len - 1, v->n, v->kind,
+		                          x->res.origin, now, info);
+	} else {
+		struct otlp_rec rec;
+		size_t kl = strlen(v->kind), need = v->len + kl + 1;
+
+		it->off = x->lines.len;
+		if (x->lines.cap - x->lines.len < need) {
+			size_t cap = x->lines.cap ? x->lines.cap : 1 << 20;
+			uint8_t *p;
+
+			while (cap - x->lines.len < need)
+				cap *= 2;
+			p = realloc(x->lines.p, cap);
+			if (!p)
+				return -ENOMEM;
+			x->lines.p = p;
+			x->lines.cap = cap;
+		}
+		r = otlp_rec_parse(v, now, &rec);
+		if (r < 0)
+			return r;
+		otlp_rec_info_of(&rec, info);
+		otlp_rec_free(&rec);
+		/* "line\0kind\0" */
+		memcpy(x->lines.p + x->lines.len, v->line, v->len - 1);
+		x->lines.p[x->lines.len + v->len - 1] = 0;
+		memcpy(x->lines.p + x->lines.len + v->len, v->kind, kl + 1);
+		x->lines.len += need;
+	}
+	if (r < 0)
+		return r;
+	it->refusal = info->refusal;
+	return 0;
 }
 
 static int open_follower(struct otlp_exporter *x)
@@ -332,9 +378,11 @@ static int open_follower(struct otlp_exporter *x)
 static int fill_batch(struct otlp_exporter *x, uint64_t durable)
 {
 	int added = 0;
+	uint64_t now = 0;
 
 	while (x->n_batch < x->o.catchup_records) {
 		struct audit_record_view v;
+		struct otlp_rec_info info;
 		int r = otlp_follow_next(&x->f, durable, &v);
 
 		if (r <= 0) {
@@ -351,10 +399,14 @@ static int fill_batch(struct otlp_exporter *x, uint64_t durable)
 			return r < 0 && !added ? r : added;
 		}
 		x->warned_bad = false;
-		r = otlp_rec_parse(&v, vigil_clock_ns(CLOCK_REALTIME), &x->batch[x->n_batch]);
+		/* The observed time: read once per 256 records (a batch is read in about a
+		 * millisecond), not once per record. */
+		if (added % 256 == 0)
+			now = vigil_clock_ns(CLOCK_REALTIME);
+		r = add_record(x, &v, now, &info);
 		if (r < 0)
 			return added ? added : r;
-		count_record(x, &x->batch[x->n_batch]);
+		count_record(x, &info);
 		if (x->n_batch == 0)
 			x->batch_started_ms = now_ms(CLOCK_MONOTONIC);
 		x->n_batch++;
@@ -410,16 +462,6 @@ static void maybe_metrics(struct otlp_exporter *x)
 	send_metrics(x);
 }
 
-/* A loss record this exporter asked for after a refusal: refused again, it is only counted
- * (another loss record for it would loop with a receiver that refuses every loss record). */
-static bool is_refusal_record(const struct otlp_rec *r)
-{
-	const char *src = otlp_rec_str(r, "source"), *reason = otlp_rec_str(r, "reason");
-
-	return strcmp(r->kind, "loss") == 0 && src && strcmp(src, "otlp") == 0 && reason &&
-	       strcmp(reason, "refused") == 0;
-}
-
 /* Records [lo, hi) refused for good: counted, logged, and into the chain as a loss. */
 static void refused(struct otlp_exporter *x, size_t lo, size_t hi, long status)
 {
@@ -434,7 +476,10 @@ static void refused(struct otlp_exporter *x, size_t lo, size_t hi, long status)
 	x->st.dropped += n;
 	total = x->st.dropped;
 	pthread_mutex_unlock(&x->lock);
-	if (n == 1 && is_refusal_record(&x->batch[lo]))
+	/* A loss record this exporter asked for after a refusal: refused again, it is only counted
+	 * (another loss record for it would loop with a receiver that refuses every loss record).
+	 */
+	if (n == 1 && x->batch[lo].refusal)
 		return;
 	if (x->o.refused)
 		x->o.refused(x->o.lost_ctx, first, n, status, total);
@@ -483,6 +528,60 @@ static bool retry_wait(struct otlp_exporter *x, const struct otlp_response *resp
 }
 
 /*
+ * The request for batch records [lo, hi): *payload points into the batch's own buffer for a
+ * whole protobuf batch (its head written in the room kept before the records), else into
+ * *owned (a split's half, or JSON), to be freed.
+ */
+static int encode_range(struct otlp_exporter *x, size_t lo, size_t hi, uint8_t **payload,
+                        size_t *len, uint8_t **owned)
+{
+	*owned = NULL;
+	if (!x->o.json) {
+		size_t from = x->batch[lo].off,
+		       to = hi < x->n_batch ? x->batch[hi].off : x->out.len;
+		uint8_t *b;
+		int r;
+
+		if (lo == 0)
+			return otlp_logs_request(&x->res, x->out.p + from, to - from, x->head_room,
+			                         payload, len);
+		b = malloc(x->head_room + (to - from));
+		if (!b)
+			return -ENOMEM;
+		memcpy(b + x->head_room, x->out.p + from, to - from);
+		r = otlp_logs_request(&x->res, b + x->head_room, to - from, x->head_room, payload,
+		                      len);
+		if (r < 0)
+			free(b);
+		else
+			*owned = b;
+		return r;
+	} else {
+		struct otlp_rec *recs = calloc(hi - lo, sizeof(*recs));
+		size_t i;
+		int r = recs ? 0 : -ENOMEM;
+
+		for (i = lo; r == 0 && i < hi; i++) {
+			const char *line = (const char *)x->lines.p + x->batch[i].off;
+			struct audit_record_view v = {.n = x->batch[i].n, .line = line};
+
+			v.len = strlen(line) + 1;
+			snprintf(v.kind, sizeof(v.kind), "%s", line + v.len);
+			r = otlp_rec_parse(&v, x->batch[i].observed_ns, &recs[i - lo]);
+			if (r < 0)
+				break;
+		}
+		if (r == 0)
+			r = otlp_encode_logs(&x->res, recs, hi - lo, true, owned, len);
+		for (size_t k = lo; recs && k < i; k++)
+			otlp_rec_free(&recs[k - lo]);
+		free(recs);
+		*payload = *owned;
+		return r;
+	}
+}
+
+/*
  * Sends batch records [lo, hi) until they are acknowledged or refused; false when stopping.
  * 413 (too large) and 400 (something in it is malformed for the receiver) split the request in
  * halves, down to one record, so one record the receiver cannot take does not cost its
@@ -491,10 +590,10 @@ static bool retry_wait(struct otlp_exporter *x, const struct otlp_response *resp
 static bool send_range(struct otlp_exporter *x, size_t lo, size_t hi)
 {
 	uint64_t backoff = x->o.backoff_ms, first = x->batch[lo].n, last = x->batch[hi - 1].n;
-	uint8_t *payload;
+	uint8_t *payload, *owned;
 	size_t len;
 
-	while (otlp_encode_logs(&x->res, x->batch + lo, hi - lo, x->o.json, &payload, &len) < 0)
+	while (encode_range(x, lo, hi, &payload, &len, &owned) < 0)
 		if (nap(x, 100)) /* out of memory: try again */
 			return false;
 	for (;;) {
@@ -525,7 +624,7 @@ static bool send_range(struct otlp_exporter *x, size_t lo, size_t hi)
 			x->st.rejected += rejected > 0 ? (uint64_t)rejected : 0;
 			pthread_mutex_unlock(&x->lock);
 			otlp_response_free(&resp);
-			free(payload);
+			free(owned);
 			return true;
 		}
 		if (res == OTLP_FAIL) {
@@ -533,7 +632,7 @@ static bool send_range(struct otlp_exporter *x, size_t lo, size_t hi)
 				LOG("receiver's answer to records %" PRIu64 "-%" PRIu64 ": %.200s",
 				    first, last, (const char *)resp.body);
 			otlp_response_free(&resp);
-			free(payload);
+			free(owned);
 			if ((status == 413 || status == 400) && hi - lo > 1) {
 				size_t mid = lo + (hi - lo) / 2;
 
@@ -551,7 +650,7 @@ static bool send_range(struct otlp_exporter *x, size_t lo, size_t hi)
 		}
 		if (!retry_wait(x, &resp, &backoff, first, last)) {
 			otlp_response_free(&resp);
-			free(payload);
+			free(owned);
 			return false;
 		}
 		otlp_response_free(&resp);
@@ -575,11 +674,11 @@ static void save_cursor(struct otlp_exporter *x)
 /* Sends the batch until every record is acknowledged or refused; false when stopping. */
 static bool deliver(struct otlp_exporter *x)
 {
-	const struct otlp_rec *last = &x->batch[x->n_batch - 1];
+	const struct otlp_item *last = &x->batch[x->n_batch - 1];
 
 	if (!send_range(x, 0, x->n_batch))
 		return false;
-	audit_unhex(last->hash, AUDIT_HASH_LEN, x->cursor_h);
+	memcpy(x->cursor_h, last->h, AUDIT_HASH_LEN);
 	x->cursor_n = last->n;
 	/* While catching up (full catch-up batches), the cursor is fsynced at most once a second:
 	 * one fsync per request was 6% of the CPU. A crash then resends up to a second of records,
@@ -695,9 +794,18 @@ int otlp_exporter_start(const struct otlp_options *o, struct otlp_exporter **ret
 	read_origin(x);
 	x->res = (struct otlp_resource){o->service_version, o->host_id, o->host_name, o->tee,
 	                                x->origin[0] ? x->origin : NULL};
+	x->head_room = otlp_logs_head_room(&x->res);
+	x->out.p = malloc(x->head_room);
+	if (!x->out.p) {
+		free(x->batch);
+		free(x);
+		return -ENOMEM;
+	}
+	x->out.cap = x->out.len = x->head_room;
 	x->m.start_ns = vigil_clock_ns(CLOCK_REALTIME);
 	r = otlp_http_new(o, &x->stop, &x->http);
 	if (r < 0) {
+		otlp_wbuf_free(&x->out);
 		free(x->batch);
 		free(x);
 		return r;
@@ -710,6 +818,7 @@ int otlp_exporter_start(const struct otlp_options *o, struct otlp_exporter **ret
 	r = pthread_create(&x->thread, NULL, run, x);
 	if (r) {
 		otlp_http_free(x->http);
+		otlp_wbuf_free(&x->out);
 		free(x->batch);
 		free(x);
 		return -r;
@@ -737,6 +846,8 @@ void otlp_exporter_stop(struct otlp_exporter *x)
 	save_cursor(x);
 	free_batch(x);
 	free(x->batch);
+	otlp_wbuf_free(&x->out);
+	otlp_wbuf_free(&x->lines);
 	if (x->follower_open)
 		otlp_follow_close(&x->f);
 	otlp_http_free(x->http);

@@ -71,6 +71,32 @@ struct otlp_rec {
 	char *pool; /* line, keys and unescaped strings */
 };
 
+/*
+ * A record line scanned for the protobuf writer: the same members as otlp_rec_parse finds, as
+ * spans of the line (strings that hold escapes unescaped into scratch, which needs 2 * len + 64
+ * bytes), so that nothing is copied or allocated per record.
+ */
+struct otlp_span {
+	const char *p;
+	size_t len;
+};
+struct otlp_smember {
+	struct otlp_span key;
+	struct otlp_span s; /* STR: the string; INT, REAL, RAW: the text as in the line */
+	enum otlp_vtype type;
+	int64_t i; /* INT, BOOL */
+	double d;  /* REAL */
+};
+struct otlp_scan {
+	struct otlp_smember m[OTLP_MEMBERS_MAX];
+	size_t n_m;
+	bool event_object;
+	int8_t i_type, i_verdict, i_path, i_uid;
+	struct otlp_span time; /* p NULL: none */
+};
+int otlp_scan_line(const char *line, size_t len, struct otlp_scan *r, char *scratch,
+                   size_t scratch_size);
+
 /* Parses v into r; 0, -ENOMEM or -EBADMSG (not a flat JSON object vigil writes). */
 int otlp_rec_parse(const struct audit_record_view *v, uint64_t observed_ns, struct otlp_rec *r);
 void otlp_rec_free(struct otlp_rec *r);
@@ -84,6 +110,41 @@ static inline const char *otlp_rec_stri(const struct otlp_rec *r, int i)
 /* The event name and severity of a record (docs/OBSERVABILITY.md). */
 void otlp_rec_event_name(const struct otlp_rec *r, char *out, size_t size);
 int otlp_rec_severity(const struct otlp_rec *r, const char **text);
+
+/* What the exporter counts of a record (metrics) and needs to know of it (refusals). */
+struct otlp_rec_info {
+	int8_t access, verdict; /* an event record's access kind and verdict indexes; -1: none */
+	int8_t loss_source;     /* a loss record's source: 0 ringbuf, 1 queue, 2 write; -1 */
+	bool refusal;           /* a loss record of this exporter's refusals (otlp, refused) */
+	uint64_t loss_total;    /* a loss record's total (0: none) */
+};
+void otlp_rec_info_of(const struct otlp_rec *r, struct otlp_rec_info *info);
+
+/* A growing output buffer, kept between requests. */
+struct otlp_wbuf {
+	uint8_t *p;
+	size_t len, cap;
+};
+void otlp_wbuf_free(struct otlp_wbuf *b);
+
+/*
+ * Appends one LogRecord, as the log_records field of ScopeLogs (tag, length, message), for
+ * record n of kind kind whose line (without its newline) is line[0, len), to b, scanning the
+ * line once (otlp_scan_line). info (may be NULL) gets what the exporter counts.
+ * 0, -ENOMEM or -EBADMSG (b is then as it was).
+ */
+int otlp_write_log_record(struct otlp_wbuf *b, const char *line, size_t len, uint64_t n,
+                          const char *kind, const char *origin, uint64_t observed_ns,
+                          struct otlp_rec_info *info);
+/* Room otlp_logs_request needs before the log records for a resource (its head). */
+size_t otlp_logs_head_room(const struct otlp_resource *res);
+/*
+ * The ExportLogsServiceRequest around the log_records fields at recs[0, len), written into the
+ * head_room bytes before recs: *ret points into that room (nothing allocated). -EFAULT when a
+ * size and its writer disagree (a bug: nothing is sent).
+ */
+int otlp_logs_request(const struct otlp_resource *res, uint8_t *recs, size_t len, size_t head_room,
+                      uint8_t **ret, size_t *ret_len);
 
 /* An ExportLogsServiceRequest for recs, protobuf or JSON; *ret malloc'ed. */
 int otlp_encode_logs(const struct otlp_resource *res, const struct otlp_rec *recs, size_t n,

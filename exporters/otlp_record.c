@@ -375,3 +375,246 @@ const char *otlp_rec_str(const struct otlp_rec *r, const char *key)
 
 	return m && m->type == OTLP_V_STR ? m->s : NULL;
 }
+
+/* --- the scan for the protobuf writer: spans, nothing allocated ---------------------- */
+
+/*
+ * A string at s->p (after its opening quote) as a span: of the line itself when it holds no
+ * escape (almost every string: nothing copied), else unescaped into the scratch pool by
+ * read_string (cut at a \u0000, as the C strings of otlp_rec_parse are).
+ */
+static bool scan_string(struct scan *s, struct otlp_span *out)
+{
+	const char *q = s->p, *u;
+
+	/* Eight bytes at a time: a word's bytes equal to '"' or '\\' are its zero bytes once
+	 * XORed with either; (v - 0x01..01) & ~v & 0x80..80 flags them, and its lowest flag is
+	 * always the first zero byte (a borrow only runs upward). */
+	for (; s->end - q >= 8; q += 8) {
+		uint64_t w, a, b, hit;
+
+		memcpy(&w, q, 8);
+		a = w ^ 0x2222222222222222ull;
+		b = w ^ 0x5c5c5c5c5c5c5c5cull;
+		hit = ((a - 0x0101010101010101ull) & ~a) | ((b - 0x0101010101010101ull) & ~b);
+		hit &= 0x8080808080808080ull;
+		if (hit) {
+#if __BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__
+			q += __builtin_ctzll(hit) / 8;
+#endif /* else the byte loop below finds it in this word */
+			break;
+		}
+	}
+	while (q < s->end && *q != '"' && *q != '\\')
+		q++;
+	if (q >= s->end)
+		return false;
+	if (*q == '"') {
+		out->p = s->p;
+		out->len = (size_t)(q - s->p);
+		s->p = q + 1;
+		return true;
+	}
+	u = read_string(s);
+	if (!u)
+		return false;
+	out->p = u;
+	out->len = strlen(u);
+	return true;
+}
+
+static bool span_is(struct otlp_span a, const char *lit, size_t n)
+{
+	return a.len == n && memcmp(a.p, lit, n) == 0;
+}
+#define SPAN_IS(a, lit) span_is(a, lit, sizeof(lit) - 1)
+
+/* A value as otlp_rec_parse's read_value reads it, strings and numbers as spans. */
+static int scan_value(struct scan *s, struct otlp_smember *m)
+{
+	const char *start = s->p, *q;
+	bool real = false;
+
+	switch (*s->p) {
+	case '"':
+		s->p++;
+		m->type = OTLP_V_STR;
+		return scan_string(s, &m->s) ? 0 : -EBADMSG;
+	case '{':
+	case '[':
+		if (!skip_value(s))
+			return -EBADMSG;
+		m->type = OTLP_V_RAW;
+		m->s = (struct otlp_span){start, (size_t)(s->p - start)};
+		return 0;
+	case 't':
+		if (s->end - s->p < 4 || memcmp(s->p, "true", 4) != 0)
+			return -EBADMSG;
+		s->p += 4;
+		m->type = OTLP_V_BOOL;
+		m->i = 1;
+		return 0;
+	case 'f':
+		if (s->end - s->p < 5 || memcmp(s->p, "false", 5) != 0)
+			return -EBADMSG;
+		s->p += 5;
+		m->type = OTLP_V_BOOL;
+		m->i = 0;
+		return 0;
+	case 'n':
+		if (s->end - s->p < 4 || memcmp(s->p, "null", 4) != 0)
+			return -EBADMSG;
+		s->p += 4;
+		m->type = OTLP_V_NULL;
+		return 0;
+	}
+	q = s->p;
+	if (q < s->end && *q == '-')
+		q++;
+	for (; q < s->end && ((*q >= '0' && *q <= '9') || *q == '.' || *q == 'e' || *q == 'E' ||
+	                      *q == '+' || *q == '-');
+	     q++)
+		real |= *q == '.' || *q == 'e' || *q == 'E';
+	if (q == s->p)
+		return -EBADMSG;
+	m->s = (struct otlp_span){s->p, (size_t)(q - s->p)};
+	s->p = q;
+	if (!real && m->s.len <= 18) {
+		/* Up to 18 characters fit int64: no strtoll. */
+		const char *d = m->s.p + (m->s.p[0] == '-');
+		int64_t v = 0;
+
+		for (; d < q && *d >= '0' && *d <= '9'; d++)
+			v = v * 10 + (*d - '0');
+		if (d == q && d > m->s.p + (m->s.p[0] == '-')) {
+			m->i = m->s.p[0] == '-' ? -v : v;
+			m->type = OTLP_V_INT;
+			return 0;
+		}
+	}
+	/* Anything longer or odder: strtoll/strtod on a NUL-terminated copy, as read_value. */
+	{
+		char *text = s->pool, *end;
+
+		if ((size_t)(s->pool_end - s->pool) < m->s.len + 1)
+			return -EBADMSG;
+		memcpy(text, m->s.p, m->s.len);
+		text[m->s.len] = 0;
+		s->pool += m->s.len + 1;
+		errno = 0;
+		if (!real) {
+			m->i = strtoll(text, &end, 10);
+			m->type = *end || errno ? OTLP_V_RAW : OTLP_V_INT;
+		} else {
+			m->d = strtod(text, &end);
+			m->type = *end ? OTLP_V_RAW : OTLP_V_REAL;
+		}
+		return 0;
+	}
+}
+
+/* The members of the object at s->p (after its '{'), as read_object reads them. */
+static int scan_object(struct scan *s, struct otlp_scan *r, bool top, struct otlp_span *e_time)
+{
+	skip_ws(s);
+	if (s->p < s->end && *s->p == '}') {
+		s->p++;
+		return 0;
+	}
+	for (;;) {
+		/* Read straight into the next slot (a copy of the member was a fifth of the scan).
+		 */
+		struct otlp_smember spare;
+		bool keep = !(top && r->event_object) && r->n_m < OTLP_MEMBERS_MAX;
+		struct otlp_smember *m = keep ? &r->m[r->n_m] : &spare;
+		int rc;
+
+		skip_ws(s);
+		if (s->p >= s->end || *s->p != '"')
+			return -EBADMSG;
+		s->p++;
+		if (!scan_string(s, &m->key))
+			return -EBADMSG;
+		skip_ws(s);
+		if (s->p >= s->end || *s->p != ':')
+			return -EBADMSG;
+		s->p++;
+		skip_ws(s);
+		if (s->p >= s->end)
+			return -EBADMSG;
+		if (top && m->key.len == 1 && m->key.p[0] == 'e' && *s->p == '{') {
+			/* The event object replaces the record's own members. */
+			s->p++;
+			r->n_m = 0;
+			r->i_type = r->i_verdict = r->i_path = r->i_uid = -1;
+			r->event_object = true;
+			rc = scan_object(s, r, false, e_time);
+			if (rc < 0)
+				return rc;
+		} else {
+			rc = scan_value(s, m);
+			if (rc < 0)
+				return rc;
+			if (m->type == OTLP_V_STR && SPAN_IS(m->key, "time")) {
+				if (top && !r->time.p)
+					r->time = m->s;
+				else if (!top)
+					*e_time = m->s;
+			}
+			if (keep) {
+				int8_t *hot = NULL;
+
+				switch (m->key.len ? m->key.p[0] : 0) {
+				case 't':
+					hot = SPAN_IS(m->key, "type") ? &r->i_type : NULL;
+					break;
+				case 'v':
+					hot = SPAN_IS(m->key, "verdict") ? &r->i_verdict : NULL;
+					break;
+				case 'p':
+					hot = SPAN_IS(m->key, "path") ? &r->i_path : NULL;
+					break;
+				case 'u':
+					hot = SPAN_IS(m->key, "uid") ? &r->i_uid : NULL;
+					break;
+				}
+				if (hot)
+					*hot = (int8_t)r->n_m;
+				r->n_m++;
+			}
+		}
+		skip_ws(s);
+		if (s->p < s->end && *s->p == ',') {
+			s->p++;
+			continue;
+		}
+		if (s->p < s->end && *s->p == '}') {
+			s->p++;
+			return 0;
+		}
+		return -EBADMSG;
+	}
+}
+
+int otlp_scan_line(const char *line, size_t len, struct otlp_scan *r, char *scratch,
+                   size_t scratch_size)
+{
+	struct otlp_span e_time = {NULL, 0};
+	struct scan s = {line, line + len, scratch, scratch + scratch_size};
+	int rc;
+
+	r->n_m = 0;
+	r->event_object = false;
+	r->i_type = r->i_verdict = r->i_path = r->i_uid = -1;
+	r->time = e_time;
+	skip_ws(&s);
+	if (s.p >= s.end || *s.p != '{')
+		return -EBADMSG;
+	s.p++;
+	rc = scan_object(&s, r, true, &e_time);
+	if (rc < 0)
+		return rc;
+	if (e_time.p)
+		r->time = e_time;
+	return 0;
+}

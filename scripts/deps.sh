@@ -5,7 +5,7 @@ set -euo pipefail
 pkgs=(
 	make gcc clang llvm libclang-rt-14-dev bpftool libbpf-dev libelf-dev zlib1g-dev pkg-config
 	libssl-dev libjansson-dev liburing-dev libcmocka-dev libtss2-dev
-	libcurl4-openssl-dev libdeflate-dev libprotobuf-c-dev protobuf-c-compiler libmicrohttpd-dev
+	libcurl4-openssl-dev libisal-dev libprotobuf-c-dev protobuf-c-compiler libmicrohttpd-dev
 	qemu-system-x86 swtpm swtpm-tools tpm2-tools busybox-static cpio xz-utils
 	keyutils jq openssl ca-certificates xxd curl nodejs python3-cryptography
 	python3.11 # tests/vm/python.sh: the real workload, copied into the guest

@@ -10,7 +10,7 @@ top=$(cd "$(dirname "$0")/../.." && pwd)
 BUILD=$(cd "${1:-build}" && pwd)
 KDIR=${VIGIL_KERNEL_DIR:-$top/.cache/kernel/current}
 cache=$top/.cache/image
-# Named after its package list: a root without initramfs-tools or libdeflate0 is another cache.
+# Named after its package list: a root without initramfs-tools or libisal2 is another cache.
 rootcache=$cache/bookworm-root-irt-deflate
 BOOT_LIMIT=${IMAGE_BOOT_LIMIT:-120} # seconds to multi-user under TCG
 work=$BUILD/image
@@ -23,7 +23,7 @@ done
 
 # The bookworm root, fetched once with debootstrap (never committed).
 libs="libbpf1,libelf1,libjansson4,liburing2,libtss2-esys-3.0.2-0,libtss2-tctildr0,libtss2-mu0"
-libs="$libs,libtss2-tcti-device0,libcurl4,libprotobuf-c1,libssl3,zlib1g,libdeflate0,initramfs-tools"
+libs="$libs,libtss2-tcti-device0,libcurl4,libprotobuf-c1,libssl3,zlib1g,libisal2,initramfs-tools"
 if [ ! -x "$rootcache/lib/systemd/systemd" ] || [ ! -x "$rootcache/usr/sbin/mkinitramfs" ]; then
 	mkdir -p "$cache"
 	rm -rf "$rootcache.tmp"

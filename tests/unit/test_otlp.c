@@ -295,6 +295,61 @@ static void test_encode_shapes(void **state)
 		otlp_rec_free(&r[i]);
 }
 
+/* A record over 16 KiB (its length takes 3 bytes), one under 128 bytes (1 byte), and one with
+ * more attributes than a record carries (the rest counted as dropped), in one request:
+ * protobuf-c's bytes, written by the exporter's one-pass writer into one buffer. */
+static void test_encode_sizes(void **state)
+{
+	struct otlp_resource res = {"0.1.0", "hid", "hn", "none", NULL};
+	static char big[AUDIT_RECORD_MAX], many[4096];
+	const char *tail =
+	    ",\"h\":\"00000000000000000000000000000000000000000000000000000000000000dd\"}\n";
+	char small[160];
+	const char *lines[3] = {big, small, many};
+	struct otlp_rec r[3];
+	uint8_t *buf;
+	size_t len, n;
+	Opentelemetry__Proto__Collector__Logs__V1__ExportLogsServiceRequest *req;
+	Opentelemetry__Proto__Logs__V1__LogRecord **lr;
+
+	n = (size_t)snprintf(big, sizeof(big),
+	                     "{\"n\":1,\"k\":\"event\",\"e\":{\"type\":\"exec\",\"verdict\":"
+	                     "\"deny\",\"cmdline\":\"");
+	memset(big + n, 'x', 12000);
+	snprintf(big + n + 12000, sizeof(big) - n - 12000, "\"}%s", tail);
+	snprintf(small, sizeof(small), "{\"n\":2,\"k\":\"gap\"%s", tail);
+	n = (size_t)snprintf(many, sizeof(many),
+	                     "{\"n\":3,\"k\":\"event\",\"e\":{\"type\":\"file\"");
+	for (int i = 0; i < 70; i++)
+		n += (size_t)snprintf(many + n, sizeof(many) - n, ",\"m%d\":%d", i, i);
+	snprintf(many + n, sizeof(many) - n, "}%s", tail);
+	for (int i = 0; i < 3; i++) {
+		struct audit_record_view v = {.n = (uint64_t)i + 1, .line = lines[i]};
+
+		v.len = strlen(lines[i]);
+		strcpy(v.kind, i == 1 ? "gap" : "event");
+		assert_int_equal(otlp_rec_parse(&v, 7, &r[i]), 0);
+	}
+	assert_int_equal(otlp_encode_logs(&res, r, 3, false, &buf, &len), 0);
+	req = opentelemetry__proto__collector__logs__v1__export_logs_service_request__unpack(
+	    NULL, len, buf);
+	assert_non_null(req);
+	assert_int_equal(req->resource_logs[0]->scope_logs[0]->n_log_records, 3);
+	lr = req->resource_logs[0]->scope_logs[0]->log_records;
+	assert_int_equal(strlen(attr(lr[0], "process.command_line")), 12000);
+	assert_string_equal(lr[1]->event_name, "vigil.log.gap");
+	/* 48 attributes: 3 vigil.audit.* and 45 of the 64 members read (OTLP_MEMBERS_MAX: type
+	 * and m0-m62); the other 19 counted as dropped */
+	assert_int_equal(lr[2]->n_attributes, 48);
+	assert_int_equal(lr[2]->dropped_attributes_count, 3 + 64 - 48);
+	assert_repacks(req, buf, len);
+	opentelemetry__proto__collector__logs__v1__export_logs_service_request__free_unpacked(req,
+	                                                                                      NULL);
+	free(buf);
+	for (int i = 0; i < 3; i++)
+		otlp_rec_free(&r[i]);
+}
+
 /* The record's time: the writer's fixed shape, no fraction, and shorter strings (read by strptime,
  * never past their end) give the epoch nanoseconds or 0. */
 static void test_encode_time(void **state)
@@ -401,6 +456,7 @@ int main(void)
 	    cmocka_unit_test(test_cursor),         cmocka_unit_test(test_follow),
 	    cmocka_unit_test(test_follow_partial), cmocka_unit_test(test_encode),
 	    cmocka_unit_test(test_encode_shapes),  cmocka_unit_test(test_encode_time),
+	    cmocka_unit_test(test_encode_sizes),
 	};
 
 	return cmocka_run_group_tests_name("otlp", tests, NULL, NULL);
