@@ -14,8 +14,8 @@
 #include "lib/log.h"
 #include "vigil.skel.h"
 
-/* A kernel BTF with bpf_lsm_HOOK for every program's hook (except skip), taking nargs(hook) ints.
- */
+/* A kernel BTF with bpf_lsm_HOOK for every program's hook and the function of every fentry program
+ * (except skip), taking nargs(hook) ints. */
 static struct btf *fake_vmlinux(struct bpf_object *obj, const char *skip, int setattr_args,
                                 int bpf_args)
 {
@@ -28,11 +28,13 @@ static struct btf *fake_vmlinux(struct bpf_object *obj, const char *skip, int se
 	assert_true(int_id > 0);
 	bpf_object__for_each_program(p, obj)
 	{
-		const char *hook = bpf_program__section_name(p) + 4;
+		const char *sec = bpf_program__section_name(p), *hook = sec + 4;
 		char fn[128];
 		int proto, n, i;
 
-		snprintf(fn, sizeof(fn), "bpf_lsm_%s", hook);
+		if (strncmp(sec, "fentry/", 7) == 0)
+			hook = sec + 7; /* a kernel function, traced */
+		snprintf(fn, sizeof(fn), "%s%s", hook == sec + 7 ? "" : "bpf_lsm_", hook);
 		if ((skip && strcmp(hook, skip) == 0) ||
 		    btf__find_by_name_kind(btf, fn, BTF_KIND_FUNC) > 0)
 			continue;
@@ -128,6 +130,24 @@ static void test_kernel_missing_hook(void **state)
 	vigil_bpf__destroy(skel);
 }
 
+/* The function the creation program traces (bpf/platform.bpf.h) is required like a hook. */
+static void test_kernel_missing_traced_function(void **state)
+{
+	struct vigil_bpf *skel = vigil_bpf__open();
+	struct btf *btf;
+	char out[1024];
+
+	assert_non_null(skel);
+	btf = fake_vmlinux(skel->obj, "security_inode_init_security", 2, 3);
+	assert_int_equal(check(skel->obj, btf, "6.1.0-56-amd64", out, sizeof(out)), -EOPNOTSUPP);
+	assert_string_equal(out, "vigild: error: kernel 6.1.0-56-amd64 has no function "
+	                         "security_inode_init_security (program "
+	                         "vigil_platform_init_security); vigil needs 6.1 or later "
+	                         "(docs/KERNELS.md)\n");
+	btf__free(btf);
+	vigil_bpf__destroy(skel);
+}
+
 static void test_kernel_unknown_signature(void **state)
 {
 	struct vigil_bpf *skel = vigil_bpf__open();
@@ -167,6 +187,7 @@ int main(void)
 	    cmocka_unit_test(test_kernel_6_1),
 	    cmocka_unit_test(test_kernel_6_12),
 	    cmocka_unit_test(test_kernel_missing_hook),
+	    cmocka_unit_test(test_kernel_missing_traced_function),
 	    cmocka_unit_test(test_kernel_unknown_signature),
 	    cmocka_unit_test(test_kernel_newer_is_noted),
 	};
