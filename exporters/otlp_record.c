@@ -153,6 +153,33 @@ static const char *copy_text(struct scan *s, const char *from, const char *to)
 	return out;
 }
 
+/* true, false or null at s->p (its first letter already seen): the value's type and int. */
+static int read_literal(struct scan *s, enum otlp_vtype *type, int64_t *i)
+{
+	static const struct {
+		const char *text;
+		size_t len;
+		enum otlp_vtype type;
+		int64_t i;
+	} lits[] = {
+	    {"true", 4, OTLP_V_BOOL, 1}, {"false", 5, OTLP_V_BOOL, 0}, {"null", 4, OTLP_V_NULL, 0}};
+	size_t k;
+
+	for (k = 0; k < sizeof(lits) / sizeof(lits[0]); k++) {
+		if (*s->p != lits[k].text[0])
+			continue;
+		if ((size_t)(s->end - s->p) < lits[k].len ||
+		    memcmp(s->p, lits[k].text, lits[k].len))
+			return -EBADMSG;
+		s->p += lits[k].len;
+		*type = lits[k].type;
+		if (lits[k].type == OTLP_V_BOOL)
+			*i = lits[k].i;
+		return 0;
+	}
+	return -EBADMSG;
+}
+
 static int read_value(struct scan *s, struct otlp_member *m)
 {
 	const char *start = s->p;
@@ -173,25 +200,9 @@ static int read_value(struct scan *s, struct otlp_member *m)
 		m->s = copy_text(s, start, s->p);
 		return m->s ? 0 : -EBADMSG;
 	case 't':
-		if (s->end - s->p < 4 || memcmp(s->p, "true", 4) != 0)
-			return -EBADMSG;
-		s->p += 4;
-		m->type = OTLP_V_BOOL;
-		m->i = 1;
-		return 0;
 	case 'f':
-		if (s->end - s->p < 5 || memcmp(s->p, "false", 5) != 0)
-			return -EBADMSG;
-		s->p += 5;
-		m->type = OTLP_V_BOOL;
-		m->i = 0;
-		return 0;
 	case 'n':
-		if (s->end - s->p < 4 || memcmp(s->p, "null", 4) != 0)
-			return -EBADMSG;
-		s->p += 4;
-		m->type = OTLP_V_NULL;
-		return 0;
+		return read_literal(s, &m->type, &m->i);
 	}
 	/* A number: an integer that fits int64, else a real (or text when it does not parse). */
 	{
@@ -448,25 +459,9 @@ static int scan_value(struct scan *s, struct otlp_smember *m)
 		m->s = (struct otlp_span){start, (size_t)(s->p - start)};
 		return 0;
 	case 't':
-		if (s->end - s->p < 4 || memcmp(s->p, "true", 4) != 0)
-			return -EBADMSG;
-		s->p += 4;
-		m->type = OTLP_V_BOOL;
-		m->i = 1;
-		return 0;
 	case 'f':
-		if (s->end - s->p < 5 || memcmp(s->p, "false", 5) != 0)
-			return -EBADMSG;
-		s->p += 5;
-		m->type = OTLP_V_BOOL;
-		m->i = 0;
-		return 0;
 	case 'n':
-		if (s->end - s->p < 4 || memcmp(s->p, "null", 4) != 0)
-			return -EBADMSG;
-		s->p += 4;
-		m->type = OTLP_V_NULL;
-		return 0;
+		return read_literal(s, &m->type, &m->i);
 	}
 	q = s->p;
 	if (q < s->end && *q == '-')

@@ -177,15 +177,17 @@ static int cmd_addr(char **argv)
 	return 2;
 }
 
+/* socket()'s arguments by name: DOMAIN TYPE PROTO at argv[0..2] (numbers pass through). */
+static const char *const doms[] = {"inet", "inet6", "packet", "vsock", NULL};
+static const int dom_vals[] = {AF_INET, AF_INET6, AF_PACKET, AF_VSOCK};
+static const char *const types[] = {"stream", "dgram", "raw", "seqpacket", NULL};
+static const int type_vals[] = {SOCK_STREAM, SOCK_DGRAM, SOCK_RAW, SOCK_SEQPACKET};
+static const char *const protos[] = {"icmp", "icmpv6", "mptcp", "sctp", "udplite", NULL};
+static const int proto_vals[] = {IPPROTO_ICMP, IPPROTO_ICMPV6, IPPROTO_MPTCP, IPPROTO_SCTP,
+                                 IPPROTO_UDPLITE};
+
 static int cmd_socket(char **argv)
 {
-	static const char *const doms[] = {"inet", "inet6", "packet", "vsock", NULL};
-	static const int dom_vals[] = {AF_INET, AF_INET6, AF_PACKET, AF_VSOCK};
-	static const char *const types[] = {"stream", "dgram", "raw", "seqpacket", NULL};
-	static const int type_vals[] = {SOCK_STREAM, SOCK_DGRAM, SOCK_RAW, SOCK_SEQPACKET};
-	static const char *const protos[] = {"icmp", "icmpv6", "mptcp", "sctp", "udplite", NULL};
-	static const int proto_vals[] = {IPPROTO_ICMP, IPPROTO_ICMPV6, IPPROTO_MPTCP, IPPROTO_SCTP,
-	                                 IPPROTO_UDPLITE};
 	int fd = socket(name_of(argv[2], doms, dom_vals), name_of(argv[3], types, type_vals),
 	                name_of(argv[4], protos, proto_vals));
 
@@ -198,13 +200,6 @@ static int cmd_socket(char **argv)
 /* The socket of cmd_socket's arguments, used: the network section decides kinds at use. */
 static int cmd_use(char **argv)
 {
-	static const char *const doms[] = {"inet", "inet6", "packet", "vsock", NULL};
-	static const int dom_vals[] = {AF_INET, AF_INET6, AF_PACKET, AF_VSOCK};
-	static const char *const types[] = {"stream", "dgram", "raw", "seqpacket", NULL};
-	static const int type_vals[] = {SOCK_STREAM, SOCK_DGRAM, SOCK_RAW, SOCK_SEQPACKET};
-	static const char *const protos[] = {"icmp", "icmpv6", "mptcp", "sctp", "udplite", NULL};
-	static const int proto_vals[] = {IPPROTO_ICMP, IPPROTO_ICMPV6, IPPROTO_MPTCP, IPPROTO_SCTP,
-	                                 IPPROTO_UDPLITE};
 	int dom = name_of(argv[2], doms, dom_vals), type = name_of(argv[3], types, type_vals);
 	int proto = name_of(argv[4], protos, proto_vals), fd = socket(dom, type, proto), r;
 	const char *op = argv[5];
