@@ -59,6 +59,10 @@ struct otlp_options {
 	 * total refused so far. The caller puts them into the chain (a `loss` record, source
 	 * `otlp`, reason `refused`), with the same context as lost. Exporter thread. */
 	void (*refused)(void *ctx, uint64_t first, uint64_t count, long status, uint64_t total);
+	/* The audit writer's tap (audit_writer_tap) when the writer runs in this process: the
+	 * records it holds are taken from memory, not read back from the file and hashed again.
+	 * NULL: every record is read from the file. It must outlive the exporter. */
+	struct audit_tap *tap;
 	char *spec_copy; /* owns the strings otlp_options_parse points into */
 };
 
@@ -76,8 +80,10 @@ struct otlp_stats {
 	uint64_t bad_records;    /* records that did not chain (export stops there) */
 	uint64_t bytes;          /* request bytes sent (after gzip) */
 	uint64_t metric_requests, metric_failures;
-	uint64_t pending; /* records read, not yet acknowledged */
-	uint64_t cpu_ns;  /* CPU time of the exporter thread */
+	uint64_t pending;             /* records read, not yet acknowledged */
+	uint64_t cpu_ns;              /* CPU time of the exporter thread */
+	uint64_t from_tap, from_file; /* records read from the writer's tap, from the file */
+	uint64_t tap_missed;          /* records the tap left out (the exporter was behind) */
 };
 
 void otlp_options_defaults(struct otlp_options *o);

@@ -355,6 +355,7 @@ static int open_follower(struct otlp_exporter *x)
 		otlp_follow_close(&x->f);
 		return r;
 	}
+	x->f.tap = x->o.tap;
 	x->follower_open = true;
 	if (lost) {
 		LOG("%" PRIu64 " records after %" PRIu64 " were rotated away before export", lost,
@@ -719,6 +720,14 @@ static void *run(void *arg)
 		if (durable != UINT64_MAX && durable > x->st.head)
 			x->st.head = durable;
 		x->st.pending = x->n_batch;
+		x->st.from_tap = x->f.from_tap;
+		x->st.from_file = x->f.from_file;
+		if (x->o.tap) {
+			struct audit_tap_stats ts;
+
+			audit_tap_stats(x->o.tap, &ts);
+			x->st.tap_missed = ts.missed_records;
+		}
 		pthread_mutex_unlock(&x->lock);
 		if (x->n_batch &&
 		    (x->n_batch >= x->o.batch_records ||

@@ -20,6 +20,13 @@ struct otlp_follower {
 	size_t cap, len, pos;
 	uint64_t lost; /* records rotated away before they were read (total) */
 	char msg[256];
+	/* The writer's tap (NULL: none): records found there are not read back from the file. */
+	struct audit_tap *tap;
+	struct audit_tap_chunk ck; /* the chunk being read, when have_chunk */
+	bool have_chunk;
+	size_t ck_pos; /* offset in ck.data of record ck_n */
+	uint64_t ck_n;
+	uint64_t from_tap, from_file; /* records read each way */
 };
 
 /*
