@@ -346,53 +346,37 @@ static bool is_exec_type(const char *type, size_t len)
 	        span_eq(type, len, "mprotect_exec") || span_eq(type, len, "exec_invalidated"));
 }
 
-/*
- * Event members with a semantic-conventions or fixed vigil name; NULL: "vigil.<key>".
- * A switch on the first byte and the length: this runs for every member of every record.
- */
-static const char *event_attr(const char *key, size_t len, size_t *attr_len)
+/* Event members with a semantic-conventions or fixed vigil name (none: "vigil.<key>"). */
+static const struct {
+	const char *name;
+	size_t len;
+} key_attrs[OTLP_K_COUNT] = {
+#define A(id, name) [id] = {name, sizeof(name) - 1}
+    A(OTLP_K_COMM, "process.executable.name"),
+    A(OTLP_K_CMDLINE, "process.command_line"),
+    A(OTLP_K_GID, "vigil.group.id"),
+    A(OTLP_K_GENERATION, "vigil.generation"),
+    A(OTLP_K_PID, "process.pid"),
+    A(OTLP_K_PPID, "process.parent_pid"),
+    A(OTLP_K_POLICY, "vigil.policy.name"),
+    A(OTLP_K_POLICY_SERIAL, "vigil.policy.serial"),
+    A(OTLP_K_REASON, "vigil.reason"),
+    A(OTLP_K_RULE, "vigil.rule.name"),
+    A(OTLP_K_TID, "thread.id"),
+    A(OTLP_K_TYPE, "vigil.event.type"),
+    A(OTLP_K_VERDICT, "vigil.verdict"),
+#undef A
+};
+
+/* The attribute name of an event member key (its id: otlp_key_of); NULL: "vigil.<key>". */
+static const char *event_attr(const char *key, size_t len, enum otlp_key id, size_t *attr_len)
 {
-	/* Lengths from sizeof and memcmp of a constant size: inlined, no strlen per member. */
-#define M(k, a)                                                                                    \
-	if (len == sizeof(k) - 1 && memcmp(key, k, sizeof(k) - 1) == 0) {                          \
-		*attr_len = sizeof(a) - 1;                                                         \
-		return a;                                                                          \
+	if (id == OTLP_K_NETWORK) { /* network.peer.address, .peer.port, .transport, .type */
+		*attr_len = len;
+		return key;
 	}
-	switch (len ? key[0] : 0) {
-	case 'c':
-		M("comm", "process.executable.name");
-		M("cmdline", "process.command_line");
-		break;
-	case 'g':
-		M("gid", "vigil.group.id");
-		M("generation", "vigil.generation");
-		break;
-	case 'n': /* network.peer.address, network.peer.port, network.transport, network.type */
-		if (len >= 8 && memcmp(key, "network.", 8) == 0) {
-			*attr_len = len;
-			return key;
-		}
-		break;
-	case 'p':
-		M("pid", "process.pid");
-		M("ppid", "process.parent_pid");
-		M("policy", "vigil.policy.name");
-		M("policy_serial", "vigil.policy.serial");
-		break;
-	case 'r':
-		M("reason", "vigil.reason");
-		M("rule", "vigil.rule.name");
-		break;
-	case 't':
-		M("tid", "thread.id");
-		M("type", "vigil.event.type");
-		break;
-	case 'v':
-		M("verdict", "vigil.verdict");
-		break;
-	}
-#undef M
-	return NULL;
+	*attr_len = key_attrs[id].len;
+	return key_attrs[id].name;
 }
 
 /*
@@ -400,22 +384,19 @@ static const char *event_attr(const char *key, size_t len, size_t *attr_len)
  * record's n, k and h (sent as vigil.audit.*), and an event's uid and path (sent under their
  * semantic-convention names). Both writers (protobuf-c and the direct one) ask this.
  */
-static bool member_skipped(const char *key, size_t len, bool ev, bool event)
+static bool member_skipped(enum otlp_key id, bool ev, bool event)
 {
-	/* A switch on the first byte: this runs for every member of every record. */
-	switch (len ? key[0] : 0) {
-	case 't':
-		return span_eq(key, len, "time");
-	case 'n':
-	case 'k':
-	case 'h':
-		return !ev && len == 1;
-	case 'u':
-		return event && span_eq(key, len, "uid");
-	case 'p':
-		return event && span_eq(key, len, "path");
+	switch (id) {
+	case OTLP_K_TIME:
+		return true;
+	case OTLP_K_NKH:
+		return !ev;
+	case OTLP_K_UID:
+	case OTLP_K_PATH:
+		return event;
+	default:
+		return false;
 	}
-	return false;
 }
 
 static void build_record(struct lr_store *s, const struct otlp_rec *r, const char *origin)
@@ -460,10 +441,11 @@ static void build_record(struct lr_store *s, const struct otlp_rec *r, const cha
 		const struct otlp_member *m = &r->m[k];
 		const char *key = m->key, *attr;
 		size_t klen = strlen(key), alen;
+		enum otlp_key id = otlp_key_of(key, klen);
 
-		if (member_skipped(key, klen, ev, event))
+		if (member_skipped(id, ev, event))
 			continue;
-		if (ev && (attr = event_attr(key, klen, &alen))) {
+		if (ev && (attr = event_attr(key, klen, id, &alen))) {
 			add_member(s, attr, m);
 		} else if (ev) {
 			add_member(s, pool_str(s, "vigil.", key), m);
@@ -1024,9 +1006,9 @@ int otlp_write_log_record(struct otlp_wbuf *b, const char *line, size_t len, uin
 		const char *key = m->key.p, *attr;
 		size_t kl = m->key.len, al;
 
-		if (member_skipped(key, kl, ev, event))
+		if (member_skipped(m->key_id, ev, event))
 			continue;
-		if (ev && (attr = event_attr(key, kl, &al))) {
+		if (ev && (attr = event_attr(key, kl, m->key_id, &al))) {
 			w_member(&w, attr, al, NULL, 0, m);
 		} else if (ev) {
 			w_member(&w, "vigil.", 6, key, kl, m);

@@ -480,11 +480,47 @@ static bool scan_string_slow(struct scan *s, struct otlp_span *out)
 	return true;
 }
 
-static bool span_is(struct otlp_span a, const char *lit, size_t n)
+enum otlp_key otlp_key_of(const char *key, size_t len)
 {
-	return a.len == n && memcmp(a.p, lit, n) == 0;
+	/* A switch on the length, then compares of a constant size (no call, no strlen). */
+#define K(lit, id)                                                                                 \
+	if (memcmp(key, lit, sizeof(lit) - 1) == 0)                                                \
+		return id;
+	switch (len) {
+	case 1:
+		return key[0] == 'n' || key[0] == 'k' || key[0] == 'h' ? OTLP_K_NKH : OTLP_K_OTHER;
+	case 3:
+		K("pid", OTLP_K_PID);
+		K("tid", OTLP_K_TID);
+		K("uid", OTLP_K_UID);
+		K("gid", OTLP_K_GID);
+		return OTLP_K_OTHER;
+	case 4:
+		K("type", OTLP_K_TYPE);
+		K("time", OTLP_K_TIME);
+		K("path", OTLP_K_PATH);
+		K("comm", OTLP_K_COMM);
+		K("ppid", OTLP_K_PPID);
+		K("rule", OTLP_K_RULE);
+		return OTLP_K_OTHER;
+	case 6:
+		K("reason", OTLP_K_REASON);
+		K("policy", OTLP_K_POLICY);
+		return OTLP_K_OTHER;
+	case 7:
+		K("verdict", OTLP_K_VERDICT);
+		K("cmdline", OTLP_K_CMDLINE);
+		return OTLP_K_OTHER;
+	case 10:
+		K("generation", OTLP_K_GENERATION);
+		break;
+	case 13:
+		K("policy_serial", OTLP_K_POLICY_SERIAL);
+		break;
+	}
+#undef K
+	return len >= 8 && memcmp(key, "network.", 8) == 0 ? OTLP_K_NETWORK : OTLP_K_OTHER;
 }
-#define SPAN_IS(a, lit) span_is(a, lit, sizeof(lit) - 1)
 
 static inline bool is_num_char(char c)
 {
@@ -619,31 +655,28 @@ static int scan_object(struct scan *s, struct otlp_scan *r, bool top, struct otl
 			rc = scan_value(s, m);
 			if (rc < 0)
 				return rc;
-			if (m->type == OTLP_V_STR && SPAN_IS(m->key, "time")) {
+			m->key_id = (uint8_t)otlp_key_of(m->key.p, m->key.len);
+			if (m->key_id == OTLP_K_TIME && m->type == OTLP_V_STR) {
 				if (top && !r->time.p)
 					r->time = m->s;
 				else if (!top)
 					*e_time = m->s;
 			}
 			if (keep) {
-				int8_t *hot = NULL;
-
-				switch (m->key.len ? m->key.p[0] : 0) {
-				case 't':
-					hot = SPAN_IS(m->key, "type") ? &r->i_type : NULL;
+				switch (m->key_id) {
+				case OTLP_K_TYPE:
+					r->i_type = (int8_t)r->n_m;
 					break;
-				case 'v':
-					hot = SPAN_IS(m->key, "verdict") ? &r->i_verdict : NULL;
+				case OTLP_K_VERDICT:
+					r->i_verdict = (int8_t)r->n_m;
 					break;
-				case 'p':
-					hot = SPAN_IS(m->key, "path") ? &r->i_path : NULL;
+				case OTLP_K_PATH:
+					r->i_path = (int8_t)r->n_m;
 					break;
-				case 'u':
-					hot = SPAN_IS(m->key, "uid") ? &r->i_uid : NULL;
+				case OTLP_K_UID:
+					r->i_uid = (int8_t)r->n_m;
 					break;
 				}
-				if (hot)
-					*hot = (int8_t)r->n_m;
 				r->n_m++;
 			}
 		}
