@@ -773,13 +773,54 @@ void otlp_wbuf_free(struct otlp_wbuf *b)
 	*b = (struct otlp_wbuf){0};
 }
 
-/* A KeyValue attribute: key (two parts: a prefix and the name), AnyValue of value_len. */
-static uint8_t *put_kv_head(uint8_t *p, const char *k1, size_t l1, const char *k2, size_t l2,
-                            size_t any_len)
+/*
+ * n bytes from s to d, inlined for the short keys and values of a record (a memcpy call each
+ * was most of what an attribute cost): two copies of a fixed size that overlap, never a byte
+ * read or written outside [0, n).
+ */
+static inline uint8_t *put_short(uint8_t *d, const char *s, size_t n)
 {
-	size_t klen = l1 + l2;
+	uint64_t a, b;
+	uint32_t x, y;
 
-	p = put_len(p, 6 << 3 | 2, field_size(klen) + field_size(any_len));
+	if (n >= 8 && n <= 16) {
+		memcpy(&a, s, 8);
+		memcpy(&b, s + n - 8, 8);
+		memcpy(d, &a, 8);
+		memcpy(d + n - 8, &b, 8);
+	} else if (n >= 4 && n < 8) {
+		memcpy(&x, s, 4);
+		memcpy(&y, s + n - 4, 4);
+		memcpy(d, &x, 4);
+		memcpy(d + n - 4, &y, 4);
+	} else if (n > 0 && n < 4) {
+		d[0] = (uint8_t)s[0];
+		d[n / 2] = (uint8_t)s[n / 2];
+		d[n - 1] = (uint8_t)s[n - 1];
+	} else if (n) {
+		memcpy(d, s, n);
+	}
+	return d + n;
+}
+
+/* A KeyValue attribute: key (two parts: a prefix and the name), AnyValue of value_len. */
+static inline uint8_t *put_kv_head(uint8_t *p, const char *k1, size_t l1, const char *k2, size_t l2,
+                                   size_t any_len)
+{
+	size_t klen = l1 + l2, kv = field_size(klen) + field_size(any_len);
+
+	if (kv < 128) { /* every length one byte (the usual attribute) */
+		p[0] = 6 << 3 | 2;
+		p[1] = (uint8_t)kv;
+		p[2] = 1 << 3 | 2;
+		p[3] = (uint8_t)klen;
+		p = put_short(p + 4, k1, l1);
+		p = put_short(p, k2, l2);
+		p[0] = 2 << 3 | 2;
+		p[1] = (uint8_t)any_len;
+		return p + 2;
+	}
+	p = put_len(p, 6 << 3 | 2, kv);
 	p = put_len(p, 1 << 3 | 2, klen);
 	memcpy(p, k1, l1);
 	if (l2)
@@ -807,7 +848,8 @@ static void w_str(struct wrec *w, const char *k1, size_t l1, const char *k2, siz
 		return;
 	}
 	p = put_kv_head(w->b->p + w->b->len, k1, l1, k2, l2, field_size(vl));
-	p = put_bytes(p, 1 << 3 | 2, val, vl);
+	p = put_len(p, 1 << 3 | 2, vl);
+	p = put_short(p, val, vl);
 	w->b->len = (size_t)(p - w->b->p);
 	w->n_attrs++;
 }
