@@ -480,7 +480,7 @@ static bool scan_string_slow(struct scan *s, struct otlp_span *out)
 	return true;
 }
 
-enum otlp_key otlp_key_of(const char *key, size_t len)
+static inline enum otlp_key key_of(const char *key, size_t len)
 {
 	/* A switch on the length, then compares of a constant size (no call, no strlen). */
 #define K(lit, id)                                                                                 \
@@ -520,6 +520,11 @@ enum otlp_key otlp_key_of(const char *key, size_t len)
 	}
 #undef K
 	return len >= 8 && memcmp(key, "network.", 8) == 0 ? OTLP_K_NETWORK : OTLP_K_OTHER;
+}
+
+enum otlp_key otlp_key_of(const char *key, size_t len)
+{
+	return key_of(key, len);
 }
 
 static inline bool is_num_char(char c)
@@ -627,6 +632,7 @@ static int scan_object(struct scan *s, struct otlp_scan *r, bool top, struct otl
 		struct otlp_smember spare;
 		bool keep = !(top && r->event_object) && r->n_m < OTLP_MEMBERS_MAX;
 		struct otlp_smember *m = keep ? &r->m[r->n_m] : &spare;
+		enum otlp_key id;
 		int rc;
 
 		skip_ws(s);
@@ -655,15 +661,18 @@ static int scan_object(struct scan *s, struct otlp_scan *r, bool top, struct otl
 			rc = scan_value(s, m);
 			if (rc < 0)
 				return rc;
-			m->key_id = (uint8_t)otlp_key_of(m->key.p, m->key.len);
-			if (m->key_id == OTLP_K_TIME && m->type == OTLP_V_STR) {
+			/* From a local: a load of the member's type and its just stored id as one
+			 * word waited for the store (the scan's hottest instruction). */
+			id = key_of(m->key.p, m->key.len);
+			m->key_id = (uint8_t)id;
+			if (id == OTLP_K_TIME && m->type == OTLP_V_STR) {
 				if (top && !r->time.p)
 					r->time = m->s;
 				else if (!top)
 					*e_time = m->s;
 			}
 			if (keep) {
-				switch (m->key_id) {
+				switch (id) {
 				case OTLP_K_TYPE:
 					r->i_type = (int8_t)r->n_m;
 					break;
@@ -675,6 +684,8 @@ static int scan_object(struct scan *s, struct otlp_scan *r, bool top, struct otl
 					break;
 				case OTLP_K_UID:
 					r->i_uid = (int8_t)r->n_m;
+					break;
+				default:
 					break;
 				}
 				r->n_m++;
