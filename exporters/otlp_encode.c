@@ -346,9 +346,13 @@ static bool is_exec_type(const char *type, size_t len)
 	        span_eq(type, len, "mprotect_exec") || span_eq(type, len, "exec_invalidated"));
 }
 
+/* The writer copies an attribute's key and value parts of up to this many bytes as one block of
+ * this size when that many can be read (put_part). */
+#define PART_BLOCK 32
+
 /* Event members with a semantic-conventions or fixed vigil name (none: "vigil.<key>"). */
 static const struct {
-	const char *name;
+	char name[PART_BLOCK]; /* padded: copied a whole block at a time */
 	size_t len;
 } key_attrs[OTLP_K_COUNT] = {
 #define A(id, name) [id] = {name, sizeof(name) - 1}
@@ -376,7 +380,7 @@ static const char *event_attr(const char *key, size_t len, enum otlp_key id, siz
 		return key;
 	}
 	*attr_len = key_attrs[id].len;
-	return key_attrs[id].name;
+	return key_attrs[id].len ? key_attrs[id].name : NULL;
 }
 
 /*
@@ -803,9 +807,24 @@ static inline uint8_t *put_short(uint8_t *d, const char *s, size_t n)
 	return d + n;
 }
 
-/* A KeyValue attribute: key (two parts: a prefix and the name), AnyValue of value_len. */
-static inline uint8_t *put_kv_head(uint8_t *p, const char *k1, size_t l1, const char *k2, size_t l2,
-                                   size_t any_len)
+/*
+ * n bytes from s, which may be read for room bytes: as one block of PART_BLOCK bytes when both
+ * allow (the bytes written past n are overwritten by what follows, or past the record within
+ * the room otlp_write_log_record reserves: no branch on the length), else put_short.
+ */
+static inline uint8_t *put_part(uint8_t *d, const char *s, size_t n, size_t room)
+{
+	if (n <= PART_BLOCK && room >= PART_BLOCK) {
+		memcpy(d, s, PART_BLOCK);
+		return d + n;
+	}
+	return put_short(d, s, n);
+}
+
+/* A KeyValue attribute: key (two parts: a prefix and the name), AnyValue of value_len; r1 and
+ * r2 the bytes of k1 and k2 that may be read (put_part). */
+static inline uint8_t *put_kv_head(uint8_t *p, const char *k1, size_t l1, size_t r1, const char *k2,
+                                   size_t l2, size_t r2, size_t any_len)
 {
 	size_t klen = l1 + l2, kv = field_size(klen) + field_size(any_len);
 
@@ -814,8 +833,8 @@ static inline uint8_t *put_kv_head(uint8_t *p, const char *k1, size_t l1, const 
 		p[1] = (uint8_t)kv;
 		p[2] = 1 << 3 | 2;
 		p[3] = (uint8_t)klen;
-		p = put_short(p + 4, k1, l1);
-		p = put_short(p, k2, l2);
+		p = put_part(p + 4, k1, l1, r1);
+		p = put_part(p, k2, l2, r2);
 		p[0] = 2 << 3 | 2;
 		p[1] = (uint8_t)any_len;
 		return p + 2;
@@ -832,13 +851,24 @@ static inline uint8_t *put_kv_head(uint8_t *p, const char *k1, size_t l1, const 
 struct wrec {
 	struct otlp_wbuf *b;
 	unsigned n_attrs, dropped;
+	const char *line; /* the record's line, line[0, len): where keys and values may be read */
+	size_t len;
 };
+
+/* The bytes of the line that may be read from s (0 when s is not in the line: an unescaped
+ * string, a constant). */
+static inline size_t line_room(const struct wrec *w, const char *s)
+{
+	uintptr_t off = (uintptr_t)s - (uintptr_t)w->line;
+
+	return off < w->len ? w->len - off : 0;
+}
 
 /* The most an attribute adds beside its member's key and value bytes from the line: four tags
  * and lengths, a fixed name (at most 23 bytes) or vigil.<kind>., an integer's varint. */
 #define ATTR_ROOM (4 * 6 + 23 + AUDIT_KIND_MAX + 8 + 11)
 
-static void w_str(struct wrec *w, const char *k1, size_t l1, const char *k2, size_t l2,
+static void w_str(struct wrec *w, const char *k1, size_t l1, size_t r1, const char *k2, size_t l2,
                   const char *val, size_t vl)
 {
 	uint8_t *p;
@@ -847,15 +877,15 @@ static void w_str(struct wrec *w, const char *k1, size_t l1, const char *k2, siz
 		w->dropped++;
 		return;
 	}
-	p = put_kv_head(w->b->p + w->b->len, k1, l1, k2, l2, field_size(vl));
+	p = put_kv_head(w->b->p + w->b->len, k1, l1, r1, k2, l2, line_room(w, k2), field_size(vl));
 	p = put_len(p, 1 << 3 | 2, vl);
-	p = put_short(p, val, vl);
+	p = put_part(p, val, vl, line_room(w, val));
 	w->b->len = (size_t)(p - w->b->p);
 	w->n_attrs++;
 }
 
-static void w_member(struct wrec *w, const char *k1, size_t l1, const char *k2, size_t l2,
-                     const struct otlp_smember *m)
+static void w_member(struct wrec *w, const char *k1, size_t l1, size_t r1, const char *k2,
+                     size_t l2, const struct otlp_smember *m)
 {
 	size_t any;
 	uint64_t bits;
@@ -864,7 +894,7 @@ static void w_member(struct wrec *w, const char *k1, size_t l1, const char *k2, 
 	if (m->type == OTLP_V_NULL)
 		return;
 	if (m->type == OTLP_V_STR || m->type == OTLP_V_RAW) {
-		w_str(w, k1, l1, k2, l2, m->s.p, m->s.len);
+		w_str(w, k1, l1, r1, k2, l2, m->s.p, m->s.len);
 		return;
 	}
 	if (w->n_attrs >= MAX_ATTRS) {
@@ -872,7 +902,7 @@ static void w_member(struct wrec *w, const char *k1, size_t l1, const char *k2, 
 		return;
 	}
 	any = m->type == OTLP_V_INT ? 1 + vsz((uint64_t)m->i) : m->type == OTLP_V_BOOL ? 2 : 9;
-	p = put_kv_head(w->b->p + w->b->len, k1, l1, k2, l2, any);
+	p = put_kv_head(w->b->p + w->b->len, k1, l1, r1, k2, l2, line_room(w, k2), any);
 	switch (m->type) {
 	case OTLP_V_INT:
 		*p++ = 3 << 3;
@@ -971,7 +1001,11 @@ int otlp_write_log_record(struct otlp_wbuf *b, const char *line, size_t len, uin
 	static __thread char *scratch;
 	static __thread size_t scratch_cap;
 	struct otlp_scan sc;
-	struct wrec w = {b, 0, 0};
+	struct wrec w = {b, 0, 0, line, len};
+	/* Key prefixes padded to a block (put_part). */
+	static const char vigil_pre[PART_BLOCK] = "vigil.";
+	char pre[PART_BLOCK] = "";
+	size_t pn = 0;
 	const char *sev_text, *type, *verdict, *path, *hash;
 	size_t tl, vl, pl, start = b->len, body_len = len, hl, ll, klen = strlen(kind), sl, nl;
 	size_t olen = origin ? strlen(origin) : 0;
@@ -1011,11 +1045,12 @@ int otlp_write_log_record(struct otlp_wbuf *b, const char *line, size_t len, uin
 	nl = strlen(name);
 	/* Room for the whole record, reserved once: the head, the body, every attribute (keys and
 	 * values come from the line, unescaped strings are no longer than their escaped text) and
-	 * the tail. The record's tag and length come first: the length is written as 2 bytes (a
-	 * record of 128 bytes to 16 KiB, all of vigil's) and the message moved only when not. */
+	 * the tail (and a block past it, put_part). The record's tag and length come first: the
+	 * length is written as 2 bytes (a record of 128 bytes to 16 KiB, all of vigil's) and the
+	 * message moved only when not. */
 	if (!wb_reserve(b, 1 + 5 + 9 + 11 + field_size(sl) + 2 * 6 + body_len + len +
 	                       (6 + sc.n_m) * ATTR_ROOM + AUDIT_HEX_LEN + klen + olen + 2 * 11 +
-	                       field_size(nl) + 3))
+	                       field_size(nl) + 3 + PART_BLOCK))
 		return -ENOMEM;
 	p = b->p + start + 3;
 	if (t)
@@ -1027,20 +1062,20 @@ int otlp_write_log_record(struct otlp_wbuf *b, const char *line, size_t len, uin
 	p = put_bytes(p, 1 << 3 | 2, line, body_len);
 	b->len = (size_t)(p - b->p);
 
-	w_member(&w, "vigil.audit.seq", 15, NULL, 0,
+	w_member(&w, "vigil.audit.seq", 15, 0, NULL, 0,
 	         &(struct otlp_smember){.type = OTLP_V_INT, .i = (int64_t)n});
-	w_str(&w, "vigil.audit.hash", 16, NULL, 0, hash, AUDIT_HEX_LEN);
-	w_str(&w, "vigil.audit.kind", 16, NULL, 0, kind, klen);
+	w_str(&w, "vigil.audit.hash", 16, 0, NULL, 0, hash, AUDIT_HEX_LEN);
+	w_str(&w, "vigil.audit.kind", 16, 0, NULL, 0, kind, klen);
 	if (origin)
-		w_str(&w, "vigil.audit.origin", 18, NULL, 0, origin, olen);
+		w_str(&w, "vigil.audit.origin", 18, 0, NULL, 0, origin, olen);
 	if (event) {
 		if (uid && uid->type == OTLP_V_INT)
-			w_str(&w, "user.id", 7, NULL, 0, uid->s.p, uid->s.len);
+			w_str(&w, "user.id", 7, 0, NULL, 0, uid->s.p, uid->s.len);
 		if (path && pl) {
 			bool x = is_exec_type(type, tl);
 
-			w_str(&w, x ? "process.executable.path" : "file.path", x ? 23 : 9, NULL, 0,
-			      path, pl);
+			w_str(&w, x ? "process.executable.path" : "file.path", x ? 23 : 9, 0, NULL,
+			      0, path, pl);
 		}
 	}
 	for (size_t k = 0; k < sc.n_m; k++) {
@@ -1051,14 +1086,15 @@ int otlp_write_log_record(struct otlp_wbuf *b, const char *line, size_t len, uin
 		if (member_skipped(m->key_id, ev, event))
 			continue;
 		if (ev && (attr = event_attr(key, kl, m->key_id, &al))) {
-			w_member(&w, attr, al, NULL, 0, m);
+			/* a fixed name (padded) or a network.* key itself (in the line) */
+			w_member(&w, attr, al, attr == key ? line_room(&w, key) : PART_BLOCK, NULL,
+			         0, m);
 		} else if (ev) {
-			w_member(&w, "vigil.", 6, key, kl, m);
+			w_member(&w, vigil_pre, 6, PART_BLOCK, key, kl, m);
 		} else { /* start, stop, loss, gap, file, ...: vigil.<kind>.<member> */
-			char pre[AUDIT_KIND_MAX + 8];
-			int pn = snprintf(pre, sizeof(pre), "vigil.%s.", kind);
-
-			w_member(&w, pre, (size_t)pn, key, kl, m);
+			if (!pn)
+				pn = (size_t)snprintf(pre, sizeof(pre), "vigil.%s.", kind);
+			w_member(&w, pre, pn, PART_BLOCK, key, kl, m);
 		}
 	}
 	p = b->p + b->len;
