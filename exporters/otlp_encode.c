@@ -37,26 +37,52 @@ typedef Opentelemetry__Proto__Collector__Metrics__V1__ExportMetricsServiceReques
 #define MAX_ATTRS     48
 #define POOL          2048
 
-const char *const otlp_access_kinds[16] = {
-    "exec",    "mmap_exec", "mprotect_exec", "exec_invalidated", "file",
-    "network", "key",       "self",          "capability",       "unknown",
-};
-const char *const otlp_verdicts[3] = {"allow", "deny", "audit"};
+/* The names, and their lengths for the per-record compares of spans (no strlen). */
+#define ACCESS_KINDS(X)                                                                            \
+	X("exec")                                                                                  \
+	X("mmap_exec")                                                                             \
+	X("mprotect_exec")                                                                         \
+	X("exec_invalidated")                                                                      \
+	X("file")                                                                                  \
+	X("network")                                                                               \
+	X("key")                                                                                   \
+	X("self")                                                                                  \
+	X("capability")                                                                            \
+	X("unknown")
+#define VERDICTS(X) X("allow") X("deny") X("audit")
+#define NAME(s)     s,
+#define LEN(s)      sizeof(s) - 1,
+const char *const otlp_access_kinds[16] = {ACCESS_KINDS(NAME)};
+static const uint8_t access_kind_lens[16] = {ACCESS_KINDS(LEN)};
+const char *const otlp_verdicts[3] = {VERDICTS(NAME)};
+static const uint8_t verdict_lens[3] = {VERDICTS(LEN)};
+#undef NAME
+#undef LEN
 
-int otlp_access_kind_index(const char *type)
+static int verdict_index_n(const char *v, size_t len)
+{
+	for (int i = 0; i < 3; i++)
+		if (v && len == verdict_lens[i] && memcmp(v, otlp_verdicts[i], len) == 0)
+			return i;
+	return -1;
+}
+
+static int access_kind_index_n(const char *type, size_t len)
 {
 	for (int i = 0; i < 16 && otlp_access_kinds[i]; i++)
-		if (strcmp(type, otlp_access_kinds[i]) == 0)
+		if (len == access_kind_lens[i] && memcmp(type, otlp_access_kinds[i], len) == 0)
 			return i;
 	return 9; /* unknown */
 }
 
+int otlp_access_kind_index(const char *type)
+{
+	return access_kind_index_n(type, strlen(type));
+}
+
 int otlp_verdict_index(const char *verdict)
 {
-	for (int i = 0; i < 3; i++)
-		if (strcmp(verdict, otlp_verdicts[i]) == 0)
-			return i;
-	return -1;
+	return verdict_index_n(verdict, strlen(verdict));
 }
 
 /* --- records ----------------------------------------------------------------------- */
@@ -67,14 +93,6 @@ static inline bool span_eq(const char *s, size_t len, const char *lit)
 	size_t n = strlen(lit);
 
 	return s && len == n && memcmp(s, lit, n) == 0;
-}
-
-static int verdict_index_n(const char *v, size_t len)
-{
-	for (int i = 0; i < 3; i++)
-		if (span_eq(v, len, otlp_verdicts[i]))
-			return i;
-	return -1;
 }
 
 /* A record kind is lit: inlined for a literal (strcmp was called 5 times per record). */
@@ -92,10 +110,12 @@ static void event_name(const char *kind, const char *type, size_t tl, const char
 	if (kind_is(kind, "event") && type && verdict) {
 		int vi = verdict_index_n(verdict, vl);
 		static const char *const past[3] = {"allowed", "denied", "audited"};
+		static const uint8_t past_lens[3] = {sizeof("allowed") - 1, sizeof("denied") - 1,
+		                                     sizeof("audited") - 1};
 
 		/* Not snprintf: this runs for every record (4% of the CPU as snprintf). */
 		const char *parts[] = {"vigil.", type, ".", vi >= 0 ? past[vi] : verdict};
-		size_t lens[] = {6, tl, 1, vi >= 0 ? strlen(past[vi]) : vl};
+		size_t lens[] = {6, tl, 1, vi >= 0 ? past_lens[vi] : vl};
 		size_t j = 0;
 
 		for (size_t k = 0; k < 4; k++)
@@ -113,23 +133,26 @@ static void event_name(const char *kind, const char *type, size_t tl, const char
 	}
 }
 
+/* The severity number, and its text and the text's length. */
 static int severity(const char *kind, const char *type, size_t tl, const char *verdict, size_t vl,
-                    const char **text)
+                    const char **text, size_t *text_len)
 {
+#define TEXT(t) (*text = t, *text_len = sizeof(t) - 1)
 	if (kind_is(kind, "loss") || kind_is(kind, "gap")) {
-		*text = "ERROR";
+		TEXT("ERROR");
 		return 17;
 	}
 	if (span_eq(verdict, vl, "deny") || span_eq(type, tl, "policy_rejected")) {
-		*text = "WARN";
+		TEXT("WARN");
 		return 13;
 	}
 	if (span_eq(verdict, vl, "audit")) {
-		*text = "INFO2";
+		TEXT("INFO2");
 		return 10;
 	}
-	*text = "INFO";
+	TEXT("INFO");
 	return 9;
+#undef TEXT
 }
 
 void otlp_rec_event_name(const struct otlp_rec *r, char *out, size_t size)
@@ -143,9 +166,10 @@ void otlp_rec_event_name(const struct otlp_rec *r, char *out, size_t size)
 int otlp_rec_severity(const struct otlp_rec *r, const char **text)
 {
 	const char *verdict = otlp_rec_stri(r, r->i_verdict), *type = otlp_rec_stri(r, r->i_type);
+	size_t len;
 
 	return severity(r->kind, type, type ? strlen(type) : 0, verdict,
-	                verdict ? strlen(verdict) : 0, text);
+	                verdict ? strlen(verdict) : 0, text, &len);
 }
 
 void otlp_rec_info_of(const struct otlp_rec *r, struct otlp_rec_info *info)
@@ -949,12 +973,7 @@ static void scan_info(const struct otlp_scan *sc, const char *kind, const char *
 		int v = verdict ? verdict_index_n(verdict, vl) : -1;
 
 		if (type && v >= 0) {
-			info->access = 9; /* unknown */
-			for (int k = 0; k < 16 && otlp_access_kinds[k]; k++)
-				if (span_eq(type, tl, otlp_access_kinds[k])) {
-					info->access = (int8_t)k;
-					break;
-				}
+			info->access = (int8_t)access_kind_index_n(type, tl);
 			info->verdict = (int8_t)v;
 		}
 	} else if (kind_is(kind, "loss")) {
@@ -1039,10 +1058,9 @@ int otlp_write_log_record(struct otlp_wbuf *b, const char *line, size_t len, uin
 	if (info)
 		scan_info(&sc, kind, type, tl, verdict, vl, info);
 	t = span_time(sc.time);
-	sev = severity(kind, type, tl, verdict, vl, &sev_text);
+	sev = severity(kind, type, tl, verdict, vl, &sev_text, &sl);
 	event_name(kind, type, tl, verdict, vl, name, sizeof(name));
-	sl = strlen(sev_text);
-	nl = strlen(name);
+	nl = strlen(name); /* not the parts' lengths: a NUL in the type ends the name */
 	/* Room for the whole record, reserved once: the head, the body, every attribute (keys and
 	 * values come from the line, unescaped strings are no longer than their escaped text) and
 	 * the tail (and a block past it, put_part). The record's tag and length come first: the
