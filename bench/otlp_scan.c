@@ -2,7 +2,7 @@
  * Micro benchmark of the OTLP exporter's record scanner and protobuf writer alone: the lines of
  * audit log files, read into memory once, written as log records (otlp_write_log_record) again
  * and again, with what the exporter counts of each (otlp_rec_info), without the follower, gzip
- * or HTTP.
+ * or HTTP. Timed per batch of lines already in the cache, as after the follower's read and hash.
  *
  *   otlp_scan [--passes N] [--dump FILE] LOGFILE...
  *     --passes N   passes over all lines (default 20); prints ns per record of each pass and
@@ -91,6 +91,19 @@ static int read_lines(char **files, int n_files, struct line **ret, size_t *ret_
 	return 0;
 }
 
+/* Lines written per timed batch (about 50 KiB of lines: within L2). */
+#define BATCH 128
+
+static void touch(const struct line *l)
+{
+	static volatile unsigned char sink;
+	unsigned char x = 0;
+
+	for (size_t i = 0; i < l->len; i += 64)
+		x ^= (unsigned char)l->p[i];
+	sink ^= x;
+}
+
 static int dump(const struct line *v, size_t n, const char *path)
 {
 	FILE *out = fopen(path, "w");
@@ -159,17 +172,28 @@ int main(int argc, char **argv)
 	for (int k = 0; k < passes; k++) {
 		struct otlp_wbuf b = {0};
 		struct otlp_rec_info info;
-		double t0 = now_ns();
+		double t = 0;
 
 		/* A request's worth of records per buffer, as the exporter batches them. */
-		for (size_t i = 0; i < n; i++) {
-			if (b.len > (4u << 20))
-				b.len = 0;
-			if (otlp_write_log_record(&b, v[i].p, v[i].len, v[i].n, v[i].kind,
-			                          "vigil/bench", 42, &info) < 0)
-				return 1;
+		for (size_t i = 0; i < n; i += BATCH) {
+			size_t end = i + BATCH < n ? i + BATCH : n;
+			double t0;
+
+			/* The exporter writes a line just after the follower read and hashed it:
+			 * the batch's lines are brought into the cache first, untimed. */
+			for (size_t j = i; j < end; j++)
+				touch(&v[j]);
+			t0 = now_ns();
+			for (size_t j = i; j < end; j++) {
+				if (b.len > (4u << 20))
+					b.len = 0;
+				if (otlp_write_log_record(&b, v[j].p, v[j].len, v[j].n, v[j].kind,
+				                          "vigil/bench", 42, &info) < 0)
+					return 1;
+			}
+			t += now_ns() - t0;
 		}
-		ns[k] = (now_ns() - t0) / (double)n;
+		ns[k] = t / (double)n;
 		bytes = b.len;
 		otlp_wbuf_free(&b);
 		printf("pass %d: %.1f ns/record\n", k + 1, ns[k]);
