@@ -480,7 +480,7 @@ static bool scan_string_slow(struct scan *s, struct otlp_span *out)
 	return true;
 }
 
-static inline enum otlp_key key_of(const char *key, size_t len)
+static inline __attribute__((always_inline)) enum otlp_key key_of(const char *key, size_t len)
 {
 	/* A switch on the length, then compares of a constant size (no call, no strlen). */
 #define K(lit, id)                                                                                 \
