@@ -858,7 +858,8 @@ static inline uint8_t *put_kv_head(uint8_t *p, const char *k1, size_t l1, size_t
 		p[2] = 1 << 3 | 2;
 		p[3] = (uint8_t)klen;
 		p = put_part(p + 4, k1, l1, r1);
-		p = put_part(p, k2, l2, r2);
+		if (l2)
+			p = put_part(p, k2, l2, r2);
 		p[0] = 2 << 3 | 2;
 		p[1] = (uint8_t)any_len;
 		return p + 2;
