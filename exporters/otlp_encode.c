@@ -893,8 +893,9 @@ static inline size_t line_room(const struct wrec *w, const char *s)
  * and lengths, a fixed name (at most 23 bytes) or vigil.<kind>., an integer's varint. */
 #define ATTR_ROOM (4 * 6 + 23 + AUDIT_KIND_MAX + 8 + 11)
 
-static void w_str(struct wrec *w, const char *k1, size_t l1, size_t r1, const char *k2, size_t l2,
-                  const char *val, size_t vl)
+static inline __attribute__((always_inline)) void w_str(struct wrec *w, const char *k1, size_t l1,
+                                                        size_t r1, const char *k2, size_t l2,
+                                                        const char *val, size_t vl)
 {
 	uint8_t *p;
 
@@ -909,8 +910,9 @@ static void w_str(struct wrec *w, const char *k1, size_t l1, size_t r1, const ch
 	w->n_attrs++;
 }
 
-static void w_member(struct wrec *w, const char *k1, size_t l1, size_t r1, const char *k2,
-                     size_t l2, const struct otlp_smember *m)
+static inline __attribute__((always_inline)) void w_member(struct wrec *w, const char *k1,
+                                                           size_t l1, size_t r1, const char *k2,
+                                                           size_t l2, const struct otlp_smember *m)
 {
 	size_t any;
 	uint64_t bits;
