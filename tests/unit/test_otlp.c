@@ -472,6 +472,79 @@ static void test_encode_time(void **state)
 	}
 }
 
+/* line[0, len) written by the one-pass writer from an exact-size copy (ASan: nothing read past
+ * it), unpacked; its bytes are protobuf-c's. */
+static Opentelemetry__Proto__Collector__Logs__V1__ExportLogsServiceRequest *
+write_one(const char *text, size_t len, const char *kind)
+{
+	static const struct otlp_resource res = {"0.1.0", "hid", "hn", "none", "vigil/u"};
+	size_t room = otlp_logs_head_room(&res), out_len;
+	struct otlp_wbuf b = {malloc(room), room, room};
+	char *line = malloc(len);
+	Opentelemetry__Proto__Collector__Logs__V1__ExportLogsServiceRequest *req;
+	uint8_t *out;
+
+	assert_non_null(b.p);
+	assert_non_null(line);
+	memcpy(line, text, len);
+	assert_int_equal(otlp_write_log_record(&b, line, len, 9, kind, res.origin, 42, NULL), 0);
+	assert_int_equal(otlp_logs_request(&res, b.p + room, b.len - room, room, &out, &out_len),
+	                 0);
+	req = opentelemetry__proto__collector__logs__v1__export_logs_service_request__unpack(
+	    NULL, out_len, out);
+	assert_non_null(req);
+	assert_repacks(req, out, out_len);
+	otlp_wbuf_free(&b);
+	free(line);
+	return req;
+}
+
+/* Strings, escapes and numbers at every offset of the scanner's 64-byte words, and members up
+ * to the line's end (the writer's copies of a block where 32 bytes may be read, byte-wise
+ * nearer the end): each attribute holds the member whole. */
+static void test_encode_offsets(void **state)
+{
+	char pad[160], text[1024], want[256];
+
+	memset(pad, 'p', sizeof(pad));
+	for (int n = 0; n < 140; n++) {
+		Opentelemetry__Proto__Collector__Logs__V1__ExportLogsServiceRequest *req;
+		Opentelemetry__Proto__Logs__V1__LogRecord *lr;
+		size_t len;
+
+		len = (size_t)snprintf(
+		    text, sizeof(text),
+		    "{\"n\":9,\"k\":\"event\",\"e\":{\"type\":\"file\",\"verdict\":"
+		    "\"deny\",\"path\":\"/%.*s\",\"x\":\"%.*s\\\"y\",\"pid\":%d,"
+		    "\"network.z%.*s\":-%d},\"h\":\"%064d\"}",
+		    n, pad, n % 70, pad, 1000 + n, n % 9, pad, n * 7919, 0);
+		req = write_one(text, len, "event");
+		lr = req->resource_logs[0]->scope_logs[0]->log_records[0];
+		snprintf(want, sizeof(want), "/%.*s", n, pad);
+		assert_string_equal(attr(lr, "file.path"), want);
+		snprintf(want, sizeof(want), "%.*s\"y", n % 70, pad);
+		assert_string_equal(attr(lr, "vigil.x"), want);
+		assert_string_equal(attr(lr, "process.pid"), "(int)");
+		snprintf(want, sizeof(want), "network.z%.*s", n % 9, pad);
+		assert_non_null(attr(lr, want));
+		opentelemetry__proto__collector__logs__v1__export_logs_service_request__free_unpacked(
+		    req, NULL);
+
+		/* A record's last member in its last bytes (no hash after it). */
+		len =
+		    (size_t)snprintf(text, sizeof(text),
+		                     "{\"n\":9,\"k\":\"gap\",\"pad\":\"%.*s\",\"a%.*s\":\"%.*s\"}",
+		                     72, pad, n % 40, pad, n, pad);
+		req = write_one(text, len, "gap");
+		lr = req->resource_logs[0]->scope_logs[0]->log_records[0];
+		snprintf(want, sizeof(want), "vigil.gap.a%.*s", n % 40, pad);
+		assert_non_null(attr(lr, want));
+		assert_int_equal(strlen(attr(lr, want)), n);
+		opentelemetry__proto__collector__logs__v1__export_logs_service_request__free_unpacked(
+		    req, NULL);
+	}
+}
+
 static void test_encode(void **state)
 {
 	static const char line[] =
@@ -531,6 +604,7 @@ int main(void)
 	    cmocka_unit_test(test_follow_partial), cmocka_unit_test(test_follow_tap),
 	    cmocka_unit_test(test_encode),         cmocka_unit_test(test_encode_shapes),
 	    cmocka_unit_test(test_encode_time),    cmocka_unit_test(test_encode_sizes),
+	    cmocka_unit_test(test_encode_offsets),
 	};
 
 	return cmocka_run_group_tests_name("otlp", tests, NULL, NULL);
