@@ -33,6 +33,7 @@ struct otlp_options {
 	size_t n_headers;
 	bool json;                    /* OTLP/HTTP JSON instead of protobuf */
 	bool gzip;                    /* Content-Encoding: gzip (default on) */
+	unsigned int gzip_level;      /* ISA-L's level: 0 (fastest), 1 (default), 2 */
 	unsigned int batch_records;   /* a request holds at most this many records (512) */
 	unsigned int batch_ms;        /* ... and waits at most this long to fill (200) */
 	unsigned int catchup_records; /* while behind, a request holds up to this many (1024) */
@@ -88,7 +89,8 @@ struct otlp_stats {
 
 void otlp_options_defaults(struct otlp_options *o);
 /*
- * Parses "endpoint=URL,protocol=protobuf|json,gzip=on|off,ca=FILE,cert=FILE,key=FILE,
+ * Parses
+ * "endpoint=URL,protocol=protobuf|json,gzip=on|off,gzip-level=0-2,ca=FILE,cert=FILE,key=FILE,
  * header=Name:value (repeatable),batch=N,batch-ms=T,catchup-batch=N,timeout-ms=T,backoff-ms=T,
  * backoff-max-ms=T,metrics-ms=T,cursor=PATH" (values cannot hold commas). On error, err
  * names the item. Free with otlp_options_free.

@@ -68,6 +68,7 @@ void otlp_options_defaults(struct otlp_options *o)
 {
 	memset(o, 0, sizeof(*o));
 	o->gzip = true;
+	o->gzip_level = 1;
 	o->batch_records = 512;
 	o->batch_ms = 200;
 	/* 1024: each record in flight holds about 1.2 KiB (its LogRecord, written when read) and
@@ -133,6 +134,8 @@ int otlp_options_parse(struct otlp_options *o, const char *spec, char *err, size
 				o->gzip = false;
 			else
 				r = -EINVAL;
+		} else if (strcmp(item, "gzip-level") == 0) {
+			r = parse_uint(v, 0, 2, &o->gzip_level);
 		} else if (strcmp(item, "ca") == 0) {
 			o->ca_file = v;
 		} else if (strcmp(item, "cert") == 0) {

@@ -32,6 +32,14 @@ static void test_options(void **state)
 	assert_int_equal(o.timeout_ms, 10000); /* default kept */
 	assert_int_equal(o.backoff_max_ms, 5000);
 	assert_int_equal(o.catchup_records, 1024);
+	assert_int_equal(o.gzip_level, 1);
+	otlp_options_free(&o);
+
+	otlp_options_defaults(&o);
+	assert_int_equal(otlp_options_parse(&o, "gzip-level=0", err, sizeof(err)), 0);
+	assert_int_equal(o.gzip_level, 0);
+	assert_int_equal(otlp_options_parse(&o, "gzip-level=3", err, sizeof(err)), -EINVAL);
+	assert_string_equal(err, "--otlp: gzip-level: bad value '3'");
 	otlp_options_free(&o);
 
 	/* catch-up requests are never smaller than the batch */
