@@ -258,8 +258,11 @@ static int seek_file(struct otlp_follower *f, uint32_t seq, uint64_t off)
 
 /*
  * Record chain.n + 1 from the tap: 1 with *v, 0 when the tap does not have it (read the file),
- * -EAGAIN when it has it but it is not durable yet, <0 on a tap line the exporter cannot read.
- * These are the writer's bytes and its h(n): nothing to check against the chain.
+ * -EAGAIN when it has it but it is not durable yet, <0 on a tap line the exporter cannot read
+ * or one that does not chain. These are the writer's bytes and its h(n): after a record from the
+ * tap the next one needs no check; the first one after an open or a record read from the file is
+ * checked against the chain (one SHA-256), so that a file the exporter read cannot fork from
+ * what the writer wrote unnoticed.
  */
 static int tap_next(struct otlp_follower *f, uint64_t limit, struct audit_record_view *v)
 {
@@ -298,6 +301,13 @@ static int tap_next(struct otlp_follower *f, uint64_t limit, struct audit_record
 		f->ck_pos += len;
 		f->ck_n++;
 	}
+	if (!f->tap_linked) {
+		r = audit_record_check(&f->chain, line, len, v, f->msg, sizeof(f->msg));
+		if (r < 0)
+			return r;
+		f->tap_linked = true;
+		goto took;
+	}
 	/* `{"n":N,"k":"KIND",...,"h":"HEX"}\n`, as audit_record_encode wrote it. */
 	k = memchr(line, ',', len);
 	if (line_number(line, len) != want || len < AUDIT_TRAILER_LEN + 16 || !k ||
@@ -309,10 +319,6 @@ static int tap_next(struct otlp_follower *f, uint64_t limit, struct audit_record
 	if (klen > AUDIT_KIND_MAX ||
 	    vigil_unhex(line + len - 1 - AUDIT_HEX_LEN - 2, AUDIT_HASH_LEN, h) < 0)
 		return fail(f, -EBADMSG, "tap: record %" PRIu64 " is not a record line", want);
-	/* The file position follows: after a chunk left out, reading goes on from there. */
-	r = seek_file(f, f->ck.seq, f->ck.off + f->ck_pos + len);
-	if (r < 0)
-		return r;
 	memcpy(v->kind, k, klen);
 	v->kind[klen] = 0;
 	v->n = want;
@@ -320,6 +326,11 @@ static int tap_next(struct otlp_follower *f, uint64_t limit, struct audit_record
 	v->len = len;
 	f->chain.n = want;
 	memcpy(f->chain.h, h, AUDIT_HASH_LEN);
+took:
+	/* The file position follows: after a chunk left out, reading goes on from there. */
+	f->seek_pending = true;
+	f->seek_seq = f->ck.seq;
+	f->seek_off = f->ck.off + f->ck_pos + len;
 	f->ck_pos += len;
 	f->ck_n++;
 	f->from_tap++;
@@ -338,7 +349,11 @@ int otlp_follow_next(struct otlp_follower *f, uint64_t limit, struct audit_recor
 		if (r != 0)
 			return r == -EAGAIN ? 0 : r;
 	}
-
+	if (f->seek_pending) {
+		if (seek_file(f, f->seek_seq, f->seek_off) < 0)
+			return 0; /* as any file that cannot be opened yet: tried again later */
+		f->seek_pending = false;
+	}
 	if (f->fd < 0) {
 		int fd = open_file(f, 1);
 
@@ -359,6 +374,7 @@ int otlp_follow_next(struct otlp_follower *f, uint64_t limit, struct audit_recor
 		return r;
 	f->pos += len;
 	f->from_file++;
+	f->tap_linked = false;
 	return 1;
 }
 

@@ -27,6 +27,13 @@ struct otlp_follower {
 	size_t ck_pos; /* offset in ck.data of record ck_n */
 	uint64_t ck_n;
 	uint64_t from_tap, from_file; /* records read each way */
+	/* chain.h came from the tap: the tap's next record follows it unchecked. After an open or
+	 * a record from the file, the first record from the tap is checked against the chain. */
+	bool tap_linked;
+	/* Where the file is to be read from next, after records from the tap (opened lazily). */
+	bool seek_pending;
+	uint32_t seek_seq;
+	uint64_t seek_off;
 };
 
 /*

@@ -185,51 +185,65 @@ static void test_follow(void **state)
 	tu_rmdir(d);
 }
 
-/*
- * The follower with the writer's tap: records the tap holds come from memory, the ones it left
- * out (the reader was behind) from the file, across rotations; either way the same lines and
- * the same h(n) as a follower that reads everything from the file.
- */
-static void test_follow_tap(void **state)
+/* A writer on d/NAME with audit options spec (the tap's size among them). */
+static struct audit_writer *tap_writer(const char *d, const char *name, const char *spec)
 {
-	char *d = tu_mkdtemp(), dir[512], st[512], err[128];
+	static char dir[2][512], st[2][512];
+	static int which;
 	struct audit_options o;
 	struct audit_writer *w;
+	char err[128];
+
+	which ^= 1;
+	snprintf(dir[which], sizeof(dir[which]), "%s/%s", d, name);
+	snprintf(st[which], sizeof(st[which]), "%s/%s.state", d, name);
+	audit_options_defaults(&o);
+	o.dir = dir[which];
+	o.state_dir = st[which];
+	o.origin = "vigil/unit";
+	o.block_when_full = true;
+	assert_int_equal(audit_options_parse(&o, spec, err, sizeof(err)), 0);
+	assert_int_equal(audit_writer_open(&o, &w, NULL), 0);
+	assert_non_null(audit_writer_tap(w));
+	return w;
+}
+
+static void tap_events(struct audit_writer *w, unsigned int count, unsigned int *k)
+{
+	for (unsigned int i = 0; i < count; i++, (*k)++)
+		assert_int_equal(audit_submitf(w, "event",
+		                               "\"e\":{\"type\":\"exec\",\"verdict\":\"deny\","
+		                               "\"pid\":%u,\"path\":\"/bin/x%0200u\"}",
+		                               *k, *k),
+		                 0);
+	assert_int_equal(audit_writer_sync(w), 0);
+}
+
+/*
+ * The follower with the writer's tap of spec's size, rounds of 20 records read at once and
+ * every fourth round 400 before the reader looks: records from memory and, where the tap left
+ * them out, from the file, across rotations; either way the same lines and the same h(n) as a
+ * follower that reads everything from the file. Returns the records taken each way.
+ */
+static void follow_tap(const char *spec, unsigned int rounds, uint64_t *from_tap,
+                       uint64_t *from_file)
+{
+	char *d = tu_mkdtemp(), dir[512];
+	struct audit_writer *w = tap_writer(d, "log", spec);
 	struct audit_stats as;
 	struct otlp_follower f, ref;
 	struct audit_record_view v, rv;
 	uint8_t zero[32] = {0};
-	uint64_t lost, n = 0;
-	unsigned int round, i, k = 0;
+	uint64_t lost, n = 0, before;
+	unsigned int round, k = 0;
 	int r;
 
-	(void)state;
 	snprintf(dir, sizeof(dir), "%s/log", d);
-	snprintf(st, sizeof(st), "%s/state", d);
-	audit_options_defaults(&o);
-	o.dir = dir;
-	o.state_dir = st;
-	o.origin = "vigil/unit";
-	o.block_when_full = true;
-	assert_int_equal(audit_options_parse(&o, "rotate=64K,tap=64K", err, sizeof(err)), 0);
-	assert_int_equal(audit_writer_open(&o, &w, NULL), 0);
-	assert_non_null(audit_writer_tap(w));
 	assert_int_equal(otlp_follow_open(&f, dir, 0, zero, &lost), 0);
 	f.tap = audit_writer_tap(w);
 	assert_int_equal(otlp_follow_open(&ref, dir, 0, zero, &lost), 0);
-	for (round = 0; round < 12; round++) {
-		/* Rounds of 20 records, read at once; every fourth round 400 (more than the tap
-		 * holds) before the reader looks. */
-		unsigned int batch = round % 4 == 3 ? 400 : 20;
-
-		for (i = 0; i < batch; i++, k++)
-			assert_int_equal(
-			    audit_submitf(w, "event",
-			                  "\"e\":{\"type\":\"exec\",\"verdict\":\"deny\","
-			                  "\"pid\":%u,\"path\":\"/bin/x%0200u\"}",
-			                  k, k),
-			    0);
-		assert_int_equal(audit_writer_sync(w), 0);
+	for (round = 0; round < rounds; round++) {
+		tap_events(w, round % 4 == 3 ? 400 : 20, &k);
 		audit_writer_stats(w, &as);
 		while ((r = otlp_follow_next(&f, as.durable, &v)) == 1) {
 			assert_int_equal(v.n, ++n);
@@ -243,19 +257,77 @@ static void test_follow_tap(void **state)
 		assert_int_equal(r, 0);
 		assert_int_equal(n, as.durable);
 	}
-	assert_true(f.from_tap > 100);
-	assert_true(f.from_file > 400);
 	assert_int_equal(f.from_tap + f.from_file, n);
 	assert_true(f.file_seq > 3); /* crossed rotations */
+	*from_tap = f.from_tap;
+	*from_file = f.from_file;
 	/* Held back until durable: the limit stops the tap too. */
-	assert_int_equal(audit_submitf(w, "event", "\"e\":{}"), 0);
-	assert_int_equal(audit_writer_sync(w), 0);
+	before = f.from_tap;
+	tap_events(w, 1, &k);
 	assert_int_equal(otlp_follow_next(&f, n, &v), 0);
 	assert_int_equal(otlp_follow_next(&f, n + 1, &v), 1);
 	assert_int_equal(v.n, n + 1);
+	assert_int_equal(f.from_tap, before + 1);
 	otlp_follow_close(&f);
 	otlp_follow_close(&ref);
 	assert_int_equal(audit_writer_close(w), 0);
+	tu_rmdir(d);
+}
+
+static void test_follow_tap(void **state)
+{
+	uint64_t tap, file;
+
+	(void)state;
+	/* 64 KiB: less than a batch's reservation, so each batch is copied in; the 400-record
+	 * rounds do not fit and come from the file. */
+	follow_tap("rotate=64K,tap=64K", 12, &tap, &file);
+	assert_true(tap > 100);
+	assert_true(file > 400);
+	/* 2 MiB: batches encoded in place, the ring wrapped many times; all from memory. */
+	follow_tap("rotate=64K,tap=2M", 80, &tap, &file);
+	assert_true(tap > 8000);
+	assert_int_equal(file, 0);
+}
+
+/*
+ * A tap whose records do not follow what the follower read from the file (here another log's
+ * writer; in general a file changed after it was written): the first record taken from the tap
+ * after the file is checked against the chain, and the follower stops there.
+ */
+static void test_follow_tap_fork(void **state)
+{
+	char *d = tu_mkdtemp(), dir[512];
+	struct audit_writer *a = tap_writer(d, "a", "tap=64K"), *b = tap_writer(d, "b", "tap=64K");
+	struct otlp_follower f;
+	struct audit_record_view v;
+	uint8_t zero[32] = {0};
+	uint64_t lost;
+	unsigned int k = 0, i;
+
+	(void)state;
+	tap_events(a, 10, &k);
+	tap_events(b, 10, &k);
+	snprintf(dir, sizeof(dir), "%s/a", d);
+	assert_int_equal(otlp_follow_open(&f, dir, 0, zero, &lost), 0);
+	for (i = 0; i < 5; i++) /* from a's file */
+		assert_int_equal(otlp_follow_next(&f, UINT64_MAX, &v), 1);
+	f.tap = audit_writer_tap(b);
+	assert_int_equal(otlp_follow_next(&f, UINT64_MAX, &v), -EILSEQ);
+	assert_contains(f.msg, "hash mismatch");
+	assert_int_equal(f.chain.n, 5);
+	otlp_follow_close(&f);
+	/* The tap of a's own writer goes on from the file's record 5. */
+	assert_int_equal(otlp_follow_open(&f, dir, 0, zero, &lost), 0);
+	for (i = 0; i < 5; i++)
+		assert_int_equal(otlp_follow_next(&f, UINT64_MAX, &v), 1);
+	f.tap = audit_writer_tap(a);
+	assert_int_equal(otlp_follow_next(&f, UINT64_MAX, &v), 1);
+	assert_int_equal(v.n, 6);
+	assert_int_equal(f.from_tap, 1);
+	otlp_follow_close(&f);
+	assert_int_equal(audit_writer_close(a), 0);
+	assert_int_equal(audit_writer_close(b), 0);
 	tu_rmdir(d);
 }
 
@@ -607,12 +679,12 @@ static void test_encode(void **state)
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-	    cmocka_unit_test(test_options),        cmocka_unit_test(test_retry_after),
-	    cmocka_unit_test(test_cursor),         cmocka_unit_test(test_follow),
-	    cmocka_unit_test(test_follow_partial), cmocka_unit_test(test_follow_tap),
-	    cmocka_unit_test(test_encode),         cmocka_unit_test(test_encode_shapes),
-	    cmocka_unit_test(test_encode_time),    cmocka_unit_test(test_encode_sizes),
-	    cmocka_unit_test(test_encode_offsets),
+	    cmocka_unit_test(test_options),         cmocka_unit_test(test_retry_after),
+	    cmocka_unit_test(test_cursor),          cmocka_unit_test(test_follow),
+	    cmocka_unit_test(test_follow_partial),  cmocka_unit_test(test_follow_tap),
+	    cmocka_unit_test(test_follow_tap_fork), cmocka_unit_test(test_encode),
+	    cmocka_unit_test(test_encode_shapes),   cmocka_unit_test(test_encode_time),
+	    cmocka_unit_test(test_encode_sizes),    cmocka_unit_test(test_encode_offsets),
 	};
 
 	return cmocka_run_group_tests_name("otlp", tests, NULL, NULL);
