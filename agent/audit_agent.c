@@ -68,6 +68,9 @@ int agent_audit_open(struct agent *a)
 	o.dir = a->opt.audit_dir;
 	o.state_dir = a->opt.state_dir;
 	o.ack_path = "/run/vigil/audit.ack";
+	/* The OTLP exporter takes the records the writer wrote from memory (audit_writer_tap). */
+	if (a->opt.otlp_spec)
+		o.tap_bytes = AUDIT_TAP_DEFAULT;
 	if (a->opt.audit_spec && audit_options_parse(&o, a->opt.audit_spec, err, sizeof(err)) < 0) {
 		log_error("%s; enforcing without the audit log", err);
 		return -EINVAL;

@@ -106,6 +106,7 @@ int agent_otlp_start(struct agent *a)
 	ao->o.lost = lost;
 	ao->o.lost_ctx = a;
 	ao->o.refused = refused;
+	ao->o.tap = audit_writer_tap(a->audit);
 	r = otlp_exporter_start(&ao->o, &ao->x);
 	if (r < 0) {
 		log_error_errno(r, "otlp: starting the exporter");

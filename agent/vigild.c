@@ -79,7 +79,7 @@ static void usage(FILE *f)
 	    "      --kbs-enroll       bind the AK to the TPM's EK at the broker (MakeCredential)\n"
 	    "      --audit OPTS       "
 	    "fsync=N,fsync-ms=T,checkpoint=N,checkpoint-ms=T,rotate=SIZE,\n"
-	    "                         queue=SIZE,ack=FILE (docs/AUDIT-LOG.md)\n"
+	    "                         queue=SIZE,tap=SIZE,ack=FILE (docs/AUDIT-LOG.md)\n"
 	    "      --otlp OPTS        export the audit log over OTLP/HTTP (off by default):\n"
 	    "                         endpoint=URL[,protocol=json][,ca=FILE,cert=FILE,key=FILE]\n"
 	    "                         [,header=Name:value]... (docs/OBSERVABILITY.md)\n"

@@ -176,11 +176,16 @@ struct audit_options {
 	 */
 	void (*report)(void *ctx, bool error, const char *msg);
 	void *report_ctx;
+	/* Bytes of the tap (audit_writer_tap) for a reader in this process; 0: no tap. */
+	size_t tap_bytes;
 	char ack_buf[256]; /* storage for ack=PATH from audit_options_parse */
 };
 
 void audit_options_defaults(struct audit_options *o);
-/* Parses "fsync=N,fsync-ms=T,checkpoint=N,checkpoint-ms=T,rotate=SIZE,queue=SIZE,ack=PATH". */
+/*
+ * Parses "fsync=N,fsync-ms=T,checkpoint=N,checkpoint-ms=T,rotate=SIZE,queue=SIZE,ack=PATH,
+ * tap=SIZE".
+ */
 int audit_options_parse(struct audit_options *o, const char *spec, char *err, size_t err_size);
 
 struct audit_stats {
@@ -222,6 +227,50 @@ int audit_writer_sync(struct audit_writer *w);
 void audit_writer_stats(struct audit_writer *w, struct audit_stats *ret);
 /* Drains the queue, writes, syncs, signs a final checkpoint and frees w. */
 int audit_writer_close(struct audit_writer *w);
+
+/*
+ * The tap: the lines the writer has written (not necessarily durable yet), in memory, for one
+ * reader in this process (the OTLP exporter), which then need not read them back from the file
+ * and hash them again. One chunk per write, all its lines from one file. Single producer (the
+ * writer thread), single consumer; a chunk that does not fit is left out and counted, and the
+ * reader reads those records from the file. The tap lives as long as the writer.
+ */
+#define AUDIT_TAP_MIN     (64 * 1024)
+#define AUDIT_TAP_DEFAULT (8u << 20)
+
+struct audit_tap;
+struct audit_tap_chunk {
+	uint64_t first, last; /* its records' numbers */
+	uint32_t seq;         /* the file they were written to ... */
+	uint64_t off;         /* ... at this offset */
+	const char *data;     /* whole lines, each with its '\n'; valid until audit_tap_pop */
+	size_t len;
+};
+struct audit_tap_stats {
+	uint64_t chunks;         /* chunks put */
+	uint64_t missed;         /* chunks left out: the reader was behind */
+	uint64_t missed_records; /* their records */
+};
+
+/* The writer's tap; NULL when o->tap_bytes is 0. */
+struct audit_tap *audit_writer_tap(struct audit_writer *w);
+struct audit_tap *audit_tap_new(size_t bytes); /* NULL: under AUDIT_TAP_MIN or no memory */
+void audit_tap_free(struct audit_tap *t);
+/*
+ * Producer, without a copy: room for up to max bytes of lines (NULL: the tap has not that much
+ * room), then audit_tap_commit with the bytes written there; a commit without a reservation
+ * counts the chunk as left out. Only the writer thread calls these.
+ */
+char *audit_tap_reserve(struct audit_tap *t, size_t max);
+void audit_tap_commit(struct audit_tap *t, uint64_t first, uint64_t last, uint32_t seq,
+                      uint64_t off, size_t len);
+/* Producer, with a copy: returns false (and counts) when the chunk does not fit. */
+bool audit_tap_put(struct audit_tap *t, uint64_t first, uint64_t last, uint32_t seq, uint64_t off,
+                   const char *data, size_t len);
+/* Consumer: the oldest chunk, kept until audit_tap_pop; false when the tap is empty. */
+bool audit_tap_peek(struct audit_tap *t, struct audit_tap_chunk *c);
+void audit_tap_pop(struct audit_tap *t);
+void audit_tap_stats(struct audit_tap *t, struct audit_tap_stats *ret);
 
 /* --- verifier ---------------------------------------------------------------------- */
 

@@ -49,7 +49,9 @@ struct audit_writer {
 	int dirfd, fd, ckfd, ackfd, lockfd;
 	uint32_t seq;
 	uint64_t off;
-	char *out;
+	char *out; /* where records are encoded: out_own, or room in the tap (out_in_tap) */
+	char *out_own;
+	bool out_in_tap;
 	size_t out_len;
 	uint64_t out_records, unsynced;
 	uint64_t durable_n;
@@ -60,6 +62,7 @@ struct audit_writer {
 	int write_err;
 	uint64_t retry_ns;
 	struct audit_key key;
+	struct audit_tap *tap; /* NULL: none */
 	struct audit_stats st;
 	/* Torn tail found at open, recorded by the first gap record. */
 	char gap_file[64];
@@ -165,13 +168,16 @@ int audit_options_parse(struct audit_options *o, const char *spec, char *err, si
 			o->rotate_bytes = v;
 		else if (strcmp(tok, "queue") == 0 && v >= 65536 && v <= (1ull << 30))
 			o->queue_bytes = (size_t)v;
+		else if (strcmp(tok, "tap") == 0 &&
+		         (v == 0 || (v >= AUDIT_TAP_MIN && v <= (1ull << 30))))
+			o->tap_bytes = (size_t)v;
 		else
 			r = -EINVAL;
 	}
 	if (r < 0)
 		snprintf(err, err_size,
 		         "bad audit option '%s' (want fsync=N, fsync-ms=T, checkpoint=N, "
-		         "checkpoint-ms=T, rotate=SIZE, queue=SIZE)",
+		         "checkpoint-ms=T, rotate=SIZE, queue=SIZE, tap=SIZE)",
 		         tok ? tok : spec);
 	free(copy);
 	return r;
@@ -375,6 +381,12 @@ static int flush_out(struct audit_writer *w, bool sync)
 		w->retry_ns = vigil_clock_ns(CLOCK_MONOTONIC) + RETRY_NS;
 		return r;
 	}
+	/* Written: a reader in this process may take these lines from memory from now on. */
+	if (w->tap && w->out_records && w->out_in_tap)
+		audit_tap_commit(w->tap, w->written_n + 1, w->chain.n, w->seq, w->off, w->out_len);
+	else if (w->tap && w->out_records)
+		audit_tap_put(w->tap, w->written_n + 1, w->chain.n, w->seq, w->off, w->out,
+		              w->out_len);
 	w->off += w->out_len;
 	w->queue_drops_on_disk = w->queue_drops_recorded;
 	w->unsynced += w->out_records;
@@ -454,6 +466,12 @@ static void emit(struct audit_writer *w, const char *kind, const char *members, 
 	if (w->out_len + AUDIT_RECORD_MAX > OUT_CAP && flush_out(w, false) < 0) {
 		w->write_drops++;
 		return;
+	}
+	if (!w->out_len && w->tap) { /* encoded straight into the tap when it has the room */
+		char *p = audit_tap_reserve(w->tap, OUT_CAP);
+
+		w->out = p ? p : w->out_own;
+		w->out_in_tap = p != NULL;
 	}
 	n = audit_record_encode(&w->chain, kind, members, len, w->out + w->out_len,
 	                        OUT_CAP - w->out_len);
@@ -942,7 +960,8 @@ static void writer_free(struct audit_writer *w)
 	pthread_cond_destroy(&w->space);
 	free(w->q);
 	free(w->work);
-	free(w->out);
+	free(w->out_own);
+	audit_tap_free(w->tap);
 	free(w->dir);
 	free(w->origin);
 	free(w->ack_path);
@@ -1034,12 +1053,14 @@ int audit_writer_open(const struct audit_options *o, struct audit_writer **ret,
 	}
 	w->q = malloc(o->queue_bytes);
 	w->work = malloc(o->queue_bytes);
-	w->out = malloc(OUT_CAP);
+	w->out = w->out_own = malloc(OUT_CAP);
+	if (o->tap_bytes)
+		w->tap = audit_tap_new(o->tap_bytes > AUDIT_TAP_MIN ? o->tap_bytes : AUDIT_TAP_MIN);
 	r = audit_chain_init(&w->chain);
 	if (r >= 0)
 		r = dup_opt(&w->dir, o->dir) ?: dup_opt(&w->origin, o->origin) ?:
 		    dup_opt(&w->ack_path, o->ack_path) ?: dup_opt(&w->start_members, o->start_members);
-	if (r >= 0 && (!w->q || !w->work || !w->out))
+	if (r >= 0 && (!w->q || !w->work || !w->out || (o->tap_bytes && !w->tap)))
 		r = -ENOMEM;
 	if (r < 0)
 		vigil_errorf(err, r, "audit: opening the log in %s: %s", o->dir, strerror(-r));
@@ -1081,6 +1102,11 @@ void audit_writer_stats(struct audit_writer *w, struct audit_stats *ret)
 	ret->submitted = w->submitted;
 	ret->queue_drops = w->queue_drops;
 	pthread_mutex_unlock(&w->mu);
+}
+
+struct audit_tap *audit_writer_tap(struct audit_writer *w)
+{
+	return w->tap;
 }
 
 int audit_writer_close(struct audit_writer *w)

@@ -1,9 +1,11 @@
 #!/usr/bin/env bash
 # OTLP export benchmark (host): the exporter of exporters/ against a loopback receiver
 # (tests/otlp/receiver.js: --discard answers at once; the decoding receiver runs the
-# OpenTelemetry JavaScript decoder on every request). Three figures:
+# OpenTelemetry JavaScript decoder on every request). Four figures:
 #  1. backlog: N records already in the log, the exporter drains them: records/s and the exporter
 #     thread's CPU per 1,000 records (CLOCK_THREAD_CPUTIME_ID of that thread alone);
+#  1b. follow: N records written at the pipeline's full rate while the exporter follows, with
+#     the writer's tap (8M) and without; exporter and pipeline CPU per record, same runs;
 #  2. steady state: RATE records/s written for LIVE s while the exporter follows;
 #  3. outage: RATE records/s for 2 x OUTAGE s, the receiver down for the first OUTAGE s; how
 #     long after it is back the exporter is caught up (behind by < 0.1 s of records).
@@ -53,7 +55,7 @@ backlog() {
 		"$work/b.out"
 }
 
-PARTS=${OTLP_BENCH_PARTS:-backlog live outage} # a subset: OTLP_BENCH_PARTS=outage
+PARTS=${OTLP_BENCH_PARTS:-backlog follow live outage} # a subset: OTLP_BENCH_PARTS=outage
 : > "$out.tmp"
 case " $PARTS " in *" backlog "*) {
 	echo "OTLP export, $(nproc) CPUs ($(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | sed 's/^ //')), load $(cut -d' ' -f1-3 /proc/loadavg), $(date -u +%F)"
@@ -75,6 +77,31 @@ case " $PARTS " in *" backlog "*) {
 	echo "|---|---|---|"
 	awk '{ printf "| %s | %s | %s |\n", $1, $2, $3 }' "$work/writer"
 } > "$out.tmp" ;; esac
+
+case " $PARTS " in *" follow "*)
+# Following at full rate: the pipeline writes as fast as it can (no --rate) while the exporter
+# follows in the same process, as in vigild; tap=8M (vigild's default) against tap=0 (every
+# record read back from the file), alternated FOLLOW_RUNS times. Pipeline CPU = the process's
+# CPU minus the exporter thread's.
+rx_start --discard 1
+for i in $(seq "${OTLP_BENCH_FOLLOW_RUNS:-4}"); do
+	for tap in 8M 0; do
+		rm -rf "$work/f"
+		mkdir -p "$work/f"
+		"$X" --otlp "endpoint=http://127.0.0.1:$port,metrics-ms=0" --audit "tap=$tap" --records "$N" \
+			--wait-ms 600000 "$work/f/log" "$work/f/state" > "$work/f.out"
+		jq -r --arg tap "$tap" '"| \($tap) | \(.exported) | \(.write_s) | \(.catchup_s) | \((.exporter_cpu_s * 1e6 / .exported * 100 | floor) / 100) | \(((.cpu_s - .exporter_cpu_s) * 1e6 / .exported * 100 | floor) / 100) | \(((.exporter_cpu_s / (.cpu_s - .exporter_cpu_s)) * 100 | floor) / 100) | \(.from_tap) | \(.from_file) |"' "$work/f.out" >> "$work/follow"
+	done
+done
+rx_stop
+{
+	echo
+	echo "**Following at full rate** ($N records written as fast as the pipeline goes while the exporter follows, protobuf + gzip; tap 8M = vigild's default, 0 = every record read back from the file and re-hashed):"
+	echo
+	echo "| tap | records | write s | caught up s after | exporter CPU per 1,000 (ms) | pipeline CPU per 1,000 (ms) | exporter / pipeline | from tap | from file |"
+	echo "|---|---|---|---|---|---|---|---|---|"
+	cat "$work/follow"
+} >> "$out.tmp" ;; esac
 
 case " $PARTS " in *" live "*)
 # Steady state: RATE/s for LIVE s, the exporter following.

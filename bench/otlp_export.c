@@ -8,7 +8,8 @@
  *     --otlp SPEC      exporter options (docs/OBSERVABILITY.md); without it nothing is exported
  *     --records N      event records to write (default 1000)
  *     --rate R         records per second (default 0: as fast as the queue takes them)
- *     --audit SPEC     audit writer options (rotate=..., fsync=...)
+ *     --audit SPEC     audit writer options (rotate=..., fsync=..., tap=0: the exporter reads
+ *                      every record back from the file)
  *     --wait-ms T      after writing, wait up to T ms for the exporter to catch up (default 60000)
  *     --linger-ms T    then keep running T ms (metrics, tests that kill the process)
  *
@@ -183,6 +184,8 @@ int main(int argc, char **argv)
 	ao.origin = "vigil/otlp-test";
 	ao.start_members = "\"version\":\"0.1.0\"";
 	ao.block_when_full = true;
+	if (otlp_spec) /* as vigild: the exporter takes what the writer wrote from memory */
+		ao.tap_bytes = AUDIT_TAP_DEFAULT;
 	if (audit_spec && audit_options_parse(&ao, audit_spec, err, sizeof(err)) < 0)
 		return fprintf(stderr, "%s\n", err), 2;
 	otlp_options_defaults(&oo);
@@ -204,6 +207,7 @@ int main(int argc, char **argv)
 		oo.source_stats = source_stats;
 		oo.lost = lost;
 		oo.refused = refused;
+		oo.tap = audit_writer_tap(writer);
 		r = otlp_exporter_start(&oo, &x);
 		if (r < 0)
 			return fprintf(stderr, "otlp_exporter_start: %s\n", strerror(-r)), 1;
@@ -255,11 +259,13 @@ int main(int argc, char **argv)
 	       ",\"exported\":%" PRIu64 ",\"requests\":%" PRIu64 ",\"retries\":%" PRIu64
 	       ",\"failed_batches\":%" PRIu64 ",\"dropped\":%" PRIu64 ",\"rejected\":%" PRIu64
 	       ",\"lost\":%" PRIu64 ",\"splits\":%" PRIu64 ",\"bytes\":%" PRIu64
-	       ",\"metric_requests\":%" PRIu64
+	       ",\"metric_requests\":%" PRIu64 ",\"from_tap\":%" PRIu64 ",\"from_file\":%" PRIu64
+	       ",\"tap_missed\":%" PRIu64
 	       ",\"write_s\":%.3f,\"catchup_s\":%.3f,\"cpu_s\":%.3f,\"exporter_cpu_s\":%.3f}\n",
 	       records, as.durable, st.cursor, st.exported, st.requests, st.retries,
 	       st.failed_batches, st.dropped, st.rejected, st.lost, st.splits, st.bytes,
-	       st.metric_requests, t1 - t0, t2 - t1, cpu_s() - c0, (double)st.cpu_ns / 1e9);
+	       st.metric_requests, st.from_tap, st.from_file, st.tap_missed, t1 - t0, t2 - t1,
+	       cpu_s() - c0, (double)st.cpu_ns / 1e9);
 	fflush(stdout);
 	audit_writer_close(writer);
 	if (otlp_spec)

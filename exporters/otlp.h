@@ -33,6 +33,7 @@ struct otlp_options {
 	size_t n_headers;
 	bool json;                    /* OTLP/HTTP JSON instead of protobuf */
 	bool gzip;                    /* Content-Encoding: gzip (default on) */
+	unsigned int gzip_level;      /* ISA-L's level: 0 (fastest), 1 (default), 2 */
 	unsigned int batch_records;   /* a request holds at most this many records (512) */
 	unsigned int batch_ms;        /* ... and waits at most this long to fill (200) */
 	unsigned int catchup_records; /* while behind, a request holds up to this many (1024) */
@@ -59,6 +60,10 @@ struct otlp_options {
 	 * total refused so far. The caller puts them into the chain (a `loss` record, source
 	 * `otlp`, reason `refused`), with the same context as lost. Exporter thread. */
 	void (*refused)(void *ctx, uint64_t first, uint64_t count, long status, uint64_t total);
+	/* The audit writer's tap (audit_writer_tap) when the writer runs in this process: the
+	 * records it holds are taken from memory, not read back from the file and hashed again.
+	 * NULL: every record is read from the file. It must outlive the exporter. */
+	struct audit_tap *tap;
 	char *spec_copy; /* owns the strings otlp_options_parse points into */
 };
 
@@ -76,13 +81,16 @@ struct otlp_stats {
 	uint64_t bad_records;    /* records that did not chain (export stops there) */
 	uint64_t bytes;          /* request bytes sent (after gzip) */
 	uint64_t metric_requests, metric_failures;
-	uint64_t pending; /* records read, not yet acknowledged */
-	uint64_t cpu_ns;  /* CPU time of the exporter thread */
+	uint64_t pending;             /* records read, not yet acknowledged */
+	uint64_t cpu_ns;              /* CPU time of the exporter thread */
+	uint64_t from_tap, from_file; /* records read from the writer's tap, from the file */
+	uint64_t tap_missed;          /* records the tap left out (the exporter was behind) */
 };
 
 void otlp_options_defaults(struct otlp_options *o);
 /*
- * Parses "endpoint=URL,protocol=protobuf|json,gzip=on|off,ca=FILE,cert=FILE,key=FILE,
+ * Parses
+ * "endpoint=URL,protocol=protobuf|json,gzip=on|off,gzip-level=0-2,ca=FILE,cert=FILE,key=FILE,
  * header=Name:value (repeatable),batch=N,batch-ms=T,catchup-batch=N,timeout-ms=T,backoff-ms=T,
  * backoff-max-ms=T,metrics-ms=T,cursor=PATH" (values cannot hold commas). On error, err
  * names the item. Free with otlp_options_free.

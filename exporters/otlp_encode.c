@@ -37,26 +37,52 @@ typedef Opentelemetry__Proto__Collector__Metrics__V1__ExportMetricsServiceReques
 #define MAX_ATTRS     48
 #define POOL          2048
 
-const char *const otlp_access_kinds[16] = {
-    "exec",    "mmap_exec", "mprotect_exec", "exec_invalidated", "file",
-    "network", "key",       "self",          "capability",       "unknown",
-};
-const char *const otlp_verdicts[3] = {"allow", "deny", "audit"};
+/* The names, and their lengths for the per-record compares of spans (no strlen). */
+#define ACCESS_KINDS(X)                                                                            \
+	X("exec")                                                                                  \
+	X("mmap_exec")                                                                             \
+	X("mprotect_exec")                                                                         \
+	X("exec_invalidated")                                                                      \
+	X("file")                                                                                  \
+	X("network")                                                                               \
+	X("key")                                                                                   \
+	X("self")                                                                                  \
+	X("capability")                                                                            \
+	X("unknown")
+#define VERDICTS(X) X("allow") X("deny") X("audit")
+#define NAME(s)     s,
+#define LEN(s)      sizeof(s) - 1,
+const char *const otlp_access_kinds[16] = {ACCESS_KINDS(NAME)};
+static const uint8_t access_kind_lens[16] = {ACCESS_KINDS(LEN)};
+const char *const otlp_verdicts[3] = {VERDICTS(NAME)};
+static const uint8_t verdict_lens[3] = {VERDICTS(LEN)};
+#undef NAME
+#undef LEN
 
-int otlp_access_kind_index(const char *type)
+static int verdict_index_n(const char *v, size_t len)
+{
+	for (int i = 0; i < 3; i++)
+		if (v && len == verdict_lens[i] && memcmp(v, otlp_verdicts[i], len) == 0)
+			return i;
+	return -1;
+}
+
+static int access_kind_index_n(const char *type, size_t len)
 {
 	for (int i = 0; i < 16 && otlp_access_kinds[i]; i++)
-		if (strcmp(type, otlp_access_kinds[i]) == 0)
+		if (len == access_kind_lens[i] && memcmp(type, otlp_access_kinds[i], len) == 0)
 			return i;
 	return 9; /* unknown */
 }
 
+int otlp_access_kind_index(const char *type)
+{
+	return access_kind_index_n(type, strlen(type));
+}
+
 int otlp_verdict_index(const char *verdict)
 {
-	for (int i = 0; i < 3; i++)
-		if (strcmp(verdict, otlp_verdicts[i]) == 0)
-			return i;
-	return -1;
+	return verdict_index_n(verdict, strlen(verdict));
 }
 
 /* --- records ----------------------------------------------------------------------- */
@@ -67,14 +93,6 @@ static inline bool span_eq(const char *s, size_t len, const char *lit)
 	size_t n = strlen(lit);
 
 	return s && len == n && memcmp(s, lit, n) == 0;
-}
-
-static int verdict_index_n(const char *v, size_t len)
-{
-	for (int i = 0; i < 3; i++)
-		if (span_eq(v, len, otlp_verdicts[i]))
-			return i;
-	return -1;
 }
 
 /* A record kind is lit: inlined for a literal (strcmp was called 5 times per record). */
@@ -92,10 +110,12 @@ static void event_name(const char *kind, const char *type, size_t tl, const char
 	if (kind_is(kind, "event") && type && verdict) {
 		int vi = verdict_index_n(verdict, vl);
 		static const char *const past[3] = {"allowed", "denied", "audited"};
+		static const uint8_t past_lens[3] = {sizeof("allowed") - 1, sizeof("denied") - 1,
+		                                     sizeof("audited") - 1};
 
 		/* Not snprintf: this runs for every record (4% of the CPU as snprintf). */
 		const char *parts[] = {"vigil.", type, ".", vi >= 0 ? past[vi] : verdict};
-		size_t lens[] = {6, tl, 1, vi >= 0 ? strlen(past[vi]) : vl};
+		size_t lens[] = {6, tl, 1, vi >= 0 ? past_lens[vi] : vl};
 		size_t j = 0;
 
 		for (size_t k = 0; k < 4; k++)
@@ -113,23 +133,26 @@ static void event_name(const char *kind, const char *type, size_t tl, const char
 	}
 }
 
+/* The severity number, and its text and the text's length. */
 static int severity(const char *kind, const char *type, size_t tl, const char *verdict, size_t vl,
-                    const char **text)
+                    const char **text, size_t *text_len)
 {
+#define TEXT(t) (*text = t, *text_len = sizeof(t) - 1)
 	if (kind_is(kind, "loss") || kind_is(kind, "gap")) {
-		*text = "ERROR";
+		TEXT("ERROR");
 		return 17;
 	}
 	if (span_eq(verdict, vl, "deny") || span_eq(type, tl, "policy_rejected")) {
-		*text = "WARN";
+		TEXT("WARN");
 		return 13;
 	}
 	if (span_eq(verdict, vl, "audit")) {
-		*text = "INFO2";
+		TEXT("INFO2");
 		return 10;
 	}
-	*text = "INFO";
+	TEXT("INFO");
 	return 9;
+#undef TEXT
 }
 
 void otlp_rec_event_name(const struct otlp_rec *r, char *out, size_t size)
@@ -143,9 +166,10 @@ void otlp_rec_event_name(const struct otlp_rec *r, char *out, size_t size)
 int otlp_rec_severity(const struct otlp_rec *r, const char **text)
 {
 	const char *verdict = otlp_rec_stri(r, r->i_verdict), *type = otlp_rec_stri(r, r->i_type);
+	size_t len;
 
 	return severity(r->kind, type, type ? strlen(type) : 0, verdict,
-	                verdict ? strlen(verdict) : 0, text);
+	                verdict ? strlen(verdict) : 0, text, &len);
 }
 
 void otlp_rec_info_of(const struct otlp_rec *r, struct otlp_rec_info *info)
@@ -346,53 +370,41 @@ static bool is_exec_type(const char *type, size_t len)
 	        span_eq(type, len, "mprotect_exec") || span_eq(type, len, "exec_invalidated"));
 }
 
-/*
- * Event members with a semantic-conventions or fixed vigil name; NULL: "vigil.<key>".
- * A switch on the first byte and the length: this runs for every member of every record.
- */
-static const char *event_attr(const char *key, size_t len, size_t *attr_len)
+/* The writer copies an attribute's key and value parts of up to this many bytes as one block of
+ * this size when that many can be read (put_part). */
+#define PART_BLOCK 32
+
+/* Event members with a semantic-conventions or fixed vigil name (none: "vigil.<key>"). */
+static const struct {
+	char name[PART_BLOCK]; /* padded: copied a whole block at a time */
+	size_t len;
+} key_attrs[OTLP_K_COUNT] = {
+#define A(id, name) [id] = {name, sizeof(name) - 1}
+    A(OTLP_K_COMM, "process.executable.name"),
+    A(OTLP_K_CMDLINE, "process.command_line"),
+    A(OTLP_K_GID, "vigil.group.id"),
+    A(OTLP_K_GENERATION, "vigil.generation"),
+    A(OTLP_K_PID, "process.pid"),
+    A(OTLP_K_PPID, "process.parent_pid"),
+    A(OTLP_K_POLICY, "vigil.policy.name"),
+    A(OTLP_K_POLICY_SERIAL, "vigil.policy.serial"),
+    A(OTLP_K_REASON, "vigil.reason"),
+    A(OTLP_K_RULE, "vigil.rule.name"),
+    A(OTLP_K_TID, "thread.id"),
+    A(OTLP_K_TYPE, "vigil.event.type"),
+    A(OTLP_K_VERDICT, "vigil.verdict"),
+#undef A
+};
+
+/* The attribute name of an event member key (its id: otlp_key_of); NULL: "vigil.<key>". */
+static const char *event_attr(const char *key, size_t len, enum otlp_key id, size_t *attr_len)
 {
-	/* Lengths from sizeof and memcmp of a constant size: inlined, no strlen per member. */
-#define M(k, a)                                                                                    \
-	if (len == sizeof(k) - 1 && memcmp(key, k, sizeof(k) - 1) == 0) {                          \
-		*attr_len = sizeof(a) - 1;                                                         \
-		return a;                                                                          \
+	if (id == OTLP_K_NETWORK) { /* network.peer.address, .peer.port, .transport, .type */
+		*attr_len = len;
+		return key;
 	}
-	switch (len ? key[0] : 0) {
-	case 'c':
-		M("comm", "process.executable.name");
-		M("cmdline", "process.command_line");
-		break;
-	case 'g':
-		M("gid", "vigil.group.id");
-		M("generation", "vigil.generation");
-		break;
-	case 'n': /* network.peer.address, network.peer.port, network.transport, network.type */
-		if (len >= 8 && memcmp(key, "network.", 8) == 0) {
-			*attr_len = len;
-			return key;
-		}
-		break;
-	case 'p':
-		M("pid", "process.pid");
-		M("ppid", "process.parent_pid");
-		M("policy", "vigil.policy.name");
-		M("policy_serial", "vigil.policy.serial");
-		break;
-	case 'r':
-		M("reason", "vigil.reason");
-		M("rule", "vigil.rule.name");
-		break;
-	case 't':
-		M("tid", "thread.id");
-		M("type", "vigil.event.type");
-		break;
-	case 'v':
-		M("verdict", "vigil.verdict");
-		break;
-	}
-#undef M
-	return NULL;
+	*attr_len = key_attrs[id].len;
+	return key_attrs[id].len ? key_attrs[id].name : NULL;
 }
 
 /*
@@ -400,22 +412,19 @@ static const char *event_attr(const char *key, size_t len, size_t *attr_len)
  * record's n, k and h (sent as vigil.audit.*), and an event's uid and path (sent under their
  * semantic-convention names). Both writers (protobuf-c and the direct one) ask this.
  */
-static bool member_skipped(const char *key, size_t len, bool ev, bool event)
+static bool member_skipped(enum otlp_key id, bool ev, bool event)
 {
-	/* A switch on the first byte: this runs for every member of every record. */
-	switch (len ? key[0] : 0) {
-	case 't':
-		return span_eq(key, len, "time");
-	case 'n':
-	case 'k':
-	case 'h':
-		return !ev && len == 1;
-	case 'u':
-		return event && span_eq(key, len, "uid");
-	case 'p':
-		return event && span_eq(key, len, "path");
+	switch (id) {
+	case OTLP_K_TIME:
+		return true;
+	case OTLP_K_NKH:
+		return !ev;
+	case OTLP_K_UID:
+	case OTLP_K_PATH:
+		return event;
+	default:
+		return false;
 	}
-	return false;
 }
 
 static void build_record(struct lr_store *s, const struct otlp_rec *r, const char *origin)
@@ -460,10 +469,11 @@ static void build_record(struct lr_store *s, const struct otlp_rec *r, const cha
 		const struct otlp_member *m = &r->m[k];
 		const char *key = m->key, *attr;
 		size_t klen = strlen(key), alen;
+		enum otlp_key id = otlp_key_of(key, klen);
 
-		if (member_skipped(key, klen, ev, event))
+		if (member_skipped(id, ev, event))
 			continue;
-		if (ev && (attr = event_attr(key, klen, &alen))) {
+		if (ev && (attr = event_attr(key, klen, id, &alen))) {
 			add_member(s, attr, m);
 		} else if (ev) {
 			add_member(s, pool_str(s, "vigil.", key), m);
@@ -791,13 +801,70 @@ void otlp_wbuf_free(struct otlp_wbuf *b)
 	*b = (struct otlp_wbuf){0};
 }
 
-/* A KeyValue attribute: key (two parts: a prefix and the name), AnyValue of value_len. */
-static uint8_t *put_kv_head(uint8_t *p, const char *k1, size_t l1, const char *k2, size_t l2,
-                            size_t any_len)
+/*
+ * n bytes from s to d, inlined for the short keys and values of a record (a memcpy call each
+ * was most of what an attribute cost): two copies of a fixed size that overlap, never a byte
+ * read or written outside [0, n).
+ */
+static inline uint8_t *put_short(uint8_t *d, const char *s, size_t n)
 {
-	size_t klen = l1 + l2;
+	uint64_t a, b;
+	uint32_t x, y;
 
-	p = put_len(p, 6 << 3 | 2, field_size(klen) + field_size(any_len));
+	if (n >= 8 && n <= 16) {
+		memcpy(&a, s, 8);
+		memcpy(&b, s + n - 8, 8);
+		memcpy(d, &a, 8);
+		memcpy(d + n - 8, &b, 8);
+	} else if (n >= 4 && n < 8) {
+		memcpy(&x, s, 4);
+		memcpy(&y, s + n - 4, 4);
+		memcpy(d, &x, 4);
+		memcpy(d + n - 4, &y, 4);
+	} else if (n > 0 && n < 4) {
+		d[0] = (uint8_t)s[0];
+		d[n / 2] = (uint8_t)s[n / 2];
+		d[n - 1] = (uint8_t)s[n - 1];
+	} else if (n) {
+		memcpy(d, s, n);
+	}
+	return d + n;
+}
+
+/*
+ * n bytes from s, which may be read for room bytes: as one block of PART_BLOCK bytes when both
+ * allow (the bytes written past n are overwritten by what follows, or past the record within
+ * the room otlp_write_log_record reserves: no branch on the length), else put_short.
+ */
+static inline uint8_t *put_part(uint8_t *d, const char *s, size_t n, size_t room)
+{
+	if (n <= PART_BLOCK && room >= PART_BLOCK) {
+		memcpy(d, s, PART_BLOCK);
+		return d + n;
+	}
+	return put_short(d, s, n);
+}
+
+/* A KeyValue attribute: key (two parts: a prefix and the name), AnyValue of value_len; r1 and
+ * r2 the bytes of k1 and k2 that may be read (put_part). */
+static inline uint8_t *put_kv_head(uint8_t *p, const char *k1, size_t l1, size_t r1, const char *k2,
+                                   size_t l2, size_t r2, size_t any_len)
+{
+	size_t klen = l1 + l2, kv = field_size(klen) + field_size(any_len);
+
+	if (kv < 128) { /* every length one byte (the usual attribute) */
+		p[0] = 6 << 3 | 2;
+		p[1] = (uint8_t)kv;
+		p[2] = 1 << 3 | 2;
+		p[3] = (uint8_t)klen;
+		p = put_part(p + 4, k1, l1, r1);
+		if (l2)
+			p = put_part(p, k2, l2, r2);
+		p[0] = 2 << 3 | 2;
+		p[1] = (uint8_t)any_len;
+		return p + 2;
+	}
+	p = put_len(p, 6 << 3 | 2, kv);
 	p = put_len(p, 1 << 3 | 2, klen);
 	memcpy(p, k1, l1);
 	if (l2)
@@ -809,14 +876,26 @@ static uint8_t *put_kv_head(uint8_t *p, const char *k1, size_t l1, const char *k
 struct wrec {
 	struct otlp_wbuf *b;
 	unsigned n_attrs, dropped;
+	const char *line; /* the record's line, line[0, len): where keys and values may be read */
+	size_t len;
 };
+
+/* The bytes of the line that may be read from s (0 when s is not in the line: an unescaped
+ * string, a constant). */
+static inline size_t line_room(const struct wrec *w, const char *s)
+{
+	uintptr_t off = (uintptr_t)s - (uintptr_t)w->line;
+
+	return off < w->len ? w->len - off : 0;
+}
 
 /* The most an attribute adds beside its member's key and value bytes from the line: four tags
  * and lengths, a fixed name (at most 23 bytes) or vigil.<kind>., an integer's varint. */
 #define ATTR_ROOM (4 * 6 + 23 + AUDIT_KIND_MAX + 8 + 11)
 
-static void w_str(struct wrec *w, const char *k1, size_t l1, const char *k2, size_t l2,
-                  const char *val, size_t vl)
+static inline __attribute__((always_inline)) void w_str(struct wrec *w, const char *k1, size_t l1,
+                                                        size_t r1, const char *k2, size_t l2,
+                                                        const char *val, size_t vl)
 {
 	uint8_t *p;
 
@@ -824,14 +903,16 @@ static void w_str(struct wrec *w, const char *k1, size_t l1, const char *k2, siz
 		w->dropped++;
 		return;
 	}
-	p = put_kv_head(w->b->p + w->b->len, k1, l1, k2, l2, field_size(vl));
-	p = put_bytes(p, 1 << 3 | 2, val, vl);
+	p = put_kv_head(w->b->p + w->b->len, k1, l1, r1, k2, l2, line_room(w, k2), field_size(vl));
+	p = put_len(p, 1 << 3 | 2, vl);
+	p = put_part(p, val, vl, line_room(w, val));
 	w->b->len = (size_t)(p - w->b->p);
 	w->n_attrs++;
 }
 
-static void w_member(struct wrec *w, const char *k1, size_t l1, const char *k2, size_t l2,
-                     const struct otlp_smember *m)
+static inline __attribute__((always_inline)) void w_member(struct wrec *w, const char *k1,
+                                                           size_t l1, size_t r1, const char *k2,
+                                                           size_t l2, const struct otlp_smember *m)
 {
 	size_t any;
 	uint64_t bits;
@@ -840,7 +921,7 @@ static void w_member(struct wrec *w, const char *k1, size_t l1, const char *k2, 
 	if (m->type == OTLP_V_NULL)
 		return;
 	if (m->type == OTLP_V_STR || m->type == OTLP_V_RAW) {
-		w_str(w, k1, l1, k2, l2, m->s.p, m->s.len);
+		w_str(w, k1, l1, r1, k2, l2, m->s.p, m->s.len);
 		return;
 	}
 	if (w->n_attrs >= MAX_ATTRS) {
@@ -848,7 +929,7 @@ static void w_member(struct wrec *w, const char *k1, size_t l1, const char *k2, 
 		return;
 	}
 	any = m->type == OTLP_V_INT ? 1 + vsz((uint64_t)m->i) : m->type == OTLP_V_BOOL ? 2 : 9;
-	p = put_kv_head(w->b->p + w->b->len, k1, l1, k2, l2, any);
+	p = put_kv_head(w->b->p + w->b->len, k1, l1, r1, k2, l2, line_room(w, k2), any);
 	switch (m->type) {
 	case OTLP_V_INT:
 		*p++ = 3 << 3;
@@ -895,12 +976,7 @@ static void scan_info(const struct otlp_scan *sc, const char *kind, const char *
 		int v = verdict ? verdict_index_n(verdict, vl) : -1;
 
 		if (type && v >= 0) {
-			info->access = 9; /* unknown */
-			for (int k = 0; k < 16 && otlp_access_kinds[k]; k++)
-				if (span_eq(type, tl, otlp_access_kinds[k])) {
-					info->access = (int8_t)k;
-					break;
-				}
+			info->access = (int8_t)access_kind_index_n(type, tl);
 			info->verdict = (int8_t)v;
 		}
 	} else if (kind_is(kind, "loss")) {
@@ -947,7 +1023,11 @@ int otlp_write_log_record(struct otlp_wbuf *b, const char *line, size_t len, uin
 	static __thread char *scratch;
 	static __thread size_t scratch_cap;
 	struct otlp_scan sc;
-	struct wrec w = {b, 0, 0};
+	struct wrec w = {b, 0, 0, line, len};
+	/* Key prefixes padded to a block (put_part). */
+	static const char vigil_pre[PART_BLOCK] = "vigil.";
+	char pre[PART_BLOCK] = "";
+	size_t pn = 0;
 	const char *sev_text, *type, *verdict, *path, *hash;
 	size_t tl, vl, pl, start = b->len, body_len = len, hl, ll, klen = strlen(kind), sl, nl;
 	size_t olen = origin ? strlen(origin) : 0;
@@ -981,17 +1061,17 @@ int otlp_write_log_record(struct otlp_wbuf *b, const char *line, size_t len, uin
 	if (info)
 		scan_info(&sc, kind, type, tl, verdict, vl, info);
 	t = span_time(sc.time);
-	sev = severity(kind, type, tl, verdict, vl, &sev_text);
+	sev = severity(kind, type, tl, verdict, vl, &sev_text, &sl);
 	event_name(kind, type, tl, verdict, vl, name, sizeof(name));
-	sl = strlen(sev_text);
-	nl = strlen(name);
+	nl = strlen(name); /* not the parts' lengths: a NUL in the type ends the name */
 	/* Room for the whole record, reserved once: the head, the body, every attribute (keys and
 	 * values come from the line, unescaped strings are no longer than their escaped text) and
-	 * the tail. The record's tag and length come first: the length is written as 2 bytes (a
-	 * record of 128 bytes to 16 KiB, all of vigil's) and the message moved only when not. */
+	 * the tail (and a block past it, put_part). The record's tag and length come first: the
+	 * length is written as 2 bytes (a record of 128 bytes to 16 KiB, all of vigil's) and the
+	 * message moved only when not. */
 	if (!wb_reserve(b, 1 + 5 + 9 + 11 + field_size(sl) + 2 * 6 + body_len + len +
 	                       (6 + sc.n_m) * ATTR_ROOM + AUDIT_HEX_LEN + klen + olen + 2 * 11 +
-	                       field_size(nl) + 3))
+	                       field_size(nl) + 3 + PART_BLOCK))
 		return -ENOMEM;
 	p = b->p + start + 3;
 	if (t)
@@ -1003,20 +1083,20 @@ int otlp_write_log_record(struct otlp_wbuf *b, const char *line, size_t len, uin
 	p = put_bytes(p, 1 << 3 | 2, line, body_len);
 	b->len = (size_t)(p - b->p);
 
-	w_member(&w, "vigil.audit.seq", 15, NULL, 0,
+	w_member(&w, "vigil.audit.seq", 15, 0, NULL, 0,
 	         &(struct otlp_smember){.type = OTLP_V_INT, .i = (int64_t)n});
-	w_str(&w, "vigil.audit.hash", 16, NULL, 0, hash, AUDIT_HEX_LEN);
-	w_str(&w, "vigil.audit.kind", 16, NULL, 0, kind, klen);
+	w_str(&w, "vigil.audit.hash", 16, 0, NULL, 0, hash, AUDIT_HEX_LEN);
+	w_str(&w, "vigil.audit.kind", 16, 0, NULL, 0, kind, klen);
 	if (origin)
-		w_str(&w, "vigil.audit.origin", 18, NULL, 0, origin, olen);
+		w_str(&w, "vigil.audit.origin", 18, 0, NULL, 0, origin, olen);
 	if (event) {
 		if (uid && uid->type == OTLP_V_INT)
-			w_str(&w, "user.id", 7, NULL, 0, uid->s.p, uid->s.len);
+			w_str(&w, "user.id", 7, 0, NULL, 0, uid->s.p, uid->s.len);
 		if (path && pl) {
 			bool x = is_exec_type(type, tl);
 
-			w_str(&w, x ? "process.executable.path" : "file.path", x ? 23 : 9, NULL, 0,
-			      path, pl);
+			w_str(&w, x ? "process.executable.path" : "file.path", x ? 23 : 9, 0, NULL,
+			      0, path, pl);
 		}
 	}
 	for (size_t k = 0; k < sc.n_m; k++) {
@@ -1024,17 +1104,18 @@ int otlp_write_log_record(struct otlp_wbuf *b, const char *line, size_t len, uin
 		const char *key = m->key.p, *attr;
 		size_t kl = m->key.len, al;
 
-		if (member_skipped(key, kl, ev, event))
+		if (member_skipped(m->key_id, ev, event))
 			continue;
-		if (ev && (attr = event_attr(key, kl, &al))) {
-			w_member(&w, attr, al, NULL, 0, m);
+		if (ev && (attr = event_attr(key, kl, m->key_id, &al))) {
+			/* a fixed name (padded) or a network.* key itself (in the line) */
+			w_member(&w, attr, al, attr == key ? line_room(&w, key) : PART_BLOCK, NULL,
+			         0, m);
 		} else if (ev) {
-			w_member(&w, "vigil.", 6, key, kl, m);
+			w_member(&w, vigil_pre, 6, PART_BLOCK, key, kl, m);
 		} else { /* start, stop, loss, gap, file, ...: vigil.<kind>.<member> */
-			char pre[AUDIT_KIND_MAX + 8];
-			int pn = snprintf(pre, sizeof(pre), "vigil.%s.", kind);
-
-			w_member(&w, pre, (size_t)pn, key, kl, m);
+			if (!pn)
+				pn = (size_t)snprintf(pre, sizeof(pre), "vigil.%s.", kind);
+			w_member(&w, pre, pn, PART_BLOCK, key, kl, m);
 		}
 	}
 	p = b->p + b->len;

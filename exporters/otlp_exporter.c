@@ -68,6 +68,7 @@ void otlp_options_defaults(struct otlp_options *o)
 {
 	memset(o, 0, sizeof(*o));
 	o->gzip = true;
+	o->gzip_level = 1;
 	o->batch_records = 512;
 	o->batch_ms = 200;
 	/* 1024: each record in flight holds about 1.2 KiB (its LogRecord, written when read) and
@@ -133,6 +134,8 @@ int otlp_options_parse(struct otlp_options *o, const char *spec, char *err, size
 				o->gzip = false;
 			else
 				r = -EINVAL;
+		} else if (strcmp(item, "gzip-level") == 0) {
+			r = parse_uint(v, 0, 2, &o->gzip_level);
 		} else if (strcmp(item, "ca") == 0) {
 			o->ca_file = v;
 		} else if (strcmp(item, "cert") == 0) {
@@ -355,6 +358,7 @@ static int open_follower(struct otlp_exporter *x)
 		otlp_follow_close(&x->f);
 		return r;
 	}
+	x->f.tap = x->o.tap;
 	x->follower_open = true;
 	if (lost) {
 		LOG("%" PRIu64 " records after %" PRIu64 " were rotated away before export", lost,
@@ -719,6 +723,14 @@ static void *run(void *arg)
 		if (durable != UINT64_MAX && durable > x->st.head)
 			x->st.head = durable;
 		x->st.pending = x->n_batch;
+		x->st.from_tap = x->f.from_tap;
+		x->st.from_file = x->f.from_file;
+		if (x->o.tap) {
+			struct audit_tap_stats ts;
+
+			audit_tap_stats(x->o.tap, &ts);
+			x->st.tap_missed = ts.missed_records;
+		}
 		pthread_mutex_unlock(&x->lock);
 		if (x->n_batch &&
 		    (x->n_batch >= x->o.batch_records ||

@@ -241,6 +241,102 @@ int otlp_follow_open(struct otlp_follower *f, const char *dir, uint64_t n, const
 	return 0;
 }
 
+/* Moves the file position to offset off of file seq (where the tap's next record lies). */
+static int seek_file(struct otlp_follower *f, uint32_t seq, uint64_t off)
+{
+	if (seq != f->file_seq || f->fd < 0) {
+		int fd = open_file(f, seq);
+
+		if (fd < 0)
+			return fail(f, -errno, "opening file %u: %s", seq, strerror(errno));
+		switch_file(f, seq, fd);
+	}
+	f->off = off;
+	f->len = f->pos = 0;
+	return 0;
+}
+
+/*
+ * Record chain.n + 1 from the tap: 1 with *v, 0 when the tap does not have it (read the file),
+ * -EAGAIN when it has it but it is not durable yet, <0 on a tap line the exporter cannot read
+ * or one that does not chain. These are the writer's bytes and its h(n): after a record from the
+ * tap the next one needs no check; the first one after an open or a record read from the file is
+ * checked against the chain (one SHA-256), so that a file the exporter read cannot fork from
+ * what the writer wrote unnoticed.
+ */
+static int tap_next(struct otlp_follower *f, uint64_t limit, struct audit_record_view *v)
+{
+	uint64_t want = f->chain.n + 1;
+	const char *line, *nl, *k;
+	uint8_t h[AUDIT_HASH_LEN];
+	size_t len, klen;
+	int r;
+
+	for (;;) {
+		if (!f->have_chunk) {
+			if (!audit_tap_peek(f->tap, &f->ck))
+				return 0;
+			f->have_chunk = true;
+			f->ck_pos = 0;
+			f->ck_n = f->ck.first;
+		}
+		if (f->ck.last >= want && f->ck_pos < f->ck.len)
+			break;
+		audit_tap_pop(f->tap); /* read already (from the file, or from here) */
+		f->have_chunk = false;
+	}
+	if (f->ck_n > want)
+		return 0; /* the tap left these out: the file has them */
+	if (want > limit)
+		return -EAGAIN;
+	for (;;) {
+		line = f->ck.data + f->ck_pos;
+		nl = memchr(line, '\n', f->ck.len - f->ck_pos);
+		if (!nl)
+			return fail(f, -EBADMSG, "tap: record %" PRIu64 " has no line end",
+			            f->ck_n);
+		len = (size_t)(nl - line) + 1;
+		if (f->ck_n == want)
+			break;
+		f->ck_pos += len;
+		f->ck_n++;
+	}
+	if (!f->tap_linked) {
+		r = audit_record_check(&f->chain, line, len, v, f->msg, sizeof(f->msg));
+		if (r < 0)
+			return r;
+		f->tap_linked = true;
+		goto took;
+	}
+	/* `{"n":N,"k":"KIND",...,"h":"HEX"}\n`, as audit_record_encode wrote it. */
+	k = memchr(line, ',', len);
+	if (line_number(line, len) != want || len < AUDIT_TRAILER_LEN + 16 || !k ||
+	    memcmp(k, ",\"k\":\"", 6) != 0)
+		return fail(f, -EBADMSG, "tap: record %" PRIu64 " is not a record line", want);
+	k += 6;
+	nl = memchr(k, '"', (size_t)(line + len - k));
+	klen = nl ? (size_t)(nl - k) : SIZE_MAX;
+	if (klen > AUDIT_KIND_MAX ||
+	    vigil_unhex(line + len - 1 - AUDIT_HEX_LEN - 2, AUDIT_HASH_LEN, h) < 0)
+		return fail(f, -EBADMSG, "tap: record %" PRIu64 " is not a record line", want);
+	memcpy(v->kind, k, klen);
+	v->kind[klen] = 0;
+	v->n = want;
+	v->line = line;
+	v->len = len;
+	f->chain.n = want;
+	memcpy(f->chain.h, h, AUDIT_HASH_LEN);
+took:
+	/* The file position follows: after a chunk left out, reading goes on from there. */
+	f->seek_pending = true;
+	f->seek_seq = f->ck.seq;
+	f->seek_off = f->ck.off + f->ck_pos + len;
+	f->ck_pos += len;
+	f->ck_n++;
+	f->from_tap++;
+	return 1;
+}
+
 int otlp_follow_next(struct otlp_follower *f, uint64_t limit, struct audit_record_view *v)
 {
 	const char *line;
@@ -248,6 +344,16 @@ int otlp_follow_next(struct otlp_follower *f, uint64_t limit, struct audit_recor
 	uint64_t ln;
 	int r;
 
+	if (f->tap && f->chain.n != UINT64_MAX) {
+		r = tap_next(f, limit, v);
+		if (r != 0)
+			return r == -EAGAIN ? 0 : r;
+	}
+	if (f->seek_pending) {
+		if (seek_file(f, f->seek_seq, f->seek_off) < 0)
+			return 0; /* as any file that cannot be opened yet: tried again later */
+		f->seek_pending = false;
+	}
 	if (f->fd < 0) {
 		int fd = open_file(f, 1);
 
@@ -267,6 +373,8 @@ int otlp_follow_next(struct otlp_follower *f, uint64_t limit, struct audit_recor
 	if (r < 0)
 		return r;
 	f->pos += len;
+	f->from_file++;
+	f->tap_linked = false;
 	return 1;
 }
 

@@ -19,6 +19,7 @@ struct otlp_http {
 	struct curl_slist *headers;
 	char base[1024];
 	bool gzip, json;
+	unsigned int zlevel_n; /* ISA-L level */
 	volatile int *stop;
 	struct otlp_response *cur;
 	/* Kept between requests: the compressor's level buffer is allocated once, the output
@@ -121,6 +122,7 @@ int otlp_http_new(const struct otlp_options *o, volatile int *stop, struct otlp_
 	if (h->base[0] && h->base[strlen(h->base) - 1] == '/')
 		h->base[strlen(h->base) - 1] = 0;
 	h->gzip = o->gzip;
+	h->zlevel_n = o->gzip_level;
 	h->json = o->json;
 	h->stop = stop;
 	h->headers = curl_slist_append(NULL, o->json ? "Content-Type: application/json"
@@ -181,8 +183,12 @@ static int gzip_buf(struct otlp_http *h, const uint8_t *in, size_t len, size_t *
 	 * libdeflate's level 1 on these requests for the same size (BENCHMARKS.md, eighth
 	 * session); the level buffer (its hash table and tokens) is allocated once.
 	 */
-	if (!h->zlevel) {
-		h->zlevel = malloc(ISAL_DEF_LVL1_DEFAULT);
+	static const uint32_t level_buf[] = {ISAL_DEF_LVL0_DEFAULT, ISAL_DEF_LVL1_DEFAULT,
+	                                     ISAL_DEF_LVL2_DEFAULT};
+	uint32_t lb = level_buf[h->zlevel_n < 3 ? h->zlevel_n : 1];
+
+	if (!h->zlevel && lb) {
+		h->zlevel = malloc(lb);
 		if (!h->zlevel)
 			return -ENOMEM;
 	}
@@ -195,9 +201,9 @@ static int gzip_buf(struct otlp_http *h, const uint8_t *in, size_t len, size_t *
 		h->zcap = cap;
 	}
 	isal_deflate_stateless_init(&z);
-	z.level = 1;
+	z.level = h->zlevel_n;
 	z.level_buf = h->zlevel;
-	z.level_buf_size = ISAL_DEF_LVL1_DEFAULT;
+	z.level_buf_size = lb;
 	z.gzip_flag = IGZIP_GZIP;
 	z.end_of_stream = 1;
 	z.next_in = (uint8_t *)in;

@@ -20,6 +20,20 @@ struct otlp_follower {
 	size_t cap, len, pos;
 	uint64_t lost; /* records rotated away before they were read (total) */
 	char msg[256];
+	/* The writer's tap (NULL: none): records found there are not read back from the file. */
+	struct audit_tap *tap;
+	struct audit_tap_chunk ck; /* the chunk being read, when have_chunk */
+	bool have_chunk;
+	size_t ck_pos; /* offset in ck.data of record ck_n */
+	uint64_t ck_n;
+	uint64_t from_tap, from_file; /* records read each way */
+	/* chain.h came from the tap: the tap's next record follows it unchecked. After an open or
+	 * a record from the file, the first record from the tap is checked against the chain. */
+	bool tap_linked;
+	/* Where the file is to be read from next, after records from the tap (opened lazily). */
+	bool seek_pending;
+	uint32_t seek_seq;
+	uint64_t seek_off;
 };
 
 /*
@@ -80,12 +94,41 @@ struct otlp_span {
 	const char *p;
 	size_t len;
 };
+/*
+ * The member keys the writer names or skips, told apart once per member, by the scan (a switch
+ * on each of them in the scan and twice in the writer was a tenth of the CPU per record).
+ */
+enum otlp_key {
+	OTLP_K_OTHER,
+	OTLP_K_TIME,
+	OTLP_K_NKH, /* n, k and h: the record's own */
+	OTLP_K_TYPE,
+	OTLP_K_VERDICT,
+	OTLP_K_PATH,
+	OTLP_K_UID,
+	OTLP_K_COMM,
+	OTLP_K_CMDLINE,
+	OTLP_K_GID,
+	OTLP_K_GENERATION,
+	OTLP_K_PID,
+	OTLP_K_PPID,
+	OTLP_K_POLICY,
+	OTLP_K_POLICY_SERIAL,
+	OTLP_K_REASON,
+	OTLP_K_RULE,
+	OTLP_K_TID,
+	OTLP_K_NETWORK, /* network.* */
+	OTLP_K_COUNT
+};
+enum otlp_key otlp_key_of(const char *key, size_t len);
+
 struct otlp_smember {
 	struct otlp_span key;
 	struct otlp_span s; /* STR: the string; INT, REAL, RAW: the text as in the line */
 	enum otlp_vtype type;
-	int64_t i; /* INT, BOOL */
-	double d;  /* REAL */
+	uint8_t key_id; /* enum otlp_key */
+	int64_t i;      /* INT, BOOL */
+	double d;       /* REAL */
 };
 struct otlp_scan {
 	struct otlp_smember m[OTLP_MEMBERS_MAX];

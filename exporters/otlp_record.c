@@ -12,13 +12,24 @@
 #include <stdlib.h>
 #include <string.h>
 
+#if defined(__x86_64__)
+#include <immintrin.h>
+#endif
+
 struct scan {
 	const char *p, *end;
 	char *pool, *pool_end;
+	/* The scan for the writer: bit i % 64 of quotes[i / 64] set when base[i] is '"' or '\\'
+	 * (NULL: none, strings are searched one by one). */
+	const char *base;
+	const uint64_t *quotes;
 };
 
-static void skip_ws(struct scan *s)
+static inline void skip_ws(struct scan *s)
 {
+	/* vigil writes no whitespace: one compare on the usual path. */
+	if (s->p < s->end && (unsigned char)*s->p > ' ')
+		return;
 	while (s->p < s->end && (*s->p == ' ' || *s->p == '\t' || *s->p == '\r' || *s->p == '\n'))
 		s->p++;
 }
@@ -348,7 +359,7 @@ int otlp_rec_parse(const struct audit_record_view *v, uint64_t observed_ns, stru
 	memcpy(r->pool, v->line, len);
 	r->pool[len] = 0;
 	r->line = r->pool;
-	s = (struct scan){v->line, v->line + len, r->pool + len + 1, r->pool + cap};
+	s = (struct scan){v->line, v->line + len, r->pool + len + 1, r->pool + cap, v->line, NULL};
 	skip_ws(&s);
 	if (s.p >= s.end || *s.p != '{') {
 		otlp_rec_free(r);
@@ -394,32 +405,67 @@ const char *otlp_rec_str(const struct otlp_rec *r, const char *key)
  * escape (almost every string: nothing copied), else unescaped into the scratch pool by
  * read_string (cut at a \u0000, as the C strings of otlp_rec_parse are).
  */
-static bool scan_string(struct scan *s, struct otlp_span *out)
+static bool scan_string_slow(struct scan *s, struct otlp_span *out);
+
+static inline bool scan_string(struct scan *s, struct otlp_span *out)
+{
+	if (s->quotes) {
+		/* The line's mask: the next '"' or '\\' is the lowest bit set from p on (bits past
+		 * the end are clear); a string within its word and without escapes is done here. */
+		size_t i = (size_t)(s->p - s->base);
+		uint64_t w = i < (size_t)(s->end - s->base) ? s->quotes[i / 64] >> (i % 64) : 0;
+		const char *q = s->p + (w ? __builtin_ctzll(w) : 0);
+
+		if (w && *q == '"') {
+			out->p = s->p;
+			out->len = (size_t)(q - s->p);
+			s->p = q + 1;
+			return true;
+		}
+	}
+	return scan_string_slow(s, out);
+}
+
+static bool scan_string_slow(struct scan *s, struct otlp_span *out)
 {
 	const char *q = s->p, *u;
 
-	/* Eight bytes at a time: a word's bytes equal to '"' or '\\' are its zero bytes once
-	 * XORed with either; (v - 0x01..01) & ~v & 0x80..80 flags them, and its lowest flag is
-	 * always the first zero byte (a borrow only runs upward). */
-	for (; s->end - q >= 8; q += 8) {
-		uint64_t w, a, b, hit;
+	if (s->quotes) {
+		size_t i = (size_t)(q - s->base), len = (size_t)(s->end - s->base);
+		uint64_t w = i < len ? s->quotes[i / 64] >> (i % 64) : 0;
 
-		memcpy(&w, q, 8);
-		a = w ^ 0x2222222222222222ull;
-		b = w ^ 0x5c5c5c5c5c5c5c5cull;
-		hit = ((a - 0x0101010101010101ull) & ~a) | ((b - 0x0101010101010101ull) & ~b);
-		hit &= 0x8080808080808080ull;
-		if (hit) {
-#if __BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__
-			q += __builtin_ctzll(hit) / 8;
-#endif /* else the byte loop below finds it in this word */
-			break;
+		while (!w) {
+			i = (i | 63) + 1;
+			if (i >= len)
+				return false;
+			w = s->quotes[i / 64];
 		}
+		q = s->base + i + __builtin_ctzll(w);
+	} else {
+		/* Eight bytes at a time: a word's bytes equal to '"' or '\\' are its zero bytes
+		 * once XORed with either; (v - 0x01..01) & ~v & 0x80..80 flags them, and its
+		 * lowest flag is always the first zero byte (a borrow only runs upward). */
+		for (; s->end - q >= 8; q += 8) {
+			uint64_t w, a, b, hit;
+
+			memcpy(&w, q, 8);
+			a = w ^ 0x2222222222222222ull;
+			b = w ^ 0x5c5c5c5c5c5c5c5cull;
+			hit =
+			    ((a - 0x0101010101010101ull) & ~a) | ((b - 0x0101010101010101ull) & ~b);
+			hit &= 0x8080808080808080ull;
+			if (hit) {
+#if __BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__
+				q += __builtin_ctzll(hit) / 8;
+#endif /* else the byte loop below finds it in this word */
+				break;
+			}
+		}
+		while (q < s->end && *q != '"' && *q != '\\')
+			q++;
+		if (q >= s->end)
+			return false;
 	}
-	while (q < s->end && *q != '"' && *q != '\\')
-		q++;
-	if (q >= s->end)
-		return false;
 	if (*q == '"') {
 		out->p = s->p;
 		out->len = (size_t)(q - s->p);
@@ -434,11 +480,57 @@ static bool scan_string(struct scan *s, struct otlp_span *out)
 	return true;
 }
 
-static bool span_is(struct otlp_span a, const char *lit, size_t n)
+static inline __attribute__((always_inline)) enum otlp_key key_of(const char *key, size_t len)
 {
-	return a.len == n && memcmp(a.p, lit, n) == 0;
+	/* A switch on the length, then compares of a constant size (no call, no strlen). */
+#define K(lit, id)                                                                                 \
+	if (memcmp(key, lit, sizeof(lit) - 1) == 0)                                                \
+		return id;
+	switch (len) {
+	case 1:
+		return key[0] == 'n' || key[0] == 'k' || key[0] == 'h' ? OTLP_K_NKH : OTLP_K_OTHER;
+	case 3:
+		K("pid", OTLP_K_PID);
+		K("tid", OTLP_K_TID);
+		K("uid", OTLP_K_UID);
+		K("gid", OTLP_K_GID);
+		return OTLP_K_OTHER;
+	case 4:
+		K("type", OTLP_K_TYPE);
+		K("time", OTLP_K_TIME);
+		K("path", OTLP_K_PATH);
+		K("comm", OTLP_K_COMM);
+		K("ppid", OTLP_K_PPID);
+		K("rule", OTLP_K_RULE);
+		return OTLP_K_OTHER;
+	case 6:
+		K("reason", OTLP_K_REASON);
+		K("policy", OTLP_K_POLICY);
+		return OTLP_K_OTHER;
+	case 7:
+		K("verdict", OTLP_K_VERDICT);
+		K("cmdline", OTLP_K_CMDLINE);
+		return OTLP_K_OTHER;
+	case 10:
+		K("generation", OTLP_K_GENERATION);
+		break;
+	case 13:
+		K("policy_serial", OTLP_K_POLICY_SERIAL);
+		break;
+	}
+#undef K
+	return len >= 8 && memcmp(key, "network.", 8) == 0 ? OTLP_K_NETWORK : OTLP_K_OTHER;
 }
-#define SPAN_IS(a, lit) span_is(a, lit, sizeof(lit) - 1)
+
+enum otlp_key otlp_key_of(const char *key, size_t len)
+{
+	return key_of(key, len);
+}
+
+static inline bool is_num_char(char c)
+{
+	return (c >= '0' && c <= '9') || c == '.' || c == 'e' || c == 'E' || c == '+' || c == '-';
+}
 
 /* A value as otlp_rec_parse's read_value reads it, strings and numbers as spans. */
 static int scan_value(struct scan *s, struct otlp_smember *m)
@@ -462,6 +554,24 @@ static int scan_value(struct scan *s, struct otlp_smember *m)
 	case 'f':
 	case 'n':
 		return read_literal(s, &m->type, &m->i);
+	}
+	/* The usual number: up to 18 digits (fit int64), then none of ".eE+-": read in one loop
+	 * (no strtoll); anything else as below. */
+	{
+		size_t max = (size_t)(s->end - s->p) < 18 ? (size_t)(s->end - s->p) : 18;
+		const char *lim = s->p + max, *d;
+		bool neg = *s->p == '-';
+		int64_t v = 0;
+
+		for (q = d = s->p + neg; q < lim && (unsigned)(*q - '0') < 10; q++)
+			v = v * 10 + (*q - '0');
+		if (q > d && (q == s->end || !is_num_char(*q))) {
+			m->s = (struct otlp_span){s->p, (size_t)(q - s->p)};
+			m->i = neg ? -v : v;
+			m->type = OTLP_V_INT;
+			s->p = q;
+			return 0;
+		}
 	}
 	q = s->p;
 	if (q < s->end && *q == '-')
@@ -522,6 +632,7 @@ static int scan_object(struct scan *s, struct otlp_scan *r, bool top, struct otl
 		struct otlp_smember spare;
 		bool keep = !(top && r->event_object) && r->n_m < OTLP_MEMBERS_MAX;
 		struct otlp_smember *m = keep ? &r->m[r->n_m] : &spare;
+		enum otlp_key id;
 		int rc;
 
 		skip_ws(s);
@@ -550,31 +661,33 @@ static int scan_object(struct scan *s, struct otlp_scan *r, bool top, struct otl
 			rc = scan_value(s, m);
 			if (rc < 0)
 				return rc;
-			if (m->type == OTLP_V_STR && SPAN_IS(m->key, "time")) {
+			/* From a local: a load of the member's type and its just stored id as one
+			 * word waited for the store (the scan's hottest instruction). */
+			id = key_of(m->key.p, m->key.len);
+			m->key_id = (uint8_t)id;
+			if (id == OTLP_K_TIME && m->type == OTLP_V_STR) {
 				if (top && !r->time.p)
 					r->time = m->s;
 				else if (!top)
 					*e_time = m->s;
 			}
 			if (keep) {
-				int8_t *hot = NULL;
-
-				switch (m->key.len ? m->key.p[0] : 0) {
-				case 't':
-					hot = SPAN_IS(m->key, "type") ? &r->i_type : NULL;
+				switch (id) {
+				case OTLP_K_TYPE:
+					r->i_type = (int8_t)r->n_m;
 					break;
-				case 'v':
-					hot = SPAN_IS(m->key, "verdict") ? &r->i_verdict : NULL;
+				case OTLP_K_VERDICT:
+					r->i_verdict = (int8_t)r->n_m;
 					break;
-				case 'p':
-					hot = SPAN_IS(m->key, "path") ? &r->i_path : NULL;
+				case OTLP_K_PATH:
+					r->i_path = (int8_t)r->n_m;
 					break;
-				case 'u':
-					hot = SPAN_IS(m->key, "uid") ? &r->i_uid : NULL;
+				case OTLP_K_UID:
+					r->i_uid = (int8_t)r->n_m;
+					break;
+				default:
 					break;
 				}
-				if (hot)
-					*hot = (int8_t)r->n_m;
 				r->n_m++;
 			}
 		}
@@ -591,12 +704,61 @@ static int scan_object(struct scan *s, struct otlp_scan *r, bool top, struct otl
 	}
 }
 
+/* Lines up to this long are scanned with a mask of their quotes (2 KiB on the stack). */
+#define QUOTES_MAX AUDIT_RECORD_MAX
+
+#if defined(__x86_64__)
+/* The mask of '"' and '\\' in line[0, len), 64 bytes a step; the tail through a zeroed copy
+ * (never read past the line). */
+__attribute__((target("avx2"))) static void quotes_avx2(const char *line, size_t len,
+                                                        uint64_t *quotes)
+{
+	const __m256i dq = _mm256_set1_epi8('"'), bs = _mm256_set1_epi8('\\');
+	char tail[64];
+
+	for (size_t i = 0; i < len; i += 64) {
+		const char *b = line + i;
+		__m256i x, y;
+		uint32_t lo, hi;
+
+		if (len - i < 64) {
+			memset(tail, 0, sizeof(tail));
+			memcpy(tail, b, len - i);
+			b = tail;
+		}
+		x = _mm256_loadu_si256((const __m256i *)b);
+		y = _mm256_loadu_si256((const __m256i *)(b + 32));
+		lo = (uint32_t)_mm256_movemask_epi8(
+		    _mm256_or_si256(_mm256_cmpeq_epi8(x, dq), _mm256_cmpeq_epi8(x, bs)));
+		hi = (uint32_t)_mm256_movemask_epi8(
+		    _mm256_or_si256(_mm256_cmpeq_epi8(y, dq), _mm256_cmpeq_epi8(y, bs)));
+		quotes[i / 64] = (uint64_t)hi << 32 | lo;
+	}
+}
+#endif
+
+/* The quote mask of a line; false without AVX2 (strings are then searched with SWAR). */
+static bool quotes_of(const char *line, size_t len, uint64_t *quotes)
+{
+#if defined(__x86_64__)
+	if (__builtin_cpu_supports("avx2")) {
+		quotes_avx2(line, len, quotes);
+		return true;
+	}
+#endif
+	return false;
+}
+
 int otlp_scan_line(const char *line, size_t len, struct otlp_scan *r, char *scratch,
                    size_t scratch_size)
 {
 	struct otlp_span e_time = {NULL, 0};
-	struct scan s = {line, line + len, scratch, scratch + scratch_size};
+	struct scan s = {line, line + len, scratch, scratch + scratch_size, line, NULL};
+	uint64_t quotes[QUOTES_MAX / 64];
 	int rc;
+
+	if (len <= QUOTES_MAX && quotes_of(line, len, quotes))
+		s.quotes = quotes;
 
 	r->n_m = 0;
 	r->event_object = false;

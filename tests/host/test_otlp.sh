@@ -78,6 +78,24 @@ check "metrics: vigil.decisions (cumulative, monotonic) per kind and verdict = t
 	"$([ -n "$want" ] && [ "$want" = "$have" ] && tail -1 "$tmp/basic/rx/metrics.jsonl" | jq -e '.metrics["vigil.decisions"].monotonic and .metrics["vigil.decisions"].temporality == 2 and .metrics["vigil.export.lag"].kind == "gauge" and .metrics["vigil.export.queue.depth"].kind == "gauge" and (.metrics["vigil.export.failures"].points | length) == 3' > /dev/null && echo 0 || echo 1)"
 rx_stop
 
+# 1b. The writer's tap (vigild's default when exporting): records still in it are taken from
+# memory, those it left out while the exporter was behind are read from the file. A 64 KiB tap
+# under a storm has both; tap=0 reads everything from the file. The rows are the chain's.
+rx_start tap
+run tap "metrics-ms=0" --records 20000 --audit tap=64K
+verify tap
+st=$?
+check "tap of 64 KiB: 20000 events, $(fig tap from_tap) from memory and $(fig tap from_file) from the file ($(fig tap tap_missed) left out), every field as in the chain" \
+	"$([ $st = 0 ] && [ "$(fig tap from_tap)" -gt 0 ] && [ "$(fig tap from_file)" -gt 0 ] && [ "$(fig tap tap_missed)" -gt 0 ] && [ $(($(fig tap from_tap) + $(fig tap from_file))) = "$(fig tap head)" ] && echo 0 || echo 1)"
+rx_stop
+rx_start notap
+run notap "metrics-ms=0" --records 3000 --audit tap=0
+verify notap
+st=$?
+check "tap=0: all $(fig notap from_file) records read back from the file, every field as in the chain" \
+	"$([ $st = 0 ] && [ "$(fig notap from_tap)" = 0 ] && [ "$(fig notap from_file)" = "$(fig notap head)" ] && echo 0 || echo 1)"
+rx_stop
+
 # 2. OTLP/HTTP JSON, no gzip, an auth header.
 rx_start json "ok,partial3"
 run json "protocol=json,gzip=off,header=Authorization:Bearer t0k3n,batch=200,catchup-batch=200,metrics-ms=300" --records 700 --linger-ms 500

@@ -8,6 +8,8 @@
 #include <openssl/sha.h>
 #include <fcntl.h>
 #include <ftw.h>
+#include <pthread.h>
+#include <sched.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -1145,6 +1147,155 @@ static void test_disk_full(void **state)
 	assert_int_equal(r.records, 1 + 61 - st.write_drops + 1);
 }
 
+/* The tap ring: chunks come out whole and in order across the wrap; a full tap leaves a chunk
+ * out and counts it; a reservation is written in place. */
+static void test_tap_ring(void **state)
+{
+	struct audit_tap *t = audit_tap_new(AUDIT_TAP_MIN);
+	struct audit_tap_chunk c;
+	struct audit_tap_stats st;
+	char data[10000];
+	uint64_t put = 0, got = 0, left;
+	unsigned int i;
+	bool seen = false;
+	char *p;
+
+	(void)state;
+	assert_null(audit_tap_new(AUDIT_TAP_MIN - 1));
+	assert_non_null(t);
+	assert_false(audit_tap_peek(t, &c));
+	/* 200 chunks of 1-9,999 bytes through 64 KiB: each wraps the ring several times. */
+	for (i = 0; i < 200; i++) {
+		size_t len = 1 + (i * 7919) % (sizeof(data) - 1);
+
+		for (size_t j = 0; j < len; j++)
+			data[j] = (char)(i + j);
+		assert_true(audit_tap_put(t, put + 1, put + 3, i, i * 10ull, data, len));
+		put += 3;
+		if (i % 3 == 2) { /* the reader lags by up to three chunks */
+			while (audit_tap_peek(t, &c)) {
+				size_t want = 1 + ((c.off / 10) * 7919) % (sizeof(data) - 1);
+
+				assert_int_equal(c.first, got + 1);
+				assert_int_equal(c.last, got + 3);
+				assert_int_equal(c.seq, c.off / 10);
+				assert_int_equal(c.len, want);
+				for (size_t j = 0; j < c.len; j++)
+					if (c.data[j] != (char)(c.seq + j))
+						fail_msg("chunk %u byte %zu", c.seq, j);
+				got += 3;
+				audit_tap_pop(t);
+			}
+		}
+	}
+	while (audit_tap_peek(t, &c)) {
+		got = c.last;
+		audit_tap_pop(t);
+	}
+	assert_int_equal(got, put);
+	/* Nobody reads: the tap fills, the rest is left out and counted. */
+	for (i = 0; i < 10; i++)
+		audit_tap_put(t, put + 1 + i * 5, put + 5 + i * 5, 1, 0, data, sizeof(data));
+	audit_tap_stats(t, &st);
+	/* Six chunks of 10,032 bytes fit in 65,536, or five where the wrap wastes room. */
+	assert_in_range(st.missed, 4, 5);
+	assert_int_equal(st.missed_records, st.missed * 5);
+	left = st.missed;
+	assert_null(audit_tap_reserve(t, sizeof(data)));
+	audit_tap_commit(t, 1000, 1000, 1, 0, 10); /* without a reservation: left out */
+	audit_tap_stats(t, &st);
+	assert_int_equal(st.missed, left + 1);
+	assert_int_equal(st.missed_records, left * 5 + 1);
+	/* Read one: room for a reservation, written in place. */
+	assert_true(audit_tap_peek(t, &c));
+	audit_tap_pop(t);
+	p = audit_tap_reserve(t, 100);
+	assert_non_null(p);
+	memcpy(p, "line\n", 5);
+	audit_tap_commit(t, 2000, 2000, 9, 77, 5);
+	for (i = 0; audit_tap_peek(t, &c); i++) {
+		seen = c.first == 2000;
+		audit_tap_pop(t);
+	}
+	/* Ours came last, as it was written. */
+	assert_true(seen);
+	assert_int_equal(c.len, 5);
+	assert_memory_equal(c.data, "line\n", 5);
+	assert_int_equal(c.off, 77);
+	assert_int_equal(i, 10 - left); /* the chunks that fit, less the one read, and ours */
+	audit_tap_free(t);
+}
+
+/* The tap between two threads, as between the writer and the exporter: 200,000 chunks of
+ * 1-3,000 bytes through 64 KiB + 104 bytes (every wrap case), reserved or copied, every byte of
+ * every chunk checked in order; chunks that did not fit are counted, never half seen. */
+struct tap_run {
+	struct audit_tap *t;
+	unsigned int chunks;
+};
+
+static void *tap_producer(void *arg)
+{
+	struct tap_run *run = arg;
+	char buf[3000];
+
+	for (unsigned int i = 0; i < run->chunks; i++) {
+		size_t len = 1 + (i * 2654435761u) % sizeof(buf);
+		char *p = i % 2 ? audit_tap_reserve(run->t, len + (i % 7) * 100) : NULL;
+
+		for (size_t j = 0; j < len; j++)
+			(p ? p : buf)[j] = (char)(i * 31 + j);
+		if (p)
+			audit_tap_commit(run->t, i, i, 0, len, len);
+		else if (!audit_tap_put(run->t, i, i, 0, len, buf, len))
+			sched_yield();
+	}
+	return NULL;
+}
+
+static void test_tap_threads(void **state)
+{
+	struct tap_run run = {.t = audit_tap_new(AUDIT_TAP_MIN + 104), .chunks = 200000};
+	struct audit_tap_chunk c;
+	struct audit_tap_stats st;
+	uint64_t seen = 0, last = 0;
+	bool any = false;
+	pthread_t th;
+
+	(void)state;
+	assert_non_null(run.t);
+	assert_int_equal(pthread_create(&th, NULL, tap_producer, &run), 0);
+	for (;;) {
+		if (!audit_tap_peek(run.t, &c)) {
+			audit_tap_stats(run.t, &st);
+			if (any && last == run.chunks - 1)
+				break;
+			if (seen + st.missed == run.chunks)
+				break;
+			continue;
+		}
+		assert_true(!any || c.first > last);
+		assert_int_equal(c.len, c.off);
+		for (size_t j = 0; j < c.len; j++)
+			if (c.data[j] != (char)(c.first * 31 + j))
+				fail_msg("chunk %llu byte %zu", (unsigned long long)c.first, j);
+		last = c.first;
+		any = true;
+		seen++;
+		audit_tap_pop(run.t);
+	}
+	pthread_join(th, NULL);
+	while (audit_tap_peek(run.t, &c)) {
+		seen++;
+		audit_tap_pop(run.t);
+	}
+	audit_tap_stats(run.t, &st);
+	assert_int_equal(seen + st.missed, run.chunks);
+	assert_int_equal(st.chunks, seen);
+	assert_true(seen > run.chunks / 10);
+	audit_tap_free(run.t);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -1174,6 +1325,8 @@ int main(void)
 	    cmocka_unit_test_setup_teardown(test_queue_drops_counted, fx_setup, fx_teardown),
 	    cmocka_unit_test_setup_teardown(test_submit_reserve, fx_setup, fx_teardown),
 	    cmocka_unit_test_setup_teardown(test_disk_full, fx_setup, fx_teardown),
+	    cmocka_unit_test(test_tap_ring),
+	    cmocka_unit_test(test_tap_threads),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

@@ -32,6 +32,14 @@ static void test_options(void **state)
 	assert_int_equal(o.timeout_ms, 10000); /* default kept */
 	assert_int_equal(o.backoff_max_ms, 5000);
 	assert_int_equal(o.catchup_records, 1024);
+	assert_int_equal(o.gzip_level, 1);
+	otlp_options_free(&o);
+
+	otlp_options_defaults(&o);
+	assert_int_equal(otlp_options_parse(&o, "gzip-level=0", err, sizeof(err)), 0);
+	assert_int_equal(o.gzip_level, 0);
+	assert_int_equal(otlp_options_parse(&o, "gzip-level=3", err, sizeof(err)), -EINVAL);
+	assert_string_equal(err, "--otlp: gzip-level: bad value '3'");
 	otlp_options_free(&o);
 
 	/* catch-up requests are never smaller than the batch */
@@ -174,6 +182,152 @@ static void test_follow(void **state)
 	assert_int_equal(r, -EILSEQ);
 	assert_contains(f.msg, "hash mismatch");
 	otlp_follow_close(&f);
+	tu_rmdir(d);
+}
+
+/* A writer on d/NAME with audit options spec (the tap's size among them). */
+static struct audit_writer *tap_writer(const char *d, const char *name, const char *spec)
+{
+	static char dir[2][512], st[2][512];
+	static int which;
+	struct audit_options o;
+	struct audit_writer *w;
+	char err[128];
+
+	which ^= 1;
+	snprintf(dir[which], sizeof(dir[which]), "%s/%s", d, name);
+	snprintf(st[which], sizeof(st[which]), "%s/%s.state", d, name);
+	audit_options_defaults(&o);
+	o.dir = dir[which];
+	o.state_dir = st[which];
+	o.origin = "vigil/unit";
+	o.block_when_full = true;
+	assert_int_equal(audit_options_parse(&o, spec, err, sizeof(err)), 0);
+	assert_int_equal(audit_writer_open(&o, &w, NULL), 0);
+	assert_non_null(audit_writer_tap(w));
+	return w;
+}
+
+static void tap_events(struct audit_writer *w, unsigned int count, unsigned int *k)
+{
+	for (unsigned int i = 0; i < count; i++, (*k)++)
+		assert_int_equal(audit_submitf(w, "event",
+		                               "\"e\":{\"type\":\"exec\",\"verdict\":\"deny\","
+		                               "\"pid\":%u,\"path\":\"/bin/x%0200u\"}",
+		                               *k, *k),
+		                 0);
+	assert_int_equal(audit_writer_sync(w), 0);
+}
+
+/*
+ * The follower with the writer's tap of spec's size, rounds of 20 records read at once and
+ * every fourth round 400 before the reader looks: records from memory and, where the tap left
+ * them out, from the file, across rotations; either way the same lines and the same h(n) as a
+ * follower that reads everything from the file. Returns the records taken each way.
+ */
+static void follow_tap(const char *spec, unsigned int rounds, uint64_t *from_tap,
+                       uint64_t *from_file)
+{
+	char *d = tu_mkdtemp(), dir[512];
+	struct audit_writer *w = tap_writer(d, "log", spec);
+	struct audit_stats as;
+	struct otlp_follower f, ref;
+	struct audit_record_view v, rv;
+	uint8_t zero[32] = {0};
+	uint64_t lost, n = 0, before;
+	unsigned int round, k = 0;
+	int r;
+
+	snprintf(dir, sizeof(dir), "%s/log", d);
+	assert_int_equal(otlp_follow_open(&f, dir, 0, zero, &lost), 0);
+	f.tap = audit_writer_tap(w);
+	assert_int_equal(otlp_follow_open(&ref, dir, 0, zero, &lost), 0);
+	for (round = 0; round < rounds; round++) {
+		tap_events(w, round % 4 == 3 ? 400 : 20, &k);
+		audit_writer_stats(w, &as);
+		while ((r = otlp_follow_next(&f, as.durable, &v)) == 1) {
+			assert_int_equal(v.n, ++n);
+			assert_int_equal(otlp_follow_next(&ref, as.durable, &rv), 1);
+			assert_int_equal(rv.n, v.n);
+			assert_int_equal(rv.len, v.len);
+			assert_memory_equal(rv.line, v.line, v.len);
+			assert_string_equal(rv.kind, v.kind);
+			assert_memory_equal(ref.chain.h, f.chain.h, 32);
+		}
+		assert_int_equal(r, 0);
+		assert_int_equal(n, as.durable);
+	}
+	assert_int_equal(f.from_tap + f.from_file, n);
+	assert_true(f.file_seq > 3); /* crossed rotations */
+	*from_tap = f.from_tap;
+	*from_file = f.from_file;
+	/* Held back until durable: the limit stops the tap too. */
+	before = f.from_tap;
+	tap_events(w, 1, &k);
+	assert_int_equal(otlp_follow_next(&f, n, &v), 0);
+	assert_int_equal(otlp_follow_next(&f, n + 1, &v), 1);
+	assert_int_equal(v.n, n + 1);
+	assert_int_equal(f.from_tap, before + 1);
+	otlp_follow_close(&f);
+	otlp_follow_close(&ref);
+	assert_int_equal(audit_writer_close(w), 0);
+	tu_rmdir(d);
+}
+
+static void test_follow_tap(void **state)
+{
+	uint64_t tap, file;
+
+	(void)state;
+	/* 64 KiB: less than a batch's reservation, so each batch is copied in; the 400-record
+	 * rounds do not fit and come from the file. */
+	follow_tap("rotate=64K,tap=64K", 12, &tap, &file);
+	assert_true(tap > 100);
+	assert_true(file > 400);
+	/* 2 MiB: batches encoded in place, the ring wrapped many times; all from memory. */
+	follow_tap("rotate=64K,tap=2M", 80, &tap, &file);
+	assert_true(tap > 8000);
+	assert_int_equal(file, 0);
+}
+
+/*
+ * A tap whose records do not follow what the follower read from the file (here another log's
+ * writer; in general a file changed after it was written): the first record taken from the tap
+ * after the file is checked against the chain, and the follower stops there.
+ */
+static void test_follow_tap_fork(void **state)
+{
+	char *d = tu_mkdtemp(), dir[512];
+	struct audit_writer *a = tap_writer(d, "a", "tap=64K"), *b = tap_writer(d, "b", "tap=64K");
+	struct otlp_follower f;
+	struct audit_record_view v;
+	uint8_t zero[32] = {0};
+	uint64_t lost;
+	unsigned int k = 0, i;
+
+	(void)state;
+	tap_events(a, 10, &k);
+	tap_events(b, 10, &k);
+	snprintf(dir, sizeof(dir), "%s/a", d);
+	assert_int_equal(otlp_follow_open(&f, dir, 0, zero, &lost), 0);
+	for (i = 0; i < 5; i++) /* from a's file */
+		assert_int_equal(otlp_follow_next(&f, UINT64_MAX, &v), 1);
+	f.tap = audit_writer_tap(b);
+	assert_int_equal(otlp_follow_next(&f, UINT64_MAX, &v), -EILSEQ);
+	assert_contains(f.msg, "hash mismatch");
+	assert_int_equal(f.chain.n, 5);
+	otlp_follow_close(&f);
+	/* The tap of a's own writer goes on from the file's record 5. */
+	assert_int_equal(otlp_follow_open(&f, dir, 0, zero, &lost), 0);
+	for (i = 0; i < 5; i++)
+		assert_int_equal(otlp_follow_next(&f, UINT64_MAX, &v), 1);
+	f.tap = audit_writer_tap(a);
+	assert_int_equal(otlp_follow_next(&f, UINT64_MAX, &v), 1);
+	assert_int_equal(v.n, 6);
+	assert_int_equal(f.from_tap, 1);
+	otlp_follow_close(&f);
+	assert_int_equal(audit_writer_close(a), 0);
+	assert_int_equal(audit_writer_close(b), 0);
 	tu_rmdir(d);
 }
 
@@ -398,6 +552,79 @@ static void test_encode_time(void **state)
 	}
 }
 
+/* line[0, len) written by the one-pass writer from an exact-size copy (ASan: nothing read past
+ * it), unpacked; its bytes are protobuf-c's. */
+static Opentelemetry__Proto__Collector__Logs__V1__ExportLogsServiceRequest *
+write_one(const char *text, size_t len, const char *kind)
+{
+	static const struct otlp_resource res = {"0.1.0", "hid", "hn", "none", "vigil/u"};
+	size_t room = otlp_logs_head_room(&res), out_len;
+	struct otlp_wbuf b = {malloc(room), room, room};
+	char *line = malloc(len);
+	Opentelemetry__Proto__Collector__Logs__V1__ExportLogsServiceRequest *req;
+	uint8_t *out;
+
+	assert_non_null(b.p);
+	assert_non_null(line);
+	memcpy(line, text, len);
+	assert_int_equal(otlp_write_log_record(&b, line, len, 9, kind, res.origin, 42, NULL), 0);
+	assert_int_equal(otlp_logs_request(&res, b.p + room, b.len - room, room, &out, &out_len),
+	                 0);
+	req = opentelemetry__proto__collector__logs__v1__export_logs_service_request__unpack(
+	    NULL, out_len, out);
+	assert_non_null(req);
+	assert_repacks(req, out, out_len);
+	otlp_wbuf_free(&b);
+	free(line);
+	return req;
+}
+
+/* Strings, escapes and numbers at every offset of the scanner's 64-byte words, and members up
+ * to the line's end (the writer's copies of a block where 32 bytes may be read, byte-wise
+ * nearer the end): each attribute holds the member whole. */
+static void test_encode_offsets(void **state)
+{
+	char pad[160], text[1024], want[256];
+
+	memset(pad, 'p', sizeof(pad));
+	for (int n = 0; n < 140; n++) {
+		Opentelemetry__Proto__Collector__Logs__V1__ExportLogsServiceRequest *req;
+		Opentelemetry__Proto__Logs__V1__LogRecord *lr;
+		size_t len;
+
+		len = (size_t)snprintf(
+		    text, sizeof(text),
+		    "{\"n\":9,\"k\":\"event\",\"e\":{\"type\":\"file\",\"verdict\":"
+		    "\"deny\",\"path\":\"/%.*s\",\"x\":\"%.*s\\\"y\",\"pid\":%d,"
+		    "\"network.z%.*s\":-%d},\"h\":\"%064d\"}",
+		    n, pad, n % 70, pad, 1000 + n, n % 9, pad, n * 7919, 0);
+		req = write_one(text, len, "event");
+		lr = req->resource_logs[0]->scope_logs[0]->log_records[0];
+		snprintf(want, sizeof(want), "/%.*s", n, pad);
+		assert_string_equal(attr(lr, "file.path"), want);
+		snprintf(want, sizeof(want), "%.*s\"y", n % 70, pad);
+		assert_string_equal(attr(lr, "vigil.x"), want);
+		assert_string_equal(attr(lr, "process.pid"), "(int)");
+		snprintf(want, sizeof(want), "network.z%.*s", n % 9, pad);
+		assert_non_null(attr(lr, want));
+		opentelemetry__proto__collector__logs__v1__export_logs_service_request__free_unpacked(
+		    req, NULL);
+
+		/* A record's last member in its last bytes (no hash after it). */
+		len =
+		    (size_t)snprintf(text, sizeof(text),
+		                     "{\"n\":9,\"k\":\"gap\",\"pad\":\"%.*s\",\"a%.*s\":\"%.*s\"}",
+		                     72, pad, n % 40, pad, n, pad);
+		req = write_one(text, len, "gap");
+		lr = req->resource_logs[0]->scope_logs[0]->log_records[0];
+		snprintf(want, sizeof(want), "vigil.gap.a%.*s", n % 40, pad);
+		assert_non_null(attr(lr, want));
+		assert_int_equal(strlen(attr(lr, want)), n);
+		opentelemetry__proto__collector__logs__v1__export_logs_service_request__free_unpacked(
+		    req, NULL);
+	}
+}
+
 static void test_encode(void **state)
 {
 	static const char line[] =
@@ -452,11 +679,12 @@ static void test_encode(void **state)
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-	    cmocka_unit_test(test_options),        cmocka_unit_test(test_retry_after),
-	    cmocka_unit_test(test_cursor),         cmocka_unit_test(test_follow),
-	    cmocka_unit_test(test_follow_partial), cmocka_unit_test(test_encode),
-	    cmocka_unit_test(test_encode_shapes),  cmocka_unit_test(test_encode_time),
-	    cmocka_unit_test(test_encode_sizes),
+	    cmocka_unit_test(test_options),         cmocka_unit_test(test_retry_after),
+	    cmocka_unit_test(test_cursor),          cmocka_unit_test(test_follow),
+	    cmocka_unit_test(test_follow_partial),  cmocka_unit_test(test_follow_tap),
+	    cmocka_unit_test(test_follow_tap_fork), cmocka_unit_test(test_encode),
+	    cmocka_unit_test(test_encode_shapes),   cmocka_unit_test(test_encode_time),
+	    cmocka_unit_test(test_encode_sizes),    cmocka_unit_test(test_encode_offsets),
 	};
 
 	return cmocka_run_group_tests_name("otlp", tests, NULL, NULL);
