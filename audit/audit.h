@@ -67,6 +67,14 @@ struct audit_record_view {
 int audit_record_check(struct audit_chain *c, const char *line, size_t len,
                        struct audit_record_view *ret, char *msg, size_t msg_size);
 
+/*
+ * Reads a record line's frame without hashing it: n and kind from its head `{"n":N,"k":"KIND"`,
+ * h(n) from its trailer `,"h":"HEX"}\n`. For bytes known to be the writer's (the tap): 0 or
+ * -EBADMSG.
+ */
+int audit_record_frame(const char *line, size_t len, struct audit_record_view *ret,
+                       uint8_t h[AUDIT_HASH_LEN]);
+
 /* Returns the string value of member key in a record line, copied into out, or -ENOENT. */
 int audit_record_member(const char *line, size_t len, const char *key, char *out, size_t size);
 

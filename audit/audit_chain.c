@@ -148,6 +148,32 @@ static int parse_head(const char *line, size_t plen, uint64_t *n, char *kind)
 	return (int)i;
 }
 
+/* The trailer `,"h":"HEX"}\n`: h into h; *plen = the length before it. -EBADMSG, -EPROTO. */
+static int parse_trailer(const char *line, size_t len, size_t *plen, uint8_t *h)
+{
+	if (len < AUDIT_TRAILER_LEN + 1 + 16 || line[len - 1] != '\n')
+		return -EBADMSG;
+	*plen = len - 1 - AUDIT_TRAILER_LEN;
+	if (memcmp(line + *plen, ",\"h\":\"", 6) != 0 ||
+	    memcmp(line + *plen + 6 + AUDIT_HEX_LEN, "\"}", 2) != 0 ||
+	    vigil_unhex(line + *plen + 6, AUDIT_HASH_LEN, h) < 0)
+		return -EPROTO;
+	return 0;
+}
+
+int audit_record_frame(const char *line, size_t len, struct audit_record_view *ret,
+                       uint8_t h[AUDIT_HASH_LEN])
+{
+	size_t plen;
+
+	if (parse_trailer(line, len, &plen, h) < 0 ||
+	    parse_head(line, plen, &ret->n, ret->kind) < 0)
+		return -EBADMSG;
+	ret->line = line;
+	ret->len = len;
+	return 0;
+}
+
 int audit_record_check(struct audit_chain *c, const char *line, size_t len,
                        struct audit_record_view *ret, char *msg, size_t msg_size)
 {
@@ -155,13 +181,11 @@ int audit_record_check(struct audit_chain *c, const char *line, size_t len,
 	char prevhex[AUDIT_HEX_LEN + 1];
 	size_t plen, i;
 	uint64_t n;
+	int r = parse_trailer(line, len, &plen, want);
 
-	if (len < AUDIT_TRAILER_LEN + 1 + 16 || line[len - 1] != '\n')
+	if (r == -EBADMSG)
 		return FAIL(-EBADMSG, "line too short or not terminated");
-	plen = len - 1 - AUDIT_TRAILER_LEN;
-	if (memcmp(line + plen, ",\"h\":\"", 6) != 0 ||
-	    memcmp(line + plen + 6 + AUDIT_HEX_LEN, "\"}", 2) != 0 ||
-	    vigil_unhex(line + plen + 6, AUDIT_HASH_LEN, want) < 0)
+	if (r < 0)
 		return FAIL(-EBADMSG, "no \"h\" member at the end of the line");
 	/* Eight bytes at a time (this runs over every byte the exporter and `vigil log verify`
 	 * read): a word has a byte below 0x20 iff (w - 0x20..20) & ~w & 0x80..80 is not 0. */

@@ -104,8 +104,10 @@ void audit_tap_commit(struct audit_tap *t, uint64_t first, uint64_t last, uint32
 	uint64_t at = head % t->cap, room = t->cap - at;
 	struct tap_hdr h = {.first = first, .last = last, .off = off, .seq = seq, .len = TAP_WRAP};
 
-	if (!t->reserved)
-		return missed(t, first, last);
+	if (!t->reserved) {
+		missed(t, first, last);
+		return;
+	}
 	t->reserved = false;
 	if (t->skip) {
 		if (room >= sizeof(h))

@@ -267,9 +267,9 @@ static int seek_file(struct otlp_follower *f, uint32_t seq, uint64_t off)
 static int tap_next(struct otlp_follower *f, uint64_t limit, struct audit_record_view *v)
 {
 	uint64_t want = f->chain.n + 1;
-	const char *line, *nl, *k;
+	const char *line, *nl;
 	uint8_t h[AUDIT_HASH_LEN];
-	size_t len, klen;
+	size_t len;
 	int r;
 
 	for (;;) {
@@ -306,27 +306,14 @@ static int tap_next(struct otlp_follower *f, uint64_t limit, struct audit_record
 		if (r < 0)
 			return r;
 		f->tap_linked = true;
-		goto took;
+	} else {
+		/* The frame as audit_record_encode wrote it: n, kind and h(n), no hash computed. */
+		if (audit_record_frame(line, len, v, h) < 0 || v->n != want)
+			return fail(f, -EBADMSG, "tap: record %" PRIu64 " is not a record line",
+			            want);
+		f->chain.n = want;
+		memcpy(f->chain.h, h, AUDIT_HASH_LEN);
 	}
-	/* `{"n":N,"k":"KIND",...,"h":"HEX"}\n`, as audit_record_encode wrote it. */
-	k = memchr(line, ',', len);
-	if (line_number(line, len) != want || len < AUDIT_TRAILER_LEN + 16 || !k ||
-	    memcmp(k, ",\"k\":\"", 6) != 0)
-		return fail(f, -EBADMSG, "tap: record %" PRIu64 " is not a record line", want);
-	k += 6;
-	nl = memchr(k, '"', (size_t)(line + len - k));
-	klen = nl ? (size_t)(nl - k) : SIZE_MAX;
-	if (klen > AUDIT_KIND_MAX ||
-	    vigil_unhex(line + len - 1 - AUDIT_HEX_LEN - 2, AUDIT_HASH_LEN, h) < 0)
-		return fail(f, -EBADMSG, "tap: record %" PRIu64 " is not a record line", want);
-	memcpy(v->kind, k, klen);
-	v->kind[klen] = 0;
-	v->n = want;
-	v->line = line;
-	v->len = len;
-	f->chain.n = want;
-	memcpy(f->chain.h, h, AUDIT_HASH_LEN);
-took:
 	/* The file position follows: after a chunk left out, reading goes on from there. */
 	f->seek_pending = true;
 	f->seek_seq = f->ck.seq;
