@@ -204,6 +204,11 @@ static __always_inline void platform_new_inode(struct inode *dir, __u32 len,
 		platform_protect_inode(inode, VIGIL_NAME_SOCKET);
 }
 
+/* The agent's probe of a directory's filesystem (agent/self.c fs_labels_new_inodes): the device
+ * of the O_TMPFILE it makes, and whether vigil_platform_init_security saw a creation there. */
+__u32 platform_probe_dev = 0;
+__u32 platform_probe_seen = 0;
+
 /*
  * A filesystem that keeps security labels (ext2/3/4, XFS, Btrfs, tmpfs...) calls
  * security_inode_init_security for every inode it creates with a name (create, mkdir, mknod, a
@@ -218,11 +223,6 @@ static __always_inline void platform_new_inode(struct inode *dir, __u32 len,
  * kernel may preempt kernel code, and where a protected directory's filesystem does not call the
  * function, the agent attaches the d_instantiate program below as well.
  */
-/* The agent's probe of a directory's filesystem (agent/self.c fs_labels_new_inodes): the device
- * of the O_TMPFILE it makes, and whether this program saw a creation there. */
-__u32 platform_probe_dev = 0;
-__u32 platform_probe_seen = 0;
-
 SEC("fentry/security_inode_init_security")
 int BPF_PROG(vigil_platform_init_security, struct inode *inode, struct inode *dir,
              const struct qstr *qstr)
