@@ -1,11 +1,16 @@
 #!/usr/bin/env bash
 # OTLP export benchmark (host): the exporter of exporters/ against a loopback receiver
 # (tests/otlp/receiver.js: --discard answers at once; the decoding receiver runs the
-# OpenTelemetry JavaScript decoder on every request). Four figures:
+# OpenTelemetry JavaScript decoder on every request). The records are written by vigild's own
+# ring-buffer consumer path (agent_event_format into the audit queue), so the pipeline's CPU
+# measured next to the exporter's is vigild's. Five figures:
 #  1. backlog: N records already in the log, the exporter drains them: records/s and the exporter
 #     thread's CPU per 1,000 records (CLOCK_THREAD_CPUTIME_ID of that thread alone);
 #  1b. follow: N records written at the pipeline's full rate while the exporter follows, with
 #     the writer's tap (8M) and without; exporter and pipeline CPU per record, same runs;
+#  1c. floor: the audit pipeline alone (FLOOR_RECORDS records, process CPU per record) against
+#     the exporter's two per-record steps that no transport or follower change removes, timed
+#     alone on the same log (bench/otlp_scan): writing the log records, and gzip (ISA-L level 1);
 #  2. steady state: RATE records/s written for LIVE s while the exporter follows;
 #  3. outage: RATE records/s for 2 x OUTAGE s, the receiver down for the first OUTAGE s; how
 #     long after it is back the exporter is caught up (behind by < 0.1 s of records).
@@ -19,7 +24,7 @@ N=${OTLP_BENCH_RECORDS:-200000}
 RATE=${OTLP_BENCH_RATE:-10000}
 LIVE=${OTLP_BENCH_LIVE_S:-20}
 OUTAGE=${OTLP_BENCH_OUTAGE_S:-60}
-make -s "$BUILD/bench/otlp_export"
+make -s "$BUILD/bench/otlp_export" "$BUILD/bench/otlp_scan"
 scripts/otlp-npm.sh "$babs/npm"
 export OTLP_NODE_MODULES=$babs/npm/node_modules
 X=$BUILD/bench/otlp_export
@@ -55,7 +60,8 @@ backlog() {
 		"$work/b.out"
 }
 
-PARTS=${OTLP_BENCH_PARTS:-backlog follow live outage} # a subset: OTLP_BENCH_PARTS=outage
+FN=${OTLP_BENCH_FOLLOW_RECORDS:-1000000}
+PARTS=${OTLP_BENCH_PARTS:-backlog follow floor live outage} # a subset: OTLP_BENCH_PARTS=outage
 : > "$out.tmp"
 case " $PARTS " in *" backlog "*) {
 	echo "OTLP export, $(nproc) CPUs ($(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | sed 's/^ //')), load $(cut -d' ' -f1-3 /proc/loadavg), $(date -u +%F)"
@@ -88,7 +94,7 @@ for i in $(seq "${OTLP_BENCH_FOLLOW_RUNS:-4}"); do
 	for tap in 8M 0; do
 		rm -rf "$work/f"
 		mkdir -p "$work/f"
-		"$X" --otlp "endpoint=http://127.0.0.1:$port,metrics-ms=0" --audit "tap=$tap" --records "$N" \
+		"$X" --otlp "endpoint=http://127.0.0.1:$port,metrics-ms=0" --audit "tap=$tap" --records "$FN" \
 			--wait-ms 600000 "$work/f/log" "$work/f/state" > "$work/f.out"
 		jq -r --arg tap "$tap" '"| \($tap) | \(.exported) | \(.write_s) | \(.catchup_s) | \((.exporter_cpu_s * 1e6 / .exported * 100 | floor) / 100) | \(((.cpu_s - .exporter_cpu_s) * 1e6 / .exported * 100 | floor) / 100) | \(((.exporter_cpu_s / (.cpu_s - .exporter_cpu_s)) * 100 | floor) / 100) | \(.from_tap) | \(.from_file) |"' "$work/f.out" >> "$work/follow"
 	done
@@ -96,11 +102,33 @@ done
 rx_stop
 {
 	echo
-	echo "**Following at full rate** ($N records written as fast as the pipeline goes while the exporter follows, protobuf + gzip; tap 8M = vigild's default, 0 = every record read back from the file and re-hashed):"
+	echo "**Following at full rate** ($FN records written as fast as the pipeline goes while the exporter follows, protobuf + gzip; tap 8M = vigild's default, 0 = every record read back from the file and re-hashed):"
 	echo
 	echo "| tap | records | write s | caught up s after | exporter CPU per 1,000 (ms) | pipeline CPU per 1,000 (ms) | exporter / pipeline | from tap | from file |"
 	echo "|---|---|---|---|---|---|---|---|---|"
 	cat "$work/follow"
+} >> "$out.tmp" ;; esac
+
+case " $PARTS " in *" floor "*)
+# The floor: the pipeline alone, then the exporter's record writing and gzip alone on its log,
+# FLOOR_RUNS times. Neither step depends on how records reach the exporter or leave it.
+for i in $(seq "${OTLP_BENCH_FLOOR_RUNS:-3}"); do
+	rm -rf "$work/p"
+	mkdir -p "$work/p"
+	"$X" --records "$FN" "$work/p/log" "$work/p/state" > "$work/p.out"
+	"$BUILD/bench/otlp_scan" --passes 5 --gzip 1 "$work/p/log"/audit.*.jsonl > "$work/s.out"
+	pipe=$(jq -r '.cpu_s * 1e6 / .records' "$work/p.out")
+	awk -v pipe="$pipe" '/^records/ { w = $4 / 1000 } /^gzip level/ { z = $5 / 1000; b = $10 }
+		END { printf "| %.2f | %.2f | %.2f | %.2f | %.1f |\n", pipe, w, z, (w + z) / pipe, b }' \
+		"$work/s.out" >> "$work/floor"
+done
+{
+	echo
+	echo "**Floor** ($FN records; the pipeline alone, process CPU; then the exporter's own steps timed alone on that log, best of 5 passes: writing each record's OTLP log record from its line, and gzip of 1,024 at a time, ISA-L level 1):"
+	echo
+	echo "| pipeline CPU per record (µs) | write log records (µs) | gzip (µs) | write + gzip / pipeline | gzip bytes per record |"
+	echo "|---|---|---|---|---|"
+	cat "$work/floor"
 } >> "$out.tmp" ;; esac
 
 case " $PARTS " in *" live "*)

@@ -19,14 +19,11 @@ struct otlp_http {
 	struct curl_slist *headers;
 	char base[1024];
 	bool gzip, json;
-	unsigned int zlevel_n; /* ISA-L level */
 	volatile int *stop;
 	struct otlp_response *cur;
 	/* Kept between requests: the compressor's level buffer is allocated once, the output
 	 * grows once. */
-	uint8_t *zlevel;
-	uint8_t *zbuf;
-	size_t zcap;
+	struct otlp_gzip z;
 };
 
 static pthread_once_t curl_once = PTHREAD_ONCE_INIT;
@@ -122,7 +119,7 @@ int otlp_http_new(const struct otlp_options *o, volatile int *stop, struct otlp_
 	if (h->base[0] && h->base[strlen(h->base) - 1] == '/')
 		h->base[strlen(h->base) - 1] = 0;
 	h->gzip = o->gzip;
-	h->zlevel_n = o->gzip_level;
+	h->z.level = o->gzip_level;
 	h->json = o->json;
 	h->stop = stop;
 	h->headers = curl_slist_append(NULL, o->json ? "Content-Type: application/json"
@@ -160,8 +157,7 @@ void otlp_http_free(struct otlp_http *h)
 		return;
 	curl_slist_free_all(h->headers);
 	curl_easy_cleanup(h->curl);
-	free(h->zlevel);
-	free(h->zbuf);
+	otlp_gzip_free(&h->z);
 	free(h);
 }
 
@@ -172,7 +168,7 @@ void otlp_response_free(struct otlp_response *r)
 	r->len = 0;
 }
 
-static int gzip_buf(struct otlp_http *h, const uint8_t *in, size_t len, size_t *out_len)
+int otlp_gzip(struct otlp_gzip *g, const uint8_t *in, size_t len, size_t *out_len)
 {
 	struct isal_zstream z;
 	/* Stored blocks at worst: 5 bytes per 64 KiB block, the gzip header and trailer. */
@@ -185,35 +181,43 @@ static int gzip_buf(struct otlp_http *h, const uint8_t *in, size_t len, size_t *
 	 */
 	static const uint32_t level_buf[] = {ISAL_DEF_LVL0_DEFAULT, ISAL_DEF_LVL1_DEFAULT,
 	                                     ISAL_DEF_LVL2_DEFAULT};
-	uint32_t lb = level_buf[h->zlevel_n < 3 ? h->zlevel_n : 1];
+	unsigned int level = g->level < 3 ? g->level : 1;
+	uint32_t lb = level_buf[level];
 
-	if (!h->zlevel && lb) {
-		h->zlevel = malloc(lb);
-		if (!h->zlevel)
+	if (!g->level_buf && lb) {
+		g->level_buf = malloc(lb);
+		if (!g->level_buf)
 			return -ENOMEM;
 	}
-	if (cap > h->zcap) {
-		uint8_t *b = realloc(h->zbuf, cap);
+	if (cap > g->cap) {
+		uint8_t *b = realloc(g->out, cap);
 
 		if (!b)
 			return -ENOMEM;
-		h->zbuf = b;
-		h->zcap = cap;
+		g->out = b;
+		g->cap = cap;
 	}
 	isal_deflate_stateless_init(&z);
-	z.level = h->zlevel_n;
-	z.level_buf = h->zlevel;
+	z.level = level;
+	z.level_buf = g->level_buf;
 	z.level_buf_size = lb;
 	z.gzip_flag = IGZIP_GZIP;
 	z.end_of_stream = 1;
 	z.next_in = (uint8_t *)in;
 	z.avail_in = (uint32_t)len;
-	z.next_out = h->zbuf;
-	z.avail_out = (uint32_t)h->zcap;
+	z.next_out = g->out;
+	z.avail_out = (uint32_t)g->cap;
 	if (len > UINT32_MAX / 2 || isal_deflate_stateless(&z) != COMP_OK)
 		return -ENOBUFS;
 	*out_len = z.total_out;
 	return 0;
+}
+
+void otlp_gzip_free(struct otlp_gzip *g)
+{
+	free(g->level_buf);
+	free(g->out);
+	*g = (struct otlp_gzip){.level = g->level};
 }
 
 enum otlp_result otlp_http_post(struct otlp_http *h, const char *path, const uint8_t *payload,
@@ -228,11 +232,11 @@ enum otlp_result otlp_http_post(struct otlp_http *h, const char *path, const uin
 	resp->retry_after_ms = -1;
 	resp->json = h->json;
 	if (h->gzip) {
-		if (gzip_buf(h, payload, len, &zlen) < 0) {
+		if (otlp_gzip(&h->z, payload, len, &zlen) < 0) {
 			snprintf(resp->error, sizeof(resp->error), "gzip failed");
 			return OTLP_RETRY;
 		}
-		z = h->zbuf;
+		z = h->z.out;
 	}
 	snprintf(url, sizeof(url), "%s%s", h->base, path);
 	curl_easy_setopt(h->curl, CURLOPT_URL, url);

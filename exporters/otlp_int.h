@@ -220,6 +220,18 @@ enum otlp_result {
 	OTLP_FAIL,  /* any other status: not retried */
 };
 
+/* A request's gzip (ISA-L igzip, one stateless call), its buffers kept between calls. */
+struct otlp_gzip {
+	unsigned int level; /* ISA-L level 0-2 (gzip-level=) */
+	uint8_t *level_buf; /* hash table and tokens, allocated at the first call */
+	uint8_t *out;       /* the compressed request (valid until the next call) */
+	size_t cap;
+};
+
+/* in[0..len) as one gzip member into g->out; *out_len its size. -ENOMEM, -ENOBUFS. */
+int otlp_gzip(struct otlp_gzip *g, const uint8_t *in, size_t len, size_t *out_len);
+void otlp_gzip_free(struct otlp_gzip *g);
+
 struct otlp_http;
 struct otlp_response {
 	long status;         /* 0: no HTTP answer */
