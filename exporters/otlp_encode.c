@@ -679,9 +679,14 @@ static json_t *msg_to_json(const ProtobufCMessage *m)
 			if (!n)
 				continue;
 			v = json_array();
+			/* An element jansson refuses (a string that is not UTF-8) fails the whole
+			 * message: dropped from the array, it would go missing unseen. */
 			for (k = 0; v && k < n; k++)
-				json_array_append_new(v,
-				                      value_json(f, arr + k * type_size(f->type)));
+				if (json_array_append_new(
+				        v, value_json(f, arr + k * type_size(f->type))) < 0) {
+					json_decref(v);
+					v = NULL;
+				}
 		} else {
 			if (f->flags & PROTOBUF_C_FIELD_FLAG_ONEOF) {
 				if (*(const uint32_t *)(base + f->quantifier_offset) != f->id)

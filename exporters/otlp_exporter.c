@@ -36,9 +36,9 @@ struct otlp_exporter {
 	struct otlp_http *http;
 	struct otlp_follower f;
 	bool follower_open;
-	/* The batch: per record its number, hash and where its bytes start in out (protobuf: its
-	 * LogRecord, written when read, after head_room bytes kept for the request's head) or in
-	 * lines (JSON: its line, encoded when sent). */
+	/* The batch: per record its number, hash and where its LogRecord starts in out (written
+	 * when read, after head_room bytes kept for the request's head; JSON requests are the
+	 * same protobuf request re-expressed when sent, otlp_logs_json). */
 	struct otlp_item {
 		uint64_t n;
 		uint8_t h[AUDIT_HASH_LEN];
@@ -47,7 +47,7 @@ struct otlp_exporter {
 		bool refusal;
 	} * batch;
 	size_t n_batch;
-	struct otlp_wbuf out, lines;
+	struct otlp_wbuf out;
 	size_t head_room;
 	uint64_t batch_started_ms;
 	uint64_t cursor_n;
@@ -289,10 +289,9 @@ static void free_batch(struct otlp_exporter *x)
 {
 	x->n_batch = 0;
 	x->out.len = x->head_room;
-	x->lines.len = 0;
 }
 
-/* Record v into the batch: its LogRecord written now (protobuf), or its line kept (JSON). */
+/* Record v into the batch: its LogRecord written now. */
 static int add_record(struct otlp_exporter *x, const struct audit_record_view *v, uint64_t now,
                       struct otlp_rec_info *info)
 {
@@ -302,38 +301,9 @@ static int add_record(struct otlp_exporter *x, const struct audit_record_view *v
 	it->n = v->n;
 	memcpy(it->h, x->f.chain.h, AUDIT_HASH_LEN); /* the chain after v: h(n) */
 	it->observed_ns = now;
-	if (!x->o.json) {
-		it->off = x->out.len;
-		r = otlp_write_log_record(&x->out, v->line, v->len - 1, v->n, v->kind,
-		                          x->res.origin, now, info);
-	} else {
-		struct otlp_rec rec;
-		size_t kl = strlen(v->kind), need = v->len + kl + 1;
-
-		it->off = x->lines.len;
-		if (x->lines.cap - x->lines.len < need) {
-			size_t cap = x->lines.cap ? x->lines.cap : 1 << 20;
-			uint8_t *p;
-
-			while (cap - x->lines.len < need)
-				cap *= 2;
-			p = realloc(x->lines.p, cap);
-			if (!p)
-				return -ENOMEM;
-			x->lines.p = p;
-			x->lines.cap = cap;
-		}
-		r = otlp_rec_parse(v, now, &rec);
-		if (r < 0)
-			return r;
-		otlp_rec_info_of(&rec, info);
-		otlp_rec_free(&rec);
-		/* "line\0kind\0" */
-		memcpy(x->lines.p + x->lines.len, v->line, v->len - 1);
-		x->lines.p[x->lines.len + v->len - 1] = 0;
-		memcpy(x->lines.p + x->lines.len + v->len, v->kind, kl + 1);
-		x->lines.len += need;
-	}
+	it->off = x->out.len;
+	r = otlp_write_log_record(&x->out, v->line, v->len - 1, v->n, v->kind, x->res.origin, now,
+	                          info);
 	if (r < 0)
 		return r;
 	it->refusal = info->refusal;
@@ -534,55 +504,44 @@ static bool retry_wait(struct otlp_exporter *x, const struct otlp_response *resp
 /*
  * The request for batch records [lo, hi): *payload points into the batch's own buffer for a
  * whole protobuf batch (its head written in the room kept before the records), else into
- * *owned (a split's half, or JSON), to be freed.
+ * *owned (a split's half, or JSON: the same request in the OTLP JSON mapping), to be freed.
  */
 static int encode_range(struct otlp_exporter *x, size_t lo, size_t hi, uint8_t **payload,
                         size_t *len, uint8_t **owned)
 {
-	*owned = NULL;
-	if (!x->o.json) {
-		size_t from = x->batch[lo].off,
-		       to = hi < x->n_batch ? x->batch[hi].off : x->out.len;
-		uint8_t *b;
-		int r;
+	size_t from = x->batch[lo].off, to = hi < x->n_batch ? x->batch[hi].off : x->out.len;
+	struct otlp_wbuf j = {0};
+	uint8_t *b = NULL;
+	int r;
 
-		if (lo == 0)
-			return otlp_logs_request(&x->res, x->out.p + from, to - from, x->head_room,
-			                         payload, len);
+	*owned = NULL;
+	if (lo == 0) {
+		r = otlp_logs_request(&x->res, x->out.p + from, to - from, x->head_room, payload,
+		                      len);
+	} else {
 		b = malloc(x->head_room + (to - from));
 		if (!b)
 			return -ENOMEM;
 		memcpy(b + x->head_room, x->out.p + from, to - from);
 		r = otlp_logs_request(&x->res, b + x->head_room, to - from, x->head_room, payload,
 		                      len);
+	}
+	if (r < 0 || !x->o.json) {
 		if (r < 0)
 			free(b);
 		else
 			*owned = b;
 		return r;
-	} else {
-		struct otlp_rec *recs = calloc(hi - lo, sizeof(*recs));
-		size_t i;
-		int r = recs ? 0 : -ENOMEM;
-
-		for (i = lo; r == 0 && i < hi; i++) {
-			const char *line = (const char *)x->lines.p + x->batch[i].off;
-			struct audit_record_view v = {.n = x->batch[i].n, .line = line};
-
-			v.len = strlen(line) + 1;
-			snprintf(v.kind, sizeof(v.kind), "%s", line + v.len);
-			r = otlp_rec_parse(&v, x->batch[i].observed_ns, &recs[i - lo]);
-			if (r < 0)
-				break;
-		}
-		if (r == 0)
-			r = otlp_encode_logs(&x->res, recs, hi - lo, true, owned, len);
-		for (size_t k = lo; recs && k < i; k++)
-			otlp_rec_free(&recs[k - lo]);
-		free(recs);
-		*payload = *owned;
+	}
+	r = otlp_logs_json(*payload, *len, &j);
+	free(b);
+	if (r < 0) {
+		otlp_wbuf_free(&j);
 		return r;
 	}
+	*owned = *payload = j.p;
+	*len = j.len;
+	return 0;
 }
 
 /*
@@ -859,7 +818,6 @@ void otlp_exporter_stop(struct otlp_exporter *x)
 	free_batch(x);
 	free(x->batch);
 	otlp_wbuf_free(&x->out);
-	otlp_wbuf_free(&x->lines);
 	if (x->follower_open)
 		otlp_follow_close(&x->f);
 	otlp_http_free(x->http);

@@ -189,7 +189,15 @@ size_t otlp_logs_head_room(const struct otlp_resource *res);
 int otlp_logs_request(const struct otlp_resource *res, uint8_t *recs, size_t len, size_t head_room,
                       uint8_t **ret, size_t *ret_len);
 
-/* An ExportLogsServiceRequest for recs, protobuf or JSON; *ret malloc'ed. */
+/*
+ * The ExportLogsServiceRequest in req[0, len) (protobuf, as otlp_logs_request writes it) in the
+ * OTLP/HTTP JSON mapping, appended to out (exporters/otlp_json.c). 0, -ENOMEM, or -EPROTO for
+ * bytes that are not such a request with its fields in order (out is then as it was).
+ */
+int otlp_logs_json(const uint8_t *req, size_t len, struct otlp_wbuf *out);
+
+/* An ExportLogsServiceRequest for recs, protobuf or JSON; *ret malloc'ed. The JSON is built
+ * through jansson from the parsed records: the reference otlp_logs_json is tested against. */
 int otlp_encode_logs(const struct otlp_resource *res, const struct otlp_rec *recs, size_t n,
                      bool json, uint8_t **ret, size_t *ret_len);
 

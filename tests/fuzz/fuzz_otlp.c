@@ -3,9 +3,12 @@
  * byte (the chain check, audit_record_check, refuses those before the exporter sees a line; the
  * structure is not checked: the writer must not read or write out of bounds on any such bytes)
  * is written by the exporter's one-pass writer; what it writes must unpack as an
- * ExportLogsServiceRequest and repack to the same bytes (protobuf-c's own encoding), and the
- * JSON encoding of the same line must not crash either.
+ * ExportLogsServiceRequest and repack to the same bytes (protobuf-c's own encoding); its JSON
+ * (otlp_logs_json, the exporter's protocol=json) must be read back by jansson, and equal the
+ * reference JSON built through jansson from the line parsed apart (otlp_rec_parse,
+ * otlp_encode_logs) wherever that one succeeds.
  */
+#include <jansson.h>
 #include <stddef.h>
 #include <stdint.h>
 #include <stdlib.h>
@@ -32,6 +35,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		size_t room = otlp_logs_head_room(&res);
 		struct otlp_wbuf b = {malloc(room), room, room};
 		struct otlp_rec_info info;
+		json_t *fast = NULL;
 		/* A copy of exactly the line: reading past it is a heap overflow ASan sees. */
 		char *line = malloc(len ? len : 1);
 		size_t i;
@@ -69,6 +73,16 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 			free(again);
 			opentelemetry__proto__collector__logs__v1__export_logs_service_request__free_unpacked(
 			    req, NULL);
+			{
+				struct otlp_wbuf j = {0};
+
+				if (otlp_logs_json(out, out_len, &j) < 0)
+					abort();
+				fast = json_loadb((const char *)j.p, j.len, 0, NULL);
+				if (!fast)
+					abort();
+				otlp_wbuf_free(&j);
+			}
 		}
 		/* The JSON path (otlp_rec_parse) on the same line, with its newline. */
 		{
@@ -85,12 +99,20 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 			v.line = nl;
 			strcpy(v.kind, kind);
 			if (len >= AUDIT_TRAILER_LEN && otlp_rec_parse(&v, 42, &r) == 0) {
-				if (otlp_encode_logs(&res, &r, 1, true, &json, &json_len) == 0)
+				if (otlp_encode_logs(&res, &r, 1, true, &json, &json_len) == 0) {
+					json_t *ref =
+					    json_loadb((const char *)json, json_len, 0, NULL);
+
+					if (!ref || (fast && !json_equal(fast, ref)))
+						abort();
+					json_decref(ref);
 					free(json);
+				}
 				otlp_rec_free(&r);
 			}
 			free(nl);
 		}
+		json_decref(fast);
 		otlp_wbuf_free(&b);
 		free(line);
 		p += len + (eol != NULL);

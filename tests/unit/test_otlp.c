@@ -6,6 +6,8 @@
 #include <time.h>
 
 #include "exporters/otlp_int.h"
+
+#include <jansson.h>
 #include "opentelemetry/proto/collector/logs/v1/logs_service.pb-c.h"
 
 static void test_options(void **state)
@@ -676,6 +678,194 @@ static void test_encode(void **state)
 	otlp_rec_free(&r);
 }
 
+/* otlp_logs_json of the protobuf request against the reference, jansson from the parsed
+ * records (otlp_encode_logs with json): the same JSON value. */
+static void assert_json_same(const char *const *lines, size_t n)
+{
+	struct otlp_resource res = {"0.1.0", "hid", "hn", "snp", "vigil/u"};
+	struct otlp_rec r[8];
+	struct otlp_wbuf out = {0};
+	uint8_t *pb, *ref;
+	size_t pb_len, ref_len;
+	json_t *a, *b;
+
+	assert_true(n <= 8);
+	for (size_t i = 0; i < n; i++) {
+		struct audit_record_view v = {.n = i + 1, .line = lines[i]};
+		const char *k = strstr(lines[i], "\"k\":\"");
+		size_t kl = k ? strcspn(k + 5, "\"") : 0;
+
+		v.len = strlen(lines[i]);
+		snprintf(v.kind, sizeof(v.kind), "%.*s", (int)kl, k ? k + 5 : "");
+		assert_int_equal(otlp_rec_parse(&v, 1000 + i, &r[i]), 0);
+	}
+	assert_int_equal(otlp_encode_logs(&res, r, n, false, &pb, &pb_len), 0);
+	assert_int_equal(otlp_encode_logs(&res, r, n, true, &ref, &ref_len), 0);
+	out.len = 0;
+	assert_int_equal(otlp_logs_json(pb, pb_len, &out), 0);
+	a = json_loadb((const char *)out.p, out.len, 0, NULL);
+	b = json_loadb((const char *)ref, ref_len, 0, NULL);
+	assert_non_null(a);
+	assert_non_null(b);
+	if (!json_equal(a, b))
+		fail_msg("otlp_logs_json:\n%.*s\nreference:\n%.*s", (int)out.len, out.p,
+		         (int)ref_len, ref);
+	json_decref(a);
+	json_decref(b);
+	otlp_wbuf_free(&out);
+	free(pb);
+	free(ref);
+	for (size_t i = 0; i < n; i++)
+		otlp_rec_free(&r[i]);
+}
+
+/* The JSON option: the protobuf request re-expressed (exporters/otlp_json.c). */
+static void test_logs_json(void **state)
+{
+	static const char *const lines[] = {
+	    "{\"n\":1,\"k\":\"start\",\"time\":\"2026-01-02T03:04:05Z\",\"version\":\"0.1.0\","
+	    "\"h\":\"00000000000000000000000000000000000000000000000000000000000000aa\"}\n",
+	    "{\"n\":2,\"k\":\"event\",\"e\":{\"time\":\"2026-01-02T03:04:06.123456789Z\","
+	    "\"type\":\"exec\",\"verdict\":\"deny\",\"errno\":-1,\"pid\":300000,\"uid\":0,"
+	    "\"path\":\"/tmp/a \\\"b\\u00e9\\n\\u0001\\t/\",\"ok\":true,\"no\":false,\"r\":1.5,"
+	    "\"neg\":-9223372036854775808,\"big\":123456789012345678901234,\"rule\":null,"
+	    "\"x\":{\"a\":[1,2]},\"cmdline\":\"/tmp/a \\u00e9 \\ud83d\\ude00 -v\"},"
+	    "\"h\":\"00000000000000000000000000000000000000000000000000000000000000bb\"}\n",
+	    "{\"n\":3,\"k\":\"loss\",\"time\":\"2026-01-02T03:04:07Z\",\"source\":\"otlp\","
+	    "\"count\":4,\"total\":9,"
+	    "\"h\":\"00000000000000000000000000000000000000000000000000000000000000cc\"}\n",
+	    "{\"n\":4,\"k\":\"event\",\"e\":{\"time\":\"2026-11-29T10:00:37.281653427Z\","
+	    "\"type\":\"network\",\"verdict\":\"audit\",\"reason\":\"default\",\"errno\":0,"
+	    "\"pid\":1002,\"tid\":1002,\"ppid\":1,\"uid\":2000,\"gid\":0,\"cgroup_id\":4242,"
+	    "\"comm\":\"worker\",\"path\":\"/usr/bin/t2\",\"dev\":\"8:1\",\"ino\":100002,"
+	    "\"op\":\"connect\",\"network.peer.address\":\"10.0.0.2\",\"network.peer.port\":1002,"
+	    "\"network.transport\":\"tcp\",\"network.type\":\"ipv4\",\"rule\":\"web\","
+	    "\"policy\":\"bench\",\"policy_serial\":7,\"generation\":3},"
+	    "\"h\":\"00000000000000000000000000000000000000000000000000000000000000dd\"}\n",
+	    "{\"n\":5,\"k\":\"policy\",\"e\":{\"time\":\"2026-11-29T10:00:38Z\",\"type\":"
+	    "\"policy_loaded\",\"policy\":\"p\",\"serial\":2,\"digest\":\"ab\"},"
+	    "\"h\":\"00000000000000000000000000000000000000000000000000000000000000ee\"}\n",
+	    "{\"n\":6,\"k\":\"gap\","
+	    "\"h\":\"00000000000000000000000000000000000000000000000000000000000000ff\"}\n",
+	};
+	/* By hand: every kind of value the mapping knows, and what it escapes. */
+	Opentelemetry__Proto__Common__V1__AnyValue
+	    body = OPENTELEMETRY__PROTO__COMMON__V1__ANY_VALUE__INIT,
+	    dv = OPENTELEMETRY__PROTO__COMMON__V1__ANY_VALUE__INIT,
+	    iv = OPENTELEMETRY__PROTO__COMMON__V1__ANY_VALUE__INIT,
+	    bv = OPENTELEMETRY__PROTO__COMMON__V1__ANY_VALUE__INIT,
+	    ev = OPENTELEMETRY__PROTO__COMMON__V1__ANY_VALUE__INIT;
+	Opentelemetry__Proto__Common__V1__KeyValue kv[4] = {
+	    OPENTELEMETRY__PROTO__COMMON__V1__KEY_VALUE__INIT,
+	    OPENTELEMETRY__PROTO__COMMON__V1__KEY_VALUE__INIT,
+	    OPENTELEMETRY__PROTO__COMMON__V1__KEY_VALUE__INIT,
+	    OPENTELEMETRY__PROTO__COMMON__V1__KEY_VALUE__INIT};
+	Opentelemetry__Proto__Common__V1__KeyValue *kvp[4] = {&kv[0], &kv[1], &kv[2], &kv[3]};
+	Opentelemetry__Proto__Logs__V1__LogRecord
+	    lr = OPENTELEMETRY__PROTO__LOGS__V1__LOG_RECORD__INIT,
+	    *lrp = &lr;
+	Opentelemetry__Proto__Logs__V1__ScopeLogs
+	    sl = OPENTELEMETRY__PROTO__LOGS__V1__SCOPE_LOGS__INIT,
+	    *slp = &sl;
+	Opentelemetry__Proto__Logs__V1__ResourceLogs
+	    rl = OPENTELEMETRY__PROTO__LOGS__V1__RESOURCE_LOGS__INIT,
+	    *rlp = &rl;
+	Opentelemetry__Proto__Collector__Logs__V1__ExportLogsServiceRequest req =
+	    OPENTELEMETRY__PROTO__COLLECTOR__LOGS__V1__EXPORT_LOGS_SERVICE_REQUEST__INIT;
+	static uint8_t span[8] = {0x01, 0x23, 0x45, 0x67, 0x89, 0xab, 0xcd, 0xef};
+	const char *want =
+	    "{\"resourceLogs\":[{\"scopeLogs\":[{\"logRecords\":[{\"timeUnixNano\":"
+	    "\"18446744073709551615\",\"severityNumber\":13,\"severityText\":\"WARN\",\"body\":"
+	    "{\"stringValue\":\"a\\\"b\\\\c\\u0001\\n/\xc3\xa9\xef\xbf\xbd\xef\xbf\xbd"
+	    "\xef\xbf\xbd\xef\xbf\xbd\xef\xbf\xbd\xf0\x9f\x98\x80\"},\"attributes\":[{\"key\":"
+	    "\"d\",\"value\":{"
+	    "\"doubleValue\":1.5}},{\"key\":\"i\",\"value\":{\"intValue\":\"-5\"}},{\"key\":\"b\","
+	    "\"value\":{\"boolValue\":false}},{\"key\":\"e\",\"value\":{\"stringValue\":\"\"}}],"
+	    "\"droppedAttributesCount\":3,\"flags\":1,\"spanId\":\"0123456789abcdef\"}]}]}]}";
+	struct otlp_wbuf out = {0};
+	uint8_t buf[1024];
+	size_t len;
+
+	/* Every shape of record the exporter writes, alone and as a batch. */
+	for (size_t i = 0; i < sizeof(lines) / sizeof(lines[0]); i++)
+		assert_json_same(&lines[i], 1);
+	assert_json_same(lines, sizeof(lines) / sizeof(lines[0]));
+
+	/* "\xed\xa0" starts a surrogate (invalid in UTF-8), "\xff" is never valid, "\xc0\xaf" is
+	 * an overlong '/': U+FFFD for each of their bytes. */
+	body.value_case = OPENTELEMETRY__PROTO__COMMON__V1__ANY_VALUE__VALUE_STRING_VALUE;
+	body.string_value = "a\"b\\c\x01\n/\xc3\xa9\xed\xa0\xff\xc0\xaf\xf0\x9f\x98\x80";
+	dv.value_case = OPENTELEMETRY__PROTO__COMMON__V1__ANY_VALUE__VALUE_DOUBLE_VALUE;
+	dv.double_value = 1.5;
+	iv.value_case = OPENTELEMETRY__PROTO__COMMON__V1__ANY_VALUE__VALUE_INT_VALUE;
+	iv.int_value = -5;
+	bv.value_case = OPENTELEMETRY__PROTO__COMMON__V1__ANY_VALUE__VALUE_BOOL_VALUE;
+	bv.bool_value = 0; /* in a oneof: written, and so shown, at its default */
+	ev.value_case = OPENTELEMETRY__PROTO__COMMON__V1__ANY_VALUE__VALUE_STRING_VALUE;
+	ev.string_value = "";
+	kv[0].key = "d";
+	kv[0].value = &dv;
+	kv[1].key = "i";
+	kv[1].value = &iv;
+	kv[2].key = "b";
+	kv[2].value = &bv;
+	kv[3].key = "e";
+	kv[3].value = &ev;
+	lr.time_unix_nano = UINT64_MAX;
+	lr.severity_number = 13;
+	lr.severity_text = "WARN";
+	lr.body = &body;
+	lr.n_attributes = 4;
+	lr.attributes = kvp;
+	lr.dropped_attributes_count = 3;
+	lr.flags = 1;
+	lr.span_id.len = sizeof(span);
+	lr.span_id.data = span;
+	sl.n_log_records = 1;
+	sl.log_records = &lrp;
+	rl.n_scope_logs = 1;
+	rl.scope_logs = &slp;
+	req.n_resource_logs = 1;
+	req.resource_logs = &rlp;
+	assert_true(protobuf_c_message_get_packed_size(&req.base) < sizeof(buf) - 8);
+	len = protobuf_c_message_pack(&req.base, buf);
+	assert_int_equal(otlp_logs_json(buf, len, &out), 0);
+	assert_int_equal(out.len, strlen(want));
+	assert_memory_equal(out.p, want, out.len);
+
+	/* Appended to what out holds; an unknown field (number 99, varint) is skipped. */
+	buf[len] = 0x98; /* (99 << 3) | 0, a two-byte varint */
+	buf[len + 1] = 0x06;
+	buf[len + 2] = 5;
+	assert_int_equal(otlp_logs_json(buf, len + 3, &out), 0);
+	assert_int_equal(out.len, 2 * strlen(want));
+	assert_memory_equal(out.p + strlen(want), want, strlen(want));
+	/* Truncated anywhere, a field before one with a lower number, or a single field twice:
+	 * -EPROTO, out as it was. */
+	for (size_t cut = 1; cut < len; cut++) {
+		assert_int_equal(otlp_logs_json(buf, cut, &out), -EPROTO);
+		assert_int_equal(out.len, 2 * strlen(want));
+	}
+	{
+		/* resource_logs { scope_logs {} resource {} }, then { resource {} resource {} } */
+		static const uint8_t order[] = {0x0a, 0x04, 0x12, 0x00, 0x0a, 0x00};
+		static const uint8_t twice[] = {0x0a, 0x04, 0x0a, 0x00, 0x0a, 0x00};
+		static const uint8_t fine[] = {0x0a, 0x04, 0x0a, 0x00, 0x12, 0x00};
+
+		assert_int_equal(otlp_logs_json(order, sizeof(order), &out), -EPROTO);
+		assert_int_equal(otlp_logs_json(twice, sizeof(twice), &out), -EPROTO);
+		assert_int_equal(out.len, 2 * strlen(want));
+		assert_int_equal(otlp_logs_json(fine, sizeof(fine), &out), 0);
+		assert_int_equal(
+		    out.len - 2 * strlen(want),
+		    strlen("{\"resourceLogs\":[{\"resource\":{},\"scopeLogs\":[{}]}]}"));
+		assert_memory_equal(out.p + 2 * strlen(want),
+		                    "{\"resourceLogs\":[{\"resource\":{},\"scopeLogs\":[{}]}]}",
+		                    out.len - 2 * strlen(want));
+	}
+	otlp_wbuf_free(&out);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -685,6 +875,7 @@ int main(void)
 	    cmocka_unit_test(test_follow_tap_fork), cmocka_unit_test(test_encode),
 	    cmocka_unit_test(test_encode_shapes),   cmocka_unit_test(test_encode_time),
 	    cmocka_unit_test(test_encode_sizes),    cmocka_unit_test(test_encode_offsets),
+	    cmocka_unit_test(test_logs_json),
 	};
 
 	return cmocka_run_group_tests_name("otlp", tests, NULL, NULL);
