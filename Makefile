@@ -185,7 +185,7 @@ $(BUILD)/bench/%: bench/%.c $(BUILD)/libvigil.a
 	$(Q)$(CC) $(CFLAGS) -o $@ $< $(BUILD)/libvigil.a $(LDLIBS)
 
 # Every VM suite on 6.1 and these on 6.12 (NAME@6.12), two guests of one vCPU side by side.
-VM_SUITES_6_12 ?= exec files net self kbs
+VM_SUITES_6_12 ?= exec files net nettunnel self kbs
 VM_SUITES ?= $(shell cd tests/vm && grep -l '^\# vm suite:' *.sh | sed 's/\.sh$$//') \
 	$(addsuffix @6.12,$(VM_SUITES_6_12))
 VM_JOBS ?= 2

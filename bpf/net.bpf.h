@@ -12,7 +12,10 @@
 #define AF_INET6        10
 #define AF_NETLINK      16
 #define AF_PACKET       17
+#define AF_RDS          21
+#define AF_RXRPC        33
 #define AF_ALG          38
+#define AF_SMC          43
 #define IPPROTO_ICMPV6_ 58 /* not in vmlinux.h's enum */
 
 struct {
@@ -165,7 +168,7 @@ static __noinline int net_read_copy(const void *sa, int len, __u32 family_type, 
 enum net_kind {
 	NET_KIND_OK = 0,    /* TCP, UDP and UDP-Lite over IPv4 or IPv6: the rules decide */
 	NET_KIND_RAW,       /* raw, packet and ping sockets: the policy's "raw" */
-	NET_KIND_TRANSPORT, /* SCTP, MPTCP, DCCP...: addresses outside connect/bind/sendmsg */
+	NET_KIND_TRANSPORT, /* SCTP, MPTCP, DCCP, SMC, RDS, RxRPC: traffic the hooks never see */
 	NET_KIND_FAMILY,    /* a family the rules cannot name: the section's default */
 };
 
@@ -197,6 +200,15 @@ static __always_inline int net_sock_kind(__u16 family, __u32 type, __u16 proto)
 		 */
 		return type == SOCK_RAW ? NET_KIND_RAW : NET_KIND_TRANSPORT;
 	}
+	/*
+	 * Families that carry IP through sockets of the kernel's own, connected and sent from with
+	 * no LSM hook (kernel_connect, kernel_sendmsg): SMC (TCP underneath, and its fallback to
+	 * TCP), RDS (over TCP to port 16385 of the peer's address) and RxRPC (over UDP). Their
+	 * addresses are the rules' own kind, but their traffic leaves through sockets the hooks
+	 * never see: refused as the transports above, whatever the section's default.
+	 */
+	if (family == AF_SMC || family == AF_RDS || family == AF_RXRPC)
+		return NET_KIND_TRANSPORT;
 	return family == AF_PACKET ? NET_KIND_RAW : NET_KIND_FAMILY;
 }
 

@@ -8,7 +8,8 @@
  *   netprobe socket DOMAIN TYPE PROTO      e.g. inet raw 255, inet dgram icmp, inet stream mptcp
  *   netprobe use DOMAIN TYPE PROTO OP      that socket, then OP: connect | bind | listen | sendto |
  *                                          connectx (SCTP's, through setsockopt),
- *                                          to (or on) loopback port 9 (VMADDR_CID_LOCAL for vsock);
+ *                                          to (or on) loopback port 9 (VMADDR_CID_LOCAL for vsock;
+ *                                          an IPv4 one for rds and smc, rxrpc's transport);
  *                                          sendto carries an ICMP echo request (ping sockets)
  *   netprobe hdrincl NAME_ADDR HEADER_DST   IP_HDRINCL raw send: msg_name and header disagree
  *   netprobe packet                         AF_PACKET frame on lo
@@ -20,6 +21,7 @@
 #include <liburing.h>
 #include <linux/if_ether.h>
 #include <linux/if_packet.h>
+#include <linux/rxrpc.h>
 #include <net/if.h>
 #include <netinet/in.h>
 #include <netinet/ip.h>
@@ -178,8 +180,8 @@ static int cmd_addr(char **argv)
 }
 
 /* socket()'s arguments by name: DOMAIN TYPE PROTO at argv[0..2] (numbers pass through). */
-static const char *const doms[] = {"inet", "inet6", "packet", "vsock", NULL};
-static const int dom_vals[] = {AF_INET, AF_INET6, AF_PACKET, AF_VSOCK};
+static const char *const doms[] = {"inet", "inet6", "packet", "vsock", "rds", "rxrpc", "smc", NULL};
+static const int dom_vals[] = {AF_INET, AF_INET6, AF_PACKET, AF_VSOCK, AF_RDS, AF_RXRPC, AF_SMC};
 static const char *const types[] = {"stream", "dgram", "raw", "seqpacket", NULL};
 static const int type_vals[] = {SOCK_STREAM, SOCK_DGRAM, SOCK_RAW, SOCK_SEQPACKET};
 static const char *const protos[] = {"icmp", "icmpv6", "mptcp", "sctp", "udplite", NULL};
@@ -210,7 +212,8 @@ static int cmd_use(char **argv)
 
 	if (fd < 0)
 		return fail("socket", errno);
-	if (dom == AF_INET) {
+	if (dom == AF_INET || dom == AF_RDS || dom == AF_SMC) {
+		/* RDS and SMC take IPv4 addresses: struct sockaddr_in, family AF_INET */
 		struct sockaddr_in *in = (struct sockaddr_in *)&ss;
 
 		in->sin_family = AF_INET;
@@ -224,6 +227,18 @@ static int cmd_use(char **argv)
 		in6->sin6_port = htons(strcmp(op, "bind") ? 9 : 0);
 		in6->sin6_addr = in6addr_loopback;
 		len = sizeof(*in6);
+	} else if (dom == AF_RXRPC) {
+		/* the peer's service on a UDP transport at loopback port 9 */
+		struct sockaddr_rxrpc *rx = (struct sockaddr_rxrpc *)&ss;
+
+		rx->srx_family = AF_RXRPC;
+		rx->srx_service = 1;
+		rx->transport_type = SOCK_DGRAM;
+		rx->transport_len = sizeof(rx->transport.sin);
+		rx->transport.sin.sin_family = AF_INET;
+		rx->transport.sin.sin_port = htons(9);
+		rx->transport.sin.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+		len = sizeof(*rx);
 	} else {
 		/* struct sockaddr_vm: family, reserved, port, cid */
 		unsigned int *vm = (unsigned int *)&ss;
