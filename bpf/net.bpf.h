@@ -201,11 +201,12 @@ static __always_inline int net_sock_kind(__u16 family, __u32 type, __u16 proto)
 		return type == SOCK_RAW ? NET_KIND_RAW : NET_KIND_TRANSPORT;
 	}
 	/*
-	 * Families that carry IP through sockets of the kernel's own, connected and sent from with
-	 * no LSM hook (kernel_connect, kernel_sendmsg): SMC (TCP underneath, and its fallback to
-	 * TCP), RDS (over TCP to port 16385 of the peer's address) and RxRPC (over UDP). Their
-	 * addresses are the rules' own kind, but their traffic leaves through sockets the hooks
-	 * never see: refused as the transports above, whatever the section's default.
+	 * Families that carry IP through sockets of the kernel's own: SMC (TCP underneath, and its
+	 * fallback to TCP), RDS (over TCP to port 16385 of the peer's address) and RxRPC (over
+	 * UDP). kernel_connect asks no LSM hook, and their sends run in kernel threads or carry no
+	 * name, so no rule ever sees the destination: refused as the transports above, whatever
+	 * the section's default. (SMC by IPPROTO_SMC on AF_INET, 6.11 on, is a transport above;
+	 * the "smc" TCP ULP turns a socket into an AF_SMC one before its connect.)
 	 */
 	if (family == AF_SMC || family == AF_RDS || family == AF_RXRPC)
 		return NET_KIND_TRANSPORT;

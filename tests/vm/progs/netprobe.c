@@ -11,6 +11,8 @@
  *                                          to (or on) loopback port 9 (VMADDR_CID_LOCAL for vsock;
  *                                          an IPv4 one for rds and smc, rxrpc's transport);
  *                                          sendto carries an ICMP echo request (ping sockets)
+ *   netprobe ulp-smc-connect                a TCP socket made an SMC one by the "smc" TCP ULP,
+ *                                           then connected to loopback port 9
  *   netprobe hdrincl NAME_ADDR HEADER_DST   IP_HDRINCL raw send: msg_name and header disagree
  *   netprobe packet                         AF_PACKET frame on lo
  * Exit 0 when the kernel went ahead (a refused or pending connection counts), 1 with
@@ -263,6 +265,21 @@ static int cmd_use(char **argv)
 	return reached(r, errno, op);
 }
 
+/* setsockopt(TCP_ULP, "smc") swaps in an SMC socket (ENOENT without the module). */
+static int cmd_ulp_smc_connect(void)
+{
+	struct sockaddr_in in = {.sin_family = AF_INET, .sin_port = htons(9)};
+	int fd = socket(AF_INET, SOCK_STREAM, 0), r;
+
+	if (fd < 0)
+		return fail("socket", errno);
+	if (setsockopt(fd, IPPROTO_TCP, 31 /* TCP_ULP */, "smc", 3) < 0)
+		return fail("setsockopt TCP_ULP smc", errno);
+	in.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+	r = connect(fd, (struct sockaddr *)&in, sizeof(in));
+	return reached(r, errno, "connect");
+}
+
 static unsigned short ip_csum(const void *p, int n)
 {
 	const unsigned short *w = p;
@@ -326,6 +343,8 @@ int main(int argc, char **argv)
 		return cmd_hdrincl(argv);
 	if (argc == 2 && strcmp(argv[1], "packet") == 0)
 		return cmd_packet();
+	if (argc == 2 && strcmp(argv[1], "ulp-smc-connect") == 0)
+		return cmd_ulp_smc_connect();
 	fprintf(stderr, "usage: see tests/vm/progs/netprobe.c\n");
 	return 2;
 }
