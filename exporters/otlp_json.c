@@ -13,6 +13,7 @@
 #include "opentelemetry/proto/collector/logs/v1/logs_service.pb-c.h"
 
 #include <errno.h>
+#include <math.h>
 #include <stdio.h>
 #include <string.h>
 
@@ -203,21 +204,16 @@ static void put_i64(struct jout *o, int64_t v, bool quoted)
 static void put_double(struct jout *o, double d)
 {
 	char num[32];
-	int n = snprintf(num, sizeof(num), "%.17g", d);
+	int n;
 
 	/* NaN and infinities have no JSON number: OTLP JSON writes them as strings. */
-	if (strchr(num, 'n') || strchr(num, 'N')) {
-		putc1(o, '"');
-		put(o,
-		    d != d  ? "NaN"
-		    : d < 0 ? "-Infinity"
-		            : "Infinity",
-		    d != d  ? 3
-		    : d < 0 ? 9
-		            : 8);
-		putc1(o, '"');
+	if (isnan(d) || isinf(d)) {
+		const char *t = isnan(d) ? "\"NaN\"" : d < 0 ? "\"-Infinity\"" : "\"Infinity\"";
+
+		put(o, t, strlen(t));
 		return;
 	}
+	n = snprintf(num, sizeof(num), "%.17g", d);
 	put(o, num, (size_t)n);
 	if (!strpbrk(num, ".e"))
 		put(o, ".0", 2);
@@ -239,84 +235,85 @@ static bool get_varint(const uint8_t **p, const uint8_t *end, uint64_t *v)
 	return false;
 }
 
-static int message(struct jout *o, const ProtobufCMessageDescriptor *d, const uint8_t *p,
-                   size_t len, int depth);
+/* A field's value as the wire holds it: a number (varint, fixed64, fixed32) or a span. */
+struct wire {
+	uint64_t v;       /* the number; a span's length */
+	const uint8_t *s; /* a length-prefixed value's bytes */
+};
 
-/*
- * One field's value from the wire; *skip when it is a scalar at its default outside a oneof
- * (proto3's implicit presence: such fields are not written, as otlp_encode_logs leaves them
- * out). -EPROTO for a wire type that does not fit the field.
- */
-static int value(struct jout *o, const ProtobufCFieldDescriptor *f, unsigned wt, const uint8_t **p,
-                 const uint8_t *end, int depth, bool emit)
+/* The value of wire type wt at *p, *p moved past it; false when truncated or unknown. */
+static bool wire_read(unsigned wt, const uint8_t **p, const uint8_t *end, struct wire *w)
 {
-	uint64_t v = 0;
-	size_t n;
-	const uint8_t *s;
+	size_t n = wt == PROTOBUF_C_WIRE_TYPE_64BIT ? 8 : 4;
 
-	switch (f->type) {
-	case PROTOBUF_C_TYPE_INT32:
-	case PROTOBUF_C_TYPE_INT64:
-	case PROTOBUF_C_TYPE_UINT32:
-	case PROTOBUF_C_TYPE_UINT64:
-	case PROTOBUF_C_TYPE_SINT32:
-	case PROTOBUF_C_TYPE_SINT64:
-	case PROTOBUF_C_TYPE_BOOL:
-	case PROTOBUF_C_TYPE_ENUM:
-		if (wt != PROTOBUF_C_WIRE_TYPE_VARINT || !get_varint(p, end, &v))
-			return -EPROTO;
-		break;
+	*w = (struct wire){0};
+	switch (wt) {
+	case PROTOBUF_C_WIRE_TYPE_VARINT:
+		return get_varint(p, end, &w->v);
+	case PROTOBUF_C_WIRE_TYPE_64BIT:
+	case PROTOBUF_C_WIRE_TYPE_32BIT:
+		if ((size_t)(end - *p) < n)
+			return false;
+		for (size_t i = n; i-- > 0;) /* little-endian */
+			w->v = w->v << 8 | (*p)[i];
+		*p += n;
+		return true;
+	case PROTOBUF_C_WIRE_TYPE_LENGTH_PREFIXED:
+		if (!get_varint(p, end, &w->v) || w->v > (uint64_t)(end - *p))
+			return false;
+		w->s = *p;
+		*p += w->v;
+		return true;
+	}
+	return false;
+}
+
+/* The wire type a field of type t is written with (unpacked). */
+static unsigned wire_type_of(ProtobufCType t)
+{
+	switch (t) {
 	case PROTOBUF_C_TYPE_FIXED64:
 	case PROTOBUF_C_TYPE_SFIXED64:
 	case PROTOBUF_C_TYPE_DOUBLE:
-		if (wt != PROTOBUF_C_WIRE_TYPE_64BIT || end - *p < 8)
-			return -EPROTO;
-		for (int i = 7; i >= 0; i--)
-			v = v << 8 | (*p)[i];
-		*p += 8;
-		break;
+		return PROTOBUF_C_WIRE_TYPE_64BIT;
 	case PROTOBUF_C_TYPE_FIXED32:
 	case PROTOBUF_C_TYPE_SFIXED32:
 	case PROTOBUF_C_TYPE_FLOAT:
-		if (wt != PROTOBUF_C_WIRE_TYPE_32BIT || end - *p < 4)
-			return -EPROTO;
-		for (int i = 3; i >= 0; i--)
-			v = v << 8 | (*p)[i];
-		*p += 4;
-		break;
+		return PROTOBUF_C_WIRE_TYPE_32BIT;
 	case PROTOBUF_C_TYPE_STRING:
 	case PROTOBUF_C_TYPE_BYTES:
 	case PROTOBUF_C_TYPE_MESSAGE:
-		if (wt != PROTOBUF_C_WIRE_TYPE_LENGTH_PREFIXED || !get_varint(p, end, &v) ||
-		    v > (uint64_t)(end - *p))
-			return -EPROTO;
-		s = *p;
-		n = (size_t)v;
-		*p += n;
-		if (!emit)
-			return 0;
-		if (f->type == PROTOBUF_C_TYPE_MESSAGE)
-			return message(o, f->descriptor, s, n, depth + 1);
-		if (f->type == PROTOBUF_C_TYPE_STRING) {
-			put_string(o, s, n);
-		} else {
-			/* OTLP JSON: trace and span ids (and any bytes) as hex. */
-			if (!room(o, 2 * n + 2))
-				return 0;
-			o->b->p[o->b->len] = '"';
-			audit_hex(s, n, (char *)o->b->p + o->b->len + 1);
-			o->b->len += 2 * n + 1;
-			o->b->p[o->b->len++] = '"';
-		}
-		return 0;
+		return PROTOBUF_C_WIRE_TYPE_LENGTH_PREFIXED;
+	default:
+		return PROTOBUF_C_WIRE_TYPE_VARINT;
 	}
-	if (!emit)
-		return 0;
+}
+
+static int message(struct jout *o, const ProtobufCMessageDescriptor *d, const uint8_t *p,
+                   size_t len, int depth);
+
+/* A field's value w in the OTLP JSON mapping. */
+static int value(struct jout *o, const ProtobufCFieldDescriptor *f, const struct wire *w, int depth)
+{
+	uint64_t v = w->v;
+
 	switch (f->type) {
+	case PROTOBUF_C_TYPE_MESSAGE:
+		return message(o, f->descriptor, w->s, (size_t)v, depth + 1);
+	case PROTOBUF_C_TYPE_STRING:
+		put_string(o, w->s, (size_t)v);
+		break;
+	case PROTOBUF_C_TYPE_BYTES:
+		/* OTLP JSON: trace and span ids (and any bytes) as hex. */
+		if (!room(o, 2 * v + 2))
+			break;
+		o->b->p[o->b->len] = '"';
+		audit_hex(w->s, (size_t)v, (char *)o->b->p + o->b->len + 1);
+		o->b->len += 2 * v + 1;
+		o->b->p[o->b->len++] = '"';
+		break;
 	case PROTOBUF_C_TYPE_INT32:
 	case PROTOBUF_C_TYPE_ENUM:
-		put_i64(o, (int32_t)(uint32_t)v, false);
-		break;
 	case PROTOBUF_C_TYPE_SFIXED32:
 		put_i64(o, (int32_t)(uint32_t)v, false);
 		break;
@@ -349,67 +346,15 @@ static int value(struct jout *o, const ProtobufCFieldDescriptor *f, unsigned wt,
 		break;
 	}
 	case PROTOBUF_C_TYPE_FLOAT: {
-		uint32_t w = (uint32_t)v;
+		uint32_t bits = (uint32_t)v;
 		float fl;
 
-		memcpy(&fl, &w, sizeof(fl));
+		memcpy(&fl, &bits, sizeof(fl));
 		put_double(o, fl);
 		break;
 	}
-	default:
-		break;
 	}
 	return 0;
-}
-
-/* Whether a present scalar holds its default (left out unless in a oneof). */
-static bool scalar_default(const ProtobufCFieldDescriptor *f, unsigned wt, const uint8_t *p,
-                           const uint8_t *end)
-{
-	uint64_t v = 0;
-
-	switch (wt) {
-	case PROTOBUF_C_WIRE_TYPE_VARINT:
-		return get_varint(&p, end, &v) && v == 0;
-	case PROTOBUF_C_WIRE_TYPE_64BIT:
-		if (end - p < 8)
-			return false;
-		memcpy(&v, p, 8);
-		/* -0.0 is not the default: its bits are not zero (protobuf-c writes it). */
-		return v == 0;
-	case PROTOBUF_C_WIRE_TYPE_32BIT:
-		if (end - p < 4)
-			return false;
-		memcpy(&v, p, 4);
-		return (uint32_t)v == 0;
-	case PROTOBUF_C_WIRE_TYPE_LENGTH_PREFIXED:
-		return f->type != PROTOBUF_C_TYPE_MESSAGE && get_varint(&p, end, &v) && v == 0;
-	}
-	return false;
-}
-
-static void skip_unknown(unsigned wt, const uint8_t **p, const uint8_t *end, bool *bad)
-{
-	uint64_t v;
-
-	switch (wt) {
-	case PROTOBUF_C_WIRE_TYPE_VARINT:
-		*bad = !get_varint(p, end, &v);
-		return;
-	case PROTOBUF_C_WIRE_TYPE_64BIT:
-		*bad = end - *p < 8;
-		*p += *bad ? 0 : 8;
-		return;
-	case PROTOBUF_C_WIRE_TYPE_32BIT:
-		*bad = end - *p < 4;
-		*p += *bad ? 0 : 4;
-		return;
-	case PROTOBUF_C_WIRE_TYPE_LENGTH_PREFIXED:
-		*bad = !get_varint(p, end, &v) || v > (uint64_t)(end - *p);
-		*p += *bad ? 0 : v;
-		return;
-	}
-	*bad = true;
 }
 
 /*
@@ -433,65 +378,50 @@ static int message(struct jout *o, const ProtobufCMessageDescriptor *d, const ui
 	putc1(o, '{');
 	while (p < end) {
 		const ProtobufCFieldDescriptor *f;
+		struct wire w;
 		uint64_t tag;
-		unsigned id, wt;
+		unsigned id;
 
-		if (!get_varint(&p, end, &tag) || tag >> 3 == 0 || tag >> 3 > 0x1fffffff)
+		if (!get_varint(&p, end, &tag) || tag >> 3 == 0 || tag >> 3 > 0x1fffffff ||
+		    !wire_read((unsigned)(tag & 7), &p, end, &w))
 			return -EPROTO;
 		id = (unsigned)(tag >> 3);
-		wt = (unsigned)(tag & 7);
 		f = protobuf_c_message_descriptor_get_field(d, id);
-		if (!f) {
-			bool bad;
-
-			skip_unknown(wt, &p, end, &bad);
-			if (bad)
-				return -EPROTO;
-			continue;
-		}
+		if (!f)
+			continue; /* unknown: skipped */
+		/* The wrong wire type for the field, or a packed repeated field */
+		if ((tag & 7) != wire_type_of(f->type))
+			return -EPROTO;
 		if (open && f != open) {
 			putc1(o, ']');
 			open = NULL;
 		}
-		if (f->label == PROTOBUF_C_LABEL_REPEATED) {
-			if (wt == PROTOBUF_C_WIRE_TYPE_LENGTH_PREFIXED &&
-			    f->type != PROTOBUF_C_TYPE_STRING && f->type != PROTOBUF_C_TYPE_BYTES &&
-			    f->type != PROTOBUF_C_TYPE_MESSAGE)
-				return -EPROTO; /* packed */
-			if (open == f) {
-				putc1(o, ',');
-			} else {
-				if (id <= last)
-					return -EPROTO;
-				if (!first)
-					putc1(o, ',');
-				put_name(o, f->name);
-				putc1(o, '[');
-				open = f;
-				first = false;
-			}
+		if (open) {
+			putc1(o, ',');
 		} else {
-			bool emit = (f->flags & PROTOBUF_C_FIELD_FLAG_ONEOF) ||
-			            !scalar_default(f, wt, p, end);
+			/* A scalar at its default outside a oneof is left out (proto3's implicit
+			 * presence, as otlp_encode_logs leaves it out); a message never is. */
+			bool dflt = f->label != PROTOBUF_C_LABEL_REPEATED &&
+			            !(f->flags & PROTOBUF_C_FIELD_FLAG_ONEOF) &&
+			            f->type != PROTOBUF_C_TYPE_MESSAGE && w.v == 0;
 
 			if (id <= last)
 				return -EPROTO;
-			if (emit) {
-				if (!first)
-					putc1(o, ',');
-				put_name(o, f->name);
-				first = false;
-			}
-			r = value(o, f, wt, &p, end, depth, emit);
-			if (r < 0)
-				return r;
 			last = id;
-			continue;
+			if (dflt)
+				continue;
+			if (!first)
+				putc1(o, ',');
+			first = false;
+			put_name(o, f->name);
+			if (f->label == PROTOBUF_C_LABEL_REPEATED) {
+				putc1(o, '[');
+				open = f;
+			}
 		}
-		r = value(o, f, wt, &p, end, depth, true);
+		r = value(o, f, &w, depth);
 		if (r < 0)
 			return r;
-		last = id;
 	}
 	if (open)
 		putc1(o, ']');

@@ -397,23 +397,40 @@ assert_repacks(const Opentelemetry__Proto__Collector__Logs__V1__ExportLogsServic
 	free(again);
 }
 
+/* Records of the three kinds of shape: a start record, an event with every kind of member value
+ * and escapes, a loss record. */
+static const char *const shape_lines[] = {
+    "{\"n\":1,\"k\":\"start\",\"time\":\"2026-01-02T03:04:05Z\",\"version\":\"0.1.0\","
+    "\"h\":\"00000000000000000000000000000000000000000000000000000000000000aa\"}\n",
+    "{\"n\":2,\"k\":\"event\",\"e\":{\"time\":\"2026-01-02T03:04:06.123456789Z\","
+    "\"type\":\"exec\",\"verdict\":\"deny\",\"errno\":-1,\"pid\":300000,\"uid\":0,"
+    "\"path\":\"/tmp/a \\\"b\\u00e9\\n\",\"ok\":true,\"no\":false,\"r\":1.5,"
+    "\"big\":123456789012345678901234,\"rule\":null,\"x\":{\"a\":[1,2]},"
+    "\"cmdline\":\"/tmp/a \\u00e9 -v\"},"
+    "\"h\":\"00000000000000000000000000000000000000000000000000000000000000bb\"}\n",
+    "{\"n\":3,\"k\":\"loss\",\"time\":\"2026-01-02T03:04:07Z\",\"source\":\"otlp\","
+    "\"count\":4,\"total\":9,"
+    "\"h\":\"00000000000000000000000000000000000000000000000000000000000000cc\"}\n",
+};
+
+/* lines[0, n) parsed as the JSON path reads them, kind from each line's "k", observed at 1000 + i.
+ */
+static void parse_lines(const char *const *lines, size_t n, struct otlp_rec *r)
+{
+	for (size_t i = 0; i < n; i++) {
+		struct audit_record_view v = {.n = i + 1, .line = lines[i]};
+		const char *k = strstr(lines[i], "\"k\":\"");
+		size_t kl = k ? strcspn(k + 5, "\"") : 0;
+
+		v.len = strlen(lines[i]);
+		snprintf(v.kind, sizeof(v.kind), "%.*s", (int)kl, k ? k + 5 : "");
+		assert_int_equal(otlp_rec_parse(&v, 1000 + i, &r[i]), 0);
+	}
+}
+
 /* Records of every shape in one request: they decode, and re-encode to the same bytes. */
 static void test_encode_shapes(void **state)
 {
-	static const char *const lines[] = {
-	    "{\"n\":1,\"k\":\"start\",\"time\":\"2026-01-02T03:04:05Z\",\"version\":\"0.1.0\","
-	    "\"h\":\"00000000000000000000000000000000000000000000000000000000000000aa\"}\n",
-	    "{\"n\":2,\"k\":\"event\",\"e\":{\"time\":\"2026-01-02T03:04:06.123456789Z\","
-	    "\"type\":\"exec\",\"verdict\":\"deny\",\"errno\":-1,\"pid\":300000,\"uid\":0,"
-	    "\"path\":\"/tmp/a \\\"b\\u00e9\\n\",\"ok\":true,\"no\":false,\"r\":1.5,"
-	    "\"big\":123456789012345678901234,\"rule\":null,\"x\":{\"a\":[1,2]},"
-	    "\"cmdline\":\"/tmp/a \\u00e9 -v\"},"
-	    "\"h\":\"00000000000000000000000000000000000000000000000000000000000000bb\"}\n",
-	    "{\"n\":3,\"k\":\"loss\",\"time\":\"2026-01-02T03:04:07Z\",\"source\":\"otlp\","
-	    "\"count\":4,\"total\":9,"
-	    "\"h\":\"00000000000000000000000000000000000000000000000000000000000000cc\"}\n",
-	};
-	static const char *const kinds[] = {"start", "event", "loss"};
 	struct otlp_resource res = {"0.1.0", "hid", "hn", "none", NULL};
 	struct otlp_rec r[3];
 	uint8_t *buf;
@@ -421,13 +438,7 @@ static void test_encode_shapes(void **state)
 	Opentelemetry__Proto__Collector__Logs__V1__ExportLogsServiceRequest *req;
 	Opentelemetry__Proto__Logs__V1__LogRecord *lr;
 
-	for (int i = 0; i < 3; i++) {
-		struct audit_record_view v = {.n = (uint64_t)i + 1, .line = lines[i]};
-
-		v.len = strlen(lines[i]);
-		strcpy(v.kind, kinds[i]);
-		assert_int_equal(otlp_rec_parse(&v, 1000 + (uint64_t)i, &r[i]), 0);
-	}
+	parse_lines(shape_lines, 3, r);
 	assert_int_equal(otlp_encode_logs(&res, r, 3, false, &buf, &len), 0);
 	req = opentelemetry__proto__collector__logs__v1__export_logs_service_request__unpack(
 	    NULL, len, buf);
@@ -690,15 +701,7 @@ static void assert_json_same(const char *const *lines, size_t n)
 	json_t *a, *b;
 
 	assert_true(n <= 8);
-	for (size_t i = 0; i < n; i++) {
-		struct audit_record_view v = {.n = i + 1, .line = lines[i]};
-		const char *k = strstr(lines[i], "\"k\":\"");
-		size_t kl = k ? strcspn(k + 5, "\"") : 0;
-
-		v.len = strlen(lines[i]);
-		snprintf(v.kind, sizeof(v.kind), "%.*s", (int)kl, k ? k + 5 : "");
-		assert_int_equal(otlp_rec_parse(&v, 1000 + i, &r[i]), 0);
-	}
+	parse_lines(lines, n, r);
 	assert_int_equal(otlp_encode_logs(&res, r, n, false, &pb, &pb_len), 0);
 	assert_int_equal(otlp_encode_logs(&res, r, n, true, &ref, &ref_len), 0);
 	out.len = 0;
@@ -723,17 +726,12 @@ static void assert_json_same(const char *const *lines, size_t n)
 static void test_logs_json(void **state)
 {
 	static const char *const lines[] = {
-	    "{\"n\":1,\"k\":\"start\",\"time\":\"2026-01-02T03:04:05Z\",\"version\":\"0.1.0\","
-	    "\"h\":\"00000000000000000000000000000000000000000000000000000000000000aa\"}\n",
 	    "{\"n\":2,\"k\":\"event\",\"e\":{\"time\":\"2026-01-02T03:04:06.123456789Z\","
 	    "\"type\":\"exec\",\"verdict\":\"deny\",\"errno\":-1,\"pid\":300000,\"uid\":0,"
 	    "\"path\":\"/tmp/a \\\"b\\u00e9\\n\\u0001\\t/\",\"ok\":true,\"no\":false,\"r\":1.5,"
 	    "\"neg\":-9223372036854775808,\"big\":123456789012345678901234,\"rule\":null,"
 	    "\"x\":{\"a\":[1,2]},\"cmdline\":\"/tmp/a \\u00e9 \\ud83d\\ude00 -v\"},"
 	    "\"h\":\"00000000000000000000000000000000000000000000000000000000000000bb\"}\n",
-	    "{\"n\":3,\"k\":\"loss\",\"time\":\"2026-01-02T03:04:07Z\",\"source\":\"otlp\","
-	    "\"count\":4,\"total\":9,"
-	    "\"h\":\"00000000000000000000000000000000000000000000000000000000000000cc\"}\n",
 	    "{\"n\":4,\"k\":\"event\",\"e\":{\"time\":\"2026-11-29T10:00:37.281653427Z\","
 	    "\"type\":\"network\",\"verdict\":\"audit\",\"reason\":\"default\",\"errno\":0,"
 	    "\"pid\":1002,\"tid\":1002,\"ppid\":1,\"uid\":2000,\"gid\":0,\"cgroup_id\":4242,"
@@ -786,7 +784,12 @@ static void test_logs_json(void **state)
 	uint8_t buf[1024];
 	size_t len;
 
-	/* Every shape of record the exporter writes, alone and as a batch. */
+	/* Every shape of record the exporter writes, alone and as a batch: those of
+	 * test_encode_shapes, an event with control characters, INT64_MIN and a surrogate pair, a
+	 * network event, a policy record, a gap record. */
+	for (size_t i = 0; i < 3; i++)
+		assert_json_same(&shape_lines[i], 1);
+	assert_json_same(shape_lines, 3);
 	for (size_t i = 0; i < sizeof(lines) / sizeof(lines[0]); i++)
 		assert_json_same(&lines[i], 1);
 	assert_json_same(lines, sizeof(lines) / sizeof(lines[0]));
